@@ -1,0 +1,287 @@
+package io.runnel.config;
+
+import static io.runnel.config.ConfigKey.boolKey;
+import static io.runnel.config.ConfigKey.enumKey;
+import static io.runnel.config.ConfigKey.intKey;
+import static io.runnel.config.ConfigKey.listKey;
+import static io.runnel.config.ConfigKey.longKey;
+import static io.runnel.config.ConfigKey.stringKey;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+
+/**
+ * The broker's configuration: immutable, typed, with Apache Kafka's key names wherever the meaning is Kafka's.
+ *
+ * <p>Sources, weakest first: the defaults written here; {@code conf/broker.properties} (or the file named by
+ * {@code --config FILE}, which replaces it); environment variables {@code RUNNEL_KEY} (dots to underscores, upper
+ * case); command-line flags {@code --key=value}. An unknown key or a bad value in any source stops start-up with a
+ * {@link ConfigException} whose message is one line naming the key and what is allowed.
+ */
+public final class BrokerConfig {
+
+    public static final ConfigKey<Integer> NODE_ID = intKey("node.id", 1, 0, Integer.MAX_VALUE,
+            "The id of this broker in the cluster.");
+    public static final ConfigKey<List<Listener>> LISTENERS = listKey("listeners", "PLAINTEXT://0.0.0.0:9092",
+            "a comma-separated list of PLAINTEXT://host:port (port 0 to 65535, 0 picks a free port)", Listener::parse,
+            "The addresses the Kafka protocol endpoint listens on.");
+    public static final ConfigKey<List<Listener>> ADVERTISED_LISTENERS = listKey("advertised.listeners", null,
+            "a comma-separated list of PLAINTEXT://host:port", Listener::parse,
+            "The addresses clients are told to connect to; by default the listeners, with a wildcard host replaced by this machine's host name.");
+    public static final ConfigKey<String> LOG_DIRS = stringKey("log.dirs", "./data",
+            "one directory path (several directories are not supported yet)", BrokerConfig::singleDirectory,
+            "The directory that holds the partition logs and the broker's metadata.");
+    public static final ConfigKey<Integer> NUM_PARTITIONS = intKey("num.partitions", 1, 1, 100_000,
+            "The partition count of a topic created without one (auto-created topics too).");
+    public static final ConfigKey<Integer> DEFAULT_REPLICATION_FACTOR = intKey("default.replication.factor", 1, 1, Short.MAX_VALUE,
+            "The replication factor of a topic created without one.");
+    public static final ConfigKey<Boolean> AUTO_CREATE_TOPICS_ENABLE = boolKey("auto.create.topics.enable", true,
+            "Create a topic when a client asks for metadata of, or produces to, one that does not exist.");
+    public static final ConfigKey<Integer> LOG_SEGMENT_BYTES = intKey("log.segment.bytes", 1 << 30, 14, Integer.MAX_VALUE,
+            "The size at which a segment file is closed and a new one started.");
+    public static final ConfigKey<Long> LOG_ROLL_MS = longKey("log.roll.ms", null, 1, Long.MAX_VALUE,
+            "The age at which a segment is rolled even if not full; overrides log.roll.hours.");
+    public static final ConfigKey<Integer> LOG_ROLL_HOURS = intKey("log.roll.hours", 168, 1, Integer.MAX_VALUE,
+            "The age in hours at which a segment is rolled, when log.roll.ms is not set.");
+    public static final ConfigKey<Long> LOG_RETENTION_MS = longKey("log.retention.ms", null, -1, Long.MAX_VALUE,
+            "How long a segment is kept after its newest record; -1 keeps forever. Overrides minutes and hours.");
+    public static final ConfigKey<Integer> LOG_RETENTION_MINUTES = intKey("log.retention.minutes", null, -1, Integer.MAX_VALUE,
+            "Retention in minutes, when log.retention.ms is not set.");
+    public static final ConfigKey<Integer> LOG_RETENTION_HOURS = intKey("log.retention.hours", 168, -1, Integer.MAX_VALUE,
+            "Retention in hours, when neither log.retention.ms nor log.retention.minutes is set.");
+    public static final ConfigKey<Long> LOG_RETENTION_BYTES = longKey("log.retention.bytes", -1L, -1, Long.MAX_VALUE,
+            "The size a partition's log is cut back to by deleting its oldest segments; -1 means no limit.");
+    public static final ConfigKey<Long> LOG_RETENTION_CHECK_INTERVAL_MS = longKey("log.retention.check.interval.ms", 300_000L, 1, Long.MAX_VALUE,
+            "How often each partition checks whether segments can be deleted.");
+    public static final ConfigKey<Long> LOG_FLUSH_INTERVAL_MESSAGES = longKey("log.flush.interval.messages", Long.MAX_VALUE, 1, Long.MAX_VALUE,
+            "The number of records appended to a partition after which its log is fsynced.");
+    public static final ConfigKey<Long> LOG_FLUSH_INTERVAL_MS = longKey("log.flush.interval.ms", null, 0, Long.MAX_VALUE,
+            "The longest time appended records stay unflushed; unset means never by time (Kafka's default, durability comes from replication).");
+    public static final ConfigKey<Integer> LOG_INDEX_INTERVAL_BYTES = intKey("log.index.interval.bytes", 4096, 0, Integer.MAX_VALUE,
+            "How many log bytes lie between two entries of the sparse offset and time indexes.");
+    public static final ConfigKey<String> LOG_MESSAGE_TIMESTAMP_TYPE = enumKey("log.message.timestamp.type", "CreateTime",
+            Set.of("CreateTime", "LogAppendTime"), "Whether records keep the producer's timestamp or get the broker's append time.");
+    public static final ConfigKey<Integer> MESSAGE_MAX_BYTES = intKey("message.max.bytes", 1_048_588, 0, Integer.MAX_VALUE,
+            "The largest record batch the broker accepts, in bytes.");
+    public static final ConfigKey<String> HTTP_HOST = stringKey("http.host", "0.0.0.0", "a host name or IP address",
+            BrokerConfig::nonBlank, "The address the HTTP endpoint (health, REST, WebSocket, console) binds.");
+    public static final ConfigKey<Integer> HTTP_PORT = intKey("http.port", 8080, 0, 65535,
+            "The port of the HTTP endpoint; 0 picks a free port.");
+
+    /** Every broker key, in the order of {@code conf/broker.properties}. */
+    public static final List<ConfigKey<?>> KEYS = List.of(NODE_ID, LISTENERS, ADVERTISED_LISTENERS, LOG_DIRS,
+            NUM_PARTITIONS, DEFAULT_REPLICATION_FACTOR, AUTO_CREATE_TOPICS_ENABLE, LOG_SEGMENT_BYTES, LOG_ROLL_MS,
+            LOG_ROLL_HOURS, LOG_RETENTION_MS, LOG_RETENTION_MINUTES, LOG_RETENTION_HOURS, LOG_RETENTION_BYTES,
+            LOG_RETENTION_CHECK_INTERVAL_MS, LOG_FLUSH_INTERVAL_MESSAGES, LOG_FLUSH_INTERVAL_MS,
+            LOG_INDEX_INTERVAL_BYTES, LOG_MESSAGE_TIMESTAMP_TYPE, MESSAGE_MAX_BYTES, HTTP_HOST, HTTP_PORT);
+
+    /** The environment variable that carries JVM flags for scripts/runnel; it is not a configuration key. */
+    public static final String ENV_JVM_OPTS = "RUNNEL_OPTS";
+
+    private final Map<String, Object> values;
+    private final Map<String, String> origins;
+
+    private BrokerConfig(Map<String, Object> values, Map<String, String> origins) {
+        this.values = Collections.unmodifiableMap(values);
+        this.origins = Collections.unmodifiableMap(origins);
+    }
+
+    /** The defaults alone, as if every source were empty. */
+    public static BrokerConfig defaults() {
+        return fromLayers(List.of());
+    }
+
+    /** A configuration from explicit key/value pairs over the defaults, for tests and embedding. */
+    public static BrokerConfig of(Map<String, String> overrides) {
+        return fromLayers(List.of(new Layer("overrides", overrides)));
+    }
+
+    /**
+     * Loads the configuration as {@code java -jar runnel.jar [--config FILE] [--KEY=VALUE ...]} does.
+     *
+     * @param args        the command line
+     * @param env         the environment (only variables starting with {@code RUNNEL_} are read)
+     * @param defaultFile the file used when no {@code --config} is given; skipped if it does not exist
+     */
+    public static BrokerConfig load(String[] args, Map<String, String> env, Path defaultFile) {
+        Path file = null;
+        Map<String, String> flags = new LinkedHashMap<>();
+        for (int i = 0; i < args.length; i++) {
+            String arg = args[i];
+            if (arg.equals("--config")) {
+                if (i + 1 >= args.length) throw new ConfigException("--config needs a file: --config FILE.");
+                file = Path.of(args[++i]);
+            } else if (arg.startsWith("--config=")) {
+                file = Path.of(arg.substring("--config=".length()));
+            } else if (arg.startsWith("--") && arg.indexOf('=') > 2) {
+                flags.put(arg.substring(2, arg.indexOf('=')), arg.substring(arg.indexOf('=') + 1));
+            } else {
+                throw new ConfigException("Unrecognised argument '" + arg
+                        + "': usage is java -jar runnel.jar [--config FILE] [--KEY=VALUE ...].");
+            }
+        }
+        List<Layer> layers = new java.util.ArrayList<>();
+        if (file != null) {
+            if (!Files.isRegularFile(file)) throw new ConfigException("Configuration file '" + file + "' (from --config) does not exist.");
+            layers.add(new Layer(file.toString(), readProperties(file)));
+        } else if (defaultFile != null && Files.isRegularFile(defaultFile)) {
+            layers.add(new Layer(defaultFile.toString(), readProperties(defaultFile)));
+        }
+        layers.add(new Layer("environment", fromEnvironment(env)));
+        layers.add(new Layer("command line", flags));
+        return fromLayers(layers);
+    }
+
+    private record Layer(String source, Map<String, String> entries) {
+    }
+
+    private static BrokerConfig fromLayers(List<Layer> layers) {
+        Map<String, ConfigKey<?>> known = new LinkedHashMap<>();
+        KEYS.forEach(k -> known.put(k.name(), k));
+        Map<String, String> text = new LinkedHashMap<>();
+        Map<String, String> origins = new LinkedHashMap<>();
+        for (ConfigKey<?> k : KEYS) {
+            if (k.defaultValue() != null) {
+                text.put(k.name(), k.defaultValue());
+                origins.put(k.name(), "default");
+            }
+        }
+        for (Layer layer : layers) {
+            for (Map.Entry<String, String> e : layer.entries().entrySet()) {
+                if (!known.containsKey(e.getKey())) {
+                    throw new ConfigException("Unknown configuration key '" + e.getKey() + "' (from " + layer.source()
+                            + "); the keys are listed in conf/broker.properties.");
+                }
+                text.put(e.getKey(), e.getValue());
+                origins.put(e.getKey(), layer.source());
+            }
+        }
+        Map<String, Object> values = new LinkedHashMap<>();
+        for (Map.Entry<String, String> e : text.entrySet()) {
+            values.put(e.getKey(), known.get(e.getKey()).parse(e.getValue(), origins.get(e.getKey())));
+        }
+        BrokerConfig config = new BrokerConfig(values, origins);
+        config.checkConsistency();
+        return config;
+    }
+
+    private static Map<String, String> fromEnvironment(Map<String, String> env) {
+        Map<String, String> byEnvName = new LinkedHashMap<>();
+        KEYS.forEach(k -> byEnvName.put(k.envName(), k.name()));
+        Map<String, String> out = new LinkedHashMap<>();
+        for (Map.Entry<String, String> e : env.entrySet()) {
+            if (!e.getKey().startsWith("RUNNEL_") || e.getKey().equals(ENV_JVM_OPTS)) continue;
+            String key = byEnvName.get(e.getKey());
+            if (key == null) {
+                throw new ConfigException("Unknown configuration variable '" + e.getKey()
+                        + "' (from environment); RUNNEL_ variables name keys of conf/broker.properties, such as RUNNEL_LOG_DIRS.");
+            }
+            out.put(key, e.getValue());
+        }
+        return out;
+    }
+
+    private static Map<String, String> readProperties(Path file) {
+        Properties p = new Properties();
+        try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            p.load(r);
+        } catch (IOException e) {
+            throw new ConfigException("Cannot read configuration file '" + file + "': " + e.getMessage());
+        }
+        Map<String, String> out = new LinkedHashMap<>();
+        p.stringPropertyNames().stream().sorted().forEach(k -> out.put(k, p.getProperty(k)));
+        return out;
+    }
+
+    private void checkConsistency() {
+        if (listeners().isEmpty()) {
+            throw new ConfigException("Invalid value '' for configuration key 'listeners' (from " + origins.get("listeners")
+                    + "): must name at least one PLAINTEXT://host:port.");
+        }
+        List<String> names = listeners().stream().map(Listener::name).toList();
+        if (names.stream().distinct().count() != names.size()) {
+            throw new ConfigException("Invalid value for configuration key 'listeners': each listener name may appear once, got " + names + ".");
+        }
+    }
+
+    private static String singleDirectory(String text) {
+        if (text.isBlank() || text.contains(",")) throw new IllegalArgumentException();
+        return text;
+    }
+
+    private static String nonBlank(String text) {
+        if (text.isBlank()) throw new IllegalArgumentException();
+        return text;
+    }
+
+    @SuppressWarnings("unchecked")
+    public <T> T get(ConfigKey<T> key) {
+        return (T) values.get(key.name());
+    }
+
+    /** Where a key's value came from: "default", a file name, "environment" or "command line". */
+    public String origin(ConfigKey<?> key) {
+        return origins.getOrDefault(key.name(), "default");
+    }
+
+    /** Every key that has a value, as text, for logging and DescribeConfigs. */
+    public Map<String, Object> values() {
+        return values;
+    }
+
+    public int nodeId() {
+        return get(NODE_ID);
+    }
+
+    public List<Listener> listeners() {
+        return get(LISTENERS);
+    }
+
+    public Path logDir() {
+        return Path.of(get(LOG_DIRS));
+    }
+
+    public int httpPort() {
+        return get(HTTP_PORT);
+    }
+
+    public String httpHost() {
+        return get(HTTP_HOST);
+    }
+
+    /** Retention by time in ms as Kafka resolves it: ms, else minutes, else hours; negative means forever. */
+    public long retentionMs() {
+        Long ms = get(LOG_RETENTION_MS);
+        if (ms != null) return ms;
+        Integer minutes = get(LOG_RETENTION_MINUTES);
+        if (minutes != null) return minutes < 0 ? -1 : minutes * 60_000L;
+        int hours = get(LOG_RETENTION_HOURS);
+        return hours < 0 ? -1 : hours * 3_600_000L;
+    }
+
+    /** Segment age before a roll, in ms: log.roll.ms, else log.roll.hours. */
+    public long rollMs() {
+        Long ms = get(LOG_ROLL_MS);
+        return ms != null ? ms : get(LOG_ROLL_HOURS) * 3_600_000L;
+    }
+
+    /** The flush interval in ms; Long.MAX_VALUE (never) when unset, as in Kafka. */
+    public long flushIntervalMs() {
+        Long ms = get(LOG_FLUSH_INTERVAL_MS);
+        return ms != null ? ms : Long.MAX_VALUE;
+    }
+
+    @Override
+    public String toString() {
+        return values.toString();
+    }
+}

@@ -1,0 +1,33 @@
+package io.runnel.config;
+
+/**
+ * Every bound the broker puts on memory, queues and time, with its unit and the reason for its size, in one place
+ * (TigerBeetle's habit). Configurable bounds are broker keys in {@link BrokerConfig}; these are the fixed ones.
+ */
+public final class Limits {
+    private Limits() {
+    }
+
+    /**
+     * Longest pause, in ms, between two checks of a partition's time-based flush (log.flush.interval.ms). The check
+     * runs on the partition's event loop and only compares two numbers; 1 s keeps an hourly or daily flush interval
+     * accurate to a second without a timer per millisecond.
+     */
+    public static final long FLUSH_CHECK_MAX_INTERVAL_MS = 1_000;
+
+    /**
+     * Time, in ms, that a graceful shutdown (SIGTERM) waits for every partition to flush and close before the process
+     * exits anyway. Flushing is bounded by the unflushed bytes, which the page cache holds; 30 s matches the default
+     * grace period of container orchestrators.
+     */
+    public static final long SHUTDOWN_TIMEOUT_MS = 30_000;
+
+    /** Longest topic name, in characters: Kafka's limit (Topic.MAX_NAME_LENGTH), so file names stay below 255 bytes. */
+    public static final int TOPIC_NAME_MAX_CHARS = 249;
+
+    /**
+     * Largest partition count of one topic. Each partition is a verticle with open files (three per segment), so the
+     * bound keeps a single CreateTopics request from exhausting file handles.
+     */
+    public static final int PARTITIONS_PER_TOPIC_MAX = 10_000;
+}

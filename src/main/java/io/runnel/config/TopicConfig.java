@@ -1,0 +1,83 @@
+package io.runnel.config;
+
+import static io.runnel.config.ConfigKey.enumKey;
+import static io.runnel.config.ConfigKey.intKey;
+import static io.runnel.config.ConfigKey.longKey;
+
+import io.runnel.log.LogConfig;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A topic's configuration: Kafka's topic-level keys, each overriding the broker key that is its default (the
+ * "synonym" of Kafka's DescribeConfigs: {@code retention.ms} falls back to {@code log.retention.ms}, and so on).
+ * Only keys that Runnel honours are accepted; anything else is refused by name, as Kafka refuses unknown keys.
+ */
+public final class TopicConfig {
+
+    public static final ConfigKey<String> CLEANUP_POLICY = enumKey("cleanup.policy", "delete", Set.of("delete"),
+            "What happens to old segments (compaction arrives with the consumer-groups work).");
+    public static final ConfigKey<Long> RETENTION_MS = longKey("retention.ms", null, -1, Long.MAX_VALUE, "See log.retention.ms.");
+    public static final ConfigKey<Long> RETENTION_BYTES = longKey("retention.bytes", null, -1, Long.MAX_VALUE, "See log.retention.bytes.");
+    public static final ConfigKey<Integer> SEGMENT_BYTES = intKey("segment.bytes", null, 14, Integer.MAX_VALUE, "See log.segment.bytes.");
+    public static final ConfigKey<Long> SEGMENT_MS = longKey("segment.ms", null, 1, Long.MAX_VALUE, "See log.roll.ms.");
+    public static final ConfigKey<Integer> MAX_MESSAGE_BYTES = intKey("max.message.bytes", null, 0, Integer.MAX_VALUE, "See message.max.bytes.");
+    public static final ConfigKey<Long> FLUSH_MESSAGES = longKey("flush.messages", null, 1, Long.MAX_VALUE, "See log.flush.interval.messages.");
+    public static final ConfigKey<Long> FLUSH_MS = longKey("flush.ms", null, 0, Long.MAX_VALUE, "See log.flush.interval.ms.");
+    public static final ConfigKey<Integer> INDEX_INTERVAL_BYTES = intKey("index.interval.bytes", null, 0, Integer.MAX_VALUE, "See log.index.interval.bytes.");
+    public static final ConfigKey<String> MESSAGE_TIMESTAMP_TYPE = enumKey("message.timestamp.type", null,
+            Set.of("CreateTime", "LogAppendTime"), "See log.message.timestamp.type.");
+
+    public static final List<ConfigKey<?>> KEYS = List.of(CLEANUP_POLICY, RETENTION_MS, RETENTION_BYTES, SEGMENT_BYTES,
+            SEGMENT_MS, MAX_MESSAGE_BYTES, FLUSH_MESSAGES, FLUSH_MS, INDEX_INTERVAL_BYTES, MESSAGE_TIMESTAMP_TYPE);
+
+    private final Map<String, String> overrides;
+    private final LogConfig logConfig;
+
+    private TopicConfig(Map<String, String> overrides, LogConfig logConfig) {
+        this.overrides = Collections.unmodifiableMap(overrides);
+        this.logConfig = logConfig;
+    }
+
+    /** Validates {@code overrides} (throws {@link ConfigException} naming the bad key) and merges the broker defaults. */
+    public static TopicConfig of(BrokerConfig broker, Map<String, String> overrides) {
+        Map<String, ConfigKey<?>> known = new LinkedHashMap<>();
+        KEYS.forEach(k -> known.put(k.name(), k));
+        Map<String, Object> parsed = new LinkedHashMap<>();
+        for (Map.Entry<String, String> e : overrides.entrySet()) {
+            ConfigKey<?> key = known.get(e.getKey());
+            if (key == null) {
+                throw new ConfigException("Unknown topic configuration key '" + e.getKey() + "'; Runnel honours " + names() + ".");
+            }
+            parsed.put(e.getKey(), key.parse(e.getValue(), "topic configuration"));
+        }
+        LogConfig log = new LogConfig(
+                (Integer) parsed.getOrDefault(SEGMENT_BYTES.name(), broker.get(BrokerConfig.LOG_SEGMENT_BYTES)),
+                (Long) parsed.getOrDefault(SEGMENT_MS.name(), broker.rollMs()),
+                (Long) parsed.getOrDefault(RETENTION_MS.name(), broker.retentionMs()),
+                (Long) parsed.getOrDefault(RETENTION_BYTES.name(), broker.get(BrokerConfig.LOG_RETENTION_BYTES)),
+                (Integer) parsed.getOrDefault(MAX_MESSAGE_BYTES.name(), broker.get(BrokerConfig.MESSAGE_MAX_BYTES)),
+                (Integer) parsed.getOrDefault(INDEX_INTERVAL_BYTES.name(), broker.get(BrokerConfig.LOG_INDEX_INTERVAL_BYTES)),
+                (Long) parsed.getOrDefault(FLUSH_MESSAGES.name(), broker.get(BrokerConfig.LOG_FLUSH_INTERVAL_MESSAGES)),
+                (Long) parsed.getOrDefault(FLUSH_MS.name(), broker.flushIntervalMs()),
+                "LogAppendTime".equals(parsed.getOrDefault(MESSAGE_TIMESTAMP_TYPE.name(),
+                        broker.get(BrokerConfig.LOG_MESSAGE_TIMESTAMP_TYPE))));
+        return new TopicConfig(new LinkedHashMap<>(overrides), log);
+    }
+
+    private static String names() {
+        return String.join(", ", KEYS.stream().map(ConfigKey::name).toList());
+    }
+
+    /** The keys set on the topic itself, as given. */
+    public Map<String, String> overrides() {
+        return overrides;
+    }
+
+    public LogConfig logConfig() {
+        return logConfig;
+    }
+}

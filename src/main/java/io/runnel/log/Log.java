@@ -1,0 +1,338 @@
+package io.runnel.log;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import org.apache.kafka.common.errors.CorruptRecordException;
+import org.apache.kafka.common.InvalidRecordException;
+import org.apache.kafka.common.errors.OffsetOutOfRangeException;
+import org.apache.kafka.common.errors.RecordTooLargeException;
+import org.apache.kafka.common.errors.UnsupportedForMessageFormatException;
+import org.apache.kafka.common.record.TimestampType;
+import org.apache.kafka.common.record.internal.MemoryRecords;
+import org.apache.kafka.common.record.internal.MutableRecordBatch;
+import org.apache.kafka.common.record.internal.RecordBatch;
+import org.apache.kafka.common.utils.Time;
+
+/**
+ * The log of one partition: an ordered list of {@link Segment}s in directory {@code <topic>-<partition>}, of which
+ * the last is the active one that takes appends.
+ *
+ * <p>Offsets: {@link #logStartOffset()} is the first readable offset, {@link #logEndOffset()} the offset the next
+ * record gets, {@link #recoveryPoint()} the offset below which every byte is known to be fsynced.
+ *
+ * <p>Threading: one owner thread (the partition's event loop) calls every method except the ones documented as
+ * safe elsewhere. Blocking work is split so the owner never waits for the disk: {@link #prepareFlush} names what
+ * to fsync, a worker calls {@link FlushTask#run}, and the owner then calls {@link #onFlushed}; likewise
+ * {@link #deleteOldSegments} unlinks segments from the log and returns them for a worker to delete.
+ * {@link #open} (recovery) and {@link #close} run on a worker while no one else uses the log.
+ */
+public final class Log {
+    private final Path dir;
+    private final Time time;
+    private volatile LogConfig config;
+    private final TreeMap<Long, Segment> segments = new TreeMap<>();
+    private volatile long logStartOffset;
+    private volatile long logEndOffset;
+    private volatile long recoveryPoint;
+    private long unflushedRecords;
+    private long firstUnflushedMs = -1;
+
+    Log(Path dir, LogConfig config, Time time) {
+        this.dir = dir;
+        this.config = config;
+        this.time = time;
+    }
+
+    /** Opens (and if needed recovers) the log in {@code dir}, creating it when absent. Blocks: call on a worker. */
+    public static Log open(Path dir, LogConfig config, Time time) throws IOException {
+        return LogLoader.load(dir, config, time);
+    }
+
+    // ---------------------------------------------------------------- loading (LogLoader only)
+
+    void addLoadedSegment(Segment s) {
+        segments.put(s.baseOffset(), s);
+    }
+
+    void setLoadedOffsets(long logStartOffset, long recoveryPoint) {
+        this.logEndOffset = activeSegment().nextOffset();
+        this.logStartOffset = logStartOffset;
+        this.recoveryPoint = Math.min(recoveryPoint, logEndOffset);
+    }
+
+    Collection<Segment> segmentList() {
+        return segments.values();
+    }
+
+    // ---------------------------------------------------------------- appends
+
+    /**
+     * Validates batches from a producer and appends them with offsets assigned by the log.
+     *
+     * <p>Every batch must be a whole v2 batch with a valid CRC and at most {@code max.message.bytes}; otherwise the
+     * append fails with the exception whose Kafka error the producer expects ({@link CorruptRecordException},
+     * {@link RecordTooLargeException}, {@link UnsupportedForMessageFormatException}, {@link InvalidRecordException})
+     * and nothing is written. The buffer is modified in place (base offset, leader epoch, append time).
+     */
+    public AppendInfo appendAsLeader(ByteBuffer records, int leaderEpoch) throws IOException {
+        long now = time.milliseconds();
+        int count = validate(records);
+        long first = logEndOffset;
+        long next = first;
+        boolean appendTime = config.logAppendTime();
+        for (MutableRecordBatch batch : MemoryRecords.readableRecords(records.duplicate()).batches()) {
+            next += batch.lastOffset() - batch.baseOffset() + 1;
+            batch.setLastOffset(next - 1);
+            batch.setPartitionLeaderEpoch(leaderEpoch);
+            if (appendTime) batch.setMaxTimestamp(TimestampType.LOG_APPEND_TIME, now);
+        }
+        appendAssigned(records, next - first, now);
+        return new AppendInfo(first, next - 1, count, appendTime ? now : RecordBatch.NO_TIMESTAMP, logStartOffset);
+    }
+
+    private int validate(ByteBuffer records) {
+        int total = records.remaining();
+        if (total == 0) throw new InvalidRecordException("A produce request must carry at least one record batch");
+        int at = records.position();
+        int end = records.limit();
+        int count = 0;
+        while (at < end) {
+            if (end - at < BatchHeader.SIZE) throw new CorruptRecordException("Truncated record batch header at byte " + (at - records.position()));
+            byte magic = BatchHeader.magic(records, at);
+            if (magic != RecordBatch.MAGIC_VALUE_V2) {
+                throw new UnsupportedForMessageFormatException("Record batch magic " + magic + " is not supported; Runnel stores magic 2 only");
+            }
+            int size = BatchHeader.batchSize(records, at);
+            if (size > config.maxMessageBytes()) {
+                throw new RecordTooLargeException("A record batch of " + size + " bytes exceeds max.message.bytes " + config.maxMessageBytes());
+            }
+            if (size < BatchHeader.SIZE || size > end - at) throw new CorruptRecordException("Record batch length " + size + " does not match the request");
+            int n = BatchHeader.recordsCount(records, at);
+            int lastDelta = (int) (BatchHeader.lastOffset(records, at) - BatchHeader.baseOffset(records, at));
+            if (n <= 0 || lastDelta != n - 1) {
+                throw new InvalidRecordException("Record batch claims " + n + " records with last offset delta " + lastDelta);
+            }
+            MutableRecordBatch batch = MemoryRecords.readableRecords(records.duplicate().position(at).limit(at + size)).batchIterator().next();
+            if (!batch.isValid()) throw new CorruptRecordException("Record batch CRC mismatch at byte " + (at - records.position()));
+            count += n;
+            at += size;
+        }
+        return count;
+    }
+
+    /**
+     * Appends batches whose offsets are already set (recovery tests, replication later): they must start at the
+     * log end offset. Rolls the active segment first when size, age or offset range require it.
+     */
+    void appendAssigned(ByteBuffer records, long recordOffsets, long now) throws IOException {
+        int bytes = records.remaining();
+        Segment active = maybeRoll(bytes, recordOffsets, now);
+        active.append(records);
+        logEndOffset = active.nextOffset();
+        unflushedRecords += recordOffsets;
+        if (firstUnflushedMs < 0) firstUnflushedMs = now;
+    }
+
+    private Segment maybeRoll(int bytes, long recordOffsets, long now) throws IOException {
+        Segment active = activeSegment();
+        boolean full = active.size() > 0 && (long) active.size() + bytes > config.segmentBytes();
+        boolean old = active.size() > 0 && now - active.rollBaseMs() > config.segmentMs();
+        boolean offsetsOverflow = logEndOffset + recordOffsets - active.baseOffset() > Integer.MAX_VALUE;
+        if (!full && !old && !offsetsOverflow) return active;
+        return roll(now);
+    }
+
+    /** Closes the active segment for appends and starts a new one at the log end offset. */
+    Segment roll(long now) throws IOException {
+        Segment active = activeSegment();
+        if (active.size() == 0) return active;
+        active.onBecomeInactive();
+        Segment next = Segment.create(dir, logEndOffset, config.indexIntervalBytes(), now);
+        segments.put(next.baseOffset(), next);
+        return next;
+    }
+
+    // ---------------------------------------------------------------- reads
+
+    /**
+     * Reads whole batches from {@code offset} (the batch holding it comes first, as in Kafka) up to
+     * {@code maxBytes}; see {@link Segment#read} for {@code minOneBatch}.
+     *
+     * @throws OffsetOutOfRangeException when {@code offset} is below the log start or above the log end offset
+     */
+    public ReadResult read(long offset, int maxBytes, boolean minOneBatch) throws IOException {
+        long start = logStartOffset;
+        long end = logEndOffset;
+        if (offset < start || offset > end) {
+            throw new OffsetOutOfRangeException("Offset " + offset + " is outside the log's range [" + start + ", " + end + "] in " + dir.getFileName());
+        }
+        Map.Entry<Long, Segment> e = segments.floorEntry(offset);
+        while (e != null) {
+            ByteBuffer data = e.getValue().read(offset, maxBytes, minOneBatch);
+            if (data != null) return new ReadResult(data, start, end);
+            e = segments.higherEntry(e.getKey());
+        }
+        return new ReadResult(ByteBuffer.allocate(0), start, end);
+    }
+
+    /** The first record with a timestamp at or after {@code timestamp} (ListOffsets by time), if any. */
+    public Optional<TimestampOffset> offsetForTimestamp(long timestamp) throws IOException {
+        Map.Entry<Long, Segment> e = segments.floorEntry(logStartOffset);
+        if (e == null) e = segments.firstEntry();
+        for (; e != null; e = segments.higherEntry(e.getKey())) {
+            Optional<TimestampOffset> found = e.getValue().findOffsetByTimestamp(timestamp, logStartOffset);
+            if (found.isPresent()) return found;
+        }
+        return Optional.empty();
+    }
+
+    /** The record with the largest timestamp (ListOffsets MAX_TIMESTAMP, KIP-734), if the log has records. */
+    public Optional<TimestampOffset> maxTimestampRecord() throws IOException {
+        Segment best = null;
+        for (Segment s : segments.values()) {
+            if (s.nextOffset() > logStartOffset && (best == null || s.maxTimestamp() > best.maxTimestamp())) best = s;
+        }
+        return best == null ? Optional.empty() : best.maxTimestampRecord().filter(t -> t.offset() >= logStartOffset);
+    }
+
+    // ---------------------------------------------------------------- flush
+
+    /** Records appended since the last completed flush. */
+    public long unflushedRecords() {
+        return unflushedRecords;
+    }
+
+    /** When the oldest unflushed record was appended, or -1 when everything is flushed. */
+    public long firstUnflushedMs() {
+        return firstUnflushedMs;
+    }
+
+    /**
+     * Names the segments holding unflushed data and the offset they reach. The task may run on any thread; pass
+     * the offset it returns to {@link #onFlushed} on the owner thread afterwards.
+     */
+    public FlushTask prepareFlush() {
+        long upTo = logEndOffset;
+        List<Segment> dirty = new ArrayList<>();
+        Map.Entry<Long, Segment> from = segments.floorEntry(recoveryPoint);
+        for (Segment s : (from == null ? segments : segments.tailMap(from.getKey(), true)).values()) dirty.add(s);
+        unflushedRecords = 0;
+        firstUnflushedMs = -1;
+        return new FlushTask(dirty, upTo, dir.resolve(Checkpoints.RECOVERY_POINT));
+    }
+
+    /** fsyncs segments, then records the new recovery point in its checkpoint file. Blocking. */
+    public record FlushTask(List<Segment> segments, long upTo, Path checkpoint) {
+        public long run() throws IOException {
+            for (Segment s : segments) {
+                try {
+                    s.flush();
+                } catch (java.nio.channels.ClosedChannelException deleted) {
+                    // Retention deleted the segment in the meantime: nothing of it needs to be durable any more.
+                }
+            }
+            Checkpoints.write(checkpoint, upTo);
+            return upTo;
+        }
+    }
+
+    public void onFlushed(long upTo) {
+        if (upTo > recoveryPoint) recoveryPoint = upTo;
+    }
+
+    // ---------------------------------------------------------------- retention
+
+    /**
+     * Unlinks the segments that retention allows to delete (by time: newest record older than
+     * {@code retention.ms}; by size: while the log stays above {@code retention.bytes} without them; and any segment
+     * wholly below the log start offset), never the active segment, and advances the log start offset. The caller
+     * deletes the returned segments' files on a worker thread with {@link #deleteSegmentFiles}.
+     */
+    public List<Segment> deleteOldSegments(long nowMs) {
+        List<Segment> deletable = Retention.deletable(new ArrayList<>(segments.values()), config, logStartOffset, nowMs);
+        for (Segment s : deletable) segments.remove(s.baseOffset());
+        if (!deletable.isEmpty()) logStartOffset = Math.max(logStartOffset, segments.firstKey());
+        return deletable;
+    }
+
+    /** Deletes the files of unlinked segments, then checkpoints the log start offset. Blocking. */
+    public static void deleteSegmentFiles(List<Segment> unlinked, Path dir, long logStartOffset) throws IOException {
+        for (Segment s : unlinked) s.deleteFiles();
+        Checkpoints.write(dir.resolve(Checkpoints.LOG_START_OFFSET), logStartOffset);
+    }
+
+    // ---------------------------------------------------------------- lifecycle and accessors
+
+    /** Flushes everything, writes both checkpoints and closes the files: a later open needs no recovery. Blocking. */
+    public void close() throws IOException {
+        activeSegment().onBecomeInactive();
+        long upTo = prepareFlush().run();
+        onFlushed(upTo);
+        Checkpoints.write(dir.resolve(Checkpoints.LOG_START_OFFSET), logStartOffset);
+        for (Segment s : segments.values()) s.close();
+    }
+
+    /** Closes the files without flushing, before the directory is deleted (topic deletion). Blocking. */
+    public void closeForDeletion() throws IOException {
+        for (Segment s : segments.values()) s.close();
+        segments.clear();
+    }
+
+    /** Deletes a directory and everything in it. Blocking. */
+    public static void deleteDirectory(Path dir) throws IOException {
+        if (!java.nio.file.Files.exists(dir)) return;
+        try (java.util.stream.Stream<Path> walk = java.nio.file.Files.walk(dir)) {
+            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) java.nio.file.Files.deleteIfExists(p);
+        }
+    }
+
+    public void updateConfig(LogConfig newConfig) {
+        this.config = newConfig;
+    }
+
+    public LogConfig config() {
+        return config;
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    public long logStartOffset() {
+        return logStartOffset;
+    }
+
+    public long logEndOffset() {
+        return logEndOffset;
+    }
+
+    public long recoveryPoint() {
+        return recoveryPoint;
+    }
+
+    /** Bytes of all segments. */
+    public long sizeInBytes() {
+        long total = 0;
+        for (Segment s : segments.values()) total += s.size();
+        return total;
+    }
+
+    public int segmentCount() {
+        return segments.size();
+    }
+
+    public List<Long> segmentBaseOffsets() {
+        return List.copyOf(segments.keySet());
+    }
+
+    Segment activeSegment() {
+        return segments.lastEntry().getValue();
+    }
+}

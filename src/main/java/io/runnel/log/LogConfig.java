@@ -1,0 +1,49 @@
+package io.runnel.log;
+
+/**
+ * The settings one partition log obeys: the topic's overrides over the broker's defaults (see
+ * {@code io.runnel.config.TopicConfig}). Plain values so that this package depends on nothing else.
+ *
+ * @param segmentBytes       roll the active segment before it would grow past this size
+ * @param segmentMs          roll the active segment once its first batch is this old
+ * @param retentionMs        delete a closed segment once its newest record is this old; negative keeps forever
+ * @param retentionBytes     delete the oldest closed segments while the log is larger than this; negative: no limit
+ * @param maxMessageBytes    the largest batch accepted, header included
+ * @param indexIntervalBytes log bytes between two entries of the sparse indexes
+ * @param flushMessages      fsync after this many records
+ * @param flushMs            fsync when the oldest unflushed record is this old; Long.MAX_VALUE never
+ * @param logAppendTime      stamp batches with the broker's time (message.timestamp.type=LogAppendTime)
+ */
+public record LogConfig(int segmentBytes, long segmentMs, long retentionMs, long retentionBytes, int maxMessageBytes,
+                        int indexIntervalBytes, long flushMessages, long flushMs, boolean logAppendTime) {
+
+    /** Kafka's defaults, for tests and tools. */
+    public static LogConfig defaults() {
+        return new LogConfig(1 << 30, 7 * 24 * 3_600_000L, 7 * 24 * 3_600_000L, -1, 1_048_588, 4096, Long.MAX_VALUE,
+                Long.MAX_VALUE, false);
+    }
+
+    public LogConfig withSegmentBytes(int v) {
+        return new LogConfig(v, segmentMs, retentionMs, retentionBytes, maxMessageBytes, indexIntervalBytes, flushMessages, flushMs, logAppendTime);
+    }
+
+    public LogConfig withSegmentMs(long v) {
+        return new LogConfig(segmentBytes, v, retentionMs, retentionBytes, maxMessageBytes, indexIntervalBytes, flushMessages, flushMs, logAppendTime);
+    }
+
+    public LogConfig withRetention(long ms, long bytes) {
+        return new LogConfig(segmentBytes, segmentMs, ms, bytes, maxMessageBytes, indexIntervalBytes, flushMessages, flushMs, logAppendTime);
+    }
+
+    public LogConfig withIndexIntervalBytes(int v) {
+        return new LogConfig(segmentBytes, segmentMs, retentionMs, retentionBytes, maxMessageBytes, v, flushMessages, flushMs, logAppendTime);
+    }
+
+    public LogConfig withMaxMessageBytes(int v) {
+        return new LogConfig(segmentBytes, segmentMs, retentionMs, retentionBytes, v, indexIntervalBytes, flushMessages, flushMs, logAppendTime);
+    }
+
+    public LogConfig withFlush(long messages, long ms) {
+        return new LogConfig(segmentBytes, segmentMs, retentionMs, retentionBytes, maxMessageBytes, indexIntervalBytes, messages, ms, logAppendTime);
+    }
+}

@@ -1,0 +1,406 @@
+package io.runnel.log;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Optional;
+import org.apache.kafka.common.record.internal.MemoryRecords;
+import org.apache.kafka.common.record.internal.MutableRecordBatch;
+import org.apache.kafka.common.record.internal.Record;
+import org.apache.kafka.common.record.internal.RecordBatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One segment of a partition log: the {@code .log} file named by its base offset (20 digits) with its
+ * {@link OffsetIndex} and {@link TimeIndex}.
+ *
+ * <p>The {@code .log} file is a sequence of Kafka v2 record batches exactly as they travel on the wire, with the
+ * broker-assigned base offset and leader epoch written in. It is the truth; both indexes are derived from it and
+ * are rebuilt by {@link #recover} when missing or untrustworthy. After a crash the file may end in a torn batch, or
+ * in bytes that never were a batch (a power cut can leave zeroes or garbage): {@link #recover} scans every batch,
+ * checks its header and CRC, and truncates the file at the end of the last valid batch, as Kafka's
+ * {@code LogSegment.recover} does.
+ *
+ * <p>Not thread safe: the partition that owns the log calls it from one thread at a time. {@link #flush} may run on
+ * a worker thread while the owner appends; {@link FileChannel#force} is safe to call concurrently with writes.
+ */
+public final class Segment {
+    private static final Logger LOG = LoggerFactory.getLogger(Segment.class);
+    public static final String LOG_SUFFIX = ".log";
+    public static final String INDEX_SUFFIX = ".index";
+    public static final String TIME_INDEX_SUFFIX = ".timeindex";
+
+    private final long baseOffset;
+    private final Path logFile;
+    private final FileChannel channel;
+    private final OffsetIndex offsetIndex;
+    private final TimeIndex timeIndex;
+    private final int indexIntervalBytes;
+    private final ByteBuffer header = ByteBuffer.allocate(BatchHeader.SIZE);
+
+    private int size;
+    private long nextOffset;
+    private long maxTimestamp = RecordBatch.NO_TIMESTAMP;
+    private long offsetOfMaxTimestamp;
+    private long rollBaseMs;
+    private int bytesSinceLastIndexEntry;
+    /** Set when a read found an index entry that does not point at its batch; reads then scan from the start. */
+    private boolean indexSuspect;
+
+    private Segment(Path dir, long baseOffset, int indexIntervalBytes) throws IOException {
+        this.baseOffset = baseOffset;
+        this.indexIntervalBytes = indexIntervalBytes;
+        this.logFile = dir.resolve(fileName(baseOffset, LOG_SUFFIX));
+        this.channel = FileChannel.open(logFile, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        this.offsetIndex = new OffsetIndex(dir.resolve(fileName(baseOffset, INDEX_SUFFIX)), baseOffset);
+        this.timeIndex = new TimeIndex(dir.resolve(fileName(baseOffset, TIME_INDEX_SUFFIX)), baseOffset);
+        this.nextOffset = baseOffset;
+        this.offsetOfMaxTimestamp = baseOffset;
+    }
+
+    public static String fileName(long baseOffset, String suffix) {
+        return String.format("%020d%s", baseOffset, suffix);
+    }
+
+    /** Creates an empty segment (any files left with that name are emptied). */
+    static Segment create(Path dir, long baseOffset, int indexIntervalBytes, long nowMs) throws IOException {
+        Segment s = new Segment(dir, baseOffset, indexIntervalBytes);
+        s.channel.truncate(0);
+        s.offsetIndex.reset();
+        s.timeIndex.reset();
+        s.rollBaseMs = nowMs;
+        return s;
+    }
+
+    /**
+     * Opens an existing segment without validating CRCs: loads both indexes with their sanity checks and scans the
+     * batch headers after the last offset-index entry to learn the segment's end. {@link #needsRecovery} then says
+     * whether anything looked wrong.
+     */
+    static OpenedSegment open(Path dir, long baseOffset, int indexIntervalBytes, long nowMs) throws IOException {
+        Segment s = new Segment(dir, baseOffset, indexIntervalBytes);
+        long fileBytes = s.channel.size();
+        boolean trusted = fileBytes <= Integer.MAX_VALUE && s.offsetIndex.load(fileBytes);
+        int scanFrom = 0;
+        long expectBase = -1;
+        if (trusted && s.offsetIndex.entries() > 0) {
+            int last = s.offsetIndex.entries() - 1;
+            scanFrom = s.offsetIndex.value(last);
+            expectBase = s.offsetIndex.key(last);
+        }
+        int pos = scanFrom;
+        long next = expectBase < 0 ? baseOffset : expectBase;
+        long tailMaxTs = RecordBatch.NO_TIMESTAMP;
+        long tailMaxTsOffset = baseOffset;
+        while (trusted && pos < fileBytes && s.readHeader(pos, fileBytes)) {
+            if (!BatchHeader.plausible(s.header, 0, fileBytes - pos)) break;
+            long batchBase = BatchHeader.baseOffset(s.header, 0);
+            if (pos == scanFrom && expectBase >= 0 && batchBase != expectBase) {
+                trusted = false; // the last index entry does not point at its batch
+                break;
+            }
+            if (batchBase < next) break;
+            long ts = BatchHeader.maxTimestamp(s.header, 0);
+            if (ts > tailMaxTs) {
+                tailMaxTs = ts;
+                tailMaxTsOffset = batchBase;
+            }
+            next = BatchHeader.lastOffset(s.header, 0) + 1;
+            pos += BatchHeader.batchSize(s.header, 0);
+        }
+        s.size = pos;
+        s.nextOffset = next;
+        s.bytesSinceLastIndexEntry = pos - scanFrom;
+        s.timeIndex.expectOffsetsBelow(next);
+        trusted = trusted && s.timeIndex.load(fileBytes);
+        if (trusted) {
+            s.maxTimestamp = s.timeIndex.lastTimestamp();
+            s.offsetOfMaxTimestamp = s.timeIndex.lastOffset();
+            if (tailMaxTs > s.maxTimestamp) {
+                s.maxTimestamp = tailMaxTs;
+                s.offsetOfMaxTimestamp = tailMaxTsOffset;
+            }
+        }
+        s.rollBaseMs = s.size > 0 ? s.firstBatchTimestampOr(nowMs) : nowMs;
+        return new OpenedSegment(s, !trusted || pos != fileBytes);
+    }
+
+    /** A segment just opened, and whether its files failed a check so that it must be {@linkplain #recover recovered}. */
+    record OpenedSegment(Segment segment, boolean needsRecovery) {
+    }
+
+    /**
+     * Rebuilds both indexes by scanning every batch from the start, validating header and CRC, and truncates the
+     * file after the last valid batch.
+     *
+     * @return the number of bytes truncated (0 when the whole file was valid)
+     */
+    long recover(int maxBatchBytes) throws IOException {
+        offsetIndex.reset();
+        timeIndex.reset();
+        long fileBytes = channel.size();
+        size = 0;
+        nextOffset = baseOffset;
+        maxTimestamp = RecordBatch.NO_TIMESTAMP;
+        offsetOfMaxTimestamp = baseOffset;
+        bytesSinceLastIndexEntry = 0;
+        int pos = 0;
+        ByteBuffer batchBuf = ByteBuffer.allocate(Math.min(1 << 20, Math.max(BatchHeader.SIZE, maxBatchBytes)));
+        while (pos < fileBytes && readHeader(pos, fileBytes)) {
+            if (!BatchHeader.plausible(header, 0, Math.min(fileBytes, Integer.MAX_VALUE) - pos)) break;
+            int batchSize = BatchHeader.batchSize(header, 0);
+            long batchBase = BatchHeader.baseOffset(header, 0);
+            long lastOffset = BatchHeader.lastOffset(header, 0);
+            if (batchBase < nextOffset || lastOffset - baseOffset > Integer.MAX_VALUE) break;
+            if (batchBuf.capacity() < batchSize) batchBuf = ByteBuffer.allocate(batchSize);
+            batchBuf.clear().limit(batchSize);
+            readFully(batchBuf, pos);
+            batchBuf.flip();
+            if (!crcValid(batchBuf)) break;
+            indexBatch(batchBase, BatchHeader.maxTimestamp(header, 0), pos, batchSize);
+            pos += batchSize;
+            size = pos;
+            nextOffset = lastOffset + 1;
+        }
+        offsetIndex.writeStaged();
+        timeIndex.writeStaged();
+        long truncated = fileBytes - pos;
+        if (truncated > 0) {
+            LOG.warn("Truncated {} invalid bytes at the end of {} (last valid offset {})", truncated, logFile, nextOffset - 1);
+            channel.truncate(pos);
+        }
+        indexSuspect = false;
+        return truncated;
+    }
+
+    private static boolean crcValid(ByteBuffer batch) {
+        try {
+            MutableRecordBatch b = MemoryRecords.readableRecords(batch.duplicate()).batchIterator().next();
+            return b != null && b.isValid();
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+
+    /**
+     * Appends batches whose offsets are already assigned (they must start at {@link #nextOffset}); indexes them
+     * every {@code index.interval.bytes}.
+     */
+    void append(ByteBuffer records) throws IOException {
+        int start = records.position();
+        int end = records.limit();
+        assert end - start > 0 : "empty append";
+        assert BatchHeader.baseOffset(records, start) >= nextOffset : "offsets must increase in " + logFile;
+        int position = size;
+        if (size == 0) rollBaseMs = firstTimestampOr(records, start, rollBaseMs);
+        ByteBuffer src = records.duplicate();
+        long filePos = size;
+        while (src.hasRemaining()) filePos += channel.write(src, filePos);
+        for (int at = start; at < end; ) {
+            int batchSize = BatchHeader.batchSize(records, at);
+            indexBatch(BatchHeader.baseOffset(records, at), BatchHeader.maxTimestamp(records, at), position + (at - start), batchSize);
+            nextOffset = BatchHeader.lastOffset(records, at) + 1;
+            at += batchSize;
+        }
+        size += end - start;
+        offsetIndex.writeStaged();
+        timeIndex.writeStaged();
+    }
+
+    private static long firstTimestampOr(ByteBuffer records, int at, long fallback) {
+        long ts = BatchHeader.maxTimestamp(records, at);
+        return ts >= 0 ? ts : fallback;
+    }
+
+    /** Kafka's rule (LogSegment.append): index a batch when more than the interval has passed since the last entry. */
+    private void indexBatch(long batchBase, long batchMaxTimestamp, int position, int batchSize) throws IOException {
+        if (batchMaxTimestamp > maxTimestamp) {
+            maxTimestamp = batchMaxTimestamp;
+            offsetOfMaxTimestamp = batchBase;
+        }
+        if (bytesSinceLastIndexEntry > indexIntervalBytes) {
+            offsetIndex.append(batchBase, position);
+            if (maxTimestamp > timeIndex.lastTimestamp()) timeIndex.add(maxTimestamp, offsetOfMaxTimestamp);
+            bytesSinceLastIndexEntry = 0;
+        }
+        bytesSinceLastIndexEntry += batchSize;
+    }
+
+    /**
+     * Reads whole batches starting with the one that holds {@code startOffset}, up to {@code maxBytes}. When the
+     * first batch alone is larger than {@code maxBytes} it is returned whole if {@code minOneBatch} (KIP-74), else
+     * nothing is.
+     *
+     * @return the bytes, or {@code null} when {@code startOffset} lies beyond this segment
+     */
+    ByteBuffer read(long startOffset, int maxBytes, boolean minOneBatch) throws IOException {
+        int pos = positionOf(startOffset);
+        if (pos < 0) return null;
+        int want = Math.min(Math.max(maxBytes, 0), size - pos);
+        ByteBuffer chunk = ByteBuffer.allocate(want);
+        readFully(chunk, pos);
+        chunk.flip();
+        int end = 0;
+        while (end + BatchHeader.SIZE <= want) {
+            int bs = BatchHeader.batchSize(chunk, end);
+            if (end + bs > want) break;
+            end += bs;
+        }
+        if (end > 0) return chunk.limit(end);
+        if (!minOneBatch) return ByteBuffer.allocate(0);
+        readHeader(pos, size);
+        ByteBuffer whole = ByteBuffer.allocate(BatchHeader.batchSize(header, 0));
+        readFully(whole, pos);
+        return whole.flip();
+    }
+
+    /**
+     * The file position of the batch that holds {@code offset} (or of the first batch after it, in a log with gaps),
+     * or -1 when no batch of this segment ends at or after {@code offset}.
+     */
+    int positionOf(long offset) throws IOException {
+        if (offset >= nextOffset) return -1;
+        int pos = indexSuspect ? 0 : offsetIndex.lookup(offset);
+        if (pos > 0) {
+            readHeader(pos, size);
+            if (BatchHeader.baseOffset(header, 0) != offsetIndex.lookupOffset(offset)) {
+                LOG.warn("Offset index {} points at the wrong batch; scanning {} from its start until it is rebuilt", offsetIndex.file, logFile);
+                indexSuspect = true;
+                pos = 0;
+            }
+        }
+        while (pos < size) {
+            readHeader(pos, size);
+            if (BatchHeader.lastOffset(header, 0) >= offset) return pos;
+            pos += BatchHeader.batchSize(header, 0);
+        }
+        return -1;
+    }
+
+    /** The first record at or after {@code timestamp} whose offset is at least {@code minOffset}, if this segment has one. */
+    Optional<TimestampOffset> findOffsetByTimestamp(long timestamp, long minOffset) throws IOException {
+        if (maxTimestamp < timestamp) return Optional.empty();
+        int pos = positionOf(Math.max(timeIndex.lookup(timestamp), minOffset));
+        while (pos >= 0 && pos < size) {
+            readHeader(pos, size);
+            int bs = BatchHeader.batchSize(header, 0);
+            if (BatchHeader.maxTimestamp(header, 0) >= timestamp) {
+                for (Record r : readBatch(pos, bs)) {
+                    if (r.offset() >= minOffset && r.timestamp() >= timestamp) {
+                        return Optional.of(new TimestampOffset(r.timestamp(), r.offset()));
+                    }
+                }
+            }
+            pos += bs;
+        }
+        return Optional.empty();
+    }
+
+    /** The record with this segment's largest timestamp (the first such record), if the segment has records. */
+    Optional<TimestampOffset> maxTimestampRecord() throws IOException {
+        if (maxTimestamp == RecordBatch.NO_TIMESTAMP) return Optional.empty();
+        int pos = positionOf(offsetOfMaxTimestamp);
+        if (pos < 0) return Optional.empty();
+        readHeader(pos, size);
+        for (Record r : readBatch(pos, BatchHeader.batchSize(header, 0))) {
+            if (r.timestamp() == maxTimestamp) return Optional.of(new TimestampOffset(maxTimestamp, r.offset()));
+        }
+        return Optional.empty();
+    }
+
+    private RecordBatch readBatch(int pos, int batchSize) throws IOException {
+        ByteBuffer buf = ByteBuffer.allocate(batchSize);
+        readFully(buf, pos);
+        return MemoryRecords.readableRecords(buf.flip()).batchIterator().next();
+    }
+
+    /** Reads the header at {@code pos} into {@link #header}; false when fewer than a header's bytes remain. */
+    private boolean readHeader(long pos, long limit) throws IOException {
+        if (limit - pos < BatchHeader.SIZE) return false;
+        header.clear();
+        readFully(header, pos);
+        header.flip();
+        return true;
+    }
+
+    private void readFully(ByteBuffer dst, long pos) throws IOException {
+        long p = pos;
+        while (dst.hasRemaining()) {
+            int n = channel.read(dst, p);
+            if (n < 0) throw new EOFException("Unexpected end of " + logFile + " at " + p);
+            p += n;
+        }
+    }
+
+    /** Called when a newer segment takes over appends: records the final time-index entry, as Kafka does. */
+    void onBecomeInactive() throws IOException {
+        if (maxTimestamp > timeIndex.lastTimestamp()) {
+            timeIndex.add(maxTimestamp, offsetOfMaxTimestamp);
+            timeIndex.writeStaged();
+        }
+    }
+
+    /** Makes the file and its indexes durable (fsync). Safe to call from a worker thread. */
+    void flush() throws IOException {
+        channel.force(true);
+        offsetIndex.force();
+        timeIndex.force();
+    }
+
+    void close() throws IOException {
+        offsetIndex.close();
+        timeIndex.close();
+        channel.close();
+    }
+
+    /** Closes the segment and deletes its three files. */
+    void deleteFiles() throws IOException {
+        if (channel.isOpen()) channel.close();
+        offsetIndex.deleteFile();
+        timeIndex.deleteFile();
+        Files.deleteIfExists(logFile);
+    }
+
+    public long baseOffset() {
+        return baseOffset;
+    }
+
+    /** The offset after the last batch of this segment (the base offset when empty). */
+    public long nextOffset() {
+        return nextOffset;
+    }
+
+    public int size() {
+        return size;
+    }
+
+    public long maxTimestamp() {
+        return maxTimestamp;
+    }
+
+    /** The time a time-based roll is measured from: the first batch's timestamp, or the creation time. */
+    long rollBaseMs() {
+        return rollBaseMs;
+    }
+
+    private long firstBatchTimestampOr(long fallback) throws IOException {
+        if (!readHeader(0, size)) return fallback;
+        long ts = BatchHeader.maxTimestamp(header, 0);
+        return ts >= 0 ? ts : fallback;
+    }
+
+    /** How many offset-index entries the segment has (tests and tools). */
+    int indexEntries() {
+        return offsetIndex.entries();
+    }
+
+    @Override
+    public String toString() {
+        return logFile.getFileName() + "[" + baseOffset + ".." + nextOffset + ", " + size + " bytes]";
+    }
+}

@@ -1,0 +1,130 @@
+package io.runnel.partition;
+
+import io.runnel.log.AppendInfo;
+import io.runnel.log.Log;
+import io.runnel.log.ReadResult;
+import io.runnel.log.TimestampOffset;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import java.nio.ByteBuffer;
+import java.util.Optional;
+import org.apache.kafka.common.TopicPartition;
+
+/**
+ * How the rest of the broker reaches a partition: every call hops onto the partition's event-loop context, runs
+ * there against the {@link Log}, and completes its {@link Future} back on the caller's context (so a connection's
+ * callbacks stay on the connection's event loop). The hot data path goes through here, never through the event
+ * bus, and never serialises to JSON.
+ */
+public final class PartitionHandle {
+    private final PartitionVerticle verticle;
+    private final Log log;
+
+    PartitionHandle(PartitionVerticle verticle, Log log) {
+        this.verticle = verticle;
+        this.log = log;
+    }
+
+    @FunctionalInterface
+    private interface LogCall<T> {
+        T apply(Log log) throws Exception;
+    }
+
+    public TopicPartition topicPartition() {
+        return verticle.topicPartition();
+    }
+
+    /** Validates and appends producer batches (see {@link Log#appendAsLeader}); the buffer is modified in place. */
+    public Future<AppendInfo> append(ByteBuffer records) {
+        return call(l -> {
+            AppendInfo info = l.appendAsLeader(records, 0);
+            verticle.afterAppend();
+            return info;
+        });
+    }
+
+    /** Reads whole batches from {@code offset}; see {@link Log#read}. */
+    public Future<ReadResult> read(long offset, int maxBytes, boolean minOneBatch) {
+        return call(l -> l.read(offset, maxBytes, minOneBatch));
+    }
+
+    public Future<Optional<TimestampOffset>> offsetForTimestamp(long timestamp) {
+        return call(l -> l.offsetForTimestamp(timestamp));
+    }
+
+    public Future<Optional<TimestampOffset>> maxTimestampRecord() {
+        return call(Log::maxTimestampRecord);
+    }
+
+    /** Starts an fsync of everything appended so far (also done by the flush policy and at shutdown). */
+    public Future<Void> flush() {
+        return call(l -> {
+            verticle.flush();
+            return null;
+        });
+    }
+
+    /** Runs a retention check now instead of at the next {@code log.retention.check.interval.ms}. */
+    public Future<Void> checkRetention() {
+        return call(l -> {
+            verticle.checkRetention();
+            return null;
+        });
+    }
+
+    /** The first readable offset; a volatile read, safe from any thread. */
+    public long logStartOffset() {
+        return log.logStartOffset();
+    }
+
+    /** The offset of the next record; a volatile read, safe from any thread. */
+    public long logEndOffset() {
+        return log.logEndOffset();
+    }
+
+    /** The fsynced offset; a volatile read, safe from any thread. */
+    public long recoveryPoint() {
+        return log.recoveryPoint();
+    }
+
+    void markForDeletion() {
+        verticle.markForDeletion();
+    }
+
+    /** Bytes on disk, computed on the partition's context. */
+    public Future<Long> sizeInBytes() {
+        return call(Log::sizeInBytes);
+    }
+
+    private <T> Future<T> call(LogCall<T> call) {
+        Context target = verticle.context();
+        Context caller = Vertx.currentContext();
+        Promise<T> promise = Promise.promise();
+        Runnable run = () -> {
+            T result;
+            try {
+                result = call.apply(verticle.log());
+            } catch (Throwable t) {
+                complete(caller, target, () -> promise.fail(t));
+                return;
+            }
+            complete(caller, target, () -> promise.complete(result));
+        };
+        if (caller == target) {
+            run.run();
+        } else {
+            target.runOnContext(v -> run.run());
+        }
+        return promise.future();
+    }
+
+    private static void complete(Context caller, Context target, Runnable completion) {
+        if (caller == null || caller == target) {
+            completion.run();
+        } else {
+            caller.runOnContext(v -> completion.run());
+        }
+    }
+}

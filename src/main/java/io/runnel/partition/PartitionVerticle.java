@@ -1,0 +1,159 @@
+package io.runnel.partition;
+
+import io.runnel.config.Limits;
+import io.runnel.log.Log;
+import io.runnel.log.LogConfig;
+import io.runnel.log.Segment;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.List;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.utils.Time;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Owns one partition's {@link Log} on its event-loop context: the single writer, so the log needs no locks. Opening
+ * (recovery), fsync, segment deletion and closing run on worker threads, ordered per partition, so the event loop
+ * never waits for the disk. Retention runs on a timer every {@code log.retention.check.interval.ms}; flushes follow
+ * {@link FlushPolicy}.
+ */
+public final class PartitionVerticle extends VerticleBase {
+    private static final Logger LOG = LoggerFactory.getLogger(PartitionVerticle.class);
+
+    private final TopicPartition tp;
+    private final Path dir;
+    private final Time time;
+    private final long retentionCheckIntervalMs;
+    private volatile LogConfig config;
+    private volatile Log log;
+    private boolean flushing;
+    private boolean flushAgain;
+    private long retentionTimer = -1;
+    private long flushTimer = -1;
+    private volatile boolean deleteOnStop;
+
+    PartitionVerticle(TopicPartition tp, Path dir, LogConfig config, Time time, long retentionCheckIntervalMs) {
+        this.tp = tp;
+        this.dir = dir;
+        this.config = config;
+        this.time = time;
+        this.retentionCheckIntervalMs = retentionCheckIntervalMs;
+    }
+
+    @Override
+    public Future<?> start() {
+        return context.executeBlocking(() -> Log.open(dir, config, time), true).map(opened -> {
+            this.log = opened;
+            retentionTimer = vertx.setPeriodic(retentionCheckIntervalMs, id -> checkRetention());
+            scheduleFlushTimer();
+            return null;
+        });
+    }
+
+    @Override
+    public Future<?> stop() {
+        cancelTimers();
+        if (deleteOnStop) {
+            Path doomed = dir.resolveSibling(dir.getFileName() + "." + System.nanoTime() + "-delete");
+            return context.executeBlocking(() -> {
+                // Renamed first, so that a crash in the middle leaves a directory start-up recognises and deletes.
+                log.closeForDeletion();
+                Files.move(dir, doomed, StandardCopyOption.ATOMIC_MOVE);
+                Log.deleteDirectory(doomed);
+                return null;
+            }, true);
+        }
+        return context.executeBlocking(() -> {
+            log.close();
+            return null;
+        }, true);
+    }
+
+    private void cancelTimers() {
+        if (retentionTimer >= 0) vertx.cancelTimer(retentionTimer);
+        if (flushTimer >= 0) vertx.cancelTimer(flushTimer);
+        retentionTimer = flushTimer = -1;
+    }
+
+    /** The log, for calls made on this verticle's context only. */
+    Log log() {
+        assert Context.isOnEventLoopThread() && context == vertx.getOrCreateContext() : "log used off its context";
+        return log;
+    }
+
+    /** The log once {@link #start} has opened it, for the handle's thread-safe getters. */
+    Log openedLog() {
+        return log;
+    }
+
+    Context context() {
+        return context;
+    }
+
+    TopicPartition topicPartition() {
+        return tp;
+    }
+
+    void markForDeletion() {
+        deleteOnStop = true;
+    }
+
+    /** Applies a changed topic configuration (on this context). */
+    void updateConfig(LogConfig newConfig) {
+        this.config = newConfig;
+        log.updateConfig(newConfig);
+        if (flushTimer >= 0) vertx.cancelTimer(flushTimer);
+        flushTimer = -1;
+        scheduleFlushTimer();
+    }
+
+    /** Called on this context after every append. */
+    void afterAppend() {
+        if (FlushPolicy.due(config, log.unflushedRecords(), log.firstUnflushedMs(), time.milliseconds())) flush();
+    }
+
+    private void scheduleFlushTimer() {
+        if (config.flushMs() == Long.MAX_VALUE) return;
+        long period = Math.max(1, Math.min(config.flushMs(), Limits.FLUSH_CHECK_MAX_INTERVAL_MS));
+        flushTimer = vertx.setPeriodic(period, id -> afterAppend());
+    }
+
+    /** Starts an fsync on a worker unless one is running, in which case one more follows it. */
+    void flush() {
+        if (flushing) {
+            flushAgain = true;
+            return;
+        }
+        flushing = true;
+        Log.FlushTask task = log.prepareFlush();
+        context.executeBlocking(task::run, true).onComplete(ar -> {
+            flushing = false;
+            if (ar.succeeded()) {
+                log.onFlushed(ar.result());
+            } else {
+                LOG.error("Flush of {} failed", tp, ar.cause());
+            }
+            if (flushAgain) {
+                flushAgain = false;
+                flush();
+            }
+        });
+    }
+
+    /** Deletes what retention allows; the files go on a worker. */
+    void checkRetention() {
+        List<Segment> doomed = log.deleteOldSegments(time.milliseconds());
+        if (doomed.isEmpty()) return;
+        long start = log.logStartOffset();
+        LOG.info("Retention deletes {} segment(s) of {}; log start offset is now {}", doomed.size(), tp, start);
+        context.executeBlocking(() -> {
+            Log.deleteSegmentFiles(doomed, dir, start);
+            return null;
+        }, true).onFailure(e -> LOG.error("Deleting segments of {} failed", tp, e));
+    }
+}

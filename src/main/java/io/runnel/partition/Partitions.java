@@ -1,0 +1,180 @@
+package io.runnel.partition;
+
+import io.runnel.config.BrokerConfig;
+import io.runnel.config.ConfigException;
+import io.runnel.config.Limits;
+import io.runnel.config.TopicConfig;
+import io.runnel.log.TopicStore;
+import io.runnel.log.TopicStore.TopicRecord;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.errors.InvalidConfigurationException;
+import org.apache.kafka.common.errors.InvalidPartitionsException;
+import org.apache.kafka.common.errors.InvalidTopicException;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
+import org.apache.kafka.common.internals.Topic;
+import org.apache.kafka.common.utils.Time;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The topics and partitions this broker holds: creates, loads and deletes them, keeps their metadata in the
+ * {@link TopicStore}, and deploys one {@link PartitionVerticle} per partition. Safe to call from any thread; the
+ * returned futures complete on the caller's context. Errors are Kafka's exceptions, so that the protocol layer maps
+ * them to error codes with {@code Errors.forException}.
+ */
+public final class Partitions {
+    private static final Logger LOG = LoggerFactory.getLogger(Partitions.class);
+
+    /** A topic with its partitions, immutable; a configuration change replaces it. */
+    public record TopicInfo(String name, Uuid topicId, TopicConfig config, List<PartitionHandle> partitions,
+                            List<String> deploymentIds) {
+    }
+
+    private final Vertx vertx;
+    private final BrokerConfig brokerConfig;
+    private final Path logDir;
+    private final Time time;
+    private final TopicStore store;
+    private final Map<String, TopicInfo> topics = new ConcurrentHashMap<>();
+    private final Set<String> busy = ConcurrentHashMap.newKeySet();
+
+    public Partitions(Vertx vertx, BrokerConfig brokerConfig, Time time) {
+        this.vertx = vertx;
+        this.brokerConfig = brokerConfig;
+        this.logDir = brokerConfig.logDir();
+        this.time = time;
+        this.store = new TopicStore(logDir);
+    }
+
+    /** Loads every stored topic and opens (recovering as needed) all its partitions. */
+    public Future<Void> start() {
+        return vertx.executeBlocking(() -> {
+            PartitionDirs.deleteLeftovers(logDir);
+            return store.loadAll();
+        }).compose(records -> {
+            List<Future<TopicInfo>> all = new ArrayList<>();
+            for (TopicRecord r : records) {
+                TopicConfig config = TopicConfig.of(brokerConfig, r.configs());
+                all.add(deploy(r, config).onSuccess(t -> topics.put(t.name(), t)));
+            }
+            return Future.all(all).mapEmpty();
+        });
+    }
+
+    /**
+     * Creates a topic.
+     *
+     * @param partitions the partition count, or -1 for {@code num.partitions}
+     * @throws InvalidTopicException, TopicExistsException, InvalidPartitionsException, InvalidConfigurationException
+     *         (as failed futures)
+     */
+    public Future<TopicInfo> createTopic(String name, int partitions, Map<String, String> configs) {
+        int count = partitions == -1 ? brokerConfig.get(BrokerConfig.NUM_PARTITIONS) : partitions;
+        TopicConfig config;
+        try {
+            Topic.validate(name);
+            if (count < 1 || count > Limits.PARTITIONS_PER_TOPIC_MAX) {
+                throw new InvalidPartitionsException("Number of partitions must be between 1 and " + Limits.PARTITIONS_PER_TOPIC_MAX + ", got " + count);
+            }
+            config = TopicConfig.of(brokerConfig, configs);
+        } catch (ConfigException e) {
+            return Future.failedFuture(new InvalidConfigurationException(e.getMessage()));
+        } catch (RuntimeException e) {
+            return Future.failedFuture(e);
+        }
+        if (topics.containsKey(name) || !busy.add(name)) {
+            return Future.failedFuture(new TopicExistsException("Topic '" + name + "' already exists."));
+        }
+        TopicRecord record = new TopicRecord(name, Uuid.randomUuid(), count, Map.copyOf(configs));
+        return vertx.executeBlocking(() -> {
+            store.save(record);
+            return null;
+        }).compose(v -> deploy(record, config)).andThen(ar -> {
+            if (ar.succeeded()) {
+                topics.put(name, ar.result());
+                LOG.info("Created topic {} with {} partition(s)", name, count);
+            }
+            busy.remove(name);
+        });
+    }
+
+    private Future<TopicInfo> deploy(TopicRecord r, TopicConfig config) {
+        List<PartitionVerticle> verticles = new ArrayList<>();
+        List<Future<String>> deployed = new ArrayList<>();
+        for (int p = 0; p < r.partitions(); p++) {
+            TopicPartition tp = new TopicPartition(r.name(), p);
+            PartitionVerticle v = new PartitionVerticle(tp, PartitionDirs.dirOf(logDir, tp), config.logConfig(), time,
+                    brokerConfig.get(BrokerConfig.LOG_RETENTION_CHECK_INTERVAL_MS));
+            verticles.add(v);
+            deployed.add(vertx.deployVerticle(v));
+        }
+        return Future.all(deployed).map(cf -> {
+            List<PartitionHandle> handles = new ArrayList<>();
+            List<String> ids = new ArrayList<>();
+            for (int i = 0; i < verticles.size(); i++) {
+                handles.add(new PartitionHandle(verticles.get(i), verticles.get(i).openedLog()));
+                ids.add(deployed.get(i).result());
+            }
+            return new TopicInfo(r.name(), r.topicId(), config, List.copyOf(handles), List.copyOf(ids));
+        });
+    }
+
+    /** Deletes a topic: its metadata first, then every partition's files. */
+    public Future<Void> deleteTopic(String name) {
+        TopicInfo t = topics.get(name);
+        if (t == null || !busy.add(name)) {
+            return Future.failedFuture(new UnknownTopicOrPartitionException("Topic '" + name + "' does not exist."));
+        }
+        topics.remove(name);
+        return vertx.executeBlocking(() -> {
+            store.delete(name);
+            return null;
+        }).compose(v -> {
+            List<Future<Void>> undeployed = new ArrayList<>();
+            for (int i = 0; i < t.partitions().size(); i++) {
+                t.partitions().get(i).markForDeletion();
+                undeployed.add(vertx.undeploy(t.deploymentIds().get(i)));
+            }
+            return Future.all(undeployed).<Void>mapEmpty();
+        }).andThen(ar -> {
+            busy.remove(name);
+            if (ar.succeeded()) LOG.info("Deleted topic {}", name);
+        });
+    }
+
+    public Optional<TopicInfo> topic(String name) {
+        return Optional.ofNullable(topics.get(name));
+    }
+
+    public Collection<TopicInfo> topics() {
+        return List.copyOf(topics.values());
+    }
+
+    public Optional<PartitionHandle> partition(String topic, int partition) {
+        TopicInfo t = topics.get(topic);
+        if (t == null || partition < 0 || partition >= t.partitions().size()) return Optional.empty();
+        return Optional.of(t.partitions().get(partition));
+    }
+
+    /** Flushes and closes every partition (graceful shutdown). */
+    public Future<Void> stop() {
+        List<Future<Void>> undeployed = new ArrayList<>();
+        for (TopicInfo t : topics.values()) {
+            for (String id : t.deploymentIds()) undeployed.add(vertx.undeploy(id));
+        }
+        topics.clear();
+        return Future.all(undeployed).mapEmpty();
+    }
+}

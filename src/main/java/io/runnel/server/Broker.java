@@ -1,0 +1,136 @@
+package io.runnel.server;
+
+import io.runnel.config.BrokerConfig;
+import io.runnel.http.HttpEndpoint;
+import io.runnel.log.LogDirLock;
+import io.runnel.partition.Partitions;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import java.io.IOException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.kafka.common.utils.Time;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A running broker: wires the parts together and stops them in reverse order. Start-up, in passes:
+ * <ol>
+ *   <li>lock {@code log.dirs} ({@code .lock}) so that no second broker can use it;</li>
+ *   <li>read or write {@code meta.properties} (node id, cluster id);</li>
+ *   <li>start Vert.x and open every partition log (recovering after a crash);</li>
+ *   <li>open the endpoints and log their addresses.</li>
+ * </ol>
+ */
+public final class Broker {
+    private static final Logger LOG = LoggerFactory.getLogger(Broker.class);
+
+    private final BrokerConfig config;
+    private final MetaProperties meta;
+    private final Vertx vertx;
+    private final LogDirLock lock;
+    private final Partitions partitions;
+    private final AtomicBoolean stopping = new AtomicBoolean();
+    private final CompletableFuture<Void> stopped = new CompletableFuture<>();
+    private volatile boolean ready;
+    private HttpEndpoint http;
+
+    private Broker(BrokerConfig config, MetaProperties meta, Vertx vertx, LogDirLock lock, Time time) {
+        this.config = config;
+        this.meta = meta;
+        this.vertx = vertx;
+        this.lock = lock;
+        this.partitions = new Partitions(vertx, config, time);
+    }
+
+    /**
+     * Starts a broker. Fails (without leaving anything running) when the directory is locked or unusable, or an
+     * endpoint cannot bind.
+     */
+    public static Future<Broker> start(BrokerConfig config, Time time) {
+        long t0 = System.nanoTime();
+        LogDirLock lock;
+        MetaProperties meta;
+        try {
+            lock = LogDirLock.acquire(config.logDir());
+            try {
+                meta = MetaProperties.loadOrCreate(config.logDir(), config.nodeId());
+            } catch (IOException | RuntimeException e) {
+                lock.close();
+                throw e;
+            }
+        } catch (IOException e) {
+            return Future.failedFuture(e);
+        }
+        Vertx vertx = Vertx.vertx(new VertxOptions());
+        Broker broker = new Broker(config, meta, vertx, lock, time);
+        return broker.partitions.start()
+                .compose(v -> HttpEndpoint.start(vertx, config.httpHost(), config.httpPort(), () -> broker.ready))
+                .map(http -> {
+                    broker.http = http;
+                    broker.ready = true;
+                    LOG.info("Runnel broker {} of cluster {} started in {} ms; log.dirs {}; {} topic(s)", meta.nodeId(),
+                            meta.clusterId(), (System.nanoTime() - t0) / 1_000_000, config.logDir().toAbsolutePath().normalize(),
+                            broker.partitions.topics().size());
+                    LOG.info("HTTP listening on http://{}:{}", config.httpHost(), http.port());
+                    return broker;
+                })
+                .recover(e -> Future.fromCompletionStage(broker.stop()).transform(ignored -> Future.failedFuture(e)));
+    }
+
+    /**
+     * Stops the endpoints, flushes and closes every log, closes Vert.x and releases the directory. Idempotent. The
+     * result is a plain {@link CompletableFuture}: it completes after Vert.x is closed, so it cannot be bound to
+     * one of Vert.x's (then terminated) event loops.
+     */
+    public CompletableFuture<Void> stop() {
+        if (!stopping.compareAndSet(false, true)) return stopped;
+        ready = false;
+        LOG.info("Stopping broker {}", meta.nodeId());
+        Future<Void> httpClosed = http == null ? Future.succeededFuture() : http.close();
+        httpClosed.eventually(partitions::stop).toCompletionStage().whenCompleteAsync((v, partitionsError) ->
+                vertx.close().toCompletionStage().whenComplete((v2, closeError) -> {
+                    try {
+                        lock.close();
+                    } catch (IOException e) {
+                        LOG.warn("Releasing {} failed", LogDirLock.FILE, e);
+                    }
+                    Throwable error = partitionsError != null ? partitionsError : closeError;
+                    if (error == null) {
+                        LOG.info("Broker {} stopped; every log is flushed", meta.nodeId());
+                        stopped.complete(null);
+                    } else {
+                        LOG.error("Broker {} stopped with an error", meta.nodeId(), error);
+                        stopped.completeExceptionally(error);
+                    }
+                }), ForkJoinPool.commonPool());
+        return stopped;
+    }
+
+    public BrokerConfig config() {
+        return config;
+    }
+
+    public MetaProperties meta() {
+        return meta;
+    }
+
+    public Partitions partitions() {
+        return partitions;
+    }
+
+    public Vertx vertx() {
+        return vertx;
+    }
+
+    /** The bound HTTP port (useful when {@code http.port=0}). */
+    public int httpPort() {
+        return http.port();
+    }
+
+    public boolean isReady() {
+        return ready;
+    }
+}
