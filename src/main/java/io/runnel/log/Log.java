@@ -104,11 +104,11 @@ public final class Log {
         int end = records.limit();
         int count = 0;
         while (at < end) {
-            if (end - at < BatchHeader.SIZE) throw new CorruptRecordException("Truncated record batch header at byte " + (at - records.position()));
-            byte magic = BatchHeader.magic(records, at);
-            if (magic != RecordBatch.MAGIC_VALUE_V2) {
-                throw new UnsupportedForMessageFormatException("Record batch magic " + magic + " is not supported; Runnel stores magic 2 only");
+            if (end - at > BatchHeader.MAGIC_OFFSET && BatchHeader.magic(records, at) != RecordBatch.MAGIC_VALUE_V2) {
+                throw new UnsupportedForMessageFormatException("Record batch magic " + BatchHeader.magic(records, at)
+                        + " is not supported; Runnel stores magic 2 only");
             }
+            if (end - at < BatchHeader.SIZE) throw new CorruptRecordException("Truncated record batch header at byte " + (at - records.position()));
             int size = BatchHeader.batchSize(records, at);
             if (size > config.maxMessageBytes()) {
                 throw new RecordTooLargeException("A record batch of " + size + " bytes exceeds max.message.bytes " + config.maxMessageBytes());
