@@ -26,13 +26,21 @@ public final class Main {
             printHelp();
             return;
         }
+        launch(args);
+    }
+
+    /**
+     * Loads the configuration, starts the broker and registers the SIGTERM hook that stops it; exits the process
+     * with code 2 (configuration) or 1 (start-up) on failure.
+     */
+    public static Broker launch(String[] args) {
         BrokerConfig config;
         try {
             config = BrokerConfig.load(args, System.getenv(), DEFAULT_CONFIG);
         } catch (ConfigException e) {
             System.err.println("runnel: " + e.getMessage());
             System.exit(2);
-            return;
+            return null;
         }
         Broker broker;
         try {
@@ -40,10 +48,11 @@ public final class Main {
         } catch (ExecutionException e) {
             System.err.println("runnel: cannot start: " + e.getCause().getMessage());
             System.exit(1);
-            return;
+            return null;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            return;
+            System.exit(1);
+            return null;
         }
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             try {
@@ -52,6 +61,7 @@ public final class Main {
                 System.err.println("runnel: shutdown did not complete: " + e);
             }
         }, "runnel-shutdown"));
+        return broker;
     }
 
     private static void printHelp() {

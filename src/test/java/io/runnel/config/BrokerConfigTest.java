@@ -1,0 +1,126 @@
+package io.runnel.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The launch contract: defaults, file, --config, --KEY=VALUE, RUNNEL_KEY, and one clear line for every mistake. */
+class BrokerConfigTest {
+    @TempDir
+    Path tmp;
+
+    private static final String[] NO_ARGS = {};
+
+    @Test
+    void defaultsAreKafkas() {
+        BrokerConfig c = BrokerConfig.defaults();
+        assertThat(c.listeners()).containsExactly(new Listener("PLAINTEXT", "0.0.0.0", 9092));
+        assertThat(c.logDir()).isEqualTo(Path.of("./data"));
+        assertThat(c.get(BrokerConfig.AUTO_CREATE_TOPICS_ENABLE)).isTrue();
+        assertThat(c.get(BrokerConfig.LOG_SEGMENT_BYTES)).isEqualTo(1 << 30);
+        assertThat(c.retentionMs()).isEqualTo(168 * 3_600_000L);
+        assertThat(c.rollMs()).isEqualTo(168 * 3_600_000L);
+        assertThat(c.flushIntervalMs()).isEqualTo(Long.MAX_VALUE);
+        assertThat(c.get(BrokerConfig.MESSAGE_MAX_BYTES)).isEqualTo(1_048_588);
+        assertThat(c.httpPort()).isEqualTo(8080);
+    }
+
+    @Test
+    void precedenceIsCommandLineThenEnvironmentThenFileThenDefaults() throws Exception {
+        Path file = tmp.resolve("b.properties");
+        Files.writeString(file, "num.partitions=3\nlog.segment.bytes=1000\nhttp.port=9000\n");
+        BrokerConfig c = BrokerConfig.load(new String[] {"--http.port=9002"},
+                Map.of("RUNNEL_LOG_SEGMENT_BYTES", "2000", "RUNNEL_HTTP_PORT", "9001", "PATH", "/bin"), file);
+        assertThat(c.get(BrokerConfig.NUM_PARTITIONS)).isEqualTo(3);
+        assertThat(c.get(BrokerConfig.LOG_SEGMENT_BYTES)).isEqualTo(2000);
+        assertThat(c.httpPort()).isEqualTo(9002);
+        assertThat(c.origin(BrokerConfig.HTTP_PORT)).isEqualTo("command line");
+        assertThat(c.origin(BrokerConfig.LOG_SEGMENT_BYTES)).isEqualTo("environment");
+        assertThat(c.origin(BrokerConfig.NUM_PARTITIONS)).isEqualTo(file.toString());
+    }
+
+    @Test
+    void configFileReplacesTheDefaultFile() throws Exception {
+        Path def = tmp.resolve("default.properties");
+        Files.writeString(def, "num.partitions=3\n");
+        Path other = tmp.resolve("other.properties");
+        Files.writeString(other, "log.dirs=/var/runnel\n");
+        BrokerConfig c = BrokerConfig.load(new String[] {"--config", other.toString()}, Map.of(), def);
+        assertThat(c.get(BrokerConfig.NUM_PARTITIONS)).isEqualTo(1);
+        assertThat(c.logDir()).isEqualTo(Path.of("/var/runnel"));
+        assertThat(BrokerConfig.load(new String[] {"--config=" + other}, Map.of(), def).logDir()).isEqualTo(Path.of("/var/runnel"));
+    }
+
+    @Test
+    void badValuesNameTheKeyTheSourceAndWhatIsAllowed() {
+        assertThatThrownBy(() -> BrokerConfig.load(new String[] {"--log.segment.bytes=abc"}, Map.of(), null))
+                .isInstanceOf(ConfigException.class)
+                .hasMessage("Invalid value 'abc' for configuration key 'log.segment.bytes' (from command line): must be an integer >= 14.");
+        assertThatThrownBy(() -> BrokerConfig.load(NO_ARGS, Map.of("RUNNEL_HTTP_PORT", "70000"), null))
+                .hasMessage("Invalid value '70000' for configuration key 'http.port' (from environment): must be an integer between 0 and 65535.");
+        assertThatThrownBy(() -> BrokerConfig.of(Map.of("auto.create.topics.enable", "yes")))
+                .hasMessageContaining("'auto.create.topics.enable'").hasMessageContaining("true or false");
+        assertThatThrownBy(() -> BrokerConfig.of(Map.of("listeners", "PLAINTEXT://localhost")))
+                .hasMessageContaining("'listeners'").hasMessageContaining("PLAINTEXT://host:port");
+        assertThatThrownBy(() -> BrokerConfig.of(Map.of("log.dirs", "/a,/b")))
+                .hasMessageContaining("'log.dirs'").hasMessageContaining("one directory");
+        assertThatThrownBy(() -> BrokerConfig.of(Map.of("log.message.timestamp.type", "Now")))
+                .hasMessageContaining("one of");
+    }
+
+    @Test
+    void unknownKeysAreRefusedFromEverySource() throws Exception {
+        assertThatThrownBy(() -> BrokerConfig.load(new String[] {"--log.segment.byte=1"}, Map.of(), null))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("Unknown configuration key 'log.segment.byte' (from command line)");
+        assertThatThrownBy(() -> BrokerConfig.load(NO_ARGS, Map.of("RUNNEL_NOPE", "1"), null))
+                .hasMessageContaining("'RUNNEL_NOPE'");
+        Path file = tmp.resolve("bad.properties");
+        Files.writeString(file, "nope=1\n");
+        assertThatThrownBy(() -> BrokerConfig.load(new String[] {"--config", file.toString()}, Map.of(), null))
+                .hasMessageContaining("'nope'").hasMessageContaining(file.toString());
+        assertThatThrownBy(() -> BrokerConfig.load(new String[] {"--config", tmp.resolve("missing").toString()}, Map.of(), null))
+                .hasMessageContaining("does not exist");
+        assertThatThrownBy(() -> BrokerConfig.load(new String[] {"positional"}, Map.of(), null))
+                .hasMessageContaining("usage");
+        // RUNNEL_OPTS carries JVM flags for scripts/runnel and is not a key.
+        assertThat(BrokerConfig.load(NO_ARGS, Map.of("RUNNEL_OPTS", "-Xmx1g"), null).httpPort()).isEqualTo(8080);
+    }
+
+    @Test
+    void retentionAndRollFollowKafkasPrecedence() {
+        assertThat(BrokerConfig.of(Map.of("log.retention.hours", "1")).retentionMs()).isEqualTo(3_600_000L);
+        assertThat(BrokerConfig.of(Map.of("log.retention.hours", "1", "log.retention.minutes", "2")).retentionMs()).isEqualTo(120_000L);
+        assertThat(BrokerConfig.of(Map.of("log.retention.minutes", "2", "log.retention.ms", "5")).retentionMs()).isEqualTo(5L);
+        assertThat(BrokerConfig.of(Map.of("log.retention.ms", "-1")).retentionMs()).isEqualTo(-1L);
+        assertThat(BrokerConfig.of(Map.of("log.roll.hours", "2")).rollMs()).isEqualTo(7_200_000L);
+        assertThat(BrokerConfig.of(Map.of("log.roll.ms", "10")).rollMs()).isEqualTo(10L);
+    }
+
+    @Test
+    void topicConfigOverridesTheBrokerDefaultsAndRefusesWhatItDoesNotHonour() {
+        BrokerConfig broker = BrokerConfig.of(Map.of("log.segment.bytes", "5000", "log.retention.ms", "60000"));
+        TopicConfig t = TopicConfig.of(broker, Map.of("retention.ms", "1000"));
+        assertThat(t.logConfig().retentionMs()).isEqualTo(1000);
+        assertThat(t.logConfig().segmentBytes()).isEqualTo(5000);
+        assertThatThrownBy(() -> TopicConfig.of(broker, Map.of("segment.bytes", "x"))).hasMessageContaining("'segment.bytes'");
+        assertThatThrownBy(() -> TopicConfig.of(broker, Map.of("compression.typo", "x"))).hasMessageContaining("'compression.typo'");
+    }
+
+    @Test
+    void confBrokerPropertiesDocumentsEveryKeyCommentedOutWithItsDefault() throws Exception {
+        List<String> lines = Files.readAllLines(Path.of("conf", "broker.properties"));
+        for (ConfigKey<?> k : BrokerConfig.KEYS) {
+            String expected = "#" + k.name() + "=" + (k.defaultValue() == null ? "" : k.defaultValue());
+            assertThat(lines).as("conf/broker.properties documents %s", k.name()).contains(expected);
+        }
+        // With every line commented out, the file changes nothing.
+        BrokerConfig fromFile = BrokerConfig.load(NO_ARGS, Map.of(), Path.of("conf", "broker.properties"));
+        assertThat(fromFile.values()).isEqualTo(BrokerConfig.defaults().values());
+    }
+}
