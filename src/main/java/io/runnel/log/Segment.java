@@ -271,8 +271,7 @@ public final class Segment {
         if (offset >= nextOffset) return -1;
         int pos = indexSuspect ? 0 : offsetIndex.lookup(offset);
         if (pos > 0) {
-            readHeader(pos, size);
-            if (BatchHeader.baseOffset(header, 0) != offsetIndex.lookupOffset(offset)) {
+            if (!readHeader(pos, size) || BatchHeader.baseOffset(header, 0) != offsetIndex.lookupOffset(offset)) {
                 LOG.warn("Offset index {} points at the wrong batch; scanning {} from its start until it is rebuilt", offsetIndex.file, logFile);
                 indexSuspect = true;
                 pos = 0;

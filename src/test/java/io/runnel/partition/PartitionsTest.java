@@ -1,0 +1,161 @@
+package io.runnel.partition;
+
+import static io.runnel.testkit.Brokers.await;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import io.runnel.log.AppendInfo;
+import io.runnel.server.Broker;
+import io.runnel.testkit.Batches;
+import io.runnel.testkit.Brokers;
+import io.runnel.testkit.ManualTime;
+import io.vertx.core.Context;
+import io.vertx.core.Vertx;
+import io.vertx.junit5.VertxTestContext;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.common.errors.InvalidConfigurationException;
+import org.apache.kafka.common.errors.InvalidPartitionsException;
+import org.apache.kafka.common.errors.InvalidTopicException;
+import org.apache.kafka.common.errors.OffsetOutOfRangeException;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Topics and partition verticles inside a real in-process broker. */
+class PartitionsTest {
+    private static final long T0 = 1_700_000_000_000L;
+    @TempDir
+    Path data;
+    private Broker broker;
+
+    @AfterEach
+    void stop() throws Exception {
+        if (broker != null) broker.stop().get(30, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void callsHopOntoThePartitionAndCompleteOnTheCallersContext() throws Throwable {
+        broker = Brokers.start(data);
+        Partitions partitions = broker.partitions();
+        await(partitions.createTopic("hop", 2, Map.of()));
+        Vertx vertx = broker.vertx();
+        Context caller = vertx.getOrCreateContext();
+        VertxTestContext test = new VertxTestContext();
+        var done = test.checkpoint(10);
+        caller.runOnContext(v -> {
+            for (int i = 0; i < 10; i++) {
+                int n = i;
+                PartitionHandle h = partitions.partition("hop", i % 2).orElseThrow();
+                h.append(Batches.batch(1, T0, "r" + n)).onComplete(test.succeeding(info -> test.verify(() -> {
+                    assertThat(Vertx.currentContext()).isSameAs(caller);
+                    assertThat(info.firstOffset()).isEqualTo(n / 2);
+                    done.flag();
+                })));
+            }
+        });
+        assertThat(test.awaitCompletion(30, TimeUnit.SECONDS)).isTrue();
+        if (test.failed()) throw test.causeOfFailure();
+        PartitionHandle p1 = partitions.partition("hop", 1).orElseThrow();
+        assertThat(Brokers.readAll(p1, 100)).extracting(Batches.Rec::value).containsExactly("r1-0", "r3-0", "r5-0", "r7-0", "r9-0");
+        assertThatThrownBy(() -> await(p1.read(99, 100, true))).hasCauseInstanceOf(OffsetOutOfRangeException.class);
+    }
+
+    @Test
+    void topicsAndTheirConfigsSurviveARestart() throws Exception {
+        broker = Brokers.start(data);
+        await(broker.partitions().createTopic("kept", 3, Map.of("retention.ms", "1234", "segment.bytes", "2048")));
+        for (int i = 0; i < 30; i++) await(broker.partitions().partition("kept", i % 3).orElseThrow().append(Batches.batch(2, T0, "v" + i)));
+        broker.stop().get();
+        broker = Brokers.start(data);
+        var topic = broker.partitions().topic("kept").orElseThrow();
+        assertThat(topic.partitions()).hasSize(3);
+        assertThat(topic.config().overrides()).containsEntry("retention.ms", "1234");
+        assertThat(topic.config().logConfig().segmentBytes()).isEqualTo(2048);
+        for (int p = 0; p < 3; p++) {
+            assertThat(Brokers.readAll(topic.partitions().get(p), 1000)).hasSize(20);
+        }
+        assertThat(Files.exists(data.resolve("topics").resolve("kept.properties"))).isTrue();
+    }
+
+    @Test
+    void createAndDeleteRefuseWhatKafkaRefuses() throws Exception {
+        broker = Brokers.start(data);
+        Partitions partitions = broker.partitions();
+        assertThat(failure(() -> await(partitions.createTopic("bad/name", 1, Map.of())))).isInstanceOf(InvalidTopicException.class);
+        assertThat(failure(() -> await(partitions.createTopic("..", 1, Map.of())))).isInstanceOf(InvalidTopicException.class);
+        assertThat(failure(() -> await(partitions.createTopic("zero", 0, Map.of())))).isInstanceOf(InvalidPartitionsException.class);
+        assertThat(failure(() -> await(partitions.createTopic("cfg", 1, Map.of("retention.ms", "soon")))))
+                .isInstanceOf(InvalidConfigurationException.class).hasMessageContaining("retention.ms");
+        await(partitions.createTopic("twice", -1, Map.of()));
+        assertThat(partitions.topic("twice").orElseThrow().partitions()).hasSize(1); // num.partitions
+        assertThat(failure(() -> await(partitions.createTopic("twice", 1, Map.of())))).isInstanceOf(TopicExistsException.class);
+        assertThat(failure(() -> await(partitions.deleteTopic("never")))).isInstanceOf(UnknownTopicOrPartitionException.class);
+    }
+
+    @Test
+    void deletingATopicRemovesItsFilesAndItsName() throws Exception {
+        broker = Brokers.start(data);
+        await(broker.partitions().createTopic("gone", 2, Map.of()));
+        await(broker.partitions().partition("gone", 0).orElseThrow().append(Batches.batch(3, T0, "x")));
+        await(broker.partitions().deleteTopic("gone"));
+        assertThat(broker.partitions().topic("gone")).isEmpty();
+        assertThat(Files.exists(data.resolve("gone-0"))).isFalse();
+        assertThat(Files.exists(data.resolve("topics").resolve("gone.properties"))).isFalse();
+        try (var files = Files.list(data)) {
+            assertThat(files.map(p -> p.getFileName().toString())).noneMatch(n -> n.startsWith("gone"));
+        }
+        // The name can be used again, empty.
+        await(broker.partitions().createTopic("gone", 1, Map.of()));
+        assertThat(broker.partitions().partition("gone", 0).orElseThrow().logEndOffset()).isZero();
+    }
+
+    @Test
+    void flushPolicyFsyncsAfterFlushMessagesRecords() throws Exception {
+        broker = Brokers.start(data);
+        await(broker.partitions().createTopic("flushy", 1, Map.of("flush.messages", "5")));
+        PartitionHandle h = broker.partitions().partition("flushy", 0).orElseThrow();
+        await(h.append(Batches.batch(3, T0, "a")));
+        assertThat(h.recoveryPoint()).isZero();
+        AppendInfo info = await(h.append(Batches.batch(3, T0, "b")));
+        await().atMost(Duration.ofSeconds(10)).until(() -> h.recoveryPoint() == info.lastOffset() + 1);
+    }
+
+    @Test
+    void retentionRunsOnItsTimerAndDeletesExpiredSegments() throws Exception {
+        ManualTime time = new ManualTime(T0);
+        broker = Brokers.start(data, Map.of("log.retention.check.interval.ms", "20"), time);
+        await(broker.partitions().createTopic("old", 1, Map.of("retention.ms", "60000", "segment.bytes", "100")));
+        PartitionHandle h = broker.partitions().partition("old", 0).orElseThrow();
+        for (int i = 0; i < 5; i++) await(h.append(Batches.batch(1, T0, "v" + i)));
+        await(h.append(Batches.batch(1, T0 + 120_000, "new")));
+        assertThat(h.logStartOffset()).isZero();
+        time.advance(61_000);
+        await().atMost(Duration.ofSeconds(10)).until(() -> h.logStartOffset() == 5);
+        await().atMost(Duration.ofSeconds(10)).until(() -> !Files.exists(data.resolve("old-0").resolve("00000000000000000000.log")));
+        assertThat(Brokers.readAll(h, 1000)).extracting(Batches.Rec::value).containsExactly("new-0");
+    }
+
+    private static Throwable failure(ThrowingRunnable r) {
+        try {
+            r.run();
+        } catch (ExecutionException e) {
+            return e.getCause();
+        } catch (Exception e) {
+            return e;
+        }
+        throw new AssertionError("expected a failure");
+    }
+
+    @FunctionalInterface
+    private interface ThrowingRunnable {
+        void run() throws Exception;
+    }
+}
