@@ -66,7 +66,7 @@ public record ConfigKey<T>(String name, String defaultValue, String allowed, Fun
     }
 
     public static ConfigKey<String> enumKey(String name, String def, Set<String> values, String doc) {
-        return new ConfigKey<>(name, def, "one of " + String.join(", ", values), text -> {
+        return new ConfigKey<>(name, def, "one of " + String.join(", ", new java.util.TreeSet<>(values)), text -> {
             if (!values.contains(text)) throw new IllegalArgumentException();
             return text;
         }, doc);

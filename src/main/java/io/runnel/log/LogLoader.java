@@ -116,7 +116,7 @@ final class LogLoader {
         log.setLoadedOffsets(logStart, recovered ? 0 : recoveryPoint);
         if (recovered || recoveryCheckpoint.isEmpty()) {
             log.onFlushed(log.prepareFlush().run());
-            LOG.info("Recovered {}: offsets {} to {} in {} segment(s)", dir.getFileName(), logStart, end, opened.size());
+            if (recovered) LOG.info("Recovered {}: offsets {} to {} in {} segment(s)", dir.getFileName(), logStart, end, opened.size());
         }
         return log;
     }

@@ -51,6 +51,9 @@ public final class Segment {
     private int bytesSinceLastIndexEntry;
     /** Set when a read found an index entry that does not point at its batch; reads then scan from the start. */
     private boolean indexSuspect;
+    /** Where the batch after the last read starts: a sequential reader's next read needs no index lookup. */
+    private long nextReadOffset = -1;
+    private int nextReadPosition;
 
     private Segment(Path dir, long baseOffset, int indexIntervalBytes) throws IOException {
         this.baseOffset = baseOffset;
@@ -179,6 +182,7 @@ public final class Segment {
             channel.truncate(pos);
         }
         indexSuspect = false;
+        nextReadOffset = -1;
         return truncated;
     }
 
@@ -243,24 +247,45 @@ public final class Segment {
      * @return the bytes, or {@code null} when {@code startOffset} lies beyond this segment
      */
     ByteBuffer read(long startOffset, int maxBytes, boolean minOneBatch) throws IOException {
-        int pos = positionOf(startOffset);
+        boolean hinted = startOffset == nextReadOffset && nextReadPosition < size;
+        int pos = hinted ? nextReadPosition : positionOf(startOffset);
         if (pos < 0) return null;
-        int want = Math.min(Math.max(maxBytes, 0), size - pos);
-        ByteBuffer chunk = ByteBuffer.allocate(want);
-        readFully(chunk, pos);
-        chunk.flip();
+        ByteBuffer chunk = readChunk(pos, maxBytes);
+        if (hinted && !startsWith(chunk, startOffset)) {
+            pos = positionOf(startOffset);
+            chunk = readChunk(pos, maxBytes);
+        }
         int end = 0;
+        int want = chunk.limit();
+        long last = startOffset - 1;
         while (end + BatchHeader.SIZE <= want) {
             int bs = BatchHeader.batchSize(chunk, end);
             if (end + bs > want) break;
+            last = BatchHeader.lastOffset(chunk, end);
             end += bs;
         }
-        if (end > 0) return chunk.limit(end);
+        if (end > 0) {
+            // A consumer usually asks next for the offset after this read: remember where it starts.
+            nextReadOffset = last + 1;
+            nextReadPosition = pos + end;
+            return chunk.limit(end);
+        }
         if (!minOneBatch) return ByteBuffer.allocate(0);
         readHeader(pos, size);
         ByteBuffer whole = ByteBuffer.allocate(BatchHeader.batchSize(header, 0));
         readFully(whole, pos);
         return whole.flip();
+    }
+
+    private ByteBuffer readChunk(int pos, int maxBytes) throws IOException {
+        ByteBuffer chunk = ByteBuffer.allocate(Math.min(Math.max(maxBytes, 0), size - pos));
+        readFully(chunk, pos);
+        return chunk.flip();
+    }
+
+    /** Whether {@code chunk} begins with the header of a batch that holds {@code offset}. */
+    private static boolean startsWith(ByteBuffer chunk, long offset) {
+        return chunk.limit() >= BatchHeader.SIZE && BatchHeader.baseOffset(chunk, 0) <= offset && BatchHeader.lastOffset(chunk, 0) >= offset;
     }
 
     /**
@@ -270,15 +295,18 @@ public final class Segment {
     int positionOf(long offset) throws IOException {
         if (offset >= nextOffset) return -1;
         int pos = indexSuspect ? 0 : offsetIndex.lookup(offset);
+        boolean headerRead = false;
         if (pos > 0) {
-            if (!readHeader(pos, size) || BatchHeader.baseOffset(header, 0) != offsetIndex.lookupOffset(offset)) {
+            headerRead = readHeader(pos, size) && BatchHeader.baseOffset(header, 0) == offsetIndex.lookupOffset(offset);
+            if (!headerRead) {
                 LOG.warn("Offset index {} points at the wrong batch; scanning {} from its start until it is rebuilt", offsetIndex.file, logFile);
                 indexSuspect = true;
                 pos = 0;
             }
         }
         while (pos < size) {
-            readHeader(pos, size);
+            if (!headerRead) readHeader(pos, size);
+            headerRead = false;
             if (BatchHeader.lastOffset(header, 0) >= offset) return pos;
             pos += BatchHeader.batchSize(header, 0);
         }
