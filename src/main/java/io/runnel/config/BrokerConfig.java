@@ -77,12 +77,20 @@ public final class BrokerConfig {
     public static final ConfigKey<Integer> HTTP_PORT = intKey("http.port", 8080, 0, 65535,
             "The port of the HTTP endpoint; 0 picks a free port.");
 
+    public static final ConfigKey<Integer> SOCKET_REQUEST_MAX_BYTES = intKey("socket.request.max.bytes", 104_857_600, 1, Integer.MAX_VALUE,
+            "The largest request a Kafka client may send, in bytes; a larger size prefix closes the connection.");
+    public static final ConfigKey<Long> QUEUED_MAX_REQUEST_BYTES = longKey("queued.max.request.bytes", 268_435_456L, 1, Long.MAX_VALUE,
+            "Bytes of Kafka requests the whole broker holds at once (read, not yet answered); past it every connection pauses reading.");
+    public static final ConfigKey<Integer> CONNECTION_MAX_INFLIGHT_BYTES = intKey("connection.max.inflight.bytes", 16_777_216, 1, Integer.MAX_VALUE,
+            "Bytes of requests one Kafka connection may have read and not yet answered before Runnel pauses reading it (its credit).");
+
     /** Every broker key, in the order of {@code conf/broker.properties}. */
     public static final List<ConfigKey<?>> KEYS = List.of(NODE_ID, LISTENERS, ADVERTISED_LISTENERS, LOG_DIRS,
             NUM_PARTITIONS, DEFAULT_REPLICATION_FACTOR, AUTO_CREATE_TOPICS_ENABLE, LOG_SEGMENT_BYTES, LOG_ROLL_MS,
             LOG_ROLL_HOURS, LOG_RETENTION_MS, LOG_RETENTION_MINUTES, LOG_RETENTION_HOURS, LOG_RETENTION_BYTES,
             LOG_RETENTION_CHECK_INTERVAL_MS, LOG_FLUSH_INTERVAL_MESSAGES, LOG_FLUSH_INTERVAL_MS,
-            LOG_INDEX_INTERVAL_BYTES, LOG_MESSAGE_TIMESTAMP_TYPE, MESSAGE_MAX_BYTES, HTTP_HOST, HTTP_PORT);
+            LOG_INDEX_INTERVAL_BYTES, LOG_MESSAGE_TIMESTAMP_TYPE, MESSAGE_MAX_BYTES, SOCKET_REQUEST_MAX_BYTES,
+            QUEUED_MAX_REQUEST_BYTES, CONNECTION_MAX_INFLIGHT_BYTES, HTTP_HOST, HTTP_PORT);
 
     /** The environment variable that carries JVM flags for scripts/runnel; it is not a configuration key. */
     public static final String ENV_JVM_OPTS = "RUNNEL_OPTS";

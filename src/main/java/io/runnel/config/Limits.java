@@ -30,4 +30,26 @@ public final class Limits {
      * bound keeps a single CreateTopics request from exhausting file handles.
      */
     public static final int PARTITIONS_PER_TOPIC_MAX = 10_000;
+
+    /**
+     * Requests one Kafka connection may have read and not yet answered, whatever their size. The Java client
+     * pipelines at most five; the bound stops a client that pipelines thousands of tiny requests from growing the
+     * response queue (the byte credit alone would not, for tiny requests).
+     */
+    public static final int CONNECTION_MAX_INFLIGHT_REQUESTS = 1_000;
+
+    /**
+     * Long-poll fetches parked on one partition waiting for data. Each is a few dozen bytes; past the bound a new
+     * fetch is answered at once with what there is, as if its max.wait.ms had passed, so memory stays bounded.
+     */
+    public static final int PARTITION_PENDING_FETCHES_MAX = 10_000;
+
+    /**
+     * Producer ids handed out per block; the next block's start is written to disk before the block is used, so ids
+     * are never reused across restarts. 1,000 keeps the file writes rare (Kafka's ProducerIdManager block size).
+     */
+    public static final int PRODUCER_ID_BLOCK_SIZE = 1_000;
+
+    /** Batches remembered per producer and partition for duplicate detection: Kafka's fixed 5 (max.in.flight). */
+    public static final int PRODUCER_BATCHES_REMEMBERED = 5;
 }

@@ -68,6 +68,35 @@ public final class TopicConfig {
         return new TopicConfig(new LinkedHashMap<>(overrides), log);
     }
 
+    /** One effective topic setting, as DescribeConfigs reports it. */
+    public record Entry(String name, String value, boolean overridden, String brokerKey, String brokerValue, String doc) {
+    }
+
+    /** Every topic key with its effective value: the override, else the broker's value for its synonym. */
+    public java.util.List<Entry> describe(BrokerConfig broker) {
+        java.util.List<Entry> out = new java.util.ArrayList<>();
+        for (ConfigKey<?> k : KEYS) {
+            String brokerKey = BROKER_SYNONYMS.get(k.name());
+            String brokerValue = switch (k.name()) {
+                case "cleanup.policy" -> "delete";
+                case "retention.ms" -> Long.toString(broker.retentionMs());
+                case "segment.ms" -> Long.toString(broker.rollMs());
+                case "flush.ms" -> Long.toString(broker.flushIntervalMs());
+                default -> String.valueOf(broker.values().get(brokerKey));
+            };
+            String override = overrides.get(k.name());
+            out.add(new Entry(k.name(), override != null ? override : brokerValue, override != null, brokerKey, brokerValue, k.doc()));
+        }
+        return out;
+    }
+
+    /** The broker key whose value a topic key falls back to (Kafka's synonyms); null when there is none. */
+    public static final Map<String, String> BROKER_SYNONYMS = Map.of(
+            "retention.ms", "log.retention.ms", "retention.bytes", "log.retention.bytes", "segment.bytes", "log.segment.bytes",
+            "segment.ms", "log.roll.ms", "max.message.bytes", "message.max.bytes", "flush.messages", "log.flush.interval.messages",
+            "flush.ms", "log.flush.interval.ms", "index.interval.bytes", "log.index.interval.bytes",
+            "message.timestamp.type", "log.message.timestamp.type");
+
     private static String names() {
         return String.join(", ", KEYS.stream().map(ConfigKey::name).toList());
     }

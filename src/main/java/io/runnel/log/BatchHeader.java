@@ -63,6 +63,26 @@ public final class BatchHeader {
         return b.getLong(at + MAX_TIMESTAMP_OFFSET);
     }
 
+    public static long producerId(ByteBuffer b, int at) {
+        return b.getLong(at + 43);
+    }
+
+    public static short producerEpoch(ByteBuffer b, int at) {
+        return b.getShort(at + 51);
+    }
+
+    public static int baseSequence(ByteBuffer b, int at) {
+        return b.getInt(at + 53);
+    }
+
+    /** The batch's last sequence number, wrapping at Integer.MAX_VALUE as Kafka's DefaultRecordBatch.lastSequence. */
+    public static int lastSequence(ByteBuffer b, int at) {
+        int base = baseSequence(b, at);
+        if (base < 0) return base;
+        long last = (long) base + b.getInt(at + LAST_OFFSET_DELTA_OFFSET);
+        return (int) (last > Integer.MAX_VALUE ? last - Integer.MAX_VALUE - 1 : last);
+    }
+
     public static int recordsCount(ByteBuffer b, int at) {
         return b.getInt(at + RECORDS_COUNT_OFFSET);
     }

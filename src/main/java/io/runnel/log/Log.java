@@ -202,6 +202,13 @@ public final class Log {
         return best == null ? Optional.empty() : best.maxTimestampRecord().filter(t -> t.offset() >= logStartOffset);
     }
 
+    /** Visits the header of every batch from the one holding {@code fromOffset} to the log end, in order. */
+    public void forEachBatchHeader(long fromOffset, java.util.function.Consumer<ByteBuffer> visitor) throws IOException {
+        Map.Entry<Long, Segment> e = segments.floorEntry(Math.max(fromOffset, logStartOffset));
+        if (e == null) e = segments.firstEntry();
+        for (; e != null; e = segments.higherEntry(e.getKey())) e.getValue().forEachHeader(fromOffset, visitor);
+    }
+
     // ---------------------------------------------------------------- flush
 
     /** Records appended since the last completed flush. */

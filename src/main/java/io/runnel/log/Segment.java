@@ -313,6 +313,18 @@ public final class Segment {
         return -1;
     }
 
+    /**
+     * Calls {@code visitor} with the header of every batch that ends at or after {@code fromOffset}, in order
+     * (producer-state rebuild). The buffer holds one header at position 0 and is reused between calls.
+     */
+    void forEachHeader(long fromOffset, java.util.function.Consumer<ByteBuffer> visitor) throws IOException {
+        int pos = positionOf(fromOffset);
+        while (pos >= 0 && pos < size && readHeader(pos, size)) {
+            visitor.accept(header);
+            pos += BatchHeader.batchSize(header, 0);
+        }
+    }
+
     /** The first record at or after {@code timestamp} whose offset is at least {@code minOffset}, if this segment has one. */
     Optional<TimestampOffset> findOffsetByTimestamp(long timestamp, long minOffset) throws IOException {
         if (maxTimestamp < timestamp) return Optional.empty();

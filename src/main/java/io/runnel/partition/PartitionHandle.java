@@ -38,11 +38,7 @@ public final class PartitionHandle {
 
     /** Validates and appends producer batches (see {@link Log#appendAsLeader}); the buffer is modified in place. */
     public Future<AppendInfo> append(ByteBuffer records) {
-        return call(l -> {
-            AppendInfo info = l.appendAsLeader(records, 0);
-            verticle.afterAppend();
-            return info;
-        });
+        return call(l -> verticle.append(records));
     }
 
     /** Reads whole batches from {@code offset}; see {@link Log#read}. */
@@ -56,6 +52,22 @@ public final class PartitionHandle {
 
     public Future<Optional<TimestampOffset>> maxTimestampRecord() {
         return call(Log::maxTimestampRecord);
+    }
+
+    /**
+     * Completes when the log end offset passes {@code offset} (at once if it already has): a long-poll fetch waits
+     * on it instead of polling. Completes on the caller's context. When {@code giveUp} completes first (the fetch
+     * answered for another reason), the parked entry is released.
+     */
+    public Future<Void> awaitDataAfter(long offset, Future<?> giveUp) {
+        Context caller = Vertx.currentContext();
+        Promise<Void> parked = Promise.promise();
+        giveUp.onComplete(x -> parked.tryComplete());
+        verticle.context().runOnContext(v -> verticle.pendingFetches().await(offset, log.logEndOffset(), parked));
+        if (caller == null) return parked.future();
+        Promise<Void> result = Promise.promise();
+        parked.future().onComplete(ar -> caller.runOnContext(x -> result.tryComplete()));
+        return result.future();
     }
 
     /** Starts an fsync of everything appended so far (also done by the flush policy and at shutdown). */
@@ -87,6 +99,14 @@ public final class PartitionHandle {
     /** The fsynced offset; a volatile read, safe from any thread. */
     public long recoveryPoint() {
         return log.recoveryPoint();
+    }
+
+    /** Applies a changed topic configuration to this partition. */
+    Future<Void> updateConfig(io.runnel.log.LogConfig config) {
+        return call(l -> {
+            verticle.updateConfig(config);
+            return null;
+        });
     }
 
     void markForDeletion() {

@@ -1,16 +1,23 @@
 package io.runnel.partition;
 
 import io.runnel.config.Limits;
+import io.runnel.log.AppendInfo;
+import io.runnel.log.BatchHeader;
 import io.runnel.log.Log;
 import io.runnel.log.LogConfig;
 import io.runnel.log.Segment;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
+import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.List;
+import java.util.Optional;
+import org.apache.kafka.common.InvalidRecordException;
+import org.apache.kafka.common.record.internal.RecordBatch;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.utils.Time;
 import org.slf4j.Logger;
@@ -31,11 +38,13 @@ public final class PartitionVerticle extends VerticleBase {
     private final long retentionCheckIntervalMs;
     private volatile LogConfig config;
     private volatile Log log;
+    private ProducerStateTable producers;
     private boolean flushing;
     private boolean flushAgain;
     private long retentionTimer = -1;
     private long flushTimer = -1;
     private volatile boolean deleteOnStop;
+    private final PendingFetches pendingFetches = new PendingFetches();
 
     PartitionVerticle(TopicPartition tp, Path dir, LogConfig config, Time time, long retentionCheckIntervalMs) {
         this.tp = tp;
@@ -47,7 +56,11 @@ public final class PartitionVerticle extends VerticleBase {
 
     @Override
     public Future<?> start() {
-        return context.executeBlocking(() -> Log.open(dir, config, time), true).map(opened -> {
+        return context.executeBlocking(() -> {
+            Log opened = Log.open(dir, config, time);
+            producers = ProducerStateTable.load(dir, opened);
+            return opened;
+        }, true).map(opened -> {
             this.log = opened;
             retentionTimer = vertx.setPeriodic(retentionCheckIntervalMs, id -> checkRetention());
             scheduleFlushTimer();
@@ -58,6 +71,7 @@ public final class PartitionVerticle extends VerticleBase {
     @Override
     public Future<?> stop() {
         cancelTimers();
+        pendingFetches.completeAll();
         if (deleteOnStop) {
             Path doomed = dir.resolveSibling(dir.getFileName() + "." + System.nanoTime() + "-delete");
             return context.executeBlocking(() -> {
@@ -68,10 +82,44 @@ public final class PartitionVerticle extends VerticleBase {
                 return null;
             }, true);
         }
+        byte[] snapshot = producers.producerCount() > 0 ? producers.snapshot() : null;
         return context.executeBlocking(() -> {
             log.close();
+            if (snapshot != null) ProducerStateTable.writeSnapshot(dir, log.logEndOffset(), snapshot);
             return null;
         }, true);
+    }
+
+    /**
+     * Appends a producer's batches on this context: an idempotent producer's retried batch is answered with its
+     * original offsets instead of being written again (see {@link ProducerStateTable}).
+     */
+    AppendInfo append(ByteBuffer records) throws IOException {
+        int at = records.position();
+        boolean idempotent = records.remaining() >= BatchHeader.SIZE && BatchHeader.magic(records, at) == RecordBatch.MAGIC_VALUE_V2
+                && BatchHeader.producerId(records, at) != RecordBatch.NO_PRODUCER_ID;
+        if (!idempotent) {
+            AppendInfo info = log.appendAsLeader(records, 0);
+            afterAppend();
+            return info;
+        }
+        if (BatchHeader.batchSize(records, at) != records.remaining()) {
+            throw new InvalidRecordException("A batch with a producer id must be the only batch of its partition in a produce request");
+        }
+        long pid = BatchHeader.producerId(records, at);
+        short epoch = BatchHeader.producerEpoch(records, at);
+        int firstSeq = BatchHeader.baseSequence(records, at);
+        int lastSeq = BatchHeader.lastSequence(records, at);
+        Optional<ProducerStateTable.BatchMeta> duplicate = producers.check(pid, epoch, firstSeq, lastSeq);
+        if (duplicate.isPresent()) {
+            ProducerStateTable.BatchMeta d = duplicate.get();
+            LOG.debug("Duplicate batch of producer {} on {} (sequence {}); answered with offset {}", pid, tp, firstSeq, d.firstOffset());
+            return new AppendInfo(d.firstOffset(), d.lastOffset(), (int) (d.lastOffset() - d.firstOffset() + 1), RecordBatch.NO_TIMESTAMP, log.logStartOffset());
+        }
+        AppendInfo info = log.appendAsLeader(records, 0);
+        producers.update(pid, epoch, firstSeq, lastSeq, info.firstOffset(), info.lastOffset());
+        afterAppend();
+        return info;
     }
 
     private void cancelTimers() {
@@ -112,15 +160,24 @@ public final class PartitionVerticle extends VerticleBase {
         scheduleFlushTimer();
     }
 
-    /** Called on this context after every append. */
+    PendingFetches pendingFetches() {
+        return pendingFetches;
+    }
+
+    /** Called on this context after every append: wakes parked fetches, then applies the flush policy. */
     void afterAppend() {
+        pendingFetches.onAppend(log.logEndOffset());
+        maybeFlush();
+    }
+
+    private void maybeFlush() {
         if (FlushPolicy.due(config, log.unflushedRecords(), log.firstUnflushedMs(), time.milliseconds())) flush();
     }
 
     private void scheduleFlushTimer() {
         if (config.flushMs() == Long.MAX_VALUE) return;
         long period = Math.max(1, Math.min(config.flushMs(), Limits.FLUSH_CHECK_MAX_INTERVAL_MS));
-        flushTimer = vertx.setPeriodic(period, id -> afterAppend());
+        flushTimer = vertx.setPeriodic(period, id -> maybeFlush());
     }
 
     /** Starts an fsync on a worker unless one is running, in which case one more follows it. */
@@ -131,7 +188,12 @@ public final class PartitionVerticle extends VerticleBase {
         }
         flushing = true;
         Log.FlushTask task = log.prepareFlush();
-        context.executeBlocking(task::run, true).onComplete(ar -> {
+        byte[] snapshot = producers.producerCount() > 0 ? producers.snapshot() : null;
+        context.executeBlocking(() -> {
+            long upTo = task.run();
+            if (snapshot != null) ProducerStateTable.writeSnapshot(dir, task.upTo(), snapshot);
+            return upTo;
+        }, true).onComplete(ar -> {
             flushing = false;
             if (ar.succeeded()) {
                 log.onFlushed(ar.result());

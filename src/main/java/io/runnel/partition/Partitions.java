@@ -111,9 +111,14 @@ public final class Partitions {
     }
 
     private Future<TopicInfo> deploy(TopicRecord r, TopicConfig config) {
+        return deploy(r, config, 0).map(added -> new TopicInfo(r.name(), r.topicId(), config, added.partitions(), added.deploymentIds()));
+    }
+
+    /** Deploys partitions {@code from} .. {@code r.partitions() - 1}; the result lists only those. */
+    private Future<TopicInfo> deploy(TopicRecord r, TopicConfig config, int from) {
         List<PartitionVerticle> verticles = new ArrayList<>();
         List<Future<String>> deployed = new ArrayList<>();
-        for (int p = 0; p < r.partitions(); p++) {
+        for (int p = from; p < r.partitions(); p++) {
             TopicPartition tp = new TopicPartition(r.name(), p);
             PartitionVerticle v = new PartitionVerticle(tp, PartitionDirs.dirOf(logDir, tp), config.logConfig(), time,
                     brokerConfig.get(BrokerConfig.LOG_RETENTION_CHECK_INTERVAL_MS));
@@ -129,6 +134,53 @@ public final class Partitions {
             }
             return new TopicInfo(r.name(), r.topicId(), config, List.copyOf(handles), List.copyOf(ids));
         });
+    }
+
+    /** Raises a topic's partition count to {@code total} (CreatePartitions); existing partitions are untouched. */
+    public Future<TopicInfo> createPartitions(String name, int total) {
+        TopicInfo t = topics.get(name);
+        if (t == null) return Future.failedFuture(new UnknownTopicOrPartitionException("Topic '" + name + "' does not exist."));
+        if (total <= t.partitions().size() || total > Limits.PARTITIONS_PER_TOPIC_MAX) {
+            return Future.failedFuture(new InvalidPartitionsException("Topic '" + name + "' has " + t.partitions().size()
+                    + " partitions; the new count must be larger and at most " + Limits.PARTITIONS_PER_TOPIC_MAX + ", got " + total));
+        }
+        if (!busy.add(name)) return Future.failedFuture(new org.apache.kafka.common.errors.ReassignmentInProgressException("Topic '" + name + "' is being changed."));
+        TopicRecord record = new TopicRecord(name, t.topicId(), total, t.config().overrides());
+        return vertx.executeBlocking(() -> {
+            store.save(record);
+            return null;
+        }).compose(v -> deploy(record, t.config(), t.partitions().size())).map(added -> {
+            List<PartitionHandle> handles = new ArrayList<>(t.partitions());
+            handles.addAll(added.partitions());
+            List<String> ids = new ArrayList<>(t.deploymentIds());
+            ids.addAll(added.deploymentIds());
+            TopicInfo grown = new TopicInfo(name, t.topicId(), t.config(), List.copyOf(handles), List.copyOf(ids));
+            topics.put(name, grown);
+            LOG.info("Topic {} now has {} partitions", name, total);
+            return grown;
+        }).andThen(ar -> busy.remove(name));
+    }
+
+    /** Replaces a topic's configuration overrides (validated like at creation) and applies them to every partition. */
+    public Future<TopicInfo> alterTopicConfig(String name, Map<String, String> overrides) {
+        TopicInfo t = topics.get(name);
+        if (t == null) return Future.failedFuture(new UnknownTopicOrPartitionException("Topic '" + name + "' does not exist."));
+        TopicConfig config;
+        try {
+            config = TopicConfig.of(brokerConfig, overrides);
+        } catch (ConfigException e) {
+            return Future.failedFuture(new InvalidConfigurationException(e.getMessage()));
+        }
+        if (!busy.add(name)) return Future.failedFuture(new org.apache.kafka.common.errors.ReassignmentInProgressException("Topic '" + name + "' is being changed."));
+        TopicRecord record = new TopicRecord(name, t.topicId(), t.partitions().size(), Map.copyOf(overrides));
+        return vertx.executeBlocking(() -> {
+            store.save(record);
+            return null;
+        }).compose(v -> Future.all(t.partitions().stream().map(h -> h.updateConfig(config.logConfig())).toList())).map(v -> {
+            TopicInfo changed = new TopicInfo(name, t.topicId(), config, t.partitions(), t.deploymentIds());
+            topics.put(name, changed);
+            return changed;
+        }).andThen(ar -> busy.remove(name));
     }
 
     /** Deletes a topic: its metadata first, then every partition's files. */
@@ -156,6 +208,11 @@ public final class Partitions {
 
     public Optional<TopicInfo> topic(String name) {
         return Optional.ofNullable(topics.get(name));
+    }
+
+    public Optional<TopicInfo> topicById(Uuid id) {
+        for (TopicInfo t : topics.values()) if (t.topicId().equals(id)) return Optional.of(t);
+        return Optional.empty();
     }
 
     public Collection<TopicInfo> topics() {

@@ -2,6 +2,10 @@ package io.runnel.server;
 
 import io.runnel.config.BrokerConfig;
 import io.runnel.http.HttpEndpoint;
+import io.runnel.kafka.BrokerInfo;
+import io.runnel.kafka.KafkaApis;
+import io.runnel.kafka.KafkaServer;
+import io.runnel.partition.ProducerIdManager;
 import io.runnel.log.LogDirLock;
 import io.runnel.partition.Partitions;
 import io.vertx.core.Future;
@@ -36,6 +40,7 @@ public final class Broker {
     private final CompletableFuture<Void> stopped = new CompletableFuture<>();
     private volatile boolean ready;
     private HttpEndpoint http;
+    private KafkaServer kafka;
 
     private Broker(BrokerConfig config, MetaProperties meta, Vertx vertx, LogDirLock lock, Time time) {
         this.config = config;
@@ -66,8 +71,14 @@ public final class Broker {
         }
         Vertx vertx = Vertx.vertx(new VertxOptions());
         Broker broker = new Broker(config, meta, vertx, lock, time);
+        BrokerInfo info = new BrokerInfo(meta.nodeId(), meta.clusterId(), config, broker.partitions,
+                new ProducerIdManager(vertx, config.logDir()));
         return broker.partitions.start()
-                .compose(v -> HttpEndpoint.start(vertx, config.httpHost(), config.httpPort(), () -> broker.ready))
+                .compose(v -> KafkaServer.start(vertx, new KafkaApis(info)))
+                .compose(kafka -> {
+                    broker.kafka = kafka;
+                    return HttpEndpoint.start(vertx, config.httpHost(), config.httpPort(), () -> broker.ready);
+                })
                 .map(http -> {
                     broker.http = http;
                     broker.ready = true;
@@ -90,7 +101,8 @@ public final class Broker {
         ready = false;
         LOG.info("Stopping broker {}", meta.nodeId());
         Future<Void> httpClosed = http == null ? Future.succeededFuture() : http.close();
-        httpClosed.eventually(partitions::stop).toCompletionStage().whenCompleteAsync((v, partitionsError) ->
+        httpClosed.eventually(() -> kafka == null ? Future.succeededFuture() : kafka.stop())
+                .eventually(partitions::stop).toCompletionStage().whenCompleteAsync((v, partitionsError) ->
                 vertx.close().toCompletionStage().whenComplete((v2, closeError) -> {
                     try {
                         lock.close();
@@ -123,6 +135,18 @@ public final class Broker {
 
     public Vertx vertx() {
         return vertx;
+    }
+
+    /** The port the named Kafka listener is bound to (useful when its port is 0). */
+    public int kafkaPort(String listenerName) {
+        return kafka.boundPorts().get(listenerName);
+    }
+
+    /** {@code host:port} of the first Kafka listener, for clients' bootstrap.servers in tests and tools. */
+    public String bootstrapServers() {
+        var l = config.listeners().get(0);
+        String host = l.host().isEmpty() || l.host().equals("0.0.0.0") ? "127.0.0.1" : l.host();
+        return host + ":" + kafkaPort(l.name());
     }
 
     /** The bound HTTP port (useful when {@code http.port=0}). */

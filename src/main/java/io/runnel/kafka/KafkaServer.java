@@ -1,0 +1,140 @@
+package io.runnel.kafka;
+
+import io.runnel.config.BrokerConfig;
+import io.runnel.config.Listener;
+import io.vertx.core.DeploymentOptions;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.net.NetServer;
+import io.vertx.core.net.NetServerOptions;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The Kafka protocol endpoint: for each entry of {@code listeners}, one NetServer per event loop sharing the port,
+ * so that connections spread over every event loop. A port of 0 becomes a random port shared by the instances
+ * (Vert.x's negative port convention).
+ */
+public final class KafkaServer {
+    private static final Logger LOG = LoggerFactory.getLogger(KafkaServer.class);
+
+    private final Map<String, Integer> boundPorts = new LinkedHashMap<>();
+    private final List<String> deploymentIds = new ArrayList<>();
+    private final Vertx vertx;
+
+    private KafkaServer(Vertx vertx) {
+        this.vertx = vertx;
+    }
+
+    public static Future<KafkaServer> start(Vertx vertx, KafkaApis apis) {
+        BrokerConfig config = apis.broker().config();
+        KafkaServer server = new KafkaServer(vertx);
+        InflightBudget budget = new InflightBudget(config.get(BrokerConfig.QUEUED_MAX_REQUEST_BYTES));
+        int instances = VertxOptions.DEFAULT_EVENT_LOOP_POOL_SIZE;
+        Future<Void> chain = Future.succeededFuture();
+        int randomPortId = 0;
+        for (Listener l : config.listeners()) {
+            int port = l.port() == 0 ? --randomPortId : l.port();
+            Map<String, Endpoint> advertised = server.advertisedFor(config, l);
+            chain = chain.compose(v -> {
+                List<ListenerVerticle> verticles = new ArrayList<>();
+                return vertx.deployVerticle(() -> {
+                    ListenerVerticle lv = new ListenerVerticle(l, port, apis, budget, advertised);
+                    synchronized (verticles) {
+                        verticles.add(lv);
+                    }
+                    return lv;
+                }, new DeploymentOptions().setInstances(instances)).map(id -> {
+                    server.deploymentIds.add(id);
+                    int actual = verticles.get(0).actualPort();
+                    server.boundPorts.put(l.name(), actual);
+                    LOG.info("Kafka listener {} on {}:{}", l.name(), l.bindHost(), actual);
+                    return null;
+                });
+            });
+        }
+        return chain.map(v -> server);
+    }
+
+    /** The advertised endpoint for listener {@code l}: from advertised.listeners, else the listener itself. */
+    private Map<String, Endpoint> advertisedFor(BrokerConfig config, Listener l) {
+        Map<String, Endpoint> m = new LinkedHashMap<>();
+        List<Listener> advertised = config.get(BrokerConfig.ADVERTISED_LISTENERS);
+        if (advertised != null) {
+            for (Listener a : advertised) if (a.name().equals(l.name())) m.put(l.name(), new Endpoint(a.name(), a.host(), a.port()));
+        }
+        return m;
+    }
+
+    /** The port each listener is bound to, by listener name. */
+    public Map<String, Integer> boundPorts() {
+        return boundPorts;
+    }
+
+    public Future<Void> stop() {
+        List<Future<Void>> all = new ArrayList<>();
+        for (String id : deploymentIds) all.add(vertx.undeploy(id));
+        return Future.all(all).mapEmpty();
+    }
+
+    /** One NetServer instance on one event loop. */
+    private static final class ListenerVerticle extends VerticleBase {
+        private final Listener listener;
+        private final int port;
+        private final KafkaApis apis;
+        private final InflightBudget budget;
+        private final Map<String, Endpoint> advertised;
+        private NetServer server;
+
+        ListenerVerticle(Listener listener, int port, KafkaApis apis, InflightBudget budget, Map<String, Endpoint> advertised) {
+            this.listener = listener;
+            this.port = port;
+            this.apis = apis;
+            this.budget = budget;
+            this.advertised = advertised;
+        }
+
+        @Override
+        public Future<?> start() {
+            BrokerConfig config = apis.broker().config();
+            int maxRequest = config.get(BrokerConfig.SOCKET_REQUEST_MAX_BYTES);
+            int maxInflight = config.get(BrokerConfig.CONNECTION_MAX_INFLIGHT_BYTES);
+            server = vertx.createNetServer(new NetServerOptions().setHost(listener.bindHost()).setPort(port).setTcpNoDelay(true))
+                    .connectHandler(socket -> new Connection(socket, apis, endpointFor(socket.localAddress().hostAddress()),
+                            budget, maxRequest, maxInflight));
+            return server.listen();
+        }
+
+        int actualPort() {
+            return server.actualPort();
+        }
+
+        /**
+         * The address Metadata gives clients of this listener: advertised.listeners when set; else the listener's
+         * host, or for a wildcard host the address this connection reached (which the client can reach).
+         */
+        private Endpoint endpointFor(String localAddress) {
+            Endpoint a = advertised.get(listener.name());
+            if (a != null) return a;
+            String host = listener.host();
+            if (host.isEmpty() || host.equals("0.0.0.0") || host.equals("::")) host = localAddress != null ? localAddress : localHostName();
+            return new Endpoint(listener.name(), host, server.actualPort());
+        }
+
+        private static String localHostName() {
+            try {
+                return InetAddress.getLocalHost().getCanonicalHostName();
+            } catch (UnknownHostException e) {
+                return "localhost";
+            }
+        }
+    }
+}

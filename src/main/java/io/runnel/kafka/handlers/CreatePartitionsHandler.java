@@ -1,0 +1,61 @@
+package io.runnel.kafka.handlers;
+
+import io.runnel.kafka.ApiHandler;
+import io.runnel.kafka.RequestContext;
+import io.vertx.core.Future;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.kafka.common.errors.InvalidReplicaAssignmentException;
+import org.apache.kafka.common.message.CreatePartitionsRequestData.CreatePartitionsAssignment;
+import org.apache.kafka.common.message.CreatePartitionsRequestData.CreatePartitionsTopic;
+import org.apache.kafka.common.message.CreatePartitionsResponseData;
+import org.apache.kafka.common.message.CreatePartitionsResponseData.CreatePartitionsTopicResult;
+import org.apache.kafka.common.protocol.ApiKeys;
+import org.apache.kafka.common.protocol.Errors;
+import org.apache.kafka.common.requests.AbstractRequest;
+import org.apache.kafka.common.requests.AbstractResponse;
+import org.apache.kafka.common.requests.CreatePartitionsRequest;
+import org.apache.kafka.common.requests.CreatePartitionsResponse;
+
+/** CreatePartitions: raises a topic's partition count; validate-only checks without changing anything. */
+public final class CreatePartitionsHandler implements ApiHandler {
+    @Override
+    public ApiKeys apiKey() {
+        return ApiKeys.CREATE_PARTITIONS;
+    }
+
+    @Override
+    public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
+        CreatePartitionsRequest r = (CreatePartitionsRequest) request;
+        List<CreatePartitionsTopicResult> results = new ArrayList<>();
+        List<Future<?>> all = new ArrayList<>();
+        for (CreatePartitionsTopic t : r.data().topics()) {
+            CreatePartitionsTopicResult out = new CreatePartitionsTopicResult().setName(t.name());
+            results.add(out);
+            Future<?> done;
+            try {
+                if (t.assignments() != null) {
+                    for (CreatePartitionsAssignment a : t.assignments()) {
+                        if (!a.brokerIds().equals(List.of(ctx.broker().nodeId()))) {
+                            throw new InvalidReplicaAssignmentException("Replicas " + a.brokerIds() + " are not all live brokers; the only one is "
+                                    + ctx.broker().nodeId());
+                        }
+                    }
+                }
+                var topic = ctx.broker().partitions().topic(t.name());
+                if (r.data().validateOnly() && topic.isPresent() && t.count() > topic.get().partitions().size()) {
+                    done = Future.succeededFuture();
+                } else {
+                    done = ctx.broker().partitions().createPartitions(t.name(), t.count());
+                }
+            } catch (RuntimeException e) {
+                done = Future.failedFuture(e);
+            }
+            all.add(done.otherwise(e -> {
+                out.setErrorCode(Errors.forException(e).code()).setErrorMessage(e.getMessage());
+                return null;
+            }));
+        }
+        return Future.join(all).transform(x -> Future.succeededFuture(new CreatePartitionsResponse(new CreatePartitionsResponseData().setResults(results))));
+    }
+}

@@ -1,0 +1,58 @@
+package io.runnel.kafka.handlers;
+
+import io.runnel.kafka.ApiHandler;
+import io.runnel.kafka.RequestContext;
+import io.runnel.partition.Partitions.TopicInfo;
+import io.vertx.core.Future;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.message.DeleteTopicsRequestData.DeleteTopicState;
+import org.apache.kafka.common.message.DeleteTopicsResponseData;
+import org.apache.kafka.common.message.DeleteTopicsResponseData.DeletableTopicResult;
+import org.apache.kafka.common.message.DeleteTopicsResponseData.DeletableTopicResultCollection;
+import org.apache.kafka.common.protocol.ApiKeys;
+import org.apache.kafka.common.protocol.Errors;
+import org.apache.kafka.common.requests.AbstractRequest;
+import org.apache.kafka.common.requests.AbstractResponse;
+import org.apache.kafka.common.requests.DeleteTopicsRequest;
+import org.apache.kafka.common.requests.DeleteTopicsResponse;
+
+/** DeleteTopics, by name (v1 to v5) or by name or topic id (v6). */
+public final class DeleteTopicsHandler implements ApiHandler {
+    @Override
+    public ApiKeys apiKey() {
+        return ApiKeys.DELETE_TOPICS;
+    }
+
+    @Override
+    public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
+        DeleteTopicsRequest r = (DeleteTopicsRequest) request;
+        List<DeleteTopicState> asked = new ArrayList<>();
+        if (ctx.apiVersion() >= 6) {
+            asked.addAll(r.data().topics());
+        } else {
+            for (String name : r.data().topicNames()) asked.add(new DeleteTopicState().setName(name).setTopicId(Uuid.ZERO_UUID));
+        }
+        DeletableTopicResultCollection results = new DeletableTopicResultCollection();
+        List<Future<?>> all = new ArrayList<>();
+        for (DeleteTopicState t : asked) {
+            boolean byId = t.name() == null && t.topicId() != null && !Uuid.ZERO_UUID.equals(t.topicId());
+            Optional<TopicInfo> topic = byId ? ctx.broker().partitions().topicById(t.topicId()) : ctx.broker().partitions().topic(t.name());
+            DeletableTopicResult out = new DeletableTopicResult().setName(byId ? topic.map(TopicInfo::name).orElse(null) : t.name())
+                    .setTopicId(topic.map(TopicInfo::topicId).orElse(Uuid.ZERO_UUID));
+            results.add(out);
+            if (topic.isEmpty()) {
+                Errors e = byId ? Errors.UNKNOWN_TOPIC_ID : Errors.UNKNOWN_TOPIC_OR_PARTITION;
+                out.setErrorCode(e.code()).setErrorMessage(e.message());
+                continue;
+            }
+            all.add(ctx.broker().partitions().deleteTopic(topic.get().name()).otherwise(e -> {
+                out.setErrorCode(Errors.forException(e).code()).setErrorMessage(e.getMessage());
+                return null;
+            }));
+        }
+        return Future.join(all).transform(x -> Future.succeededFuture(new DeleteTopicsResponse(new DeleteTopicsResponseData().setResponses(results))));
+    }
+}

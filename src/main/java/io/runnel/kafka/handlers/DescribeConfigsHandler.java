@@ -1,0 +1,107 @@
+package io.runnel.kafka.handlers;
+
+import io.runnel.config.BrokerConfig;
+import io.runnel.config.ConfigKey;
+import io.runnel.config.TopicConfig;
+import io.runnel.kafka.ApiHandler;
+import io.runnel.kafka.RequestContext;
+import io.runnel.partition.Partitions.TopicInfo;
+import io.vertx.core.Future;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.message.DescribeConfigsRequestData.DescribeConfigsResource;
+import org.apache.kafka.common.message.DescribeConfigsResponseData;
+import org.apache.kafka.common.message.DescribeConfigsResponseData.DescribeConfigsResourceResult;
+import org.apache.kafka.common.message.DescribeConfigsResponseData.DescribeConfigsResult;
+import org.apache.kafka.common.message.DescribeConfigsResponseData.DescribeConfigsSynonym;
+import org.apache.kafka.common.protocol.ApiKeys;
+import org.apache.kafka.common.protocol.Errors;
+import org.apache.kafka.common.requests.AbstractRequest;
+import org.apache.kafka.common.requests.AbstractResponse;
+import org.apache.kafka.common.requests.DescribeConfigsRequest;
+import org.apache.kafka.common.requests.DescribeConfigsResponse;
+import org.apache.kafka.common.requests.DescribeConfigsResponse.ConfigSource;
+import org.apache.kafka.common.requests.DescribeConfigsResponse.ConfigType;
+
+/**
+ * DescribeConfigs for topics (every topic key Runnel honours, with its source and, on request, its broker synonym
+ * and documentation) and for this broker (every broker key; the name is the node id, or empty for the defaults).
+ */
+public final class DescribeConfigsHandler implements ApiHandler {
+    @Override
+    public ApiKeys apiKey() {
+        return ApiKeys.DESCRIBE_CONFIGS;
+    }
+
+    @Override
+    public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
+        DescribeConfigsRequest r = (DescribeConfigsRequest) request;
+        boolean synonyms = r.data().includeSynonyms();
+        boolean docs = r.data().includeDocumentation();
+        List<DescribeConfigsResult> results = new ArrayList<>();
+        for (DescribeConfigsResource res : r.data().resources()) {
+            DescribeConfigsResult out = new DescribeConfigsResult().setResourceType(res.resourceType()).setResourceName(res.resourceName());
+            results.add(out);
+            ConfigResource.Type type = ConfigResource.Type.forId(res.resourceType());
+            List<DescribeConfigsResourceResult> entries = new ArrayList<>();
+            if (type == ConfigResource.Type.TOPIC) {
+                Optional<TopicInfo> t = ctx.broker().partitions().topic(res.resourceName());
+                if (t.isEmpty()) {
+                    out.setErrorCode(Errors.UNKNOWN_TOPIC_OR_PARTITION.code()).setErrorMessage("Topic '" + res.resourceName() + "' does not exist.");
+                    continue;
+                }
+                for (TopicConfig.Entry e : t.get().config().describe(ctx.broker().config())) {
+                    DescribeConfigsResourceResult c = new DescribeConfigsResourceResult().setName(e.name()).setValue(e.value())
+                            .setConfigSource(CreateTopicsHandler.ConfigSources.of(e)).setReadOnly(false).setIsSensitive(false)
+                            .setConfigType(ConfigType.STRING.id()).setDocumentation(docs ? e.doc() : null);
+                    if (synonyms) {
+                        if (e.overridden()) c.synonyms().add(new DescribeConfigsSynonym().setName(e.name()).setValue(e.value()).setSource(ConfigSource.TOPIC_CONFIG.id()));
+                        if (e.brokerKey() != null) {
+                            c.synonyms().add(new DescribeConfigsSynonym().setName(e.brokerKey()).setValue(e.brokerValue())
+                                    .setSource(ConfigSource.STATIC_BROKER_CONFIG.id()));
+                        }
+                    }
+                    entries.add(c);
+                }
+            } else if (type == ConfigResource.Type.BROKER) {
+                String name = res.resourceName();
+                if (!name.isEmpty() && !name.equals(Integer.toString(ctx.broker().nodeId()))) {
+                    out.setErrorCode(Errors.INVALID_REQUEST.code()).setErrorMessage("Broker " + name + " is not this broker (" + ctx.broker().nodeId() + ")");
+                    continue;
+                }
+                BrokerConfig config = ctx.broker().config();
+                for (ConfigKey<?> k : BrokerConfig.KEYS) {
+                    Object v = config.get(k);
+                    byte source = config.origin(k).equals("default") ? ConfigSource.DEFAULT_CONFIG.id() : ConfigSource.STATIC_BROKER_CONFIG.id();
+                    DescribeConfigsResourceResult c = new DescribeConfigsResourceResult().setName(k.name()).setValue(text(v))
+                            .setConfigSource(source).setReadOnly(true).setIsSensitive(false).setConfigType(type(v).id())
+                            .setDocumentation(docs ? k.doc() : null);
+                    if (synonyms) c.synonyms().add(new DescribeConfigsSynonym().setName(k.name()).setValue(text(v)).setSource(source));
+                    entries.add(c);
+                }
+            } else {
+                out.setErrorCode(Errors.INVALID_REQUEST.code()).setErrorMessage("Resource type " + type + " has no configuration in Runnel");
+                continue;
+            }
+            List<String> keys = res.configurationKeys();
+            out.setConfigs(keys == null || keys.isEmpty() ? entries : entries.stream().filter(c -> keys.contains(c.name())).toList());
+        }
+        return Future.succeededFuture(new DescribeConfigsResponse(new DescribeConfigsResponseData().setResults(results)));
+    }
+
+    private static String text(Object v) {
+        if (v == null) return null;
+        if (v instanceof List<?> l) return String.join(",", l.stream().map(Object::toString).toList());
+        return v.toString();
+    }
+
+    private static ConfigType type(Object v) {
+        if (v instanceof Integer) return ConfigType.INT;
+        if (v instanceof Long) return ConfigType.LONG;
+        if (v instanceof Boolean) return ConfigType.BOOLEAN;
+        if (v instanceof List) return ConfigType.LIST;
+        return ConfigType.STRING;
+    }
+}

@@ -1,0 +1,167 @@
+package io.runnel.kafka.handlers;
+
+import io.runnel.kafka.ApiHandler;
+import io.runnel.kafka.RequestContext;
+import io.runnel.log.ReadResult;
+import io.runnel.partition.PartitionHandle;
+import io.runnel.partition.Partitions;
+import io.runnel.partition.Partitions.TopicInfo;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.message.FetchRequestData.FetchPartition;
+import org.apache.kafka.common.message.FetchRequestData.FetchTopic;
+import org.apache.kafka.common.message.FetchResponseData;
+import org.apache.kafka.common.message.FetchResponseData.FetchableTopicResponse;
+import org.apache.kafka.common.message.FetchResponseData.PartitionData;
+import org.apache.kafka.common.protocol.ApiKeys;
+import org.apache.kafka.common.protocol.Errors;
+import org.apache.kafka.common.record.internal.MemoryRecords;
+import org.apache.kafka.common.requests.AbstractRequest;
+import org.apache.kafka.common.requests.AbstractResponse;
+import org.apache.kafka.common.requests.FetchMetadata;
+import org.apache.kafka.common.requests.FetchRequest;
+import org.apache.kafka.common.requests.FetchResponse;
+
+/**
+ * Fetch, the consumer's credit grant: the broker never sends more than the request's {@code max_bytes} and each
+ * partition's {@code partition_max_bytes}, except that the first partition with data returns at least one whole
+ * batch (KIP-74). Partitions are read one after the other in request order so that only what fits is read.
+ *
+ * <p>Long poll: when fewer than {@code min_bytes} are available, the fetch parks on every partition it asked for
+ * and is answered as soon as appends bring enough bytes, or when {@code max_wait_ms} has passed, whichever comes
+ * first; no timer polls the log.
+ *
+ * <p>Fetch sessions (KIP-227) are declined: every response carries session id 0, so clients keep sending full
+ * fetch requests; an incremental request for a session gets FETCH_SESSION_ID_NOT_FOUND.
+ */
+public final class FetchHandler implements ApiHandler {
+    @Override
+    public ApiKeys apiKey() {
+        return ApiKeys.FETCH;
+    }
+
+    /** One asked partition and, after a read, its answer. */
+    private static final class Item {
+        final String topic;
+        final Uuid topicId;
+        final FetchPartition request;
+        final Optional<PartitionHandle> handle;
+        PartitionData answer;
+        long waitAfter;
+
+        Item(String topic, Uuid topicId, FetchPartition request, Optional<PartitionHandle> handle) {
+            this.topic = topic;
+            this.topicId = topicId;
+            this.request = request;
+            this.handle = handle;
+        }
+    }
+
+    @Override
+    public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
+        FetchRequest r = (FetchRequest) request;
+        FetchMetadata session = r.metadata();
+        if (session.sessionId() != FetchMetadata.INVALID_SESSION_ID) {
+            return Future.succeededFuture(FetchResponse.of(new FetchResponseData().setErrorCode(Errors.FETCH_SESSION_ID_NOT_FOUND.code())));
+        }
+        Partitions partitions = ctx.broker().partitions();
+        boolean byId = ctx.apiVersion() >= 13;
+        List<Item> items = new ArrayList<>();
+        for (FetchTopic t : r.data().topics()) {
+            Optional<TopicInfo> topic = byId ? partitions.topicById(t.topicId()) : partitions.topic(t.topic());
+            for (FetchPartition p : t.partitions()) {
+                items.add(new Item(t.topic(), t.topicId(), p, topic.flatMap(info -> partitions.partition(info.name(), p.partition()))));
+            }
+        }
+        Promise<AbstractResponse> response = Promise.promise();
+        Vertx vertx = Vertx.currentContext().owner();
+        long deadline = System.nanoTime() + Math.max(0, r.maxWait()) * 1_000_000L;
+        attempt(ctx, r, items, byId, vertx, deadline, response);
+        return response.future();
+    }
+
+    private void attempt(RequestContext ctx, FetchRequest r, List<Item> items, boolean byId, Vertx vertx, long deadline,
+                         Promise<AbstractResponse> response) {
+        readAll(items, r.maxBytes()).onComplete(ar -> {
+            long bytes = items.stream().mapToLong(i -> i.answer.records() == null ? 0 : ((MemoryRecords) i.answer.records()).sizeInBytes()).sum();
+            boolean errors = items.stream().anyMatch(i -> i.answer.errorCode() != Errors.NONE.code());
+            long remainingMs = (deadline - System.nanoTime()) / 1_000_000L;
+            if (bytes >= r.minBytes() || errors || remainingMs <= 0 || items.isEmpty()) {
+                response.complete(build(items, byId));
+                return;
+            }
+            // Park until an append to any asked partition, or until max_wait_ms.
+            Promise<Void> wake = Promise.promise();
+            long timer = vertx.setTimer(remainingMs, id -> wake.tryComplete());
+            for (Item i : items) i.handle.get().awaitDataAfter(i.waitAfter, wake.future()).onComplete(x -> wake.tryComplete());
+            wake.future().onComplete(x -> {
+                vertx.cancelTimer(timer);
+                attempt(ctx, r, items, byId, vertx, deadline, response);
+            });
+        });
+    }
+
+    /** Reads the partitions in order, each within what is left of the response's byte limit. */
+    private static Future<Void> readAll(List<Item> items, int responseMaxBytes) {
+        int[] remaining = {responseMaxBytes};
+        boolean[] haveData = {false};
+        Future<Void> chain = Future.succeededFuture();
+        for (Item i : items) {
+            chain = chain.compose(v -> readOne(i, remaining, haveData));
+        }
+        return chain;
+    }
+
+    private static Future<Void> readOne(Item i, int[] remaining, boolean[] haveData) {
+        PartitionData out = new PartitionData().setPartitionIndex(i.request.partition());
+        i.answer = out;
+        if (i.handle.isEmpty()) {
+            out.setErrorCode((i.topic == null || i.topic.isEmpty() ? Errors.UNKNOWN_TOPIC_ID : Errors.UNKNOWN_TOPIC_OR_PARTITION).code())
+                    .setHighWatermark(FetchResponse.INVALID_HIGH_WATERMARK);
+            return Future.succeededFuture();
+        }
+        PartitionHandle h = i.handle.get();
+        int leaderEpoch = i.request.currentLeaderEpoch();
+        if (leaderEpoch > 0) {
+            out.setErrorCode(Errors.UNKNOWN_LEADER_EPOCH.code());
+            return Future.succeededFuture();
+        }
+        int max = Math.min(i.request.partitionMaxBytes(), Math.max(0, remaining[0]));
+        boolean minOneBatch = !haveData[0];
+        return h.read(i.request.fetchOffset(), max, minOneBatch).map(rr -> {
+            answer(out, rr);
+            int size = rr.records().remaining();
+            remaining[0] -= size;
+            haveData[0] |= size > 0;
+            i.waitAfter = Math.max(i.request.fetchOffset(), rr.logEndOffset()); // wake on data past what exists now
+            return (Void) null;
+        }).recover(e -> {
+            out.setErrorCode(Errors.forException(e).code()).setHighWatermark(h.logEndOffset()).setLastStableOffset(h.logEndOffset())
+                    .setLogStartOffset(h.logStartOffset());
+            return Future.succeededFuture();
+        });
+    }
+
+    private static void answer(PartitionData out, ReadResult rr) {
+        out.setHighWatermark(rr.logEndOffset()).setLastStableOffset(rr.logEndOffset()).setLogStartOffset(rr.logStartOffset())
+                .setRecords(MemoryRecords.readableRecords(rr.records()));
+    }
+
+    private static AbstractResponse build(List<Item> items, boolean byId) {
+        Map<String, FetchableTopicResponse> topics = new LinkedHashMap<>();
+        for (Item i : items) {
+            String key = byId ? i.topicId.toString() : i.topic;
+            topics.computeIfAbsent(key, k -> new FetchableTopicResponse().setTopic(byId ? "" : i.topic).setTopicId(i.topicId))
+                    .partitions().add(i.answer);
+        }
+        return FetchResponse.of(new FetchResponseData().setSessionId(FetchMetadata.INVALID_SESSION_ID)
+                .setResponses(new ArrayList<>(topics.values())));
+    }
+}

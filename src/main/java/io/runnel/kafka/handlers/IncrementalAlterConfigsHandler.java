@@ -1,0 +1,114 @@
+package io.runnel.kafka.handlers;
+
+import io.runnel.config.BrokerConfig;
+import io.runnel.config.ConfigException;
+import io.runnel.config.TopicConfig;
+import io.runnel.kafka.ApiHandler;
+import io.runnel.kafka.RequestContext;
+import io.runnel.partition.Partitions.TopicInfo;
+import io.vertx.core.Future;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.apache.kafka.clients.admin.AlterConfigOp;
+import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.errors.InvalidConfigurationException;
+import org.apache.kafka.common.errors.InvalidRequestException;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
+import org.apache.kafka.common.message.IncrementalAlterConfigsRequestData.AlterConfigsResource;
+import org.apache.kafka.common.message.IncrementalAlterConfigsRequestData.AlterableConfig;
+import org.apache.kafka.common.message.IncrementalAlterConfigsResponseData;
+import org.apache.kafka.common.message.IncrementalAlterConfigsResponseData.AlterConfigsResourceResponse;
+import org.apache.kafka.common.protocol.ApiKeys;
+import org.apache.kafka.common.protocol.Errors;
+import org.apache.kafka.common.requests.AbstractRequest;
+import org.apache.kafka.common.requests.AbstractResponse;
+import org.apache.kafka.common.requests.IncrementalAlterConfigsRequest;
+import org.apache.kafka.common.requests.IncrementalAlterConfigsResponse;
+
+/**
+ * IncrementalAlterConfigs for topics: SET and DELETE on every topic key Runnel honours, APPEND and SUBTRACT on the
+ * list key {@code cleanup.policy}; validated as at creation, persisted, and applied to the partitions at once.
+ * Broker configuration is static (set at start); altering it is refused with INVALID_REQUEST and a message.
+ */
+public final class IncrementalAlterConfigsHandler implements ApiHandler {
+    private static final Set<String> LIST_KEYS = Set.of(TopicConfig.CLEANUP_POLICY.name());
+
+    @Override
+    public ApiKeys apiKey() {
+        return ApiKeys.INCREMENTAL_ALTER_CONFIGS;
+    }
+
+    @Override
+    public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
+        IncrementalAlterConfigsRequest r = (IncrementalAlterConfigsRequest) request;
+        List<AlterConfigsResourceResponse> results = new ArrayList<>();
+        List<Future<?>> all = new ArrayList<>();
+        for (AlterConfigsResource res : r.data().resources()) {
+            AlterConfigsResourceResponse out = new AlterConfigsResourceResponse().setResourceType(res.resourceType()).setResourceName(res.resourceName());
+            results.add(out);
+            Future<?> done;
+            try {
+                ConfigResource.Type type = ConfigResource.Type.forId(res.resourceType());
+                if (type == ConfigResource.Type.BROKER) {
+                    throw new InvalidRequestException("Runnel's broker configuration is static: set " + keys(res) + " in conf/broker.properties, "
+                            + "a --KEY=VALUE flag or a RUNNEL_ variable and restart; " + BrokerConfig.KEYS.size() + " keys are described there.");
+                }
+                if (type != ConfigResource.Type.TOPIC) throw new InvalidRequestException("Resource type " + type + " has no configuration in Runnel");
+                Optional<TopicInfo> t = ctx.broker().partitions().topic(res.resourceName());
+                if (t.isEmpty()) throw new UnknownTopicOrPartitionException("Topic '" + res.resourceName() + "' does not exist.");
+                Map<String, String> overrides = apply(new LinkedHashMap<>(t.get().config().overrides()), res);
+                if (r.data().validateOnly()) {
+                    try {
+                        TopicConfig.of(ctx.broker().config(), overrides);
+                    } catch (ConfigException e) {
+                        throw new InvalidConfigurationException(e.getMessage());
+                    }
+                    done = Future.succeededFuture();
+                } else {
+                    done = ctx.broker().partitions().alterTopicConfig(res.resourceName(), overrides);
+                }
+            } catch (RuntimeException e) {
+                done = Future.failedFuture(e);
+            }
+            all.add(done.otherwise(e -> {
+                out.setErrorCode(Errors.forException(e).code()).setErrorMessage(e.getMessage());
+                return null;
+            }));
+        }
+        return Future.join(all).transform(x -> Future.succeededFuture(
+                new IncrementalAlterConfigsResponse(new IncrementalAlterConfigsResponseData().setResponses(results))));
+    }
+
+    private static String keys(AlterConfigsResource res) {
+        return res.configs().stream().map(AlterableConfig::name).toList().toString();
+    }
+
+    private static Map<String, String> apply(Map<String, String> overrides, AlterConfigsResource res) {
+        for (AlterableConfig c : res.configs()) {
+            AlterConfigOp.OpType op = AlterConfigOp.OpType.forId(c.configOperation());
+            if (op == null) throw new InvalidRequestException("Unknown config operation " + c.configOperation());
+            switch (op) {
+                case SET -> overrides.put(c.name(), c.value());
+                case DELETE -> overrides.remove(c.name());
+                case APPEND, SUBTRACT -> {
+                    if (!LIST_KEYS.contains(c.name())) {
+                        throw new InvalidConfigurationException("Config '" + c.name() + "' is not a list; " + op + " applies to " + LIST_KEYS);
+                    }
+                    Set<String> values = new LinkedHashSet<>(Arrays.asList(overrides.getOrDefault(c.name(), "delete").split(",")));
+                    List<String> change = Arrays.stream(c.value().split(",")).map(String::trim).toList();
+                    if (op == AlterConfigOp.OpType.APPEND) values.addAll(change);
+                    else change.forEach(values::remove);
+                    overrides.put(c.name(), String.join(",", values));
+                }
+                default -> throw new InvalidRequestException("Unsupported operation " + op);
+            }
+        }
+        return overrides;
+    }
+}

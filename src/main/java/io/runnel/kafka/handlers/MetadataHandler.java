@@ -1,0 +1,93 @@
+package io.runnel.kafka.handlers;
+
+import io.runnel.config.BrokerConfig;
+import io.runnel.kafka.ApiHandler;
+import io.runnel.kafka.RequestContext;
+import io.runnel.partition.Partitions;
+import io.runnel.partition.Partitions.TopicInfo;
+import io.vertx.core.Future;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.message.MetadataResponseData;
+import org.apache.kafka.common.message.MetadataResponseData.MetadataResponseBroker;
+import org.apache.kafka.common.message.MetadataResponseData.MetadataResponseBrokerCollection;
+import org.apache.kafka.common.message.MetadataResponseData.MetadataResponsePartition;
+import org.apache.kafka.common.message.MetadataResponseData.MetadataResponseTopic;
+import org.apache.kafka.common.message.MetadataResponseData.MetadataResponseTopicCollection;
+import org.apache.kafka.common.protocol.ApiKeys;
+import org.apache.kafka.common.protocol.Errors;
+import org.apache.kafka.common.requests.AbstractRequest;
+import org.apache.kafka.common.requests.AbstractResponse;
+import org.apache.kafka.common.requests.MetadataRequest;
+import org.apache.kafka.common.requests.MetadataResponse;
+
+/**
+ * Metadata: the brokers, and for each asked topic its id and partitions with leader, replicas, ISR and leader
+ * epoch. Unknown topics are created first when the request allows it (v4+) and {@code auto.create.topics.enable}
+ * is on, with {@code num.partitions}, as Kafka does; otherwise they get UNKNOWN_TOPIC_OR_PARTITION (or
+ * UNKNOWN_TOPIC_ID when asked by id), and invalid names INVALID_TOPIC_EXCEPTION.
+ */
+public final class MetadataHandler implements ApiHandler {
+    @Override
+    public ApiKeys apiKey() {
+        return ApiKeys.METADATA;
+    }
+
+    @Override
+    public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
+        MetadataRequest r = (MetadataRequest) request;
+        Partitions partitions = ctx.broker().partitions();
+        if (r.isAllTopics()) return Future.succeededFuture(response(ctx, partitions.topics().stream().map(t -> topic(ctx, t)).toList()));
+
+        List<Future<MetadataResponseTopic>> topics = new ArrayList<>();
+        boolean autoCreate = r.allowAutoTopicCreation() && ctx.broker().config().get(BrokerConfig.AUTO_CREATE_TOPICS_ENABLE);
+        List<Uuid> ids = r.data().topics() == null ? List.of() : r.data().topics().stream()
+                .filter(t -> t.name() == null && t.topicId() != null && !t.topicId().equals(Uuid.ZERO_UUID)).map(t -> t.topicId()).toList();
+        for (Uuid id : ids) {
+            Optional<TopicInfo> t = partitions.topicById(id);
+            topics.add(Future.succeededFuture(t.map(info -> topic(ctx, info)).orElseGet(() -> new MetadataResponseTopic()
+                    .setTopicId(id).setErrorCode(Errors.UNKNOWN_TOPIC_ID.code()))));
+        }
+        for (String name : r.topics()) {
+            if (name == null) continue;
+            Optional<TopicInfo> t = partitions.topic(name);
+            if (t.isPresent()) {
+                topics.add(Future.succeededFuture(topic(ctx, t.get())));
+            } else if (autoCreate) {
+                topics.add(partitions.createTopic(name, -1, Map.of())
+                        .recover(e -> e instanceof TopicExistsException && partitions.topic(name).isPresent()
+                                ? Future.succeededFuture(partitions.topic(name).get()) : Future.failedFuture(e))
+                        .map(info -> topic(ctx, info))
+                        .otherwise(e -> new MetadataResponseTopic().setName(name).setErrorCode(Errors.forException(e).code())));
+            } else {
+                topics.add(Future.succeededFuture(new MetadataResponseTopic().setName(name)
+                        .setErrorCode(Errors.UNKNOWN_TOPIC_OR_PARTITION.code())));
+            }
+        }
+        return Future.all(topics).map(all -> response(ctx, topics.stream().map(Future::result).toList()));
+    }
+
+    private static MetadataResponseTopic topic(RequestContext ctx, TopicInfo t) {
+        int node = ctx.broker().nodeId();
+        List<MetadataResponsePartition> parts = new ArrayList<>();
+        for (int p = 0; p < t.partitions().size(); p++) {
+            parts.add(new MetadataResponsePartition().setPartitionIndex(p).setLeaderId(node).setLeaderEpoch(0)
+                    .setReplicaNodes(List.of(node)).setIsrNodes(List.of(node)).setOfflineReplicas(List.of()));
+        }
+        return new MetadataResponseTopic().setName(t.name()).setTopicId(t.topicId()).setIsInternal(false).setPartitions(parts);
+    }
+
+    private static AbstractResponse response(RequestContext ctx, List<MetadataResponseTopic> topics) {
+        MetadataResponseBrokerCollection brokers = new MetadataResponseBrokerCollection();
+        brokers.add(new MetadataResponseBroker().setNodeId(ctx.broker().nodeId()).setHost(ctx.endpoint().host()).setPort(ctx.endpoint().port()));
+        MetadataResponseTopicCollection coll = new MetadataResponseTopicCollection();
+        for (MetadataResponseTopic t : topics) coll.add(t);
+        MetadataResponseData data = new MetadataResponseData().setBrokers(brokers).setClusterId(ctx.broker().clusterId())
+                .setControllerId(ctx.broker().nodeId()).setTopics(coll);
+        return new MetadataResponse(data, ctx.apiVersion());
+    }
+}

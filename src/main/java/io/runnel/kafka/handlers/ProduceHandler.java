@@ -1,0 +1,98 @@
+package io.runnel.kafka.handlers;
+
+import io.runnel.kafka.ApiHandler;
+import io.runnel.kafka.CloseConnectionException;
+import io.runnel.kafka.RequestContext;
+import io.runnel.partition.PartitionHandle;
+import io.runnel.partition.Partitions;
+import io.runnel.partition.Partitions.TopicInfo;
+import io.vertx.core.Future;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.apache.kafka.common.errors.InvalidRequiredAcksException;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
+import org.apache.kafka.common.message.ProduceRequestData.PartitionProduceData;
+import org.apache.kafka.common.message.ProduceRequestData.TopicProduceData;
+import org.apache.kafka.common.message.ProduceResponseData;
+import org.apache.kafka.common.message.ProduceResponseData.PartitionProduceResponse;
+import org.apache.kafka.common.message.ProduceResponseData.TopicProduceResponse;
+import org.apache.kafka.common.message.ProduceResponseData.TopicProduceResponseCollection;
+import org.apache.kafka.common.protocol.ApiKeys;
+import org.apache.kafka.common.protocol.Errors;
+import org.apache.kafka.common.record.internal.MemoryRecords;
+import org.apache.kafka.common.record.internal.RecordBatch;
+import org.apache.kafka.common.requests.AbstractRequest;
+import org.apache.kafka.common.requests.AbstractResponse;
+import org.apache.kafka.common.requests.ProduceRequest;
+import org.apache.kafka.common.requests.ProduceResponse;
+
+/**
+ * Produce: validates and appends each partition's batch and answers per partition. acks 0, 1 and -1 are accepted
+ * (on a single broker the in-sync replica set is the leader alone, so 1 and -1 complete together; replication
+ * changes that); any other value gets INVALID_REQUIRED_ACKS. With acks=0 there is no response, and a failed append
+ * closes the connection, which is how Kafka tells such a producer. Transactional produce is refused until
+ * transactions exist.
+ */
+public final class ProduceHandler implements ApiHandler {
+    @Override
+    public ApiKeys apiKey() {
+        return ApiKeys.PRODUCE;
+    }
+
+    @Override
+    public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
+        ProduceRequest r = (ProduceRequest) request;
+        short acks = r.acks();
+        if (acks != 0 && acks != 1 && acks != -1) return Future.failedFuture(new InvalidRequiredAcksException("acks must be -1, 0 or 1, got " + acks));
+        Partitions partitions = ctx.broker().partitions();
+        boolean byId = ctx.apiVersion() >= 13;
+        List<Future<TopicProduceResponse>> topics = new ArrayList<>();
+        for (TopicProduceData t : r.data().topicData()) {
+            Optional<TopicInfo> topic = byId ? partitions.topicById(t.topicId()) : partitions.topic(t.name());
+            List<Future<PartitionProduceResponse>> parts = new ArrayList<>();
+            for (PartitionProduceData p : t.partitionData()) parts.add(appendOne(r, ctx, topic, p));
+            topics.add(Future.join(parts).transform(ignored -> {
+                TopicProduceResponse tr = new TopicProduceResponse().setName(byId ? "" : t.name()).setTopicId(t.topicId());
+                for (Future<PartitionProduceResponse> f : parts) tr.partitionResponses().add(f.result());
+                return Future.succeededFuture(tr);
+            }));
+        }
+        return Future.join(topics).transform(ignored -> {
+            TopicProduceResponseCollection coll = new TopicProduceResponseCollection();
+            boolean failed = false;
+            for (Future<TopicProduceResponse> f : topics) {
+                coll.add(f.result());
+                failed |= f.result().partitionResponses().stream().anyMatch(p -> p.errorCode() != Errors.NONE.code());
+            }
+            if (acks == 0) {
+                return failed ? Future.failedFuture(new CloseConnectionException("an acks=0 produce failed")) : Future.succeededFuture(null);
+            }
+            return Future.succeededFuture(new ProduceResponse(new ProduceResponseData().setResponses(coll)));
+        });
+    }
+
+    private static Future<PartitionProduceResponse> appendOne(ProduceRequest r, RequestContext ctx, Optional<TopicInfo> topic, PartitionProduceData p) {
+        PartitionProduceResponse out = new PartitionProduceResponse().setIndex(p.index()).setBaseOffset(-1)
+                .setLogAppendTimeMs(RecordBatch.NO_TIMESTAMP).setLogStartOffset(-1);
+        Optional<PartitionHandle> handle = topic.flatMap(t -> ctx.broker().partitions().partition(t.name(), p.index()));
+        Future<PartitionProduceResponse> result;
+        try {
+            if (handle.isEmpty()) throw new UnknownTopicOrPartitionException("This server does not host this topic-partition.");
+            if (r.transactionalId() != null) {
+                throw new org.apache.kafka.common.errors.UnsupportedVersionException("Transactions are not supported by Runnel yet");
+            }
+            ProduceRequest.validateRecords(ctx.apiVersion(), p.records());
+            ByteBuffer records = ((MemoryRecords) p.records()).buffer();
+            result = handle.get().append(records).map(info -> out.setBaseOffset(info.firstOffset())
+                    .setLogAppendTimeMs(info.logAppendTimeMs()).setLogStartOffset(info.logStartOffset()));
+        } catch (RuntimeException e) {
+            result = Future.failedFuture(e);
+        }
+        return result.otherwise(e -> {
+            Errors error = Errors.forException(e);
+            return out.setErrorCode(error.code()).setErrorMessage(e.getMessage());
+        });
+    }
+}
