@@ -80,6 +80,7 @@ final class Connection {
     private void onChunk(Buffer chunk) {
         if (closed) return;
         if (expectedSize < 0) {
+            if (chunk.length() < 4) return; // the parser flushing a partial size prefix as the socket ends
             int size = chunk.getInt(0);
             if (size <= 0 || size > maxRequestBytes) {
                 close("request size " + size + " is outside 1.." + maxRequestBytes + " (socket.request.max.bytes)");
@@ -161,7 +162,15 @@ final class Connection {
         if (response != null) {
             ResponseHeaderData responseHeader = new ResponseHeaderData().setCorrelationId(header.correlationId());
             short headerVersion = version == 0 && header.apiKey() == ApiKeys.API_VERSIONS ? 0 : header.apiKey().responseHeaderVersion(version);
-            ByteBuffer body = RequestUtils.serialize(responseHeader, headerVersion, response, version);
+            ByteBuffer body;
+            try {
+                body = RequestUtils.serialize(responseHeader, headerVersion, response, version);
+            } catch (RuntimeException e) {
+                // A handler set a field this version cannot carry: a bug, but one connection's, not the broker's.
+                LOG.error("Cannot encode the {} v{} response", header.apiKey(), version, e);
+                close("internal error encoding a " + header.apiKey() + " response");
+                return;
+            }
             Buffer out = Buffer.buffer(4 + body.remaining());
             out.appendInt(body.remaining());
             out.appendBytes(body.array(), body.arrayOffset() + body.position(), body.remaining());

@@ -45,7 +45,7 @@ public final class ListOffsetsHandler implements ApiHandler {
             topics.add(tr);
             for (ListOffsetsPartition p : t.partitions()) {
                 ListOffsetsPartitionResponse out = new ListOffsetsPartitionResponse().setPartitionIndex(p.partitionIndex())
-                        .setTimestamp(-1).setOffset(-1).setLeaderEpoch(0);
+                        .setTimestamp(-1).setOffset(-1).setLeaderEpoch(ctx.apiVersion() >= 4 ? 0 : -1);
                 tr.partitions().add(out);
                 if (duplicates.contains(new TopicPartition(t.name(), p.partitionIndex()))) {
                     out.setErrorCode(Errors.INVALID_REQUEST.code());
