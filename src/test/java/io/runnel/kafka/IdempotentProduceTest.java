@@ -1,0 +1,128 @@
+package io.runnel.kafka;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.runnel.server.Broker;
+import io.runnel.testkit.Brokers;
+import io.runnel.testkit.RawKafkaClient;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.common.compress.Compression;
+import org.apache.kafka.common.message.InitProducerIdRequestData;
+import org.apache.kafka.common.message.ProduceRequestData;
+import org.apache.kafka.common.message.ProduceResponseData.PartitionProduceResponse;
+import org.apache.kafka.common.protocol.ApiKeys;
+import org.apache.kafka.common.protocol.Errors;
+import org.apache.kafka.common.record.internal.MemoryRecords;
+import org.apache.kafka.common.record.internal.SimpleRecord;
+import org.apache.kafka.common.requests.InitProducerIdRequest;
+import org.apache.kafka.common.requests.InitProducerIdResponse;
+import org.apache.kafka.common.requests.ProduceRequest;
+import org.apache.kafka.common.requests.ProduceResponse;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The idempotent producer at the protocol level: a retried batch (as after a lost response) is written once and
+ * answered with its original offset; sequence gaps and stale epochs get Kafka's errors; the state survives restarts.
+ */
+class IdempotentProduceTest {
+    @TempDir
+    Path data;
+    Broker broker;
+
+    @BeforeEach
+    void start() throws Exception {
+        broker = Brokers.start(data);
+        Brokers.await(broker.partitions().createTopic("idem", 1, Map.of()));
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        broker.stop().get(30, TimeUnit.SECONDS);
+    }
+
+    private static ByteBuffer batch(long pid, short epoch, int seq, String... values) {
+        SimpleRecord[] records = new SimpleRecord[values.length];
+        for (int i = 0; i < values.length; i++) records[i] = new SimpleRecord(1_700_000_000_000L, null, values[i].getBytes());
+        return MemoryRecords.withIdempotentRecords(Compression.NONE, pid, epoch, seq, records).buffer();
+    }
+
+    private static PartitionProduceResponse produce(RawKafkaClient c, ByteBuffer batch) throws Exception {
+        ProduceRequestData data = new ProduceRequestData().setAcks((short) -1).setTimeoutMs(5000);
+        ProduceRequestData.TopicProduceData t = new ProduceRequestData.TopicProduceData().setName("idem");
+        t.partitionData().add(new ProduceRequestData.PartitionProduceData().setIndex(0).setRecords(MemoryRecords.readableRecords(batch)));
+        data.topicData().add(t);
+        ProduceResponse r = c.send(ProduceRequest.builder(data).build((short) 12));
+        return r.data().responses().iterator().next().partitionResponses().get(0);
+    }
+
+    private static long newProducerId(RawKafkaClient c) throws Exception {
+        InitProducerIdResponse r = c.send(new InitProducerIdRequest.Builder(new InitProducerIdRequestData().setTransactionalId(null)
+                .setTransactionTimeoutMs(1000).setProducerId(-1).setProducerEpoch((short) -1)).build(ApiKeys.INIT_PRODUCER_ID.latestVersion(false)));
+        assertThat(r.data().errorCode()).isZero();
+        return r.data().producerId();
+    }
+
+    @Test
+    void aRetriedBatchIsWrittenOnceAndAnsweredWithItsOriginalOffset() throws Exception {
+        try (RawKafkaClient c = new RawKafkaClient(broker.bootstrapServers())) {
+            long pid = newProducerId(c);
+            assertThat(produce(c, batch(pid, (short) 0, 0, "a", "b")).baseOffset()).isZero();
+            assertThat(produce(c, batch(pid, (short) 0, 2, "c")).baseOffset()).isEqualTo(2);
+            // The response to seq 2 was "lost"; the producer retries both in-flight batches.
+            PartitionProduceResponse retry0 = produce(c, batch(pid, (short) 0, 0, "a", "b"));
+            PartitionProduceResponse retry2 = produce(c, batch(pid, (short) 0, 2, "c"));
+            assertThat(retry0.errorCode()).isZero();
+            assertThat(retry0.baseOffset()).isZero();
+            assertThat(retry2.baseOffset()).isEqualTo(2);
+            assertThat(broker.partitions().partition("idem", 0).orElseThrow().logEndOffset()).isEqualTo(3);
+            assertThat(produce(c, batch(pid, (short) 0, 3, "d")).baseOffset()).isEqualTo(3);
+        }
+    }
+
+    @Test
+    void sequenceGapsAndStaleEpochsGetKafkasErrors() throws Exception {
+        try (RawKafkaClient c = new RawKafkaClient(broker.bootstrapServers())) {
+            long pid = newProducerId(c);
+            assertThat(produce(c, batch(pid, (short) 0, 0, "a")).errorCode()).isZero();
+            assertThat(produce(c, batch(pid, (short) 0, 5, "gap")).errorCode()).isEqualTo(Errors.OUT_OF_ORDER_SEQUENCE_NUMBER.code());
+            assertThat(produce(c, batch(pid, (short) 1, 0, "new epoch")).errorCode()).isZero();
+            assertThat(produce(c, batch(pid, (short) 0, 1, "stale")).errorCode()).isEqualTo(Errors.INVALID_PRODUCER_EPOCH.code());
+            assertThat(produce(c, batch(pid, (short) 2, 7, "epoch must start at 0")).errorCode()).isEqualTo(Errors.OUT_OF_ORDER_SEQUENCE_NUMBER.code());
+            assertThat(broker.partitions().partition("idem", 0).orElseThrow().logEndOffset()).isEqualTo(2);
+        }
+    }
+
+    @Test
+    void producerStateSurvivesARestartWithOrWithoutItsSnapshot() throws Exception {
+        long pid;
+        try (RawKafkaClient c = new RawKafkaClient(broker.bootstrapServers())) {
+            pid = newProducerId(c);
+            for (int seq = 0; seq < 5; seq++) produce(c, batch(pid, (short) 0, seq, "v" + seq));
+        }
+        for (boolean deleteSnapshots : new boolean[] {false, true}) {
+            broker.stop().get(30, TimeUnit.SECONDS);
+            if (deleteSnapshots) {
+                try (var files = java.nio.file.Files.list(data.resolve("idem-0"))) {
+                    for (Path f : files.filter(f -> f.toString().endsWith(".snapshot")).toList()) java.nio.file.Files.delete(f);
+                }
+            } else {
+                try (var files = java.nio.file.Files.list(data.resolve("idem-0"))) {
+                    assertThat(files.map(f -> f.getFileName().toString())).contains("00000000000000000005.snapshot");
+                }
+            }
+            broker = Brokers.start(data);
+            try (RawKafkaClient c = new RawKafkaClient(broker.bootstrapServers())) {
+                assertThat(produce(c, batch(pid, (short) 0, 4, "v4")).baseOffset()).as("duplicate after restart").isEqualTo(4);
+                assertThat(broker.partitions().partition("idem", 0).orElseThrow().logEndOffset()).isEqualTo(5);
+                assertThat(produce(c, batch(pid, (short) 0, 9, "gap")).errorCode()).isEqualTo(Errors.OUT_OF_ORDER_SEQUENCE_NUMBER.code());
+                assertThat(newProducerId(c)).isNotEqualTo(pid); // ids are never handed out twice
+            }
+        }
+    }
+}
