@@ -52,4 +52,11 @@ public final class Limits {
 
     /** Batches remembered per producer and partition for duplicate detection: Kafka's fixed 5 (max.in.flight). */
     public static final int PRODUCER_BATCHES_REMEMBERED = 5;
+
+    /**
+     * Requests of one Kafka connection being handled at once. Responses are built in memory (a fetch's up to
+     * fetch.max.bytes), so this bounds what a client that does not read its responses can make the broker hold;
+     * five matches the Java client's max.in.flight.requests.per.connection, so pipelining clients lose nothing.
+     */
+    public static final int CONNECTION_MAX_DISPATCHED_REQUESTS = 5;
 }

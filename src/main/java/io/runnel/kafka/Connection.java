@@ -46,6 +46,9 @@ final class Connection {
     private final int maxRequestBytes;
     private final int maxInflightBytes;
     private final ArrayDeque<Slot> slots = new ArrayDeque<>();
+    /** Requests read but not yet handed to their handler (a subset of {@link #slots}, in the same order). */
+    private final ArrayDeque<Slot> undispatched = new ArrayDeque<>();
+    private int dispatched;
     private long inflightBytes;
     private int expectedSize = -1;
     private boolean readPaused;
@@ -55,11 +58,13 @@ final class Connection {
     /** A request's place in the response order. */
     private static final class Slot {
         final int bytes;
+        Buffer frame;
         boolean done;
         Buffer response;
 
-        Slot(int bytes) {
-            this.bytes = bytes;
+        Slot(Buffer frame) {
+            this.bytes = frame.length();
+            this.frame = frame;
         }
     }
 
@@ -75,6 +80,7 @@ final class Connection {
         parser.handler(this::onChunk);
         parser.exceptionHandler(e -> close("read failed: " + e.getMessage()));
         socket.closeHandler(v -> onClosed());
+        socket.exceptionHandler(e -> close("socket error: " + e.getMessage()));
     }
 
     private void onChunk(Buffer chunk) {
@@ -96,12 +102,31 @@ final class Connection {
     }
 
     private void onRequest(Buffer frame) {
-        Slot slot = new Slot(frame.length());
+        Slot slot = new Slot(frame);
         slots.addLast(slot);
+        undispatched.addLast(slot);
         inflightBytes += slot.bytes;
         budget.acquire(slot.bytes);
         updateReading();
+        dispatchReady();
+    }
 
+    /**
+     * Hands read requests to their handlers, at most {@link Limits#CONNECTION_MAX_DISPATCHED_REQUESTS} at a time and
+     * none while the write queue is full: responses (a fetch's can be megabytes) are only produced as fast as the
+     * client reads them, as Kafka's one-request-at-a-time muting does, while still letting a client pipeline.
+     */
+    private void dispatchReady() {
+        while (!closed && !writeBlocked && !undispatched.isEmpty() && dispatched < Limits.CONNECTION_MAX_DISPATCHED_REQUESTS) {
+            Slot slot = undispatched.pollFirst();
+            dispatched++;
+            Buffer frame = slot.frame;
+            slot.frame = null;
+            dispatch(slot, frame);
+        }
+    }
+
+    private void dispatch(Slot slot, Buffer frame) {
         ByteBuffer buf = ByteBuffer.wrap(frame.getBytes());
         RequestHeader header;
         try {
@@ -177,7 +202,9 @@ final class Connection {
             slot.response = out;
         }
         slot.done = true;
+        dispatched--;
         writeCompleted();
+        dispatchReady();
     }
 
     /** Writes every answered response at the head of the queue, in request order. */
@@ -193,6 +220,7 @@ final class Connection {
             socket.drainHandler(v -> {
                 writeBlocked = false;
                 updateReading();
+                dispatchReady();
             });
         }
         updateReading();
@@ -234,6 +262,7 @@ final class Connection {
     private void releaseAll() {
         for (Slot s : slots) budget.release(s.bytes);
         slots.clear();
+        undispatched.clear();
         inflightBytes = 0;
     }
 }

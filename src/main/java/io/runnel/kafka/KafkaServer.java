@@ -27,6 +27,7 @@ public final class KafkaServer {
     private static final Logger LOG = LoggerFactory.getLogger(KafkaServer.class);
 
     private final Map<String, Integer> boundPorts = new LinkedHashMap<>();
+    private InflightBudget budget;
     private final List<String> deploymentIds = new ArrayList<>();
     private final Vertx vertx;
 
@@ -38,6 +39,7 @@ public final class KafkaServer {
         BrokerConfig config = apis.broker().config();
         KafkaServer server = new KafkaServer(vertx);
         InflightBudget budget = new InflightBudget(config.get(BrokerConfig.QUEUED_MAX_REQUEST_BYTES));
+        server.budget = budget;
         int instances = VertxOptions.DEFAULT_EVENT_LOOP_POOL_SIZE;
         Future<Void> chain = Future.succeededFuture();
         int randomPortId = 0;
@@ -77,6 +79,11 @@ public final class KafkaServer {
     /** The port each listener is bound to, by listener name. */
     public Map<String, Integer> boundPorts() {
         return boundPorts;
+    }
+
+    /** Request bytes read and not yet answered, over all connections (the broker-wide credit in use). */
+    public long inflightRequestBytes() {
+        return budget.usedBytes();
     }
 
     public Future<Void> stop() {

@@ -133,17 +133,17 @@ public final class Log {
      */
     void appendAssigned(ByteBuffer records, long recordOffsets, long now) throws IOException {
         int bytes = records.remaining();
-        Segment active = maybeRoll(bytes, recordOffsets, now);
+        Segment active = maybeRoll(bytes, recordOffsets, now, BatchHeader.maxTimestamp(records, records.position()));
         active.append(records);
         logEndOffset = active.nextOffset();
         unflushedRecords += recordOffsets;
         if (firstUnflushedMs < 0) firstUnflushedMs = now;
     }
 
-    private Segment maybeRoll(int bytes, long recordOffsets, long now) throws IOException {
+    private Segment maybeRoll(int bytes, long recordOffsets, long now, long incomingTimestamp) throws IOException {
         Segment active = activeSegment();
         boolean full = active.size() > 0 && (long) active.size() + bytes > config.segmentBytes();
-        boolean old = active.size() > 0 && now - active.rollBaseMs() > config.segmentMs();
+        boolean old = active.size() > 0 && active.timeWaitedForRoll(now, incomingTimestamp) > config.segmentMs();
         boolean offsetsOverflow = logEndOffset + recordOffsets - active.baseOffset() > Integer.MAX_VALUE;
         if (!full && !old && !offsetsOverflow) return active;
         return roll(now);

@@ -47,7 +47,9 @@ public final class Segment {
     private long nextOffset;
     private long maxTimestamp = RecordBatch.NO_TIMESTAMP;
     private long offsetOfMaxTimestamp;
-    private long rollBaseMs;
+    /** The first batch's max timestamp, or -1 (no batch, or no timestamp): what a time-based roll is measured from. */
+    private long firstBatchTimestamp = RecordBatch.NO_TIMESTAMP;
+    private long createdMs;
     private int bytesSinceLastIndexEntry;
     /** Set when a read found an index entry that does not point at its batch; reads then scan from the start. */
     private boolean indexSuspect;
@@ -76,7 +78,7 @@ public final class Segment {
         s.channel.truncate(0);
         s.offsetIndex.reset();
         s.timeIndex.reset();
-        s.rollBaseMs = nowMs;
+        s.createdMs = nowMs;
         return s;
     }
 
@@ -130,7 +132,8 @@ public final class Segment {
                 s.offsetOfMaxTimestamp = tailMaxTsOffset;
             }
         }
-        s.rollBaseMs = s.size > 0 ? s.firstBatchTimestampOr(nowMs) : nowMs;
+        s.createdMs = nowMs;
+        s.firstBatchTimestamp = s.size > 0 ? s.firstBatchTimestampOr(RecordBatch.NO_TIMESTAMP) : RecordBatch.NO_TIMESTAMP;
         return new OpenedSegment(s, !trusted || pos != fileBytes);
     }
 
@@ -205,7 +208,7 @@ public final class Segment {
         assert end - start > 0 : "empty append";
         assert BatchHeader.baseOffset(records, start) >= nextOffset : "offsets must increase in " + logFile;
         int position = size;
-        if (size == 0) rollBaseMs = firstTimestampOr(records, start, rollBaseMs);
+        if (size == 0) firstBatchTimestamp = BatchHeader.maxTimestamp(records, start);
         ByteBuffer src = records.duplicate();
         long filePos = size;
         while (src.hasRemaining()) filePos += channel.write(src, filePos);
@@ -218,11 +221,6 @@ public final class Segment {
         size += end - start;
         offsetIndex.writeStaged();
         timeIndex.writeStaged();
-    }
-
-    private static long firstTimestampOr(ByteBuffer records, int at, long fallback) {
-        long ts = BatchHeader.maxTimestamp(records, at);
-        return ts >= 0 ? ts : fallback;
     }
 
     /** Kafka's rule (LogSegment.append): index a batch when more than the interval has passed since the last entry. */
@@ -426,9 +424,13 @@ public final class Segment {
         return maxTimestamp;
     }
 
-    /** The time a time-based roll is measured from: the first batch's timestamp, or the creation time. */
-    long rollBaseMs() {
-        return rollBaseMs;
+    /**
+     * How long this segment has waited for a roll, as Kafka's {@code LogSegment.timeWaitedForRoll}: the incoming
+     * batch's timestamp minus the first batch's, so that records with old timestamps (a replay, a migration) do not
+     * roll a segment per append; without timestamps, the time since the segment was created.
+     */
+    long timeWaitedForRoll(long nowMs, long incomingMaxTimestamp) {
+        return firstBatchTimestamp >= 0 && incomingMaxTimestamp >= 0 ? incomingMaxTimestamp - firstBatchTimestamp : nowMs - createdMs;
     }
 
     private long firstBatchTimestampOr(long fallback) throws IOException {

@@ -149,6 +149,11 @@ public final class Broker {
         return host + ":" + kafkaPort(l.name());
     }
 
+    /** Kafka request bytes read and not yet answered, broker-wide (bounded by queued.max.request.bytes). */
+    public long kafkaInflightRequestBytes() {
+        return kafka.inflightRequestBytes();
+    }
+
     /** The bound HTTP port (useful when {@code http.port=0}). */
     public int httpPort() {
         return http.port();

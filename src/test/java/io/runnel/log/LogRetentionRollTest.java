@@ -63,6 +63,18 @@ class LogRetentionRollTest {
     }
 
     @Test
+    void oldTimestampsDoNotRollASegmentPerAppend() throws Exception {
+        // Kafka measures the wait from the first batch's timestamp to the incoming one, not to the clock, so a
+        // replay of year-old records fills segments by size as usual.
+        open(LogConfig.defaults().withSegmentMs(60_000));
+        long yearAgo = T0 - 365L * 24 * 3_600_000;
+        for (int i = 0; i < 10; i++) log.appendAsLeader(Batches.batch(1, yearAgo + i, "old"), 0);
+        assertThat(log.segmentCount()).isEqualTo(1);
+        log.appendAsLeader(Batches.batch(1, yearAgo + 61_000, "later"), 0);
+        assertThat(log.segmentCount()).isEqualTo(2);
+    }
+
+    @Test
     void retentionByTimeDeletesOldClosedSegmentsAndAdvancesTheStartOffset() throws Exception {
         int batchBytes = Batches.batch(1, T0, "v0").remaining();
         open(LogConfig.defaults().withSegmentBytes(batchBytes * 2).withRetention(10_000, -1));

@@ -89,7 +89,8 @@ public final class FetchHandler implements ApiHandler {
 
     private void attempt(RequestContext ctx, FetchRequest r, List<Item> items, boolean byId, Vertx vertx, long deadline,
                          Promise<AbstractResponse> response) {
-        readAll(items, r.maxBytes()).onComplete(ar -> {
+        int maxBytes = Math.min(r.maxBytes(), ctx.broker().config().get(io.runnel.config.BrokerConfig.FETCH_MAX_BYTES));
+        readAll(items, maxBytes).onComplete(ar -> {
             long bytes = items.stream().mapToLong(i -> i.answer.records() == null ? 0 : ((MemoryRecords) i.answer.records()).sizeInBytes()).sum();
             boolean errors = items.stream().anyMatch(i -> i.answer.errorCode() != Errors.NONE.code());
             long remainingMs = (deadline - System.nanoTime()) / 1_000_000L;
