@@ -1,0 +1,118 @@
+package io.runnel.kafka;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.runnel.server.Broker;
+import io.runnel.testkit.Batches;
+import io.runnel.testkit.Brokers;
+import io.runnel.testkit.RawKafkaClient;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.message.ProduceRequestData;
+import org.apache.kafka.common.message.ProduceResponseData.PartitionProduceResponse;
+import org.apache.kafka.common.protocol.Errors;
+import org.apache.kafka.common.record.internal.MemoryRecords;
+import org.apache.kafka.common.requests.FetchRequest;
+import org.apache.kafka.common.requests.FetchResponse;
+import org.apache.kafka.common.requests.ProduceRequest;
+import org.apache.kafka.common.requests.ProduceResponse;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Produce and Fetch errors as Kafka reports them, per partition, and the long poll. */
+class ProduceFetchErrorsTest {
+    @TempDir
+    Path data;
+    Broker broker;
+    Uuid topicId;
+
+    @BeforeEach
+    void start() throws Exception {
+        broker = Brokers.start(data, Map.of("message.max.bytes", "2000"), org.apache.kafka.common.utils.Time.SYSTEM);
+        topicId = Brokers.await(broker.partitions().createTopic("errs", 2, Map.of())).topicId();
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        broker.stop().get(30, TimeUnit.SECONDS);
+    }
+
+    private ProduceResponse produce(RawKafkaClient c, short acks, String topic, int partition, ByteBuffer records) throws Exception {
+        ProduceRequestData data = new ProduceRequestData().setAcks(acks).setTimeoutMs(5000);
+        ProduceRequestData.TopicProduceData t = new ProduceRequestData.TopicProduceData().setName(topic);
+        t.partitionData().add(new ProduceRequestData.PartitionProduceData().setIndex(partition).setRecords(MemoryRecords.readableRecords(records)));
+        t.partitionData().add(new ProduceRequestData.PartitionProduceData().setIndex(1).setRecords(MemoryRecords.readableRecords(Batches.batch(1, 1L, "ok"))));
+        data.topicData().add(t);
+        return c.send(ProduceRequest.builder(data).build((short) 11));
+    }
+
+    private static PartitionProduceResponse first(ProduceResponse r) {
+        return r.data().responses().iterator().next().partitionResponses().get(0);
+    }
+
+    @Test
+    void eachPartitionGetsItsOwnError() throws Exception {
+        try (RawKafkaClient c = new RawKafkaClient(broker.bootstrapServers())) {
+            ProduceResponse big = produce(c, (short) 1, "errs", 0, Batches.batch(new long[] {1L}, 3000));
+            assertThat(first(big).errorCode()).isEqualTo(Errors.MESSAGE_TOO_LARGE.code());
+            assertThat(big.data().responses().iterator().next().partitionResponses().get(1).errorCode()).isZero(); // the other partition is unharmed
+
+            ByteBuffer corrupt = Batches.batch(2, 1L, "c");
+            corrupt.put(corrupt.limit() - 2, (byte) 42);
+            assertThat(first(produce(c, (short) 1, "errs", 0, corrupt)).errorCode()).isEqualTo(Errors.CORRUPT_MESSAGE.code());
+            assertThat(first(produce(c, (short) 1, "errs", 7, Batches.batch(1, 1L, "x"))).errorCode()).isEqualTo(Errors.UNKNOWN_TOPIC_OR_PARTITION.code());
+            assertThat(first(produce(c, (short) 1, "nope", 0, Batches.batch(1, 1L, "x"))).errorCode()).isEqualTo(Errors.UNKNOWN_TOPIC_OR_PARTITION.code());
+            ProduceResponse badAcks = produce(c, (short) 2, "errs", 0, Batches.batch(1, 1L, "x"));
+            assertThat(first(badAcks).errorCode()).isEqualTo(Errors.INVALID_REQUIRED_ACKS.code());
+            assertThat(broker.partitions().partition("errs", 0).orElseThrow().logEndOffset()).isZero();
+        }
+    }
+
+    @Test
+    void fetchOutOfRangeAndUnknownPartitions() throws Exception {
+        Brokers.await(broker.partitions().partition("errs", 0).orElseThrow().append(Batches.batch(3, 1L, "v")));
+        try (RawKafkaClient c = new RawKafkaClient(broker.bootstrapServers())) {
+            LinkedHashMap<TopicPartition, FetchRequest.PartitionData> parts = new LinkedHashMap<>();
+            parts.put(new TopicPartition("errs", 0), new FetchRequest.PartitionData(topicId, 10, -1, 1000, Optional.empty()));
+            parts.put(new TopicPartition("errs", 9), new FetchRequest.PartitionData(topicId, 0, -1, 1000, Optional.empty()));
+            FetchResponse r = c.send(FetchRequest.Builder.forConsumer((short) 12, 0, 1, parts).build((short) 12));
+            var ps = r.data().responses().get(0).partitions();
+            assertThat(ps.get(0).errorCode()).isEqualTo(Errors.OFFSET_OUT_OF_RANGE.code());
+            assertThat(ps.get(0).highWatermark()).isEqualTo(3);
+            assertThat(ps.get(1).errorCode()).isEqualTo(Errors.UNKNOWN_TOPIC_OR_PARTITION.code());
+        }
+    }
+
+    @Test
+    void aLongPollIsAnsweredByTheAppendNotByTheTimeout() throws Exception {
+        try (RawKafkaClient c = new RawKafkaClient(broker.bootstrapServers())) {
+            LinkedHashMap<TopicPartition, FetchRequest.PartitionData> parts = new LinkedHashMap<>();
+            parts.put(new TopicPartition("errs", 0), new FetchRequest.PartitionData(topicId, 0, -1, 100_000, Optional.empty()));
+            // max.wait.ms of 60 s: only an append can answer this fetch within the test's time.
+            CompletableFuture<FetchResponse> pending = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return c.send(FetchRequest.Builder.forConsumer((short) 12, 60_000, 1, parts).build((short) 12));
+                } catch (Exception e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            org.awaitility.Awaitility.await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(5)).until(() -> !pending.isDone());
+            long t0 = System.nanoTime();
+            Brokers.await(broker.partitions().partition("errs", 0).orElseThrow().append(Batches.batch(2, 1L, "wake")));
+            FetchResponse r = pending.get(10, TimeUnit.SECONDS);
+            assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(10));
+            assertThat(Batches.decode(((MemoryRecords) r.data().responses().get(0).partitions().get(0).records()).buffer()))
+                    .extracting(Batches.Rec::value).containsExactly("wake-0", "wake-1");
+        }
+    }
+}
