@@ -101,9 +101,49 @@ public final class BrokerConfig {
     private final Map<String, Object> values;
     private final Map<String, String> origins;
 
-    private BrokerConfig(Map<String, Object> values, Map<String, String> origins) {
+    private final List<Layer> layers;
+
+    private BrokerConfig(Map<String, Object> values, Map<String, String> origins, List<Layer> layers) {
         this.values = Collections.unmodifiableMap(values);
         this.origins = Collections.unmodifiableMap(origins);
+        this.layers = List.copyOf(layers);
+    }
+
+    /**
+     * Keys that can change while the broker runs (IncrementalAlterConfigs on a BROKER resource), as in Kafka: the
+     * defaults of the topic-level storage settings. Everything else is read once at start.
+     */
+    public static final java.util.Set<String> DYNAMIC_KEYS = java.util.Set.of(LOG_RETENTION_MS.name(), LOG_RETENTION_MINUTES.name(),
+            LOG_RETENTION_HOURS.name(), LOG_RETENTION_BYTES.name(), LOG_SEGMENT_BYTES.name(), LOG_ROLL_MS.name(), LOG_ROLL_HOURS.name(),
+            LOG_FLUSH_INTERVAL_MESSAGES.name(), LOG_FLUSH_INTERVAL_MS.name(), LOG_INDEX_INTERVAL_BYTES.name(),
+            LOG_MESSAGE_TIMESTAMP_TYPE.name(), MESSAGE_MAX_BYTES.name());
+
+    /** Origin of values set with IncrementalAlterConfigs on the cluster-wide default resource (empty name). */
+    public static final String DYNAMIC_DEFAULT = "dynamic default broker config";
+    /** Origin of values set with IncrementalAlterConfigs on this broker's resource (its node id). */
+    public static final String DYNAMIC_BROKER = "dynamic broker config";
+
+    /**
+     * This configuration with dynamic overrides on top (Kafka's precedence: per-broker over cluster default over
+     * static). Throws {@link ConfigException} for a key that is not dynamic or a bad value.
+     */
+    public BrokerConfig withDynamic(Map<String, String> clusterDefaults, Map<String, String> perBroker) {
+        for (Map<String, String> m : List.of(clusterDefaults, perBroker)) {
+            for (String k : m.keySet()) {
+                if (!DYNAMIC_KEYS.contains(k)) {
+                    throw new ConfigException("Configuration key '" + k + "' cannot be changed while the broker runs; the dynamic keys are "
+                            + new java.util.TreeSet<>(DYNAMIC_KEYS) + ".");
+                }
+            }
+        }
+        List<Layer> all = new java.util.ArrayList<>(staticLayers());
+        all.add(new Layer(DYNAMIC_DEFAULT, clusterDefaults));
+        all.add(new Layer(DYNAMIC_BROKER, perBroker));
+        return fromLayers(all);
+    }
+
+    private List<Layer> staticLayers() {
+        return layers.stream().filter(l -> !l.source().equals(DYNAMIC_DEFAULT) && !l.source().equals(DYNAMIC_BROKER)).toList();
     }
 
     /** The defaults alone, as if every source were empty. */
@@ -180,7 +220,7 @@ public final class BrokerConfig {
         for (Map.Entry<String, String> e : text.entrySet()) {
             values.put(e.getKey(), known.get(e.getKey()).parse(e.getValue(), origins.get(e.getKey())));
         }
-        BrokerConfig config = new BrokerConfig(values, origins);
+        BrokerConfig config = new BrokerConfig(values, origins, layers);
         config.checkConsistency();
         return config;
     }

@@ -4,6 +4,7 @@ import io.runnel.config.BrokerConfig;
 import io.runnel.config.ConfigException;
 import io.runnel.config.Limits;
 import io.runnel.config.TopicConfig;
+import io.runnel.log.DynamicConfigStore;
 import io.runnel.log.TopicStore;
 import io.runnel.log.TopicStore.TopicRecord;
 import io.vertx.core.Future;
@@ -43,7 +44,11 @@ public final class Partitions {
     }
 
     private final Vertx vertx;
-    private final BrokerConfig brokerConfig;
+    private final BrokerConfig staticConfig;
+    /** The static configuration with the dynamic broker overrides on top; replaced by {@link #alterBrokerConfig}. */
+    private volatile BrokerConfig brokerConfig;
+    private volatile DynamicConfigStore.Dynamic dynamic = DynamicConfigStore.Dynamic.empty();
+    private final DynamicConfigStore dynamicStore;
     private final Path logDir;
     private final Time time;
     private final TopicStore store;
@@ -52,16 +57,25 @@ public final class Partitions {
 
     public Partitions(Vertx vertx, BrokerConfig brokerConfig, Time time) {
         this.vertx = vertx;
+        this.staticConfig = brokerConfig;
         this.brokerConfig = brokerConfig;
         this.logDir = brokerConfig.logDir();
         this.time = time;
         this.store = new TopicStore(logDir);
+        this.dynamicStore = new DynamicConfigStore(logDir);
     }
 
     /** Loads every stored topic and opens (recovering as needed) all its partitions. */
     public Future<Void> start() {
         return vertx.executeBlocking(() -> {
             PartitionDirs.deleteLeftovers(logDir);
+            DynamicConfigStore.Dynamic d = dynamicStore.load();
+            try {
+                brokerConfig = staticConfig.withDynamic(d.clusterDefaults(), d.perBroker());
+            } catch (ConfigException e) {
+                throw new java.io.IOException(DynamicConfigStore.FILE + " holds a value that is not valid: " + e.getMessage(), e);
+            }
+            dynamic = d;
             return store.loadAll();
         }).compose(records -> {
             List<Future<TopicInfo>> all = new ArrayList<>();
@@ -181,6 +195,46 @@ public final class Partitions {
             topics.put(name, changed);
             return changed;
         }).andThen(ar -> busy.remove(name));
+    }
+
+    /** The effective broker configuration: static keys plus the dynamic overrides. */
+    public BrokerConfig brokerConfig() {
+        return brokerConfig;
+    }
+
+    /** The dynamic overrides as they are stored. */
+    public DynamicConfigStore.Dynamic dynamicConfig() {
+        return dynamic;
+    }
+
+    /**
+     * Replaces one level of the dynamic broker configuration (the cluster-wide defaults, or this broker's values),
+     * persists it, and applies the new defaults to every topic's partitions that do not override them.
+     */
+    public Future<Void> alterBrokerConfig(boolean clusterDefaults, Map<String, String> values) {
+        DynamicConfigStore.Dynamic d = clusterDefaults ? new DynamicConfigStore.Dynamic(Map.copyOf(values), dynamic.perBroker())
+                : new DynamicConfigStore.Dynamic(dynamic.clusterDefaults(), Map.copyOf(values));
+        BrokerConfig next;
+        try {
+            next = staticConfig.withDynamic(d.clusterDefaults(), d.perBroker());
+        } catch (ConfigException e) {
+            return Future.failedFuture(new InvalidConfigurationException(e.getMessage()));
+        }
+        return vertx.executeBlocking(() -> {
+            dynamicStore.save(d);
+            return null;
+        }).compose(v -> {
+            dynamic = d;
+            brokerConfig = next;
+            List<Future<Void>> applied = new ArrayList<>();
+            for (TopicInfo t : topics.values()) {
+                TopicConfig config = TopicConfig.of(next, t.config().overrides());
+                topics.put(t.name(), new TopicInfo(t.name(), t.topicId(), config, t.partitions(), t.deploymentIds()));
+                for (PartitionHandle h : t.partitions()) applied.add(h.updateConfig(config.logConfig()));
+            }
+            LOG.info("Dynamic broker configuration is now {} (cluster defaults) and {} (this broker)", d.clusterDefaults(), d.perBroker());
+            return Future.all(applied).<Void>mapEmpty();
+        });
     }
 
     /** Deletes a topic: its metadata first, then every partition's files. */

@@ -117,6 +117,37 @@ class AdminAndSeekTest {
     }
 
     @Test
+    void dynamicBrokerDefaultsApplyToTopicsWithoutOverridesAndSurviveInTheirFile() throws Exception {
+        admin.createTopics(List.of(new NewTopic("dyn-plain", 1, (short) 1), new NewTopic("dyn-own", 1, (short) 1)
+                .configs(Map.of("retention.ms", "5000")))).all().get();
+        ConfigResource cluster = new ConfigResource(ConfigResource.Type.BROKER, "");
+        ConfigResource self = new ConfigResource(ConfigResource.Type.BROKER, "1");
+        admin.incrementalAlterConfigs(Map.of(cluster, List.of(new AlterConfigOp(new ConfigEntry("log.retention.ms", "120000"), AlterConfigOp.OpType.SET)))).all().get();
+        admin.incrementalAlterConfigs(Map.of(self, List.of(new AlterConfigOp(new ConfigEntry("log.segment.bytes", "2097152"), AlterConfigOp.OpType.SET)))).all().get();
+        try {
+            ConfigResource plain = new ConfigResource(ConfigResource.Type.TOPIC, "dyn-plain");
+            ConfigResource own = new ConfigResource(ConfigResource.Type.TOPIC, "dyn-own");
+            var configs = admin.describeConfigs(List.of(plain, own, self)).all().get();
+            assertThat(configs.get(plain).get("retention.ms").value()).isEqualTo("120000");
+            assertThat(configs.get(plain).get("segment.bytes").value()).isEqualTo("2097152");
+            assertThat(configs.get(own).get("retention.ms").value()).isEqualTo("5000");
+            assertThat(configs.get(self).get("log.retention.ms").source()).isEqualTo(ConfigEntry.ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG);
+            assertThat(configs.get(self).get("log.segment.bytes").source()).isEqualTo(ConfigEntry.ConfigSource.DYNAMIC_BROKER_CONFIG);
+            assertThat(broker.partitions().topic("dyn-plain").orElseThrow().config().logConfig().retentionMs()).isEqualTo(120_000);
+            assertThat(java.nio.file.Files.readString(data.resolve("dynamic-config.properties")))
+                    .contains("default.log.retention.ms=120000").contains("broker.log.segment.bytes=2097152");
+            assertThat(cause(() -> admin.incrementalAlterConfigs(Map.of(cluster, List.of(new AlterConfigOp(new ConfigEntry("num.partitions", "3"),
+                    AlterConfigOp.OpType.SET)))).all().get())).isInstanceOf(InvalidConfigurationException.class).hasMessageContaining("cannot be changed");
+            assertThat(cause(() -> admin.incrementalAlterConfigs(Map.of(cluster, List.of(new AlterConfigOp(new ConfigEntry("log.retention.ms", "soon"),
+                    AlterConfigOp.OpType.SET)))).all().get())).isInstanceOf(InvalidConfigurationException.class);
+        } finally {
+            admin.incrementalAlterConfigs(Map.of(cluster, List.of(new AlterConfigOp(new ConfigEntry("log.retention.ms", ""), AlterConfigOp.OpType.DELETE)),
+                    self, List.of(new AlterConfigOp(new ConfigEntry("log.segment.bytes", ""), AlterConfigOp.OpType.DELETE)))).all().get();
+        }
+        assertThat(broker.partitions().topic("dyn-plain").orElseThrow().config().logConfig().retentionMs()).isEqualTo(168 * 3_600_000L);
+    }
+
+    @Test
     void badTopicRequestsGetKafkasErrors() throws Exception {
         admin.createTopics(List.of(new NewTopic("exists", 1, (short) 1))).all().get();
         assertThat(cause(() -> admin.createTopics(List.of(new NewTopic("exists", 1, (short) 1))).all().get())).isInstanceOf(TopicExistsException.class);

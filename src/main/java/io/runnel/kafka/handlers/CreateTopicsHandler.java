@@ -68,7 +68,7 @@ public final class CreateTopicsHandler implements ApiHandler {
                 Topic.validate(t.name());
                 TopicConfig config;
                 try {
-                    config = TopicConfig.of(ctx.broker().config(), configs);
+                    config = TopicConfig.of(ctx.broker().partitions().brokerConfig(), configs);
                 } catch (ConfigException e) {
                     throw new InvalidConfigurationException(e.getMessage());
                 }
@@ -128,7 +128,7 @@ public final class CreateTopicsHandler implements ApiHandler {
     private static void fill(RequestContext ctx, CreatableTopicResult out, int partitions, short rf, TopicConfig config) {
         out.setNumPartitions(partitions).setReplicationFactor(rf);
         List<CreatableTopicConfigs> configs = new ArrayList<>();
-        for (TopicConfig.Entry e : config.describe(ctx.broker().config())) {
+        for (TopicConfig.Entry e : config.describe(ctx.broker().partitions().brokerConfig())) {
             configs.add(new CreatableTopicConfigs().setName(e.name()).setValue(e.value()).setReadOnly(false).setIsSensitive(false)
                     .setConfigSource(ConfigSources.of(e)));
         }

@@ -52,7 +52,7 @@ public final class DescribeConfigsHandler implements ApiHandler {
                     out.setErrorCode(Errors.UNKNOWN_TOPIC_OR_PARTITION.code()).setErrorMessage("Topic '" + res.resourceName() + "' does not exist.");
                     continue;
                 }
-                for (TopicConfig.Entry e : t.get().config().describe(ctx.broker().config())) {
+                for (TopicConfig.Entry e : t.get().config().describe(ctx.broker().partitions().brokerConfig())) {
                     DescribeConfigsResourceResult c = new DescribeConfigsResourceResult().setName(e.name()).setValue(e.value())
                             .setConfigSource(CreateTopicsHandler.ConfigSources.of(e)).setReadOnly(false).setIsSensitive(false)
                             .setConfigType(ConfigType.STRING.id()).setDocumentation(docs ? e.doc() : null);
@@ -71,12 +71,18 @@ public final class DescribeConfigsHandler implements ApiHandler {
                     out.setErrorCode(Errors.INVALID_REQUEST.code()).setErrorMessage("Broker " + name + " is not this broker (" + ctx.broker().nodeId() + ")");
                     continue;
                 }
-                BrokerConfig config = ctx.broker().config();
+                BrokerConfig config = ctx.broker().partitions().brokerConfig();
                 for (ConfigKey<?> k : BrokerConfig.KEYS) {
                     Object v = config.get(k);
-                    byte source = config.origin(k).equals("default") ? ConfigSource.DEFAULT_CONFIG.id() : ConfigSource.STATIC_BROKER_CONFIG.id();
+                    byte source = switch (config.origin(k)) {
+                        case "default" -> ConfigSource.DEFAULT_CONFIG.id();
+                        case BrokerConfig.DYNAMIC_DEFAULT -> ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG.id();
+                        case BrokerConfig.DYNAMIC_BROKER -> ConfigSource.DYNAMIC_BROKER_CONFIG.id();
+                        default -> ConfigSource.STATIC_BROKER_CONFIG.id();
+                    };
                     DescribeConfigsResourceResult c = new DescribeConfigsResourceResult().setName(k.name()).setValue(text(v))
-                            .setConfigSource(source).setReadOnly(true).setIsSensitive(false).setConfigType(type(v).id())
+                            .setConfigSource(source).setReadOnly(!BrokerConfig.DYNAMIC_KEYS.contains(k.name())).setIsSensitive(false)
+                            .setConfigType(type(v).id())
                             .setDocumentation(docs ? k.doc() : null);
                     if (synonyms) c.synonyms().add(new DescribeConfigsSynonym().setName(k.name()).setValue(text(v)).setSource(source));
                     entries.add(c);

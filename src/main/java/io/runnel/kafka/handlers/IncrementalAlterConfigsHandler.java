@@ -32,9 +32,11 @@ import org.apache.kafka.common.requests.IncrementalAlterConfigsRequest;
 import org.apache.kafka.common.requests.IncrementalAlterConfigsResponse;
 
 /**
- * IncrementalAlterConfigs for topics: SET and DELETE on every topic key Runnel honours, APPEND and SUBTRACT on the
+ * IncrementalAlterConfigs. Topics: SET and DELETE on every topic key Runnel honours, APPEND and SUBTRACT on the
  * list key {@code cleanup.policy}; validated as at creation, persisted, and applied to the partitions at once.
- * Broker configuration is static (set at start); altering it is refused with INVALID_REQUEST and a message.
+ * Brokers: SET and DELETE on the dynamic keys ({@link BrokerConfig#DYNAMIC_KEYS}, the defaults of the topic storage
+ * settings), for the cluster-wide default resource (empty name) or this broker (its node id), as in Kafka; persisted
+ * in {@code dynamic-config.properties} and applied to every topic that does not override them.
  */
 public final class IncrementalAlterConfigsHandler implements ApiHandler {
     private static final Set<String> LIST_KEYS = Set.of(TopicConfig.CLEANUP_POLICY.name());
@@ -56,16 +58,35 @@ public final class IncrementalAlterConfigsHandler implements ApiHandler {
             try {
                 ConfigResource.Type type = ConfigResource.Type.forId(res.resourceType());
                 if (type == ConfigResource.Type.BROKER) {
-                    throw new InvalidRequestException("Runnel's broker configuration is static: set " + keys(res) + " in conf/broker.properties, "
-                            + "a --KEY=VALUE flag or a RUNNEL_ variable and restart; " + BrokerConfig.KEYS.size() + " keys are described there.");
+                    boolean clusterDefault = res.resourceName().isEmpty();
+                    if (!clusterDefault && !res.resourceName().equals(Integer.toString(ctx.broker().nodeId()))) {
+                        throw new InvalidRequestException("Broker " + res.resourceName() + " is not this broker (" + ctx.broker().nodeId() + ")");
+                    }
+                    var current = ctx.broker().partitions().dynamicConfig();
+                    Map<String, String> level = apply(new LinkedHashMap<>(clusterDefault ? current.clusterDefaults() : current.perBroker()), res, Set.of());
+                    if (r.data().validateOnly()) {
+                        try {
+                            ctx.broker().config().withDynamic(clusterDefault ? level : current.clusterDefaults(), clusterDefault ? current.perBroker() : level);
+                        } catch (ConfigException e) {
+                            throw new InvalidConfigurationException(e.getMessage());
+                        }
+                        done = Future.succeededFuture();
+                    } else {
+                        done = ctx.broker().partitions().alterBrokerConfig(clusterDefault, level);
+                    }
+                    all.add(done.otherwise(e -> {
+                        out.setErrorCode(Errors.forException(e).code()).setErrorMessage(e.getMessage());
+                        return null;
+                    }));
+                    continue;
                 }
                 if (type != ConfigResource.Type.TOPIC) throw new InvalidRequestException("Resource type " + type + " has no configuration in Runnel");
                 Optional<TopicInfo> t = ctx.broker().partitions().topic(res.resourceName());
                 if (t.isEmpty()) throw new UnknownTopicOrPartitionException("Topic '" + res.resourceName() + "' does not exist.");
-                Map<String, String> overrides = apply(new LinkedHashMap<>(t.get().config().overrides()), res);
+                Map<String, String> overrides = apply(new LinkedHashMap<>(t.get().config().overrides()), res, LIST_KEYS);
                 if (r.data().validateOnly()) {
                     try {
-                        TopicConfig.of(ctx.broker().config(), overrides);
+                        TopicConfig.of(ctx.broker().partitions().brokerConfig(), overrides);
                     } catch (ConfigException e) {
                         throw new InvalidConfigurationException(e.getMessage());
                     }
@@ -85,11 +106,7 @@ public final class IncrementalAlterConfigsHandler implements ApiHandler {
                 new IncrementalAlterConfigsResponse(new IncrementalAlterConfigsResponseData().setResponses(results))));
     }
 
-    private static String keys(AlterConfigsResource res) {
-        return res.configs().stream().map(AlterableConfig::name).toList().toString();
-    }
-
-    private static Map<String, String> apply(Map<String, String> overrides, AlterConfigsResource res) {
+    private static Map<String, String> apply(Map<String, String> overrides, AlterConfigsResource res, Set<String> listKeys) {
         for (AlterableConfig c : res.configs()) {
             AlterConfigOp.OpType op = AlterConfigOp.OpType.forId(c.configOperation());
             if (op == null) throw new InvalidRequestException("Unknown config operation " + c.configOperation());
@@ -97,8 +114,8 @@ public final class IncrementalAlterConfigsHandler implements ApiHandler {
                 case SET -> overrides.put(c.name(), c.value());
                 case DELETE -> overrides.remove(c.name());
                 case APPEND, SUBTRACT -> {
-                    if (!LIST_KEYS.contains(c.name())) {
-                        throw new InvalidConfigurationException("Config '" + c.name() + "' is not a list; " + op + " applies to " + LIST_KEYS);
+                    if (!listKeys.contains(c.name())) {
+                        throw new InvalidConfigurationException("Config '" + c.name() + "' is not a list; " + op + " applies to " + listKeys);
                     }
                     Set<String> values = new LinkedHashSet<>(Arrays.asList(overrides.getOrDefault(c.name(), "delete").split(",")));
                     List<String> change = Arrays.stream(c.value().split(",")).map(String::trim).toList();
