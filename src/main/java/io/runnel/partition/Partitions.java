@@ -202,9 +202,9 @@ public final class Partitions {
         return brokerConfig;
     }
 
-    /** The dynamic overrides as they are stored. */
-    public DynamicConfigStore.Dynamic dynamicConfig() {
-        return dynamic;
+    /** One level of the dynamic overrides as stored: the cluster-wide defaults, or this broker's values. */
+    public Map<String, String> dynamicConfig(boolean clusterDefaults) {
+        return clusterDefaults ? dynamic.clusterDefaults() : dynamic.perBroker();
     }
 
     /**

@@ -1,17 +1,13 @@
 package io.runnel.kafka;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.runnel.server.Broker;
-import io.runnel.testkit.Brokers;
+import static io.runnel.testkit.Failures.causeOf;
+import io.runnel.testkit.SharedBroker;
 import io.runnel.testkit.KafkaClients;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AlterConfigOp;
 import org.apache.kafka.clients.admin.Config;
@@ -34,49 +30,11 @@ import org.apache.kafka.common.errors.InvalidReplicationFactorException;
 import org.apache.kafka.common.errors.InvalidTopicException;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** Admin operations and consumer positioning with unmodified kafka-clients 4.4.0. */
-class AdminAndSeekTest {
+class AdminAndSeekTest extends SharedBroker {
     private static final long T0 = 1_700_000_000_000L;
-    @TempDir
-    static Path data;
-    static Broker broker;
-    static String bootstrap;
-    static Admin admin;
-
-    @BeforeAll
-    static void start() throws Exception {
-        broker = Brokers.start(data);
-        bootstrap = broker.bootstrapServers();
-        admin = KafkaClients.admin(bootstrap);
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        admin.close();
-        broker.stop().get(30, TimeUnit.SECONDS);
-    }
-
-    private static Throwable cause(ThrowingCall call) {
-        try {
-            call.run();
-        } catch (ExecutionException e) {
-            return e.getCause();
-        } catch (Exception e) {
-            return e;
-        }
-        throw new AssertionError("expected a failure");
-    }
-
-    @FunctionalInterface
-    interface ThrowingCall {
-        void run() throws Exception;
-    }
-
     @Test
     void topicsAreCreatedDescribedGrownConfiguredAndDeleted() throws Exception {
         admin.createTopics(List.of(new NewTopic("adm", 2, (short) 1).configs(Map.of("retention.ms", "3600000")))).all().get();
@@ -89,7 +47,7 @@ class AdminAndSeekTest {
 
         admin.createPartitions(Map.of("adm", NewPartitions.increaseTo(4))).all().get();
         assertThat(admin.describeTopics(List.of("adm")).allTopicNames().get().get("adm").partitions()).hasSize(4);
-        assertThat(cause(() -> admin.createPartitions(Map.of("adm", NewPartitions.increaseTo(3))).all().get()))
+        assertThat(causeOf(() -> admin.createPartitions(Map.of("adm", NewPartitions.increaseTo(3))).all().get()))
                 .isInstanceOf(InvalidPartitionsException.class);
 
         ConfigResource res = new ConfigResource(ConfigResource.Type.TOPIC, "adm");
@@ -103,7 +61,7 @@ class AdminAndSeekTest {
         assertThat(config.get("segment.bytes").value()).isEqualTo("1048576");
         assertThat(config.get("retention.ms").value()).isEqualTo(Long.toString(168 * 3_600_000L));
         assertThat(broker.partitions().topic("adm").orElseThrow().config().logConfig().segmentBytes()).isEqualTo(1_048_576);
-        assertThat(cause(() -> admin.incrementalAlterConfigs(Map.of(res, List.of(new AlterConfigOp(
+        assertThat(causeOf(() -> admin.incrementalAlterConfigs(Map.of(res, List.of(new AlterConfigOp(
                 new ConfigEntry("segment.bytes", "tiny"), AlterConfigOp.OpType.SET)))).all().get())).isInstanceOf(InvalidConfigurationException.class);
 
         ConfigResource brokerRes = new ConfigResource(ConfigResource.Type.BROKER, "1");
@@ -113,7 +71,7 @@ class AdminAndSeekTest {
 
         admin.deleteTopics(List.of("adm")).all().get();
         assertThat(admin.listTopics().names().get()).doesNotContain("adm");
-        assertThat(cause(() -> admin.describeTopics(List.of("adm")).allTopicNames().get())).isInstanceOf(UnknownTopicOrPartitionException.class);
+        assertThat(causeOf(() -> admin.describeTopics(List.of("adm")).allTopicNames().get())).isInstanceOf(UnknownTopicOrPartitionException.class);
     }
 
     @Test
@@ -136,9 +94,9 @@ class AdminAndSeekTest {
             assertThat(broker.partitions().topic("dyn-plain").orElseThrow().config().logConfig().retentionMs()).isEqualTo(120_000);
             assertThat(java.nio.file.Files.readString(data.resolve("dynamic-config.properties")))
                     .contains("default.log.retention.ms=120000").contains("broker.log.segment.bytes=2097152");
-            assertThat(cause(() -> admin.incrementalAlterConfigs(Map.of(cluster, List.of(new AlterConfigOp(new ConfigEntry("num.partitions", "3"),
+            assertThat(causeOf(() -> admin.incrementalAlterConfigs(Map.of(cluster, List.of(new AlterConfigOp(new ConfigEntry("num.partitions", "3"),
                     AlterConfigOp.OpType.SET)))).all().get())).isInstanceOf(InvalidConfigurationException.class).hasMessageContaining("cannot be changed");
-            assertThat(cause(() -> admin.incrementalAlterConfigs(Map.of(cluster, List.of(new AlterConfigOp(new ConfigEntry("log.retention.ms", "soon"),
+            assertThat(causeOf(() -> admin.incrementalAlterConfigs(Map.of(cluster, List.of(new AlterConfigOp(new ConfigEntry("log.retention.ms", "soon"),
                     AlterConfigOp.OpType.SET)))).all().get())).isInstanceOf(InvalidConfigurationException.class);
         } finally {
             admin.incrementalAlterConfigs(Map.of(cluster, List.of(new AlterConfigOp(new ConfigEntry("log.retention.ms", ""), AlterConfigOp.OpType.DELETE)),
@@ -150,15 +108,15 @@ class AdminAndSeekTest {
     @Test
     void badTopicRequestsGetKafkasErrors() throws Exception {
         admin.createTopics(List.of(new NewTopic("exists", 1, (short) 1))).all().get();
-        assertThat(cause(() -> admin.createTopics(List.of(new NewTopic("exists", 1, (short) 1))).all().get())).isInstanceOf(TopicExistsException.class);
-        assertThat(cause(() -> admin.createTopics(List.of(new NewTopic("bad name!", 1, (short) 1))).all().get())).isInstanceOf(InvalidTopicException.class);
-        assertThat(cause(() -> admin.createTopics(List.of(new NewTopic("rf3", 1, (short) 3))).all().get()))
+        assertThat(causeOf(() -> admin.createTopics(List.of(new NewTopic("exists", 1, (short) 1))).all().get())).isInstanceOf(TopicExistsException.class);
+        assertThat(causeOf(() -> admin.createTopics(List.of(new NewTopic("bad name!", 1, (short) 1))).all().get())).isInstanceOf(InvalidTopicException.class);
+        assertThat(causeOf(() -> admin.createTopics(List.of(new NewTopic("rf3", 1, (short) 3))).all().get()))
                 .isInstanceOf(InvalidReplicationFactorException.class);
-        assertThat(cause(() -> admin.createTopics(List.of(new NewTopic("cfg", 1, (short) 1).configs(Map.of("no.such.key", "1")))).all().get()))
+        assertThat(causeOf(() -> admin.createTopics(List.of(new NewTopic("cfg", 1, (short) 1).configs(Map.of("no.such.key", "1")))).all().get()))
                 .isInstanceOf(InvalidConfigurationException.class);
         admin.createTopics(List.of(new NewTopic("validated", 3, (short) 1)), new CreateTopicsOptions().validateOnly(true)).all().get();
         assertThat(admin.listTopics().names().get()).doesNotContain("validated", "bad name!", "rf3", "cfg");
-        assertThat(cause(() -> admin.deleteTopics(List.of("never-was")).all().get())).isInstanceOf(UnknownTopicOrPartitionException.class);
+        assertThat(causeOf(() -> admin.deleteTopics(List.of("never-was")).all().get())).isInstanceOf(UnknownTopicOrPartitionException.class);
         assertThat(admin.describeCluster().nodes().get()).extracting(n -> n.id()).containsExactly(1);
         assertThat(admin.describeCluster().clusterId().get()).isEqualTo(broker.meta().clusterId());
     }

@@ -2,16 +2,12 @@ package io.runnel.kafka;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.runnel.server.Broker;
-import io.runnel.testkit.Brokers;
+import io.runnel.testkit.SharedBroker;
 import io.runnel.testkit.KafkaClients;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -21,33 +17,11 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.header.internals.RecordHeader;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** Unmodified kafka-clients 4.4.0 against a real broker on an ephemeral loopback port. */
-class KafkaClientsTest {
-    @TempDir
-    static Path data;
-    static Broker broker;
-    static String bootstrap;
-    static Admin admin;
-
-    @BeforeAll
-    static void start() throws Exception {
-        broker = Brokers.start(data);
-        bootstrap = broker.bootstrapServers();
-        admin = KafkaClients.admin(bootstrap);
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        admin.close();
-        broker.stop().get(30, TimeUnit.SECONDS);
-    }
-
+class KafkaClientsTest extends SharedBroker {
     @ParameterizedTest
     @ValueSource(strings = {"none", "gzip", "snappy", "lz4", "zstd"})
     void producerDefaultsRoundTripKeysValuesHeadersAndTimestamps(String compression) throws Exception {

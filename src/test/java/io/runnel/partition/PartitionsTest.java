@@ -1,6 +1,7 @@
 package io.runnel.partition;
 
 import static io.runnel.testkit.Brokers.await;
+import static io.runnel.testkit.Failures.causeOf;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
@@ -17,7 +18,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.common.errors.InvalidConfigurationException;
 import org.apache.kafka.common.errors.InvalidPartitionsException;
@@ -89,15 +89,15 @@ class PartitionsTest {
     void createAndDeleteRefuseWhatKafkaRefuses() throws Exception {
         broker = Brokers.start(data);
         Partitions partitions = broker.partitions();
-        assertThat(failure(() -> await(partitions.createTopic("bad/name", 1, Map.of())))).isInstanceOf(InvalidTopicException.class);
-        assertThat(failure(() -> await(partitions.createTopic("..", 1, Map.of())))).isInstanceOf(InvalidTopicException.class);
-        assertThat(failure(() -> await(partitions.createTopic("zero", 0, Map.of())))).isInstanceOf(InvalidPartitionsException.class);
-        assertThat(failure(() -> await(partitions.createTopic("cfg", 1, Map.of("retention.ms", "soon")))))
+        assertThat(causeOf(() -> await(partitions.createTopic("bad/name", 1, Map.of())))).isInstanceOf(InvalidTopicException.class);
+        assertThat(causeOf(() -> await(partitions.createTopic("..", 1, Map.of())))).isInstanceOf(InvalidTopicException.class);
+        assertThat(causeOf(() -> await(partitions.createTopic("zero", 0, Map.of())))).isInstanceOf(InvalidPartitionsException.class);
+        assertThat(causeOf(() -> await(partitions.createTopic("cfg", 1, Map.of("retention.ms", "soon")))))
                 .isInstanceOf(InvalidConfigurationException.class).hasMessageContaining("retention.ms");
         await(partitions.createTopic("twice", -1, Map.of()));
         assertThat(partitions.topic("twice").orElseThrow().partitions()).hasSize(1); // num.partitions
-        assertThat(failure(() -> await(partitions.createTopic("twice", 1, Map.of())))).isInstanceOf(TopicExistsException.class);
-        assertThat(failure(() -> await(partitions.deleteTopic("never")))).isInstanceOf(UnknownTopicOrPartitionException.class);
+        assertThat(causeOf(() -> await(partitions.createTopic("twice", 1, Map.of())))).isInstanceOf(TopicExistsException.class);
+        assertThat(causeOf(() -> await(partitions.deleteTopic("never")))).isInstanceOf(UnknownTopicOrPartitionException.class);
     }
 
     @Test
@@ -141,21 +141,5 @@ class PartitionsTest {
         await().atMost(Duration.ofSeconds(10)).until(() -> h.logStartOffset() == 5);
         await().atMost(Duration.ofSeconds(10)).until(() -> !Files.exists(data.resolve("old-0").resolve("00000000000000000000.log")));
         assertThat(Brokers.readAll(h, 1000)).extracting(Batches.Rec::value).containsExactly("new-0");
-    }
-
-    private static Throwable failure(ThrowingRunnable r) {
-        try {
-            r.run();
-        } catch (ExecutionException e) {
-            return e.getCause();
-        } catch (Exception e) {
-            return e;
-        }
-        throw new AssertionError("expected a failure");
-    }
-
-    @FunctionalInterface
-    private interface ThrowingRunnable {
-        void run() throws Exception;
     }
 }

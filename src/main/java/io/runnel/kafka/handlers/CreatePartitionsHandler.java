@@ -11,7 +11,6 @@ import org.apache.kafka.common.message.CreatePartitionsRequestData.CreatePartiti
 import org.apache.kafka.common.message.CreatePartitionsResponseData;
 import org.apache.kafka.common.message.CreatePartitionsResponseData.CreatePartitionsTopicResult;
 import org.apache.kafka.common.protocol.ApiKeys;
-import org.apache.kafka.common.protocol.Errors;
 import org.apache.kafka.common.requests.AbstractRequest;
 import org.apache.kafka.common.requests.AbstractResponse;
 import org.apache.kafka.common.requests.CreatePartitionsRequest;
@@ -51,10 +50,7 @@ public final class CreatePartitionsHandler implements ApiHandler {
             } catch (RuntimeException e) {
                 done = Future.failedFuture(e);
             }
-            all.add(done.otherwise(e -> {
-                out.setErrorCode(Errors.forException(e).code()).setErrorMessage(e.getMessage());
-                return null;
-            }));
+            all.add(Outcomes.recordError(done, (code, message) -> out.setErrorCode(code).setErrorMessage(message)));
         }
         return Future.join(all).transform(x -> Future.succeededFuture(new CreatePartitionsResponse(new CreatePartitionsResponseData().setResults(results))));
     }

@@ -28,7 +28,6 @@ import org.apache.kafka.common.message.CreateTopicsResponseData.CreatableTopicCo
 import org.apache.kafka.common.message.CreateTopicsResponseData.CreatableTopicResult;
 import org.apache.kafka.common.message.CreateTopicsResponseData.CreatableTopicResultCollection;
 import org.apache.kafka.common.protocol.ApiKeys;
-import org.apache.kafka.common.protocol.Errors;
 import org.apache.kafka.common.requests.AbstractRequest;
 import org.apache.kafka.common.requests.AbstractResponse;
 import org.apache.kafka.common.requests.CreateTopicsRequest;
@@ -86,10 +85,7 @@ public final class CreateTopicsHandler implements ApiHandler {
             } catch (RuntimeException e) {
                 done = Future.failedFuture(e);
             }
-            all.add(done.otherwise(e -> {
-                out.setErrorCode(Errors.forException(e).code()).setErrorMessage(e.getMessage());
-                return null;
-            }));
+            all.add(Outcomes.recordError(done, (code, message) -> out.setErrorCode(code).setErrorMessage(message)));
         }
         return Future.join(all).transform(x -> Future.succeededFuture(new CreateTopicsResponse(new CreateTopicsResponseData().setTopics(results))));
     }

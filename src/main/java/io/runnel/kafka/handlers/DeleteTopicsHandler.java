@@ -48,10 +48,8 @@ public final class DeleteTopicsHandler implements ApiHandler {
                 out.setErrorCode(e.code()).setErrorMessage(e.message());
                 continue;
             }
-            all.add(ctx.broker().partitions().deleteTopic(topic.get().name()).otherwise(e -> {
-                out.setErrorCode(Errors.forException(e).code()).setErrorMessage(e.getMessage());
-                return null;
-            }));
+            all.add(Outcomes.recordError(ctx.broker().partitions().deleteTopic(topic.get().name()),
+                    (code, message) -> out.setErrorCode(code).setErrorMessage(message)));
         }
         return Future.join(all).transform(x -> Future.succeededFuture(new DeleteTopicsResponse(new DeleteTopicsResponseData().setResponses(results))));
     }

@@ -25,7 +25,6 @@ import org.apache.kafka.common.message.IncrementalAlterConfigsRequestData.Altera
 import org.apache.kafka.common.message.IncrementalAlterConfigsResponseData;
 import org.apache.kafka.common.message.IncrementalAlterConfigsResponseData.AlterConfigsResourceResponse;
 import org.apache.kafka.common.protocol.ApiKeys;
-import org.apache.kafka.common.protocol.Errors;
 import org.apache.kafka.common.requests.AbstractRequest;
 import org.apache.kafka.common.requests.AbstractResponse;
 import org.apache.kafka.common.requests.IncrementalAlterConfigsRequest;
@@ -57,53 +56,46 @@ public final class IncrementalAlterConfigsHandler implements ApiHandler {
             Future<?> done;
             try {
                 ConfigResource.Type type = ConfigResource.Type.forId(res.resourceType());
-                if (type == ConfigResource.Type.BROKER) {
-                    boolean clusterDefault = res.resourceName().isEmpty();
-                    if (!clusterDefault && !res.resourceName().equals(Integer.toString(ctx.broker().nodeId()))) {
-                        throw new InvalidRequestException("Broker " + res.resourceName() + " is not this broker (" + ctx.broker().nodeId() + ")");
-                    }
-                    var current = ctx.broker().partitions().dynamicConfig();
-                    Map<String, String> level = apply(new LinkedHashMap<>(clusterDefault ? current.clusterDefaults() : current.perBroker()), res, Set.of());
-                    if (r.data().validateOnly()) {
-                        try {
-                            ctx.broker().config().withDynamic(clusterDefault ? level : current.clusterDefaults(), clusterDefault ? current.perBroker() : level);
-                        } catch (ConfigException e) {
-                            throw new InvalidConfigurationException(e.getMessage());
-                        }
-                        done = Future.succeededFuture();
-                    } else {
-                        done = ctx.broker().partitions().alterBrokerConfig(clusterDefault, level);
-                    }
-                    all.add(done.otherwise(e -> {
-                        out.setErrorCode(Errors.forException(e).code()).setErrorMessage(e.getMessage());
-                        return null;
-                    }));
-                    continue;
-                }
-                if (type != ConfigResource.Type.TOPIC) throw new InvalidRequestException("Resource type " + type + " has no configuration in Runnel");
-                Optional<TopicInfo> t = ctx.broker().partitions().topic(res.resourceName());
-                if (t.isEmpty()) throw new UnknownTopicOrPartitionException("Topic '" + res.resourceName() + "' does not exist.");
-                Map<String, String> overrides = apply(new LinkedHashMap<>(t.get().config().overrides()), res, LIST_KEYS);
-                if (r.data().validateOnly()) {
-                    try {
-                        TopicConfig.of(ctx.broker().partitions().brokerConfig(), overrides);
-                    } catch (ConfigException e) {
-                        throw new InvalidConfigurationException(e.getMessage());
-                    }
-                    done = Future.succeededFuture();
-                } else {
-                    done = ctx.broker().partitions().alterTopicConfig(res.resourceName(), overrides);
-                }
+                if (type == ConfigResource.Type.BROKER) done = alterBroker(ctx, r.data().validateOnly(), res);
+                else if (type == ConfigResource.Type.TOPIC) done = alterTopic(ctx, r.data().validateOnly(), res);
+                else throw new InvalidRequestException("Resource type " + type + " has no configuration in Runnel");
             } catch (RuntimeException e) {
                 done = Future.failedFuture(e);
             }
-            all.add(done.otherwise(e -> {
-                out.setErrorCode(Errors.forException(e).code()).setErrorMessage(e.getMessage());
-                return null;
-            }));
+            all.add(Outcomes.recordError(done, (code, message) -> out.setErrorCode(code).setErrorMessage(message)));
         }
         return Future.join(all).transform(x -> Future.succeededFuture(
                 new IncrementalAlterConfigsResponse(new IncrementalAlterConfigsResponseData().setResponses(results))));
+    }
+
+    private static Future<?> alterBroker(RequestContext ctx, boolean validateOnly, AlterConfigsResource res) {
+        boolean clusterDefault = res.resourceName().isEmpty();
+        if (!clusterDefault && !res.resourceName().equals(Integer.toString(ctx.broker().nodeId()))) {
+            throw new InvalidRequestException("Broker " + res.resourceName() + " is not this broker (" + ctx.broker().nodeId() + ")");
+        }
+        var partitions = ctx.broker().partitions();
+        Map<String, String> level = apply(new LinkedHashMap<>(partitions.dynamicConfig(clusterDefault)), res, Set.of());
+        if (!validateOnly) return partitions.alterBrokerConfig(clusterDefault, level);
+        return validate(() -> ctx.broker().config().withDynamic(clusterDefault ? level : partitions.dynamicConfig(true),
+                clusterDefault ? partitions.dynamicConfig(false) : level));
+    }
+
+    private static Future<?> alterTopic(RequestContext ctx, boolean validateOnly, AlterConfigsResource res) {
+        Optional<TopicInfo> t = ctx.broker().partitions().topic(res.resourceName());
+        if (t.isEmpty()) throw new UnknownTopicOrPartitionException("Topic '" + res.resourceName() + "' does not exist.");
+        Map<String, String> overrides = apply(new LinkedHashMap<>(t.get().config().overrides()), res, LIST_KEYS);
+        if (!validateOnly) return ctx.broker().partitions().alterTopicConfig(res.resourceName(), overrides);
+        return validate(() -> TopicConfig.of(ctx.broker().partitions().brokerConfig(), overrides));
+    }
+
+    /** Runs a configuration check for validate-only requests, with Kafka's exception for a bad value. */
+    private static Future<?> validate(Runnable check) {
+        try {
+            check.run();
+            return Future.succeededFuture();
+        } catch (ConfigException e) {
+            throw new InvalidConfigurationException(e.getMessage());
+        }
     }
 
     private static Map<String, String> apply(Map<String, String> overrides, AlterConfigsResource res, Set<String> listKeys) {
