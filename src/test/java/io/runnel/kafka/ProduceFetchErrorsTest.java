@@ -79,6 +79,21 @@ class ProduceFetchErrorsTest {
     }
 
     @Test
+    void oversizedRequestsAndUnknownApisCloseOnlyTheirConnection() throws Exception {
+        try (RawKafkaClient healthy = new RawKafkaClient(broker.bootstrapServers())) {
+            try (RawKafkaClient huge = new RawKafkaClient(broker.bootstrapServers())) {
+                huge.sendBytes(new byte[] {0x7f, 0x00, 0x00, 0x00}); // a 2 GB size prefix (socket.request.max.bytes is 100 MB)
+                assertThat(huge.closedByBroker()).isTrue();
+            }
+            try (RawKafkaClient unknown = new RawKafkaClient(broker.bootstrapServers())) {
+                unknown.sendFrame(ByteBuffer.allocate(14).putShort((short) 4).putShort((short) 7).putInt(1).putShort((short) -1).flip()); // LeaderAndIsr
+                assertThat(unknown.closedByBroker()).isTrue();
+            }
+            assertThat(first(produce(healthy, (short) 1, "errs", 0, Batches.batch(1, 1L, "still"))).errorCode()).isZero();
+        }
+    }
+
+    @Test
     void fetchOutOfRangeAndUnknownPartitions() throws Exception {
         Brokers.await(broker.partitions().partition("errs", 0).orElseThrow().append(Batches.batch(3, 1L, "v")));
         try (RawKafkaClient c = new RawKafkaClient(broker.bootstrapServers())) {
