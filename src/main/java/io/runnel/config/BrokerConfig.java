@@ -87,13 +87,28 @@ public final class BrokerConfig {
     public static final ConfigKey<Integer> FETCH_MAX_BYTES = intKey("fetch.max.bytes", 57_671_680, 1024, Integer.MAX_VALUE,
             "The most bytes one Fetch response carries, whatever the consumer asks for (Kafka's fetch.max.bytes).");
 
+    public static final ConfigKey<Integer> OFFSETS_TOPIC_NUM_PARTITIONS = intKey("offsets.topic.num.partitions", 50, 1, 1000,
+            "Partitions of the internal topic __consumer_offsets (created when the first consumer group appears); do not change it afterwards.");
+    public static final ConfigKey<Integer> GROUP_MIN_SESSION_TIMEOUT_MS = intKey("group.min.session.timeout.ms", 6000, 1, Integer.MAX_VALUE,
+            "The shortest session timeout a consumer group member may ask for.");
+    public static final ConfigKey<Integer> GROUP_MAX_SESSION_TIMEOUT_MS = intKey("group.max.session.timeout.ms", 1_800_000, 1, Integer.MAX_VALUE,
+            "The longest session timeout a consumer group member may ask for.");
+    public static final ConfigKey<Integer> GROUP_INITIAL_REBALANCE_DELAY_MS = intKey("group.initial.rebalance.delay.ms", 3000, 0, Integer.MAX_VALUE,
+            "How long the first rebalance of an empty group waits for more members to join.");
+    public static final ConfigKey<Integer> OFFSETS_RETENTION_MINUTES = intKey("offsets.retention.minutes", 10_080, 1, Integer.MAX_VALUE,
+            "How long committed offsets of a group without members are kept.");
+    public static final ConfigKey<Integer> OFFSET_METADATA_MAX_BYTES = intKey("offset.metadata.max.bytes", 4096, 0, Integer.MAX_VALUE,
+            "The longest metadata string a committed offset may carry.");
+
     /** Every broker key, in the order of {@code conf/broker.properties}. */
     public static final List<ConfigKey<?>> KEYS = List.of(NODE_ID, LISTENERS, ADVERTISED_LISTENERS, LOG_DIRS,
             NUM_PARTITIONS, DEFAULT_REPLICATION_FACTOR, AUTO_CREATE_TOPICS_ENABLE, LOG_SEGMENT_BYTES, LOG_ROLL_MS,
             LOG_ROLL_HOURS, LOG_RETENTION_MS, LOG_RETENTION_MINUTES, LOG_RETENTION_HOURS, LOG_RETENTION_BYTES,
             LOG_RETENTION_CHECK_INTERVAL_MS, LOG_FLUSH_INTERVAL_MESSAGES, LOG_FLUSH_INTERVAL_MS,
             LOG_INDEX_INTERVAL_BYTES, LOG_MESSAGE_TIMESTAMP_TYPE, MESSAGE_MAX_BYTES, SOCKET_REQUEST_MAX_BYTES,
-            QUEUED_MAX_REQUEST_BYTES, CONNECTION_MAX_INFLIGHT_BYTES, FETCH_MAX_BYTES, HTTP_HOST, HTTP_PORT);
+            QUEUED_MAX_REQUEST_BYTES, CONNECTION_MAX_INFLIGHT_BYTES, FETCH_MAX_BYTES, OFFSETS_TOPIC_NUM_PARTITIONS,
+            GROUP_MIN_SESSION_TIMEOUT_MS, GROUP_MAX_SESSION_TIMEOUT_MS, GROUP_INITIAL_REBALANCE_DELAY_MS, OFFSETS_RETENTION_MINUTES,
+            OFFSET_METADATA_MAX_BYTES, HTTP_HOST, HTTP_PORT);
 
     /** The environment variable that carries JVM flags for scripts/runnel; it is not a configuration key. */
     public static final String ENV_JVM_OPTS = "RUNNEL_OPTS";

@@ -1,6 +1,7 @@
 package io.runnel.kafka;
 
 import io.runnel.config.BrokerConfig;
+import io.runnel.group.GroupCoordinator;
 import io.runnel.partition.Partitions;
 import io.runnel.partition.ProducerIdManager;
 
@@ -8,5 +9,6 @@ import io.runnel.partition.ProducerIdManager;
  * What the Kafka API handlers need from the broker, handed over by {@code server.Broker} (the kafka package does
  * not reach into server).
  */
-public record BrokerInfo(int nodeId, String clusterId, BrokerConfig config, Partitions partitions, ProducerIdManager producerIds) {
+public record BrokerInfo(int nodeId, String clusterId, BrokerConfig config, Partitions partitions, ProducerIdManager producerIds,
+                         GroupCoordinator groups) {
 }

@@ -45,6 +45,7 @@ final class Connection {
     private final InflightBudget budget;
     private final int maxRequestBytes;
     private final int maxInflightBytes;
+    private final String clientHost;
     private final ArrayDeque<Slot> slots = new ArrayDeque<>();
     /** Requests read but not yet handed to their handler (a subset of {@link #slots}, in the same order). */
     private final ArrayDeque<Slot> undispatched = new ArrayDeque<>();
@@ -76,6 +77,7 @@ final class Connection {
         this.budget = budget;
         this.maxRequestBytes = maxRequestBytes;
         this.maxInflightBytes = maxInflightBytes;
+        this.clientHost = socket.remoteAddress() == null ? "" : socket.remoteAddress().host();
         this.parser = RecordParser.newFixed(4, socket);
         parser.handler(this::onChunk);
         parser.exceptionHandler(e -> close("read failed: " + e.getMessage()));
@@ -160,7 +162,7 @@ final class Connection {
         }
         Future<AbstractResponse> answer;
         try {
-            answer = handler.handle(new RequestContext(header, apis.broker(), endpoint, apis), request);
+            answer = handler.handle(new RequestContext(header, apis.broker(), endpoint, apis, clientHost), request);
         } catch (RuntimeException e) {
             answer = Future.failedFuture(e);
         }

@@ -6,6 +6,9 @@ import io.runnel.kafka.handlers.DeleteTopicsHandler;
 import io.runnel.kafka.handlers.DescribeClusterHandler;
 import io.runnel.kafka.handlers.DescribeConfigsHandler;
 import io.runnel.kafka.handlers.FetchHandler;
+import io.runnel.kafka.handlers.FindCoordinatorHandler;
+import io.runnel.kafka.handlers.GroupMembershipHandlers;
+import io.runnel.kafka.handlers.OffsetHandlers;
 import io.runnel.kafka.handlers.IncrementalAlterConfigsHandler;
 import io.runnel.kafka.handlers.InitProducerIdHandler;
 import io.runnel.kafka.handlers.ListOffsetsHandler;
@@ -27,10 +30,12 @@ public final class KafkaApis {
 
     public KafkaApis(BrokerInfo broker) {
         this.broker = broker;
-        List<ApiHandler> all = List.of(new ApiVersionsHandler(), new MetadataHandler(), new ProduceHandler(), new FetchHandler(),
-                new ListOffsetsHandler(), new InitProducerIdHandler(), new CreateTopicsHandler(), new DeleteTopicsHandler(),
-                new CreatePartitionsHandler(), new DescribeClusterHandler(), new DescribeConfigsHandler(),
-                new IncrementalAlterConfigsHandler());
+        List<ApiHandler> all = new java.util.ArrayList<>(List.of(new ApiVersionsHandler(), new MetadataHandler(), new ProduceHandler(),
+                new FetchHandler(), new ListOffsetsHandler(), new InitProducerIdHandler(), new CreateTopicsHandler(),
+                new DeleteTopicsHandler(), new CreatePartitionsHandler(), new DescribeClusterHandler(), new DescribeConfigsHandler(),
+                new IncrementalAlterConfigsHandler(), new FindCoordinatorHandler()));
+        all.addAll(GroupMembershipHandlers.all());
+        all.addAll(OffsetHandlers.all());
         for (ApiHandler h : all) handlers.put(h.apiKey(), h);
     }
 

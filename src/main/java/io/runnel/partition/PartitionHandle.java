@@ -119,32 +119,6 @@ public final class PartitionHandle {
     }
 
     private <T> Future<T> call(LogCall<T> call) {
-        Context target = verticle.context();
-        Context caller = Vertx.currentContext();
-        Promise<T> promise = Promise.promise();
-        Runnable run = () -> {
-            T result;
-            try {
-                result = call.apply(verticle.log());
-            } catch (Throwable t) {
-                complete(caller, target, () -> promise.fail(t));
-                return;
-            }
-            complete(caller, target, () -> promise.complete(result));
-        };
-        if (caller == target) {
-            run.run();
-        } else {
-            target.runOnContext(v -> run.run());
-        }
-        return promise.future();
-    }
-
-    private static void complete(Context caller, Context target, Runnable completion) {
-        if (caller == null || caller == target) {
-            completion.run();
-        } else {
-            caller.runOnContext(v -> completion.run());
-        }
+        return OnContext.call(verticle.context(), () -> call.apply(verticle.log()));
     }
 }

@@ -44,6 +44,7 @@ public final class Partitions {
     }
 
     private final Vertx vertx;
+    private final Deployer deployer;
     private final BrokerConfig staticConfig;
     /** The static configuration with the dynamic broker overrides on top; replaced by {@link #alterBrokerConfig}. */
     private volatile BrokerConfig brokerConfig;
@@ -55,8 +56,9 @@ public final class Partitions {
     private final Map<String, TopicInfo> topics = new ConcurrentHashMap<>();
     private final Set<String> busy = ConcurrentHashMap.newKeySet();
 
-    public Partitions(Vertx vertx, BrokerConfig brokerConfig, Time time) {
+    public Partitions(Vertx vertx, Deployer deployer, BrokerConfig brokerConfig, Time time) {
         this.vertx = vertx;
+        this.deployer = deployer;
         this.staticConfig = brokerConfig;
         this.brokerConfig = brokerConfig;
         this.logDir = brokerConfig.logDir();
@@ -137,7 +139,7 @@ public final class Partitions {
             PartitionVerticle v = new PartitionVerticle(tp, PartitionDirs.dirOf(logDir, tp), config.logConfig(), time,
                     brokerConfig.get(BrokerConfig.LOG_RETENTION_CHECK_INTERVAL_MS));
             verticles.add(v);
-            deployed.add(vertx.deployVerticle(v));
+            deployed.add(deployer.deploy(v));
         }
         return Future.all(deployed).map(cf -> {
             List<PartitionHandle> handles = new ArrayList<>();
@@ -251,7 +253,7 @@ public final class Partitions {
             List<Future<Void>> undeployed = new ArrayList<>();
             for (int i = 0; i < t.partitions().size(); i++) {
                 t.partitions().get(i).markForDeletion();
-                undeployed.add(vertx.undeploy(t.deploymentIds().get(i)));
+                undeployed.add(deployer.undeploy(t.deploymentIds().get(i)));
             }
             return Future.all(undeployed).<Void>mapEmpty();
         }).andThen(ar -> {
@@ -283,7 +285,7 @@ public final class Partitions {
     public Future<Void> stop() {
         List<Future<Void>> undeployed = new ArrayList<>();
         for (TopicInfo t : topics.values()) {
-            for (String id : t.deploymentIds()) undeployed.add(vertx.undeploy(id));
+            for (String id : t.deploymentIds()) undeployed.add(deployer.undeploy(id));
         }
         topics.clear();
         return Future.all(undeployed).mapEmpty();

@@ -1,10 +1,12 @@
 package io.runnel.server;
 
 import io.runnel.config.BrokerConfig;
+import io.runnel.group.GroupCoordinator;
 import io.runnel.http.HttpEndpoint;
 import io.runnel.kafka.BrokerInfo;
 import io.runnel.kafka.KafkaApis;
 import io.runnel.kafka.KafkaServer;
+import io.runnel.partition.Deployer;
 import io.runnel.partition.ProducerIdManager;
 import io.runnel.log.LogDirLock;
 import io.runnel.partition.Partitions;
@@ -36,6 +38,7 @@ public final class Broker {
     private final Vertx vertx;
     private final LogDirLock lock;
     private final Partitions partitions;
+    private final GroupCoordinator groups;
     private final AtomicBoolean stopping = new AtomicBoolean();
     private final CompletableFuture<Void> stopped = new CompletableFuture<>();
     private volatile boolean ready;
@@ -47,7 +50,9 @@ public final class Broker {
         this.meta = meta;
         this.vertx = vertx;
         this.lock = lock;
-        this.partitions = new Partitions(vertx, config, time);
+        Deployer deployer = new Deployer(vertx);
+        this.partitions = new Partitions(vertx, deployer, config, time);
+        this.groups = new GroupCoordinator(vertx, deployer, partitions, config, time);
     }
 
     /**
@@ -72,8 +77,9 @@ public final class Broker {
         Vertx vertx = Vertx.vertx(new VertxOptions());
         Broker broker = new Broker(config, meta, vertx, lock, time);
         BrokerInfo info = new BrokerInfo(meta.nodeId(), meta.clusterId(), config, broker.partitions,
-                new ProducerIdManager(vertx, config.logDir()));
+                new ProducerIdManager(vertx, config.logDir()), broker.groups);
         return broker.partitions.start()
+                .compose(v -> broker.groups.start())
                 .compose(v -> KafkaServer.start(vertx, new KafkaApis(info)))
                 .compose(kafka -> {
                     broker.kafka = kafka;
@@ -102,6 +108,7 @@ public final class Broker {
         LOG.info("Stopping broker {}", meta.nodeId());
         Future<Void> httpClosed = http == null ? Future.succeededFuture() : http.close();
         httpClosed.eventually(() -> kafka == null ? Future.succeededFuture() : kafka.stop())
+                .eventually(groups::stop)
                 .eventually(partitions::stop).toCompletionStage().whenCompleteAsync((v, partitionsError) ->
                 vertx.close().toCompletionStage().whenComplete((v2, closeError) -> {
                     try {

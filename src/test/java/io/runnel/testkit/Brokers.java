@@ -24,6 +24,9 @@ public final class Brokers {
         m.put("listeners", "PLAINTEXT://127.0.0.1:0");
         m.put("http.host", "127.0.0.1");
         m.put("http.port", "0");
+        // Small and quick for tests: fewer __consumer_offsets partitions to open, no wait for more group members.
+        m.put("offsets.topic.num.partitions", "5");
+        m.put("group.initial.rebalance.delay.ms", "100");
         return m;
     }
 

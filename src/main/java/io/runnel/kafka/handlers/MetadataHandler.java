@@ -1,6 +1,7 @@
 package io.runnel.kafka.handlers;
 
 import io.runnel.config.BrokerConfig;
+import io.runnel.group.GroupCoordinator;
 import io.runnel.kafka.ApiHandler;
 import io.runnel.kafka.RequestContext;
 import io.runnel.partition.Partitions;
@@ -78,7 +79,8 @@ public final class MetadataHandler implements ApiHandler {
             parts.add(new MetadataResponsePartition().setPartitionIndex(p).setLeaderId(node).setLeaderEpoch(0)
                     .setReplicaNodes(List.of(node)).setIsrNodes(List.of(node)).setOfflineReplicas(List.of()));
         }
-        return new MetadataResponseTopic().setName(t.name()).setTopicId(t.topicId()).setIsInternal(false).setPartitions(parts);
+        return new MetadataResponseTopic().setName(t.name()).setTopicId(t.topicId()).setIsInternal(GroupCoordinator.isInternal(t.name()))
+                .setPartitions(parts);
     }
 
     private static AbstractResponse response(RequestContext ctx, List<MetadataResponseTopic> topics) {

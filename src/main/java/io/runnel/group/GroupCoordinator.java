@@ -1,0 +1,170 @@
+package io.runnel.group;
+
+import io.runnel.config.BrokerConfig;
+import io.runnel.group.OffsetRecords.Committed;
+import io.runnel.partition.Deployer;
+import io.runnel.partition.OnContext;
+import io.runnel.partition.Partitions;
+import io.runnel.partition.Partitions.TopicInfo;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.message.JoinGroupRequestData;
+import org.apache.kafka.common.message.JoinGroupResponseData;
+import org.apache.kafka.common.message.SyncGroupRequestData;
+import org.apache.kafka.common.message.SyncGroupResponseData;
+import org.apache.kafka.common.protocol.Errors;
+import org.apache.kafka.common.utils.Time;
+import org.apache.kafka.common.utils.Utils;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The group coordinator of this broker: consumer groups and their committed offsets, kept in the internal topic
+ * {@code __consumer_offsets}. A group belongs to the partition {@code abs(hash(groupId)) % partitions}, as in Kafka,
+ * and each partition has a {@link GroupShard} on its own event loop. The topic is created when the first group
+ * appears (FindCoordinator), or loaded at start when it exists.
+ */
+public final class GroupCoordinator {
+    public static final String OFFSETS_TOPIC = "__consumer_offsets";
+    private static final Logger LOG = LoggerFactory.getLogger(GroupCoordinator.class);
+    /** How often expired offsets of empty groups are looked for. Kafka's offsets.retention.check.interval.ms. */
+    private static final long RETENTION_CHECK_INTERVAL_MS = 600_000;
+
+    private final Vertx vertx;
+    private final Deployer deployer;
+    private final Partitions partitions;
+    private final GroupSettings settings;
+    private final Time time;
+    private final List<GroupShard> shards = new ArrayList<>();
+    private final List<String> deploymentIds = new ArrayList<>();
+    private Future<Void> ready;
+    private long retentionTimer = -1;
+
+    public GroupCoordinator(Vertx vertx, Deployer deployer, Partitions partitions, BrokerConfig config, Time time) {
+        this.vertx = vertx;
+        this.deployer = deployer;
+        this.partitions = partitions;
+        this.settings = GroupSettings.from(config);
+        this.time = time;
+    }
+
+    /** Loads the groups when {@code __consumer_offsets} exists already; otherwise it is created on first use. */
+    public synchronized Future<Void> start() {
+        if (partitions.topic(OFFSETS_TOPIC).isPresent()) return ensureReady();
+        return Future.succeededFuture();
+    }
+
+    /** Creates {@code __consumer_offsets} if needed and deploys the shards, once. */
+    public synchronized Future<Void> ensureReady() {
+        if (ready != null) return ready;
+        // Offsets are never deleted by time: compaction (keep the latest record per key) is what will bound this topic.
+        ready = partitions.createTopic(OFFSETS_TOPIC, settings.offsetsPartitions(), Map.of("retention.ms", "-1"))
+                .recover(e -> e instanceof TopicExistsException ? Future.succeededFuture(partitions.topic(OFFSETS_TOPIC).orElseThrow())
+                        : Future.failedFuture(e))
+                .compose(this::deployShards)
+                .onFailure(e -> {
+                    synchronized (this) {
+                        ready = null;
+                    }
+                    LOG.error("The group coordinator could not start", e);
+                });
+        return ready;
+    }
+
+    private Future<Void> deployShards(TopicInfo topic) {
+        List<Future<String>> deployed = new ArrayList<>();
+        for (var handle : topic.partitions()) {
+            GroupShard shard = new GroupShard(handle, settings, time);
+            shards.add(shard);
+            deployed.add(deployer.deploy(shard));
+        }
+        return Future.all(deployed).map(v -> {
+            deployed.forEach(f -> deploymentIds.add(f.result()));
+            retentionTimer = vertx.setPeriodic(RETENTION_CHECK_INTERVAL_MS, id -> shards.forEach(s -> onShard(s, GroupShard::expireOffsets)));
+            return null;
+        });
+    }
+
+    public static boolean isInternal(String topic) {
+        return OFFSETS_TOPIC.equals(topic);
+    }
+
+    int partitionFor(String groupId) {
+        return Utils.abs(groupId.hashCode()) % settings.offsetsPartitions();
+    }
+
+    /** Runs {@code call} on the shard of {@code groupId}, creating the coordinator's topic first if needed. */
+    <T> Future<T> onGroup(String groupId, Function<GroupShard, Future<T>> call) {
+        return ensureReady().compose(v -> onShard(shards.get(partitionFor(groupId)), call));
+    }
+
+    private static <T> Future<T> onShard(GroupShard shard, Function<GroupShard, Future<T>> call) {
+        return OnContext.compose(shard.context(), () -> call.apply(shard));
+    }
+
+    /** Runs {@code call} on every shard and gathers the results in shard order. */
+    <T> Future<List<T>> onAllShards(Function<GroupShard, Future<T>> call) {
+        return ensureReady().compose(v -> {
+            List<Future<T>> all = new ArrayList<>();
+            for (GroupShard s : shards) all.add(onShard(s, call));
+            return Future.all(all).map(cf -> all.stream().map(Future::result).toList());
+        });
+    }
+
+    public int offsetMetadataMaxBytes() {
+        return settings.offsetMetadataMaxBytes();
+    }
+
+    // ---- the classic protocol ----
+
+    public Future<JoinGroupResponseData> joinGroup(JoinGroupRequestData req, short version, String clientId, String clientHost) {
+        return onGroup(req.groupId(), s -> s.join(req, version, clientId, clientHost));
+    }
+
+    public Future<SyncGroupResponseData> syncGroup(SyncGroupRequestData req) {
+        return onGroup(req.groupId(), s -> s.sync(req));
+    }
+
+    public Future<Errors> heartbeat(String groupId, String memberId, int generation) {
+        return onGroup(groupId, s -> Future.succeededFuture(s.heartbeat(groupId, memberId, generation)));
+    }
+
+    public Future<Errors> leaveGroup(String groupId, String memberId, String groupInstanceId) {
+        return onGroup(groupId, s -> Future.succeededFuture(s.leave(groupId, memberId, groupInstanceId)));
+    }
+
+    // ---- offsets ----
+
+    /** A commit of one group: the member check, then the offsets that passed their own checks. */
+    public Future<Errors> commitOffsets(String groupId, int generation, String memberId, Map<org.apache.kafka.common.TopicPartition, CommittedOffset> commits) {
+        return onGroup(groupId, s -> {
+            Errors e = s.validateCommit(groupId, generation, memberId);
+            if (e != Errors.NONE) return Future.succeededFuture(e);
+            Map<org.apache.kafka.common.TopicPartition, Committed> stored = new java.util.LinkedHashMap<>();
+            long now = time.milliseconds();
+            commits.forEach((tp, c) -> stored.put(tp, new Committed(c.offset(), c.leaderEpoch(), c.metadata(), now)));
+            return s.commit(groupId, stored).map(v -> Errors.NONE);
+        });
+    }
+
+    /** The group's committed offsets (all of them). */
+    public Future<Map<org.apache.kafka.common.TopicPartition, CommittedOffset>> fetchOffsets(String groupId) {
+        return onGroup(groupId, s -> {
+            Map<org.apache.kafka.common.TopicPartition, CommittedOffset> out = new java.util.LinkedHashMap<>();
+            s.committed(groupId).forEach((tp, c) -> out.put(tp, new CommittedOffset(c.offset(), c.leaderEpoch(), c.metadata())));
+            return Future.succeededFuture(out);
+        });
+    }
+
+    public Future<Void> stop() {
+        if (retentionTimer >= 0) vertx.cancelTimer(retentionTimer);
+        List<Future<Void>> all = new ArrayList<>();
+        for (String id : deploymentIds) all.add(deployer.undeploy(id));
+        return Future.all(all).mapEmpty();
+    }
+}

@@ -1,0 +1,55 @@
+package io.runnel.kafka.handlers;
+
+import io.runnel.kafka.ApiHandler;
+import io.runnel.kafka.RequestContext;
+import io.vertx.core.Future;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.kafka.common.message.FindCoordinatorResponseData;
+import org.apache.kafka.common.message.FindCoordinatorResponseData.Coordinator;
+import org.apache.kafka.common.protocol.ApiKeys;
+import org.apache.kafka.common.protocol.Errors;
+import org.apache.kafka.common.requests.AbstractRequest;
+import org.apache.kafka.common.requests.AbstractResponse;
+import org.apache.kafka.common.requests.FindCoordinatorRequest;
+import org.apache.kafka.common.requests.FindCoordinatorResponse;
+
+/**
+ * FindCoordinator, one key (v0 to v3) or a batch (v4+). Every group's coordinator is this broker; the first request
+ * creates {@code __consumer_offsets}. Transaction coordinators do not exist yet: such keys get INVALID_REQUEST.
+ */
+public final class FindCoordinatorHandler implements ApiHandler {
+    @Override
+    public ApiKeys apiKey() {
+        return ApiKeys.FIND_COORDINATOR;
+    }
+
+    @Override
+    public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
+        FindCoordinatorRequest r = (FindCoordinatorRequest) request;
+        boolean group = r.data().keyType() == FindCoordinatorRequest.CoordinatorType.GROUP.id();
+        List<String> keys = ctx.apiVersion() >= 4 ? r.data().coordinatorKeys() : List.of(r.data().key());
+        Future<Void> ready = group ? ctx.broker().groups().ensureReady() : Future.succeededFuture();
+        return ready.transform(ar -> {
+            Errors error = !group ? Errors.INVALID_REQUEST : ar.succeeded() ? Errors.NONE : Errors.COORDINATOR_NOT_AVAILABLE;
+            String message = !group ? "Transactions are not supported by Runnel yet" : ar.succeeded() ? null : ar.cause().getMessage();
+            FindCoordinatorResponseData out = new FindCoordinatorResponseData();
+            if (ctx.apiVersion() >= 4) {
+                List<Coordinator> coordinators = new ArrayList<>();
+                for (String key : keys) coordinators.add(coordinator(ctx, key, error, message));
+                out.setCoordinators(coordinators);
+            } else {
+                Coordinator c = coordinator(ctx, keys.get(0), error, message);
+                out.setErrorCode(c.errorCode()).setErrorMessage(c.errorMessage()).setNodeId(c.nodeId()).setHost(c.host()).setPort(c.port());
+            }
+            return Future.succeededFuture(new FindCoordinatorResponse(out));
+        });
+    }
+
+    private static Coordinator coordinator(RequestContext ctx, String key, Errors error, String message) {
+        Coordinator c = new Coordinator().setKey(key).setErrorCode(error.code()).setErrorMessage(message);
+        if (error == Errors.NONE) c.setNodeId(ctx.broker().nodeId()).setHost(ctx.endpoint().host()).setPort(ctx.endpoint().port());
+        else c.setNodeId(-1).setHost("").setPort(-1);
+        return c;
+    }
+}

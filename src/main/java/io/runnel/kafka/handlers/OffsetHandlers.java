@@ -1,0 +1,162 @@
+package io.runnel.kafka.handlers;
+
+import io.runnel.group.CommittedOffset;
+import io.runnel.kafka.ApiHandler;
+import io.runnel.kafka.RequestContext;
+import io.runnel.partition.Partitions.TopicInfo;
+import io.vertx.core.Future;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.message.OffsetCommitRequestData.OffsetCommitRequestPartition;
+import org.apache.kafka.common.message.OffsetCommitRequestData.OffsetCommitRequestTopic;
+import org.apache.kafka.common.message.OffsetCommitResponseData;
+import org.apache.kafka.common.message.OffsetCommitResponseData.OffsetCommitResponsePartition;
+import org.apache.kafka.common.message.OffsetCommitResponseData.OffsetCommitResponseTopic;
+import org.apache.kafka.common.message.OffsetFetchRequestData.OffsetFetchRequestTopics;
+import org.apache.kafka.common.message.OffsetFetchResponseData;
+import org.apache.kafka.common.message.OffsetFetchResponseData.OffsetFetchResponseGroup;
+import org.apache.kafka.common.message.OffsetFetchResponseData.OffsetFetchResponsePartition;
+import org.apache.kafka.common.message.OffsetFetchResponseData.OffsetFetchResponsePartitions;
+import org.apache.kafka.common.message.OffsetFetchResponseData.OffsetFetchResponseTopic;
+import org.apache.kafka.common.message.OffsetFetchResponseData.OffsetFetchResponseTopics;
+import org.apache.kafka.common.protocol.ApiKeys;
+import org.apache.kafka.common.protocol.Errors;
+import org.apache.kafka.common.requests.AbstractRequest;
+import org.apache.kafka.common.requests.AbstractResponse;
+import org.apache.kafka.common.requests.OffsetCommitRequest;
+import org.apache.kafka.common.requests.OffsetCommitResponse;
+import org.apache.kafka.common.requests.OffsetFetchRequest;
+import org.apache.kafka.common.requests.OffsetFetchResponse;
+
+/**
+ * OffsetCommit and OffsetFetch (one group up to v7, several from v8; topic ids from v10). A commit is checked
+ * against the group (member and generation, or a group without members for consumers that only assign), then per
+ * partition (the topic must exist, the metadata must fit offset.metadata.max.bytes), written to
+ * {@code __consumer_offsets}, and only then acknowledged.
+ */
+public final class OffsetHandlers {
+    private OffsetHandlers() {
+    }
+
+    public static List<ApiHandler> all() {
+        return List.of(new Commit(), new Fetch());
+    }
+
+    private static Optional<TopicInfo> topic(RequestContext ctx, String name, Uuid id) {
+        if (name != null && !name.isEmpty()) return ctx.broker().partitions().topic(name);
+        return id == null ? Optional.empty() : ctx.broker().partitions().topicById(id);
+    }
+
+    static final class Commit implements ApiHandler {
+        @Override
+        public ApiKeys apiKey() {
+            return ApiKeys.OFFSET_COMMIT;
+        }
+
+        @Override
+        public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
+            var d = ((OffsetCommitRequest) request).data();
+            int maxMetadata = ctx.broker().groups().offsetMetadataMaxBytes();
+            List<OffsetCommitResponseTopic> topics = new ArrayList<>();
+            Map<TopicPartition, CommittedOffset> valid = new LinkedHashMap<>();
+            List<OffsetCommitResponsePartition> pending = new ArrayList<>();
+            for (OffsetCommitRequestTopic t : d.topics()) {
+                Optional<TopicInfo> info = topic(ctx, t.name(), t.topicId());
+                OffsetCommitResponseTopic rt = new OffsetCommitResponseTopic().setName(t.name()).setTopicId(t.topicId());
+                topics.add(rt);
+                for (OffsetCommitRequestPartition p : t.partitions()) {
+                    OffsetCommitResponsePartition rp = new OffsetCommitResponsePartition().setPartitionIndex(p.partitionIndex());
+                    rt.partitions().add(rp);
+                    if (info.isEmpty() || p.partitionIndex() < 0 || p.partitionIndex() >= info.get().partitions().size()) {
+                        rp.setErrorCode((info.isEmpty() && ctx.apiVersion() >= 10 ? Errors.UNKNOWN_TOPIC_ID : Errors.UNKNOWN_TOPIC_OR_PARTITION).code());
+                    } else if (p.committedMetadata() != null && p.committedMetadata().length() > maxMetadata) {
+                        rp.setErrorCode(Errors.OFFSET_METADATA_TOO_LARGE.code());
+                    } else {
+                        valid.put(new TopicPartition(info.get().name(), p.partitionIndex()),
+                                new CommittedOffset(p.committedOffset(), p.committedLeaderEpoch(), p.committedMetadata()));
+                        pending.add(rp);
+                    }
+                }
+            }
+            return ctx.broker().groups().commitOffsets(d.groupId(), d.generationIdOrMemberEpoch(), d.memberId(), valid)
+                    .otherwise(Errors::forException)
+                    .map(error -> {
+                        pending.forEach(rp -> rp.setErrorCode(error.code()));
+                        return new OffsetCommitResponse(new OffsetCommitResponseData().setTopics(topics));
+                    });
+        }
+    }
+
+    static final class Fetch implements ApiHandler {
+        @Override
+        public ApiKeys apiKey() {
+            return ApiKeys.OFFSET_FETCH;
+        }
+
+        @Override
+        public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
+            OffsetFetchRequest r = (OffsetFetchRequest) request;
+            Map<String, List<OffsetFetchRequestTopics>> asked = r.groupIdsToTopics();
+            List<Future<OffsetFetchResponseGroup>> groups = new ArrayList<>();
+            for (Map.Entry<String, List<OffsetFetchRequestTopics>> e : asked.entrySet()) {
+                groups.add(ctx.broker().groups().fetchOffsets(e.getKey()).map(committed -> group(ctx, e.getKey(), e.getValue(), committed))
+                        .otherwise(err -> new OffsetFetchResponseGroup().setGroupId(e.getKey()).setErrorCode(Errors.forException(err).code())));
+            }
+            return Future.all(groups).map(cf -> {
+                OffsetFetchResponseData out = new OffsetFetchResponseData();
+                if (ctx.apiVersion() >= 8) {
+                    groups.forEach(g -> out.groups().add(g.result()));
+                } else {
+                    OffsetFetchResponseGroup g = groups.get(0).result();
+                    out.setErrorCode(g.errorCode());
+                    for (OffsetFetchResponseTopics t : g.topics()) {
+                        OffsetFetchResponseTopic legacy = new OffsetFetchResponseTopic().setName(t.name());
+                        for (OffsetFetchResponsePartitions p : t.partitions()) {
+                            legacy.partitions().add(new OffsetFetchResponsePartition().setPartitionIndex(p.partitionIndex())
+                                    .setCommittedOffset(p.committedOffset()).setCommittedLeaderEpoch(p.committedLeaderEpoch())
+                                    .setMetadata(p.metadata()).setErrorCode(p.errorCode()));
+                        }
+                        out.topics().add(legacy);
+                    }
+                }
+                return new OffsetFetchResponse(out, ctx.apiVersion());
+            });
+        }
+
+        /** The group's answer: the asked partitions (all committed ones when topics is null), -1 where none is committed. */
+        private static OffsetFetchResponseGroup group(RequestContext ctx, String groupId, List<OffsetFetchRequestTopics> topics,
+                                                      Map<TopicPartition, CommittedOffset> committed) {
+            OffsetFetchResponseGroup g = new OffsetFetchResponseGroup().setGroupId(groupId);
+            Map<String, OffsetFetchResponseTopics> byTopic = new LinkedHashMap<>();
+            if (topics == null) {
+                committed.forEach((tp, c) -> byTopic.computeIfAbsent(tp.topic(), n -> responseTopic(ctx, n)).partitions().add(partition(tp.partition(), c)));
+            } else {
+                for (OffsetFetchRequestTopics t : topics) {
+                    String name = t.name() != null && !t.name().isEmpty() ? t.name()
+                            : ctx.broker().partitions().topicById(t.topicId()).map(TopicInfo::name).orElse(null);
+                    OffsetFetchResponseTopics rt = byTopic.computeIfAbsent(name == null ? t.topicId().toString() : name, n -> responseTopic(ctx, name));
+                    if (name == null) rt.setTopicId(t.topicId());
+                    for (int p : t.partitionIndexes()) rt.partitions().add(partition(p, name == null ? null : committed.get(new TopicPartition(name, p))));
+                }
+            }
+            g.setTopics(new ArrayList<>(byTopic.values()));
+            return g;
+        }
+
+        private static OffsetFetchResponseTopics responseTopic(RequestContext ctx, String name) {
+            OffsetFetchResponseTopics t = new OffsetFetchResponseTopics().setName(name == null ? "" : name);
+            if (name != null) ctx.broker().partitions().topic(name).ifPresent(info -> t.setTopicId(info.topicId()));
+            return t;
+        }
+
+        private static OffsetFetchResponsePartitions partition(int index, CommittedOffset c) {
+            return new OffsetFetchResponsePartitions().setPartitionIndex(index).setCommittedOffset(c == null ? -1 : c.offset())
+                    .setCommittedLeaderEpoch(c == null ? -1 : c.leaderEpoch()).setMetadata(c == null ? "" : c.metadata());
+        }
+    }
+}

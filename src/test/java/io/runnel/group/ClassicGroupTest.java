@@ -1,0 +1,147 @@
+package io.runnel.group;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.runnel.server.Broker;
+import io.runnel.testkit.Brokers;
+import io.runnel.testkit.KafkaClients;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.utils.Time;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Consumer groups of the classic protocol with unmodified kafka-clients 4.4.0 consumers. */
+class ClassicGroupTest {
+    private static final int RECORDS = 3_000;
+    @TempDir
+    Path data;
+    Broker broker;
+
+    @BeforeEach
+    void start() throws Exception {
+        broker = Brokers.start(data);
+        Brokers.await(broker.partitions().createTopic("orders", 6, Map.of()));
+        try (KafkaProducer<String, String> p = KafkaClients.producer(broker.bootstrapServers(), Map.of())) {
+            for (int i = 0; i < RECORDS; i++) p.send(new ProducerRecord<>("orders", "k" + (i % 60), "v" + i));
+            p.flush();
+        }
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        broker.stop().get(30, TimeUnit.SECONDS);
+    }
+
+    private KafkaConsumer<String, String> consumer(String group, Map<String, Object> extra) {
+        Map<String, Object> m = new java.util.HashMap<>(Map.of(ConsumerConfig.GROUP_ID_CONFIG, group, ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
+                ConsumerConfig.GROUP_PROTOCOL_CONFIG, "classic", ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 6000,
+                ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, 500));
+        m.putAll(extra);
+        return KafkaClients.consumer(broker.bootstrapServers(), m);
+    }
+
+    @Test
+    void threeConsumersShareSixPartitionsAndConsumeEveryRecordOnce() throws Exception {
+        Map<String, String> seenBy = new ConcurrentHashMap<>();
+        List<String> duplicates = Collections.synchronizedList(new ArrayList<>());
+        Map<TopicPartition, List<Long>> offsetsSeen = new ConcurrentHashMap<>();
+        AtomicBoolean done = new AtomicBoolean();
+        ExecutorService pool = Executors.newFixedThreadPool(3);
+        List<Future<Set<TopicPartition>>> assigned = new ArrayList<>();
+        for (int c = 0; c < 3; c++) {
+            String name = "c" + c;
+            assigned.add(pool.submit(() -> {
+                Set<TopicPartition> mine = ConcurrentHashMap.newKeySet();
+                try (KafkaConsumer<String, String> consumer = consumer("three", Map.of())) {
+                    consumer.subscribe(List.of("orders"));
+                    long deadline = System.currentTimeMillis() + 60_000;
+                    while (!done.get() && System.currentTimeMillis() < deadline) {
+                        for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(100))) {
+                            if (seenBy.putIfAbsent(r.value(), name) != null) duplicates.add(r.value());
+                            offsetsSeen.computeIfAbsent(new TopicPartition(r.topic(), r.partition()), k -> Collections.synchronizedList(new ArrayList<>())).add(r.offset());
+                        }
+                        consumer.commitSync();
+                        mine.addAll(consumer.assignment());
+                    }
+                }
+                return mine;
+            }));
+        }
+        try {
+            await().atMost(Duration.ofSeconds(60)).until(() -> seenBy.size() == RECORDS);
+        } finally {
+            done.set(true);
+            pool.shutdown();
+            assertThat(pool.awaitTermination(60, TimeUnit.SECONDS)).isTrue();
+        }
+        assertThat(duplicates).isEmpty();
+        assertThat(seenBy.values()).containsOnly("c0", "c1", "c2");
+        for (List<Long> offs : offsetsSeen.values()) assertThat(offs).isSorted();
+        Set<TopicPartition> union = new java.util.HashSet<>();
+        for (Future<Set<TopicPartition>> f : assigned) {
+            assertThat(f.get()).hasSize(2); // range assignor: 6 partitions over 3 members
+            union.addAll(f.get());
+        }
+        assertThat(union).hasSize(6);
+        // Everything consumed is committed: a new member of the group gets nothing again.
+        try (KafkaConsumer<String, String> late = consumer("three", Map.of())) {
+            late.subscribe(List.of("orders"));
+            long end = System.currentTimeMillis() + 3_000;
+            while (System.currentTimeMillis() < end) assertThat(late.poll(Duration.ofMillis(200))).isEmpty();
+            Map<TopicPartition, OffsetAndMetadata> committed = late.committed(union);
+            assertThat(committed.values().stream().mapToLong(OffsetAndMetadata::offset).sum()).isEqualTo(RECORDS);
+        }
+    }
+
+    @Test
+    void committedOffsetsSurviveABrokerRestart() throws Exception {
+        try (KafkaConsumer<String, String> c = consumer("resume", Map.of())) {
+            c.subscribe(List.of("orders"));
+            int got = 0;
+            long deadline = System.currentTimeMillis() + 30_000;
+            while (got < 1000 && System.currentTimeMillis() < deadline) got += c.poll(Duration.ofMillis(200)).count();
+            c.commitSync();
+        }
+        Map<TopicPartition, OffsetAndMetadata> before;
+        try (var admin = KafkaClients.admin(broker.bootstrapServers())) {
+            before = admin.listConsumerGroupOffsets("resume").partitionsToOffsetAndMetadata().get();
+        }
+        assertThat(before).isNotEmpty();
+        broker.stop().get(30, TimeUnit.SECONDS);
+        broker = Brokers.start(data, Map.of("listeners", "PLAINTEXT://127.0.0.1:0"), Time.SYSTEM);
+        try (var admin = KafkaClients.admin(broker.bootstrapServers())) {
+            assertThat(admin.listConsumerGroupOffsets("resume").partitionsToOffsetAndMetadata().get()).isEqualTo(before);
+        }
+        long consumedBefore = before.values().stream().mapToLong(OffsetAndMetadata::offset).sum();
+        try (KafkaConsumer<String, String> c = consumer("resume", Map.of())) {
+            c.subscribe(List.of("orders"));
+            List<ConsumerRecord<String, String>> rest = KafkaClients.pollAtLeast(c, (int) (RECORDS - consumedBefore));
+            assertThat(rest).hasSize((int) (RECORDS - consumedBefore));
+            for (ConsumerRecord<String, String> r : rest) {
+                assertThat(r.offset()).isGreaterThanOrEqualTo(before.get(new TopicPartition(r.topic(), r.partition())).offset());
+            }
+        }
+    }
+}
