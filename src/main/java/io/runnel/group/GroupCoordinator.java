@@ -161,6 +161,25 @@ public final class GroupCoordinator {
         });
     }
 
+    // ---- administration ----
+
+    public Future<List<GroupOverview>> listGroups() {
+        return onAllShards(s -> Future.succeededFuture(s.list())).map(lists -> lists.stream().flatMap(List::stream).toList());
+    }
+
+    /** The group's description, or null when it does not exist. */
+    public Future<GroupDescription> describeGroup(String groupId) {
+        return onGroup(groupId, s -> Future.succeededFuture(s.describe(groupId)));
+    }
+
+    public Future<Errors> deleteGroup(String groupId) {
+        return onGroup(groupId, s -> s.deleteGroup(groupId));
+    }
+
+    public Future<Map<org.apache.kafka.common.TopicPartition, Errors>> deleteOffsets(String groupId, List<org.apache.kafka.common.TopicPartition> partitions) {
+        return onGroup(groupId, s -> s.deleteOffsetsOf(groupId, partitions));
+    }
+
     public Future<Void> stop() {
         if (retentionTimer >= 0) vertx.cancelTimer(retentionTimer);
         List<Future<Void>> all = new ArrayList<>();

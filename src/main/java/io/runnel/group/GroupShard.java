@@ -401,8 +401,9 @@ final class GroupShard extends VerticleBase {
     }
 
     private void afterMemberLeft(ClassicGroup group, String reason) {
-        if (group.is(State.PREPARING_REBALANCE)) maybeCompleteJoin(group);
-        else if (!group.is(State.EMPTY) && !group.is(State.DEAD)) prepareRebalance(group, reason);
+        if (group.is(State.EMPTY) || group.is(State.DEAD)) return;
+        prepareRebalance(group, reason);
+        maybeCompleteJoin(group); // the last member gone, or everyone else already rejoined: no need to wait
     }
 
     private void removeMember(ClassicGroup group, Member m) {
@@ -433,6 +434,74 @@ final class GroupShard extends VerticleBase {
     private static KeyValue groupRecord(ClassicGroup g) {
         return new KeyValue(OffsetRecords.groupKey(g.groupId),
                 OffsetRecords.groupValue(new OffsetRecords.GroupRecord(g.protocolType, g.generation, g.protocol, g.leader)));
+    }
+
+    // ------------------------------------------------------------------------------------------ administration
+
+    /** Every group of this shard, including groups that only hold offsets (committed by consumers that assign). */
+    List<GroupOverview> list() {
+        List<GroupOverview> out = new ArrayList<>();
+        java.util.Set<String> ids = new java.util.TreeSet<>(groups.keySet());
+        ids.addAll(offsets.keySet());
+        for (String id : ids) {
+            ClassicGroup g = groups.get(id);
+            out.add(new GroupOverview(id, g == null || g.protocolType == null ? "" : g.protocolType, g == null ? State.EMPTY.kafkaName : g.state.kafkaName));
+        }
+        return out;
+    }
+
+    /** A group as DescribeGroups shows it, or null when the group does not exist. */
+    GroupDescription describe(String groupId) {
+        ClassicGroup g = groups.get(groupId);
+        if (g == null) return offsets.containsKey(groupId) ? new GroupDescription(groupId, State.EMPTY.kafkaName, "", "", List.of()) : null;
+        List<GroupDescription.MemberDescription> members = new ArrayList<>();
+        for (Member m : g.members.values()) {
+            members.add(new GroupDescription.MemberDescription(m.memberId, m.groupInstanceId, m.clientId, m.clientHost,
+                    g.protocol == null ? new byte[0] : m.metadataFor(g.protocol), m.assignment));
+        }
+        return new GroupDescription(groupId, g.state.kafkaName, g.protocolType == null ? "" : g.protocolType,
+                g.protocol == null ? "" : g.protocol, members);
+    }
+
+    /** Deletes a group without members and its offsets (DeleteGroups). */
+    Future<Errors> deleteGroup(String groupId) {
+        ClassicGroup g = groups.get(groupId);
+        if (g == null && !offsets.containsKey(groupId)) return Future.succeededFuture(Errors.GROUP_ID_NOT_FOUND);
+        if (g != null && !g.members.isEmpty()) return Future.succeededFuture(Errors.NON_EMPTY_GROUP);
+        return deleteOffsets(groupId, new ArrayList<>(committed(groupId).keySet()), true).map(v -> Errors.NONE);
+    }
+
+    /** OffsetDelete: removes offsets unless a member of the group is subscribed to the topic. */
+    Future<Map<TopicPartition, Errors>> deleteOffsetsOf(String groupId, List<TopicPartition> partitions) {
+        ClassicGroup g = groups.get(groupId);
+        if (g == null && !offsets.containsKey(groupId)) return Future.failedFuture(new org.apache.kafka.common.errors.GroupIdNotFoundException(groupId));
+        java.util.Set<String> subscribed = g == null ? java.util.Set.of() : subscribedTopics(g);
+        Map<TopicPartition, Errors> result = new java.util.LinkedHashMap<>();
+        List<TopicPartition> deletable = new ArrayList<>();
+        for (TopicPartition tp : partitions) {
+            if (subscribed.contains(tp.topic())) {
+                result.put(tp, Errors.GROUP_SUBSCRIBED_TO_TOPIC);
+            } else {
+                result.put(tp, Errors.NONE);
+                deletable.add(tp);
+            }
+        }
+        return deleteOffsets(groupId, deletable, false).map(v -> result);
+    }
+
+    /** Topics the members of a consumer group subscribe to (decoded from their subscription metadata). */
+    private static java.util.Set<String> subscribedTopics(ClassicGroup g) {
+        java.util.Set<String> topics = new java.util.HashSet<>();
+        if (!"consumer".equals(g.protocolType) || g.protocol == null) return topics;
+        for (Member m : g.members.values()) {
+            try {
+                topics.addAll(org.apache.kafka.clients.consumer.internals.ConsumerProtocol
+                        .deserializeSubscription(java.nio.ByteBuffer.wrap(m.metadataFor(g.protocol))).topics());
+            } catch (RuntimeException e) {
+                LOG.debug("Undecodable subscription of {} in {}", m.memberId, g.groupId);
+            }
+        }
+        return topics;
     }
 
     // ------------------------------------------------------------------------------------------ offsets

@@ -7,6 +7,7 @@ import io.runnel.kafka.handlers.DescribeClusterHandler;
 import io.runnel.kafka.handlers.DescribeConfigsHandler;
 import io.runnel.kafka.handlers.FetchHandler;
 import io.runnel.kafka.handlers.FindCoordinatorHandler;
+import io.runnel.kafka.handlers.GroupAdminHandlers;
 import io.runnel.kafka.handlers.GroupMembershipHandlers;
 import io.runnel.kafka.handlers.OffsetHandlers;
 import io.runnel.kafka.handlers.IncrementalAlterConfigsHandler;
@@ -36,6 +37,7 @@ public final class KafkaApis {
                 new IncrementalAlterConfigsHandler(), new FindCoordinatorHandler()));
         all.addAll(GroupMembershipHandlers.all());
         all.addAll(OffsetHandlers.all());
+        all.addAll(GroupAdminHandlers.all());
         for (ApiHandler h : all) handlers.put(h.apiKey(), h);
     }
 

@@ -1,0 +1,151 @@
+package io.runnel.kafka.handlers;
+
+import io.runnel.group.GroupDescription;
+import io.runnel.kafka.ApiHandler;
+import io.runnel.kafka.RequestContext;
+import io.vertx.core.Future;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.message.DeleteGroupsResponseData;
+import org.apache.kafka.common.message.DeleteGroupsResponseData.DeletableGroupResult;
+import org.apache.kafka.common.message.DeleteGroupsResponseData.DeletableGroupResultCollection;
+import org.apache.kafka.common.message.DescribeGroupsResponseData;
+import org.apache.kafka.common.message.DescribeGroupsResponseData.DescribedGroup;
+import org.apache.kafka.common.message.DescribeGroupsResponseData.DescribedGroupMember;
+import org.apache.kafka.common.message.ListGroupsResponseData;
+import org.apache.kafka.common.message.ListGroupsResponseData.ListedGroup;
+import org.apache.kafka.common.message.OffsetDeleteRequestData.OffsetDeleteRequestPartition;
+import org.apache.kafka.common.message.OffsetDeleteRequestData.OffsetDeleteRequestTopic;
+import org.apache.kafka.common.message.OffsetDeleteResponseData;
+import org.apache.kafka.common.message.OffsetDeleteResponseData.OffsetDeleteResponsePartition;
+import org.apache.kafka.common.message.OffsetDeleteResponseData.OffsetDeleteResponseTopic;
+import org.apache.kafka.common.protocol.ApiKeys;
+import org.apache.kafka.common.protocol.Errors;
+import org.apache.kafka.common.requests.AbstractRequest;
+import org.apache.kafka.common.requests.AbstractResponse;
+import org.apache.kafka.common.requests.DeleteGroupsRequest;
+import org.apache.kafka.common.requests.DeleteGroupsResponse;
+import org.apache.kafka.common.requests.DescribeGroupsRequest;
+import org.apache.kafka.common.requests.DescribeGroupsResponse;
+import org.apache.kafka.common.requests.ListGroupsRequest;
+import org.apache.kafka.common.requests.ListGroupsResponse;
+import org.apache.kafka.common.requests.OffsetDeleteRequest;
+import org.apache.kafka.common.requests.OffsetDeleteResponse;
+
+/** Group administration: ListGroups, DescribeGroups, DeleteGroups and OffsetDelete, as the Admin client uses them. */
+public final class GroupAdminHandlers {
+    private GroupAdminHandlers() {
+    }
+
+    public static List<ApiHandler> all() {
+        return List.of(new ListGroups(), new DescribeGroups(), new DeleteGroups(), new OffsetDelete());
+    }
+
+    static final class ListGroups implements ApiHandler {
+        @Override
+        public ApiKeys apiKey() {
+            return ApiKeys.LIST_GROUPS;
+        }
+
+        @Override
+        public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
+            var d = ((ListGroupsRequest) request).data();
+            List<String> states = d.statesFilter() == null ? List.of() : d.statesFilter().stream().map(x -> x.toLowerCase(Locale.ROOT)).toList();
+            List<String> types = d.typesFilter() == null ? List.of() : d.typesFilter().stream().map(x -> x.toLowerCase(Locale.ROOT)).toList();
+            return ctx.broker().groups().listGroups().map(groups -> {
+                List<ListedGroup> out = new ArrayList<>();
+                for (var g : groups) {
+                    if (!states.isEmpty() && !states.contains(g.state().toLowerCase(Locale.ROOT))) continue;
+                    if (!types.isEmpty() && !types.contains("classic")) continue;
+                    out.add(new ListedGroup().setGroupId(g.groupId()).setProtocolType(g.protocolType()).setGroupState(g.state()).setGroupType("classic"));
+                }
+                return new ListGroupsResponse(new ListGroupsResponseData().setGroups(out));
+            });
+        }
+    }
+
+    static final class DescribeGroups implements ApiHandler {
+        @Override
+        public ApiKeys apiKey() {
+            return ApiKeys.DESCRIBE_GROUPS;
+        }
+
+        @Override
+        public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
+            var d = ((DescribeGroupsRequest) request).data();
+            List<Future<DescribedGroup>> all = new ArrayList<>();
+            for (String id : d.groups()) all.add(ctx.broker().groups().describeGroup(id).map(g -> described(ctx, id, g)));
+            return Future.all(all).map(cf -> new DescribeGroupsResponse(new DescribeGroupsResponseData()
+                    .setGroups(all.stream().map(Future::result).toList())));
+        }
+
+        private static DescribedGroup described(RequestContext ctx, String id, GroupDescription g) {
+            if (g == null) {
+                // Kafka answers an unknown group with state Dead, and from v6 with GROUP_ID_NOT_FOUND too.
+                DescribedGroup dead = new DescribedGroup().setGroupId(id).setGroupState("Dead").setProtocolType("").setProtocolData("");
+                if (ctx.apiVersion() >= 6) dead.setErrorCode(Errors.GROUP_ID_NOT_FOUND.code()).setErrorMessage("Group " + id + " not found.");
+                return dead;
+            }
+            DescribedGroup out = new DescribedGroup().setGroupId(id).setGroupState(g.state()).setProtocolType(g.protocolType())
+                    .setProtocolData(g.protocol());
+            for (var m : g.members()) {
+                out.members().add(new DescribedGroupMember().setMemberId(m.memberId()).setGroupInstanceId(m.groupInstanceId())
+                        .setClientId(m.clientId()).setClientHost(m.clientHost()).setMemberMetadata(m.metadata()).setMemberAssignment(m.assignment()));
+            }
+            return out;
+        }
+    }
+
+    static final class DeleteGroups implements ApiHandler {
+        @Override
+        public ApiKeys apiKey() {
+            return ApiKeys.DELETE_GROUPS;
+        }
+
+        @Override
+        public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
+            var d = ((DeleteGroupsRequest) request).data();
+            DeletableGroupResultCollection results = new DeletableGroupResultCollection();
+            List<Future<Void>> all = new ArrayList<>();
+            for (String id : d.groupsNames()) {
+                DeletableGroupResult r = new DeletableGroupResult().setGroupId(id);
+                results.add(r);
+                all.add(Outcomes.recordError(ctx.broker().groups().deleteGroup(id).map(e -> {
+                    r.setErrorCode(e.code());
+                    return null;
+                }), (code, message) -> r.setErrorCode(code)));
+            }
+            return Future.all(all).map(cf -> new DeleteGroupsResponse(new DeleteGroupsResponseData().setResults(results)));
+        }
+    }
+
+    static final class OffsetDelete implements ApiHandler {
+        @Override
+        public ApiKeys apiKey() {
+            return ApiKeys.OFFSET_DELETE;
+        }
+
+        @Override
+        public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
+            var d = ((OffsetDeleteRequest) request).data();
+            List<TopicPartition> asked = new ArrayList<>();
+            for (OffsetDeleteRequestTopic t : d.topics()) {
+                for (OffsetDeleteRequestPartition p : t.partitions()) asked.add(new TopicPartition(t.name(), p.partitionIndex()));
+            }
+            return ctx.broker().groups().deleteOffsets(d.groupId(), asked).map(result -> {
+                OffsetDeleteResponseData out = new OffsetDeleteResponseData();
+                result.forEach((tp, e) -> {
+                    OffsetDeleteResponseTopic t = out.topics().find(tp.topic());
+                    if (t == null) {
+                        t = new OffsetDeleteResponseTopic().setName(tp.topic());
+                        out.topics().add(t);
+                    }
+                    t.partitions().add(new OffsetDeleteResponsePartition().setPartitionIndex(tp.partition()).setErrorCode(e.code()));
+                });
+                return (AbstractResponse) new OffsetDeleteResponse(out);
+            }).otherwise(e -> new OffsetDeleteResponse(new OffsetDeleteResponseData().setErrorCode(Errors.forException(e).code())));
+        }
+    }
+}

@@ -1,0 +1,176 @@
+package io.runnel.group;
+
+import static io.runnel.testkit.Failures.causeOf;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.runnel.server.Broker;
+import io.runnel.testkit.BrokerProcess;
+import io.runnel.testkit.Brokers;
+import io.runnel.testkit.GroupMemberMain;
+import io.runnel.testkit.KafkaClients;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.ConsumerGroupDescription;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.GroupState;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.GroupIdNotFoundException;
+import org.apache.kafka.common.errors.GroupNotEmptyException;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Members that die, static members that come back, and the Admin client's view of groups, offsets and lag. */
+class GroupLifecycleTest {
+    private static final int RECORDS = 600;
+    @TempDir
+    Path data;
+    Broker broker;
+    Admin admin;
+
+    @BeforeEach
+    void start() throws Exception {
+        broker = Brokers.start(data);
+        admin = KafkaClients.admin(broker.bootstrapServers());
+        Brokers.await(broker.partitions().createTopic("work", 6, Map.of()));
+        try (KafkaProducer<String, String> p = KafkaClients.producer(broker.bootstrapServers(), Map.of())) {
+            for (int i = 0; i < RECORDS; i++) p.send(new ProducerRecord<>("work", i % 6, "k", "v" + i));
+            p.flush();
+        }
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        admin.close();
+        broker.stop().get(30, TimeUnit.SECONDS);
+    }
+
+    private KafkaConsumer<String, String> consumer(String group, Map<String, Object> extra) {
+        Map<String, Object> m = new HashMap<>(Map.of(ConsumerConfig.GROUP_ID_CONFIG, group, ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
+                ConsumerConfig.GROUP_PROTOCOL_CONFIG, "classic", ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 6000,
+                ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, 500));
+        m.putAll(extra);
+        return KafkaClients.consumer(broker.bootstrapServers(), m);
+    }
+
+    @Test
+    void aKilledMemberLosesItsPartitionsAfterTheSessionTimeoutAndTheyResumeAtTheCommittedOffsets() throws Exception {
+        try (BrokerProcess member = BrokerProcess.launch(data, GroupMemberMain.class.getName(), broker.bootstrapServers(), "survivors", "work")) {
+            member.awaitOutput("COMMITTED", Duration.ofSeconds(60));
+            member.kill9(); // no LeaveGroup: only the session timeout tells the coordinator
+        }
+        Map<TopicPartition, OffsetAndMetadata> committed = admin.listConsumerGroupOffsets("survivors").partitionsToOffsetAndMetadata().get();
+        long alreadyDone = committed.values().stream().mapToLong(OffsetAndMetadata::offset).sum();
+        assertThat(alreadyDone).isPositive();
+        try (KafkaConsumer<String, String> c = consumer("survivors", Map.of())) {
+            c.subscribe(List.of("work"));
+            List<ConsumerRecord<String, String>> rest = KafkaClients.pollAtLeast(c, (int) (RECORDS - alreadyDone));
+            assertThat(c.assignment()).hasSize(6);
+            // Resumed exactly at the committed offsets (the dead member's uncommitted work is redone, nothing skipped).
+            assertThat(rest).hasSize((int) (RECORDS - alreadyDone));
+            for (ConsumerRecord<String, String> r : rest) {
+                OffsetAndMetadata from = committed.get(new TopicPartition("work", r.partition()));
+                assertThat(r.offset()).isGreaterThanOrEqualTo(from == null ? 0 : from.offset());
+            }
+        }
+    }
+
+    @Test
+    void aStaticMemberThatRestartsWithinItsSessionGetsItsPartitionsBackWithoutARebalance() throws Exception {
+        AtomicInteger rebalancesOfB = new AtomicInteger();
+        Set<TopicPartition> firstOfA;
+        try (KafkaConsumer<String, String> b = consumer("static", Map.of(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, "b"))) {
+            b.subscribe(List.of("work"), new ConsumerRebalanceListener() {
+                @Override
+                public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+                }
+
+                @Override
+                public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+                    rebalancesOfB.incrementAndGet();
+                }
+            });
+            try (KafkaConsumer<String, String> a = consumer("static", Map.of(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, "a"))) {
+                a.subscribe(List.of("work"));
+                await().atMost(Duration.ofSeconds(30)).until(() -> {
+                    a.poll(Duration.ofMillis(50));
+                    b.poll(Duration.ofMillis(50));
+                    return a.assignment().size() == 3 && b.assignment().size() == 3;
+                });
+                firstOfA = new HashSet<>(a.assignment());
+            } // a static member does not send LeaveGroup when it closes
+            int rebalancesBefore = rebalancesOfB.get();
+            try (KafkaConsumer<String, String> a2 = consumer("static", Map.of(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, "a"))) {
+                a2.subscribe(List.of("work"));
+                await().atMost(Duration.ofSeconds(20)).until(() -> {
+                    a2.poll(Duration.ofMillis(50));
+                    b.poll(Duration.ofMillis(50));
+                    return !a2.assignment().isEmpty();
+                });
+                assertThat(a2.assignment()).isEqualTo(firstOfA);
+                assertThat(b.assignment()).hasSize(3);
+                assertThat(rebalancesOfB.get()).isEqualTo(rebalancesBefore);
+            }
+        }
+    }
+
+    @Test
+    void adminListsDescribesAltersAndDeletesGroupsAndOffsetsAndLagAddsUp() throws Exception {
+        try (KafkaConsumer<String, String> c = consumer("observed", Map.of(ConsumerConfig.CLIENT_ID_CONFIG, "observer-1"))) {
+            c.subscribe(List.of("work"));
+            int got = 0;
+            long deadline = System.currentTimeMillis() + 30_000;
+            while (got < RECORDS / 2 && System.currentTimeMillis() < deadline) got += c.poll(Duration.ofMillis(100)).count();
+            c.commitSync();
+            assertThat(admin.listConsumerGroups().all().get()).anySatisfy(g -> {
+                assertThat(g.groupId()).isEqualTo("observed");
+                assertThat(g.groupState()).contains(GroupState.STABLE);
+            });
+            ConsumerGroupDescription d = admin.describeConsumerGroups(List.of("observed")).all().get().get("observed");
+            assertThat(d.groupState()).isEqualTo(GroupState.STABLE);
+            assertThat(d.members()).singleElement().satisfies(m -> {
+                assertThat(m.clientId()).isEqualTo("observer-1");
+                assertThat(m.assignment().topicPartitions()).hasSize(6);
+            });
+            // Lag is the log end offset minus the committed offset.
+            Map<TopicPartition, OffsetAndMetadata> committed = admin.listConsumerGroupOffsets("observed").partitionsToOffsetAndMetadata().get();
+            Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
+            committed.keySet().forEach(tp -> latest.put(tp, OffsetSpec.latest()));
+            var ends = admin.listOffsets(latest).all().get();
+            long lag = committed.entrySet().stream().mapToLong(e -> ends.get(e.getKey()).offset() - e.getValue().offset()).sum();
+            long consumed = committed.values().stream().mapToLong(OffsetAndMetadata::offset).sum();
+            assertThat(lag).isEqualTo(RECORDS - consumed);
+            assertThat(causeOf(() -> admin.deleteConsumerGroups(List.of("observed")).all().get())).isInstanceOf(GroupNotEmptyException.class);
+        }
+        // The member left: the group is empty and its offsets can be changed, deleted, and the group removed.
+        TopicPartition p0 = new TopicPartition("work", 0);
+        admin.alterConsumerGroupOffsets("observed", Map.of(p0, new OffsetAndMetadata(7, "rewound"))).all().get();
+        assertThat(admin.listConsumerGroupOffsets("observed").partitionsToOffsetAndMetadata().get().get(p0))
+                .isEqualTo(new OffsetAndMetadata(7, "rewound"));
+        admin.deleteConsumerGroupOffsets("observed", Set.of(p0)).all().get();
+        assertThat(admin.listConsumerGroupOffsets("observed").partitionsToOffsetAndMetadata().get()).doesNotContainKey(p0);
+        assertThat(admin.describeConsumerGroups(List.of("observed")).all().get().get("observed").groupState()).isEqualTo(GroupState.EMPTY);
+        admin.deleteConsumerGroups(List.of("observed")).all().get();
+        assertThat(admin.listConsumerGroups().all().get()).noneMatch(g -> g.groupId().equals("observed"));
+        assertThat(causeOf(() -> admin.deleteConsumerGroups(List.of("observed")).all().get())).isInstanceOf(GroupIdNotFoundException.class);
+    }
+}
