@@ -1,5 +1,6 @@
 // kafkajs (pure JavaScript, its own implementation of the protocol at older versions) against a Runnel broker:
-// creates a topic, produces keyed messages with headers, and lists the topic's offsets; prints JSON.
+// creates a topic, produces keyed messages with headers, consumes them in a consumer group, commits, and lists
+// offsets; prints JSON.
 // Usage: node kafkajs-roundtrip.mjs HOST:PORT TOPIC COUNT
 import { Kafka, logLevel } from 'kafkajs';
 
@@ -19,11 +20,30 @@ for (let i = 0; i < count; i++) messages.push({ key: `k${i}`, value: `v${i}`, he
 const acks = await producer.send({ topic, messages, acks: -1 });
 await producer.disconnect();
 
-// kafkajs consumers always join a consumer group (no assign()), so consuming with kafkajs waits for consumer groups;
-// until then the test reads the log end offsets back with the admin API and checks the records with a Java consumer.
+// kafkajs consumers always join a consumer group (JoinGroup v5, SyncGroup v3, OffsetCommit v5...).
+const consumer = kafka.consumer({ groupId: `kafkajs-${topic}`, sessionTimeout: 10000, heartbeatInterval: 500 });
+await consumer.connect();
+await consumer.subscribe({ topic, fromBeginning: true });
+const received = [];
+await new Promise((resolve, reject) => {
+  const timer = setTimeout(() => reject(new Error(`only ${received.length} of ${count} messages arrived`)), 30000);
+  consumer.run({
+    eachMessage: async ({ message }) => {
+      received.push({ key: message.key.toString(), value: message.value.toString(), offset: message.offset });
+      if (received.length === count) {
+        clearTimeout(timer);
+        resolve();
+      }
+    },
+  }).catch(reject);
+});
+await consumer.commitOffsets([{ topic, partition: 0, offset: String(count) }]);
+await consumer.disconnect();
+
 const admin2 = kafka.admin();
 await admin2.connect();
 const offsets = await admin2.fetchTopicOffsets(topic);
+const committed = await admin2.fetchOffsets({ groupId: `kafkajs-${topic}`, topics: [topic] });
 await admin2.disconnect();
-console.log(JSON.stringify({ acks, offsets }));
+console.log(JSON.stringify({ acks, offsets, committed, received: received.length, last: received[received.length - 1] }));
 process.exit(0);

@@ -18,15 +18,15 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * kafkajs, a client with its own protocol implementation at older, non-flexible versions (Metadata v6, Produce v7,
- * ApiVersions v2...): it creates a topic, produces with acks=-1, and lists offsets. The records are read back with
- * the Java consumer; kafkajs consumers need consumer groups, which come with their own issue.
+ * JoinGroup v5, ApiVersions v2...): it creates a topic, produces with acks=-1, consumes in a consumer group,
+ * commits and lists offsets. The records are read back with the Java consumer too.
  */
 class KafkaJsTest {
     @TempDir
     Path data;
 
     @Test
-    void kafkajsCreatesProducesAndListsOffsets() throws Exception {
+    void kafkajsCreatesProducesConsumesInAGroupAndCommits() throws Exception {
         Broker broker = Brokers.start(data);
         try {
             Process p = new ProcessBuilder("node", "src/test/js/kafkajs-roundtrip.mjs", broker.bootstrapServers(), "kafkajs", "50")
@@ -34,7 +34,8 @@ class KafkaJsTest {
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
             assertThat(p.exitValue()).as("node output:%n%s", out).isZero();
-            assertThat(out).contains("\"baseOffset\":\"0\"").contains("\"high\":\"50\"");
+            assertThat(out).contains("\"baseOffset\":\"0\"").contains("\"high\":\"50\"").contains("\"received\":50")
+                    .contains("\"last\":{\"key\":\"k49\",\"value\":\"v49\",\"offset\":\"49\"}").contains("\"offset\":\"50\"");
             try (KafkaConsumer<String, String> c = KafkaClients.consumer(broker.bootstrapServers(), Map.of())) {
                 TopicPartition tp = new TopicPartition("kafkajs", 0);
                 c.assign(List.of(tp));

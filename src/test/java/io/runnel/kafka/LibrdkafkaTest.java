@@ -62,5 +62,9 @@ class LibrdkafkaTest {
         assertThat(lines).hasSize(100);
         for (int i = 0; i < 100; i++) assertThat(lines.get(i)).isEqualTo("key" + i + "=value " + i + "@" + i);
         assertThat(kcat(null, "-L", "-t", "rdkafka")).contains("topic \"rdkafka\" with 1 partitions").contains("leader 1");
+        // A balanced consumer in a group (librdkafka's classic group protocol), until the end of the partition.
+        String grouped = kcat(null, "-G", "rdkafka-group", "rdkafka", "-X", "auto.offset.reset=earliest", "-e", "-q", "-f", "%s\\n",
+                "-X", "enable.partition.eof=true");
+        assertThat(grouped.lines().filter(l -> l.startsWith("value ")).toList()).hasSize(100);
     }
 }

@@ -89,14 +89,11 @@ public final class GroupMembershipHandlers {
             List<Future<Errors>> results = new ArrayList<>();
             for (MemberIdentity m : members) results.add(ctx.broker().groups().leaveGroup(group, m.memberId(), m.groupInstanceId()));
             return Future.all(results).map(cf -> {
+                // Per member; for v0 to v2 (one member) LeaveGroupResponse moves that member's error to the top level.
                 LeaveGroupResponseData out = new LeaveGroupResponseData();
-                if (ctx.apiVersion() >= 3) {
-                    for (int i = 0; i < members.size(); i++) {
-                        out.members().add(new MemberResponse().setMemberId(members.get(i).memberId())
-                                .setGroupInstanceId(members.get(i).groupInstanceId()).setErrorCode(results.get(i).result().code()));
-                    }
-                } else {
-                    out.setErrorCode(results.isEmpty() ? Errors.NONE.code() : results.get(0).result().code());
+                for (int i = 0; i < members.size(); i++) {
+                    out.members().add(new MemberResponse().setMemberId(members.get(i).memberId())
+                            .setGroupInstanceId(members.get(i).groupInstanceId()).setErrorCode(results.get(i).result().code()));
                 }
                 return new LeaveGroupResponse(out, ctx.apiVersion());
             });

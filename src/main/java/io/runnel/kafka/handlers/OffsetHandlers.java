@@ -101,7 +101,14 @@ public final class OffsetHandlers {
         @Override
         public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
             OffsetFetchRequest r = (OffsetFetchRequest) request;
-            Map<String, List<OffsetFetchRequestTopics>> asked = r.groupIdsToTopics();
+            Map<String, List<OffsetFetchRequestTopics>> asked = new LinkedHashMap<>();
+            if (ctx.apiVersion() >= 8) {
+                for (var g : r.data().groups()) asked.put(g.groupId(), g.topics());
+            } else {
+                List<OffsetFetchRequestTopics> topics = r.data().topics() == null ? null : r.data().topics().stream()
+                        .map(t -> new OffsetFetchRequestTopics().setName(t.name()).setPartitionIndexes(t.partitionIndexes())).toList();
+                asked.put(r.data().groupId(), topics);
+            }
             List<Future<OffsetFetchResponseGroup>> groups = new ArrayList<>();
             for (Map.Entry<String, List<OffsetFetchRequestTopics>> e : asked.entrySet()) {
                 groups.add(ctx.broker().groups().fetchOffsets(e.getKey()).map(committed -> group(ctx, e.getKey(), e.getValue(), committed))
