@@ -100,6 +100,11 @@ public final class BrokerConfig {
     public static final ConfigKey<Integer> OFFSET_METADATA_MAX_BYTES = intKey("offset.metadata.max.bytes", 4096, 0, Integer.MAX_VALUE,
             "The longest metadata string a committed offset may carry.");
 
+    public static final ConfigKey<Integer> GROUP_CONSUMER_SESSION_TIMEOUT_MS = intKey("group.consumer.session.timeout.ms", 45_000, 1, Integer.MAX_VALUE,
+            "How long a member of a consumer-protocol group (KIP-848) may go without a heartbeat before it is removed.");
+    public static final ConfigKey<Integer> GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS = intKey("group.consumer.heartbeat.interval.ms", 5_000, 1, Integer.MAX_VALUE,
+            "How often members of a consumer-protocol group (KIP-848) are told to heartbeat.");
+
     /** Every broker key, in the order of {@code conf/broker.properties}. */
     public static final List<ConfigKey<?>> KEYS = List.of(NODE_ID, LISTENERS, ADVERTISED_LISTENERS, LOG_DIRS,
             NUM_PARTITIONS, DEFAULT_REPLICATION_FACTOR, AUTO_CREATE_TOPICS_ENABLE, LOG_SEGMENT_BYTES, LOG_ROLL_MS,
@@ -108,7 +113,7 @@ public final class BrokerConfig {
             LOG_INDEX_INTERVAL_BYTES, LOG_MESSAGE_TIMESTAMP_TYPE, MESSAGE_MAX_BYTES, SOCKET_REQUEST_MAX_BYTES,
             QUEUED_MAX_REQUEST_BYTES, CONNECTION_MAX_INFLIGHT_BYTES, FETCH_MAX_BYTES, OFFSETS_TOPIC_NUM_PARTITIONS,
             GROUP_MIN_SESSION_TIMEOUT_MS, GROUP_MAX_SESSION_TIMEOUT_MS, GROUP_INITIAL_REBALANCE_DELAY_MS, OFFSETS_RETENTION_MINUTES,
-            OFFSET_METADATA_MAX_BYTES, HTTP_HOST, HTTP_PORT);
+            OFFSET_METADATA_MAX_BYTES, GROUP_CONSUMER_SESSION_TIMEOUT_MS, GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS, HTTP_HOST, HTTP_PORT);
 
     /** The environment variable that carries JVM flags for scripts/runnel; it is not a configuration key. */
     public static final String ENV_JVM_OPTS = "RUNNEL_OPTS";

@@ -79,7 +79,8 @@ public final class GroupCoordinator {
     private Future<Void> deployShards(TopicInfo topic) {
         List<Future<String>> deployed = new ArrayList<>();
         for (var handle : topic.partitions()) {
-            GroupShard shard = new GroupShard(handle, settings, time);
+            GroupShard shard = new GroupShard(handle, settings, time, name -> partitions.topic(name)
+                    .map(t -> new ConsumerGroup.TopicMeta(t.topicId(), t.name(), t.partitions().size())));
             shards.add(shard);
             deployed.add(deployer.deploy(shard));
         }
@@ -136,6 +137,17 @@ public final class GroupCoordinator {
 
     public Future<Errors> leaveGroup(String groupId, String memberId, String groupInstanceId) {
         return onGroup(groupId, s -> Future.succeededFuture(s.leave(groupId, memberId, groupInstanceId)));
+    }
+
+    // ---- the consumer protocol (KIP-848) ----
+
+    public Future<org.apache.kafka.common.message.ConsumerGroupHeartbeatResponseData> consumerGroupHeartbeat(
+            org.apache.kafka.common.message.ConsumerGroupHeartbeatRequestData req, String clientId, String clientHost) {
+        return onGroup(req.groupId(), s -> Future.succeededFuture(s.consumerHeartbeat(req, clientId, clientHost)));
+    }
+
+    public Future<org.apache.kafka.common.message.ConsumerGroupDescribeResponseData.DescribedGroup> consumerGroupDescribe(String groupId) {
+        return onGroup(groupId, s -> Future.succeededFuture(s.consumers.describe(groupId)));
     }
 
     // ---- offsets ----

@@ -48,10 +48,16 @@ final class GroupShard extends VerticleBase {
     final Map<String, ClassicGroup> groups = new HashMap<>();
     final Map<String, Map<TopicPartition, Committed>> offsets = new HashMap<>();
 
-    GroupShard(PartitionHandle partition, GroupSettings settings, Time time) {
+    private final java.util.function.Function<String, java.util.Optional<ConsumerGroup.TopicMeta>> topics;
+    /** The consumer-protocol (KIP-848) groups of this shard. */
+    ConsumerProtocolShard consumers;
+
+    GroupShard(PartitionHandle partition, GroupSettings settings, Time time,
+               java.util.function.Function<String, java.util.Optional<ConsumerGroup.TopicMeta>> topics) {
         this.partition = partition;
         this.settings = settings;
         this.time = time;
+        this.topics = topics;
     }
 
     io.vertx.core.Context context() {
@@ -60,6 +66,7 @@ final class GroupShard extends VerticleBase {
 
     @Override
     public Future<?> start() {
+        consumers = new ConsumerProtocolShard(vertx, settings, topics);
         return load(partition.logStartOffset());
     }
 
@@ -113,6 +120,8 @@ final class GroupShard extends VerticleBase {
             return joinError(Errors.INVALID_SESSION_TIMEOUT, req.memberId());
         }
         boolean unknown = req.memberId() == null || req.memberId().isEmpty();
+        ConsumerGroup modern = consumers.groups.get(req.groupId());
+        if (modern != null && !modern.members.isEmpty()) return joinError(Errors.INCONSISTENT_GROUP_PROTOCOL, req.memberId());
         ClassicGroup group = groups.get(req.groupId());
         if (group == null) {
             if (!unknown) return joinError(Errors.UNKNOWN_MEMBER_ID, req.memberId());
@@ -438,20 +447,35 @@ final class GroupShard extends VerticleBase {
 
     // ------------------------------------------------------------------------------------------ administration
 
+    org.apache.kafka.common.message.ConsumerGroupHeartbeatResponseData consumerHeartbeat(
+            org.apache.kafka.common.message.ConsumerGroupHeartbeatRequestData req, String clientId, String clientHost) {
+        ClassicGroup classic = groups.get(req.groupId());
+        return consumers.heartbeat(req, clientId, clientHost, classic != null && !classic.members.isEmpty());
+    }
+
     /** Every group of this shard, including groups that only hold offsets (committed by consumers that assign). */
     List<GroupOverview> list() {
         List<GroupOverview> out = new ArrayList<>();
         java.util.Set<String> ids = new java.util.TreeSet<>(groups.keySet());
         ids.addAll(offsets.keySet());
+        ids.addAll(consumers.groups.keySet());
         for (String id : ids) {
+            ConsumerGroup modern = consumers.groups.get(id);
+            if (modern != null) {
+                out.add(new GroupOverview(id, "consumer", modern.state(), "consumer"));
+                continue;
+            }
             ClassicGroup g = groups.get(id);
-            out.add(new GroupOverview(id, g == null || g.protocolType == null ? "" : g.protocolType, g == null ? State.EMPTY.kafkaName : g.state.kafkaName));
+            out.add(new GroupOverview(id, g == null || g.protocolType == null ? "" : g.protocolType,
+                    g == null ? State.EMPTY.kafkaName : g.state.kafkaName, "classic"));
         }
         return out;
     }
 
     /** A group as DescribeGroups shows it, or null when the group does not exist. */
     GroupDescription describe(String groupId) {
+        ConsumerGroup modern = consumers.groups.get(groupId);
+        if (modern != null) return new GroupDescription(groupId, modern.state(), "consumer", modern.assignor, List.of());
         ClassicGroup g = groups.get(groupId);
         if (g == null) return offsets.containsKey(groupId) ? new GroupDescription(groupId, State.EMPTY.kafkaName, "", "", List.of()) : null;
         List<GroupDescription.MemberDescription> members = new ArrayList<>();
@@ -465,6 +489,12 @@ final class GroupShard extends VerticleBase {
 
     /** Deletes a group without members and its offsets (DeleteGroups). */
     Future<Errors> deleteGroup(String groupId) {
+        ConsumerGroup modern = consumers.groups.get(groupId);
+        if (modern != null && !modern.members.isEmpty()) return Future.succeededFuture(Errors.NON_EMPTY_GROUP);
+        if (modern != null) {
+            consumers.groups.remove(groupId);
+            if (!offsets.containsKey(groupId) && !groups.containsKey(groupId)) return Future.succeededFuture(Errors.NONE);
+        }
         ClassicGroup g = groups.get(groupId);
         if (g == null && !offsets.containsKey(groupId)) return Future.succeededFuture(Errors.GROUP_ID_NOT_FOUND);
         if (g != null && !g.members.isEmpty()) return Future.succeededFuture(Errors.NON_EMPTY_GROUP);
@@ -508,6 +538,8 @@ final class GroupShard extends VerticleBase {
 
     /** Checks who commits: a member of the current generation, or anyone for an empty group with generation -1. */
     Errors validateCommit(String groupId, int generation, String memberId) {
+        ConsumerGroup modern = consumers.groups.get(groupId);
+        if (modern != null) return consumers.validateCommit(modern, generation, memberId);
         ClassicGroup group = groups.get(groupId);
         if (generation < 0 && (memberId == null || memberId.isEmpty())) {
             return group == null || group.is(State.EMPTY) ? Errors.NONE : Errors.UNKNOWN_MEMBER_ID;

@@ -1,5 +1,6 @@
 package io.runnel.kafka;
 
+import io.runnel.kafka.handlers.ConsumerGroupHandlers;
 import io.runnel.kafka.handlers.CreatePartitionsHandler;
 import io.runnel.kafka.handlers.CreateTopicsHandler;
 import io.runnel.kafka.handlers.DeleteTopicsHandler;
@@ -38,6 +39,7 @@ public final class KafkaApis {
         all.addAll(GroupMembershipHandlers.all());
         all.addAll(OffsetHandlers.all());
         all.addAll(GroupAdminHandlers.all());
+        all.addAll(ConsumerGroupHandlers.all());
         for (ApiHandler h : all) handlers.put(h.apiKey(), h);
     }
 

@@ -99,7 +99,7 @@ class ApiVersionsCoverageTest {
                     ApiKeys.CREATE_PARTITIONS, ApiKeys.DESCRIBE_CLUSTER, ApiKeys.DESCRIBE_CONFIGS, ApiKeys.INCREMENTAL_ALTER_CONFIGS,
                     ApiKeys.FIND_COORDINATOR, ApiKeys.JOIN_GROUP, ApiKeys.SYNC_GROUP, ApiKeys.HEARTBEAT, ApiKeys.LEAVE_GROUP,
                     ApiKeys.OFFSET_COMMIT, ApiKeys.OFFSET_FETCH, ApiKeys.LIST_GROUPS, ApiKeys.DESCRIBE_GROUPS, ApiKeys.DELETE_GROUPS,
-                    ApiKeys.OFFSET_DELETE);
+                    ApiKeys.OFFSET_DELETE, ApiKeys.CONSUMER_GROUP_HEARTBEAT, ApiKeys.CONSUMER_GROUP_DESCRIBE);
             assertThat(adv.get(ApiKeys.PRODUCE).minVersion()).isEqualTo((short) 3); // KIP-896 baseline
             assertThat(adv.get(ApiKeys.FETCH).maxVersion()).isEqualTo(ApiKeys.FETCH.latestVersion(false));
             for (short v = 0; v <= ApiKeys.API_VERSIONS.latestVersion(); v++) {

@@ -58,8 +58,8 @@ public final class GroupAdminHandlers {
                 List<ListedGroup> out = new ArrayList<>();
                 for (var g : groups) {
                     if (!states.isEmpty() && !states.contains(g.state().toLowerCase(Locale.ROOT))) continue;
-                    if (!types.isEmpty() && !types.contains("classic")) continue;
-                    out.add(new ListedGroup().setGroupId(g.groupId()).setProtocolType(g.protocolType()).setGroupState(g.state()).setGroupType("classic"));
+                    if (!types.isEmpty() && !types.contains(g.type())) continue;
+                    out.add(new ListedGroup().setGroupId(g.groupId()).setProtocolType(g.protocolType()).setGroupState(g.state()).setGroupType(g.type()));
                 }
                 return new ListGroupsResponse(new ListGroupsResponseData().setGroups(out));
             });

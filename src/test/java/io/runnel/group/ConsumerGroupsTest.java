@@ -29,11 +29,12 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.utils.Time;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Consumer groups of the classic protocol with unmodified kafka-clients 4.4.0 consumers. */
-class ClassicGroupTest {
+/** Consumer groups of both protocols (classic, and KIP-848's consumer protocol) with unmodified kafka-clients 4.4.0 consumers. */
+class ConsumerGroupsTest {
     private static final int RECORDS = 3_000;
     @TempDir
     Path data;
@@ -54,27 +55,34 @@ class ClassicGroupTest {
         broker.stop().get(30, TimeUnit.SECONDS);
     }
 
-    private KafkaConsumer<String, String> consumer(String group, Map<String, Object> extra) {
+    private KafkaConsumer<String, String> consumer(String protocol, String group, Map<String, Object> extra) {
         Map<String, Object> m = new java.util.HashMap<>(Map.of(ConsumerConfig.GROUP_ID_CONFIG, group, ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
-                ConsumerConfig.GROUP_PROTOCOL_CONFIG, "classic", ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 6000,
-                ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, 500));
+                ConsumerConfig.GROUP_PROTOCOL_CONFIG, protocol));
+        if (protocol.equals("classic")) {
+            // With the consumer protocol these are the broker's to set (group.consumer.*), and the client refuses them.
+            m.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 6000);
+            m.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, 500);
+        }
         m.putAll(extra);
         return KafkaClients.consumer(broker.bootstrapServers(), m);
     }
 
-    @Test
-    void threeConsumersShareSixPartitionsAndConsumeEveryRecordOnce() throws Exception {
+    @ParameterizedTest
+    @ValueSource(strings = {"classic", "consumer"})
+    void threeConsumersShareSixPartitionsAndConsumeEveryRecordOnce(String protocol) throws Exception {
+        String groupId = "three-" + protocol;
         Map<String, String> seenBy = new ConcurrentHashMap<>();
         List<String> duplicates = Collections.synchronizedList(new ArrayList<>());
         Map<TopicPartition, List<Long>> offsetsSeen = new ConcurrentHashMap<>();
         AtomicBoolean done = new AtomicBoolean();
         ExecutorService pool = Executors.newFixedThreadPool(3);
         List<Future<Set<TopicPartition>>> assigned = new ArrayList<>();
+        Map<String, Set<TopicPartition>> current = new ConcurrentHashMap<>();
         for (int c = 0; c < 3; c++) {
             String name = "c" + c;
             assigned.add(pool.submit(() -> {
                 Set<TopicPartition> mine = ConcurrentHashMap.newKeySet();
-                try (KafkaConsumer<String, String> consumer = consumer("three", Map.of())) {
+                try (KafkaConsumer<String, String> consumer = consumer(protocol, groupId, Map.of())) {
                     consumer.subscribe(List.of("orders"));
                     long deadline = System.currentTimeMillis() + 60_000;
                     while (!done.get() && System.currentTimeMillis() < deadline) {
@@ -83,14 +91,17 @@ class ClassicGroupTest {
                             offsetsSeen.computeIfAbsent(new TopicPartition(r.topic(), r.partition()), k -> Collections.synchronizedList(new ArrayList<>())).add(r.offset());
                         }
                         consumer.commitSync();
-                        mine.addAll(consumer.assignment());
+                        current.put(name, Set.copyOf(consumer.assignment()));
                     }
+                    mine.addAll(consumer.assignment());
                 }
                 return mine;
             }));
         }
         try {
-            await().atMost(Duration.ofSeconds(60)).until(() -> seenBy.size() == RECORDS);
+            // Every record consumed, and the assignment settled: two partitions each.
+            await().atMost(Duration.ofSeconds(60)).until(() -> seenBy.size() == RECORDS && current.size() == 3
+                    && current.values().stream().allMatch(a -> a.size() == 2));
         } finally {
             done.set(true);
             pool.shutdown();
@@ -101,12 +112,12 @@ class ClassicGroupTest {
         for (List<Long> offs : offsetsSeen.values()) assertThat(offs).isSorted();
         Set<TopicPartition> union = new java.util.HashSet<>();
         for (Future<Set<TopicPartition>> f : assigned) {
-            assertThat(f.get()).hasSize(2); // range assignor: 6 partitions over 3 members
+            assertThat(f.get()).hasSize(2); // 6 partitions over 3 members, by the range or the uniform assignor
             union.addAll(f.get());
         }
         assertThat(union).hasSize(6);
         // Everything consumed is committed: a new member of the group gets nothing again.
-        try (KafkaConsumer<String, String> late = consumer("three", Map.of())) {
+        try (KafkaConsumer<String, String> late = consumer(protocol, groupId, Map.of())) {
             late.subscribe(List.of("orders"));
             long end = System.currentTimeMillis() + 3_000;
             while (System.currentTimeMillis() < end) assertThat(late.poll(Duration.ofMillis(200))).isEmpty();
@@ -115,9 +126,10 @@ class ClassicGroupTest {
         }
     }
 
-    @Test
-    void committedOffsetsSurviveABrokerRestart() throws Exception {
-        try (KafkaConsumer<String, String> c = consumer("resume", Map.of())) {
+    @ParameterizedTest
+    @ValueSource(strings = {"classic", "consumer"})
+    void committedOffsetsSurviveABrokerRestart(String protocol) throws Exception {
+        try (KafkaConsumer<String, String> c = consumer(protocol, "resume", Map.of())) {
             c.subscribe(List.of("orders"));
             int got = 0;
             long deadline = System.currentTimeMillis() + 30_000;
@@ -135,7 +147,7 @@ class ClassicGroupTest {
             assertThat(admin.listConsumerGroupOffsets("resume").partitionsToOffsetAndMetadata().get()).isEqualTo(before);
         }
         long consumedBefore = before.values().stream().mapToLong(OffsetAndMetadata::offset).sum();
-        try (KafkaConsumer<String, String> c = consumer("resume", Map.of())) {
+        try (KafkaConsumer<String, String> c = consumer(protocol, "resume", Map.of())) {
             c.subscribe(List.of("orders"));
             List<ConsumerRecord<String, String>> rest = KafkaClients.pollAtLeast(c, (int) (RECORDS - consumedBefore));
             assertThat(rest).hasSize((int) (RECORDS - consumedBefore));

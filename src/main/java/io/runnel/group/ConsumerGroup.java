@@ -1,0 +1,174 @@
+package io.runnel.group;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import org.apache.kafka.common.Uuid;
+
+/**
+ * A consumer group of the consumer protocol (KIP-848, {@code group.protocol=consumer}): members heartbeat their
+ * subscriptions, the coordinator computes the target assignment itself (uniform or range) and hands it out
+ * incrementally. A partition moves only after its previous owner has acknowledged giving it up (it no longer reports
+ * it), so no partition is ever owned by two members of the same group.
+ *
+ * <p>Epochs: the group epoch grows with every membership or subscription change; the assignment epoch is the group
+ * epoch the target assignment was computed for; a member's epoch reaches the assignment epoch once it has nothing
+ * left to revoke. Plain state, driven by {@link GroupShard} on its event loop.
+ */
+final class ConsumerGroup {
+    /** One partition of a topic, by topic id as the protocol names it. */
+    record TopicIdPartition(Uuid topicId, int partition) {
+    }
+
+    /** What the assignors need to know of a subscribed topic. */
+    record TopicMeta(Uuid topicId, String name, int partitions) {
+    }
+
+    static final class Member {
+        final String memberId;
+        String instanceId;
+        String rackId;
+        String clientId;
+        String clientHost;
+        int memberEpoch;
+        int rebalanceTimeoutMs;
+        List<String> subscribedTopics = List.of();
+        String serverAssignor;
+        /** The partitions this member has been told it owns. */
+        final Set<TopicIdPartition> assigned = new HashSet<>();
+        /** Partitions taken from this member that it has not yet confirmed releasing. */
+        final Set<TopicIdPartition> pendingRevocation = new HashSet<>();
+        long sessionTimer = -1;
+
+        Member(String memberId) {
+            this.memberId = memberId;
+        }
+    }
+
+    final String groupId;
+    int groupEpoch;
+    int assignmentEpoch;
+    String assignor = "uniform";
+    final LinkedHashMap<String, Member> members = new LinkedHashMap<>();
+    Map<String, Set<TopicIdPartition>> target = new HashMap<>();
+
+    ConsumerGroup(String groupId) {
+        this.groupId = groupId;
+    }
+
+    /** Kafka's consumer-group states: Empty, Assigning (new target pending), Reconciling, Stable. */
+    String state() {
+        if (members.isEmpty()) return "Empty";
+        if (groupEpoch > assignmentEpoch) return "Assigning";
+        for (Member m : members.values()) {
+            if (m.memberEpoch != assignmentEpoch || !m.pendingRevocation.isEmpty()
+                    || !m.assigned.equals(target.getOrDefault(m.memberId, Set.of()))) {
+                return "Reconciling";
+            }
+        }
+        return "Stable";
+    }
+
+    /** Recomputes the target assignment for the current members and subscriptions. */
+    void computeTarget(Map<String, TopicMeta> topics) {
+        Member any = members.values().stream().filter(m -> m.serverAssignor != null).findFirst().orElse(null);
+        if (any != null) assignor = any.serverAssignor;
+        target = "range".equals(assignor) ? range(topics) : uniform(topics);
+        assignmentEpoch = groupEpoch;
+    }
+
+    /**
+     * Uniform: every partition of the subscribed topics to the least loaded member subscribed to its topic, keeping
+     * current owners while they stay within an even share (sticky).
+     */
+    private Map<String, Set<TopicIdPartition>> uniform(Map<String, TopicMeta> topics) {
+        Map<String, Set<TopicIdPartition>> out = new TreeMap<>();
+        members.keySet().forEach(id -> out.put(id, new HashSet<>()));
+        List<TopicIdPartition> all = new ArrayList<>();
+        Map<Uuid, List<String>> subscribers = new HashMap<>();
+        for (TopicMeta t : topics.values().stream().sorted(Comparator.comparing(TopicMeta::name)).toList()) {
+            List<String> subs = members.values().stream().filter(m -> m.subscribedTopics.contains(t.name())).map(m -> m.memberId).sorted().toList();
+            if (subs.isEmpty()) continue;
+            subscribers.put(t.topicId(), subs);
+            for (int p = 0; p < t.partitions(); p++) all.add(new TopicIdPartition(t.topicId(), p));
+        }
+        if (members.isEmpty()) return out;
+        int share = (all.size() + members.size() - 1) / members.size();
+        List<TopicIdPartition> unassigned = new ArrayList<>();
+        for (TopicIdPartition tp : all) {
+            String owner = ownerOf(tp);
+            if (owner != null && subscribers.get(tp.topicId()).contains(owner) && out.get(owner).size() < share) out.get(owner).add(tp);
+            else unassigned.add(tp);
+        }
+        for (TopicIdPartition tp : unassigned) {
+            String best = subscribers.get(tp.topicId()).stream().min(Comparator.comparingInt((String id) -> out.get(id).size()).thenComparing(id -> id))
+                    .orElseThrow();
+            out.get(best).add(tp);
+        }
+        return out;
+    }
+
+    /** Range: per topic, contiguous ranges of partitions over the members subscribed to it, sorted by member id. */
+    private Map<String, Set<TopicIdPartition>> range(Map<String, TopicMeta> topics) {
+        Map<String, Set<TopicIdPartition>> out = new TreeMap<>();
+        members.keySet().forEach(id -> out.put(id, new HashSet<>()));
+        for (TopicMeta t : topics.values()) {
+            List<String> subs = members.values().stream().filter(m -> m.subscribedTopics.contains(t.name())).map(m -> m.memberId).sorted().toList();
+            if (subs.isEmpty()) continue;
+            int per = t.partitions() / subs.size();
+            int extra = t.partitions() % subs.size();
+            int next = 0;
+            for (int i = 0; i < subs.size(); i++) {
+                int n = per + (i < extra ? 1 : 0);
+                for (int k = 0; k < n; k++) out.get(subs.get(i)).add(new TopicIdPartition(t.topicId(), next++));
+            }
+        }
+        return out;
+    }
+
+    private String ownerOf(TopicIdPartition tp) {
+        for (Member m : members.values()) if (m.assigned.contains(tp) || m.pendingRevocation.contains(tp)) return m.memberId;
+        return null;
+    }
+
+    /**
+     * Moves {@code m} toward its target: partitions it must give up go to pending revocation; once nothing is
+     * pending, it gets the target partitions no other member still holds, and its epoch reaches the assignment epoch.
+     *
+     * @return whether the member's assignment changed
+     */
+    boolean reconcile(Member m) {
+        Set<TopicIdPartition> goal = target.getOrDefault(m.memberId, Set.of());
+        boolean changed = false;
+        Set<TopicIdPartition> revoke = new HashSet<>(m.assigned);
+        revoke.removeAll(goal);
+        if (!revoke.isEmpty()) {
+            m.assigned.removeAll(revoke);
+            m.pendingRevocation.addAll(revoke);
+            changed = true;
+        }
+        if (m.pendingRevocation.isEmpty()) {
+            for (TopicIdPartition tp : goal) {
+                if (!m.assigned.contains(tp) && heldByOthers(tp, m) == null) {
+                    m.assigned.add(tp);
+                    changed = true;
+                }
+            }
+            m.memberEpoch = assignmentEpoch;
+        }
+        return changed;
+    }
+
+    private String heldByOthers(TopicIdPartition tp, Member self) {
+        for (Member o : members.values()) {
+            if (o != self && (o.assigned.contains(tp) || o.pendingRevocation.contains(tp))) return o.memberId;
+        }
+        return null;
+    }
+}

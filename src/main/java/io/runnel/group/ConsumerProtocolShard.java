@@ -1,0 +1,195 @@
+package io.runnel.group;
+
+import io.runnel.group.ConsumerGroup.Member;
+import io.runnel.group.ConsumerGroup.TopicIdPartition;
+import io.runnel.group.ConsumerGroup.TopicMeta;
+import io.vertx.core.Vertx;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.function.Function;
+import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.message.ConsumerGroupDescribeResponseData;
+import org.apache.kafka.common.message.ConsumerGroupHeartbeatRequestData;
+import org.apache.kafka.common.message.ConsumerGroupHeartbeatResponseData;
+import org.apache.kafka.common.protocol.Errors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The consumer protocol (KIP-848) part of a {@link GroupShard}: ConsumerGroupHeartbeat and ConsumerGroupDescribe for
+ * the shard's consumer-protocol groups. Runs on the shard's event loop. Group epochs and assignments live in memory:
+ * after a broker restart members are told UNKNOWN_MEMBER_ID and rejoin (their committed offsets are kept, like every
+ * commit, in {@code __consumer_offsets}).
+ */
+final class ConsumerProtocolShard {
+    private static final Logger LOG = LoggerFactory.getLogger(ConsumerProtocolShard.class);
+    /** Member epoch a member sends to leave; -2 for a static member that will come back (KIP-848). */
+    private static final int LEAVE_EPOCH = -1;
+    private static final int LEAVE_STATIC_EPOCH = -2;
+
+    private final Vertx vertx;
+    private final GroupSettings settings;
+    private final Function<String, Optional<TopicMeta>> topics;
+    final Map<String, ConsumerGroup> groups = new HashMap<>();
+
+    ConsumerProtocolShard(Vertx vertx, GroupSettings settings, Function<String, Optional<TopicMeta>> topics) {
+        this.vertx = vertx;
+        this.settings = settings;
+        this.topics = topics;
+    }
+
+    ConsumerGroupHeartbeatResponseData heartbeat(ConsumerGroupHeartbeatRequestData req, String clientId, String clientHost, boolean classicGroupExists) {
+        if (req.groupId() == null || req.groupId().isEmpty()) return error(Errors.INVALID_REQUEST, "A group id is required");
+        if (classicGroupExists) return error(Errors.GROUP_ID_NOT_FOUND, "Group " + req.groupId() + " uses the classic protocol");
+        ConsumerGroup g = groups.computeIfAbsent(req.groupId(), ConsumerGroup::new);
+        if (req.memberEpoch() == LEAVE_EPOCH || req.memberEpoch() == LEAVE_STATIC_EPOCH) {
+            Member m = g.members.get(req.memberId());
+            if (m != null) remove(g, m, "left");
+            return new ConsumerGroupHeartbeatResponseData().setMemberId(req.memberId()).setMemberEpoch(req.memberEpoch());
+        }
+        Member m;
+        if (req.memberEpoch() == 0) {
+            if (req.subscribedTopicNames() == null && req.subscribedTopicRegex() == null) {
+                return error(Errors.INVALID_REQUEST, "A joining member must send its subscription");
+            }
+            String id = req.memberId() == null || req.memberId().isEmpty() ? Uuid.randomUuid().toString() : req.memberId();
+            Member old = g.members.get(id);
+            if (old != null) remove(g, old, "rejoined");
+            if (req.instanceId() != null) {
+                g.members.values().stream().filter(o -> req.instanceId().equals(o.instanceId)).findFirst().ifPresent(o -> remove(g, o, "replaced"));
+            }
+            m = new Member(id);
+            m.instanceId = req.instanceId();
+            m.clientId = clientId;
+            m.clientHost = clientHost;
+            g.members.put(id, m);
+            g.groupEpoch++;
+            LOG.info("Member {} joined consumer group {} (epoch {})", id, g.groupId, g.groupEpoch);
+        } else {
+            m = g.members.get(req.memberId());
+            if (m == null) return error(Errors.UNKNOWN_MEMBER_ID, "Member " + req.memberId() + " is not in group " + g.groupId);
+            if (req.memberEpoch() != m.memberEpoch) {
+                return error(Errors.FENCED_MEMBER_EPOCH, "Member epoch " + req.memberEpoch() + " is not the current " + m.memberEpoch);
+            }
+        }
+        if (req.rebalanceTimeoutMs() > 0) m.rebalanceTimeoutMs = req.rebalanceTimeoutMs();
+        if (req.rackId() != null) m.rackId = req.rackId();
+        if (req.serverAssignor() != null) {
+            if (!req.serverAssignor().equals("uniform") && !req.serverAssignor().equals("range")) {
+                return error(Errors.UNSUPPORTED_ASSIGNOR, "Assignor " + req.serverAssignor() + " is not supported; use uniform or range");
+            }
+            m.serverAssignor = req.serverAssignor();
+        }
+        if (req.subscribedTopicNames() != null && !req.subscribedTopicNames().equals(m.subscribedTopics)) {
+            m.subscribedTopics = List.copyOf(req.subscribedTopicNames());
+            g.groupEpoch++;
+        }
+        Set<TopicIdPartition> owned = owned(req);
+        if (owned != null) m.pendingRevocation.removeIf(tp -> !owned.contains(tp)); // the member let them go
+        resetSession(g, m);
+        if (g.groupEpoch > g.assignmentEpoch) g.computeTarget(subscribedTopics(g));
+        boolean changed = g.reconcile(m);
+        ConsumerGroupHeartbeatResponseData r = new ConsumerGroupHeartbeatResponseData().setMemberId(m.memberId)
+                .setMemberEpoch(m.memberEpoch).setHeartbeatIntervalMs(settings.consumerHeartbeatIntervalMs());
+        if (changed || owned == null || !owned.equals(m.assigned)) r.setAssignment(assignment(m.assigned));
+        return r;
+    }
+
+    private static Set<TopicIdPartition> owned(ConsumerGroupHeartbeatRequestData req) {
+        if (req.topicPartitions() == null) return null;
+        Set<TopicIdPartition> out = new HashSet<>();
+        for (var t : req.topicPartitions()) for (int p : t.partitions()) out.add(new TopicIdPartition(t.topicId(), p));
+        return out;
+    }
+
+    private Map<String, TopicMeta> subscribedTopics(ConsumerGroup g) {
+        Map<String, TopicMeta> out = new LinkedHashMap<>();
+        for (Member m : g.members.values()) {
+            for (String name : m.subscribedTopics) topics.apply(name).ifPresent(t -> out.put(name, t));
+        }
+        return out;
+    }
+
+    private static ConsumerGroupHeartbeatResponseData.Assignment assignment(Set<TopicIdPartition> assigned) {
+        Map<Uuid, List<Integer>> byTopic = new LinkedHashMap<>();
+        assigned.stream().sorted((a, b) -> a.topicId().equals(b.topicId()) ? Integer.compare(a.partition(), b.partition())
+                : a.topicId().toString().compareTo(b.topicId().toString())).forEach(tp -> byTopic.computeIfAbsent(tp.topicId(), k -> new ArrayList<>()).add(tp.partition()));
+        List<ConsumerGroupHeartbeatResponseData.TopicPartitions> tps = new ArrayList<>();
+        byTopic.forEach((id, parts) -> tps.add(new ConsumerGroupHeartbeatResponseData.TopicPartitions().setTopicId(id).setPartitions(parts)));
+        return new ConsumerGroupHeartbeatResponseData.Assignment().setTopicPartitions(tps);
+    }
+
+    private static ConsumerGroupHeartbeatResponseData error(Errors e, String message) {
+        return new ConsumerGroupHeartbeatResponseData().setErrorCode(e.code()).setErrorMessage(message);
+    }
+
+    private void resetSession(ConsumerGroup g, Member m) {
+        if (m.sessionTimer >= 0) vertx.cancelTimer(m.sessionTimer);
+        m.sessionTimer = vertx.setTimer(settings.consumerSessionTimeoutMs(), id -> {
+            m.sessionTimer = -1;
+            if (g.members.get(m.memberId) == m) remove(g, m, "missed its session timeout");
+        });
+    }
+
+    private void remove(ConsumerGroup g, Member m, String why) {
+        if (m.sessionTimer >= 0) vertx.cancelTimer(m.sessionTimer);
+        g.members.remove(m.memberId);
+        g.groupEpoch++;
+        LOG.info("Member {} of consumer group {} {} (epoch {})", m.memberId, g.groupId, why, g.groupEpoch);
+    }
+
+    /** Checks an offset commit of a consumer-protocol member: known member, current epoch (Kafka's STALE_MEMBER_EPOCH). */
+    Errors validateCommit(ConsumerGroup g, int memberEpoch, String memberId) {
+        if (memberEpoch < 0 && (memberId == null || memberId.isEmpty())) return g.members.isEmpty() ? Errors.NONE : Errors.UNKNOWN_MEMBER_ID;
+        Member m = g.members.get(memberId);
+        if (m == null) return Errors.UNKNOWN_MEMBER_ID;
+        if (memberEpoch != m.memberEpoch) return Errors.STALE_MEMBER_EPOCH;
+        return Errors.NONE;
+    }
+
+    ConsumerGroupDescribeResponseData.DescribedGroup describe(String groupId) {
+        ConsumerGroup g = groups.get(groupId);
+        if (g == null) {
+            return new ConsumerGroupDescribeResponseData.DescribedGroup().setGroupId(groupId).setErrorCode(Errors.GROUP_ID_NOT_FOUND.code())
+                    .setErrorMessage("Group " + groupId + " not found.");
+        }
+        ConsumerGroupDescribeResponseData.DescribedGroup out = new ConsumerGroupDescribeResponseData.DescribedGroup().setGroupId(groupId)
+                .setGroupState(g.state()).setGroupEpoch(g.groupEpoch).setAssignmentEpoch(g.assignmentEpoch).setAssignorName(g.assignor);
+        for (Member m : g.members.values()) {
+            out.members().add(new ConsumerGroupDescribeResponseData.Member().setMemberId(m.memberId).setInstanceId(m.instanceId).setRackId(m.rackId)
+                    .setMemberEpoch(m.memberEpoch).setClientId(m.clientId).setClientHost(m.clientHost).setSubscribedTopicNames(m.subscribedTopics)
+                    .setAssignment(describedAssignment(m.assigned)).setTargetAssignment(describedAssignment(g.target.getOrDefault(m.memberId, Set.of()))));
+        }
+        return out;
+    }
+
+    private ConsumerGroupDescribeResponseData.Assignment describedAssignment(Set<TopicIdPartition> tps) {
+        Map<Uuid, List<Integer>> byTopic = new LinkedHashMap<>();
+        tps.forEach(tp -> byTopic.computeIfAbsent(tp.topicId(), k -> new ArrayList<>()).add(tp.partition()));
+        List<ConsumerGroupDescribeResponseData.TopicPartitions> out = new ArrayList<>();
+        byTopic.forEach((id, parts) -> {
+            parts.sort(Integer::compare);
+            String name = groupsTopicName(id);
+            out.add(new ConsumerGroupDescribeResponseData.TopicPartitions().setTopicId(id).setTopicName(name).setPartitions(parts));
+        });
+        return new ConsumerGroupDescribeResponseData.Assignment().setTopicPartitions(out);
+    }
+
+    private String groupsTopicName(Uuid id) {
+        for (ConsumerGroup g : groups.values()) {
+            for (Member m : g.members.values()) {
+                for (String name : m.subscribedTopics) {
+                    Optional<TopicMeta> t = topics.apply(name);
+                    if (t.isPresent() && t.get().topicId().equals(id)) return name;
+                }
+            }
+        }
+        return "";
+    }
+}
