@@ -94,7 +94,9 @@ final class ConsumerProtocolShard {
         if (owned != null) m.pendingRevocation.removeIf(tp -> !owned.contains(tp)); // the member let them go
         resetSession(g, m);
         if (g.groupEpoch > g.assignmentEpoch) g.computeTarget(subscribedTopics(g));
+        boolean hadPending = !m.pendingRevocation.isEmpty();
         boolean changed = g.reconcile(m);
+        if (!hadPending && !m.pendingRevocation.isEmpty()) armRevocationTimeout(g, m);
         ConsumerGroupHeartbeatResponseData r = new ConsumerGroupHeartbeatResponseData().setMemberId(m.memberId)
                 .setMemberEpoch(m.memberEpoch).setHeartbeatIntervalMs(settings.consumerHeartbeatIntervalMs());
         if (changed || owned == null || !owned.equals(m.assigned)) r.setAssignment(assignment(m.assigned));
@@ -134,6 +136,19 @@ final class ConsumerProtocolShard {
         m.sessionTimer = vertx.setTimer(settings.consumerSessionTimeoutMs(), id -> {
             m.sessionTimer = -1;
             if (g.members.get(m.memberId) == m) remove(g, m, "missed its session timeout");
+        });
+    }
+
+    /**
+     * A member asked to give partitions up must do so within its rebalance timeout (KIP-848), or it is removed so
+     * that the partitions can move: a stuck member cannot hold a group back for ever.
+     */
+    private void armRevocationTimeout(ConsumerGroup g, Member m) {
+        int timeout = m.rebalanceTimeoutMs > 0 ? m.rebalanceTimeoutMs : settings.consumerSessionTimeoutMs();
+        vertx.setTimer(timeout, id -> {
+            if (g.members.get(m.memberId) == m && !m.pendingRevocation.isEmpty()) {
+                remove(g, m, "did not release " + m.pendingRevocation.size() + " partition(s) within its rebalance timeout");
+            }
         });
     }
 

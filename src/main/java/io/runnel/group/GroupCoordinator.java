@@ -173,6 +173,11 @@ public final class GroupCoordinator {
         });
     }
 
+    /** Removes expired offsets of groups without members now (also done every 10 minutes). */
+    public Future<Void> expireOffsets() {
+        return onAllShards(GroupShard::expireOffsets).mapEmpty();
+    }
+
     // ---- administration ----
 
     public Future<List<GroupOverview>> listGroups() {

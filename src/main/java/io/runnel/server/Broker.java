@@ -136,6 +136,10 @@ public final class Broker {
         return meta;
     }
 
+    public io.runnel.group.GroupCoordinator groups() {
+        return groups;
+    }
+
     public Partitions partitions() {
         return partitions;
     }
