@@ -89,6 +89,8 @@ public final class BrokerConfig {
 
     public static final ConfigKey<Integer> OFFSETS_TOPIC_NUM_PARTITIONS = intKey("offsets.topic.num.partitions", 50, 1, 1000,
             "Partitions of the internal topic __consumer_offsets (created when the first consumer group appears); do not change it afterwards.");
+    public static final ConfigKey<Integer> OFFSETS_TOPIC_SEGMENT_BYTES = intKey("offsets.topic.segment.bytes", 104_857_600, 1024, Integer.MAX_VALUE,
+            "Segment size of __consumer_offsets; smaller segments are compacted sooner.");
     public static final ConfigKey<Integer> GROUP_MIN_SESSION_TIMEOUT_MS = intKey("group.min.session.timeout.ms", 6000, 1, Integer.MAX_VALUE,
             "The shortest session timeout a consumer group member may ask for.");
     public static final ConfigKey<Integer> GROUP_MAX_SESSION_TIMEOUT_MS = intKey("group.max.session.timeout.ms", 1_800_000, 1, Integer.MAX_VALUE,
@@ -111,7 +113,7 @@ public final class BrokerConfig {
             LOG_ROLL_HOURS, LOG_RETENTION_MS, LOG_RETENTION_MINUTES, LOG_RETENTION_HOURS, LOG_RETENTION_BYTES,
             LOG_RETENTION_CHECK_INTERVAL_MS, LOG_FLUSH_INTERVAL_MESSAGES, LOG_FLUSH_INTERVAL_MS,
             LOG_INDEX_INTERVAL_BYTES, LOG_MESSAGE_TIMESTAMP_TYPE, MESSAGE_MAX_BYTES, SOCKET_REQUEST_MAX_BYTES,
-            QUEUED_MAX_REQUEST_BYTES, CONNECTION_MAX_INFLIGHT_BYTES, FETCH_MAX_BYTES, OFFSETS_TOPIC_NUM_PARTITIONS,
+            QUEUED_MAX_REQUEST_BYTES, CONNECTION_MAX_INFLIGHT_BYTES, FETCH_MAX_BYTES, OFFSETS_TOPIC_NUM_PARTITIONS, OFFSETS_TOPIC_SEGMENT_BYTES,
             GROUP_MIN_SESSION_TIMEOUT_MS, GROUP_MAX_SESSION_TIMEOUT_MS, GROUP_INITIAL_REBALANCE_DELAY_MS, OFFSETS_RETENTION_MINUTES,
             OFFSET_METADATA_MAX_BYTES, GROUP_CONSUMER_SESSION_TIMEOUT_MS, GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS, HTTP_HOST, HTTP_PORT);
 

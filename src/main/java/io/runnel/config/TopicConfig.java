@@ -18,8 +18,11 @@ import java.util.Set;
  */
 public final class TopicConfig {
 
-    public static final ConfigKey<String> CLEANUP_POLICY = enumKey("cleanup.policy", "delete", Set.of("delete"),
-            "What happens to old segments (compaction arrives with the consumer-groups work).");
+    public static final ConfigKey<String> CLEANUP_POLICY = new ConfigKey<>("cleanup.policy", "delete",
+            "delete, compact, or both (a comma-separated list)", TopicConfig::cleanupPolicy,
+            "delete: old segments go by retention time and size; compact: closed segments keep only the latest record per key.");
+    public static final ConfigKey<Long> DELETE_RETENTION_MS = longKey("delete.retention.ms", null, 0, Long.MAX_VALUE,
+            "How long compaction keeps a tombstone (a record with a null value) so that consumers see the deletion.");
     public static final ConfigKey<Long> RETENTION_MS = longKey("retention.ms", null, -1, Long.MAX_VALUE, "See log.retention.ms.");
     public static final ConfigKey<Long> RETENTION_BYTES = longKey("retention.bytes", null, -1, Long.MAX_VALUE, "See log.retention.bytes.");
     public static final ConfigKey<Integer> SEGMENT_BYTES = intKey("segment.bytes", null, 14, Integer.MAX_VALUE, "See log.segment.bytes.");
@@ -31,7 +34,7 @@ public final class TopicConfig {
     public static final ConfigKey<String> MESSAGE_TIMESTAMP_TYPE = enumKey("message.timestamp.type", null,
             Set.of("CreateTime", "LogAppendTime"), "See log.message.timestamp.type.");
 
-    public static final List<ConfigKey<?>> KEYS = List.of(CLEANUP_POLICY, RETENTION_MS, RETENTION_BYTES, SEGMENT_BYTES,
+    public static final List<ConfigKey<?>> KEYS = List.of(CLEANUP_POLICY, DELETE_RETENTION_MS, RETENTION_MS, RETENTION_BYTES, SEGMENT_BYTES,
             SEGMENT_MS, MAX_MESSAGE_BYTES, FLUSH_MESSAGES, FLUSH_MS, INDEX_INTERVAL_BYTES, MESSAGE_TIMESTAMP_TYPE);
 
     private final Map<String, String> overrides;
@@ -64,8 +67,18 @@ public final class TopicConfig {
                 (Long) parsed.getOrDefault(FLUSH_MESSAGES.name(), broker.get(BrokerConfig.LOG_FLUSH_INTERVAL_MESSAGES)),
                 (Long) parsed.getOrDefault(FLUSH_MS.name(), broker.flushIntervalMs()),
                 "LogAppendTime".equals(parsed.getOrDefault(MESSAGE_TIMESTAMP_TYPE.name(),
-                        broker.get(BrokerConfig.LOG_MESSAGE_TIMESTAMP_TYPE))));
+                        broker.get(BrokerConfig.LOG_MESSAGE_TIMESTAMP_TYPE))),
+                ((String) parsed.getOrDefault(CLEANUP_POLICY.name(), "delete")).contains("compact"),
+                ((String) parsed.getOrDefault(CLEANUP_POLICY.name(), "delete")).contains("delete"),
+                (Long) parsed.getOrDefault(DELETE_RETENTION_MS.name(), 86_400_000L));
         return new TopicConfig(new LinkedHashMap<>(overrides), log);
+    }
+
+    private static String cleanupPolicy(String text) {
+        java.util.Set<String> parts = new java.util.TreeSet<>();
+        for (String p : text.split(",")) parts.add(p.trim());
+        if (parts.isEmpty() || !Set.of("delete", "compact").containsAll(parts)) throw new IllegalArgumentException();
+        return String.join(",", parts);
     }
 
     /** One effective topic setting, as DescribeConfigs reports it. */
@@ -79,6 +92,7 @@ public final class TopicConfig {
             String brokerKey = BROKER_SYNONYMS.get(k.name());
             String brokerValue = switch (k.name()) {
                 case "cleanup.policy" -> "delete";
+                case "delete.retention.ms" -> "86400000";
                 case "retention.ms" -> Long.toString(broker.retentionMs());
                 case "segment.ms" -> Long.toString(broker.rollMs());
                 case "flush.ms" -> Long.toString(broker.flushIntervalMs());

@@ -45,6 +45,11 @@ final class ConsumerGroup {
         /** Partitions taken from this member that it has not yet confirmed releasing. */
         final Set<TopicIdPartition> pendingRevocation = new HashSet<>();
         long sessionTimer = -1;
+        /**
+         * The member epoch in force when partitions were last taken from this member (KIP-1251's idea): offset commits
+         * with an epoch after it and up to the member epoch are safe, as nothing was revoked in between.
+         */
+        int revocationEpoch = -1;
 
         Member(String memberId) {
             this.memberId = memberId;

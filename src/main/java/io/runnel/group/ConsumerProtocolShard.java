@@ -91,7 +91,10 @@ final class ConsumerProtocolShard {
             g.groupEpoch++;
         }
         Set<TopicIdPartition> owned = owned(req);
-        if (owned != null) m.pendingRevocation.removeIf(tp -> !owned.contains(tp)); // the member let them go
+        if (owned != null && !m.pendingRevocation.isEmpty()) {
+            m.pendingRevocation.removeIf(tp -> !owned.contains(tp)); // the member let them go
+            if (m.pendingRevocation.isEmpty()) m.revocationEpoch = m.memberEpoch;
+        }
         resetSession(g, m);
         if (g.groupEpoch > g.assignmentEpoch) g.computeTarget(subscribedTopics(g));
         boolean hadPending = !m.pendingRevocation.isEmpty();
@@ -159,12 +162,17 @@ final class ConsumerProtocolShard {
         LOG.info("Member {} of consumer group {} {} (epoch {})", m.memberId, g.groupId, why, g.groupEpoch);
     }
 
-    /** Checks an offset commit of a consumer-protocol member: known member, current epoch (Kafka's STALE_MEMBER_EPOCH). */
+    /**
+     * Checks an offset commit of a consumer-protocol member. As Kafka since KIP-1251, an epoch a little behind the
+     * member's is accepted when no partition was taken from the member since then (a commit racing a heartbeat that
+     * raised the epoch is not refused); an epoch from before the last revocation, or from the future, gets
+     * STALE_MEMBER_EPOCH.
+     */
     Errors validateCommit(ConsumerGroup g, int memberEpoch, String memberId) {
         if (memberEpoch < 0 && (memberId == null || memberId.isEmpty())) return g.members.isEmpty() ? Errors.NONE : Errors.UNKNOWN_MEMBER_ID;
         Member m = g.members.get(memberId);
         if (m == null) return Errors.UNKNOWN_MEMBER_ID;
-        if (memberEpoch != m.memberEpoch) return Errors.STALE_MEMBER_EPOCH;
+        if (memberEpoch > m.memberEpoch || memberEpoch <= m.revocationEpoch) return Errors.STALE_MEMBER_EPOCH;
         return Errors.NONE;
     }
 

@@ -62,8 +62,9 @@ public final class GroupCoordinator {
     /** Creates {@code __consumer_offsets} if needed and deploys the shards, once. */
     public synchronized Future<Void> ensureReady() {
         if (ready != null) return ready;
-        // Offsets are never deleted by time: compaction (keep the latest record per key) is what will bound this topic.
-        ready = partitions.createTopic(OFFSETS_TOPIC, settings.offsetsPartitions(), Map.of("retention.ms", "-1"))
+        // Compacted, as Kafka's: only the latest record per key stays (offsets.topic.segment.bytes is 100 MiB there too).
+        ready = partitions.createTopic(OFFSETS_TOPIC, settings.offsetsPartitions(), Map.of("cleanup.policy", "compact",
+                        "segment.bytes", Integer.toString(settings.offsetsSegmentBytes())))
                 .recover(e -> e instanceof TopicExistsException ? Future.succeededFuture(partitions.topic(OFFSETS_TOPIC).orElseThrow())
                         : Future.failedFuture(e))
                 .compose(this::deployShards)

@@ -275,6 +275,30 @@ public final class Log {
         Checkpoints.write(dir.resolve(Checkpoints.LOG_START_OFFSET), logStartOffset);
     }
 
+    // ---------------------------------------------------------------- compaction
+
+    /** The closed segments, oldest first, when the log is compacted (cleanup.policy=compact); else none. */
+    public List<Segment> compactionCandidates() {
+        if (!config.compact() || segments.size() < 2) return List.of();
+        List<Segment> closed = new ArrayList<>(segments.values());
+        closed.remove(closed.size() - 1);
+        return closed;
+    }
+
+    /**
+     * Swaps a cleaned segment in for the one it replaces (its files were already replaced on disk, see
+     * {@link Compactor}); the old object's channels are closed. When retention unlinked the old segment meanwhile,
+     * the cleaned one is just closed (its files go with the pending deletion).
+     */
+    public void replaceSegment(Segment old, Segment cleaned) throws IOException {
+        if (segments.get(old.baseOffset()) == old) {
+            segments.put(old.baseOffset(), cleaned);
+            old.close();
+        } else {
+            cleaned.close();
+        }
+    }
+
     // ---------------------------------------------------------------- lifecycle and accessors
 
     /** Flushes everything, writes both checkpoints and closes the files: a later open needs no recovery. Blocking. */

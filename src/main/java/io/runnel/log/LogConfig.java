@@ -13,37 +13,47 @@ package io.runnel.log;
  * @param flushMessages      fsync after this many records
  * @param flushMs            fsync when the oldest unflushed record is this old; Long.MAX_VALUE never
  * @param logAppendTime      stamp batches with the broker's time (message.timestamp.type=LogAppendTime)
+ * @param compact            cleanup.policy contains compact: closed segments keep only the latest record per key
+ * @param delete             cleanup.policy contains delete: retention by time and size applies
+ * @param deleteRetentionMs  how long compaction keeps a tombstone (delete.retention.ms)
  */
 public record LogConfig(int segmentBytes, long segmentMs, long retentionMs, long retentionBytes, int maxMessageBytes,
-                        int indexIntervalBytes, long flushMessages, long flushMs, boolean logAppendTime) {
+                        int indexIntervalBytes, long flushMessages, long flushMs, boolean logAppendTime, boolean compact, boolean delete,
+                        long deleteRetentionMs) {
 
     /** Kafka's defaults, for tests and tools. */
     public static LogConfig defaults() {
         return new LogConfig(1 << 30, 7 * 24 * 3_600_000L, 7 * 24 * 3_600_000L, -1, 1_048_588, 4096, Long.MAX_VALUE,
-                Long.MAX_VALUE, false);
+                Long.MAX_VALUE, false, false, true, 86_400_000L);
     }
 
     public LogConfig withSegmentBytes(int v) {
-        return new LogConfig(v, segmentMs, retentionMs, retentionBytes, maxMessageBytes, indexIntervalBytes, flushMessages, flushMs, logAppendTime);
+        return new LogConfig(v, segmentMs, retentionMs, retentionBytes, maxMessageBytes, indexIntervalBytes, flushMessages, flushMs, logAppendTime, compact, delete, deleteRetentionMs);
     }
 
     public LogConfig withSegmentMs(long v) {
-        return new LogConfig(segmentBytes, v, retentionMs, retentionBytes, maxMessageBytes, indexIntervalBytes, flushMessages, flushMs, logAppendTime);
+        return new LogConfig(segmentBytes, v, retentionMs, retentionBytes, maxMessageBytes, indexIntervalBytes, flushMessages, flushMs, logAppendTime, compact, delete, deleteRetentionMs);
     }
 
     public LogConfig withRetention(long ms, long bytes) {
-        return new LogConfig(segmentBytes, segmentMs, ms, bytes, maxMessageBytes, indexIntervalBytes, flushMessages, flushMs, logAppendTime);
+        return new LogConfig(segmentBytes, segmentMs, ms, bytes, maxMessageBytes, indexIntervalBytes, flushMessages, flushMs, logAppendTime, compact, delete, deleteRetentionMs);
     }
 
     public LogConfig withIndexIntervalBytes(int v) {
-        return new LogConfig(segmentBytes, segmentMs, retentionMs, retentionBytes, maxMessageBytes, v, flushMessages, flushMs, logAppendTime);
+        return new LogConfig(segmentBytes, segmentMs, retentionMs, retentionBytes, maxMessageBytes, v, flushMessages, flushMs, logAppendTime, compact, delete, deleteRetentionMs);
     }
 
     public LogConfig withMaxMessageBytes(int v) {
-        return new LogConfig(segmentBytes, segmentMs, retentionMs, retentionBytes, v, indexIntervalBytes, flushMessages, flushMs, logAppendTime);
+        return new LogConfig(segmentBytes, segmentMs, retentionMs, retentionBytes, v, indexIntervalBytes, flushMessages, flushMs, logAppendTime, compact, delete, deleteRetentionMs);
     }
 
     public LogConfig withFlush(long messages, long ms) {
-        return new LogConfig(segmentBytes, segmentMs, retentionMs, retentionBytes, maxMessageBytes, indexIntervalBytes, messages, ms, logAppendTime);
+        return new LogConfig(segmentBytes, segmentMs, retentionMs, retentionBytes, maxMessageBytes, indexIntervalBytes, messages, ms, logAppendTime, compact, delete, deleteRetentionMs);
+    }
+
+    /** cleanup.policy=compact (only), with tombstones kept {@code deleteRetentionMs}. */
+    public LogConfig withCompaction(long deleteRetentionMs) {
+        return new LogConfig(segmentBytes, segmentMs, retentionMs, retentionBytes, maxMessageBytes, indexIntervalBytes, flushMessages, flushMs,
+                logAppendTime, true, false, deleteRetentionMs);
     }
 }

@@ -46,7 +46,7 @@ final class LogLoader {
         try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
             for (Path f : files) {
                 String name = f.getFileName().toString();
-                if (name.endsWith(".tmp") || name.endsWith(".deleted")) {
+                if (name.endsWith(".tmp") || name.endsWith(".deleted") || name.endsWith(Compactor.CLEANED_SUFFIX)) {
                     Files.deleteIfExists(f);
                 } else if (name.endsWith(Segment.LOG_SUFFIX)) {
                     baseOffsets.add(parseBaseOffset(name, Segment.LOG_SUFFIX));
@@ -81,8 +81,8 @@ final class LogLoader {
             opened.put(base, s);
             if (!o.needsRecovery() && !afterRecoveryPoint) continue;
             recovered = true;
-            long truncated = s.recover(config.maxMessageBytes());
-            boolean gap = i + 1 < baseOffsets.size() && baseOffsets.get(i + 1) != s.nextOffset();
+            long truncated = s.recover(config.maxMessageBytes(), config.compact());
+            boolean gap = !config.compact() && i + 1 < baseOffsets.size() && baseOffsets.get(i + 1) != s.nextOffset();
             if (truncated > 0 || gap) {
                 // Offsets must follow each other from segment to segment: what lies after a damaged one is dropped.
                 for (int j = i + 1; j < baseOffsets.size(); j++) {
@@ -95,7 +95,7 @@ final class LogLoader {
         // A segment emptied by recovery that is not the last one is dropped too (it holds no offsets).
         while (opened.size() > 1 && opened.lastEntry().getValue().size() == 0) {
             Segment empty = opened.pollLastEntry().getValue();
-            if (opened.lastEntry().getValue().nextOffset() != empty.baseOffset()) {
+            if (!config.compact() && opened.lastEntry().getValue().nextOffset() != empty.baseOffset()) {
                 opened.put(empty.baseOffset(), empty);
                 break;
             }

@@ -147,7 +147,7 @@ public final class Segment {
      *
      * @return the number of bytes truncated (0 when the whole file was valid)
      */
-    long recover(int maxBatchBytes) throws IOException {
+    long recover(int maxBatchBytes, boolean allowGaps) throws IOException {
         offsetIndex.reset();
         timeIndex.reset();
         long fileBytes = channel.size();
@@ -164,9 +164,10 @@ public final class Segment {
             long batchBase = BatchHeader.baseOffset(header, 0);
             long lastOffset = BatchHeader.lastOffset(header, 0);
             // Offsets follow each other exactly: every batch is written by the leader at the log end offset. (The
-            // base offset lies outside the CRC, so this is what catches a damaged one.) Compaction, when it comes,
-            // leaves gaps and must relax this to batchBase >= nextOffset for compacted topics.
-            if (batchBase != nextOffset || lastOffset - baseOffset > Integer.MAX_VALUE) break;
+            // base offset lies outside the CRC, so this is what catches a damaged one.) Compaction removes records,
+            // so a compacted log only needs increasing offsets.
+            boolean inOrder = allowGaps ? batchBase >= nextOffset : batchBase == nextOffset;
+            if (!inOrder || lastOffset - baseOffset > Integer.MAX_VALUE) break;
             if (batchBuf.capacity() < batchSize) batchBuf = ByteBuffer.allocate(batchSize);
             batchBuf.clear().limit(batchSize);
             readFully(batchBuf, pos);
@@ -409,6 +410,11 @@ public final class Segment {
 
     public long baseOffset() {
         return baseOffset;
+    }
+
+    /** The {@code .log} file. */
+    Path file() {
+        return logFile;
     }
 
     /** The offset after the last batch of this segment (the base offset when empty). */

@@ -3,6 +3,7 @@ package io.runnel.partition;
 import io.runnel.config.Limits;
 import io.runnel.log.AppendInfo;
 import io.runnel.log.BatchHeader;
+import io.runnel.log.Compactor;
 import io.runnel.log.Log;
 import io.runnel.log.LogConfig;
 import io.runnel.log.Segment;
@@ -40,6 +41,8 @@ public final class PartitionVerticle extends VerticleBase {
     private volatile Log log;
     private ProducerStateTable producers;
     private boolean flushing;
+    private boolean compacting;
+    private int segmentsAtLastAppend;
     private boolean flushAgain;
     private long retentionTimer = -1;
     private long flushTimer = -1;
@@ -164,10 +167,39 @@ public final class PartitionVerticle extends VerticleBase {
         return pendingFetches;
     }
 
-    /** Called on this context after every append: wakes parked fetches, then applies the flush policy. */
+    /** Called on this context after every append: wakes parked fetches, applies the flush policy, compacts after a roll. */
     void afterAppend() {
         pendingFetches.onAppend(log.logEndOffset());
         maybeFlush();
+        int segments = log.segmentCount();
+        if (segments != segmentsAtLastAppend) {
+            segmentsAtLastAppend = segments;
+            maybeCompact();
+        }
+    }
+
+    /** Compacts the closed segments on a worker (cleanup.policy=compact), one pass at a time. */
+    void maybeCompact() {
+        if (compacting) return;
+        List<Segment> closed = log.compactionCandidates();
+        if (closed.isEmpty()) return;
+        compacting = true;
+        LogConfig cfg = config;
+        long now = time.milliseconds();
+        context.executeBlocking(() -> Compactor.clean(dir, closed, cfg, now), true).onComplete(ar -> {
+            compacting = false;
+            if (ar.failed()) {
+                LOG.error("Compacting {} failed; the log is unchanged", tp, ar.cause());
+                return;
+            }
+            for (Compactor.Replacement r : ar.result()) {
+                try {
+                    log.replaceSegment(r.old(), r.cleaned());
+                } catch (IOException e) {
+                    LOG.warn("Closing a compacted segment of {} failed", tp, e);
+                }
+            }
+        });
     }
 
     private void maybeFlush() {
@@ -207,8 +239,9 @@ public final class PartitionVerticle extends VerticleBase {
         });
     }
 
-    /** Deletes what retention allows; the files go on a worker. */
+    /** Deletes what retention allows (the files go on a worker), then compacts when the topic is compacted. */
     void checkRetention() {
+        maybeCompact();
         List<Segment> doomed = log.deleteOldSegments(time.milliseconds());
         if (doomed.isEmpty()) return;
         long start = log.logStartOffset();

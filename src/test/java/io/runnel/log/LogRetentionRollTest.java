@@ -154,7 +154,7 @@ class LogRetentionRollTest {
     void logAppendTimeStampsTheBrokerClock() throws Exception {
         LogConfig c = LogConfig.defaults();
         open(new LogConfig(c.segmentBytes(), c.segmentMs(), c.retentionMs(), c.retentionBytes(), c.maxMessageBytes(),
-                c.indexIntervalBytes(), c.flushMessages(), c.flushMs(), true));
+                c.indexIntervalBytes(), c.flushMessages(), c.flushMs(), true, false, true, c.deleteRetentionMs()));
         time.advance(5_000);
         AppendInfo info = log.appendAsLeader(Batches.batch(2, T0, "x"), 0);
         assertThat(info.logAppendTimeMs()).isEqualTo(T0 + 5_000);

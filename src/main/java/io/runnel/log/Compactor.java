@@ -1,0 +1,168 @@
+package io.runnel.log;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.common.record.internal.MemoryRecords;
+import org.apache.kafka.common.record.internal.MemoryRecords.RecordFilter;
+import org.apache.kafka.common.record.internal.MutableRecordBatch;
+import org.apache.kafka.common.record.internal.Record;
+import org.apache.kafka.common.record.internal.RecordBatch;
+import org.apache.kafka.common.utils.internals.BufferSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Log compaction (cleanup.policy=compact), as Kafka's LogCleaner does it in outline: over the closed segments, find
+ * the latest offset of every key, then rewrite each closed segment keeping only the records that are the latest for
+ * their key (and tombstones younger than delete.retention.ms). Offsets never change; a compacted log has gaps.
+ *
+ * <p>Runs on a worker thread over segments that no longer take appends. Per segment, crash safe: the cleaned copy
+ * is written to {@code NNN.log.cleaned} and fsynced, the old indexes are deleted, the copy is renamed over the
+ * {@code .log} (atomic), the directory fsynced, and the indexes rebuilt. A crash leaves either the old segment
+ * (and a {@code .cleaned} file that start-up deletes), or the new one with missing indexes, which start-up rebuilds.
+ * The owner thread then swaps the new {@link Segment} objects in ({@link Log#replaceSegment}).
+ */
+public final class Compactor {
+    private static final Logger LOG = LoggerFactory.getLogger(Compactor.class);
+    static final String CLEANED_SUFFIX = ".cleaned";
+    /**
+     * Keys tracked in one pass (each costs its bytes plus about 80 bytes of map entry): the bound on the compactor's
+     * memory, Kafka's log.cleaner.dedupe.buffer.size in spirit. Segments past the bound wait for the next pass.
+     */
+    static final int MAX_KEYS = 1_000_000;
+
+    private Compactor() {
+    }
+
+    /** A closed segment and the segment that replaces it after cleaning. */
+    public record Replacement(Segment old, Segment cleaned) {
+    }
+
+    /** Cleans {@code closed} (the log's closed segments, oldest first). Blocking: call on a worker. */
+    public static List<Replacement> clean(Path dir, List<Segment> closed, LogConfig config, long nowMs) throws IOException {
+        Map<ByteBuffer, Long> latest = new HashMap<>();
+        List<Segment> covered = new ArrayList<>();
+        for (Segment s : closed) {
+            Map<ByteBuffer, Long> withThis = new HashMap<>(latest);
+            boolean fits = forEachBatch(s, batch -> {
+                for (Record r : batch) {
+                    if (r.key() != null) withThis.put(copy(r.key()), r.offset());
+                }
+                return withThis.size() <= MAX_KEYS;
+            });
+            if (!fits) break;
+            latest = withThis;
+            covered.add(s);
+        }
+        List<Replacement> out = new ArrayList<>();
+        for (Segment s : covered) {
+            Segment cleaned = cleanSegment(dir, s, latest, config, nowMs);
+            if (cleaned != null) out.add(new Replacement(s, cleaned));
+        }
+        return out;
+    }
+
+    private static Segment cleanSegment(Path dir, Segment s, Map<ByteBuffer, Long> latest, LogConfig config, long nowMs) throws IOException {
+        Path logFile = dir.resolve(Segment.fileName(s.baseOffset(), Segment.LOG_SUFFIX));
+        Path cleanedFile = dir.resolve(Segment.fileName(s.baseOffset(), Segment.LOG_SUFFIX + CLEANED_SUFFIX));
+        RecordFilter keepLatest = new RecordFilter(nowMs, config.deleteRetentionMs()) {
+            @Override
+            protected BatchRetentionResult checkBatchRetention(RecordBatch batch) {
+                return new BatchRetentionResult(BatchRetention.DELETE_EMPTY, false);
+            }
+
+            @Override
+            protected boolean shouldRetainRecord(RecordBatch batch, Record r) {
+                if (r.key() == null) return true;
+                Long newest = latest.get(r.key());
+                if (newest == null || newest != r.offset()) return false;
+                return r.hasValue() || currentTime - batch.maxTimestamp() < deleteRetentionMs;
+            }
+        };
+        long before = s.size();
+        long[] after = {0};
+        try (FileChannel out = FileChannel.open(cleanedFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+            forEachBatch(s, batch -> {
+                ByteBuffer src = ByteBuffer.allocate(batch.sizeInBytes());
+                batch.writeTo(src);
+                src.flip();
+                MemoryRecords.FilterResult r = MemoryRecords.readableRecords(src).filterTo(keepLatest, ByteBuffer.allocate(src.remaining()),
+                        BufferSupplier.NO_CACHING, Integer.MAX_VALUE);
+                ByteBuffer kept = r.outputBuffer().flip();
+                try {
+                    while (kept.hasRemaining()) after[0] += out.write(kept, after[0]);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+                return true;
+            });
+            out.force(true);
+        } catch (java.io.UncheckedIOException e) {
+            throw e.getCause();
+        }
+        if (after[0] == before) {
+            Files.deleteIfExists(cleanedFile); // nothing to remove
+            return null;
+        }
+        Files.deleteIfExists(dir.resolve(Segment.fileName(s.baseOffset(), Segment.INDEX_SUFFIX)));
+        Files.deleteIfExists(dir.resolve(Segment.fileName(s.baseOffset(), Segment.TIME_INDEX_SUFFIX)));
+        Files.move(cleanedFile, logFile, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        Checkpoints.fsyncDirectory(dir);
+        Segment.OpenedSegment opened = Segment.open(dir, s.baseOffset(), config.indexIntervalBytes(), nowMs);
+        opened.segment().recover(config.maxMessageBytes(), true);
+        opened.segment().flush();
+        LOG.info("Compacted segment {} of {}: {} -> {} bytes", s.baseOffset(), dir.getFileName(), before, after[0]);
+        return opened.segment();
+    }
+
+    @FunctionalInterface
+    private interface BatchVisitor {
+        /** Returns false to stop. */
+        boolean visit(MutableRecordBatch batch) throws IOException;
+    }
+
+    /** Reads a closed segment's batches with a channel of its own (the owner thread may be reading it too). */
+    private static boolean forEachBatch(Segment s, BatchVisitor visitor) throws IOException {
+        try (FileChannel in = FileChannel.open(s.file(), StandardOpenOption.READ)) {
+            long size = s.size();
+            long pos = 0;
+            ByteBuffer header = ByteBuffer.allocate(BatchHeader.SIZE);
+            while (pos + BatchHeader.SIZE <= size) {
+                header.clear();
+                readFully(in, header, pos);
+                int batchSize = BatchHeader.batchSize(header.flip(), 0);
+                ByteBuffer batch = ByteBuffer.allocate(batchSize);
+                readFully(in, batch, pos);
+                MutableRecordBatch b = MemoryRecords.readableRecords(batch.flip()).batchIterator().next();
+                if (!visitor.visit(b)) return false;
+                pos += batchSize;
+            }
+            return true;
+        }
+    }
+
+    private static void readFully(FileChannel in, ByteBuffer dst, long pos) throws IOException {
+        long p = pos;
+        while (dst.hasRemaining()) {
+            int n = in.read(dst, p);
+            if (n < 0) throw new EOFException();
+            p += n;
+        }
+    }
+
+    private static ByteBuffer copy(ByteBuffer key) {
+        ByteBuffer c = ByteBuffer.allocate(key.remaining());
+        c.put(key.duplicate()).flip();
+        return c;
+    }
+}
