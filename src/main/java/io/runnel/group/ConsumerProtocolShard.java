@@ -55,8 +55,12 @@ final class ConsumerProtocolShard {
         }
         Member m;
         if (req.memberEpoch() == 0) {
-            if (req.subscribedTopicNames() == null && req.subscribedTopicRegex() == null) {
-                return error(Errors.INVALID_REQUEST, "A joining member must send its subscription");
+            if (req.subscribedTopicNames() == null) {
+                // Regular-expression subscriptions (KIP-848's subscribedTopicRegex) are not resolved yet: refuse them
+                // clearly rather than leave the member without partitions.
+                return error(Errors.INVALID_REQUEST, req.subscribedTopicRegex() != null
+                        ? "Pattern subscriptions are not supported by Runnel yet; subscribe to topic names"
+                        : "A joining member must send its subscription");
             }
             String id = req.memberId() == null || req.memberId().isEmpty() ? Uuid.randomUuid().toString() : req.memberId();
             Member old = g.members.get(id);

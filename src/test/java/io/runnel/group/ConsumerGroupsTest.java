@@ -68,9 +68,15 @@ class ConsumerGroupsTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"classic", "consumer"})
-    void threeConsumersShareSixPartitionsAndConsumeEveryRecordOnce(String protocol) throws Exception {
-        String groupId = "three-" + protocol;
+    @ValueSource(strings = {"classic", "consumer", "classic:roundrobin", "classic:cooperative-sticky"})
+    void threeConsumersShareSixPartitionsAndConsumeEveryRecordOnce(String variant) throws Exception {
+        // Client-side assignors of the classic protocol are relayed untouched: range (the default), round robin, and
+        // cooperative sticky (incremental rebalancing, driven by the clients).
+        String protocol = variant.split(":")[0];
+        Map<String, Object> assignor = !variant.contains(":") ? Map.of() : Map.of(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG,
+                variant.endsWith("roundrobin") ? org.apache.kafka.clients.consumer.RoundRobinAssignor.class.getName()
+                        : org.apache.kafka.clients.consumer.CooperativeStickyAssignor.class.getName());
+        String groupId = "three-" + variant.replace(':', '-');
         Map<String, String> seenBy = new ConcurrentHashMap<>();
         List<String> duplicates = Collections.synchronizedList(new ArrayList<>());
         Map<TopicPartition, List<Long>> offsetsSeen = new ConcurrentHashMap<>();
@@ -82,7 +88,7 @@ class ConsumerGroupsTest {
             String name = "c" + c;
             assigned.add(pool.submit(() -> {
                 Set<TopicPartition> mine = ConcurrentHashMap.newKeySet();
-                try (KafkaConsumer<String, String> consumer = consumer(protocol, groupId, Map.of())) {
+                try (KafkaConsumer<String, String> consumer = consumer(protocol, groupId, assignor)) {
                     // Commit what was consumed before giving partitions up: the documented way to avoid duplicates.
                     consumer.subscribe(List.of("orders"), new org.apache.kafka.clients.consumer.ConsumerRebalanceListener() {
                         @Override
@@ -130,8 +136,16 @@ class ConsumerGroupsTest {
             union.addAll(f.get());
         }
         assertThat(union).hasSize(6);
+        if (protocol.equals("consumer")) {
+            // The Admin client describes consumer-protocol groups with ConsumerGroupDescribe.
+            try (var admin = KafkaClients.admin(broker.bootstrapServers())) {
+                var d = admin.describeConsumerGroups(List.of(groupId)).all().get().get(groupId);
+                assertThat(d.type()).isEqualTo(org.apache.kafka.common.GroupType.CONSUMER);
+                assertThat(d.groupState()).isEqualTo(org.apache.kafka.common.GroupState.EMPTY); // all three have left
+            }
+        }
         // Everything consumed is committed: a new member of the group gets nothing again.
-        try (KafkaConsumer<String, String> late = consumer(protocol, groupId, Map.of())) {
+        try (KafkaConsumer<String, String> late = consumer(protocol, groupId, assignor)) {
             late.subscribe(List.of("orders"));
             long end = System.currentTimeMillis() + 3_000;
             while (System.currentTimeMillis() < end) assertThat(late.poll(Duration.ofMillis(200))).isEmpty();

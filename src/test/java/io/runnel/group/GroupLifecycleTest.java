@@ -37,6 +37,8 @@ import org.apache.kafka.common.errors.GroupNotEmptyException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Members that die, static members that come back, and the Admin client's view of groups, offsets and lag. */
@@ -69,19 +71,27 @@ class GroupLifecycleTest {
                 ConsumerConfig.GROUP_PROTOCOL_CONFIG, "classic", ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 6000,
                 ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, 500));
         m.putAll(extra);
+        if ("consumer".equals(m.get(ConsumerConfig.GROUP_PROTOCOL_CONFIG))) {
+            m.remove(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG); // set by the broker (group.consumer.*) in this protocol
+            m.remove(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG);
+        }
         return KafkaClients.consumer(broker.bootstrapServers(), m);
     }
 
-    @Test
-    void aKilledMemberLosesItsPartitionsAfterTheSessionTimeoutAndTheyResumeAtTheCommittedOffsets() throws Exception {
-        try (BrokerProcess member = BrokerProcess.launch(data, GroupMemberMain.class.getName(), broker.bootstrapServers(), "survivors", "work")) {
+    @ParameterizedTest
+    @ValueSource(strings = {"classic", "consumer"})
+    void aKilledMemberLosesItsPartitionsAfterTheSessionTimeoutAndTheyResumeAtTheCommittedOffsets(String protocol) throws Exception {
+        try (BrokerProcess member = BrokerProcess.launch(data, GroupMemberMain.class.getName(), broker.bootstrapServers(), "survivors", "work",
+                protocol)) {
             member.awaitOutput("COMMITTED", Duration.ofSeconds(60));
             member.kill9(); // no LeaveGroup: only the session timeout tells the coordinator
         }
         Map<TopicPartition, OffsetAndMetadata> committed = admin.listConsumerGroupOffsets("survivors").partitionsToOffsetAndMetadata().get();
         long alreadyDone = committed.values().stream().mapToLong(OffsetAndMetadata::offset).sum();
         assertThat(alreadyDone).isPositive();
-        try (KafkaConsumer<String, String> c = consumer("survivors", Map.of())) {
+        Map<String, Object> survivor = protocol.equals("consumer")
+                ? Map.of(ConsumerConfig.GROUP_PROTOCOL_CONFIG, "consumer") : Map.of();
+        try (KafkaConsumer<String, String> c = consumer("survivors", survivor)) {
             c.subscribe(List.of("work"));
             List<ConsumerRecord<String, String>> rest = KafkaClients.pollAtLeast(c, (int) (RECORDS - alreadyDone));
             assertThat(c.assignment()).hasSize(6);
