@@ -68,13 +68,15 @@ class ConsumerGroupsTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"classic", "consumer", "classic:roundrobin", "classic:cooperative-sticky"})
+    @ValueSource(strings = {"classic", "consumer", "classic:roundrobin", "classic:cooperative-sticky", "consumer:range"})
     void threeConsumersShareSixPartitionsAndConsumeEveryRecordOnce(String variant) throws Exception {
         // Client-side assignors of the classic protocol are relayed untouched: range (the default), round robin, and
         // cooperative sticky (incremental rebalancing, driven by the clients).
         String protocol = variant.split(":")[0];
-        Map<String, Object> assignor = !variant.contains(":") ? Map.of() : Map.of(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG,
-                variant.endsWith("roundrobin") ? org.apache.kafka.clients.consumer.RoundRobinAssignor.class.getName()
+        Map<String, Object> assignor = !variant.contains(":") ? Map.of()
+                : variant.equals("consumer:range") ? Map.of(ConsumerConfig.GROUP_REMOTE_ASSIGNOR_CONFIG, "range") // server side
+                : Map.of(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, variant.endsWith("roundrobin")
+                        ? org.apache.kafka.clients.consumer.RoundRobinAssignor.class.getName()
                         : org.apache.kafka.clients.consumer.CooperativeStickyAssignor.class.getName());
         String groupId = "three-" + variant.replace(':', '-');
         Map<String, String> seenBy = new ConcurrentHashMap<>();
@@ -141,6 +143,7 @@ class ConsumerGroupsTest {
             try (var admin = KafkaClients.admin(broker.bootstrapServers())) {
                 var d = admin.describeConsumerGroups(List.of(groupId)).all().get().get(groupId);
                 assertThat(d.type()).isEqualTo(org.apache.kafka.common.GroupType.CONSUMER);
+                assertThat(d.partitionAssignor()).isEqualTo(variant.equals("consumer:range") ? "range" : "uniform");
                 assertThat(d.groupState()).isEqualTo(org.apache.kafka.common.GroupState.EMPTY); // all three have left
             }
         }
