@@ -56,15 +56,7 @@ class ConsumerGroupsTest {
     }
 
     private KafkaConsumer<String, String> consumer(String protocol, String group, Map<String, Object> extra) {
-        Map<String, Object> m = new java.util.HashMap<>(Map.of(ConsumerConfig.GROUP_ID_CONFIG, group, ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
-                ConsumerConfig.GROUP_PROTOCOL_CONFIG, protocol));
-        if (protocol.equals("classic")) {
-            // With the consumer protocol these are the broker's to set (group.consumer.*), and the client refuses them.
-            m.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 6000);
-            m.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, 500);
-        }
-        m.putAll(extra);
-        return KafkaClients.consumer(broker.bootstrapServers(), m);
+        return KafkaClients.groupConsumer(broker.bootstrapServers(), protocol, group, extra);
     }
 
     @ParameterizedTest

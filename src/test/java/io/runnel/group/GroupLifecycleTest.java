@@ -11,7 +11,6 @@ import io.runnel.testkit.GroupMemberMain;
 import io.runnel.testkit.KafkaClients;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -67,15 +66,8 @@ class GroupLifecycleTest {
     }
 
     private KafkaConsumer<String, String> consumer(String group, Map<String, Object> extra) {
-        Map<String, Object> m = new HashMap<>(Map.of(ConsumerConfig.GROUP_ID_CONFIG, group, ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
-                ConsumerConfig.GROUP_PROTOCOL_CONFIG, "classic", ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 6000,
-                ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, 500));
-        m.putAll(extra);
-        if ("consumer".equals(m.get(ConsumerConfig.GROUP_PROTOCOL_CONFIG))) {
-            m.remove(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG); // set by the broker (group.consumer.*) in this protocol
-            m.remove(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG);
-        }
-        return KafkaClients.consumer(broker.bootstrapServers(), m);
+        String protocol = (String) extra.getOrDefault(ConsumerConfig.GROUP_PROTOCOL_CONFIG, "classic");
+        return KafkaClients.groupConsumer(broker.bootstrapServers(), protocol, group, extra);
     }
 
     @ParameterizedTest

@@ -9,7 +9,6 @@ import io.runnel.testkit.KafkaClients;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -72,15 +71,9 @@ class MembershipChangesTest {
 
         @Override
         public void run() {
-            Map<String, Object> config = new HashMap<>(Map.of(ConsumerConfig.GROUP_ID_CONFIG, "moving-" + protocol,
-                    ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest", ConsumerConfig.GROUP_PROTOCOL_CONFIG, protocol,
-                    ConsumerConfig.MAX_POLL_RECORDS_CONFIG, MAX_POLL));
-            if (protocol.equals("classic")) {
-                config.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 6000);
-                config.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, 500);
-            }
             long deadline = System.currentTimeMillis() + 90_000;
-            try (KafkaConsumer<String, String> c = KafkaClients.consumer(broker.bootstrapServers(), config)) {
+            try (KafkaConsumer<String, String> c = KafkaClients.groupConsumer(broker.bootstrapServers(), protocol, "moving-" + protocol,
+                    Map.of(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, MAX_POLL))) {
                 c.subscribe(List.of("stream"));
                 while (!stop.get() && System.currentTimeMillis() < deadline) {
                     for (ConsumerRecord<String, String> r : c.poll(Duration.ofMillis(50))) {

@@ -17,15 +17,8 @@ public final class GroupMemberMain {
 
     public static void main(String[] args) {
         String protocol = args.length > 3 ? args[3] : "classic";
-        Map<String, Object> config = new java.util.HashMap<>(Map.of(ConsumerConfig.GROUP_ID_CONFIG, args[1],
-                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest", ConsumerConfig.GROUP_PROTOCOL_CONFIG, protocol,
-                ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 50));
-        if (protocol.equals("classic")) {
-            config.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 6000);
-            config.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, 500);
-        }
         long deadline = System.currentTimeMillis() + 120_000;
-        try (KafkaConsumer<String, String> c = KafkaClients.consumer(args[0], config)) {
+        try (KafkaConsumer<String, String> c = KafkaClients.groupConsumer(args[0], protocol, args[1], Map.of(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 50))) {
             c.subscribe(List.of(args[2]));
             long total = 0;
             while (System.currentTimeMillis() < deadline) {

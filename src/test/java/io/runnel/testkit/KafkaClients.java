@@ -41,6 +41,22 @@ public final class KafkaClients {
         return new KafkaConsumer<>(p);
     }
 
+    /**
+     * A consumer in group {@code group} with the given group protocol, reading from the earliest offset. For the
+     * classic protocol the session timeout is the broker's minimum (6 s) and heartbeats come every 500 ms; with the
+     * consumer protocol (KIP-848) those are the broker's settings and the client refuses them.
+     */
+    public static KafkaConsumer<String, String> groupConsumer(String bootstrap, String protocol, String group, Map<String, Object> extra) {
+        Map<String, Object> m = new java.util.HashMap<>(Map.of(ConsumerConfig.GROUP_ID_CONFIG, group,
+                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest", ConsumerConfig.GROUP_PROTOCOL_CONFIG, protocol));
+        if (protocol.equals("classic")) {
+            m.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 6000);
+            m.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, 500);
+        }
+        m.putAll(extra);
+        return consumer(bootstrap, m);
+    }
+
     public static Admin admin(String bootstrap) {
         Properties p = new Properties();
         p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
