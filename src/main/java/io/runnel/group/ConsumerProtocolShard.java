@@ -23,9 +23,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The consumer protocol (KIP-848) part of a {@link GroupShard}: ConsumerGroupHeartbeat and ConsumerGroupDescribe for
- * the shard's consumer-protocol groups. Runs on the shard's event loop. Group epochs and assignments live in memory:
- * after a broker restart members are told UNKNOWN_MEMBER_ID and rejoin (their committed offsets are kept, like every
- * commit, in {@code __consumer_offsets}).
+ * the shard's consumer-protocol groups. Runs on the shard's event loop. Every change of a group's epochs or of a
+ * member (join, epoch, subscription, assignment, departure) is written to {@code __consumer_offsets} before the
+ * heartbeat is answered, and replayed at start ({@link #restore}, {@link #afterLoad}), so groups and their members
+ * survive a broker restart; members that do not come back expire after their session timeout.
  */
 final class ConsumerProtocolShard {
     private static final Logger LOG = LoggerFactory.getLogger(ConsumerProtocolShard.class);
@@ -38,10 +39,68 @@ final class ConsumerProtocolShard {
     private final Function<String, Optional<TopicMeta>> topics;
     final Map<String, ConsumerGroup> groups = new HashMap<>();
 
-    ConsumerProtocolShard(Vertx vertx, GroupSettings settings, Function<String, Optional<TopicMeta>> topics) {
+    private final Function<List<OffsetRecords.KeyValue>, io.vertx.core.Future<Void>> append;
+
+    ConsumerProtocolShard(Vertx vertx, GroupSettings settings, Function<String, Optional<TopicMeta>> topics,
+                          Function<List<OffsetRecords.KeyValue>, io.vertx.core.Future<Void>> append) {
         this.vertx = vertx;
         this.settings = settings;
         this.topics = topics;
+        this.append = append;
+    }
+
+    /** Applies one stored record while the shard loads. */
+    void restore(OffsetRecords.Entry e) {
+        if (e.type() == OffsetRecords.CONSUMER_GROUP) {
+            if (e.tombstone()) groups.remove(e.group());
+            else OffsetRecords.readConsumerGroup(e.rawValue(), groups.computeIfAbsent(e.group(), ConsumerGroup::new));
+        } else if (e.type() == OffsetRecords.CONSUMER_MEMBER) {
+            ConsumerGroup g = groups.computeIfAbsent(e.group(), ConsumerGroup::new);
+            if (e.tombstone()) {
+                g.members.remove(e.memberId());
+            } else {
+                Member m = new Member(e.memberId());
+                OffsetRecords.readMember(e.rawValue(), m);
+                g.members.put(m.memberId, m);
+            }
+        }
+    }
+
+    /** After loading: recompute targets and give every restored member a session to come back in. */
+    void afterLoad() {
+        for (ConsumerGroup g : groups.values()) {
+            g.computeTarget(subscribedTopics(g));
+            for (Member m : g.members.values()) resetSession(g, m);
+        }
+    }
+
+    private static List<OffsetRecords.KeyValue> records(ConsumerGroup g, Member m, boolean removed) {
+        return List.of(new OffsetRecords.KeyValue(OffsetRecords.consumerGroupKey(g.groupId), OffsetRecords.consumerGroupValue(g)),
+                new OffsetRecords.KeyValue(OffsetRecords.memberKey(g.groupId, m.memberId), removed ? null : OffsetRecords.memberValue(m)));
+    }
+
+    /** Handles a heartbeat and answers once what changed is stored. */
+    io.vertx.core.Future<ConsumerGroupHeartbeatResponseData> heartbeatStored(ConsumerGroupHeartbeatRequestData req, String clientId,
+                                                                        String clientHost, boolean classicGroupExists) {
+        ConsumerGroup before = groups.get(req.groupId());
+        Member prior = before == null ? null : before.members.get(req.memberId());
+        String fingerprint = prior == null ? null : fingerprint(before, prior);
+        ConsumerGroupHeartbeatResponseData r = heartbeat(req, clientId, clientHost, classicGroupExists);
+        if (r.errorCode() != Errors.NONE.code()) return io.vertx.core.Future.succeededFuture(r);
+        ConsumerGroup g = groups.get(req.groupId());
+        Member m = g == null ? null : g.members.get(r.memberId());
+        if (m == null) {
+            if (prior == null || g == null) return io.vertx.core.Future.succeededFuture(r);
+            return append.apply(records(g, prior, true)).map(v -> r); // the member left
+        }
+        if (m == prior && fingerprint(g, m).equals(fingerprint)) return io.vertx.core.Future.succeededFuture(r);
+        return append.apply(records(g, m, false)).map(v -> r);
+    }
+
+    private static String fingerprint(ConsumerGroup g, Member m) {
+        return g.groupEpoch + "/" + g.assignmentEpoch + "/" + m.memberEpoch + "/" + m.revocationEpoch + "/" + m.subscribedTopics
+                + "/" + new java.util.TreeSet<>(m.assigned.stream().map(Object::toString).toList())
+                + "/" + new java.util.TreeSet<>(m.pendingRevocation.stream().map(Object::toString).toList());
     }
 
     ConsumerGroupHeartbeatResponseData heartbeat(ConsumerGroupHeartbeatRequestData req, String clientId, String clientHost, boolean classicGroupExists) {
@@ -163,6 +222,7 @@ final class ConsumerProtocolShard {
         if (m.sessionTimer >= 0) vertx.cancelTimer(m.sessionTimer);
         g.members.remove(m.memberId);
         g.groupEpoch++;
+        append.apply(records(g, m, true)).onFailure(e -> LOG.warn("Storing the departure of {} from {} failed", m.memberId, g.groupId, e));
         LOG.info("Member {} of consumer group {} {} (epoch {})", m.memberId, g.groupId, why, g.groupEpoch);
     }
 

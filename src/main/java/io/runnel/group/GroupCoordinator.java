@@ -144,7 +144,7 @@ public final class GroupCoordinator {
 
     public Future<org.apache.kafka.common.message.ConsumerGroupHeartbeatResponseData> consumerGroupHeartbeat(
             org.apache.kafka.common.message.ConsumerGroupHeartbeatRequestData req, String clientId, String clientHost) {
-        return onGroup(req.groupId(), s -> Future.succeededFuture(s.consumerHeartbeat(req, clientId, clientHost)));
+        return onGroup(req.groupId(), s -> s.consumerHeartbeat(req, clientId, clientHost));
     }
 
     public Future<org.apache.kafka.common.message.ConsumerGroupDescribeResponseData.DescribedGroup> consumerGroupDescribe(String groupId) {

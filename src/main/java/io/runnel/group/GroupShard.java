@@ -66,8 +66,8 @@ final class GroupShard extends VerticleBase {
 
     @Override
     public Future<?> start() {
-        consumers = new ConsumerProtocolShard(vertx, settings, topics);
-        return load(partition.logStartOffset());
+        consumers = new ConsumerProtocolShard(vertx, settings, topics, this::append);
+        return load(partition.logStartOffset()).onSuccess(v -> consumers.afterLoad());
     }
 
     /** Replays the partition: the latest record per key wins; groups come back Empty, with their generation. */
@@ -90,6 +90,10 @@ final class GroupShard extends VerticleBase {
 
     private void apply(OffsetRecords.Entry e) {
         if (e == null) return;
+        if (e.type() == OffsetRecords.CONSUMER_GROUP || e.type() == OffsetRecords.CONSUMER_MEMBER) {
+            consumers.restore(e);
+            return;
+        }
         if (e.type() == OffsetRecords.OFFSET_COMMIT) {
             TopicPartition tp = new TopicPartition(e.topic(), e.partition());
             if (e.tombstone()) {
@@ -447,10 +451,10 @@ final class GroupShard extends VerticleBase {
 
     // ------------------------------------------------------------------------------------------ administration
 
-    org.apache.kafka.common.message.ConsumerGroupHeartbeatResponseData consumerHeartbeat(
+    Future<org.apache.kafka.common.message.ConsumerGroupHeartbeatResponseData> consumerHeartbeat(
             org.apache.kafka.common.message.ConsumerGroupHeartbeatRequestData req, String clientId, String clientHost) {
         ClassicGroup classic = groups.get(req.groupId());
-        return consumers.heartbeat(req, clientId, clientHost, classic != null && !classic.members.isEmpty());
+        return consumers.heartbeatStored(req, clientId, clientHost, classic != null && !classic.members.isEmpty());
     }
 
     /** Every group of this shard, including groups that only hold offsets (committed by consumers that assign). */
@@ -493,7 +497,8 @@ final class GroupShard extends VerticleBase {
         if (modern != null && !modern.members.isEmpty()) return Future.succeededFuture(Errors.NON_EMPTY_GROUP);
         if (modern != null) {
             consumers.groups.remove(groupId);
-            if (!offsets.containsKey(groupId) && !groups.containsKey(groupId)) return Future.succeededFuture(Errors.NONE);
+            Future<Void> stored = append(List.of(new KeyValue(OffsetRecords.consumerGroupKey(groupId), null)));
+            if (!offsets.containsKey(groupId) && !groups.containsKey(groupId)) return stored.map(v -> Errors.NONE);
         }
         ClassicGroup g = groups.get(groupId);
         if (g == null && !offsets.containsKey(groupId)) return Future.succeededFuture(Errors.GROUP_ID_NOT_FOUND);

@@ -20,6 +20,13 @@ import org.apache.kafka.common.record.internal.RecordBatch;
  *                 value: int16 version=0, int64 offset, int32 leaderEpoch, string metadata, int64 commitTimestamp
  * group metadata  key:   int16 type=2, string group
  *                 value: int16 version=0, string protocolType, int32 generation, string protocol, string leader
+ * consumer group  key:   int16 type=3, string group                        (KIP-848 groups)
+ *                 value: int16 version=0, int32 groupEpoch, int32 assignmentEpoch, string assignor
+ * group member    key:   int16 type=4, string group, string memberId
+ *                 value: int16 version=0, string instanceId, string rackId, string clientId, string clientHost,
+ *                        int32 memberEpoch, int32 revocationEpoch, int32 rebalanceTimeoutMs, string serverAssignor,
+ *                        int32 n, n x string subscribedTopic, then two partition lists (assigned, pending revocation),
+ *                        each int32 n, n x (int64 topicId msb, int64 topicId lsb, int32 partition)
  * </pre>
  * A record with a null value (a tombstone) deletes what its key names. The latest record per key wins, which is
  * what compaction of this topic will keep.
@@ -27,6 +34,8 @@ import org.apache.kafka.common.record.internal.RecordBatch;
 final class OffsetRecords {
     static final short OFFSET_COMMIT = 1;
     static final short GROUP_METADATA = 2;
+    static final short CONSUMER_GROUP = 3;
+    static final short CONSUMER_MEMBER = 4;
     private static final short VALUE_VERSION = 0;
 
     private OffsetRecords() {
@@ -41,7 +50,85 @@ final class OffsetRecords {
     }
 
     /** One decoded record: which key, and the value (null for a tombstone). */
-    record Entry(short type, String group, String topic, int partition, Committed committed, GroupRecord groupRecord, boolean tombstone) {
+    record Entry(short type, String group, String topic, int partition, Committed committed, GroupRecord groupRecord, boolean tombstone,
+                 ByteBuffer rawValue, String memberId) {
+        Entry(short type, String group, String topic, int partition, Committed committed, GroupRecord groupRecord, boolean tombstone) {
+            this(type, group, topic, partition, committed, groupRecord, tombstone, null, null);
+        }
+    }
+
+    static byte[] consumerGroupKey(String group) {
+        ByteBuffer b = ByteBuffer.allocate(2 + size(group));
+        b.putShort(CONSUMER_GROUP);
+        put(b, group);
+        return b.array();
+    }
+
+    static byte[] consumerGroupValue(ConsumerGroup g) {
+        ByteBuffer b = ByteBuffer.allocate(2 + 4 + 4 + size(g.assignor));
+        b.putShort(VALUE_VERSION).putInt(g.groupEpoch).putInt(g.assignmentEpoch);
+        put(b, g.assignor);
+        return b.array();
+    }
+
+    static byte[] memberKey(String group, String memberId) {
+        ByteBuffer b = ByteBuffer.allocate(2 + size(group) + size(memberId));
+        b.putShort(CONSUMER_MEMBER);
+        put(b, group);
+        put(b, memberId);
+        return b.array();
+    }
+
+    static byte[] memberValue(ConsumerGroup.Member m) {
+        int size = 2 + size(m.instanceId) + size(m.rackId) + size(m.clientId) + size(m.clientHost) + 12 + size(m.serverAssignor) + 4
+                + 8 + 20 * (m.assigned.size() + m.pendingRevocation.size());
+        for (String t : m.subscribedTopics) size += size(t);
+        ByteBuffer b = ByteBuffer.allocate(size);
+        b.putShort(VALUE_VERSION);
+        put(b, m.instanceId);
+        put(b, m.rackId);
+        put(b, m.clientId);
+        put(b, m.clientHost);
+        b.putInt(m.memberEpoch).putInt(m.revocationEpoch).putInt(m.rebalanceTimeoutMs);
+        put(b, m.serverAssignor);
+        b.putInt(m.subscribedTopics.size());
+        for (String t : m.subscribedTopics) put(b, t);
+        for (java.util.Set<ConsumerGroup.TopicIdPartition> set : List.of(m.assigned, m.pendingRevocation)) {
+            b.putInt(set.size());
+            for (ConsumerGroup.TopicIdPartition tp : set) {
+                b.putLong(tp.topicId().getMostSignificantBits()).putLong(tp.topicId().getLeastSignificantBits()).putInt(tp.partition());
+            }
+        }
+        return b.array();
+    }
+
+    /** Fills a member from its stored value. */
+    static void readMember(ByteBuffer v, ConsumerGroup.Member m) {
+        v.getShort();
+        m.instanceId = get(v);
+        m.rackId = get(v);
+        m.clientId = get(v);
+        m.clientHost = get(v);
+        m.memberEpoch = v.getInt();
+        m.revocationEpoch = v.getInt();
+        m.rebalanceTimeoutMs = v.getInt();
+        m.serverAssignor = get(v);
+        int n = v.getInt();
+        List<String> topics = new java.util.ArrayList<>();
+        for (int i = 0; i < n; i++) topics.add(get(v));
+        m.subscribedTopics = List.copyOf(topics);
+        for (java.util.Set<ConsumerGroup.TopicIdPartition> set : List.of(m.assigned, m.pendingRevocation)) {
+            int k = v.getInt();
+            for (int i = 0; i < k; i++) set.add(new ConsumerGroup.TopicIdPartition(new org.apache.kafka.common.Uuid(v.getLong(), v.getLong()), v.getInt()));
+        }
+    }
+
+    /** Fills a group's epochs and assignor from its stored value. */
+    static void readConsumerGroup(ByteBuffer v, ConsumerGroup g) {
+        v.getShort();
+        g.groupEpoch = v.getInt();
+        g.assignmentEpoch = v.getInt();
+        g.assignor = get(v);
     }
 
     static byte[] offsetKey(String group, String topic, int partition) {
@@ -111,6 +198,15 @@ final class OffsetRecords {
             v.getShort();
             GroupRecord g = new GroupRecord(get(v), v.getInt(), get(v), get(v));
             return new Entry(type, group, null, -1, null, g, false);
+        }
+        if (type == CONSUMER_GROUP) {
+            String group = get(k);
+            return new Entry(type, group, null, -1, null, null, v == null, v, null);
+        }
+        if (type == CONSUMER_MEMBER) {
+            String group = get(k);
+            String member = get(k);
+            return new Entry(type, group, null, -1, null, null, v == null, v, member);
         }
         return null;
     }

@@ -97,6 +97,33 @@ class GroupLifecycleTest {
     }
 
     @Test
+    void aConsumerProtocolGroupAndItsMembersSurviveABrokerRestart() throws Exception {
+        String memberId;
+        int groupEpoch;
+        try (BrokerProcess member = BrokerProcess.launch(data, GroupMemberMain.class.getName(), broker.bootstrapServers(), "kept", "work",
+                "consumer")) {
+            member.awaitOutput("COMMITTED", Duration.ofSeconds(60));
+            var d = admin.describeConsumerGroups(List.of("kept")).all().get().get("kept");
+            assertThat(d.members()).hasSize(1);
+            memberId = d.members().iterator().next().consumerId();
+            groupEpoch = d.groupEpoch().orElseThrow();
+            member.kill9(); // the member does not leave: it stays in the group until its session times out
+        }
+        admin.close();
+        broker.stop().get(30, TimeUnit.SECONDS);
+        broker = Brokers.start(data);
+        admin = KafkaClients.admin(broker.bootstrapServers());
+        var restored = admin.describeConsumerGroups(List.of("kept")).all().get().get("kept");
+        assertThat(restored.groupEpoch()).contains(groupEpoch);
+        assertThat(restored.members()).singleElement().satisfies(m -> {
+            assertThat(m.consumerId()).isEqualTo(memberId);
+            assertThat(m.assignment().topicPartitions()).hasSize(6);
+        });
+        // It never comes back: after its session timeout (6 s in tests) it is removed.
+        await().atMost(Duration.ofSeconds(30)).until(() -> admin.describeConsumerGroups(List.of("kept")).all().get().get("kept").members().isEmpty());
+    }
+
+    @Test
     void aStaticMemberThatRestartsWithinItsSessionGetsItsPartitionsBackWithoutARebalance() throws Exception {
         AtomicInteger rebalancesOfB = new AtomicInteger();
         Set<TopicPartition> firstOfA;
