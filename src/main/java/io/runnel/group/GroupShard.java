@@ -67,7 +67,7 @@ final class GroupShard extends VerticleBase {
     @Override
     public Future<?> start() {
         consumers = new ConsumerProtocolShard(vertx, settings, topics, this::append);
-        return load(partition.logStartOffset()).onSuccess(v -> consumers.afterLoad());
+        return load(partition.logStartOffset()).onSuccess(v -> afterLoad());
     }
 
     /** Replays the partition: the latest record per key wins; groups come back Empty, with their generation. */
@@ -106,10 +106,29 @@ final class GroupShard extends VerticleBase {
             groups.remove(e.group());
         } else {
             ClassicGroup g = groups.computeIfAbsent(e.group(), ClassicGroup::new);
-            g.protocolType = e.groupRecord().protocolType();
-            g.generation = e.groupRecord().generation();
-            g.protocol = e.groupRecord().protocol();
+            OffsetRecords.GroupRecord r = e.groupRecord();
+            g.protocolType = r.protocolType();
+            g.generation = r.generation();
+            g.protocol = r.protocol();
+            g.leader = r.leader();
+            g.members.clear();
+            g.staticMembers.clear();
+            for (OffsetRecords.MemberRecord mr : r.members()) {
+                Member m = new Member(mr.memberId(), mr.instanceId(), mr.clientId(), mr.clientHost(), mr.rebalanceTimeoutMs(), mr.sessionTimeoutMs(),
+                        List.of(new Protocol(r.protocol(), mr.metadata())));
+                m.assignment = mr.assignment();
+                g.members.put(m.memberId, m);
+                if (m.groupInstanceId != null) g.staticMembers.put(m.groupInstanceId, m.memberId);
+            }
+            // A stored group with members was stable: they carry on if they heartbeat within their session timeout.
+            g.state = g.members.isEmpty() ? State.EMPTY : State.STABLE;
         }
+    }
+
+    /** After loading: restored members of classic groups get a session to come back in. */
+    private void afterLoad() {
+        for (ClassicGroup g : groups.values()) for (Member m : g.members.values()) resetSession(g, m);
+        consumers.afterLoad();
     }
 
     private Future<Void> append(List<KeyValue> records) {
@@ -349,6 +368,8 @@ final class GroupShard extends VerticleBase {
     private void completeSync(ClassicGroup group, List<SyncGroupRequestAssignment> assignments) {
         Map<String, byte[]> byMember = new HashMap<>();
         for (SyncGroupRequestAssignment a : assignments) byMember.put(a.memberId(), a.assignment());
+        // Stored with the group; handed out only once stored (a failed write rebalances, which clears them again).
+        for (Member m : group.members.values()) m.assignment = byMember.getOrDefault(m.memberId, new byte[0]);
         int generation = group.generation;
         append(List.of(groupRecord(group))).onComplete(ar -> {
             if (!group.is(State.COMPLETING_REBALANCE) || group.generation != generation) return; // a newer rebalance took over
@@ -363,7 +384,6 @@ final class GroupShard extends VerticleBase {
             }
             group.state = State.STABLE;
             for (Member m : group.members.values()) {
-                m.assignment = byMember.getOrDefault(m.memberId, new byte[0]);
                 if (m.awaitingSync != null) {
                     m.awaitingSync.tryComplete(syncResponse(group, m.assignment));
                     m.awaitingSync = null;
@@ -445,8 +465,13 @@ final class GroupShard extends VerticleBase {
     }
 
     private static KeyValue groupRecord(ClassicGroup g) {
+        List<OffsetRecords.MemberRecord> members = new ArrayList<>();
+        for (Member m : g.members.values()) {
+            members.add(new OffsetRecords.MemberRecord(m.memberId, m.groupInstanceId, m.clientId, m.clientHost, m.rebalanceTimeoutMs,
+                    m.sessionTimeoutMs, g.protocol == null ? new byte[0] : m.metadataFor(g.protocol), m.assignment));
+        }
         return new KeyValue(OffsetRecords.groupKey(g.groupId),
-                OffsetRecords.groupValue(new OffsetRecords.GroupRecord(g.protocolType, g.generation, g.protocol, g.leader)));
+                OffsetRecords.groupValue(new OffsetRecords.GroupRecord(g.protocolType, g.generation, g.protocol, g.leader, members)));
     }
 
     // ------------------------------------------------------------------------------------------ administration

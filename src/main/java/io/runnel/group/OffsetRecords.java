@@ -18,8 +18,11 @@ import org.apache.kafka.common.record.internal.RecordBatch;
  * <pre>
  * offset commit   key:   int16 type=1, string group, string topic, int32 partition
  *                 value: int16 version=0, int64 offset, int32 leaderEpoch, string metadata, int64 commitTimestamp
- * group metadata  key:   int16 type=2, string group
- *                 value: int16 version=0, string protocolType, int32 generation, string protocol, string leader
+ * group metadata  key:   int16 type=2, string group                        (classic groups)
+ *                 value: int16 version=1, string protocolType, int32 generation, string protocol, string leader,
+ *                        int32 n, n x (string memberId, string instanceId, string clientId, string clientHost,
+ *                        int32 rebalanceTimeoutMs, int32 sessionTimeoutMs, bytes metadata, bytes assignment)
+ *                        where bytes is an int32 length and the bytes (version 0 had no members)
  * consumer group  key:   int16 type=3, string group                        (KIP-848 groups)
  *                 value: int16 version=0, int32 groupEpoch, int32 assignmentEpoch, string assignor
  * group member    key:   int16 type=4, string group, string memberId
@@ -45,8 +48,13 @@ final class OffsetRecords {
     record Committed(long offset, int leaderEpoch, String metadata, long commitTimestamp) {
     }
 
-    /** The stored part of a classic group: what survives a restart (members do not; they rejoin). */
-    record GroupRecord(String protocolType, int generation, String protocol, String leader) {
+    /** The stored part of a classic group: its generation and its members with their subscription and assignment. */
+    record GroupRecord(String protocolType, int generation, String protocol, String leader, List<MemberRecord> members) {
+    }
+
+    /** A classic group member as stored: its metadata for the group's protocol, and its assignment. */
+    record MemberRecord(String memberId, String instanceId, String clientId, String clientHost, int rebalanceTimeoutMs, int sessionTimeoutMs,
+                        byte[] metadata, byte[] assignment) {
     }
 
     /** One decoded record: which key, and the value (null for a tombstone). */
@@ -153,14 +161,37 @@ final class OffsetRecords {
         return b.array();
     }
 
+    private static final short GROUP_VALUE_VERSION = 1;
+
     static byte[] groupValue(GroupRecord g) {
-        ByteBuffer b = ByteBuffer.allocate(2 + size(g.protocolType()) + 4 + size(g.protocol()) + size(g.leader()));
-        b.putShort(VALUE_VERSION);
+        int size = 2 + size(g.protocolType()) + 4 + size(g.protocol()) + size(g.leader()) + 4;
+        for (MemberRecord m : g.members()) {
+            size += size(m.memberId()) + size(m.instanceId()) + size(m.clientId()) + size(m.clientHost()) + 8 + 8 + m.metadata().length
+                    + m.assignment().length;
+        }
+        ByteBuffer b = ByteBuffer.allocate(size);
+        b.putShort(GROUP_VALUE_VERSION);
         put(b, g.protocolType());
         b.putInt(g.generation());
         put(b, g.protocol());
         put(b, g.leader());
+        b.putInt(g.members().size());
+        for (MemberRecord m : g.members()) {
+            put(b, m.memberId());
+            put(b, m.instanceId());
+            put(b, m.clientId());
+            put(b, m.clientHost());
+            b.putInt(m.rebalanceTimeoutMs()).putInt(m.sessionTimeoutMs());
+            b.putInt(m.metadata().length).put(m.metadata());
+            b.putInt(m.assignment().length).put(m.assignment());
+        }
         return b.array();
+    }
+
+    private static byte[] bytes(ByteBuffer b) {
+        byte[] out = new byte[b.getInt()];
+        b.get(out);
+        return out;
     }
 
     /** One key/value pair to write; a null value is a tombstone. */
@@ -195,9 +226,19 @@ final class OffsetRecords {
         if (type == GROUP_METADATA) {
             String group = get(k);
             if (v == null) return new Entry(type, group, null, -1, null, null, true);
-            v.getShort();
-            GroupRecord g = new GroupRecord(get(v), v.getInt(), get(v), get(v));
-            return new Entry(type, group, null, -1, null, g, false);
+            short version = v.getShort();
+            String protocolType = get(v);
+            int generation = v.getInt();
+            String protocol = get(v);
+            String leader = get(v);
+            List<MemberRecord> members = new java.util.ArrayList<>();
+            if (version >= 1) {
+                int n = v.getInt();
+                for (int i = 0; i < n; i++) {
+                    members.add(new MemberRecord(get(v), get(v), get(v), get(v), v.getInt(), v.getInt(), bytes(v), bytes(v)));
+                }
+            }
+            return new Entry(type, group, null, -1, null, new GroupRecord(protocolType, generation, protocol, leader, members), false);
         }
         if (type == CONSUMER_GROUP) {
             String group = get(k);

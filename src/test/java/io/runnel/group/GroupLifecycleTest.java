@@ -97,6 +97,46 @@ class GroupLifecycleTest {
     }
 
     @Test
+    void aClassicGroupCarriesOnAcrossABrokerRestartWithoutARebalance() throws Exception {
+        int port = io.runnel.testkit.FreePorts.freePort();
+        Map<String, String> fixed = Map.of("listeners", "PLAINTEXT://127.0.0.1:" + port);
+        admin.close();
+        broker.stop().get(30, TimeUnit.SECONDS);
+        broker = Brokers.start(data, fixed, org.apache.kafka.common.utils.Time.SYSTEM);
+        admin = KafkaClients.admin(broker.bootstrapServers());
+        AtomicInteger assignments = new AtomicInteger();
+        try (KafkaConsumer<String, String> c = consumer("carry-on", Map.of())) {
+            c.subscribe(List.of("work"), new ConsumerRebalanceListener() {
+                @Override
+                public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+                }
+
+                @Override
+                public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+                    assignments.incrementAndGet();
+                }
+            });
+            await().atMost(Duration.ofSeconds(30)).until(() -> {
+                c.poll(Duration.ofMillis(50));
+                return c.assignment().size() == 6;
+            });
+            c.commitSync();
+            assertThat(assignments.get()).isEqualTo(1);
+            broker.stop().get(30, TimeUnit.SECONDS);
+            broker = Brokers.start(data, fixed, org.apache.kafka.common.utils.Time.SYSTEM);
+            // The member and its generation were restored: its commits are accepted and it keeps its partitions.
+            await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> {
+                c.poll(Duration.ofMillis(50));
+                c.commitSync(Duration.ofSeconds(5));
+                return true;
+            });
+            for (int i = 0; i < 20; i++) c.poll(Duration.ofMillis(50));
+            assertThat(c.assignment()).hasSize(6);
+            assertThat(assignments.get()).isEqualTo(1);
+        }
+    }
+
+    @Test
     void aConsumerProtocolGroupAndItsMembersSurviveABrokerRestart() throws Exception {
         String memberId;
         int groupEpoch;
