@@ -3,10 +3,9 @@ package io.runnel.group;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.runnel.server.Broker;
+import io.runnel.testkit.BrokerPerTest;
 import io.runnel.testkit.Brokers;
 import io.runnel.testkit.KafkaClients;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -27,33 +26,23 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.utils.Time;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.io.TempDir;
 
 /** Consumer groups of both protocols (classic, and KIP-848's consumer protocol) with unmodified kafka-clients 4.4.0 consumers. */
-class ConsumerGroupsTest {
+class ConsumerGroupsTest extends BrokerPerTest {
     private static final int RECORDS = 3_000;
-    @TempDir
-    Path data;
-    Broker broker;
 
     @BeforeEach
     void start() throws Exception {
-        broker = Brokers.start(data);
-        Brokers.await(broker.partitions().createTopic("orders", 6, Map.of()));
+        createTopic("orders", 6);
         try (KafkaProducer<String, String> p = KafkaClients.producer(broker.bootstrapServers(), Map.of())) {
             for (int i = 0; i < RECORDS; i++) p.send(new ProducerRecord<>("orders", "k" + (i % 60), "v" + i));
             p.flush();
         }
     }
 
-    @AfterEach
-    void stop() throws Exception {
-        broker.stop().get(30, TimeUnit.SECONDS);
-    }
 
     private KafkaConsumer<String, String> consumer(String protocol, String group, Map<String, Object> extra) {
         return KafkaClients.groupConsumer(broker.bootstrapServers(), protocol, group, extra);

@@ -2,13 +2,9 @@ package io.runnel.group;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.runnel.server.Broker;
-import io.runnel.testkit.Brokers;
+import io.runnel.testkit.BrokerPerTest;
 import io.runnel.testkit.RawKafkaClient;
-import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.apache.kafka.common.message.FindCoordinatorRequestData;
 import org.apache.kafka.common.message.HeartbeatRequestData;
 import org.apache.kafka.common.message.JoinGroupRequestData;
@@ -28,27 +24,17 @@ import org.apache.kafka.common.requests.OffsetCommitRequest;
 import org.apache.kafka.common.requests.OffsetCommitResponse;
 import org.apache.kafka.common.requests.SyncGroupRequest;
 import org.apache.kafka.common.requests.SyncGroupResponse;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** The classic protocol at the wire: KIP-394's round trip, generations, and Kafka's error codes for bad requests. */
-class GroupProtocolErrorsTest {
-    @TempDir
-    Path data;
-    Broker broker;
+class GroupProtocolErrorsTest extends BrokerPerTest {
 
     @BeforeEach
     void start() throws Exception {
-        broker = Brokers.start(data);
-        Brokers.await(broker.partitions().createTopic("t", 1, Map.of()));
+        createTopic("t", 1);
     }
 
-    @AfterEach
-    void stop() throws Exception {
-        broker.stop().get(30, TimeUnit.SECONDS);
-    }
 
     private static JoinGroupResponse join(RawKafkaClient c, String group, String memberId, int sessionMs) throws Exception {
         JoinGroupRequestProtocolCollection protocols = new JoinGroupRequestProtocolCollection();

@@ -3,16 +3,13 @@ package io.runnel.group;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.runnel.server.Broker;
-import io.runnel.testkit.Brokers;
+import io.runnel.testkit.BrokerPerTest;
 import io.runnel.testkit.KafkaClients;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -20,9 +17,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -30,24 +25,16 @@ import org.junit.jupiter.params.provider.ValueSource;
  * Members join and leave while records keep arriving: rebalances happen, no record is skipped, and a record is seen
  * twice only when it was consumed but not yet committed when its partition moved (at most one poll per move).
  */
-class MembershipChangesTest {
+class MembershipChangesTest extends BrokerPerTest {
     private static final int RECORDS = 4_000;
     private static final int MAX_POLL = 50;
     private static final int CHUNK = 200;
-    @TempDir
-    Path data;
-    Broker broker;
 
     @BeforeEach
     void start() throws Exception {
-        broker = Brokers.start(data);
-        Brokers.await(broker.partitions().createTopic("stream", 6, Map.of()));
+        createTopic("stream", 6);
     }
 
-    @AfterEach
-    void stop() throws Exception {
-        broker.stop().get(30, TimeUnit.SECONDS);
-    }
 
     private Member start(List<Member> members, String protocol, Map<String, Integer> seen) {
         Member m = new Member(protocol, seen);

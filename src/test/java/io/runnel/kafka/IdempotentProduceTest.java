@@ -2,12 +2,11 @@ package io.runnel.kafka;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.runnel.server.Broker;
+import io.runnel.testkit.BrokerPerTest;
 import io.runnel.testkit.Brokers;
 import io.runnel.testkit.RawKafkaClient;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.common.compress.Compression;
 import org.apache.kafka.common.message.InitProducerIdRequestData;
@@ -21,30 +20,20 @@ import org.apache.kafka.common.requests.InitProducerIdRequest;
 import org.apache.kafka.common.requests.InitProducerIdResponse;
 import org.apache.kafka.common.requests.ProduceRequest;
 import org.apache.kafka.common.requests.ProduceResponse;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The idempotent producer at the protocol level: a retried batch (as after a lost response) is written once and
  * answered with its original offset; sequence gaps and stale epochs get Kafka's errors; the state survives restarts.
  */
-class IdempotentProduceTest {
-    @TempDir
-    Path data;
-    Broker broker;
+class IdempotentProduceTest extends BrokerPerTest {
 
     @BeforeEach
     void start() throws Exception {
-        broker = Brokers.start(data);
-        Brokers.await(broker.partitions().createTopic("idem", 1, Map.of()));
+        createTopic("idem", 1);
     }
 
-    @AfterEach
-    void stop() throws Exception {
-        broker.stop().get(30, TimeUnit.SECONDS);
-    }
 
     private static ByteBuffer batch(long pid, short epoch, int seq, String... values) {
         SimpleRecord[] records = new SimpleRecord[values.length];

@@ -2,12 +2,11 @@ package io.runnel.kafka;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.runnel.server.Broker;
 import io.runnel.testkit.Batches;
+import io.runnel.testkit.BrokerPerTest;
 import io.runnel.testkit.Brokers;
 import io.runnel.testkit.RawKafkaClient;
 import java.nio.ByteBuffer;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -24,28 +23,23 @@ import org.apache.kafka.common.requests.FetchRequest;
 import org.apache.kafka.common.requests.FetchResponse;
 import org.apache.kafka.common.requests.ProduceRequest;
 import org.apache.kafka.common.requests.ProduceResponse;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** Produce and Fetch errors as Kafka reports them, per partition, and the long poll. */
-class ProduceFetchErrorsTest {
-    @TempDir
-    Path data;
-    Broker broker;
+class ProduceFetchErrorsTest extends BrokerPerTest {
     Uuid topicId;
+
+    @Override
+    protected Map<String, String> brokerConfig() {
+        return Map.of("message.max.bytes", "2000");
+    }
 
     @BeforeEach
     void start() throws Exception {
-        broker = Brokers.start(data, Map.of("message.max.bytes", "2000"), org.apache.kafka.common.utils.Time.SYSTEM);
-        topicId = Brokers.await(broker.partitions().createTopic("errs", 2, Map.of())).topicId();
+        topicId = createTopic("errs", 2);
     }
 
-    @AfterEach
-    void stop() throws Exception {
-        broker.stop().get(30, TimeUnit.SECONDS);
-    }
 
     private ProduceResponse produce(RawKafkaClient c, short acks, String topic, int partition, ByteBuffer records) throws Exception {
         ProduceRequestData data = new ProduceRequestData().setAcks(acks).setTimeoutMs(5000);

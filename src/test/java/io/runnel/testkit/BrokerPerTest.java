@@ -1,0 +1,40 @@
+package io.runnel.testkit;
+
+import io.runnel.server.Broker;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.common.Uuid;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Base for test classes that need a fresh in-process broker per test, in its own data directory. A test may replace
+ * {@link #broker} (a restart); whichever broker is current when the test ends is stopped.
+ */
+public abstract class BrokerPerTest {
+    @TempDir
+    protected Path data;
+    protected Broker broker;
+
+    /** Extra broker settings for this class (on top of {@link Brokers#testConfig}). */
+    protected Map<String, String> brokerConfig() {
+        return Map.of();
+    }
+
+    @BeforeEach
+    void startBrokerPerTest() throws Exception {
+        broker = Brokers.start(data, brokerConfig(), org.apache.kafka.common.utils.Time.SYSTEM);
+    }
+
+    @AfterEach
+    void stopBrokerPerTest() throws Exception {
+        broker.stop().get(30, TimeUnit.SECONDS);
+    }
+
+    /** Creates a topic and returns its id. */
+    protected Uuid createTopic(String name, int partitions) throws Exception {
+        return Brokers.await(broker.partitions().createTopic(name, partitions, Map.of())).topicId();
+    }
+}
