@@ -10,7 +10,6 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import java.util.function.Function;
 import org.apache.kafka.common.Uuid;
@@ -36,12 +35,12 @@ final class ConsumerProtocolShard {
 
     private final Vertx vertx;
     private final GroupSettings settings;
-    private final Function<String, Optional<TopicMeta>> topics;
+    private final TopicLookup topics;
     final Map<String, ConsumerGroup> groups = new HashMap<>();
 
     private final Function<List<OffsetRecords.KeyValue>, io.vertx.core.Future<Void>> append;
 
-    ConsumerProtocolShard(Vertx vertx, GroupSettings settings, Function<String, Optional<TopicMeta>> topics,
+    ConsumerProtocolShard(Vertx vertx, GroupSettings settings, TopicLookup topics,
                           Function<List<OffsetRecords.KeyValue>, io.vertx.core.Future<Void>> append) {
         this.vertx = vertx;
         this.settings = settings;
@@ -179,7 +178,7 @@ final class ConsumerProtocolShard {
     private Map<String, TopicMeta> subscribedTopics(ConsumerGroup g) {
         Map<String, TopicMeta> out = new LinkedHashMap<>();
         for (Member m : g.members.values()) {
-            for (String name : m.subscribedTopics) topics.apply(name).ifPresent(t -> out.put(name, t));
+            for (String name : m.subscribedTopics) topics.byName(name).ifPresent(t -> out.put(name, t));
         }
         return out;
     }
@@ -262,21 +261,9 @@ final class ConsumerProtocolShard {
         List<ConsumerGroupDescribeResponseData.TopicPartitions> out = new ArrayList<>();
         byTopic.forEach((id, parts) -> {
             parts.sort(Integer::compare);
-            String name = groupsTopicName(id);
+            String name = topics.byId(id).map(TopicMeta::name).orElse("");
             out.add(new ConsumerGroupDescribeResponseData.TopicPartitions().setTopicId(id).setTopicName(name).setPartitions(parts));
         });
         return new ConsumerGroupDescribeResponseData.Assignment().setTopicPartitions(out);
-    }
-
-    private String groupsTopicName(Uuid id) {
-        for (ConsumerGroup g : groups.values()) {
-            for (Member m : g.members.values()) {
-                for (String name : m.subscribedTopics) {
-                    Optional<TopicMeta> t = topics.apply(name);
-                    if (t.isPresent() && t.get().topicId().equals(id)) return name;
-                }
-            }
-        }
-        return "";
     }
 }

@@ -77,11 +77,27 @@ public final class GroupCoordinator {
         return ready;
     }
 
+    /** Topics as the consumer protocol sees them, straight from the broker's topic registry. */
+    private final TopicLookup topicLookup = new TopicLookup() {
+        @Override
+        public java.util.Optional<ConsumerGroup.TopicMeta> byName(String name) {
+            return partitions.topic(name).map(GroupCoordinator::meta);
+        }
+
+        @Override
+        public java.util.Optional<ConsumerGroup.TopicMeta> byId(org.apache.kafka.common.Uuid id) {
+            return partitions.topicById(id).map(GroupCoordinator::meta);
+        }
+    };
+
+    private static ConsumerGroup.TopicMeta meta(TopicInfo t) {
+        return new ConsumerGroup.TopicMeta(t.topicId(), t.name(), t.partitions().size());
+    }
+
     private Future<Void> deployShards(TopicInfo topic) {
         List<Future<String>> deployed = new ArrayList<>();
         for (var handle : topic.partitions()) {
-            GroupShard shard = new GroupShard(handle, settings, time, name -> partitions.topic(name)
-                    .map(t -> new ConsumerGroup.TopicMeta(t.topicId(), t.name(), t.partitions().size())));
+            GroupShard shard = new GroupShard(handle, settings, time, topicLookup);
             shards.add(shard);
             deployed.add(deployer.deploy(shard));
         }

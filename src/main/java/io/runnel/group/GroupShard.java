@@ -48,12 +48,11 @@ final class GroupShard extends VerticleBase {
     final Map<String, ClassicGroup> groups = new HashMap<>();
     final Map<String, Map<TopicPartition, Committed>> offsets = new HashMap<>();
 
-    private final java.util.function.Function<String, java.util.Optional<ConsumerGroup.TopicMeta>> topics;
+    private final TopicLookup topics;
     /** The consumer-protocol (KIP-848) groups of this shard. */
     ConsumerProtocolShard consumers;
 
-    GroupShard(PartitionHandle partition, GroupSettings settings, Time time,
-               java.util.function.Function<String, java.util.Optional<ConsumerGroup.TopicMeta>> topics) {
+    GroupShard(PartitionHandle partition, GroupSettings settings, Time time, TopicLookup topics) {
         this.partition = partition;
         this.settings = settings;
         this.time = time;

@@ -54,6 +54,7 @@ final class Connection {
     private int expectedSize = -1;
     private boolean readPaused;
     private boolean writeBlocked;
+    private boolean awaitingBudget;
     private boolean closed;
 
     /** A request's place in the response order. */
@@ -240,12 +241,18 @@ final class Connection {
             readPaused = false;
             parser.resume();
         }
-        if (pause && globalFull) budget.await(this);
+        if (pause && globalFull && !awaitingBudget) {
+            awaitingBudget = true; // registered once: the budget's waiting queue holds each connection at most once
+            budget.await(this);
+        }
     }
 
     /** Called from any thread when the broker budget has room again. */
     void wake() {
-        context.runOnContext(v -> updateReading());
+        context.runOnContext(v -> {
+            awaitingBudget = false;
+            updateReading();
+        });
     }
 
     private void close(String reason) {

@@ -6,7 +6,8 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * The broker-wide bound on request bytes read and not yet answered ({@code queued.max.request.bytes}). Connections
  * add what they read and subtract what they answer; while the total is at or past the limit every connection pauses
- * reading, and the connections that paused for it are woken, on their own event loops, when it drops.
+ * reading, and the connections that paused for it are woken, on their own event loops, when it drops. A
+ * connection registers once per pause, so the waiting queue holds at most one entry per connection.
  */
 final class InflightBudget {
     private final long limitBytes;

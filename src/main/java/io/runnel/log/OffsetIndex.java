@@ -56,10 +56,4 @@ final class OffsetIndex extends SparseIndex {
         int i = floorEntry(offset);
         return i < 0 ? baseOffset : key(i);
     }
-
-    /** The position of the entry whose offset is exactly {@code offset}, or -1 when it is not indexed. */
-    int positionOfIndexed(long offset) {
-        int i = floorEntry(offset);
-        return i >= 0 && key(i) == offset ? value(i) : -1;
-    }
 }

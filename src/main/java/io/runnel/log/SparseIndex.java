@@ -136,15 +136,6 @@ abstract class SparseIndex {
         return entries;
     }
 
-    /** Drops entries whose key is at least {@code key}, in memory and on disk (log truncation). */
-    final void truncateFromKey(long key) throws IOException {
-        writeStaged();
-        int keep = floorEntry(key - 1) + 1;
-        entries = keep;
-        fileBytes = (long) keep * entryBytes;
-        channel.truncate(fileBytes);
-    }
-
     final void force() throws IOException {
         writeStaged();
         channel.force(true);

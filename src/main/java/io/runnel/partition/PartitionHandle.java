@@ -4,10 +4,8 @@ import io.runnel.log.AppendInfo;
 import io.runnel.log.Log;
 import io.runnel.log.ReadResult;
 import io.runnel.log.TimestampOffset;
-import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
-import io.vertx.core.Vertx;
 import java.nio.ByteBuffer;
 import java.util.Optional;
 import org.apache.kafka.common.TopicPartition;
@@ -60,14 +58,12 @@ public final class PartitionHandle {
      * answered for another reason), the parked entry is released.
      */
     public Future<Void> awaitDataAfter(long offset, Future<?> giveUp) {
-        Context caller = Vertx.currentContext();
         Promise<Void> parked = Promise.promise();
         giveUp.onComplete(x -> parked.tryComplete());
-        verticle.context().runOnContext(v -> verticle.pendingFetches().await(offset, log.logEndOffset(), parked));
-        if (caller == null) return parked.future();
-        Promise<Void> result = Promise.promise();
-        parked.future().onComplete(ar -> caller.runOnContext(x -> result.tryComplete()));
-        return result.future();
+        return OnContext.compose(verticle.context(), () -> {
+            verticle.pendingFetches().await(offset, log.logEndOffset(), parked);
+            return parked.future();
+        });
     }
 
     /** Starts an fsync of everything appended so far (also done by the flush policy and at shutdown). */

@@ -53,8 +53,4 @@ final class PendingFetches {
         waiters.forEach(w -> w.promise().tryComplete());
         waiters.clear();
     }
-
-    int size() {
-        return waiters.size();
-    }
 }

@@ -2,13 +2,11 @@ package io.runnel.group;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.runnel.server.Broker;
 import io.runnel.testkit.Brokers;
+import io.runnel.testkit.SharedBroker;
 import io.runnel.testkit.RawKafkaClient;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.message.DeleteGroupsRequestData;
 import org.apache.kafka.common.message.DescribeGroupsRequestData;
@@ -44,30 +42,19 @@ import org.apache.kafka.common.requests.OffsetFetchRequest;
 import org.apache.kafka.common.requests.OffsetFetchResponse;
 import org.apache.kafka.common.requests.SyncGroupRequest;
 import org.apache.kafka.common.requests.SyncGroupResponse;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Every advertised version of the group APIs, old ones (librdkafka, kafkajs, Sarama) and new flexible ones: each
  * version runs its part of a group's life and gets no error.
  */
-class GroupApiVersionsTest {
-    @TempDir
-    static Path data;
-    static Broker broker;
+class GroupApiVersionsTest extends SharedBroker {
     static Uuid topicId;
 
     @BeforeAll
-    static void start() throws Exception {
-        broker = Brokers.start(data);
+    static void createTopic() throws Exception {
         topicId = Brokers.await(broker.partitions().createTopic("gv", 1, Map.of())).topicId();
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        broker.stop().get(30, TimeUnit.SECONDS);
     }
 
     private static short min(ApiKeys k) {

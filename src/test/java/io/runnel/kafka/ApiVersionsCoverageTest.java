@@ -2,16 +2,14 @@ package io.runnel.kafka;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.runnel.server.Broker;
 import io.runnel.testkit.Batches;
 import io.runnel.testkit.Brokers;
+import io.runnel.testkit.SharedBroker;
 import io.runnel.testkit.RawKafkaClient;
 import java.nio.ByteBuffer;
-import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.AlterConfigOp;
 import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.common.config.ConfigResource;
@@ -56,30 +54,19 @@ import org.apache.kafka.common.requests.MetadataResponse;
 import org.apache.kafka.common.requests.ProduceRequest;
 import org.apache.kafka.common.requests.ProduceResponse;
 import org.apache.kafka.common.requests.RequestHeader;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Every advertised version of the data-path APIs works, old non-flexible ones (librdkafka, kafkajs, Sarama) and new
  * flexible ones with tagged fields alike: each version produces a record and reads it back.
  */
-class ApiVersionsCoverageTest {
-    @TempDir
-    static Path data;
-    static Broker broker;
+class ApiVersionsCoverageTest extends SharedBroker {
     static Uuid topicId;
 
     @BeforeAll
-    static void start() throws Exception {
-        broker = Brokers.start(data);
+    static void createTopic() throws Exception {
         topicId = Brokers.await(broker.partitions().createTopic("versions", 1, Map.of())).topicId();
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        broker.stop().get(30, TimeUnit.SECONDS);
     }
 
     private static Map<ApiKeys, ApiVersion> advertised(RawKafkaClient c) throws Exception {
