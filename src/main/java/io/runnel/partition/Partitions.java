@@ -19,6 +19,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.errors.BrokerNotAvailableException;
 import org.apache.kafka.common.errors.InvalidConfigurationException;
 import org.apache.kafka.common.errors.InvalidPartitionsException;
 import org.apache.kafka.common.errors.InvalidTopicException;
@@ -55,6 +56,8 @@ public final class Partitions {
     private final TopicStore store;
     private final Map<String, TopicInfo> topics = new ConcurrentHashMap<>();
     private final Set<String> busy = ConcurrentHashMap.newKeySet();
+    /** Set when the broker starts to stop: from then on no topic is created, changed or deleted. */
+    private volatile boolean closing;
 
     public Partitions(Vertx vertx, Deployer deployer, BrokerConfig brokerConfig, Time time) {
         this.vertx = vertx;
@@ -97,6 +100,7 @@ public final class Partitions {
      *         (as failed futures)
      */
     public Future<TopicInfo> createTopic(String name, int partitions, Map<String, String> configs) {
+        if (closing) return shuttingDown();
         int count = partitions == -1 ? brokerConfig.get(BrokerConfig.NUM_PARTITIONS) : partitions;
         TopicConfig config;
         try {
@@ -154,6 +158,7 @@ public final class Partitions {
 
     /** Raises a topic's partition count to {@code total} (CreatePartitions); existing partitions are untouched. */
     public Future<TopicInfo> createPartitions(String name, int total) {
+        if (closing) return shuttingDown();
         TopicInfo t = topics.get(name);
         if (t == null) return Future.failedFuture(new UnknownTopicOrPartitionException("Topic '" + name + "' does not exist."));
         if (total <= t.partitions().size() || total > Limits.PARTITIONS_PER_TOPIC_MAX) {
@@ -179,6 +184,7 @@ public final class Partitions {
 
     /** Replaces a topic's configuration overrides (validated like at creation) and applies them to every partition. */
     public Future<TopicInfo> alterTopicConfig(String name, Map<String, String> overrides) {
+        if (closing) return shuttingDown();
         TopicInfo t = topics.get(name);
         if (t == null) return Future.failedFuture(new UnknownTopicOrPartitionException("Topic '" + name + "' does not exist."));
         TopicConfig config;
@@ -214,6 +220,7 @@ public final class Partitions {
      * persists it, and applies the new defaults to every topic's partitions that do not override them.
      */
     public Future<Void> alterBrokerConfig(boolean clusterDefaults, Map<String, String> values) {
+        if (closing) return shuttingDown();
         DynamicConfigStore.Dynamic d = clusterDefaults ? new DynamicConfigStore.Dynamic(Map.copyOf(values), dynamic.perBroker())
                 : new DynamicConfigStore.Dynamic(dynamic.clusterDefaults(), Map.copyOf(values));
         BrokerConfig next;
@@ -241,6 +248,7 @@ public final class Partitions {
 
     /** Deletes a topic: its metadata first, then every partition's files. */
     public Future<Void> deleteTopic(String name) {
+        if (closing) return shuttingDown();
         TopicInfo t = topics.get(name);
         if (t == null || !busy.add(name)) {
             return Future.failedFuture(new UnknownTopicOrPartitionException("Topic '" + name + "' does not exist."));
@@ -281,8 +289,27 @@ public final class Partitions {
         return Optional.of(t.partitions().get(partition));
     }
 
+    /**
+     * Refuses every later create, change and delete of a topic. The broker calls this first when it stops, before
+     * the endpoints close, so that a request still in flight cannot create a topic while the partitions are being
+     * closed (a Metadata request with auto-creation once re-created a closing topic with one partition).
+     */
+    public void beginShutdown() {
+        closing = true;
+    }
+
+    /** Whether {@link #beginShutdown()} was called. */
+    public boolean closing() {
+        return closing;
+    }
+
+    private static <T> Future<T> shuttingDown() {
+        return Future.failedFuture(new BrokerNotAvailableException("The broker is shutting down"));
+    }
+
     /** Flushes and closes every partition (graceful shutdown). */
     public Future<Void> stop() {
+        closing = true;
         List<Future<Void>> undeployed = new ArrayList<>();
         for (TopicInfo t : topics.values()) {
             for (String id : t.deploymentIds()) undeployed.add(deployer.undeploy(id));

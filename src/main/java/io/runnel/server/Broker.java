@@ -105,6 +105,7 @@ public final class Broker {
     public CompletableFuture<Void> stop() {
         if (!stopping.compareAndSet(false, true)) return stopped;
         ready = false;
+        partitions.beginShutdown();
         LOG.info("Stopping broker {}", meta.nodeId());
         Future<Void> httpClosed = http == null ? Future.succeededFuture() : http.close();
         httpClosed.eventually(() -> kafka == null ? Future.succeededFuture() : kafka.stop())

@@ -19,6 +19,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import org.apache.kafka.common.errors.BrokerNotAvailableException;
 import org.apache.kafka.common.errors.InvalidConfigurationException;
 import org.apache.kafka.common.errors.InvalidPartitionsException;
 import org.apache.kafka.common.errors.InvalidTopicException;
@@ -83,6 +84,23 @@ class PartitionsTest {
             assertThat(Brokers.readAll(topic.partitions().get(p), 1000)).hasSize(20);
         }
         assertThat(Files.exists(data.resolve("topics").resolve("kept.properties"))).isTrue();
+    }
+
+    @Test
+    void aStoppingBrokerNeitherCreatesNorChangesTopics() throws Exception {
+        broker = Brokers.start(data);
+        Partitions partitions = broker.partitions();
+        await(partitions.createTopic("kept", 3, Map.of()));
+        var stopped = broker.stop();
+        // Requests still in flight while the broker stops (a Metadata request that would auto-create, say) are
+        // refused: once, a stopping broker re-created a topic it had already closed, with one partition.
+        assertThat(causeOf(() -> await(partitions.createTopic("kept", 1, Map.of())))).isInstanceOf(BrokerNotAvailableException.class);
+        assertThat(causeOf(() -> await(partitions.createTopic("late", 1, Map.of())))).isInstanceOf(BrokerNotAvailableException.class);
+        assertThat(causeOf(() -> await(partitions.deleteTopic("kept")))).isInstanceOf(BrokerNotAvailableException.class);
+        stopped.get(30, TimeUnit.SECONDS);
+        broker = Brokers.start(data);
+        assertThat(broker.partitions().topic("kept").orElseThrow().partitions()).hasSize(3);
+        assertThat(broker.partitions().topic("late")).isEmpty();
     }
 
     @Test

@@ -58,6 +58,10 @@ public final class MetadataHandler implements ApiHandler {
             Optional<TopicInfo> t = partitions.topic(name);
             if (t.isPresent()) {
                 topics.add(Future.succeededFuture(topic(ctx, t.get())));
+            } else if (autoCreate && partitions.closing()) {
+                // Stopping: no topic is created now; the client retries against the restarted broker.
+                topics.add(Future.succeededFuture(new MetadataResponseTopic().setName(name)
+                        .setErrorCode(Errors.LEADER_NOT_AVAILABLE.code())));
             } else if (autoCreate) {
                 topics.add(partitions.createTopic(name, -1, Map.of())
                         .recover(e -> e instanceof TopicExistsException && partitions.topic(name).isPresent()
