@@ -59,4 +59,42 @@ public final class Limits {
      * five matches the Java client's max.in.flight.requests.per.connection, so pipelining clients lose nothing.
      */
     public static final int CONNECTION_MAX_DISPATCHED_REQUESTS = 5;
+
+    // ---- HTTP and WebSocket (package http) ----
+
+    /**
+     * Largest WebSocket message and HTTP request body, in bytes. A record may be as large as message.max.bytes
+     * (1 MiB by default) and base64 makes it a third larger; 2 MiB leaves room for that and the JSON around it, and
+     * is what one connection can make the broker buffer for a frame.
+     */
+    public static final int HTTP_MAX_BODY_BYTES = 2 * 1024 * 1024;
+
+    /**
+     * Produce credit the WebSocket gateway grants a connection: records and bytes sent and not yet acknowledged.
+     * A frame past it is refused with an error frame, so a fast producer holds at most this much in the broker.
+     */
+    public static final int WS_PRODUCE_CREDIT_RECORDS = 1_000;
+    public static final int WS_PRODUCE_CREDIT_BYTES = 4 * 1024 * 1024;
+
+    /** Subscriptions one WebSocket may hold at once; each holds one read buffer at most (below). */
+    public static final int WS_SUBSCRIPTIONS_MAX = 64;
+
+    /**
+     * Bytes one subscription reads from a partition at a time. It reads only while the client has credit and the
+     * socket's write queue is not full, so a stalled browser costs at most this per subscription, whatever the
+     * topic holds.
+     */
+    public static final int WS_READ_MAX_BYTES = 1024 * 1024;
+
+    /** Largest credit a client may hold (records or bytes); a grant past it is capped, as a sanity bound. */
+    public static final long WS_CREDIT_MAX = 1L << 40;
+
+    /** Most records one REST consume request returns (its {@code limit}); the response is built in memory. */
+    public static final int REST_CONSUME_MAX_RECORDS = 10_000;
+
+    /** Longest long-poll of a REST consume request, in ms; 30 s stays under common proxy idle timeouts. */
+    public static final long REST_CONSUME_MAX_WAIT_MS = 30_000;
+
+    /** Most records in one produce request or frame, REST or WebSocket. */
+    public static final int HTTP_PRODUCE_MAX_RECORDS = 10_000;
 }

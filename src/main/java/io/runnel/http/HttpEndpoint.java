@@ -1,16 +1,24 @@
 package io.runnel.http;
 
+import io.runnel.config.Limits;
+import io.runnel.group.GroupOverview;
+import io.runnel.metrics.BrokerMetrics;
+import io.runnel.partition.PartitionHandle;
+import io.runnel.partition.Partitions.TopicInfo;
 import io.vertx.core.Future;
-import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
-import java.util.function.BooleanSupplier;
+import io.vertx.ext.web.handler.StaticHandler;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
- * The HTTP endpoint on {@code http.port}. For now it serves liveness ({@code /health}) and readiness
- * ({@code /ready}); the REST API, WebSocket gateway and console will be mounted on the same router.
+ * The HTTP endpoint on {@code http.port}, one server for everything a browser or an operator uses: the WebSocket
+ * gateway ({@code /ws}, docs/websocket.md), the REST API ({@code /api}, docs/http-api.md), the JavaScript client
+ * ({@code /runnel.js}), the web console ({@code /}, static files from the jar, no build step), liveness
+ * ({@code /health}), readiness ({@code /ready}) and Prometheus metrics ({@code /metrics}).
  */
 public final class HttpEndpoint {
     private final HttpServer server;
@@ -19,18 +27,56 @@ public final class HttpEndpoint {
         this.server = server;
     }
 
-    public static Future<HttpEndpoint> start(Vertx vertx, String host, int port, BooleanSupplier ready) {
-        Router router = Router.router(vertx);
+    public static Future<HttpEndpoint> start(HttpServices services, String host, int port) {
+        Router router = Router.router(services.vertx());
         router.get("/health").handler(ctx -> ctx.json(new JsonObject().put("status", "UP")));
         router.get("/ready").handler(ctx -> {
-            boolean ok = ready.getAsBoolean();
+            boolean ok = services.ready().getAsBoolean();
             ctx.response().setStatusCode(ok ? 200 : 503);
             ctx.json(new JsonObject().put("status", ok ? "READY" : "STARTING"));
         });
-        return vertx.createHttpServer(new HttpServerOptions().setHost(host).setPort(port))
-                .requestHandler(router)
-                .listen()
-                .map(HttpEndpoint::new);
+        router.get("/metrics").handler(ctx -> refreshGauges(services).onComplete(ar -> ctx.response()
+                .putHeader("content-type", "text/plain; version=0.0.4; charset=utf-8").end(services.metrics().scrape())));
+        router.get("/ws").handler(ctx -> ctx.request().toWebSocket()
+                .onSuccess(ws -> new WsSession(ws, services).start())
+                .onFailure(e -> {
+                    if (!ctx.response().ended()) ctx.response().setStatusCode(400).end("A WebSocket upgrade is expected at /ws: " + e.getMessage());
+                }));
+        RestApi.mount(router, services);
+        router.route("/*").handler(StaticHandler.create("webroot").setIndexPage("index.html").setCachingEnabled(false));
+        HttpServerOptions options = new HttpServerOptions().setHost(host).setPort(port)
+                .setMaxWebSocketFrameSize(Limits.HTTP_MAX_BODY_BYTES).setMaxWebSocketMessageSize(Limits.HTTP_MAX_BODY_BYTES);
+        return services.vertx().createHttpServer(options).requestHandler(router).listen().map(HttpEndpoint::new);
+    }
+
+    /** Updates the gauges that are figures of the moment (log sizes and ends, group lag) before a scrape. */
+    private static Future<Void> refreshGauges(HttpServices s) {
+        List<Future<BrokerMetrics.LogFigures>> logs = new ArrayList<>();
+        for (TopicInfo t : s.partitions().topics()) {
+            for (PartitionHandle h : t.partitions()) {
+                logs.add(h.sizeInBytes().map(size -> new BrokerMetrics.LogFigures(t.name(), h.topicPartition().partition(), size, h.logEndOffset())));
+            }
+        }
+        Future<Void> logsDone = Future.join(logs).transform(x -> {
+            s.metrics().updateLogs(logs.stream().filter(Future::succeeded).map(Future::result).toList());
+            return Future.succeededFuture();
+        });
+        Future<Void> lagDone = s.groups().listGroups().compose(groups -> {
+            List<Future<List<BrokerMetrics.Lag>>> all = new ArrayList<>();
+            for (GroupOverview g : groups) {
+                all.add(s.groups().fetchOffsets(g.groupId()).map(offsets -> {
+                    List<BrokerMetrics.Lag> lags = new ArrayList<>();
+                    offsets.forEach((tp, c) -> s.partitions().partition(tp.topic(), tp.partition()).ifPresent(h ->
+                            lags.add(new BrokerMetrics.Lag(g.groupId(), tp.topic(), tp.partition(), Math.max(0, h.logEndOffset() - c.offset())))));
+                    return lags;
+                }));
+            }
+            return Future.join(all).transform(x -> {
+                s.metrics().updateLag(all.stream().filter(Future::succeeded).flatMap(f -> f.result().stream()).toList());
+                return Future.<Void>succeededFuture();
+            });
+        });
+        return Future.join(logsDone, lagDone).mapEmpty();
     }
 
     public int port() {

@@ -161,6 +161,7 @@ final class Connection {
             close("cannot parse " + header.apiKey() + " v" + version + " (" + e.getMessage() + ")");
             return;
         }
+        long started = System.nanoTime();
         Future<AbstractResponse> answer;
         try {
             answer = handler.handle(new RequestContext(header, apis.broker(), endpoint, apis, clientHost), request);
@@ -182,6 +183,7 @@ final class Connection {
                 }
                 response = request.getErrorResponse(0, ar.cause());
             }
+            apis.broker().metrics().request(header.apiKey(), System.nanoTime() - started);
             complete(slot, header, response == null ? null : response.data(), version);
         });
     }

@@ -3,9 +3,11 @@ package io.runnel.server;
 import io.runnel.config.BrokerConfig;
 import io.runnel.group.GroupCoordinator;
 import io.runnel.http.HttpEndpoint;
+import io.runnel.http.HttpServices;
 import io.runnel.kafka.BrokerInfo;
 import io.runnel.kafka.KafkaApis;
 import io.runnel.kafka.KafkaServer;
+import io.runnel.metrics.BrokerMetrics;
 import io.runnel.partition.Deployer;
 import io.runnel.partition.ProducerIdManager;
 import io.runnel.log.LogDirLock;
@@ -13,6 +15,8 @@ import io.runnel.partition.Partitions;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
+import io.vertx.micrometer.MicrometerMetricsFactory;
+import io.vertx.micrometer.MicrometerMetricsOptions;
 import java.io.IOException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ForkJoinPool;
@@ -39,14 +43,16 @@ public final class Broker {
     private final LogDirLock lock;
     private final Partitions partitions;
     private final GroupCoordinator groups;
+    private final BrokerMetrics metrics;
     private final AtomicBoolean stopping = new AtomicBoolean();
     private final CompletableFuture<Void> stopped = new CompletableFuture<>();
     private volatile boolean ready;
     private HttpEndpoint http;
     private KafkaServer kafka;
 
-    private Broker(BrokerConfig config, MetaProperties meta, Vertx vertx, LogDirLock lock, Time time) {
+    private Broker(BrokerConfig config, MetaProperties meta, Vertx vertx, BrokerMetrics metrics, LogDirLock lock, Time time) {
         this.config = config;
+        this.metrics = metrics;
         this.meta = meta;
         this.vertx = vertx;
         this.lock = lock;
@@ -74,16 +80,20 @@ public final class Broker {
         } catch (IOException e) {
             return Future.failedFuture(e);
         }
-        Vertx vertx = Vertx.vertx(new VertxOptions());
-        Broker broker = new Broker(config, meta, vertx, lock, time);
+        BrokerMetrics metrics = new BrokerMetrics();
+        // Vert.x's own meters (connections, bytes, HTTP and WebSocket) go to the same registry as the broker's.
+        Vertx vertx = Vertx.builder().with(new VertxOptions().setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true)))
+                .withMetrics(new MicrometerMetricsFactory(metrics.registry())).build();
+        Broker broker = new Broker(config, meta, vertx, metrics, lock, time);
         BrokerInfo info = new BrokerInfo(meta.nodeId(), meta.clusterId(), config, broker.partitions,
-                new ProducerIdManager(vertx, config.logDir()), broker.groups);
+                new ProducerIdManager(vertx, config.logDir()), broker.groups, metrics);
         return broker.partitions.start()
                 .compose(v -> broker.groups.start())
                 .compose(v -> KafkaServer.start(vertx, new KafkaApis(info)))
                 .compose(kafka -> {
                     broker.kafka = kafka;
-                    return HttpEndpoint.start(vertx, config.httpHost(), config.httpPort(), () -> broker.ready);
+                    return HttpEndpoint.start(new HttpServices(vertx, meta.nodeId(), meta.clusterId(), config, broker.partitions, broker.groups,
+                            metrics, time, broker::kafkaListeners, () -> broker.ready), config.httpHost(), config.httpPort());
                 })
                 .map(http -> {
                     broker.http = http;
@@ -159,6 +169,16 @@ public final class Broker {
         var l = config.listeners().get(0);
         String host = l.host().isEmpty() || l.host().equals("0.0.0.0") ? "127.0.0.1" : l.host();
         return host + ":" + kafkaPort(l.name());
+    }
+
+    /** Each Kafka listener's {@code host:port} as a client on this machine reaches it, by listener name. */
+    private java.util.Map<String, String> kafkaListeners() {
+        java.util.Map<String, String> out = new java.util.LinkedHashMap<>();
+        for (var l : config.listeners()) {
+            String host = l.host().isEmpty() || l.host().equals("0.0.0.0") ? "127.0.0.1" : l.host();
+            out.put(l.name(), host + ":" + kafkaPort(l.name()));
+        }
+        return out;
     }
 
     /** Kafka request bytes read and not yet answered, broker-wide (bounded by queued.max.request.bytes). */

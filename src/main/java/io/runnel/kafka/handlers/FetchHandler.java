@@ -95,6 +95,7 @@ public final class FetchHandler implements ApiHandler {
             boolean errors = items.stream().anyMatch(i -> i.answer.errorCode() != Errors.NONE.code());
             long remainingMs = (deadline - System.nanoTime()) / 1_000_000L;
             if (bytes >= r.minBytes() || errors || remainingMs <= 0 || items.isEmpty()) {
+                if (bytes > 0) count(ctx, items);
                 response.complete(build(items, byId));
                 return;
             }
@@ -148,6 +149,16 @@ public final class FetchHandler implements ApiHandler {
                     .setLogStartOffset(h.logStartOffset());
             return Future.succeededFuture();
         });
+    }
+
+    /** Counts the records and bytes sent, per topic, from the batch headers (no record is decoded). */
+    private static void count(RequestContext ctx, List<Item> items) {
+        for (Item i : items) {
+            if (!(i.answer.records() instanceof MemoryRecords m) || m.sizeInBytes() == 0) continue;
+            long records = 0;
+            for (var b : m.batches()) records += b.lastOffset() - Math.max(b.baseOffset(), i.request.fetchOffset()) + 1;
+            ctx.broker().metrics().recordsOut(i.handle.get().topicPartition().topic(), Math.max(0, records), m.sizeInBytes());
+        }
     }
 
     private static void answer(PartitionData out, ReadResult rr) {

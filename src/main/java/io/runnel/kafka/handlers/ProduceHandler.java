@@ -85,8 +85,12 @@ public final class ProduceHandler implements ApiHandler {
             }
             ProduceRequest.validateRecords(ctx.apiVersion(), p.records());
             ByteBuffer records = ((MemoryRecords) p.records()).buffer();
-            result = handle.get().append(records).map(info -> out.setBaseOffset(info.firstOffset())
-                    .setLogAppendTimeMs(info.logAppendTimeMs()).setLogStartOffset(info.logStartOffset()));
+            int size = records.remaining();
+            String topicName = handle.get().topicPartition().topic();
+            result = handle.get().append(records).map(info -> {
+                ctx.broker().metrics().recordsIn(topicName, info.records(), size);
+                return out.setBaseOffset(info.firstOffset()).setLogAppendTimeMs(info.logAppendTimeMs()).setLogStartOffset(info.logStartOffset());
+            });
         } catch (RuntimeException e) {
             result = Future.failedFuture(e);
         }

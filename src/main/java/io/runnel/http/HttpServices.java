@@ -1,0 +1,25 @@
+package io.runnel.http;
+
+import io.runnel.config.BrokerConfig;
+import io.runnel.group.GroupCoordinator;
+import io.runnel.metrics.BrokerMetrics;
+import io.runnel.partition.Partitions;
+import io.vertx.core.Vertx;
+import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
+import org.apache.kafka.common.utils.Time;
+
+/**
+ * What the HTTP endpoint needs from the broker, handed over by {@code server.Broker} (http does not reach into
+ * server).
+ *
+ * @param kafkaListeners the Kafka listeners as clients reach them ({@code host:port} by listener name), once bound
+ */
+public record HttpServices(Vertx vertx, int nodeId, String clusterId, BrokerConfig config, Partitions partitions, GroupCoordinator groups,
+                           BrokerMetrics metrics, Time time, Supplier<java.util.Map<String, String>> kafkaListeners, BooleanSupplier ready,
+                           Publisher publisher) {
+    public HttpServices(Vertx vertx, int nodeId, String clusterId, BrokerConfig config, Partitions partitions, GroupCoordinator groups,
+                        BrokerMetrics metrics, Time time, Supplier<java.util.Map<String, String>> kafkaListeners, BooleanSupplier ready) {
+        this(vertx, nodeId, clusterId, config, partitions, groups, metrics, time, kafkaListeners, ready, new Publisher(partitions, time, metrics));
+    }
+}

@@ -1,0 +1,54 @@
+package io.runnel.http;
+
+import io.runnel.metrics.BrokerMetrics;
+import io.runnel.partition.PartitionHandle;
+import io.vertx.core.Future;
+import io.vertx.core.json.JsonArray;
+import org.apache.kafka.common.record.internal.MemoryRecords;
+import org.apache.kafka.common.record.internal.Record;
+import org.apache.kafka.common.record.internal.RecordBatch;
+
+/**
+ * Reads records of one partition as JSON for the REST API and the WebSocket gateway: whole batches from the log
+ * (at most {@code maxBytes}, at least one batch), decoded, records before the asked offset and control batches
+ * skipped, stopping at {@code maxRecords} or when the next record would pass {@code byteLimit}.
+ */
+final class PartitionReader {
+    private PartitionReader() {
+    }
+
+    /** Records read, the offset to read next, and the bytes (record sizes) they take. */
+    record Chunk(JsonArray records, long nextOffset, long bytes, long logEndOffset) {
+    }
+
+    /**
+     * @param byteLimit the most record bytes to return (a credit), or {@code Long.MAX_VALUE}; the first record is
+     *                  returned only if it fits
+     */
+    static Future<Chunk> read(PartitionHandle h, long offset, int maxBytes, long maxRecords, long byteLimit, boolean base64,
+                              BrokerMetrics metrics) {
+        int partition = h.topicPartition().partition();
+        return h.read(offset, maxBytes, true).map(rr -> {
+            JsonArray out = new JsonArray();
+            long next = offset;
+            long bytes = 0;
+            done:
+            for (RecordBatch batch : MemoryRecords.readableRecords(rr.records()).batches()) {
+                if (batch.isControlBatch()) {
+                    next = Math.max(next, batch.nextOffset());
+                    continue;
+                }
+                for (Record r : batch) {
+                    if (r.offset() < offset) continue;
+                    if (out.size() >= maxRecords || bytes + r.sizeInBytes() > byteLimit) break done;
+                    out.add(RecordJson.toJson(partition, batch, r, base64));
+                    bytes += r.sizeInBytes();
+                    next = r.offset() + 1;
+                }
+                if (out.size() < maxRecords) next = Math.max(next, batch.nextOffset()); // compacted gaps
+            }
+            if (!out.isEmpty()) metrics.recordsOut(h.topicPartition().topic(), out.size(), bytes);
+            return new Chunk(out, next, bytes, rr.logEndOffset());
+        });
+    }
+}

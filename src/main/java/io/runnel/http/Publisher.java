@@ -1,0 +1,137 @@
+package io.runnel.http;
+
+import io.runnel.http.RecordJson.Outgoing;
+import io.runnel.metrics.BrokerMetrics;
+import io.runnel.log.AppendInfo;
+import io.runnel.partition.PartitionHandle;
+import io.runnel.partition.Partitions;
+import io.runnel.partition.Partitions.TopicInfo;
+import io.vertx.core.Future;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.kafka.common.compress.Compression;
+import org.apache.kafka.common.protocol.Errors;
+import org.apache.kafka.common.record.TimestampType;
+import org.apache.kafka.common.record.internal.MemoryRecords;
+import org.apache.kafka.common.record.internal.RecordBatch;
+import org.apache.kafka.common.record.internal.SimpleRecord;
+import org.apache.kafka.common.utils.Time;
+import org.apache.kafka.common.utils.Utils;
+
+/**
+ * Appends records that arrived as JSON (REST or WebSocket) the way a Kafka producer would: a record's explicit
+ * partition, else the murmur2 hash of its key (Kafka's BuiltInPartitioner.partitionForKey, so a key lands on the same
+ * partition whichever client wrote it), else round robin. Records of one partition become v2 batches no larger than
+ * the topic's max.message.bytes, appended in order; each record gets its own result.
+ */
+public final class Publisher {
+    /** Bytes a v2 batch header takes, plus a generous per-record overhead, for splitting into batches. */
+    private static final int BATCH_OVERHEAD = org.apache.kafka.common.record.internal.DefaultRecordBatch.RECORD_BATCH_OVERHEAD;
+    private static final int RECORD_OVERHEAD = 32;
+
+    private final Partitions partitions;
+    private final Time time;
+    private final AtomicInteger roundRobin = new AtomicInteger();
+    private final BrokerMetrics metrics;
+
+    public Publisher(Partitions partitions, Time time, BrokerMetrics metrics) {
+        this.partitions = partitions;
+        this.time = time;
+        this.metrics = metrics;
+    }
+
+    /** Where one record went, or why it did not. */
+    public record Result(int partition, long offset, long timestamp, ApiError error) {
+    }
+
+    /** Appends {@code records} to {@code topic}; fails as a whole only when the topic does not exist. */
+    public Future<List<Result>> publish(String topic, List<Outgoing> records) {
+        TopicInfo t = partitions.topic(topic).orElse(null);
+        if (t == null) return Future.failedFuture(ApiError.unknownTopic(topic));
+        int count = t.partitions().size();
+        Result[] results = new Result[records.size()];
+        Map<Integer, List<Integer>> byPartition = new LinkedHashMap<>();
+        for (int i = 0; i < records.size(); i++) {
+            Outgoing r = records.get(i);
+            int p;
+            if (r.partition() != null) {
+                p = r.partition();
+                if (p >= count) {
+                    results[i] = new Result(p, -1, -1, ApiError.unknownPartition(topic, p));
+                    continue;
+                }
+            } else if (r.key() != null) {
+                p = Utils.toPositive(Utils.murmur2(r.key())) % count;
+            } else {
+                p = Utils.toPositive(roundRobin.getAndIncrement()) % count;
+            }
+            byPartition.computeIfAbsent(p, x -> new ArrayList<>()).add(i);
+        }
+        int maxBatch = t.config().logConfig().maxMessageBytes();
+        long now = time.milliseconds();
+        List<Future<Void>> all = new ArrayList<>();
+        byPartition.forEach((p, indexes) -> {
+            PartitionHandle h = t.partitions().get(p);
+            Future<Void> chain = Future.succeededFuture();
+            for (List<Integer> chunk : chunks(records, indexes, maxBatch)) {
+                chain = chain.compose(v -> append(topic, h, p, records, chunk, now, results));
+            }
+            all.add(chain);
+        });
+        return Future.join(all).transform(ignored -> Future.succeededFuture(Arrays.asList(results)));
+    }
+
+    private Future<Void> append(String topic, PartitionHandle h, int p, List<Outgoing> records, List<Integer> chunk, long now, Result[] results) {
+        SimpleRecord[] batch = new SimpleRecord[chunk.size()];
+        int bytes = 0;
+        for (int j = 0; j < chunk.size(); j++) {
+            Outgoing r = records.get(chunk.get(j));
+            batch[j] = new SimpleRecord(r.timestamp() == null ? now : r.timestamp(), r.key(), r.value(), r.headers());
+            bytes += r.payloadBytes();
+        }
+        int payload = bytes;
+        var buffer = MemoryRecords.withRecords(RecordBatch.MAGIC_VALUE_V2, 0L, Compression.NONE, TimestampType.CREATE_TIME, batch).buffer();
+        return h.append(buffer).transform(ar -> {
+            if (ar.succeeded()) {
+                AppendInfo info = ar.result();
+                metrics.recordsIn(topic, chunk.size(), payload);
+                for (int j = 0; j < chunk.size(); j++) {
+                    long ts = info.logAppendTimeMs() >= 0 ? info.logAppendTimeMs() : batch[j].timestamp();
+                    results[chunk.get(j)] = new Result(p, info.firstOffset() + j, ts, null);
+                }
+            } else {
+                ApiError e = ApiError.of(ar.cause());
+                for (int i : chunk) results[i] = new Result(p, -1, -1, e);
+            }
+            return Future.<Void>succeededFuture();
+        });
+    }
+
+    /** Splits a partition's records into runs whose estimated batch size stays within {@code maxBatch}. */
+    private static List<List<Integer>> chunks(List<Outgoing> records, List<Integer> indexes, int maxBatch) {
+        List<List<Integer>> out = new ArrayList<>();
+        List<Integer> current = new ArrayList<>();
+        int size = BATCH_OVERHEAD;
+        for (int i : indexes) {
+            int s = records.get(i).payloadBytes() + RECORD_OVERHEAD + 8 * records.get(i).headers().length;
+            if (!current.isEmpty() && size + s > maxBatch) {
+                out.add(current);
+                current = new ArrayList<>();
+                size = BATCH_OVERHEAD;
+            }
+            current.add(i);
+            size += s;
+        }
+        if (!current.isEmpty()) out.add(current);
+        return out;
+    }
+
+    /** The error code of a result, for JSON: Kafka's error name. */
+    static String codeOf(Result r) {
+        return r.error() == null ? Errors.NONE.name() : r.error().code();
+    }
+}

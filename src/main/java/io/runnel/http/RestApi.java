@@ -1,0 +1,377 @@
+package io.runnel.http;
+
+import io.runnel.config.Limits;
+import io.runnel.config.TopicConfig;
+import io.runnel.group.CommittedOffset;
+import io.runnel.group.GroupCoordinator;
+import io.runnel.group.GroupDescription;
+import io.runnel.group.GroupOverview;
+import io.runnel.partition.PartitionHandle;
+import io.runnel.partition.Partitions.TopicInfo;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.clients.consumer.ConsumerPartitionAssignor;
+import org.apache.kafka.clients.consumer.internals.ConsumerProtocol;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.InvalidReplicationFactorException;
+import org.apache.kafka.common.message.ConsumerGroupDescribeResponseData;
+import org.apache.kafka.common.protocol.Errors;
+
+/**
+ * The REST API under {@code /api} (reference: docs/http-api.md). JSON in and out; every error is
+ * {@code {"status", "code", "message"}} with the HTTP status: 400 for a malformed request, 404 for an unknown topic,
+ * partition or group, 409 for a topic that exists, 413 for a body or record too large, 416 for an offset out of range.
+ */
+final class RestApi {
+    private final HttpServices s;
+
+    private RestApi(HttpServices s) {
+        this.s = s;
+    }
+
+    static void mount(Router router, HttpServices services) {
+        RestApi api = new RestApi(services);
+        router.route("/api/*").handler(BodyHandler.create(false).setBodyLimit(Limits.HTTP_MAX_BODY_BYTES));
+        router.get("/api/cluster").handler(api::cluster);
+        router.get("/api/brokers").handler(ctx -> ctx.json(api.brokers()));
+        router.get("/api/stats").handler(api::stats);
+        router.get("/api/topics").handler(api::listTopics);
+        router.post("/api/topics").handler(api::createTopic);
+        router.get("/api/topics/:topic").handler(api::describeTopic);
+        router.delete("/api/topics/:topic").handler(api::deleteTopic);
+        router.post("/api/topics/:topic/records").handler(api::produce);
+        router.get("/api/topics/:topic/partitions/:partition/records").handler(api::consume);
+        router.get("/api/groups").handler(api::listGroups);
+        router.get("/api/groups/:group").handler(api::describeGroup);
+        router.route("/api/*").handler(ctx -> fail(ctx, new ApiError(404, "NOT_FOUND", "No such API: " + ctx.request().method() + " " + ctx.request().path())));
+        router.route("/api/*").failureHandler(ctx -> {
+            Throwable e = ctx.failure();
+            if (e == null) {
+                int status = ctx.statusCode();
+                e = new ApiError(status, status == 413 ? "REQUEST_TOO_LARGE" : "HTTP_" + status,
+                        status == 413 ? "The body is larger than " + Limits.HTTP_MAX_BODY_BYTES + " bytes" : "HTTP status " + status);
+            }
+            send(ctx, ApiError.of(e));
+        });
+    }
+
+    private static void send(RoutingContext ctx, ApiError e) {
+        if (ctx.response().ended()) return;
+        ctx.response().setStatusCode(e.status()).putHeader("content-type", "application/json").end(e.toJson().encode());
+    }
+
+    private static void fail(RoutingContext ctx, Throwable e) {
+        send(ctx, ApiError.of(e));
+    }
+
+    private static <T> void reply(RoutingContext ctx, Future<T> f, int status) {
+        f.onComplete(ar -> {
+            if (ar.failed()) {
+                fail(ctx, ar.cause());
+            } else if (!ctx.response().ended()) {
+                ctx.response().setStatusCode(status);
+                if (ar.result() == null) {
+                    ctx.response().end();
+                } else {
+                    ctx.json(ar.result());
+                }
+            }
+        });
+    }
+
+    private static JsonObject body(RoutingContext ctx) {
+        try {
+            JsonObject o = ctx.body().asJsonObject();
+            if (o == null) throw ApiError.badRequest("The body must be a JSON object");
+            return o;
+        } catch (DecodeException | ClassCastException e) {
+            throw ApiError.badRequest("The body is not a JSON object: " + e.getMessage());
+        }
+    }
+
+    private TopicInfo topic(RoutingContext ctx) {
+        String name = ctx.pathParam("topic");
+        return s.partitions().topic(name).orElseThrow(() -> ApiError.unknownTopic(name));
+    }
+
+    // ---- cluster ----
+
+    private JsonArray brokers() {
+        JsonObject listeners = new JsonObject();
+        s.kafkaListeners().get().forEach(listeners::put);
+        return new JsonArray().add(new JsonObject().put("nodeId", s.nodeId()).put("listeners", listeners).put("rack", (String) null));
+    }
+
+    private void cluster(RoutingContext ctx) {
+        ctx.json(new JsonObject().put("clusterId", s.clusterId()).put("controllerId", s.nodeId()).put("brokers", brokers())
+                .put("topics", s.partitions().topics().size()));
+    }
+
+    private void stats(RoutingContext ctx) {
+        ctx.json(new JsonObject().put("time", s.time().milliseconds()).put("recordsIn", s.metrics().recordsInTotal())
+                .put("recordsOut", s.metrics().recordsOutTotal()));
+    }
+
+    // ---- topics ----
+
+    private void listTopics(RoutingContext ctx) {
+        List<TopicInfo> topics = new ArrayList<>(s.partitions().topics());
+        topics.sort(Comparator.comparing(TopicInfo::name));
+        List<Future<JsonObject>> all = new ArrayList<>();
+        for (TopicInfo t : topics) {
+            all.add(sizes(t).map(sizes -> {
+                long records = 0;
+                for (PartitionHandle h : t.partitions()) records += h.logEndOffset() - h.logStartOffset();
+                return new JsonObject().put("name", t.name()).put("topicId", t.topicId().toString()).put("internal", GroupCoordinator.isInternal(t.name()))
+                        .put("partitions", t.partitions().size()).put("replicationFactor", 1).put("records", records)
+                        .put("sizeBytes", sizes.stream().mapToLong(Long::longValue).sum());
+            }));
+        }
+        reply(ctx, Future.all(all).map(v -> new JsonArray(all.stream().map(Future::result).toList())), 200);
+    }
+
+    private static Future<List<Long>> sizes(TopicInfo t) {
+        List<Future<Long>> all = new ArrayList<>();
+        for (PartitionHandle h : t.partitions()) all.add(h.sizeInBytes());
+        return Future.all(all).map(v -> all.stream().map(Future::result).toList());
+    }
+
+    private void createTopic(RoutingContext ctx) {
+        JsonObject b = body(ctx);
+        if (!(b.getValue("name") instanceof String name)) throw ApiError.badRequest("\"name\" (a string) is required");
+        int partitions = integer(b, "partitions", -1);
+        int rf = integer(b, "replicationFactor", -1);
+        if (rf != -1 && rf != 1) {
+            throw ApiError.of(new InvalidReplicationFactorException("Replication factor " + rf + " is larger than the 1 broker available"));
+        }
+        Map<String, String> configs = new LinkedHashMap<>();
+        Object c = b.getValue("configs");
+        if (c != null) {
+            if (!(c instanceof JsonObject co)) throw ApiError.badRequest("\"configs\" must be an object of topic config name to value");
+            for (Map.Entry<String, Object> e : co) {
+                if (e.getValue() == null || e.getValue() instanceof JsonObject || e.getValue() instanceof JsonArray) {
+                    throw ApiError.badRequest("configs." + e.getKey() + " must be a string, number or boolean");
+                }
+                if (TopicConfig.KEYS.stream().noneMatch(k -> k.name().equals(e.getKey()))) {
+                    throw ApiError.badRequest("configs." + e.getKey() + " is not a topic config Runnel knows");
+                }
+                configs.put(e.getKey(), String.valueOf(e.getValue()));
+            }
+        }
+        reply(ctx, s.partitions().createTopic(name, partitions, configs).compose(this::describe), 201);
+    }
+
+    private static int integer(JsonObject b, String field, int dflt) {
+        Object v = b.getValue(field);
+        if (v == null) return dflt;
+        if (!(v instanceof Number n) || n.doubleValue() != n.intValue()) throw ApiError.badRequest("\"" + field + "\" must be an integer");
+        return n.intValue();
+    }
+
+    private void describeTopic(RoutingContext ctx) {
+        reply(ctx, describe(topic(ctx)), 200);
+    }
+
+    private Future<JsonObject> describe(TopicInfo t) {
+        return sizes(t).map(sizes -> {
+            JsonArray parts = new JsonArray();
+            for (int p = 0; p < t.partitions().size(); p++) {
+                PartitionHandle h = t.partitions().get(p);
+                parts.add(new JsonObject().put("partition", p).put("leader", s.nodeId()).put("replicas", new JsonArray().add(s.nodeId()))
+                        .put("isr", new JsonArray().add(s.nodeId())).put("logStartOffset", h.logStartOffset()).put("logEndOffset", h.logEndOffset())
+                        .put("sizeBytes", sizes.get(p)));
+            }
+            JsonObject configs = new JsonObject();
+            for (TopicConfig.Entry e : t.config().describe(s.partitions().brokerConfig())) {
+                configs.put(e.name(), new JsonObject().put("value", e.value()).put("source", e.overridden() ? "TOPIC" : "DEFAULT"));
+            }
+            return new JsonObject().put("name", t.name()).put("topicId", t.topicId().toString()).put("internal", GroupCoordinator.isInternal(t.name()))
+                    .put("partitions", parts).put("configs", configs);
+        });
+    }
+
+    private void deleteTopic(RoutingContext ctx) {
+        String name = ctx.pathParam("topic");
+        if (GroupCoordinator.isInternal(name)) throw ApiError.badRequest("The internal topic " + name + " cannot be deleted");
+        reply(ctx, s.partitions().deleteTopic(name), 204);
+    }
+
+    // ---- records ----
+
+    private void produce(RoutingContext ctx) {
+        String topic = topic(ctx).name();
+        JsonObject b = body(ctx);
+        var records = RecordJson.parse(b.getValue("records"), RecordJson.encoding(b.getValue("encoding"), "encoding", false));
+        reply(ctx, s.publisher().publish(topic, records).map(results -> {
+            JsonArray out = new JsonArray();
+            for (Publisher.Result r : results) {
+                JsonObject o = new JsonObject().put("partition", r.partition());
+                if (r.error() == null) {
+                    o.put("offset", r.offset()).put("timestamp", r.timestamp());
+                } else {
+                    o.put("error", r.error().code()).put("message", r.error().getMessage());
+                }
+                out.add(o);
+            }
+            return new JsonObject().put("topic", topic).put("results", out);
+        }), 200);
+    }
+
+    private void consume(RoutingContext ctx) {
+        TopicInfo t = topic(ctx);
+        int p;
+        try {
+            p = Integer.parseInt(ctx.pathParam("partition"));
+        } catch (NumberFormatException e) {
+            throw ApiError.badRequest("The partition must be a number, not '" + ctx.pathParam("partition") + "'");
+        }
+        if (p < 0 || p >= t.partitions().size()) throw ApiError.unknownPartition(t.name(), p);
+        PartitionHandle h = t.partitions().get(p);
+        long limit = query(ctx, "limit", 100, 1, Limits.REST_CONSUME_MAX_RECORDS);
+        long timeout = query(ctx, "timeout", 0, 0, Limits.REST_CONSUME_MAX_WAIT_MS);
+        boolean base64 = RecordJson.encoding(ctx.queryParams().get("encoding"), "encoding", false);
+        Future<Long> start;
+        if (ctx.queryParams().contains("timestamp")) {
+            long ts = query(ctx, "timestamp", 0, 0, Long.MAX_VALUE);
+            start = h.offsetForTimestamp(ts).map(o -> o.map(x -> x.offset()).orElse(h.logEndOffset()));
+        } else {
+            String offset = ctx.queryParams().get("offset");
+            if (offset == null || offset.equals("earliest")) {
+                start = Future.succeededFuture(h.logStartOffset());
+            } else if (offset.equals("latest")) {
+                start = Future.succeededFuture(h.logEndOffset());
+            } else {
+                start = Future.succeededFuture(query(ctx, "offset", 0, 0, Long.MAX_VALUE));
+            }
+        }
+        reply(ctx, start.compose(from -> {
+            if (from < h.logStartOffset() || from > h.logEndOffset()) {
+                return Future.failedFuture(new org.apache.kafka.common.errors.OffsetOutOfRangeException("Offset " + from + " is outside partition "
+                        + p + "'s range [" + h.logStartOffset() + ", " + h.logEndOffset() + "]"));
+            }
+            if (from < h.logEndOffset() || timeout == 0) return read(h, from, limit, base64);
+            // Long poll: wait for an append past the end, or the timeout (the parked entry is then released).
+            Promise<Void> giveUp = Promise.promise();
+            long timer = s.vertx().setTimer(timeout, x -> giveUp.tryComplete());
+            return h.awaitDataAfter(from, giveUp.future()).compose(v -> {
+                s.vertx().cancelTimer(timer);
+                giveUp.tryComplete();
+                return read(h, from, limit, base64);
+            });
+        }), 200);
+    }
+
+    private Future<JsonObject> read(PartitionHandle h, long from, long limit, boolean base64) {
+        if (from >= h.logEndOffset()) {
+            return Future.succeededFuture(new JsonObject().put("records", new JsonArray()).put("nextOffset", from).put("logEndOffset", h.logEndOffset()));
+        }
+        return PartitionReader.read(h, from, Limits.WS_READ_MAX_BYTES, limit, Long.MAX_VALUE, base64, s.metrics())
+                .map(c -> new JsonObject().put("records", c.records()).put("nextOffset", c.nextOffset()).put("logEndOffset", c.logEndOffset()));
+    }
+
+    private static long query(RoutingContext ctx, String name, long dflt, long min, long max) {
+        String v = ctx.queryParams().get(name);
+        if (v == null) return dflt;
+        try {
+            long n = Long.parseLong(v);
+            if (n < min || n > max) throw ApiError.badRequest("'" + name + "' must be between " + min + " and " + max + ", got " + n);
+            return n;
+        } catch (NumberFormatException e) {
+            throw ApiError.badRequest("'" + name + "' must be a number, got '" + v + "'");
+        }
+    }
+
+    // ---- consumer groups ----
+
+    private void listGroups(RoutingContext ctx) {
+        reply(ctx, s.groups().listGroups().map(groups -> {
+            JsonArray out = new JsonArray();
+            for (GroupOverview g : groups) {
+                out.add(new JsonObject().put("groupId", g.groupId()).put("type", g.type()).put("state", g.state()).put("protocolType", g.protocolType()));
+            }
+            return out;
+        }), 200);
+    }
+
+    private void describeGroup(RoutingContext ctx) {
+        String group = ctx.pathParam("group");
+        Future<GroupDescription> classic = s.groups().describeGroup(group);
+        Future<ConsumerGroupDescribeResponseData.DescribedGroup> modern = s.groups().consumerGroupDescribe(group);
+        Future<Map<TopicPartition, CommittedOffset>> offsets = s.groups().fetchOffsets(group);
+        reply(ctx, Future.all(classic, modern, offsets).compose(v -> {
+            GroupDescription d = classic.result();
+            var m = modern.result();
+            boolean isModern = m != null && m.errorCode() == Errors.NONE.code();
+            if (d == null && !isModern && offsets.result().isEmpty()) {
+                return Future.failedFuture(new ApiError(404, Errors.GROUP_ID_NOT_FOUND.name(), "Group '" + group + "' does not exist"));
+            }
+            JsonObject out = new JsonObject().put("groupId", group);
+            JsonArray members = new JsonArray();
+            if (isModern) {
+                out.put("type", "consumer").put("state", m.groupState()).put("assignor", m.assignorName()).put("groupEpoch", m.groupEpoch());
+                for (var mem : m.members()) {
+                    JsonArray assignment = new JsonArray();
+                    for (var tp : mem.assignment().topicPartitions()) {
+                        assignment.add(new JsonObject().put("topic", tp.topicName()).put("partitions", new JsonArray(new ArrayList<>(tp.partitions()))));
+                    }
+                    members.add(new JsonObject().put("memberId", mem.memberId()).put("clientId", mem.clientId()).put("host", mem.clientHost())
+                            .put("memberEpoch", mem.memberEpoch()).put("assignment", assignment));
+                }
+            } else {
+                out.put("type", "classic").put("state", d == null ? "Empty" : d.state()).put("protocolType", d == null ? "" : d.protocolType())
+                        .put("protocol", d == null ? "" : d.protocol());
+                if (d != null) {
+                    for (GroupDescription.MemberDescription mem : d.members()) {
+                        members.add(new JsonObject().put("memberId", mem.memberId()).put("clientId", mem.clientId()).put("host", mem.clientHost())
+                                .put("groupInstanceId", mem.groupInstanceId()).put("assignment", classicAssignment(d.protocolType(), mem.assignment())));
+                    }
+                }
+            }
+            out.put("members", members);
+            JsonArray lags = new JsonArray();
+            long total = 0;
+            List<Map.Entry<TopicPartition, CommittedOffset>> sorted = new ArrayList<>(offsets.result().entrySet());
+            sorted.sort(Comparator.comparing((Map.Entry<TopicPartition, CommittedOffset> e) -> e.getKey().topic())
+                    .thenComparingInt(e -> e.getKey().partition()));
+            for (var e : sorted) {
+                var h = s.partitions().partition(e.getKey().topic(), e.getKey().partition());
+                JsonObject o = new JsonObject().put("topic", e.getKey().topic()).put("partition", e.getKey().partition())
+                        .put("committedOffset", e.getValue().offset()).put("metadata", e.getValue().metadata());
+                if (h.isPresent()) {
+                    long lag = Math.max(0, h.get().logEndOffset() - e.getValue().offset());
+                    o.put("logEndOffset", h.get().logEndOffset()).put("lag", lag);
+                    total += lag;
+                }
+                lags.add(o);
+            }
+            return Future.succeededFuture(out.put("offsets", lags).put("totalLag", total));
+        }), 200);
+    }
+
+    /** A classic member's assignment as topics and partitions, when it uses the consumer protocol. */
+    private static JsonArray classicAssignment(String protocolType, byte[] assignment) {
+        JsonArray out = new JsonArray();
+        if (!ConsumerProtocol.PROTOCOL_TYPE.equals(protocolType) || assignment == null || assignment.length == 0) return out;
+        try {
+            ConsumerPartitionAssignor.Assignment a = ConsumerProtocol.deserializeAssignment(ByteBuffer.wrap(assignment));
+            Map<String, JsonArray> byTopic = new LinkedHashMap<>();
+            for (TopicPartition tp : a.partitions()) byTopic.computeIfAbsent(tp.topic(), x -> new JsonArray()).add(tp.partition());
+            byTopic.forEach((topic, parts) -> out.add(new JsonObject().put("topic", topic).put("partitions", parts)));
+        } catch (RuntimeException e) {
+            // not the consumer protocol's bytes: leave the assignment out
+        }
+        return out;
+    }
+}

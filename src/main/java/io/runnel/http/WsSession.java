@@ -1,0 +1,214 @@
+package io.runnel.http;
+
+import io.runnel.config.Limits;
+import io.runnel.http.RecordJson.Outgoing;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.ServerWebSocket;
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One WebSocket connection to {@code /ws}: JSON text frames in both directions (the protocol is in
+ * docs/websocket.md). Runs on the event loop of the socket; every call into partitions and groups returns a future
+ * completed back on it.
+ *
+ * <p>Back pressure both ways. Produce: the server grants a credit of records and bytes in flight (sent and not yet
+ * acknowledged); each acknowledgement returns it; a frame past it gets an error frame and is dropped, never queued.
+ * Consume: a subscription sends at most the records and bytes the client granted; it reads the log only while it has
+ * credit and the socket's write queue is not full. When the client stops reading, the socket is paused, so its
+ * frames are not read either.
+ */
+final class WsSession {
+    private static final Logger LOG = LoggerFactory.getLogger(WsSession.class);
+
+    private final ServerWebSocket ws;
+    private final HttpServices services;
+    private final Map<String, WsSubscription> subscriptions = new LinkedHashMap<>();
+    private int subscriptionSeq;
+    private long produceRecordsInFlight;
+    private long produceBytesInFlight;
+    private boolean closed;
+
+    WsSession(ServerWebSocket ws, HttpServices services) {
+        this.ws = ws;
+        this.services = services;
+    }
+
+    void start() {
+        ws.textMessageHandler(this::onText);
+        ws.binaryMessageHandler(b -> error(null, "BAD_REQUEST", "Binary frames are not part of this protocol: send JSON text frames "
+                + "(binary keys and values as base64 strings with \"encoding\": \"base64\")"));
+        ws.exceptionHandler(e -> LOG.debug("WebSocket {} failed", ws.remoteAddress(), e));
+        ws.closeHandler(v -> close());
+        send(new JsonObject().put("type", "hello").put("protocol", 1).put("credit", produceCredit()));
+    }
+
+    private JsonObject produceCredit() {
+        return new JsonObject().put("records", Limits.WS_PRODUCE_CREDIT_RECORDS - produceRecordsInFlight)
+                .put("bytes", Limits.WS_PRODUCE_CREDIT_BYTES - produceBytesInFlight);
+    }
+
+    private void onText(String text) {
+        if (closed) return;
+        JsonObject frame;
+        try {
+            frame = new JsonObject(text);
+        } catch (DecodeException | ClassCastException e) {
+            error(null, "BAD_REQUEST", "The frame is not a JSON object: " + e.getMessage());
+            return;
+        }
+        Object id = frame.getValue("id");
+        try {
+            Object op = frame.getValue("op");
+            if (!(op instanceof String name)) throw ApiError.badRequest("The frame has no \"op\" (produce, subscribe, credit, commit, unsubscribe)");
+            switch (name) {
+                case "produce" -> produce(frame, id, text.length());
+                case "subscribe" -> subscribe(frame, id);
+                case "credit" -> subscription(frame).grant(count(frame, "records"), count(frame, "bytes"));
+                case "commit" -> subscription(frame).commit(frame.getValue("offsets"), id);
+                case "unsubscribe" -> {
+                    WsSubscription s = subscription(frame);
+                    subscriptions.remove(s.id());
+                    s.close();
+                    send(new JsonObject().put("type", "unsubscribed").put("id", id).put("subscription", s.id()));
+                }
+                default -> throw ApiError.badRequest("Unknown op \"" + name + "\" (produce, subscribe, credit, commit, unsubscribe)");
+            }
+        } catch (ApiError e) {
+            error(id, e.code(), e.getMessage());
+        }
+    }
+
+    private static long count(JsonObject frame, String field) {
+        Object v = frame.getValue(field);
+        if (v == null) return 0;
+        if (!(v instanceof Number n) || n.doubleValue() != n.longValue() || n.longValue() < 0) {
+            throw ApiError.badRequest("\"" + field + "\" must be a non-negative integer");
+        }
+        return n.longValue();
+    }
+
+    private WsSubscription subscription(JsonObject frame) {
+        Object id = frame.getValue("subscription");
+        WsSubscription s = id instanceof String sid ? subscriptions.get(sid) : null;
+        if (s == null) throw ApiError.badRequest("No subscription " + (id == null ? "given (\"subscription\")" : "\"" + id + "\" on this socket"));
+        return s;
+    }
+
+    // ---- produce ----
+
+    private void produce(JsonObject frame, Object id, int frameChars) {
+        if (!(frame.getValue("topic") instanceof String topic)) throw ApiError.badRequest("\"topic\" (a string) is required");
+        List<Outgoing> records = RecordJson.parse(frame.getValue("records"), RecordJson.encoding(frame.getValue("encoding"), "encoding", false));
+        long bytes = frameChars;
+        if (produceRecordsInFlight + records.size() > Limits.WS_PRODUCE_CREDIT_RECORDS
+                || produceBytesInFlight + bytes > Limits.WS_PRODUCE_CREDIT_BYTES) {
+            error(id, "CREDIT_EXCEEDED", "The frame's " + records.size() + " record(s) and " + bytes + " bytes exceed the produce credit ("
+                    + produceCredit().encode() + "); wait for acknowledgements, which return credit");
+            return;
+        }
+        produceRecordsInFlight += records.size();
+        produceBytesInFlight += bytes;
+        services.publisher().publish(topic, records).onComplete(ar -> {
+            produceRecordsInFlight -= records.size();
+            produceBytesInFlight -= bytes;
+            if (closed) return;
+            if (ar.failed()) {
+                ApiError e = ApiError.of(ar.cause());
+                send(new JsonObject().put("type", "error").put("id", id).put("code", e.code()).put("message", e.getMessage())
+                        .put("credit", produceCredit()));
+                return;
+            }
+            JsonArray results = new JsonArray();
+            for (Publisher.Result r : ar.result()) {
+                JsonObject o = new JsonObject().put("partition", r.partition());
+                if (r.error() == null) {
+                    o.put("offset", r.offset()).put("timestamp", r.timestamp());
+                } else {
+                    o.put("error", r.error().code()).put("message", r.error().getMessage());
+                }
+                results.add(o);
+            }
+            send(new JsonObject().put("type", "ack").put("id", id).put("topic", topic).put("results", results).put("credit", produceCredit()));
+        });
+    }
+
+    // ---- subscribe ----
+
+    private void subscribe(JsonObject frame, Object id) {
+        if (subscriptions.size() >= Limits.WS_SUBSCRIPTIONS_MAX) {
+            throw new ApiError(429, "TOO_MANY_SUBSCRIPTIONS", "At most " + Limits.WS_SUBSCRIPTIONS_MAX + " subscriptions per socket");
+        }
+        String sid = "s" + (++subscriptionSeq);
+        WsSubscription s = WsSubscription.create(this, sid, frame, id);
+        subscriptions.put(sid, s);
+        s.start().onFailure(e -> {
+            subscriptions.remove(sid);
+            s.close();
+            ApiError err = ApiError.of(e);
+            error(id, err.code(), err.getMessage());
+        });
+    }
+
+    // ---- plumbing for subscriptions ----
+
+    HttpServices services() {
+        return services;
+    }
+
+    boolean closed() {
+        return closed;
+    }
+
+    /** Whether the socket can take another frame now; if not, {@code resume} runs once it can. */
+    boolean writable(Runnable resume) {
+        if (closed) return false;
+        if (!ws.writeQueueFull()) return true;
+        ws.drainHandler(v -> {
+            ws.drainHandler(null);
+            if (!closed) {
+                ws.resume();
+                resume.run();
+                subscriptions.values().forEach(WsSubscription::pump);
+            }
+        });
+        ws.pause(); // a client that does not read gets its own frames left unread too
+        return false;
+    }
+
+    void send(JsonObject frame) {
+        if (closed) return;
+        ws.writeTextMessage(frame.encode());
+        if (ws.writeQueueFull()) writable(() -> { });
+    }
+
+    void error(Object id, String code, String message) {
+        JsonObject e = new JsonObject().put("type", "error");
+        if (id != null) e.put("id", id);
+        send(e.put("code", code).put("message", message));
+    }
+
+    void subscriptionEnded(WsSubscription s, String code, String message) {
+        subscriptions.remove(s.id());
+        s.close();
+        send(new JsonObject().put("type", "error").put("subscription", s.id()).put("code", code).put("message", message));
+    }
+
+    private void close() {
+        if (closed) return;
+        closed = true;
+        for (WsSubscription s : subscriptions.values()) s.close();
+        subscriptions.clear();
+    }
+
+    /** A text frame's size in bytes when sent (for tests of the byte budget). */
+    static int sizeOf(String text) {
+        return Buffer.buffer(text).length();
+    }
+}

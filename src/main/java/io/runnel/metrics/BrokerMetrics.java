@@ -1,0 +1,124 @@
+package io.runnel.metrics;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MultiGauge;
+import io.micrometer.core.instrument.Tags;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.concurrent.atomic.LongAdder;
+import org.apache.kafka.common.protocol.ApiKeys;
+
+/**
+ * The broker's own meters, in one Micrometer registry that Vert.x's metrics (vertx-micrometer-metrics: connections,
+ * bytes, HTTP and WebSocket) share, scraped at {@code /metrics} in Prometheus format. Meters on the data path are
+ * looked up once per topic or API and cached, so counting costs an array or map read and an add.
+ *
+ * <p>Names (Prometheus form): {@code runnel_topic_records_in_total}, {@code runnel_topic_bytes_in_total},
+ * {@code runnel_topic_records_out_total}, {@code runnel_topic_bytes_out_total} (tag {@code topic}; bytes are record
+ * batch bytes), {@code runnel_kafka_request_seconds} (histogram, tag {@code api}), {@code runnel_log_size_bytes} and
+ * {@code runnel_log_end_offset} (tags {@code topic}, {@code partition}), {@code runnel_consumer_group_lag} (tags
+ * {@code group}, {@code topic}, {@code partition}).
+ */
+public final class BrokerMetrics {
+    private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final ConcurrentHashMap<String, TopicMeters> topics = new ConcurrentHashMap<>();
+    private final AtomicReferenceArray<Timer> requestTimers = new AtomicReferenceArray<>(256);
+    private final LongAdder recordsIn = new LongAdder();
+    private final LongAdder recordsOut = new LongAdder();
+    private final MultiGauge logSize;
+    private final MultiGauge logEndOffset;
+    private final MultiGauge groupLag;
+
+    private record TopicMeters(Counter recordsIn, Counter bytesIn, Counter recordsOut, Counter bytesOut) {
+    }
+
+    /** One partition's log figures, for {@link #updateLogs}. */
+    public record LogFigures(String topic, int partition, long sizeBytes, long logEndOffset) {
+    }
+
+    /** One partition's lag in one group, for {@link #updateLag}. */
+    public record Lag(String group, String topic, int partition, long lag) {
+    }
+
+    public BrokerMetrics() {
+        logSize = MultiGauge.builder("runnel.log.size").baseUnit("bytes").description("Bytes of a partition's log on disk").register(registry);
+        logEndOffset = MultiGauge.builder("runnel.log.end.offset").description("Offset of a partition's next record").register(registry);
+        groupLag = MultiGauge.builder("runnel.consumer.group.lag").description("Log end offset minus the group's committed offset")
+                .register(registry);
+    }
+
+    public PrometheusMeterRegistry registry() {
+        return registry;
+    }
+
+    private TopicMeters topic(String topic) {
+        TopicMeters m = topics.get(topic);
+        if (m != null) return m;
+        return topics.computeIfAbsent(topic, t -> new TopicMeters(
+                Counter.builder("runnel.topic.records.in").tag("topic", t).description("Records appended").register(registry),
+                Counter.builder("runnel.topic.bytes.in").tag("topic", t).baseUnit("bytes").description("Record batch bytes appended").register(registry),
+                Counter.builder("runnel.topic.records.out").tag("topic", t).description("Records sent to consumers").register(registry),
+                Counter.builder("runnel.topic.bytes.out").tag("topic", t).baseUnit("bytes").description("Record batch bytes sent to consumers").register(registry)));
+    }
+
+    public void recordsIn(String topic, long records, long bytes) {
+        TopicMeters m = topic(topic);
+        m.recordsIn.increment(records);
+        m.bytesIn.increment(bytes);
+        recordsIn.add(records);
+    }
+
+    public void recordsOut(String topic, long records, long bytes) {
+        TopicMeters m = topic(topic);
+        m.recordsOut.increment(records);
+        m.bytesOut.increment(bytes);
+        recordsOut.add(records);
+    }
+
+    /** Records appended since start, over all topics. */
+    public long recordsInTotal() {
+        return recordsIn.sum();
+    }
+
+    /** Records sent to consumers since start, over all topics. */
+    public long recordsOutTotal() {
+        return recordsOut.sum();
+    }
+
+    /** Time from reading a Kafka request to having its response ready. */
+    public void request(ApiKeys api, long nanos) {
+        Timer t = requestTimers.get(api.id);
+        if (t == null) {
+            t = Timer.builder("runnel.kafka.request").tag("api", api.name).description("Kafka request handling time")
+                    .publishPercentileHistogram().minimumExpectedValue(Duration.ofNanos(50_000)).maximumExpectedValue(Duration.ofSeconds(60))
+                    .register(registry);
+            requestTimers.set(api.id, t);
+        }
+        t.record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    /** Replaces the log gauges with {@code figures} (partitions that are gone disappear). */
+    public void updateLogs(List<LogFigures> figures) {
+        logSize.register(figures.stream().map(f -> MultiGauge.Row.of(Tags.of("topic", f.topic(), "partition", Integer.toString(f.partition())),
+                f.sizeBytes())).toList(), true);
+        logEndOffset.register(figures.stream().map(f -> MultiGauge.Row.of(Tags.of("topic", f.topic(), "partition", Integer.toString(f.partition())),
+                f.logEndOffset())).toList(), true);
+    }
+
+    /** Replaces the lag gauges with {@code lags}. */
+    public void updateLag(List<Lag> lags) {
+        groupLag.register(lags.stream().map(l -> MultiGauge.Row.of(Tags.of("group", l.group(), "topic", l.topic(),
+                "partition", Integer.toString(l.partition())), l.lag())).toList(), true);
+    }
+
+    /** The Prometheus text exposition of every meter. */
+    public String scrape() {
+        return registry.scrape();
+    }
+}
