@@ -21,6 +21,7 @@ import java.util.List;
  * ({@code /health}), readiness ({@code /ready}) and Prometheus metrics ({@code /metrics}).
  */
 public final class HttpEndpoint {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(HttpEndpoint.class);
     private final HttpServer server;
 
     private HttpEndpoint(HttpServer server) {
@@ -46,7 +47,9 @@ public final class HttpEndpoint {
         router.route("/*").handler(StaticHandler.create("webroot").setIndexPage("index.html").setCachingEnabled(false));
         HttpServerOptions options = new HttpServerOptions().setHost(host).setPort(port)
                 .setMaxWebSocketFrameSize(Limits.HTTP_MAX_BODY_BYTES).setMaxWebSocketMessageSize(Limits.HTTP_MAX_BODY_BYTES);
-        return services.vertx().createHttpServer(options).requestHandler(router).listen().map(HttpEndpoint::new);
+        return services.vertx().createHttpServer(options).requestHandler(router)
+                .exceptionHandler(e -> LOG.debug("HTTP connection failed", e))
+                .listen().map(HttpEndpoint::new);
     }
 
     /** Updates the gauges that are figures of the moment (log sizes and ends, group lag) before a scrape. */

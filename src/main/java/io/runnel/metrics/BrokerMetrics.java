@@ -4,6 +4,10 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MultiGauge;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Duration;
@@ -23,7 +27,7 @@ import org.apache.kafka.common.protocol.ApiKeys;
  * {@code runnel_topic_records_out_total}, {@code runnel_topic_bytes_out_total} (tag {@code topic}; bytes are record
  * batch bytes), {@code runnel_kafka_request_seconds} (histogram, tag {@code api}), {@code runnel_log_size_bytes} and
  * {@code runnel_log_end_offset} (tags {@code topic}, {@code partition}), {@code runnel_consumer_group_lag} (tags
- * {@code group}, {@code topic}, {@code partition}).
+ * {@code group}, {@code topic}, {@code partition}); and Micrometer's JVM meters (memory, GC, threads, CPU).
  */
 public final class BrokerMetrics {
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -47,6 +51,10 @@ public final class BrokerMetrics {
     }
 
     public BrokerMetrics() {
+        new JvmMemoryMetrics().bindTo(registry);
+        new JvmGcMetrics().bindTo(registry);
+        new JvmThreadMetrics().bindTo(registry);
+        new ProcessorMetrics().bindTo(registry);
         logSize = MultiGauge.builder("runnel.log.size").baseUnit("bytes").description("Bytes of a partition's log on disk").register(registry);
         logEndOffset = MultiGauge.builder("runnel.log.end.offset").description("Offset of a partition's next record").register(registry);
         groupLag = MultiGauge.builder("runnel.consumer.group.lag").description("Log end offset minus the group's committed offset")

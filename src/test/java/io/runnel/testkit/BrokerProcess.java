@@ -19,6 +19,7 @@ import java.util.regex.Pattern;
  * {@link #close} kills the process if it is still running.
  */
 public final class BrokerProcess implements AutoCloseable {
+    private static final Pattern KAFKA = Pattern.compile("Kafka listener \\S+ on (\\S+:\\d+)");
     private static final Pattern HTTP = Pattern.compile("HTTP listening on http://[^:]+:(\\d+)");
     private final Process process;
     private final Path output;
@@ -30,8 +31,14 @@ public final class BrokerProcess implements AutoCloseable {
 
     /** Starts {@code mainClass} with {@code args} in {@code workDir}; does not wait for it to be ready. */
     public static BrokerProcess launch(Path workDir, String mainClass, String... args) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx256m", "-cp", System.getProperty("java.class.path"), mainClass));
+        return launch(workDir, List.of("-Xmx256m"), mainClass, args);
+    }
+
+    /** Starts {@code mainClass} with JVM options {@code jvm} (heap limits, say) and {@code args}. */
+    public static BrokerProcess launch(Path workDir, List<String> jvm, String mainClass, String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        cmd.addAll(jvm);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), mainClass));
         cmd.addAll(List.of(args));
         Path out = Files.createTempFile(workDir, "broker-", ".out");
         ProcessBuilder pb = new ProcessBuilder(cmd).directory(workDir.toFile()).redirectErrorStream(true).redirectOutput(out.toFile());
@@ -60,6 +67,13 @@ public final class BrokerProcess implements AutoCloseable {
 
     public List<String> outputLines() throws IOException {
         return Files.readAllLines(output, StandardCharsets.UTF_8);
+    }
+
+    /** {@code host:port} of the Kafka listener the broker logged. */
+    public String kafkaBootstrap() throws IOException {
+        Matcher m = KAFKA.matcher(output());
+        if (!m.find()) throw new IllegalStateException("no Kafka listener in output");
+        return m.group(1);
     }
 
     public int httpPort() throws IOException {

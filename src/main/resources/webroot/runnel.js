@@ -1,0 +1,231 @@
+/*
+ * runnel.js: a dependency-free client for Runnel's WebSocket API (/ws). Protocol: docs/websocket.md.
+ *
+ *   <script src="http://localhost:8080/runnel.js"></script>
+ *   const runnel = await Runnel.connect();                    // ws(s)://<this script's host>/ws
+ *   await runnel.produce('clicks', [{ key: 'u1', value: { x: 1 } }]);
+ *   const sub = await runnel.subscribe('clicks', { from: 'earliest' }, r => console.log(r.offset, r.value));
+ *   // with a consumer group: runnel.subscribe('clicks', { group: 'ui' }, handler); then await sub.commit();
+ *
+ * Flow control is automatic: a subscription grants `window` records (default 500) and grants more as the handler
+ * finishes records; a handler that returns a promise holds its credit until the promise settles, so a slow page
+ * slows the stream instead of piling records up. Produce calls wait for the server's produce credit.
+ */
+(function (global) {
+  'use strict';
+
+  var scriptSrc = (typeof document !== 'undefined' && document.currentScript) ? document.currentScript.src : null;
+
+  function defaultUrl() {
+    var base = scriptSrc ? new URL(scriptSrc) : (typeof location !== 'undefined' ? new URL(location.href) : null);
+    if (!base) throw new Error('Runnel.connect needs a URL such as ws://localhost:8080/ws');
+    return (base.protocol === 'https:' ? 'wss://' : 'ws://') + base.host + '/ws';
+  }
+
+  function RunnelError(frame) {
+    var e = new Error(frame.message || frame.code);
+    e.code = frame.code;
+    e.frame = frame;
+    return e;
+  }
+
+  function Subscription(client, topic, options, handler) {
+    this.client = client;
+    this.topic = topic;
+    this.options = options;
+    this.handler = handler;
+    this.id = null;
+    this.partitions = [];
+    this.window = options.window || 500;
+    this.unacked = 0;          // records delivered to the handler and not yet finished
+    this.pendingGrant = 0;     // finished records not yet granted back
+    this.positions = {};       // partition -> next offset (after the last record handed to the handler)
+    this.onerror = options.onerror || null;
+    this.onassign = options.onassign || null;
+    this.closed = false;
+  }
+
+  Subscription.prototype._records = function (records) {
+    var self = this;
+    records.forEach(function (r) {
+      self.positions[r.partition] = r.offset + 1;
+      self.unacked++;
+      var done = function () { self.unacked--; self.pendingGrant++; self._topUp(); };
+      var result;
+      try {
+        result = self.handler(r);
+      } catch (e) {
+        if (self.onerror) self.onerror(e); else console.error(e);
+      }
+      if (result && typeof result.then === 'function') result.then(done, done); else done();
+    });
+  };
+
+  Subscription.prototype._topUp = function () {
+    // Grant in chunks of half the window, so credit frames stay few.
+    if (this.closed || this.pendingGrant < Math.max(1, Math.floor(this.window / 2))) return;
+    var n = this.pendingGrant;
+    this.pendingGrant = 0;
+    this.client._send({ op: 'credit', subscription: this.id, records: n });
+  };
+
+  /** Commits the next offset after the last record handed to the handler (or the given offsets) for the group. */
+  Subscription.prototype.commit = function (offsets) {
+    var frame = { op: 'commit', subscription: this.id };
+    if (offsets) frame.offsets = offsets;
+    else frame.offsets = Object.keys(this.positions).map(function (p) { return { partition: Number(p), offset: this.positions[p] }; }, this);
+    return this.client._request(frame);
+  };
+
+  Subscription.prototype.close = function () {
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    delete this.client.subscriptions[this.id];
+    return this.client._request({ op: 'unsubscribe', subscription: this.id });
+  };
+
+  function Runnel(ws) {
+    this.ws = ws;
+    this.nextId = 1;
+    this.pending = {};          // request id -> {resolve, reject, onFrame?}
+    this.subscriptions = {};    // subscription id -> Subscription
+    this.credit = { records: 0, bytes: 0 };
+    this.waitingForCredit = [];
+    this.onerror = null;
+    this.onclose = null;
+  }
+
+  /** Opens a connection; resolves once the server said hello. */
+  Runnel.connect = function (url) {
+    return new Promise(function (resolve, reject) {
+      var ws = new WebSocket(url || defaultUrl());
+      var client = new Runnel(ws);
+      var hello = false;
+      ws.onmessage = function (ev) {
+        var frame = JSON.parse(ev.data);
+        if (!hello && frame.type === 'hello') {
+          hello = true;
+          client.credit = frame.credit;
+          resolve(client);
+          return;
+        }
+        client._frame(frame);
+      };
+      ws.onerror = function () { if (!hello) reject(new Error('Cannot connect to ' + ws.url)); };
+      ws.onclose = function () {
+        var err = new Error('connection closed');
+        Object.keys(client.pending).forEach(function (id) { client.pending[id].reject(err); });
+        client.pending = {};
+        if (client.onclose) client.onclose();
+      };
+    });
+  };
+
+  Runnel.prototype._send = function (frame) {
+    this.ws.send(JSON.stringify(frame));
+  };
+
+  Runnel.prototype._request = function (frame, extra) {
+    var self = this;
+    var id = this.nextId++;
+    frame.id = id;
+    return new Promise(function (resolve, reject) {
+      self.pending[id] = Object.assign({ resolve: resolve, reject: reject }, extra || {});
+      self._send(frame);
+    });
+  };
+
+  Runnel.prototype._frame = function (frame) {
+    var sub = frame.subscription !== undefined ? this.subscriptions[frame.subscription] : null;
+    if (frame.type === 'records') {
+      if (sub) sub._records(frame.records);
+      return;
+    }
+    if (frame.type === 'assigned') {
+      if (sub) {
+        (frame.revoked || []).forEach(function (p) { delete sub.positions[p]; });
+        sub.partitions = sub.partitions.filter(function (p) { return frame.revoked.indexOf(p.partition) < 0; }).concat(frame.partitions);
+        if (sub.onassign) sub.onassign(frame);
+      }
+      return;
+    }
+    var waiter = frame.id !== undefined ? this.pending[frame.id] : null;
+    if (waiter) {
+      delete this.pending[frame.id];
+      if (frame.type === 'error') waiter.reject(RunnelError(frame)); else waiter.resolve(frame);
+      return;
+    }
+    if (frame.type === 'error') {
+      var e = RunnelError(frame);
+      if (sub) {
+        if (sub.onerror) sub.onerror(e); else console.warn('runnel subscription ' + sub.id + ':', e.message);
+      } else if (this.onerror) {
+        this.onerror(e);
+      } else {
+        console.warn('runnel:', e.message);
+      }
+    }
+  };
+
+  Runnel.prototype._flushWaiting = function () {
+    while (this.waitingForCredit.length && this.waitingForCredit[0].records <= this.credit.records
+        && this.waitingForCredit[0].bytes <= this.credit.bytes) {
+      var w = this.waitingForCredit.shift();
+      this.credit.records -= w.records;
+      this.credit.bytes -= w.bytes;
+      w.go();
+    }
+  };
+
+  /**
+   * Produces records ({key, value, headers, partition, timestamp}; a value that is not a string is sent as JSON).
+   * Resolves with one result per record: {partition, offset, timestamp} or {partition, error, message}.
+   */
+  Runnel.prototype.produce = function (topic, records, options) {
+    var self = this;
+    var frame = { op: 'produce', topic: topic, records: records };
+    if (options && options.encoding) frame.encoding = options.encoding;
+    var size = JSON.stringify(frame).length + 32;
+    return new Promise(function (resolve, reject) {
+      self.waitingForCredit.push({
+        records: records.length, bytes: size, go: function () {
+          // The credit a frame takes comes back with its answer, acknowledgement or error.
+          var giveBack = function () {
+            self.credit.records += records.length;
+            self.credit.bytes += size;
+            self._flushWaiting();
+          };
+          self._request(frame).then(function (ack) { giveBack(); resolve(ack.results); }, function (e) { giveBack(); reject(e); });
+        }
+      });
+      self._flushWaiting();
+    });
+  };
+
+  /**
+   * Subscribes to a topic. options: from ('earliest' | 'latest' | {offset} | {timestamp}), partitions ([n, ...]),
+   * group (a consumer group id; partitions are then assigned by the group), window (records in flight, default 500),
+   * encoding ('base64' for every key and value as base64), onerror, onassign. Resolves with the Subscription.
+   */
+  Runnel.prototype.subscribe = function (topic, options, handler) {
+    var self = this;
+    options = options || {};
+    var sub = new Subscription(this, topic, options, handler);
+    var frame = { op: 'subscribe', topic: topic, credit: { records: sub.window } };
+    ['from', 'partitions', 'group', 'encoding'].forEach(function (k) { if (options[k] !== undefined) frame[k] = options[k]; });
+    // Records may follow the "subscribed" frame at once: register the subscription before they arrive.
+    return this._request(frame).then(function (subscribed) {
+      sub.id = subscribed.subscription;
+      sub.partitions = subscribed.partitions || [];
+      sub.memberId = subscribed.memberId;
+      self.subscriptions[sub.id] = sub;
+      return sub;
+    });
+  };
+
+  Runnel.prototype.close = function () {
+    this.ws.close();
+  };
+
+  global.Runnel = Runnel;
+})(typeof window !== 'undefined' ? window : globalThis);

@@ -1,0 +1,140 @@
+package io.runnel.testkit;
+
+import static org.awaitility.Awaitility.await;
+
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.WebSocket;
+import io.vertx.core.http.WebSocketClient;
+import io.vertx.core.http.WebSocketClientOptions;
+import io.vertx.core.http.WebSocketConnectOptions;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+
+/**
+ * A real WebSocket client (Vert.x's, in its own Vert.x instance) for tests of {@code /ws}: it records every frame the
+ * server sends, in order, and lets a test wait for one that matches.
+ */
+public final class WsClient implements AutoCloseable {
+    private final Vertx vertx;
+    /** Held on purpose: Vert.x 5 closes a client, and its connections, once the client object is garbage. */
+    private final WebSocketClient client;
+    private final WebSocket ws;
+    private final List<JsonObject> frames = new CopyOnWriteArrayList<>();
+    private volatile boolean closed;
+    private int nextId = 1;
+
+    private WsClient(Vertx vertx, WebSocketClient client, WebSocket ws) {
+        this.vertx = vertx;
+        this.client = client;
+        this.ws = ws;
+        ws.textMessageHandler(t -> frames.add(new JsonObject(t)));
+        ws.closeHandler(v -> closed = true);
+    }
+
+    public static WsClient connect(int httpPort) throws Exception {
+        Vertx vertx = Vertx.vertx();
+        try {
+            WebSocketClient client = vertx.createWebSocketClient(new WebSocketClientOptions().setMaxFrameSize(4 << 20).setMaxMessageSize(8 << 20));
+            // The handlers are set on the event loop as the handshake completes, before the server's first frame.
+            WsClient c = client.connect(new WebSocketConnectOptions().setHost("127.0.0.1").setPort(httpPort).setURI("/ws"))
+                    .map(ws -> new WsClient(vertx, client, ws)).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+            c.awaitFrame(f -> "hello".equals(f.getString("type")));
+            return c;
+        } catch (Exception e) {
+            vertx.close();
+            throw e;
+        }
+    }
+
+    /** Sends {@code frame} with a fresh {@code id} (unless it has one) and returns the id. */
+    public int send(JsonObject frame) {
+        int id = frame.containsKey("id") ? frame.getInteger("id") : nextId++;
+        sendText(frame.copy().put("id", id).encode());
+        return id;
+    }
+
+    public void sendText(String text) {
+        ws.writeTextMessage(text).toCompletionStage().toCompletableFuture().join();
+    }
+
+    public void sendBinary(byte[] bytes) {
+        ws.writeBinaryMessage(Buffer.buffer(bytes)).toCompletionStage().toCompletableFuture().join();
+    }
+
+    /** Sends and waits for the answer to it (a frame with the same id). */
+    public JsonObject request(JsonObject frame) {
+        int id = send(frame);
+        return awaitFrame(f -> Integer.valueOf(id).equals(f.getValue("id")));
+    }
+
+    /** Every frame received so far, in order. */
+    public List<JsonObject> frames() {
+        return new ArrayList<>(frames);
+    }
+
+    public JsonObject awaitFrame(Predicate<JsonObject> match) {
+        return awaitFrame(match, Duration.ofSeconds(30));
+    }
+
+    public JsonObject awaitFrame(Predicate<JsonObject> match, Duration timeout) {
+        JsonObject[] found = new JsonObject[1];
+        await().atMost(timeout).pollInterval(Duration.ofMillis(5)).until(() -> {
+            for (JsonObject f : frames) {
+                if (match.test(f)) {
+                    found[0] = f;
+                    return true;
+                }
+            }
+            return false;
+        });
+        return found[0];
+    }
+
+    /** Records received by subscription {@code sid} so far, in order. */
+    public List<JsonObject> records(String sid) {
+        List<JsonObject> out = new ArrayList<>();
+        for (JsonObject f : frames) {
+            if ("records".equals(f.getString("type")) && sid.equals(f.getString("subscription"))) {
+                JsonArray a = f.getJsonArray("records");
+                for (int i = 0; i < a.size(); i++) out.add(a.getJsonObject(i));
+            }
+        }
+        return out;
+    }
+
+    public List<JsonObject> awaitRecords(String sid, int atLeast) {
+        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(5)).until(() -> records(sid).size() >= atLeast);
+        return records(sid);
+    }
+
+    /** Stops reading the socket (the server's frames pile up in the kernel, then in the server's write queue). */
+    public void pause() {
+        ws.pause();
+    }
+
+    public void resume() {
+        ws.resume();
+    }
+
+    public boolean isClosed() {
+        return closed;
+    }
+
+    @Override
+    public void close() throws Exception {
+        try {
+            if (!closed) ws.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        } catch (Exception ignored) {
+            // the server may have closed it already
+        } finally {
+            vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        }
+    }
+}
