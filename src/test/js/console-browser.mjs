@@ -59,8 +59,27 @@ try {
   await page.click('nav button[data-tab="overview"]');
   await page.waitForFunction(() => document.querySelector('#rate-in').textContent !== '–');
   await page.screenshot({ path: `${shots}/console-overview.png` });
+
+  // runnel.js from a page's own script: produce, subscribe in a consumer group, commit.
+  const js = await page.evaluate(async () => {
+    const r = await Runnel.connect();
+    const results = await r.produce('console-demo', [{ key: 'a', value: 'one' }, { key: 'b', value: { n: 2 } }, { value: 'three', partition: 0 }]);
+    const seen = [];
+    let sub;
+    await new Promise((resolve, reject) => {
+      r.subscribe('console-demo', { group: 'js-group', from: 'earliest', window: 10 }, rec => {
+        seen.push(rec.value);
+        if (seen.length === 4) resolve();
+      }).then(s => { sub = s; }, reject);
+      setTimeout(() => reject(new Error('only ' + seen.length + ' records arrived')), 15000);
+    });
+    const committed = await sub.commit();
+    await sub.close();
+    r.close();
+    return { offsets: results.map(x => x.offset), seen: seen.sort(), committed: committed.offsets };
+  });
   if (errors.length) throw new Error('page errors: ' + errors.join('; '));
-  console.log(JSON.stringify({ produced, partition, tail: tailText }));
+  console.log(JSON.stringify({ produced, partition, tail: tailText, js }));
 } catch (e) {
   console.error(e.stack || String(e), errors);
   process.exitCode = 1;

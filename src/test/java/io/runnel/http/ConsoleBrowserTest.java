@@ -33,18 +33,24 @@ class ConsoleBrowserTest extends BrokerPerTest {
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
             assertThat(p.exitValue()).as("browser script output:%n%s", out).isZero();
-            assertThat(out).contains("kettle").contains("order-17");
+            assertThat(out).contains("kettle").contains("order-17")
+                    .contains("\"seen\":[\"one\",\"three\",\"{\\\"item\\\":\\\"kettle\\\",\\\"qty\\\":2}\",\"{\\\"n\\\":2}\"]");
         } finally {
             p.destroyForcibly();
         }
         assertThat(shots.resolve("console-tail.png")).isNotEmptyFile();
         assertThat(shots.resolve("console-overview.png")).isNotEmptyFile();
+        // runnel.js committed the group's offsets: everything in the topic (4 records) is consumed.
+        try (var admin = KafkaClients.admin(broker.bootstrapServers())) {
+            var offsets = admin.listConsumerGroupOffsets("js-group").partitionsToOffsetAndMetadata().get();
+            assertThat(offsets.values().stream().mapToLong(o -> o.offset()).sum()).isEqualTo(4);
+        }
         // What the form produced is an ordinary Kafka record.
         try (KafkaConsumer<String, String> c = KafkaClients.consumer(broker.bootstrapServers(), Map.of())) {
             List<TopicPartition> tps = List.of(new TopicPartition("console-demo", 0), new TopicPartition("console-demo", 1));
             c.assign(tps);
             c.seekToBeginning(tps);
-            ConsumerRecord<String, String> r = KafkaClients.pollAtLeast(c, 1).get(0);
+            ConsumerRecord<String, String> r = KafkaClients.pollAtLeast(c, 4).stream().filter(x -> "order-17".equals(x.key())).findFirst().orElseThrow();
             assertThat(r.key()).isEqualTo("order-17");
             assertThat(r.value()).isEqualTo("{\"item\":\"kettle\",\"qty\":2}");
             assertThat(new String(r.headers().lastHeader("source").value(), StandardCharsets.UTF_8)).isEqualTo("console");
