@@ -120,6 +120,11 @@ public final class TopicConfig {
         return overrides;
     }
 
+    /** The largest record batch the topic accepts, in bytes (max.message.bytes, else message.max.bytes). */
+    public int maxMessageBytes() {
+        return logConfig.maxMessageBytes();
+    }
+
     public LogConfig logConfig() {
         return logConfig;
     }

@@ -71,7 +71,7 @@ public final class Publisher {
             }
             byPartition.computeIfAbsent(p, x -> new ArrayList<>()).add(i);
         }
-        int maxBatch = t.config().logConfig().maxMessageBytes();
+        int maxBatch = t.config().maxMessageBytes();
         long now = time.milliseconds();
         List<Future<Void>> all = new ArrayList<>();
         byPartition.forEach((p, indexes) -> {
