@@ -2,7 +2,6 @@ package io.runnel.http;
 
 import io.runnel.config.Limits;
 import io.runnel.http.RecordJson.Outgoing;
-import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.ServerWebSocket;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonArray;
@@ -205,10 +204,5 @@ final class WsSession {
         closed = true;
         for (WsSubscription s : subscriptions.values()) s.close();
         subscriptions.clear();
-    }
-
-    /** A text frame's size in bytes when sent (for tests of the byte budget). */
-    static int sizeOf(String text) {
-        return Buffer.buffer(text).length();
     }
 }

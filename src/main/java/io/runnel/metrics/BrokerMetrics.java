@@ -70,9 +70,9 @@ public final class BrokerMetrics {
         if (m != null) return m;
         return topics.computeIfAbsent(topic, t -> new TopicMeters(
                 Counter.builder("runnel.topic.records.in").tag("topic", t).description("Records appended").register(registry),
-                Counter.builder("runnel.topic.bytes.in").tag("topic", t).baseUnit("bytes").description("Record batch bytes appended").register(registry),
+                Counter.builder("runnel.topic.bytes.in").tag("topic", t).description("Record batch bytes appended").register(registry),
                 Counter.builder("runnel.topic.records.out").tag("topic", t).description("Records sent to consumers").register(registry),
-                Counter.builder("runnel.topic.bytes.out").tag("topic", t).baseUnit("bytes").description("Record batch bytes sent to consumers").register(registry)));
+                Counter.builder("runnel.topic.bytes.out").tag("topic", t).description("Record batch bytes sent to consumers").register(registry)));
     }
 
     public void recordsIn(String topic, long records, long bytes) {
