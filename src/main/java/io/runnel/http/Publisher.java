@@ -7,6 +7,8 @@ import io.runnel.partition.PartitionHandle;
 import io.runnel.partition.Partitions;
 import io.runnel.partition.Partitions.TopicInfo;
 import io.vertx.core.Future;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -14,7 +16,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.kafka.common.compress.Compression;
-import org.apache.kafka.common.protocol.Errors;
 import org.apache.kafka.common.record.TimestampType;
 import org.apache.kafka.common.record.internal.MemoryRecords;
 import org.apache.kafka.common.record.internal.RecordBatch;
@@ -130,8 +131,18 @@ public final class Publisher {
         return out;
     }
 
-    /** The error code of a result, for JSON: Kafka's error name. */
-    static String codeOf(Result r) {
-        return r.error() == null ? Errors.NONE.name() : r.error().code();
+    /** Results as the APIs answer them: {partition, offset, timestamp}, or {partition, error, message}. */
+    static JsonArray toJson(List<Result> results) {
+        JsonArray out = new JsonArray();
+        for (Result r : results) {
+            JsonObject o = new JsonObject().put("partition", r.partition());
+            if (r.error() == null) {
+                o.put("offset", r.offset()).put("timestamp", r.timestamp());
+            } else {
+                o.put("error", r.error().code()).put("message", r.error().getMessage());
+            }
+            out.add(o);
+        }
+        return out;
     }
 }

@@ -132,6 +132,16 @@ public final class RecordJson {
         return new RecordHeader(name, bytes(value, where, base64));
     }
 
+    /** A non-negative integer field of a frame (0 when absent); throws {@link ApiError} otherwise. */
+    public static long nonNegative(JsonObject o, String field) {
+        Object v = o.getValue(field);
+        if (v == null) return 0;
+        if (!(v instanceof Number n) || n.doubleValue() != n.longValue() || n.longValue() < 0) {
+            throw ApiError.badRequest("\"" + field + "\" must be a non-negative integer");
+        }
+        return n.longValue();
+    }
+
     /** A stored record as JSON. */
     public static JsonObject toJson(int partition, RecordBatch batch, Record r, boolean base64) {
         JsonObject o = new JsonObject().put("partition", partition).put("offset", r.offset()).put("timestamp", r.timestamp())

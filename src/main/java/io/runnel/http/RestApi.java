@@ -214,19 +214,7 @@ final class RestApi {
         String topic = topic(ctx).name();
         JsonObject b = body(ctx);
         var records = RecordJson.parse(b.getValue("records"), RecordJson.encoding(b.getValue("encoding"), "encoding", false));
-        reply(ctx, s.publisher().publish(topic, records).map(results -> {
-            JsonArray out = new JsonArray();
-            for (Publisher.Result r : results) {
-                JsonObject o = new JsonObject().put("partition", r.partition());
-                if (r.error() == null) {
-                    o.put("offset", r.offset()).put("timestamp", r.timestamp());
-                } else {
-                    o.put("error", r.error().code()).put("message", r.error().getMessage());
-                }
-                out.add(o);
-            }
-            return new JsonObject().put("topic", topic).put("results", out);
-        }), 200);
+        reply(ctx, s.publisher().publish(topic, records).map(results -> new JsonObject().put("topic", topic).put("results", Publisher.toJson(results))), 200);
     }
 
     private void consume(RoutingContext ctx) {

@@ -4,7 +4,6 @@ import io.runnel.config.Limits;
 import io.runnel.http.RecordJson.Outgoing;
 import io.vertx.core.http.ServerWebSocket;
 import io.vertx.core.json.DecodeException;
-import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -69,7 +68,7 @@ final class WsSession {
             switch (name) {
                 case "produce" -> produce(frame, id, text.length());
                 case "subscribe" -> subscribe(frame, id);
-                case "credit" -> subscription(frame).grant(count(frame, "records"), count(frame, "bytes"));
+                case "credit" -> subscription(frame).grant(RecordJson.nonNegative(frame, "records"), RecordJson.nonNegative(frame, "bytes"));
                 case "commit" -> subscription(frame).commit(frame.getValue("offsets"), id);
                 case "unsubscribe" -> {
                     WsSubscription s = subscription(frame);
@@ -82,15 +81,6 @@ final class WsSession {
         } catch (ApiError e) {
             error(id, e.code(), e.getMessage());
         }
-    }
-
-    private static long count(JsonObject frame, String field) {
-        Object v = frame.getValue(field);
-        if (v == null) return 0;
-        if (!(v instanceof Number n) || n.doubleValue() != n.longValue() || n.longValue() < 0) {
-            throw ApiError.badRequest("\"" + field + "\" must be a non-negative integer");
-        }
-        return n.longValue();
     }
 
     private WsSubscription subscription(JsonObject frame) {
@@ -124,17 +114,8 @@ final class WsSession {
                         .put("credit", produceCredit()));
                 return;
             }
-            JsonArray results = new JsonArray();
-            for (Publisher.Result r : ar.result()) {
-                JsonObject o = new JsonObject().put("partition", r.partition());
-                if (r.error() == null) {
-                    o.put("offset", r.offset()).put("timestamp", r.timestamp());
-                } else {
-                    o.put("error", r.error().code()).put("message", r.error().getMessage());
-                }
-                results.add(o);
-            }
-            send(new JsonObject().put("type", "ack").put("id", id).put("topic", topic).put("results", results).put("credit", produceCredit()));
+            send(new JsonObject().put("type", "ack").put("id", id).put("topic", topic).put("results", Publisher.toJson(ar.result()))
+                    .put("credit", produceCredit()));
         });
     }
 

@@ -108,18 +108,9 @@ final class WsSubscription {
         WsSubscription s = new WsSubscription(session, id, requestId, topic, base64, from, chosen, (String) group);
         if (frame.getValue("credit") != null) {
             if (!(frame.getValue("credit") instanceof JsonObject c)) throw ApiError.badRequest("\"credit\" must be {\"records\": n, \"bytes\": n}");
-            s.grantQuietly(number(c, "records"), number(c, "bytes"));
+            s.grantQuietly(RecordJson.nonNegative(c, "records"), RecordJson.nonNegative(c, "bytes"));
         }
         return s;
-    }
-
-    private static long number(JsonObject o, String field) {
-        Object v = o.getValue(field);
-        if (v == null) return 0;
-        if (!(v instanceof Number n) || n.doubleValue() != n.longValue() || n.longValue() < 0) {
-            throw ApiError.badRequest("\"" + field + "\" must be a non-negative integer");
-        }
-        return n.longValue();
     }
 
     String id() {

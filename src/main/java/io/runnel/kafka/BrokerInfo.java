@@ -1,8 +1,8 @@
 package io.runnel.kafka;
 
-import io.runnel.metrics.BrokerMetrics;
 import io.runnel.config.BrokerConfig;
 import io.runnel.group.GroupCoordinator;
+import io.runnel.metrics.BrokerMetrics;
 import io.runnel.partition.Partitions;
 import io.runnel.partition.ProducerIdManager;
 
