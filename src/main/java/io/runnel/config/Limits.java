@@ -97,4 +97,14 @@ public final class Limits {
 
     /** Most records in one produce request or frame, REST or WebSocket. */
     public static final int HTTP_PRODUCE_MAX_RECORDS = 10_000;
+
+    /**
+     * Seconds an HTTP or WebSocket connection may send nothing before it is closed. The server pings every WebSocket
+     * each {@link #WS_PING_INTERVAL_MS}, and clients answer with pongs, so only a dead peer (a laptop that slept, a
+     * dropped network) times out, and its subscriptions leave their groups. Longer than the longest REST long poll.
+     */
+    public static final int HTTP_READ_IDLE_TIMEOUT_S = 60;
+
+    /** Interval, in ms, of the server's WebSocket pings; three fit in {@link #HTTP_READ_IDLE_TIMEOUT_S}. */
+    public static final long WS_PING_INTERVAL_MS = 20_000;
 }

@@ -5,7 +5,11 @@ import io.runnel.group.GroupOverview;
 import io.runnel.metrics.BrokerMetrics;
 import io.runnel.partition.PartitionHandle;
 import io.runnel.partition.Partitions.TopicInfo;
+import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.json.JsonObject;
@@ -22,34 +26,72 @@ import java.util.List;
  */
 public final class HttpEndpoint {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(HttpEndpoint.class);
-    private final HttpServer server;
+    /** Shared-port id for {@code http.port=0} (Kafka's listeners use -1, -2, ...): every instance binds one random port. */
+    private static final int SHARED_RANDOM_PORT = -1000;
+    private final Vertx vertx;
+    private final String deploymentId;
+    private final int port;
 
-    private HttpEndpoint(HttpServer server) {
-        this.server = server;
+    private HttpEndpoint(Vertx vertx, String deploymentId, int port) {
+        this.vertx = vertx;
+        this.deploymentId = deploymentId;
+        this.port = port;
     }
 
+    /**
+     * Starts one server instance per event loop (Vert.x shares the port between them), so WebSocket sessions and
+     * REST requests are spread over every event loop, as the Kafka listeners are.
+     */
     public static Future<HttpEndpoint> start(HttpServices services, String host, int port) {
-        Router router = Router.router(services.vertx());
-        router.get("/health").handler(ctx -> ctx.json(new JsonObject().put("status", "UP")));
-        router.get("/ready").handler(ctx -> {
-            boolean ok = services.ready().getAsBoolean();
-            ctx.response().setStatusCode(ok ? 200 : 503);
-            ctx.json(new JsonObject().put("status", ok ? "READY" : "STARTING"));
-        });
-        router.get("/metrics").handler(ctx -> refreshGauges(services).onComplete(ar -> ctx.response()
-                .putHeader("content-type", "text/plain; version=0.0.4; charset=utf-8").end(services.metrics().scrape())));
-        router.get("/ws").handler(ctx -> ctx.request().toWebSocket()
-                .onSuccess(ws -> new WsSession(ws, services).start())
-                .onFailure(e -> {
-                    if (!ctx.response().ended()) ctx.response().setStatusCode(400).end("A WebSocket upgrade is expected at /ws: " + e.getMessage());
-                }));
-        RestApi.mount(router, services);
-        router.route("/*").handler(StaticHandler.create("webroot").setIndexPage("index.html").setCachingEnabled(false));
-        HttpServerOptions options = new HttpServerOptions().setHost(host).setPort(port)
-                .setMaxWebSocketFrameSize(Limits.HTTP_MAX_BODY_BYTES).setMaxWebSocketMessageSize(Limits.HTTP_MAX_BODY_BYTES);
-        return services.vertx().createHttpServer(options).requestHandler(router)
-                .exceptionHandler(e -> LOG.debug("HTTP connection failed", e))
-                .listen().map(HttpEndpoint::new);
+        int bindPort = port == 0 ? SHARED_RANDOM_PORT : port;
+        List<HttpVerticle> verticles = java.util.Collections.synchronizedList(new ArrayList<>());
+        return services.vertx().deployVerticle(() -> {
+            HttpVerticle v = new HttpVerticle(services, host, bindPort);
+            verticles.add(v);
+            return v;
+        }, new DeploymentOptions().setInstances(VertxOptions.DEFAULT_EVENT_LOOP_POOL_SIZE))
+                .map(id -> new HttpEndpoint(services.vertx(), id, verticles.get(0).server.actualPort()));
+    }
+
+    /** One HTTP server instance with its router, on one event loop. */
+    private static final class HttpVerticle extends VerticleBase {
+        private final HttpServices services;
+        private final String host;
+        private final int port;
+        private HttpServer server;
+
+        HttpVerticle(HttpServices services, String host, int port) {
+            this.services = services;
+            this.host = host;
+            this.port = port;
+        }
+
+        @Override
+        public Future<?> start() {
+            Router router = Router.router(vertx);
+            router.get("/health").handler(ctx -> ctx.json(new JsonObject().put("status", "UP")));
+            router.get("/ready").handler(ctx -> {
+                boolean ok = services.ready().getAsBoolean();
+                ctx.response().setStatusCode(ok ? 200 : 503);
+                ctx.json(new JsonObject().put("status", ok ? "READY" : "STARTING"));
+            });
+            router.get("/metrics").handler(ctx -> refreshGauges(services).onComplete(ar -> ctx.response()
+                    .putHeader("content-type", "text/plain; version=0.0.4; charset=utf-8").end(services.metrics().scrape())));
+            router.get("/ws").handler(ctx -> ctx.request().toWebSocket()
+                    .onSuccess(ws -> new WsSession(ws, services).start())
+                    .onFailure(e -> {
+                        if (!ctx.response().ended()) ctx.response().setStatusCode(400).end("A WebSocket upgrade is expected at /ws: " + e.getMessage());
+                    }));
+            RestApi.mount(router, services);
+            router.route("/*").handler(StaticHandler.create("webroot").setIndexPage("index.html").setCachingEnabled(false));
+            // A connection that sends nothing for the read-idle timeout is closed: WebSocket clients answer the
+            // server's pings (browsers do it by themselves), so only dead peers time out and leave their groups.
+            HttpServerOptions options = new HttpServerOptions().setHost(host).setPort(port)
+                    .setMaxWebSocketFrameSize(Limits.HTTP_MAX_BODY_BYTES).setMaxWebSocketMessageSize(Limits.HTTP_MAX_BODY_BYTES)
+                    .setReadIdleTimeout(Limits.HTTP_READ_IDLE_TIMEOUT_S);
+            server = vertx.createHttpServer(options).requestHandler(router).exceptionHandler(e -> LOG.debug("HTTP connection failed", e));
+            return server.listen();
+        }
     }
 
     /** Updates the gauges that are figures of the moment (log sizes and ends, group lag) before a scrape. */
@@ -83,10 +125,10 @@ public final class HttpEndpoint {
     }
 
     public int port() {
-        return server.actualPort();
+        return port;
     }
 
     public Future<Void> close() {
-        return server.close();
+        return vertx.undeploy(deploymentId);
     }
 }

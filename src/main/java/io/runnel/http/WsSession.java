@@ -32,6 +32,7 @@ final class WsSession {
     private long produceRecordsInFlight;
     private long produceBytesInFlight;
     private boolean closed;
+    private long pingTimer = -1;
 
     WsSession(ServerWebSocket ws, HttpServices services) {
         this.ws = ws;
@@ -44,6 +45,9 @@ final class WsSession {
                 + "(binary keys and values as base64 strings with \"encoding\": \"base64\")"));
         ws.exceptionHandler(e -> LOG.debug("WebSocket {} failed", ws.remoteAddress(), e));
         ws.closeHandler(v -> close());
+        pingTimer = services.vertx().setPeriodic(Limits.WS_PING_INTERVAL_MS, id -> {
+            if (!closed) ws.writePing(io.vertx.core.buffer.Buffer.buffer());
+        });
         send(new JsonObject().put("type", "hello").put("protocol", 1).put("credit", produceCredit()));
     }
 
@@ -183,6 +187,7 @@ final class WsSession {
     private void close() {
         if (closed) return;
         closed = true;
+        services.vertx().cancelTimer(pingTimer);
         for (WsSubscription s : subscriptions.values()) s.close();
         subscriptions.clear();
     }
