@@ -77,6 +77,16 @@ public final class BrokerConfig {
     public static final ConfigKey<Integer> HTTP_PORT = intKey("http.port", 8080, 0, 65535,
             "The port of the HTTP endpoint; 0 picks a free port.");
 
+    public static final ConfigKey<List<String>> CLUSTER_MEMBERS = listKey("cluster.members", null,
+            "a comma-separated list of host:port (the port defaults to 5701)", BrokerConfig::hostPort,
+            "Hazelcast members to join (TCP-IP discovery); unset runs a single broker without Hazelcast.");
+    public static final ConfigKey<String> CLUSTER_HOST = stringKey("cluster.host", null, "a host name or IP address",
+            BrokerConfig::nonBlank, "The address Hazelcast and the clustered event bus bind and advertise; by default Hazelcast picks one.");
+    public static final ConfigKey<Integer> CLUSTER_PORT = intKey("cluster.port", 5701, 1, 65535,
+            "The Hazelcast port of this broker.");
+    public static final ConfigKey<String> CLUSTER_NAME = stringKey("cluster.name", "runnel", "a name without spaces",
+            BrokerConfig::nonBlank, "Only brokers with the same cluster name join each other.");
+
     public static final ConfigKey<Integer> SOCKET_REQUEST_MAX_BYTES = intKey("socket.request.max.bytes", 104_857_600, 1, Integer.MAX_VALUE,
             "The largest request a Kafka client may send, in bytes; a larger size prefix closes the connection.");
     public static final ConfigKey<Long> QUEUED_MAX_REQUEST_BYTES = longKey("queued.max.request.bytes", 268_435_456L, 1, Long.MAX_VALUE,
@@ -115,7 +125,8 @@ public final class BrokerConfig {
             LOG_INDEX_INTERVAL_BYTES, LOG_MESSAGE_TIMESTAMP_TYPE, MESSAGE_MAX_BYTES, SOCKET_REQUEST_MAX_BYTES,
             QUEUED_MAX_REQUEST_BYTES, CONNECTION_MAX_INFLIGHT_BYTES, FETCH_MAX_BYTES, OFFSETS_TOPIC_NUM_PARTITIONS, OFFSETS_TOPIC_SEGMENT_BYTES,
             GROUP_MIN_SESSION_TIMEOUT_MS, GROUP_MAX_SESSION_TIMEOUT_MS, GROUP_INITIAL_REBALANCE_DELAY_MS, OFFSETS_RETENTION_MINUTES,
-            OFFSET_METADATA_MAX_BYTES, GROUP_CONSUMER_SESSION_TIMEOUT_MS, GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS, HTTP_HOST, HTTP_PORT);
+            OFFSET_METADATA_MAX_BYTES, GROUP_CONSUMER_SESSION_TIMEOUT_MS, GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS, HTTP_HOST, HTTP_PORT,
+            CLUSTER_MEMBERS, CLUSTER_HOST, CLUSTER_PORT, CLUSTER_NAME);
 
     /** The environment variable that carries JVM flags for scripts/runnel; it is not a configuration key. */
     public static final String ENV_JVM_OPTS = "RUNNEL_OPTS";
@@ -289,6 +300,23 @@ public final class BrokerConfig {
     private static String singleDirectory(String text) {
         if (text.isBlank() || text.contains(",")) throw new IllegalArgumentException();
         return text;
+    }
+
+    /** {@code host:port}, or {@code host} with Hazelcast's default port 5701; returns {@code host:port}. */
+    private static String hostPort(String text) {
+        String t = text.trim();
+        int colon = t.lastIndexOf(':');
+        if (t.isEmpty() || colon == 0) throw new IllegalArgumentException();
+        if (colon < 0) return t + ":5701";
+        int port = Integer.parseInt(t.substring(colon + 1));
+        if (port < 1 || port > 65535) throw new IllegalArgumentException();
+        return t;
+    }
+
+    /** The Hazelcast members to join; empty when this broker runs alone. */
+    public List<String> clusterMembers() {
+        List<String> m = get(CLUSTER_MEMBERS);
+        return m == null ? List.of() : m;
     }
 
     private static String nonBlank(String text) {

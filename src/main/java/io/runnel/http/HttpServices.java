@@ -1,5 +1,6 @@
 package io.runnel.http;
 
+import io.runnel.cluster.ClusterView;
 import io.runnel.config.BrokerConfig;
 import io.runnel.group.GroupCoordinator;
 import io.runnel.metrics.BrokerMetrics;
@@ -17,9 +18,10 @@ import org.apache.kafka.common.utils.Time;
  */
 public record HttpServices(Vertx vertx, int nodeId, String clusterId, BrokerConfig config, Partitions partitions, GroupCoordinator groups,
                            BrokerMetrics metrics, Time time, Supplier<java.util.Map<String, String>> kafkaListeners, BooleanSupplier ready,
-                           Publisher publisher) {
+                           ClusterView cluster, Publisher publisher) {
     public HttpServices(Vertx vertx, int nodeId, String clusterId, BrokerConfig config, Partitions partitions, GroupCoordinator groups,
-                        BrokerMetrics metrics, Time time, Supplier<java.util.Map<String, String>> kafkaListeners, BooleanSupplier ready) {
-        this(vertx, nodeId, clusterId, config, partitions, groups, metrics, time, kafkaListeners, ready, new Publisher(partitions, time, metrics));
+                        BrokerMetrics metrics, Time time, Supplier<java.util.Map<String, String>> kafkaListeners, BooleanSupplier ready,
+                        ClusterView cluster) {
+        this(vertx, nodeId, clusterId, config, partitions, groups, metrics, time, kafkaListeners, ready, cluster, new Publisher(partitions, time, metrics));
     }
 }

@@ -108,14 +108,20 @@ final class RestApi {
 
     // ---- cluster ----
 
+    /** Every live broker with its Kafka listeners (this one's as bound here, the others' as they advertise them). */
     private JsonArray brokers() {
-        JsonObject listeners = new JsonObject();
-        s.kafkaListeners().get().forEach(listeners::put);
-        return new JsonArray().add(new JsonObject().put("nodeId", s.nodeId()).put("listeners", listeners).put("rack", (String) null));
+        JsonArray out = new JsonArray();
+        for (var b : s.cluster().brokers()) {
+            JsonObject listeners = new JsonObject();
+            (b.nodeId() == s.nodeId() ? s.kafkaListeners().get() : b.listeners()).forEach(listeners::put);
+            out.add(new JsonObject().put("nodeId", b.nodeId()).put("listeners", listeners).put("http", b.http()).put("rack", (String) null));
+        }
+        return out;
     }
 
     private void cluster(RoutingContext ctx) {
-        ctx.json(new JsonObject().put("clusterId", s.clusterId()).put("controllerId", s.nodeId()).put("brokers", brokers())
+        int controller = s.cluster().controllerId();
+        ctx.json(new JsonObject().put("clusterId", s.clusterId()).put("controllerId", controller < 0 ? s.nodeId() : controller).put("brokers", brokers())
                 .put("topics", s.partitions().topics().size()));
     }
 

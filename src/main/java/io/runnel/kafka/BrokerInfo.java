@@ -1,5 +1,6 @@
 package io.runnel.kafka;
 
+import io.runnel.cluster.ClusterView;
 import io.runnel.config.BrokerConfig;
 import io.runnel.group.GroupCoordinator;
 import io.runnel.metrics.BrokerMetrics;
@@ -11,5 +12,5 @@ import io.runnel.partition.ProducerIdManager;
  * not reach into server).
  */
 public record BrokerInfo(int nodeId, String clusterId, BrokerConfig config, Partitions partitions, ProducerIdManager producerIds,
-                         GroupCoordinator groups, BrokerMetrics metrics) {
+                         GroupCoordinator groups, BrokerMetrics metrics, ClusterView cluster) {
 }

@@ -1,5 +1,9 @@
 package io.runnel.kafka;
 
+import io.runnel.cluster.ClusterView;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
 import org.apache.kafka.common.requests.RequestHeader;
 
 /**
@@ -9,5 +13,31 @@ import org.apache.kafka.common.requests.RequestHeader;
 public record RequestContext(RequestHeader header, BrokerInfo broker, Endpoint endpoint, KafkaApis apis, String clientHost) {
     public short apiVersion() {
         return header.apiVersion();
+    }
+
+    /** A broker as a client of this listener reaches it. */
+    public record NodeEndpoint(int nodeId, String host, int port) {
+    }
+
+    /**
+     * Every live broker with a listener of this request's listener name, by node id: this broker as the client
+     * reached it, the others at their advertised addresses.
+     */
+    public List<NodeEndpoint> brokers() {
+        List<NodeEndpoint> out = new ArrayList<>();
+        for (ClusterView.BrokerNode b : broker.cluster().brokers()) {
+            if (b.nodeId() == broker.nodeId()) continue;
+            String[] hp = b.hostPort(endpoint.listenerName());
+            if (hp != null) out.add(new NodeEndpoint(b.nodeId(), hp[0], Integer.parseInt(hp[1])));
+        }
+        out.add(new NodeEndpoint(broker.nodeId(), endpoint.host(), endpoint.port()));
+        out.sort(Comparator.comparingInt(NodeEndpoint::nodeId));
+        return out;
+    }
+
+    /** The controller's node id as clients are told (this broker while no controller is elected). */
+    public int controllerId() {
+        int c = broker.cluster().controllerId();
+        return c < 0 ? broker.nodeId() : c;
     }
 }

@@ -1,5 +1,7 @@
 package io.runnel.server;
 
+import io.runnel.cluster.ClusterView;
+import io.runnel.cluster.HazelcastCluster;
 import io.runnel.config.BrokerConfig;
 import io.runnel.group.GroupCoordinator;
 import io.runnel.http.HttpEndpoint;
@@ -44,14 +46,18 @@ public final class Broker {
     private final Partitions partitions;
     private final GroupCoordinator groups;
     private final BrokerMetrics metrics;
+    /** The Hazelcast cluster this broker is part of, or null when it runs alone. */
+    private final HazelcastCluster cluster;
     private final AtomicBoolean stopping = new AtomicBoolean();
     private final CompletableFuture<Void> stopped = new CompletableFuture<>();
     private volatile boolean ready;
     private HttpEndpoint http;
     private KafkaServer kafka;
 
-    private Broker(BrokerConfig config, MetaProperties meta, Vertx vertx, BrokerMetrics metrics, LogDirLock lock, Time time) {
+    private Broker(BrokerConfig config, MetaProperties meta, Vertx vertx, BrokerMetrics metrics, LogDirLock lock, Time time,
+                   HazelcastCluster cluster) {
         this.config = config;
+        this.cluster = cluster;
         this.metrics = metrics;
         this.meta = meta;
         this.vertx = vertx;
@@ -68,11 +74,11 @@ public final class Broker {
     public static Future<Broker> start(BrokerConfig config, Time time) {
         long t0 = System.nanoTime();
         LogDirLock lock;
-        MetaProperties meta;
+        MetaProperties stored;
         try {
             lock = LogDirLock.acquire(config.logDir());
             try {
-                meta = MetaProperties.loadOrCreate(config.logDir(), config.nodeId());
+                stored = MetaProperties.load(config.logDir(), config.nodeId());
             } catch (IOException | RuntimeException e) {
                 lock.close();
                 throw e;
@@ -82,29 +88,91 @@ public final class Broker {
         }
         BrokerMetrics metrics = new BrokerMetrics();
         // Vert.x's own meters (connections, bytes, HTTP and WebSocket) go to the same registry as the broker's.
-        Vertx vertx = Vertx.builder().with(new VertxOptions().setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true)))
-                .withMetrics(new MicrometerMetricsFactory(metrics.registry())).build();
-        Broker broker = new Broker(config, meta, vertx, metrics, lock, time);
+        VertxOptions options = new VertxOptions().setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true));
+        MicrometerMetricsFactory metricsFactory = new MicrometerMetricsFactory(metrics.registry());
+        Future<HazelcastCluster> joined = config.clusterMembers().isEmpty() ? Future.succeededFuture(null)
+                : HazelcastCluster.join(config, options, metricsFactory);
+        return joined.transform(ar -> {
+            if (ar.failed()) {
+                closeQuietly(lock);
+                return Future.failedFuture(ar.cause());
+            }
+            HazelcastCluster cluster = ar.result();
+            Vertx vertx = cluster != null ? cluster.vertx() : Vertx.builder().with(options).withMetrics(metricsFactory).build();
+            String localId = stored != null ? stored.clusterId() : org.apache.kafka.common.Uuid.randomUuid().toString();
+            Future<String> clusterId = cluster == null ? Future.succeededFuture(localId) : cluster.agreeClusterId(localId, stored == null);
+            return clusterId.compose(id -> stored != null ? Future.succeededFuture(stored)
+                            : vertx.executeBlocking(() -> MetaProperties.create(config.logDir(), config.nodeId(), id)))
+                    .transform(meta -> {
+                        if (meta.failed()) {
+                            return vertx.close().eventually(() -> {
+                                if (cluster != null) cluster.shutdownHazelcast();
+                                closeQuietly(lock);
+                                return Future.succeededFuture();
+                            }).transform(x -> Future.<Broker>failedFuture(meta.cause()));
+                        }
+                        return start(config, time, t0, lock, meta.result(), vertx, metrics, cluster);
+                    });
+        });
+    }
+
+    private static Future<Broker> start(BrokerConfig config, Time time, long t0, LogDirLock lock, MetaProperties meta, Vertx vertx,
+                                        BrokerMetrics metrics, HazelcastCluster cluster) {
+        Broker broker = new Broker(config, meta, vertx, metrics, lock, time, cluster);
+        ClusterView view = cluster != null ? cluster : ClusterView.standalone(meta.nodeId());
         BrokerInfo info = new BrokerInfo(meta.nodeId(), meta.clusterId(), config, broker.partitions,
-                new ProducerIdManager(vertx, config.logDir()), broker.groups, metrics);
+                new ProducerIdManager(vertx, config.logDir()), broker.groups, metrics, view);
         return broker.partitions.start()
                 .compose(v -> broker.groups.start())
                 .compose(v -> KafkaServer.start(vertx, new KafkaApis(info)))
                 .compose(kafka -> {
                     broker.kafka = kafka;
                     return HttpEndpoint.start(new HttpServices(vertx, meta.nodeId(), meta.clusterId(), config, broker.partitions, broker.groups,
-                            metrics, time, broker::kafkaListeners, () -> broker.ready), config.httpHost(), config.httpPort());
+                            metrics, time, broker::kafkaListeners, () -> broker.ready, view), config.httpHost(), config.httpPort());
                 })
-                .map(http -> {
+                .compose(http -> {
                     broker.http = http;
+                    if (cluster == null) return Future.succeededFuture();
+                    return cluster.register(meta.nodeId(), broker.advertisedListeners(), advertisedHost(config, config.httpHost()) + ":" + http.port());
+                })
+                .map(v -> {
                     broker.ready = true;
-                    LOG.info("Runnel broker {} of cluster {} started in {} ms; log.dirs {}; {} topic(s)", meta.nodeId(),
+                    LOG.info("Runnel broker {} of cluster {} started in {} ms; log.dirs {}; {} topic(s){}", meta.nodeId(),
                             meta.clusterId(), (System.nanoTime() - t0) / 1_000_000, config.logDir().toAbsolutePath().normalize(),
-                            broker.partitions.topics().size());
-                    LOG.info("HTTP listening on http://{}:{}", config.httpHost(), http.port());
+                            broker.partitions.topics().size(), cluster == null ? "" : "; cluster of " + cluster.brokers().size() + " broker(s)");
+                    LOG.info("HTTP listening on http://{}:{}", config.httpHost(), broker.http.port());
                     return broker;
                 })
                 .recover(e -> Future.fromCompletionStage(broker.stop()).transform(ignored -> Future.failedFuture(e)));
+    }
+
+    private static void closeQuietly(LogDirLock lock) {
+        try {
+            lock.close();
+        } catch (IOException e) {
+            LOG.warn("Releasing {} failed", LogDirLock.FILE, e);
+        }
+    }
+
+    /** A host other brokers and clients can reach for a listener bound to {@code host}: a wildcard is replaced. */
+    private static String advertisedHost(BrokerConfig config, String host) {
+        if (!host.isEmpty() && !host.equals("0.0.0.0") && !host.equals("::")) return host;
+        String clusterHost = config.get(BrokerConfig.CLUSTER_HOST);
+        if (clusterHost != null) return clusterHost;
+        try {
+            return java.net.InetAddress.getLocalHost().getCanonicalHostName();
+        } catch (java.net.UnknownHostException e) {
+            return "localhost";
+        }
+    }
+
+    /** Each Kafka listener as clients on other machines reach it: advertised.listeners, else the bound address. */
+    private java.util.Map<String, String> advertisedListeners() {
+        java.util.Map<String, String> out = new java.util.LinkedHashMap<>();
+        for (var l : config.listeners()) out.put(l.name(), advertisedHost(config, l.host()) + ":" + kafkaPort(l.name()));
+        var advertised = config.get(BrokerConfig.ADVERTISED_LISTENERS);
+        if (advertised != null) for (var a : advertised) out.put(a.name(), a.host() + ":" + a.port());
+        return out;
     }
 
     /**
@@ -122,6 +190,7 @@ public final class Broker {
                 .eventually(groups::stop)
                 .eventually(partitions::stop).toCompletionStage().whenCompleteAsync((v, partitionsError) ->
                 vertx.close().toCompletionStage().whenComplete((v2, closeError) -> {
+                    if (cluster != null) cluster.shutdownHazelcast();
                     try {
                         lock.close();
                     } catch (IOException e) {

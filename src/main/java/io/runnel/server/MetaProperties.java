@@ -19,14 +19,23 @@ public record MetaProperties(int nodeId, String clusterId) {
     public static final String FILE = "meta.properties";
 
     public static MetaProperties loadOrCreate(Path logDir, int nodeId) throws IOException {
+        MetaProperties existing = load(logDir, nodeId);
+        return existing != null ? existing : create(logDir, nodeId, Uuid.randomUuid().toString());
+    }
+
+    /** Writes a new {@code meta.properties} (a directory used for the first time). */
+    public static MetaProperties create(Path logDir, int nodeId, String clusterId) throws IOException {
+        MetaProperties created = new MetaProperties(nodeId, clusterId);
+        String text = "# Written by Runnel when this directory was first used.\nversion=1\nnode.id=" + nodeId
+                + "\ncluster.id=" + created.clusterId() + "\n";
+        Checkpoints.writeAtomically(logDir.resolve(FILE), text.getBytes(StandardCharsets.UTF_8));
+        return created;
+    }
+
+    /** The stored identity, or null for a directory never used; fails when it belongs to another node id. */
+    public static MetaProperties load(Path logDir, int nodeId) throws IOException {
         Path file = logDir.resolve(FILE);
-        if (!Files.exists(file)) {
-            MetaProperties created = new MetaProperties(nodeId, Uuid.randomUuid().toString());
-            String text = "# Written by Runnel when this directory was first used.\nversion=1\nnode.id=" + nodeId
-                    + "\ncluster.id=" + created.clusterId() + "\n";
-            Checkpoints.writeAtomically(file, text.getBytes(StandardCharsets.UTF_8));
-            return created;
-        }
+        if (!Files.exists(file)) return null;
         Properties p = new Properties();
         p.load(new StringReader(Files.readString(file, StandardCharsets.UTF_8)));
         int storedId;

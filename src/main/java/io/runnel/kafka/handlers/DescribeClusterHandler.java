@@ -27,13 +27,13 @@ public final class DescribeClusterHandler implements ApiHandler {
     public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
         DescribeClusterRequest r = (DescribeClusterRequest) request;
         DescribeClusterResponseData out = new DescribeClusterResponseData().setClusterId(ctx.broker().clusterId())
-                .setControllerId(ctx.broker().nodeId()).setEndpointType(BROKERS);
+                .setControllerId(ctx.controllerId()).setEndpointType(BROKERS);
         if (ctx.apiVersion() >= 1 && r.data().endpointType() != BROKERS) {
             return Future.succeededFuture(new DescribeClusterResponse(out.setErrorCode(Errors.UNSUPPORTED_ENDPOINT_TYPE.code())
                     .setErrorMessage("Only broker endpoints exist")));
         }
         DescribeClusterBrokerCollection brokers = new DescribeClusterBrokerCollection();
-        brokers.add(new DescribeClusterBroker().setBrokerId(ctx.broker().nodeId()).setHost(ctx.endpoint().host()).setPort(ctx.endpoint().port()));
+        for (var b : ctx.brokers()) brokers.add(new DescribeClusterBroker().setBrokerId(b.nodeId()).setHost(b.host()).setPort(b.port()));
         return Future.succeededFuture(new DescribeClusterResponse(out.setBrokers(brokers)));
     }
 }

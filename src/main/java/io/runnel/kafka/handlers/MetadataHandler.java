@@ -89,11 +89,11 @@ public final class MetadataHandler implements ApiHandler {
 
     private static AbstractResponse response(RequestContext ctx, List<MetadataResponseTopic> topics) {
         MetadataResponseBrokerCollection brokers = new MetadataResponseBrokerCollection();
-        brokers.add(new MetadataResponseBroker().setNodeId(ctx.broker().nodeId()).setHost(ctx.endpoint().host()).setPort(ctx.endpoint().port()));
+        for (var b : ctx.brokers()) brokers.add(new MetadataResponseBroker().setNodeId(b.nodeId()).setHost(b.host()).setPort(b.port()));
         MetadataResponseTopicCollection coll = new MetadataResponseTopicCollection();
         for (MetadataResponseTopic t : topics) coll.add(t);
         MetadataResponseData data = new MetadataResponseData().setBrokers(brokers).setClusterId(ctx.broker().clusterId())
-                .setControllerId(ctx.broker().nodeId()).setTopics(coll);
+                .setControllerId(ctx.controllerId()).setTopics(coll);
         return new MetadataResponse(data, ctx.apiVersion());
     }
 }

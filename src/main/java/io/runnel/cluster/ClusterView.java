@@ -1,0 +1,53 @@
+package io.runnel.cluster;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What a broker knows of its cluster: the live brokers with their advertised Kafka listeners, and which of them is
+ * the controller. Safe to read from any thread (an immutable snapshot behind a volatile reference). A single broker
+ * without {@code cluster.members} is a cluster of one and its own controller.
+ */
+public interface ClusterView {
+
+    /** A live broker: its node id, its Kafka listeners ({@code name -> host:port}) and its HTTP address. */
+    record BrokerNode(int nodeId, Map<String, String> listeners, String http) {
+        /** The host and port of listener {@code name}, or null when the broker has no such listener. */
+        public String[] hostPort(String name) {
+            String hp = listeners.get(name);
+            if (hp == null) return null;
+            int colon = hp.lastIndexOf(':');
+            return new String[] {hp.substring(0, colon), hp.substring(colon + 1)};
+        }
+    }
+
+    /** The node id of the controller, or -1 while none is elected. */
+    int controllerId();
+
+    /** The live brokers, by node id; this broker included. */
+    List<BrokerNode> brokers();
+
+    /** Whether this broker is part of a Hazelcast cluster (false for a single broker). */
+    boolean clustered();
+
+    /** The view of a broker that runs alone. */
+    static ClusterView standalone(int nodeId) {
+        BrokerNode self = new BrokerNode(nodeId, Map.of(), "");
+        return new ClusterView() {
+            @Override
+            public int controllerId() {
+                return nodeId;
+            }
+
+            @Override
+            public List<BrokerNode> brokers() {
+                return List.of(self);
+            }
+
+            @Override
+            public boolean clustered() {
+                return false;
+            }
+        };
+    }
+}

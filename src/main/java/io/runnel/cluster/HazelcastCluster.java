@@ -1,0 +1,317 @@
+package io.runnel.cluster;
+
+import com.hazelcast.cluster.Member;
+import com.hazelcast.cluster.MembershipEvent;
+import com.hazelcast.cluster.MembershipListener;
+import com.hazelcast.config.Config;
+import com.hazelcast.config.JoinConfig;
+import com.hazelcast.config.NetworkConfig;
+import com.hazelcast.core.EntryEvent;
+import com.hazelcast.core.Hazelcast;
+import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.map.IMap;
+import com.hazelcast.map.listener.EntryAddedListener;
+import com.hazelcast.map.listener.EntryRemovedListener;
+import com.hazelcast.map.listener.EntryUpdatedListener;
+import io.runnel.config.BrokerConfig;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.json.JsonObject;
+import io.vertx.core.spi.VertxMetricsFactory;
+import io.vertx.spi.cluster.hazelcast.ConfigUtil;
+import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Cluster membership through Hazelcast (the only class family that imports it): the Hazelcast member of this broker
+ * (TCP-IP discovery of {@code cluster.members}, multicast off), Vert.x clustered on it, the registry of live
+ * brokers and the election of the controller.
+ *
+ * <p>Hazelcast state, all in IMaps whose values are JSON text (no Hazelcast serialisation of our classes):
+ * <ul>
+ *   <li>{@code runnel-cluster}: {@code clusterId}, set by the first broker and adopted by every other;</li>
+ *   <li>{@code runnel-brokers}: node id to {@code {"member", "listeners", "http"}}, written by each broker for itself;
+ *       an entry whose Hazelcast member is gone is not a live broker;</li>
+ *   <li>{@code runnel-controller}: {@code controller} to {@code {"nodeId", "epoch", "member"}}.</li>
+ * </ul>
+ *
+ * <p>Controller election: the oldest Hazelcast member is the controller (Hazelcast orders members by join time and
+ * every member sees the same order). When it becomes oldest it takes the {@code controller} entry with a
+ * compare-and-set that raises the epoch by one, so epochs only grow and a stale controller, whose CAS fails, learns
+ * that it was replaced. The trade-off (docs/cluster.md): during a network partition both sides elect an oldest
+ * member; the epoch check on every metadata write keeps the minority's controller from overwriting the majority's
+ * metadata once the partition heals.
+ *
+ * <p>Threads: Hazelcast calls block, so they run on worker threads; its listeners run on Hazelcast's event threads
+ * and only replace immutable snapshots.
+ */
+public final class HazelcastCluster implements ClusterView {
+    private static final Logger LOG = LoggerFactory.getLogger(HazelcastCluster.class);
+    private static final String CLUSTER_MAP = "runnel-cluster";
+    private static final String BROKERS_MAP = "runnel-brokers";
+    private static final String CONTROLLER_MAP = "runnel-controller";
+    private static final String CONTROLLER_KEY = "controller";
+
+    private final HazelcastInstance hz;
+    private final Vertx vertx;
+    private final UUID self;
+    private final IMap<Integer, String> brokersMap;
+    private final IMap<String, String> controllerMap;
+    private final Map<Integer, JsonObject> registrations = new ConcurrentHashMap<>();
+    private volatile Set<UUID> liveMembers = Set.of();
+    private volatile List<BrokerNode> brokers = List.of();
+    private volatile JsonObject controller;
+    private int nodeId = -1;
+
+    private HazelcastCluster(HazelcastInstance hz, Vertx vertx) {
+        this.hz = hz;
+        this.vertx = vertx;
+        this.self = hz.getCluster().getLocalMember().getUuid();
+        this.brokersMap = hz.getMap(BROKERS_MAP);
+        this.controllerMap = hz.getMap(CONTROLLER_MAP);
+    }
+
+    /**
+     * Starts this broker's Hazelcast member, joins {@code cluster.members} and builds a Vert.x clustered on it.
+     * Blocks while Hazelcast joins (call it before any event loop depends on it).
+     */
+    public static Future<HazelcastCluster> join(BrokerConfig config, VertxOptions options, VertxMetricsFactory metrics) {
+        HazelcastInstance hz;
+        try {
+            hz = Hazelcast.newHazelcastInstance(hazelcastConfig(config));
+        } catch (RuntimeException e) {
+            return Future.failedFuture(new IllegalStateException("cannot join the cluster " + config.clusterMembers() + ": " + e.getMessage(), e));
+        }
+        String host = config.get(BrokerConfig.CLUSTER_HOST);
+        if (host != null) options.getEventBusOptions().setHost(host);
+        return Vertx.builder().with(options).withMetrics(metrics).withClusterManager(new HazelcastClusterManager(hz)).buildClustered()
+                .map(vertx -> {
+                    HazelcastCluster c = new HazelcastCluster(hz, vertx);
+                    c.listen();
+                    return c;
+                })
+                .onFailure(e -> hz.shutdown());
+    }
+
+    static Config hazelcastConfig(BrokerConfig config) {
+        Config c = ConfigUtil.loadConfig(); // Vert.x's own maps and multimaps configured as it needs them
+        c.setClusterName(config.get(BrokerConfig.CLUSTER_NAME));
+        // Vert.x on a Hazelcast instance it did not create finds its node id in this member attribute.
+        c.getMemberAttributeConfig().setAttribute("__vertx.nodeId", UUID.randomUUID().toString());
+        c.setProperty("hazelcast.logging.type", "slf4j");
+        c.setProperty("hazelcast.phone.home.enabled", "false");
+        c.setProperty("hazelcast.shutdownhook.enabled", "false"); // the broker leaves the cluster in its own shutdown
+        c.setProperty("hazelcast.wait.seconds.before.join", "0");
+        // A broker that stops answering is declared gone after 10 s (Kafka's broker.session.timeout.ms is 9 s); a
+        // killed one is noticed at once, when its connections close.
+        c.setProperty("hazelcast.heartbeat.interval.seconds", "1");
+        c.setProperty("hazelcast.max.no.heartbeat.seconds", "10");
+        NetworkConfig net = c.getNetworkConfig();
+        net.setPort(config.get(BrokerConfig.CLUSTER_PORT)).setPortAutoIncrement(false);
+        String host = config.get(BrokerConfig.CLUSTER_HOST);
+        if (host != null) {
+            c.setProperty("hazelcast.local.localAddress", host);
+            net.setPublicAddress(host + ":" + config.get(BrokerConfig.CLUSTER_PORT));
+        }
+        JoinConfig join = net.getJoin();
+        join.getMulticastConfig().setEnabled(false);
+        join.getAutoDetectionConfig().setEnabled(false);
+        join.getTcpIpConfig().setEnabled(true).setMembers(new ArrayList<>(config.clusterMembers()));
+        return c;
+    }
+
+    public Vertx vertx() {
+        return vertx;
+    }
+
+    private void listen() {
+        hz.getCluster().addMembershipListener(new MembershipListener() {
+            @Override
+            public void memberAdded(MembershipEvent e) {
+                membersChanged();
+            }
+
+            @Override
+            public void memberRemoved(MembershipEvent e) {
+                LOG.info("Cluster member {} left", e.getMember().getAddress());
+                membersChanged();
+            }
+        });
+        brokersMap.addEntryListener(new BrokerListener(), true);
+        controllerMap.addEntryListener(new ControllerListener(), true);
+        liveMembers = members();
+        brokersMap.forEach((k, v) -> registrations.put(k, new JsonObject(v)));
+        String c = controllerMap.get(CONTROLLER_KEY);
+        if (c != null) controller = new JsonObject(c);
+        rebuild();
+    }
+
+    private final class BrokerListener implements EntryAddedListener<Integer, String>, EntryUpdatedListener<Integer, String>,
+            EntryRemovedListener<Integer, String> {
+        @Override
+        public void entryAdded(EntryEvent<Integer, String> e) {
+            registrations.put(e.getKey(), new JsonObject(e.getValue()));
+            rebuild();
+        }
+
+        @Override
+        public void entryUpdated(EntryEvent<Integer, String> e) {
+            entryAdded(e);
+        }
+
+        @Override
+        public void entryRemoved(EntryEvent<Integer, String> e) {
+            registrations.remove(e.getKey());
+            rebuild();
+        }
+    }
+
+    private final class ControllerListener implements EntryAddedListener<String, String>, EntryUpdatedListener<String, String> {
+        @Override
+        public void entryAdded(EntryEvent<String, String> e) {
+            controller = new JsonObject(e.getValue());
+            LOG.info("Controller is broker {} (epoch {})", controller.getInteger("nodeId"), controller.getLong("epoch"));
+        }
+
+        @Override
+        public void entryUpdated(EntryEvent<String, String> e) {
+            entryAdded(e);
+        }
+    }
+
+    private Set<UUID> members() {
+        Set<UUID> out = new HashSet<>();
+        for (Member m : hz.getCluster().getMembers()) out.add(m.getUuid());
+        return out;
+    }
+
+    private void membersChanged() {
+        liveMembers = members();
+        rebuild();
+        if (nodeId >= 0) vertx.executeBlocking(() -> {
+            elect();
+            return null;
+        }, false);
+    }
+
+    private synchronized void rebuild() {
+        List<BrokerNode> out = new ArrayList<>();
+        Set<UUID> live = liveMembers;
+        registrations.forEach((id, r) -> {
+            if (!live.contains(UUID.fromString(r.getString("member")))) return;
+            Map<String, String> listeners = new HashMap<>();
+            r.getJsonObject("listeners").forEach(e -> listeners.put(e.getKey(), (String) e.getValue()));
+            out.add(new BrokerNode(id, Map.copyOf(listeners), r.getString("http", "")));
+        });
+        out.sort(Comparator.comparingInt(BrokerNode::nodeId));
+        brokers = List.copyOf(out);
+    }
+
+    /**
+     * Makes the cluster's id this broker's: the first broker's id wins and the others adopt it. Returns the id to
+     * use; a broker whose data already belongs to another cluster id is refused.
+     */
+    public Future<String> agreeClusterId(String localId, boolean localIsNew) {
+        return vertx.executeBlocking(() -> {
+            IMap<String, String> m = hz.getMap(CLUSTER_MAP);
+            String existing = m.putIfAbsent("clusterId", localId);
+            if (existing == null || existing.equals(localId)) return localId;
+            if (localIsNew) return existing;
+            throw new IllegalStateException("log.dirs belongs to cluster " + localId + " but the brokers at cluster.members form cluster "
+                    + existing + " (Kafka's INCONSISTENT_CLUSTER_ID); use an empty log.dirs to join it");
+        }, false);
+    }
+
+    /**
+     * Registers this broker with its advertised endpoints and takes part in controller elections. Fails when a live
+     * broker already has this node id.
+     */
+    public Future<Void> register(int nodeId, Map<String, String> listeners, String http) {
+        return vertx.executeBlocking(() -> {
+            brokersMap.lock(nodeId);
+            try {
+                String old = brokersMap.get(nodeId);
+                if (old != null) {
+                    UUID member = UUID.fromString(new JsonObject(old).getString("member"));
+                    if (!member.equals(self) && members().contains(member)) {
+                        throw new IllegalStateException("node.id " + nodeId + " is already used by the live broker at "
+                                + hz.getCluster().getMembers().stream().filter(m -> m.getUuid().equals(member)).findFirst().map(Member::getAddress).orElse(null));
+                    }
+                }
+                brokersMap.put(nodeId, new JsonObject().put("member", self.toString()).put("listeners", new JsonObject(new HashMap<>(listeners)))
+                        .put("http", http).encode());
+            } finally {
+                brokersMap.unlock(nodeId);
+            }
+            this.nodeId = nodeId;
+            elect();
+            return null;
+        }, false);
+    }
+
+    /** Takes the controller role when this broker is the oldest live member and does not hold it yet. */
+    private synchronized void elect() {
+        if (nodeId < 0 || !hz.getLifecycleService().isRunning()) return;
+        Member oldest = hz.getCluster().getMembers().iterator().next();
+        if (!oldest.getUuid().equals(self)) return;
+        while (true) {
+            String current = controllerMap.get(CONTROLLER_KEY);
+            JsonObject cur = current == null ? null : new JsonObject(current);
+            if (cur != null && cur.getString("member").equals(self.toString())) return;
+            long epoch = cur == null ? 1 : cur.getLong("epoch") + 1;
+            String next = new JsonObject().put("nodeId", nodeId).put("epoch", epoch).put("member", self.toString()).encode();
+            boolean won = current == null ? controllerMap.putIfAbsent(CONTROLLER_KEY, next) == null : controllerMap.replace(CONTROLLER_KEY, current, next);
+            if (won) {
+                LOG.info("Broker {} is the controller (epoch {})", nodeId, epoch);
+                controller = new JsonObject(next);
+                return;
+            }
+        }
+    }
+
+    @Override
+    public int controllerId() {
+        JsonObject c = controller;
+        if (c == null || !liveMembers.contains(UUID.fromString(c.getString("member")))) return -1;
+        return c.getInteger("nodeId");
+    }
+
+    /** The controller's epoch (0 before the first election). */
+    public long controllerEpoch() {
+        JsonObject c = controller;
+        return c == null ? 0 : c.getLong("epoch");
+    }
+
+    @Override
+    public List<BrokerNode> brokers() {
+        return brokers;
+    }
+
+    @Override
+    public boolean clustered() {
+        return true;
+    }
+
+    /**
+     * Shuts this broker's Hazelcast member down (after Vert.x is closed: Vert.x unregisters its event-bus addresses
+     * first). Blocks; the other members see the broker leave at once.
+     */
+    public void shutdownHazelcast() {
+        try {
+            hz.shutdown();
+        } catch (RuntimeException e) {
+            LOG.debug("Hazelcast shutdown failed", e);
+        }
+    }
+}

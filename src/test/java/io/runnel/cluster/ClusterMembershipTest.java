@@ -1,0 +1,84 @@
+package io.runnel.cluster;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.runnel.testkit.KafkaClients;
+import io.runnel.testkit.LocalCluster;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.DescribeClusterResult;
+import org.apache.kafka.common.Node;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Three brokers in separate JVMs form a cluster through Hazelcast: every broker lists all of them (DescribeCluster
+ * and Metadata), they agree on one cluster id and one controller; when the controller is killed the others elect a
+ * new one and list two brokers; when it comes back it rejoins as a broker.
+ */
+class ClusterMembershipTest {
+    @TempDir
+    Path root;
+
+    @Test
+    void brokersFormOneClusterAgreeOnTheControllerAndElectANewOneWhenItDies() throws Exception {
+        try (LocalCluster cluster = LocalCluster.start(root, 3)) {
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertEveryBrokerSees(cluster, Set.of(1, 2, 3)));
+            int controller = controllerSeenBy(cluster, 1);
+            Set<String> clusterIds = new HashSet<>();
+            for (int id = 1; id <= 3; id++) {
+                try (Admin admin = KafkaClients.admin(cluster.broker(id).kafkaBootstrap())) {
+                    clusterIds.add(admin.describeCluster().clusterId().get());
+                }
+            }
+            assertThat(clusterIds).hasSize(1);
+
+            cluster.broker(controller).kill9();
+            Set<Integer> rest = new HashSet<>(Set.of(1, 2, 3));
+            rest.remove(controller);
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
+                for (int id : rest) {
+                    try (Admin admin = KafkaClients.admin(cluster.broker(id).kafkaBootstrap())) {
+                        DescribeClusterResult d = admin.describeCluster();
+                        assertThat(d.nodes().get().stream().map(Node::id)).containsExactlyInAnyOrderElementsOf(rest);
+                        assertThat(d.controller().get().id()).isIn(rest);
+                    }
+                }
+            });
+            int newController = controllerSeenBy(cluster, rest.iterator().next());
+            for (int id : rest) assertThat(controllerSeenBy(cluster, id)).isEqualTo(newController);
+
+            cluster.restart(controller);
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertEveryBrokerSees(cluster, Set.of(1, 2, 3)));
+            assertThat(controllerSeenBy(cluster, controller)).isEqualTo(newController); // the oldest member keeps the role
+            try (Admin admin = KafkaClients.admin(cluster.broker(controller).kafkaBootstrap())) {
+                assertThat(clusterIds).contains(admin.describeCluster().clusterId().get()); // it kept its cluster id
+            }
+        }
+    }
+
+    private static void assertEveryBrokerSees(LocalCluster cluster, Set<Integer> ids) throws Exception {
+        Integer controller = null;
+        for (int id = 1; id <= cluster.size(); id++) {
+            try (Admin admin = KafkaClients.admin(cluster.broker(id).kafkaBootstrap())) {
+                List<Node> nodes = List.copyOf(admin.describeCluster().nodes().get());
+                assertThat(nodes.stream().map(Node::id)).as("brokers seen by %d", id).containsExactlyInAnyOrderElementsOf(ids);
+                for (Node n : nodes) assertThat(n.host()).isEqualTo("127.0.0.1");
+                int c = admin.describeCluster().controller().get().id();
+                if (controller == null) controller = c;
+                assertThat(c).as("controller seen by %d", id).isEqualTo(controller);
+            }
+        }
+    }
+
+    private static int controllerSeenBy(LocalCluster cluster, int id) throws Exception {
+        try (Admin admin = KafkaClients.admin(cluster.broker(id).kafkaBootstrap())) {
+            return admin.describeCluster().controller().get().id();
+        }
+    }
+}

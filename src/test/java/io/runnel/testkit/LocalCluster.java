@@ -1,0 +1,85 @@
+package io.runnel.testkit;
+
+import io.runnel.server.Main;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Collectors;
+
+/**
+ * Brokers in separate JVMs forming a Hazelcast cluster on loopback: node ids 1..n, Hazelcast ports chosen free,
+ * Kafka and HTTP ports 0, each with its own data directory under {@code root}. Closing stops every JVM.
+ */
+public final class LocalCluster implements AutoCloseable {
+    private final Path root;
+    private final int[] hazelcastPorts;
+    private final BrokerProcess[] brokers;
+
+    private LocalCluster(Path root, int size) throws IOException {
+        this.root = root;
+        this.hazelcastPorts = new int[size];
+        this.brokers = new BrokerProcess[size];
+        for (int i = 0; i < size; i++) hazelcastPorts[i] = FreePorts.freePort();
+    }
+
+    /** Starts {@code size} brokers at once and waits until each has joined and logged its HTTP address. */
+    public static LocalCluster start(Path root, int size) throws IOException {
+        LocalCluster c = new LocalCluster(root, size);
+        try {
+            for (int i = 0; i < size; i++) c.launch(i);
+            for (int i = 0; i < size; i++) c.brokers[i].awaitOutput("HTTP listening on", Duration.ofSeconds(60));
+        } catch (RuntimeException | IOException e) {
+            c.close();
+            throw e;
+        }
+        return c;
+    }
+
+    private void launch(int i) throws IOException {
+        Path dir = root.resolve("broker-" + (i + 1));
+        Files.createDirectories(dir);
+        String members = java.util.Arrays.stream(hazelcastPorts).mapToObj(p -> "127.0.0.1:" + p).collect(Collectors.joining(","));
+        brokers[i] = BrokerProcess.launch(dir, List.of("-Xmx256m", "--add-opens=java.base/java.lang=ALL-UNNAMED", "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+                "--add-opens=java.management/sun.management=ALL-UNNAMED", "--add-opens=jdk.management/com.sun.management.internal=ALL-UNNAMED",
+                "--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED"), Main.class.getName(), Brokers.testArgs(dir.resolve("data"),
+                "--node.id=" + (i + 1), "--cluster.members=" + members, "--cluster.host=127.0.0.1", "--cluster.port=" + hazelcastPorts[i]));
+    }
+
+    /** Starts broker {@code nodeId} again (same data, same ports for Hazelcast) and waits until it serves. */
+    public void restart(int nodeId) throws Exception {
+        int i = nodeId - 1;
+        brokers[i].close();
+        launch(i);
+        brokers[i].awaitOutput("HTTP listening on", Duration.ofSeconds(60));
+    }
+
+    public BrokerProcess broker(int nodeId) {
+        return brokers[nodeId - 1];
+    }
+
+    public int size() {
+        return brokers.length;
+    }
+
+    /** {@code host:port} of every broker's Kafka listener, for bootstrap.servers. */
+    public String bootstrap() throws IOException {
+        List<String> out = new ArrayList<>();
+        for (BrokerProcess b : brokers) if (b != null) out.add(b.kafkaBootstrap());
+        return String.join(",", out);
+    }
+
+    @Override
+    public void close() {
+        for (BrokerProcess b : brokers) {
+            if (b == null) continue;
+            try {
+                b.close();
+            } catch (Exception ignored) {
+                // best effort: every JVM gets its turn
+            }
+        }
+    }
+}
