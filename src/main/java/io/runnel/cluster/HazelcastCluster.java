@@ -14,7 +14,15 @@ import com.hazelcast.map.listener.EntryAddedListener;
 import com.hazelcast.map.listener.EntryRemovedListener;
 import com.hazelcast.map.listener.EntryUpdatedListener;
 import io.runnel.config.BrokerConfig;
+import io.runnel.config.Limits;
+import io.runnel.partition.ClusterTopic;
+import io.runnel.partition.TopicAuthority;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
+import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.eventbus.ReplyException;
+import io.vertx.core.eventbus.ReplyFailure;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.json.JsonObject;
@@ -30,6 +38,9 @@ import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.BiConsumer;
+import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.protocol.Errors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -62,6 +73,8 @@ public final class HazelcastCluster implements ClusterView {
     private static final String BROKERS_MAP = "runnel-brokers";
     private static final String CONTROLLER_MAP = "runnel-controller";
     private static final String CONTROLLER_KEY = "controller";
+    private static final String TOPICS_MAP = "runnel-topics";
+    private static final String DELETED_MAP = "runnel-deleted";
 
     private final HazelcastInstance hz;
     private final Vertx vertx;
@@ -72,7 +85,15 @@ public final class HazelcastCluster implements ClusterView {
     private volatile Set<UUID> liveMembers = Set.of();
     private volatile List<BrokerNode> brokers = List.of();
     private volatile JsonObject controller;
-    private int nodeId = -1;
+    private volatile int nodeId = -1;
+    private final IMap<String, String> topicsMap;
+    private final IMap<String, String> deletedMap;
+    private final Map<String, ClusterTopic> topicsCache = new ConcurrentHashMap<>();
+    private final Set<Uuid> deletedCache = ConcurrentHashMap.newKeySet();
+    /** Where this broker applies cluster images (the Partitions), on {@link #context}; set by the server. */
+    private volatile BiConsumer<Map<String, ClusterTopic>, Set<Uuid>> imageListener;
+    private final Context context;
+    private ClusterController controllerRole;
 
     private HazelcastCluster(HazelcastInstance hz, Vertx vertx) {
         this.hz = hz;
@@ -80,6 +101,9 @@ public final class HazelcastCluster implements ClusterView {
         this.self = hz.getCluster().getLocalMember().getUuid();
         this.brokersMap = hz.getMap(BROKERS_MAP);
         this.controllerMap = hz.getMap(CONTROLLER_MAP);
+        this.topicsMap = hz.getMap(TOPICS_MAP);
+        this.deletedMap = hz.getMap(DELETED_MAP);
+        this.context = vertx.getOrCreateContext();
     }
 
     /**
@@ -150,6 +174,13 @@ public final class HazelcastCluster implements ClusterView {
         });
         brokersMap.addEntryListener(new BrokerListener(), true);
         controllerMap.addEntryListener(new ControllerListener(), true);
+        topicsMap.addEntryListener(new TopicsListener(), true);
+        deletedMap.addEntryListener((EntryAddedListener<String, String>) e -> {
+            deletedCache.add(Uuid.fromString(e.getKey()));
+            imageChanged();
+        }, true);
+        topicsMap.forEach((k, v) -> topicsCache.put(k, TopicJson.decode(v)));
+        deletedMap.keySet().forEach(k -> deletedCache.add(Uuid.fromString(k)));
         liveMembers = members();
         brokersMap.forEach((k, v) -> registrations.put(k, new JsonObject(v)));
         String c = controllerMap.get(CONTROLLER_KEY);
@@ -161,8 +192,14 @@ public final class HazelcastCluster implements ClusterView {
             EntryRemovedListener<Integer, String> {
         @Override
         public void entryAdded(EntryEvent<Integer, String> e) {
-            registrations.put(e.getKey(), new JsonObject(e.getValue()));
+            JsonObject r = new JsonObject(e.getValue());
+            registrations.put(e.getKey(), r);
             rebuild();
+            ClusterController c = controllerRole;
+            if (c != null) c.run(() -> {
+                c.adopt(e.getKey(), r.getJsonArray("topics", new JsonArray()));
+                return null;
+            });
         }
 
         @Override
@@ -175,6 +212,41 @@ public final class HazelcastCluster implements ClusterView {
             registrations.remove(e.getKey());
             rebuild();
         }
+    }
+
+    private final class TopicsListener implements EntryAddedListener<String, String>, EntryUpdatedListener<String, String>,
+            EntryRemovedListener<String, String> {
+        @Override
+        public void entryAdded(EntryEvent<String, String> e) {
+            topicsCache.put(e.getKey(), TopicJson.decode(e.getValue()));
+            imageChanged();
+        }
+
+        @Override
+        public void entryUpdated(EntryEvent<String, String> e) {
+            entryAdded(e);
+        }
+
+        @Override
+        public void entryRemoved(EntryEvent<String, String> e) {
+            topicsCache.remove(e.getKey());
+            imageChanged();
+        }
+    }
+
+    /** Hands the current topic metadata to the broker (on the cluster context, so images are applied in order). */
+    private void imageChanged() {
+        BiConsumer<Map<String, ClusterTopic>, Set<Uuid>> l = imageListener;
+        if (l == null) return;
+        Map<String, ClusterTopic> image = Map.copyOf(topicsCache);
+        Set<Uuid> deleted = Set.copyOf(deletedCache);
+        context.runOnContext(v -> l.accept(image, deleted));
+    }
+
+    /** Where to apply the cluster's topic metadata from now on; it gets the current image at once. */
+    public void onImage(BiConsumer<Map<String, ClusterTopic>, Set<Uuid>> listener) {
+        imageListener = listener;
+        imageChanged();
     }
 
     private final class ControllerListener implements EntryAddedListener<String, String>, EntryUpdatedListener<String, String> {
@@ -203,6 +275,11 @@ public final class HazelcastCluster implements ClusterView {
             elect();
             return null;
         }, false);
+        ClusterController c = controllerRole;
+        if (c != null) c.run(() -> {
+            c.reconcileAll();
+            return null;
+        });
     }
 
     private synchronized void rebuild() {
@@ -237,7 +314,7 @@ public final class HazelcastCluster implements ClusterView {
      * Registers this broker with its advertised endpoints and takes part in controller elections. Fails when a live
      * broker already has this node id.
      */
-    public Future<Void> register(int nodeId, Map<String, String> listeners, String http) {
+    public Future<Void> register(int nodeId, Map<String, String> listeners, String http, JsonArray localTopics) {
         return vertx.executeBlocking(() -> {
             brokersMap.lock(nodeId);
             try {
@@ -250,7 +327,7 @@ public final class HazelcastCluster implements ClusterView {
                     }
                 }
                 brokersMap.put(nodeId, new JsonObject().put("member", self.toString()).put("listeners", new JsonObject(new HashMap<>(listeners)))
-                        .put("http", http).encode());
+                        .put("http", http).put("topics", localTopics).encode());
             } finally {
                 brokersMap.unlock(nodeId);
             }
@@ -269,15 +346,92 @@ public final class HazelcastCluster implements ClusterView {
             String current = controllerMap.get(CONTROLLER_KEY);
             JsonObject cur = current == null ? null : new JsonObject(current);
             if (cur != null && cur.getString("member").equals(self.toString())) return;
+            resign();
             long epoch = cur == null ? 1 : cur.getLong("epoch") + 1;
             String next = new JsonObject().put("nodeId", nodeId).put("epoch", epoch).put("member", self.toString()).encode();
             boolean won = current == null ? controllerMap.putIfAbsent(CONTROLLER_KEY, next) == null : controllerMap.replace(CONTROLLER_KEY, current, next);
             if (won) {
                 LOG.info("Broker {} is the controller (epoch {})", nodeId, epoch);
                 controller = new JsonObject(next);
+                ClusterController role = new ClusterController(this, vertx, topicsMap, deletedMap, epoch);
+                context.runOnContext(v -> {
+                    ClusterController old = controllerRole;
+                    if (old != null) old.stop();
+                    controllerRole = role;
+                    role.start();
+                    // the reports of brokers that registered before this one became controller
+                    registrations.forEach((id, r) -> role.run(() -> {
+                        role.adopt(id, r.getJsonArray("topics", new JsonArray()));
+                        return null;
+                    }));
+                });
                 return;
             }
         }
+    }
+
+    /** Stops acting as controller (another broker holds the role now). */
+    private void resign() {
+        ClusterController c = controllerRole;
+        if (c == null) return;
+        controllerRole = null;
+        context.runOnContext(v -> c.stop());
+    }
+
+    /** The controller epoch stored in Hazelcast now (a blocking read). */
+    long currentControllerEpoch() {
+        String c = controllerMap.get(CONTROLLER_KEY);
+        return c == null ? 0 : new JsonObject(c).getLong("epoch");
+    }
+
+    int nodeId() {
+        return nodeId;
+    }
+
+    /** Node ids of the live, registered brokers, ascending. */
+    List<Integer> liveNodeIds() {
+        return brokers.stream().map(BrokerNode::nodeId).toList();
+    }
+
+    /** The controller as the brokers' {@link TopicAuthority}: commands over the clustered event bus. */
+    public TopicAuthority authority() {
+        return new TopicAuthority() {
+            @Override
+            public Future<Void> createTopic(String name, int partitions, int replicationFactor, Map<String, String> configs) {
+                return command(new JsonObject().put("op", "create").put("name", name).put("partitions", partitions)
+                        .put("replicationFactor", replicationFactor).put("configs", new JsonObject(new HashMap<>(configs))));
+            }
+
+            @Override
+            public Future<Void> deleteTopic(String name) {
+                return command(new JsonObject().put("op", "delete").put("name", name));
+            }
+
+            @Override
+            public Future<Void> createPartitions(String name, int total) {
+                return command(new JsonObject().put("op", "grow").put("name", name).put("total", total));
+            }
+
+            @Override
+            public Future<Void> alterTopicConfig(String name, Map<String, String> configs) {
+                return command(new JsonObject().put("op", "configure").put("name", name).put("configs", new JsonObject(new HashMap<>(configs))));
+            }
+        };
+    }
+
+    /** Sends a command to the controller; its failure comes back as the Kafka exception the controller raised. */
+    private Future<Void> command(JsonObject c) {
+        return vertx.eventBus().<JsonObject>request(ClusterController.ADDRESS, c, new DeliveryOptions().setSendTimeout(Limits.CLUSTER_CHANGE_TIMEOUT_MS))
+                .<Void>mapEmpty()
+                .recover(e -> {
+                    if (e instanceof ReplyException r && r.failureType() == ReplyFailure.RECIPIENT_FAILURE) {
+                        Errors error = Errors.forCode((short) r.failureCode());
+                        return Future.failedFuture(error == Errors.UNKNOWN_SERVER_ERROR ? new IllegalStateException(r.getMessage())
+                                : error.exception(r.getMessage()));
+                    }
+                    // No controller consumes the address (none elected yet, or it just changed): retriable.
+                    return Future.failedFuture(new org.apache.kafka.common.errors.NotControllerException("No controller answered: " + e.getMessage()));
+                });
     }
 
     @Override

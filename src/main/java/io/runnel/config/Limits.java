@@ -107,4 +107,10 @@ public final class Limits {
 
     /** Interval, in ms, of the server's WebSocket pings; three fit in {@link #HTTP_READ_IDLE_TIMEOUT_S}. */
     public static final long WS_PING_INTERVAL_MS = 20_000;
+
+    /**
+     * Longest wait, in ms, for a topic change made by the controller (create, delete, grow, configure) to reach the
+     * broker that asked for it, before the request fails with a timeout (the change may still land).
+     */
+    public static final long CLUSTER_CHANGE_TIMEOUT_MS = 30_000;
 }

@@ -65,8 +65,10 @@ public final class GroupCoordinator {
         // Compacted, as Kafka's: only the latest record per key stays (offsets.topic.segment.bytes is 100 MiB there too).
         ready = partitions.createTopic(OFFSETS_TOPIC, settings.offsetsPartitions(), Map.of("cleanup.policy", "compact",
                         "segment.bytes", Integer.toString(settings.offsetsSegmentBytes())))
-                .recover(e -> e instanceof TopicExistsException ? Future.succeededFuture(partitions.topic(OFFSETS_TOPIC).orElseThrow())
-                        : Future.failedFuture(e))
+                .recover(e -> e instanceof TopicExistsException && partitions.topic(OFFSETS_TOPIC).isPresent()
+                        ? Future.succeededFuture(partitions.topic(OFFSETS_TOPIC).get())
+                        : Future.failedFuture(e instanceof TopicExistsException // created by another broker, not here yet: retry
+                        ? new org.apache.kafka.common.errors.CoordinatorNotAvailableException("The group coordinator is starting") : e))
                 .compose(this::deployShards)
                 .onFailure(e -> {
                     synchronized (this) {
@@ -97,13 +99,18 @@ public final class GroupCoordinator {
     private Future<Void> deployShards(TopicInfo topic) {
         List<Future<String>> deployed = new ArrayList<>();
         for (var handle : topic.partitions()) {
+            if (handle == null) { // in a cluster: that partition, and its groups, are coordinated by another broker
+                shards.add(null);
+                continue;
+            }
             GroupShard shard = new GroupShard(handle, settings, time, topicLookup);
             shards.add(shard);
             deployed.add(deployer.deploy(shard));
         }
         return Future.all(deployed).map(v -> {
             deployed.forEach(f -> deploymentIds.add(f.result()));
-            retentionTimer = vertx.setPeriodic(RETENTION_CHECK_INTERVAL_MS, id -> shards.forEach(s -> onShard(s, GroupShard::expireOffsets)));
+            retentionTimer = vertx.setPeriodic(RETENTION_CHECK_INTERVAL_MS, id -> shards.stream().filter(java.util.Objects::nonNull)
+                    .forEach(s -> onShard(s, GroupShard::expireOffsets)));
             return null;
         });
     }
@@ -118,7 +125,23 @@ public final class GroupCoordinator {
 
     /** Runs {@code call} on the shard of {@code groupId}, creating the coordinator's topic first if needed. */
     <T> Future<T> onGroup(String groupId, Function<GroupShard, Future<T>> call) {
-        return ensureReady().compose(v -> onShard(shards.get(partitionFor(groupId)), call));
+        return ensureReady().compose(v -> {
+            GroupShard shard = shards.get(partitionFor(groupId));
+            if (shard == null) {
+                return Future.failedFuture(new org.apache.kafka.common.errors.NotCoordinatorException("Group " + groupId
+                        + " is coordinated by broker " + coordinatorNode(groupId)));
+            }
+            return onShard(shard, call);
+        });
+    }
+
+    /**
+     * The broker that coordinates {@code groupId}: the leader of its {@code __consumer_offsets} partition (this
+     * broker when the topic does not exist yet: the first FindCoordinator creates it), or -1 while that partition
+     * has no leader.
+     */
+    public int coordinatorNode(String groupId) {
+        return partitions.topic(OFFSETS_TOPIC).map(t -> t.placements().get(partitionFor(groupId)).leader()).orElse(partitions.nodeId());
     }
 
     private static <T> Future<T> onShard(GroupShard shard, Function<GroupShard, Future<T>> call) {
@@ -129,7 +152,7 @@ public final class GroupCoordinator {
     <T> Future<List<T>> onAllShards(Function<GroupShard, Future<T>> call) {
         return ensureReady().compose(v -> {
             List<Future<T>> all = new ArrayList<>();
-            for (GroupShard s : shards) all.add(onShard(s, call));
+            for (GroupShard s : shards) if (s != null) all.add(onShard(s, call));
             return Future.all(all).map(cf -> all.stream().map(Future::result).toList());
         });
     }

@@ -40,6 +40,15 @@ public final class ApiError extends RuntimeException {
         return new ApiError(404, Errors.UNKNOWN_TOPIC_OR_PARTITION.name(), "Topic '" + topic + "' has no partition " + partition);
     }
 
+    /**
+     * A partition this broker does not hold (in a cluster): 421 Misdirected Request with Kafka's
+     * NOT_LEADER_OR_FOLLOWER, naming the leader.
+     */
+    public static ApiError notHere(String topic, int partition, int leader) {
+        return new ApiError(421, Errors.NOT_LEADER_OR_FOLLOWER.name(), "Partition " + partition + " of topic '" + topic + "' is "
+                + (leader < 0 ? "offline" : "led by broker " + leader + "; ask that broker"));
+    }
+
     public int status() {
         return status;
     }

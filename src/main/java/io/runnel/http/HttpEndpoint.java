@@ -98,7 +98,7 @@ public final class HttpEndpoint {
     private static Future<Void> refreshGauges(HttpServices s) {
         List<Future<BrokerMetrics.LogFigures>> logs = new ArrayList<>();
         for (TopicInfo t : s.partitions().topics()) {
-            for (PartitionHandle h : t.partitions()) {
+            for (PartitionHandle h : t.localPartitions()) {
                 logs.add(h.sizeInBytes().map(size -> new BrokerMetrics.LogFigures(t.name(), h.topicPartition().partition(), size, h.logEndOffset())));
             }
         }

@@ -76,7 +76,12 @@ public final class Publisher {
         long now = time.milliseconds();
         List<Future<Void>> all = new ArrayList<>();
         byPartition.forEach((p, indexes) -> {
-            PartitionHandle h = t.partitions().get(p);
+            PartitionHandle h = t.local(p);
+            if (h == null) { // in a cluster: another broker holds it
+                ApiError e = ApiError.notHere(topic, p, t.placements().get(p).leader());
+                for (int i : indexes) results[i] = new Result(p, -1, -1, e);
+                return;
+            }
             Future<Void> chain = Future.succeededFuture();
             for (List<Integer> chunk : chunks(records, indexes, maxBatch)) {
                 chain = chain.compose(v -> append(topic, h, p, records, chunk, now, results));

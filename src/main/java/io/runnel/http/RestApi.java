@@ -139,10 +139,10 @@ final class RestApi {
         for (TopicInfo t : topics) {
             all.add(sizes(t).map(sizes -> {
                 long records = 0;
-                for (PartitionHandle h : t.partitions()) records += h.logEndOffset() - h.logStartOffset();
+                for (PartitionHandle h : t.localPartitions()) records += h.logEndOffset() - h.logStartOffset();
                 return new JsonObject().put("name", t.name()).put("topicId", t.topicId().toString()).put("internal", GroupCoordinator.isInternal(t.name()))
                         .put("partitions", t.partitions().size()).put("replicationFactor", 1).put("records", records)
-                        .put("sizeBytes", sizes.stream().mapToLong(Long::longValue).sum());
+                        .put("sizeBytes", sizes.stream().filter(java.util.Objects::nonNull).mapToLong(Long::longValue).sum());
             }));
         }
         reply(ctx, Future.all(all).map(v -> new JsonArray(all.stream().map(Future::result).toList())), 200);
@@ -150,7 +150,7 @@ final class RestApi {
 
     private static Future<List<Long>> sizes(TopicInfo t) {
         List<Future<Long>> all = new ArrayList<>();
-        for (PartitionHandle h : t.partitions()) all.add(h.sizeInBytes());
+        for (PartitionHandle h : t.partitions()) all.add(h == null ? Future.succeededFuture(null) : h.sizeInBytes());
         return Future.all(all).map(v -> all.stream().map(Future::result).toList());
     }
 
@@ -194,10 +194,13 @@ final class RestApi {
         return sizes(t).map(sizes -> {
             JsonArray parts = new JsonArray();
             for (int p = 0; p < t.partitions().size(); p++) {
-                PartitionHandle h = t.partitions().get(p);
-                parts.add(new JsonObject().put("partition", p).put("leader", s.nodeId()).put("replicas", new JsonArray().add(s.nodeId()))
-                        .put("isr", new JsonArray().add(s.nodeId())).put("logStartOffset", h.logStartOffset()).put("logEndOffset", h.logEndOffset())
-                        .put("sizeBytes", sizes.get(p)));
+                PartitionHandle h = t.local(p);
+                var pl = t.placements().get(p);
+                JsonObject o = new JsonObject().put("partition", p).put("leader", pl.leader()).put("leaderEpoch", pl.leaderEpoch())
+                        .put("replicas", new JsonArray(new ArrayList<>(pl.replicas()))).put("isr", new JsonArray(new ArrayList<>(pl.isr())));
+                // Offsets and size are known for this broker's replicas (in a cluster, ask the leader for the others).
+                if (h != null) o.put("logStartOffset", h.logStartOffset()).put("logEndOffset", h.logEndOffset()).put("sizeBytes", sizes.get(p));
+                parts.add(o);
             }
             JsonObject configs = new JsonObject();
             for (TopicConfig.Entry e : t.config().describe(s.partitions().brokerConfig())) {
@@ -232,7 +235,8 @@ final class RestApi {
             throw ApiError.badRequest("The partition must be a number, not '" + ctx.pathParam("partition") + "'");
         }
         if (p < 0 || p >= t.partitions().size()) throw ApiError.unknownPartition(t.name(), p);
-        PartitionHandle h = t.partitions().get(p);
+        PartitionHandle h = t.local(p);
+        if (h == null) throw ApiError.notHere(t.name(), p, t.placements().get(p).leader());
         long limit = query(ctx, "limit", 100, 1, Limits.REST_CONSUME_MAX_RECORDS);
         long timeout = query(ctx, "timeout", 0, 0, Limits.REST_CONSUME_MAX_WAIT_MS);
         boolean base64 = RecordJson.encoding(ctx.queryParams().get("encoding"), "encoding", false);

@@ -101,6 +101,7 @@ final class WsSubscription {
             for (Object p : a) {
                 if (!(p instanceof Integer n) || n < 0) throw ApiError.badRequest("\"partitions\" must hold non-negative integers");
                 if (n >= t.partitions().size()) throw ApiError.unknownPartition(topic, n);
+                if (t.local(n) == null) throw ApiError.notHere(topic, n, t.placements().get(n).leader());
                 if (!chosen.contains(n)) chosen.add(n);
             }
         }
@@ -125,7 +126,9 @@ final class WsSubscription {
             return Future.succeededFuture();
         }
         TopicInfo t = topicInfo();
-        List<Integer> parts = chosen != null ? chosen : java.util.stream.IntStream.range(0, t.partitions().size()).boxed().toList();
+        // All partitions: those this broker holds (in a cluster, subscribe at each broker for the partitions it leads).
+        List<Integer> parts = chosen != null ? chosen : java.util.stream.IntStream.range(0, t.partitions().size()).filter(p -> t.local(p) != null)
+                .boxed().toList();
         List<Future<Long>> starts = new ArrayList<>();
         for (int p : parts) starts.add(startOffset(t.partitions().get(p), from));
         return Future.all(starts).map(all -> {
@@ -191,8 +194,8 @@ final class WsSubscription {
         List<Integer> parts = new ArrayList<>(positions.keySet());
         for (int k = 0; k < parts.size(); k++) {
             int p = parts.get((turn + k) % parts.size());
-            if (p >= t.partitions().size()) continue;
-            PartitionHandle h = t.partitions().get(p);
+            PartitionHandle h = t.local(p);
+            if (h == null) continue;
             if (positions.get(p) < h.logEndOffset()) {
                 turn = (turn + k + 1) % parts.size();
                 read(p, h);
@@ -248,8 +251,8 @@ final class WsSubscription {
         Promise<Void> giveUp = Promise.promise();
         parked = giveUp;
         for (Map.Entry<Integer, Long> e : positions.entrySet()) {
-            if (e.getKey() >= t.partitions().size()) continue;
-            t.partitions().get(e.getKey()).awaitDataAfter(e.getValue(), giveUp.future()).onComplete(x -> wake(giveUp));
+            PartitionHandle h = t.local(e.getKey());
+            if (h != null) h.awaitDataAfter(e.getValue(), giveUp.future()).onComplete(x -> wake(giveUp));
         }
     }
 
@@ -260,7 +263,7 @@ final class WsSubscription {
         if (closed) return;
         TopicInfo t = topicInfo();
         boolean data = t != null && positions.entrySet().stream()
-                .anyMatch(e -> e.getKey() < t.partitions().size() && e.getValue() < t.partitions().get(e.getKey()).logEndOffset());
+                .anyMatch(e -> t.local(e.getKey()) != null && e.getValue() < t.local(e.getKey()).logEndOffset());
         if (data || t == null) {
             pump();
         } else {
@@ -401,8 +404,8 @@ final class WsSubscription {
             TopicInfo t = topicInfo();
             if (t == null) return;
             for (int p : added) {
-                if (!joining.remove(p) || p >= t.partitions().size()) continue; // revoked meanwhile
-                PartitionHandle h = t.partitions().get(p);
+                PartitionHandle h = t.local(p);
+                if (!joining.remove(p) || h == null) continue; // revoked meanwhile, or held by another broker
                 CommittedOffset c = ar.succeeded() ? ar.result().get(new TopicPartition(topic, p)) : null;
                 long start = c != null ? Math.max(c.offset(), h.logStartOffset()) : "earliest".equals(from) ? h.logStartOffset() : h.logEndOffset();
                 positions.put(p, Math.min(start, h.logEndOffset()));

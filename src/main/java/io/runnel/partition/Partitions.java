@@ -39,9 +39,32 @@ import org.slf4j.LoggerFactory;
 public final class Partitions {
     private static final Logger LOG = LoggerFactory.getLogger(Partitions.class);
 
-    /** A topic with its partitions, immutable; a configuration change replaces it. */
+    /**
+     * A topic with its partitions, immutable; a change replaces it. {@code partitions} has one entry per partition:
+     * the handle of this broker's replica, or null for a partition this broker does not hold (in a cluster);
+     * {@code deploymentIds} likewise. {@code placements} says where each partition lives and who leads it.
+     */
     public record TopicInfo(String name, Uuid topicId, TopicConfig config, List<PartitionHandle> partitions,
-                            List<String> deploymentIds) {
+                            List<String> deploymentIds, List<Placement> placements) {
+        public TopicInfo {
+            partitions = java.util.Collections.unmodifiableList(new ArrayList<>(partitions));
+            deploymentIds = java.util.Collections.unmodifiableList(new ArrayList<>(deploymentIds));
+            placements = List.copyOf(placements);
+        }
+
+        /** This broker's replica of partition {@code p}, or null when it holds none (or there is no such partition). */
+        public PartitionHandle local(int p) {
+            return p >= 0 && p < partitions.size() ? partitions.get(p) : null;
+        }
+
+        /** The handles of this broker's replicas. */
+        public List<PartitionHandle> localPartitions() {
+            return partitions.stream().filter(java.util.Objects::nonNull).toList();
+        }
+
+        TopicInfo with(TopicConfig c, List<Placement> pl) {
+            return new TopicInfo(name, topicId, c, partitions, deploymentIds, pl);
+        }
     }
 
     private final Vertx vertx;
@@ -58,8 +81,19 @@ public final class Partitions {
     private final Set<String> busy = ConcurrentHashMap.newKeySet();
     /** Set when the broker starts to stop: from then on no topic is created, changed or deleted. */
     private volatile boolean closing;
+    private final int nodeId;
+    /** The controller, when this broker is part of a cluster; null when it runs alone. */
+    private volatile TopicAuthority authority;
+    /** Cluster images are applied one after another, in order. */
+    private Future<Void> applying = Future.succeededFuture();
+    /** Callers waiting for a cluster image in which their change is visible. */
+    private final List<Waiter> waiters = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    private record Waiter(String topic, java.util.function.Predicate<TopicInfo> done, io.vertx.core.Promise<TopicInfo> promise) {
+    }
 
     public Partitions(Vertx vertx, Deployer deployer, BrokerConfig brokerConfig, Time time) {
+        this.nodeId = brokerConfig.nodeId();
         this.vertx = vertx;
         this.deployer = deployer;
         this.staticConfig = brokerConfig;
@@ -84,9 +118,21 @@ public final class Partitions {
             return store.loadAll();
         }).compose(records -> {
             List<Future<TopicInfo>> all = new ArrayList<>();
+            boolean clustered = !staticConfig.clusterMembers().isEmpty();
             for (TopicRecord r : records) {
                 TopicConfig config = TopicConfig.of(brokerConfig, r.configs());
-                all.add(deploy(r, config).onSuccess(t -> topics.put(t.name(), t)));
+                if (!clustered) {
+                    all.add(deploy(r, config).onSuccess(t -> topics.put(t.name(), t)));
+                    continue;
+                }
+                // In a cluster this broker holds some partitions of a topic: those whose directory is here. Where the
+                // others live, and who leads, comes with the controller's metadata.
+                List<Placement> held = new ArrayList<>();
+                for (int p = 0; p < r.partitions(); p++) {
+                    boolean here = java.nio.file.Files.isDirectory(PartitionDirs.dirOf(logDir, new TopicPartition(r.name(), p)));
+                    held.add(here ? Placement.alone(nodeId) : new Placement(List.of(), -1, 0, List.of()));
+                }
+                all.add(deploy(r, config, 0, held).onSuccess(t -> topics.put(t.name(), t)));
             }
             return Future.all(all).mapEmpty();
         });
@@ -100,6 +146,11 @@ public final class Partitions {
      *         (as failed futures)
      */
     public Future<TopicInfo> createTopic(String name, int partitions, Map<String, String> configs) {
+        return createTopic(name, partitions, -1, configs);
+    }
+
+    /** Creates a topic with {@code replicationFactor} replicas per partition (-1: default.replication.factor). */
+    public Future<TopicInfo> createTopic(String name, int partitions, int replicationFactor, Map<String, String> configs) {
         if (closing) return shuttingDown();
         int count = partitions == -1 ? brokerConfig.get(BrokerConfig.NUM_PARTITIONS) : partitions;
         TopicConfig config;
@@ -114,7 +165,17 @@ public final class Partitions {
         } catch (RuntimeException e) {
             return Future.failedFuture(e);
         }
-        if (topics.containsKey(name) || !busy.add(name)) {
+        int rf = replicationFactor == -1 ? brokerConfig.get(BrokerConfig.DEFAULT_REPLICATION_FACTOR) : replicationFactor;
+        if (topics.containsKey(name)) return Future.failedFuture(new TopicExistsException("Topic '" + name + "' already exists."));
+        TopicAuthority a = authority;
+        if (a != null) {
+            return a.createTopic(name, count, rf, Map.copyOf(configs)).compose(v -> awaitTopic(name, t -> t != null));
+        }
+        if (rf != 1) {
+            return Future.failedFuture(new org.apache.kafka.common.errors.InvalidReplicationFactorException(
+                    "Replication factor " + rf + " is larger than the 1 broker available"));
+        }
+        if (!busy.add(name)) {
             return Future.failedFuture(new TopicExistsException("Topic '" + name + "' already exists."));
         }
         TopicRecord record = new TopicRecord(name, Uuid.randomUuid(), count, Map.copyOf(configs));
@@ -131,14 +192,23 @@ public final class Partitions {
     }
 
     private Future<TopicInfo> deploy(TopicRecord r, TopicConfig config) {
-        return deploy(r, config, 0).map(added -> new TopicInfo(r.name(), r.topicId(), config, added.partitions(), added.deploymentIds()));
+        List<Placement> alone = java.util.Collections.nCopies(r.partitions(), Placement.alone(nodeId));
+        return deploy(r, config, 0, alone).map(added -> new TopicInfo(r.name(), r.topicId(), config, added.partitions(), added.deploymentIds(), alone));
     }
 
-    /** Deploys partitions {@code from} .. {@code r.partitions() - 1}; the result lists only those. */
-    private Future<TopicInfo> deploy(TopicRecord r, TopicConfig config, int from) {
+    /**
+     * Deploys this broker's replicas among partitions {@code from} .. {@code r.partitions() - 1} (those whose
+     * placement lists this broker); the result lists only those partitions, with null for the ones held elsewhere.
+     */
+    private Future<TopicInfo> deploy(TopicRecord r, TopicConfig config, int from, List<Placement> placements) {
         List<PartitionVerticle> verticles = new ArrayList<>();
         List<Future<String>> deployed = new ArrayList<>();
         for (int p = from; p < r.partitions(); p++) {
+            if (!placements.get(p).replicas().contains(nodeId)) {
+                verticles.add(null);
+                deployed.add(Future.succeededFuture(null));
+                continue;
+            }
             TopicPartition tp = new TopicPartition(r.name(), p);
             PartitionVerticle v = new PartitionVerticle(tp, PartitionDirs.dirOf(logDir, tp), config.logConfig(), time,
                     brokerConfig.get(BrokerConfig.LOG_RETENTION_CHECK_INTERVAL_MS));
@@ -149,10 +219,10 @@ public final class Partitions {
             List<PartitionHandle> handles = new ArrayList<>();
             List<String> ids = new ArrayList<>();
             for (int i = 0; i < verticles.size(); i++) {
-                handles.add(new PartitionHandle(verticles.get(i), verticles.get(i).openedLog()));
+                handles.add(verticles.get(i) == null ? null : new PartitionHandle(verticles.get(i), verticles.get(i).openedLog()));
                 ids.add(deployed.get(i).result());
             }
-            return new TopicInfo(r.name(), r.topicId(), config, List.copyOf(handles), List.copyOf(ids));
+            return new TopicInfo(r.name(), r.topicId(), config, handles, ids, placements.subList(from, r.partitions()));
         });
     }
 
@@ -165,17 +235,16 @@ public final class Partitions {
             return Future.failedFuture(new InvalidPartitionsException("Topic '" + name + "' has " + t.partitions().size()
                     + " partitions; the new count must be larger and at most " + Limits.PARTITIONS_PER_TOPIC_MAX + ", got " + total));
         }
+        TopicAuthority a = authority;
+        if (a != null) return a.createPartitions(name, total).compose(v -> awaitTopic(name, x -> x != null && x.partitions().size() >= total));
         if (!busy.add(name)) return Future.failedFuture(new org.apache.kafka.common.errors.ReassignmentInProgressException("Topic '" + name + "' is being changed."));
         TopicRecord record = new TopicRecord(name, t.topicId(), total, t.config().overrides());
+        List<Placement> alone = java.util.Collections.nCopies(total, Placement.alone(nodeId));
         return vertx.executeBlocking(() -> {
             store.save(record);
             return null;
-        }).compose(v -> deploy(record, t.config(), t.partitions().size())).map(added -> {
-            List<PartitionHandle> handles = new ArrayList<>(t.partitions());
-            handles.addAll(added.partitions());
-            List<String> ids = new ArrayList<>(t.deploymentIds());
-            ids.addAll(added.deploymentIds());
-            TopicInfo grown = new TopicInfo(name, t.topicId(), t.config(), List.copyOf(handles), List.copyOf(ids));
+        }).compose(v -> deploy(record, t.config(), t.partitions().size(), alone)).map(added -> {
+            TopicInfo grown = grow(t, added, alone);
             topics.put(name, grown);
             LOG.info("Topic {} now has {} partitions", name, total);
             return grown;
@@ -193,13 +262,18 @@ public final class Partitions {
         } catch (ConfigException e) {
             return Future.failedFuture(new InvalidConfigurationException(e.getMessage()));
         }
+        TopicAuthority a = authority;
+        if (a != null) {
+            Map<String, String> wanted = Map.copyOf(overrides);
+            return a.alterTopicConfig(name, wanted).compose(v -> awaitTopic(name, x -> x != null && x.config().overrides().equals(wanted)));
+        }
         if (!busy.add(name)) return Future.failedFuture(new org.apache.kafka.common.errors.ReassignmentInProgressException("Topic '" + name + "' is being changed."));
         TopicRecord record = new TopicRecord(name, t.topicId(), t.partitions().size(), Map.copyOf(overrides));
         return vertx.executeBlocking(() -> {
             store.save(record);
             return null;
-        }).compose(v -> Future.all(t.partitions().stream().map(h -> h.updateConfig(config.logConfig())).toList())).map(v -> {
-            TopicInfo changed = new TopicInfo(name, t.topicId(), config, t.partitions(), t.deploymentIds());
+        }).compose(v -> Future.all(t.localPartitions().stream().map(h -> h.updateConfig(config.logConfig())).toList())).map(v -> {
+            TopicInfo changed = t.with(config, t.placements());
             topics.put(name, changed);
             return changed;
         }).andThen(ar -> busy.remove(name));
@@ -238,8 +312,8 @@ public final class Partitions {
             List<Future<Void>> applied = new ArrayList<>();
             for (TopicInfo t : topics.values()) {
                 TopicConfig config = TopicConfig.of(next, t.config().overrides());
-                topics.put(t.name(), new TopicInfo(t.name(), t.topicId(), config, t.partitions(), t.deploymentIds()));
-                for (PartitionHandle h : t.partitions()) applied.add(h.updateConfig(config.logConfig()));
+                topics.put(t.name(), t.with(config, t.placements()));
+                for (PartitionHandle h : t.localPartitions()) applied.add(h.updateConfig(config.logConfig()));
             }
             LOG.info("Dynamic broker configuration is now {} (cluster defaults) and {} (this broker)", d.clusterDefaults(), d.perBroker());
             return Future.all(applied).<Void>mapEmpty();
@@ -250,9 +324,20 @@ public final class Partitions {
     public Future<Void> deleteTopic(String name) {
         if (closing) return shuttingDown();
         TopicInfo t = topics.get(name);
+        TopicAuthority a = authority;
+        if (a != null) {
+            if (t == null) return Future.failedFuture(new UnknownTopicOrPartitionException("Topic '" + name + "' does not exist."));
+            return a.deleteTopic(name).compose(v -> awaitTopic(name, x -> x == null)).mapEmpty();
+        }
         if (t == null || !busy.add(name)) {
             return Future.failedFuture(new UnknownTopicOrPartitionException("Topic '" + name + "' does not exist."));
         }
+        return removeLocally(t).andThen(ar -> busy.remove(name));
+    }
+
+    /** Forgets a topic and deletes this broker's replicas of it (metadata first, then the files). */
+    private Future<Void> removeLocally(TopicInfo t) {
+        String name = t.name();
         topics.remove(name);
         return vertx.executeBlocking(() -> {
             store.delete(name);
@@ -260,12 +345,12 @@ public final class Partitions {
         }).compose(v -> {
             List<Future<Void>> undeployed = new ArrayList<>();
             for (int i = 0; i < t.partitions().size(); i++) {
+                if (t.partitions().get(i) == null) continue;
                 t.partitions().get(i).markForDeletion();
                 undeployed.add(deployer.undeploy(t.deploymentIds().get(i)));
             }
             return Future.all(undeployed).<Void>mapEmpty();
         }).andThen(ar -> {
-            busy.remove(name);
             if (ar.succeeded()) LOG.info("Deleted topic {}", name);
         });
     }
@@ -283,10 +368,143 @@ public final class Partitions {
         return List.copyOf(topics.values());
     }
 
+    /** This broker's replica of a partition, if it holds one. */
     public Optional<PartitionHandle> partition(String topic, int partition) {
         TopicInfo t = topics.get(topic);
-        if (t == null || partition < 0 || partition >= t.partitions().size()) return Optional.empty();
-        return Optional.of(t.partitions().get(partition));
+        return t == null ? Optional.empty() : Optional.ofNullable(t.local(partition));
+    }
+
+    /**
+     * Why this broker cannot serve a partition it does not hold: NOT_LEADER_OR_FOLLOWER when the partition exists
+     * in the cluster (the client refreshes its metadata and finds the leader), UNKNOWN_TOPIC_OR_PARTITION otherwise.
+     */
+    public org.apache.kafka.common.errors.ApiException notHere(String topic, int partition) {
+        TopicInfo t = topics.get(topic);
+        if (t != null && partition >= 0 && partition < t.partitions().size()) {
+            return new org.apache.kafka.common.errors.NotLeaderOrFollowerException("Partition " + topic + "-" + partition
+                    + " is led by broker " + t.placements().get(partition).leader() + ", not by broker " + nodeId);
+        }
+        return new UnknownTopicOrPartitionException("This server does not host this topic-partition.");
+    }
+
+    /**
+     * Kafka's check of a client's current leader epoch (KIP-320): -1 skips it; an epoch older than the partition's is
+     * FENCED_LEADER_EPOCH (the client's metadata is stale), a newer one UNKNOWN_LEADER_EPOCH (this broker's is).
+     */
+    public org.apache.kafka.common.protocol.Errors checkLeaderEpoch(String topic, int partition, int clientEpoch) {
+        TopicInfo t = topics.get(topic);
+        if (clientEpoch < 0 || t == null || partition < 0 || partition >= t.placements().size()) return org.apache.kafka.common.protocol.Errors.NONE;
+        int current = t.placements().get(partition).leaderEpoch();
+        if (clientEpoch < current) return org.apache.kafka.common.protocol.Errors.FENCED_LEADER_EPOCH;
+        if (clientEpoch > current) return org.apache.kafka.common.protocol.Errors.UNKNOWN_LEADER_EPOCH;
+        return org.apache.kafka.common.protocol.Errors.NONE;
+    }
+
+    // ---- the cluster ----
+
+    /** Hands topic decisions to the controller from now on (cluster mode). */
+    public void useAuthority(TopicAuthority authority) {
+        this.authority = authority;
+    }
+
+    /** This broker's node id. */
+    public int nodeId() {
+        return nodeId;
+    }
+
+    /**
+     * Applies a cluster image: creates the topics this broker did not know (and opens its replicas of them), grows
+     * partition counts, takes new configs and placements, and deletes the topics whose ids are in {@code deleted}.
+     * A topic held here and not yet in the image is kept: the controller learns of it when this broker registers.
+     * Images are applied in the order they arrive, one at a time.
+     */
+    public synchronized Future<Void> applyCluster(Map<String, ClusterTopic> image, Set<Uuid> deleted) {
+        applying = applying.transform(x -> applyNow(image, deleted)).andThen(ar -> {
+            if (ar.failed()) LOG.warn("Applying the cluster metadata failed", ar.cause());
+            for (Waiter w : waiters) {
+                TopicInfo t = topics.get(w.topic());
+                if (w.done().test(t) && w.promise().tryComplete(t)) waiters.remove(w);
+            }
+        });
+        return applying;
+    }
+
+    private Future<Void> applyNow(Map<String, ClusterTopic> image, Set<Uuid> deleted) {
+        if (closing) return Future.succeededFuture();
+        List<Future<?>> all = new ArrayList<>();
+        for (TopicInfo t : topics.values()) {
+            if (deleted.contains(t.topicId()) && !image.containsKey(t.name())) all.add(removeLocally(t));
+        }
+        for (ClusterTopic ct : image.values()) {
+            TopicRecord r = ct.record();
+            TopicInfo known = topics.get(r.name());
+            TopicConfig config;
+            try {
+                config = TopicConfig.of(brokerConfig, r.configs());
+            } catch (ConfigException e) {
+                LOG.warn("Topic {} has an invalid config in the cluster metadata: {}", r.name(), e.getMessage());
+                continue;
+            }
+            if (known != null && !known.topicId().equals(r.topicId())) {
+                all.add(removeLocally(known).compose(v -> create(r, config, ct.placements())));
+            } else if (known == null) {
+                all.add(create(r, config, ct.placements()));
+            } else {
+                all.add(update(known, r, config, ct.placements()));
+            }
+        }
+        return Future.join(all).mapEmpty();
+    }
+
+    private Future<Void> create(TopicRecord r, TopicConfig config, List<Placement> placements) {
+        return vertx.executeBlocking(() -> {
+            store.save(r);
+            return null;
+        }).compose(v -> deploy(r, config, 0, placements)).map(t -> {
+            topics.put(r.name(), t);
+            return null;
+        });
+    }
+
+    private Future<Void> update(TopicInfo known, TopicRecord r, TopicConfig config, List<Placement> placements) {
+        Future<TopicInfo> grown = Future.succeededFuture(known);
+        if (r.partitions() > known.partitions().size()) {
+            grown = vertx.executeBlocking(() -> {
+                store.save(r);
+                return null;
+            }).compose(v -> deploy(r, config, known.partitions().size(), placements)).map(added -> grow(known, added, placements));
+        } else if (!known.config().overrides().equals(r.configs())) {
+            grown = vertx.executeBlocking(() -> {
+                store.save(r);
+                return null;
+            }).compose(v -> Future.all(known.localPartitions().stream().map(h -> h.updateConfig(config.logConfig())).toList())).map(v -> known);
+        }
+        return grown.map(t -> {
+            topics.put(r.name(), t.with(config, placements));
+            return null;
+        });
+    }
+
+    private static TopicInfo grow(TopicInfo t, TopicInfo added, List<Placement> placements) {
+        List<PartitionHandle> handles = new ArrayList<>(t.partitions());
+        handles.addAll(added.partitions());
+        List<String> ids = new ArrayList<>(t.deploymentIds());
+        ids.addAll(added.deploymentIds());
+        return new TopicInfo(t.name(), t.topicId(), t.config(), handles, ids, placements);
+    }
+
+    /** Completes with the topic once {@code done} holds for this broker's view of it (the controller's change arrived). */
+    private Future<TopicInfo> awaitTopic(String name, java.util.function.Predicate<TopicInfo> done) {
+        io.vertx.core.Promise<TopicInfo> p = io.vertx.core.Promise.promise();
+        Waiter w = new Waiter(name, done, p);
+        waiters.add(w);
+        if (done.test(topics.get(name)) && p.tryComplete(topics.get(name))) waiters.remove(w);
+        long timer = vertx.setTimer(Limits.CLUSTER_CHANGE_TIMEOUT_MS, x -> {
+            waiters.remove(w);
+            p.tryFail(new org.apache.kafka.common.errors.TimeoutException("The controller's change of topic '" + name
+                    + "' did not reach broker " + nodeId + " within " + Limits.CLUSTER_CHANGE_TIMEOUT_MS + " ms"));
+        });
+        return p.future().andThen(x -> vertx.cancelTimer(timer));
     }
 
     /**
@@ -312,7 +530,7 @@ public final class Partitions {
         closing = true;
         List<Future<Void>> undeployed = new ArrayList<>();
         for (TopicInfo t : topics.values()) {
-            for (String id : t.deploymentIds()) undeployed.add(deployer.undeploy(id));
+            for (String id : t.deploymentIds()) if (id != null) undeployed.add(deployer.undeploy(id));
         }
         topics.clear();
         return Future.all(undeployed).mapEmpty();

@@ -123,6 +123,14 @@ public final class Broker {
         BrokerInfo info = new BrokerInfo(meta.nodeId(), meta.clusterId(), config, broker.partitions,
                 new ProducerIdManager(vertx, config.logDir()), broker.groups, metrics, view);
         return broker.partitions.start()
+                .map(v -> {
+                    if (cluster != null) {
+                        // Topic decisions go to the controller; its metadata comes back as images applied here.
+                        broker.partitions.useAuthority(cluster.authority());
+                        cluster.onImage(broker.partitions::applyCluster);
+                    }
+                    return v;
+                })
                 .compose(v -> broker.groups.start())
                 .compose(v -> KafkaServer.start(vertx, new KafkaApis(info)))
                 .compose(kafka -> {
@@ -133,7 +141,8 @@ public final class Broker {
                 .compose(http -> {
                     broker.http = http;
                     if (cluster == null) return Future.succeededFuture();
-                    return cluster.register(meta.nodeId(), broker.advertisedListeners(), advertisedHost(config, config.httpHost()) + ":" + http.port());
+                    return cluster.register(meta.nodeId(), broker.advertisedListeners(), advertisedHost(config, config.httpHost()) + ":" + http.port(),
+                            broker.localTopicsReport());
                 })
                 .map(v -> {
                     broker.ready = true;
@@ -164,6 +173,19 @@ public final class Broker {
         } catch (java.net.UnknownHostException e) {
             return "localhost";
         }
+    }
+
+    /** The topics this broker holds, for the controller (it rebuilds the cluster metadata from these after a full restart). */
+    private io.vertx.core.json.JsonArray localTopicsReport() {
+        io.vertx.core.json.JsonArray out = new io.vertx.core.json.JsonArray();
+        for (var t : partitions.topics()) {
+            io.vertx.core.json.JsonArray local = new io.vertx.core.json.JsonArray();
+            for (int p = 0; p < t.partitions().size(); p++) if (t.local(p) != null) local.add(p);
+            out.add(new io.vertx.core.json.JsonObject().put("name", t.name()).put("topicId", t.topicId().toString())
+                    .put("partitions", t.partitions().size()).put("configs", new io.vertx.core.json.JsonObject(new java.util.HashMap<>(t.config().overrides())))
+                    .put("local", local));
+        }
+        return out;
     }
 
     /** Each Kafka listener as clients on other machines reach it: advertised.listeners, else the bound address. */

@@ -76,7 +76,7 @@ public final class CreateTopicsHandler implements ApiHandler {
                     fill(ctx, out, partitions, rf, config);
                     done = Future.succeededFuture();
                 } else {
-                    done = ctx.broker().partitions().createTopic(t.name(), partitions, configs).map(info -> {
+                    done = ctx.broker().partitions().createTopic(t.name(), partitions, rf, configs).map(info -> {
                         out.setTopicId(info.topicId());
                         fill(ctx, out, partitions, rf, info.config());
                         return null;
@@ -115,6 +115,10 @@ public final class CreateTopicsHandler implements ApiHandler {
         if (!t.assignments().isEmpty()) return 1;
         int rf = t.replicationFactor() == -1 ? ctx.broker().config().get(BrokerConfig.DEFAULT_REPLICATION_FACTOR) : t.replicationFactor();
         if (rf < 1 || rf > 1) {
+            if (ctx.broker().cluster().clustered() && rf > 1) {
+                throw new InvalidReplicationFactorException("Replication factor " + rf + " is not supported yet: Runnel does not replicate "
+                        + "partitions between brokers yet (docs/cluster.md); use 1");
+            }
             throw new InvalidReplicationFactorException("Replication factor " + rf + " is invalid: it must be at least 1 and at most the "
                     + "number of live brokers (1).");
         }

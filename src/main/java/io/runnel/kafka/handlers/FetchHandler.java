@@ -53,6 +53,8 @@ public final class FetchHandler implements ApiHandler {
         final Uuid topicId;
         final FetchPartition request;
         final Optional<PartitionHandle> handle;
+        /** The topic and partition exist, led by another broker (in a cluster). */
+        boolean elsewhere;
         PartitionData answer;
         long waitAfter;
 
@@ -77,7 +79,9 @@ public final class FetchHandler implements ApiHandler {
         for (FetchTopic t : r.data().topics()) {
             Optional<TopicInfo> topic = byId ? partitions.topicById(t.topicId()) : partitions.topic(t.topic());
             for (FetchPartition p : t.partitions()) {
-                items.add(new Item(t.topic(), t.topicId(), p, topic.flatMap(info -> partitions.partition(info.name(), p.partition()))));
+                Item item = new Item(t.topic(), t.topicId(), p, topic.flatMap(info -> partitions.partition(info.name(), p.partition())));
+                item.elsewhere = item.handle.isEmpty() && topic.isPresent() && p.partition() >= 0 && p.partition() < topic.get().partitions().size();
+                items.add(item);
             }
         }
         Promise<AbstractResponse> response = Promise.promise();
@@ -90,7 +94,7 @@ public final class FetchHandler implements ApiHandler {
     private void attempt(RequestContext ctx, FetchRequest r, List<Item> items, boolean byId, Vertx vertx, long deadline,
                          Promise<AbstractResponse> response) {
         int maxBytes = Math.min(r.maxBytes(), ctx.broker().config().get(io.runnel.config.BrokerConfig.FETCH_MAX_BYTES));
-        readAll(items, maxBytes).onComplete(ar -> {
+        readAll(ctx.broker().partitions(), items, maxBytes).onComplete(ar -> {
             long bytes = items.stream().mapToLong(i -> i.answer.records() == null ? 0 : ((MemoryRecords) i.answer.records()).sizeInBytes()).sum();
             boolean errors = items.stream().anyMatch(i -> i.answer.errorCode() != Errors.NONE.code());
             long remainingMs = (deadline - System.nanoTime()) / 1_000_000L;
@@ -111,28 +115,29 @@ public final class FetchHandler implements ApiHandler {
     }
 
     /** Reads the partitions in order, each within what is left of the response's byte limit. */
-    private static Future<Void> readAll(List<Item> items, int responseMaxBytes) {
+    private static Future<Void> readAll(Partitions partitions, List<Item> items, int responseMaxBytes) {
         int[] remaining = {responseMaxBytes};
         boolean[] haveData = {false};
         Future<Void> chain = Future.succeededFuture();
         for (Item i : items) {
-            chain = chain.compose(v -> readOne(i, remaining, haveData));
+            chain = chain.compose(v -> readOne(partitions, i, remaining, haveData));
         }
         return chain;
     }
 
-    private static Future<Void> readOne(Item i, int[] remaining, boolean[] haveData) {
+    private static Future<Void> readOne(Partitions partitions, Item i, int[] remaining, boolean[] haveData) {
         PartitionData out = new PartitionData().setPartitionIndex(i.request.partition());
         i.answer = out;
         if (i.handle.isEmpty()) {
-            out.setErrorCode((i.topic == null || i.topic.isEmpty() ? Errors.UNKNOWN_TOPIC_ID : Errors.UNKNOWN_TOPIC_OR_PARTITION).code())
+            out.setErrorCode((i.elsewhere ? Errors.NOT_LEADER_OR_FOLLOWER
+                            : i.topic == null || i.topic.isEmpty() ? Errors.UNKNOWN_TOPIC_ID : Errors.UNKNOWN_TOPIC_OR_PARTITION).code())
                     .setHighWatermark(FetchResponse.INVALID_HIGH_WATERMARK);
             return Future.succeededFuture();
         }
         PartitionHandle h = i.handle.get();
-        int leaderEpoch = i.request.currentLeaderEpoch();
-        if (leaderEpoch > 0) {
-            out.setErrorCode(Errors.UNKNOWN_LEADER_EPOCH.code());
+        Errors epoch = partitions.checkLeaderEpoch(h.topicPartition().topic(), h.topicPartition().partition(), i.request.currentLeaderEpoch());
+        if (epoch != Errors.NONE) {
+            out.setErrorCode(epoch.code());
             return Future.succeededFuture();
         }
         int max = Math.min(i.request.partitionMaxBytes(), Math.max(0, remaining[0]));

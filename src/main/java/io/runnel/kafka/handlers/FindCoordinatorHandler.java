@@ -15,7 +15,8 @@ import org.apache.kafka.common.requests.FindCoordinatorRequest;
 import org.apache.kafka.common.requests.FindCoordinatorResponse;
 
 /**
- * FindCoordinator, one key (v0 to v3) or a batch (v4+). Every group's coordinator is this broker; the first request
+ * FindCoordinator, one key (v0 to v3) or a batch (v4+). A group's coordinator is the leader of its __consumer_offsets
+ * partition (this broker when it runs alone); the first request
  * creates {@code __consumer_offsets}. Transaction coordinators do not exist yet: such keys get INVALID_REQUEST.
  */
 public final class FindCoordinatorHandler implements ApiHandler {
@@ -48,8 +49,13 @@ public final class FindCoordinatorHandler implements ApiHandler {
 
     private static Coordinator coordinator(RequestContext ctx, String key, Errors error, String message) {
         Coordinator c = new Coordinator().setKey(key).setErrorCode(error.code()).setErrorMessage(message);
-        if (error == Errors.NONE) c.setNodeId(ctx.broker().nodeId()).setHost(ctx.endpoint().host()).setPort(ctx.endpoint().port());
-        else c.setNodeId(-1).setHost("").setPort(-1);
-        return c;
+        if (error == Errors.NONE) {
+            // The coordinator is the leader of the group's __consumer_offsets partition (in a cluster, maybe another broker).
+            int node = ctx.broker().groups().coordinatorNode(key);
+            var endpoint = ctx.brokers().stream().filter(b -> b.nodeId() == node).findFirst();
+            if (endpoint.isPresent()) return c.setNodeId(node).setHost(endpoint.get().host()).setPort(endpoint.get().port());
+            c.setErrorCode(Errors.COORDINATOR_NOT_AVAILABLE.code()).setErrorMessage("The coordinator of group " + key + " (broker " + node + ") is offline");
+        }
+        return c.setNodeId(-1).setHost("").setPort(-1);
     }
 }

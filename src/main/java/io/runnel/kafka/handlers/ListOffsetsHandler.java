@@ -53,7 +53,12 @@ public final class ListOffsetsHandler implements ApiHandler {
                 }
                 Optional<PartitionHandle> h = ctx.broker().partitions().partition(t.name(), p.partitionIndex());
                 if (h.isEmpty()) {
-                    out.setErrorCode(Errors.UNKNOWN_TOPIC_OR_PARTITION.code());
+                    out.setErrorCode(Errors.forException(ctx.broker().partitions().notHere(t.name(), p.partitionIndex())).code());
+                    continue;
+                }
+                Errors epoch = ctx.broker().partitions().checkLeaderEpoch(t.name(), p.partitionIndex(), p.currentLeaderEpoch());
+                if (epoch != Errors.NONE) {
+                    out.setErrorCode(epoch.code());
                     continue;
                 }
                 all.add(lookup(h.get(), p.timestamp()).map(found -> {

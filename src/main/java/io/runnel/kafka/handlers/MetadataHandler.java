@@ -77,11 +77,18 @@ public final class MetadataHandler implements ApiHandler {
     }
 
     private static MetadataResponseTopic topic(RequestContext ctx, TopicInfo t) {
-        int node = ctx.broker().nodeId();
+        java.util.Set<Integer> live = new java.util.HashSet<>();
+        for (var b : ctx.broker().cluster().brokers()) live.add(b.nodeId());
+        live.add(ctx.broker().nodeId());
         List<MetadataResponsePartition> parts = new ArrayList<>();
         for (int p = 0; p < t.partitions().size(); p++) {
-            parts.add(new MetadataResponsePartition().setPartitionIndex(p).setLeaderId(node).setLeaderEpoch(0)
-                    .setReplicaNodes(List.of(node)).setIsrNodes(List.of(node)).setOfflineReplicas(List.of()));
+            var pl = t.placements().get(p);
+            MetadataResponsePartition mp = new MetadataResponsePartition().setPartitionIndex(p).setLeaderId(pl.leader())
+                    .setLeaderEpoch(pl.leaderEpoch()).setReplicaNodes(pl.replicas()).setIsrNodes(pl.isr())
+                    .setOfflineReplicas(pl.replicas().stream().filter(r -> !live.contains(r)).toList());
+            // Kafka's answer for a partition whose replicas are all offline: no leader, LEADER_NOT_AVAILABLE.
+            if (!pl.hasLeader()) mp.setErrorCode(Errors.LEADER_NOT_AVAILABLE.code());
+            parts.add(mp);
         }
         return new MetadataResponseTopic().setName(t.name()).setTopicId(t.topicId()).setIsInternal(GroupCoordinator.isInternal(t.name()))
                 .setPartitions(parts);

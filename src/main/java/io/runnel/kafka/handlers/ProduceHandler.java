@@ -79,7 +79,10 @@ public final class ProduceHandler implements ApiHandler {
         Optional<PartitionHandle> handle = topic.flatMap(t -> ctx.broker().partitions().partition(t.name(), p.index()));
         Future<PartitionProduceResponse> result;
         try {
-            if (handle.isEmpty()) throw new UnknownTopicOrPartitionException("This server does not host this topic-partition.");
+            if (handle.isEmpty()) {
+                throw topic.isPresent() ? ctx.broker().partitions().notHere(topic.get().name(), p.index())
+                        : new UnknownTopicOrPartitionException("This server does not host this topic-partition.");
+            }
             if (r.transactionalId() != null) {
                 throw new org.apache.kafka.common.errors.UnsupportedVersionException("Transactions are not supported by Runnel yet");
             }

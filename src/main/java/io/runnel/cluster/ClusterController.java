@@ -1,0 +1,283 @@
+package io.runnel.cluster;
+
+import com.hazelcast.map.IMap;
+import io.runnel.log.TopicStore.TopicRecord;
+import io.runnel.partition.ClusterTopic;
+import io.runnel.partition.Placement;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.ThreadLocalRandom;
+import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.errors.ApiException;
+import org.apache.kafka.common.errors.InvalidPartitionsException;
+import org.apache.kafka.common.errors.InvalidReplicationFactorException;
+import org.apache.kafka.common.errors.NotControllerException;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
+import org.apache.kafka.common.protocol.Errors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The controller's work, on the broker elected controller: it owns the cluster's topic metadata in Hazelcast's
+ * {@code runnel-topics} map (and the tombstones of deleted topics in {@code runnel-deleted}).
+ *
+ * <ul>
+ *   <li>Commands from every broker (create, delete, grow, configure a topic) arrive on the clustered event bus at
+ *       {@link #ADDRESS}, which only the controller consumes; they run one at a time on a worker thread.</li>
+ *   <li>Replicas are assigned as Kafka's rack-unaware assignment does (a random first broker and a random shift, so
+ *       leaders and replicas spread over the live brokers); the first replica is the preferred leader.</li>
+ *   <li>When a broker leaves, the partitions it led get a new leader from their in-sync replicas, with the leader
+ *       epoch raised; with none left the partition has no leader (unclean election is off) until a replica
+ *       returns. When a broker registers, the partitions it holds get it back as leader when they have none.</li>
+ *   <li>After a restart of the whole cluster the Hazelcast maps are empty: each broker reports the topics it holds
+ *       when it registers, and the controller rebuilds the metadata from those reports (a topic whose id is in the
+ *       tombstones is not brought back).</li>
+ *   <li>Every write first checks that this broker still holds the controller epoch it was elected with.</li>
+ * </ul>
+ */
+final class ClusterController {
+    static final String ADDRESS = "runnel.controller";
+    private static final Logger LOG = LoggerFactory.getLogger(ClusterController.class);
+
+    private final HazelcastCluster cluster;
+    private final Vertx vertx;
+    private final IMap<String, String> topics;
+    private final IMap<String, String> deleted;
+    private final long epoch;
+    private MessageConsumer<JsonObject> consumer;
+
+    ClusterController(HazelcastCluster cluster, Vertx vertx, IMap<String, String> topics, IMap<String, String> deleted, long epoch) {
+        this.cluster = cluster;
+        this.vertx = vertx;
+        this.topics = topics;
+        this.deleted = deleted;
+        this.epoch = epoch;
+    }
+
+    /** Starts consuming commands (call on a Vert.x context) and brings the metadata in line with the live brokers. */
+    void start() {
+        consumer = vertx.eventBus().consumer(ADDRESS, this::onCommand);
+        run(() -> {
+            reconcileAll();
+            return null;
+        });
+    }
+
+    void stop() {
+        if (consumer != null) consumer.unregister();
+    }
+
+    /** Runs controller work on a worker thread, one task at a time, in order. */
+    <T> Future<T> run(java.util.concurrent.Callable<T> work) {
+        return vertx.executeBlocking(work, true);
+    }
+
+    private void onCommand(Message<JsonObject> m) {
+        JsonObject c = m.body();
+        run(() -> {
+            fence();
+            switch (c.getString("op")) {
+                case "create" -> create(c.getString("name"), c.getInteger("partitions"), c.getInteger("replicationFactor"), strings(c.getJsonObject("configs")));
+                case "delete" -> delete(c.getString("name"));
+                case "grow" -> grow(c.getString("name"), c.getInteger("total"));
+                case "configure" -> configure(c.getString("name"), strings(c.getJsonObject("configs")));
+                default -> throw new org.apache.kafka.common.errors.InvalidRequestException("Unknown controller command " + c.getString("op"));
+            }
+            return null;
+        }).onComplete(ar -> {
+            if (ar.succeeded()) {
+                m.reply(new JsonObject().put("ok", true));
+            } else {
+                Throwable e = ar.cause();
+                Errors error = e instanceof ApiException ? Errors.forException(e) : Errors.UNKNOWN_SERVER_ERROR;
+                if (!(e instanceof ApiException)) LOG.warn("Controller command {} failed", c.getString("op"), e);
+                m.fail(error.code(), e.getMessage());
+            }
+        });
+    }
+
+    private static Map<String, String> strings(JsonObject o) {
+        Map<String, String> out = new HashMap<>();
+        if (o != null) o.forEach(e -> out.put(e.getKey(), String.valueOf(e.getValue())));
+        return Map.copyOf(out);
+    }
+
+    /** Fails with NOT_CONTROLLER unless this broker still holds the epoch it was elected with. */
+    private void fence() {
+        if (cluster.currentControllerEpoch() != epoch) {
+            throw new NotControllerException("Broker " + cluster.nodeId() + " is no longer the controller (epoch " + epoch + ")");
+        }
+    }
+
+    // ---- commands ----
+
+    private void create(String name, int partitions, int rf, Map<String, String> configs) {
+        if (topics.containsKey(name)) throw new TopicExistsException("Topic '" + name + "' already exists.");
+        List<Integer> live = cluster.liveNodeIds();
+        if (rf < 1 || rf > live.size()) {
+            throw new InvalidReplicationFactorException("Replication factor " + rf + " is invalid: it must be at least 1 and at most the "
+                    + "number of live brokers (" + live.size() + ").");
+        }
+        List<Placement> placements = assign(live, 0, partitions, rf, ThreadLocalRandom.current().nextInt(live.size()),
+                ThreadLocalRandom.current().nextInt(live.size()));
+        ClusterTopic t = new ClusterTopic(new TopicRecord(name, Uuid.randomUuid(), partitions, configs), placements);
+        if (topics.putIfAbsent(name, TopicJson.encode(t)) != null) throw new TopicExistsException("Topic '" + name + "' already exists.");
+        LOG.info("Created topic {} with {} partition(s) over brokers {}", name, partitions, live);
+    }
+
+    /**
+     * Kafka's rack-unaware replica assignment (AdminUtils.assignReplicasToBrokersRackUnaware): partition p's first
+     * replica is broker {@code (start + p) mod n}; the others follow at a shift that grows every n partitions, so
+     * that leaders and followers both spread evenly.
+     */
+    static List<Placement> assign(List<Integer> brokers, int fromPartition, int toPartition, int rf, int start, int shiftStart) {
+        int n = brokers.size();
+        List<Placement> out = new ArrayList<>();
+        int shift = shiftStart;
+        for (int p = fromPartition; p < toPartition; p++) {
+            if (p > 0 && p % n == 0) shift++;
+            int first = (p + start) % n;
+            List<Integer> replicas = new ArrayList<>();
+            replicas.add(brokers.get(first));
+            for (int j = 0; j < rf - 1; j++) replicas.add(brokers.get((first + 1 + (shift + j) % (n - 1)) % n));
+            out.add(new Placement(replicas, replicas.get(0), 0, replicas));
+        }
+        return out;
+    }
+
+    private ClusterTopic existing(String name) {
+        String text = topics.get(name);
+        if (text == null) throw new UnknownTopicOrPartitionException("Topic '" + name + "' does not exist.");
+        return TopicJson.decode(text);
+    }
+
+    private void delete(String name) {
+        ClusterTopic t = existing(name);
+        deleted.put(t.record().topicId().toString(), name);
+        topics.remove(name);
+        LOG.info("Deleted topic {}", name);
+    }
+
+    private void grow(String name, int total) {
+        ClusterTopic t = existing(name);
+        if (total <= t.record().partitions()) {
+            throw new InvalidPartitionsException("Topic '" + name + "' has " + t.record().partitions() + " partitions; the new count must be larger");
+        }
+        List<Integer> live = cluster.liveNodeIds();
+        int rf = t.placements().get(0).replicas().size();
+        if (rf > live.size()) throw new InvalidReplicationFactorException("Only " + live.size() + " brokers are live for replication factor " + rf);
+        List<Placement> placements = new ArrayList<>(t.placements());
+        placements.addAll(assign(live, t.record().partitions(), total, rf, ThreadLocalRandom.current().nextInt(live.size()),
+                ThreadLocalRandom.current().nextInt(live.size())));
+        TopicRecord r = t.record();
+        topics.put(name, TopicJson.encode(new ClusterTopic(new TopicRecord(name, r.topicId(), total, r.configs()), placements)));
+    }
+
+    private void configure(String name, Map<String, String> configs) {
+        ClusterTopic t = existing(name);
+        TopicRecord r = t.record();
+        topics.put(name, TopicJson.encode(new ClusterTopic(new TopicRecord(name, r.topicId(), r.partitions(), configs), t.placements())));
+    }
+
+    // ---- brokers leaving and coming back ----
+
+    /** Re-checks every partition's leader against the live brokers (after an election or a membership change). */
+    void reconcileAll() {
+        fence();
+        Set<Integer> live = new TreeSet<>(cluster.liveNodeIds());
+        for (String name : topics.keySet()) {
+            String text = topics.get(name);
+            if (text == null) continue;
+            ClusterTopic t = TopicJson.decode(text);
+            List<Placement> next = new ArrayList<>();
+            boolean changed = false;
+            for (Placement p : t.placements()) {
+                Placement q = reconcile(p, live);
+                changed |= !q.equals(p);
+                next.add(q);
+            }
+            if (changed) {
+                topics.put(name, TopicJson.encode(new ClusterTopic(t.record(), next)));
+                LOG.info("Leaders of topic {} are now {}", name, next.stream().map(Placement::leader).toList());
+            }
+        }
+    }
+
+    /**
+     * A partition's placement given the live brokers: the ISR loses the dead, a dead leader is replaced by the first
+     * live ISR member (epoch + 1), and a partition without a leader gets its first live replica back once that
+     * replica is in the ISR (a returning sole replica). Unclean election is off: an out-of-sync replica never leads.
+     */
+    static Placement reconcile(Placement p, Set<Integer> live) {
+        List<Integer> isr = p.isr().stream().filter(live::contains).toList();
+        if (p.hasLeader() && live.contains(p.leader())) {
+            return isr.equals(p.isr()) ? p : new Placement(p.replicas(), p.leader(), p.leaderEpoch(), isr);
+        }
+        // The leader is gone (or there was none): the first live in-sync replica takes over.
+        List<Integer> candidates = new ArrayList<>(isr);
+        if (candidates.isEmpty()) {
+            // No live in-sync replica. A sole replica is its own ISR when it returns: it holds every acknowledged record.
+            if (p.replicas().size() == 1 && live.contains(p.replicas().get(0))) candidates.add(p.replicas().get(0));
+        }
+        if (candidates.isEmpty()) {
+            List<Integer> lastIsr = p.isr().isEmpty() ? p.isr() : List.of(p.isr().get(0)); // Kafka keeps the last leader in the ISR
+            return new Placement(p.replicas(), -1, p.leaderEpoch() + (p.hasLeader() ? 1 : 0), p.replicas().size() == 1 ? p.replicas() : lastIsr);
+        }
+        int leader = candidates.get(0);
+        List<Integer> newIsr = isr.isEmpty() ? List.of(leader) : isr;
+        return new Placement(p.replicas(), leader, p.leaderEpoch() + 1, newIsr);
+    }
+
+    /**
+     * Rebuilds metadata from a registering broker's report of the topics it holds (after a full cluster restart the
+     * Hazelcast maps are empty): unknown topics are added with this broker as the replica of the partitions it holds;
+     * partitions nobody has reported yet stay without replicas and leader until their broker registers.
+     */
+    void adopt(int nodeId, JsonArray reported) {
+        fence();
+        for (Object x : reported) {
+            JsonObject r = (JsonObject) x;
+            String name = r.getString("name");
+            Uuid id = Uuid.fromString(r.getString("topicId"));
+            if (deleted.containsKey(id.toString())) continue; // deleted while that broker was away: it deletes its copy
+            List<Integer> local = TopicJson.ints(r.getJsonArray("local"));
+            String text = topics.get(name);
+            ClusterTopic t;
+            if (text == null) {
+                int count = r.getInteger("partitions");
+                List<Placement> placements = new ArrayList<>();
+                for (int p = 0; p < count; p++) placements.add(new Placement(List.of(), -1, 0, List.of()));
+                t = new ClusterTopic(new TopicRecord(name, id, count, strings(r.getJsonObject("configs"))), placements);
+            } else {
+                t = TopicJson.decode(text);
+                if (!t.record().topicId().equals(id)) continue; // another topic of the same name: the cluster's wins
+            }
+            List<Placement> next = new ArrayList<>(t.placements());
+            boolean changed = text == null;
+            for (int p : local) {
+                if (p >= next.size()) continue;
+                Placement pl = next.get(p);
+                if (pl.replicas().isEmpty()) {
+                    next.set(p, new Placement(List.of(nodeId), nodeId, pl.leaderEpoch() + 1, List.of(nodeId)));
+                    changed = true;
+                }
+            }
+            if (changed) {
+                topics.put(name, TopicJson.encode(new ClusterTopic(t.record(), next)));
+                LOG.info("Topic {} taken into the cluster metadata from broker {}'s report", name, nodeId);
+            }
+        }
+        reconcileAll();
+    }
+}

@@ -1,0 +1,51 @@
+package io.runnel.cluster;
+
+import io.runnel.log.TopicStore.TopicRecord;
+import io.runnel.partition.ClusterTopic;
+import io.runnel.partition.Placement;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.common.Uuid;
+
+/**
+ * A topic's cluster metadata as the JSON text stored in Hazelcast's {@code runnel-topics} map:
+ * {@code {"name", "topicId", "configs": {...}, "placements": [{"replicas": [..], "leader", "epoch", "isr": [..]}]}},
+ * one placement per partition.
+ */
+final class TopicJson {
+    private TopicJson() {
+    }
+
+    static String encode(ClusterTopic t) {
+        JsonArray placements = new JsonArray();
+        for (Placement p : t.placements()) {
+            placements.add(new JsonObject().put("replicas", new JsonArray(new ArrayList<>(p.replicas()))).put("leader", p.leader())
+                    .put("epoch", p.leaderEpoch()).put("isr", new JsonArray(new ArrayList<>(p.isr()))));
+        }
+        return new JsonObject().put("name", t.record().name()).put("topicId", t.record().topicId().toString())
+                .put("configs", new JsonObject(new HashMap<>(t.record().configs()))).put("placements", placements).encode();
+    }
+
+    static ClusterTopic decode(String text) {
+        JsonObject o = new JsonObject(text);
+        List<Placement> placements = new ArrayList<>();
+        for (Object x : o.getJsonArray("placements")) {
+            JsonObject p = (JsonObject) x;
+            placements.add(new Placement(ints(p.getJsonArray("replicas")), p.getInteger("leader"), p.getInteger("epoch"), ints(p.getJsonArray("isr"))));
+        }
+        Map<String, String> configs = new HashMap<>();
+        o.getJsonObject("configs").forEach(e -> configs.put(e.getKey(), String.valueOf(e.getValue())));
+        return new ClusterTopic(new TopicRecord(o.getString("name"), Uuid.fromString(o.getString("topicId")), placements.size(), Map.copyOf(configs)),
+                placements);
+    }
+
+    static List<Integer> ints(JsonArray a) {
+        List<Integer> out = new ArrayList<>();
+        for (Object x : a) out.add(((Number) x).intValue());
+        return out;
+    }
+}

@@ -1,0 +1,20 @@
+package io.runnel.partition;
+
+import io.vertx.core.Future;
+import java.util.Map;
+
+/**
+ * Who decides about topics when the broker is part of a cluster: the controller. {@link Partitions} validates a
+ * request locally and hands it over; the change comes back as a new cluster image ({@link Partitions#applyCluster}).
+ * The futures fail with Kafka's exceptions (TopicExistsException, UnknownTopicOrPartitionException,
+ * InvalidReplicationFactorException, NotControllerException...).
+ */
+public interface TopicAuthority {
+    Future<Void> createTopic(String name, int partitions, int replicationFactor, Map<String, String> configs);
+
+    Future<Void> deleteTopic(String name);
+
+    Future<Void> createPartitions(String name, int total);
+
+    Future<Void> alterTopicConfig(String name, Map<String, String> configs);
+}

@@ -1,0 +1,156 @@
+package io.runnel.cluster;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import io.runnel.testkit.KafkaClients;
+import io.runnel.testkit.LocalCluster;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.TopicPartitionInfo;
+import org.apache.kafka.common.errors.InvalidReplicationFactorException;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Topics in a three-broker cluster (separate JVMs): the controller spreads partitions over the brokers, every broker
+ * answers the same Metadata, unmodified Kafka clients produce and consume across brokers (and in a consumer group
+ * whose coordinator lives where its __consumer_offsets partition does), a broker that dies takes its partitions
+ * offline and brings them back with their records, and the metadata survives a restart of the whole cluster.
+ */
+class ClusterTopicsTest {
+    private static final int RECORDS = 600;
+
+    @TempDir
+    Path root;
+
+    @Test
+    void topicsSpreadOverTheClusterAndClientsUseEveryBroker() throws Exception {
+        try (LocalCluster cluster = LocalCluster.start(root, 3)) {
+            try (Admin admin = KafkaClients.admin(cluster.bootstrap())) {
+                await().atMost(Duration.ofSeconds(30)).until(() -> admin.describeCluster().nodes().get().size() == 3);
+                admin.createTopics(List.of(new NewTopic("spread", 6, (short) 1))).all().get(30, TimeUnit.SECONDS);
+                assertThatThrownBy(() -> admin.createTopics(List.of(new NewTopic("replicated", 3, (short) 3))).all().get())
+                        .hasCauseInstanceOf(InvalidReplicationFactorException.class).hasMessageContaining("replicate");
+            }
+            // Every broker gives the same leaders, and the six partitions lead on all three brokers.
+            Map<Integer, Integer> leaders = leadersSeenByEveryBroker(cluster, "spread");
+            assertThat(new HashSet<>(leaders.values())).containsExactlyInAnyOrder(1, 2, 3);
+
+            try (KafkaProducer<String, String> p = KafkaClients.producer(cluster.bootstrap(), Map.of())) {
+                for (int i = 0; i < RECORDS; i++) p.send(new ProducerRecord<>("spread", "k" + i, "v" + i));
+                p.flush();
+            }
+            assertThat(readAll(cluster.bootstrap(), "spread", 6)).hasSize(RECORDS);
+
+            // A consumer group: FindCoordinator sends it to the broker that leads its __consumer_offsets partition.
+            try (KafkaConsumer<String, String> c = KafkaClients.groupConsumer(cluster.bootstrap(), "classic", "spread-readers", Map.of())) {
+                c.subscribe(List.of("spread"));
+                List<ConsumerRecord<String, String>> got = KafkaClients.pollAtLeast(c, RECORDS);
+                assertThat(got).hasSize(RECORDS);
+                c.commitSync();
+            }
+            try (Admin admin = KafkaClients.admin(cluster.bootstrap())) {
+                var offsets = admin.listConsumerGroupOffsets("spread-readers").partitionsToOffsetAndMetadata().get();
+                assertThat(offsets.values().stream().mapToLong(o -> o.offset()).sum()).isEqualTo(RECORDS);
+            }
+
+            // A broker dies: its partitions have no leader (a single replica: unclean election is off); the others serve.
+            int victim = leaders.get(0) == controller(cluster) ? leaders.get(0) % 3 + 1 : leaders.get(0);
+            cluster.broker(victim).kill9();
+            Set<Integer> alive = new HashSet<>(Set.of(1, 2, 3));
+            alive.remove(victim);
+            int witness = alive.iterator().next();
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
+                try (Admin admin = KafkaClients.admin(cluster.broker(witness).kafkaBootstrap())) {
+                    TopicDescription d = admin.describeTopics(List.of("spread")).allTopicNames().get().get("spread");
+                    for (TopicPartitionInfo p : d.partitions()) {
+                        if (leaders.get(p.partition()) == victim) assertThat(p.leader()).isNull();
+                        else assertThat(p.leader().id()).isEqualTo(leaders.get(p.partition()));
+                    }
+                }
+            });
+            cluster.restart(victim);
+            assertThat(leadersSeenByEveryBroker(cluster, "spread")).isEqualTo(leaders); // its partitions lead again, on it
+            assertThat(readAll(cluster.bootstrap(), "spread", 6)).hasSize(RECORDS); // with their records
+
+            try (Admin admin = KafkaClients.admin(cluster.bootstrap())) {
+                admin.createTopics(List.of(new NewTopic("doomed", 3, (short) 1))).all().get(30, TimeUnit.SECONDS);
+                leadersSeenByEveryBroker(cluster, "doomed");
+                admin.deleteTopics(List.of("doomed")).all().get(30, TimeUnit.SECONDS);
+            }
+            for (int id = 1; id <= 3; id++) {
+                int node = id;
+                await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
+                    try (Admin admin = KafkaClients.admin(cluster.broker(node).kafkaBootstrap())) {
+                        assertThatThrownBy(() -> admin.describeTopics(List.of("doomed")).allTopicNames().get())
+                                .isInstanceOf(ExecutionException.class).hasCauseInstanceOf(UnknownTopicOrPartitionException.class);
+                    }
+                });
+            }
+
+            // The whole cluster restarts: Hazelcast's maps start empty and the metadata comes back from the brokers' reports.
+            for (int id = 1; id <= 3; id++) cluster.broker(id).terminate();
+            for (int id = 1; id <= 3; id++) cluster.restart(id);
+            assertThat(leadersSeenByEveryBroker(cluster, "spread")).isEqualTo(leaders);
+            assertThat(readAll(cluster.bootstrap(), "spread", 6)).hasSize(RECORDS);
+        }
+    }
+
+    private static int controller(LocalCluster cluster) throws Exception {
+        try (Admin admin = KafkaClients.admin(cluster.bootstrap())) {
+            return admin.describeCluster().controller().get().id();
+        }
+    }
+
+    /** Partition to leader, once every broker's Metadata names the same leader for every partition. */
+    private static Map<Integer, Integer> leadersSeenByEveryBroker(LocalCluster cluster, String topic) {
+        Map<Integer, Integer> agreed = new HashMap<>();
+        await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> {
+            Map<Integer, Integer> first = null;
+            for (int id = 1; id <= cluster.size(); id++) {
+                try (Admin admin = KafkaClients.admin(cluster.broker(id).kafkaBootstrap())) {
+                    TopicDescription d = admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic);
+                    Map<Integer, Integer> seen = new HashMap<>();
+                    for (TopicPartitionInfo p : d.partitions()) {
+                        assertThat(p.leader()).as("leader of %s-%d seen by broker %d", topic, p.partition(), id).isNotNull();
+                        seen.put(p.partition(), p.leader().id());
+                    }
+                    if (first == null) first = seen;
+                    assertThat(seen).as("leaders seen by broker %d", id).isEqualTo(first);
+                }
+            }
+            agreed.clear();
+            agreed.putAll(first);
+        });
+        return agreed;
+    }
+
+    private static List<ConsumerRecord<String, String>> readAll(String bootstrap, String topic, int partitions) {
+        try (KafkaConsumer<String, String> c = KafkaClients.consumer(bootstrap, Map.of())) {
+            List<TopicPartition> tps = new ArrayList<>();
+            for (int p = 0; p < partitions; p++) tps.add(new TopicPartition(topic, p));
+            c.assign(tps);
+            c.seekToBeginning(tps);
+            return KafkaClients.pollAtLeast(c, RECORDS);
+        }
+    }
+}
