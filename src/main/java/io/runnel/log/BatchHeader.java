@@ -37,9 +37,16 @@ public final class BatchHeader {
     static final int MAGIC_OFFSET = Records.MAGIC_OFFSET;
     static final int LAST_OFFSET_DELTA_OFFSET = DefaultRecordBatch.LAST_OFFSET_DELTA_OFFSET;
     static final int MAX_TIMESTAMP_OFFSET = 35;
+    /** Kafka v2: base offset (8) and batch length (4) come first, then the partition leader epoch. */
+    static final int PARTITION_LEADER_EPOCH_OFFSET = 12;
     static final int RECORDS_COUNT_OFFSET = DefaultRecordBatch.RECORDS_COUNT_OFFSET;
 
     private BatchHeader() {
+    }
+
+    /** The partition leader epoch the leader stamped on the batch (outside the CRC), or -1. */
+    public static int partitionLeaderEpoch(ByteBuffer b, int at) {
+        return b.getInt(at + PARTITION_LEADER_EPOCH_OFFSET);
     }
 
     public static long baseOffset(ByteBuffer b, int at) {

@@ -128,7 +128,71 @@ public final class Log {
     }
 
     /**
-     * Appends batches whose offsets are already set (recovery tests, replication later): they must start at the
+     * Appends batches copied from the leader (replication): their offsets, leader epochs and timestamps are kept.
+     * They are validated as a producer's are (whole v2 batches, CRC, size), and must continue this log exactly: the
+     * first batch starts at the log end offset and each next one where the previous ended; otherwise nothing is
+     * written and the append fails with {@link InvalidRecordException} (the follower then truncates and refetches).
+     */
+    public AppendInfo appendAsFollower(ByteBuffer records) throws IOException {
+        int count = validate(records);
+        long expected = logEndOffset;
+        long firstTimestamp = RecordBatch.NO_TIMESTAMP;
+        for (MutableRecordBatch batch : MemoryRecords.readableRecords(records.duplicate()).batches()) {
+            if (batch.baseOffset() != expected) {
+                throw new InvalidRecordException("A replicated batch starts at offset " + batch.baseOffset() + " where offset " + expected
+                        + " was expected in " + dir.getFileName());
+            }
+            if (firstTimestamp == RecordBatch.NO_TIMESTAMP) firstTimestamp = batch.maxTimestamp();
+            expected = batch.lastOffset() + 1;
+        }
+        long first = logEndOffset;
+        appendAssigned(records, expected - first, time.milliseconds());
+        return new AppendInfo(first, expected - 1, count, RecordBatch.NO_TIMESTAMP, logStartOffset);
+    }
+
+    /**
+     * Removes every batch from the one holding {@code offset} to the end (a follower whose log diverged from a new
+     * leader's; Kafka's Log.truncateTo). Whole segments after it are deleted; the log end offset becomes the start of
+     * that batch. Does nothing when {@code offset} is at or past the end. An offset before the log start empties the
+     * log and restarts it at {@code offset}. Blocking.
+     */
+    public void truncateTo(long offset) throws IOException {
+        if (offset >= logEndOffset) return;
+        if (offset <= logStartOffset) {
+            truncateFullyAndStartAt(offset < logStartOffset ? offset : logStartOffset);
+            return;
+        }
+        List<Segment> doomed = new ArrayList<>(segments.tailMap(offset, false).values());
+        Segment holder = segments.floorEntry(offset).getValue();
+        if (holder.baseOffset() == offset && holder != segments.firstEntry().getValue()) doomed.add(0, holder);
+        for (Segment s : doomed) {
+            segments.remove(s.baseOffset());
+            s.deleteFiles();
+        }
+        Segment active = activeSegment();
+        if (!doomed.contains(holder)) active.truncateFrom(offset, config.maxMessageBytes(), config.compact());
+        logEndOffset = active.nextOffset();
+        recoveryPoint = Math.min(recoveryPoint, logEndOffset);
+        unflushedRecords = 0;
+        firstUnflushedMs = -1;
+    }
+
+    /** Deletes every segment and starts an empty log at {@code offset}. Blocking. */
+    private void truncateFullyAndStartAt(long offset) throws IOException {
+        for (Segment s : new ArrayList<>(segments.values())) s.deleteFiles();
+        segments.clear();
+        Segment fresh = Segment.create(dir, offset, config.indexIntervalBytes(), time.milliseconds());
+        segments.put(offset, fresh);
+        logStartOffset = offset;
+        logEndOffset = offset;
+        recoveryPoint = offset;
+        unflushedRecords = 0;
+        firstUnflushedMs = -1;
+        Checkpoints.write(dir.resolve(Checkpoints.LOG_START_OFFSET), logStartOffset);
+    }
+
+    /**
+     * Appends batches whose offsets are already set (recovery tests, replication): they must start at the
      * log end offset. Rolls the active segment first when size, age or offset range require it.
      */
     void appendAssigned(ByteBuffer records, long recordOffsets, long now) throws IOException {
@@ -168,18 +232,35 @@ public final class Log {
      * @throws OffsetOutOfRangeException when {@code offset} is below the log start or above the log end offset
      */
     public ReadResult read(long offset, int maxBytes, boolean minOneBatch) throws IOException {
+        return read(offset, maxBytes, minOneBatch, Long.MAX_VALUE);
+    }
+
+    /**
+     * Reads as {@link #read(long, int, boolean)}, but only batches that end before {@code upTo} (a consumer of a
+     * replicated partition reads below the high watermark; batches never straddle it, since the high watermark is
+     * always where some replica's log ends). An offset past {@code upTo} is out of range.
+     */
+    public ReadResult read(long offset, int maxBytes, boolean minOneBatch, long upTo) throws IOException {
         long start = logStartOffset;
-        long end = logEndOffset;
+        long end = Math.min(logEndOffset, upTo);
+        if (offset == end && offset < logEndOffset) return new ReadResult(ByteBuffer.allocate(0), start, end);
         if (offset < start || offset > end) {
             throw new OffsetOutOfRangeException("Offset " + offset + " is outside the log's range [" + start + ", " + end + "] in " + dir.getFileName());
         }
         Map.Entry<Long, Segment> e = segments.floorEntry(offset);
         while (e != null) {
             ByteBuffer data = e.getValue().read(offset, maxBytes, minOneBatch);
-            if (data != null) return new ReadResult(data, start, end);
+            if (data != null) return new ReadResult(end < logEndOffset ? below(data, end) : data, start, end);
             e = segments.higherEntry(e.getKey());
         }
         return new ReadResult(ByteBuffer.allocate(0), start, end);
+    }
+
+    /** {@code data} without the batches that end at or after {@code upTo}. */
+    private static ByteBuffer below(ByteBuffer data, long upTo) {
+        int at = data.position();
+        while (at + BatchHeader.SIZE <= data.limit() && BatchHeader.lastOffset(data, at) < upTo) at += BatchHeader.batchSize(data, at);
+        return data.limit(at);
     }
 
     /** The first record with a timestamp at or after {@code timestamp} (ListOffsets by time), if any. */

@@ -394,6 +394,20 @@ public final class Segment {
         timeIndex.force();
     }
 
+    /**
+     * Cuts this segment back so that it ends before the batch holding {@code offset} (Kafka's LogSegment.truncateTo:
+     * the batch that holds the offset goes too), then rebuilds the indexes and the in-memory state from what is
+     * left. Returns the bytes removed. Blocking; replication calls it when a follower's log has diverged.
+     */
+    int truncateFrom(long offset, int maxBatchBytes, boolean allowGaps) throws IOException {
+        int pos = offset <= baseOffset ? 0 : positionOf(offset);
+        if (pos < 0) return 0; // everything here is before the offset
+        int removed = size - pos;
+        channel.truncate(pos);
+        recover(maxBatchBytes, allowGaps);
+        return removed;
+    }
+
     void close() throws IOException {
         offsetIndex.close();
         timeIndex.close();

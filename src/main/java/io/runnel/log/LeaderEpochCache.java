@@ -1,0 +1,139 @@
+package io.runnel.log;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A partition's leader epochs and the offset at which each began (Kafka's LeaderEpochFileCache): the answer to
+ * OffsetForLeaderEpoch, with which a follower of a new leader finds where its log diverged (KIP-101, KIP-279).
+ *
+ * <p>File {@code leader-epoch-checkpoint} in the partition directory, text as Kafka writes it: a version line
+ * ({@code 0}), an entry count line, then one {@code <epoch> <startOffset>} line per epoch, epochs and offsets
+ * increasing. It is written whole under a temporary name, fsynced and renamed ({@link Checkpoints}), so a crash
+ * leaves the old or the new file. It is derived data: a missing or unreadable file is rebuilt from the leader epochs
+ * stamped in the log's batches ({@link #rebuild}).
+ */
+public final class LeaderEpochCache {
+    public static final String FILE = "leader-epoch-checkpoint";
+    /** Kafka's UNDEFINED_EPOCH and UNDEFINED_EPOCH_OFFSET. */
+    public static final int UNDEFINED_EPOCH = -1;
+    public static final long UNDEFINED_OFFSET = -1;
+
+    /** One epoch and the first offset written in it. */
+    public record Entry(int epoch, long startOffset) {
+    }
+
+    /** OffsetForLeaderEpoch's answer: the largest epoch at or below the one asked for, and where it ended. */
+    public record EpochEnd(int epoch, long endOffset) {
+    }
+
+    private final Path file;
+    private final List<Entry> entries = new ArrayList<>();
+
+    private LeaderEpochCache(Path file) {
+        this.file = file;
+    }
+
+    /** Reads the checkpoint in {@code dir}; null when it is missing or unreadable (then {@link #rebuild}). Blocking. */
+    public static LeaderEpochCache load(Path dir) {
+        LeaderEpochCache c = new LeaderEpochCache(dir.resolve(FILE));
+        if (!Files.exists(c.file)) return null;
+        try {
+            List<String> lines = Files.readAllLines(c.file, StandardCharsets.UTF_8);
+            if (lines.size() < 2 || !lines.get(0).trim().equals("0")) return null;
+            int n = Integer.parseInt(lines.get(1).trim());
+            if (lines.size() < 2 + n) return null;
+            for (int i = 0; i < n; i++) {
+                String[] parts = lines.get(2 + i).trim().split("\\s+");
+                Entry e = new Entry(Integer.parseInt(parts[0]), Long.parseLong(parts[1]));
+                if (!c.entries.isEmpty() && (e.epoch() <= c.latest().epoch() || e.startOffset() < c.latest().startOffset())) return null;
+                c.entries.add(e);
+            }
+            return c;
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    /** Builds the cache from the leader epochs stamped in the log's batches, and writes it. Blocking. */
+    public static LeaderEpochCache rebuild(Path dir, Log log) throws IOException {
+        LeaderEpochCache c = new LeaderEpochCache(dir.resolve(FILE));
+        log.forEachBatchHeader(log.logStartOffset(), h -> {
+            int epoch = BatchHeader.partitionLeaderEpoch(h, 0);
+            if (epoch >= 0 && (c.entries.isEmpty() || epoch > c.latest().epoch())) c.entries.add(new Entry(epoch, BatchHeader.baseOffset(h, 0)));
+        });
+        c.write();
+        return c;
+    }
+
+    private Entry latest() {
+        return entries.get(entries.size() - 1);
+    }
+
+    /** The newest epoch, or {@link #UNDEFINED_EPOCH}. */
+    public int latestEpoch() {
+        return entries.isEmpty() ? UNDEFINED_EPOCH : latest().epoch();
+    }
+
+    public List<Entry> entries() {
+        return List.copyOf(entries);
+    }
+
+    /**
+     * Records that {@code epoch} begins at {@code startOffset} (a leader taking over, or a follower appending the
+     * first batch of a newer epoch). An epoch that is not newer than the latest is ignored. Blocking when it writes.
+     */
+    public void assign(int epoch, long startOffset) throws IOException {
+        if (epoch < 0 || (!entries.isEmpty() && epoch <= latest().epoch())) return;
+        // An older epoch that began at or after this offset never held records: Kafka drops it too.
+        entries.removeIf(e -> e.startOffset() >= startOffset);
+        entries.add(new Entry(epoch, startOffset));
+        write();
+    }
+
+    /**
+     * Where {@code epoch} ended, as the leader answers OffsetForLeaderEpoch: for the latest epoch the log end offset;
+     * for an older one the start of the next epoch after it; for an epoch older than every known one, undefined.
+     */
+    public EpochEnd endOffsetFor(int epoch, long logEndOffset) {
+        if (entries.isEmpty() || epoch < entries.get(0).epoch()) return new EpochEnd(UNDEFINED_EPOCH, UNDEFINED_OFFSET);
+        if (epoch >= latest().epoch()) return new EpochEnd(latest().epoch(), logEndOffset);
+        Entry floor = null;
+        for (int i = 0; i < entries.size(); i++) {
+            Entry e = entries.get(i);
+            if (e.epoch() > epoch) return new EpochEnd(floor.epoch(), e.startOffset());
+            floor = e;
+        }
+        return new EpochEnd(latest().epoch(), logEndOffset);
+    }
+
+    /** Forgets the epochs that began at or after {@code endOffset} (the log was truncated there). Blocking. */
+    public void truncateFromEnd(long endOffset) throws IOException {
+        if (entries.removeIf(e -> e.startOffset() >= endOffset)) write();
+    }
+
+    /**
+     * Forgets what lies before {@code startOffset} (retention moved the log start): the epoch that holds it now
+     * begins there. Blocking.
+     */
+    public void truncateFromStart(long startOffset) throws IOException {
+        int holder = -1;
+        for (int i = 0; i < entries.size(); i++) if (entries.get(i).startOffset() <= startOffset) holder = i;
+        if (holder < 0) return;
+        Entry h = entries.get(holder);
+        if (holder == 0 && h.startOffset() == startOffset) return;
+        entries.subList(0, holder + 1).clear();
+        entries.add(0, new Entry(h.epoch(), startOffset));
+        write();
+    }
+
+    private void write() throws IOException {
+        StringBuilder b = new StringBuilder("0\n").append(entries.size()).append('\n');
+        for (Entry e : entries) b.append(e.epoch()).append(' ').append(e.startOffset()).append('\n');
+        Checkpoints.writeAtomically(file, b.toString().getBytes(StandardCharsets.UTF_8));
+    }
+}
