@@ -23,7 +23,8 @@ class ArchitectureTest {
             .resideInAnyPackage("io.runnel.kafka..", "io.runnel.http..", "io.runnel.group..")
             .should().dependOnClassesThat(JavaClass.Predicates.resideInAPackage("io.runnel.log..")
                     .and(DescribedPredicate.not(JavaClass.Predicates.simpleNameEndingWith("Result")
-                            .or(JavaClass.Predicates.simpleName("AppendInfo")).or(JavaClass.Predicates.simpleName("TimestampOffset")))));
+                            .or(JavaClass.Predicates.simpleName("AppendInfo")).or(JavaClass.Predicates.simpleName("TimestampOffset"))
+                            .or(JavaClass.Predicates.simpleName("EpochEnd")))));
 
     @ArchTest
     static final ArchRule onlyClusterImportsHazelcast = noClasses().that().resideOutsideOfPackage("io.runnel.cluster..")

@@ -92,6 +92,8 @@ final class ClusterController {
                 case "delete" -> delete(c.getString("name"));
                 case "grow" -> grow(c.getString("name"), c.getInteger("total"));
                 case "configure" -> configure(c.getString("name"), strings(c.getJsonObject("configs")));
+                case "alterIsr" -> alterIsr(c.getString("name"), c.getInteger("partition"), c.getInteger("leader"), c.getInteger("leaderEpoch"),
+                        TopicJson.ints(c.getJsonArray("isr")));
                 default -> throw new org.apache.kafka.common.errors.InvalidRequestException("Unknown controller command " + c.getString("op"));
             }
             return null;
@@ -188,6 +190,28 @@ final class ClusterController {
         ClusterTopic t = existing(name);
         TopicRecord r = t.record();
         topics.put(name, TopicJson.encode(new ClusterTopic(new TopicRecord(name, r.topicId(), r.partitions(), configs), t.placements())));
+    }
+
+    /**
+     * A leader's ISR change (Kafka's AlterPartition): accepted only from the current leader in its current epoch, for
+     * an ISR of live replicas that contains the leader. Shrinks and expansions both come this way.
+     */
+    private void alterIsr(String name, int partition, int leader, int leaderEpoch, List<Integer> isr) {
+        ClusterTopic t = existing(name);
+        if (partition < 0 || partition >= t.placements().size()) throw new UnknownTopicOrPartitionException(name + "-" + partition + " does not exist");
+        Placement p = t.placements().get(partition);
+        if (p.leader() != leader || p.leaderEpoch() != leaderEpoch) {
+            throw new org.apache.kafka.common.errors.FencedLeaderEpochException("Broker " + leader + " in epoch " + leaderEpoch
+                    + " does not lead " + name + "-" + partition + " (leader " + p.leader() + ", epoch " + p.leaderEpoch() + ")");
+        }
+        Set<Integer> live = new TreeSet<>(cluster.liveNodeIds());
+        List<Integer> next = isr.stream().filter(r -> p.replicas().contains(r) && live.contains(r)).distinct().toList();
+        if (!next.contains(leader)) throw new org.apache.kafka.common.errors.InvalidRequestException("The ISR must hold its leader");
+        if (next.equals(p.isr())) return;
+        List<Placement> placements = new ArrayList<>(t.placements());
+        placements.set(partition, new Placement(p.replicas(), p.leader(), p.leaderEpoch(), next));
+        topics.put(name, TopicJson.encode(new ClusterTopic(t.record(), placements)));
+        LOG.info("ISR of {}-{} is now {}", name, partition, next);
     }
 
     // ---- brokers leaving and coming back ----

@@ -78,7 +78,6 @@ public final class HazelcastCluster implements ClusterView {
 
     private final HazelcastInstance hz;
     private final Vertx vertx;
-    private final UUID self;
     private final IMap<Integer, String> brokersMap;
     private final IMap<String, String> controllerMap;
     private final Map<Integer, JsonObject> registrations = new ConcurrentHashMap<>();
@@ -98,7 +97,6 @@ public final class HazelcastCluster implements ClusterView {
     private HazelcastCluster(HazelcastInstance hz, Vertx vertx) {
         this.hz = hz;
         this.vertx = vertx;
-        this.self = hz.getCluster().getLocalMember().getUuid();
         this.brokersMap = hz.getMap(BROKERS_MAP);
         this.controllerMap = hz.getMap(CONTROLLER_MAP);
         this.topicsMap = hz.getMap(TOPICS_MAP);
@@ -141,6 +139,9 @@ public final class HazelcastCluster implements ClusterView {
         // killed one is noticed at once, when its connections close.
         c.setProperty("hazelcast.heartbeat.interval.seconds", "1");
         c.setProperty("hazelcast.max.no.heartbeat.seconds", "10");
+        // A broker that was cut off (or frozen) and comes back merges into the cluster within seconds, not minutes.
+        c.setProperty("hazelcast.merge.first.run.delay.seconds", "5");
+        c.setProperty("hazelcast.merge.next.run.delay.seconds", "5");
         NetworkConfig net = c.getNetworkConfig();
         net.setPort(config.get(BrokerConfig.CLUSTER_PORT)).setPortAutoIncrement(false);
         String host = config.get(BrokerConfig.CLUSTER_HOST);
@@ -160,6 +161,20 @@ public final class HazelcastCluster implements ClusterView {
     }
 
     private void listen() {
+        // After a split brain heals (a broker that was paused or cut off), Hazelcast merges the smaller side back: its
+        // members come back with new identities, so this broker registers again and gives up a controller role it
+        // took while alone (the merged maps keep the larger side's controller).
+        hz.getLifecycleService().addLifecycleListener(e -> {
+            if (e.getState() == com.hazelcast.core.LifecycleEvent.LifecycleState.MERGED) {
+                LOG.warn("Broker {} rejoined the cluster after a split; registering again", nodeId);
+                vertx.executeBlocking(() -> {
+                    resign();
+                    reload();
+                    reregister();
+                    return null;
+                }, false).onFailure(x -> LOG.error("Registering again after the merge failed", x));
+            }
+        });
         hz.getCluster().addMembershipListener(new MembershipListener() {
             @Override
             public void memberAdded(MembershipEvent e) {
@@ -214,6 +229,20 @@ public final class HazelcastCluster implements ClusterView {
         }
     }
 
+    /** Reads every map again (after a merge the local copies may be stale) and hands the broker a fresh image. */
+    private void reload() {
+        registrations.clear();
+        brokersMap.forEach((k, v) -> registrations.put(k, new JsonObject(v)));
+        String c = controllerMap.get(CONTROLLER_KEY);
+        controller = c == null ? null : new JsonObject(c);
+        topicsCache.clear();
+        topicsMap.forEach((k, v) -> topicsCache.put(k, TopicJson.decode(v)));
+        deletedMap.keySet().forEach(k -> deletedCache.add(Uuid.fromString(k)));
+        liveMembers = members();
+        rebuild();
+        imageChanged();
+    }
+
     private final class TopicsListener implements EntryAddedListener<String, String>, EntryUpdatedListener<String, String>,
             EntryRemovedListener<String, String> {
         @Override
@@ -260,6 +289,11 @@ public final class HazelcastCluster implements ClusterView {
         public void entryUpdated(EntryEvent<String, String> e) {
             entryAdded(e);
         }
+    }
+
+    /** This broker's Hazelcast member id (it changes when the member rejoins after a split brain). */
+    private UUID self() {
+        return hz.getCluster().getLocalMember().getUuid();
     }
 
     private Set<UUID> members() {
@@ -314,19 +348,33 @@ public final class HazelcastCluster implements ClusterView {
      * Registers this broker with its advertised endpoints and takes part in controller elections. Fails when a live
      * broker already has this node id.
      */
+    private volatile Runnable reregistration;
+
+    private void reregister() {
+        Runnable r = reregistration;
+        if (r != null) r.run();
+    }
+
     public Future<Void> register(int nodeId, Map<String, String> listeners, String http, JsonArray localTopics) {
+        reregistration = () -> {
+            brokersMap.put(nodeId, new JsonObject().put("member", hz.getCluster().getLocalMember().getUuid().toString())
+                    .put("listeners", new JsonObject(new HashMap<>(listeners))).put("http", http).put("topics", localTopics).encode());
+            liveMembers = members();
+            rebuild();
+            elect();
+        };
         return vertx.executeBlocking(() -> {
             brokersMap.lock(nodeId);
             try {
                 String old = brokersMap.get(nodeId);
                 if (old != null) {
                     UUID member = UUID.fromString(new JsonObject(old).getString("member"));
-                    if (!member.equals(self) && members().contains(member)) {
+                    if (!member.equals(self()) && members().contains(member)) {
                         throw new IllegalStateException("node.id " + nodeId + " is already used by the live broker at "
                                 + hz.getCluster().getMembers().stream().filter(m -> m.getUuid().equals(member)).findFirst().map(Member::getAddress).orElse(null));
                     }
                 }
-                brokersMap.put(nodeId, new JsonObject().put("member", self.toString()).put("listeners", new JsonObject(new HashMap<>(listeners)))
+                brokersMap.put(nodeId, new JsonObject().put("member", self().toString()).put("listeners", new JsonObject(new HashMap<>(listeners)))
                         .put("http", http).put("topics", localTopics).encode());
             } finally {
                 brokersMap.unlock(nodeId);
@@ -341,14 +389,14 @@ public final class HazelcastCluster implements ClusterView {
     private synchronized void elect() {
         if (nodeId < 0 || !hz.getLifecycleService().isRunning()) return;
         Member oldest = hz.getCluster().getMembers().iterator().next();
-        if (!oldest.getUuid().equals(self)) return;
+        if (!oldest.getUuid().equals(self())) return;
         while (true) {
             String current = controllerMap.get(CONTROLLER_KEY);
             JsonObject cur = current == null ? null : new JsonObject(current);
-            if (cur != null && cur.getString("member").equals(self.toString())) return;
+            if (cur != null && cur.getString("member").equals(self().toString())) return;
             resign();
             long epoch = cur == null ? 1 : cur.getLong("epoch") + 1;
-            String next = new JsonObject().put("nodeId", nodeId).put("epoch", epoch).put("member", self.toString()).encode();
+            String next = new JsonObject().put("nodeId", nodeId).put("epoch", epoch).put("member", self().toString()).encode();
             boolean won = current == null ? controllerMap.putIfAbsent(CONTROLLER_KEY, next) == null : controllerMap.replace(CONTROLLER_KEY, current, next);
             if (won) {
                 LOG.info("Broker {} is the controller (epoch {})", nodeId, epoch);
@@ -415,6 +463,12 @@ public final class HazelcastCluster implements ClusterView {
             @Override
             public Future<Void> alterTopicConfig(String name, Map<String, String> configs) {
                 return command(new JsonObject().put("op", "configure").put("name", name).put("configs", new JsonObject(new HashMap<>(configs))));
+            }
+
+            @Override
+            public Future<Void> alterIsr(String topic, int partition, int leaderEpoch, List<Integer> isr) {
+                return command(new JsonObject().put("op", "alterIsr").put("name", topic).put("partition", partition).put("leader", nodeId)
+                        .put("leaderEpoch", leaderEpoch).put("isr", new JsonArray(new ArrayList<>(isr))));
             }
         };
     }

@@ -87,6 +87,13 @@ public final class BrokerConfig {
     public static final ConfigKey<String> CLUSTER_NAME = stringKey("cluster.name", "runnel", "a name without spaces",
             BrokerConfig::nonBlank, "Only brokers with the same cluster name join each other.");
 
+    public static final ConfigKey<Long> REPLICA_LAG_TIME_MAX_MS = longKey("replica.lag.time.max.ms", 30_000L, 1, Long.MAX_VALUE,
+            "A follower that has not caught up with its leader for this long leaves the in-sync replicas.");
+    public static final ConfigKey<Integer> MIN_INSYNC_REPLICAS = intKey("min.insync.replicas", 1, 1, Short.MAX_VALUE,
+            "The fewest in-sync replicas with which an acks=all produce is accepted (NOT_ENOUGH_REPLICAS below it).");
+    public static final ConfigKey<Boolean> UNCLEAN_LEADER_ELECTION_ENABLE = boolKey("unclean.leader.election.enable", false,
+            "Whether a replica outside the ISR may become leader when no in-sync replica is alive (losing acknowledged records).");
+
     public static final ConfigKey<Integer> SOCKET_REQUEST_MAX_BYTES = intKey("socket.request.max.bytes", 104_857_600, 1, Integer.MAX_VALUE,
             "The largest request a Kafka client may send, in bytes; a larger size prefix closes the connection.");
     public static final ConfigKey<Long> QUEUED_MAX_REQUEST_BYTES = longKey("queued.max.request.bytes", 268_435_456L, 1, Long.MAX_VALUE,
@@ -126,7 +133,8 @@ public final class BrokerConfig {
             QUEUED_MAX_REQUEST_BYTES, CONNECTION_MAX_INFLIGHT_BYTES, FETCH_MAX_BYTES, OFFSETS_TOPIC_NUM_PARTITIONS, OFFSETS_TOPIC_SEGMENT_BYTES,
             GROUP_MIN_SESSION_TIMEOUT_MS, GROUP_MAX_SESSION_TIMEOUT_MS, GROUP_INITIAL_REBALANCE_DELAY_MS, OFFSETS_RETENTION_MINUTES,
             OFFSET_METADATA_MAX_BYTES, GROUP_CONSUMER_SESSION_TIMEOUT_MS, GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS, HTTP_HOST, HTTP_PORT,
-            CLUSTER_MEMBERS, CLUSTER_HOST, CLUSTER_PORT, CLUSTER_NAME);
+            CLUSTER_MEMBERS, CLUSTER_HOST, CLUSTER_PORT, CLUSTER_NAME,
+            REPLICA_LAG_TIME_MAX_MS, MIN_INSYNC_REPLICAS, UNCLEAN_LEADER_ELECTION_ENABLE);
 
     /** The environment variable that carries JVM flags for scripts/runnel; it is not a configuration key. */
     public static final String ENV_JVM_OPTS = "RUNNEL_OPTS";

@@ -31,18 +31,26 @@ public final class TopicConfig {
     public static final ConfigKey<Long> FLUSH_MESSAGES = longKey("flush.messages", null, 1, Long.MAX_VALUE, "See log.flush.interval.messages.");
     public static final ConfigKey<Long> FLUSH_MS = longKey("flush.ms", null, 0, Long.MAX_VALUE, "See log.flush.interval.ms.");
     public static final ConfigKey<Integer> INDEX_INTERVAL_BYTES = intKey("index.interval.bytes", null, 0, Integer.MAX_VALUE, "See log.index.interval.bytes.");
+    public static final ConfigKey<Integer> MIN_INSYNC_REPLICAS = intKey("min.insync.replicas", null, 1, Short.MAX_VALUE, "See min.insync.replicas.");
     public static final ConfigKey<String> MESSAGE_TIMESTAMP_TYPE = enumKey("message.timestamp.type", null,
             Set.of("CreateTime", "LogAppendTime"), "See log.message.timestamp.type.");
 
     public static final List<ConfigKey<?>> KEYS = List.of(CLEANUP_POLICY, DELETE_RETENTION_MS, RETENTION_MS, RETENTION_BYTES, SEGMENT_BYTES,
-            SEGMENT_MS, MAX_MESSAGE_BYTES, FLUSH_MESSAGES, FLUSH_MS, INDEX_INTERVAL_BYTES, MESSAGE_TIMESTAMP_TYPE);
+            SEGMENT_MS, MAX_MESSAGE_BYTES, FLUSH_MESSAGES, FLUSH_MS, INDEX_INTERVAL_BYTES, MESSAGE_TIMESTAMP_TYPE, MIN_INSYNC_REPLICAS);
 
     private final Map<String, String> overrides;
     private final LogConfig logConfig;
+    private final int minInsyncReplicas;
 
-    private TopicConfig(Map<String, String> overrides, LogConfig logConfig) {
+    private TopicConfig(Map<String, String> overrides, LogConfig logConfig, int minInsyncReplicas) {
         this.overrides = Collections.unmodifiableMap(overrides);
         this.logConfig = logConfig;
+        this.minInsyncReplicas = minInsyncReplicas;
+    }
+
+    /** The fewest in-sync replicas for an acks=all produce (min.insync.replicas, else the broker's). */
+    public int minInsyncReplicas() {
+        return minInsyncReplicas;
     }
 
     /** Validates {@code overrides} (throws {@link ConfigException} naming the bad key) and merges the broker defaults. */
@@ -71,7 +79,9 @@ public final class TopicConfig {
                 ((String) parsed.getOrDefault(CLEANUP_POLICY.name(), "delete")).contains("compact"),
                 ((String) parsed.getOrDefault(CLEANUP_POLICY.name(), "delete")).contains("delete"),
                 (Long) parsed.getOrDefault(DELETE_RETENTION_MS.name(), 86_400_000L));
-        return new TopicConfig(new LinkedHashMap<>(overrides), log);
+        int minIsr = parsed.containsKey(MIN_INSYNC_REPLICAS.name()) ? (Integer) parsed.get(MIN_INSYNC_REPLICAS.name())
+                : broker.get(BrokerConfig.MIN_INSYNC_REPLICAS);
+        return new TopicConfig(new LinkedHashMap<>(overrides), log, minIsr);
     }
 
     private static String cleanupPolicy(String text) {
@@ -109,7 +119,7 @@ public final class TopicConfig {
             "retention.ms", "log.retention.ms", "retention.bytes", "log.retention.bytes", "segment.bytes", "log.segment.bytes",
             "segment.ms", "log.roll.ms", "max.message.bytes", "message.max.bytes", "flush.messages", "log.flush.interval.messages",
             "flush.ms", "log.flush.interval.ms", "index.interval.bytes", "log.index.interval.bytes",
-            "message.timestamp.type", "log.message.timestamp.type");
+            "message.timestamp.type", "log.message.timestamp.type", "min.insync.replicas", "min.insync.replicas");
 
     private static String names() {
         return String.join(", ", KEYS.stream().map(ConfigKey::name).toList());

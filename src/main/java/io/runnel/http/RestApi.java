@@ -141,7 +141,7 @@ final class RestApi {
                 long records = 0;
                 for (PartitionHandle h : t.localPartitions()) records += h.logEndOffset() - h.logStartOffset();
                 return new JsonObject().put("name", t.name()).put("topicId", t.topicId().toString()).put("internal", GroupCoordinator.isInternal(t.name()))
-                        .put("partitions", t.partitions().size()).put("replicationFactor", 1).put("records", records)
+                        .put("partitions", t.partitions().size()).put("replicationFactor", t.placements().isEmpty() ? 1 : t.placements().get(0).replicas().size()).put("records", records)
                         .put("sizeBytes", sizes.stream().filter(java.util.Objects::nonNull).mapToLong(Long::longValue).sum());
             }));
         }
@@ -159,7 +159,7 @@ final class RestApi {
         if (!(b.getValue("name") instanceof String name)) throw ApiError.badRequest("\"name\" (a string) is required");
         int partitions = integer(b, "partitions", -1);
         int rf = integer(b, "replicationFactor", -1);
-        if (rf != -1 && rf != 1) {
+        if (!s.cluster().clustered() && rf != -1 && rf != 1) {
             throw ApiError.of(new InvalidReplicationFactorException("Replication factor " + rf + " is larger than the 1 broker available"));
         }
         Map<String, String> configs = new LinkedHashMap<>();
@@ -176,7 +176,7 @@ final class RestApi {
                 configs.put(e.getKey(), String.valueOf(e.getValue()));
             }
         }
-        reply(ctx, s.partitions().createTopic(name, partitions, configs).compose(this::describe), 201);
+        reply(ctx, s.partitions().createTopic(name, partitions, rf, configs).compose(this::describe), 201);
     }
 
     private static int integer(JsonObject b, String field, int dflt) {

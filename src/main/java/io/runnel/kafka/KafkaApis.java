@@ -15,6 +15,7 @@ import io.runnel.kafka.handlers.IncrementalAlterConfigsHandler;
 import io.runnel.kafka.handlers.InitProducerIdHandler;
 import io.runnel.kafka.handlers.ListOffsetsHandler;
 import io.runnel.kafka.handlers.MetadataHandler;
+import io.runnel.kafka.handlers.OffsetForLeaderEpochHandler;
 import io.runnel.kafka.handlers.ProduceHandler;
 import java.util.EnumMap;
 import java.util.List;
@@ -35,7 +36,7 @@ public final class KafkaApis {
         List<ApiHandler> all = new java.util.ArrayList<>(List.of(new ApiVersionsHandler(), new MetadataHandler(), new ProduceHandler(),
                 new FetchHandler(), new ListOffsetsHandler(), new InitProducerIdHandler(), new CreateTopicsHandler(),
                 new DeleteTopicsHandler(), new CreatePartitionsHandler(), new DescribeClusterHandler(), new DescribeConfigsHandler(),
-                new IncrementalAlterConfigsHandler(), new FindCoordinatorHandler()));
+                new IncrementalAlterConfigsHandler(), new FindCoordinatorHandler(), new OffsetForLeaderEpochHandler()));
         all.addAll(GroupMembershipHandlers.all());
         all.addAll(OffsetHandlers.all());
         all.addAll(GroupAdminHandlers.all());

@@ -39,9 +39,109 @@ public final class PartitionHandle {
         return call(l -> verticle.append(records));
     }
 
-    /** Reads whole batches from {@code offset}; see {@link Log#read}. */
+    /**
+     * Reads whole batches from {@code offset} for a consumer: below the high watermark only (what every in-sync
+     * replica has), and only on the leader; see {@link Log#read}. The result's log end offset is the high watermark.
+     */
     public Future<ReadResult> read(long offset, int maxBytes, boolean minOneBatch) {
-        return call(l -> l.read(offset, maxBytes, minOneBatch));
+        return call(l -> {
+            requireLeader();
+            return l.read(offset, maxBytes, minOneBatch, verticle.highWatermark());
+        });
+    }
+
+    /** Reads for a follower: up to the log end, on the leader, noting the follower's position (its fetch offset). */
+    public Future<ReadResult> readForReplica(int replica, long offset, int maxBytes) {
+        return call(l -> {
+            requireLeader();
+            verticle.followerFetched(replica, offset);
+            return l.read(offset, maxBytes, true);
+        });
+    }
+
+    private void requireLeader() {
+        if (!verticle.isLeader()) {
+            Placement p = verticle.placement();
+            throw new org.apache.kafka.common.errors.NotLeaderOrFollowerException("This broker does not lead " + topicPartition()
+                    + (p.hasLeader() ? "; broker " + p.leader() + " does" : "; it has no leader now"));
+        }
+    }
+
+    /** The high watermark: records below it are on every in-sync replica and visible to consumers. Thread-safe. */
+    public long highWatermark() {
+        return verticle.highWatermark();
+    }
+
+    /** Where the partition lives and who leads it, as this replica last heard from the controller. Thread-safe. */
+    public Placement placement() {
+        return verticle.placement();
+    }
+
+    /** Whether this broker's replica leads the partition. Thread-safe. */
+    public boolean isLeader() {
+        return verticle.isLeader();
+    }
+
+    /** Takes a placement from the controller (become leader or follower). */
+    Future<Void> applyPlacement(Placement p) {
+        return call(l -> {
+            verticle.applyPlacement(p);
+            return null;
+        });
+    }
+
+    /** Sends this leader's ISR changes to {@code proposals} (the controller). */
+    void useIsrProposals(java.util.function.Function<java.util.List<Integer>, Future<Void>> proposals, long replicaLagTimeMaxMs) {
+        verticle.useIsrProposals(proposals, replicaLagTimeMaxMs);
+    }
+
+    /**
+     * Completes when every in-sync replica has the records up to {@code lastOffset} (the high watermark passed it),
+     * or when {@code giveUp} completes, or when this replica stops leading; the caller checks which.
+     */
+    public Future<Void> awaitReplicated(long lastOffset, Future<?> giveUp) {
+        Promise<Void> parked = Promise.promise();
+        giveUp.onComplete(x -> parked.tryComplete());
+        return OnContext.compose(verticle.context(), () -> {
+            verticle.pendingFetches().await(lastOffset, verticle.highWatermark(), parked);
+            return parked.future();
+        });
+    }
+
+    /** Completes when the log end passes {@code offset} (a follower's long poll), or {@code giveUp} completes. */
+    public Future<Void> awaitLogEndAfter(long offset, Future<?> giveUp) {
+        Promise<Void> parked = Promise.promise();
+        giveUp.onComplete(x -> parked.tryComplete());
+        return OnContext.compose(verticle.context(), () -> {
+            verticle.replicaFetches().await(offset, log.logEndOffset(), parked);
+            return parked.future();
+        });
+    }
+
+    /** Appends batches fetched from the leader (this replica follows); returns null when there were none. */
+    public Future<AppendInfo> appendFromLeader(java.nio.ByteBuffer records, long leaderHighWatermark) {
+        return call(l -> verticle.appendFromLeader(records, leaderHighWatermark));
+    }
+
+    /** Truncates this follower's log to {@code offset} (where it diverged from the leader's). */
+    public Future<Void> truncateTo(long offset) {
+        return call(l -> {
+            verticle.truncateTo(offset);
+            return null;
+        });
+    }
+
+    /** The newest leader epoch this replica has records of, or -1. */
+    public Future<Integer> latestEpoch() {
+        return call(l -> verticle.epochs().latestEpoch());
+    }
+
+    /** Where {@code epoch} ended in this log (the leader's answer to OffsetForLeaderEpoch). */
+    public Future<io.runnel.log.LeaderEpochCache.EpochEnd> endOffsetFor(int epoch) {
+        return call(l -> {
+            requireLeader();
+            return verticle.epochs().endOffsetFor(epoch, l.logEndOffset());
+        });
     }
 
     public Future<Optional<TimestampOffset>> offsetForTimestamp(long timestamp) {
@@ -53,7 +153,7 @@ public final class PartitionHandle {
     }
 
     /**
-     * Completes when the log end offset passes {@code offset} (at once if it already has): a long-poll fetch waits
+     * Completes when the high watermark passes {@code offset} (at once if it already has): a long-poll fetch waits
      * on it instead of polling. Completes on the caller's context. When {@code giveUp} completes first (the fetch
      * answered for another reason), the parked entry is released.
      */
@@ -61,7 +161,7 @@ public final class PartitionHandle {
         Promise<Void> parked = Promise.promise();
         giveUp.onComplete(x -> parked.tryComplete());
         return OnContext.compose(verticle.context(), () -> {
-            verticle.pendingFetches().await(offset, log.logEndOffset(), parked);
+            verticle.pendingFetches().await(offset, verticle.highWatermark(), parked);
             return parked.future();
         });
     }

@@ -4,6 +4,8 @@ import io.runnel.config.Limits;
 import io.runnel.log.AppendInfo;
 import io.runnel.log.BatchHeader;
 import io.runnel.log.Compactor;
+import io.runnel.log.Checkpoints;
+import io.runnel.log.LeaderEpochCache;
 import io.runnel.log.Log;
 import io.runnel.log.LogConfig;
 import io.runnel.log.Segment;
@@ -15,7 +17,10 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import org.apache.kafka.common.InvalidRecordException;
 import org.apache.kafka.common.record.internal.RecordBatch;
@@ -46,10 +51,32 @@ public final class PartitionVerticle extends VerticleBase {
     private boolean flushAgain;
     private long retentionTimer = -1;
     private long flushTimer = -1;
+    private long isrTimer = -1;
     private volatile boolean deleteOnStop;
+    /** Consumer fetches and acks=all produces, waiting for the high watermark to pass an offset. */
     private final PendingFetches pendingFetches = new PendingFetches();
+    /** Followers' fetches, waiting for the log end offset to pass an offset. */
+    private final PendingFetches replicaFetches = new PendingFetches();
+
+    // ---- replication: this broker's replica of the partition (a broker alone always leads it) ----
+    private final int self;
+    private volatile Placement placement;
+    private volatile long highWatermark;
+    private LeaderEpochCache epochs;
+    /** The leader's view of each follower: its log end offset and when it last caught up (Kafka's Replica state). */
+    private final Map<Integer, long[]> followers = new HashMap<>();
+    /** Where the leader sends ISR changes (the controller); null when the broker runs alone. */
+    private volatile java.util.function.Function<List<Integer>, Future<Void>> isrProposals;
+    private List<Integer> proposedIsr;
+    private long replicaLagTimeMaxMs = 30_000;
 
     PartitionVerticle(TopicPartition tp, Path dir, LogConfig config, Time time, long retentionCheckIntervalMs) {
+        this(tp, dir, config, time, retentionCheckIntervalMs, -1, null);
+    }
+
+    PartitionVerticle(TopicPartition tp, Path dir, LogConfig config, Time time, long retentionCheckIntervalMs, int self, Placement placement) {
+        this.self = self;
+        this.placement = placement == null ? Placement.alone(self) : placement;
         this.tp = tp;
         this.dir = dir;
         this.config = config;
@@ -62,10 +89,18 @@ public final class PartitionVerticle extends VerticleBase {
         return context.executeBlocking(() -> {
             Log opened = Log.open(dir, config, time);
             producers = ProducerStateTable.load(dir, opened);
+            LeaderEpochCache cache = LeaderEpochCache.load(dir);
+            epochs = cache != null ? cache : LeaderEpochCache.rebuild(dir, opened);
+            epochs.truncateFromEnd(opened.logEndOffset()); // epochs of records a crash lost
+            if (placement.leader() == self) epochs.assign(placement.leaderEpoch(), opened.logEndOffset()); // a leader's epoch starts here
+            long checkpointed = Checkpoints.read(dir.resolve(HIGH_WATERMARK)).orElse(opened.logEndOffset());
+            highWatermark = Math.min(checkpointed, opened.logEndOffset());
             return opened;
         }, true).map(opened -> {
             this.log = opened;
+            updateHighWatermark();
             retentionTimer = vertx.setPeriodic(retentionCheckIntervalMs, id -> checkRetention());
+            isrTimer = vertx.setPeriodic(Math.max(100, replicaLagTimeMaxMs / 2), id -> checkIsr());
             scheduleFlushTimer();
             return null;
         });
@@ -85,12 +120,173 @@ public final class PartitionVerticle extends VerticleBase {
                 return null;
             }, true);
         }
+        replicaFetches.completeAll();
         byte[] snapshot = producers.producerCount() > 0 ? producers.snapshot() : null;
+        long hw = highWatermark;
         return context.executeBlocking(() -> {
             log.close();
             if (snapshot != null) ProducerStateTable.writeSnapshot(dir, log.logEndOffset(), snapshot);
+            Checkpoints.write(dir.resolve(HIGH_WATERMARK), hw);
             return null;
         }, true);
+    }
+
+    /** The high-watermark checkpoint (Kafka keeps one file per log dir; one per partition here). */
+    static final String HIGH_WATERMARK = "high-watermark";
+
+    // ---------------------------------------------------------------- replication
+
+    /** Whether this replica leads the partition now. */
+    boolean isLeader() {
+        return placement.leader() == self;
+    }
+
+    Placement placement() {
+        return placement;
+    }
+
+    long highWatermark() {
+        return highWatermark;
+    }
+
+    LeaderEpochCache epochs() {
+        return epochs;
+    }
+
+    PendingFetches replicaFetches() {
+        return replicaFetches;
+    }
+
+    void useIsrProposals(java.util.function.Function<List<Integer>, Future<Void>> proposals, long replicaLagTimeMaxMs) {
+        this.isrProposals = proposals;
+        this.replicaLagTimeMaxMs = replicaLagTimeMaxMs;
+    }
+
+    /**
+     * Takes a new placement from the controller: becoming leader records the new epoch's start in the epoch cache
+     * and starts tracking followers; becoming follower releases every waiting produce and fetch (they answer
+     * NOT_LEADER_OR_FOLLOWER). Followers' truncation is the fetcher's job (it asks the leader, OffsetForLeaderEpoch).
+     */
+    void applyPlacement(Placement next) throws IOException {
+        Placement before = placement;
+        placement = next;
+        proposedIsr = null;
+        if (next.leader() == self) {
+            if (before.leader() != self || before.leaderEpoch() != next.leaderEpoch()) {
+                epochs.assign(next.leaderEpoch(), log.logEndOffset());
+                followers.clear();
+                long now = time.milliseconds();
+                for (int r : next.replicas()) if (r != self) followers.put(r, new long[] {-1, now});
+                LOG.info("Broker {} leads {} in epoch {} with ISR {}", self, tp, next.leaderEpoch(), next.isr());
+            } else if (!before.isr().equals(next.isr())) {
+                LOG.info("ISR of {} is now {}", tp, next.isr());
+            }
+            updateHighWatermark();
+        } else if (before.leader() == self) {
+            LOG.info("Broker {} follows {} (leader {}, epoch {})", self, tp, next.leader(), next.leaderEpoch());
+            pendingFetches.completeAll();
+            replicaFetches.completeAll();
+        }
+    }
+
+    /**
+     * The leader learns a follower's log end offset from its fetch (the offset it asks for). The high watermark
+     * may advance; a follower outside the ISR that has caught up to it is proposed back in.
+     */
+    void followerFetched(int replica, long fetchOffset) {
+        if (!isLeader()) return;
+        long[] f = followers.computeIfAbsent(replica, r -> new long[] {-1, 0});
+        long leo = log.logEndOffset();
+        f[0] = fetchOffset;
+        if (fetchOffset >= leo) f[1] = time.milliseconds();
+        updateHighWatermark();
+        Placement p = placement;
+        if (!p.isr().contains(replica) && p.replicas().contains(replica) && fetchOffset >= highWatermark) {
+            List<Integer> wider = new ArrayList<>(p.isr());
+            wider.add(replica);
+            propose(wider);
+        }
+    }
+
+    /** Drops followers that have not caught up for replica.lag.time.max.ms from the ISR (checked periodically). */
+    void checkIsr() {
+        if (!isLeader()) return;
+        Placement p = placement;
+        long now = time.milliseconds();
+        List<Integer> kept = new ArrayList<>();
+        for (int r : p.isr()) {
+            long[] f = followers.get(r);
+            if (r == self || f == null || now - f[1] <= replicaLagTimeMaxMs) kept.add(r);
+        }
+        if (kept.size() < p.isr().size()) {
+            LOG.info("{}: followers {} fell behind; proposing ISR {}", tp, p.isr().stream().filter(r -> !kept.contains(r)).toList(), kept);
+            propose(kept);
+        }
+    }
+
+    /** Sends an ISR change to the controller, one at a time; a refused one may be proposed again. */
+    private void propose(List<Integer> isr) {
+        var proposals = isrProposals;
+        if (proposals == null || proposedIsr != null) return;
+        List<Integer> asked = List.copyOf(isr);
+        proposedIsr = asked;
+        proposals.apply(asked).onComplete(ar -> {
+            // Accepted: the new placement arrives with the controller's metadata (applyPlacement clears it first).
+            if (proposedIsr == asked) proposedIsr = null;
+        });
+    }
+
+    /**
+     * The leader's high watermark: the smallest log end offset among the in-sync replicas (it never goes back).
+     * Advancing it completes acks=all produces and wakes consumers' fetches.
+     */
+    private void updateHighWatermark() {
+        if (log == null) return;
+        Placement p = placement;
+        if (p.leader() != self) return;
+        long hw = log.logEndOffset();
+        for (int r : p.isr()) {
+            if (r == self) continue;
+            long[] f = followers.get(r);
+            hw = Math.min(hw, f == null || f[0] < 0 ? highWatermark : f[0]);
+        }
+        if (hw > highWatermark) {
+            highWatermark = hw;
+            pendingFetches.onAppend(hw);
+        }
+    }
+
+    /**
+     * Appends batches fetched from the leader, keeping their offsets and epochs, and takes the leader's high
+     * watermark (no higher than what this replica has).
+     */
+    AppendInfo appendFromLeader(ByteBuffer records, long leaderHighWatermark) throws IOException {
+        if (isLeader()) throw new org.apache.kafka.common.errors.NotLeaderOrFollowerException(tp + " is led by this broker");
+        AppendInfo info = null;
+        if (records.hasRemaining()) {
+            int at = records.position();
+            info = log.appendAsFollower(records);
+            for (int pos = at; pos < records.limit(); pos += BatchHeader.batchSize(records, pos)) {
+                ByteBuffer header = records.duplicate().position(pos).limit(pos + BatchHeader.SIZE).slice();
+                epochs.assign(BatchHeader.partitionLeaderEpoch(header, 0), BatchHeader.baseOffset(header, 0));
+                producers.replay(header);
+            }
+            replicaFetches.onAppend(log.logEndOffset());
+            afterAppend();
+        }
+        long hw = Math.min(leaderHighWatermark, log.logEndOffset());
+        if (hw > highWatermark) highWatermark = hw;
+        return info;
+    }
+
+    /** Cuts this replica's log back to {@code offset} (it diverged from the leader's), with its epochs and producer state. */
+    void truncateTo(long offset) throws IOException {
+        if (offset >= log.logEndOffset()) return;
+        LOG.info("Truncating {} from offset {} to {} to match the leader", tp, log.logEndOffset(), offset);
+        log.truncateTo(offset);
+        epochs.truncateFromEnd(log.logEndOffset());
+        producers = ProducerStateTable.load(dir, log);
+        highWatermark = Math.min(highWatermark, log.logEndOffset());
     }
 
     /**
@@ -98,11 +294,15 @@ public final class PartitionVerticle extends VerticleBase {
      * original offsets instead of being written again (see {@link ProducerStateTable}).
      */
     AppendInfo append(ByteBuffer records) throws IOException {
+        if (!isLeader()) {
+            throw new org.apache.kafka.common.errors.NotLeaderOrFollowerException("Broker " + self + " does not lead " + tp
+                    + (placement.hasLeader() ? "; broker " + placement.leader() + " does" : "; it has no leader now"));
+        }
         int at = records.position();
         boolean idempotent = records.remaining() >= BatchHeader.SIZE && BatchHeader.magic(records, at) == RecordBatch.MAGIC_VALUE_V2
                 && BatchHeader.producerId(records, at) != RecordBatch.NO_PRODUCER_ID;
         if (!idempotent) {
-            AppendInfo info = log.appendAsLeader(records, 0);
+            AppendInfo info = log.appendAsLeader(records, placement.leaderEpoch());
             afterAppend();
             return info;
         }
@@ -119,7 +319,7 @@ public final class PartitionVerticle extends VerticleBase {
             LOG.debug("Duplicate batch of producer {} on {} (sequence {}); answered with offset {}", pid, tp, firstSeq, d.firstOffset());
             return new AppendInfo(d.firstOffset(), d.lastOffset(), (int) (d.lastOffset() - d.firstOffset() + 1), RecordBatch.NO_TIMESTAMP, log.logStartOffset());
         }
-        AppendInfo info = log.appendAsLeader(records, 0);
+        AppendInfo info = log.appendAsLeader(records, placement.leaderEpoch());
         producers.update(pid, epoch, firstSeq, lastSeq, info.firstOffset(), info.lastOffset());
         afterAppend();
         return info;
@@ -128,7 +328,8 @@ public final class PartitionVerticle extends VerticleBase {
     private void cancelTimers() {
         if (retentionTimer >= 0) vertx.cancelTimer(retentionTimer);
         if (flushTimer >= 0) vertx.cancelTimer(flushTimer);
-        retentionTimer = flushTimer = -1;
+        if (isrTimer >= 0) vertx.cancelTimer(isrTimer);
+        retentionTimer = flushTimer = isrTimer = -1;
     }
 
     /** The log, for calls made on this verticle's context only. */
@@ -169,7 +370,8 @@ public final class PartitionVerticle extends VerticleBase {
 
     /** Called on this context after every append: wakes parked fetches, applies the flush policy, compacts after a roll. */
     void afterAppend() {
-        pendingFetches.onAppend(log.logEndOffset());
+        replicaFetches.onAppend(log.logEndOffset());
+        updateHighWatermark();
         maybeFlush();
         int segments = log.segmentCount();
         if (segments != segmentsAtLastAppend) {

@@ -211,7 +211,7 @@ public final class Partitions {
             }
             TopicPartition tp = new TopicPartition(r.name(), p);
             PartitionVerticle v = new PartitionVerticle(tp, PartitionDirs.dirOf(logDir, tp), config.logConfig(), time,
-                    brokerConfig.get(BrokerConfig.LOG_RETENTION_CHECK_INTERVAL_MS));
+                    brokerConfig.get(BrokerConfig.LOG_RETENTION_CHECK_INTERVAL_MS), nodeId, placements.get(p));
             verticles.add(v);
             deployed.add(deployer.deploy(v));
         }
@@ -405,6 +405,7 @@ public final class Partitions {
     /** Hands topic decisions to the controller from now on (cluster mode). */
     public void useAuthority(TopicAuthority authority) {
         this.authority = authority;
+        topics.values().forEach(this::connect);
     }
 
     /** This broker's node id. */
@@ -431,6 +432,7 @@ public final class Partitions {
 
     private Future<Void> applyNow(Map<String, ClusterTopic> image, Set<Uuid> deleted) {
         if (closing) return Future.succeededFuture();
+        LOG.debug("Applying cluster metadata of {} topic(s)", image.size());
         List<Future<?>> all = new ArrayList<>();
         for (TopicInfo t : topics.values()) {
             if (deleted.contains(t.topicId()) && !image.containsKey(t.name())) all.add(removeLocally(t));
@@ -461,6 +463,7 @@ public final class Partitions {
             store.save(r);
             return null;
         }).compose(v -> deploy(r, config, 0, placements)).map(t -> {
+            connect(t);
             topics.put(r.name(), t);
             return null;
         });
@@ -472,17 +475,39 @@ public final class Partitions {
             grown = vertx.executeBlocking(() -> {
                 store.save(r);
                 return null;
-            }).compose(v -> deploy(r, config, known.partitions().size(), placements)).map(added -> grow(known, added, placements));
+            }).compose(v -> deploy(r, config, known.partitions().size(), placements)).map(added -> {
+                connect(added);
+                return grow(known, added, placements);
+            });
         } else if (!known.config().overrides().equals(r.configs())) {
             grown = vertx.executeBlocking(() -> {
                 store.save(r);
                 return null;
             }).compose(v -> Future.all(known.localPartitions().stream().map(h -> h.updateConfig(config.logConfig())).toList())).map(v -> known);
         }
-        return grown.map(t -> {
+        return grown.compose(t -> {
+            List<Future<Void>> roles = new ArrayList<>();
+            for (int p = 0; p < t.partitions().size() && p < placements.size(); p++) {
+                PartitionHandle h = t.partitions().get(p);
+                if (h != null && !h.placement().equals(placements.get(p))) roles.add(h.applyPlacement(placements.get(p)));
+            }
             topics.put(r.name(), t.with(config, placements));
-            return null;
+            return Future.join(roles).<Void>mapEmpty();
         });
+    }
+
+    /** In a cluster, a leader's ISR changes go to the controller. */
+    private void connect(TopicInfo t) {
+        TopicAuthority a = authority;
+        if (a == null) return;
+        for (int p = 0; p < t.partitions().size(); p++) {
+            PartitionHandle h = t.partitions().get(p);
+            if (h == null) continue;
+            int partition = p;
+            h.useIsrProposals(isr -> a.alterIsr(t.name(), partition, h.placement().leaderEpoch(), isr)
+                    .onFailure(e -> LOG.info("ISR change of {}-{} to {} was not taken: {}", t.name(), partition, isr, e.getMessage())),
+                    brokerConfig.get(BrokerConfig.REPLICA_LAG_TIME_MAX_MS));
+        }
     }
 
     private static TopicInfo grow(TopicInfo t, TopicInfo added, List<Placement> placements) {

@@ -17,4 +17,7 @@ public interface TopicAuthority {
     Future<Void> createPartitions(String name, int total);
 
     Future<Void> alterTopicConfig(String name, Map<String, String> configs);
+
+    /** A leader's ISR change (Kafka's AlterPartition): taken only while it still leads in {@code leaderEpoch}. */
+    Future<Void> alterIsr(String topic, int partition, int leaderEpoch, java.util.List<Integer> isr);
 }

@@ -2,6 +2,7 @@ package io.runnel.server;
 
 import io.runnel.cluster.ClusterView;
 import io.runnel.cluster.HazelcastCluster;
+import io.runnel.cluster.ReplicaFetchers;
 import io.runnel.config.BrokerConfig;
 import io.runnel.group.GroupCoordinator;
 import io.runnel.http.HttpEndpoint;
@@ -52,6 +53,7 @@ public final class Broker {
     private final CompletableFuture<Void> stopped = new CompletableFuture<>();
     private volatile boolean ready;
     private HttpEndpoint http;
+    private ReplicaFetchers fetchers;
     private KafkaServer kafka;
 
     private Broker(BrokerConfig config, MetaProperties meta, Vertx vertx, BrokerMetrics metrics, LogDirLock lock, Time time,
@@ -125,9 +127,12 @@ public final class Broker {
         return broker.partitions.start()
                 .map(v -> {
                     if (cluster != null) {
-                        // Topic decisions go to the controller; its metadata comes back as images applied here.
+                        // Topic decisions go to the controller; its metadata comes back as images applied here, and
+                        // the replica fetchers follow the leaders the image names.
                         broker.partitions.useAuthority(cluster.authority());
-                        cluster.onImage(broker.partitions::applyCluster);
+                        broker.fetchers = new ReplicaFetchers(vertx, broker.partitions, cluster, meta.nodeId());
+                        cluster.onImage((image, deleted) -> broker.partitions.applyCluster(image, deleted)
+                                .onComplete(x -> broker.fetchers.reconcile(image)));
                     }
                     return v;
                 })
@@ -207,6 +212,7 @@ public final class Broker {
         ready = false;
         partitions.beginShutdown();
         LOG.info("Stopping broker {}", meta.nodeId());
+        if (fetchers != null) fetchers.stop();
         Future<Void> httpClosed = http == null ? Future.succeededFuture() : http.close();
         httpClosed.eventually(() -> kafka == null ? Future.succeededFuture() : kafka.stop())
                 .eventually(groups::stop)

@@ -86,7 +86,7 @@ class ApiVersionsCoverageTest extends SharedBroker {
                     ApiKeys.CREATE_PARTITIONS, ApiKeys.DESCRIBE_CLUSTER, ApiKeys.DESCRIBE_CONFIGS, ApiKeys.INCREMENTAL_ALTER_CONFIGS,
                     ApiKeys.FIND_COORDINATOR, ApiKeys.JOIN_GROUP, ApiKeys.SYNC_GROUP, ApiKeys.HEARTBEAT, ApiKeys.LEAVE_GROUP,
                     ApiKeys.OFFSET_COMMIT, ApiKeys.OFFSET_FETCH, ApiKeys.LIST_GROUPS, ApiKeys.DESCRIBE_GROUPS, ApiKeys.DELETE_GROUPS,
-                    ApiKeys.OFFSET_DELETE, ApiKeys.CONSUMER_GROUP_HEARTBEAT, ApiKeys.CONSUMER_GROUP_DESCRIBE);
+                    ApiKeys.OFFSET_DELETE, ApiKeys.CONSUMER_GROUP_HEARTBEAT, ApiKeys.CONSUMER_GROUP_DESCRIBE, ApiKeys.OFFSET_FOR_LEADER_EPOCH);
             assertThat(adv.get(ApiKeys.PRODUCE).minVersion()).isEqualTo((short) 3); // KIP-896 baseline
             assertThat(adv.get(ApiKeys.FETCH).maxVersion()).isEqualTo(ApiKeys.FETCH.latestVersion(false));
             for (short v = 0; v <= ApiKeys.API_VERSIONS.latestVersion(); v++) {
@@ -161,6 +161,26 @@ class ApiVersionsCoverageTest extends SharedBroker {
                 var p = r.data().topics().get(0).partitions().get(0);
                 assertThat(p.errorCode()).as("ListOffsets v%d", v).isEqualTo(Errors.NONE.code());
                 assertThat(p.offset()).isEqualTo(expectedOffset);
+            }
+            for (short v = adv.get(ApiKeys.OFFSET_FOR_LEADER_EPOCH).minVersion(); v <= adv.get(ApiKeys.OFFSET_FOR_LEADER_EPOCH).maxVersion(); v++) {
+                var topics = new org.apache.kafka.common.message.OffsetForLeaderEpochRequestData.OffsetForLeaderTopicCollection();
+                var t = new org.apache.kafka.common.message.OffsetForLeaderEpochRequestData.OffsetForLeaderTopic().setTopic("versions");
+                t.partitions().add(new org.apache.kafka.common.message.OffsetForLeaderEpochRequestData.OffsetForLeaderPartition()
+                        .setPartition(0).setLeaderEpoch(0).setCurrentLeaderEpoch(v >= 2 ? 0 : -1));
+                t.partitions().add(new org.apache.kafka.common.message.OffsetForLeaderEpochRequestData.OffsetForLeaderPartition()
+                        .setPartition(7).setLeaderEpoch(0));
+                topics.add(t);
+                // kafka-clients' builders start at v3 (the consumer's form); v2 (the KIP-896 baseline, without a replica id)
+                // is built from the message itself, as an older client sends it.
+                var request = v >= 3 ? org.apache.kafka.common.requests.OffsetsForLeaderEpochRequest.Builder.forConsumer(topics).build(v)
+                        : new org.apache.kafka.common.requests.OffsetsForLeaderEpochRequest(
+                                new org.apache.kafka.common.message.OffsetForLeaderEpochRequestData().setTopics(topics), v);
+                org.apache.kafka.common.requests.OffsetsForLeaderEpochResponse r = c.send(request);
+                var parts = r.data().topics().find("versions").partitions();
+                assertThat(parts.get(0).errorCode()).as("OffsetForLeaderEpoch v%d", v).isEqualTo(Errors.NONE.code());
+                assertThat(parts.get(0).leaderEpoch()).isZero(); // a single broker leads in epoch 0
+                assertThat(parts.get(0).endOffset()).isEqualTo(expectedOffset); // the latest epoch ends at the log end
+                assertThat(parts.get(1).errorCode()).isEqualTo(Errors.UNKNOWN_TOPIC_OR_PARTITION.code());
             }
         }
     }

@@ -92,6 +92,21 @@ public final class BrokerProcess implements AutoCloseable {
         return waitForExit();
     }
 
+    /** SIGSTOP: the JVM freezes (a long GC pause, a hung machine); {@link #unpause} resumes it. */
+    public void pause() throws IOException, InterruptedException {
+        signal("-STOP");
+    }
+
+    /** SIGCONT after {@link #pause}. */
+    public void unpause() throws IOException, InterruptedException {
+        signal("-CONT");
+    }
+
+    private void signal(String signal) throws IOException, InterruptedException {
+        Process kill = new ProcessBuilder("kill", signal, Long.toString(process.pid())).inheritIO().start();
+        if (kill.waitFor() != 0) throw new IllegalStateException("kill " + signal + " " + process.pid() + " failed");
+    }
+
     /** SIGTERM: the broker's shutdown hook runs. */
     public int terminate() throws InterruptedException {
         process.destroy();
@@ -106,6 +121,11 @@ public final class BrokerProcess implements AutoCloseable {
     @Override
     public void close() throws Exception {
         if (process.isAlive()) {
+            try {
+                signal("-CONT"); // a paused JVM is killed all the same, but let it go first
+            } catch (RuntimeException | IOException ignored) {
+                // it may be gone already
+            }
             process.destroyForcibly();
             process.waitFor(30, TimeUnit.SECONDS);
         }

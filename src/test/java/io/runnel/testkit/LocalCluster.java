@@ -18,16 +18,19 @@ public final class LocalCluster implements AutoCloseable {
     private final int[] hazelcastPorts;
     private final BrokerProcess[] brokers;
 
-    private LocalCluster(Path root, int size) throws IOException {
+    private final String[] extra;
+
+    private LocalCluster(Path root, int size, String... extra) throws IOException {
         this.root = root;
+        this.extra = extra;
         this.hazelcastPorts = new int[size];
         this.brokers = new BrokerProcess[size];
         for (int i = 0; i < size; i++) hazelcastPorts[i] = FreePorts.freePort();
     }
 
     /** Starts {@code size} brokers at once and waits until each has joined and logged its HTTP address. */
-    public static LocalCluster start(Path root, int size) throws IOException {
-        LocalCluster c = new LocalCluster(root, size);
+    public static LocalCluster start(Path root, int size, String... extraArgs) throws IOException {
+        LocalCluster c = new LocalCluster(root, size, extraArgs);
         try {
             for (int i = 0; i < size; i++) c.launch(i);
             for (int i = 0; i < size; i++) c.brokers[i].awaitOutput("HTTP listening on", Duration.ofSeconds(60));
@@ -42,15 +45,19 @@ public final class LocalCluster implements AutoCloseable {
         Path dir = root.resolve("broker-" + (i + 1));
         Files.createDirectories(dir);
         String members = java.util.Arrays.stream(hazelcastPorts).mapToObj(p -> "127.0.0.1:" + p).collect(Collectors.joining(","));
+        List<String> args = new ArrayList<>(List.of("--node.id=" + (i + 1), "--cluster.members=" + members, "--cluster.host=127.0.0.1",
+                "--cluster.port=" + hazelcastPorts[i]));
+        args.addAll(List.of(extra));
         brokers[i] = BrokerProcess.launch(dir, List.of("-Xmx256m", "--add-opens=java.base/java.lang=ALL-UNNAMED", "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
                 "--add-opens=java.management/sun.management=ALL-UNNAMED", "--add-opens=jdk.management/com.sun.management.internal=ALL-UNNAMED",
                 "--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED"), Main.class.getName(), Brokers.testArgs(dir.resolve("data"),
-                "--node.id=" + (i + 1), "--cluster.members=" + members, "--cluster.host=127.0.0.1", "--cluster.port=" + hazelcastPorts[i]));
+                args.toArray(String[]::new)));
     }
 
     /** Starts broker {@code nodeId} again (same data, same ports for Hazelcast) and waits until it serves. */
     public void restart(int nodeId) throws Exception {
         int i = nodeId - 1;
+        keepLog(i);
         brokers[i].close();
         launch(i);
         brokers[i].awaitOutput("HTTP listening on", Duration.ofSeconds(60));
@@ -71,10 +78,23 @@ public final class LocalCluster implements AutoCloseable {
         return String.join(",", out);
     }
 
+    /** Keeps a broker's output under target/cluster-logs/ (the process's own file goes with it), for diagnosis. */
+    private void keepLog(int i) {
+        try {
+            Path dir = Path.of("target", "cluster-logs");
+            Files.createDirectories(dir);
+            Files.writeString(dir.resolve(root.getFileName() + "-broker-" + (i + 1) + "-" + System.nanoTime() + ".log"), brokers[i].output());
+        } catch (IOException | RuntimeException e) {
+            // diagnosis only
+        }
+    }
+
     @Override
     public void close() {
-        for (BrokerProcess b : brokers) {
+        for (int i = 0; i < brokers.length; i++) {
+            BrokerProcess b = brokers[i];
             if (b == null) continue;
+            keepLog(i);
             try {
                 b.close();
             } catch (Exception ignored) {

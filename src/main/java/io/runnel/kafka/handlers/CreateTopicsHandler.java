@@ -114,11 +114,11 @@ public final class CreateTopicsHandler implements ApiHandler {
     private static short replicationFactor(RequestContext ctx, CreatableTopic t) {
         if (!t.assignments().isEmpty()) return 1;
         int rf = t.replicationFactor() == -1 ? ctx.broker().config().get(BrokerConfig.DEFAULT_REPLICATION_FACTOR) : t.replicationFactor();
+        if (ctx.broker().cluster().clustered()) {
+            if (rf < 1) throw new InvalidReplicationFactorException("Replication factor " + rf + " is invalid: it must be at least 1.");
+            return (short) rf; // the controller checks it against the live brokers
+        }
         if (rf < 1 || rf > 1) {
-            if (ctx.broker().cluster().clustered() && rf > 1) {
-                throw new InvalidReplicationFactorException("Replication factor " + rf + " is not supported yet: Runnel does not replicate "
-                        + "partitions between brokers yet (docs/cluster.md); use 1");
-            }
             throw new InvalidReplicationFactorException("Replication factor " + rf + " is invalid: it must be at least 1 and at most the "
                     + "number of live brokers (1).");
         }

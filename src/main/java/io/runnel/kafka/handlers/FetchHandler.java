@@ -94,19 +94,25 @@ public final class FetchHandler implements ApiHandler {
     private void attempt(RequestContext ctx, FetchRequest r, List<Item> items, boolean byId, Vertx vertx, long deadline,
                          Promise<AbstractResponse> response) {
         int maxBytes = Math.min(r.maxBytes(), ctx.broker().config().get(io.runnel.config.BrokerConfig.FETCH_MAX_BYTES));
-        readAll(ctx.broker().partitions(), items, maxBytes).onComplete(ar -> {
+        int replica = r.replicaId();
+        readAll(ctx.broker().partitions(), items, maxBytes, replica).onComplete(ar -> {
             long bytes = items.stream().mapToLong(i -> i.answer.records() == null ? 0 : ((MemoryRecords) i.answer.records()).sizeInBytes()).sum();
             boolean errors = items.stream().anyMatch(i -> i.answer.errorCode() != Errors.NONE.code());
             long remainingMs = (deadline - System.nanoTime()) / 1_000_000L;
             if (bytes >= r.minBytes() || errors || remainingMs <= 0 || items.isEmpty()) {
-                if (bytes > 0) count(ctx, items);
+                if (bytes > 0 && replica < 0) count(ctx, items);
                 response.complete(build(items, byId));
                 return;
             }
             // Park until an append to any asked partition, or until max_wait_ms.
             Promise<Void> wake = Promise.promise();
             long timer = vertx.setTimer(remainingMs, id -> wake.tryComplete());
-            for (Item i : items) i.handle.get().awaitDataAfter(i.waitAfter, wake.future()).onComplete(x -> wake.tryComplete());
+            // A consumer waits for the high watermark to move, a follower for the log end.
+            for (Item i : items) {
+                PartitionHandle h = i.handle.get();
+                (replica >= 0 ? h.awaitLogEndAfter(i.waitAfter, wake.future()) : h.awaitDataAfter(i.waitAfter, wake.future()))
+                        .onComplete(x -> wake.tryComplete());
+            }
             wake.future().onComplete(x -> {
                 vertx.cancelTimer(timer);
                 attempt(ctx, r, items, byId, vertx, deadline, response);
@@ -115,17 +121,17 @@ public final class FetchHandler implements ApiHandler {
     }
 
     /** Reads the partitions in order, each within what is left of the response's byte limit. */
-    private static Future<Void> readAll(Partitions partitions, List<Item> items, int responseMaxBytes) {
+    private static Future<Void> readAll(Partitions partitions, List<Item> items, int responseMaxBytes, int replica) {
         int[] remaining = {responseMaxBytes};
         boolean[] haveData = {false};
         Future<Void> chain = Future.succeededFuture();
         for (Item i : items) {
-            chain = chain.compose(v -> readOne(partitions, i, remaining, haveData));
+            chain = chain.compose(v -> readOne(partitions, i, remaining, haveData, replica));
         }
         return chain;
     }
 
-    private static Future<Void> readOne(Partitions partitions, Item i, int[] remaining, boolean[] haveData) {
+    private static Future<Void> readOne(Partitions partitions, Item i, int[] remaining, boolean[] haveData, int replica) {
         PartitionData out = new PartitionData().setPartitionIndex(i.request.partition());
         i.answer = out;
         if (i.handle.isEmpty()) {
@@ -142,15 +148,19 @@ public final class FetchHandler implements ApiHandler {
         }
         int max = Math.min(i.request.partitionMaxBytes(), Math.max(0, remaining[0]));
         boolean minOneBatch = !haveData[0];
-        return h.read(i.request.fetchOffset(), max, minOneBatch).map(rr -> {
+        // A follower (replica id set) reads to the log end and tells the leader how far it has got; a consumer reads
+        // below the high watermark.
+        Future<ReadResult> read = replica >= 0 ? h.readForReplica(replica, i.request.fetchOffset(), max) : h.read(i.request.fetchOffset(), max, minOneBatch);
+        return read.map(rr -> {
             answer(out, rr);
+            if (replica >= 0) out.setHighWatermark(h.highWatermark()).setLastStableOffset(h.highWatermark());
             int size = rr.records().remaining();
             remaining[0] -= size;
             haveData[0] |= size > 0;
             i.waitAfter = Math.max(i.request.fetchOffset(), rr.logEndOffset()); // wake on data past what exists now
             return (Void) null;
         }).recover(e -> {
-            out.setErrorCode(Errors.forException(e).code()).setHighWatermark(h.logEndOffset()).setLastStableOffset(h.logEndOffset())
+            out.setErrorCode(Errors.forException(e).code()).setHighWatermark(h.highWatermark()).setLastStableOffset(h.highWatermark())
                     .setLogStartOffset(h.logStartOffset());
             return Future.succeededFuture();
         });

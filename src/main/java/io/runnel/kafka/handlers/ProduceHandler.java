@@ -29,9 +29,10 @@ import org.apache.kafka.common.requests.ProduceRequest;
 import org.apache.kafka.common.requests.ProduceResponse;
 
 /**
- * Produce: validates and appends each partition's batch and answers per partition. acks 0, 1 and -1 are accepted
- * (on a single broker the in-sync replica set is the leader alone, so 1 and -1 complete together; replication
- * changes that); any other value gets INVALID_REQUIRED_ACKS. With acks=0 there is no response, and a failed append
+ * Produce: validates and appends each partition's batch and answers per partition. acks 0 and 1 answer once the
+ * leader has appended; acks -1 once every in-sync replica has the records (at once on a single broker, where the
+ * leader is the only in-sync replica), refused with NOT_ENOUGH_REPLICAS when the ISR is smaller than
+ * min.insync.replicas; any other value gets INVALID_REQUIRED_ACKS. With acks=0 there is no response, and a failed append
  * closes the connection, which is how Kafka tells such a producer. Transactional produce is refused until
  * transactions exist.
  */
@@ -89,10 +90,19 @@ public final class ProduceHandler implements ApiHandler {
             ProduceRequest.validateRecords(ctx.apiVersion(), p.records());
             ByteBuffer records = ((MemoryRecords) p.records()).buffer();
             int size = records.remaining();
-            String topicName = handle.get().topicPartition().topic();
-            result = handle.get().append(records).map(info -> {
+            PartitionHandle h = handle.get();
+            String topicName = h.topicPartition().topic();
+            int minIsr = topic.get().config().minInsyncReplicas();
+            if (r.acks() == -1 && h.placement().isr().size() < minIsr) {
+                // Kafka refuses before writing: fewer in-sync replicas than min.insync.replicas.
+                throw new org.apache.kafka.common.errors.NotEnoughReplicasException("The in-sync replicas of " + h.topicPartition() + " are "
+                        + h.placement().isr() + ", fewer than min.insync.replicas " + minIsr);
+            }
+            result = h.append(records).compose(info -> {
                 ctx.broker().metrics().recordsIn(topicName, info.records(), size);
-                return out.setBaseOffset(info.firstOffset()).setLogAppendTimeMs(info.logAppendTimeMs()).setLogStartOffset(info.logStartOffset());
+                out.setBaseOffset(info.firstOffset()).setLogAppendTimeMs(info.logAppendTimeMs()).setLogStartOffset(info.logStartOffset());
+                if (r.acks() != -1) return Future.succeededFuture(out);
+                return awaitReplicated(ctx, h, info.lastOffset(), r.timeout(), minIsr).map(v -> out);
             });
         } catch (RuntimeException e) {
             result = Future.failedFuture(e);
@@ -100,6 +110,35 @@ public final class ProduceHandler implements ApiHandler {
         return result.otherwise(e -> {
             Errors error = Errors.forException(e);
             return out.setErrorCode(error.code()).setErrorMessage(e.getMessage());
+        });
+    }
+
+    /**
+     * acks=all: completes when every in-sync replica has the records (the high watermark passed {@code lastOffset}).
+     * Fails with NOT_LEADER_OR_FOLLOWER when this broker stopped leading meanwhile, NOT_ENOUGH_REPLICAS_AFTER_APPEND
+     * when the ISR fell below min.insync.replicas, REQUEST_TIMED_OUT after the request's timeout; the producer
+     * retries (the idempotent producer without duplicates).
+     */
+    private static Future<Void> awaitReplicated(RequestContext ctx, PartitionHandle h, long lastOffset, int timeoutMs, int minIsr) {
+        io.vertx.core.Promise<Void> giveUp = io.vertx.core.Promise.promise();
+        io.vertx.core.Vertx vertx = io.vertx.core.Vertx.currentContext().owner();
+        long timer = vertx.setTimer(Math.max(1, timeoutMs), x -> giveUp.tryComplete());
+        return h.awaitReplicated(lastOffset, giveUp.future()).compose(v -> {
+            vertx.cancelTimer(timer);
+            giveUp.tryComplete();
+            // As Kafka's Partition.checkEnoughReplicasReachOffset: replicated, but by fewer in-sync replicas than
+            // min.insync.replicas (the ISR shrank after the append), is not an acknowledgement.
+            if (h.highWatermark() > lastOffset && h.isLeader() && h.placement().isr().size() >= minIsr) return Future.succeededFuture();
+            if (!h.isLeader()) {
+                return Future.failedFuture(new org.apache.kafka.common.errors.NotLeaderOrFollowerException("Broker " + ctx.broker().nodeId()
+                        + " stopped leading " + h.topicPartition() + " before the records were replicated"));
+            }
+            if (h.placement().isr().size() < minIsr) {
+                return Future.failedFuture(new org.apache.kafka.common.errors.NotEnoughReplicasAfterAppendException("The in-sync replicas of "
+                        + h.topicPartition() + " fell to " + h.placement().isr() + ", fewer than min.insync.replicas " + minIsr));
+            }
+            return Future.failedFuture(new org.apache.kafka.common.errors.TimeoutException("The records of " + h.topicPartition()
+                    + " were not replicated to " + h.placement().isr() + " within " + timeoutMs + " ms"));
         });
     }
 }

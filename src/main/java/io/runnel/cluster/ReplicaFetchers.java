@@ -1,0 +1,275 @@
+package io.runnel.cluster;
+
+import io.runnel.partition.ClusterTopic;
+import io.runnel.partition.PartitionHandle;
+import io.runnel.partition.Partitions;
+import io.runnel.partition.Placement;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.message.FetchResponseData;
+import org.apache.kafka.common.message.OffsetForLeaderEpochRequestData.OffsetForLeaderPartition;
+import org.apache.kafka.common.message.OffsetForLeaderEpochRequestData.OffsetForLeaderTopic;
+import org.apache.kafka.common.message.OffsetForLeaderEpochRequestData.OffsetForLeaderTopicCollection;
+import org.apache.kafka.common.protocol.Errors;
+import org.apache.kafka.common.record.internal.MemoryRecords;
+import org.apache.kafka.common.requests.FetchRequest;
+import org.apache.kafka.common.requests.FetchResponse;
+import org.apache.kafka.common.requests.OffsetsForLeaderEpochRequest;
+import org.apache.kafka.common.requests.OffsetsForLeaderEpochResponse;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The follower side of replication, as Kafka's ReplicaFetcherThread: for every leader this broker follows
+ * partitions of, one connection that fetches them with the Kafka Fetch API (replica id set, so the leader reads to
+ * its log end and learns this follower's position from each fetch offset), appends the batches as they are and takes
+ * the leader's high watermark. A partition whose leader or leader epoch changed first asks the leader where its own
+ * latest epoch ended (OffsetForLeaderEpoch, KIP-101/279) and truncates what the leader does not have; only then does
+ * it fetch again. Everything runs on one Vert.x context; one request per leader is in flight at a time.
+ */
+public final class ReplicaFetchers {
+    private static final Logger LOG = LoggerFactory.getLogger(ReplicaFetchers.class);
+    /** Fetch v12: topic names (no ids), flexible, with the replica id in the request body. */
+    private static final short FETCH_VERSION = 12;
+    private static final short OFFSET_FOR_LEADER_EPOCH_VERSION = 4;
+    private static final int FETCH_MAX_WAIT_MS = 500;
+    private static final int PARTITION_MAX_BYTES = 1 << 20;
+    private static final int RESPONSE_MAX_BYTES = 8 << 20;
+    private static final long RETRY_MS = 200;
+
+    private final Vertx vertx;
+    private final Context context;
+    private final Partitions partitions;
+    private final ClusterView view;
+    private final int self;
+    private final Map<Integer, LeaderLink> links = new HashMap<>();
+    private boolean stopped;
+
+    public ReplicaFetchers(Vertx vertx, Partitions partitions, ClusterView view, int self) {
+        this.vertx = vertx;
+        this.context = vertx.getOrCreateContext();
+        this.partitions = partitions;
+        this.view = view;
+        this.self = self;
+    }
+
+    /** Follows what the cluster image says this broker follows (call after the image is applied to the partitions). */
+    public void reconcile(Map<String, ClusterTopic> image) {
+        context.runOnContext(v -> {
+            if (stopped) return;
+            Map<Integer, Map<TopicPartition, Integer>> wanted = new HashMap<>();
+            for (ClusterTopic t : image.values()) {
+                for (int p = 0; p < t.placements().size(); p++) {
+                    Placement pl = t.placements().get(p);
+                    if (!pl.replicas().contains(self) || !pl.hasLeader() || pl.leader() == self) continue;
+                    if (partitions.partition(t.record().name(), p).isEmpty()) continue;
+                    wanted.computeIfAbsent(pl.leader(), l -> new HashMap<>()).put(new TopicPartition(t.record().name(), p), pl.leaderEpoch());
+                }
+            }
+            for (var it = links.entrySet().iterator(); it.hasNext(); ) {
+                var e = it.next();
+                if (!wanted.containsKey(e.getKey())) {
+                    e.getValue().stop();
+                    it.remove();
+                }
+            }
+            wanted.forEach((leader, parts) -> links.computeIfAbsent(leader, LeaderLink::new).follow(parts));
+        });
+    }
+
+    public void stop() {
+        context.runOnContext(v -> {
+            stopped = true;
+            links.values().forEach(LeaderLink::stop);
+            links.clear();
+        });
+    }
+
+    /** A follower's state of one partition: the leader epoch it follows and whether its log was checked against it. */
+    private static final class Followed {
+        final int epoch;
+        boolean truncated;
+
+        Followed(int epoch) {
+            this.epoch = epoch;
+        }
+    }
+
+    private final class LeaderLink {
+        private final int leader;
+        private final Map<TopicPartition, Followed> parts = new LinkedHashMap<>();
+        private BrokerClient client;
+        private boolean running;
+        private boolean stopped;
+
+        LeaderLink(int leader) {
+            this.leader = leader;
+        }
+
+        void follow(Map<TopicPartition, Integer> epochs) {
+            parts.keySet().removeIf(tp -> !epochs.containsKey(tp));
+            epochs.forEach((tp, epoch) -> {
+                Followed f = parts.get(tp);
+                if (f == null || f.epoch != epoch) parts.put(tp, new Followed(epoch)); // a new leader epoch: check the log again
+            });
+            kick();
+        }
+
+        void stop() {
+            stopped = true;
+            if (client != null) client.close();
+            client = null;
+        }
+
+        private void kick() {
+            if (running || stopped) return;
+            running = true;
+            round();
+        }
+
+        private void later() {
+            vertx.setTimer(RETRY_MS, x -> {
+                if (!stopped) round();
+            });
+        }
+
+        private BrokerClient client() {
+            if (client != null) return client;
+            for (ClusterView.BrokerNode b : view.brokers()) {
+                if (b.nodeId() != leader || b.listeners().isEmpty()) continue;
+                String[] hp = b.hostPort(b.listeners().keySet().iterator().next());
+                client = new BrokerClient(vertx, hp[0], Integer.parseInt(hp[1]), "runnel-replica-" + self);
+            }
+            return client;
+        }
+
+        private void round() {
+            if (stopped || parts.isEmpty()) {
+                running = false;
+                return;
+            }
+            BrokerClient c = client();
+            if (c == null) { // the leader has not registered its address yet
+                later();
+                return;
+            }
+            List<TopicPartition> unchecked = parts.entrySet().stream().filter(e -> !e.getValue().truncated).map(Map.Entry::getKey).toList();
+            Future<?> step = unchecked.isEmpty() ? fetch(c) : truncate(c, unchecked);
+            step.onComplete(ar -> {
+                if (ar.failed()) {
+                    LOG.debug("Replication from broker {} failed: {}", leader, ar.cause().toString());
+                    if (client != null) client.close();
+                    client = null;
+                    later();
+                } else {
+                    round();
+                }
+            });
+        }
+
+        /** Asks the leader where each partition's latest local epoch ended, and cuts the log there. */
+        private Future<Void> truncate(BrokerClient c, List<TopicPartition> tps) {
+            List<Future<Integer>> latest = new ArrayList<>();
+            for (TopicPartition tp : tps) latest.add(handle(tp).map(PartitionHandle::latestEpoch).orElse(Future.succeededFuture(-1)));
+            return Future.all(latest).compose(x -> {
+                OffsetForLeaderTopicCollection topics = new OffsetForLeaderTopicCollection();
+                for (int i = 0; i < tps.size(); i++) {
+                    TopicPartition tp = tps.get(i);
+                    OffsetForLeaderTopic t = topics.find(tp.topic());
+                    if (t == null) {
+                        t = new OffsetForLeaderTopic().setTopic(tp.topic());
+                        topics.add(t);
+                    }
+                    t.partitions().add(new OffsetForLeaderPartition().setPartition(tp.partition()).setCurrentLeaderEpoch(parts.get(tp).epoch)
+                            .setLeaderEpoch(latest.get(i).result()));
+                }
+                return c.<OffsetsForLeaderEpochResponse>send(OffsetsForLeaderEpochRequest.Builder.forFollower(topics, self)
+                        .build(OFFSET_FOR_LEADER_EPOCH_VERSION), OFFSET_FOR_LEADER_EPOCH_VERSION);
+            }).compose(resp -> {
+                List<Future<Void>> cuts = new ArrayList<>();
+                boolean retry = false;
+                for (var t : resp.data().topics()) {
+                    for (var p : t.partitions()) {
+                        TopicPartition tp = new TopicPartition(t.topic(), p.partition());
+                        Followed f = parts.get(tp);
+                        Optional<PartitionHandle> h = handle(tp);
+                        if (f == null || h.isEmpty()) continue;
+                        if (p.errorCode() != Errors.NONE.code()) {
+                            retry = true; // the leader has not taken over yet, or our metadata is behind: ask again shortly
+                            continue;
+                        }
+                        // Undefined (the leader knows no epoch that old): keep what is below the high watermark.
+                        long cut = p.endOffset() < 0 ? h.get().highWatermark() : p.endOffset();
+                        cuts.add(h.get().truncateTo(cut).map(v -> {
+                            f.truncated = true;
+                            return null;
+                        }));
+                    }
+                }
+                Future<Void> all = Future.all(cuts).mapEmpty();
+                if (!retry) return all;
+                return all.compose(v -> {
+                    io.vertx.core.Promise<Void> wait = io.vertx.core.Promise.promise();
+                    vertx.setTimer(RETRY_MS, id -> wait.complete());
+                    return wait.future();
+                });
+            });
+        }
+
+        private Future<Void> fetch(BrokerClient c) {
+            Map<TopicPartition, FetchRequest.PartitionData> data = new LinkedHashMap<>();
+            parts.forEach((tp, f) -> handle(tp).ifPresent(h -> data.put(tp, new FetchRequest.PartitionData(Uuid.ZERO_UUID, h.logEndOffset(), -1,
+                    PARTITION_MAX_BYTES, Optional.of(f.epoch)))));
+            if (data.isEmpty()) return Future.succeededFuture();
+            FetchRequest request = FetchRequest.Builder.forReplica(FETCH_VERSION, self, -1, FETCH_MAX_WAIT_MS, 1, data)
+                    .setMaxBytes(RESPONSE_MAX_BYTES).build(FETCH_VERSION);
+            return c.<FetchResponse>send(request, FETCH_VERSION).compose(resp -> {
+                if (resp.error() != Errors.NONE) return Future.failedFuture(resp.error().exception());
+                List<Future<?>> appends = new ArrayList<>();
+                boolean backOff = false;
+                for (FetchResponseData.FetchableTopicResponse t : resp.data().responses()) {
+                    for (FetchResponseData.PartitionData p : t.partitions()) {
+                        TopicPartition tp = new TopicPartition(t.topic(), p.partitionIndex());
+                        Followed f = parts.get(tp);
+                        Optional<PartitionHandle> h = handle(tp);
+                        if (f == null || h.isEmpty()) continue;
+                        Errors error = Errors.forCode(p.errorCode());
+                        if (error == Errors.NONE) {
+                            ByteBuffer records = p.records() instanceof MemoryRecords m ? m.buffer() : ByteBuffer.allocate(0);
+                            appends.add(h.get().appendFromLeader(records, p.highWatermark()).recover(e -> {
+                                LOG.warn("Appending {}'s records from broker {} failed; checking the log against the leader again", tp, leader, e);
+                                f.truncated = false;
+                                return Future.succeededFuture();
+                            }));
+                        } else if (error == Errors.OFFSET_OUT_OF_RANGE) {
+                            f.truncated = false; // diverged, or behind the leader's log start: check again
+                        } else {
+                            backOff = true; // NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH...: wait for new metadata
+                        }
+                    }
+                }
+                Future<Void> all = Future.all(appends).mapEmpty();
+                if (!backOff) return all;
+                return all.compose(v -> {
+                    io.vertx.core.Promise<Void> wait = io.vertx.core.Promise.promise();
+                    vertx.setTimer(RETRY_MS, id -> wait.complete());
+                    return wait.future();
+                });
+            });
+        }
+
+        private Optional<PartitionHandle> handle(TopicPartition tp) {
+            return partitions.partition(tp.topic(), tp.partition());
+        }
+    }
+}
