@@ -55,9 +55,12 @@ final class ClusterController {
     private final IMap<String, String> topics;
     private final IMap<String, String> deleted;
     private final long epoch;
+    private final boolean unclean;
     private MessageConsumer<JsonObject> consumer;
 
-    ClusterController(HazelcastCluster cluster, Vertx vertx, IMap<String, String> topics, IMap<String, String> deleted, long epoch) {
+    ClusterController(HazelcastCluster cluster, Vertx vertx, IMap<String, String> topics, IMap<String, String> deleted, long epoch,
+                      boolean unclean) {
+        this.unclean = unclean;
         this.cluster = cluster;
         this.vertx = vertx;
         this.topics = topics;
@@ -227,7 +230,7 @@ final class ClusterController {
             List<Placement> next = new ArrayList<>();
             boolean changed = false;
             for (Placement p : t.placements()) {
-                Placement q = reconcile(p, live);
+                Placement q = reconcile(p, live, unclean);
                 changed |= !q.equals(p);
                 next.add(q);
             }
@@ -241,9 +244,9 @@ final class ClusterController {
     /**
      * A partition's placement given the live brokers: the ISR loses the dead, a dead leader is replaced by the first
      * live ISR member (epoch + 1), and a partition without a leader gets its first live replica back once that
-     * replica is in the ISR (a returning sole replica). Unclean election is off: an out-of-sync replica never leads.
+     * replica is in the ISR (a returning sole replica). Unless unclean election is on, an out-of-sync replica never leads.
      */
-    static Placement reconcile(Placement p, Set<Integer> live) {
+    static Placement reconcile(Placement p, Set<Integer> live, boolean unclean) {
         List<Integer> isr = p.isr().stream().filter(live::contains).toList();
         if (p.hasLeader() && live.contains(p.leader())) {
             return isr.equals(p.isr()) ? p : new Placement(p.replicas(), p.leader(), p.leaderEpoch(), isr);
@@ -253,6 +256,13 @@ final class ClusterController {
         if (candidates.isEmpty()) {
             // No live in-sync replica. A sole replica is its own ISR when it returns: it holds every acknowledged record.
             if (p.replicas().size() == 1 && live.contains(p.replicas().get(0))) candidates.add(p.replicas().get(0));
+        }
+        if (candidates.isEmpty() && unclean) {
+            // unclean.leader.election.enable: any live replica leads, and whatever only the lost ISR had is gone.
+            p.replicas().stream().filter(live::contains).findFirst().ifPresent(r -> {
+                LOG.warn("Unclean leader election: replica {} leads without being in the ISR {}; records may be lost", r, p.isr());
+                candidates.add(r);
+            });
         }
         if (candidates.isEmpty()) {
             List<Integer> lastIsr = p.isr().isEmpty() ? p.isr() : List.of(p.isr().get(0)); // Kafka keeps the last leader in the ISR

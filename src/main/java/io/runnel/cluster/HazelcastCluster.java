@@ -85,6 +85,7 @@ public final class HazelcastCluster implements ClusterView {
     private volatile List<BrokerNode> brokers = List.of();
     private volatile JsonObject controller;
     private volatile int nodeId = -1;
+    private volatile boolean uncleanElection;
     private final IMap<String, String> topicsMap;
     private final IMap<String, String> deletedMap;
     private final Map<String, ClusterTopic> topicsCache = new ConcurrentHashMap<>();
@@ -120,6 +121,7 @@ public final class HazelcastCluster implements ClusterView {
         return Vertx.builder().with(options).withMetrics(metrics).withClusterManager(new HazelcastClusterManager(hz)).buildClustered()
                 .map(vertx -> {
                     HazelcastCluster c = new HazelcastCluster(hz, vertx);
+                    c.uncleanElection = config.get(BrokerConfig.UNCLEAN_LEADER_ELECTION_ENABLE);
                     c.listen();
                     return c;
                 })
@@ -401,7 +403,7 @@ public final class HazelcastCluster implements ClusterView {
             if (won) {
                 LOG.info("Broker {} is the controller (epoch {})", nodeId, epoch);
                 controller = new JsonObject(next);
-                ClusterController role = new ClusterController(this, vertx, topicsMap, deletedMap, epoch);
+                ClusterController role = new ClusterController(this, vertx, topicsMap, deletedMap, epoch, uncleanElection);
                 context.runOnContext(v -> {
                     ClusterController old = controllerRole;
                     if (old != null) old.stop();

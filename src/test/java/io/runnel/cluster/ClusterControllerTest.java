@@ -1,0 +1,57 @@
+package io.runnel.cluster;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.runnel.partition.Placement;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+/** The controller's decisions as plain functions: replica assignment and leader election from the ISR. */
+class ClusterControllerTest {
+
+    @Test
+    void assignmentSpreadsLeadersAndReplicasEvenlyWithDistinctReplicasPerPartition() {
+        List<Placement> placements = ClusterController.assign(List.of(1, 2, 3), 0, 6, 3, 1, 2);
+        Map<Integer, Integer> leaders = new HashMap<>();
+        for (Placement p : placements) {
+            assertThat(new HashSet<>(p.replicas())).hasSize(3);
+            assertThat(p.leader()).isEqualTo(p.replicas().get(0)); // the preferred leader leads at first
+            assertThat(p.isr()).isEqualTo(p.replicas());
+            leaders.merge(p.leader(), 1, Integer::sum);
+        }
+        assertThat(leaders).containsOnly(Map.entry(1, 2), Map.entry(2, 2), Map.entry(3, 2));
+        List<Placement> single = ClusterController.assign(List.of(4, 5), 0, 4, 1, 0, 0);
+        assertThat(single).extracting(Placement::leader).containsExactly(4, 5, 4, 5);
+        List<Placement> grown = ClusterController.assign(List.of(1, 2, 3), 6, 9, 2, 0, 0); // CreatePartitions continues the pattern
+        assertThat(grown).hasSize(3).allMatch(p -> p.replicas().size() == 2 && !p.replicas().get(0).equals(p.replicas().get(1)));
+    }
+
+    @Test
+    void aDeadLeaderIsReplacedByTheFirstLiveInSyncReplicaAndNeverByAnOutOfSyncOneUnlessUncleanElectionIsOn() {
+        Placement p = new Placement(List.of(1, 2, 3), 1, 4, List.of(1, 3));
+        Placement next = ClusterController.reconcile(p, Set.of(2, 3), false);
+        assertThat(next.leader()).isEqualTo(3); // 2 is alive but was not in sync
+        assertThat(next.leaderEpoch()).isEqualTo(5);
+        assertThat(next.isr()).containsExactly(3);
+
+        assertThat(ClusterController.reconcile(p, Set.of(1, 2, 3), false)).isEqualTo(p); // nothing changed
+        assertThat(ClusterController.reconcile(new Placement(List.of(1, 2, 3), 1, 4, List.of(1, 2, 3)), Set.of(1, 2), false).isr())
+                .containsExactly(1, 2); // a dead follower leaves the ISR, the leader stays
+
+        Placement orphan = ClusterController.reconcile(p, Set.of(2), false);
+        assertThat(orphan.hasLeader()).isFalse(); // every in-sync replica is gone: no leader (no data loss)
+        Placement unclean = ClusterController.reconcile(p, Set.of(2), true);
+        assertThat(unclean.leader()).isEqualTo(2); // unclean.leader.election.enable: availability over the lost records
+
+        Placement sole = new Placement(List.of(7), 7, 2, List.of(7));
+        Placement offline = ClusterController.reconcile(sole, Set.of(), false);
+        assertThat(offline.hasLeader()).isFalse();
+        Placement back = ClusterController.reconcile(offline, Set.of(7), false);
+        assertThat(back.leader()).isEqualTo(7); // a sole replica holds every acknowledged record when it returns
+        assertThat(back.leaderEpoch()).isGreaterThan(offline.leaderEpoch());
+    }
+}
