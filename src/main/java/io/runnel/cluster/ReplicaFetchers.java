@@ -216,13 +216,7 @@ public final class ReplicaFetchers {
                         }));
                     }
                 }
-                Future<Void> all = Future.all(cuts).mapEmpty();
-                if (!retry) return all;
-                return all.compose(v -> {
-                    io.vertx.core.Promise<Void> wait = io.vertx.core.Promise.promise();
-                    vertx.setTimer(RETRY_MS, id -> wait.complete());
-                    return wait.future();
-                });
+                return pauseIf(retry, Future.all(cuts).mapEmpty());
             });
         }
 
@@ -258,13 +252,17 @@ public final class ReplicaFetchers {
                         }
                     }
                 }
-                Future<Void> all = Future.all(appends).mapEmpty();
-                if (!backOff) return all;
-                return all.compose(v -> {
-                    io.vertx.core.Promise<Void> wait = io.vertx.core.Promise.promise();
-                    vertx.setTimer(RETRY_MS, id -> wait.complete());
-                    return wait.future();
-                });
+                return pauseIf(backOff, Future.all(appends).mapEmpty());
+            });
+        }
+
+        /** {@code step}, followed by a short pause when {@code pause} (the leader or the metadata is catching up). */
+        private Future<Void> pauseIf(boolean pause, Future<Void> step) {
+            if (!pause) return step;
+            return step.compose(v -> {
+                io.vertx.core.Promise<Void> wait = io.vertx.core.Promise.promise();
+                vertx.setTimer(RETRY_MS, id -> wait.complete());
+                return wait.future();
             });
         }
 

@@ -100,22 +100,12 @@ public final class PartitionHandle {
      * or when {@code giveUp} completes, or when this replica stops leading; the caller checks which.
      */
     public Future<Void> awaitReplicated(long lastOffset, Future<?> giveUp) {
-        Promise<Void> parked = Promise.promise();
-        giveUp.onComplete(x -> parked.tryComplete());
-        return OnContext.compose(verticle.context(), () -> {
-            verticle.pendingFetches().await(lastOffset, verticle.highWatermark(), parked);
-            return parked.future();
-        });
+        return park(lastOffset, false, giveUp);
     }
 
     /** Completes when the log end passes {@code offset} (a follower's long poll), or {@code giveUp} completes. */
     public Future<Void> awaitLogEndAfter(long offset, Future<?> giveUp) {
-        Promise<Void> parked = Promise.promise();
-        giveUp.onComplete(x -> parked.tryComplete());
-        return OnContext.compose(verticle.context(), () -> {
-            verticle.replicaFetches().await(offset, log.logEndOffset(), parked);
-            return parked.future();
-        });
+        return park(offset, true, giveUp);
     }
 
     /** Appends batches fetched from the leader (this replica follows); returns null when there were none. */
@@ -158,10 +148,22 @@ public final class PartitionHandle {
      * answered for another reason), the parked entry is released.
      */
     public Future<Void> awaitDataAfter(long offset, Future<?> giveUp) {
+        return park(offset, false, giveUp);
+    }
+
+    /**
+     * Parks a waiter on the partition until the high watermark (or, for {@code logEnd}, the log end offset) passes
+     * {@code offset}, or {@code giveUp} completes, which releases the parked entry. Completes on the caller's context.
+     */
+    private Future<Void> park(long offset, boolean logEnd, Future<?> giveUp) {
         Promise<Void> parked = Promise.promise();
         giveUp.onComplete(x -> parked.tryComplete());
         return OnContext.compose(verticle.context(), () -> {
-            verticle.pendingFetches().await(offset, verticle.highWatermark(), parked);
+            if (logEnd) {
+                verticle.replicaFetches().await(offset, log.logEndOffset(), parked);
+            } else {
+                verticle.pendingFetches().await(offset, verticle.highWatermark(), parked);
+            }
             return parked.future();
         });
     }
