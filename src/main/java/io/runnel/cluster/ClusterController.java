@@ -130,6 +130,8 @@ final class ClusterController {
     private void create(String name, int partitions, int rf, Map<String, String> configs) {
         if (topics.containsKey(name)) throw new TopicExistsException("Topic '" + name + "' already exists.");
         List<Integer> live = cluster.liveNodeIds();
+        // Kafka's offsets.topic.replication.factor is 3; with fewer brokers the offsets topic takes what there is.
+        if (name.equals("__consumer_offsets")) rf = Math.min(rf, live.size());
         if (rf < 1 || rf > live.size()) {
             throw new InvalidReplicationFactorException("Replication factor " + rf + " is invalid: it must be at least 1 and at most the "
                     + "number of live brokers (" + live.size() + ").");
@@ -291,7 +293,19 @@ final class ClusterController {
             if (text == null) {
                 int count = r.getInteger("partitions");
                 List<Placement> placements = new ArrayList<>();
-                for (int p = 0; p < count; p++) placements.add(new Placement(List.of(), -1, 0, List.of()));
+                JsonArray known = r.getJsonArray("placements");
+                for (int p = 0; p < count; p++) {
+                    if (known != null && p < known.size()) {
+                        // Where the reporting broker last knew the partition to live: its replicas and ISR come back,
+                        // the leader is chosen again below from the live in-sync replicas.
+                        JsonObject k = known.getJsonObject(p);
+                        List<Integer> replicas = TopicJson.ints(k.getJsonArray("replicas"));
+                        placements.add(replicas.isEmpty() ? new Placement(List.of(), -1, 0, List.of())
+                                : new Placement(replicas, -1, k.getInteger("epoch"), TopicJson.ints(k.getJsonArray("isr"))));
+                    } else {
+                        placements.add(new Placement(List.of(), -1, 0, List.of()));
+                    }
+                }
                 t = new ClusterTopic(new TopicRecord(name, id, count, strings(r.getJsonObject("configs"))), placements);
             } else {
                 t = TopicJson.decode(text);

@@ -151,6 +151,8 @@ public final class HazelcastCluster implements ClusterView {
             c.setProperty("hazelcast.local.localAddress", host);
             net.setPublicAddress(host + ":" + config.get(BrokerConfig.CLUSTER_PORT));
         }
+        // Runnel's maps keep two synchronous backups, so that two brokers lost one after the other lose no metadata.
+        c.addMapConfig(new com.hazelcast.config.MapConfig("runnel-*").setBackupCount(2).setAsyncBackupCount(0));
         JoinConfig join = net.getJoin();
         join.getMulticastConfig().setEnabled(false);
         join.getAutoDetectionConfig().setEnabled(false);
@@ -313,6 +315,9 @@ public final class HazelcastCluster implements ClusterView {
         }, false);
         ClusterController c = controllerRole;
         if (c != null) c.run(() -> {
+            // A member gone may have taken map entries with it (more failures than backups): the live brokers'
+            // reports bring missing topics back before the leaders are checked.
+            registrations.forEach((id, r) -> c.adopt(id, r.getJsonArray("topics", new JsonArray())));
             c.reconcileAll();
             return null;
         });

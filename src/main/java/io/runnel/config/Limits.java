@@ -113,4 +113,10 @@ public final class Limits {
      * broker that asked for it, before the request fails with a timeout (the change may still land).
      */
     public static final long CLUSTER_CHANGE_TIMEOUT_MS = 30_000;
+
+    /**
+     * Longest wait, in ms, for a group change (a commit, a generation) to reach every in-sync replica of its
+     * __consumer_offsets partition before the request fails with a timeout: Kafka's offsets.commit.timeout.ms.
+     */
+    public static final long OFFSET_COMMIT_TIMEOUT_MS = 5_000;
 }

@@ -63,8 +63,9 @@ public final class GroupCoordinator {
     public synchronized Future<Void> ensureReady() {
         if (ready != null) return ready;
         // Compacted, as Kafka's: only the latest record per key stays (offsets.topic.segment.bytes is 100 MiB there too).
-        ready = partitions.createTopic(OFFSETS_TOPIC, settings.offsetsPartitions(), Map.of("cleanup.policy", "compact",
-                        "segment.bytes", Integer.toString(settings.offsetsSegmentBytes())))
+        // Replicated three ways in a cluster (Kafka's offsets.topic.replication.factor; fewer when fewer brokers live).
+        ready = partitions.createTopic(OFFSETS_TOPIC, settings.offsetsPartitions(), partitions.clustered() ? 3 : 1,
+                        Map.of("cleanup.policy", "compact", "segment.bytes", Integer.toString(settings.offsetsSegmentBytes())))
                 .recover(e -> e instanceof TopicExistsException && partitions.topic(OFFSETS_TOPIC).isPresent()
                         ? Future.succeededFuture(partitions.topic(OFFSETS_TOPIC).get())
                         : Future.failedFuture(e instanceof TopicExistsException // created by another broker, not here yet: retry
@@ -96,23 +97,57 @@ public final class GroupCoordinator {
         return new ConsumerGroup.TopicMeta(t.topicId(), t.name(), t.partitions().size());
     }
 
+    /**
+     * Runs a shard for each {@code __consumer_offsets} partition this broker leads (all of them on a broker alone).
+     * In a cluster the set follows leadership: when this broker takes over a partition, its shard starts and rebuilds
+     * the groups from the log (replicated, so it holds every acknowledged commit); when it stops leading, the shard
+     * stops and clients find the new coordinator (NOT_COORDINATOR, then FindCoordinator).
+     */
     private Future<Void> deployShards(TopicInfo topic) {
-        List<Future<String>> deployed = new ArrayList<>();
-        for (var handle : topic.partitions()) {
-            if (handle == null) { // in a cluster: that partition, and its groups, are coordinated by another broker
-                shards.add(null);
-                continue;
-            }
-            GroupShard shard = new GroupShard(handle, settings, time, topicLookup);
-            shards.add(shard);
-            deployed.add(deployer.deploy(shard));
-        }
-        return Future.all(deployed).map(v -> {
-            deployed.forEach(f -> deploymentIds.add(f.result()));
-            retentionTimer = vertx.setPeriodic(RETENTION_CHECK_INTERVAL_MS, id -> shards.stream().filter(java.util.Objects::nonNull)
+        Future<Void> done = reconcileShards(topic);
+        partitions.onTopicChange(t -> {
+            if (isInternal(t.name())) vertx.runOnContext(v -> reconcileShards(t));
+        });
+        return done.map(v -> {
+            retentionTimer = vertx.setPeriodic(RETENTION_CHECK_INTERVAL_MS, id -> List.copyOf(shards).stream().filter(java.util.Objects::nonNull)
                     .forEach(s -> onShard(s, GroupShard::expireOffsets)));
             return null;
         });
+    }
+
+    private synchronized Future<Void> reconcileShards(TopicInfo topic) {
+        List<Future<?>> changes = new ArrayList<>();
+        for (int p = 0; p < topic.partitions().size(); p++) {
+            var handle = topic.partitions().get(p);
+            boolean lead = handle != null && handle.isLeader();
+            while (shards.size() <= p) {
+                shards.add(null);
+                deploymentIds.add(null);
+            }
+            GroupShard running = shards.get(p);
+            if (lead && running == null) {
+                GroupShard shard = new GroupShard(handle, settings, time, topicLookup);
+                shards.set(p, shard);
+                int index = p;
+                changes.add(deployer.deploy(shard).onSuccess(id -> {
+                    synchronized (this) {
+                        deploymentIds.set(index, id);
+                    }
+                }).onFailure(e -> {
+                    synchronized (this) {
+                        if (shards.get(index) == shard) shards.set(index, null);
+                    }
+                    LOG.warn("The group coordinator shard of {}-{} did not start", OFFSETS_TOPIC, index, e);
+                }));
+            } else if (!lead && running != null) {
+                String id = deploymentIds.get(p);
+                shards.set(p, null);
+                deploymentIds.set(p, null);
+                if (id != null) changes.add(deployer.undeploy(id));
+                LOG.info("This broker no longer coordinates the groups of {}-{}", OFFSETS_TOPIC, p);
+            }
+        }
+        return Future.join(changes).mapEmpty();
     }
 
     public static boolean isInternal(String topic) {
@@ -240,7 +275,7 @@ public final class GroupCoordinator {
     public Future<Void> stop() {
         if (retentionTimer >= 0) vertx.cancelTimer(retentionTimer);
         List<Future<Void>> all = new ArrayList<>();
-        for (String id : deploymentIds) all.add(deployer.undeploy(id));
+        for (String id : deploymentIds) if (id != null) all.add(deployer.undeploy(id));
         return Future.all(all).mapEmpty();
     }
 }

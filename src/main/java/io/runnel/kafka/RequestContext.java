@@ -35,9 +35,8 @@ public record RequestContext(RequestHeader header, BrokerInfo broker, Endpoint e
         return out;
     }
 
-    /** The controller's node id as clients are told (this broker while no controller is elected). */
+    /** The controller's node id as clients are told: -1 (Kafka's "none") in a cluster that is electing one. */
     public int controllerId() {
-        int c = broker.cluster().controllerId();
-        return c < 0 ? broker.nodeId() : c;
+        return broker.cluster().controllerId();
     }
 }

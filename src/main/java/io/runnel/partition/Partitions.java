@@ -408,6 +408,11 @@ public final class Partitions {
         topics.values().forEach(this::connect);
     }
 
+    /** Whether topic decisions go to a cluster's controller (false for a broker alone). */
+    public boolean clustered() {
+        return authority != null;
+    }
+
     /** This broker's node id. */
     public int nodeId() {
         return nodeId;
@@ -465,6 +470,7 @@ public final class Partitions {
         }).compose(v -> deploy(r, config, 0, placements)).map(t -> {
             connect(t);
             topics.put(r.name(), t);
+            topicListeners.forEach(l -> l.accept(t));
             return null;
         });
     }
@@ -491,9 +497,17 @@ public final class Partitions {
                 PartitionHandle h = t.partitions().get(p);
                 if (h != null && !h.placement().equals(placements.get(p))) roles.add(h.applyPlacement(placements.get(p)));
             }
-            topics.put(r.name(), t.with(config, placements));
-            return Future.join(roles).<Void>mapEmpty();
+            TopicInfo next = t.with(config, placements);
+            topics.put(r.name(), next);
+            return Future.join(roles).<Void>mapEmpty().andThen(x -> topicListeners.forEach(l -> l.accept(next)));
         });
+    }
+
+    private final List<java.util.function.Consumer<TopicInfo>> topicListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    /** Calls {@code listener} after each cluster image changed a topic (its placements: who leads what). */
+    public void onTopicChange(java.util.function.Consumer<TopicInfo> listener) {
+        topicListeners.add(listener);
     }
 
     /** In a cluster, a leader's ISR changes go to the controller. */

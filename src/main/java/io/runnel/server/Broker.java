@@ -186,9 +186,14 @@ public final class Broker {
         for (var t : partitions.topics()) {
             io.vertx.core.json.JsonArray local = new io.vertx.core.json.JsonArray();
             for (int p = 0; p < t.partitions().size(); p++) if (t.local(p) != null) local.add(p);
+            io.vertx.core.json.JsonArray placements = new io.vertx.core.json.JsonArray();
+            for (var p : t.placements()) {
+                placements.add(new io.vertx.core.json.JsonObject().put("replicas", new io.vertx.core.json.JsonArray(new java.util.ArrayList<>(p.replicas())))
+                        .put("epoch", p.leaderEpoch()).put("isr", new io.vertx.core.json.JsonArray(new java.util.ArrayList<>(p.isr()))));
+            }
             out.add(new io.vertx.core.json.JsonObject().put("name", t.name()).put("topicId", t.topicId().toString())
                     .put("partitions", t.partitions().size()).put("configs", new io.vertx.core.json.JsonObject(new java.util.HashMap<>(t.config().overrides())))
-                    .put("local", local));
+                    .put("local", local).put("placements", placements));
         }
         return out;
     }
