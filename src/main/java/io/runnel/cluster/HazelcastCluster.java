@@ -502,12 +502,6 @@ public final class HazelcastCluster implements ClusterView {
         return c.getInteger("nodeId");
     }
 
-    /** The controller's epoch (0 before the first election). */
-    public long controllerEpoch() {
-        JsonObject c = controller;
-        return c == null ? 0 : c.getLong("epoch");
-    }
-
     @Override
     public List<BrokerNode> brokers() {
         return brokers;

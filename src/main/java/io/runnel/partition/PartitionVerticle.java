@@ -70,13 +70,9 @@ public final class PartitionVerticle extends VerticleBase {
     private List<Integer> proposedIsr;
     private long replicaLagTimeMaxMs = 30_000;
 
-    PartitionVerticle(TopicPartition tp, Path dir, LogConfig config, Time time, long retentionCheckIntervalMs) {
-        this(tp, dir, config, time, retentionCheckIntervalMs, -1, null);
-    }
-
     PartitionVerticle(TopicPartition tp, Path dir, LogConfig config, Time time, long retentionCheckIntervalMs, int self, Placement placement) {
         this.self = self;
-        this.placement = placement == null ? Placement.alone(self) : placement;
+        this.placement = placement;
         this.tp = tp;
         this.dir = dir;
         this.config = config;
