@@ -135,15 +135,17 @@ final class GroupShard extends VerticleBase {
      * replica of the partition has it (at once on a broker alone), so a coordinator that takes over has it too.
      */
     private Future<Void> append(List<KeyValue> records) {
+        int epoch = partition.placement().leaderEpoch();
         return partition.append(OffsetRecords.batch(records, time.milliseconds())).compose(info -> {
-            if (partition.highWatermark() > info.lastOffset()) return Future.succeededFuture();
+            if (partition.highWatermark() > info.lastOffset() && partition.placement().leaderEpoch() == epoch) return Future.succeededFuture();
             io.vertx.core.Promise<Void> giveUp = io.vertx.core.Promise.promise();
             long timer = vertx.setTimer(io.runnel.config.Limits.OFFSET_COMMIT_TIMEOUT_MS, id -> giveUp.tryComplete());
             return partition.awaitReplicated(info.lastOffset(), giveUp.future()).compose(v -> {
                 vertx.cancelTimer(timer);
                 giveUp.tryComplete();
-                if (partition.highWatermark() > info.lastOffset()) return Future.succeededFuture();
-                return Future.failedFuture(partition.isLeader()
+                boolean sameTerm = partition.isLeader() && partition.placement().leaderEpoch() == epoch;
+                if (partition.highWatermark() > info.lastOffset() && sameTerm) return Future.succeededFuture();
+                return Future.failedFuture(sameTerm
                         ? new org.apache.kafka.common.errors.TimeoutException("The group change was not replicated within "
                                 + io.runnel.config.Limits.OFFSET_COMMIT_TIMEOUT_MS + " ms")
                         : new org.apache.kafka.common.errors.NotCoordinatorException("This broker stopped coordinating the group"));

@@ -54,6 +54,12 @@ public final class PartitionHandle {
     public Future<ReadResult> readForReplica(int replica, long offset, int maxBytes) {
         return call(l -> {
             requireLeader();
+            if (offset > l.logEndOffset()) {
+                // A follower ahead of its leader has a log that diverged (it took records of an older leader that
+                // this one never had): its position must not count for the high watermark. Kafka answers the same.
+                throw new org.apache.kafka.common.errors.OffsetOutOfRangeException("Fetch offset " + offset + " of replica " + replica
+                        + " is past the log end " + l.logEndOffset() + " of " + topicPartition());
+            }
             verticle.followerFetched(replica, offset);
             return l.read(offset, maxBytes, true);
         });

@@ -123,7 +123,7 @@ public final class Broker {
         Broker broker = new Broker(config, meta, vertx, metrics, lock, time, cluster);
         ClusterView view = cluster != null ? cluster : ClusterView.standalone(meta.nodeId());
         BrokerInfo info = new BrokerInfo(meta.nodeId(), meta.clusterId(), config, broker.partitions,
-                new ProducerIdManager(vertx, config.logDir()), broker.groups, metrics, view);
+                new ProducerIdManager(vertx, config.logDir(), config.get(BrokerConfig.NODE_ID)), broker.groups, metrics, view);
         return broker.partitions.start()
                 .map(v -> {
                     if (cluster != null) {

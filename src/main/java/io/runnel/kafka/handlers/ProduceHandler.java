@@ -98,11 +98,12 @@ public final class ProduceHandler implements ApiHandler {
                 throw new org.apache.kafka.common.errors.NotEnoughReplicasException("The in-sync replicas of " + h.topicPartition() + " are "
                         + h.placement().isr() + ", fewer than min.insync.replicas " + minIsr);
             }
+            int epoch = h.placement().leaderEpoch();
             result = h.append(records).compose(info -> {
                 ctx.broker().metrics().recordsIn(topicName, info.records(), size);
                 out.setBaseOffset(info.firstOffset()).setLogAppendTimeMs(info.logAppendTimeMs()).setLogStartOffset(info.logStartOffset());
                 if (r.acks() != -1) return Future.succeededFuture(out);
-                return awaitReplicated(ctx, h, info.lastOffset(), r.timeout(), minIsr).map(v -> out);
+                return awaitReplicated(ctx, h, epoch, info.lastOffset(), r.timeout(), minIsr).map(v -> out);
             });
         } catch (RuntimeException e) {
             result = Future.failedFuture(e);
@@ -119,7 +120,7 @@ public final class ProduceHandler implements ApiHandler {
      * when the ISR fell below min.insync.replicas, REQUEST_TIMED_OUT after the request's timeout; the producer
      * retries (the idempotent producer without duplicates).
      */
-    private static Future<Void> awaitReplicated(RequestContext ctx, PartitionHandle h, long lastOffset, int timeoutMs, int minIsr) {
+    private static Future<Void> awaitReplicated(RequestContext ctx, PartitionHandle h, int epoch, long lastOffset, int timeoutMs, int minIsr) {
         io.vertx.core.Promise<Void> giveUp = io.vertx.core.Promise.promise();
         io.vertx.core.Vertx vertx = io.vertx.core.Vertx.currentContext().owner();
         long timer = vertx.setTimer(Math.max(1, timeoutMs), x -> giveUp.tryComplete());
@@ -128,8 +129,12 @@ public final class ProduceHandler implements ApiHandler {
             giveUp.tryComplete();
             // As Kafka's Partition.checkEnoughReplicasReachOffset: replicated, but by fewer in-sync replicas than
             // min.insync.replicas (the ISR shrank after the append), is not an acknowledgement.
-            if (h.highWatermark() > lastOffset && h.isLeader() && h.placement().isr().size() >= minIsr) return Future.succeededFuture();
-            if (!h.isLeader()) {
+            // The high watermark counts only in the leader epoch the records were written in: a broker that stopped
+            // leading and leads again may have lost them to truncation meanwhile (Kafka's DelayedProduce ends at once
+            // with NOT_LEADER_OR_FOLLOWER when leadership moves).
+            boolean sameTerm = h.isLeader() && h.placement().leaderEpoch() == epoch;
+            if (h.highWatermark() > lastOffset && sameTerm && h.placement().isr().size() >= minIsr) return Future.succeededFuture();
+            if (!sameTerm) {
                 return Future.failedFuture(new org.apache.kafka.common.errors.NotLeaderOrFollowerException("Broker " + ctx.broker().nodeId()
                         + " stopped leading " + h.topicPartition() + " before the records were replicated"));
             }
