@@ -1,6 +1,5 @@
 package io.runnel.cluster;
 
-import com.hazelcast.map.IMap;
 import io.runnel.log.TopicStore.TopicRecord;
 import io.runnel.partition.ClusterTopic;
 import io.runnel.partition.Placement;
@@ -21,7 +20,6 @@ import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.errors.ApiException;
 import org.apache.kafka.common.errors.InvalidPartitionsException;
 import org.apache.kafka.common.errors.InvalidReplicationFactorException;
-import org.apache.kafka.common.errors.NotControllerException;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.common.protocol.Errors;
@@ -52,19 +50,16 @@ final class ClusterController {
 
     private final HazelcastCluster cluster;
     private final Vertx vertx;
-    private final IMap<String, String> topics;
-    private final IMap<String, String> deleted;
+    private final MetadataStore store;
     private final long epoch;
     private final boolean unclean;
     private MessageConsumer<JsonObject> consumer;
 
-    ClusterController(HazelcastCluster cluster, Vertx vertx, IMap<String, String> topics, IMap<String, String> deleted, long epoch,
-                      boolean unclean) {
+    ClusterController(HazelcastCluster cluster, Vertx vertx, MetadataStore store, long epoch, boolean unclean) {
         this.unclean = unclean;
         this.cluster = cluster;
         this.vertx = vertx;
-        this.topics = topics;
-        this.deleted = deleted;
+        this.store = store;
         this.epoch = epoch;
     }
 
@@ -120,15 +115,13 @@ final class ClusterController {
 
     /** Fails with NOT_CONTROLLER unless this broker still holds the epoch it was elected with. */
     private void fence() {
-        if (cluster.currentControllerEpoch() != epoch) {
-            throw new NotControllerException("Broker " + cluster.nodeId() + " is no longer the controller (epoch " + epoch + ")");
-        }
+        store.checkEpoch(epoch);
     }
 
     // ---- commands ----
 
     private void create(String name, int partitions, int rf, Map<String, String> configs) {
-        if (topics.containsKey(name)) throw new TopicExistsException("Topic '" + name + "' already exists.");
+        if (store.topic(name) != null) throw new TopicExistsException("Topic '" + name + "' already exists.");
         List<Integer> live = cluster.liveNodeIds();
         // Kafka's offsets.topic.replication.factor is 3; with fewer brokers the offsets topic takes what there is.
         if (name.equals("__consumer_offsets")) rf = Math.min(rf, live.size());
@@ -139,7 +132,7 @@ final class ClusterController {
         List<Placement> placements = assign(live, 0, partitions, rf, ThreadLocalRandom.current().nextInt(live.size()),
                 ThreadLocalRandom.current().nextInt(live.size()));
         ClusterTopic t = new ClusterTopic(new TopicRecord(name, Uuid.randomUuid(), partitions, configs), placements);
-        if (topics.putIfAbsent(name, TopicJson.encode(t)) != null) throw new TopicExistsException("Topic '" + name + "' already exists.");
+        if (!store.createTopic(epoch, name, TopicJson.encode(t))) throw new TopicExistsException("Topic '" + name + "' already exists.");
         LOG.info("Created topic {} with {} partition(s) over brokers {}", name, partitions, live);
     }
 
@@ -164,15 +157,14 @@ final class ClusterController {
     }
 
     private ClusterTopic existing(String name) {
-        String text = topics.get(name);
+        String text = store.topic(name);
         if (text == null) throw new UnknownTopicOrPartitionException("Topic '" + name + "' does not exist.");
         return TopicJson.decode(text);
     }
 
     private void delete(String name) {
         ClusterTopic t = existing(name);
-        deleted.put(t.record().topicId().toString(), name);
-        topics.remove(name);
+        store.deleteTopic(epoch, name, t.record().topicId());
         LOG.info("Deleted topic {}", name);
     }
 
@@ -188,13 +180,13 @@ final class ClusterController {
         placements.addAll(assign(live, t.record().partitions(), total, rf, ThreadLocalRandom.current().nextInt(live.size()),
                 ThreadLocalRandom.current().nextInt(live.size())));
         TopicRecord r = t.record();
-        topics.put(name, TopicJson.encode(new ClusterTopic(new TopicRecord(name, r.topicId(), total, r.configs()), placements)));
+        store.putTopic(epoch, name, TopicJson.encode(new ClusterTopic(new TopicRecord(name, r.topicId(), total, r.configs()), placements)));
     }
 
     private void configure(String name, Map<String, String> configs) {
         ClusterTopic t = existing(name);
         TopicRecord r = t.record();
-        topics.put(name, TopicJson.encode(new ClusterTopic(new TopicRecord(name, r.topicId(), r.partitions(), configs), t.placements())));
+        store.putTopic(epoch, name, TopicJson.encode(new ClusterTopic(new TopicRecord(name, r.topicId(), r.partitions(), configs), t.placements())));
     }
 
     /**
@@ -215,7 +207,7 @@ final class ClusterController {
         if (next.equals(p.isr())) return;
         List<Placement> placements = new ArrayList<>(t.placements());
         placements.set(partition, new Placement(p.replicas(), p.leader(), p.leaderEpoch(), next));
-        topics.put(name, TopicJson.encode(new ClusterTopic(t.record(), placements)));
+        store.putTopic(epoch, name, TopicJson.encode(new ClusterTopic(t.record(), placements)));
         LOG.info("ISR of {}-{} is now {}", name, partition, next);
     }
 
@@ -225,8 +217,8 @@ final class ClusterController {
     void reconcileAll() {
         fence();
         Set<Integer> live = new TreeSet<>(cluster.liveNodeIds());
-        for (String name : topics.keySet()) {
-            String text = topics.get(name);
+        for (String name : store.topicNames()) {
+            String text = store.topic(name);
             if (text == null) continue;
             ClusterTopic t = TopicJson.decode(text);
             List<Placement> next = new ArrayList<>();
@@ -237,7 +229,7 @@ final class ClusterController {
                 next.add(q);
             }
             if (changed) {
-                topics.put(name, TopicJson.encode(new ClusterTopic(t.record(), next)));
+                store.putTopic(epoch, name, TopicJson.encode(new ClusterTopic(t.record(), next)));
                 LOG.info("Leaders of topic {} are now {}", name, next.stream().map(Placement::leader).toList());
             }
         }
@@ -286,9 +278,9 @@ final class ClusterController {
             JsonObject r = (JsonObject) x;
             String name = r.getString("name");
             Uuid id = Uuid.fromString(r.getString("topicId"));
-            if (deleted.containsKey(id.toString())) continue; // deleted while that broker was away: it deletes its copy
+            if (store.isDeleted(id)) continue; // deleted while that broker was away: it deletes its copy
             List<Integer> local = TopicJson.ints(r.getJsonArray("local"));
-            String text = topics.get(name);
+            String text = store.topic(name);
             ClusterTopic t;
             if (text == null) {
                 int count = r.getInteger("partitions");
@@ -322,7 +314,7 @@ final class ClusterController {
                 }
             }
             if (changed) {
-                topics.put(name, TopicJson.encode(new ClusterTopic(t.record(), next)));
+                store.putTopic(epoch, name, TopicJson.encode(new ClusterTopic(t.record(), next)));
                 LOG.info("Topic {} taken into the cluster metadata from broker {}'s report", name, nodeId);
             }
         }

@@ -30,6 +30,25 @@ public interface ClusterView {
     /** Whether this broker is part of a Hazelcast cluster (false for a single broker). */
     boolean clustered();
 
+    /**
+     * How the controller is elected and the metadata kept (docs/cluster.md): {@code single} (no cluster),
+     * {@code oldest-member} (Hazelcast's oldest member, metadata in AP maps) or {@code cp} (a FencedLock and the
+     * metadata in Hazelcast's CP subsystem).
+     */
+    default String metadataMode() {
+        return clustered() ? "oldest-member" : "single";
+    }
+
+    /** Node ids of the brokers in the CP group now (empty unless the mode is {@code cp}). */
+    default List<Integer> cpMembers() {
+        return List.of();
+    }
+
+    /** How many CP members the metadata quorum should have (0 unless the mode is {@code cp}). */
+    default int cpMemberCount() {
+        return 0;
+    }
+
     /** The view of a broker that runs alone. */
     static ClusterView standalone(int nodeId) {
         BrokerNode self = new BrokerNode(nodeId, Map.of(), "");

@@ -37,7 +37,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BiConsumer;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.protocol.Errors;
@@ -75,6 +79,10 @@ public final class HazelcastCluster implements ClusterView {
     private static final String CONTROLLER_KEY = "controller";
     private static final String TOPICS_MAP = "runnel-topics";
     private static final String DELETED_MAP = "runnel-deleted";
+    /** Where a controller announces a new metadata version (CP mode), so brokers read it at once. */
+    private static final String METADATA_ADDRESS = "runnel.metadata";
+    private static final String CONTROLLER_LOCK = "runnel-controller";
+    private static final String CP_MEMBERS_MAP = "runnel-cp-members";
 
     private final HazelcastInstance hz;
     private final Vertx vertx;
@@ -94,8 +102,21 @@ public final class HazelcastCluster implements ClusterView {
     private volatile BiConsumer<Map<String, ClusterTopic>, Set<Uuid>> imageListener;
     private final Context context;
     private ClusterController controllerRole;
+    /** CP members the metadata quorum should have; 0 when the oldest member is the controller (AP maps). */
+    private final int cpMemberCount;
+    /** The CP-subsystem metadata, or null without a CP group. */
+    private final CpMetadata cp;
+    private final MetadataStore store;
+    private volatile boolean running = true;
+    /** Wakes the metadata poller (a write was announced); capacity one, so signals coalesce. */
+    private final BlockingQueue<Boolean> pollSignal = new ArrayBlockingQueue<>(1);
+    private volatile long appliedVersion = -1;
+    private volatile List<Integer> cpMembers = List.of();
+    private final AtomicBoolean cpCheckRunning = new AtomicBoolean();
+    private Thread electionThread;
+    private Thread pollerThread;
 
-    private HazelcastCluster(HazelcastInstance hz, Vertx vertx) {
+    private HazelcastCluster(HazelcastInstance hz, Vertx vertx, int cpMemberCount) {
         this.hz = hz;
         this.vertx = vertx;
         this.brokersMap = hz.getMap(BROKERS_MAP);
@@ -103,6 +124,9 @@ public final class HazelcastCluster implements ClusterView {
         this.topicsMap = hz.getMap(TOPICS_MAP);
         this.deletedMap = hz.getMap(DELETED_MAP);
         this.context = vertx.getOrCreateContext();
+        this.cpMemberCount = cpMemberCount;
+        this.cp = cpMemberCount > 0 ? new CpMetadata(hz, v -> vertx.eventBus().publish(METADATA_ADDRESS, v)) : null;
+        this.store = cp != null ? cp : new ApMetadataStore(topicsMap, deletedMap, this::currentControllerEpoch);
     }
 
     /**
@@ -120,7 +144,7 @@ public final class HazelcastCluster implements ClusterView {
         if (host != null) options.getEventBusOptions().setHost(host);
         return Vertx.builder().with(options).withMetrics(metrics).withClusterManager(new HazelcastClusterManager(hz)).buildClustered()
                 .map(vertx -> {
-                    HazelcastCluster c = new HazelcastCluster(hz, vertx);
+                    HazelcastCluster c = new HazelcastCluster(hz, vertx, config.cpMemberCount());
                     c.uncleanElection = config.get(BrokerConfig.UNCLEAN_LEADER_ELECTION_ENABLE);
                     c.listen();
                     return c;
@@ -153,6 +177,17 @@ public final class HazelcastCluster implements ClusterView {
         }
         // Runnel's maps keep two synchronous backups, so that two brokers lost one after the other lose no metadata.
         c.addMapConfig(new com.hazelcast.config.MapConfig("runnel-*").setBackupCount(2).setAsyncBackupCount(0));
+        int cpMembers = config.cpMemberCount();
+        if (cpMembers > 0) {
+            // The metadata quorum (docs/cluster.md): a Raft group of cpMembers brokers elects the controller with a
+            // FencedLock and keeps the metadata. A CP member that is gone for 10 s is removed so that a restarted
+            // broker (a new member at the same address) can be promoted in its place; sessions (the lock holder's)
+            // expire after 10 s, as Kafka's broker.session.timeout.ms is 9 s; Raft leaders are suspected after 5 s.
+            c.getCPSubsystemConfig().setCPMemberCount(cpMembers).setGroupSize(Math.min(cpMembers % 2 == 0 ? cpMembers - 1 : cpMembers, 7))
+                    .setSessionTimeToLiveSeconds(10).setSessionHeartbeatIntervalSeconds(1).setMissingCPMemberAutoRemovalSeconds(10);
+            c.getCPSubsystemConfig().getRaftAlgorithmConfig().setLeaderHeartbeatPeriodInMillis(1000).setMaxMissedLeaderHeartbeatCount(5)
+                    .setLeaderElectionTimeoutInMillis(2000);
+        }
         JoinConfig join = net.getJoin();
         join.getMulticastConfig().setEnabled(false);
         join.getAutoDetectionConfig().setEnabled(false);
@@ -172,7 +207,7 @@ public final class HazelcastCluster implements ClusterView {
             if (e.getState() == com.hazelcast.core.LifecycleEvent.LifecycleState.MERGED) {
                 LOG.warn("Broker {} rejoined the cluster after a split; registering again", nodeId);
                 vertx.executeBlocking(() -> {
-                    resign();
+                    if (cp == null) resign(); // in CP mode the controller lock decides
                     reload();
                     reregister();
                     return null;
@@ -192,19 +227,149 @@ public final class HazelcastCluster implements ClusterView {
             }
         });
         brokersMap.addEntryListener(new BrokerListener(), true);
-        controllerMap.addEntryListener(new ControllerListener(), true);
-        topicsMap.addEntryListener(new TopicsListener(), true);
-        deletedMap.addEntryListener((EntryAddedListener<String, String>) e -> {
-            deletedCache.add(Uuid.fromString(e.getKey()));
-            imageChanged();
-        }, true);
-        topicsMap.forEach((k, v) -> topicsCache.put(k, TopicJson.decode(v)));
-        deletedMap.keySet().forEach(k -> deletedCache.add(Uuid.fromString(k)));
+        if (cp == null) {
+            controllerMap.addEntryListener(new ControllerListener(), true);
+            topicsMap.addEntryListener(new TopicsListener(), true);
+            deletedMap.addEntryListener((EntryAddedListener<String, String>) e -> {
+                deletedCache.add(Uuid.fromString(e.getKey()));
+                imageChanged();
+            }, true);
+            topicsMap.forEach((k, v) -> topicsCache.put(k, TopicJson.decode(v)));
+            deletedMap.keySet().forEach(k -> deletedCache.add(Uuid.fromString(k)));
+            String c = controllerMap.get(CONTROLLER_KEY);
+            if (c != null) controller = new JsonObject(c);
+        } else {
+            vertx.eventBus().<Long>consumer(METADATA_ADDRESS, m -> pollSignal.offer(Boolean.TRUE));
+            pollerThread = daemon("runnel-metadata-poller", this::pollLoop);
+        }
         liveMembers = members();
         brokersMap.forEach((k, v) -> registrations.put(k, new JsonObject(v)));
-        String c = controllerMap.get(CONTROLLER_KEY);
-        if (c != null) controller = new JsonObject(c);
         rebuild();
+    }
+
+    private static Thread daemon(String name, Runnable body) {
+        Thread t = new Thread(body, name);
+        t.setDaemon(true);
+        t.start();
+        return t;
+    }
+
+    // ---------------------------------------------------------------- CP mode
+
+    /**
+     * Reads the CP metadata whenever a controller announces a write, and at least every second checks its version
+     * (a full read every 10 s regardless): the broker applies images in version order and never an older one, so a
+     * broker that was cut off keeps its last image until it can read the quorum's again.
+     */
+    private void pollLoop() {
+        int idle = 0;
+        while (running) {
+            try {
+                pollSignal.poll(1, TimeUnit.SECONDS);
+                if (cp.version() == appliedVersion && ++idle < 10) continue;
+                idle = 0;
+                CpMetadata.Image image = cp.read();
+                if (image.version() > appliedVersion) apply(image);
+            } catch (InterruptedException e) {
+                return;
+            } catch (RuntimeException e) {
+                LOG.debug("Reading the cluster metadata failed (no CP majority reachable?)", e);
+            }
+        }
+    }
+
+    private synchronized void apply(CpMetadata.Image image) {
+        if (image.version() <= appliedVersion) return;
+        appliedVersion = image.version();
+        topicsCache.keySet().retainAll(image.topics().keySet());
+        image.topics().forEach((k, v) -> topicsCache.put(k, TopicJson.decode(v)));
+        deletedCache.addAll(image.deleted());
+        if (image.controller() != null) controller = image.controller();
+        imageChanged();
+    }
+
+    /**
+     * The controller election of CP mode: whoever holds the FencedLock {@code runnel-controller} is the controller,
+     * and its fencing token is the controller epoch (it claims the metadata with it). The holder checks every second
+     * that it still holds the lock (a broker frozen past its CP session's 10 s loses it) and gives the role up
+     * otherwise; a broker without a CP majority can neither take the lock nor write.
+     */
+    private void electionLoop() {
+        com.hazelcast.cp.lock.FencedLock lock = hz.getCPSubsystem().getLock(CONTROLLER_LOCK);
+        while (running) {
+            try {
+                long fence = lock.tryLockAndGetFence(1, TimeUnit.SECONDS);
+                if (fence == com.hazelcast.cp.lock.FencedLock.INVALID_FENCE) continue;
+                try {
+                    if (cp.claim(fence, nodeId, self().toString())) {
+                        ClusterController role = takeRole(fence);
+                        while (running && controllerRole == role && lock.isLockedByCurrentThread()) Thread.sleep(1000);
+                        LOG.info("Broker {} gives up the controller role (epoch {})", nodeId, fence);
+                    }
+                } finally {
+                    resign();
+                    try {
+                        if (lock.isLockedByCurrentThread()) lock.unlock();
+                    } catch (RuntimeException e) {
+                        LOG.debug("Releasing the controller lock failed", e);
+                    }
+                }
+            } catch (InterruptedException e) {
+                return;
+            } catch (RuntimeException e) {
+                LOG.debug("Controller election failed (no CP majority yet?); trying again", e);
+                try {
+                    Thread.sleep(1000);
+                } catch (InterruptedException x) {
+                    return;
+                }
+            }
+        }
+    }
+
+    /**
+     * Keeps the CP group at its size: a broker that is not a CP member promotes itself while the group has fewer
+     * members than {@code cluster.cp.member.count} (a restarted broker, once Hazelcast removed its former self after
+     * 10 s). Also refreshes the node ids of the CP members for /api/cluster.
+     */
+    private void checkCpGroup() {
+        if (!running || !cpCheckRunning.compareAndSet(false, true)) return;
+        vertx.executeBlocking(() -> {
+            var management = hz.getCPSubsystem().getCPSubsystemManagementService();
+            if (!management.isDiscoveryCompleted()) return null;
+            var members = CpMetadata.await(management.getCPMembers());
+            // CP members have identities of their own: each broker publishes its own, so that a crashed broker's
+            // former self (same address, not yet removed) is not counted for the restarted one.
+            IMap<Integer, String> published = hz.getMap(CP_MEMBERS_MAP);
+            var local = management.getLocalCPMember();
+            if (local != null && !local.getUuid().toString().equals(published.get(nodeId))) published.put(nodeId, local.getUuid().toString());
+            Set<String> cpIds = new HashSet<>();
+            members.forEach(m -> cpIds.add(m.getUuid().toString()));
+            cpMembers = brokers.stream().map(BrokerNode::nodeId).filter(id -> cpIds.contains(published.get(id))).sorted().toList();
+            if (local == null && members.size() < cpMemberCount) {
+                CpMetadata.await(management.promoteToCPMember());
+                LOG.info("Broker {} is now a member of the CP group", nodeId);
+            }
+            return null;
+        }, false).onComplete(ar -> {
+            if (ar.failed()) LOG.debug("Checking the CP group failed", ar.cause());
+            cpCheckRunning.set(false);
+        });
+    }
+
+    @Override
+    public String metadataMode() {
+        return cp == null ? "oldest-member" : "cp";
+    }
+
+    @Override
+    public List<Integer> cpMembers() {
+        return cpMembers;
+    }
+
+    @Override
+    public int cpMemberCount() {
+        return cpMemberCount;
     }
 
     private final class BrokerListener implements EntryAddedListener<Integer, String>, EntryUpdatedListener<Integer, String>,
@@ -237,6 +402,12 @@ public final class HazelcastCluster implements ClusterView {
     private void reload() {
         registrations.clear();
         brokersMap.forEach((k, v) -> registrations.put(k, new JsonObject(v)));
+        if (cp != null) { // the metadata is the quorum's: read it again
+            liveMembers = members();
+            rebuild();
+            pollSignal.offer(Boolean.TRUE);
+            return;
+        }
         String c = controllerMap.get(CONTROLLER_KEY);
         controller = c == null ? null : new JsonObject(c);
         topicsCache.clear();
@@ -387,6 +558,10 @@ public final class HazelcastCluster implements ClusterView {
                 brokersMap.unlock(nodeId);
             }
             this.nodeId = nodeId;
+            if (cp != null) {
+                electionThread = daemon("runnel-controller-election", this::electionLoop);
+                vertx.setPeriodic(0, 2_000, id -> checkCpGroup());
+            }
             elect();
             return null;
         }, false);
@@ -394,7 +569,7 @@ public final class HazelcastCluster implements ClusterView {
 
     /** Takes the controller role when this broker is the oldest live member and does not hold it yet. */
     private synchronized void elect() {
-        if (nodeId < 0 || !hz.getLifecycleService().isRunning()) return;
+        if (cp != null || nodeId < 0 || !hz.getLifecycleService().isRunning()) return;
         Member oldest = hz.getCluster().getMembers().iterator().next();
         if (!oldest.getUuid().equals(self())) return;
         while (true) {
@@ -406,23 +581,27 @@ public final class HazelcastCluster implements ClusterView {
             String next = new JsonObject().put("nodeId", nodeId).put("epoch", epoch).put("member", self().toString()).encode();
             boolean won = current == null ? controllerMap.putIfAbsent(CONTROLLER_KEY, next) == null : controllerMap.replace(CONTROLLER_KEY, current, next);
             if (won) {
-                LOG.info("Broker {} is the controller (epoch {})", nodeId, epoch);
-                controller = new JsonObject(next);
-                ClusterController role = new ClusterController(this, vertx, topicsMap, deletedMap, epoch, uncleanElection);
-                context.runOnContext(v -> {
-                    ClusterController old = controllerRole;
-                    if (old != null) old.stop();
-                    controllerRole = role;
-                    role.start();
-                    // the reports of brokers that registered before this one became controller
-                    registrations.forEach((id, r) -> role.run(() -> {
-                        role.adopt(id, r.getJsonArray("topics", new JsonArray()));
-                        return null;
-                    }));
-                });
+                takeRole(epoch);
                 return;
             }
         }
+    }
+
+    /** Starts acting as the controller of {@code epoch} (the metadata is already claimed for it). */
+    private ClusterController takeRole(long epoch) {
+        LOG.info("Broker {} is the controller (epoch {})", nodeId, epoch);
+        controller = new JsonObject().put("nodeId", nodeId).put("epoch", epoch).put("member", self().toString());
+        ClusterController role = new ClusterController(this, vertx, store, epoch, uncleanElection);
+        controllerRole = role;
+        context.runOnContext(v -> {
+            role.start();
+            // the reports of brokers that registered before this one became controller
+            registrations.forEach((id, r) -> role.run(() -> {
+                role.adopt(id, r.getJsonArray("topics", new JsonArray()));
+                return null;
+            }));
+        });
+        return role;
     }
 
     /** Stops acting as controller (another broker holds the role now). */
@@ -517,6 +696,16 @@ public final class HazelcastCluster implements ClusterView {
      * first). Blocks; the other members see the broker leave at once.
      */
     public void shutdownHazelcast() {
+        running = false;
+        for (Thread t : new Thread[] {electionThread, pollerThread}) {
+            if (t == null) continue;
+            t.interrupt();
+            try {
+                t.join(3_000); // the election thread releases the controller lock: the next controller need not wait 10 s
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         try {
             hz.shutdown();
         } catch (RuntimeException e) {

@@ -86,6 +86,10 @@ public final class BrokerConfig {
             "The Hazelcast port of this broker.");
     public static final ConfigKey<String> CLUSTER_NAME = stringKey("cluster.name", "runnel", "a name without spaces",
             BrokerConfig::nonBlank, "Only brokers with the same cluster name join each other.");
+    public static final ConfigKey<String> CLUSTER_CP_MEMBER_COUNT = stringKey("cluster.cp.member.count", "0",
+            "auto, 0, or a count from 3 to 7", BrokerConfig::cpMemberCount,
+            "How many brokers form the CP group (Raft) that elects the controller and keeps the metadata (experimental); 0 "
+                    + "makes the oldest member the controller instead; auto is 3 when cluster.members lists at least three brokers, else 0.");
 
     public static final ConfigKey<Long> REPLICA_LAG_TIME_MAX_MS = longKey("replica.lag.time.max.ms", 30_000L, 1, Long.MAX_VALUE,
             "A follower that has not caught up with its leader for this long leaves the in-sync replicas.");
@@ -133,7 +137,7 @@ public final class BrokerConfig {
             QUEUED_MAX_REQUEST_BYTES, CONNECTION_MAX_INFLIGHT_BYTES, FETCH_MAX_BYTES, OFFSETS_TOPIC_NUM_PARTITIONS, OFFSETS_TOPIC_SEGMENT_BYTES,
             GROUP_MIN_SESSION_TIMEOUT_MS, GROUP_MAX_SESSION_TIMEOUT_MS, GROUP_INITIAL_REBALANCE_DELAY_MS, OFFSETS_RETENTION_MINUTES,
             OFFSET_METADATA_MAX_BYTES, GROUP_CONSUMER_SESSION_TIMEOUT_MS, GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS, HTTP_HOST, HTTP_PORT,
-            CLUSTER_MEMBERS, CLUSTER_HOST, CLUSTER_PORT, CLUSTER_NAME,
+            CLUSTER_MEMBERS, CLUSTER_HOST, CLUSTER_PORT, CLUSTER_NAME, CLUSTER_CP_MEMBER_COUNT,
             REPLICA_LAG_TIME_MAX_MS, MIN_INSYNC_REPLICAS, UNCLEAN_LEADER_ELECTION_ENABLE);
 
     /** The environment variable that carries JVM flags for scripts/runnel; it is not a configuration key. */
@@ -325,6 +329,23 @@ public final class BrokerConfig {
     public List<String> clusterMembers() {
         List<String> m = get(CLUSTER_MEMBERS);
         return m == null ? List.of() : m;
+    }
+
+    /**
+     * The size of the CP group (the metadata quorum), resolved: {@code auto} is 3 when {@code cluster.members} lists
+     * at least three brokers and 0 (the oldest-member controller) otherwise.
+     */
+    public int cpMemberCount() {
+        String v = get(CLUSTER_CP_MEMBER_COUNT);
+        if (v.equals("auto")) return clusterMembers().size() >= 3 ? 3 : 0;
+        return Integer.parseInt(v);
+    }
+
+    private static String cpMemberCount(String text) {
+        if (text.equals("auto")) return text;
+        int n = Integer.parseInt(text.trim());
+        if (n != 0 && (n < 3 || n > 7)) throw new IllegalArgumentException();
+        return Integer.toString(n);
     }
 
     private static String nonBlank(String text) {

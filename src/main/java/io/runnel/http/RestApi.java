@@ -121,8 +121,12 @@ final class RestApi {
 
     private void cluster(RoutingContext ctx) {
         int controller = s.cluster().controllerId();
-        ctx.json(new JsonObject().put("clusterId", s.clusterId()).put("controllerId", controller < 0 ? s.nodeId() : controller).put("brokers", brokers())
-                .put("topics", s.partitions().topics().size()));
+        JsonObject quorum = new JsonObject().put("mode", s.cluster().metadataMode());
+        if (s.cluster().cpMemberCount() > 0) {
+            quorum.put("cpMemberCount", s.cluster().cpMemberCount()).put("cpMembers", new io.vertx.core.json.JsonArray(new ArrayList<>(s.cluster().cpMembers())));
+        }
+        ctx.json(new JsonObject().put("clusterId", s.clusterId()).put("controllerId", controller).put("brokers", brokers())
+                .put("topics", s.partitions().topics().size()).put("metadataQuorum", quorum));
     }
 
     private void stats(RoutingContext ctx) {

@@ -109,7 +109,7 @@ class ClusterTopicsTest {
 
             // The whole cluster restarts: Hazelcast's maps start empty and the metadata comes back from the brokers' reports.
             for (int id = 1; id <= 3; id++) cluster.broker(id).terminate();
-            for (int id = 1; id <= 3; id++) cluster.restart(id);
+            cluster.restartAll();
             assertThat(leadersSeenByEveryBroker(cluster, "spread")).isEqualTo(leaders);
             assertThat(readAll(cluster.bootstrap(), "spread", 6)).hasSize(RECORDS);
         }

@@ -1,7 +1,15 @@
 package io.runnel.testkit;
 
 import io.runnel.server.Main;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.vertx.core.json.JsonObject;
 import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import org.awaitility.Awaitility;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -14,6 +22,7 @@ import java.util.stream.Collectors;
  * Kafka and HTTP ports 0, each with its own data directory under {@code root}. Closing stops every JVM.
  */
 public final class LocalCluster implements AutoCloseable {
+    private static final HttpClient HTTP = HttpClient.newHttpClient();
     private final Path root;
     private final int[] hazelcastPorts;
     private final BrokerProcess[] brokers;
@@ -34,6 +43,7 @@ public final class LocalCluster implements AutoCloseable {
         try {
             for (int i = 0; i < size; i++) c.launch(i);
             for (int i = 0; i < size; i++) c.brokers[i].awaitOutput("HTTP listening on", Duration.ofSeconds(60));
+            c.awaitQuorum(1);
         } catch (RuntimeException | IOException e) {
             c.close();
             throw e;
@@ -61,6 +71,41 @@ public final class LocalCluster implements AutoCloseable {
         brokers[i].close();
         launch(i);
         brokers[i].awaitOutput("HTTP listening on", Duration.ofSeconds(60));
+        awaitQuorum(nodeId); // as an operator does before restarting the next broker
+    }
+
+    /** {@code GET /api/cluster} of broker {@code via}. */
+    public JsonObject clusterInfo(int via) throws IOException, InterruptedException {
+        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + broker(via).httpPort() + "/api/cluster"))
+                .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+        return new JsonObject(r.body());
+    }
+
+    /** Starts every broker again at once (after they were all stopped: a whole-cluster restart) and waits until they serve. */
+    public void restartAll() throws Exception {
+        for (int i = 0; i < brokers.length; i++) {
+            keepLog(i);
+            brokers[i].close();
+        }
+        for (int i = 0; i < brokers.length; i++) launch(i);
+        for (BrokerProcess b : brokers) b.awaitOutput("HTTP listening on", Duration.ofSeconds(60));
+        awaitQuorum(1);
+    }
+
+    /**
+     * Waits until the metadata quorum is whole again, as broker {@code via} sees it: in CP mode, every CP member is
+     * a live broker (a restarted broker is promoted once Hazelcast has removed its former self, about 10 s after the
+     * crash) and a controller is elected. Without a whole CP group, one more crash would leave it without a majority.
+     */
+    public void awaitQuorum(int via) {
+        Awaitility.await().atMost(Duration.ofSeconds(90)).ignoreExceptions().untilAsserted(() -> {
+            JsonObject c = clusterInfo(via);
+            assertThat(c.getInteger("controllerId")).as("controller").isPositive();
+            JsonObject q = c.getJsonObject("metadataQuorum");
+            if (q.getString("mode").equals("cp")) {
+                assertThat(q.getJsonArray("cpMembers")).as("CP members").hasSize(q.getInteger("cpMemberCount"));
+            }
+        });
     }
 
     public BrokerProcess broker(int nodeId) {

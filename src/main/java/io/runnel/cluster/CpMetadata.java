@@ -1,0 +1,184 @@
+package io.runnel.cluster;
+
+import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.cp.IAtomicLong;
+import com.hazelcast.cp.IAtomicReference;
+import io.vertx.core.json.JsonObject;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.LongConsumer;
+import java.util.function.UnaryOperator;
+import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.errors.NotControllerException;
+
+/**
+ * The cluster metadata as one JSON value in the CP subsystem (an {@code IAtomicReference} replicated by Raft, so a
+ * write is either on a majority of the CP members or not done, and no side of a split brain can bring back an older
+ * value). The image: {@code {"version", "controller": {"nodeId", "epoch", "member"}, "topics": {name: topic},
+ * "deleted": {topicId: name}}}.
+ *
+ * <p>Writes are compare-and-set loops that first check the controller epoch in the image: a new controller claims
+ * the image with its FencedLock token ({@link #claim}), and from then on every write of an older controller fails
+ * with {@code NOT_CONTROLLER} (Kafka's controller epoch, KIP-631's fencing by the quorum). Each write raises the
+ * version and sets a CP counter to it ({@code runnel-metadata-version}), which brokers poll cheaply before reading
+ * the whole image. Calls block for at most {@link #TIMEOUT_S} seconds: without a CP majority they fail instead of
+ * hanging a worker thread.
+ */
+final class CpMetadata implements MetadataStore {
+    static final int TIMEOUT_S = 10;
+    private final HazelcastInstance hz;
+    private final LongConsumer written;
+    private IAtomicReference<String> image;
+    private IAtomicLong version;
+
+    /** A decoded image. */
+    record Image(long version, JsonObject controller, Map<String, String> topics, Set<Uuid> deleted) {
+        long controllerEpoch() {
+            return controller == null ? 0 : controller.getLong("epoch", 0L);
+        }
+    }
+
+    /** {@code written} hears the version of each write this broker made (to tell the other brokers at once). */
+    CpMetadata(HazelcastInstance hz, LongConsumer written) {
+        this.hz = hz;
+        this.written = written;
+    }
+
+    /** The CP proxies, made on first use: making them waits for the CP group (never on an event loop). */
+    private synchronized IAtomicReference<String> image() {
+        if (image == null) image = hz.getCPSubsystem().getAtomicReference("runnel-metadata");
+        return image;
+    }
+
+    private synchronized IAtomicLong versionCounter() {
+        if (version == null) version = hz.getCPSubsystem().getAtomicLong("runnel-metadata-version");
+        return version;
+    }
+
+    static <T> T await(CompletionStage<T> call) {
+        try {
+            return call.toCompletableFuture().get(TIMEOUT_S, TimeUnit.SECONDS);
+        } catch (TimeoutException e) {
+            throw new NotControllerException("The metadata quorum (CP subsystem) did not answer within " + TIMEOUT_S + " s");
+        } catch (ExecutionException e) {
+            throw new NotControllerException("The metadata quorum (CP subsystem) failed: " + e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new NotControllerException("Interrupted while waiting for the metadata quorum");
+        }
+    }
+
+    /** The version of the newest write (a cheap read, to decide whether {@link #read} is worth it). */
+    long version() {
+        return await(versionCounter().getAsync());
+    }
+
+    Image read() {
+        return decode(await(image().getAsync()));
+    }
+
+    static Image decode(String text) {
+        if (text == null) return new Image(0, null, Map.of(), Set.of());
+        JsonObject o = new JsonObject(text);
+        Map<String, String> topics = new HashMap<>();
+        o.getJsonObject("topics", new JsonObject()).forEach(e -> topics.put(e.getKey(), ((JsonObject) e.getValue()).encode()));
+        Set<Uuid> deleted = new HashSet<>();
+        o.getJsonObject("deleted", new JsonObject()).fieldNames().forEach(id -> deleted.add(Uuid.fromString(id)));
+        return new Image(o.getLong("version", 0L), o.getJsonObject("controller"), Map.copyOf(topics), Set.copyOf(deleted));
+    }
+
+    /**
+     * Makes {@code epoch} (a FencedLock token) the controller epoch of the image, unless a newer one is there already.
+     * From then on writes under older epochs fail.
+     */
+    boolean claim(long epoch, int nodeId, String member) {
+        while (true) {
+            String cur = await(image().getAsync());
+            JsonObject o = cur == null ? new JsonObject() : new JsonObject(cur);
+            JsonObject c = o.getJsonObject("controller");
+            if (c != null && c.getLong("epoch", 0L) > epoch) return false;
+            o.put("controller", new JsonObject().put("nodeId", nodeId).put("epoch", epoch).put("member", member));
+            if (commit(cur, o)) return true;
+        }
+    }
+
+    /** Applies {@code change} to the image under controller epoch {@code epoch}; a null result changes nothing. */
+    private void update(long epoch, UnaryOperator<JsonObject> change) {
+        while (true) {
+            String cur = await(image().getAsync());
+            JsonObject o = cur == null ? new JsonObject() : new JsonObject(cur);
+            fence(o, epoch);
+            JsonObject next = change.apply(o);
+            if (next == null || commit(cur, next)) return;
+        }
+    }
+
+    private boolean commit(String cur, JsonObject next) {
+        long v = next.getLong("version", 0L) + 1;
+        next.put("version", v);
+        if (!await(image().compareAndSetAsync(cur, next.encode()))) return false;
+        await(versionCounter().setAsync(v));
+        written.accept(v);
+        return true;
+    }
+
+    private static void fence(JsonObject image, long epoch) {
+        JsonObject c = image.getJsonObject("controller");
+        long current = c == null ? 0 : c.getLong("epoch", 0L);
+        if (current != epoch) throw new NotControllerException("Controller epoch " + epoch + " was replaced by epoch " + current);
+    }
+
+    @Override
+    public void checkEpoch(long epoch) {
+        fence(new JsonObject(java.util.Objects.requireNonNullElse(await(image().getAsync()), "{}")), epoch);
+    }
+
+    @Override
+    public String topic(String name) {
+        return read().topics().get(name);
+    }
+
+    @Override
+    public Set<String> topicNames() {
+        return read().topics().keySet();
+    }
+
+    @Override
+    public boolean createTopic(long epoch, String name, String json) {
+        boolean[] created = {false};
+        update(epoch, o -> {
+            created[0] = false;
+            JsonObject topics = o.getJsonObject("topics", new JsonObject());
+            if (topics.containsKey(name)) return null;
+            o.put("topics", topics.put(name, new JsonObject(json)));
+            created[0] = true;
+            return o;
+        });
+        return created[0];
+    }
+
+    @Override
+    public void putTopic(long epoch, String name, String json) {
+        update(epoch, o -> o.put("topics", o.getJsonObject("topics", new JsonObject()).put(name, new JsonObject(json))));
+    }
+
+    @Override
+    public void deleteTopic(long epoch, String name, Uuid id) {
+        update(epoch, o -> {
+            JsonObject topics = o.getJsonObject("topics", new JsonObject());
+            topics.remove(name);
+            return o.put("topics", topics).put("deleted", o.getJsonObject("deleted", new JsonObject()).put(id.toString(), name));
+        });
+    }
+
+    @Override
+    public boolean isDeleted(Uuid id) {
+        return read().deleted().contains(id);
+    }
+}
