@@ -53,10 +53,21 @@ final class ClusterController {
     private final MetadataStore store;
     private final long epoch;
     private final boolean unclean;
+    private final Settings settings;
     private MessageConsumer<JsonObject> consumer;
+    private long rebalanceTimer = -1;
 
-    ClusterController(HazelcastCluster cluster, Vertx vertx, MetadataStore store, long epoch, boolean unclean) {
-        this.unclean = unclean;
+    /**
+     * The controller's broker settings: {@code unclean.leader.election.enable}, and Kafka's preferred-leader
+     * rebalance ({@code auto.leader.rebalance.enable}, {@code leader.imbalance.check.interval.seconds},
+     * {@code leader.imbalance.per.broker.percentage}).
+     */
+    record Settings(boolean unclean, boolean autoRebalance, long rebalanceIntervalMs, int imbalancePercentage) {
+    }
+
+    ClusterController(HazelcastCluster cluster, Vertx vertx, MetadataStore store, long epoch, Settings settings) {
+        this.settings = settings;
+        this.unclean = settings.unclean();
         this.cluster = cluster;
         this.vertx = vertx;
         this.store = store;
@@ -70,10 +81,17 @@ final class ClusterController {
             reconcileAll();
             return null;
         });
+        if (settings.autoRebalance()) {
+            rebalanceTimer = vertx.setPeriodic(settings.rebalanceIntervalMs(), id -> run(() -> {
+                rebalance();
+                return null;
+            }).onFailure(e -> LOG.debug("Preferred-leader rebalance failed", e)));
+        }
     }
 
     void stop() {
         if (consumer != null) consumer.unregister();
+        if (rebalanceTimer >= 0) vertx.cancelTimer(rebalanceTimer);
     }
 
     /** Runs controller work on a worker thread, one task at a time, in order. */
@@ -85,6 +103,7 @@ final class ClusterController {
         JsonObject c = m.body();
         run(() -> {
             fence();
+            JsonObject result = null;
             switch (c.getString("op")) {
                 case "create" -> create(c.getString("name"), c.getInteger("partitions"), c.getInteger("replicationFactor"), strings(c.getJsonObject("configs")));
                 case "delete" -> delete(c.getString("name"));
@@ -92,12 +111,13 @@ final class ClusterController {
                 case "configure" -> configure(c.getString("name"), strings(c.getJsonObject("configs")));
                 case "alterIsr" -> alterIsr(c.getString("name"), c.getInteger("partition"), c.getInteger("leader"), c.getInteger("leaderEpoch"),
                         TopicJson.ints(c.getJsonArray("isr")));
+                case "elect" -> result = elect(c.getInteger("type"), c.getJsonObject("partitions"));
                 default -> throw new org.apache.kafka.common.errors.InvalidRequestException("Unknown controller command " + c.getString("op"));
             }
-            return null;
+            return result;
         }).onComplete(ar -> {
             if (ar.succeeded()) {
-                m.reply(new JsonObject().put("ok", true));
+                m.reply(ar.result() != null ? ar.result() : new JsonObject().put("ok", true));
             } else {
                 Throwable e = ar.cause();
                 Errors error = e instanceof ApiException ? Errors.forException(e) : Errors.UNKNOWN_SERVER_ERROR;
@@ -209,6 +229,136 @@ final class ClusterController {
         placements.set(partition, new Placement(p.replicas(), p.leader(), p.leaderEpoch(), next));
         store.putTopic(epoch, name, TopicJson.encode(new ClusterTopic(t.record(), placements)));
         LOG.info("ISR of {}-{} is now {}", name, partition, next);
+    }
+
+    // ---- leader elections on request (Kafka's ElectLeaders) and preferred-leader rebalance ----
+
+    /** ElectLeaders' election types (Kafka's ElectionType). */
+    static final int PREFERRED = 0;
+    static final int UNCLEAN = 1;
+
+    /**
+     * Elects leaders for {@code partitions} ({@code {topic: [partition, ...]}}, or null for every partition), as
+     * Kafka's ElectLeaders: PREFERRED moves leadership to the first replica when it is live and in sync, UNCLEAN gives
+     * a leaderless partition any live replica. Answers {@code {"results": [{"topic", "partition", "error", "message"}]}}.
+     */
+    private JsonObject elect(int type, JsonObject partitions) {
+        Set<Integer> live = new TreeSet<>(cluster.liveNodeIds());
+        JsonArray results = new JsonArray();
+        Map<String, List<Integer>> wanted = new java.util.LinkedHashMap<>();
+        if (partitions == null) {
+            for (String name : store.topicNames()) {
+                String text = store.topic(name);
+                if (text == null) continue;
+                int count = TopicJson.decode(text).placements().size();
+                wanted.put(name, java.util.stream.IntStream.range(0, count).boxed().toList());
+            }
+        } else {
+            partitions.forEach(e -> wanted.put(e.getKey(), TopicJson.ints((JsonArray) e.getValue())));
+        }
+        wanted.forEach((name, ps) -> {
+            String text = store.topic(name);
+            ClusterTopic t = text == null ? null : TopicJson.decode(text);
+            List<Placement> next = t == null ? null : new ArrayList<>(t.placements());
+            boolean changed = false;
+            for (int p : ps) {
+                JsonObject r = new JsonObject().put("topic", name).put("partition", p);
+                results.add(r);
+                try {
+                    if (next == null || p < 0 || p >= next.size()) throw new UnknownTopicOrPartitionException(name + "-" + p + " does not exist");
+                    Placement q = type == UNCLEAN ? uncleanElection(next.get(p), live) : preferredElection(next.get(p), live);
+                    next.set(p, q);
+                    changed = true;
+                    r.put("error", Errors.NONE.code());
+                    LOG.info("{} election: {}-{} is now led by broker {} (epoch {})", type == UNCLEAN ? "Unclean" : "Preferred", name, p,
+                            q.leader(), q.leaderEpoch());
+                } catch (ApiException e) {
+                    r.put("error", Errors.forException(e).code()).put("message", e.getMessage());
+                }
+            }
+            if (changed) store.putTopic(epoch, name, TopicJson.encode(new ClusterTopic(t.record(), next)));
+        });
+        return new JsonObject().put("results", results);
+    }
+
+    /** The placement with its preferred replica leading, or the reason it cannot be (Kafka's errors for ElectLeaders). */
+    static Placement preferredElection(Placement p, Set<Integer> live) {
+        if (p.replicas().isEmpty()) throw new org.apache.kafka.common.errors.PreferredLeaderNotAvailableException("The partition has no replicas");
+        int preferred = p.replicas().get(0);
+        if (p.leader() == preferred) {
+            throw new org.apache.kafka.common.errors.ElectionNotNeededException("Leader election not needed for the partition: broker "
+                    + preferred + " already leads it");
+        }
+        if (!live.contains(preferred) || !p.isr().contains(preferred)) {
+            throw new org.apache.kafka.common.errors.PreferredLeaderNotAvailableException("Preferred replica " + preferred
+                    + (live.contains(preferred) ? " is not in the ISR " + p.isr() : " is not a live broker"));
+        }
+        return new Placement(p.replicas(), preferred, p.leaderEpoch() + 1, p.isr());
+    }
+
+    /** The placement after an unclean election (a live replica leads a partition whose leader is gone), or why not. */
+    static Placement uncleanElection(Placement p, Set<Integer> live) {
+        if (p.hasLeader() && live.contains(p.leader())) {
+            throw new org.apache.kafka.common.errors.ElectionNotNeededException("Leader election not needed: broker " + p.leader() + " leads");
+        }
+        Placement q = reconcile(p, live, true);
+        if (!q.hasLeader()) {
+            throw new org.apache.kafka.common.errors.EligibleLeadersNotAvailableException("No replica of " + p.replicas() + " is live");
+        }
+        return q;
+    }
+
+    /**
+     * Kafka's automatic preferred-leader rebalance: for each broker, the share of the partitions it is the preferred
+     * replica of that another broker leads; above {@code leader.imbalance.per.broker.percentage}, those partitions
+     * whose preferred replica is live and in sync get it back as leader.
+     */
+    void rebalance() {
+        fence();
+        Set<Integer> live = new TreeSet<>(cluster.liveNodeIds());
+        Map<String, ClusterTopic> topics = new java.util.LinkedHashMap<>();
+        for (String name : store.topicNames()) {
+            String text = store.topic(name);
+            if (text != null) topics.put(name, TopicJson.decode(text));
+        }
+        Set<Integer> overThreshold = imbalancedBrokers(topics.values(), settings.imbalancePercentage());
+        if (overThreshold.isEmpty()) return;
+        topics.forEach((name, t) -> {
+            List<Placement> next = new ArrayList<>(t.placements());
+            boolean changed = false;
+            for (int p = 0; p < next.size(); p++) {
+                Placement pl = next.get(p);
+                if (pl.replicas().isEmpty() || !overThreshold.contains(pl.replicas().get(0))) continue;
+                try {
+                    next.set(p, preferredElection(pl, live));
+                    changed = true;
+                } catch (ApiException notNeededOrNotPossible) {
+                    // already led by its preferred replica, or that replica is not ready to lead
+                }
+            }
+            if (changed) {
+                store.putTopic(epoch, name, TopicJson.encode(new ClusterTopic(t.record(), next)));
+                LOG.info("Preferred-leader rebalance: leaders of topic {} are now {}", name, next.stream().map(Placement::leader).toList());
+            }
+        });
+    }
+
+    /** Brokers whose share of preferred partitions led elsewhere is above {@code percentage} (Kafka's leader imbalance ratio). */
+    static Set<Integer> imbalancedBrokers(java.util.Collection<ClusterTopic> topics, int percentage) {
+        Map<Integer, int[]> counts = new HashMap<>(); // broker -> {preferred partitions, led elsewhere}
+        for (ClusterTopic t : topics) {
+            for (Placement p : t.placements()) {
+                if (p.replicas().isEmpty()) continue;
+                int[] c = counts.computeIfAbsent(p.replicas().get(0), b -> new int[2]);
+                c[0]++;
+                if (p.leader() != p.replicas().get(0)) c[1]++;
+            }
+        }
+        Set<Integer> out = new TreeSet<>();
+        counts.forEach((b, c) -> {
+            if (c[1] * 100L > (long) percentage * c[0]) out.add(b);
+        });
+        return out;
     }
 
     // ---- brokers leaving and coming back ----

@@ -93,7 +93,7 @@ public final class HazelcastCluster implements ClusterView {
     private volatile List<BrokerNode> brokers = List.of();
     private volatile JsonObject controller;
     private volatile int nodeId = -1;
-    private volatile boolean uncleanElection;
+    private volatile ClusterController.Settings controllerSettings = new ClusterController.Settings(false, false, 300_000, 10);
     private final IMap<String, String> topicsMap;
     private final IMap<String, String> deletedMap;
     private final Map<String, ClusterTopic> topicsCache = new ConcurrentHashMap<>();
@@ -145,7 +145,9 @@ public final class HazelcastCluster implements ClusterView {
         return Vertx.builder().with(options).withMetrics(metrics).withClusterManager(new HazelcastClusterManager(hz)).buildClustered()
                 .map(vertx -> {
                     HazelcastCluster c = new HazelcastCluster(hz, vertx, config.cpMemberCount());
-                    c.uncleanElection = config.get(BrokerConfig.UNCLEAN_LEADER_ELECTION_ENABLE);
+                    c.controllerSettings = new ClusterController.Settings(config.get(BrokerConfig.UNCLEAN_LEADER_ELECTION_ENABLE),
+                            config.get(BrokerConfig.AUTO_LEADER_REBALANCE_ENABLE), config.get(BrokerConfig.LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS) * 1000,
+                            config.get(BrokerConfig.LEADER_IMBALANCE_PER_BROKER_PERCENTAGE));
                     c.listen();
                     return c;
                 })
@@ -591,7 +593,7 @@ public final class HazelcastCluster implements ClusterView {
     private ClusterController takeRole(long epoch) {
         LOG.info("Broker {} is the controller (epoch {})", nodeId, epoch);
         controller = new JsonObject().put("nodeId", nodeId).put("epoch", epoch).put("member", self().toString());
-        ClusterController role = new ClusterController(this, vertx, store, epoch, uncleanElection);
+        ClusterController role = new ClusterController(this, vertx, store, epoch, controllerSettings);
         controllerRole = role;
         context.runOnContext(v -> {
             role.start();
@@ -652,6 +654,26 @@ public final class HazelcastCluster implements ClusterView {
             }
 
             @Override
+            public Future<Map<org.apache.kafka.common.TopicPartition, org.apache.kafka.common.requests.ApiError>> electLeaders(boolean unclean,
+                    Map<String, List<Integer>> partitions) {
+                JsonObject wanted = null;
+                if (partitions != null) {
+                    wanted = new JsonObject();
+                    for (var e : partitions.entrySet()) wanted.put(e.getKey(), new JsonArray(new ArrayList<>(e.getValue())));
+                }
+                return commandReply(new JsonObject().put("op", "elect").put("type", unclean ? ClusterController.UNCLEAN : ClusterController.PREFERRED)
+                        .put("partitions", wanted)).map(reply -> {
+                            Map<org.apache.kafka.common.TopicPartition, org.apache.kafka.common.requests.ApiError> out = new java.util.LinkedHashMap<>();
+                            for (Object x : reply.getJsonArray("results", new JsonArray())) {
+                                JsonObject r = (JsonObject) x;
+                                out.put(new org.apache.kafka.common.TopicPartition(r.getString("topic"), r.getInteger("partition")),
+                                        new org.apache.kafka.common.requests.ApiError(Errors.forCode(r.getInteger("error").shortValue()), r.getString("message")));
+                            }
+                            return out;
+                        });
+            }
+
+            @Override
             public Future<Void> alterIsr(String topic, int partition, int leaderEpoch, List<Integer> isr) {
                 return command(new JsonObject().put("op", "alterIsr").put("name", topic).put("partition", partition).put("leader", nodeId)
                         .put("leaderEpoch", leaderEpoch).put("isr", new JsonArray(new ArrayList<>(isr))));
@@ -661,8 +683,13 @@ public final class HazelcastCluster implements ClusterView {
 
     /** Sends a command to the controller; its failure comes back as the Kafka exception the controller raised. */
     private Future<Void> command(JsonObject c) {
+        return commandReply(c).mapEmpty();
+    }
+
+    /** Sends a command to the controller and hands back its reply. */
+    private Future<JsonObject> commandReply(JsonObject c) {
         return vertx.eventBus().<JsonObject>request(ClusterController.ADDRESS, c, new DeliveryOptions().setSendTimeout(Limits.CLUSTER_CHANGE_TIMEOUT_MS))
-                .<Void>mapEmpty()
+                .map(io.vertx.core.eventbus.Message::body)
                 .recover(e -> {
                     if (e instanceof ReplyException r && r.failureType() == ReplyFailure.RECIPIENT_FAILURE) {
                         Errors error = Errors.forCode((short) r.failureCode());

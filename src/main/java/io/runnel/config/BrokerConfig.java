@@ -97,6 +97,12 @@ public final class BrokerConfig {
             "The fewest in-sync replicas with which an acks=all produce is accepted (NOT_ENOUGH_REPLICAS below it).");
     public static final ConfigKey<Boolean> UNCLEAN_LEADER_ELECTION_ENABLE = boolKey("unclean.leader.election.enable", false,
             "Whether a replica outside the ISR may become leader when no in-sync replica is alive (losing acknowledged records).");
+    public static final ConfigKey<Boolean> AUTO_LEADER_REBALANCE_ENABLE = boolKey("auto.leader.rebalance.enable", true,
+            "Whether the controller moves leadership back to preferred replicas (the first of each partition's replicas) when too many lead elsewhere.");
+    public static final ConfigKey<Long> LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS = longKey("leader.imbalance.check.interval.seconds", 300L, 1,
+            Long.MAX_VALUE / 1000, "How often the controller checks for leaders away from their preferred replicas.");
+    public static final ConfigKey<Integer> LEADER_IMBALANCE_PER_BROKER_PERCENTAGE = intKey("leader.imbalance.per.broker.percentage", 10, 0, 100,
+            "The share of a broker's preferred partitions led elsewhere above which the controller moves them back.");
 
     public static final ConfigKey<Integer> SOCKET_REQUEST_MAX_BYTES = intKey("socket.request.max.bytes", 104_857_600, 1, Integer.MAX_VALUE,
             "The largest request a Kafka client may send, in bytes; a larger size prefix closes the connection.");
@@ -138,7 +144,8 @@ public final class BrokerConfig {
             GROUP_MIN_SESSION_TIMEOUT_MS, GROUP_MAX_SESSION_TIMEOUT_MS, GROUP_INITIAL_REBALANCE_DELAY_MS, OFFSETS_RETENTION_MINUTES,
             OFFSET_METADATA_MAX_BYTES, GROUP_CONSUMER_SESSION_TIMEOUT_MS, GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS, HTTP_HOST, HTTP_PORT,
             CLUSTER_MEMBERS, CLUSTER_HOST, CLUSTER_PORT, CLUSTER_NAME, CLUSTER_CP_MEMBER_COUNT,
-            REPLICA_LAG_TIME_MAX_MS, MIN_INSYNC_REPLICAS, UNCLEAN_LEADER_ELECTION_ENABLE);
+            REPLICA_LAG_TIME_MAX_MS, MIN_INSYNC_REPLICAS, UNCLEAN_LEADER_ELECTION_ENABLE,
+            AUTO_LEADER_REBALANCE_ENABLE, LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS, LEADER_IMBALANCE_PER_BROKER_PERCENTAGE);
 
     /** The environment variable that carries JVM flags for scripts/runnel; it is not a configuration key. */
     public static final String ENV_JVM_OPTS = "RUNNEL_OPTS";

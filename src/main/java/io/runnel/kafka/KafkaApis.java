@@ -6,6 +6,7 @@ import io.runnel.kafka.handlers.CreateTopicsHandler;
 import io.runnel.kafka.handlers.DeleteTopicsHandler;
 import io.runnel.kafka.handlers.DescribeClusterHandler;
 import io.runnel.kafka.handlers.DescribeConfigsHandler;
+import io.runnel.kafka.handlers.ElectLeadersHandler;
 import io.runnel.kafka.handlers.FetchHandler;
 import io.runnel.kafka.handlers.FindCoordinatorHandler;
 import io.runnel.kafka.handlers.GroupAdminHandlers;
@@ -36,7 +37,7 @@ public final class KafkaApis {
         List<ApiHandler> all = new java.util.ArrayList<>(List.of(new ApiVersionsHandler(), new MetadataHandler(), new ProduceHandler(),
                 new FetchHandler(), new ListOffsetsHandler(), new InitProducerIdHandler(), new CreateTopicsHandler(),
                 new DeleteTopicsHandler(), new CreatePartitionsHandler(), new DescribeClusterHandler(), new DescribeConfigsHandler(),
-                new IncrementalAlterConfigsHandler(), new FindCoordinatorHandler(), new OffsetForLeaderEpochHandler()));
+                new IncrementalAlterConfigsHandler(), new FindCoordinatorHandler(), new OffsetForLeaderEpochHandler(), new ElectLeadersHandler()));
         all.addAll(GroupMembershipHandlers.all());
         all.addAll(OffsetHandlers.all());
         all.addAll(GroupAdminHandlers.all());

@@ -19,6 +19,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.requests.ApiError;
 import org.apache.kafka.common.errors.BrokerNotAvailableException;
 import org.apache.kafka.common.errors.InvalidConfigurationException;
 import org.apache.kafka.common.errors.InvalidPartitionsException;
@@ -227,6 +228,32 @@ public final class Partitions {
     }
 
     /** Raises a topic's partition count to {@code total} (CreatePartitions); existing partitions are untouched. */
+    /**
+     * Kafka's ElectLeaders for {@code partitions} ({@code topic -> partitions}, null for all): the controller elects in
+     * a cluster; a broker alone leads every partition already, so each existing one is ELECTION_NOT_NEEDED.
+     */
+    public Future<Map<TopicPartition, ApiError>> electLeaders(boolean unclean, Map<String, List<Integer>> partitions) {
+        TopicAuthority a = authority;
+        if (a != null) return a.electLeaders(unclean, partitions);
+        Map<TopicPartition, ApiError> out = new java.util.LinkedHashMap<>();
+        Map<String, List<Integer>> wanted = new java.util.LinkedHashMap<>();
+        if (partitions == null) {
+            topics.forEach((name, t) -> wanted.put(name, java.util.stream.IntStream.range(0, t.partitions().size()).boxed().toList()));
+        } else {
+            wanted.putAll(partitions);
+        }
+        wanted.forEach((name, ps) -> {
+            TopicInfo t = topics.get(name);
+            for (int p : ps) {
+                boolean exists = t != null && p >= 0 && p < t.partitions().size();
+                out.put(new TopicPartition(name, p), exists
+                        ? new ApiError(org.apache.kafka.common.protocol.Errors.ELECTION_NOT_NEEDED, "Broker " + nodeId + " already leads the partition")
+                        : new ApiError(org.apache.kafka.common.protocol.Errors.UNKNOWN_TOPIC_OR_PARTITION, name + "-" + p + " does not exist"));
+            }
+        });
+        return Future.succeededFuture(out);
+    }
+
     public Future<TopicInfo> createPartitions(String name, int total) {
         if (closing) return shuttingDown();
         TopicInfo t = topics.get(name);

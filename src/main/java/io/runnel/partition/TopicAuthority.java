@@ -18,6 +18,13 @@ public interface TopicAuthority {
 
     Future<Void> alterTopicConfig(String name, Map<String, String> configs);
 
+    /**
+     * Kafka's ElectLeaders: preferred (or, with {@code unclean}, any live replica for leaderless partitions) leaders for
+     * {@code partitions} ({@code topic -> partitions}; null for all); the result per partition, NONE when elected.
+     */
+    Future<java.util.Map<org.apache.kafka.common.TopicPartition, org.apache.kafka.common.requests.ApiError>> electLeaders(boolean unclean,
+            java.util.Map<String, java.util.List<Integer>> partitions);
+
     /** A leader's ISR change (Kafka's AlterPartition): taken only while it still leads in {@code leaderEpoch}. */
     Future<Void> alterIsr(String topic, int partition, int leaderEpoch, java.util.List<Integer> isr);
 }

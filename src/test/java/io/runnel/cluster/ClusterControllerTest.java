@@ -1,13 +1,19 @@
 package io.runnel.cluster;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.runnel.log.TopicStore;
+import io.runnel.partition.ClusterTopic;
 import io.runnel.partition.Placement;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.errors.ElectionNotNeededException;
+import org.apache.kafka.common.errors.PreferredLeaderNotAvailableException;
 import org.junit.jupiter.api.Test;
 
 /** The controller's decisions as plain functions: replica assignment and leader election from the ISR. */
@@ -53,5 +59,24 @@ class ClusterControllerTest {
         Placement back = ClusterController.reconcile(offline, Set.of(7), false);
         assertThat(back.leader()).isEqualTo(7); // a sole replica holds every acknowledged record when it returns
         assertThat(back.leaderEpoch()).isGreaterThan(offline.leaderEpoch());
+    }
+
+    @Test
+    void preferredElectionNeedsALiveInSyncPreferredReplicaAndTheImbalanceRatioPicksBrokers() {
+        Placement away = new Placement(List.of(1, 2, 3), 2, 7, List.of(2, 3, 1));
+        Placement back = ClusterController.preferredElection(away, Set.of(1, 2, 3));
+        assertThat(back.leader()).isEqualTo(1);
+        assertThat(back.leaderEpoch()).isEqualTo(8);
+        assertThatThrownBy(() -> ClusterController.preferredElection(back, Set.of(1, 2, 3))).isInstanceOf(ElectionNotNeededException.class);
+        assertThatThrownBy(() -> ClusterController.preferredElection(away, Set.of(2, 3))).isInstanceOf(PreferredLeaderNotAvailableException.class);
+        Placement outOfSync = new Placement(List.of(1, 2, 3), 2, 7, List.of(2, 3));
+        assertThatThrownBy(() -> ClusterController.preferredElection(outOfSync, Set.of(1, 2, 3))).isInstanceOf(PreferredLeaderNotAvailableException.class);
+
+        // Broker 1 is preferred for 4 partitions and leads 3 of them (25 % away); broker 2 leads all of its own.
+        List<Placement> ps = List.of(away, new Placement(List.of(1, 2), 1, 0, List.of(1, 2)), new Placement(List.of(1, 3), 1, 0, List.of(1, 3)),
+                new Placement(List.of(1, 3), 1, 0, List.of(1, 3)), new Placement(List.of(2, 1), 2, 0, List.of(2, 1)));
+        ClusterTopic t = new ClusterTopic(new TopicStore.TopicRecord("t", Uuid.randomUuid(), ps.size(), Map.of()), ps);
+        assertThat(ClusterController.imbalancedBrokers(List.of(t), 10)).containsExactly(1);
+        assertThat(ClusterController.imbalancedBrokers(List.of(t), 25)).isEmpty(); // not above the threshold
     }
 }

@@ -29,6 +29,8 @@ import org.apache.kafka.common.requests.DescribeClusterRequest;
 import org.apache.kafka.common.requests.DescribeClusterResponse;
 import org.apache.kafka.common.requests.DescribeConfigsRequest;
 import org.apache.kafka.common.requests.DescribeConfigsResponse;
+import org.apache.kafka.common.requests.ElectLeadersRequest;
+import org.apache.kafka.common.requests.ElectLeadersResponse;
 import org.apache.kafka.common.requests.IncrementalAlterConfigsRequest;
 import org.apache.kafka.common.requests.IncrementalAlterConfigsResponse;
 import org.apache.kafka.common.requests.InitProducerIdRequest;
@@ -86,7 +88,8 @@ class ApiVersionsCoverageTest extends SharedBroker {
                     ApiKeys.CREATE_PARTITIONS, ApiKeys.DESCRIBE_CLUSTER, ApiKeys.DESCRIBE_CONFIGS, ApiKeys.INCREMENTAL_ALTER_CONFIGS,
                     ApiKeys.FIND_COORDINATOR, ApiKeys.JOIN_GROUP, ApiKeys.SYNC_GROUP, ApiKeys.HEARTBEAT, ApiKeys.LEAVE_GROUP,
                     ApiKeys.OFFSET_COMMIT, ApiKeys.OFFSET_FETCH, ApiKeys.LIST_GROUPS, ApiKeys.DESCRIBE_GROUPS, ApiKeys.DELETE_GROUPS,
-                    ApiKeys.OFFSET_DELETE, ApiKeys.CONSUMER_GROUP_HEARTBEAT, ApiKeys.CONSUMER_GROUP_DESCRIBE, ApiKeys.OFFSET_FOR_LEADER_EPOCH);
+                    ApiKeys.OFFSET_DELETE, ApiKeys.CONSUMER_GROUP_HEARTBEAT, ApiKeys.CONSUMER_GROUP_DESCRIBE, ApiKeys.OFFSET_FOR_LEADER_EPOCH,
+                    ApiKeys.ELECT_LEADERS);
             assertThat(adv.get(ApiKeys.PRODUCE).minVersion()).isEqualTo((short) 3); // KIP-896 baseline
             assertThat(adv.get(ApiKeys.FETCH).maxVersion()).isEqualTo(ApiKeys.FETCH.latestVersion(false));
             for (short v = 0; v <= ApiKeys.API_VERSIONS.latestVersion(); v++) {
@@ -233,6 +236,16 @@ class ApiVersionsCoverageTest extends SharedBroker {
                         .setProducerId(-1).setProducerEpoch((short) -1)).build(v));
                 assertThat(r.data().errorCode()).as("InitProducerId v%d", v).isEqualTo(Errors.NONE.code());
                 assertThat(r.data().producerId()).isNotNegative();
+            }
+            for (short v = adv.get(ApiKeys.ELECT_LEADERS).minVersion(); v <= adv.get(ApiKeys.ELECT_LEADERS).maxVersion(); v++) {
+                // A broker alone already leads every partition: ELECTION_NOT_NEEDED, and an unknown one is named.
+                ElectLeadersResponse r = c.send(new ElectLeadersRequest.Builder(org.apache.kafka.common.ElectionType.PREFERRED,
+                        List.of(new org.apache.kafka.common.TopicPartition("admin-v3", 0), new org.apache.kafka.common.TopicPartition("no-such-topic", 0)),
+                        5000).build(v));
+                Map<String, Short> codes = new java.util.HashMap<>();
+                r.data().replicaElectionResults().forEach(t -> codes.put(t.topic(), t.partitionResult().get(0).errorCode()));
+                assertThat(codes).as("ElectLeaders v%d", v).containsEntry("admin-v3", Errors.ELECTION_NOT_NEEDED.code())
+                        .containsEntry("no-such-topic", Errors.UNKNOWN_TOPIC_OR_PARTITION.code());
             }
             for (short v = adv.get(ApiKeys.DELETE_TOPICS).minVersion(); v <= adv.get(ApiKeys.DELETE_TOPICS).maxVersion(); v++) {
                 String name = "admin-v" + (v + 1);
