@@ -112,6 +112,8 @@ final class ClusterController {
                 case "alterIsr" -> alterIsr(c.getString("name"), c.getInteger("partition"), c.getInteger("leader"), c.getInteger("leaderEpoch"),
                         TopicJson.ints(c.getJsonArray("isr")));
                 case "elect" -> result = elect(c.getInteger("type"), c.getJsonObject("partitions"));
+                case "reassign" -> reassign(c.getString("name"), c.getInteger("partition"),
+                        c.getJsonArray("replicas") == null ? null : TopicJson.ints(c.getJsonArray("replicas")), c.getBoolean("allowRfChange", true));
                 default -> throw new org.apache.kafka.common.errors.InvalidRequestException("Unknown controller command " + c.getString("op"));
             }
             return result;
@@ -200,13 +202,13 @@ final class ClusterController {
         placements.addAll(assign(live, t.record().partitions(), total, rf, ThreadLocalRandom.current().nextInt(live.size()),
                 ThreadLocalRandom.current().nextInt(live.size())));
         TopicRecord r = t.record();
-        store.putTopic(epoch, name, TopicJson.encode(new ClusterTopic(new TopicRecord(name, r.topicId(), total, r.configs()), placements)));
+        store.putTopic(epoch, name, TopicJson.encode(t.withRecord(new TopicRecord(name, r.topicId(), total, r.configs()), placements)));
     }
 
     private void configure(String name, Map<String, String> configs) {
         ClusterTopic t = existing(name);
         TopicRecord r = t.record();
-        store.putTopic(epoch, name, TopicJson.encode(new ClusterTopic(new TopicRecord(name, r.topicId(), r.partitions(), configs), t.placements())));
+        store.putTopic(epoch, name, TopicJson.encode(t.withRecord(new TopicRecord(name, r.topicId(), r.partitions(), configs), t.placements())));
     }
 
     /**
@@ -227,8 +229,82 @@ final class ClusterController {
         if (next.equals(p.isr())) return;
         List<Placement> placements = new ArrayList<>(t.placements());
         placements.set(partition, new Placement(p.replicas(), p.leader(), p.leaderEpoch(), next));
-        store.putTopic(epoch, name, TopicJson.encode(new ClusterTopic(t.record(), placements)));
         LOG.info("ISR of {}-{} is now {}", name, partition, next);
+        ClusterTopic changed = completeReassignments(t.withPlacements(placements), new TreeSet<>(cluster.liveNodeIds()));
+        store.putTopic(epoch, name, TopicJson.encode(changed));
+    }
+
+    // ---- reassignment (Kafka's AlterPartitionReassignments, KIP-455) ----
+
+    /**
+     * Starts moving {@code name}-{@code partition} to {@code target} replicas (null cancels a running reassignment).
+     * The replicas become the target followed by those being removed, so the new ones start fetching; the
+     * reassignment completes when every target replica is in the ISR ({@link #completeReassignments}).
+     */
+    private void reassign(String name, int partition, List<Integer> target, boolean allowRfChange) {
+        ClusterTopic t = existing(name);
+        if (partition < 0 || partition >= t.placements().size()) throw new UnknownTopicOrPartitionException(name + "-" + partition + " does not exist");
+        Placement p = t.placements().get(partition);
+        ClusterTopic.Reassignment running = t.reassignments().get(partition);
+        Map<Integer, ClusterTopic.Reassignment> reassignments = new HashMap<>(t.reassignments());
+        List<Placement> placements = new ArrayList<>(t.placements());
+        if (target == null) {
+            if (running == null) {
+                throw new org.apache.kafka.common.errors.NoReassignmentInProgressException("No reassignment of " + name + "-" + partition + " is running");
+            }
+            reassignments.remove(partition);
+            placements.set(partition, narrowTo(p, running.origin(), new TreeSet<>(cluster.liveNodeIds())));
+            store.putTopic(epoch, name, TopicJson.encode(new ClusterTopic(t.record(), placements, reassignments)));
+            LOG.info("Reassignment of {}-{} cancelled; replicas {}", name, partition, running.origin());
+            return;
+        }
+        Set<Integer> live = new TreeSet<>(cluster.liveNodeIds());
+        if (target.isEmpty() || new java.util.HashSet<>(target).size() != target.size() || !live.containsAll(target)) {
+            throw new org.apache.kafka.common.errors.InvalidReplicaAssignmentException("Replicas " + target
+                    + " must be distinct live brokers (live: " + live + ")");
+        }
+        List<Integer> origin = running != null ? running.origin() : p.replicas();
+        if (!allowRfChange && target.size() != origin.size()) {
+            throw new InvalidReplicationFactorException("The reassignment of " + name + "-" + partition + " would change its replication factor from "
+                    + origin.size() + " to " + target.size() + " (allowReplicationFactorChange is false)");
+        }
+        if (target.equals(p.replicas()) && running == null) return; // already there
+        List<Integer> replicas = new ArrayList<>(target);
+        for (int r : origin) if (!replicas.contains(r)) replicas.add(r);
+        reassignments.put(partition, new ClusterTopic.Reassignment(origin, target));
+        placements.set(partition, new Placement(replicas, p.leader(), p.leaderEpoch(), p.isr()));
+        ClusterTopic next = completeReassignments(new ClusterTopic(t.record(), placements, reassignments), live);
+        store.putTopic(epoch, name, TopicJson.encode(next));
+        LOG.info("Reassigning {}-{} from {} to {}", name, partition, origin, target);
+    }
+
+    /**
+     * Completes the reassignments whose target replicas are all in the ISR: the replicas become the target, the ISR
+     * loses the removed ones, and a leader being removed hands over to the first in-sync target replica (epoch + 1).
+     */
+    static ClusterTopic completeReassignments(ClusterTopic t, Set<Integer> live) {
+        if (t.reassignments().isEmpty()) return t;
+        Map<Integer, ClusterTopic.Reassignment> reassignments = new HashMap<>(t.reassignments());
+        List<Placement> placements = new ArrayList<>(t.placements());
+        boolean changed = false;
+        for (var e : t.reassignments().entrySet()) {
+            int p = e.getKey();
+            Placement pl = placements.get(p);
+            if (!pl.isr().containsAll(e.getValue().target())) continue;
+            placements.set(p, narrowTo(pl, e.getValue().target(), live));
+            reassignments.remove(p);
+            changed = true;
+            LOG.info("Reassignment of {}-{} to {} complete", t.record().name(), p, e.getValue().target());
+        }
+        return changed ? new ClusterTopic(t.record(), placements, reassignments) : t;
+    }
+
+    /** The placement with only {@code replicas} left; a leader outside them hands over to the first in-sync one. */
+    private static Placement narrowTo(Placement p, List<Integer> replicas, Set<Integer> live) {
+        List<Integer> isr = p.isr().stream().filter(replicas::contains).toList();
+        if (p.hasLeader() && replicas.contains(p.leader())) return new Placement(replicas, p.leader(), p.leaderEpoch(), isr);
+        int leader = isr.stream().filter(live::contains).findFirst().orElse(-1);
+        return new Placement(replicas, leader, p.leaderEpoch() + 1, isr.isEmpty() && leader >= 0 ? List.of(leader) : isr);
     }
 
     // ---- leader elections on request (Kafka's ElectLeaders) and preferred-leader rebalance ----
@@ -276,7 +352,7 @@ final class ClusterController {
                     r.put("error", Errors.forException(e).code()).put("message", e.getMessage());
                 }
             }
-            if (changed) store.putTopic(epoch, name, TopicJson.encode(new ClusterTopic(t.record(), next)));
+            if (changed) store.putTopic(epoch, name, TopicJson.encode(t.withPlacements(next)));
         });
         return new JsonObject().put("results", results);
     }
@@ -337,7 +413,7 @@ final class ClusterController {
                 }
             }
             if (changed) {
-                store.putTopic(epoch, name, TopicJson.encode(new ClusterTopic(t.record(), next)));
+                store.putTopic(epoch, name, TopicJson.encode(t.withPlacements(next)));
                 LOG.info("Preferred-leader rebalance: leaders of topic {} are now {}", name, next.stream().map(Placement::leader).toList());
             }
         });
@@ -379,7 +455,7 @@ final class ClusterController {
                 next.add(q);
             }
             if (changed) {
-                store.putTopic(epoch, name, TopicJson.encode(new ClusterTopic(t.record(), next)));
+                store.putTopic(epoch, name, TopicJson.encode(t.withPlacements(next)));
                 LOG.info("Leaders of topic {} are now {}", name, next.stream().map(Placement::leader).toList());
             }
         }
@@ -464,7 +540,7 @@ final class ClusterController {
                 }
             }
             if (changed) {
-                store.putTopic(epoch, name, TopicJson.encode(new ClusterTopic(t.record(), next)));
+                store.putTopic(epoch, name, TopicJson.encode(t.withPlacements(next)));
                 LOG.info("Topic {} taken into the cluster metadata from broker {}'s report", name, nodeId);
             }
         }

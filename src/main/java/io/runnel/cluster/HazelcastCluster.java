@@ -674,6 +674,19 @@ public final class HazelcastCluster implements ClusterView {
             }
 
             @Override
+            public Future<Void> reassign(String topic, int partition, List<Integer> replicas, boolean allowReplicationFactorChange) {
+                return command(new JsonObject().put("op", "reassign").put("name", topic).put("partition", partition)
+                        .put("replicas", replicas == null ? null : new JsonArray(new ArrayList<>(replicas))).put("allowRfChange", allowReplicationFactorChange));
+            }
+
+            @Override
+            public Map<org.apache.kafka.common.TopicPartition, ClusterTopic.Reassignment> reassignments() {
+                Map<org.apache.kafka.common.TopicPartition, ClusterTopic.Reassignment> out = new java.util.LinkedHashMap<>();
+                topicsCache.forEach((name, t) -> t.reassignments().forEach((p, r) -> out.put(new org.apache.kafka.common.TopicPartition(name, p), r)));
+                return out;
+            }
+
+            @Override
             public Future<Void> alterIsr(String topic, int partition, int leaderEpoch, List<Integer> isr) {
                 return command(new JsonObject().put("op", "alterIsr").put("name", topic).put("partition", partition).put("leader", nodeId)
                         .put("leaderEpoch", leaderEpoch).put("isr", new JsonArray(new ArrayList<>(isr))));

@@ -14,7 +14,7 @@ import org.apache.kafka.common.Uuid;
 /**
  * A topic's cluster metadata as the JSON text stored in Hazelcast's {@code runnel-topics} map:
  * {@code {"name", "topicId", "configs": {...}, "placements": [{"replicas": [..], "leader", "epoch", "isr": [..]}]}},
- * one placement per partition.
+ * one placement per partition, and {@code "reassignments": {"partition": {"origin": [..], "target": [..]}}} while any run.
  */
 final class TopicJson {
     private TopicJson() {
@@ -26,8 +26,15 @@ final class TopicJson {
             placements.add(new JsonObject().put("replicas", new JsonArray(new ArrayList<>(p.replicas()))).put("leader", p.leader())
                     .put("epoch", p.leaderEpoch()).put("isr", new JsonArray(new ArrayList<>(p.isr()))));
         }
-        return new JsonObject().put("name", t.record().name()).put("topicId", t.record().topicId().toString())
-                .put("configs", new JsonObject(new HashMap<>(t.record().configs()))).put("placements", placements).encode();
+        JsonObject o = new JsonObject().put("name", t.record().name()).put("topicId", t.record().topicId().toString())
+                .put("configs", new JsonObject(new HashMap<>(t.record().configs()))).put("placements", placements);
+        if (!t.reassignments().isEmpty()) {
+            JsonObject r = new JsonObject();
+            t.reassignments().forEach((p, a) -> r.put(Integer.toString(p), new JsonObject().put("origin", new JsonArray(new ArrayList<>(a.origin())))
+                    .put("target", new JsonArray(new ArrayList<>(a.target())))));
+            o.put("reassignments", r);
+        }
+        return o.encode();
     }
 
     static ClusterTopic decode(String text) {
@@ -39,8 +46,13 @@ final class TopicJson {
         }
         Map<String, String> configs = new HashMap<>();
         o.getJsonObject("configs").forEach(e -> configs.put(e.getKey(), String.valueOf(e.getValue())));
+        Map<Integer, ClusterTopic.Reassignment> reassignments = new HashMap<>();
+        o.getJsonObject("reassignments", new JsonObject()).forEach(e -> {
+            JsonObject a = (JsonObject) e.getValue();
+            reassignments.put(Integer.parseInt(e.getKey()), new ClusterTopic.Reassignment(ints(a.getJsonArray("origin")), ints(a.getJsonArray("target"))));
+        });
         return new ClusterTopic(new TopicRecord(o.getString("name"), Uuid.fromString(o.getString("topicId")), placements.size(), Map.copyOf(configs)),
-                placements);
+                placements, reassignments);
     }
 
     static List<Integer> ints(JsonArray a) {

@@ -18,6 +18,7 @@ import io.runnel.kafka.handlers.ListOffsetsHandler;
 import io.runnel.kafka.handlers.MetadataHandler;
 import io.runnel.kafka.handlers.OffsetForLeaderEpochHandler;
 import io.runnel.kafka.handlers.ProduceHandler;
+import io.runnel.kafka.handlers.ReassignmentHandlers;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
@@ -42,6 +43,7 @@ public final class KafkaApis {
         all.addAll(OffsetHandlers.all());
         all.addAll(GroupAdminHandlers.all());
         all.addAll(ConsumerGroupHandlers.all());
+        all.addAll(ReassignmentHandlers.all());
         for (ApiHandler h : all) handlers.put(h.apiKey(), h);
     }
 

@@ -227,7 +227,6 @@ public final class Partitions {
         });
     }
 
-    /** Raises a topic's partition count to {@code total} (CreatePartitions); existing partitions are untouched. */
     /**
      * Kafka's ElectLeaders for {@code partitions} ({@code topic -> partitions}, null for all): the controller elects in
      * a cluster; a broker alone leads every partition already, so each existing one is ELECTION_NOT_NEEDED.
@@ -254,6 +253,34 @@ public final class Partitions {
         return Future.succeededFuture(out);
     }
 
+    /**
+     * Kafka's AlterPartitionReassignments for one partition ({@code replicas} null cancels): the controller runs it in
+     * a cluster; a broker alone has nowhere to move a partition, so only a no-op to itself is accepted.
+     */
+    public Future<Void> reassign(String topic, int partition, List<Integer> replicas, boolean allowReplicationFactorChange) {
+        TopicAuthority a = authority;
+        if (a != null) return a.reassign(topic, partition, replicas, allowReplicationFactorChange);
+        TopicInfo t = topics.get(topic);
+        if (t == null || partition < 0 || partition >= t.partitions().size()) {
+            return Future.failedFuture(new UnknownTopicOrPartitionException(topic + "-" + partition + " does not exist"));
+        }
+        if (replicas == null) {
+            return Future.failedFuture(new org.apache.kafka.common.errors.NoReassignmentInProgressException("No reassignment of " + topic + "-" + partition));
+        }
+        if (!replicas.equals(List.of(nodeId))) {
+            return Future.failedFuture(new org.apache.kafka.common.errors.InvalidReplicaAssignmentException("Replicas " + replicas
+                    + " are not live brokers; the only one is " + nodeId));
+        }
+        return Future.succeededFuture();
+    }
+
+    /** The running reassignments (none on a broker alone). */
+    public Map<TopicPartition, ClusterTopic.Reassignment> reassignments() {
+        TopicAuthority a = authority;
+        return a == null ? Map.of() : a.reassignments();
+    }
+
+    /** Raises a topic's partition count to {@code total} (CreatePartitions); existing partitions are untouched. */
     public Future<TopicInfo> createPartitions(String name, int total) {
         if (closing) return shuttingDown();
         TopicInfo t = topics.get(name);
@@ -520,13 +547,46 @@ public final class Partitions {
         }
         return grown.compose(t -> {
             List<Future<Void>> roles = new ArrayList<>();
-            for (int p = 0; p < t.partitions().size() && p < placements.size(); p++) {
-                PartitionHandle h = t.partitions().get(p);
-                if (h != null && !h.placement().equals(placements.get(p))) roles.add(h.applyPlacement(placements.get(p)));
+            int n = Math.min(t.partitions().size(), placements.size());
+            PartitionHandle[] handles = t.partitions().toArray(PartitionHandle[]::new);
+            String[] ids = t.deploymentIds().toArray(String[]::new);
+            for (int p = 0; p < n; p++) {
+                PartitionHandle h = handles[p];
+                Placement pl = placements.get(p);
+                boolean mine = pl.replicas().contains(nodeId);
+                int at = p;
+                if (h == null && mine) {
+                    // A reassignment made this broker a replica: it opens the partition and starts following.
+                    TopicPartition tp = new TopicPartition(r.name(), p);
+                    PartitionVerticle v = new PartitionVerticle(tp, PartitionDirs.dirOf(logDir, tp), config.logConfig(), time,
+                            brokerConfig.get(BrokerConfig.LOG_RETENTION_CHECK_INTERVAL_MS), nodeId, pl);
+                    roles.add(deployer.deploy(v).map(id -> {
+                        handles[at] = new PartitionHandle(v, v.openedLog());
+                        ids[at] = id;
+                        LOG.info("Broker {} is now a replica of {}", nodeId, tp);
+                        return null;
+                    }));
+                } else if (h != null && !mine) {
+                    // Reassigned away: the replica and its files go.
+                    h.markForDeletion();
+                    roles.add(deployer.undeploy(ids[at]).map(v -> {
+                        handles[at] = null;
+                        ids[at] = null;
+                        LOG.info("Broker {} is no longer a replica of {}-{}; its copy is deleted", nodeId, r.name(), at);
+                        return null;
+                    }));
+                } else if (h != null && !h.placement().equals(pl)) {
+                    roles.add(h.applyPlacement(pl));
+                }
             }
-            TopicInfo next = t.with(config, placements);
-            topics.put(r.name(), next);
-            return Future.join(roles).<Void>mapEmpty().andThen(x -> topicListeners.forEach(l -> l.accept(next)));
+            return Future.join(roles).transform(x -> {
+                if (x.failed()) LOG.warn("Changing the replicas of topic {} failed", r.name(), x.cause());
+                TopicInfo next = new TopicInfo(t.name(), t.topicId(), config, java.util.Arrays.asList(handles), java.util.Arrays.asList(ids), placements);
+                topics.put(r.name(), next);
+                connect(next);
+                topicListeners.forEach(l -> l.accept(next));
+                return Future.<Void>succeededFuture();
+            });
         });
     }
 

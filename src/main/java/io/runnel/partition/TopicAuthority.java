@@ -25,6 +25,15 @@ public interface TopicAuthority {
     Future<java.util.Map<org.apache.kafka.common.TopicPartition, org.apache.kafka.common.requests.ApiError>> electLeaders(boolean unclean,
             java.util.Map<String, java.util.List<Integer>> partitions);
 
+    /**
+     * Kafka's AlterPartitionReassignments for one partition: moves it to {@code replicas}, or cancels a running
+     * reassignment when null; {@code allowReplicationFactorChange} false refuses a different replica count (KIP-860).
+     */
+    Future<Void> reassign(String topic, int partition, java.util.List<Integer> replicas, boolean allowReplicationFactorChange);
+
+    /** The running reassignments as this broker's copy of the metadata has them. */
+    java.util.Map<org.apache.kafka.common.TopicPartition, ClusterTopic.Reassignment> reassignments();
+
     /** A leader's ISR change (Kafka's AlterPartition): taken only while it still leads in {@code leaderEpoch}. */
     Future<Void> alterIsr(String topic, int partition, int leaderEpoch, java.util.List<Integer> isr);
 }

@@ -79,4 +79,23 @@ class ClusterControllerTest {
         assertThat(ClusterController.imbalancedBrokers(List.of(t), 10)).containsExactly(1);
         assertThat(ClusterController.imbalancedBrokers(List.of(t), 25)).isEmpty(); // not above the threshold
     }
+
+    @Test
+    void aReassignmentCompletesOnceItsTargetIsInSyncAndALeaderMovedAwayHandsOver() {
+        ClusterTopic.Reassignment r = new ClusterTopic.Reassignment(List.of(1, 2), List.of(4, 2));
+        assertThat(r.adding()).containsExactly(4);
+        assertThat(r.removing()).containsExactly(1);
+        Placement moving = new Placement(List.of(4, 2, 1), 1, 3, List.of(1, 2));
+        ClusterTopic t = new ClusterTopic(new TopicStore.TopicRecord("t", Uuid.randomUuid(), 1, Map.of()), List.of(moving), Map.of(0, r));
+        assertThat(ClusterController.completeReassignments(t, Set.of(1, 2, 4))).isSameAs(t); // 4 is not in sync yet
+
+        ClusterTopic caughtUp = t.withPlacements(List.of(new Placement(List.of(4, 2, 1), 1, 3, List.of(1, 2, 4))));
+        ClusterTopic done = ClusterController.completeReassignments(caughtUp, Set.of(1, 2, 4));
+        assertThat(done.reassignments()).isEmpty();
+        Placement after = done.placements().get(0);
+        assertThat(after.replicas()).containsExactly(4, 2);
+        assertThat(after.isr()).containsExactly(2, 4);
+        assertThat(after.leader()).isEqualTo(2); // the leader was removed: the first in-sync replica left takes over
+        assertThat(after.leaderEpoch()).isEqualTo(4);
+    }
 }

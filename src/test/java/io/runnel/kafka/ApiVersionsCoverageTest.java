@@ -89,7 +89,7 @@ class ApiVersionsCoverageTest extends SharedBroker {
                     ApiKeys.FIND_COORDINATOR, ApiKeys.JOIN_GROUP, ApiKeys.SYNC_GROUP, ApiKeys.HEARTBEAT, ApiKeys.LEAVE_GROUP,
                     ApiKeys.OFFSET_COMMIT, ApiKeys.OFFSET_FETCH, ApiKeys.LIST_GROUPS, ApiKeys.DESCRIBE_GROUPS, ApiKeys.DELETE_GROUPS,
                     ApiKeys.OFFSET_DELETE, ApiKeys.CONSUMER_GROUP_HEARTBEAT, ApiKeys.CONSUMER_GROUP_DESCRIBE, ApiKeys.OFFSET_FOR_LEADER_EPOCH,
-                    ApiKeys.ELECT_LEADERS);
+                    ApiKeys.ELECT_LEADERS, ApiKeys.ALTER_PARTITION_REASSIGNMENTS, ApiKeys.LIST_PARTITION_REASSIGNMENTS);
             assertThat(adv.get(ApiKeys.PRODUCE).minVersion()).isEqualTo((short) 3); // KIP-896 baseline
             assertThat(adv.get(ApiKeys.FETCH).maxVersion()).isEqualTo(ApiKeys.FETCH.latestVersion(false));
             for (short v = 0; v <= ApiKeys.API_VERSIONS.latestVersion(); v++) {
@@ -246,6 +246,29 @@ class ApiVersionsCoverageTest extends SharedBroker {
                 r.data().replicaElectionResults().forEach(t -> codes.put(t.topic(), t.partitionResult().get(0).errorCode()));
                 assertThat(codes).as("ElectLeaders v%d", v).containsEntry("admin-v3", Errors.ELECTION_NOT_NEEDED.code())
                         .containsEntry("no-such-topic", Errors.UNKNOWN_TOPIC_OR_PARTITION.code());
+            }
+            for (short v = adv.get(ApiKeys.ALTER_PARTITION_REASSIGNMENTS).minVersion(); v <= adv.get(ApiKeys.ALTER_PARTITION_REASSIGNMENTS).maxVersion(); v++) {
+                // A broker alone can only "move" a partition to itself; anything else is an invalid assignment.
+                List<org.apache.kafka.common.message.AlterPartitionReassignmentsRequestData.ReassignableTopic> topics = new java.util.ArrayList<>();
+                var t = new org.apache.kafka.common.message.AlterPartitionReassignmentsRequestData.ReassignableTopic().setName("admin-v3");
+                t.partitions().add(new org.apache.kafka.common.message.AlterPartitionReassignmentsRequestData.ReassignablePartition().setPartitionIndex(0)
+                        .setReplicas(List.of(1)));
+                t.partitions().add(new org.apache.kafka.common.message.AlterPartitionReassignmentsRequestData.ReassignablePartition().setPartitionIndex(1)
+                        .setReplicas(List.of(7)));
+                topics.add(t);
+                var r = (org.apache.kafka.common.requests.AlterPartitionReassignmentsResponse) c.send(
+                        new org.apache.kafka.common.requests.AlterPartitionReassignmentsRequest.Builder(
+                                new org.apache.kafka.common.message.AlterPartitionReassignmentsRequestData().setTopics(topics).setTimeoutMs(5000)).build(v));
+                var parts = r.data().responses().get(0).partitions();
+                assertThat(parts.get(0).errorCode()).as("AlterPartitionReassignments v%d", v).isEqualTo(Errors.NONE.code());
+                assertThat(parts.get(1).errorCode()).isEqualTo(Errors.INVALID_REPLICA_ASSIGNMENT.code());
+            }
+            for (short v = adv.get(ApiKeys.LIST_PARTITION_REASSIGNMENTS).minVersion(); v <= adv.get(ApiKeys.LIST_PARTITION_REASSIGNMENTS).maxVersion(); v++) {
+                var r = (org.apache.kafka.common.requests.ListPartitionReassignmentsResponse) c.send(
+                        new org.apache.kafka.common.requests.ListPartitionReassignmentsRequest.Builder(
+                                new org.apache.kafka.common.message.ListPartitionReassignmentsRequestData().setTimeoutMs(5000).setTopics(null)).build(v));
+                assertThat(r.data().errorCode()).as("ListPartitionReassignments v%d", v).isZero();
+                assertThat(r.data().topics()).isEmpty();
             }
             for (short v = adv.get(ApiKeys.DELETE_TOPICS).minVersion(); v <= adv.get(ApiKeys.DELETE_TOPICS).maxVersion(); v++) {
                 String name = "admin-v" + (v + 1);

@@ -24,8 +24,8 @@ import java.util.stream.Collectors;
 public final class LocalCluster implements AutoCloseable {
     private static final HttpClient HTTP = HttpClient.newHttpClient();
     private final Path root;
-    private final int[] hazelcastPorts;
-    private final BrokerProcess[] brokers;
+    private int[] hazelcastPorts;
+    private BrokerProcess[] brokers;
 
     private final String[] extra;
 
@@ -72,6 +72,25 @@ public final class LocalCluster implements AutoCloseable {
         launch(i);
         brokers[i].awaitOutput("HTTP listening on", Duration.ofSeconds(60));
         awaitQuorum(nodeId); // as an operator does before restarting the next broker
+    }
+
+    /**
+     * Starts one more broker (node id {@code size() + 1}) that joins the running ones, and waits until it serves.
+     * Returns its node id.
+     */
+    public int addBroker() throws IOException {
+        int i = brokers.length;
+        hazelcastPorts = java.util.Arrays.copyOf(hazelcastPorts, i + 1);
+        hazelcastPorts[i] = FreePorts.freePort();
+        brokers = java.util.Arrays.copyOf(brokers, i + 1);
+        launch(i);
+        brokers[i].awaitOutput("HTTP listening on", Duration.ofSeconds(60));
+        return i + 1;
+    }
+
+    /** The data directory ({@code log.dirs}) of broker {@code nodeId}. */
+    public Path dataDir(int nodeId) {
+        return root.resolve("broker-" + nodeId).resolve("data");
     }
 
     /** {@code GET /api/cluster} of broker {@code via}. */

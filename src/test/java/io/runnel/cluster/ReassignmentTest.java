@@ -1,0 +1,114 @@
+package io.runnel.cluster;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.runnel.testkit.KafkaClients;
+import io.runnel.testkit.LocalCluster;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewPartitionReassignment;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.Node;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.TopicPartitionInfo;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A fourth broker joins a running three-broker cluster and is given a partition with AlterPartitionReassignments
+ * while an acks=all producer keeps writing to it: the new replica catches up, the reassignment completes (the
+ * leader, which is moved away, hands over), the removed broker deletes its copy, and after the one old replica
+ * left is killed, the new broker alone serves every acknowledged record, once and in order.
+ */
+class ReassignmentTest {
+    private static final TopicPartition TP = new TopicPartition("moving", 0);
+
+    @TempDir
+    Path root;
+
+    @Test
+    void aPartitionMovesToANewBrokerUnderLoadWithoutLosingARecord() throws Exception {
+        try (LocalCluster cluster = LocalCluster.start(root, 3)) {
+            try (Admin admin = KafkaClients.admin(cluster.bootstrap())) {
+                admin.createTopics(List.of(new NewTopic("moving", 1, (short) 2))).all().get(30, TimeUnit.SECONDS);
+            }
+            List<String> acked = new ArrayList<>();
+            try (KafkaProducer<String, String> producer = KafkaClients.producer(cluster.bootstrap(), Map.of(ProducerConfig.ACKS_CONFIG, "all",
+                    ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 120_000))) {
+                send(producer, 0, 3_000, acked); // about 3 MB for the new replica to catch up on
+                int added = cluster.addBroker();
+                TopicPartitionInfo before = describe(cluster, 1);
+                int leaving = before.leader().id();
+                int staying = before.replicas().stream().map(Node::id).filter(id -> id != leaving).findFirst().orElseThrow();
+                try (Admin admin = KafkaClients.admin(cluster.bootstrap())) {
+                    await().atMost(Duration.ofSeconds(30)).until(() -> admin.describeCluster().nodes().get().size() == 4);
+                    admin.alterPartitionReassignments(Map.of(TP, Optional.of(new NewPartitionReassignment(List.of(added, staying)))))
+                            .all().get(30, TimeUnit.SECONDS);
+                    send(producer, 3_000, 4_000, acked); // the producer goes on while the partition moves
+                    await().atMost(Duration.ofSeconds(60)).ignoreExceptions().untilAsserted(() -> {
+                        assertThat(admin.listPartitionReassignments().reassignments().get(10, TimeUnit.SECONDS)).isEmpty();
+                        for (int via = 1; via <= 4; via++) {
+                            TopicPartitionInfo p = describe(cluster, via);
+                            assertThat(p.replicas().stream().map(Node::id)).as("replicas seen by %d", via).containsExactly(added, staying);
+                            assertThat(p.isr().stream().map(Node::id)).as("ISR seen by %d", via).containsExactlyInAnyOrder(added, staying);
+                        }
+                    });
+                }
+                send(producer, 4_000, 4_100, acked);
+                int removed = leaving;
+                await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
+                        assertThat(Files.exists(cluster.dataDir(removed).resolve("moving-0"))).as("the removed replica's files").isFalse());
+
+                // The old replica that stayed goes away: the new broker alone has everything acknowledged.
+                cluster.broker(staying).kill9();
+                await().atMost(Duration.ofSeconds(60)).ignoreExceptions().untilAsserted(() ->
+                        assertThat(describe(cluster, added).leader().id()).isEqualTo(added));
+            }
+            try (KafkaConsumer<String, String> c = KafkaClients.consumer(cluster.broker(added(cluster)).kafkaBootstrap(), Map.of())) {
+                c.assign(List.of(TP));
+                c.seekToBeginning(List.of(TP));
+                List<String> values = KafkaClients.pollAtLeast(c, acked.size()).stream().map(ConsumerRecord::value).toList();
+                assertThat(values).containsExactlyElementsOf(acked);
+            }
+        }
+    }
+
+    private static int added(LocalCluster cluster) {
+        return cluster.size();
+    }
+
+    /** Sends records {@code from} .. {@code to - 1} and waits until each is acknowledged. */
+    private static void send(KafkaProducer<String, String> producer, int from, int to, List<String> acked) throws Exception {
+        List<Future<RecordMetadata>> futures = new ArrayList<>();
+        for (int i = from; i < to; i++) futures.add(producer.send(new ProducerRecord<>("moving", 0, "k", value(i))));
+        for (int i = 0; i < futures.size(); i++) {
+            futures.get(i).get(120, TimeUnit.SECONDS);
+            acked.add(value(from + i));
+        }
+    }
+
+    private static String value(int i) {
+        return "v" + i + "-" + "x".repeat(1_000);
+    }
+
+    private static TopicPartitionInfo describe(LocalCluster cluster, int via) throws Exception {
+        try (Admin admin = KafkaClients.admin(cluster.broker(via).kafkaBootstrap())) {
+            return admin.describeTopics(List.of("moving")).allTopicNames().get(10, TimeUnit.SECONDS).get("moving").partitions().get(0);
+        }
+    }
+}
