@@ -223,6 +223,13 @@ public final class PartitionHandle {
     }
 
     private <T> Future<T> call(LogCall<T> call) {
-        return OnContext.call(verticle.context(), () -> call.apply(verticle.log()));
+        return OnContext.call(verticle.context(), () -> {
+            if (verticle.stopping()) {
+                // Deleted, reassigned away or shutting down: its log is closed; a client asks the metadata again.
+                throw new org.apache.kafka.common.errors.NotLeaderOrFollowerException("This broker's replica of " + topicPartition()
+                        + " is closing");
+            }
+            return call.apply(verticle.log());
+        });
     }
 }

@@ -53,6 +53,8 @@ public final class PartitionVerticle extends VerticleBase {
     private long flushTimer = -1;
     private long isrTimer = -1;
     private volatile boolean deleteOnStop;
+    /** Set when the verticle starts stopping (the replica is deleted, moved away or the broker stops). */
+    private volatile boolean stopping;
     /** Consumer fetches and acks=all produces, waiting for the high watermark to pass an offset. */
     private final PendingFetches pendingFetches = new PendingFetches();
     /** Followers' fetches, waiting for the log end offset to pass an offset. */
@@ -104,6 +106,7 @@ public final class PartitionVerticle extends VerticleBase {
 
     @Override
     public Future<?> stop() {
+        stopping = true;
         cancelTimers();
         pendingFetches.completeAll();
         if (deleteOnStop) {
@@ -345,6 +348,11 @@ public final class PartitionVerticle extends VerticleBase {
 
     TopicPartition topicPartition() {
         return tp;
+    }
+
+    /** Whether this replica is closing: calls on it are answered NOT_LEADER_OR_FOLLOWER (clients look again). */
+    boolean stopping() {
+        return stopping;
     }
 
     void markForDeletion() {

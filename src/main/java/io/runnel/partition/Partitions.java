@@ -566,8 +566,10 @@ public final class Partitions {
                         LOG.info("Broker {} is now a replica of {}", nodeId, tp);
                         return null;
                     }));
-                } else if (h != null && !mine) {
-                    // Reassigned away: the replica and its files go.
+                } else if (h != null && !mine && !pl.replicas().isEmpty()) {
+                    // Reassigned away: the replica and its files go. An empty replica list is not a move: it is a
+                    // partition the controller has not heard of yet (rebuilding the metadata from the brokers'
+                    // reports after a whole-cluster restart), and this copy may be the only one.
                     h.markForDeletion();
                     roles.add(deployer.undeploy(ids[at]).map(v -> {
                         handles[at] = null;
