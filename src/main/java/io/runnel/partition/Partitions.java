@@ -511,7 +511,7 @@ public final class Partitions {
             } else if (known == null) {
                 all.add(create(r, config, ct.placements()));
             } else {
-                all.add(update(known, r, config, ct.placements()));
+                all.add(update(known, r, config, ct.placements(), removable(ct)));
             }
         }
         return Future.join(all).mapEmpty();
@@ -529,7 +529,26 @@ public final class Partitions {
         });
     }
 
-    private Future<Void> update(TopicInfo known, TopicRecord r, TopicConfig config, List<Placement> placements) {
+    /**
+     * The partitions whose local copy this broker may delete: those it was being added to or removed from by a
+     * reassignment that has now ended (completed or cancelled). Nothing else deletes a replica: after a
+     * whole-cluster restart the controller rebuilds the metadata from the brokers' reports, and a placement that
+     * leaves this broker out may only be incomplete (a copy reassigned away while this broker was down stays, unused).
+     */
+    private Set<Integer> removable(ClusterTopic ct) {
+        Map<Integer, ClusterTopic.Reassignment> before = seenReassignments.getOrDefault(ct.record().name(), Map.of());
+        seenReassignments.put(ct.record().name(), ct.reassignments());
+        Set<Integer> out = new java.util.HashSet<>();
+        before.forEach((p, ra) -> {
+            if (!ct.reassignments().containsKey(p) && (ra.adding().contains(nodeId) || ra.removing().contains(nodeId))) out.add(p);
+        });
+        return out;
+    }
+
+    /** Running reassignments per topic in the last image applied, to tell when one ends ({@link #removable}). */
+    private final Map<String, Map<Integer, ClusterTopic.Reassignment>> seenReassignments = new java.util.concurrent.ConcurrentHashMap<>();
+
+    private Future<Void> update(TopicInfo known, TopicRecord r, TopicConfig config, List<Placement> placements, Set<Integer> removable) {
         Future<TopicInfo> grown = Future.succeededFuture(known);
         if (r.partitions() > known.partitions().size()) {
             grown = vertx.executeBlocking(() -> {
@@ -566,10 +585,8 @@ public final class Partitions {
                         LOG.info("Broker {} is now a replica of {}", nodeId, tp);
                         return null;
                     }));
-                } else if (h != null && !mine && !pl.replicas().isEmpty()) {
-                    // Reassigned away: the replica and its files go. An empty replica list is not a move: it is a
-                    // partition the controller has not heard of yet (rebuilding the metadata from the brokers'
-                    // reports after a whole-cluster restart), and this copy may be the only one.
+                } else if (h != null && !mine && removable.contains(p)) {
+                    // Reassigned away (or an addition cancelled): the replica and its files go.
                     h.markForDeletion();
                     roles.add(deployer.undeploy(ids[at]).map(v -> {
                         handles[at] = null;
