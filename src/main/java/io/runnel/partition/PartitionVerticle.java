@@ -169,6 +169,7 @@ public final class PartitionVerticle extends VerticleBase {
     void applyPlacement(Placement next) throws IOException {
         Placement before = placement;
         placement = next;
+        if (!next.replicas().isEmpty() && !next.equals(before)) persistPlacement(next);
         proposedIsr = null;
         if (next.leader() == self) {
             if (before.leader() != self || before.leaderEpoch() != next.leaderEpoch()) {
@@ -348,6 +349,51 @@ public final class PartitionVerticle extends VerticleBase {
 
     TopicPartition topicPartition() {
         return tp;
+    }
+
+    /** The last placement the controller gave this replica, kept for the report after a whole-cluster restart. */
+    static final String PLACEMENT = "cluster-placement";
+
+    /**
+     * Writes the placement (replicas, ISR, leader epoch) next to the log, on a worker: after a restart of the whole
+     * cluster the controller rebuilds the metadata from the brokers' reports, and a report of the real replicas and
+     * ISR keeps the replication factor and elects from the in-sync replicas.
+     */
+    private void persistPlacement(Placement p) {
+        String text = "replicas=" + join(p.replicas()) + "\nisr=" + join(p.isr()) + "\nepoch=" + p.leaderEpoch() + "\n";
+        context.executeBlocking(() -> {
+            if (stopping) return null;
+            Checkpoints.writeAtomically(dir.resolve(PLACEMENT), text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            return null;
+        }, true).onFailure(e -> LOG.debug("Keeping the placement of {} failed", tp, e));
+    }
+
+    private static String join(List<Integer> ids) {
+        return String.join(",", ids.stream().map(String::valueOf).toList());
+    }
+
+    /** The placement {@link #persistPlacement} kept in {@code dir} (leader unknown: -1), if any. */
+    static java.util.Optional<Placement> persistedPlacement(Path dir) {
+        Path f = dir.resolve(PLACEMENT);
+        try {
+            if (!Files.exists(f)) return java.util.Optional.empty();
+            java.util.Map<String, String> kv = new java.util.HashMap<>();
+            for (String line : Files.readAllLines(f)) {
+                int eq = line.indexOf('=');
+                if (eq > 0) kv.put(line.substring(0, eq), line.substring(eq + 1));
+            }
+            List<Integer> replicas = ids(kv.get("replicas"));
+            if (replicas.isEmpty()) return java.util.Optional.empty();
+            return java.util.Optional.of(new Placement(replicas, -1, Integer.parseInt(kv.getOrDefault("epoch", "0")), ids(kv.get("isr"))));
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("Ignoring the unreadable placement file of {}: {}", dir.getFileName(), e.toString());
+            return java.util.Optional.empty();
+        }
+    }
+
+    private static List<Integer> ids(String csv) {
+        if (csv == null || csv.isBlank()) return List.of();
+        return java.util.Arrays.stream(csv.split(",")).map(String::trim).map(Integer::parseInt).toList();
     }
 
     /** Whether this replica is closing: calls on it are answered NOT_LEADER_OR_FOLLOWER (clients look again). */

@@ -129,10 +129,14 @@ public final class Partitions {
                 // In a cluster this broker holds some partitions of a topic: those whose directory is here. Where the
                 // others live, and who leads, comes with the controller's metadata.
                 List<Placement> held = new ArrayList<>();
+                Placement[] kept = new Placement[r.partitions()];
                 for (int p = 0; p < r.partitions(); p++) {
-                    boolean here = java.nio.file.Files.isDirectory(PartitionDirs.dirOf(logDir, new TopicPartition(r.name(), p)));
+                    Path dir = PartitionDirs.dirOf(logDir, new TopicPartition(r.name(), p));
+                    boolean here = java.nio.file.Files.isDirectory(dir);
                     held.add(here ? Placement.alone(nodeId) : new Placement(List.of(), -1, 0, List.of()));
+                    if (here) kept[p] = PartitionVerticle.persistedPlacement(dir).orElse(null);
                 }
+                persistedPlacements.put(r.name(), kept);
                 all.add(deploy(r, config, 0, held).onSuccess(t -> topics.put(t.name(), t)));
             }
             return Future.all(all).mapEmpty();
@@ -543,6 +547,18 @@ public final class Partitions {
             if (!ct.reassignments().containsKey(p) && (ra.adding().contains(nodeId) || ra.removing().contains(nodeId))) out.add(p);
         });
         return out;
+    }
+
+    /** The placements kept on disk by this broker's replicas, read at start (for the report to the controller). */
+    private final Map<String, Placement[]> persistedPlacements = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * The placement this broker last had from the controller for {@code topic}-{@code partition}, as kept on disk
+     * when it started (replicas, ISR and leader epoch; the leader unknown), if any.
+     */
+    public Optional<Placement> persistedPlacement(String topic, int partition) {
+        Placement[] kept = persistedPlacements.get(topic);
+        return kept == null || partition < 0 || partition >= kept.length ? Optional.empty() : Optional.ofNullable(kept[partition]);
     }
 
     /** Running reassignments per topic in the last image applied, to tell when one ends ({@link #removable}). */

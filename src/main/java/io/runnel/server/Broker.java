@@ -187,7 +187,9 @@ public final class Broker {
             io.vertx.core.json.JsonArray local = new io.vertx.core.json.JsonArray();
             for (int p = 0; p < t.partitions().size(); p++) if (t.local(p) != null) local.add(p);
             io.vertx.core.json.JsonArray placements = new io.vertx.core.json.JsonArray();
-            for (var p : t.placements()) {
+            for (int i = 0; i < t.placements().size(); i++) {
+                // What the controller last said, as kept on disk, rather than the stand-in placement of a fresh start.
+                var p = partitions.persistedPlacement(t.name(), i).orElse(t.placements().get(i));
                 placements.add(new io.vertx.core.json.JsonObject().put("replicas", new io.vertx.core.json.JsonArray(new java.util.ArrayList<>(p.replicas())))
                         .put("epoch", p.leaderEpoch()).put("isr", new io.vertx.core.json.JsonArray(new java.util.ArrayList<>(p.isr()))));
             }

@@ -111,6 +111,14 @@ class ClusterTopicsTest {
             for (int id = 1; id <= 3; id++) cluster.broker(id).terminate();
             cluster.restartAll();
             assertThat(leadersSeenByEveryBroker(cluster, "spread")).isEqualTo(leaders);
+            // The replicated offsets topic keeps its three replicas: the brokers report the placements they last had.
+            await().atMost(Duration.ofSeconds(30)).ignoreExceptions().untilAsserted(() -> {
+                try (Admin admin = KafkaClients.admin(cluster.bootstrap())) {
+                    for (TopicPartitionInfo p : admin.describeTopics(List.of("__consumer_offsets")).allTopicNames().get().get("__consumer_offsets").partitions()) {
+                        assertThat(p.replicas()).as("replicas of __consumer_offsets-%d", p.partition()).hasSize(3);
+                    }
+                }
+            });
             assertThat(readAll(cluster.bootstrap(), "spread", 6)).hasSize(RECORDS);
         }
     }
