@@ -8,23 +8,27 @@ import org.apache.kafka.common.errors.NotControllerException;
 
 /**
  * Topic metadata in Hazelcast's AP maps {@code runnel-topics} and {@code runnel-deleted}, fenced by reading the
- * controller epoch of the {@code runnel-controller} map before each write (the oldest-member controller; the merge of a
- * healed split brain can still bring back stale entries, see docs/cluster.md).
+ * controller epoch of the {@code runnel-controller} map, and that a majority of the registered brokers is live, before
+ * each write (the oldest-member controller; the merge of a healed split brain can still bring back stale entries,
+ * see docs/cluster.md).
  */
 final class ApMetadataStore implements MetadataStore {
     private final IMap<String, String> topics;
     private final IMap<String, String> deleted;
     private final LongSupplier controllerEpoch;
+    private final java.util.function.BooleanSupplier quorum;
 
-    ApMetadataStore(IMap<String, String> topics, IMap<String, String> deleted, LongSupplier controllerEpoch) {
+    ApMetadataStore(IMap<String, String> topics, IMap<String, String> deleted, LongSupplier controllerEpoch, java.util.function.BooleanSupplier quorum) {
         this.topics = topics;
         this.deleted = deleted;
         this.controllerEpoch = controllerEpoch;
+        this.quorum = quorum;
     }
 
     @Override
     public void checkEpoch(long epoch) {
         if (controllerEpoch.getAsLong() != epoch) throw new NotControllerException("This broker is no longer the controller (epoch " + epoch + ")");
+        if (!quorum.getAsBoolean()) throw new NotControllerException("The controller sees fewer than a majority of the registered brokers");
     }
 
     @Override

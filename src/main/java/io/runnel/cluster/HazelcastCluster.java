@@ -126,7 +126,7 @@ public final class HazelcastCluster implements ClusterView {
         this.context = vertx.getOrCreateContext();
         this.cpMemberCount = cpMemberCount;
         this.cp = cpMemberCount > 0 ? new CpMetadata(hz, v -> vertx.eventBus().publish(METADATA_ADDRESS, v)) : null;
-        this.store = cp != null ? cp : new ApMetadataStore(topicsMap, deletedMap, this::currentControllerEpoch);
+        this.store = cp != null ? cp : new ApMetadataStore(topicsMap, deletedMap, this::currentControllerEpoch, this::hasQuorum);
     }
 
     /**
@@ -381,6 +381,10 @@ public final class HazelcastCluster implements ClusterView {
             JsonObject r = new JsonObject(e.getValue());
             registrations.put(e.getKey(), r);
             rebuild();
+            if (cp == null && nodeId >= 0) vertx.executeBlocking(() -> { // a registration may complete the majority
+                elect();
+                return null;
+            }, false);
             ClusterController c = controllerRole;
             if (c != null) c.run(() -> {
                 c.adopt(e.getKey(), r.getJsonArray("topics", new JsonArray()));
@@ -574,10 +578,18 @@ public final class HazelcastCluster implements ClusterView {
         if (cp != null || nodeId < 0 || !hz.getLifecycleService().isRunning()) return;
         Member oldest = hz.getCluster().getMembers().iterator().next();
         if (!oldest.getUuid().equals(self())) return;
+        if (!hasQuorum()) {
+            // Cut off with a minority of the brokers (a partition, or the others frozen): no decisions here, as a
+            // KRaft controller without a majority of its voters makes none.
+            if (controllerRole != null) LOG.warn("Broker {} sees {} of {} registered brokers: not acting as controller", nodeId,
+                    brokers.size(), registrations.size());
+            resign();
+            return;
+        }
         while (true) {
             String current = controllerMap.get(CONTROLLER_KEY);
             JsonObject cur = current == null ? null : new JsonObject(current);
-            if (cur != null && cur.getString("member").equals(self().toString())) return;
+            if (cur != null && cur.getString("member").equals(self().toString()) && controllerRole != null) return;
             resign();
             long epoch = cur == null ? 1 : cur.getLong("epoch") + 1;
             String next = new JsonObject().put("nodeId", nodeId).put("epoch", epoch).put("member", self().toString()).encode();
@@ -604,6 +616,18 @@ public final class HazelcastCluster implements ClusterView {
             }));
         });
         return role;
+    }
+
+    /**
+     * Oldest-member mode: whether a majority of the registered brokers (a registration stays when its broker dies) is
+     * live in this broker's view of the cluster. Without it the controller changes nothing: an isolated broker (a
+     * network partition, or the others frozen) must not elect leaders from its stale copy of the metadata. CP mode
+     * has the CP group's own majority instead.
+     */
+    boolean hasQuorum() {
+        if (cp != null) return true;
+        int registered = registrations.size();
+        return registered == 0 || brokers.size() * 2 > registered;
     }
 
     /** Stops acting as controller (another broker holds the role now). */

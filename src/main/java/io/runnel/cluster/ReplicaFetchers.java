@@ -245,8 +245,12 @@ public final class ReplicaFetchers {
                                 f.truncated = false;
                                 return Future.succeededFuture();
                             }));
+                        } else if (error == Errors.OFFSET_OUT_OF_RANGE && p.logStartOffset() > h.get().logEndOffset()) {
+                            // Behind the leader's log start (retention removed what this replica lacks, or it is new):
+                            // Kafka's follower starts its log afresh at the leader's log start.
+                            appends.add(h.get().restartAt(p.logStartOffset()));
                         } else if (error == Errors.OFFSET_OUT_OF_RANGE) {
-                            f.truncated = false; // diverged, or behind the leader's log start: check again
+                            f.truncated = false; // diverged (past the leader's end): check the epochs again
                         } else {
                             backOff = true; // NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH...: wait for new metadata
                         }

@@ -177,6 +177,14 @@ public final class Log {
         firstUnflushedMs = -1;
     }
 
+    /**
+     * Deletes every segment and starts an empty log at {@code offset} (Kafka's truncateFullyAndStartAt): a follower
+     * whose log ends before its leader's log start (retention removed what it lacks) starts over there. Blocking.
+     */
+    public void restartAt(long offset) throws IOException {
+        truncateFullyAndStartAt(offset);
+    }
+
     /** Deletes every segment and starts an empty log at {@code offset}. Blocking. */
     private void truncateFullyAndStartAt(long offset) throws IOException {
         for (Segment s : new ArrayList<>(segments.values())) s.deleteFiles();

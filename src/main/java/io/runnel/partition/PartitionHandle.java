@@ -127,6 +127,14 @@ public final class PartitionHandle {
         });
     }
 
+    /** Starts this follower's log afresh at {@code offset}, the leader's log start, when it ends before it. */
+    public Future<Void> restartAt(long offset) {
+        return call(l -> {
+            verticle.restartAt(offset);
+            return null;
+        });
+    }
+
     /** The newest leader epoch this replica has records of, or -1. */
     public Future<Integer> latestEpoch() {
         return call(l -> verticle.epochs().latestEpoch());

@@ -279,6 +279,16 @@ public final class PartitionVerticle extends VerticleBase {
         return info;
     }
 
+    /** Starts this follower's log afresh at the leader's log start {@code offset}, which is past its own log end. */
+    void restartAt(long offset) throws IOException {
+        if (isLeader() || offset <= log.logEndOffset()) return;
+        LOG.info("{} ends at {}, before the leader's log start {}: starting the log afresh there", tp, log.logEndOffset(), offset);
+        log.restartAt(offset);
+        epochs.truncateFromEnd(0);
+        producers = ProducerStateTable.load(dir, log);
+        highWatermark = offset;
+    }
+
     /** Cuts this replica's log back to {@code offset} (it diverged from the leader's), with its epochs and producer state. */
     void truncateTo(long offset) throws IOException {
         if (offset >= log.logEndOffset()) return;

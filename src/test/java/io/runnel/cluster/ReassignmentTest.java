@@ -88,14 +88,67 @@ class ReassignmentTest {
         }
     }
 
+    /**
+     * Retention has removed the start of a partition's log when it is moved: the new replica cannot fetch from
+     * offset 0 and starts its log at the leader's log start, catches up and takes over.
+     */
+    @Test
+    void aPartitionWhoseHeadRetentionRemovedMovesAndTheNewReplicaStartsAtTheLogStart() throws Exception {
+        TopicPartition tp = new TopicPartition("trimmed", 0);
+        try (LocalCluster cluster = LocalCluster.start(root, 3, "--log.retention.check.interval.ms=200")) {
+            try (Admin admin = KafkaClients.admin(cluster.bootstrap())) {
+                admin.createTopics(List.of(new NewTopic("trimmed", 1, (short) 1).configs(Map.of("segment.bytes", "65536",
+                        "retention.bytes", "131072")))).all().get(30, TimeUnit.SECONDS);
+            }
+            List<String> acked = new ArrayList<>();
+            try (KafkaProducer<String, String> producer = KafkaClients.producer(cluster.bootstrap(), Map.of(ProducerConfig.ACKS_CONFIG, "all"))) {
+                sendTo(producer, "trimmed", 0, 1_000, acked); // about 1 MB: retention keeps the last 128 KiB or so
+            }
+            try (Admin admin = KafkaClients.admin(cluster.bootstrap())) {
+                long[] start = {0};
+                await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
+                    start[0] = admin.listOffsets(Map.of(tp, org.apache.kafka.clients.admin.OffsetSpec.earliest())).partitionResult(tp)
+                            .get(10, TimeUnit.SECONDS).offset();
+                    assertThat(start[0]).as("log start after retention").isPositive();
+                });
+                int from = admin.describeTopics(List.of("trimmed")).allTopicNames().get().get("trimmed").partitions().get(0).leader().id();
+                int to = from % 3 + 1;
+                admin.alterPartitionReassignments(Map.of(tp, Optional.of(new NewPartitionReassignment(List.of(to))))).all().get(30, TimeUnit.SECONDS);
+                await().atMost(Duration.ofSeconds(60)).ignoreExceptions().untilAsserted(() -> {
+                    assertThat(admin.listPartitionReassignments().reassignments().get(10, TimeUnit.SECONDS)).isEmpty();
+                    TopicPartitionInfo p = admin.describeTopics(List.of("trimmed")).allTopicNames().get().get("trimmed").partitions().get(0);
+                    assertThat(p.replicas().stream().map(Node::id)).containsExactly(to);
+                    assertThat(p.leader().id()).isEqualTo(to);
+                });
+                try (KafkaProducer<String, String> producer = KafkaClients.producer(cluster.bootstrap(), Map.of(ProducerConfig.ACKS_CONFIG, "all"))) {
+                    sendTo(producer, "trimmed", 1_000, 1_010, acked);
+                }
+                long startAfter = admin.listOffsets(Map.of(tp, org.apache.kafka.clients.admin.OffsetSpec.earliest())).partitionResult(tp)
+                        .get(10, TimeUnit.SECONDS).offset();
+                assertThat(startAfter).as("the new replica's log starts where the leader's did, or later").isGreaterThanOrEqualTo(start[0]);
+                try (KafkaConsumer<String, String> c = KafkaClients.consumer(cluster.broker(to).kafkaBootstrap(), Map.of())) {
+                    c.assign(List.of(tp));
+                    c.seekToBeginning(List.of(tp));
+                    List<String> expected = acked.subList((int) startAfter, acked.size());
+                    List<String> values = KafkaClients.pollAtLeast(c, expected.size()).stream().map(ConsumerRecord::value).toList();
+                    assertThat(values).containsExactlyElementsOf(expected); // everything from the log start on, in order
+                }
+            }
+        }
+    }
+
     private static int added(LocalCluster cluster) {
         return cluster.size();
     }
 
     /** Sends records {@code from} .. {@code to - 1} and waits until each is acknowledged. */
     private static void send(KafkaProducer<String, String> producer, int from, int to, List<String> acked) throws Exception {
+        sendTo(producer, "moving", from, to, acked);
+    }
+
+    private static void sendTo(KafkaProducer<String, String> producer, String topic, int from, int to, List<String> acked) throws Exception {
         List<Future<RecordMetadata>> futures = new ArrayList<>();
-        for (int i = from; i < to; i++) futures.add(producer.send(new ProducerRecord<>("moving", 0, "k", value(i))));
+        for (int i = from; i < to; i++) futures.add(producer.send(new ProducerRecord<>(topic, 0, "k", value(i))));
         for (int i = 0; i < futures.size(); i++) {
             futures.get(i).get(120, TimeUnit.SECONDS);
             acked.add(value(from + i));

@@ -1,7 +1,7 @@
 package io.runnel.cluster;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
 import static org.awaitility.Awaitility.await;
 
 import io.runnel.testkit.KafkaClients;
@@ -29,13 +29,10 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Frozen brokers (SIGSTOP), one partition with three replicas and min.insync.replicas=2: a frozen follower leaves
- * the ISR and acks=all carries on with the other two; with both followers frozen, acks=all is refused with
- * NOT_ENOUGH_REPLICAS instead of being acknowledged; resumed followers catch up and rejoin the ISR, and every
- * acknowledged record is still there.
- *
- * <p>Not here yet: a frozen leader that wakes after a new one was elected. That run lost acknowledged records:
- * Hazelcast's split-brain merge can bring back the woken broker's stale topic metadata (docs/cluster.md, "Known
- * gaps"); it needs metadata fenced by controller epoch through the merge, or the CP-subsystem controller.
+ * the ISR and acks=all carries on with the other two; with both followers frozen, acks=all is not acknowledged
+ * (NOT_ENOUGH_REPLICAS, or a timeout when the controller has no majority to shrink the ISR with); resumed followers
+ * catch up and rejoin the ISR, and every acknowledged record is still there. (A frozen leader woken after a new
+ * election: FrozenLeaderTest.)
  */
 class ReplicationFaultsTest {
     @TempDir
@@ -56,6 +53,7 @@ class ReplicationFaultsTest {
             Map<String, Object> strict = Map.of(ProducerConfig.ACKS_CONFIG, "all", ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, false,
                     ProducerConfig.RETRIES_CONFIG, 0, ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 20_000, ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 25_000);
             int acked = 0;
+            boolean neverWritten;
             try (KafkaProducer<String, String> producer = KafkaClients.producer(cluster.broker(leader).kafkaBootstrap(), strict)) {
                 producer.send(new ProducerRecord<>("frozen", "k", "v" + acked++)).get();
 
@@ -63,10 +61,18 @@ class ReplicationFaultsTest {
                 awaitIsrWithout(cluster, leader, followers.get(0)); // fell behind for replica.lag.time.max.ms
                 producer.send(new ProducerRecord<>("frozen", "k", "v" + acked++)).get(30, TimeUnit.SECONDS); // leader + one follower suffice
 
+                // Both followers frozen: the leader is alone and acks=all must not be acknowledged. Either the ISR shrank
+                // to the leader first (NOT_ENOUGH_REPLICAS before the write, min.insync.replicas=2, or after it), or the
+                // controller, which needs a majority of the registered brokers, could not shrink it and the request
+                // times out. Only a record refused before the write is sure to be absent; the fate of a timed-out one
+                // is unknown to the producer, as in Kafka.
                 cluster.broker(followers.get(1)).pause();
-                awaitIsrWithout(cluster, leader, followers.get(1));
-                assertThatThrownBy(() -> producer.send(new ProducerRecord<>("frozen", "k", "never")).get(30, TimeUnit.SECONDS))
-                        .isInstanceOf(ExecutionException.class).hasCauseInstanceOf(NotEnoughReplicasException.class);
+                ExecutionException refused = catchThrowableOfType(ExecutionException.class,
+                        () -> producer.send(new ProducerRecord<>("frozen", "k", "never")).get(30, TimeUnit.SECONDS));
+                assertThat(refused).as("acks=all with the leader alone").isNotNull();
+                assertThat(refused.getCause()).isInstanceOfAny(NotEnoughReplicasException.class,
+                        org.apache.kafka.common.errors.NotEnoughReplicasAfterAppendException.class, org.apache.kafka.common.errors.TimeoutException.class);
+                neverWritten = refused.getCause() instanceof NotEnoughReplicasException;
 
                 cluster.broker(followers.get(0)).unpause();
                 cluster.broker(followers.get(1)).unpause();
@@ -86,7 +92,7 @@ class ReplicationFaultsTest {
                 List<ConsumerRecord<String, String>> got = KafkaClients.pollAtLeast(c, acked);
                 List<String> values = got.stream().map(ConsumerRecord::value).toList();
                 for (int i = 0; i < acked; i++) assertThat(values).contains("v" + i); // every acknowledged record is there
-                assertThat(values).doesNotContain("never");
+                if (neverWritten) assertThat(values).doesNotContain("never");
             }
         }
     }
