@@ -581,8 +581,8 @@ public final class HazelcastCluster implements ClusterView {
         if (!hasQuorum()) {
             // Cut off with a minority of the brokers (a partition, or the others frozen): no decisions here, as a
             // KRaft controller without a majority of its voters makes none.
-            if (controllerRole != null) LOG.warn("Broker {} sees {} of {} registered brokers: not acting as controller", nodeId,
-                    brokers.size(), registrations.size());
+            if (controllerRole != null) LOG.warn("Broker {} sees {} members for {} registered brokers: not acting as controller", nodeId,
+                    liveMembers.size(), registrations.size());
             resign();
             return;
         }
@@ -626,8 +626,11 @@ public final class HazelcastCluster implements ClusterView {
      */
     boolean hasQuorum() {
         if (cp != null) return true;
+        // Hazelcast members, not live registrations: a broker joins before it registers, and the two kinds of
+        // events arrive in either order (counting registrations made a restarted cluster lose its majority for a
+        // moment while it rebuilt the metadata from the brokers' reports).
         int registered = registrations.size();
-        return registered == 0 || brokers.size() * 2 > registered;
+        return registered == 0 || liveMembers.size() * 2 > registered;
     }
 
     /** Stops acting as controller (another broker holds the role now). */
