@@ -94,9 +94,19 @@ final class ClusterController {
         if (rebalanceTimer >= 0) vertx.cancelTimer(rebalanceTimer);
     }
 
-    /** Runs controller work on a worker thread, one task at a time, in order. */
-    <T> Future<T> run(java.util.concurrent.Callable<T> work) {
-        return vertx.executeBlocking(work, true);
+    /** The last task queued: each new one starts when it ends, whichever thread queued it. */
+    private Future<?> tail = Future.succeededFuture();
+
+    /**
+     * Runs controller work on a worker thread, one task at a time, in the order queued. The order is kept here, not
+     * by executeBlocking's ordering, which holds only per calling context: tasks queued from Hazelcast's event threads
+     * (a broker's report, a member leaving) ran side by side, and a reconcile that read a topic before an adoption
+     * wrote it back without that adoption (a partition left without a leader after a whole-cluster restart).
+     */
+    synchronized <T> Future<T> run(java.util.concurrent.Callable<T> work) {
+        Future<T> next = tail.transform(x -> vertx.executeBlocking(work, false));
+        tail = next;
+        return next;
     }
 
     private void onCommand(Message<JsonObject> m) {
