@@ -1,7 +1,7 @@
 package io.runnel.cluster;
 
 import com.hazelcast.map.IMap;
-import java.util.Set;
+import java.util.Map;
 import java.util.function.LongSupplier;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.errors.NotControllerException;
@@ -37,8 +37,8 @@ final class ApMetadataStore implements MetadataStore {
     }
 
     @Override
-    public Set<String> topicNames() {
-        return Set.copyOf(topics.keySet());
+    public Map<String, String> topics() {
+        return Map.copyOf(topics); // one bulk read of the map
     }
 
     @Override

@@ -279,12 +279,10 @@ final class ClusterController {
                     + origin.size() + " to " + target.size() + " (allowReplicationFactorChange is false)");
         }
         if (target.equals(p.replicas()) && running == null) return; // already there
-        List<Integer> replicas = new ArrayList<>(target);
-        for (int r : origin) if (!replicas.contains(r)) replicas.add(r);
-        reassignments.put(partition, new ClusterTopic.Reassignment(origin, target));
-        placements.set(partition, new Placement(replicas, p.leader(), p.leaderEpoch(), p.isr()));
-        ClusterTopic next = completeReassignments(new ClusterTopic(t.record(), placements, reassignments), live);
-        store.putTopic(epoch, name, TopicJson.encode(next));
+        ClusterTopic.Reassignment next = new ClusterTopic.Reassignment(origin, target);
+        reassignments.put(partition, next);
+        placements.set(partition, new Placement(next.replicas(), p.leader(), p.leaderEpoch(), p.isr()));
+        store.putTopic(epoch, name, TopicJson.encode(completeReassignments(new ClusterTopic(t.record(), placements, reassignments), live)));
         LOG.info("Reassigning {}-{} from {} to {}", name, partition, origin, target);
     }
 
@@ -332,18 +330,14 @@ final class ClusterController {
         Set<Integer> live = new TreeSet<>(cluster.liveNodeIds());
         JsonArray results = new JsonArray();
         Map<String, List<Integer>> wanted = new java.util.LinkedHashMap<>();
+        Map<String, String> all = store.topics();
         if (partitions == null) {
-            for (String name : store.topicNames()) {
-                String text = store.topic(name);
-                if (text == null) continue;
-                int count = TopicJson.decode(text).placements().size();
-                wanted.put(name, java.util.stream.IntStream.range(0, count).boxed().toList());
-            }
+            all.forEach((name, text) -> wanted.put(name, java.util.stream.IntStream.range(0, TopicJson.decode(text).placements().size()).boxed().toList()));
         } else {
             partitions.forEach(e -> wanted.put(e.getKey(), TopicJson.ints((JsonArray) e.getValue())));
         }
         wanted.forEach((name, ps) -> {
-            String text = store.topic(name);
+            String text = all.get(name);
             ClusterTopic t = text == null ? null : TopicJson.decode(text);
             List<Placement> next = t == null ? null : new ArrayList<>(t.placements());
             boolean changed = false;
@@ -403,10 +397,7 @@ final class ClusterController {
         fence();
         Set<Integer> live = new TreeSet<>(cluster.liveNodeIds());
         Map<String, ClusterTopic> topics = new java.util.LinkedHashMap<>();
-        for (String name : store.topicNames()) {
-            String text = store.topic(name);
-            if (text != null) topics.put(name, TopicJson.decode(text));
-        }
+        store.topics().forEach((name, text) -> topics.put(name, TopicJson.decode(text)));
         Set<Integer> overThreshold = imbalancedBrokers(topics.values(), settings.imbalancePercentage());
         if (overThreshold.isEmpty()) return;
         topics.forEach((name, t) -> {
@@ -453,10 +444,9 @@ final class ClusterController {
     void reconcileAll() {
         fence();
         Set<Integer> live = new TreeSet<>(cluster.liveNodeIds());
-        for (String name : store.topicNames()) {
-            String text = store.topic(name);
-            if (text == null) continue;
-            ClusterTopic t = TopicJson.decode(text);
+        for (var e : store.topics().entrySet()) {
+            String name = e.getKey();
+            ClusterTopic t = TopicJson.decode(e.getValue());
             List<Placement> next = new ArrayList<>();
             boolean changed = false;
             for (Placement p : t.placements()) {

@@ -145,8 +145,8 @@ final class CpMetadata implements MetadataStore {
     }
 
     @Override
-    public Set<String> topicNames() {
-        return read().topics().keySet();
+    public Map<String, String> topics() {
+        return read().topics();
     }
 
     @Override

@@ -236,10 +236,7 @@ public final class HazelcastCluster implements ClusterView {
                 deletedCache.add(Uuid.fromString(e.getKey()));
                 imageChanged();
             }, true);
-            topicsMap.forEach((k, v) -> topicsCache.put(k, TopicJson.decode(v)));
-            deletedMap.keySet().forEach(k -> deletedCache.add(Uuid.fromString(k)));
-            String c = controllerMap.get(CONTROLLER_KEY);
-            if (c != null) controller = new JsonObject(c);
+            readApMetadata();
         } else {
             vertx.eventBus().<Long>consumer(METADATA_ADDRESS, m -> pollSignal.offer(Boolean.TRUE));
             pollerThread = daemon("runnel-metadata-poller", this::pollLoop);
@@ -414,14 +411,19 @@ public final class HazelcastCluster implements ClusterView {
             pollSignal.offer(Boolean.TRUE);
             return;
         }
+        readApMetadata();
+        liveMembers = members();
+        rebuild();
+        imageChanged();
+    }
+
+    /** Oldest-member mode: reads the controller entry, the topics and the tombstones from Hazelcast's maps. */
+    private void readApMetadata() {
         String c = controllerMap.get(CONTROLLER_KEY);
         controller = c == null ? null : new JsonObject(c);
         topicsCache.clear();
         topicsMap.forEach((k, v) -> topicsCache.put(k, TopicJson.decode(v)));
         deletedMap.keySet().forEach(k -> deletedCache.add(Uuid.fromString(k)));
-        liveMembers = members();
-        rebuild();
-        imageChanged();
     }
 
     private final class TopicsListener implements EntryAddedListener<String, String>, EntryUpdatedListener<String, String>,

@@ -1,6 +1,6 @@
 package io.runnel.cluster;
 
-import java.util.Set;
+import java.util.Map;
 import org.apache.kafka.common.Uuid;
 
 /**
@@ -19,7 +19,8 @@ interface MetadataStore {
     /** The topic's JSON, or null. */
     String topic(String name);
 
-    Set<String> topicNames();
+    /** Every topic (name to JSON) at once: one read, where a topic at a time would read the CP image per topic. */
+    Map<String, String> topics();
 
     /** Adds the topic unless one of that name exists; false when it does. */
     boolean createTopic(long epoch, String name, String json);

@@ -22,6 +22,13 @@ public record ClusterTopic(TopicRecord record, List<Placement> placements, Map<I
             return target.stream().filter(r -> !origin.contains(r)).toList();
         }
 
+        /** The partition's replicas while it runs: the target, then the replicas being removed. */
+        public List<Integer> replicas() {
+            List<Integer> out = new java.util.ArrayList<>(target);
+            for (int r : origin) if (!out.contains(r)) out.add(r);
+            return List.copyOf(out);
+        }
+
         /** Replicas being removed: in the origin and not in the target. */
         public List<Integer> removing() {
             return origin.stream().filter(r -> !target.contains(r)).toList();

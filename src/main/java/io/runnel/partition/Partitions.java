@@ -116,28 +116,33 @@ public final class Partitions {
                 throw new java.io.IOException(DynamicConfigStore.FILE + " holds a value that is not valid: " + e.getMessage(), e);
             }
             dynamic = d;
-            return store.loadAll();
-        }).compose(records -> {
+            List<TopicRecord> records = store.loadAll();
+            // In a cluster this broker holds some partitions of a topic: those whose directory is here (and their
+            // last placement, kept on disk). Where the others live, and who leads, comes with the controller's
+            // metadata. Read here, on the worker: these are file-system calls.
+            Map<String, List<Placement>> held = new java.util.HashMap<>();
+            if (!staticConfig.clusterMembers().isEmpty()) {
+                for (TopicRecord r : records) {
+                    List<Placement> here = new ArrayList<>();
+                    Placement[] kept = new Placement[r.partitions()];
+                    for (int p = 0; p < r.partitions(); p++) {
+                        Path dir = PartitionDirs.dirOf(logDir, new TopicPartition(r.name(), p));
+                        boolean present = java.nio.file.Files.isDirectory(dir);
+                        here.add(present ? Placement.alone(nodeId) : new Placement(List.of(), -1, 0, List.of()));
+                        if (present) kept[p] = PartitionVerticle.persistedPlacement(dir).orElse(null);
+                    }
+                    held.put(r.name(), here);
+                    persistedPlacements.put(r.name(), kept);
+                }
+            }
+            return Map.entry(records, held);
+        }).compose(loaded -> {
             List<Future<TopicInfo>> all = new ArrayList<>();
-            boolean clustered = !staticConfig.clusterMembers().isEmpty();
-            for (TopicRecord r : records) {
+            for (TopicRecord r : loaded.getKey()) {
                 TopicConfig config = TopicConfig.of(brokerConfig, r.configs());
-                if (!clustered) {
-                    all.add(deploy(r, config).onSuccess(t -> topics.put(t.name(), t)));
-                    continue;
-                }
-                // In a cluster this broker holds some partitions of a topic: those whose directory is here. Where the
-                // others live, and who leads, comes with the controller's metadata.
-                List<Placement> held = new ArrayList<>();
-                Placement[] kept = new Placement[r.partitions()];
-                for (int p = 0; p < r.partitions(); p++) {
-                    Path dir = PartitionDirs.dirOf(logDir, new TopicPartition(r.name(), p));
-                    boolean here = java.nio.file.Files.isDirectory(dir);
-                    held.add(here ? Placement.alone(nodeId) : new Placement(List.of(), -1, 0, List.of()));
-                    if (here) kept[p] = PartitionVerticle.persistedPlacement(dir).orElse(null);
-                }
-                persistedPlacements.put(r.name(), kept);
-                all.add(deploy(r, config, 0, held).onSuccess(t -> topics.put(t.name(), t)));
+                List<Placement> held = loaded.getValue().get(r.name());
+                Future<TopicInfo> deployed = held == null ? deploy(r, config) : deploy(r, config, 0, held);
+                all.add(deployed.onSuccess(t -> topics.put(t.name(), t)));
             }
             return Future.all(all).mapEmpty();
         });
@@ -584,6 +589,7 @@ public final class Partitions {
             List<Future<Void>> roles = new ArrayList<>();
             int n = Math.min(t.partitions().size(), placements.size());
             PartitionHandle[] handles = t.partitions().toArray(PartitionHandle[]::new);
+            boolean[] opened = {false};
             String[] ids = t.deploymentIds().toArray(String[]::new);
             for (int p = 0; p < n; p++) {
                 PartitionHandle h = handles[p];
@@ -598,6 +604,7 @@ public final class Partitions {
                     roles.add(deployer.deploy(v).map(id -> {
                         handles[at] = new PartitionHandle(v, v.openedLog());
                         ids[at] = id;
+                        opened[0] = true;
                         LOG.info("Broker {} is now a replica of {}", nodeId, tp);
                         return null;
                     }));
@@ -618,7 +625,7 @@ public final class Partitions {
                 if (x.failed()) LOG.warn("Changing the replicas of topic {} failed", r.name(), x.cause());
                 TopicInfo next = new TopicInfo(t.name(), t.topicId(), config, java.util.Arrays.asList(handles), java.util.Arrays.asList(ids), placements);
                 topics.put(r.name(), next);
-                connect(next);
+                if (opened[0]) connect(next); // the new replicas' ISR proposals go to the controller too
                 topicListeners.forEach(l -> l.accept(next));
                 return Future.<Void>succeededFuture();
             });

@@ -86,10 +86,8 @@ public final class ReassignmentHandlers {
                 if (d.topics() != null && d.topics().stream().noneMatch(t -> t.name().equals(tp.topic()) && t.partitionIndexes().contains(tp.partition()))) {
                     return;
                 }
-                List<Integer> replicas = new ArrayList<>(r.target());
-                for (int x : r.origin()) if (!replicas.contains(x)) replicas.add(x);
                 out.computeIfAbsent(tp.topic(), n -> new OngoingTopicReassignment().setName(n)).partitions()
-                        .add(new OngoingPartitionReassignment().setPartitionIndex(tp.partition()).setReplicas(replicas)
+                        .add(new OngoingPartitionReassignment().setPartitionIndex(tp.partition()).setReplicas(r.replicas())
                                 .setAddingReplicas(r.adding()).setRemovingReplicas(r.removing()));
             });
             return Future.succeededFuture(new ListPartitionReassignmentsResponse(new ListPartitionReassignmentsResponseData()
