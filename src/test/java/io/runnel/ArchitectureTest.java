@@ -17,14 +17,17 @@ class ArchitectureTest {
             .should().dependOnClassesThat().resideInAnyPackage("io.vertx..", "com.hazelcast..", "io.netty..", "java.net..",
                     "org.apache.kafka.common.network..", "org.apache.kafka.common.requests..");
 
-    /** The protocol layers see the log's result values (offsets, read bytes), never the log itself. */
+    /**
+     * The protocol layers see the log's result values (offsets, read bytes, and the file slices the zero-copy fetch
+     * sends), never the log itself.
+     */
     @ArchTest
     static final ArchRule onlyPartitionReachesTheLog = noClasses().that()
             .resideInAnyPackage("io.runnel.kafka..", "io.runnel.http..", "io.runnel.group..")
             .should().dependOnClassesThat(JavaClass.Predicates.resideInAPackage("io.runnel.log..")
                     .and(DescribedPredicate.not(JavaClass.Predicates.simpleNameEndingWith("Result")
                             .or(JavaClass.Predicates.simpleName("AppendInfo")).or(JavaClass.Predicates.simpleName("TimestampOffset"))
-                            .or(JavaClass.Predicates.simpleName("EpochEnd")))));
+                            .or(JavaClass.Predicates.simpleName("EpochEnd")).or(JavaClass.Predicates.simpleName("LogSlice")))));
 
     @ArchTest
     static final ArchRule onlyClusterImportsHazelcast = noClasses().that().resideOutsideOfPackage("io.runnel.cluster..")

@@ -62,6 +62,9 @@ public final class BrokerConfig {
             "The size a partition's log is cut back to by deleting its oldest segments; -1 means no limit.");
     public static final ConfigKey<Long> LOG_RETENTION_CHECK_INTERVAL_MS = longKey("log.retention.check.interval.ms", 300_000L, 1, Long.MAX_VALUE,
             "How often each partition checks whether segments can be deleted.");
+    public static final ConfigKey<Long> LOG_SEGMENT_DELETE_DELAY_MS = longKey("log.segment.delete.delay.ms", 60_000L, 0, Long.MAX_VALUE,
+            "How long files of segments that retention or compaction removed stay open before they are closed and deleted, so that "
+                    + "fetch responses already sending them from the file finish.");
     public static final ConfigKey<Long> LOG_FLUSH_INTERVAL_MESSAGES = longKey("log.flush.interval.messages", Long.MAX_VALUE, 1, Long.MAX_VALUE,
             "The number of records appended to a partition after which its log is fsynced.");
     public static final ConfigKey<Long> LOG_FLUSH_INTERVAL_MS = longKey("log.flush.interval.ms", null, 0, Long.MAX_VALUE,
@@ -138,7 +141,7 @@ public final class BrokerConfig {
     public static final List<ConfigKey<?>> KEYS = List.of(NODE_ID, LISTENERS, ADVERTISED_LISTENERS, LOG_DIRS,
             NUM_PARTITIONS, DEFAULT_REPLICATION_FACTOR, AUTO_CREATE_TOPICS_ENABLE, LOG_SEGMENT_BYTES, LOG_ROLL_MS,
             LOG_ROLL_HOURS, LOG_RETENTION_MS, LOG_RETENTION_MINUTES, LOG_RETENTION_HOURS, LOG_RETENTION_BYTES,
-            LOG_RETENTION_CHECK_INTERVAL_MS, LOG_FLUSH_INTERVAL_MESSAGES, LOG_FLUSH_INTERVAL_MS,
+            LOG_RETENTION_CHECK_INTERVAL_MS, LOG_SEGMENT_DELETE_DELAY_MS, LOG_FLUSH_INTERVAL_MESSAGES, LOG_FLUSH_INTERVAL_MS,
             LOG_INDEX_INTERVAL_BYTES, LOG_MESSAGE_TIMESTAMP_TYPE, MESSAGE_MAX_BYTES, SOCKET_REQUEST_MAX_BYTES,
             QUEUED_MAX_REQUEST_BYTES, CONNECTION_MAX_INFLIGHT_BYTES, FETCH_MAX_BYTES, OFFSETS_TOPIC_NUM_PARTITIONS, OFFSETS_TOPIC_SEGMENT_BYTES,
             GROUP_MIN_SESSION_TIMEOUT_MS, GROUP_MAX_SESSION_TIMEOUT_MS, GROUP_INITIAL_REBALANCE_DELAY_MS, OFFSETS_RETENTION_MINUTES,

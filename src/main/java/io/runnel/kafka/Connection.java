@@ -1,14 +1,19 @@
 package io.runnel.kafka;
 
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.util.ReferenceCountUtil;
 import io.runnel.config.Limits;
+import io.runnel.log.LogSlice;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
-import io.vertx.core.buffer.Buffer;
+import io.vertx.core.internal.net.NetSocketInternal;
 import io.vertx.core.net.NetSocket;
-import io.vertx.core.parsetools.RecordParser;
+import io.vertx.core.net.impl.VertxConnection;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
+import java.util.List;
 import org.apache.kafka.common.errors.ApiException;
 import org.apache.kafka.common.message.ResponseHeaderData;
 import org.apache.kafka.common.protocol.ApiKeys;
@@ -17,7 +22,6 @@ import org.apache.kafka.common.protocol.ByteBufferAccessor;
 import org.apache.kafka.common.requests.AbstractRequest;
 import org.apache.kafka.common.requests.AbstractResponse;
 import org.apache.kafka.common.requests.RequestHeader;
-import org.apache.kafka.common.requests.RequestUtils;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -33,12 +37,22 @@ import org.slf4j.LoggerFactory;
  * the socket's write queue is full (a client that does not read its responses); it resumes when all of these are
  * clear. A size prefix above {@code socket.request.max.bytes} (or below 1), an undecodable request, an unknown API
  * or an unsupported version closes this connection only, with one log line, as Kafka does.
+ *
+ * <p>Bytes, with no copy that is not needed: the socket's buffers arrive as Netty {@link ByteBuf}s (Vert.x's raw
+ * message handler, so no heap copy is made of them), and each request is assembled once into a pooled direct buffer
+ * of exactly its size, which kafka-clients parses in place; a produce request's records are that buffer's bytes
+ * all the way to the file write. The buffer goes back to the pool when the request is answered, not before (a
+ * handler may still be appending its records). Responses are encoded by {@link ResponseEncoder} into a pooled
+ * buffer, and fetched records ({@link LogSlice}) go from the segment file to the socket as file regions
+ * ({@code sendfile}; chunked reads under TLS). File regions are not counted by the socket's write queue, so their
+ * unsent bytes are counted here and pause the connection like a full write queue.
  */
 final class Connection {
     private static final Logger LOG = LoggerFactory.getLogger(Connection.class);
 
     private final NetSocket socket;
-    private final RecordParser parser;
+    private final NetSocketInternal raw;
+    private final ByteBufAllocator alloc;
     private final Context context;
     private final KafkaApis apis;
     private final Endpoint endpoint;
@@ -49,9 +63,17 @@ final class Connection {
     private final ArrayDeque<Slot> slots = new ArrayDeque<>();
     /** Requests read but not yet handed to their handler (a subset of {@link #slots}, in the same order). */
     private final ArrayDeque<Slot> undispatched = new ArrayDeque<>();
+    /** Socket buffers received and not yet wholly read into requests (reading stops inside one while paused). */
+    private final ArrayDeque<ByteBuf> input = new ArrayDeque<>();
+    private boolean draining;
+    /** The request being assembled, or null while reading a size prefix. */
+    private ByteBuf frame;
+    private int prefix;
+    private int prefixBytes;
     private int dispatched;
     private long inflightBytes;
-    private int expectedSize = -1;
+    /** Bytes of file regions handed to the socket and not yet sent. */
+    private long unsentFileBytes;
     private boolean readPaused;
     private boolean writeBlocked;
     private boolean awaitingBudget;
@@ -60,18 +82,28 @@ final class Connection {
     /** A request's place in the response order. */
     private static final class Slot {
         final int bytes;
-        Buffer frame;
+        /** The request's bytes, until its handler has answered (parsed fields and records point into them). */
+        ByteBuf frame;
         boolean done;
-        Buffer response;
+        List<Object> response;
 
-        Slot(Buffer frame) {
-            this.bytes = frame.length();
+        Slot(ByteBuf frame) {
+            this.bytes = frame.readableBytes();
             this.frame = frame;
+        }
+
+        void releaseFrame() {
+            if (frame != null) {
+                frame.release();
+                frame = null;
+            }
         }
     }
 
     Connection(NetSocket socket, KafkaApis apis, Endpoint endpoint, InflightBudget budget, int maxRequestBytes, int maxInflightBytes) {
         this.socket = socket;
+        this.raw = (NetSocketInternal) socket;
+        this.alloc = raw.channelHandlerContext().alloc();
         this.context = Vertx.currentContext();
         this.apis = apis;
         this.endpoint = endpoint;
@@ -79,32 +111,70 @@ final class Connection {
         this.maxRequestBytes = maxRequestBytes;
         this.maxInflightBytes = maxInflightBytes;
         this.clientHost = socket.remoteAddress() == null ? "" : socket.remoteAddress().host();
-        this.parser = RecordParser.newFixed(4, socket);
-        parser.handler(this::onChunk);
-        parser.exceptionHandler(e -> close("read failed: " + e.getMessage()));
+        raw.messageHandler(this::onMessage);
         socket.closeHandler(v -> onClosed());
         socket.exceptionHandler(e -> close("socket error: " + e.getMessage()));
     }
 
-    private void onChunk(Buffer chunk) {
-        if (closed) return;
-        if (expectedSize < 0) {
-            if (chunk.length() < 4) return; // the parser flushing a partial size prefix as the socket ends
-            int size = chunk.getInt(0);
-            if (size <= 0 || size > maxRequestBytes) {
-                close("request size " + size + " is outside 1.." + maxRequestBytes + " (socket.request.max.bytes)");
-                return;
+    private void onMessage(Object msg) {
+        if (!(msg instanceof ByteBuf in)) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        if (closed) {
+            in.release();
+            return;
+        }
+        input.addLast(in);
+        readInput();
+    }
+
+    /** Reads requests out of the received buffers until they are used up, the connection pauses, or it closes. */
+    private void readInput() {
+        if (draining) return; // called again from a request this loop dispatched: the loop goes on by itself
+        draining = true;
+        try {
+            while (!closed && !readPaused && !input.isEmpty()) {
+                ByteBuf in = input.peekFirst();
+                readFrames(in);
+                if (!in.isReadable() && input.peekFirst() == in) {
+                    input.pollFirst();
+                    in.release();
+                }
             }
-            expectedSize = size;
-            parser.fixedSizeMode(size);
-        } else {
-            expectedSize = -1;
-            parser.fixedSizeMode(4);
-            onRequest(chunk);
+        } finally {
+            draining = false;
         }
     }
 
-    private void onRequest(Buffer frame) {
+    private void readFrames(ByteBuf in) {
+        while (in.isReadable() && !closed && !readPaused) {
+            if (frame == null) {
+                if (prefixBytes == 0 && in.readableBytes() >= 4) {
+                    prefix = in.readInt();
+                } else {
+                    prefix = (prefix << 8) | in.readUnsignedByte();
+                    if (++prefixBytes < 4) continue;
+                }
+                int size = prefix;
+                prefix = 0;
+                prefixBytes = 0;
+                if (size <= 0 || size > maxRequestBytes) {
+                    close("request size " + size + " is outside 1.." + maxRequestBytes + " (socket.request.max.bytes)");
+                    return;
+                }
+                frame = alloc.directBuffer(size, size);
+            }
+            frame.writeBytes(in, Math.min(in.readableBytes(), frame.writableBytes()));
+            if (!frame.isWritable()) {
+                ByteBuf request = frame;
+                frame = null;
+                onRequest(request);
+            }
+        }
+    }
+
+    private void onRequest(ByteBuf frame) {
         Slot slot = new Slot(frame);
         slots.addLast(slot);
         undispatched.addLast(slot);
@@ -120,31 +190,37 @@ final class Connection {
      * client reads them, as Kafka's one-request-at-a-time muting does, while still letting a client pipeline.
      */
     private void dispatchReady() {
-        while (!closed && !writeBlocked && !undispatched.isEmpty() && dispatched < Limits.CONNECTION_MAX_DISPATCHED_REQUESTS) {
+        while (!closed && !writeBlocked && !filesUnsent() && !undispatched.isEmpty() && dispatched < Limits.CONNECTION_MAX_DISPATCHED_REQUESTS) {
             Slot slot = undispatched.pollFirst();
             dispatched++;
-            Buffer frame = slot.frame;
-            slot.frame = null;
-            dispatch(slot, frame);
+            dispatch(slot);
         }
     }
 
-    private void dispatch(Slot slot, Buffer frame) {
-        ByteBuffer buf = ByteBuffer.wrap(frame.getBytes());
+    /** Whether the unsent file regions reach {@code connection.max.inflight.bytes}: a client that is not reading. */
+    private boolean filesUnsent() {
+        return unsentFileBytes >= maxInflightBytes;
+    }
+
+    private void dispatch(Slot slot) {
+        ByteBuffer buf = slot.frame.nioBuffer();
         RequestHeader header;
         try {
             header = RequestHeader.parse(buf);
         } catch (RuntimeException e) {
+            slot.releaseFrame();
             close("cannot parse a request header (" + e.getMessage() + ")");
             return;
         }
         ApiHandler handler = apis.handler(header.apiKey());
         short version = header.apiVersion();
         if (handler == null) {
+            slot.releaseFrame();
             close("API " + header.apiKey() + " is not supported by Runnel");
             return;
         }
         if (version < handler.minVersion() || version > handler.maxVersion()) {
+            slot.releaseFrame();
             if (header.apiKey() == ApiKeys.API_VERSIONS) {
                 // KIP-511: answer an unknown ApiVersions version with v0, UNSUPPORTED_VERSION and our ranges.
                 complete(slot, header, apis.unsupportedApiVersionsResponse(), (short) 0);
@@ -158,6 +234,7 @@ final class Connection {
         try {
             request = AbstractRequest.parseRequest(header.apiKey(), version, new ByteBufferAccessor(buf)).request;
         } catch (RuntimeException e) {
+            slot.releaseFrame();
             close("cannot parse " + header.apiKey() + " v" + version + " (" + e.getMessage() + ")");
             return;
         }
@@ -169,6 +246,7 @@ final class Connection {
             answer = Future.failedFuture(e);
         }
         answer.onComplete(ar -> {
+            slot.releaseFrame(); // answered: nothing uses the request's bytes any more, even on a closed connection
             if (closed) return;
             if (ar.failed() && ar.cause() instanceof CloseConnectionException) {
                 close(ar.cause().getMessage());
@@ -192,19 +270,14 @@ final class Connection {
         if (response != null) {
             ResponseHeaderData responseHeader = new ResponseHeaderData().setCorrelationId(header.correlationId());
             short headerVersion = version == 0 && header.apiKey() == ApiKeys.API_VERSIONS ? 0 : header.apiKey().responseHeaderVersion(version);
-            ByteBuffer body;
             try {
-                body = RequestUtils.serialize(responseHeader, headerVersion, response, version);
+                slot.response = ResponseEncoder.encode(alloc, responseHeader, headerVersion, response, version);
             } catch (RuntimeException e) {
                 // A handler set a field this version cannot carry: a bug, but one connection's, not the broker's.
                 LOG.error("Cannot encode the {} v{} response", header.apiKey(), version, e);
                 close("internal error encoding a " + header.apiKey() + " response");
                 return;
             }
-            Buffer out = Buffer.buffer(4 + body.remaining());
-            out.appendInt(body.remaining());
-            out.appendBytes(body.array(), body.arrayOffset() + body.position(), body.remaining());
-            slot.response = out;
         }
         slot.done = true;
         dispatched--;
@@ -216,7 +289,7 @@ final class Connection {
     private void writeCompleted() {
         while (!slots.isEmpty() && slots.peekFirst().done) {
             Slot s = slots.pollFirst();
-            if (s.response != null) socket.write(s.response);
+            if (s.response != null) write(s.response);
             inflightBytes -= s.bytes;
             budget.release(s.bytes);
         }
@@ -231,17 +304,41 @@ final class Connection {
         updateReading();
     }
 
+    private void write(List<Object> parts) {
+        for (Object part : parts) {
+            if (part instanceof ByteBuf b) {
+                raw.writeMessage(b);
+            } else {
+                LogSlice slice = (LogSlice) part;
+                unsentFileBytes += slice.size();
+                // Vert.x's file send: a Netty file region (sendfile) on a plain socket, chunked reads under TLS; the
+                // channel stays open (it is the segment's).
+                ((VertxConnection) socket).sendFile(slice.channel(), slice.position(), slice.size()).addListener(f -> context.runOnContext(v -> {
+                    boolean wasBlocked = filesUnsent();
+                    unsentFileBytes -= slice.size();
+                    if (!f.isSuccess()) {
+                        close("sending fetched records failed: " + f.cause());
+                    } else if (wasBlocked && !filesUnsent()) {
+                        updateReading();
+                        dispatchReady();
+                    }
+                }));
+            }
+        }
+    }
+
     private void updateReading() {
         if (closed) return;
         boolean globalFull = budget.exhausted();
         boolean pause = inflightBytes >= maxInflightBytes || slots.size() >= Limits.CONNECTION_MAX_INFLIGHT_REQUESTS
-                || writeBlocked || globalFull;
+                || writeBlocked || filesUnsent() || globalFull;
         if (pause && !readPaused) {
             readPaused = true;
-            parser.pause();
+            socket.pause();
         } else if (!pause && readPaused) {
             readPaused = false;
-            parser.resume();
+            socket.resume();
+            readInput(); // requests already received come first
         }
         if (pause && globalFull && !awaitingBudget) {
             awaitingBudget = true; // registered once: the budget's waiting queue holds each connection at most once
@@ -270,10 +367,23 @@ final class Connection {
         releaseAll();
     }
 
+    /**
+     * Gives back the budget and the buffers of requests no handler holds (a handler's request is released when it
+     * answers) and of responses not written.
+     */
     private void releaseAll() {
-        for (Slot s : slots) budget.release(s.bytes);
+        for (Slot s : slots) {
+            budget.release(s.bytes);
+            if (s.response != null) ResponseEncoder.release(s.response);
+            s.response = null;
+        }
+        for (Slot s : undispatched) s.releaseFrame();
         slots.clear();
         undispatched.clear();
         inflightBytes = 0;
+        if (frame != null) frame.release();
+        frame = null;
+        for (ByteBuf b : input) b.release();
+        input.clear();
     }
 }

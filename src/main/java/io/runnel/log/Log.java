@@ -251,24 +251,41 @@ public final class Log {
     public ReadResult read(long offset, int maxBytes, boolean minOneBatch, long upTo) throws IOException {
         long start = logStartOffset;
         long end = Math.min(logEndOffset, upTo);
-        if (offset == end && offset < logEndOffset) return new ReadResult(ByteBuffer.allocate(0), start, end);
-        if (offset < start || offset > end) {
-            throw new OffsetOutOfRangeException("Offset " + offset + " is outside the log's range [" + start + ", " + end + "] in " + dir.getFileName());
-        }
-        Map.Entry<Long, Segment> e = segments.floorEntry(offset);
-        while (e != null) {
-            ByteBuffer data = e.getValue().read(offset, maxBytes, minOneBatch);
-            if (data != null) return new ReadResult(end < logEndOffset ? below(data, end) : data, start, end);
-            e = segments.higherEntry(e.getKey());
+        checkReadable(offset, start, end);
+        if (offset < end) {
+            for (Map.Entry<Long, Segment> e = segments.floorEntry(offset); e != null; e = segments.higherEntry(e.getKey())) {
+                ByteBuffer data = e.getValue().read(offset, maxBytes, minOneBatch, end);
+                if (data != null) return new ReadResult(data, start, end);
+            }
         }
         return new ReadResult(ByteBuffer.allocate(0), start, end);
     }
 
-    /** {@code data} without the batches that end at or after {@code upTo}. */
-    private static ByteBuffer below(ByteBuffer data, long upTo) {
-        int at = data.position();
-        while (at + BatchHeader.SIZE <= data.limit() && BatchHeader.lastOffset(data, at) < upTo) at += BatchHeader.batchSize(data, at);
-        return data.limit(at);
+    /**
+     * What {@link #read(long, int, boolean, long)} would return, as a {@link LogSlice} of a segment file instead of
+     * bytes: only batch headers are read, and the fetch path sends the slice from the file to the socket (zero-copy).
+     */
+    public SliceResult slice(long offset, int maxBytes, boolean minOneBatch, long upTo) throws IOException {
+        long start = logStartOffset;
+        long end = Math.min(logEndOffset, upTo);
+        checkReadable(offset, start, end);
+        if (offset < end) {
+            for (Map.Entry<Long, Segment> e = segments.floorEntry(offset); e != null; e = segments.higherEntry(e.getKey())) {
+                Segment s = e.getValue();
+                Segment.Span span = s.span(offset, maxBytes, minOneBatch, end);
+                if (span != null) {
+                    return new SliceResult(span.size() == 0 ? LogSlice.EMPTY : new LogSlice(s.channel(), span.position(), span.size(), span.lastOffset()), start, end);
+                }
+            }
+        }
+        return new SliceResult(LogSlice.EMPTY, start, end);
+    }
+
+    /** A read from {@code offset} is in range: from the log start to {@code end} (the log end, or the high watermark). */
+    private void checkReadable(long offset, long start, long end) {
+        if (offset < start || offset > end) {
+            throw new OffsetOutOfRangeException("Offset " + offset + " is outside the log's range [" + start + ", " + end + "] in " + dir.getFileName());
+        }
     }
 
     /** The first record with a timestamp at or after {@code timestamp} (ListOffsets by time), if any. */
@@ -360,8 +377,26 @@ public final class Log {
 
     /** Deletes the files of unlinked segments, then checkpoints the log start offset. Blocking. */
     public static void deleteSegmentFiles(List<Segment> unlinked, Path dir, long logStartOffset) throws IOException {
+        deleteSegmentFiles(unlinked);
+        checkpointLogStart(dir, logStartOffset);
+    }
+
+    /** Closes unlinked segments and deletes their files. Blocking. */
+    public static void deleteSegmentFiles(List<Segment> unlinked) throws IOException {
         for (Segment s : unlinked) s.deleteFiles();
+    }
+
+    /**
+     * Checkpoints the log start offset. Blocking. Written as soon as retention unlinks segments, before their files
+     * go: a broker restarted in between deletes those segments again, as lying below the log start.
+     */
+    public static void checkpointLogStart(Path dir, long logStartOffset) throws IOException {
         Checkpoints.write(dir.resolve(Checkpoints.LOG_START_OFFSET), logStartOffset);
+    }
+
+    /** Closes segments replaced by compaction (their files on disk are already the cleaned ones). Blocking. */
+    public static void closeSegments(List<Segment> replaced) throws IOException {
+        for (Segment s : replaced) s.close();
     }
 
     // ---------------------------------------------------------------- compaction
@@ -376,16 +411,16 @@ public final class Log {
 
     /**
      * Swaps a cleaned segment in for the one it replaces (its files were already replaced on disk, see
-     * {@link Compactor}); the old object's channels are closed. When retention unlinked the old segment meanwhile,
-     * the cleaned one is just closed (its files go with the pending deletion).
+     * {@link Compactor}) and returns the object that is out of use, for the caller to {@linkplain #closeSegments
+     * close} once no fetch response sends from it any more: the old one, or, when retention unlinked the old segment
+     * meanwhile, the cleaned one (its files go with the pending deletion).
      */
-    public void replaceSegment(Segment old, Segment cleaned) throws IOException {
+    public Segment replaceSegment(Segment old, Segment cleaned) {
         if (segments.get(old.baseOffset()) == old) {
             segments.put(old.baseOffset(), cleaned);
-            old.close();
-        } else {
-            cleaned.close();
+            return old;
         }
+        return cleaned;
     }
 
     // ---------------------------------------------------------------- lifecycle and accessors

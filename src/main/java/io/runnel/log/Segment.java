@@ -239,52 +239,94 @@ public final class Segment {
     }
 
     /**
-     * Reads whole batches starting with the one that holds {@code startOffset}, up to {@code maxBytes}. When the
-     * first batch alone is larger than {@code maxBytes} it is returned whole if {@code minOneBatch} (KIP-74), else
-     * nothing is.
+     * Reads whole batches starting with the one that holds {@code startOffset}, up to {@code maxBytes}, and only
+     * batches that end before {@code upTo}. When the first batch alone is larger than {@code maxBytes} it is returned
+     * whole if {@code minOneBatch} (KIP-74), else nothing is.
      *
      * @return the bytes, or {@code null} when {@code startOffset} lies beyond this segment
      */
-    ByteBuffer read(long startOffset, int maxBytes, boolean minOneBatch) throws IOException {
+    ByteBuffer read(long startOffset, int maxBytes, boolean minOneBatch, long upTo) throws IOException {
+        Span span = span(startOffset, maxBytes, minOneBatch, upTo);
+        if (span == null) return null;
+        ByteBuffer out = ByteBuffer.allocate(span.size());
+        readFully(out, span.position());
+        return out.flip();
+    }
+
+    /** Where a read's whole batches lie in the {@code .log} file (see {@link #span}); {@code size} 0 when none. */
+    record Span(int position, int size, long lastOffset) {
+    }
+
+    /**
+     * Finds the whole batches a read returns, as {@link #read} does, without reading more than their headers: the
+     * zero-copy fetch path sends the span straight from the file ({@link LogSlice}). Headers are read through a
+     * small window, one pread per window while batches are small and one per header when they are large.
+     *
+     * @return the span, or {@code null} when {@code startOffset} lies beyond this segment
+     */
+    Span span(long startOffset, int maxBytes, boolean minOneBatch, long upTo) throws IOException {
         boolean hinted = startOffset == nextReadOffset && nextReadPosition < size;
         int pos = hinted ? nextReadPosition : positionOf(startOffset);
         if (pos < 0) return null;
-        ByteBuffer chunk = readChunk(pos, maxBytes);
-        if (hinted && !startsWith(chunk, startOffset)) {
-            pos = positionOf(startOffset);
-            chunk = readChunk(pos, maxBytes);
+        HeaderWindow w = HEADER_WINDOW.get().reset();
+        if (hinted) {
+            int at = w.header(this, pos);
+            if (at < 0 || BatchHeader.baseOffset(w.buf, at) > startOffset || BatchHeader.lastOffset(w.buf, at) < startOffset) {
+                pos = positionOf(startOffset);
+                if (pos < 0) return null;
+            }
         }
-        int end = 0;
-        int want = chunk.limit();
+        int end = pos;
         long last = startOffset - 1;
-        while (end + BatchHeader.SIZE <= want) {
-            int bs = BatchHeader.batchSize(chunk, end);
-            if (end + bs > want) break;
-            last = BatchHeader.lastOffset(chunk, end);
+        long limit = Math.max(0, maxBytes);
+        while (true) {
+            int at = w.header(this, end);
+            if (at < 0) break;
+            long batchLast = BatchHeader.lastOffset(w.buf, at);
+            int bs = BatchHeader.batchSize(w.buf, at);
+            if (batchLast >= upTo || end + bs > size) break;
+            if ((long) end - pos + bs > limit && !(end == pos && minOneBatch)) break;
             end += bs;
+            last = batchLast;
+            w.lastBatchBytes = bs;
         }
-        if (end > 0) {
+        if (end > pos) {
             // A consumer usually asks next for the offset after this read: remember where it starts.
             nextReadOffset = last + 1;
-            nextReadPosition = pos + end;
-            return chunk.limit(end);
+            nextReadPosition = end;
         }
-        if (!minOneBatch) return ByteBuffer.allocate(0);
-        readHeader(pos, size);
-        ByteBuffer whole = ByteBuffer.allocate(BatchHeader.batchSize(header, 0));
-        readFully(whole, pos);
-        return whole.flip();
+        return new Span(pos, end - pos, last);
     }
 
-    private ByteBuffer readChunk(int pos, int maxBytes) throws IOException {
-        ByteBuffer chunk = ByteBuffer.allocate(Math.min(Math.max(maxBytes, 0), size - pos));
-        readFully(chunk, pos);
-        return chunk.flip();
-    }
+    private static final ThreadLocal<HeaderWindow> HEADER_WINDOW = ThreadLocal.withInitial(HeaderWindow::new);
 
-    /** Whether {@code chunk} begins with the header of a batch that holds {@code offset}. */
-    private static boolean startsWith(ByteBuffer chunk, long offset) {
-        return chunk.limit() >= BatchHeader.SIZE && BatchHeader.baseOffset(chunk, 0) <= offset && BatchHeader.lastOffset(chunk, 0) >= offset;
+    /** A reusable window of a segment file for reading batch headers (one per thread, reset for each span). */
+    private static final class HeaderWindow {
+        static final int BYTES = 16 * 1024;
+        final ByteBuffer buf = ByteBuffer.allocate(BYTES);
+        long start;
+        int length;
+        int lastBatchBytes;
+
+        HeaderWindow reset() {
+            start = -1;
+            length = 0;
+            lastBatchBytes = 0;
+            return this;
+        }
+
+        /** The index in {@link #buf} of the header at file position {@code pos}, or -1 when no whole header is there. */
+        int header(Segment segment, int pos) throws IOException {
+            if (segment.size - pos < BatchHeader.SIZE) return -1;
+            if (start >= 0 && pos >= start && pos + BatchHeader.SIZE <= start + length) return (int) (pos - start);
+            // Large batches: read just the header; small ones: a window holds many headers.
+            int want = lastBatchBytes >= BYTES / 4 ? BatchHeader.SIZE : Math.min(BYTES, segment.size - pos);
+            buf.clear().limit(want);
+            segment.readFully(buf, pos);
+            start = pos;
+            length = want;
+            return 0;
+        }
     }
 
     /**
@@ -385,6 +427,11 @@ public final class Segment {
             timeIndex.add(maxTimestamp, offsetOfMaxTimestamp);
             timeIndex.writeStaged();
         }
+    }
+
+    /** The file's channel, for sending a {@link Span} of it without reading it (see {@link LogSlice}). */
+    FileChannel channel() {
+        return channel;
     }
 
     /** Makes the file and its indexes durable (fsync). Safe to call from a worker thread. */

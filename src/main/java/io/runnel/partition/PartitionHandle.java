@@ -3,6 +3,7 @@ package io.runnel.partition;
 import io.runnel.log.AppendInfo;
 import io.runnel.log.Log;
 import io.runnel.log.ReadResult;
+import io.runnel.log.SliceResult;
 import io.runnel.log.TimestampOffset;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -50,19 +51,36 @@ public final class PartitionHandle {
         });
     }
 
-    /** Reads for a follower: up to the log end, on the leader, noting the follower's position (its fetch offset). */
-    public Future<ReadResult> readForReplica(int replica, long offset, int maxBytes) {
+    /** {@link #read} as a slice of a segment file, for the zero-copy fetch path (only batch headers are read). */
+    public Future<SliceResult> slice(long offset, int maxBytes, boolean minOneBatch) {
         return call(l -> {
             requireLeader();
-            if (offset > l.logEndOffset()) {
-                // A follower ahead of its leader has a log that diverged (it took records of an older leader that
-                // this one never had): its position must not count for the high watermark. Kafka answers the same.
-                throw new org.apache.kafka.common.errors.OffsetOutOfRangeException("Fetch offset " + offset + " of replica " + replica
-                        + " is past the log end " + l.logEndOffset() + " of " + topicPartition());
-            }
-            verticle.followerFetched(replica, offset);
-            return l.read(offset, maxBytes, true);
+            return l.slice(offset, maxBytes, minOneBatch, verticle.highWatermark());
         });
+    }
+
+    /**
+     * Reads for a follower, as a slice of a segment file (zero-copy replication): up to the log end, on the leader,
+     * noting the follower's position (its fetch offset).
+     */
+    public Future<SliceResult> sliceForReplica(int replica, long offset, int maxBytes) {
+        return call(l -> {
+            requireLeader();
+            checkFollowerOffset(replica, offset, l);
+            verticle.followerFetched(replica, offset);
+            return l.slice(offset, maxBytes, true, Long.MAX_VALUE);
+        });
+    }
+
+    /**
+     * A follower ahead of its leader has a log that diverged (it took records of an older leader that this one never
+     * had): its position must not count for the high watermark. Kafka answers the same.
+     */
+    private void checkFollowerOffset(int replica, long offset, Log l) {
+        if (offset > l.logEndOffset()) {
+            throw new org.apache.kafka.common.errors.OffsetOutOfRangeException("Fetch offset " + offset + " of replica " + replica
+                    + " is past the log end " + l.logEndOffset() + " of " + topicPartition());
+        }
     }
 
     private void requireLeader() {

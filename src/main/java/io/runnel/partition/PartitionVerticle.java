@@ -42,6 +42,19 @@ public final class PartitionVerticle extends VerticleBase {
     private final Path dir;
     private final Time time;
     private final long retentionCheckIntervalMs;
+    private final long segmentDeleteDelayMs;
+    /**
+     * Segments taken out of the log by retention (files to delete) or compaction (channels to close) that stay open
+     * for {@code log.segment.delete.delay.ms}: fetch responses may still be sending from them (zero-copy).
+     */
+    private final List<Retired> retired = new ArrayList<>();
+
+    private record Retired(List<Segment> segments, boolean deleteFiles) {
+        void finish() throws IOException {
+            if (deleteFiles) Log.deleteSegmentFiles(segments);
+            else Log.closeSegments(segments);
+        }
+    }
     private volatile LogConfig config;
     private volatile Log log;
     private ProducerStateTable producers;
@@ -72,7 +85,9 @@ public final class PartitionVerticle extends VerticleBase {
     private List<Integer> proposedIsr;
     private long replicaLagTimeMaxMs = 30_000;
 
-    PartitionVerticle(TopicPartition tp, Path dir, LogConfig config, Time time, long retentionCheckIntervalMs, int self, Placement placement) {
+    PartitionVerticle(TopicPartition tp, Path dir, LogConfig config, Time time, long retentionCheckIntervalMs, long segmentDeleteDelayMs, int self,
+                      Placement placement) {
+        this.segmentDeleteDelayMs = segmentDeleteDelayMs;
         this.self = self;
         this.placement = placement;
         this.tp = tp;
@@ -109,9 +124,12 @@ public final class PartitionVerticle extends VerticleBase {
         stopping = true;
         cancelTimers();
         pendingFetches.completeAll();
+        List<Retired> retiring = List.copyOf(retired);
+        retired.clear();
         if (deleteOnStop) {
             Path doomed = dir.resolveSibling(dir.getFileName() + "." + System.nanoTime() + "-delete");
             return context.executeBlocking(() -> {
+                finishRetired(retiring);
                 // Renamed first, so that a crash in the middle leaves a directory start-up recognises and deletes.
                 log.closeForDeletion();
                 Files.move(dir, doomed, StandardCopyOption.ATOMIC_MOVE);
@@ -123,6 +141,7 @@ public final class PartitionVerticle extends VerticleBase {
         byte[] snapshot = producers.producerCount() > 0 ? producers.snapshot() : null;
         long hw = highWatermark;
         return context.executeBlocking(() -> {
+            finishRetired(retiring);
             log.close();
             if (snapshot != null) ProducerStateTable.writeSnapshot(dir, log.logEndOffset(), snapshot);
             Checkpoints.write(dir.resolve(HIGH_WATERMARK), hw);
@@ -454,13 +473,9 @@ public final class PartitionVerticle extends VerticleBase {
                 LOG.error("Compacting {} failed; the log is unchanged", tp, ar.cause());
                 return;
             }
-            for (Compactor.Replacement r : ar.result()) {
-                try {
-                    log.replaceSegment(r.old(), r.cleaned());
-                } catch (IOException e) {
-                    LOG.warn("Closing a compacted segment of {} failed", tp, e);
-                }
-            }
+            List<Segment> replaced = new ArrayList<>();
+            for (Compactor.Replacement r : ar.result()) replaced.add(log.replaceSegment(r.old(), r.cleaned()));
+            retire(new Retired(replaced, false));
         });
     }
 
@@ -509,8 +524,33 @@ public final class PartitionVerticle extends VerticleBase {
         long start = log.logStartOffset();
         LOG.info("Retention deletes {} segment(s) of {}; log start offset is now {}", doomed.size(), tp, start);
         context.executeBlocking(() -> {
-            Log.deleteSegmentFiles(doomed, dir, start);
+            Log.checkpointLogStart(dir, start);
             return null;
-        }, true).onFailure(e -> LOG.error("Deleting segments of {} failed", tp, e));
+        }, true).onFailure(e -> LOG.error("Checkpointing the log start offset of {} failed", tp, e));
+        retire(new Retired(doomed, true));
+    }
+
+    /** Closes (and for retention deletes) retired segments after {@code log.segment.delete.delay.ms}, on a worker. */
+    private void retire(Retired r) {
+        if (r.segments().isEmpty()) return;
+        retired.add(r);
+        vertx.setTimer(Math.max(1, segmentDeleteDelayMs), id -> {
+            if (!retired.remove(r)) return; // stopped meanwhile: stop() finished it
+            context.executeBlocking(() -> {
+                r.finish();
+                return null;
+            }, false).onFailure(e -> LOG.error("Closing or deleting retired segments of {} failed", tp, e));
+        });
+    }
+
+    /** Finishes every retired segment now (the partition is stopping). Blocking. */
+    private void finishRetired(List<Retired> all) {
+        for (Retired r : all) {
+            try {
+                r.finish();
+            } catch (IOException e) {
+                LOG.warn("Closing or deleting retired segments of {} failed", tp, e);
+            }
+        }
     }
 }

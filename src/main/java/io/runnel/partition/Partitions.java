@@ -221,7 +221,7 @@ public final class Partitions {
             }
             TopicPartition tp = new TopicPartition(r.name(), p);
             PartitionVerticle v = new PartitionVerticle(tp, PartitionDirs.dirOf(logDir, tp), config.logConfig(), time,
-                    brokerConfig.get(BrokerConfig.LOG_RETENTION_CHECK_INTERVAL_MS), nodeId, placements.get(p));
+                    brokerConfig.get(BrokerConfig.LOG_RETENTION_CHECK_INTERVAL_MS), brokerConfig.get(BrokerConfig.LOG_SEGMENT_DELETE_DELAY_MS), nodeId, placements.get(p));
             verticles.add(v);
             deployed.add(deployer.deploy(v));
         }
@@ -600,7 +600,7 @@ public final class Partitions {
                     // A reassignment made this broker a replica: it opens the partition and starts following.
                     TopicPartition tp = new TopicPartition(r.name(), p);
                     PartitionVerticle v = new PartitionVerticle(tp, PartitionDirs.dirOf(logDir, tp), config.logConfig(), time,
-                            brokerConfig.get(BrokerConfig.LOG_RETENTION_CHECK_INTERVAL_MS), nodeId, pl);
+                            brokerConfig.get(BrokerConfig.LOG_RETENTION_CHECK_INTERVAL_MS), brokerConfig.get(BrokerConfig.LOG_SEGMENT_DELETE_DELAY_MS), nodeId, pl);
                     roles.add(deployer.deploy(v).map(id -> {
                         handles[at] = new PartitionHandle(v, v.openedLog());
                         ids[at] = id;

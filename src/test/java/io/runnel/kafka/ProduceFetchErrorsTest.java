@@ -19,10 +19,13 @@ import org.apache.kafka.common.message.ProduceRequestData;
 import org.apache.kafka.common.message.ProduceResponseData.PartitionProduceResponse;
 import org.apache.kafka.common.protocol.Errors;
 import org.apache.kafka.common.record.internal.MemoryRecords;
+import org.apache.kafka.common.protocol.ApiKeys;
+import org.apache.kafka.common.requests.AbstractResponse;
 import org.apache.kafka.common.requests.FetchRequest;
 import org.apache.kafka.common.requests.FetchResponse;
 import org.apache.kafka.common.requests.ProduceRequest;
 import org.apache.kafka.common.requests.ProduceResponse;
+import org.apache.kafka.common.requests.RequestHeader;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -123,5 +126,58 @@ class ProduceFetchErrorsTest extends BrokerPerTest {
             assertThat(Batches.decode(((MemoryRecords) r.data().responses().get(0).partitions().get(0).records()).buffer()))
                     .extracting(Batches.Rec::value).containsExactly("wake-0", "wake-1");
         }
+    }
+
+    /**
+     * Framing: requests that arrive one byte per TCP segment, and several requests in one write, are each read
+     * whole and answered in order; the records fetched back (sent from the segment file) are byte for byte the
+     * ones produced, across two partitions in one response.
+     */
+    @Test
+    void requestsSplitAnyWayAreReadWholeAndFetchedBytesAreExact() throws Exception {
+        try (RawKafkaClient c = new RawKafkaClient(broker.bootstrapServers())) {
+            ByteBuffer first = Batches.batch(3, 1L, "split");
+            ProduceRequestData data = new ProduceRequestData().setAcks((short) 1).setTimeoutMs(5000);
+            ProduceRequestData.TopicProduceData t = new ProduceRequestData.TopicProduceData().setName("errs");
+            t.partitionData().add(new ProduceRequestData.PartitionProduceData().setIndex(0).setRecords(MemoryRecords.readableRecords(first.duplicate())));
+            data.topicData().add(t);
+            ProduceRequest request = ProduceRequest.builder(data).build((short) 11);
+            RequestHeader h1 = new RequestHeader(request.apiKey(), (short) 11, "split", 1);
+            for (byte b : frame(request.serializeWithHeader(h1))) c.sendBytes(new byte[] {b}); // one segment per byte (TCP_NODELAY)
+            assertThat(first((ProduceResponse) AbstractResponse.parseResponse(c.readFrame(), h1)).errorCode()).isZero();
+
+            // Three requests in one write: two produces (one per partition) and then the fetch of both.
+            java.io.ByteArrayOutputStream three = new java.io.ByteArrayOutputStream();
+            RequestHeader[] produceHeaders = new RequestHeader[2];
+            for (int p = 0; p < 2; p++) {
+                ProduceRequestData d = new ProduceRequestData().setAcks((short) 1).setTimeoutMs(5000);
+                ProduceRequestData.TopicProduceData tp = new ProduceRequestData.TopicProduceData().setName("errs");
+                tp.partitionData().add(new ProduceRequestData.PartitionProduceData().setIndex(p)
+                        .setRecords(MemoryRecords.readableRecords(Batches.batch(2 + p, 2L, "together" + p))));
+                d.topicData().add(tp);
+                produceHeaders[p] = new RequestHeader(ApiKeys.PRODUCE, (short) 11, "split", 2 + p);
+                three.write(frame(ProduceRequest.builder(d).build((short) 11).serializeWithHeader(produceHeaders[p])));
+            }
+            LinkedHashMap<TopicPartition, FetchRequest.PartitionData> parts = new LinkedHashMap<>();
+            parts.put(new TopicPartition("errs", 0), new FetchRequest.PartitionData(topicId, 0, -1, 1 << 20, Optional.empty()));
+            parts.put(new TopicPartition("errs", 1), new FetchRequest.PartitionData(topicId, 0, -1, 1 << 20, Optional.empty()));
+            FetchRequest fetch = FetchRequest.Builder.forConsumer((short) 12, 0, 1, parts).build((short) 12);
+            RequestHeader fetchHeader = new RequestHeader(fetch.apiKey(), (short) 12, "split", 4);
+            three.write(frame(fetch.serializeWithHeader(fetchHeader)));
+            c.sendBytes(three.toByteArray());
+            for (int i = 0; i < 2; i++) assertThat(first((ProduceResponse) AbstractResponse.parseResponse(c.readFrame(), produceHeaders[i])).errorCode()).isZero();
+            FetchResponse r = (FetchResponse) AbstractResponse.parseResponse(c.readFrame(), fetchHeader);
+            var ps = r.data().responses().get(0).partitions();
+            assertThat(Batches.decode(((MemoryRecords) ps.get(0).records()).buffer())).extracting(Batches.Rec::value)
+                    .containsExactly("split-0", "split-1", "split-2", "together0-0", "together0-1");
+            assertThat(Batches.decode(((MemoryRecords) ps.get(1).records()).buffer())).extracting(Batches.Rec::value)
+                    .containsExactly("together1-0", "together1-1", "together1-2");
+        }
+    }
+
+    private static byte[] frame(ByteBuffer body) {
+        byte[] bytes = new byte[4 + body.remaining()];
+        ByteBuffer.wrap(bytes).putInt(body.remaining()).put(body.duplicate());
+        return bytes;
     }
 }

@@ -75,7 +75,7 @@ class LogCompactionTest {
         List<KV> before = readAll(log);
 
         for (Compactor.Replacement r : Compactor.clean(dir, log.compactionCandidates(), config, time.milliseconds())) {
-            log.replaceSegment(r.old(), r.cleaned());
+            Log.closeSegments(java.util.List.of(log.replaceSegment(r.old(), r.cleaned())));
         }
         List<KV> after = readAll(log);
         assertThat(log.logEndOffset()).isEqualTo(end);

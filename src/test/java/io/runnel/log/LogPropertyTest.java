@@ -18,7 +18,7 @@ import net.jqwik.api.constraints.IntRange;
 import net.jqwik.api.constraints.LongRange;
 
 /**
- * Append, read, timestamp lookup, roll, retention, clean reopen and crash reopen, in random order with random batch
+ * Append, read (and its zero-copy slice), timestamp lookup, roll, retention, clean reopen and crash reopen, in random order with random batch
  * sizes and tiny segments, checked after every step against a list of records in memory. A failure names the seed,
  * and jqwik replays it.
  */
@@ -102,6 +102,14 @@ class LogPropertyTest {
             assertThat(Batches.decode(log.read(at, 1, false).records())).isEmpty();
         }
         assertThat(log.read(log.logEndOffset(), 1000, true).isEmpty()).isTrue();
+        // The zero-copy path's slices hold exactly the bytes a read returns, below any high watermark.
+        if (!expected.isEmpty()) {
+            long at = logStart + rnd.nextInt(expected.size());
+            long upTo = at + 1 + rnd.nextInt((int) (log.logEndOffset() - at));
+            int max = rnd.nextInt(900);
+            boolean minOne = rnd.nextBoolean();
+            LogSliceTest.assertSameAsRead(log, at, max, minOne, upTo);
+        }
         // Timestamp lookups agree with the model.
         for (int i = 0; i < 3; i++) {
             long target = T0 - 10_000 + rnd.nextInt(200_000);

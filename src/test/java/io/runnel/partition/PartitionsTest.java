@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.runnel.log.AppendInfo;
+import io.runnel.log.LogSlice;
 import io.runnel.server.Broker;
 import io.runnel.testkit.Batches;
 import io.runnel.testkit.Brokers;
@@ -14,6 +15,7 @@ import io.runnel.testkit.ManualTime;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.junit5.VertxTestContext;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -146,18 +148,27 @@ class PartitionsTest {
         await().atMost(Duration.ofSeconds(10)).until(() -> h.recoveryPoint() == info.lastOffset() + 1);
     }
 
+    /**
+     * Retention on its timer; the deleted segments' files stay open for log.segment.delete.delay.ms, so that a slice
+     * taken before (a fetch response still being sent from the file) reads its bytes, and are deleted after it.
+     */
     @Test
-    void retentionRunsOnItsTimerAndDeletesExpiredSegments() throws Exception {
+    void retentionRunsOnItsTimerAndDeletesExpiredSegmentsAfterTheDelay() throws Exception {
         ManualTime time = new ManualTime(T0);
-        broker = Brokers.start(data, Map.of("log.retention.check.interval.ms", "20"), time);
+        broker = Brokers.start(data, Map.of("log.retention.check.interval.ms", "20", "log.segment.delete.delay.ms", "8000"), time);
         await(broker.partitions().createTopic("old", 1, Map.of("retention.ms", "60000", "segment.bytes", "100")));
         PartitionHandle h = broker.partitions().partition("old", 0).orElseThrow();
         for (int i = 0; i < 5; i++) await(h.append(Batches.batch(1, T0, "v" + i)));
         await(h.append(Batches.batch(1, T0 + 120_000, "new")));
         assertThat(h.logStartOffset()).isZero();
+        LogSlice inFlight = await(h.slice(0, 1000, true)).records();
         time.advance(61_000);
-        await().atMost(Duration.ofSeconds(10)).until(() -> h.logStartOffset() == 5);
-        await().atMost(Duration.ofSeconds(10)).until(() -> !Files.exists(data.resolve("old-0").resolve("00000000000000000000.log")));
+        await().atMost(Duration.ofSeconds(5)).until(() -> h.logStartOffset() == 5);
+        ByteBuffer bytes = ByteBuffer.allocate(inFlight.size());
+        while (bytes.hasRemaining()) inFlight.channel().read(bytes, inFlight.position() + bytes.position());
+        assertThat(Batches.decode(bytes.flip())).extracting(Batches.Rec::value).containsExactly("v0-0");
+        await().atMost(Duration.ofSeconds(30)).until(() -> !Files.exists(data.resolve("old-0").resolve("00000000000000000000.log")));
+        assertThat(inFlight.channel().isOpen()).isFalse();
         assertThat(Brokers.readAll(h, 1000)).extracting(Batches.Rec::value).containsExactly("new-0");
     }
 }

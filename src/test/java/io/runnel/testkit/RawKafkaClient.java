@@ -25,6 +25,7 @@ public final class RawKafkaClient implements AutoCloseable {
     public RawKafkaClient(String bootstrap) throws IOException {
         String[] hp = bootstrap.split(":");
         socket = new Socket();
+        socket.setTcpNoDelay(true);
         socket.connect(new InetSocketAddress(hp[0], Integer.parseInt(hp[1])), 10_000);
         socket.setSoTimeout(15_000);
         in = new DataInputStream(socket.getInputStream());

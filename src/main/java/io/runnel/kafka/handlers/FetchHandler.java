@@ -2,7 +2,8 @@ package io.runnel.kafka.handlers;
 
 import io.runnel.kafka.ApiHandler;
 import io.runnel.kafka.RequestContext;
-import io.runnel.log.ReadResult;
+import io.runnel.log.LogSlice;
+import io.runnel.log.SliceResult;
 import io.runnel.partition.PartitionHandle;
 import io.runnel.partition.Partitions;
 import io.runnel.partition.Partitions.TopicInfo;
@@ -22,7 +23,6 @@ import org.apache.kafka.common.message.FetchResponseData.FetchableTopicResponse;
 import org.apache.kafka.common.message.FetchResponseData.PartitionData;
 import org.apache.kafka.common.protocol.ApiKeys;
 import org.apache.kafka.common.protocol.Errors;
-import org.apache.kafka.common.record.internal.MemoryRecords;
 import org.apache.kafka.common.requests.AbstractRequest;
 import org.apache.kafka.common.requests.AbstractResponse;
 import org.apache.kafka.common.requests.FetchMetadata;
@@ -96,7 +96,7 @@ public final class FetchHandler implements ApiHandler {
         int maxBytes = Math.min(r.maxBytes(), ctx.broker().config().get(io.runnel.config.BrokerConfig.FETCH_MAX_BYTES));
         int replica = r.replicaId();
         readAll(ctx.broker().partitions(), items, maxBytes, replica).onComplete(ar -> {
-            long bytes = items.stream().mapToLong(i -> i.answer.records() == null ? 0 : ((MemoryRecords) i.answer.records()).sizeInBytes()).sum();
+            long bytes = items.stream().mapToLong(i -> i.answer.records() == null ? 0 : i.answer.records().sizeInBytes()).sum();
             boolean errors = items.stream().anyMatch(i -> i.answer.errorCode() != Errors.NONE.code());
             long remainingMs = (deadline - System.nanoTime()) / 1_000_000L;
             if (bytes >= r.minBytes() || errors || remainingMs <= 0 || items.isEmpty()) {
@@ -149,12 +149,13 @@ public final class FetchHandler implements ApiHandler {
         int max = Math.min(i.request.partitionMaxBytes(), Math.max(0, remaining[0]));
         boolean minOneBatch = !haveData[0];
         // A follower (replica id set) reads to the log end and tells the leader how far it has got; a consumer reads
-        // below the high watermark.
-        Future<ReadResult> read = replica >= 0 ? h.readForReplica(replica, i.request.fetchOffset(), max) : h.read(i.request.fetchOffset(), max, minOneBatch);
+        // below the high watermark. Either way the answer is a slice of a segment file that the connection sends
+        // from the file (zero-copy); only batch headers are read here.
+        Future<SliceResult> read = replica >= 0 ? h.sliceForReplica(replica, i.request.fetchOffset(), max) : h.slice(i.request.fetchOffset(), max, minOneBatch);
         return read.map(rr -> {
             answer(out, rr);
             if (replica >= 0) out.setHighWatermark(h.highWatermark()).setLastStableOffset(h.highWatermark());
-            int size = rr.records().remaining();
+            int size = rr.records().size();
             remaining[0] -= size;
             haveData[0] |= size > 0;
             i.waitAfter = Math.max(i.request.fetchOffset(), rr.logEndOffset()); // wake on data past what exists now
@@ -166,19 +167,21 @@ public final class FetchHandler implements ApiHandler {
         });
     }
 
-    /** Counts the records and bytes sent, per topic, from the batch headers (no record is decoded). */
+    /**
+     * Counts the records and bytes sent, per topic: the offsets from the fetch offset to the slice's last offset (the
+     * records a consumer receives; a compacted log's gaps count too).
+     */
     private static void count(RequestContext ctx, List<Item> items) {
         for (Item i : items) {
-            if (!(i.answer.records() instanceof MemoryRecords m) || m.sizeInBytes() == 0) continue;
-            long records = 0;
-            for (var b : m.batches()) records += b.lastOffset() - Math.max(b.baseOffset(), i.request.fetchOffset()) + 1;
-            ctx.broker().metrics().recordsOut(i.handle.get().topicPartition().topic(), Math.max(0, records), m.sizeInBytes());
+            if (!(i.answer.records() instanceof LogSlice slice) || slice.size() == 0) continue;
+            long records = slice.lastOffset() - i.request.fetchOffset() + 1;
+            ctx.broker().metrics().recordsOut(i.handle.get().topicPartition().topic(), Math.max(0, records), slice.size());
         }
     }
 
-    private static void answer(PartitionData out, ReadResult rr) {
+    private static void answer(PartitionData out, SliceResult rr) {
         out.setHighWatermark(rr.logEndOffset()).setLastStableOffset(rr.logEndOffset()).setLogStartOffset(rr.logStartOffset())
-                .setRecords(MemoryRecords.readableRecords(rr.records()));
+                .setRecords(rr.records());
     }
 
     private static AbstractResponse build(List<Item> items, boolean byId) {
