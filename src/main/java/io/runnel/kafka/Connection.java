@@ -334,16 +334,25 @@ final class Connection {
                 || writeBlocked || filesUnsent() || globalFull;
         if (pause && !readPaused) {
             readPaused = true;
-            socket.pause();
+            setAutoRead(false);
         } else if (!pause && readPaused) {
             readPaused = false;
-            socket.resume();
             readInput(); // requests already received come first
+            if (!readPaused) setAutoRead(true);
         }
         if (pause && globalFull && !awaitingBudget) {
             awaitingBudget = true; // registered once: the budget's waiting queue holds each connection at most once
             budget.await(this);
         }
+    }
+
+    /**
+     * Stops or restarts reading the socket through Netty's auto-read, not {@code NetSocket.pause()}: Vert.x queues
+     * what arrives while paused and does not release that queue when the connection closes; here whatever arrives
+     * after reading stopped waits in {@link #input}, which {@link #releaseAll} releases.
+     */
+    private void setAutoRead(boolean on) {
+        raw.channelHandlerContext().channel().config().setAutoRead(on);
     }
 
     /** Called from any thread when the broker budget has room again. */
