@@ -49,6 +49,8 @@ import org.slf4j.LoggerFactory;
  */
 final class Connection {
     private static final Logger LOG = LoggerFactory.getLogger(Connection.class);
+    /** How far a request's buffer may be allocated ahead of the bytes received (one socket read's worth). */
+    private static final int FRAME_SLACK_BYTES = 64 * 1024;
 
     private final NetSocket socket;
     private final NetSocketInternal raw;
@@ -163,10 +165,12 @@ final class Connection {
                     close("request size " + size + " is outside 1.." + maxRequestBytes + " (socket.request.max.bytes)");
                     return;
                 }
-                frame = alloc.directBuffer(size, size);
+                // Sized by what has arrived (at most FRAME_SLACK_BYTES ahead of it), growing to the announced size:
+                // a size prefix alone must not reserve up to socket.request.max.bytes of memory.
+                frame = alloc.directBuffer(Math.min(size, Math.max(in.readableBytes(), FRAME_SLACK_BYTES)), size);
             }
-            frame.writeBytes(in, Math.min(in.readableBytes(), frame.writableBytes()));
-            if (!frame.isWritable()) {
+            frame.writeBytes(in, Math.min(in.readableBytes(), frame.maxWritableBytes()));
+            if (frame.maxWritableBytes() == 0) {
                 ByteBuf request = frame;
                 frame = null;
                 onRequest(request);

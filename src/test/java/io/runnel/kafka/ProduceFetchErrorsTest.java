@@ -90,6 +90,36 @@ class ProduceFetchErrorsTest extends BrokerPerTest {
         }
     }
 
+    /**
+     * Size prefixes of the largest allowed request (100 MB) with little after them, on 30 connections: together
+     * three times the test JVM's direct memory if the broker reserved them on the prefix. It allocates as bytes
+     * arrive: its direct memory stays small and another client is served.
+     */
+    @Test
+    void sizePrefixesAloneReserveNoMemory() throws Exception {
+        java.util.List<RawKafkaClient> waiting = new java.util.ArrayList<>();
+        try {
+            for (int i = 0; i < 30; i++) {
+                RawKafkaClient c = new RawKafkaClient(broker.bootstrapServers());
+                waiting.add(c);
+                c.sendBytes(ByteBuffer.allocate(4 + 100).putInt(104_857_600).array()); // the prefix and 100 bytes of it
+            }
+            try (RawKafkaClient healthy = new RawKafkaClient(broker.bootstrapServers())) {
+                assertThat(first(produce(healthy, (short) 1, "errs", 0, Batches.batch(1, 1L, "served"))).errorCode()).isZero();
+            }
+            org.awaitility.Awaitility.await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(5))
+                    .until(() -> directMemoryUsed() < (256L << 20));
+        } finally {
+            for (RawKafkaClient c : waiting) c.close();
+        }
+    }
+
+    /** Direct buffers in use in this JVM (the in-process broker's included), in bytes. */
+    private static long directMemoryUsed() {
+        return java.lang.management.ManagementFactory.getPlatformMXBeans(java.lang.management.BufferPoolMXBean.class).stream()
+                .filter(b -> b.getName().equals("direct")).mapToLong(java.lang.management.BufferPoolMXBean::getMemoryUsed).sum();
+    }
+
     @Test
     void fetchOutOfRangeAndUnknownPartitions() throws Exception {
         Brokers.await(broker.partitions().partition("errs", 0).orElseThrow().append(Batches.batch(3, 1L, "v")));
