@@ -4,15 +4,12 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.Unpooled;
 import io.runnel.log.LogSlice;
-import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
-import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.protocol.Message;
 import org.apache.kafka.common.protocol.ByteBufferAccessor;
 import org.apache.kafka.common.protocol.MessageSizeAccumulator;
 import org.apache.kafka.common.protocol.ObjectSerializationCache;
-import org.apache.kafka.common.protocol.Writable;
 import org.apache.kafka.common.record.internal.BaseRecords;
 import org.apache.kafka.common.record.internal.MemoryRecords;
 
@@ -22,15 +19,15 @@ import org.apache.kafka.common.record.internal.MemoryRecords;
  * part, a {@link LogSlice} of a segment file (sent from the file, zero-copy) or the {@link MemoryRecords}' buffer
  * wrapped as it is. This is Kafka's own split (SendBuilder: zero-copy records between byte-buffer sends).
  */
-final class ResponseEncoder implements Writable {
+final class ResponseEncoder extends ByteBufferAccessor {
     private final ByteBuf buf;
-    private final ByteBufferAccessor out;
     private final List<Object> parts = new ArrayList<>(3);
     private int cut;
 
+    /** Writes fixed fields into {@code buf}'s memory (kafka-clients' accessor) and records fields as parts. */
     private ResponseEncoder(ByteBuf buf, int capacity) {
+        super(buf.nioBuffer(0, capacity));
         this.buf = buf;
-        this.out = new ByteBufferAccessor(buf.nioBuffer(0, capacity));
     }
 
     /**
@@ -46,11 +43,11 @@ final class ResponseEncoder implements Writable {
         ByteBuf buf = alloc.directBuffer(inline, inline);
         ResponseEncoder e = new ResponseEncoder(buf, inline);
         try {
-            e.out.writeInt(size.totalSize());
+            e.writeInt(size.totalSize());
             header.write(e, cache, headerVersion);
             body.write(e, cache, version);
-            if (e.out.buffer().position() != inline) {
-                throw new IllegalStateException("encoded " + e.out.buffer().position() + " bytes where " + inline + " were sized");
+            if (e.buffer().position() != inline) {
+                throw new IllegalStateException("encoded " + e.buffer().position() + " bytes where " + inline + " were sized");
             }
             e.cutHere();
             return e.parts;
@@ -70,7 +67,7 @@ final class ResponseEncoder implements Writable {
     }
 
     private void cutHere() {
-        int pos = out.buffer().position();
+        int pos = buffer().position();
         if (pos > cut) parts.add(buf.retainedSlice(cut, pos - cut));
         cut = pos;
     }
@@ -86,60 +83,5 @@ final class ResponseEncoder implements Writable {
         } else {
             throw new IllegalArgumentException("Cannot send records of type " + records.getClass().getName());
         }
-    }
-
-    @Override
-    public void writeByte(byte val) {
-        out.writeByte(val);
-    }
-
-    @Override
-    public void writeShort(short val) {
-        out.writeShort(val);
-    }
-
-    @Override
-    public void writeInt(int val) {
-        out.writeInt(val);
-    }
-
-    @Override
-    public void writeLong(long val) {
-        out.writeLong(val);
-    }
-
-    @Override
-    public void writeDouble(double val) {
-        out.writeDouble(val);
-    }
-
-    @Override
-    public void writeByteArray(byte[] arr) {
-        out.writeByteArray(arr);
-    }
-
-    @Override
-    public void writeUnsignedVarint(int i) {
-        out.writeUnsignedVarint(i);
-    }
-
-    @Override
-    public void writeByteBuffer(ByteBuffer buffer) {
-        out.writeByteBuffer(buffer);
-    }
-
-    @Override
-    public void writeVarint(int i) {
-        out.writeVarint(i);
-    }
-
-    @Override
-    public void writeVarlong(long i) {
-        out.writeVarlong(i);
-    }
-
-    @Override
-    public void writeUuid(Uuid uuid) {
-        out.writeUuid(uuid);
     }
 }

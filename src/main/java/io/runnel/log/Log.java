@@ -235,7 +235,7 @@ public final class Log {
 
     /**
      * Reads whole batches from {@code offset} (the batch holding it comes first, as in Kafka) up to
-     * {@code maxBytes}; see {@link Segment#read} for {@code minOneBatch}.
+     * {@code maxBytes}; see {@link Segment#span} for {@code minOneBatch}.
      *
      * @throws OffsetOutOfRangeException when {@code offset} is below the log start or above the log end offset
      */
@@ -249,26 +249,21 @@ public final class Log {
      * always where some replica's log ends). An offset past {@code upTo} is out of range.
      */
     public ReadResult read(long offset, int maxBytes, boolean minOneBatch, long upTo) throws IOException {
-        long start = logStartOffset;
-        long end = Math.min(logEndOffset, upTo);
-        checkReadable(offset, start, end);
-        if (offset < end) {
-            for (Map.Entry<Long, Segment> e = segments.floorEntry(offset); e != null; e = segments.higherEntry(e.getKey())) {
-                ByteBuffer data = e.getValue().read(offset, maxBytes, minOneBatch, end);
-                if (data != null) return new ReadResult(data, start, end);
-            }
-        }
-        return new ReadResult(ByteBuffer.allocate(0), start, end);
+        // The bytes of the slice the zero-copy fetch path would send: one way of finding batches for both.
+        SliceResult slice = slice(offset, maxBytes, minOneBatch, upTo);
+        return new ReadResult(slice.records().readBytes(), slice.logStartOffset(), slice.logEndOffset());
     }
 
     /**
-     * What {@link #read(long, int, boolean, long)} would return, as a {@link LogSlice} of a segment file instead of
-     * bytes: only batch headers are read, and the fetch path sends the slice from the file to the socket (zero-copy).
+     * {@link #read(long, int, boolean, long)} as a {@link LogSlice} of a segment file instead of bytes: only batch
+     * headers are read, and the fetch path sends the slice from the file to the socket (zero-copy).
      */
     public SliceResult slice(long offset, int maxBytes, boolean minOneBatch, long upTo) throws IOException {
         long start = logStartOffset;
         long end = Math.min(logEndOffset, upTo);
-        checkReadable(offset, start, end);
+        if (offset < start || offset > end) {
+            throw new OffsetOutOfRangeException("Offset " + offset + " is outside the log's range [" + start + ", " + end + "] in " + dir.getFileName());
+        }
         if (offset < end) {
             for (Map.Entry<Long, Segment> e = segments.floorEntry(offset); e != null; e = segments.higherEntry(e.getKey())) {
                 Segment s = e.getValue();
@@ -279,13 +274,6 @@ public final class Log {
             }
         }
         return new SliceResult(LogSlice.EMPTY, start, end);
-    }
-
-    /** A read from {@code offset} is in range: from the log start to {@code end} (the log end, or the high watermark). */
-    private void checkReadable(long offset, long start, long end) {
-        if (offset < start || offset > end) {
-            throw new OffsetOutOfRangeException("Offset " + offset + " is outside the log's range [" + start + ", " + end + "] in " + dir.getFileName());
-        }
     }
 
     /** The first record with a timestamp at or after {@code timestamp} (ListOffsets by time), if any. */

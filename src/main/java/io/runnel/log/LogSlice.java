@@ -1,5 +1,8 @@
 package io.runnel.log;
 
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import org.apache.kafka.common.record.internal.BaseRecords;
 import org.apache.kafka.common.record.internal.RecordsSend;
@@ -24,6 +27,17 @@ public record LogSlice(FileChannel channel, long position, int size, long lastOf
     @Override
     public int sizeInBytes() {
         return size;
+    }
+
+    /** The slice's bytes, read from the file into a new buffer (positioned at 0). Blocking. */
+    public ByteBuffer readBytes() throws IOException {
+        ByteBuffer out = ByteBuffer.allocate(size);
+        while (out.hasRemaining()) {
+            if (channel.read(out, position + out.position()) < 0) {
+                throw new EOFException("Unexpected end of a segment file at " + (position + out.position()));
+            }
+        }
+        return out.flip();
     }
 
     /** Kafka's network layer is not used: the connection writes slices itself. */

@@ -238,29 +238,16 @@ public final class Segment {
         bytesSinceLastIndexEntry += batchSize;
     }
 
-    /**
-     * Reads whole batches starting with the one that holds {@code startOffset}, up to {@code maxBytes}, and only
-     * batches that end before {@code upTo}. When the first batch alone is larger than {@code maxBytes} it is returned
-     * whole if {@code minOneBatch} (KIP-74), else nothing is.
-     *
-     * @return the bytes, or {@code null} when {@code startOffset} lies beyond this segment
-     */
-    ByteBuffer read(long startOffset, int maxBytes, boolean minOneBatch, long upTo) throws IOException {
-        Span span = span(startOffset, maxBytes, minOneBatch, upTo);
-        if (span == null) return null;
-        ByteBuffer out = ByteBuffer.allocate(span.size());
-        readFully(out, span.position());
-        return out.flip();
-    }
-
     /** Where a read's whole batches lie in the {@code .log} file (see {@link #span}); {@code size} 0 when none. */
     record Span(int position, int size, long lastOffset) {
     }
 
     /**
-     * Finds the whole batches a read returns, as {@link #read} does, without reading more than their headers: the
-     * zero-copy fetch path sends the span straight from the file ({@link LogSlice}). Headers are read through a
-     * small window, one pread per window while batches are small and one per header when they are large.
+     * Finds the whole batches a read returns, starting with the one that holds {@code startOffset}, up to
+     * {@code maxBytes}, and only batches that end before {@code upTo}; when the first batch alone is larger than
+     * {@code maxBytes} it is included if {@code minOneBatch} (KIP-74), else nothing is. Only batch headers are read
+     * (the fetch path sends the span straight from the file, see {@link LogSlice}), through a small window: one pread
+     * per window while batches are small and one per header when they are large.
      *
      * @return the span, or {@code null} when {@code startOffset} lies beyond this segment
      */
