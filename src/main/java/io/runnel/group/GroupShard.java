@@ -140,7 +140,7 @@ final class GroupShard extends VerticleBase {
             if (partition.highWatermark() > info.lastOffset() && partition.placement().leaderEpoch() == epoch) return Future.succeededFuture();
             io.vertx.core.Promise<Void> giveUp = io.vertx.core.Promise.promise();
             long timer = vertx.setTimer(io.runnel.config.Limits.OFFSET_COMMIT_TIMEOUT_MS, id -> giveUp.tryComplete());
-            return partition.awaitReplicated(info.lastOffset(), giveUp.future()).compose(v -> {
+            return partition.awaitReplicated(info.lastOffset(), epoch, giveUp.future()).compose(v -> {
                 vertx.cancelTimer(timer);
                 giveUp.tryComplete();
                 boolean sameTerm = partition.isLeader() && partition.placement().leaderEpoch() == epoch;

@@ -121,15 +121,19 @@ public final class PartitionHandle {
 
     /**
      * Completes when every in-sync replica has the records up to {@code lastOffset} (the high watermark passed it),
-     * or when {@code giveUp} completes, or when this replica stops leading; the caller checks which.
+     * or when {@code giveUp} completes, or when this replica does not lead in {@code leaderEpoch} (any more) or is
+     * closing; the caller checks which.
      */
-    public Future<Void> awaitReplicated(long lastOffset, Future<?> giveUp) {
-        return park(lastOffset, false, giveUp);
+    public Future<Void> awaitReplicated(long lastOffset, int leaderEpoch, Future<?> giveUp) {
+        return park(giveUp, parked -> verticle.awaitReplicated(lastOffset, leaderEpoch, parked));
     }
 
-    /** Completes when the log end passes {@code offset} (a follower's long poll), or {@code giveUp} completes. */
+    /**
+     * Completes when the log end passes {@code offset} (a follower's long poll), or {@code giveUp} completes, or at
+     * once when this replica does not lead or is closing.
+     */
     public Future<Void> awaitLogEndAfter(long offset, Future<?> giveUp) {
-        return park(offset, true, giveUp);
+        return park(giveUp, parked -> verticle.awaitLogEnd(offset, parked));
     }
 
     /** Appends batches fetched from the leader (this replica follows); returns null when there were none. */
@@ -180,22 +184,18 @@ public final class PartitionHandle {
      * answered for another reason), the parked entry is released.
      */
     public Future<Void> awaitDataAfter(long offset, Future<?> giveUp) {
-        return park(offset, false, giveUp);
+        return park(giveUp, parked -> verticle.pendingFetches().await(offset, verticle.highWatermark(), parked));
     }
 
     /**
-     * Parks a waiter on the partition until the high watermark (or, for {@code logEnd}, the log end offset) passes
-     * {@code offset}, or {@code giveUp} completes, which releases the parked entry. Completes on the caller's context.
+     * Parks a waiter on the partition's context with {@code parker}; {@code giveUp} completing releases the parked
+     * entry. Completes on the caller's context.
      */
-    private Future<Void> park(long offset, boolean logEnd, Future<?> giveUp) {
+    private Future<Void> park(Future<?> giveUp, java.util.function.Consumer<Promise<Void>> parker) {
         Promise<Void> parked = Promise.promise();
         giveUp.onComplete(x -> parked.tryComplete());
         return OnContext.compose(verticle.context(), () -> {
-            if (logEnd) {
-                verticle.replicaFetches().await(offset, log.logEndOffset(), parked);
-            } else {
-                verticle.pendingFetches().await(offset, verticle.highWatermark(), parked);
-            }
+            parker.accept(parked);
             return parked.future();
         });
     }

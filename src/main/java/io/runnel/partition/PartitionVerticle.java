@@ -11,6 +11,7 @@ import io.runnel.log.LogConfig;
 import io.runnel.log.Segment;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -124,6 +125,7 @@ public final class PartitionVerticle extends VerticleBase {
         stopping = true;
         cancelTimers();
         pendingFetches.completeAll();
+        replicaFetches.completeAll();
         List<Retired> retiring = List.copyOf(retired);
         retired.clear();
         if (deleteOnStop) {
@@ -137,7 +139,6 @@ public final class PartitionVerticle extends VerticleBase {
                 return null;
             }, true);
         }
-        replicaFetches.completeAll();
         byte[] snapshot = producers.producerCount() > 0 ? producers.snapshot() : null;
         long hw = highWatermark;
         return context.executeBlocking(() -> {
@@ -171,8 +172,28 @@ public final class PartitionVerticle extends VerticleBase {
         return epochs;
     }
 
-    PendingFetches replicaFetches() {
-        return replicaFetches;
+    /**
+     * Parks an acks=all produce until the high watermark passes {@code lastOffset}. It completes at once when this
+     * replica is closing or does not lead in {@code leaderEpoch}: the records were appended on this context, but the
+     * wait is parked by a later task, which may run after the placement change or stop that released the waiters
+     * before it (Kafka's DelayedProduce also completes as soon as leadership has moved). Parked then, it would hold
+     * the producer until its request timeout.
+     */
+    void awaitReplicated(long lastOffset, int leaderEpoch, Promise<Void> waiter) {
+        if (stopping || !isLeader() || placement.leaderEpoch() != leaderEpoch) {
+            waiter.tryComplete();
+            return;
+        }
+        pendingFetches.await(lastOffset, highWatermark, waiter);
+    }
+
+    /** Parks a follower's long poll until the log end passes {@code offset}; at once when not leading or closing. */
+    void awaitLogEnd(long offset, Promise<Void> waiter) {
+        if (stopping || !isLeader()) {
+            waiter.tryComplete();
+            return;
+        }
+        replicaFetches.await(offset, log.logEndOffset(), waiter);
     }
 
     void useIsrProposals(java.util.function.Function<List<Integer>, Future<Void>> proposals, long replicaLagTimeMaxMs) {

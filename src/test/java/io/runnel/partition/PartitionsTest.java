@@ -13,6 +13,8 @@ import io.runnel.testkit.Batches;
 import io.runnel.testkit.Brokers;
 import io.runnel.testkit.ManualTime;
 import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.junit5.VertxTestContext;
 import java.nio.ByteBuffer;
@@ -118,6 +120,45 @@ class PartitionsTest {
         assertThat(partitions.topic("twice").orElseThrow().partitions()).hasSize(1); // num.partitions
         assertThat(causeOf(() -> await(partitions.createTopic("twice", 1, Map.of())))).isInstanceOf(TopicExistsException.class);
         assertThat(causeOf(() -> await(partitions.deleteTopic("never")))).isInstanceOf(UnknownTopicOrPartitionException.class);
+    }
+
+    /**
+     * An acks=all produce appends on the partition's context and parks its wait in a later task: when leadership
+     * moved (or the replica closed) in between, nothing would wake the wait, and the producer hung until its request
+     * timeout (seen as 10 s stalls while partitions were reassigned under load). It must complete at once.
+     */
+    @Test
+    void anAcksAllWaitParkedAfterLeadershipMovedOrTheReplicaClosedCompletesAtOnce() throws Exception {
+        broker = Brokers.start(data);
+        Partitions partitions = broker.partitions();
+        await(partitions.createTopic("moved", 2, Map.of()));
+        int self = partitions.nodeId();
+        Promise<Void> never = Promise.promise(); // no request timeout: only the partition can complete the waits
+        for (int p = 0; p < 2; p++) {
+            PartitionHandle h = partitions.partition("moved", p).orElseThrow();
+            // A second in-sync replica (absent) holds the high watermark back: the records are not replicated.
+            int epoch = h.placement().leaderEpoch() + 1;
+            await(h.applyPlacement(new Placement(java.util.List.of(self, 99), self, epoch, java.util.List.of(self, 99))));
+            AppendInfo info = await(h.append(Batches.batch(2, T0, "w")));
+            Future<Void> waiting = h.awaitReplicated(info.lastOffset(), epoch, never.future());
+            await(h.flush()); // a later task on the partition's context: the wait is parked by now
+            assertThat(waiting.isComplete()).as("the wait for replication while still leading").isFalse();
+            await(h.applyPlacement(new Placement(java.util.List.of(self, 99), 99, epoch + 1, java.util.List.of(self, 99))));
+            await(waiting); // released by the placement change
+        }
+        // Parked after the change: leader no more (partition 0), or a stale epoch of a replica leading again (1).
+        PartitionHandle follower = partitions.partition("moved", 0).orElseThrow();
+        await(follower.awaitReplicated(follower.logEndOffset(), follower.placement().leaderEpoch() - 1, never.future()));
+        PartitionHandle again = partitions.partition("moved", 1).orElseThrow();
+        int next = again.placement().leaderEpoch() + 1;
+        await(again.applyPlacement(new Placement(java.util.List.of(self, 99), self, next, java.util.List.of(self, 99))));
+        await(again.awaitReplicated(again.logEndOffset(), next - 2, never.future()));
+        // Parked after the replica closed (the topic deleted) and a follower's long poll on a closed replica.
+        Future<Void> leaderWait = again.awaitReplicated(again.logEndOffset(), next, never.future());
+        await(partitions.deleteTopic("moved"));
+        await(leaderWait);
+        await(again.awaitReplicated(again.logEndOffset() + 10, next, never.future()));
+        await(again.awaitLogEndAfter(again.logEndOffset() + 10, never.future()));
     }
 
     @Test

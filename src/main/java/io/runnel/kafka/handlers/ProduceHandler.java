@@ -124,7 +124,7 @@ public final class ProduceHandler implements ApiHandler {
         io.vertx.core.Promise<Void> giveUp = io.vertx.core.Promise.promise();
         io.vertx.core.Vertx vertx = io.vertx.core.Vertx.currentContext().owner();
         long timer = vertx.setTimer(Math.max(1, timeoutMs), x -> giveUp.tryComplete());
-        return h.awaitReplicated(lastOffset, giveUp.future()).compose(v -> {
+        return h.awaitReplicated(lastOffset, epoch, giveUp.future()).compose(v -> {
             vertx.cancelTimer(timer);
             giveUp.tryComplete();
             // As Kafka's Partition.checkEnoughReplicasReachOffset: replicated, but by fewer in-sync replicas than
