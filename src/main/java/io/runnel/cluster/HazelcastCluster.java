@@ -421,8 +421,11 @@ public final class HazelcastCluster implements ClusterView {
     private void readApMetadata() {
         String c = controllerMap.get(CONTROLLER_KEY);
         controller = c == null ? null : new JsonObject(c);
-        topicsCache.clear();
-        topicsMap.forEach((k, v) -> topicsCache.put(k, TopicJson.decode(v)));
+        // Swapped in without emptying the cache first: an image copied meanwhile must not miss a live topic.
+        Map<String, ClusterTopic> read = new java.util.HashMap<>();
+        topicsMap.forEach((k, v) -> read.put(k, TopicJson.decode(v)));
+        topicsCache.keySet().retainAll(read.keySet());
+        topicsCache.putAll(read);
         deletedMap.keySet().forEach(k -> deletedCache.add(Uuid.fromString(k)));
     }
 
@@ -446,13 +449,16 @@ public final class HazelcastCluster implements ClusterView {
         }
     }
 
-    /** Hands the current topic metadata to the broker (on the cluster context, so images are applied in order). */
+    /**
+     * Hands the current topic metadata to the broker, on the cluster context so that images are applied in order.
+     * The copy is taken there too, not on the calling thread: Hazelcast delivers events of different keys (and
+     * membership events) on different threads, and a copy taken before another thread's update could otherwise be
+     * applied after that thread's newer copy, leaving the broker on a stale placement until the topic changed again.
+     */
     private void imageChanged() {
         BiConsumer<Map<String, ClusterTopic>, Set<Uuid>> l = imageListener;
         if (l == null) return;
-        Map<String, ClusterTopic> image = Map.copyOf(topicsCache);
-        Set<Uuid> deleted = Set.copyOf(deletedCache);
-        context.runOnContext(v -> l.accept(image, deleted));
+        context.runOnContext(v -> l.accept(Map.copyOf(topicsCache), Set.copyOf(deletedCache)));
     }
 
     /** Where to apply the cluster's topic metadata from now on; it gets the current image at once. */
