@@ -50,7 +50,7 @@ class ReassignmentTest {
             List<String> acked = new ArrayList<>();
             try (KafkaProducer<String, String> producer = KafkaClients.producer(cluster.bootstrap(), Map.of(ProducerConfig.ACKS_CONFIG, "all",
                     ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 120_000))) {
-                send(producer, 0, 3_000, acked); // about 3 MB for the new replica to catch up on
+                send(cluster, producer, 0, 3_000, acked); // about 3 MB for the new replica to catch up on
                 int added = cluster.addBroker();
                 TopicPartitionInfo before = describe(cluster, 1);
                 int leaving = before.leader().id();
@@ -59,7 +59,7 @@ class ReassignmentTest {
                     await().atMost(Duration.ofSeconds(30)).until(() -> admin.describeCluster().nodes().get().size() == 4);
                     admin.alterPartitionReassignments(Map.of(TP, Optional.of(new NewPartitionReassignment(List.of(added, staying)))))
                             .all().get(30, TimeUnit.SECONDS);
-                    send(producer, 3_000, 4_000, acked); // the producer goes on while the partition moves
+                    send(cluster, producer, 3_000, 4_000, acked); // the producer goes on while the partition moves
                     await().atMost(Duration.ofSeconds(60)).ignoreExceptions().untilAsserted(() -> {
                         assertThat(admin.listPartitionReassignments().reassignments().get(10, TimeUnit.SECONDS)).isEmpty();
                         for (int via = 1; via <= 4; via++) {
@@ -69,7 +69,7 @@ class ReassignmentTest {
                         }
                     });
                 }
-                send(producer, 4_000, 4_100, acked);
+                send(cluster, producer, 4_000, 4_100, acked);
                 int removed = leaving;
                 await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
                         assertThat(Files.exists(cluster.dataDir(removed).resolve("moving-0"))).as("the removed replica's files").isFalse());
@@ -141,16 +141,41 @@ class ReassignmentTest {
         return cluster.size();
     }
 
-    /** Sends records {@code from} .. {@code to - 1} and waits until each is acknowledged. */
-    private static void send(KafkaProducer<String, String> producer, int from, int to, List<String> acked) throws Exception {
-        sendTo(producer, "moving", from, to, acked);
+    /** Sends records {@code from} .. {@code to - 1} to moving-0 and waits until each is acknowledged. */
+    private static void send(LocalCluster cluster, KafkaProducer<String, String> producer, int from, int to, List<String> acked) throws Exception {
+        sendTo(cluster, producer, "moving", from, to, acked);
     }
 
     private static void sendTo(KafkaProducer<String, String> producer, String topic, int from, int to, List<String> acked) throws Exception {
+        sendTo(null, producer, topic, from, to, acked);
+    }
+
+    /**
+     * As {@link #sendTo(KafkaProducer, String, int, int, List)}; when a record is not acknowledged, the failure says
+     * how each broker of {@code cluster} saw the partition then (CI shows little more than the failure's one line).
+     */
+    private static void sendTo(LocalCluster cluster, KafkaProducer<String, String> producer, String topic, int from, int to, List<String> acked)
+            throws Exception {
         List<Future<RecordMetadata>> futures = new ArrayList<>();
         for (int i = from; i < to; i++) futures.add(producer.send(new ProducerRecord<>(topic, 0, "k", value(i))));
         for (int i = 0; i < futures.size(); i++) {
-            futures.get(i).get(120, TimeUnit.SECONDS);
+            try {
+                futures.get(i).get(120, TimeUnit.SECONDS);
+            } catch (java.util.concurrent.ExecutionException e) {
+                if (cluster == null) throw e;
+                StringBuilder seen = new StringBuilder();
+                for (int via = 1; via <= cluster.size(); via++) {
+                    try {
+                        TopicPartitionInfo p = describe(cluster, via);
+                        seen.append(" broker ").append(via).append(": leader ").append(p.leader() == null ? -1 : p.leader().id())
+                                .append(" replicas ").append(p.replicas().stream().map(Node::id).toList())
+                                .append(" isr ").append(p.isr().stream().map(Node::id).toList()).append(';');
+                    } catch (Exception x) {
+                        seen.append(" broker ").append(via).append(": ").append(x).append(';');
+                    }
+                }
+                throw new AssertionError("record " + (from + i) + " was not acknowledged (" + e.getCause() + "); " + topic + "-0 as seen by" + seen, e);
+            }
             acked.add(value(from + i));
         }
     }
