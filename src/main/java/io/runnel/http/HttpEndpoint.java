@@ -112,7 +112,7 @@ public final class HttpEndpoint {
                 all.add(s.groups().fetchOffsets(g.groupId()).map(offsets -> {
                     List<BrokerMetrics.Lag> lags = new ArrayList<>();
                     offsets.forEach((tp, c) -> s.partitions().partition(tp.topic(), tp.partition()).ifPresent(h ->
-                            lags.add(new BrokerMetrics.Lag(g.groupId(), tp.topic(), tp.partition(), Math.max(0, h.logEndOffset() - c.offset())))));
+                            lags.add(new BrokerMetrics.Lag(g.groupId(), tp.topic(), tp.partition(), Math.max(0, h.highWatermark() - c.offset())))));
                     return lags;
                 }));
             }

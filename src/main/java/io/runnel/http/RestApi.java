@@ -247,13 +247,13 @@ final class RestApi {
         Future<Long> start;
         if (ctx.queryParams().contains("timestamp")) {
             long ts = query(ctx, "timestamp", 0, 0, Long.MAX_VALUE);
-            start = h.offsetForTimestamp(ts).map(o -> o.map(x -> x.offset()).orElse(h.logEndOffset()));
+            start = h.listOffset(ts, true).map(o -> o.map(PartitionHandle.ListedOffset::offset).orElse(h.highWatermark()));
         } else {
             String offset = ctx.queryParams().get("offset");
             if (offset == null || offset.equals("earliest")) {
                 start = Future.succeededFuture(h.logStartOffset());
             } else if (offset.equals("latest")) {
-                start = Future.succeededFuture(h.logEndOffset());
+                start = Future.succeededFuture(h.highWatermark());
             } else {
                 start = Future.succeededFuture(query(ctx, "offset", 0, 0, Long.MAX_VALUE));
             }
@@ -263,7 +263,7 @@ final class RestApi {
                 return Future.failedFuture(new org.apache.kafka.common.errors.OffsetOutOfRangeException("Offset " + from + " is outside partition "
                         + p + "'s range [" + h.logStartOffset() + ", " + h.logEndOffset() + "]"));
             }
-            if (from < h.logEndOffset() || timeout == 0) return read(h, from, limit, base64);
+            if (from < h.highWatermark() || timeout == 0) return read(h, from, limit, base64);
             // Long poll: wait for an append past the end, or the timeout (the parked entry is then released).
             Promise<Void> giveUp = Promise.promise();
             long timer = s.vertx().setTimer(timeout, x -> giveUp.tryComplete());
@@ -276,8 +276,8 @@ final class RestApi {
     }
 
     private Future<JsonObject> read(PartitionHandle h, long from, long limit, boolean base64) {
-        if (from >= h.logEndOffset()) {
-            return Future.succeededFuture(new JsonObject().put("records", new JsonArray()).put("nextOffset", from).put("logEndOffset", h.logEndOffset()));
+        if (from >= h.highWatermark()) {
+            return Future.succeededFuture(new JsonObject().put("records", new JsonArray()).put("nextOffset", from).put("logEndOffset", h.highWatermark()));
         }
         return PartitionReader.read(h, from, Limits.WS_READ_MAX_BYTES, limit, Long.MAX_VALUE, base64, s.metrics())
                 .map(c -> new JsonObject().put("records", c.records()).put("nextOffset", c.nextOffset()).put("logEndOffset", c.logEndOffset()));
@@ -352,8 +352,9 @@ final class RestApi {
                 JsonObject o = new JsonObject().put("topic", e.getKey().topic()).put("partition", e.getKey().partition())
                         .put("committedOffset", e.getValue().offset()).put("metadata", e.getValue().metadata());
                 if (h.isPresent()) {
-                    long lag = Math.max(0, h.get().logEndOffset() - e.getValue().offset());
-                    o.put("logEndOffset", h.get().logEndOffset()).put("lag", lag);
+                    // As Kafka's consumer-groups tool: the log end a consumer sees is the high watermark.
+                    long lag = Math.max(0, h.get().highWatermark() - e.getValue().offset());
+                    o.put("logEndOffset", h.get().highWatermark()).put("lag", lag);
                     total += lag;
                 }
                 lags.add(o);

@@ -146,7 +146,7 @@ final class WsSubscription {
 
     private static Future<Long> startOffset(PartitionHandle h, Object from) {
         if ("earliest".equals(from)) return Future.succeededFuture(h.logStartOffset());
-        if ("latest".equals(from)) return Future.succeededFuture(h.logEndOffset());
+        if ("latest".equals(from)) return Future.succeededFuture(h.highWatermark());
         JsonObject o = (JsonObject) from;
         if (o.getValue("offset") != null) {
             long offset = o.getLong("offset");
@@ -157,7 +157,7 @@ final class WsSubscription {
             return Future.succeededFuture(Math.max(offset, h.logStartOffset())); // deleted by retention: the first kept
         }
         long ts = o.getLong("timestamp");
-        return h.offsetForTimestamp(ts).map(found -> found.map(x -> x.offset()).orElse(h.logEndOffset()));
+        return h.listOffset(ts, true).map(found -> found.map(PartitionHandle.ListedOffset::offset).orElse(h.highWatermark()));
     }
 
     private JsonArray positionsJson(Set<Integer> parts) {
@@ -196,7 +196,7 @@ final class WsSubscription {
             int p = parts.get((turn + k) % parts.size());
             PartitionHandle h = t.local(p);
             if (h == null) continue;
-            if (positions.get(p) < h.logEndOffset()) {
+            if (positions.get(p) < h.highWatermark()) { // readable: below the high watermark
                 turn = (turn + k + 1) % parts.size();
                 read(p, h);
                 return;
@@ -263,7 +263,7 @@ final class WsSubscription {
         if (closed) return;
         TopicInfo t = topicInfo();
         boolean data = t != null && positions.entrySet().stream()
-                .anyMatch(e -> t.local(e.getKey()) != null && e.getValue() < t.local(e.getKey()).logEndOffset());
+                .anyMatch(e -> t.local(e.getKey()) != null && e.getValue() < t.local(e.getKey()).highWatermark());
         if (data || t == null) {
             pump();
         } else {
@@ -407,7 +407,7 @@ final class WsSubscription {
                 PartitionHandle h = t.local(p);
                 if (!joining.remove(p) || h == null) continue; // revoked meanwhile, or held by another broker
                 CommittedOffset c = ar.succeeded() ? ar.result().get(new TopicPartition(topic, p)) : null;
-                long start = c != null ? Math.max(c.offset(), h.logStartOffset()) : "earliest".equals(from) ? h.logStartOffset() : h.logEndOffset();
+                long start = c != null ? Math.max(c.offset(), h.logStartOffset()) : "earliest".equals(from) ? h.logStartOffset() : h.highWatermark();
                 positions.put(p, Math.min(start, h.logEndOffset()));
             }
             announce(added, revoked);

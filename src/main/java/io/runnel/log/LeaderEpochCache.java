@@ -79,6 +79,21 @@ public final class LeaderEpochCache {
         return entries.isEmpty() ? UNDEFINED_EPOCH : latest().epoch();
     }
 
+    /** The epoch in which {@code offset} was written (the latest epoch starting at or before it), or {@link #UNDEFINED_EPOCH}. */
+    public int epochForOffset(long offset) {
+        int epoch = UNDEFINED_EPOCH;
+        for (Entry e : entries) {
+            if (e.startOffset() > offset) break;
+            epoch = e.epoch();
+        }
+        return epoch;
+    }
+
+    /** The oldest epoch when it began at or before {@code logStartOffset} (it covers the first record), else undefined. */
+    public int earliestEpochCovering(long logStartOffset) {
+        return !entries.isEmpty() && entries.get(0).startOffset() <= logStartOffset ? entries.get(0).epoch() : UNDEFINED_EPOCH;
+    }
+
     public List<Entry> entries() {
         return List.copyOf(entries);
     }

@@ -170,12 +170,34 @@ public final class PartitionHandle {
         });
     }
 
-    public Future<Optional<TimestampOffset>> offsetForTimestamp(long timestamp) {
-        return call(l -> l.offsetForTimestamp(timestamp));
+    /** An answer to ListOffsets: the offset, the timestamp found there (-1 for the log's ends), and its leader epoch. */
+    public record ListedOffset(long timestamp, long offset, int leaderEpoch) {
     }
 
-    public Future<Optional<TimestampOffset>> maxTimestampRecord() {
-        return call(Log::maxTimestampRecord);
+    /**
+     * ListOffsets on this replica, as Kafka's {@code Partition.fetchOffsetForTimestamp}: for a client
+     * ({@code consumer}) only the leader answers and only offsets below the high watermark count, so LATEST is the
+     * high watermark and a record found by timestamp at or past it is not found; otherwise (the debugging replica id)
+     * any replica answers up to its log end. The leader epoch is the current one for LATEST, the first epoch for
+     * EARLIEST when it covers the log start, and the epoch the found record was written in for timestamp lookups
+     * (KIP-320: the consumer validates its position against it).
+     */
+    public Future<Optional<ListedOffset>> listOffset(long timestamp, boolean consumer) {
+        return call(l -> {
+            if (consumer) requireLeader();
+            long fetchable = consumer ? verticle.highWatermark() : l.logEndOffset();
+            io.runnel.log.LeaderEpochCache epochs = verticle.epochs();
+            if (timestamp == org.apache.kafka.common.requests.ListOffsetsRequest.EARLIEST_TIMESTAMP
+                    || timestamp == org.apache.kafka.common.requests.ListOffsetsRequest.EARLIEST_LOCAL_TIMESTAMP) {
+                return Optional.of(new ListedOffset(-1, l.logStartOffset(), epochs.earliestEpochCovering(l.logStartOffset())));
+            }
+            if (timestamp == org.apache.kafka.common.requests.ListOffsetsRequest.LATEST_TIMESTAMP) {
+                return Optional.of(new ListedOffset(-1, fetchable, verticle.placement().leaderEpoch()));
+            }
+            Optional<TimestampOffset> found = timestamp == org.apache.kafka.common.requests.ListOffsetsRequest.MAX_TIMESTAMP ? l.maxTimestampRecord()
+                    : timestamp < 0 ? Optional.empty() : l.offsetForTimestamp(timestamp);
+            return found.filter(f -> f.offset() < fetchable).map(f -> new ListedOffset(f.timestamp(), f.offset(), epochs.epochForOffset(f.offset())));
+        });
     }
 
     /**

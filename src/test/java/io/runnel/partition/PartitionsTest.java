@@ -27,9 +27,11 @@ import org.apache.kafka.common.errors.BrokerNotAvailableException;
 import org.apache.kafka.common.errors.InvalidConfigurationException;
 import org.apache.kafka.common.errors.InvalidPartitionsException;
 import org.apache.kafka.common.errors.InvalidTopicException;
+import org.apache.kafka.common.errors.NotLeaderOrFollowerException;
 import org.apache.kafka.common.errors.OffsetOutOfRangeException;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
+import org.apache.kafka.common.requests.ListOffsetsRequest;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -159,6 +161,47 @@ class PartitionsTest {
         await(leaderWait);
         await(again.awaitReplicated(again.logEndOffset() + 10, next, never.future()));
         await(again.awaitLogEndAfter(again.logEndOffset() + 10, never.future()));
+    }
+
+    /**
+     * ListOffsets as Kafka answers it: a client sees offsets below the high watermark only (LATEST is the high
+     * watermark), with the leader epoch each record was written in (KIP-320); the debugging replica id reads to the
+     * log end; a follower refuses clients.
+     */
+    @Test
+    void listOffsetsAnswersBelowTheHighWatermarkWithTheEpochOfWhatItFound() throws Exception {
+        broker = Brokers.start(data);
+        Partitions partitions = broker.partitions();
+        await(partitions.createTopic("listed", 1, Map.of()));
+        int self = partitions.nodeId();
+        PartitionHandle h = partitions.partition("listed", 0).orElseThrow();
+        int first = h.placement().leaderEpoch();
+        await(h.append(Batches.batch(new long[] {T0, T0 + 1}, 10))); // offsets 0-1
+        int later = first + 3;
+        // A new epoch with an absent in-sync replica, which holds the high watermark at 2.
+        await(h.applyPlacement(new Placement(java.util.List.of(self, 99), self, later, java.util.List.of(self, 99))));
+        await(h.append(Batches.batch(new long[] {T0 + 10, T0 + 20}, 10))); // offsets 2-3
+        long latest = ListOffsetsRequest.LATEST_TIMESTAMP;
+        assertThat(listed(h, latest, true)).isEqualTo(new PartitionHandle.ListedOffset(-1, 2, later));
+        assertThat(listed(h, latest, false)).as("debugging replica id").isEqualTo(new PartitionHandle.ListedOffset(-1, 4, later));
+        assertThat(await(h.listOffset(T0 + 5, true))).as("a record at or past the high watermark is not found").isEmpty();
+        assertThat(await(h.listOffset(ListOffsetsRequest.MAX_TIMESTAMP, true))).isEmpty();
+        assertThat(listed(h, T0 + 5, false)).isEqualTo(new PartitionHandle.ListedOffset(T0 + 10, 2, later));
+        assertThat(listed(h, T0 + 1, true)).isEqualTo(new PartitionHandle.ListedOffset(T0 + 1, 1, first));
+        assertThat(listed(h, ListOffsetsRequest.EARLIEST_TIMESTAMP, true)).isEqualTo(new PartitionHandle.ListedOffset(-1, 0, first));
+
+        await(h.applyPlacement(new Placement(java.util.List.of(self, 99), self, later, java.util.List.of(self)))); // 99 leaves the ISR
+        assertThat(listed(h, latest, true)).isEqualTo(new PartitionHandle.ListedOffset(-1, 4, later));
+        assertThat(listed(h, ListOffsetsRequest.MAX_TIMESTAMP, true)).isEqualTo(new PartitionHandle.ListedOffset(T0 + 20, 3, later));
+        assertThat(await(h.listOffset(T0 + 21, true))).isEmpty();
+
+        await(h.applyPlacement(new Placement(java.util.List.of(self, 99), 99, later + 1, java.util.List.of(self, 99)))); // a follower now
+        assertThatThrownBy(() -> await(h.listOffset(latest, true))).hasCauseInstanceOf(NotLeaderOrFollowerException.class);
+        assertThat(listed(h, ListOffsetsRequest.EARLIEST_TIMESTAMP, false)).isEqualTo(new PartitionHandle.ListedOffset(-1, 0, first));
+    }
+
+    private static PartitionHandle.ListedOffset listed(PartitionHandle h, long timestamp, boolean consumer) throws Exception {
+        return await(h.listOffset(timestamp, consumer)).orElseThrow();
     }
 
     @Test

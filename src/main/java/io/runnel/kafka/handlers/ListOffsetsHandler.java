@@ -2,7 +2,6 @@ package io.runnel.kafka.handlers;
 
 import io.runnel.kafka.ApiHandler;
 import io.runnel.kafka.RequestContext;
-import io.runnel.log.TimestampOffset;
 import io.runnel.partition.PartitionHandle;
 import io.vertx.core.Future;
 import java.util.ArrayList;
@@ -23,10 +22,13 @@ import org.apache.kafka.common.requests.ListOffsetsRequest;
 import org.apache.kafka.common.requests.ListOffsetsResponse;
 
 /**
- * ListOffsets: earliest (-2) and earliest-local (-4) give the log start offset, latest (-1) the log end offset,
- * max timestamp (-3, KIP-734) the record with the largest timestamp, latest-tiered (-5) and earliest pending
- * upload (-6) answer -1 as Kafka does without tiered storage, and a timestamp the first record at or after it (or
- * -1 when there is none). A partition asked twice gets INVALID_REQUEST, as in Kafka.
+ * ListOffsets: earliest (-2) and earliest-local (-4) give the log start offset, latest (-1) the high watermark
+ * (the end a consumer can read to; no transactions, so READ_COMMITTED's last stable offset is the same), max
+ * timestamp (-3, KIP-734) the record with the largest timestamp, latest-tiered (-5) and earliest pending upload (-6)
+ * answer -1 as Kafka does without tiered storage, and a timestamp the first record at or after it (or -1 when there
+ * is none below the high watermark). Each answer carries the leader epoch of what it found (v4+). Only the leader
+ * answers a client (NOT_LEADER_OR_FOLLOWER elsewhere); see {@link PartitionHandle#listOffset}. A partition asked
+ * twice gets INVALID_REQUEST, as in Kafka.
  */
 public final class ListOffsetsHandler implements ApiHandler {
     @Override
@@ -38,6 +40,8 @@ public final class ListOffsetsHandler implements ApiHandler {
     public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
         ListOffsetsRequest r = (ListOffsetsRequest) request;
         Set<TopicPartition> duplicates = r.duplicatePartitions();
+        // Clients (replica id -1) are answered by the leader only; Kafka's debugging id (-2) reads any replica.
+        boolean consumer = r.replicaId() != ListOffsetsRequest.DEBUGGING_REPLICA_ID;
         List<ListOffsetsTopicResponse> topics = new ArrayList<>();
         List<Future<?>> all = new ArrayList<>();
         for (ListOffsetsTopic t : r.topics()) {
@@ -45,7 +49,7 @@ public final class ListOffsetsHandler implements ApiHandler {
             topics.add(tr);
             for (ListOffsetsPartition p : t.partitions()) {
                 ListOffsetsPartitionResponse out = new ListOffsetsPartitionResponse().setPartitionIndex(p.partitionIndex())
-                        .setTimestamp(-1).setOffset(-1).setLeaderEpoch(ctx.apiVersion() >= 4 ? 0 : -1);
+                        .setTimestamp(-1).setOffset(-1).setLeaderEpoch(-1);
                 tr.partitions().add(out);
                 if (duplicates.contains(new TopicPartition(t.name(), p.partitionIndex()))) {
                     out.setErrorCode(Errors.INVALID_REQUEST.code());
@@ -61,8 +65,8 @@ public final class ListOffsetsHandler implements ApiHandler {
                     out.setErrorCode(epoch.code());
                     continue;
                 }
-                all.add(lookup(h.get(), p.timestamp()).map(found -> {
-                    found.ifPresent(f -> out.setTimestamp(f.timestamp()).setOffset(f.offset()));
+                all.add(h.get().listOffset(p.timestamp(), consumer).map(found -> {
+                    found.ifPresent(f -> out.setTimestamp(f.timestamp()).setOffset(f.offset()).setLeaderEpoch(ctx.apiVersion() >= 4 ? f.leaderEpoch() : -1));
                     return null;
                 }).otherwise(e -> {
                     out.setErrorCode(Errors.forException(e).code());
@@ -72,17 +76,5 @@ public final class ListOffsetsHandler implements ApiHandler {
         }
         return Future.join(all).transform(x -> Future.succeededFuture(
                 new ListOffsetsResponse(new ListOffsetsResponseData().setTopics(topics))));
-    }
-
-    private static Future<Optional<TimestampOffset>> lookup(PartitionHandle h, long timestamp) {
-        if (timestamp == ListOffsetsRequest.EARLIEST_TIMESTAMP || timestamp == ListOffsetsRequest.EARLIEST_LOCAL_TIMESTAMP) {
-            return Future.succeededFuture(Optional.of(new TimestampOffset(-1, h.logStartOffset())));
-        }
-        if (timestamp == ListOffsetsRequest.LATEST_TIMESTAMP) {
-            return Future.succeededFuture(Optional.of(new TimestampOffset(-1, h.logEndOffset())));
-        }
-        if (timestamp == ListOffsetsRequest.MAX_TIMESTAMP) return h.maxTimestampRecord();
-        if (timestamp < 0) return Future.succeededFuture(Optional.empty());
-        return h.offsetForTimestamp(timestamp);
     }
 }
