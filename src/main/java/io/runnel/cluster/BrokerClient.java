@@ -18,11 +18,14 @@ import org.apache.kafka.common.requests.ResponseHeader;
 /**
  * A Kafka-protocol connection from this broker to another one (a follower to its leader), with kafka-clients'
  * request and response classes as the codec. One request at a time: the replica fetcher waits for each answer
- * before it sends the next, which is also its back pressure (the leader bounds each answer by fetch sizes).
- * Runs on the context that created it.
+ * before it sends the next, which is also its back pressure (the leader bounds each answer by fetch sizes). A
+ * request not answered within the timeout ({@code replica.socket.timeout.ms}, as Kafka's follower) fails and closes
+ * the connection, so that a late answer is never taken for the next request's. Runs on the context that created it.
  */
 final class BrokerClient {
+    private final Vertx vertx;
     private final NetClient client;
+    private final long requestTimeoutMs;
     private final String host;
     private final int port;
     private final String clientId;
@@ -30,7 +33,9 @@ final class BrokerClient {
     private int correlation;
     private Promise<ByteBuffer> pending;
 
-    BrokerClient(Vertx vertx, String host, int port, String clientId) {
+    BrokerClient(Vertx vertx, String host, int port, String clientId, long requestTimeoutMs) {
+        this.vertx = vertx;
+        this.requestTimeoutMs = requestTimeoutMs;
         this.client = vertx.createNetClient(new NetClientOptions().setTcpNoDelay(true).setConnectTimeout(5_000));
         this.host = host;
         this.port = port;
@@ -50,14 +55,20 @@ final class BrokerClient {
                 } else {
                     size[0] = -1;
                     frames.fixedSizeMode(4);
+                    if (socket != s) return; // a late answer on a connection given up
                     Promise<ByteBuffer> p = pending;
                     pending = null;
                     if (p != null) p.tryComplete(ByteBuffer.wrap(b.getBytes()));
                 }
             });
             s.handler(frames);
-            s.closeHandler(v -> fail(new IllegalStateException("connection to " + host + ":" + port + " closed")));
-            s.exceptionHandler(e -> fail(e));
+            // Only while this is the current connection: one closed after a timeout must not fail the next request.
+            s.closeHandler(v -> {
+                if (socket == s) fail(new IllegalStateException("connection to " + host + ":" + port + " closed"));
+            });
+            s.exceptionHandler(e -> {
+                if (socket == s) fail(e);
+            });
             return s;
         });
     }
@@ -76,6 +87,13 @@ final class BrokerClient {
             ByteBuffer bytes = request.serializeWithHeader(header);
             Promise<ByteBuffer> answer = Promise.promise();
             pending = answer;
+            long timer = vertx.setTimer(requestTimeoutMs, id -> {
+                if (pending != answer) return;
+                fail(new org.apache.kafka.common.errors.TimeoutException(request.apiKey() + " to " + host + ":" + port + " was not answered in "
+                        + requestTimeoutMs + " ms"));
+                s.close();
+            });
+            answer.future().onComplete(x -> vertx.cancelTimer(timer));
             s.write(Buffer.buffer(4 + bytes.remaining()).appendInt(bytes.remaining()).appendBytes(bytes.array(), bytes.arrayOffset() + bytes.position(),
                     bytes.remaining()));
             return answer.future().map(buf -> {

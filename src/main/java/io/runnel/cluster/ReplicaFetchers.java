@@ -52,10 +52,13 @@ public final class ReplicaFetchers {
     private final Partitions partitions;
     private final ClusterView view;
     private final int self;
+    private final int requestTimeoutMs;
     private final Map<Integer, LeaderLink> links = new HashMap<>();
     private boolean stopped;
 
-    public ReplicaFetchers(Vertx vertx, Partitions partitions, ClusterView view, int self) {
+    /** {@code requestTimeoutMs}: replica.socket.timeout.ms, after which an unanswered request to a leader fails. */
+    public ReplicaFetchers(Vertx vertx, Partitions partitions, ClusterView view, int self, int requestTimeoutMs) {
+        this.requestTimeoutMs = requestTimeoutMs;
         this.vertx = vertx;
         this.context = vertx.getOrCreateContext();
         this.partitions = partitions;
@@ -148,7 +151,7 @@ public final class ReplicaFetchers {
             for (ClusterView.BrokerNode b : view.brokers()) {
                 if (b.nodeId() != leader || b.listeners().isEmpty()) continue;
                 String[] hp = b.hostPort(b.listeners().keySet().iterator().next());
-                client = new BrokerClient(vertx, hp[0], Integer.parseInt(hp[1]), "runnel-replica-" + self);
+                client = new BrokerClient(vertx, hp[0], Integer.parseInt(hp[1]), "runnel-replica-" + self, requestTimeoutMs);
             }
             return client;
         }

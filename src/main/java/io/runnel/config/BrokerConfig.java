@@ -96,6 +96,8 @@ public final class BrokerConfig {
 
     public static final ConfigKey<Long> REPLICA_LAG_TIME_MAX_MS = longKey("replica.lag.time.max.ms", 30_000L, 1, Long.MAX_VALUE,
             "A follower that has not caught up with its leader for this long leaves the in-sync replicas.");
+    public static final ConfigKey<Integer> REPLICA_SOCKET_TIMEOUT_MS = intKey("replica.socket.timeout.ms", 30_000, 1_000, Integer.MAX_VALUE,
+            "A follower's request to its leader not answered in this long fails; the follower connects again.");
     public static final ConfigKey<Integer> MIN_INSYNC_REPLICAS = intKey("min.insync.replicas", 1, 1, Short.MAX_VALUE,
             "The fewest in-sync replicas with which an acks=all produce is accepted (NOT_ENOUGH_REPLICAS below it).");
     public static final ConfigKey<Boolean> UNCLEAN_LEADER_ELECTION_ENABLE = boolKey("unclean.leader.election.enable", false,
@@ -147,7 +149,7 @@ public final class BrokerConfig {
             GROUP_MIN_SESSION_TIMEOUT_MS, GROUP_MAX_SESSION_TIMEOUT_MS, GROUP_INITIAL_REBALANCE_DELAY_MS, OFFSETS_RETENTION_MINUTES,
             OFFSET_METADATA_MAX_BYTES, GROUP_CONSUMER_SESSION_TIMEOUT_MS, GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS, HTTP_HOST, HTTP_PORT,
             CLUSTER_MEMBERS, CLUSTER_HOST, CLUSTER_PORT, CLUSTER_NAME, CLUSTER_CP_MEMBER_COUNT,
-            REPLICA_LAG_TIME_MAX_MS, MIN_INSYNC_REPLICAS, UNCLEAN_LEADER_ELECTION_ENABLE,
+            REPLICA_LAG_TIME_MAX_MS, REPLICA_SOCKET_TIMEOUT_MS, MIN_INSYNC_REPLICAS, UNCLEAN_LEADER_ELECTION_ENABLE,
             AUTO_LEADER_REBALANCE_ENABLE, LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS, LEADER_IMBALANCE_PER_BROKER_PERCENTAGE);
 
     /** The environment variable that carries JVM flags for scripts/runnel; it is not a configuration key. */

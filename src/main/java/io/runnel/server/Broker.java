@@ -130,7 +130,8 @@ public final class Broker {
                         // Topic decisions go to the controller; its metadata comes back as images applied here, and
                         // the replica fetchers follow the leaders the image names.
                         broker.partitions.useAuthority(cluster.authority());
-                        broker.fetchers = new ReplicaFetchers(vertx, broker.partitions, cluster, meta.nodeId());
+                        broker.fetchers = new ReplicaFetchers(vertx, broker.partitions, cluster, meta.nodeId(),
+                                config.get(BrokerConfig.REPLICA_SOCKET_TIMEOUT_MS));
                         cluster.onImage((image, deleted) -> broker.partitions.applyCluster(image, deleted)
                                 .onComplete(x -> broker.fetchers.reconcile(image)));
                     }

@@ -112,6 +112,18 @@ class BrokerConfigTest {
         assertThatThrownBy(() -> TopicConfig.of(broker, Map.of("compression.typo", "x"))).hasMessageContaining("'compression.typo'");
     }
 
+    /** A key declared and not listed in KEYS is unknown to every source and has no default (it read as null). */
+    @Test
+    void everyDeclaredKeyIsListedAndHasAValue() throws Exception {
+        BrokerConfig defaults = BrokerConfig.defaults();
+        for (java.lang.reflect.Field f : BrokerConfig.class.getFields()) {
+            if (!ConfigKey.class.isAssignableFrom(f.getType()) || !java.lang.reflect.Modifier.isStatic(f.getModifiers())) continue;
+            ConfigKey<?> k = (ConfigKey<?>) f.get(null);
+            assertThat(BrokerConfig.KEYS).as("BrokerConfig.KEYS lists %s", f.getName()).contains(k);
+            if (k.defaultValue() != null) assertThat(defaults.get(k)).as("the default of %s", k.name()).isNotNull();
+        }
+    }
+
     @Test
     void confBrokerPropertiesDocumentsEveryKeyCommentedOutWithItsDefault() throws Exception {
         List<String> lines = Files.readAllLines(Path.of("conf", "broker.properties"));
