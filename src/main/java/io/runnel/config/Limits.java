@@ -119,4 +119,7 @@ public final class Limits {
      * __consumer_offsets partition before the request fails with a timeout: Kafka's offsets.commit.timeout.ms.
      */
     public static final long OFFSET_COMMIT_TIMEOUT_MS = 5_000;
+
+    /** After this long (ms), and as often again, a broker warns that a cluster metadata image is still being applied. */
+    public static final long IMAGE_APPLY_WARN_MS = 10_000;
 }

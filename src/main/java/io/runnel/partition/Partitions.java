@@ -488,7 +488,7 @@ public final class Partitions {
      * Images are applied in the order they arrive, one at a time.
      */
     public synchronized Future<Void> applyCluster(Map<String, ClusterTopic> image, Set<Uuid> deleted) {
-        applying = applying.transform(x -> applyNow(image, deleted)).andThen(ar -> {
+        applying = applying.transform(x -> watched(applyNow(image, deleted), image.size())).andThen(ar -> {
             if (ar.failed()) LOG.warn("Applying the cluster metadata failed", ar.cause());
             for (Waiter w : waiters) {
                 TopicInfo t = topics.get(w.topic());
@@ -496,6 +496,19 @@ public final class Partitions {
             }
         });
         return applying;
+    }
+
+    /**
+     * Warns while an image takes longer than {@link Limits#IMAGE_APPLY_WARN_MS} to apply: images apply one at a time,
+     * so one that hangs (a replica that does not open or close) keeps every later change, and with it this broker's
+     * metadata answers, from taking effect.
+     */
+    private Future<Void> watched(Future<Void> apply, int topicCount) {
+        if (apply.isComplete()) return apply;
+        long started = System.nanoTime();
+        long timer = vertx.setPeriodic(Limits.IMAGE_APPLY_WARN_MS, id -> LOG.warn("Applying the cluster metadata ({} topic(s)) has taken {} ms so far; "
+                + "later metadata waits for it", topicCount, (System.nanoTime() - started) / 1_000_000));
+        return apply.andThen(x -> vertx.cancelTimer(timer));
     }
 
     private Future<Void> applyNow(Map<String, ClusterTopic> image, Set<Uuid> deleted) {
