@@ -239,12 +239,15 @@ final class ConsumerProtocolShard {
         return Errors.NONE;
     }
 
+    /** ConsumerGroupDescribe's answer for a group that does not exist. */
+    static ConsumerGroupDescribeResponseData.DescribedGroup notFound(String groupId) {
+        return new ConsumerGroupDescribeResponseData.DescribedGroup().setGroupId(groupId).setErrorCode(Errors.GROUP_ID_NOT_FOUND.code())
+                .setErrorMessage("Group " + groupId + " not found.");
+    }
+
     ConsumerGroupDescribeResponseData.DescribedGroup describe(String groupId) {
         ConsumerGroup g = groups.get(groupId);
-        if (g == null) {
-            return new ConsumerGroupDescribeResponseData.DescribedGroup().setGroupId(groupId).setErrorCode(Errors.GROUP_ID_NOT_FOUND.code())
-                    .setErrorMessage("Group " + groupId + " not found.");
-        }
+        if (g == null) return notFound(groupId);
         ConsumerGroupDescribeResponseData.DescribedGroup out = new ConsumerGroupDescribeResponseData.DescribedGroup().setGroupId(groupId)
                 .setGroupState(g.state()).setGroupEpoch(g.groupEpoch).setAssignmentEpoch(g.assignmentEpoch).setAssignorName(g.assignor);
         for (Member m : g.members.values()) {

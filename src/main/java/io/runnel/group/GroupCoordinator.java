@@ -183,8 +183,26 @@ public final class GroupCoordinator {
         return OnContext.compose(shard.context(), () -> call.apply(shard));
     }
 
-    /** Runs {@code call} on every shard and gathers the results in shard order. */
+    /**
+     * Whether no group can exist yet: {@code __consumer_offsets} was never created. Reading groups (listing,
+     * describing, fetching offsets, the metrics' lag) does not create it, as Kafka's ListGroups and DescribeGroups do
+     * not; the first FindCoordinator, join or commit does.
+     */
+    private boolean noGroupsYet() {
+        synchronized (this) {
+            if (ready != null) return false;
+        }
+        return partitions.topic(OFFSETS_TOPIC).isEmpty();
+    }
+
+    /** {@link #onGroup} for a read: {@code none} without creating the coordinator's topic when no group exists. */
+    private <T> Future<T> readGroup(String groupId, Function<GroupShard, Future<T>> call, T none) {
+        return noGroupsYet() ? Future.succeededFuture(none) : onGroup(groupId, call);
+    }
+
+    /** Runs {@code call} on every shard and gathers the results in shard order (none while no group exists). */
     <T> Future<List<T>> onAllShards(Function<GroupShard, Future<T>> call) {
+        if (noGroupsYet()) return Future.succeededFuture(List.of());
         return ensureReady().compose(v -> {
             List<Future<T>> all = new ArrayList<>();
             for (GroupShard s : shards) if (s != null) all.add(onShard(s, call));
@@ -222,7 +240,7 @@ public final class GroupCoordinator {
     }
 
     public Future<org.apache.kafka.common.message.ConsumerGroupDescribeResponseData.DescribedGroup> consumerGroupDescribe(String groupId) {
-        return onGroup(groupId, s -> Future.succeededFuture(s.consumers.describe(groupId)));
+        return readGroup(groupId, s -> Future.succeededFuture(s.consumers.describe(groupId)), ConsumerProtocolShard.notFound(groupId));
     }
 
     // ---- offsets ----
@@ -241,11 +259,11 @@ public final class GroupCoordinator {
 
     /** The group's committed offsets (all of them). */
     public Future<Map<org.apache.kafka.common.TopicPartition, CommittedOffset>> fetchOffsets(String groupId) {
-        return onGroup(groupId, s -> {
+        return readGroup(groupId, s -> {
             Map<org.apache.kafka.common.TopicPartition, CommittedOffset> out = new java.util.LinkedHashMap<>();
             s.committed(groupId).forEach((tp, c) -> out.put(tp, new CommittedOffset(c.offset(), c.leaderEpoch(), c.metadata())));
             return Future.succeededFuture(out);
-        });
+        }, Map.of());
     }
 
     /** Removes expired offsets of groups without members now (also done every 10 minutes). */
@@ -261,7 +279,7 @@ public final class GroupCoordinator {
 
     /** The group's description, or null when it does not exist. */
     public Future<GroupDescription> describeGroup(String groupId) {
-        return onGroup(groupId, s -> Future.succeededFuture(s.describe(groupId)));
+        return readGroup(groupId, s -> Future.succeededFuture(s.describe(groupId)), null);
     }
 
     public Future<Errors> deleteGroup(String groupId) {

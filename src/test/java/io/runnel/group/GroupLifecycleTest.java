@@ -70,6 +70,35 @@ class GroupLifecycleTest {
         return KafkaClients.groupConsumer(broker.bootstrapServers(), protocol, group, extra);
     }
 
+    /**
+     * Reading groups (Kafka's ListGroups, the REST API, the metrics' lag) does not create __consumer_offsets, as in
+     * Kafka; the first group does.
+     */
+    @Test
+    void readingGroupsBeforeAnyExistsDoesNotCreateTheOffsetsTopic() throws Exception {
+        java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+        java.util.function.Function<String, java.net.http.HttpResponse<String>> get = path -> {
+            try {
+                return http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + broker.httpPort() + path))
+                        .timeout(Duration.ofSeconds(30)).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+            } catch (Exception e) {
+                throw new AssertionError(e);
+            }
+        };
+        assertThat(admin.listGroups().all().get(30, TimeUnit.SECONDS)).isEmpty();
+        assertThat(get.apply("/api/groups").body()).isEqualTo("[]");
+        assertThat(get.apply("/api/groups/nobody").statusCode()).isEqualTo(404);
+        assertThat(get.apply("/metrics").statusCode()).isEqualTo(200);
+        assertThat(broker.partitions().topic("__consumer_offsets")).as("the offsets topic after reads only").isEmpty();
+
+        try (KafkaConsumer<String, String> c = consumer("first", Map.of())) {
+            c.subscribe(List.of("work"));
+            KafkaClients.pollAtLeast(c, 1);
+        }
+        assertThat(broker.partitions().topic("__consumer_offsets")).isPresent();
+        assertThat(admin.listGroups().all().get(30, TimeUnit.SECONDS)).extracting(g -> g.groupId()).containsExactly("first");
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"classic", "consumer"})
     void aKilledMemberLosesItsPartitionsAfterTheSessionTimeoutAndTheyResumeAtTheCommittedOffsets(String protocol) throws Exception {
