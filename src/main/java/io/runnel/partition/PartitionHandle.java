@@ -114,6 +114,11 @@ public final class PartitionHandle {
         });
     }
 
+    /** The partition's context (its event loop; its ordered worker queue for blocking work). */
+    io.vertx.core.Context context() {
+        return verticle.context();
+    }
+
     /** Sends this leader's ISR changes to {@code proposals} (the controller). */
     void useIsrProposals(java.util.function.Function<java.util.List<Integer>, Future<Void>> proposals, long replicaLagTimeMaxMs) {
         verticle.useIsrProposals(proposals, replicaLagTimeMaxMs);
@@ -141,20 +146,14 @@ public final class PartitionHandle {
         return call(l -> verticle.appendFromLeader(records, leaderHighWatermark));
     }
 
-    /** Truncates this follower's log to {@code offset} (where it diverged from the leader's). */
+    /** Truncates this follower's log to {@code offset} (where it diverged from the leader's), on a worker. */
     public Future<Void> truncateTo(long offset) {
-        return call(l -> {
-            verticle.truncateTo(offset);
-            return null;
-        });
+        return gated(() -> verticle.truncateTo(offset));
     }
 
-    /** Starts this follower's log afresh at {@code offset}, the leader's log start, when it ends before it. */
+    /** Starts this follower's log afresh at {@code offset}, the leader's log start, when it ends before it (on a worker). */
     public Future<Void> restartAt(long offset) {
-        return call(l -> {
-            verticle.restartAt(offset);
-            return null;
-        });
+        return gated(() -> verticle.restartAt(offset));
     }
 
     /** The newest leader epoch this replica has records of, or -1. */
@@ -271,13 +270,29 @@ public final class PartitionHandle {
     }
 
     private <T> Future<T> call(LogCall<T> call) {
-        return OnContext.call(verticle.context(), () -> {
-            if (verticle.stopping()) {
-                // Deleted, reassigned away or shutting down: its log is closed; a client asks the metadata again.
-                throw new org.apache.kafka.common.errors.NotLeaderOrFollowerException("This broker's replica of " + topicPartition()
-                        + " is closing");
-            }
-            return call.apply(verticle.log());
-        });
+        return gated(() -> Future.succeededFuture(call.apply(verticle.log())));
+    }
+
+    /**
+     * Runs {@code op} on the partition's context once no exclusive operation (a follower's truncation on a worker)
+     * holds the log; calls that arrive meanwhile wait for it, in order.
+     */
+    private <T> Future<T> gated(java.util.concurrent.Callable<Future<T>> op) {
+        return OnContext.compose(verticle.context(), () -> whenFree(op));
+    }
+
+    private <T> Future<T> whenFree(java.util.concurrent.Callable<Future<T>> op) {
+        Future<Void> busy = verticle.exclusive();
+        if (busy != null) return busy.transform(x -> whenFree(op));
+        if (verticle.stopping()) {
+            // Deleted, reassigned away or shutting down: its log is closed; a client asks the metadata again.
+            return Future.failedFuture(new org.apache.kafka.common.errors.NotLeaderOrFollowerException("This broker's replica of "
+                    + topicPartition() + " is closing"));
+        }
+        try {
+            return op.call();
+        } catch (Exception e) {
+            return Future.failedFuture(e);
+        }
     }
 }

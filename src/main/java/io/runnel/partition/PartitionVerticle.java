@@ -60,6 +60,8 @@ public final class PartitionVerticle extends VerticleBase {
     private volatile Log log;
     private ProducerStateTable producers;
     private boolean flushing;
+    /** Set while a follower's truncation runs on a worker ({@link #exclusively}). */
+    private Future<Void> exclusive;
     private boolean compacting;
     private int segmentsAtLastAppend;
     private boolean flushAgain;
@@ -320,23 +322,57 @@ public final class PartitionVerticle extends VerticleBase {
     }
 
     /** Starts this follower's log afresh at the leader's log start {@code offset}, which is past its own log end. */
-    void restartAt(long offset) throws IOException {
-        if (isLeader() || offset <= log.logEndOffset()) return;
+    Future<Void> restartAt(long offset) {
+        if (isLeader() || offset <= log.logEndOffset()) return Future.succeededFuture();
         LOG.info("{} ends at {}, before the leader's log start {}: starting the log afresh there", tp, log.logEndOffset(), offset);
-        log.restartAt(offset);
-        epochs.truncateFromEnd(0);
-        producers = ProducerStateTable.load(dir, log);
-        highWatermark = offset;
+        return exclusively(() -> {
+            log.restartAt(offset);
+            epochs.truncateFromEnd(0);
+            return ProducerStateTable.load(dir, log);
+        }, loaded -> {
+            producers = loaded;
+            highWatermark = offset;
+        });
     }
 
     /** Cuts this replica's log back to {@code offset} (it diverged from the leader's), with its epochs and producer state. */
-    void truncateTo(long offset) throws IOException {
-        if (offset >= log.logEndOffset()) return;
+    Future<Void> truncateTo(long offset) {
+        if (offset >= log.logEndOffset()) return Future.succeededFuture();
         LOG.info("Truncating {} from offset {} to {} to match the leader", tp, log.logEndOffset(), offset);
-        log.truncateTo(offset);
-        epochs.truncateFromEnd(log.logEndOffset());
-        producers = ProducerStateTable.load(dir, log);
-        highWatermark = Math.min(highWatermark, log.logEndOffset());
+        return exclusively(() -> {
+            log.truncateTo(offset);
+            epochs.truncateFromEnd(log.logEndOffset());
+            return ProducerStateTable.load(dir, log);
+        }, loaded -> {
+            producers = loaded;
+            highWatermark = Math.min(highWatermark, log.logEndOffset());
+        });
+    }
+
+    /**
+     * Runs {@code work} on a worker with the log to itself: ordered after this partition's running flush or
+     * compaction (ordered blocking tasks), while calls through the handle wait ({@link #exclusive}) and the
+     * retention and flush timers skip their turn. {@code apply} takes the result on this context before anything
+     * that waited runs. For a follower's truncation: file truncation, segment deletion and the producer-state
+     * replay are disk work that must not hold the event loop.
+     */
+    private <T> Future<Void> exclusively(java.util.concurrent.Callable<T> work, java.util.function.Consumer<T> apply) {
+        Promise<Void> done = Promise.promise();
+        exclusive = done.future();
+        return context.executeBlocking(work, true).transform(ar -> {
+            try {
+                if (ar.succeeded()) apply.accept(ar.result());
+            } finally {
+                exclusive = null;
+                done.complete();
+            }
+            return ar.succeeded() ? Future.<Void>succeededFuture() : Future.<Void>failedFuture(ar.cause());
+        });
+    }
+
+    /** The exclusive operation running now ({@link #exclusively}), or null. On this context only. */
+    Future<Void> exclusive() {
+        return exclusive;
     }
 
     /**
@@ -501,6 +537,7 @@ public final class PartitionVerticle extends VerticleBase {
     }
 
     private void maybeFlush() {
+        if (exclusive != null) return; // the log is a worker's now; the next append or tick checks again
         if (FlushPolicy.due(config, log.unflushedRecords(), log.firstUnflushedMs(), time.milliseconds())) flush();
     }
 
@@ -539,6 +576,7 @@ public final class PartitionVerticle extends VerticleBase {
 
     /** Deletes what retention allows (the files go on a worker), then compacts when the topic is compacted. */
     void checkRetention() {
+        if (exclusive != null) return; // the next check runs on the timer
         maybeCompact();
         List<Segment> doomed = log.deleteOldSegments(time.milliseconds());
         if (doomed.isEmpty()) return;

@@ -12,8 +12,6 @@ import java.util.List;
 import org.apache.kafka.common.InvalidRecordException;
 import org.apache.kafka.common.errors.CorruptRecordException;
 import org.apache.kafka.common.errors.OffsetOutOfRangeException;
-import org.apache.kafka.common.record.internal.MemoryRecords;
-import org.apache.kafka.common.record.internal.MutableRecordBatch;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -39,13 +37,8 @@ class LogReplicationTest {
         if (follower != null) follower.close();
     }
 
-    /** A leader's batch: {@code count} records from {@code base}, stamped with {@code epoch}. */
     private static ByteBuffer leaderBatch(long base, int count, int epoch, String prefix) {
-        ByteBuffer b = Batches.batch(count, T0, prefix);
-        MutableRecordBatch batch = MemoryRecords.readableRecords(b.duplicate()).batches().iterator().next();
-        batch.setLastOffset(base + count - 1);
-        batch.setPartitionLeaderEpoch(epoch);
-        return b;
+        return Batches.leaderBatch(base, count, epoch, T0, prefix);
     }
 
     /** Every record of the log, reading segment after segment as a consumer would. */

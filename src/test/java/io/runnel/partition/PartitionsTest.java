@@ -204,6 +204,43 @@ class PartitionsTest {
         return await(h.listOffset(timestamp, consumer)).orElseThrow();
     }
 
+    /**
+     * A follower's truncation (file truncation, segment deletion, the producer-state replay) runs on the partition's
+     * worker queue, not on its event loop, and calls that arrive meanwhile wait for it: here the worker queue is held
+     * by another task, the event loop goes on, and the truncation and an append queued behind it complete only once
+     * the queue is released, in order.
+     */
+    @Test
+    void aFollowersTruncationRunsOnTheWorkerQueueAndLaterCallsWaitForIt() throws Exception {
+        broker = Brokers.start(data);
+        Partitions partitions = broker.partitions();
+        await(partitions.createTopic("cut", 1, Map.of("segment.bytes", "2048")));
+        int self = partitions.nodeId();
+        PartitionHandle h = partitions.partition("cut", 0).orElseThrow();
+        await(h.applyPlacement(new Placement(java.util.List.of(99, self), 99, 1, java.util.List.of(99, self)))); // follows broker 99
+        for (int i = 0; i < 40; i++) await(h.appendFromLeader(Batches.leaderBatch(i * 5L, 5, 1, T0, "a" + i), 0));
+        java.util.concurrent.CountDownLatch hold = new java.util.concurrent.CountDownLatch(1);
+        Future<Object> holding = h.context().executeBlocking(() -> {
+            hold.await(30, TimeUnit.SECONDS);
+            return null;
+        }, true);
+        Future<Void> cut = h.truncateTo(60);
+        Future<AppendInfo> next = h.appendFromLeader(Batches.leaderBatch(60, 5, 2, T0, "b"), 65);
+        await(OnContext.call(h.context(), () -> null)); // the event loop has run everything queued before this
+        assertThat(cut.isComplete()).as("the truncation waits on the worker queue, not on the event loop").isFalse();
+        assertThat(next.isComplete()).as("a call after the truncation waits for it").isFalse();
+        hold.countDown();
+        await(holding);
+        await(cut);
+        assertThat(await(next).firstOffset()).isEqualTo(60);
+        assertThat(h.logEndOffset()).isEqualTo(65);
+        await(h.applyPlacement(new Placement(java.util.List.of(99, self), self, 2, java.util.List.of(self)))); // leads now: read it back
+        java.util.List<String> expected = new java.util.ArrayList<>();
+        for (int i = 0; i < 12; i++) for (int r = 0; r < 5; r++) expected.add("a" + i + "-" + r);
+        for (int r = 0; r < 5; r++) expected.add("b-" + r);
+        assertThat(Brokers.readAll(h, 100_000)).extracting(Batches.Rec::value).containsExactlyElementsOf(expected);
+    }
+
     @Test
     void deletingATopicRemovesItsFilesAndItsName() throws Exception {
         broker = Brokers.start(data);

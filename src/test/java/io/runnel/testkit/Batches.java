@@ -38,6 +38,15 @@ public final class Batches {
     }
 
     /** A batch of records with the given timestamps and values of {@code valueBytes} bytes. */
+    /** A leader's batch as a follower receives it: {@code count} records from offset {@code base}, stamped with {@code epoch}. */
+    public static ByteBuffer leaderBatch(long base, int count, int epoch, long timestamp, String prefix) {
+        ByteBuffer b = batch(count, timestamp, prefix);
+        org.apache.kafka.common.record.internal.MutableRecordBatch batch = MemoryRecords.readableRecords(b.duplicate()).batches().iterator().next();
+        batch.setLastOffset(base + count - 1);
+        batch.setPartitionLeaderEpoch(epoch);
+        return b;
+    }
+
     public static ByteBuffer batch(long[] timestamps, int valueBytes) {
         SimpleRecord[] records = new SimpleRecord[timestamps.length];
         for (int i = 0; i < timestamps.length; i++) {
