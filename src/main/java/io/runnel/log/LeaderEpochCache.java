@@ -16,6 +16,11 @@ import java.util.List;
  * increasing. It is written whole under a temporary name, fsynced and renamed ({@link Checkpoints}), so a crash
  * leaves the old or the new file. It is derived data: a missing or unreadable file is rebuilt from the leader epochs
  * stamped in the log's batches ({@link #rebuild}).
+ *
+ * <p>{@link #assign} changes only the entries in memory: its owner writes {@link #checkpoint} with
+ * {@link #writeCheckpoint} off the event loop (the fsyncs would hold it), ordered before any flush of the records
+ * the new epoch covers; at start {@link #assignFrom} takes the epochs of the batches a crash may have left after
+ * the last checkpoint write. Truncations and rebuilds are blocking and write at once.
  */
 public final class LeaderEpochCache {
     public static final String FILE = "leader-epoch-checkpoint";
@@ -99,15 +104,42 @@ public final class LeaderEpochCache {
     }
 
     /**
-     * Records that {@code epoch} begins at {@code startOffset} (a leader taking over, or a follower appending the
-     * first batch of a newer epoch). An epoch that is not newer than the latest is ignored. Blocking when it writes.
+     * Records in memory that {@code epoch} begins at {@code startOffset} (a leader taking over, or a follower
+     * appending the first batch of a newer epoch); returns whether the entries changed (then the owner writes the
+     * {@link #checkpoint}). An epoch that is not newer than the latest is ignored.
      */
-    public void assign(int epoch, long startOffset) throws IOException {
-        if (epoch < 0 || (!entries.isEmpty() && epoch <= latest().epoch())) return;
+    public boolean assign(int epoch, long startOffset) {
+        if (epoch < 0 || (!entries.isEmpty() && epoch <= latest().epoch())) return false;
         // An older epoch that began at or after this offset never held records: Kafka drops it too.
         entries.removeIf(e -> e.startOffset() >= startOffset);
         entries.add(new Entry(epoch, startOffset));
-        write();
+        return true;
+    }
+
+    /**
+     * Assigns the epochs stamped in the batches from the one holding {@code fromOffset} to the log end (at start:
+     * from the recovery point, where a crash may have come before the checkpoint of a newer epoch was written), and
+     * writes the checkpoint when that changed anything. Blocking.
+     */
+    public void assignFrom(Log log, long fromOffset) throws IOException {
+        boolean[] changed = {false};
+        if (fromOffset < log.logEndOffset()) {
+            log.forEachBatchHeader(Math.max(fromOffset, log.logStartOffset()), h -> changed[0] |= assign(BatchHeader.partitionLeaderEpoch(h, 0),
+                    BatchHeader.baseOffset(h, 0)));
+        }
+        if (changed[0]) write();
+    }
+
+    /** The checkpoint file's content for the entries now (taken by the owner, written by {@link #writeCheckpoint}). */
+    public byte[] checkpoint() {
+        StringBuilder b = new StringBuilder("0\n").append(entries.size()).append('\n');
+        for (Entry e : entries) b.append(e.epoch()).append(' ').append(e.startOffset()).append('\n');
+        return b.toString().getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** Writes a {@link #checkpoint} into partition directory {@code dir}, crash safe. Blocking. */
+    public static void writeCheckpoint(Path dir, byte[] checkpoint) throws IOException {
+        Checkpoints.writeAtomically(dir.resolve(FILE), checkpoint);
     }
 
     /**
@@ -146,9 +178,8 @@ public final class LeaderEpochCache {
         write();
     }
 
-    private void write() throws IOException {
-        StringBuilder b = new StringBuilder("0\n").append(entries.size()).append('\n');
-        for (Entry e : entries) b.append(e.epoch()).append(' ').append(e.startOffset()).append('\n');
-        Checkpoints.writeAtomically(file, b.toString().getBytes(StandardCharsets.UTF_8));
+    /** Writes the checkpoint now. Blocking. */
+    public void write() throws IOException {
+        Checkpoints.writeAtomically(file, checkpoint());
     }
 }

@@ -108,7 +108,8 @@ public final class PartitionVerticle extends VerticleBase {
             LeaderEpochCache cache = LeaderEpochCache.load(dir);
             epochs = cache != null ? cache : LeaderEpochCache.rebuild(dir, opened);
             epochs.truncateFromEnd(opened.logEndOffset()); // epochs of records a crash lost
-            if (placement.leader() == self) epochs.assign(placement.leaderEpoch(), opened.logEndOffset()); // a leader's epoch starts here
+            epochs.assignFrom(opened, opened.recoveryPoint()); // epochs whose checkpoint a crash kept from being written
+            if (placement.leader() == self && epochs.assign(placement.leaderEpoch(), opened.logEndOffset())) epochs.write(); // a leader's epoch starts here
             long checkpointed = Checkpoints.read(dir.resolve(HIGH_WATERMARK)).orElse(opened.logEndOffset());
             highWatermark = Math.min(checkpointed, opened.logEndOffset());
             return opened;
@@ -215,7 +216,7 @@ public final class PartitionVerticle extends VerticleBase {
         proposedIsr = null;
         if (next.leader() == self) {
             if (before.leader() != self || before.leaderEpoch() != next.leaderEpoch()) {
-                epochs.assign(next.leaderEpoch(), log.logEndOffset());
+                assignEpoch(next.leaderEpoch(), log.logEndOffset());
                 followers.clear();
                 long now = time.milliseconds();
                 for (int r : next.replicas()) if (r != self) followers.put(r, new long[] {-1, now});
@@ -310,7 +311,7 @@ public final class PartitionVerticle extends VerticleBase {
             info = log.appendAsFollower(records);
             for (int pos = at; pos < records.limit(); pos += BatchHeader.batchSize(records, pos)) {
                 ByteBuffer header = records.duplicate().position(pos).limit(pos + BatchHeader.SIZE).slice();
-                epochs.assign(BatchHeader.partitionLeaderEpoch(header, 0), BatchHeader.baseOffset(header, 0));
+                assignEpoch(BatchHeader.partitionLeaderEpoch(header, 0), BatchHeader.baseOffset(header, 0));
                 producers.replay(header);
             }
             replicaFetches.onAppend(log.logEndOffset());
@@ -319,6 +320,20 @@ public final class PartitionVerticle extends VerticleBase {
         long hw = Math.min(leaderHighWatermark, log.logEndOffset());
         if (hw > highWatermark) highWatermark = hw;
         return info;
+    }
+
+    /**
+     * Records that {@code epoch} begins at {@code startOffset}; the checkpoint is written on the worker queue (two
+     * fsyncs), ordered before any later flush, so that records on disk never have an epoch the checkpoint lacks
+     * except after a crash, which start-up repairs from the unflushed batches ({@link LeaderEpochCache#assignFrom}).
+     */
+    private void assignEpoch(int epoch, long startOffset) {
+        if (!epochs.assign(epoch, startOffset)) return;
+        byte[] checkpoint = epochs.checkpoint();
+        context.executeBlocking(() -> {
+            LeaderEpochCache.writeCheckpoint(dir, checkpoint);
+            return null;
+        }, true).onFailure(e -> LOG.error("Writing the leader epoch checkpoint of {} failed", tp, e));
     }
 
     /** Starts this follower's log afresh at the leader's log start {@code offset}, which is past its own log end. */

@@ -144,7 +144,10 @@ class LogReplicationTest {
         cache.assign(1, 0);
         cache.assign(3, 10);
         cache.assign(2, 12); // older than the latest: ignored
-        cache.assign(5, 25);
+        assertThat(cache.assign(5, 25)).isTrue();
+        assertThat(cache.assign(4, 30)).isFalse();
+        assertThat(LeaderEpochCache.load(leaderDir).entries()).as("assign writes nothing: its owner writes the checkpoint").isEmpty();
+        LeaderEpochCache.writeCheckpoint(leaderDir, cache.checkpoint());
         assertThat(cache.endOffsetFor(1, 40)).isEqualTo(new LeaderEpochCache.EpochEnd(1, 10));
         assertThat(cache.endOffsetFor(2, 40)).isEqualTo(new LeaderEpochCache.EpochEnd(1, 10)); // never a leader epoch here: the one before
         assertThat(cache.endOffsetFor(3, 40)).isEqualTo(new LeaderEpochCache.EpochEnd(3, 25));
@@ -164,5 +167,23 @@ class LogReplicationTest {
 
         Files.writeString(leaderDir.resolve(LeaderEpochCache.FILE), "0\n2\n4 10\n3 12\n"); // epochs out of order: damaged
         assertThat(LeaderEpochCache.load(leaderDir)).isNull();
+    }
+
+    /** A crash after records of a new epoch were written but before its checkpoint was: start-up takes it from the log. */
+    @Test
+    void epochsMissingFromTheCheckpointAreTakenFromTheBatchesAfterTheRecoveryPoint() throws Exception {
+        follower = Log.open(followerDir, LogConfig.defaults(), time);
+        follower.appendAsFollower(leaderBatch(0, 5, 1, "one"));
+        LeaderEpochCache cache = LeaderEpochCache.rebuild(followerDir, follower); // checkpoint: epoch 1 at 0
+        follower.appendAsFollower(leaderBatch(5, 5, 2, "two"));
+        follower.appendAsFollower(leaderBatch(10, 5, 4, "four"));
+        LeaderEpochCache loaded = LeaderEpochCache.load(followerDir);
+        assertThat(loaded.entries()).containsExactly(new LeaderEpochCache.Entry(1, 0));
+        loaded.assignFrom(follower, 3); // from the batch holding offset 3
+        assertThat(loaded.entries()).containsExactly(new LeaderEpochCache.Entry(1, 0), new LeaderEpochCache.Entry(2, 5), new LeaderEpochCache.Entry(4, 10));
+        assertThat(LeaderEpochCache.load(followerDir).entries()).isEqualTo(loaded.entries());
+        loaded.assignFrom(follower, 15); // nothing after the log end
+        assertThat(loaded.entries()).hasSize(3);
+        assertThat(cache.entries()).containsExactly(new LeaderEpochCache.Entry(1, 0));
     }
 }
