@@ -71,9 +71,16 @@ public final class Broker {
 
     /**
      * Starts a broker. Fails (without leaving anything running) when the directory is locked or unusable, or an
-     * endpoint cannot bind.
+     * endpoint cannot bind. The future is bound to no Vert.x context: a failure is reported after this broker's Vert.x
+     * has closed, when a completion dispatched to its event loops would never run.
      */
     public static Future<Broker> start(BrokerConfig config, Time time) {
+        io.vertx.core.Promise<Broker> result = io.vertx.core.Promise.promise();
+        startInto(config, time, result);
+        return result.future();
+    }
+
+    private static void startInto(BrokerConfig config, Time time, io.vertx.core.Promise<Broker> result) {
         long t0 = System.nanoTime();
         LogDirLock lock;
         MetaProperties stored;
@@ -86,7 +93,8 @@ public final class Broker {
                 throw e;
             }
         } catch (IOException e) {
-            return Future.failedFuture(e);
+            result.fail(e);
+            return;
         }
         BrokerMetrics metrics = new BrokerMetrics();
         // Vert.x's own meters (connections, bytes, HTTP and WebSocket) go to the same registry as the broker's.
@@ -94,37 +102,39 @@ public final class Broker {
         MicrometerMetricsFactory metricsFactory = new MicrometerMetricsFactory(metrics.registry());
         Future<HazelcastCluster> joined = config.clusterMembers().isEmpty() ? Future.succeededFuture(null)
                 : HazelcastCluster.join(config, options, metricsFactory);
-        return joined.transform(ar -> {
+        joined.onComplete(ar -> {
             if (ar.failed()) {
                 closeQuietly(lock);
-                return Future.failedFuture(ar.cause());
+                result.fail(ar.cause());
+                return;
             }
             HazelcastCluster cluster = ar.result();
             Vertx vertx = cluster != null ? cluster.vertx() : Vertx.builder().with(options).withMetrics(metricsFactory).build();
             String localId = stored != null ? stored.clusterId() : org.apache.kafka.common.Uuid.randomUuid().toString();
             Future<String> clusterId = cluster == null ? Future.succeededFuture(localId) : cluster.agreeClusterId(localId, stored == null);
-            return clusterId.compose(id -> stored != null ? Future.succeededFuture(stored)
+            clusterId.compose(id -> stored != null ? Future.succeededFuture(stored)
                             : vertx.executeBlocking(() -> MetaProperties.create(config.logDir(), config.nodeId(), id)))
-                    .transform(meta -> {
+                    .onComplete(meta -> {
                         if (meta.failed()) {
-                            return vertx.close().eventually(() -> {
+                            vertx.close().toCompletionStage().whenComplete((v, x) -> {
                                 if (cluster != null) cluster.shutdownHazelcast();
                                 closeQuietly(lock);
-                                return Future.succeededFuture();
-                            }).transform(x -> Future.<Broker>failedFuture(meta.cause()));
+                                result.fail(meta.cause());
+                            });
+                            return;
                         }
-                        return start(config, time, t0, lock, meta.result(), vertx, metrics, cluster);
+                        start(config, time, t0, lock, meta.result(), vertx, metrics, cluster, result);
                     });
         });
     }
 
-    private static Future<Broker> start(BrokerConfig config, Time time, long t0, LogDirLock lock, MetaProperties meta, Vertx vertx,
-                                        BrokerMetrics metrics, HazelcastCluster cluster) {
+    private static void start(BrokerConfig config, Time time, long t0, LogDirLock lock, MetaProperties meta, Vertx vertx,
+                              BrokerMetrics metrics, HazelcastCluster cluster, io.vertx.core.Promise<Broker> result) {
         Broker broker = new Broker(config, meta, vertx, metrics, lock, time, cluster);
         ClusterView view = cluster != null ? cluster : ClusterView.standalone(meta.nodeId());
         BrokerInfo info = new BrokerInfo(meta.nodeId(), meta.clusterId(), config, broker.partitions,
                 new ProducerIdManager(vertx, config.logDir(), config.get(BrokerConfig.NODE_ID)), broker.groups, metrics, view);
-        return broker.partitions.start()
+        broker.partitions.start()
                 .map(v -> {
                     if (cluster != null) {
                         // Topic decisions go to the controller; its metadata comes back as images applied here, and
@@ -158,7 +168,15 @@ public final class Broker {
                     LOG.info("HTTP listening on http://{}:{}", config.httpHost(), broker.http.port());
                     return broker;
                 })
-                .recover(e -> Future.fromCompletionStage(broker.stop()).transform(ignored -> Future.failedFuture(e)));
+                .onComplete(ar -> {
+                    if (ar.succeeded()) {
+                        result.complete(ar.result());
+                        return;
+                    }
+                    // Reported once stop() has closed Vert.x (Main waited forever when this went through its loops).
+                    LOG.error("Broker {} could not start; stopping what had started", meta.nodeId(), ar.cause());
+                    broker.stop().whenComplete((v, x) -> result.fail(ar.cause()));
+                });
     }
 
     private static void closeQuietly(LogDirLock lock) {

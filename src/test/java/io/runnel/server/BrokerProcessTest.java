@@ -109,6 +109,20 @@ class BrokerProcessTest {
         }
     }
 
+    /**
+     * A failure after Vert.x started (here the HTTP port is taken) stops what had started and exits with code 1: the
+     * start's answer used to be dispatched to the event loops the stop had just closed, and the process hung.
+     */
+    @Test
+    void aStartThatFailsAfterVertxStartedExitsWithCode1() throws Exception {
+        try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress());
+             BrokerProcess p = BrokerProcess.launch(work, Main.class.getName(), Brokers.testArgs(work.resolve("data"),
+                     "--http.port=" + taken.getLocalPort()))) {
+            assertThat(p.waitForExit()).isEqualTo(1);
+            assertThat(p.output()).contains("runnel: cannot start").contains("Broker 1 stopped");
+        }
+    }
+
     @Test
     void aBadConfigurationStopsStartUpWithOneLineAndExitCode2() throws Exception {
         try (BrokerProcess p = BrokerProcess.launch(work, Main.class.getName(), "--log.segment.bytes=lots")) {
