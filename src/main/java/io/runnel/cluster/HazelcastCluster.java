@@ -210,6 +210,10 @@ public final class HazelcastCluster implements ClusterView {
                 LOG.warn("Broker {} rejoined the cluster after a split; registering again", nodeId);
                 vertx.executeBlocking(() -> {
                     if (cp == null) resign(); // in CP mode the controller lock decides
+                    // The merged maps are read once the partition table settled: read during the merge's migrations,
+                    // they missed entries (a broker's registration), and no event brings back an entry that did not
+                    // change (a CI run left a broker without the leader's address for good).
+                    awaitClusterSafe();
                     reload();
                     reregister();
                     return null;
@@ -244,6 +248,7 @@ public final class HazelcastCluster implements ClusterView {
         liveMembers = members();
         brokersMap.forEach((k, v) -> registrations.put(k, new JsonObject(v)));
         rebuild();
+        vertx.setPeriodic(REGISTRATION_CHECK_MS, id -> checkRegistrations());
     }
 
     private static Thread daemon(String name, Runnable body) {
@@ -371,22 +376,26 @@ public final class HazelcastCluster implements ClusterView {
         return cpMemberCount;
     }
 
+    /** A broker registered (or registered again): the view, the controller election and the controller's adoption. */
+    private void registered(int id, JsonObject r) {
+        registrations.put(id, r);
+        rebuild();
+        if (cp == null && nodeId >= 0) vertx.executeBlocking(() -> { // a registration may complete the majority
+            elect();
+            return null;
+        }, false);
+        ClusterController c = controllerRole;
+        if (c != null) c.run(() -> {
+            c.adopt(id, r.getJsonArray("topics", new JsonArray()));
+            return null;
+        });
+    }
+
     private final class BrokerListener implements EntryAddedListener<Integer, String>, EntryUpdatedListener<Integer, String>,
             EntryRemovedListener<Integer, String> {
         @Override
         public void entryAdded(EntryEvent<Integer, String> e) {
-            JsonObject r = new JsonObject(e.getValue());
-            registrations.put(e.getKey(), r);
-            rebuild();
-            if (cp == null && nodeId >= 0) vertx.executeBlocking(() -> { // a registration may complete the majority
-                elect();
-                return null;
-            }, false);
-            ClusterController c = controllerRole;
-            if (c != null) c.run(() -> {
-                c.adopt(e.getKey(), r.getJsonArray("topics", new JsonArray()));
-                return null;
-            });
+            registered(e.getKey(), new JsonObject(e.getValue()));
         }
 
         @Override
@@ -400,6 +409,46 @@ public final class HazelcastCluster implements ClusterView {
             rebuild();
         }
     }
+
+    /** Waits (blocking, up to {@link #MERGE_SETTLE_MS}) until Hazelcast has no migrations running and every backup is in sync. */
+    private void awaitClusterSafe() throws InterruptedException {
+        long deadline = System.nanoTime() + MERGE_SETTLE_MS * 1_000_000L;
+        while (running && !hz.getPartitionService().isClusterSafe() && System.nanoTime() < deadline) Thread.sleep(100);
+    }
+
+    private static final long MERGE_SETTLE_MS = 30_000;
+    /** How often the broker registrations are read again, whatever the events said ({@link #checkRegistrations}). */
+    private static final long REGISTRATION_CHECK_MS = 5_000;
+
+    /**
+     * Reads the broker registrations again and takes them when they differ from what the events built: registration
+     * events can be missed (a member failing, a merge's migrations) and a registration that does not change again
+     * sends none. A few small entries, read on a worker every {@link #REGISTRATION_CHECK_MS}.
+     */
+    private void checkRegistrations() {
+        if (!running || !registrationCheckRunning.compareAndSet(false, true)) return;
+        vertx.executeBlocking(() -> {
+            if (!hz.getPartitionService().isClusterSafe()) return null; // migrating: a read now may miss entries
+            Map<Integer, JsonObject> read = new HashMap<>();
+            brokersMap.forEach((k, v) -> read.put(k, new JsonObject(v)));
+            // Added or changed entries only: nothing removes a registration but its own event.
+            Map<Integer, JsonObject> differing = new HashMap<>();
+            read.forEach((id, r) -> {
+                if (!r.equals(registrations.get(id))) differing.put(id, r);
+            });
+            if (!differing.isEmpty()) {
+                LOG.info("Registrations of brokers {} differed from Hazelcast's map (events missed); taking the map's", differing.keySet());
+                liveMembers = members();
+                differing.forEach(this::registered);
+            }
+            return null;
+        }, false).onComplete(ar -> {
+            if (ar.failed()) LOG.debug("Checking the broker registrations failed", ar.cause());
+            registrationCheckRunning.set(false);
+        });
+    }
+
+    private final java.util.concurrent.atomic.AtomicBoolean registrationCheckRunning = new java.util.concurrent.atomic.AtomicBoolean();
 
     /** Reads every map again (after a merge the local copies may be stale) and hands the broker a fresh image. */
     private void reload() {
