@@ -80,6 +80,11 @@ public final class BrokerConfig {
     public static final ConfigKey<Integer> HTTP_PORT = intKey("http.port", 8080, 0, 65535,
             "The port of the HTTP endpoint; 0 picks a free port.");
 
+    public static final ConfigKey<List<String>> HTTP_CORS_ALLOWED_ORIGINS = listKey("http.cors.allowed.origins", null,
+            "* or a comma-separated list of origins (scheme://host[:port])", BrokerConfig::origin,
+            "Web origins other than the broker's own whose pages may call the REST API (CORS) and open WebSocket sessions; "
+                    + "unset allows the broker's own origin only, * allows any.");
+
     public static final ConfigKey<List<String>> CLUSTER_MEMBERS = listKey("cluster.members", null,
             "a comma-separated list of host:port (the port defaults to 5701)", BrokerConfig::hostPort,
             "Hazelcast members to join (TCP-IP discovery); unset runs a single broker without Hazelcast.");
@@ -147,7 +152,7 @@ public final class BrokerConfig {
             LOG_INDEX_INTERVAL_BYTES, LOG_MESSAGE_TIMESTAMP_TYPE, MESSAGE_MAX_BYTES, SOCKET_REQUEST_MAX_BYTES,
             QUEUED_MAX_REQUEST_BYTES, CONNECTION_MAX_INFLIGHT_BYTES, FETCH_MAX_BYTES, OFFSETS_TOPIC_NUM_PARTITIONS, OFFSETS_TOPIC_SEGMENT_BYTES,
             GROUP_MIN_SESSION_TIMEOUT_MS, GROUP_MAX_SESSION_TIMEOUT_MS, GROUP_INITIAL_REBALANCE_DELAY_MS, OFFSETS_RETENTION_MINUTES,
-            OFFSET_METADATA_MAX_BYTES, GROUP_CONSUMER_SESSION_TIMEOUT_MS, GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS, HTTP_HOST, HTTP_PORT,
+            OFFSET_METADATA_MAX_BYTES, GROUP_CONSUMER_SESSION_TIMEOUT_MS, GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS, HTTP_HOST, HTTP_PORT, HTTP_CORS_ALLOWED_ORIGINS,
             CLUSTER_MEMBERS, CLUSTER_HOST, CLUSTER_PORT, CLUSTER_NAME, CLUSTER_CP_MEMBER_COUNT,
             REPLICA_LAG_TIME_MAX_MS, REPLICA_SOCKET_TIMEOUT_MS, MIN_INSYNC_REPLICAS, UNCLEAN_LEADER_ELECTION_ENABLE,
             AUTO_LEADER_REBALANCE_ENABLE, LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS, LEADER_IMBALANCE_PER_BROKER_PERCENTAGE);
@@ -327,6 +332,23 @@ public final class BrokerConfig {
     }
 
     /** {@code host:port}, or {@code host} with Hazelcast's default port 5701; returns {@code host:port}. */
+    /** {@code *} or an origin as browsers send it: {@code scheme://host[:port]}, no path. */
+    private static String origin(String text) {
+        String t = text.trim();
+        if (t.equals("*")) return t;
+        java.net.URI u = java.net.URI.create(t);
+        if (u.getScheme() == null || u.getHost() == null || (u.getPath() != null && !u.getPath().isEmpty()) || u.getQuery() != null) {
+            throw new IllegalArgumentException();
+        }
+        return t;
+    }
+
+    /** {@code http.cors.allowed.origins}: empty when unset (the broker's own origin only). */
+    public List<String> corsAllowedOrigins() {
+        List<String> o = get(HTTP_CORS_ALLOWED_ORIGINS);
+        return o == null ? List.of() : o;
+    }
+
     private static String hostPort(String text) {
         String t = text.trim();
         int colon = t.lastIndexOf(':');

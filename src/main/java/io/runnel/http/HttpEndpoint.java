@@ -77,11 +77,21 @@ public final class HttpEndpoint {
             });
             router.get("/metrics").handler(ctx -> refreshGauges(services).onComplete(ar -> ctx.response()
                     .putHeader("content-type", "text/plain; version=0.0.4; charset=utf-8").end(services.metrics().scrape())));
+            OriginPolicy origins = new OriginPolicy(services.config().corsAllowedOrigins());
+            router.get("/ws").handler(ctx -> {
+                if (origins.permits(ctx.request())) {
+                    ctx.next();
+                    return;
+                }
+                ctx.response().setStatusCode(403).end("Pages of origin " + ctx.request().getHeader("Origin")
+                        + " may not open WebSocket sessions here (http.cors.allowed.origins)");
+            });
             router.get("/ws").handler(ctx -> ctx.request().toWebSocket()
                     .onSuccess(ws -> new WsSession(ws, services).start())
                     .onFailure(e -> {
                         if (!ctx.response().ended()) ctx.response().setStatusCode(400).end("A WebSocket upgrade is expected at /ws: " + e.getMessage());
                     }));
+            router.route("/api/*").handler(origins::cors);
             RestApi.mount(router, services);
             router.route("/*").handler(StaticHandler.create("webroot").setIndexPage("index.html").setCachingEnabled(false));
             // A connection that sends nothing for the read-idle timeout is closed: WebSocket clients answer the
