@@ -246,7 +246,7 @@ public final class HazelcastCluster implements ClusterView {
             pollerThread = daemon("runnel-metadata-poller", this::pollLoop);
         }
         liveMembers = members();
-        brokersMap.forEach((k, v) -> registrations.put(k, new JsonObject(v)));
+        registrations.putAll(readRegistrations());
         rebuild();
         vertx.setPeriodic(REGISTRATION_CHECK_MS, id -> checkRegistrations());
     }
@@ -429,8 +429,7 @@ public final class HazelcastCluster implements ClusterView {
         if (!running || !registrationCheckRunning.compareAndSet(false, true)) return;
         vertx.executeBlocking(() -> {
             if (!hz.getPartitionService().isClusterSafe()) return null; // migrating: a read now may miss entries
-            Map<Integer, JsonObject> read = new HashMap<>();
-            brokersMap.forEach((k, v) -> read.put(k, new JsonObject(v)));
+            Map<Integer, JsonObject> read = readRegistrations();
             // Added or changed entries only: nothing removes a registration but its own event.
             Map<Integer, JsonObject> differing = new HashMap<>();
             read.forEach((id, r) -> {
@@ -448,12 +447,21 @@ public final class HazelcastCluster implements ClusterView {
         });
     }
 
+    /** Every broker registration in Hazelcast's map. Blocking. */
+    private Map<Integer, JsonObject> readRegistrations() {
+        Map<Integer, JsonObject> read = new HashMap<>();
+        brokersMap.forEach((k, v) -> read.put(k, new JsonObject(v)));
+        return read;
+    }
+
     private final java.util.concurrent.atomic.AtomicBoolean registrationCheckRunning = new java.util.concurrent.atomic.AtomicBoolean();
 
     /** Reads every map again (after a merge the local copies may be stale) and hands the broker a fresh image. */
     private void reload() {
-        registrations.clear();
-        brokersMap.forEach((k, v) -> registrations.put(k, new JsonObject(v)));
+        // Swapped in without emptying the view first, as readApMetadata does with the topics.
+        Map<Integer, JsonObject> read = readRegistrations();
+        registrations.keySet().retainAll(read.keySet());
+        registrations.putAll(read);
         if (cp != null) { // the metadata is the quorum's: read it again
             liveMembers = members();
             rebuild();

@@ -331,7 +331,6 @@ public final class BrokerConfig {
         return text;
     }
 
-    /** {@code host:port}, or {@code host} with Hazelcast's default port 5701; returns {@code host:port}. */
     /** {@code *} or an origin as browsers send it: {@code scheme://host[:port]}, no path. */
     private static String origin(String text) {
         String t = text.trim();
@@ -349,6 +348,7 @@ public final class BrokerConfig {
         return o == null ? List.of() : o;
     }
 
+    /** {@code host:port}, or {@code host} with Hazelcast's default port 5701; returns {@code host:port}. */
     private static String hostPort(String text) {
         String t = text.trim();
         int colon = t.lastIndexOf(':');

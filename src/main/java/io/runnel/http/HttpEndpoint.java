@@ -78,14 +78,7 @@ public final class HttpEndpoint {
             router.get("/metrics").handler(ctx -> refreshGauges(services).onComplete(ar -> ctx.response()
                     .putHeader("content-type", "text/plain; version=0.0.4; charset=utf-8").end(services.metrics().scrape())));
             OriginPolicy origins = new OriginPolicy(services.config().corsAllowedOrigins());
-            router.get("/ws").handler(ctx -> {
-                if (origins.permits(ctx.request())) {
-                    ctx.next();
-                    return;
-                }
-                ctx.response().setStatusCode(403).end("Pages of origin " + ctx.request().getHeader("Origin")
-                        + " may not open WebSocket sessions here (http.cors.allowed.origins)");
-            });
+            router.get("/ws").handler(origins::guardWebSocket);
             router.get("/ws").handler(ctx -> ctx.request().toWebSocket()
                     .onSuccess(ws -> new WsSession(ws, services).start())
                     .onFailure(e -> {

@@ -24,10 +24,19 @@ final class OriginPolicy {
         this.allowed = allowed.stream().map(o -> o.toLowerCase(Locale.ROOT)).toList();
     }
 
-    /** Whether a browser page of {@code request}'s origin may use this broker. */
-    boolean permits(HttpServerRequest request) {
-        String origin = request.getHeader("Origin");
-        return origin == null || any || sameOrigin(origin, request) || allowed.contains(origin.toLowerCase(Locale.ROOT));
+    /** Whether {@code origin} is listed in {@code http.cors.allowed.origins} (or the list is {@code *}). */
+    private boolean listed(String origin) {
+        return any || allowed.contains(origin.toLowerCase(Locale.ROOT));
+    }
+
+    /** Refuses (403) the WebSocket upgrade of a page whose origin may not use this broker; passes the others on. */
+    void guardWebSocket(RoutingContext ctx) {
+        String origin = ctx.request().getHeader("Origin");
+        if (origin == null || sameOrigin(origin, ctx.request()) || listed(origin)) {
+            ctx.next();
+            return;
+        }
+        ctx.response().setStatusCode(403).end("Pages of origin " + origin + " may not open WebSocket sessions here (http.cors.allowed.origins)");
     }
 
     /** The broker's own origin: the page was served by this endpoint (the console), at the address it was asked by. */
@@ -46,7 +55,7 @@ final class OriginPolicy {
     void cors(RoutingContext ctx) {
         HttpServerRequest request = ctx.request();
         String origin = request.getHeader("Origin");
-        if (origin == null || sameOrigin(origin, request) || !permits(request)) {
+        if (origin == null || sameOrigin(origin, request) || !listed(origin)) {
             ctx.next();
             return;
         }

@@ -67,10 +67,7 @@ public final class LeaderEpochCache {
     /** Builds the cache from the leader epochs stamped in the log's batches, and writes it. Blocking. */
     public static LeaderEpochCache rebuild(Path dir, Log log) throws IOException {
         LeaderEpochCache c = new LeaderEpochCache(dir.resolve(FILE));
-        log.forEachBatchHeader(log.logStartOffset(), h -> {
-            int epoch = BatchHeader.partitionLeaderEpoch(h, 0);
-            if (epoch >= 0 && (c.entries.isEmpty() || epoch > c.latest().epoch())) c.entries.add(new Entry(epoch, BatchHeader.baseOffset(h, 0)));
-        });
+        c.assignBatches(log, log.logStartOffset());
         c.write();
         return c;
     }
@@ -122,12 +119,17 @@ public final class LeaderEpochCache {
      * writes the checkpoint when that changed anything. Blocking.
      */
     public void assignFrom(Log log, long fromOffset) throws IOException {
+        if (assignBatches(log, fromOffset)) write();
+    }
+
+    /** {@link #assign}s the epoch of each batch from the one holding {@code fromOffset} on; whether anything changed. */
+    private boolean assignBatches(Log log, long fromOffset) throws IOException {
         boolean[] changed = {false};
         if (fromOffset < log.logEndOffset()) {
             log.forEachBatchHeader(Math.max(fromOffset, log.logStartOffset()), h -> changed[0] |= assign(BatchHeader.partitionLeaderEpoch(h, 0),
                     BatchHeader.baseOffset(h, 0)));
         }
-        if (changed[0]) write();
+        return changed[0];
     }
 
     /** The checkpoint file's content for the entries now (taken by the owner, written by {@link #writeCheckpoint}). */
