@@ -2,6 +2,7 @@ package io.runnel.cluster;
 
 import com.hazelcast.map.IMap;
 import java.util.Map;
+import java.util.function.BooleanSupplier;
 import java.util.function.LongSupplier;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.errors.NotControllerException;
@@ -16,9 +17,9 @@ final class ApMetadataStore implements MetadataStore {
     private final IMap<String, String> topics;
     private final IMap<String, String> deleted;
     private final LongSupplier controllerEpoch;
-    private final java.util.function.BooleanSupplier quorum;
+    private final BooleanSupplier quorum;
 
-    ApMetadataStore(IMap<String, String> topics, IMap<String, String> deleted, LongSupplier controllerEpoch, java.util.function.BooleanSupplier quorum) {
+    ApMetadataStore(IMap<String, String> topics, IMap<String, String> deleted, LongSupplier controllerEpoch, BooleanSupplier quorum) {
         this.topics = topics;
         this.deleted = deleted;
         this.controllerEpoch = controllerEpoch;

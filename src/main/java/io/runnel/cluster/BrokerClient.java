@@ -9,6 +9,7 @@ import io.vertx.core.net.NetClientOptions;
 import io.vertx.core.net.NetSocket;
 import io.vertx.core.parsetools.RecordParser;
 import java.nio.ByteBuffer;
+import org.apache.kafka.common.errors.TimeoutException;
 import org.apache.kafka.common.protocol.ByteBufferAccessor;
 import org.apache.kafka.common.requests.AbstractRequest;
 import org.apache.kafka.common.requests.AbstractResponse;
@@ -89,7 +90,7 @@ final class BrokerClient {
             pending = answer;
             long timer = vertx.setTimer(requestTimeoutMs, id -> {
                 if (pending != answer) return;
-                fail(new org.apache.kafka.common.errors.TimeoutException(request.apiKey() + " to " + host + ":" + port + " was not answered in "
+                fail(new TimeoutException(request.apiKey() + " to " + host + ":" + port + " was not answered in "
                         + requestTimeoutMs + " ms"));
                 s.close();
             });

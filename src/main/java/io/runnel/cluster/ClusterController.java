@@ -10,16 +10,28 @@ import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.stream.IntStream;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.errors.ApiException;
+import org.apache.kafka.common.errors.ElectionNotNeededException;
+import org.apache.kafka.common.errors.EligibleLeadersNotAvailableException;
+import org.apache.kafka.common.errors.FencedLeaderEpochException;
 import org.apache.kafka.common.errors.InvalidPartitionsException;
+import org.apache.kafka.common.errors.InvalidReplicaAssignmentException;
 import org.apache.kafka.common.errors.InvalidReplicationFactorException;
+import org.apache.kafka.common.errors.InvalidRequestException;
+import org.apache.kafka.common.errors.NoReassignmentInProgressException;
+import org.apache.kafka.common.errors.PreferredLeaderNotAvailableException;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.common.protocol.Errors;
@@ -103,7 +115,7 @@ final class ClusterController {
      * (a broker's report, a member leaving) ran side by side, and a reconcile that read a topic before an adoption
      * wrote it back without that adoption (a partition left without a leader after a whole-cluster restart).
      */
-    synchronized <T> Future<T> run(java.util.concurrent.Callable<T> work) {
+    synchronized <T> Future<T> run(Callable<T> work) {
         Future<T> next = tail.transform(x -> vertx.executeBlocking(work, false));
         tail = next;
         return next;
@@ -124,7 +136,7 @@ final class ClusterController {
                 case "elect" -> result = elect(c.getInteger("type"), c.getJsonObject("partitions"));
                 case "reassign" -> reassign(c.getString("name"), c.getInteger("partition"),
                         c.getJsonArray("replicas") == null ? null : TopicJson.ints(c.getJsonArray("replicas")), c.getBoolean("allowRfChange", true));
-                default -> throw new org.apache.kafka.common.errors.InvalidRequestException("Unknown controller command " + c.getString("op"));
+                default -> throw new InvalidRequestException("Unknown controller command " + c.getString("op"));
             }
             return result;
         }).onComplete(ar -> {
@@ -230,12 +242,12 @@ final class ClusterController {
         if (partition < 0 || partition >= t.placements().size()) throw new UnknownTopicOrPartitionException(name + "-" + partition + " does not exist");
         Placement p = t.placements().get(partition);
         if (p.leader() != leader || p.leaderEpoch() != leaderEpoch) {
-            throw new org.apache.kafka.common.errors.FencedLeaderEpochException("Broker " + leader + " in epoch " + leaderEpoch
+            throw new FencedLeaderEpochException("Broker " + leader + " in epoch " + leaderEpoch
                     + " does not lead " + name + "-" + partition + " (leader " + p.leader() + ", epoch " + p.leaderEpoch() + ")");
         }
         Set<Integer> live = new TreeSet<>(cluster.liveNodeIds());
         List<Integer> next = isr.stream().filter(r -> p.replicas().contains(r) && live.contains(r)).distinct().toList();
-        if (!next.contains(leader)) throw new org.apache.kafka.common.errors.InvalidRequestException("The ISR must hold its leader");
+        if (!next.contains(leader)) throw new InvalidRequestException("The ISR must hold its leader");
         if (next.equals(p.isr())) return;
         List<Placement> placements = new ArrayList<>(t.placements());
         placements.set(partition, new Placement(p.replicas(), p.leader(), p.leaderEpoch(), next));
@@ -260,7 +272,7 @@ final class ClusterController {
         List<Placement> placements = new ArrayList<>(t.placements());
         if (target == null) {
             if (running == null) {
-                throw new org.apache.kafka.common.errors.NoReassignmentInProgressException("No reassignment of " + name + "-" + partition + " is running");
+                throw new NoReassignmentInProgressException("No reassignment of " + name + "-" + partition + " is running");
             }
             reassignments.remove(partition);
             placements.set(partition, narrowTo(p, running.origin(), new TreeSet<>(cluster.liveNodeIds())));
@@ -269,8 +281,8 @@ final class ClusterController {
             return;
         }
         Set<Integer> live = new TreeSet<>(cluster.liveNodeIds());
-        if (target.isEmpty() || new java.util.HashSet<>(target).size() != target.size() || !live.containsAll(target)) {
-            throw new org.apache.kafka.common.errors.InvalidReplicaAssignmentException("Replicas " + target
+        if (target.isEmpty() || new HashSet<>(target).size() != target.size() || !live.containsAll(target)) {
+            throw new InvalidReplicaAssignmentException("Replicas " + target
                     + " must be distinct live brokers (live: " + live + ")");
         }
         List<Integer> origin = running != null ? running.origin() : p.replicas();
@@ -329,10 +341,10 @@ final class ClusterController {
     private JsonObject elect(int type, JsonObject partitions) {
         Set<Integer> live = new TreeSet<>(cluster.liveNodeIds());
         JsonArray results = new JsonArray();
-        Map<String, List<Integer>> wanted = new java.util.LinkedHashMap<>();
+        Map<String, List<Integer>> wanted = new LinkedHashMap<>();
         Map<String, String> all = store.topics();
         if (partitions == null) {
-            all.forEach((name, text) -> wanted.put(name, java.util.stream.IntStream.range(0, TopicJson.decode(text).placements().size()).boxed().toList()));
+            all.forEach((name, text) -> wanted.put(name, IntStream.range(0, TopicJson.decode(text).placements().size()).boxed().toList()));
         } else {
             partitions.forEach(e -> wanted.put(e.getKey(), TopicJson.ints((JsonArray) e.getValue())));
         }
@@ -363,14 +375,14 @@ final class ClusterController {
 
     /** The placement with its preferred replica leading, or the reason it cannot be (Kafka's errors for ElectLeaders). */
     static Placement preferredElection(Placement p, Set<Integer> live) {
-        if (p.replicas().isEmpty()) throw new org.apache.kafka.common.errors.PreferredLeaderNotAvailableException("The partition has no replicas");
+        if (p.replicas().isEmpty()) throw new PreferredLeaderNotAvailableException("The partition has no replicas");
         int preferred = p.replicas().get(0);
         if (p.leader() == preferred) {
-            throw new org.apache.kafka.common.errors.ElectionNotNeededException("Leader election not needed for the partition: broker "
+            throw new ElectionNotNeededException("Leader election not needed for the partition: broker "
                     + preferred + " already leads it");
         }
         if (!live.contains(preferred) || !p.isr().contains(preferred)) {
-            throw new org.apache.kafka.common.errors.PreferredLeaderNotAvailableException("Preferred replica " + preferred
+            throw new PreferredLeaderNotAvailableException("Preferred replica " + preferred
                     + (live.contains(preferred) ? " is not in the ISR " + p.isr() : " is not a live broker"));
         }
         return new Placement(p.replicas(), preferred, p.leaderEpoch() + 1, p.isr());
@@ -379,11 +391,11 @@ final class ClusterController {
     /** The placement after an unclean election (a live replica leads a partition whose leader is gone), or why not. */
     static Placement uncleanElection(Placement p, Set<Integer> live) {
         if (p.hasLeader() && live.contains(p.leader())) {
-            throw new org.apache.kafka.common.errors.ElectionNotNeededException("Leader election not needed: broker " + p.leader() + " leads");
+            throw new ElectionNotNeededException("Leader election not needed: broker " + p.leader() + " leads");
         }
         Placement q = reconcile(p, live, true);
         if (!q.hasLeader()) {
-            throw new org.apache.kafka.common.errors.EligibleLeadersNotAvailableException("No replica of " + p.replicas() + " is live");
+            throw new EligibleLeadersNotAvailableException("No replica of " + p.replicas() + " is live");
         }
         return q;
     }
@@ -396,7 +408,7 @@ final class ClusterController {
     void rebalance() {
         fence();
         Set<Integer> live = new TreeSet<>(cluster.liveNodeIds());
-        Map<String, ClusterTopic> topics = new java.util.LinkedHashMap<>();
+        Map<String, ClusterTopic> topics = new LinkedHashMap<>();
         store.topics().forEach((name, text) -> topics.put(name, TopicJson.decode(text)));
         Set<Integer> overThreshold = imbalancedBrokers(topics.values(), settings.imbalancePercentage());
         if (overThreshold.isEmpty()) return;
@@ -421,7 +433,7 @@ final class ClusterController {
     }
 
     /** Brokers whose share of preferred partitions led elsewhere is above {@code percentage} (Kafka's leader imbalance ratio). */
-    static Set<Integer> imbalancedBrokers(java.util.Collection<ClusterTopic> topics, int percentage) {
+    static Set<Integer> imbalancedBrokers(Collection<ClusterTopic> topics, int percentage) {
         Map<Integer, int[]> counts = new HashMap<>(); // broker -> {preferred partitions, led elsewhere}
         for (ClusterTopic t : topics) {
             for (Placement p : t.placements()) {

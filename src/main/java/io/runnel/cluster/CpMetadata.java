@@ -7,6 +7,7 @@ import io.vertx.core.json.JsonObject;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
@@ -136,7 +137,7 @@ final class CpMetadata implements MetadataStore {
 
     @Override
     public void checkEpoch(long epoch) {
-        fence(new JsonObject(java.util.Objects.requireNonNullElse(await(image().getAsync()), "{}")), epoch);
+        fence(new JsonObject(Objects.requireNonNullElse(await(image().getAsync()), "{}")), epoch);
     }
 
     @Override

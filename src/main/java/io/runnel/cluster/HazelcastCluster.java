@@ -5,10 +5,13 @@ import com.hazelcast.cluster.MembershipEvent;
 import com.hazelcast.cluster.MembershipListener;
 import com.hazelcast.config.Config;
 import com.hazelcast.config.JoinConfig;
+import com.hazelcast.config.MapConfig;
 import com.hazelcast.config.NetworkConfig;
 import com.hazelcast.core.EntryEvent;
 import com.hazelcast.core.Hazelcast;
 import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.core.LifecycleEvent;
+import com.hazelcast.cp.lock.FencedLock;
 import com.hazelcast.map.IMap;
 import com.hazelcast.map.listener.EntryAddedListener;
 import com.hazelcast.map.listener.EntryRemovedListener;
@@ -19,12 +22,13 @@ import io.runnel.partition.ClusterTopic;
 import io.runnel.partition.TopicAuthority;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
 import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.eventbus.ReplyFailure;
 import io.vertx.core.json.JsonArray;
-import io.vertx.core.Vertx;
-import io.vertx.core.VertxOptions;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.spi.VertxMetricsFactory;
 import io.vertx.spi.cluster.hazelcast.ConfigUtil;
@@ -33,6 +37,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -43,8 +48,11 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BiConsumer;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.errors.NotControllerException;
 import org.apache.kafka.common.protocol.Errors;
+import org.apache.kafka.common.requests.ApiError;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -178,7 +186,7 @@ public final class HazelcastCluster implements ClusterView {
             net.setPublicAddress(host + ":" + config.get(BrokerConfig.CLUSTER_PORT));
         }
         // Runnel's maps keep two synchronous backups, so that two brokers lost one after the other lose no metadata.
-        c.addMapConfig(new com.hazelcast.config.MapConfig("runnel-*").setBackupCount(2).setAsyncBackupCount(0));
+        c.addMapConfig(new MapConfig("runnel-*").setBackupCount(2).setAsyncBackupCount(0));
         int cpMembers = config.cpMemberCount();
         if (cpMembers > 0) {
             // The metadata quorum (docs/cluster.md): a Raft group of cpMembers brokers elects the controller with a
@@ -206,7 +214,7 @@ public final class HazelcastCluster implements ClusterView {
         // members come back with new identities, so this broker registers again and gives up a controller role it
         // took while alone (the merged maps keep the larger side's controller).
         hz.getLifecycleService().addLifecycleListener(e -> {
-            if (e.getState() == com.hazelcast.core.LifecycleEvent.LifecycleState.MERGED) {
+            if (e.getState() == LifecycleEvent.LifecycleState.MERGED) {
                 LOG.warn("Broker {} rejoined the cluster after a split; registering again", nodeId);
                 vertx.executeBlocking(() -> {
                     if (cp == null) resign(); // in CP mode the controller lock decides
@@ -299,11 +307,11 @@ public final class HazelcastCluster implements ClusterView {
      * otherwise; a broker without a CP majority can neither take the lock nor write.
      */
     private void electionLoop() {
-        com.hazelcast.cp.lock.FencedLock lock = hz.getCPSubsystem().getLock(CONTROLLER_LOCK);
+        FencedLock lock = hz.getCPSubsystem().getLock(CONTROLLER_LOCK);
         while (running) {
             try {
                 long fence = lock.tryLockAndGetFence(1, TimeUnit.SECONDS);
-                if (fence == com.hazelcast.cp.lock.FencedLock.INVALID_FENCE) continue;
+                if (fence == FencedLock.INVALID_FENCE) continue;
                 try {
                     if (cp.claim(fence, nodeId, self().toString())) {
                         ClusterController role = takeRole(fence);
@@ -454,7 +462,7 @@ public final class HazelcastCluster implements ClusterView {
         return read;
     }
 
-    private final java.util.concurrent.atomic.AtomicBoolean registrationCheckRunning = new java.util.concurrent.atomic.AtomicBoolean();
+    private final AtomicBoolean registrationCheckRunning = new AtomicBoolean();
 
     /** Reads every map again (after a merge the local copies may be stale) and hands the broker a fresh image. */
     private void reload() {
@@ -479,7 +487,7 @@ public final class HazelcastCluster implements ClusterView {
         String c = controllerMap.get(CONTROLLER_KEY);
         controller = c == null ? null : new JsonObject(c);
         // Swapped in without emptying the cache first: an image copied meanwhile must not miss a live topic.
-        Map<String, ClusterTopic> read = new java.util.HashMap<>();
+        Map<String, ClusterTopic> read = new HashMap<>();
         topicsMap.forEach((k, v) -> read.put(k, TopicJson.decode(v)));
         topicsCache.keySet().retainAll(read.keySet());
         topicsCache.putAll(read);
@@ -746,7 +754,7 @@ public final class HazelcastCluster implements ClusterView {
             }
 
             @Override
-            public Future<Map<org.apache.kafka.common.TopicPartition, org.apache.kafka.common.requests.ApiError>> electLeaders(boolean unclean,
+            public Future<Map<TopicPartition, ApiError>> electLeaders(boolean unclean,
                     Map<String, List<Integer>> partitions) {
                 JsonObject wanted = null;
                 if (partitions != null) {
@@ -755,11 +763,11 @@ public final class HazelcastCluster implements ClusterView {
                 }
                 return commandReply(new JsonObject().put("op", "elect").put("type", unclean ? ClusterController.UNCLEAN : ClusterController.PREFERRED)
                         .put("partitions", wanted)).map(reply -> {
-                            Map<org.apache.kafka.common.TopicPartition, org.apache.kafka.common.requests.ApiError> out = new java.util.LinkedHashMap<>();
+                            Map<TopicPartition, ApiError> out = new LinkedHashMap<>();
                             for (Object x : reply.getJsonArray("results", new JsonArray())) {
                                 JsonObject r = (JsonObject) x;
-                                out.put(new org.apache.kafka.common.TopicPartition(r.getString("topic"), r.getInteger("partition")),
-                                        new org.apache.kafka.common.requests.ApiError(Errors.forCode(r.getInteger("error").shortValue()), r.getString("message")));
+                                out.put(new TopicPartition(r.getString("topic"), r.getInteger("partition")),
+                                        new ApiError(Errors.forCode(r.getInteger("error").shortValue()), r.getString("message")));
                             }
                             return out;
                         });
@@ -772,9 +780,9 @@ public final class HazelcastCluster implements ClusterView {
             }
 
             @Override
-            public Map<org.apache.kafka.common.TopicPartition, ClusterTopic.Reassignment> reassignments() {
-                Map<org.apache.kafka.common.TopicPartition, ClusterTopic.Reassignment> out = new java.util.LinkedHashMap<>();
-                topicsCache.forEach((name, t) -> t.reassignments().forEach((p, r) -> out.put(new org.apache.kafka.common.TopicPartition(name, p), r)));
+            public Map<TopicPartition, ClusterTopic.Reassignment> reassignments() {
+                Map<TopicPartition, ClusterTopic.Reassignment> out = new LinkedHashMap<>();
+                topicsCache.forEach((name, t) -> t.reassignments().forEach((p, r) -> out.put(new TopicPartition(name, p), r)));
                 return out;
             }
 
@@ -794,7 +802,7 @@ public final class HazelcastCluster implements ClusterView {
     /** Sends a command to the controller and hands back its reply. */
     private Future<JsonObject> commandReply(JsonObject c) {
         return vertx.eventBus().<JsonObject>request(ClusterController.ADDRESS, c, new DeliveryOptions().setSendTimeout(Limits.CLUSTER_CHANGE_TIMEOUT_MS))
-                .map(io.vertx.core.eventbus.Message::body)
+                .map(Message::body)
                 .recover(e -> {
                     if (e instanceof ReplyException r && r.failureType() == ReplyFailure.RECIPIENT_FAILURE) {
                         Errors error = Errors.forCode((short) r.failureCode());
@@ -802,7 +810,7 @@ public final class HazelcastCluster implements ClusterView {
                                 : error.exception(r.getMessage()));
                     }
                     // No controller consumes the address (none elected yet, or it just changed): retriable.
-                    return Future.failedFuture(new org.apache.kafka.common.errors.NotControllerException("No controller answered: " + e.getMessage()));
+                    return Future.failedFuture(new NotControllerException("No controller answered: " + e.getMessage()));
                 });
     }
 

@@ -6,6 +6,7 @@ import io.runnel.partition.Partitions;
 import io.runnel.partition.Placement;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -267,7 +268,7 @@ public final class ReplicaFetchers {
         private Future<Void> pauseIf(boolean pause, Future<Void> step) {
             if (!pause) return step;
             return step.compose(v -> {
-                io.vertx.core.Promise<Void> wait = io.vertx.core.Promise.promise();
+                Promise<Void> wait = Promise.promise();
                 vertx.setTimer(RETRY_MS, id -> wait.complete());
                 return wait.future();
             });

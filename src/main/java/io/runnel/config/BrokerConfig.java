@@ -6,18 +6,20 @@ import static io.runnel.config.ConfigKey.intKey;
 import static io.runnel.config.ConfigKey.listKey;
 import static io.runnel.config.ConfigKey.longKey;
 import static io.runnel.config.ConfigKey.stringKey;
-
 import java.io.IOException;
 import java.io.Reader;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * The broker's configuration: immutable, typed, with Apache Kafka's key names wherever the meaning is Kafka's.
@@ -175,7 +177,7 @@ public final class BrokerConfig {
      * Keys that can change while the broker runs (IncrementalAlterConfigs on a BROKER resource), as in Kafka: the
      * defaults of the topic-level storage settings. Everything else is read once at start.
      */
-    public static final java.util.Set<String> DYNAMIC_KEYS = java.util.Set.of(LOG_RETENTION_MS.name(), LOG_RETENTION_MINUTES.name(),
+    public static final Set<String> DYNAMIC_KEYS = Set.of(LOG_RETENTION_MS.name(), LOG_RETENTION_MINUTES.name(),
             LOG_RETENTION_HOURS.name(), LOG_RETENTION_BYTES.name(), LOG_SEGMENT_BYTES.name(), LOG_ROLL_MS.name(), LOG_ROLL_HOURS.name(),
             LOG_FLUSH_INTERVAL_MESSAGES.name(), LOG_FLUSH_INTERVAL_MS.name(), LOG_INDEX_INTERVAL_BYTES.name(),
             LOG_MESSAGE_TIMESTAMP_TYPE.name(), MESSAGE_MAX_BYTES.name());
@@ -194,11 +196,11 @@ public final class BrokerConfig {
             for (String k : m.keySet()) {
                 if (!DYNAMIC_KEYS.contains(k)) {
                     throw new ConfigException("Configuration key '" + k + "' cannot be changed while the broker runs; the dynamic keys are "
-                            + new java.util.TreeSet<>(DYNAMIC_KEYS) + ".");
+                            + new TreeSet<>(DYNAMIC_KEYS) + ".");
                 }
             }
         }
-        List<Layer> all = new java.util.ArrayList<>(staticLayers());
+        List<Layer> all = new ArrayList<>(staticLayers());
         all.add(new Layer(DYNAMIC_DEFAULT, clusterDefaults));
         all.add(new Layer(DYNAMIC_BROKER, perBroker));
         return fromLayers(all);
@@ -242,7 +244,7 @@ public final class BrokerConfig {
                         + "': usage is java -jar runnel.jar [--config FILE] [--KEY=VALUE ...].");
             }
         }
-        List<Layer> layers = new java.util.ArrayList<>();
+        List<Layer> layers = new ArrayList<>();
         if (file != null) {
             if (!Files.isRegularFile(file)) throw new ConfigException("Configuration file '" + file + "' (from --config) does not exist.");
             layers.add(new Layer(file.toString(), readProperties(file)));
@@ -335,7 +337,7 @@ public final class BrokerConfig {
     private static String origin(String text) {
         String t = text.trim();
         if (t.equals("*")) return t;
-        java.net.URI u = java.net.URI.create(t);
+        URI u = URI.create(t);
         if (u.getScheme() == null || u.getHost() == null || (u.getPath() != null && !u.getPath().isEmpty()) || u.getQuery() != null) {
             throw new IllegalArgumentException();
         }

@@ -1,8 +1,10 @@
 package io.runnel.config;
 
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.function.Function;
 
 /**
@@ -66,7 +68,7 @@ public record ConfigKey<T>(String name, String defaultValue, String allowed, Fun
     }
 
     public static ConfigKey<String> enumKey(String name, String def, Set<String> values, String doc) {
-        return new ConfigKey<>(name, def, "one of " + String.join(", ", new java.util.TreeSet<>(values)), text -> {
+        return new ConfigKey<>(name, def, "one of " + String.join(", ", new TreeSet<>(values)), text -> {
             if (!values.contains(text)) throw new IllegalArgumentException();
             return text;
         }, doc);
@@ -75,7 +77,7 @@ public record ConfigKey<T>(String name, String defaultValue, String allowed, Fun
     public static <E> ConfigKey<List<E>> listKey(String name, String def, String allowed, Function<String, E> element, String doc) {
         return new ConfigKey<>(name, def, allowed, text -> {
             if (text.isBlank()) return List.of();
-            return java.util.Arrays.stream(text.split(",")).map(String::trim).map(element).toList();
+            return Arrays.stream(text.split(",")).map(String::trim).map(element).toList();
         }, doc);
     }
 

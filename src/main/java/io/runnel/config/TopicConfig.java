@@ -3,13 +3,14 @@ package io.runnel.config;
 import static io.runnel.config.ConfigKey.enumKey;
 import static io.runnel.config.ConfigKey.intKey;
 import static io.runnel.config.ConfigKey.longKey;
-
 import io.runnel.log.LogConfig;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * A topic's configuration: Kafka's topic-level keys, each overriding the broker key that is its default (the
@@ -85,7 +86,7 @@ public final class TopicConfig {
     }
 
     private static String cleanupPolicy(String text) {
-        java.util.Set<String> parts = new java.util.TreeSet<>();
+        Set<String> parts = new TreeSet<>();
         for (String p : text.split(",")) parts.add(p.trim());
         if (parts.isEmpty() || !Set.of("delete", "compact").containsAll(parts)) throw new IllegalArgumentException();
         return String.join(",", parts);
@@ -96,8 +97,8 @@ public final class TopicConfig {
     }
 
     /** Every topic key with its effective value: the override, else the broker's value for its synonym. */
-    public java.util.List<Entry> describe(BrokerConfig broker) {
-        java.util.List<Entry> out = new java.util.ArrayList<>();
+    public List<Entry> describe(BrokerConfig broker) {
+        List<Entry> out = new ArrayList<>();
         for (ConfigKey<?> k : KEYS) {
             String brokerKey = BROKER_SYNONYMS.get(k.name());
             String brokerValue = switch (k.name()) {

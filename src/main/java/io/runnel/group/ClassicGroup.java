@@ -2,6 +2,7 @@ package io.runnel.group;
 
 import io.vertx.core.Promise;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -69,7 +70,7 @@ final class ClassicGroup {
         boolean sameProtocols(List<Protocol> other) {
             if (other.size() != protocols.size()) return false;
             for (int i = 0; i < other.size(); i++) {
-                if (!other.get(i).name().equals(protocols.get(i).name()) || !java.util.Arrays.equals(other.get(i).metadata(), protocols.get(i).metadata())) {
+                if (!other.get(i).name().equals(protocols.get(i).name()) || !Arrays.equals(other.get(i).metadata(), protocols.get(i).metadata())) {
                     return false;
                 }
             }

@@ -3,6 +3,7 @@ package io.runnel.group;
 import io.runnel.group.ConsumerGroup.Member;
 import io.runnel.group.ConsumerGroup.TopicIdPartition;
 import io.runnel.group.ConsumerGroup.TopicMeta;
+import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -11,6 +12,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.function.Function;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.message.ConsumerGroupDescribeResponseData;
@@ -38,10 +40,10 @@ final class ConsumerProtocolShard {
     private final TopicLookup topics;
     final Map<String, ConsumerGroup> groups = new HashMap<>();
 
-    private final Function<List<OffsetRecords.KeyValue>, io.vertx.core.Future<Void>> append;
+    private final Function<List<OffsetRecords.KeyValue>, Future<Void>> append;
 
     ConsumerProtocolShard(Vertx vertx, GroupSettings settings, TopicLookup topics,
-                          Function<List<OffsetRecords.KeyValue>, io.vertx.core.Future<Void>> append) {
+                          Function<List<OffsetRecords.KeyValue>, Future<Void>> append) {
         this.vertx = vertx;
         this.settings = settings;
         this.topics = topics;
@@ -79,27 +81,27 @@ final class ConsumerProtocolShard {
     }
 
     /** Handles a heartbeat and answers once what changed is stored. */
-    io.vertx.core.Future<ConsumerGroupHeartbeatResponseData> heartbeatStored(ConsumerGroupHeartbeatRequestData req, String clientId,
+    Future<ConsumerGroupHeartbeatResponseData> heartbeatStored(ConsumerGroupHeartbeatRequestData req, String clientId,
                                                                         String clientHost, boolean classicGroupExists) {
         ConsumerGroup before = groups.get(req.groupId());
         Member prior = before == null ? null : before.members.get(req.memberId());
         String fingerprint = prior == null ? null : fingerprint(before, prior);
         ConsumerGroupHeartbeatResponseData r = heartbeat(req, clientId, clientHost, classicGroupExists);
-        if (r.errorCode() != Errors.NONE.code()) return io.vertx.core.Future.succeededFuture(r);
+        if (r.errorCode() != Errors.NONE.code()) return Future.succeededFuture(r);
         ConsumerGroup g = groups.get(req.groupId());
         Member m = g == null ? null : g.members.get(r.memberId());
         if (m == null) {
-            if (prior == null || g == null) return io.vertx.core.Future.succeededFuture(r);
+            if (prior == null || g == null) return Future.succeededFuture(r);
             return append.apply(records(g, prior, true)).map(v -> r); // the member left
         }
-        if (m == prior && fingerprint(g, m).equals(fingerprint)) return io.vertx.core.Future.succeededFuture(r);
+        if (m == prior && fingerprint(g, m).equals(fingerprint)) return Future.succeededFuture(r);
         return append.apply(records(g, m, false)).map(v -> r);
     }
 
     private static String fingerprint(ConsumerGroup g, Member m) {
         return g.groupEpoch + "/" + g.assignmentEpoch + "/" + m.memberEpoch + "/" + m.revocationEpoch + "/" + m.subscribedTopics
-                + "/" + new java.util.TreeSet<>(m.assigned.stream().map(Object::toString).toList())
-                + "/" + new java.util.TreeSet<>(m.pendingRevocation.stream().map(Object::toString).toList());
+                + "/" + new TreeSet<>(m.assigned.stream().map(Object::toString).toList())
+                + "/" + new TreeSet<>(m.pendingRevocation.stream().map(Object::toString).toList());
     }
 
     ConsumerGroupHeartbeatResponseData heartbeat(ConsumerGroupHeartbeatRequestData req, String clientId, String clientHost, boolean classicGroupExists) {

@@ -9,10 +9,20 @@ import io.runnel.partition.Partitions.TopicInfo;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
 import java.util.function.Function;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.errors.CoordinatorNotAvailableException;
+import org.apache.kafka.common.errors.NotCoordinatorException;
 import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.message.ConsumerGroupDescribeResponseData;
+import org.apache.kafka.common.message.ConsumerGroupHeartbeatRequestData;
+import org.apache.kafka.common.message.ConsumerGroupHeartbeatResponseData;
 import org.apache.kafka.common.message.JoinGroupRequestData;
 import org.apache.kafka.common.message.JoinGroupResponseData;
 import org.apache.kafka.common.message.SyncGroupRequestData;
@@ -69,7 +79,7 @@ public final class GroupCoordinator {
                 .recover(e -> e instanceof TopicExistsException && partitions.topic(OFFSETS_TOPIC).isPresent()
                         ? Future.succeededFuture(partitions.topic(OFFSETS_TOPIC).get())
                         : Future.failedFuture(e instanceof TopicExistsException // created by another broker, not here yet: retry
-                        ? new org.apache.kafka.common.errors.CoordinatorNotAvailableException("The group coordinator is starting") : e))
+                        ? new CoordinatorNotAvailableException("The group coordinator is starting") : e))
                 .compose(this::deployShards)
                 .onFailure(e -> {
                     synchronized (this) {
@@ -83,12 +93,12 @@ public final class GroupCoordinator {
     /** Topics as the consumer protocol sees them, straight from the broker's topic registry. */
     private final TopicLookup topicLookup = new TopicLookup() {
         @Override
-        public java.util.Optional<ConsumerGroup.TopicMeta> byName(String name) {
+        public Optional<ConsumerGroup.TopicMeta> byName(String name) {
             return partitions.topic(name).map(GroupCoordinator::meta);
         }
 
         @Override
-        public java.util.Optional<ConsumerGroup.TopicMeta> byId(org.apache.kafka.common.Uuid id) {
+        public Optional<ConsumerGroup.TopicMeta> byId(Uuid id) {
             return partitions.topicById(id).map(GroupCoordinator::meta);
         }
     };
@@ -109,7 +119,7 @@ public final class GroupCoordinator {
             if (isInternal(t.name())) vertx.runOnContext(v -> reconcileShards(t));
         });
         return done.map(v -> {
-            retentionTimer = vertx.setPeriodic(RETENTION_CHECK_INTERVAL_MS, id -> List.copyOf(shards).stream().filter(java.util.Objects::nonNull)
+            retentionTimer = vertx.setPeriodic(RETENTION_CHECK_INTERVAL_MS, id -> List.copyOf(shards).stream().filter(Objects::nonNull)
                     .forEach(s -> onShard(s, GroupShard::expireOffsets)));
             return null;
         });
@@ -163,7 +173,7 @@ public final class GroupCoordinator {
         return ensureReady().compose(v -> {
             GroupShard shard = shards.get(partitionFor(groupId));
             if (shard == null) {
-                return Future.failedFuture(new org.apache.kafka.common.errors.NotCoordinatorException("Group " + groupId
+                return Future.failedFuture(new NotCoordinatorException("Group " + groupId
                         + " is coordinated by broker " + coordinatorNode(groupId)));
             }
             return onShard(shard, call);
@@ -234,23 +244,23 @@ public final class GroupCoordinator {
 
     // ---- the consumer protocol (KIP-848) ----
 
-    public Future<org.apache.kafka.common.message.ConsumerGroupHeartbeatResponseData> consumerGroupHeartbeat(
-            org.apache.kafka.common.message.ConsumerGroupHeartbeatRequestData req, String clientId, String clientHost) {
+    public Future<ConsumerGroupHeartbeatResponseData> consumerGroupHeartbeat(
+            ConsumerGroupHeartbeatRequestData req, String clientId, String clientHost) {
         return onGroup(req.groupId(), s -> s.consumerHeartbeat(req, clientId, clientHost));
     }
 
-    public Future<org.apache.kafka.common.message.ConsumerGroupDescribeResponseData.DescribedGroup> consumerGroupDescribe(String groupId) {
+    public Future<ConsumerGroupDescribeResponseData.DescribedGroup> consumerGroupDescribe(String groupId) {
         return readGroup(groupId, s -> Future.succeededFuture(s.consumers.describe(groupId)), ConsumerProtocolShard.notFound(groupId));
     }
 
     // ---- offsets ----
 
     /** A commit of one group: the member check, then the offsets that passed their own checks. */
-    public Future<Errors> commitOffsets(String groupId, int generation, String memberId, Map<org.apache.kafka.common.TopicPartition, CommittedOffset> commits) {
+    public Future<Errors> commitOffsets(String groupId, int generation, String memberId, Map<TopicPartition, CommittedOffset> commits) {
         return onGroup(groupId, s -> {
             Errors e = s.validateCommit(groupId, generation, memberId);
             if (e != Errors.NONE) return Future.succeededFuture(e);
-            Map<org.apache.kafka.common.TopicPartition, Committed> stored = new java.util.LinkedHashMap<>();
+            Map<TopicPartition, Committed> stored = new LinkedHashMap<>();
             long now = time.milliseconds();
             commits.forEach((tp, c) -> stored.put(tp, new Committed(c.offset(), c.leaderEpoch(), c.metadata(), now)));
             return s.commit(groupId, stored).map(v -> Errors.NONE);
@@ -258,9 +268,9 @@ public final class GroupCoordinator {
     }
 
     /** The group's committed offsets (all of them). */
-    public Future<Map<org.apache.kafka.common.TopicPartition, CommittedOffset>> fetchOffsets(String groupId) {
+    public Future<Map<TopicPartition, CommittedOffset>> fetchOffsets(String groupId) {
         return readGroup(groupId, s -> {
-            Map<org.apache.kafka.common.TopicPartition, CommittedOffset> out = new java.util.LinkedHashMap<>();
+            Map<TopicPartition, CommittedOffset> out = new LinkedHashMap<>();
             s.committed(groupId).forEach((tp, c) -> out.put(tp, new CommittedOffset(c.offset(), c.leaderEpoch(), c.metadata())));
             return Future.succeededFuture(out);
         }, Map.of());
@@ -286,7 +296,7 @@ public final class GroupCoordinator {
         return onGroup(groupId, s -> s.deleteGroup(groupId));
     }
 
-    public Future<Map<org.apache.kafka.common.TopicPartition, Errors>> deleteOffsets(String groupId, List<org.apache.kafka.common.TopicPartition> partitions) {
+    public Future<Map<TopicPartition, Errors>> deleteOffsets(String groupId, List<TopicPartition> partitions) {
         return onGroup(groupId, s -> s.deleteOffsetsOf(groupId, partitions));
     }
 

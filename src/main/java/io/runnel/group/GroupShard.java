@@ -1,21 +1,34 @@
 package io.runnel.group;
 
+import io.runnel.config.Limits;
 import io.runnel.group.ClassicGroup.Member;
 import io.runnel.group.ClassicGroup.Protocol;
 import io.runnel.group.ClassicGroup.State;
 import io.runnel.group.OffsetRecords.Committed;
 import io.runnel.group.OffsetRecords.KeyValue;
 import io.runnel.partition.PartitionHandle;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.UUID;
+import org.apache.kafka.clients.consumer.internals.ConsumerProtocol;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.GroupIdNotFoundException;
+import org.apache.kafka.common.errors.NotCoordinatorException;
+import org.apache.kafka.common.errors.TimeoutException;
+import org.apache.kafka.common.message.ConsumerGroupHeartbeatRequestData;
+import org.apache.kafka.common.message.ConsumerGroupHeartbeatResponseData;
 import org.apache.kafka.common.message.JoinGroupRequestData;
 import org.apache.kafka.common.message.JoinGroupRequestData.JoinGroupRequestProtocol;
 import org.apache.kafka.common.message.JoinGroupResponseData;
@@ -59,7 +72,7 @@ final class GroupShard extends VerticleBase {
         this.topics = topics;
     }
 
-    io.vertx.core.Context context() {
+    Context context() {
         return context;
     }
 
@@ -138,17 +151,17 @@ final class GroupShard extends VerticleBase {
         int epoch = partition.placement().leaderEpoch();
         return partition.append(OffsetRecords.batch(records, time.milliseconds())).compose(info -> {
             if (partition.highWatermark() > info.lastOffset() && partition.placement().leaderEpoch() == epoch) return Future.succeededFuture();
-            io.vertx.core.Promise<Void> giveUp = io.vertx.core.Promise.promise();
-            long timer = vertx.setTimer(io.runnel.config.Limits.OFFSET_COMMIT_TIMEOUT_MS, id -> giveUp.tryComplete());
+            Promise<Void> giveUp = Promise.promise();
+            long timer = vertx.setTimer(Limits.OFFSET_COMMIT_TIMEOUT_MS, id -> giveUp.tryComplete());
             return partition.awaitReplicated(info.lastOffset(), epoch, giveUp.future()).compose(v -> {
                 vertx.cancelTimer(timer);
                 giveUp.tryComplete();
                 boolean sameTerm = partition.isLeader() && partition.placement().leaderEpoch() == epoch;
                 if (partition.highWatermark() > info.lastOffset() && sameTerm) return Future.succeededFuture();
                 return Future.failedFuture(sameTerm
-                        ? new org.apache.kafka.common.errors.TimeoutException("The group change was not replicated within "
-                                + io.runnel.config.Limits.OFFSET_COMMIT_TIMEOUT_MS + " ms")
-                        : new org.apache.kafka.common.errors.NotCoordinatorException("This broker stopped coordinating the group"));
+                        ? new TimeoutException("The group change was not replicated within "
+                                + Limits.OFFSET_COMMIT_TIMEOUT_MS + " ms")
+                        : new NotCoordinatorException("This broker stopped coordinating the group"));
             });
         });
     }
@@ -494,8 +507,8 @@ final class GroupShard extends VerticleBase {
 
     // ------------------------------------------------------------------------------------------ administration
 
-    Future<org.apache.kafka.common.message.ConsumerGroupHeartbeatResponseData> consumerHeartbeat(
-            org.apache.kafka.common.message.ConsumerGroupHeartbeatRequestData req, String clientId, String clientHost) {
+    Future<ConsumerGroupHeartbeatResponseData> consumerHeartbeat(
+            ConsumerGroupHeartbeatRequestData req, String clientId, String clientHost) {
         ClassicGroup classic = groups.get(req.groupId());
         return consumers.heartbeatStored(req, clientId, clientHost, classic != null && !classic.members.isEmpty());
     }
@@ -503,7 +516,7 @@ final class GroupShard extends VerticleBase {
     /** Every group of this shard, including groups that only hold offsets (committed by consumers that assign). */
     List<GroupOverview> list() {
         List<GroupOverview> out = new ArrayList<>();
-        java.util.Set<String> ids = new java.util.TreeSet<>(groups.keySet());
+        Set<String> ids = new TreeSet<>(groups.keySet());
         ids.addAll(offsets.keySet());
         ids.addAll(consumers.groups.keySet());
         for (String id : ids) {
@@ -552,9 +565,9 @@ final class GroupShard extends VerticleBase {
     /** OffsetDelete: removes offsets unless a member of the group is subscribed to the topic. */
     Future<Map<TopicPartition, Errors>> deleteOffsetsOf(String groupId, List<TopicPartition> partitions) {
         ClassicGroup g = groups.get(groupId);
-        if (g == null && !offsets.containsKey(groupId)) return Future.failedFuture(new org.apache.kafka.common.errors.GroupIdNotFoundException(groupId));
-        java.util.Set<String> subscribed = g == null ? java.util.Set.of() : subscribedTopics(g);
-        Map<TopicPartition, Errors> result = new java.util.LinkedHashMap<>();
+        if (g == null && !offsets.containsKey(groupId)) return Future.failedFuture(new GroupIdNotFoundException(groupId));
+        Set<String> subscribed = g == null ? Set.of() : subscribedTopics(g);
+        Map<TopicPartition, Errors> result = new LinkedHashMap<>();
         List<TopicPartition> deletable = new ArrayList<>();
         for (TopicPartition tp : partitions) {
             if (subscribed.contains(tp.topic())) {
@@ -568,13 +581,13 @@ final class GroupShard extends VerticleBase {
     }
 
     /** Topics the members of a consumer group subscribe to (decoded from their subscription metadata). */
-    private static java.util.Set<String> subscribedTopics(ClassicGroup g) {
-        java.util.Set<String> topics = new java.util.HashSet<>();
+    private static Set<String> subscribedTopics(ClassicGroup g) {
+        Set<String> topics = new HashSet<>();
         if (!"consumer".equals(g.protocolType) || g.protocol == null) return topics;
         for (Member m : g.members.values()) {
             try {
-                topics.addAll(org.apache.kafka.clients.consumer.internals.ConsumerProtocol
-                        .deserializeSubscription(java.nio.ByteBuffer.wrap(m.metadataFor(g.protocol))).topics());
+                topics.addAll(ConsumerProtocol
+                        .deserializeSubscription(ByteBuffer.wrap(m.metadataFor(g.protocol))).topics());
             } catch (RuntimeException e) {
                 LOG.debug("Undecodable subscription of {} in {}", m.memberId, g.groupId);
             }

@@ -2,7 +2,10 @@ package io.runnel.group;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.compress.Compression;
 import org.apache.kafka.common.record.TimestampType;
 import org.apache.kafka.common.record.internal.MemoryRecords;
@@ -101,7 +104,7 @@ final class OffsetRecords {
         put(b, m.serverAssignor);
         b.putInt(m.subscribedTopics.size());
         for (String t : m.subscribedTopics) put(b, t);
-        for (java.util.Set<ConsumerGroup.TopicIdPartition> set : List.of(m.assigned, m.pendingRevocation)) {
+        for (Set<ConsumerGroup.TopicIdPartition> set : List.of(m.assigned, m.pendingRevocation)) {
             b.putInt(set.size());
             for (ConsumerGroup.TopicIdPartition tp : set) {
                 b.putLong(tp.topicId().getMostSignificantBits()).putLong(tp.topicId().getLeastSignificantBits()).putInt(tp.partition());
@@ -122,12 +125,12 @@ final class OffsetRecords {
         m.rebalanceTimeoutMs = v.getInt();
         m.serverAssignor = get(v);
         int n = v.getInt();
-        List<String> topics = new java.util.ArrayList<>();
+        List<String> topics = new ArrayList<>();
         for (int i = 0; i < n; i++) topics.add(get(v));
         m.subscribedTopics = List.copyOf(topics);
-        for (java.util.Set<ConsumerGroup.TopicIdPartition> set : List.of(m.assigned, m.pendingRevocation)) {
+        for (Set<ConsumerGroup.TopicIdPartition> set : List.of(m.assigned, m.pendingRevocation)) {
             int k = v.getInt();
-            for (int i = 0; i < k; i++) set.add(new ConsumerGroup.TopicIdPartition(new org.apache.kafka.common.Uuid(v.getLong(), v.getLong()), v.getInt()));
+            for (int i = 0; i < k; i++) set.add(new ConsumerGroup.TopicIdPartition(new Uuid(v.getLong(), v.getLong()), v.getInt()));
         }
     }
 
@@ -231,7 +234,7 @@ final class OffsetRecords {
             int generation = v.getInt();
             String protocol = get(v);
             String leader = get(v);
-            List<MemberRecord> members = new java.util.ArrayList<>();
+            List<MemberRecord> members = new ArrayList<>();
             if (version >= 1) {
                 int n = v.getInt();
                 for (int i = 0; i < n; i++) {

@@ -16,7 +16,10 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.handler.StaticHandler;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The HTTP endpoint on {@code http.port}, one server for everything a browser or an operator uses: the WebSocket
@@ -25,7 +28,7 @@ import java.util.List;
  * ({@code /health}), readiness ({@code /ready}) and Prometheus metrics ({@code /metrics}).
  */
 public final class HttpEndpoint {
-    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(HttpEndpoint.class);
+    private static final Logger LOG = LoggerFactory.getLogger(HttpEndpoint.class);
     /** Shared-port id for {@code http.port=0} (Kafka's listeners use -1, -2, ...): every instance binds one random port. */
     private static final int SHARED_RANDOM_PORT = -1000;
     private final Vertx vertx;
@@ -44,7 +47,7 @@ public final class HttpEndpoint {
      */
     public static Future<HttpEndpoint> start(HttpServices services, String host, int port) {
         int bindPort = port == 0 ? SHARED_RANDOM_PORT : port;
-        List<HttpVerticle> verticles = java.util.Collections.synchronizedList(new ArrayList<>());
+        List<HttpVerticle> verticles = Collections.synchronizedList(new ArrayList<>());
         return services.vertx().deployVerticle(() -> {
             HttpVerticle v = new HttpVerticle(services, host, bindPort);
             verticles.add(v);

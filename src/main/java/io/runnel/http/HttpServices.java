@@ -6,6 +6,7 @@ import io.runnel.group.GroupCoordinator;
 import io.runnel.metrics.BrokerMetrics;
 import io.runnel.partition.Partitions;
 import io.vertx.core.Vertx;
+import java.util.Map;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 import org.apache.kafka.common.utils.Time;
@@ -17,10 +18,10 @@ import org.apache.kafka.common.utils.Time;
  * @param kafkaListeners the Kafka listeners as clients reach them ({@code host:port} by listener name), once bound
  */
 public record HttpServices(Vertx vertx, int nodeId, String clusterId, BrokerConfig config, Partitions partitions, GroupCoordinator groups,
-                           BrokerMetrics metrics, Time time, Supplier<java.util.Map<String, String>> kafkaListeners, BooleanSupplier ready,
+                           BrokerMetrics metrics, Time time, Supplier<Map<String, String>> kafkaListeners, BooleanSupplier ready,
                            ClusterView cluster, Publisher publisher) {
     public HttpServices(Vertx vertx, int nodeId, String clusterId, BrokerConfig config, Partitions partitions, GroupCoordinator groups,
-                        BrokerMetrics metrics, Time time, Supplier<java.util.Map<String, String>> kafkaListeners, BooleanSupplier ready,
+                        BrokerMetrics metrics, Time time, Supplier<Map<String, String>> kafkaListeners, BooleanSupplier ready,
                         ClusterView cluster) {
         this(vertx, nodeId, clusterId, config, partitions, groups, metrics, time, kafkaListeners, ready, cluster, new Publisher(partitions, time, metrics));
     }

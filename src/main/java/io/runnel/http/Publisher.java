@@ -1,8 +1,8 @@
 package io.runnel.http;
 
 import io.runnel.http.RecordJson.Outgoing;
-import io.runnel.metrics.BrokerMetrics;
 import io.runnel.log.AppendInfo;
+import io.runnel.metrics.BrokerMetrics;
 import io.runnel.partition.PartitionHandle;
 import io.runnel.partition.Partitions;
 import io.runnel.partition.Partitions.TopicInfo;
@@ -17,6 +17,7 @@ import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.kafka.common.compress.Compression;
 import org.apache.kafka.common.record.TimestampType;
+import org.apache.kafka.common.record.internal.DefaultRecordBatch;
 import org.apache.kafka.common.record.internal.MemoryRecords;
 import org.apache.kafka.common.record.internal.RecordBatch;
 import org.apache.kafka.common.record.internal.SimpleRecord;
@@ -31,7 +32,7 @@ import org.apache.kafka.common.utils.Utils;
  */
 public final class Publisher {
     /** Bytes a v2 batch header takes, plus a generous per-record overhead, for splitting into batches. */
-    private static final int BATCH_OVERHEAD = org.apache.kafka.common.record.internal.DefaultRecordBatch.RECORD_BATCH_OVERHEAD;
+    private static final int BATCH_OVERHEAD = DefaultRecordBatch.RECORD_BATCH_OVERHEAD;
     private static final int RECORD_OVERHEAD = 32;
 
     private final Partitions partitions;

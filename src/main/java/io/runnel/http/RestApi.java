@@ -22,10 +22,12 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import org.apache.kafka.clients.consumer.ConsumerPartitionAssignor;
 import org.apache.kafka.clients.consumer.internals.ConsumerProtocol;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.InvalidReplicationFactorException;
+import org.apache.kafka.common.errors.OffsetOutOfRangeException;
 import org.apache.kafka.common.message.ConsumerGroupDescribeResponseData;
 import org.apache.kafka.common.protocol.Errors;
 
@@ -123,7 +125,7 @@ final class RestApi {
         int controller = s.cluster().controllerId();
         JsonObject quorum = new JsonObject().put("mode", s.cluster().metadataMode());
         if (s.cluster().cpMemberCount() > 0) {
-            quorum.put("cpMemberCount", s.cluster().cpMemberCount()).put("cpMembers", new io.vertx.core.json.JsonArray(new ArrayList<>(s.cluster().cpMembers())));
+            quorum.put("cpMemberCount", s.cluster().cpMemberCount()).put("cpMembers", new JsonArray(new ArrayList<>(s.cluster().cpMembers())));
         }
         ctx.json(new JsonObject().put("clusterId", s.clusterId()).put("controllerId", controller).put("brokers", brokers())
                 .put("topics", s.partitions().topics().size()).put("metadataQuorum", quorum));
@@ -146,7 +148,7 @@ final class RestApi {
                 for (PartitionHandle h : t.localPartitions()) records += h.logEndOffset() - h.logStartOffset();
                 return new JsonObject().put("name", t.name()).put("topicId", t.topicId().toString()).put("internal", GroupCoordinator.isInternal(t.name()))
                         .put("partitions", t.partitions().size()).put("replicationFactor", t.placements().isEmpty() ? 1 : t.placements().get(0).replicas().size()).put("records", records)
-                        .put("sizeBytes", sizes.stream().filter(java.util.Objects::nonNull).mapToLong(Long::longValue).sum());
+                        .put("sizeBytes", sizes.stream().filter(Objects::nonNull).mapToLong(Long::longValue).sum());
             }));
         }
         reply(ctx, Future.all(all).map(v -> new JsonArray(all.stream().map(Future::result).toList())), 200);
@@ -260,7 +262,7 @@ final class RestApi {
         }
         reply(ctx, start.compose(from -> {
             if (from < h.logStartOffset() || from > h.logEndOffset()) {
-                return Future.failedFuture(new org.apache.kafka.common.errors.OffsetOutOfRangeException("Offset " + from + " is outside partition "
+                return Future.failedFuture(new OffsetOutOfRangeException("Offset " + from + " is outside partition "
                         + p + "'s range [" + h.logStartOffset() + ", " + h.logEndOffset() + "]"));
             }
             if (from < h.highWatermark() || timeout == 0) return read(h, from, limit, base64);

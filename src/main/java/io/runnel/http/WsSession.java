@@ -2,6 +2,7 @@ package io.runnel.http;
 
 import io.runnel.config.Limits;
 import io.runnel.http.RecordJson.Outgoing;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.ServerWebSocket;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
@@ -46,7 +47,7 @@ final class WsSession {
         ws.exceptionHandler(e -> LOG.debug("WebSocket {} failed", ws.remoteAddress(), e));
         ws.closeHandler(v -> close());
         pingTimer = services.vertx().setPeriodic(Limits.WS_PING_INTERVAL_MS, id -> {
-            if (!closed) ws.writePing(io.vertx.core.buffer.Buffer.buffer());
+            if (!closed) ws.writePing(Buffer.buffer());
         });
         send(new JsonObject().put("type", "hello").put("protocol", 1).put("credit", produceCredit()));
     }

@@ -15,9 +15,11 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.stream.IntStream;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.errors.OffsetOutOfRangeException;
+import org.apache.kafka.common.errors.RetriableException;
 import org.apache.kafka.common.message.ConsumerGroupHeartbeatRequestData;
 import org.apache.kafka.common.message.ConsumerGroupHeartbeatResponseData;
 import org.apache.kafka.common.protocol.Errors;
@@ -127,7 +129,7 @@ final class WsSubscription {
         }
         TopicInfo t = topicInfo();
         // All partitions: those this broker holds (in a cluster, subscribe at each broker for the partitions it leads).
-        List<Integer> parts = chosen != null ? chosen : java.util.stream.IntStream.range(0, t.partitions().size()).filter(p -> t.local(p) != null)
+        List<Integer> parts = chosen != null ? chosen : IntStream.range(0, t.partitions().size()).filter(p -> t.local(p) != null)
                 .boxed().toList();
         List<Future<Long>> starts = new ArrayList<>();
         for (int p : parts) starts.add(startOffset(t.partitions().get(p), from));
@@ -347,7 +349,7 @@ final class WsSubscription {
             return;
         }
         if (error != Errors.NONE) {
-            if (error.exception() instanceof org.apache.kafka.common.errors.RetriableException) {
+            if (error.exception() instanceof RetriableException) {
                 scheduleHeartbeat(1_000);
             } else {
                 session.subscriptionEnded(this, error.name(), r.errorMessage() == null ? error.message() : r.errorMessage());

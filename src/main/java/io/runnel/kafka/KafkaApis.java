@@ -11,14 +11,15 @@ import io.runnel.kafka.handlers.FetchHandler;
 import io.runnel.kafka.handlers.FindCoordinatorHandler;
 import io.runnel.kafka.handlers.GroupAdminHandlers;
 import io.runnel.kafka.handlers.GroupMembershipHandlers;
-import io.runnel.kafka.handlers.OffsetHandlers;
 import io.runnel.kafka.handlers.IncrementalAlterConfigsHandler;
 import io.runnel.kafka.handlers.InitProducerIdHandler;
 import io.runnel.kafka.handlers.ListOffsetsHandler;
 import io.runnel.kafka.handlers.MetadataHandler;
 import io.runnel.kafka.handlers.OffsetForLeaderEpochHandler;
+import io.runnel.kafka.handlers.OffsetHandlers;
 import io.runnel.kafka.handlers.ProduceHandler;
 import io.runnel.kafka.handlers.ReassignmentHandlers;
+import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
@@ -35,7 +36,7 @@ public final class KafkaApis {
 
     public KafkaApis(BrokerInfo broker) {
         this.broker = broker;
-        List<ApiHandler> all = new java.util.ArrayList<>(List.of(new ApiVersionsHandler(), new MetadataHandler(), new ProduceHandler(),
+        List<ApiHandler> all = new ArrayList<>(List.of(new ApiVersionsHandler(), new MetadataHandler(), new ProduceHandler(),
                 new FetchHandler(), new ListOffsetsHandler(), new InitProducerIdHandler(), new CreateTopicsHandler(),
                 new DeleteTopicsHandler(), new CreatePartitionsHandler(), new DescribeClusterHandler(), new DescribeConfigsHandler(),
                 new IncrementalAlterConfigsHandler(), new FindCoordinatorHandler(), new OffsetForLeaderEpochHandler(), new ElectLeadersHandler()));

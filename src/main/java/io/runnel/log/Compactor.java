@@ -2,6 +2,7 @@ package io.runnel.log;
 
 import java.io.EOFException;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -102,12 +103,12 @@ public final class Compactor {
                 try {
                     while (kept.hasRemaining()) after[0] += out.write(kept, after[0]);
                 } catch (IOException e) {
-                    throw new java.io.UncheckedIOException(e);
+                    throw new UncheckedIOException(e);
                 }
                 return true;
             });
             out.force(true);
-        } catch (java.io.UncheckedIOException e) {
+        } catch (UncheckedIOException e) {
             throw e.getCause();
         }
         if (after[0] == before) {

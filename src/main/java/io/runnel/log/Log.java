@@ -2,15 +2,20 @@ package io.runnel.log;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
-import org.apache.kafka.common.errors.CorruptRecordException;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
 import org.apache.kafka.common.InvalidRecordException;
+import org.apache.kafka.common.errors.CorruptRecordException;
 import org.apache.kafka.common.errors.OffsetOutOfRangeException;
 import org.apache.kafka.common.errors.RecordTooLargeException;
 import org.apache.kafka.common.errors.UnsupportedForMessageFormatException;
@@ -297,7 +302,7 @@ public final class Log {
     }
 
     /** Visits the header of every batch from the one holding {@code fromOffset} to the log end, in order. */
-    public void forEachBatchHeader(long fromOffset, java.util.function.Consumer<ByteBuffer> visitor) throws IOException {
+    public void forEachBatchHeader(long fromOffset, Consumer<ByteBuffer> visitor) throws IOException {
         Map.Entry<Long, Segment> e = segments.floorEntry(Math.max(fromOffset, logStartOffset));
         if (e == null) e = segments.firstEntry();
         for (; e != null; e = segments.higherEntry(e.getKey())) e.getValue().forEachHeader(fromOffset, visitor);
@@ -335,7 +340,7 @@ public final class Log {
             for (Segment s : segments) {
                 try {
                     s.flush();
-                } catch (java.nio.channels.ClosedChannelException deleted) {
+                } catch (ClosedChannelException deleted) {
                     // Retention deleted the segment in the meantime: nothing of it needs to be durable any more.
                 }
             }
@@ -430,9 +435,9 @@ public final class Log {
 
     /** Deletes a directory and everything in it. Blocking. */
     public static void deleteDirectory(Path dir) throws IOException {
-        if (!java.nio.file.Files.exists(dir)) return;
-        try (java.util.stream.Stream<Path> walk = java.nio.file.Files.walk(dir)) {
-            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) java.nio.file.Files.deleteIfExists(p);
+        if (!Files.exists(dir)) return;
+        try (Stream<Path> walk = Files.walk(dir)) {
+            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
         }
     }
 

@@ -1,6 +1,7 @@
 package io.runnel.partition;
 
 import io.runnel.log.TopicStore.TopicRecord;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -24,7 +25,7 @@ public record ClusterTopic(TopicRecord record, List<Placement> placements, Map<I
 
         /** The partition's replicas while it runs: the target, then the replicas being removed. */
         public List<Integer> replicas() {
-            List<Integer> out = new java.util.ArrayList<>(target);
+            List<Integer> out = new ArrayList<>(target);
             for (int r : origin) if (!out.contains(r)) out.add(r);
             return List.copyOf(out);
         }

@@ -1,15 +1,25 @@
 package io.runnel.partition;
 
 import io.runnel.log.AppendInfo;
+import io.runnel.log.LeaderEpochCache;
 import io.runnel.log.Log;
+import io.runnel.log.LogConfig;
 import io.runnel.log.ReadResult;
 import io.runnel.log.SliceResult;
 import io.runnel.log.TimestampOffset;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import java.nio.ByteBuffer;
+import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.function.Consumer;
+import java.util.function.Function;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.NotLeaderOrFollowerException;
+import org.apache.kafka.common.errors.OffsetOutOfRangeException;
+import org.apache.kafka.common.requests.ListOffsetsRequest;
 
 /**
  * How the rest of the broker reaches a partition: every call hops onto the partition's event-loop context, runs
@@ -78,7 +88,7 @@ public final class PartitionHandle {
      */
     private void checkFollowerOffset(int replica, long offset, Log l) {
         if (offset > l.logEndOffset()) {
-            throw new org.apache.kafka.common.errors.OffsetOutOfRangeException("Fetch offset " + offset + " of replica " + replica
+            throw new OffsetOutOfRangeException("Fetch offset " + offset + " of replica " + replica
                     + " is past the log end " + l.logEndOffset() + " of " + topicPartition());
         }
     }
@@ -86,7 +96,7 @@ public final class PartitionHandle {
     private void requireLeader() {
         if (!verticle.isLeader()) {
             Placement p = verticle.placement();
-            throw new org.apache.kafka.common.errors.NotLeaderOrFollowerException("This broker does not lead " + topicPartition()
+            throw new NotLeaderOrFollowerException("This broker does not lead " + topicPartition()
                     + (p.hasLeader() ? "; broker " + p.leader() + " does" : "; it has no leader now"));
         }
     }
@@ -115,12 +125,12 @@ public final class PartitionHandle {
     }
 
     /** The partition's context (its event loop; its ordered worker queue for blocking work). */
-    io.vertx.core.Context context() {
+    Context context() {
         return verticle.context();
     }
 
     /** Sends this leader's ISR changes to {@code proposals} (the controller). */
-    void useIsrProposals(java.util.function.Function<java.util.List<Integer>, Future<Void>> proposals, long replicaLagTimeMaxMs) {
+    void useIsrProposals(Function<List<Integer>, Future<Void>> proposals, long replicaLagTimeMaxMs) {
         verticle.useIsrProposals(proposals, replicaLagTimeMaxMs);
     }
 
@@ -142,7 +152,7 @@ public final class PartitionHandle {
     }
 
     /** Appends batches fetched from the leader (this replica follows); returns null when there were none. */
-    public Future<AppendInfo> appendFromLeader(java.nio.ByteBuffer records, long leaderHighWatermark) {
+    public Future<AppendInfo> appendFromLeader(ByteBuffer records, long leaderHighWatermark) {
         return call(l -> verticle.appendFromLeader(records, leaderHighWatermark));
     }
 
@@ -162,7 +172,7 @@ public final class PartitionHandle {
     }
 
     /** Where {@code epoch} ended in this log (the leader's answer to OffsetForLeaderEpoch). */
-    public Future<io.runnel.log.LeaderEpochCache.EpochEnd> endOffsetFor(int epoch) {
+    public Future<LeaderEpochCache.EpochEnd> endOffsetFor(int epoch) {
         return call(l -> {
             requireLeader();
             return verticle.epochs().endOffsetFor(epoch, l.logEndOffset());
@@ -185,15 +195,15 @@ public final class PartitionHandle {
         return call(l -> {
             if (consumer) requireLeader();
             long fetchable = consumer ? verticle.highWatermark() : l.logEndOffset();
-            io.runnel.log.LeaderEpochCache epochs = verticle.epochs();
-            if (timestamp == org.apache.kafka.common.requests.ListOffsetsRequest.EARLIEST_TIMESTAMP
-                    || timestamp == org.apache.kafka.common.requests.ListOffsetsRequest.EARLIEST_LOCAL_TIMESTAMP) {
+            LeaderEpochCache epochs = verticle.epochs();
+            if (timestamp == ListOffsetsRequest.EARLIEST_TIMESTAMP
+                    || timestamp == ListOffsetsRequest.EARLIEST_LOCAL_TIMESTAMP) {
                 return Optional.of(new ListedOffset(-1, l.logStartOffset(), epochs.earliestEpochCovering(l.logStartOffset())));
             }
-            if (timestamp == org.apache.kafka.common.requests.ListOffsetsRequest.LATEST_TIMESTAMP) {
+            if (timestamp == ListOffsetsRequest.LATEST_TIMESTAMP) {
                 return Optional.of(new ListedOffset(-1, fetchable, verticle.placement().leaderEpoch()));
             }
-            Optional<TimestampOffset> found = timestamp == org.apache.kafka.common.requests.ListOffsetsRequest.MAX_TIMESTAMP ? l.maxTimestampRecord()
+            Optional<TimestampOffset> found = timestamp == ListOffsetsRequest.MAX_TIMESTAMP ? l.maxTimestampRecord()
                     : timestamp < 0 ? Optional.empty() : l.offsetForTimestamp(timestamp);
             return found.filter(f -> f.offset() < fetchable).map(f -> new ListedOffset(f.timestamp(), f.offset(), epochs.epochForOffset(f.offset())));
         });
@@ -212,7 +222,7 @@ public final class PartitionHandle {
      * Parks a waiter on the partition's context with {@code parker}; {@code giveUp} completing releases the parked
      * entry. Completes on the caller's context.
      */
-    private Future<Void> park(Future<?> giveUp, java.util.function.Consumer<Promise<Void>> parker) {
+    private Future<Void> park(Future<?> giveUp, Consumer<Promise<Void>> parker) {
         Promise<Void> parked = Promise.promise();
         giveUp.onComplete(x -> parked.tryComplete());
         return OnContext.compose(verticle.context(), () -> {
@@ -253,7 +263,7 @@ public final class PartitionHandle {
     }
 
     /** Applies a changed topic configuration to this partition. */
-    Future<Void> updateConfig(io.runnel.log.LogConfig config) {
+    Future<Void> updateConfig(LogConfig config) {
         return call(l -> {
             verticle.updateConfig(config);
             return null;
@@ -277,16 +287,16 @@ public final class PartitionHandle {
      * Runs {@code op} on the partition's context once no exclusive operation (a follower's truncation on a worker)
      * holds the log; calls that arrive meanwhile wait for it, in order.
      */
-    private <T> Future<T> gated(java.util.concurrent.Callable<Future<T>> op) {
+    private <T> Future<T> gated(Callable<Future<T>> op) {
         return OnContext.compose(verticle.context(), () -> whenFree(op));
     }
 
-    private <T> Future<T> whenFree(java.util.concurrent.Callable<Future<T>> op) {
+    private <T> Future<T> whenFree(Callable<Future<T>> op) {
         Future<Void> busy = verticle.exclusive();
         if (busy != null) return busy.transform(x -> whenFree(op));
         if (verticle.stopping()) {
             // Deleted, reassigned away or shutting down: its log is closed; a client asks the metadata again.
-            return Future.failedFuture(new org.apache.kafka.common.errors.NotLeaderOrFollowerException("This broker's replica of "
+            return Future.failedFuture(new NotLeaderOrFollowerException("This broker's replica of "
                     + topicPartition() + " is closing"));
         }
         try {

@@ -3,8 +3,8 @@ package io.runnel.partition;
 import io.runnel.config.Limits;
 import io.runnel.log.AppendInfo;
 import io.runnel.log.BatchHeader;
-import io.runnel.log.Compactor;
 import io.runnel.log.Checkpoints;
+import io.runnel.log.Compactor;
 import io.runnel.log.LeaderEpochCache;
 import io.runnel.log.Log;
 import io.runnel.log.LogConfig;
@@ -15,17 +15,23 @@ import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.function.Consumer;
+import java.util.function.Function;
 import org.apache.kafka.common.InvalidRecordException;
-import org.apache.kafka.common.record.internal.RecordBatch;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.NotLeaderOrFollowerException;
+import org.apache.kafka.common.record.internal.RecordBatch;
 import org.apache.kafka.common.utils.Time;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -84,7 +90,7 @@ public final class PartitionVerticle extends VerticleBase {
     /** The leader's view of each follower: its log end offset and when it last caught up (Kafka's Replica state). */
     private final Map<Integer, long[]> followers = new HashMap<>();
     /** Where the leader sends ISR changes (the controller); null when the broker runs alone. */
-    private volatile java.util.function.Function<List<Integer>, Future<Void>> isrProposals;
+    private volatile Function<List<Integer>, Future<Void>> isrProposals;
     private List<Integer> proposedIsr;
     private long replicaLagTimeMaxMs = 30_000;
 
@@ -199,7 +205,7 @@ public final class PartitionVerticle extends VerticleBase {
         replicaFetches.await(offset, log.logEndOffset(), waiter);
     }
 
-    void useIsrProposals(java.util.function.Function<List<Integer>, Future<Void>> proposals, long replicaLagTimeMaxMs) {
+    void useIsrProposals(Function<List<Integer>, Future<Void>> proposals, long replicaLagTimeMaxMs) {
         this.isrProposals = proposals;
         this.replicaLagTimeMaxMs = replicaLagTimeMaxMs;
     }
@@ -304,7 +310,7 @@ public final class PartitionVerticle extends VerticleBase {
      * watermark (no higher than what this replica has).
      */
     AppendInfo appendFromLeader(ByteBuffer records, long leaderHighWatermark) throws IOException {
-        if (isLeader()) throw new org.apache.kafka.common.errors.NotLeaderOrFollowerException(tp + " is led by this broker");
+        if (isLeader()) throw new NotLeaderOrFollowerException(tp + " is led by this broker");
         AppendInfo info = null;
         if (records.hasRemaining()) {
             int at = records.position();
@@ -371,7 +377,7 @@ public final class PartitionVerticle extends VerticleBase {
      * that waited runs. For a follower's truncation: file truncation, segment deletion and the producer-state
      * replay are disk work that must not hold the event loop.
      */
-    private <T> Future<Void> exclusively(java.util.concurrent.Callable<T> work, java.util.function.Consumer<T> apply) {
+    private <T> Future<Void> exclusively(Callable<T> work, Consumer<T> apply) {
         Promise<Void> done = Promise.promise();
         exclusive = done.future();
         return context.executeBlocking(work, true).transform(ar -> {
@@ -396,7 +402,7 @@ public final class PartitionVerticle extends VerticleBase {
      */
     AppendInfo append(ByteBuffer records) throws IOException {
         if (!isLeader()) {
-            throw new org.apache.kafka.common.errors.NotLeaderOrFollowerException("Broker " + self + " does not lead " + tp
+            throw new NotLeaderOrFollowerException("Broker " + self + " does not lead " + tp
                     + (placement.hasLeader() ? "; broker " + placement.leader() + " does" : "; it has no leader now"));
         }
         int at = records.position();
@@ -464,7 +470,7 @@ public final class PartitionVerticle extends VerticleBase {
         String text = "replicas=" + join(p.replicas()) + "\nisr=" + join(p.isr()) + "\nepoch=" + p.leaderEpoch() + "\n";
         context.executeBlocking(() -> {
             if (stopping) return null;
-            Checkpoints.writeAtomically(dir.resolve(PLACEMENT), text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            Checkpoints.writeAtomically(dir.resolve(PLACEMENT), text.getBytes(StandardCharsets.UTF_8));
             return null;
         }, true).onFailure(e -> LOG.debug("Keeping the placement of {} failed", tp, e));
     }
@@ -474,27 +480,27 @@ public final class PartitionVerticle extends VerticleBase {
     }
 
     /** The placement {@link #persistPlacement} kept in {@code dir} (leader unknown: -1), if any. */
-    static java.util.Optional<Placement> persistedPlacement(Path dir) {
+    static Optional<Placement> persistedPlacement(Path dir) {
         Path f = dir.resolve(PLACEMENT);
         try {
-            if (!Files.exists(f)) return java.util.Optional.empty();
-            java.util.Map<String, String> kv = new java.util.HashMap<>();
+            if (!Files.exists(f)) return Optional.empty();
+            Map<String, String> kv = new HashMap<>();
             for (String line : Files.readAllLines(f)) {
                 int eq = line.indexOf('=');
                 if (eq > 0) kv.put(line.substring(0, eq), line.substring(eq + 1));
             }
             List<Integer> replicas = ids(kv.get("replicas"));
-            if (replicas.isEmpty()) return java.util.Optional.empty();
-            return java.util.Optional.of(new Placement(replicas, -1, Integer.parseInt(kv.getOrDefault("epoch", "0")), ids(kv.get("isr"))));
+            if (replicas.isEmpty()) return Optional.empty();
+            return Optional.of(new Placement(replicas, -1, Integer.parseInt(kv.getOrDefault("epoch", "0")), ids(kv.get("isr"))));
         } catch (IOException | RuntimeException e) {
             LOG.warn("Ignoring the unreadable placement file of {}: {}", dir.getFileName(), e.toString());
-            return java.util.Optional.empty();
+            return Optional.empty();
         }
     }
 
     private static List<Integer> ids(String csv) {
         if (csv == null || csv.isBlank()) return List.of();
-        return java.util.Arrays.stream(csv.split(",")).map(String::trim).map(Integer::parseInt).toList();
+        return Arrays.stream(csv.split(",")).map(String::trim).map(Integer::parseInt).toList();
     }
 
     /** Whether this replica is closing: calls on it are answered NOT_LEADER_OR_FOLLOWER (clients look again). */

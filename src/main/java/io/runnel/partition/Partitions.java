@@ -8,25 +8,46 @@ import io.runnel.log.DynamicConfigStore;
 import io.runnel.log.TopicStore;
 import io.runnel.log.TopicStore.TopicRecord;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
+import java.util.function.Predicate;
+import java.util.stream.IntStream;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.Uuid;
-import org.apache.kafka.common.requests.ApiError;
+import org.apache.kafka.common.errors.ApiException;
 import org.apache.kafka.common.errors.BrokerNotAvailableException;
 import org.apache.kafka.common.errors.InvalidConfigurationException;
 import org.apache.kafka.common.errors.InvalidPartitionsException;
+import org.apache.kafka.common.errors.InvalidReplicaAssignmentException;
+import org.apache.kafka.common.errors.InvalidReplicationFactorException;
 import org.apache.kafka.common.errors.InvalidTopicException;
+import org.apache.kafka.common.errors.NoReassignmentInProgressException;
+import org.apache.kafka.common.errors.NotLeaderOrFollowerException;
+import org.apache.kafka.common.errors.ReassignmentInProgressException;
+import org.apache.kafka.common.errors.TimeoutException;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.common.internals.Topic;
+import org.apache.kafka.common.protocol.Errors;
+import org.apache.kafka.common.requests.ApiError;
 import org.apache.kafka.common.utils.Time;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -48,8 +69,8 @@ public final class Partitions {
     public record TopicInfo(String name, Uuid topicId, TopicConfig config, List<PartitionHandle> partitions,
                             List<String> deploymentIds, List<Placement> placements) {
         public TopicInfo {
-            partitions = java.util.Collections.unmodifiableList(new ArrayList<>(partitions));
-            deploymentIds = java.util.Collections.unmodifiableList(new ArrayList<>(deploymentIds));
+            partitions = Collections.unmodifiableList(new ArrayList<>(partitions));
+            deploymentIds = Collections.unmodifiableList(new ArrayList<>(deploymentIds));
             placements = List.copyOf(placements);
         }
 
@@ -60,7 +81,7 @@ public final class Partitions {
 
         /** The handles of this broker's replicas. */
         public List<PartitionHandle> localPartitions() {
-            return partitions.stream().filter(java.util.Objects::nonNull).toList();
+            return partitions.stream().filter(Objects::nonNull).toList();
         }
 
         TopicInfo with(TopicConfig c, List<Placement> pl) {
@@ -88,9 +109,9 @@ public final class Partitions {
     /** Cluster images are applied one after another, in order. */
     private Future<Void> applying = Future.succeededFuture();
     /** Callers waiting for a cluster image in which their change is visible. */
-    private final List<Waiter> waiters = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final List<Waiter> waiters = new CopyOnWriteArrayList<>();
 
-    private record Waiter(String topic, java.util.function.Predicate<TopicInfo> done, io.vertx.core.Promise<TopicInfo> promise) {
+    private record Waiter(String topic, Predicate<TopicInfo> done, Promise<TopicInfo> promise) {
     }
 
     public Partitions(Vertx vertx, Deployer deployer, BrokerConfig brokerConfig, Time time) {
@@ -113,21 +134,21 @@ public final class Partitions {
             try {
                 brokerConfig = staticConfig.withDynamic(d.clusterDefaults(), d.perBroker());
             } catch (ConfigException e) {
-                throw new java.io.IOException(DynamicConfigStore.FILE + " holds a value that is not valid: " + e.getMessage(), e);
+                throw new IOException(DynamicConfigStore.FILE + " holds a value that is not valid: " + e.getMessage(), e);
             }
             dynamic = d;
             List<TopicRecord> records = store.loadAll();
             // In a cluster this broker holds some partitions of a topic: those whose directory is here (and their
             // last placement, kept on disk). Where the others live, and who leads, comes with the controller's
             // metadata. Read here, on the worker: these are file-system calls.
-            Map<String, List<Placement>> held = new java.util.HashMap<>();
+            Map<String, List<Placement>> held = new HashMap<>();
             if (!staticConfig.clusterMembers().isEmpty()) {
                 for (TopicRecord r : records) {
                     List<Placement> here = new ArrayList<>();
                     Placement[] kept = new Placement[r.partitions()];
                     for (int p = 0; p < r.partitions(); p++) {
                         Path dir = PartitionDirs.dirOf(logDir, new TopicPartition(r.name(), p));
-                        boolean present = java.nio.file.Files.isDirectory(dir);
+                        boolean present = Files.isDirectory(dir);
                         here.add(present ? Placement.alone(nodeId) : new Placement(List.of(), -1, 0, List.of()));
                         if (present) kept[p] = PartitionVerticle.persistedPlacement(dir).orElse(null);
                     }
@@ -182,7 +203,7 @@ public final class Partitions {
             return a.createTopic(name, count, rf, Map.copyOf(configs)).compose(v -> awaitTopic(name, t -> t != null));
         }
         if (rf != 1) {
-            return Future.failedFuture(new org.apache.kafka.common.errors.InvalidReplicationFactorException(
+            return Future.failedFuture(new InvalidReplicationFactorException(
                     "Replication factor " + rf + " is larger than the 1 broker available"));
         }
         if (!busy.add(name)) {
@@ -202,7 +223,7 @@ public final class Partitions {
     }
 
     private Future<TopicInfo> deploy(TopicRecord r, TopicConfig config) {
-        List<Placement> alone = java.util.Collections.nCopies(r.partitions(), Placement.alone(nodeId));
+        List<Placement> alone = Collections.nCopies(r.partitions(), Placement.alone(nodeId));
         return deploy(r, config, 0, alone).map(added -> new TopicInfo(r.name(), r.topicId(), config, added.partitions(), added.deploymentIds(), alone));
     }
 
@@ -243,10 +264,10 @@ public final class Partitions {
     public Future<Map<TopicPartition, ApiError>> electLeaders(boolean unclean, Map<String, List<Integer>> partitions) {
         TopicAuthority a = authority;
         if (a != null) return a.electLeaders(unclean, partitions);
-        Map<TopicPartition, ApiError> out = new java.util.LinkedHashMap<>();
-        Map<String, List<Integer>> wanted = new java.util.LinkedHashMap<>();
+        Map<TopicPartition, ApiError> out = new LinkedHashMap<>();
+        Map<String, List<Integer>> wanted = new LinkedHashMap<>();
         if (partitions == null) {
-            topics.forEach((name, t) -> wanted.put(name, java.util.stream.IntStream.range(0, t.partitions().size()).boxed().toList()));
+            topics.forEach((name, t) -> wanted.put(name, IntStream.range(0, t.partitions().size()).boxed().toList()));
         } else {
             wanted.putAll(partitions);
         }
@@ -255,8 +276,8 @@ public final class Partitions {
             for (int p : ps) {
                 boolean exists = t != null && p >= 0 && p < t.partitions().size();
                 out.put(new TopicPartition(name, p), exists
-                        ? new ApiError(org.apache.kafka.common.protocol.Errors.ELECTION_NOT_NEEDED, "Broker " + nodeId + " already leads the partition")
-                        : new ApiError(org.apache.kafka.common.protocol.Errors.UNKNOWN_TOPIC_OR_PARTITION, name + "-" + p + " does not exist"));
+                        ? new ApiError(Errors.ELECTION_NOT_NEEDED, "Broker " + nodeId + " already leads the partition")
+                        : new ApiError(Errors.UNKNOWN_TOPIC_OR_PARTITION, name + "-" + p + " does not exist"));
             }
         });
         return Future.succeededFuture(out);
@@ -274,10 +295,10 @@ public final class Partitions {
             return Future.failedFuture(new UnknownTopicOrPartitionException(topic + "-" + partition + " does not exist"));
         }
         if (replicas == null) {
-            return Future.failedFuture(new org.apache.kafka.common.errors.NoReassignmentInProgressException("No reassignment of " + topic + "-" + partition));
+            return Future.failedFuture(new NoReassignmentInProgressException("No reassignment of " + topic + "-" + partition));
         }
         if (!replicas.equals(List.of(nodeId))) {
-            return Future.failedFuture(new org.apache.kafka.common.errors.InvalidReplicaAssignmentException("Replicas " + replicas
+            return Future.failedFuture(new InvalidReplicaAssignmentException("Replicas " + replicas
                     + " are not live brokers; the only one is " + nodeId));
         }
         return Future.succeededFuture();
@@ -300,9 +321,9 @@ public final class Partitions {
         }
         TopicAuthority a = authority;
         if (a != null) return a.createPartitions(name, total).compose(v -> awaitTopic(name, x -> x != null && x.partitions().size() >= total));
-        if (!busy.add(name)) return Future.failedFuture(new org.apache.kafka.common.errors.ReassignmentInProgressException("Topic '" + name + "' is being changed."));
+        if (!busy.add(name)) return Future.failedFuture(new ReassignmentInProgressException("Topic '" + name + "' is being changed."));
         TopicRecord record = new TopicRecord(name, t.topicId(), total, t.config().overrides());
-        List<Placement> alone = java.util.Collections.nCopies(total, Placement.alone(nodeId));
+        List<Placement> alone = Collections.nCopies(total, Placement.alone(nodeId));
         return vertx.executeBlocking(() -> {
             store.save(record);
             return null;
@@ -330,7 +351,7 @@ public final class Partitions {
             Map<String, String> wanted = Map.copyOf(overrides);
             return a.alterTopicConfig(name, wanted).compose(v -> awaitTopic(name, x -> x != null && x.config().overrides().equals(wanted)));
         }
-        if (!busy.add(name)) return Future.failedFuture(new org.apache.kafka.common.errors.ReassignmentInProgressException("Topic '" + name + "' is being changed."));
+        if (!busy.add(name)) return Future.failedFuture(new ReassignmentInProgressException("Topic '" + name + "' is being changed."));
         TopicRecord record = new TopicRecord(name, t.topicId(), t.partitions().size(), Map.copyOf(overrides));
         return vertx.executeBlocking(() -> {
             store.save(record);
@@ -441,10 +462,10 @@ public final class Partitions {
      * Why this broker cannot serve a partition it does not hold: NOT_LEADER_OR_FOLLOWER when the partition exists
      * in the cluster (the client refreshes its metadata and finds the leader), UNKNOWN_TOPIC_OR_PARTITION otherwise.
      */
-    public org.apache.kafka.common.errors.ApiException notHere(String topic, int partition) {
+    public ApiException notHere(String topic, int partition) {
         TopicInfo t = topics.get(topic);
         if (t != null && partition >= 0 && partition < t.partitions().size()) {
-            return new org.apache.kafka.common.errors.NotLeaderOrFollowerException("Partition " + topic + "-" + partition
+            return new NotLeaderOrFollowerException("Partition " + topic + "-" + partition
                     + " is led by broker " + t.placements().get(partition).leader() + ", not by broker " + nodeId);
         }
         return new UnknownTopicOrPartitionException("This server does not host this topic-partition.");
@@ -454,13 +475,13 @@ public final class Partitions {
      * Kafka's check of a client's current leader epoch (KIP-320): -1 skips it; an epoch older than the partition's is
      * FENCED_LEADER_EPOCH (the client's metadata is stale), a newer one UNKNOWN_LEADER_EPOCH (this broker's is).
      */
-    public org.apache.kafka.common.protocol.Errors checkLeaderEpoch(String topic, int partition, int clientEpoch) {
+    public Errors checkLeaderEpoch(String topic, int partition, int clientEpoch) {
         TopicInfo t = topics.get(topic);
-        if (clientEpoch < 0 || t == null || partition < 0 || partition >= t.placements().size()) return org.apache.kafka.common.protocol.Errors.NONE;
+        if (clientEpoch < 0 || t == null || partition < 0 || partition >= t.placements().size()) return Errors.NONE;
         int current = t.placements().get(partition).leaderEpoch();
-        if (clientEpoch < current) return org.apache.kafka.common.protocol.Errors.FENCED_LEADER_EPOCH;
-        if (clientEpoch > current) return org.apache.kafka.common.protocol.Errors.UNKNOWN_LEADER_EPOCH;
-        return org.apache.kafka.common.protocol.Errors.NONE;
+        if (clientEpoch < current) return Errors.FENCED_LEADER_EPOCH;
+        if (clientEpoch > current) return Errors.UNKNOWN_LEADER_EPOCH;
+        return Errors.NONE;
     }
 
     // ---- the cluster ----
@@ -560,7 +581,7 @@ public final class Partitions {
     private Set<Integer> removable(ClusterTopic ct) {
         Map<Integer, ClusterTopic.Reassignment> before = seenReassignments.getOrDefault(ct.record().name(), Map.of());
         seenReassignments.put(ct.record().name(), ct.reassignments());
-        Set<Integer> out = new java.util.HashSet<>();
+        Set<Integer> out = new HashSet<>();
         before.forEach((p, ra) -> {
             if (!ct.reassignments().containsKey(p) && (ra.adding().contains(nodeId) || ra.removing().contains(nodeId))) out.add(p);
         });
@@ -568,7 +589,7 @@ public final class Partitions {
     }
 
     /** The placements kept on disk by this broker's replicas, read at start (for the report to the controller). */
-    private final Map<String, Placement[]> persistedPlacements = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<String, Placement[]> persistedPlacements = new ConcurrentHashMap<>();
 
     /**
      * The placement this broker last had from the controller for {@code topic}-{@code partition}, as kept on disk
@@ -580,7 +601,7 @@ public final class Partitions {
     }
 
     /** Running reassignments per topic in the last image applied, to tell when one ends ({@link #removable}). */
-    private final Map<String, Map<Integer, ClusterTopic.Reassignment>> seenReassignments = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<String, Map<Integer, ClusterTopic.Reassignment>> seenReassignments = new ConcurrentHashMap<>();
 
     private Future<Void> update(TopicInfo known, TopicRecord r, TopicConfig config, List<Placement> placements, Set<Integer> removable) {
         Future<TopicInfo> grown = Future.succeededFuture(known);
@@ -636,7 +657,7 @@ public final class Partitions {
             }
             return Future.join(roles).transform(x -> {
                 if (x.failed()) LOG.warn("Changing the replicas of topic {} failed", r.name(), x.cause());
-                TopicInfo next = new TopicInfo(t.name(), t.topicId(), config, java.util.Arrays.asList(handles), java.util.Arrays.asList(ids), placements);
+                TopicInfo next = new TopicInfo(t.name(), t.topicId(), config, Arrays.asList(handles), Arrays.asList(ids), placements);
                 topics.put(r.name(), next);
                 if (opened[0]) connect(next); // the new replicas' ISR proposals go to the controller too
                 topicListeners.forEach(l -> l.accept(next));
@@ -645,10 +666,10 @@ public final class Partitions {
         });
     }
 
-    private final List<java.util.function.Consumer<TopicInfo>> topicListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final List<Consumer<TopicInfo>> topicListeners = new CopyOnWriteArrayList<>();
 
     /** Calls {@code listener} after each cluster image changed a topic (its placements: who leads what). */
-    public void onTopicChange(java.util.function.Consumer<TopicInfo> listener) {
+    public void onTopicChange(Consumer<TopicInfo> listener) {
         topicListeners.add(listener);
     }
 
@@ -675,14 +696,14 @@ public final class Partitions {
     }
 
     /** Completes with the topic once {@code done} holds for this broker's view of it (the controller's change arrived). */
-    private Future<TopicInfo> awaitTopic(String name, java.util.function.Predicate<TopicInfo> done) {
-        io.vertx.core.Promise<TopicInfo> p = io.vertx.core.Promise.promise();
+    private Future<TopicInfo> awaitTopic(String name, Predicate<TopicInfo> done) {
+        Promise<TopicInfo> p = Promise.promise();
         Waiter w = new Waiter(name, done, p);
         waiters.add(w);
         if (done.test(topics.get(name)) && p.tryComplete(topics.get(name))) waiters.remove(w);
         long timer = vertx.setTimer(Limits.CLUSTER_CHANGE_TIMEOUT_MS, x -> {
             waiters.remove(w);
-            p.tryFail(new org.apache.kafka.common.errors.TimeoutException("The controller's change of topic '" + name
+            p.tryFail(new TimeoutException("The controller's change of topic '" + name
                     + "' did not reach broker " + nodeId + " within " + Limits.CLUSTER_CHANGE_TIMEOUT_MS + " ms"));
         });
         return p.future().andThen(x -> vertx.cancelTimer(timer));

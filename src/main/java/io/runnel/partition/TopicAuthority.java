@@ -1,7 +1,10 @@
 package io.runnel.partition;
 
 import io.vertx.core.Future;
+import java.util.List;
 import java.util.Map;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.requests.ApiError;
 
 /**
  * Who decides about topics when the broker is part of a cluster: the controller. {@link Partitions} validates a
@@ -22,18 +25,18 @@ public interface TopicAuthority {
      * Kafka's ElectLeaders: preferred (or, with {@code unclean}, any live replica for leaderless partitions) leaders for
      * {@code partitions} ({@code topic -> partitions}; null for all); the result per partition, NONE when elected.
      */
-    Future<java.util.Map<org.apache.kafka.common.TopicPartition, org.apache.kafka.common.requests.ApiError>> electLeaders(boolean unclean,
-            java.util.Map<String, java.util.List<Integer>> partitions);
+    Future<Map<TopicPartition, ApiError>> electLeaders(boolean unclean,
+            Map<String, List<Integer>> partitions);
 
     /**
      * Kafka's AlterPartitionReassignments for one partition: moves it to {@code replicas}, or cancels a running
      * reassignment when null; {@code allowReplicationFactorChange} false refuses a different replica count (KIP-860).
      */
-    Future<Void> reassign(String topic, int partition, java.util.List<Integer> replicas, boolean allowReplicationFactorChange);
+    Future<Void> reassign(String topic, int partition, List<Integer> replicas, boolean allowReplicationFactorChange);
 
     /** The running reassignments as this broker's copy of the metadata has them. */
-    java.util.Map<org.apache.kafka.common.TopicPartition, ClusterTopic.Reassignment> reassignments();
+    Map<TopicPartition, ClusterTopic.Reassignment> reassignments();
 
     /** A leader's ISR change (Kafka's AlterPartition): taken only while it still leads in {@code leaderEpoch}. */
-    Future<Void> alterIsr(String topic, int partition, int leaderEpoch, java.util.List<Integer> isr);
+    Future<Void> alterIsr(String topic, int partition, int leaderEpoch, List<Integer> isr);
 }

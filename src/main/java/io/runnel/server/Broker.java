@@ -10,20 +10,30 @@ import io.runnel.http.HttpServices;
 import io.runnel.kafka.BrokerInfo;
 import io.runnel.kafka.KafkaApis;
 import io.runnel.kafka.KafkaServer;
+import io.runnel.log.LogDirLock;
 import io.runnel.metrics.BrokerMetrics;
 import io.runnel.partition.Deployer;
-import io.runnel.partition.ProducerIdManager;
-import io.runnel.log.LogDirLock;
 import io.runnel.partition.Partitions;
+import io.runnel.partition.ProducerIdManager;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
 import io.vertx.micrometer.MicrometerMetricsFactory;
 import io.vertx.micrometer.MicrometerMetricsOptions;
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.utils.Time;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -75,12 +85,12 @@ public final class Broker {
      * has closed, when a completion dispatched to its event loops would never run.
      */
     public static Future<Broker> start(BrokerConfig config, Time time) {
-        io.vertx.core.Promise<Broker> result = io.vertx.core.Promise.promise();
+        Promise<Broker> result = Promise.promise();
         startInto(config, time, result);
         return result.future();
     }
 
-    private static void startInto(BrokerConfig config, Time time, io.vertx.core.Promise<Broker> result) {
+    private static void startInto(BrokerConfig config, Time time, Promise<Broker> result) {
         long t0 = System.nanoTime();
         LogDirLock lock;
         MetaProperties stored;
@@ -110,7 +120,7 @@ public final class Broker {
             }
             HazelcastCluster cluster = ar.result();
             Vertx vertx = cluster != null ? cluster.vertx() : Vertx.builder().with(options).withMetrics(metricsFactory).build();
-            String localId = stored != null ? stored.clusterId() : org.apache.kafka.common.Uuid.randomUuid().toString();
+            String localId = stored != null ? stored.clusterId() : Uuid.randomUuid().toString();
             Future<String> clusterId = cluster == null ? Future.succeededFuture(localId) : cluster.agreeClusterId(localId, stored == null);
             clusterId.compose(id -> stored != null ? Future.succeededFuture(stored)
                             : vertx.executeBlocking(() -> MetaProperties.create(config.logDir(), config.nodeId(), id)))
@@ -129,7 +139,7 @@ public final class Broker {
     }
 
     private static void start(BrokerConfig config, Time time, long t0, LogDirLock lock, MetaProperties meta, Vertx vertx,
-                              BrokerMetrics metrics, HazelcastCluster cluster, io.vertx.core.Promise<Broker> result) {
+                              BrokerMetrics metrics, HazelcastCluster cluster, Promise<Broker> result) {
         Broker broker = new Broker(config, meta, vertx, metrics, lock, time, cluster);
         ClusterView view = cluster != null ? cluster : ClusterView.standalone(meta.nodeId());
         BrokerInfo info = new BrokerInfo(meta.nodeId(), meta.clusterId(), config, broker.partitions,
@@ -193,35 +203,35 @@ public final class Broker {
         String clusterHost = config.get(BrokerConfig.CLUSTER_HOST);
         if (clusterHost != null) return clusterHost;
         try {
-            return java.net.InetAddress.getLocalHost().getCanonicalHostName();
-        } catch (java.net.UnknownHostException e) {
+            return InetAddress.getLocalHost().getCanonicalHostName();
+        } catch (UnknownHostException e) {
             return "localhost";
         }
     }
 
     /** The topics this broker holds, for the controller (it rebuilds the cluster metadata from these after a full restart). */
-    private io.vertx.core.json.JsonArray localTopicsReport() {
-        io.vertx.core.json.JsonArray out = new io.vertx.core.json.JsonArray();
+    private JsonArray localTopicsReport() {
+        JsonArray out = new JsonArray();
         for (var t : partitions.topics()) {
-            io.vertx.core.json.JsonArray local = new io.vertx.core.json.JsonArray();
+            JsonArray local = new JsonArray();
             for (int p = 0; p < t.partitions().size(); p++) if (t.local(p) != null) local.add(p);
-            io.vertx.core.json.JsonArray placements = new io.vertx.core.json.JsonArray();
+            JsonArray placements = new JsonArray();
             for (int i = 0; i < t.placements().size(); i++) {
                 // What the controller last said, as kept on disk, rather than the stand-in placement of a fresh start.
                 var p = partitions.persistedPlacement(t.name(), i).orElse(t.placements().get(i));
-                placements.add(new io.vertx.core.json.JsonObject().put("replicas", new io.vertx.core.json.JsonArray(new java.util.ArrayList<>(p.replicas())))
-                        .put("epoch", p.leaderEpoch()).put("isr", new io.vertx.core.json.JsonArray(new java.util.ArrayList<>(p.isr()))));
+                placements.add(new JsonObject().put("replicas", new JsonArray(new ArrayList<>(p.replicas())))
+                        .put("epoch", p.leaderEpoch()).put("isr", new JsonArray(new ArrayList<>(p.isr()))));
             }
-            out.add(new io.vertx.core.json.JsonObject().put("name", t.name()).put("topicId", t.topicId().toString())
-                    .put("partitions", t.partitions().size()).put("configs", new io.vertx.core.json.JsonObject(new java.util.HashMap<>(t.config().overrides())))
+            out.add(new JsonObject().put("name", t.name()).put("topicId", t.topicId().toString())
+                    .put("partitions", t.partitions().size()).put("configs", new JsonObject(new HashMap<>(t.config().overrides())))
                     .put("local", local).put("placements", placements));
         }
         return out;
     }
 
     /** Each Kafka listener as clients on other machines reach it: advertised.listeners, else the bound address. */
-    private java.util.Map<String, String> advertisedListeners() {
-        java.util.Map<String, String> out = new java.util.LinkedHashMap<>();
+    private Map<String, String> advertisedListeners() {
+        Map<String, String> out = new LinkedHashMap<>();
         for (var l : config.listeners()) out.put(l.name(), advertisedHost(config, l.host()) + ":" + kafkaPort(l.name()));
         var advertised = config.get(BrokerConfig.ADVERTISED_LISTENERS);
         if (advertised != null) for (var a : advertised) out.put(a.name(), a.host() + ":" + a.port());
@@ -270,7 +280,7 @@ public final class Broker {
         return meta;
     }
 
-    public io.runnel.group.GroupCoordinator groups() {
+    public GroupCoordinator groups() {
         return groups;
     }
 
@@ -295,8 +305,8 @@ public final class Broker {
     }
 
     /** Each Kafka listener's {@code host:port} as a client on this machine reaches it, by listener name. */
-    private java.util.Map<String, String> kafkaListeners() {
-        java.util.Map<String, String> out = new java.util.LinkedHashMap<>();
+    private Map<String, String> kafkaListeners() {
+        Map<String, String> out = new LinkedHashMap<>();
         for (var l : config.listeners()) {
             String host = l.host().isEmpty() || l.host().equals("0.0.0.0") ? "127.0.0.1" : l.host();
             out.put(l.name(), host + ":" + kafkaPort(l.name()));

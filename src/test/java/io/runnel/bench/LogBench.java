@@ -1,5 +1,6 @@
 package io.runnel.bench;
 
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.Map;
@@ -19,7 +20,7 @@ public final class LogBench {
     }
 
     public static void main(String[] args) throws Exception {
-        boolean quick = java.util.Arrays.asList(args).contains("--quick");
+        boolean quick = Arrays.asList(args).contains("--quick");
         ChainedOptionsBuilder opts = new OptionsBuilder()
                 .include(LogBenchmark.class.getName())
                 .forks(1)

@@ -1,5 +1,6 @@
 package io.runnel.bench;
 
+import io.runnel.log.BatchHeader;
 import io.runnel.log.Log;
 import io.runnel.log.LogConfig;
 import io.runnel.log.ReadResult;
@@ -9,6 +10,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayDeque;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.common.compress.Compression;
 import org.apache.kafka.common.record.TimestampType;
@@ -52,7 +54,7 @@ public class LogBenchmark {
     private long plainPos;
     private long readOffset;
     private static final int SEGMENT_BYTES = 128 << 20;
-    private final java.util.ArrayDeque<Path> appendFiles = new java.util.ArrayDeque<>();
+    private final ArrayDeque<Path> appendFiles = new ArrayDeque<>();
     private FileChannel appendFile;
     private long appendPos;
 
@@ -100,7 +102,7 @@ public class LogBenchmark {
         if (readOffset >= log.logEndOffset() || readOffset < log.logStartOffset()) readOffset = log.logStartOffset();
         ReadResult r = log.read(readOffset, batch.remaining(), true);
         ByteBuffer bytes = r.records();
-        readOffset = io.runnel.log.BatchHeader.baseOffset(bytes, 0) + bytes.getInt(23) + 1;
+        readOffset = BatchHeader.baseOffset(bytes, 0) + bytes.getInt(23) + 1;
         return bytes.remaining();
     }
 

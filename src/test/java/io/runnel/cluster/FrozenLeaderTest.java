@@ -2,7 +2,6 @@ package io.runnel.cluster;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
-
 import io.runnel.testkit.KafkaClients;
 import io.runnel.testkit.LocalCluster;
 import java.nio.file.Path;
@@ -12,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.stream.IntStream;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -65,7 +65,7 @@ class FrozenLeaderTest {
                     try {
                         p.send(new ProducerRecord<>("frozen", "k", "woken-" + i)).get(30, TimeUnit.SECONDS);
                         acked.add("woken-" + i);
-                    } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+                    } catch (ExecutionException | TimeoutException e) {
                         // not acknowledged: it may be gone
                     }
                 }

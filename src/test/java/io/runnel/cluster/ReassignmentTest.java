@@ -2,7 +2,6 @@ package io.runnel.cluster;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
-
 import io.runnel.testkit.KafkaClients;
 import io.runnel.testkit.LocalCluster;
 import java.nio.file.Files;
@@ -12,11 +11,13 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewPartitionReassignment;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -107,7 +108,7 @@ class ReassignmentTest {
             try (Admin admin = KafkaClients.admin(cluster.bootstrap())) {
                 long[] start = {0};
                 await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
-                    start[0] = admin.listOffsets(Map.of(tp, org.apache.kafka.clients.admin.OffsetSpec.earliest())).partitionResult(tp)
+                    start[0] = admin.listOffsets(Map.of(tp, OffsetSpec.earliest())).partitionResult(tp)
                             .get(10, TimeUnit.SECONDS).offset();
                     assertThat(start[0]).as("log start after retention").isPositive();
                 });
@@ -123,7 +124,7 @@ class ReassignmentTest {
                 try (KafkaProducer<String, String> producer = KafkaClients.producer(cluster.bootstrap(), Map.of(ProducerConfig.ACKS_CONFIG, "all"))) {
                     sendTo(producer, "trimmed", 1_000, 1_010, acked);
                 }
-                long startAfter = admin.listOffsets(Map.of(tp, org.apache.kafka.clients.admin.OffsetSpec.earliest())).partitionResult(tp)
+                long startAfter = admin.listOffsets(Map.of(tp, OffsetSpec.earliest())).partitionResult(tp)
                         .get(10, TimeUnit.SECONDS).offset();
                 assertThat(startAfter).as("the new replica's log starts where the leader's did, or later").isGreaterThanOrEqualTo(start[0]);
                 try (KafkaConsumer<String, String> c = KafkaClients.consumer(cluster.broker(to).kafkaBootstrap(), Map.of())) {
@@ -161,7 +162,7 @@ class ReassignmentTest {
         for (int i = 0; i < futures.size(); i++) {
             try {
                 futures.get(i).get(120, TimeUnit.SECONDS);
-            } catch (java.util.concurrent.ExecutionException e) {
+            } catch (ExecutionException e) {
                 if (cluster == null) throw e;
                 StringBuilder seen = new StringBuilder();
                 for (int via = 1; via <= cluster.size(); via++) {

@@ -3,7 +3,6 @@ package io.runnel.cluster;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 import static org.awaitility.Awaitility.await;
-
 import io.runnel.testkit.KafkaClients;
 import io.runnel.testkit.LocalCluster;
 import java.nio.file.Path;
@@ -23,7 +22,9 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.Node;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.TopicPartitionInfo;
+import org.apache.kafka.common.errors.NotEnoughReplicasAfterAppendException;
 import org.apache.kafka.common.errors.NotEnoughReplicasException;
+import org.apache.kafka.common.errors.TimeoutException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -71,7 +72,7 @@ class ReplicationFaultsTest {
                         () -> producer.send(new ProducerRecord<>("frozen", "k", "never")).get(30, TimeUnit.SECONDS));
                 assertThat(refused).as("acks=all with the leader alone").isNotNull();
                 assertThat(refused.getCause()).isInstanceOfAny(NotEnoughReplicasException.class,
-                        org.apache.kafka.common.errors.NotEnoughReplicasAfterAppendException.class, org.apache.kafka.common.errors.TimeoutException.class);
+                        NotEnoughReplicasAfterAppendException.class, TimeoutException.class);
                 neverWritten = refused.getCause() instanceof NotEnoughReplicasException;
 
                 cluster.broker(followers.get(0)).unpause();

@@ -2,7 +2,6 @@ package io.runnel.cluster;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
-
 import io.runnel.testkit.KafkaClients;
 import io.runnel.testkit.LocalCluster;
 import java.nio.file.Path;
@@ -17,6 +16,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.TopicDescription;
@@ -121,7 +121,7 @@ class ReplicationTest {
             long next = System.currentTimeMillis();
             while (!stop.get() && sent.get() < MAX_RECORDS && System.currentTimeMillis() < deadline) {
                 long wait = next - System.currentTimeMillis();
-                if (wait > 0) java.util.concurrent.locks.LockSupport.parkNanos(wait * 1_000_000); // pacing, not synchronisation
+                if (wait > 0) LockSupport.parkNanos(wait * 1_000_000); // pacing, not synchronisation
                 next = Math.max(next, System.currentTimeMillis() - BATCH_EVERY_MS) + BATCH_EVERY_MS;
                 for (int i = 0; i < BATCH; i++) {
                     int n = sent.getAndIncrement();

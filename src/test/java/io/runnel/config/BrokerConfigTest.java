@@ -2,7 +2,8 @@ package io.runnel.config;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-
+import java.lang.reflect.Field;
+import java.lang.reflect.Modifier;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -116,8 +117,8 @@ class BrokerConfigTest {
     @Test
     void everyDeclaredKeyIsListedAndHasAValue() throws Exception {
         BrokerConfig defaults = BrokerConfig.defaults();
-        for (java.lang.reflect.Field f : BrokerConfig.class.getFields()) {
-            if (!ConfigKey.class.isAssignableFrom(f.getType()) || !java.lang.reflect.Modifier.isStatic(f.getModifiers())) continue;
+        for (Field f : BrokerConfig.class.getFields()) {
+            if (!ConfigKey.class.isAssignableFrom(f.getType()) || !Modifier.isStatic(f.getModifiers())) continue;
             ConfigKey<?> k = (ConfigKey<?>) f.get(null);
             assertThat(BrokerConfig.KEYS).as("BrokerConfig.KEYS lists %s", f.getName()).contains(k);
             if (k.defaultValue() != null) assertThat(defaults.get(k)).as("the default of %s", k.name()).isNotNull();

@@ -2,13 +2,14 @@ package io.runnel.group;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
-
 import io.runnel.testkit.BrokerPerTest;
 import io.runnel.testkit.Brokers;
 import io.runnel.testkit.KafkaClients;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -18,12 +19,18 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.kafka.clients.consumer.CommitFailedException;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.CooperativeStickyAssignor;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.consumer.RoundRobinAssignor;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.GroupState;
+import org.apache.kafka.common.GroupType;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.utils.Time;
 import org.junit.jupiter.api.BeforeEach;
@@ -57,8 +64,8 @@ class ConsumerGroupsTest extends BrokerPerTest {
         Map<String, Object> assignor = !variant.contains(":") ? Map.of()
                 : variant.equals("consumer:range") ? Map.of(ConsumerConfig.GROUP_REMOTE_ASSIGNOR_CONFIG, "range") // server side
                 : Map.of(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, variant.endsWith("roundrobin")
-                        ? org.apache.kafka.clients.consumer.RoundRobinAssignor.class.getName()
-                        : org.apache.kafka.clients.consumer.CooperativeStickyAssignor.class.getName());
+                        ? RoundRobinAssignor.class.getName()
+                        : CooperativeStickyAssignor.class.getName());
         String groupId = "three-" + variant.replace(':', '-');
         Map<String, String> seenBy = new ConcurrentHashMap<>();
         List<String> duplicates = Collections.synchronizedList(new ArrayList<>());
@@ -73,14 +80,14 @@ class ConsumerGroupsTest extends BrokerPerTest {
                 Set<TopicPartition> mine = ConcurrentHashMap.newKeySet();
                 try (KafkaConsumer<String, String> consumer = consumer(protocol, groupId, assignor)) {
                     // Commit what was consumed before giving partitions up: the documented way to avoid duplicates.
-                    consumer.subscribe(List.of("orders"), new org.apache.kafka.clients.consumer.ConsumerRebalanceListener() {
+                    consumer.subscribe(List.of("orders"), new ConsumerRebalanceListener() {
                         @Override
-                        public void onPartitionsRevoked(java.util.Collection<TopicPartition> partitions) {
+                        public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
                             consumer.commitSync();
                         }
 
                         @Override
-                        public void onPartitionsAssigned(java.util.Collection<TopicPartition> partitions) {
+                        public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
                         }
                     });
                     long deadline = System.currentTimeMillis() + 60_000;
@@ -91,7 +98,7 @@ class ConsumerGroupsTest extends BrokerPerTest {
                         }
                         try {
                             consumer.commitSync();
-                        } catch (org.apache.kafka.clients.consumer.CommitFailedException e) {
+                        } catch (CommitFailedException e) {
                             // The commit raced a change of assignment; the next one carries the same offsets.
                         }
                         current.put(name, Set.copyOf(consumer.assignment()));
@@ -113,7 +120,7 @@ class ConsumerGroupsTest extends BrokerPerTest {
         assertThat(duplicates).isEmpty();
         assertThat(seenBy.values()).containsOnly("c0", "c1", "c2");
         for (List<Long> offs : offsetsSeen.values()) assertThat(offs).isSorted();
-        Set<TopicPartition> union = new java.util.HashSet<>();
+        Set<TopicPartition> union = new HashSet<>();
         for (Future<Set<TopicPartition>> f : assigned) {
             assertThat(f.get()).hasSize(2); // 6 partitions over 3 members, by the range or the uniform assignor
             union.addAll(f.get());
@@ -123,9 +130,9 @@ class ConsumerGroupsTest extends BrokerPerTest {
             // The Admin client describes consumer-protocol groups with ConsumerGroupDescribe.
             try (var admin = KafkaClients.admin(broker.bootstrapServers())) {
                 var d = admin.describeConsumerGroups(List.of(groupId)).all().get().get(groupId);
-                assertThat(d.type()).isEqualTo(org.apache.kafka.common.GroupType.CONSUMER);
+                assertThat(d.type()).isEqualTo(GroupType.CONSUMER);
                 assertThat(d.partitionAssignor()).isEqualTo(variant.equals("consumer:range") ? "range" : "uniform");
-                assertThat(d.groupState()).isEqualTo(org.apache.kafka.common.GroupState.EMPTY); // all three have left
+                assertThat(d.groupState()).isEqualTo(GroupState.EMPTY); // all three have left
             }
         }
         // Everything consumed is committed: a new member of the group gets nothing again.

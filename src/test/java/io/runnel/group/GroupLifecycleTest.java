@@ -3,12 +3,16 @@ package io.runnel.group;
 import static io.runnel.testkit.Failures.causeOf;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
-
 import io.runnel.server.Broker;
 import io.runnel.testkit.BrokerProcess;
 import io.runnel.testkit.Brokers;
+import io.runnel.testkit.FreePorts;
 import io.runnel.testkit.GroupMemberMain;
 import io.runnel.testkit.KafkaClients;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Collection;
@@ -19,6 +23,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.admin.OffsetSpec;
@@ -33,12 +38,13 @@ import org.apache.kafka.common.GroupState;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.GroupIdNotFoundException;
 import org.apache.kafka.common.errors.GroupNotEmptyException;
+import org.apache.kafka.common.utils.Time;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.io.TempDir;
 
 /** Members that die, static members that come back, and the Admin client's view of groups, offsets and lag. */
 class GroupLifecycleTest {
@@ -76,11 +82,11 @@ class GroupLifecycleTest {
      */
     @Test
     void readingGroupsBeforeAnyExistsDoesNotCreateTheOffsetsTopic() throws Exception {
-        java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
-        java.util.function.Function<String, java.net.http.HttpResponse<String>> get = path -> {
+        HttpClient http = HttpClient.newHttpClient();
+        Function<String, HttpResponse<String>> get = path -> {
             try {
-                return http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + broker.httpPort() + path))
-                        .timeout(Duration.ofSeconds(30)).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+                return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + broker.httpPort() + path))
+                        .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
             } catch (Exception e) {
                 throw new AssertionError(e);
             }
@@ -132,11 +138,11 @@ class GroupLifecycleTest {
 
     @Test
     void aClassicGroupCarriesOnAcrossABrokerRestartWithoutARebalance() throws Exception {
-        int port = io.runnel.testkit.FreePorts.freePort();
+        int port = FreePorts.freePort();
         Map<String, String> fixed = Map.of("listeners", "PLAINTEXT://127.0.0.1:" + port);
         admin.close();
         broker.stop().get(30, TimeUnit.SECONDS);
-        broker = Brokers.start(data, fixed, org.apache.kafka.common.utils.Time.SYSTEM);
+        broker = Brokers.start(data, fixed, Time.SYSTEM);
         admin = KafkaClients.admin(broker.bootstrapServers());
         AtomicInteger assignments = new AtomicInteger();
         try (KafkaConsumer<String, String> c = consumer("carry-on", Map.of())) {
@@ -157,7 +163,7 @@ class GroupLifecycleTest {
             c.commitSync();
             assertThat(assignments.get()).isEqualTo(1);
             broker.stop().get(30, TimeUnit.SECONDS);
-            broker = Brokers.start(data, fixed, org.apache.kafka.common.utils.Time.SYSTEM);
+            broker = Brokers.start(data, fixed, Time.SYSTEM);
             // The member and its generation were restored: its commits are accepted and it keeps its partitions.
             await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> {
                 c.poll(Duration.ofMillis(50));

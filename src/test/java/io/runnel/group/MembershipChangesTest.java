@@ -2,7 +2,6 @@ package io.runnel.group;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
-
 import io.runnel.testkit.BrokerPerTest;
 import io.runnel.testkit.KafkaClients;
 import java.time.Duration;
@@ -17,6 +16,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.KafkaException;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -69,7 +69,7 @@ class MembershipChangesTest extends BrokerPerTest {
                     }
                     try {
                         c.commitSync();
-                    } catch (org.apache.kafka.common.KafkaException e) {
+                    } catch (KafkaException e) {
                         // A commit that loses to a rebalance: its records may be seen again, which the test allows for.
                     }
                 }

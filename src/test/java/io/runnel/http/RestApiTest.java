@@ -1,7 +1,6 @@
 package io.runnel.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
-
 import io.runnel.testkit.KafkaClients;
 import io.runnel.testkit.SharedBroker;
 import io.vertx.core.json.JsonArray;
@@ -11,6 +10,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -128,7 +128,7 @@ class RestApiTest extends SharedBroker {
             p.send(new ProducerRecord<>("rest-records", 1, "kafka", "from-kafka")).get();
         }
         JsonObject b64 = call("GET", "/api/topics/rest-records/partitions/1/records?offset=0&encoding=base64", null).json().getJsonArray("records").getJsonObject(0);
-        assertThat(new String(java.util.Base64.getDecoder().decode(b64.getString("value")))).isEqualTo("from-kafka");
+        assertThat(new String(Base64.getDecoder().decode(b64.getString("value")))).isEqualTo("from-kafka");
         assertThat(b64.getString("valueEncoding")).isEqualTo("base64");
 
         // Long poll: the request waits at the end of the log and is answered by the next append.

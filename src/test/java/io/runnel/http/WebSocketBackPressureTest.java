@@ -1,7 +1,6 @@
 package io.runnel.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
-
 import io.runnel.server.Main;
 import io.runnel.testkit.BrokerProcess;
 import io.runnel.testkit.Brokers;
@@ -10,6 +9,7 @@ import io.runnel.testkit.WsClient;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import org.apache.kafka.clients.admin.Admin;
@@ -37,7 +37,7 @@ class WebSocketBackPressureTest {
     void aStalledClientCostsTheBrokerABoundedAmountOfMemory() throws Exception {
         try (BrokerProcess broker = BrokerProcess.launch(data, List.of("-Xmx96m", "-XX:MaxDirectMemorySize=64m"), Main.class.getName(),
                 Brokers.testArgs(data.resolve("data")))) {
-            broker.awaitOutput("HTTP listening on", java.time.Duration.ofSeconds(30));
+            broker.awaitOutput("HTTP listening on", Duration.ofSeconds(30));
             String bootstrap = broker.kafkaBootstrap();
             try (Admin admin = KafkaClients.admin(bootstrap)) {
                 admin.createTopics(List.of(new NewTopic("stall", 1, (short) 1))).all().get();

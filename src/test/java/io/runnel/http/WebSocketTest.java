@@ -2,13 +2,13 @@ package io.runnel.http;
 
 import static io.runnel.testkit.Brokers.await;
 import static org.assertj.core.api.Assertions.assertThat;
-
 import io.runnel.testkit.KafkaClients;
 import io.runnel.testkit.SharedBroker;
 import io.runnel.testkit.WsClient;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HashSet;
@@ -221,13 +221,13 @@ class WebSocketTest extends SharedBroker {
                     .put("credit", new JsonObject().put("records", 10_000));
             String sa = a.request(subscribe).getString("subscription");
             String sb = b.request(subscribe).getString("subscription");
-            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30)).until(() -> owned(a, sa).size() + owned(b, sb).size() == 4
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> owned(a, sa).size() + owned(b, sb).size() == 4
                     && !owned(a, sa).isEmpty() && !owned(b, sb).isEmpty());
             try (KafkaProducer<String, String> producer = KafkaClients.producer(bootstrap, Map.of())) {
                 for (int i = 0; i < 200; i++) producer.send(new ProducerRecord<>("ws-group", "k" + i, "v" + i));
                 producer.flush();
             }
-            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30)).until(() -> a.records(sa).size() + b.records(sb).size() >= 200);
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> a.records(sa).size() + b.records(sb).size() >= 200);
             Set<String> seen = new HashSet<>();
             for (JsonObject r : concat(a.records(sa), b.records(sb))) assertThat(seen.add(r.getString("value"))).as("duplicate %s", r).isTrue();
             assertThat(seen).hasSize(200);
@@ -238,7 +238,7 @@ class WebSocketTest extends SharedBroker {
 
             int before = a.records(sa).size();
             b.request(new JsonObject().put("op", "unsubscribe").put("subscription", sb)); // leaves the group
-            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30)).until(() -> owned(a, sa).size() == 4);
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> owned(a, sa).size() == 4);
             try (KafkaProducer<String, String> producer = KafkaClients.producer(bootstrap, Map.of())) {
                 for (int i = 200; i < 300; i++) producer.send(new ProducerRecord<>("ws-group", "k" + i, "v" + i));
                 producer.flush();

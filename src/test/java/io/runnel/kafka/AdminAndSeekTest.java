@@ -1,10 +1,10 @@
 package io.runnel.kafka;
 
-import static org.assertj.core.api.Assertions.assertThat;
-
 import static io.runnel.testkit.Failures.causeOf;
-import io.runnel.testkit.SharedBroker;
+import static org.assertj.core.api.Assertions.assertThat;
 import io.runnel.testkit.KafkaClients;
+import io.runnel.testkit.SharedBroker;
+import java.nio.file.Files;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -92,7 +92,7 @@ class AdminAndSeekTest extends SharedBroker {
             assertThat(configs.get(self).get("log.retention.ms").source()).isEqualTo(ConfigEntry.ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG);
             assertThat(configs.get(self).get("log.segment.bytes").source()).isEqualTo(ConfigEntry.ConfigSource.DYNAMIC_BROKER_CONFIG);
             assertThat(broker.partitions().topic("dyn-plain").orElseThrow().config().logConfig().retentionMs()).isEqualTo(120_000);
-            assertThat(java.nio.file.Files.readString(data.resolve("dynamic-config.properties")))
+            assertThat(Files.readString(data.resolve("dynamic-config.properties")))
                     .contains("default.log.retention.ms=120000").contains("broker.log.segment.bytes=2097152");
             assertThat(causeOf(() -> admin.incrementalAlterConfigs(Map.of(cluster, List.of(new AlterConfigOp(new ConfigEntry("num.partitions", "3"),
                     AlterConfigOp.OpType.SET)))).all().get())).isInstanceOf(InvalidConfigurationException.class).hasMessageContaining("cannot be changed");

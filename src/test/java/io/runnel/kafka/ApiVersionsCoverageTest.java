@@ -1,24 +1,46 @@
 package io.runnel.kafka;
 
 import static org.assertj.core.api.Assertions.assertThat;
-
 import io.runnel.testkit.Batches;
 import io.runnel.testkit.Brokers;
-import io.runnel.testkit.SharedBroker;
 import io.runnel.testkit.RawKafkaClient;
+import io.runnel.testkit.SharedBroker;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.apache.kafka.clients.admin.AlterConfigOp;
 import org.apache.kafka.clients.admin.ConfigEntry;
+import org.apache.kafka.common.ElectionType;
+import org.apache.kafka.common.IsolationLevel;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.message.AlterPartitionReassignmentsRequestData;
+import org.apache.kafka.common.message.ApiVersionsResponseData.ApiVersion;
 import org.apache.kafka.common.message.CreatePartitionsRequestData;
 import org.apache.kafka.common.message.CreateTopicsRequestData;
 import org.apache.kafka.common.message.DeleteTopicsRequestData;
 import org.apache.kafka.common.message.DescribeClusterRequestData;
 import org.apache.kafka.common.message.DescribeConfigsRequestData;
 import org.apache.kafka.common.message.InitProducerIdRequestData;
+import org.apache.kafka.common.message.ListOffsetsRequestData.ListOffsetsPartition;
+import org.apache.kafka.common.message.ListOffsetsRequestData.ListOffsetsTopic;
+import org.apache.kafka.common.message.ListPartitionReassignmentsRequestData;
+import org.apache.kafka.common.message.MetadataRequestData;
+import org.apache.kafka.common.message.OffsetForLeaderEpochRequestData;
+import org.apache.kafka.common.message.ProduceRequestData;
+import org.apache.kafka.common.protocol.ApiKeys;
+import org.apache.kafka.common.protocol.ByteBufferAccessor;
+import org.apache.kafka.common.protocol.Errors;
+import org.apache.kafka.common.record.internal.MemoryRecords;
+import org.apache.kafka.common.requests.AlterPartitionReassignmentsRequest;
+import org.apache.kafka.common.requests.AlterPartitionReassignmentsResponse;
+import org.apache.kafka.common.requests.ApiVersionsRequest;
+import org.apache.kafka.common.requests.ApiVersionsResponse;
 import org.apache.kafka.common.requests.CreatePartitionsRequest;
 import org.apache.kafka.common.requests.CreatePartitionsResponse;
 import org.apache.kafka.common.requests.CreateTopicsRequest;
@@ -31,28 +53,20 @@ import org.apache.kafka.common.requests.DescribeConfigsRequest;
 import org.apache.kafka.common.requests.DescribeConfigsResponse;
 import org.apache.kafka.common.requests.ElectLeadersRequest;
 import org.apache.kafka.common.requests.ElectLeadersResponse;
+import org.apache.kafka.common.requests.FetchRequest;
+import org.apache.kafka.common.requests.FetchResponse;
 import org.apache.kafka.common.requests.IncrementalAlterConfigsRequest;
 import org.apache.kafka.common.requests.IncrementalAlterConfigsResponse;
 import org.apache.kafka.common.requests.InitProducerIdRequest;
 import org.apache.kafka.common.requests.InitProducerIdResponse;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.Uuid;
-import org.apache.kafka.common.message.ApiVersionsResponseData.ApiVersion;
-import org.apache.kafka.common.message.ListOffsetsRequestData.ListOffsetsPartition;
-import org.apache.kafka.common.message.ListOffsetsRequestData.ListOffsetsTopic;
-import org.apache.kafka.common.message.ProduceRequestData;
-import org.apache.kafka.common.protocol.ApiKeys;
-import org.apache.kafka.common.protocol.Errors;
-import org.apache.kafka.common.IsolationLevel;
-import org.apache.kafka.common.record.internal.MemoryRecords;
-import org.apache.kafka.common.requests.ApiVersionsRequest;
-import org.apache.kafka.common.requests.ApiVersionsResponse;
-import org.apache.kafka.common.requests.FetchRequest;
-import org.apache.kafka.common.requests.FetchResponse;
 import org.apache.kafka.common.requests.ListOffsetsRequest;
 import org.apache.kafka.common.requests.ListOffsetsResponse;
+import org.apache.kafka.common.requests.ListPartitionReassignmentsRequest;
+import org.apache.kafka.common.requests.ListPartitionReassignmentsResponse;
 import org.apache.kafka.common.requests.MetadataRequest;
 import org.apache.kafka.common.requests.MetadataResponse;
+import org.apache.kafka.common.requests.OffsetsForLeaderEpochRequest;
+import org.apache.kafka.common.requests.OffsetsForLeaderEpochResponse;
 import org.apache.kafka.common.requests.ProduceRequest;
 import org.apache.kafka.common.requests.ProduceResponse;
 import org.apache.kafka.common.requests.RequestHeader;
@@ -112,7 +126,7 @@ class ApiVersionsCoverageTest extends SharedBroker {
             c.sendFrame(h);
             ByteBuffer resp = c.readFrame();
             assertThat(resp.getInt()).isEqualTo(header.correlationId()); // response header v0: correlation id only
-            ApiVersionsResponse r = ApiVersionsResponse.parse(new org.apache.kafka.common.protocol.ByteBufferAccessor(resp), (short) 0);
+            ApiVersionsResponse r = ApiVersionsResponse.parse(new ByteBufferAccessor(resp), (short) 0);
             assertThat(r.data().errorCode()).isEqualTo(Errors.UNSUPPORTED_VERSION.code());
             assertThat(r.data().apiKeys()).isNotEmpty();
         }
@@ -123,7 +137,7 @@ class ApiVersionsCoverageTest extends SharedBroker {
         try (RawKafkaClient c = new RawKafkaClient(broker.bootstrapServers())) {
             Map<ApiKeys, ApiVersion> adv = advertised(c);
             for (short v = adv.get(ApiKeys.METADATA).minVersion(); v <= adv.get(ApiKeys.METADATA).maxVersion(); v++) {
-                var md = new org.apache.kafka.common.message.MetadataRequestData().setAllowAutoTopicCreation(v < 4)
+                var md = new MetadataRequestData().setAllowAutoTopicCreation(v < 4)
                         .setTopics(MetadataRequest.convertToMetadataRequestTopic(List.of("versions")));
                 MetadataResponse m = c.send(new MetadataRequest(md, v));
                 assertThat(m.topicMetadata()).as("Metadata v%d", v).singleElement().satisfies(t -> {
@@ -147,7 +161,7 @@ class ApiVersionsCoverageTest extends SharedBroker {
             }
             for (short v = adv.get(ApiKeys.FETCH).minVersion(); v <= adv.get(ApiKeys.FETCH).maxVersion(); v++) {
                 LinkedHashMap<TopicPartition, FetchRequest.PartitionData> parts = new LinkedHashMap<>();
-                parts.put(new TopicPartition("versions", 0), new FetchRequest.PartitionData(topicId, 2, -1, 1 << 20, java.util.Optional.empty()));
+                parts.put(new TopicPartition("versions", 0), new FetchRequest.PartitionData(topicId, 2, -1, 1 << 20, Optional.empty()));
                 FetchResponse r = c.send(FetchRequest.Builder.forConsumer(v, 100, 1, parts).build(v));
                 assertThat(r.error()).isEqualTo(Errors.NONE);
                 var pd = r.data().responses().get(0).partitions().get(0);
@@ -166,19 +180,19 @@ class ApiVersionsCoverageTest extends SharedBroker {
                 assertThat(p.offset()).isEqualTo(expectedOffset);
             }
             for (short v = adv.get(ApiKeys.OFFSET_FOR_LEADER_EPOCH).minVersion(); v <= adv.get(ApiKeys.OFFSET_FOR_LEADER_EPOCH).maxVersion(); v++) {
-                var topics = new org.apache.kafka.common.message.OffsetForLeaderEpochRequestData.OffsetForLeaderTopicCollection();
-                var t = new org.apache.kafka.common.message.OffsetForLeaderEpochRequestData.OffsetForLeaderTopic().setTopic("versions");
-                t.partitions().add(new org.apache.kafka.common.message.OffsetForLeaderEpochRequestData.OffsetForLeaderPartition()
+                var topics = new OffsetForLeaderEpochRequestData.OffsetForLeaderTopicCollection();
+                var t = new OffsetForLeaderEpochRequestData.OffsetForLeaderTopic().setTopic("versions");
+                t.partitions().add(new OffsetForLeaderEpochRequestData.OffsetForLeaderPartition()
                         .setPartition(0).setLeaderEpoch(0).setCurrentLeaderEpoch(v >= 2 ? 0 : -1));
-                t.partitions().add(new org.apache.kafka.common.message.OffsetForLeaderEpochRequestData.OffsetForLeaderPartition()
+                t.partitions().add(new OffsetForLeaderEpochRequestData.OffsetForLeaderPartition()
                         .setPartition(7).setLeaderEpoch(0));
                 topics.add(t);
                 // kafka-clients' builders start at v3 (the consumer's form); v2 (the KIP-896 baseline, without a replica id)
                 // is built from the message itself, as an older client sends it.
-                var request = v >= 3 ? org.apache.kafka.common.requests.OffsetsForLeaderEpochRequest.Builder.forConsumer(topics).build(v)
-                        : new org.apache.kafka.common.requests.OffsetsForLeaderEpochRequest(
-                                new org.apache.kafka.common.message.OffsetForLeaderEpochRequestData().setTopics(topics), v);
-                org.apache.kafka.common.requests.OffsetsForLeaderEpochResponse r = c.send(request);
+                var request = v >= 3 ? OffsetsForLeaderEpochRequest.Builder.forConsumer(topics).build(v)
+                        : new OffsetsForLeaderEpochRequest(
+                                new OffsetForLeaderEpochRequestData().setTopics(topics), v);
+                OffsetsForLeaderEpochResponse r = c.send(request);
                 var parts = r.data().topics().find("versions").partitions();
                 assertThat(parts.get(0).errorCode()).as("OffsetForLeaderEpoch v%d", v).isEqualTo(Errors.NONE.code());
                 assertThat(parts.get(0).leaderEpoch()).isZero(); // a single broker leads in epoch 0
@@ -239,34 +253,34 @@ class ApiVersionsCoverageTest extends SharedBroker {
             }
             for (short v = adv.get(ApiKeys.ELECT_LEADERS).minVersion(); v <= adv.get(ApiKeys.ELECT_LEADERS).maxVersion(); v++) {
                 // A broker alone already leads every partition: ELECTION_NOT_NEEDED, and an unknown one is named.
-                ElectLeadersResponse r = c.send(new ElectLeadersRequest.Builder(org.apache.kafka.common.ElectionType.PREFERRED,
-                        List.of(new org.apache.kafka.common.TopicPartition("admin-v3", 0), new org.apache.kafka.common.TopicPartition("no-such-topic", 0)),
+                ElectLeadersResponse r = c.send(new ElectLeadersRequest.Builder(ElectionType.PREFERRED,
+                        List.of(new TopicPartition("admin-v3", 0), new TopicPartition("no-such-topic", 0)),
                         5000).build(v));
-                Map<String, Short> codes = new java.util.HashMap<>();
+                Map<String, Short> codes = new HashMap<>();
                 r.data().replicaElectionResults().forEach(t -> codes.put(t.topic(), t.partitionResult().get(0).errorCode()));
                 assertThat(codes).as("ElectLeaders v%d", v).containsEntry("admin-v3", Errors.ELECTION_NOT_NEEDED.code())
                         .containsEntry("no-such-topic", Errors.UNKNOWN_TOPIC_OR_PARTITION.code());
             }
             for (short v = adv.get(ApiKeys.ALTER_PARTITION_REASSIGNMENTS).minVersion(); v <= adv.get(ApiKeys.ALTER_PARTITION_REASSIGNMENTS).maxVersion(); v++) {
                 // A broker alone can only "move" a partition to itself; anything else is an invalid assignment.
-                List<org.apache.kafka.common.message.AlterPartitionReassignmentsRequestData.ReassignableTopic> topics = new java.util.ArrayList<>();
-                var t = new org.apache.kafka.common.message.AlterPartitionReassignmentsRequestData.ReassignableTopic().setName("admin-v3");
-                t.partitions().add(new org.apache.kafka.common.message.AlterPartitionReassignmentsRequestData.ReassignablePartition().setPartitionIndex(0)
+                List<AlterPartitionReassignmentsRequestData.ReassignableTopic> topics = new ArrayList<>();
+                var t = new AlterPartitionReassignmentsRequestData.ReassignableTopic().setName("admin-v3");
+                t.partitions().add(new AlterPartitionReassignmentsRequestData.ReassignablePartition().setPartitionIndex(0)
                         .setReplicas(List.of(1)));
-                t.partitions().add(new org.apache.kafka.common.message.AlterPartitionReassignmentsRequestData.ReassignablePartition().setPartitionIndex(1)
+                t.partitions().add(new AlterPartitionReassignmentsRequestData.ReassignablePartition().setPartitionIndex(1)
                         .setReplicas(List.of(7)));
                 topics.add(t);
-                var r = (org.apache.kafka.common.requests.AlterPartitionReassignmentsResponse) c.send(
-                        new org.apache.kafka.common.requests.AlterPartitionReassignmentsRequest.Builder(
-                                new org.apache.kafka.common.message.AlterPartitionReassignmentsRequestData().setTopics(topics).setTimeoutMs(5000)).build(v));
+                var r = (AlterPartitionReassignmentsResponse) c.send(
+                        new AlterPartitionReassignmentsRequest.Builder(
+                                new AlterPartitionReassignmentsRequestData().setTopics(topics).setTimeoutMs(5000)).build(v));
                 var parts = r.data().responses().get(0).partitions();
                 assertThat(parts.get(0).errorCode()).as("AlterPartitionReassignments v%d", v).isEqualTo(Errors.NONE.code());
                 assertThat(parts.get(1).errorCode()).isEqualTo(Errors.INVALID_REPLICA_ASSIGNMENT.code());
             }
             for (short v = adv.get(ApiKeys.LIST_PARTITION_REASSIGNMENTS).minVersion(); v <= adv.get(ApiKeys.LIST_PARTITION_REASSIGNMENTS).maxVersion(); v++) {
-                var r = (org.apache.kafka.common.requests.ListPartitionReassignmentsResponse) c.send(
-                        new org.apache.kafka.common.requests.ListPartitionReassignmentsRequest.Builder(
-                                new org.apache.kafka.common.message.ListPartitionReassignmentsRequestData().setTimeoutMs(5000).setTopics(null)).build(v));
+                var r = (ListPartitionReassignmentsResponse) c.send(
+                        new ListPartitionReassignmentsRequest.Builder(
+                                new ListPartitionReassignmentsRequestData().setTimeoutMs(5000).setTopics(null)).build(v));
                 assertThat(r.data().errorCode()).as("ListPartitionReassignments v%d", v).isZero();
                 assertThat(r.data().topics()).isEmpty();
             }

@@ -2,7 +2,6 @@ package io.runnel.kafka;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
-
 import io.runnel.server.Broker;
 import io.runnel.testkit.Batches;
 import io.runnel.testkit.Brokers;
@@ -16,17 +15,24 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.message.MetadataRequestData;
 import org.apache.kafka.common.message.ProduceRequestData;
 import org.apache.kafka.common.record.internal.MemoryRecords;
+import org.apache.kafka.common.requests.AbstractRequest;
+import org.apache.kafka.common.requests.FetchRequest;
 import org.apache.kafka.common.requests.MetadataRequest;
 import org.apache.kafka.common.requests.MetadataResponse;
 import org.apache.kafka.common.requests.ProduceRequest;
 import org.apache.kafka.common.requests.RequestHeader;
+import org.apache.kafka.common.utils.Time;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -49,7 +55,7 @@ class BackPressureTest {
     @Test
     void aProducerFloodStaysWithinItsCreditAndOtherClientsAreStillServed() throws Exception {
         Broker broker = Brokers.start(data, Map.of("connection.max.inflight.bytes", "65536", "queued.max.request.bytes", Integer.toString(QUEUED_MAX)),
-                org.apache.kafka.common.utils.Time.SYSTEM);
+                Time.SYSTEM);
         List<Socket> sockets = new ArrayList<>();
         List<Thread> threads = new ArrayList<>();
         try {
@@ -80,14 +86,14 @@ class BackPressureTest {
 
     @Test
     void aClientThatDoesNotReadItsResponsesIsNoLongerRead() throws Exception {
-        Broker broker = Brokers.start(data, Map.of(), org.apache.kafka.common.utils.Time.SYSTEM);
+        Broker broker = Brokers.start(data, Map.of(), Time.SYSTEM);
         List<Socket> sockets = new ArrayList<>();
         List<Thread> threads = new ArrayList<>();
         try {
             Brokers.await(broker.partitions().createTopic("big", 1, Map.of()));
             var h = broker.partitions().partition("big", 0).orElseThrow();
             long[] ts = new long[1000];
-            java.util.Arrays.fill(ts, 1_700_000_000_000L);
+            Arrays.fill(ts, 1_700_000_000_000L);
             for (int i = 0; i < 8; i++) Brokers.await(h.append(Batches.batch(ts, 1000))); // 8 MB to fetch again and again
             byte[] fetch = fetchFrame(broker);
             long heapBefore = ProcessStats.heapUsedAfterGc();
@@ -151,14 +157,14 @@ class BackPressureTest {
     }
 
     private static byte[] fetchFrame(Broker broker) {
-        var parts = new java.util.LinkedHashMap<org.apache.kafka.common.TopicPartition, org.apache.kafka.common.requests.FetchRequest.PartitionData>();
-        parts.put(new org.apache.kafka.common.TopicPartition("big", 0), new org.apache.kafka.common.requests.FetchRequest.PartitionData(
-                broker.partitions().topic("big").orElseThrow().topicId(), 0, -1, 16 << 20, java.util.Optional.empty()));
-        var r = org.apache.kafka.common.requests.FetchRequest.Builder.forConsumer((short) 12, 0, 1, parts).setMaxBytes(16 << 20).build((short) 12);
+        var parts = new LinkedHashMap<TopicPartition, FetchRequest.PartitionData>();
+        parts.put(new TopicPartition("big", 0), new FetchRequest.PartitionData(
+                broker.partitions().topic("big").orElseThrow().topicId(), 0, -1, 16 << 20, Optional.empty()));
+        var r = FetchRequest.Builder.forConsumer((short) 12, 0, 1, parts).setMaxBytes(16 << 20).build((short) 12);
         return frameOf(r);
     }
 
-    private static byte[] frameOf(org.apache.kafka.common.requests.AbstractRequest r) {
+    private static byte[] frameOf(AbstractRequest r) {
         ByteBuffer body = r.serializeWithHeader(new RequestHeader(r.apiKey(), r.version(), "flooder", 1));
         byte[] b = new byte[4 + body.remaining()];
         ByteBuffer.wrap(b).putInt(body.remaining()).put(body);
@@ -168,7 +174,7 @@ class BackPressureTest {
     /** A produce request (acks=1) of about 16 KB, with its size prefix. */
     private static byte[] produceFrame() {
         long[] ts = new long[100];
-        java.util.Arrays.fill(ts, 1_700_000_000_000L);
+        Arrays.fill(ts, 1_700_000_000_000L);
         ProduceRequestData pd = new ProduceRequestData().setAcks((short) 1).setTimeoutMs(1000);
         ProduceRequestData.TopicProduceData t = new ProduceRequestData.TopicProduceData().setName("flood");
         t.partitionData().add(new ProduceRequestData.PartitionProduceData().setIndex(0)

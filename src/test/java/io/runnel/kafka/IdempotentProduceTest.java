@@ -1,11 +1,11 @@
 package io.runnel.kafka;
 
 import static org.assertj.core.api.Assertions.assertThat;
-
 import io.runnel.testkit.BrokerPerTest;
 import io.runnel.testkit.Brokers;
 import io.runnel.testkit.RawKafkaClient;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.common.compress.Compression;
@@ -97,11 +97,11 @@ class IdempotentProduceTest extends BrokerPerTest {
         for (boolean deleteSnapshots : new boolean[] {false, true}) {
             broker.stop().get(30, TimeUnit.SECONDS);
             if (deleteSnapshots) {
-                try (var files = java.nio.file.Files.list(data.resolve("idem-0"))) {
-                    for (Path f : files.filter(f -> f.toString().endsWith(".snapshot")).toList()) java.nio.file.Files.delete(f);
+                try (var files = Files.list(data.resolve("idem-0"))) {
+                    for (Path f : files.filter(f -> f.toString().endsWith(".snapshot")).toList()) Files.delete(f);
                 }
             } else {
-                try (var files = java.nio.file.Files.list(data.resolve("idem-0"))) {
+                try (var files = Files.list(data.resolve("idem-0"))) {
                     assertThat(files.map(f -> f.getFileName().toString())).contains("00000000000000000005.snapshot");
                 }
             }

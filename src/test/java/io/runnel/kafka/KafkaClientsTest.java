@@ -1,13 +1,14 @@
 package io.runnel.kafka;
 
 import static org.assertj.core.api.Assertions.assertThat;
-
-import io.runnel.testkit.SharedBroker;
 import io.runnel.testkit.KafkaClients;
+import io.runnel.testkit.SharedBroker;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.IntStream;
+import java.util.stream.LongStream;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -70,13 +71,13 @@ class KafkaClientsTest extends SharedBroker {
             for (int i = 0; i < 50; i++) acked.add(p.send(new ProducerRecord<>(topic, "k" + i, "v" + i)).get());
         }
         if (!acks.equals("0")) assertThat(acked).extracting(RecordMetadata::offset).containsExactlyElementsOf(
-                java.util.stream.LongStream.range(0, 50).boxed().toList());
+                LongStream.range(0, 50).boxed().toList());
         try (KafkaConsumer<String, String> c = KafkaClients.consumer(bootstrap, Map.of())) {
             TopicPartition tp = new TopicPartition(topic, 0);
             c.assign(List.of(tp));
             c.seekToBeginning(List.of(tp));
             assertThat(KafkaClients.pollAtLeast(c, 50)).extracting(ConsumerRecord::value)
-                    .containsExactlyElementsOf(java.util.stream.IntStream.range(0, 50).mapToObj(i -> "v" + i).toList());
+                    .containsExactlyElementsOf(IntStream.range(0, 50).mapToObj(i -> "v" + i).toList());
         }
     }
 }

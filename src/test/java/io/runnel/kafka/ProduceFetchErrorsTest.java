@@ -1,14 +1,18 @@
 package io.runnel.kafka;
 
 import static org.assertj.core.api.Assertions.assertThat;
-
 import io.runnel.testkit.Batches;
 import io.runnel.testkit.BrokerPerTest;
 import io.runnel.testkit.Brokers;
 import io.runnel.testkit.RawKafkaClient;
+import java.io.ByteArrayOutputStream;
+import java.lang.management.BufferPoolMXBean;
+import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -17,9 +21,9 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.message.ProduceRequestData;
 import org.apache.kafka.common.message.ProduceResponseData.PartitionProduceResponse;
+import org.apache.kafka.common.protocol.ApiKeys;
 import org.apache.kafka.common.protocol.Errors;
 import org.apache.kafka.common.record.internal.MemoryRecords;
-import org.apache.kafka.common.protocol.ApiKeys;
 import org.apache.kafka.common.requests.AbstractResponse;
 import org.apache.kafka.common.requests.FetchRequest;
 import org.apache.kafka.common.requests.FetchResponse;
@@ -97,7 +101,7 @@ class ProduceFetchErrorsTest extends BrokerPerTest {
      */
     @Test
     void sizePrefixesAloneReserveNoMemory() throws Exception {
-        java.util.List<RawKafkaClient> waiting = new java.util.ArrayList<>();
+        List<RawKafkaClient> waiting = new ArrayList<>();
         try {
             for (int i = 0; i < 30; i++) {
                 RawKafkaClient c = new RawKafkaClient(broker.bootstrapServers());
@@ -116,8 +120,8 @@ class ProduceFetchErrorsTest extends BrokerPerTest {
 
     /** Direct buffers in use in this JVM (the in-process broker's included), in bytes. */
     private static long directMemoryUsed() {
-        return java.lang.management.ManagementFactory.getPlatformMXBeans(java.lang.management.BufferPoolMXBean.class).stream()
-                .filter(b -> b.getName().equals("direct")).mapToLong(java.lang.management.BufferPoolMXBean::getMemoryUsed).sum();
+        return ManagementFactory.getPlatformMXBeans(BufferPoolMXBean.class).stream()
+                .filter(b -> b.getName().equals("direct")).mapToLong(BufferPoolMXBean::getMemoryUsed).sum();
     }
 
     @Test
@@ -177,7 +181,7 @@ class ProduceFetchErrorsTest extends BrokerPerTest {
             assertThat(first((ProduceResponse) AbstractResponse.parseResponse(c.readFrame(), h1)).errorCode()).isZero();
 
             // Three requests in one write: two produces (one per partition) and then the fetch of both.
-            java.io.ByteArrayOutputStream three = new java.io.ByteArrayOutputStream();
+            ByteArrayOutputStream three = new ByteArrayOutputStream();
             RequestHeader[] produceHeaders = new RequestHeader[2];
             for (int p = 0; p < 2; p++) {
                 ProduceRequestData d = new ProduceRequestData().setAcks((short) 1).setTimeoutMs(5000);

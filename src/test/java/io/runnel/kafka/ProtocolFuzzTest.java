@@ -2,7 +2,6 @@ package io.runnel.kafka;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
-
 import io.runnel.server.Broker;
 import io.runnel.testkit.Batches;
 import io.runnel.testkit.Brokers;
@@ -17,8 +16,11 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -40,6 +42,7 @@ import org.apache.kafka.common.requests.ListOffsetsRequest;
 import org.apache.kafka.common.requests.MetadataRequest;
 import org.apache.kafka.common.requests.ProduceRequest;
 import org.apache.kafka.common.requests.RequestHeader;
+import org.apache.kafka.common.utils.Time;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -61,7 +64,7 @@ class ProtocolFuzzTest {
         long seed = Long.getLong("fuzz.seed", System.nanoTime());
         Random rnd = new Random(seed);
         Broker broker = Brokers.start(data, Map.of("auto.create.topics.enable", "false", "socket.request.max.bytes", "1048576"),
-                org.apache.kafka.common.utils.Time.SYSTEM);
+                Time.SYSTEM);
         try {
             Brokers.await(broker.partitions().createTopic("fuzz", 2, Map.of()));
             String[] hp = broker.bootstrapServers().split(":");
@@ -113,9 +116,9 @@ class ProtocolFuzzTest {
         pd.topicData().add(t);
         requests.add(ProduceRequest.builder(pd).build((short) 9));
         requests.add(ProduceRequest.builder(pd).build((short) 3));
-        var parts = new java.util.LinkedHashMap<TopicPartition, FetchRequest.PartitionData>();
+        var parts = new LinkedHashMap<TopicPartition, FetchRequest.PartitionData>();
         parts.put(new TopicPartition("fuzz", 0), new FetchRequest.PartitionData(broker.partitions().topic("fuzz").orElseThrow().topicId(), 0, -1, 10000,
-                java.util.Optional.empty()));
+                Optional.empty()));
         requests.add(FetchRequest.Builder.forConsumer((short) 12, 10, 1, parts).build((short) 12));
         requests.add(FetchRequest.Builder.forConsumer((short) 4, 10, 1, parts).build((short) 4));
         ListOffsetsTopic lt = new ListOffsetsTopic().setName("fuzz");
@@ -150,7 +153,7 @@ class ProtocolFuzzTest {
             }
             case 3 -> { // truncated body with an honest size prefix
                 int len = 4 + rnd.nextInt(t.length - 4);
-                byte[] cut = java.util.Arrays.copyOf(t, len);
+                byte[] cut = Arrays.copyOf(t, len);
                 ByteBuffer.wrap(cut).putInt(len - 4);
                 return cut;
             }

@@ -1,7 +1,6 @@
 package io.runnel.log;
 
 import static org.assertj.core.api.Assertions.assertThat;
-
 import io.runnel.testkit.ManualTime;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -75,7 +74,7 @@ class LogCompactionTest {
         List<KV> before = readAll(log);
 
         for (Compactor.Replacement r : Compactor.clean(dir, log.compactionCandidates(), config, time.milliseconds())) {
-            Log.closeSegments(java.util.List.of(log.replaceSegment(r.old(), r.cleaned())));
+            Log.closeSegments(List.of(log.replaceSegment(r.old(), r.cleaned())));
         }
         List<KV> after = readAll(log);
         assertThat(log.logEndOffset()).isEqualTo(end);

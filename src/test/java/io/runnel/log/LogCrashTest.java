@@ -1,12 +1,12 @@
 package io.runnel.log;
 
 import static org.assertj.core.api.Assertions.assertThat;
-
 import io.runnel.testkit.Batches;
 import io.runnel.testkit.Batches.Rec;
 import io.runnel.testkit.FileCorruptor;
 import io.runnel.testkit.ManualTime;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -127,7 +127,7 @@ class LogCrashTest {
         List<Written> written = new ArrayList<>();
         for (Segment s : log.segmentList()) {
             Path file = dir.resolve(Segment.fileName(s.baseOffset(), Segment.LOG_SUFFIX));
-            var bytes = java.nio.ByteBuffer.wrap(Files.readAllBytes(file));
+            var bytes = ByteBuffer.wrap(Files.readAllBytes(file));
             int pos = 0;
             while (pos < bytes.limit()) {
                 int size = BatchHeader.batchSize(bytes, pos);

@@ -2,12 +2,12 @@ package io.runnel.log;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-
 import io.runnel.testkit.Batches;
 import io.runnel.testkit.ManualTime;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import org.apache.kafka.common.InvalidRecordException;
 import org.apache.kafka.common.errors.CorruptRecordException;
@@ -43,7 +43,7 @@ class LogReplicationTest {
 
     /** Every record of the log, reading segment after segment as a consumer would. */
     private static List<Batches.Rec> all(Log log) throws Exception {
-        List<Batches.Rec> out = new java.util.ArrayList<>();
+        List<Batches.Rec> out = new ArrayList<>();
         long next = log.logStartOffset();
         while (next < log.logEndOffset()) {
             List<Batches.Rec> got = Batches.decode(log.read(next, Integer.MAX_VALUE, true).records());

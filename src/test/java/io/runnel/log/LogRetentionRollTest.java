@@ -2,7 +2,6 @@ package io.runnel.log;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-
 import io.runnel.testkit.Batches;
 import io.runnel.testkit.ManualTime;
 import java.nio.ByteBuffer;
@@ -14,9 +13,11 @@ import org.apache.kafka.common.compress.Compression;
 import org.apache.kafka.common.errors.CorruptRecordException;
 import org.apache.kafka.common.errors.OffsetOutOfRangeException;
 import org.apache.kafka.common.errors.RecordTooLargeException;
+import org.apache.kafka.common.errors.UnsupportedForMessageFormatException;
 import org.apache.kafka.common.record.TimestampType;
 import org.apache.kafka.common.record.internal.MemoryRecords;
 import org.apache.kafka.common.record.internal.RecordBatch;
+import org.apache.kafka.common.record.internal.SimpleRecord;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -126,8 +127,8 @@ class LogRetentionRollTest {
         assertThatThrownBy(() -> log.appendAsLeader(truncated, 0)).isInstanceOf(CorruptRecordException.class);
         assertThatThrownBy(() -> log.appendAsLeader(ByteBuffer.allocate(0), 0)).isInstanceOf(InvalidRecordException.class);
         ByteBuffer v1 = MemoryRecords.withRecords(RecordBatch.MAGIC_VALUE_V1, 0L, Compression.NONE, TimestampType.CREATE_TIME,
-                new org.apache.kafka.common.record.internal.SimpleRecord(T0, "k".getBytes(), "v".getBytes())).buffer();
-        assertThatThrownBy(() -> log.appendAsLeader(v1, 0)).isInstanceOf(org.apache.kafka.common.errors.UnsupportedForMessageFormatException.class);
+                new SimpleRecord(T0, "k".getBytes(), "v".getBytes())).buffer();
+        assertThatThrownBy(() -> log.appendAsLeader(v1, 0)).isInstanceOf(UnsupportedForMessageFormatException.class);
         assertThat(log.logEndOffset()).isZero();
         assertThat(log.sizeInBytes()).isZero();
         // A good batch after the bad ones lands at offset 0.

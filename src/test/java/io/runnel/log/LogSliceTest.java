@@ -2,15 +2,17 @@ package io.runnel.log;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-
 import io.runnel.testkit.Batches;
 import io.runnel.testkit.ManualTime;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import org.apache.kafka.common.errors.OffsetOutOfRangeException;
+import org.apache.kafka.common.record.internal.MemoryRecords;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -39,7 +41,7 @@ class LogSliceTest {
                 // Runs of tiny batches (many headers per window) between batches of 10-30 KB (one header per read).
                 int n = i % 7 == 0 ? 20 + i : 1 + i % 3;
                 long[] ts = new long[n];
-                java.util.Arrays.fill(ts, T0 + i);
+                Arrays.fill(ts, T0 + i);
                 ByteBuffer batch = Batches.batch(ts, i % 7 == 0 ? 500 : 10);
                 AppendInfo info = log.appendAsLeader(batch, 0); // the buffer now holds the stored bytes
                 model.add(new Appended(info.firstOffset(), info.lastOffset(), batch));
@@ -79,7 +81,7 @@ class LogSliceTest {
         int first = 0;
         while (model.get(first).last() < at) first++;
         long segment = segmentOf(segmentBases, model.get(first).base());
-        java.io.ByteArrayOutputStream want = new java.io.ByteArrayOutputStream();
+        ByteArrayOutputStream want = new ByteArrayOutputStream();
         long wantLast = at - 1;
         for (int i = first; i < model.size(); i++) {
             Appended b = model.get(i);
@@ -115,7 +117,7 @@ class LogSliceTest {
         if (slice.size() == 0) return;
         List<long[]> batches = Batches.batchOffsets(bytes);
         int parsed = 0;
-        for (var b : org.apache.kafka.common.record.internal.MemoryRecords.readableRecords(bytes.duplicate()).batches()) parsed += b.sizeInBytes();
+        for (var b : MemoryRecords.readableRecords(bytes.duplicate()).batches()) parsed += b.sizeInBytes();
         assertThat(parsed).isEqualTo(slice.size());
         assertThat(batches.get(0)[0]).isLessThanOrEqualTo(at);
         assertThat(batches.get(0)[1]).isGreaterThanOrEqualTo(at);

@@ -1,7 +1,6 @@
 package io.runnel.log;
 
 import static org.assertj.core.api.Assertions.assertThat;
-
 import io.runnel.testkit.Batches;
 import io.runnel.testkit.FileCorruptor;
 import io.runnel.testkit.ManualTime;
@@ -9,6 +8,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.apache.kafka.common.record.internal.DefaultRecordBatch;
+import org.apache.kafka.common.record.internal.MemoryRecords;
 import org.apache.kafka.common.record.internal.RecordBatch;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -23,7 +23,7 @@ class SegmentIndexTest {
     @Test
     void headerOffsetsMatchKafkas() {
         ByteBuffer b = Batches.batch(new long[] {T0, T0 + 5}, 10);
-        var batch = org.apache.kafka.common.record.internal.MemoryRecords.readableRecords(b.duplicate()).batchIterator().next();
+        var batch = MemoryRecords.readableRecords(b.duplicate()).batchIterator().next();
         assertThat(BatchHeader.SIZE).isEqualTo(61);
         assertThat(BatchHeader.maxTimestamp(b, 0)).isEqualTo(batch.maxTimestamp());
         assertThat(BatchHeader.lastOffset(b, 0)).isEqualTo(batch.lastOffset());

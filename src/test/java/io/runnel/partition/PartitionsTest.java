@@ -5,7 +5,6 @@ import static io.runnel.testkit.Failures.causeOf;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
-
 import io.runnel.log.AppendInfo;
 import io.runnel.log.LogSlice;
 import io.runnel.server.Broker;
@@ -21,7 +20,10 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.common.errors.BrokerNotAvailableException;
 import org.apache.kafka.common.errors.InvalidConfigurationException;
@@ -140,12 +142,12 @@ class PartitionsTest {
             PartitionHandle h = partitions.partition("moved", p).orElseThrow();
             // A second in-sync replica (absent) holds the high watermark back: the records are not replicated.
             int epoch = h.placement().leaderEpoch() + 1;
-            await(h.applyPlacement(new Placement(java.util.List.of(self, 99), self, epoch, java.util.List.of(self, 99))));
+            await(h.applyPlacement(new Placement(List.of(self, 99), self, epoch, List.of(self, 99))));
             AppendInfo info = await(h.append(Batches.batch(2, T0, "w")));
             Future<Void> waiting = h.awaitReplicated(info.lastOffset(), epoch, never.future());
             await(h.flush()); // a later task on the partition's context: the wait is parked by now
             assertThat(waiting.isComplete()).as("the wait for replication while still leading").isFalse();
-            await(h.applyPlacement(new Placement(java.util.List.of(self, 99), 99, epoch + 1, java.util.List.of(self, 99))));
+            await(h.applyPlacement(new Placement(List.of(self, 99), 99, epoch + 1, List.of(self, 99))));
             await(waiting); // released by the placement change
         }
         // Parked after the change: leader no more (partition 0), or a stale epoch of a replica leading again (1).
@@ -153,7 +155,7 @@ class PartitionsTest {
         await(follower.awaitReplicated(follower.logEndOffset(), follower.placement().leaderEpoch() - 1, never.future()));
         PartitionHandle again = partitions.partition("moved", 1).orElseThrow();
         int next = again.placement().leaderEpoch() + 1;
-        await(again.applyPlacement(new Placement(java.util.List.of(self, 99), self, next, java.util.List.of(self, 99))));
+        await(again.applyPlacement(new Placement(List.of(self, 99), self, next, List.of(self, 99))));
         await(again.awaitReplicated(again.logEndOffset(), next - 2, never.future()));
         // Parked after the replica closed (the topic deleted) and a follower's long poll on a closed replica.
         Future<Void> leaderWait = again.awaitReplicated(again.logEndOffset(), next, never.future());
@@ -179,7 +181,7 @@ class PartitionsTest {
         await(h.append(Batches.batch(new long[] {T0, T0 + 1}, 10))); // offsets 0-1
         int later = first + 3;
         // A new epoch with an absent in-sync replica, which holds the high watermark at 2.
-        await(h.applyPlacement(new Placement(java.util.List.of(self, 99), self, later, java.util.List.of(self, 99))));
+        await(h.applyPlacement(new Placement(List.of(self, 99), self, later, List.of(self, 99))));
         await(h.append(Batches.batch(new long[] {T0 + 10, T0 + 20}, 10))); // offsets 2-3
         long latest = ListOffsetsRequest.LATEST_TIMESTAMP;
         assertThat(listed(h, latest, true)).isEqualTo(new PartitionHandle.ListedOffset(-1, 2, later));
@@ -190,12 +192,12 @@ class PartitionsTest {
         assertThat(listed(h, T0 + 1, true)).isEqualTo(new PartitionHandle.ListedOffset(T0 + 1, 1, first));
         assertThat(listed(h, ListOffsetsRequest.EARLIEST_TIMESTAMP, true)).isEqualTo(new PartitionHandle.ListedOffset(-1, 0, first));
 
-        await(h.applyPlacement(new Placement(java.util.List.of(self, 99), self, later, java.util.List.of(self)))); // 99 leaves the ISR
+        await(h.applyPlacement(new Placement(List.of(self, 99), self, later, List.of(self)))); // 99 leaves the ISR
         assertThat(listed(h, latest, true)).isEqualTo(new PartitionHandle.ListedOffset(-1, 4, later));
         assertThat(listed(h, ListOffsetsRequest.MAX_TIMESTAMP, true)).isEqualTo(new PartitionHandle.ListedOffset(T0 + 20, 3, later));
         assertThat(await(h.listOffset(T0 + 21, true))).isEmpty();
 
-        await(h.applyPlacement(new Placement(java.util.List.of(self, 99), 99, later + 1, java.util.List.of(self, 99)))); // a follower now
+        await(h.applyPlacement(new Placement(List.of(self, 99), 99, later + 1, List.of(self, 99)))); // a follower now
         assertThatThrownBy(() -> await(h.listOffset(latest, true))).hasCauseInstanceOf(NotLeaderOrFollowerException.class);
         assertThat(listed(h, ListOffsetsRequest.EARLIEST_TIMESTAMP, false)).isEqualTo(new PartitionHandle.ListedOffset(-1, 0, first));
     }
@@ -217,9 +219,9 @@ class PartitionsTest {
         await(partitions.createTopic("cut", 1, Map.of("segment.bytes", "2048")));
         int self = partitions.nodeId();
         PartitionHandle h = partitions.partition("cut", 0).orElseThrow();
-        await(h.applyPlacement(new Placement(java.util.List.of(99, self), 99, 1, java.util.List.of(99, self)))); // follows broker 99
+        await(h.applyPlacement(new Placement(List.of(99, self), 99, 1, List.of(99, self)))); // follows broker 99
         for (int i = 0; i < 40; i++) await(h.appendFromLeader(Batches.leaderBatch(i * 5L, 5, 1, T0, "a" + i), 0));
-        java.util.concurrent.CountDownLatch hold = new java.util.concurrent.CountDownLatch(1);
+        CountDownLatch hold = new CountDownLatch(1);
         Future<Object> holding = h.context().executeBlocking(() -> {
             hold.await(30, TimeUnit.SECONDS);
             return null;
@@ -234,8 +236,8 @@ class PartitionsTest {
         await(cut);
         assertThat(await(next).firstOffset()).isEqualTo(60);
         assertThat(h.logEndOffset()).isEqualTo(65);
-        await(h.applyPlacement(new Placement(java.util.List.of(99, self), self, 2, java.util.List.of(self)))); // leads now: read it back
-        java.util.List<String> expected = new java.util.ArrayList<>();
+        await(h.applyPlacement(new Placement(List.of(99, self), self, 2, List.of(self)))); // leads now: read it back
+        List<String> expected = new ArrayList<>();
         for (int i = 0; i < 12; i++) for (int r = 0; r < 5; r++) expected.add("a" + i + "-" + r);
         for (int r = 0; r < 5; r++) expected.add("b-" + r);
         assertThat(Brokers.readAll(h, 100_000)).extracting(Batches.Rec::value).containsExactlyElementsOf(expected);

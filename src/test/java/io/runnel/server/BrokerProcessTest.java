@@ -2,13 +2,15 @@ package io.runnel.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
-
+import io.runnel.config.BrokerConfig;
 import io.runnel.log.Checkpoints;
 import io.runnel.partition.PartitionHandle;
 import io.runnel.testkit.AppendingBroker;
 import io.runnel.testkit.Batches.Rec;
 import io.runnel.testkit.BrokerProcess;
 import io.runnel.testkit.Brokers;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -19,6 +21,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.apache.kafka.common.utils.Time;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -98,7 +101,7 @@ class BrokerProcessTest {
             assertThat(second.output()).contains("runnel: cannot start: log.dirs " + data.toAbsolutePath().normalize()
                     + " is in use by another broker");
             // In the same JVM too.
-            assertThat(Broker.start(io.runnel.config.BrokerConfig.of(Brokers.testConfig(data)), org.apache.kafka.common.utils.Time.SYSTEM)
+            assertThat(Broker.start(BrokerConfig.of(Brokers.testConfig(data)), Time.SYSTEM)
                     .toCompletionStage().toCompletableFuture().handle((b, e) -> e).get()).hasMessageContaining("in use by another broker");
             // The first broker is unharmed.
             HttpResponse<String> health = HttpClient.newHttpClient().send(
@@ -115,7 +118,7 @@ class BrokerProcessTest {
      */
     @Test
     void aStartThatFailsAfterVertxStartedExitsWithCode1() throws Exception {
-        try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress());
+        try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
              BrokerProcess p = BrokerProcess.launch(work, Main.class.getName(), Brokers.testArgs(work.resolve("data"),
                      "--http.port=" + taken.getLocalPort()))) {
             assertThat(p.waitForExit()).isEqualTo(1);

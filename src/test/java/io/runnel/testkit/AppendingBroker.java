@@ -3,7 +3,9 @@ package io.runnel.testkit;
 import io.runnel.partition.PartitionHandle;
 import io.runnel.server.Broker;
 import io.runnel.server.Main;
+import io.vertx.core.Future;
 import java.nio.ByteBuffer;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.kafka.common.errors.TopicExistsException;
 
@@ -24,8 +26,8 @@ public final class AppendingBroker {
     public static void main(String[] args) throws Exception {
         Broker broker = Main.launch(args);
         long deadline = System.currentTimeMillis() + MAX_MS;
-        broker.partitions().createTopic("crash", PARTITIONS, java.util.Map.of())
-                .recover(e -> e instanceof TopicExistsException ? io.vertx.core.Future.succeededFuture() : io.vertx.core.Future.failedFuture(e))
+        broker.partitions().createTopic("crash", PARTITIONS, Map.of())
+                .recover(e -> e instanceof TopicExistsException ? Future.succeededFuture() : Future.failedFuture(e))
                 .toCompletionStage().toCompletableFuture().get();
         System.out.println("APPENDING");
         for (int p = 0; p < PARTITIONS; p++) {

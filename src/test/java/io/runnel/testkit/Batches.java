@@ -3,12 +3,14 @@ package io.runnel.testkit;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import org.apache.kafka.common.compress.Compression;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.internals.RecordHeader;
 import org.apache.kafka.common.record.TimestampType;
 import org.apache.kafka.common.record.internal.MemoryRecords;
+import org.apache.kafka.common.record.internal.MutableRecordBatch;
 import org.apache.kafka.common.record.internal.Record;
 import org.apache.kafka.common.record.internal.RecordBatch;
 import org.apache.kafka.common.record.internal.SimpleRecord;
@@ -41,7 +43,7 @@ public final class Batches {
     /** A leader's batch as a follower receives it: {@code count} records from offset {@code base}, stamped with {@code epoch}. */
     public static ByteBuffer leaderBatch(long base, int count, int epoch, long timestamp, String prefix) {
         ByteBuffer b = batch(count, timestamp, prefix);
-        org.apache.kafka.common.record.internal.MutableRecordBatch batch = MemoryRecords.readableRecords(b.duplicate()).batches().iterator().next();
+        MutableRecordBatch batch = MemoryRecords.readableRecords(b.duplicate()).batches().iterator().next();
         batch.setLastOffset(base + count - 1);
         batch.setPartitionLeaderEpoch(epoch);
         return b;
@@ -51,7 +53,7 @@ public final class Batches {
         SimpleRecord[] records = new SimpleRecord[timestamps.length];
         for (int i = 0; i < timestamps.length; i++) {
             byte[] value = new byte[valueBytes];
-            java.util.Arrays.fill(value, (byte) ('a' + i % 26));
+            Arrays.fill(value, (byte) ('a' + i % 26));
             records[i] = new SimpleRecord(timestamps[i], null, value);
         }
         return MemoryRecords.withRecords(RecordBatch.MAGIC_VALUE_V2, 0L, Compression.NONE, TimestampType.CREATE_TIME, records).buffer();

@@ -5,6 +5,7 @@ import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.utils.Time;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,7 +26,7 @@ public abstract class BrokerPerTest {
 
     @BeforeEach
     void startBrokerPerTest() throws Exception {
-        broker = Brokers.start(data, brokerConfig(), org.apache.kafka.common.utils.Time.SYSTEM);
+        broker = Brokers.start(data, brokerConfig(), Time.SYSTEM);
     }
 
     @AfterEach

@@ -2,6 +2,7 @@ package io.runnel.testkit;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -47,7 +48,7 @@ public final class KafkaClients {
      * consumer protocol (KIP-848) those are the broker's settings and the client refuses them.
      */
     public static KafkaConsumer<String, String> groupConsumer(String bootstrap, String protocol, String group, Map<String, Object> extra) {
-        Map<String, Object> m = new java.util.HashMap<>(Map.of(ConsumerConfig.GROUP_ID_CONFIG, group,
+        Map<String, Object> m = new HashMap<>(Map.of(ConsumerConfig.GROUP_ID_CONFIG, group,
                 ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest", ConsumerConfig.GROUP_PROTOCOL_CONFIG, protocol));
         if (protocol.equals("classic")) {
             m.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 6000);

@@ -1,21 +1,21 @@
 package io.runnel.testkit;
 
-import io.runnel.server.Main;
 import static org.assertj.core.api.Assertions.assertThat;
-
+import io.runnel.server.Main;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import org.awaitility.Awaitility;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Collectors;
+import org.awaitility.Awaitility;
 
 /**
  * Brokers in separate JVMs forming a Hazelcast cluster on loopback: node ids 1..n, Hazelcast ports chosen free,
@@ -54,7 +54,7 @@ public final class LocalCluster implements AutoCloseable {
     private void launch(int i) throws IOException {
         Path dir = root.resolve("broker-" + (i + 1));
         Files.createDirectories(dir);
-        String members = java.util.Arrays.stream(hazelcastPorts).mapToObj(p -> "127.0.0.1:" + p).collect(Collectors.joining(","));
+        String members = Arrays.stream(hazelcastPorts).mapToObj(p -> "127.0.0.1:" + p).collect(Collectors.joining(","));
         List<String> args = new ArrayList<>(List.of("--node.id=" + (i + 1), "--cluster.members=" + members, "--cluster.host=127.0.0.1",
                 "--cluster.port=" + hazelcastPorts[i]));
         args.addAll(List.of(extra));
@@ -80,9 +80,9 @@ public final class LocalCluster implements AutoCloseable {
      */
     public int addBroker() throws IOException {
         int i = brokers.length;
-        hazelcastPorts = java.util.Arrays.copyOf(hazelcastPorts, i + 1);
+        hazelcastPorts = Arrays.copyOf(hazelcastPorts, i + 1);
         hazelcastPorts[i] = FreePorts.freePort();
-        brokers = java.util.Arrays.copyOf(brokers, i + 1);
+        brokers = Arrays.copyOf(brokers, i + 1);
         launch(i);
         brokers[i].awaitOutput("HTTP listening on", Duration.ofSeconds(60));
         return i + 1;

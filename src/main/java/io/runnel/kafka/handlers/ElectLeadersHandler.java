@@ -16,6 +16,7 @@ import org.apache.kafka.common.protocol.ApiKeys;
 import org.apache.kafka.common.protocol.Errors;
 import org.apache.kafka.common.requests.AbstractRequest;
 import org.apache.kafka.common.requests.AbstractResponse;
+import org.apache.kafka.common.requests.ApiError;
 import org.apache.kafka.common.requests.ElectLeadersRequest;
 import org.apache.kafka.common.requests.ElectLeadersResponse;
 
@@ -45,7 +46,7 @@ public final class ElectLeadersHandler implements ApiHandler {
         }
         return ctx.broker().partitions().electLeaders(unclean, wanted).map(results -> {
             Map<String, ReplicaElectionResult> byTopic = new LinkedHashMap<>();
-            results.forEach((TopicPartition tp, org.apache.kafka.common.requests.ApiError e) -> byTopic
+            results.forEach((TopicPartition tp, ApiError e) -> byTopic
                     .computeIfAbsent(tp.topic(), t -> new ReplicaElectionResult().setTopic(t))
                     .partitionResult().add(new PartitionResult().setPartitionId(tp.partition()).setErrorCode(e.error().code())
                             .setErrorMessage(e.error() == Errors.NONE ? null : e.message())));

@@ -1,5 +1,6 @@
 package io.runnel.kafka.handlers;
 
+import io.runnel.config.BrokerConfig;
 import io.runnel.kafka.ApiHandler;
 import io.runnel.kafka.RequestContext;
 import io.runnel.log.LogSlice;
@@ -93,7 +94,7 @@ public final class FetchHandler implements ApiHandler {
 
     private void attempt(RequestContext ctx, FetchRequest r, List<Item> items, boolean byId, Vertx vertx, long deadline,
                          Promise<AbstractResponse> response) {
-        int maxBytes = Math.min(r.maxBytes(), ctx.broker().config().get(io.runnel.config.BrokerConfig.FETCH_MAX_BYTES));
+        int maxBytes = Math.min(r.maxBytes(), ctx.broker().config().get(BrokerConfig.FETCH_MAX_BYTES));
         int replica = r.replicaId();
         readAll(ctx.broker().partitions(), items, maxBytes, replica).onComplete(ar -> {
             long bytes = items.stream().mapToLong(i -> i.answer.records() == null ? 0 : i.answer.records().sizeInBytes()).sum();

@@ -8,9 +8,11 @@ import io.runnel.partition.Partitions;
 import io.runnel.partition.Partitions.TopicInfo;
 import io.vertx.core.Future;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.message.MetadataResponseData;
@@ -77,7 +79,7 @@ public final class MetadataHandler implements ApiHandler {
     }
 
     private static MetadataResponseTopic topic(RequestContext ctx, TopicInfo t) {
-        java.util.Set<Integer> live = new java.util.HashSet<>();
+        Set<Integer> live = new HashSet<>();
         for (var b : ctx.broker().cluster().brokers()) live.add(b.nodeId());
         live.add(ctx.broker().nodeId());
         List<MetadataResponsePartition> parts = new ArrayList<>();

@@ -7,12 +7,19 @@ import io.runnel.partition.PartitionHandle;
 import io.runnel.partition.Partitions;
 import io.runnel.partition.Partitions.TopicInfo;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import org.apache.kafka.common.errors.InvalidRequiredAcksException;
+import org.apache.kafka.common.errors.NotEnoughReplicasAfterAppendException;
+import org.apache.kafka.common.errors.NotEnoughReplicasException;
+import org.apache.kafka.common.errors.NotLeaderOrFollowerException;
+import org.apache.kafka.common.errors.TimeoutException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
+import org.apache.kafka.common.errors.UnsupportedVersionException;
 import org.apache.kafka.common.message.ProduceRequestData.PartitionProduceData;
 import org.apache.kafka.common.message.ProduceRequestData.TopicProduceData;
 import org.apache.kafka.common.message.ProduceResponseData;
@@ -85,7 +92,7 @@ public final class ProduceHandler implements ApiHandler {
                         : new UnknownTopicOrPartitionException("This server does not host this topic-partition.");
             }
             if (r.transactionalId() != null) {
-                throw new org.apache.kafka.common.errors.UnsupportedVersionException("Transactions are not supported by Runnel yet");
+                throw new UnsupportedVersionException("Transactions are not supported by Runnel yet");
             }
             ProduceRequest.validateRecords(ctx.apiVersion(), p.records());
             ByteBuffer records = ((MemoryRecords) p.records()).buffer();
@@ -95,7 +102,7 @@ public final class ProduceHandler implements ApiHandler {
             int minIsr = topic.get().config().minInsyncReplicas();
             if (r.acks() == -1 && h.placement().isr().size() < minIsr) {
                 // Kafka refuses before writing: fewer in-sync replicas than min.insync.replicas.
-                throw new org.apache.kafka.common.errors.NotEnoughReplicasException("The in-sync replicas of " + h.topicPartition() + " are "
+                throw new NotEnoughReplicasException("The in-sync replicas of " + h.topicPartition() + " are "
                         + h.placement().isr() + ", fewer than min.insync.replicas " + minIsr);
             }
             int epoch = h.placement().leaderEpoch();
@@ -121,8 +128,8 @@ public final class ProduceHandler implements ApiHandler {
      * retries (the idempotent producer without duplicates).
      */
     private static Future<Void> awaitReplicated(RequestContext ctx, PartitionHandle h, int epoch, long lastOffset, int timeoutMs, int minIsr) {
-        io.vertx.core.Promise<Void> giveUp = io.vertx.core.Promise.promise();
-        io.vertx.core.Vertx vertx = io.vertx.core.Vertx.currentContext().owner();
+        Promise<Void> giveUp = Promise.promise();
+        Vertx vertx = Vertx.currentContext().owner();
         long timer = vertx.setTimer(Math.max(1, timeoutMs), x -> giveUp.tryComplete());
         return h.awaitReplicated(lastOffset, epoch, giveUp.future()).compose(v -> {
             vertx.cancelTimer(timer);
@@ -135,14 +142,14 @@ public final class ProduceHandler implements ApiHandler {
             boolean sameTerm = h.isLeader() && h.placement().leaderEpoch() == epoch;
             if (h.highWatermark() > lastOffset && sameTerm && h.placement().isr().size() >= minIsr) return Future.succeededFuture();
             if (!sameTerm) {
-                return Future.failedFuture(new org.apache.kafka.common.errors.NotLeaderOrFollowerException("Broker " + ctx.broker().nodeId()
+                return Future.failedFuture(new NotLeaderOrFollowerException("Broker " + ctx.broker().nodeId()
                         + " stopped leading " + h.topicPartition() + " before the records were replicated"));
             }
             if (h.placement().isr().size() < minIsr) {
-                return Future.failedFuture(new org.apache.kafka.common.errors.NotEnoughReplicasAfterAppendException("The in-sync replicas of "
+                return Future.failedFuture(new NotEnoughReplicasAfterAppendException("The in-sync replicas of "
                         + h.topicPartition() + " fell to " + h.placement().isr() + ", fewer than min.insync.replicas " + minIsr));
             }
-            return Future.failedFuture(new org.apache.kafka.common.errors.TimeoutException("The records of " + h.topicPartition()
+            return Future.failedFuture(new TimeoutException("The records of " + h.topicPartition()
                     + " were not replicated to " + h.placement().isr() + " within " + timeoutMs + " ms"));
         });
     }
