@@ -185,6 +185,7 @@
     var self = this;
     var frame = { op: 'produce', topic: topic, records: records };
     if (options && options.encoding) frame.encoding = options.encoding;
+    if (options && options.acks !== undefined) frame.acks = options.acks;
     var size = JSON.stringify(frame).length + 32;
     return new Promise(function (resolve, reject) {
       self.waitingForCredit.push({

@@ -39,10 +39,17 @@ public final class Limits {
     public static final int CONNECTION_MAX_INFLIGHT_REQUESTS = 1_000;
 
     /**
-     * Long-poll fetches parked on one partition waiting for data. Each is a few dozen bytes; past the bound a new
-     * fetch is answered at once with what there is, as if its max.wait.ms had passed, so memory stays bounded.
+     * Waits parked on one partition for an offset to pass (long-poll fetches, acks=all produces; each list of a
+     * partition). Each is a few dozen bytes; past the bound a new fetch is answered at once with what there is, as
+     * if its max.wait.ms had passed, and an acks=all produce times out at once, so memory stays bounded.
      */
-    public static final int PARTITION_PENDING_FETCHES_MAX = 10_000;
+    public static final int PARTITION_OFFSET_WAITERS_MAX = 10_000;
+
+    /**
+     * Shortest interval, in ms, between two checks of a leader's followers for lag. Kafka checks every
+     * replica.lag.time.max.ms / 2; the floor keeps a tiny configured lag from running the check on every tick.
+     */
+    public static final long ISR_CHECK_MIN_INTERVAL_MS = 100;
 
     /**
      * Producer ids handed out per block; the next block's start is written to disk before the block is used, so ids
@@ -94,6 +101,12 @@ public final class Limits {
 
     /** Longest long-poll of a REST consume request, in ms; 30 s stays under common proxy idle timeouts. */
     public static final long REST_CONSUME_MAX_WAIT_MS = 30_000;
+
+    /**
+     * Longest wait, in ms, of a REST or WebSocket produce with acks=all for the in-sync replicas to have its records,
+     * before its results say REQUEST_TIMED_OUT: the Java producer's default request.timeout.ms.
+     */
+    public static final long HTTP_PRODUCE_REPLICATION_TIMEOUT_MS = 30_000;
 
     /** Most records in one produce request or frame, REST or WebSocket. */
     public static final int HTTP_PRODUCE_MAX_RECORDS = 10_000;

@@ -6,6 +6,7 @@ import io.runnel.group.ClassicGroup.Protocol;
 import io.runnel.group.ClassicGroup.State;
 import io.runnel.group.OffsetRecords.Committed;
 import io.runnel.group.OffsetRecords.KeyValue;
+import io.runnel.partition.Acks;
 import io.runnel.partition.PartitionHandle;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
@@ -26,6 +27,7 @@ import org.apache.kafka.clients.consumer.internals.ConsumerProtocol;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.GroupIdNotFoundException;
 import org.apache.kafka.common.errors.NotCoordinatorException;
+import org.apache.kafka.common.errors.NotLeaderOrFollowerException;
 import org.apache.kafka.common.errors.TimeoutException;
 import org.apache.kafka.common.message.ConsumerGroupHeartbeatRequestData;
 import org.apache.kafka.common.message.ConsumerGroupHeartbeatResponseData;
@@ -145,25 +147,16 @@ final class GroupShard extends VerticleBase {
 
     /**
      * Stores group records as Kafka does with offsets.commit.required.acks=-1: the change counts once every in-sync
-     * replica of the partition has it (at once on a broker alone), so a coordinator that takes over has it too.
+     * replica of the partition has it (at once on a broker alone), so a coordinator that takes over has it too. A
+     * coordinator that lost its partition's leadership meanwhile answers NOT_COORDINATOR (the client finds the new
+     * one). Unlike Kafka, the min.insync.replicas of __consumer_offsets is not applied to group writes yet (one in-sync
+     * replica is enough).
      */
     private Future<Void> append(List<KeyValue> records) {
-        int epoch = partition.placement().leaderEpoch();
-        return partition.append(OffsetRecords.batch(records, time.milliseconds())).compose(info -> {
-            if (partition.highWatermark() > info.lastOffset() && partition.placement().leaderEpoch() == epoch) return Future.succeededFuture();
-            Promise<Void> giveUp = Promise.promise();
-            long timer = vertx.setTimer(Limits.OFFSET_COMMIT_TIMEOUT_MS, id -> giveUp.tryComplete());
-            return partition.awaitReplicated(info.lastOffset(), epoch, giveUp.future()).compose(v -> {
-                vertx.cancelTimer(timer);
-                giveUp.tryComplete();
-                boolean sameTerm = partition.isLeader() && partition.placement().leaderEpoch() == epoch;
-                if (partition.highWatermark() > info.lastOffset() && sameTerm) return Future.succeededFuture();
-                return Future.failedFuture(sameTerm
-                        ? new TimeoutException("The group change was not replicated within "
-                                + Limits.OFFSET_COMMIT_TIMEOUT_MS + " ms")
-                        : new NotCoordinatorException("This broker stopped coordinating the group"));
-            });
-        });
+        return partition.append(OffsetRecords.batch(records, time.milliseconds()), Acks.all(1, Limits.OFFSET_COMMIT_TIMEOUT_MS))
+                .<Void>mapEmpty()
+                .recover(e -> Future.failedFuture(e instanceof NotLeaderOrFollowerException
+                        ? new NotCoordinatorException("This broker stopped coordinating the group: " + e.getMessage()) : e));
     }
 
     // ------------------------------------------------------------------------------------------ JoinGroup

@@ -3,6 +3,8 @@ package io.runnel.http;
 import io.runnel.http.RecordJson.Outgoing;
 import io.runnel.log.AppendInfo;
 import io.runnel.metrics.BrokerMetrics;
+import io.runnel.config.Limits;
+import io.runnel.partition.Acks;
 import io.runnel.partition.PartitionHandle;
 import io.runnel.partition.Partitions;
 import io.runnel.partition.Partitions.TopicInfo;
@@ -50,8 +52,13 @@ public final class Publisher {
     public record Result(int partition, long offset, long timestamp, ApiError error) {
     }
 
-    /** Appends {@code records} to {@code topic}; fails as a whole only when the topic does not exist. */
-    public Future<List<Result>> publish(String topic, List<Outgoing> records) {
+    /**
+     * Appends {@code records} to {@code topic} and answers once the leader has them ({@code acksAll} false, Kafka's
+     * acks=1) or once every in-sync replica has them (acks=all, as a Kafka producer by default: refused while the
+     * in-sync replicas are fewer than the topic's min.insync.replicas, and failed when they do not have the records
+     * within {@link Limits#HTTP_PRODUCE_REPLICATION_TIMEOUT_MS}). Fails as a whole only when the topic does not exist.
+     */
+    public Future<List<Result>> publish(String topic, List<Outgoing> records, boolean acksAll) {
         TopicInfo t = partitions.topic(topic).orElse(null);
         if (t == null) return Future.failedFuture(ApiError.unknownTopic(topic));
         int count = t.partitions().size();
@@ -74,6 +81,7 @@ public final class Publisher {
             byPartition.computeIfAbsent(p, x -> new ArrayList<>()).add(i);
         }
         int maxBatch = t.config().maxMessageBytes();
+        Acks acks = acksAll ? Acks.all(t.config().minInsyncReplicas(), Limits.HTTP_PRODUCE_REPLICATION_TIMEOUT_MS) : Acks.LEADER;
         long now = time.milliseconds();
         List<Future<Void>> all = new ArrayList<>();
         byPartition.forEach((p, indexes) -> {
@@ -85,14 +93,15 @@ public final class Publisher {
             }
             Future<Void> chain = Future.succeededFuture();
             for (List<Integer> chunk : chunks(records, indexes, maxBatch)) {
-                chain = chain.compose(v -> append(topic, h, p, records, chunk, now, results));
+                chain = chain.compose(v -> append(topic, h, p, acks, records, chunk, now, results));
             }
             all.add(chain);
         });
         return Future.join(all).transform(ignored -> Future.succeededFuture(Arrays.asList(results)));
     }
 
-    private Future<Void> append(String topic, PartitionHandle h, int p, List<Outgoing> records, List<Integer> chunk, long now, Result[] results) {
+    private Future<Void> append(String topic, PartitionHandle h, int p, Acks acks, List<Outgoing> records, List<Integer> chunk, long now,
+                                Result[] results) {
         SimpleRecord[] batch = new SimpleRecord[chunk.size()];
         int bytes = 0;
         for (int j = 0; j < chunk.size(); j++) {
@@ -102,7 +111,7 @@ public final class Publisher {
         }
         int payload = bytes;
         var buffer = MemoryRecords.withRecords(RecordBatch.MAGIC_VALUE_V2, 0L, Compression.NONE, TimestampType.CREATE_TIME, batch).buffer();
-        return h.append(buffer).transform(ar -> {
+        return h.append(buffer, acks).transform(ar -> {
             if (ar.succeeded()) {
                 AppendInfo info = ar.result();
                 metrics.recordsIn(topic, chunk.size(), payload);

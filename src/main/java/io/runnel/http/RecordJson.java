@@ -92,6 +92,16 @@ public final class RecordJson {
         throw ApiError.badRequest(where + " must be \"text\" or \"base64\"");
     }
 
+    /**
+     * Whether {@code acks} (a produce request's or frame's) asks for every in-sync replica: {@code "all"} (or -1, the
+     * default, as the Java producer's) or only the leader ({@code 1}); anything else is a 400.
+     */
+    public static boolean acksAll(Object acks) {
+        if (acks == null || "all".equals(acks) || "-1".equals(acks) || Integer.valueOf(-1).equals(acks)) return true;
+        if ("1".equals(acks) || Integer.valueOf(1).equals(acks)) return false;
+        throw ApiError.badRequest("\"acks\" must be 1 (the leader has the records) or \"all\" (every in-sync replica has them)");
+    }
+
     private static byte[] bytes(Object v, String where, boolean base64) {
         if (v == null) return null;
         if (v instanceof String s) {

@@ -229,7 +229,8 @@ final class RestApi {
         String topic = topic(ctx).name();
         JsonObject b = body(ctx);
         var records = RecordJson.parse(b.getValue("records"), RecordJson.encoding(b.getValue("encoding"), "encoding", false));
-        reply(ctx, s.publisher().publish(topic, records).map(results -> new JsonObject().put("topic", topic).put("results", Publisher.toJson(results))), 200);
+        boolean acksAll = RecordJson.acksAll(b.getValue("acks"));
+        reply(ctx, s.publisher().publish(topic, records, acksAll).map(results -> new JsonObject().put("topic", topic).put("results", Publisher.toJson(results))), 200);
     }
 
     private void consume(RoutingContext ctx) {

@@ -100,6 +100,7 @@ final class WsSession {
     private void produce(JsonObject frame, Object id, int frameChars) {
         if (!(frame.getValue("topic") instanceof String topic)) throw ApiError.badRequest("\"topic\" (a string) is required");
         List<Outgoing> records = RecordJson.parse(frame.getValue("records"), RecordJson.encoding(frame.getValue("encoding"), "encoding", false));
+        boolean acksAll = RecordJson.acksAll(frame.getValue("acks"));
         long bytes = frameChars;
         if (produceRecordsInFlight + records.size() > Limits.WS_PRODUCE_CREDIT_RECORDS
                 || produceBytesInFlight + bytes > Limits.WS_PRODUCE_CREDIT_BYTES) {
@@ -109,7 +110,7 @@ final class WsSession {
         }
         produceRecordsInFlight += records.size();
         produceBytesInFlight += bytes;
-        services.publisher().publish(topic, records).onComplete(ar -> {
+        services.publisher().publish(topic, records, acksAll).onComplete(ar -> {
             produceRecordsInFlight -= records.size();
             produceBytesInFlight -= bytes;
             if (closed) return;

@@ -10,6 +10,7 @@ import io.runnel.log.TimestampOffset;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Optional;
@@ -17,8 +18,10 @@ import java.util.concurrent.Callable;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.NotEnoughReplicasAfterAppendException;
 import org.apache.kafka.common.errors.NotLeaderOrFollowerException;
 import org.apache.kafka.common.errors.OffsetOutOfRangeException;
+import org.apache.kafka.common.errors.TimeoutException;
 import org.apache.kafka.common.requests.ListOffsetsRequest;
 
 /**
@@ -45,9 +48,62 @@ public final class PartitionHandle {
         return verticle.topicPartition();
     }
 
-    /** Validates and appends producer batches (see {@link Log#appendAsLeader}); the buffer is modified in place. */
+    /**
+     * Validates and appends producer batches as leader (see {@link Log#appendAsLeader}) and completes once the
+     * leader's log has them (acks 0 and 1); the buffer is modified in place.
+     */
     public Future<AppendInfo> append(ByteBuffer records) {
         return call(l -> verticle.append(records));
+    }
+
+    /**
+     * Appends producer batches as leader and completes as {@code acks} says: once the leader's log has them, or with
+     * acks=all once every in-sync replica has them (the high watermark passed them in the leader epoch they were
+     * written in: Kafka's DelayedProduce). The one place acks=all is decided, for Produce, the group coordinator and
+     * the HTTP and WebSocket publishers. Fails, with Kafka's errors:
+     * <ul>
+     *   <li>NOT_LEADER_OR_FOLLOWER: this replica does not lead, or stopped leading (or closed) before the records were
+     *       replicated (they may be lost to the new leader's truncation);</li>
+     *   <li>NOT_ENOUGH_REPLICAS: fewer in-sync replicas than {@code acks.minInsyncReplicas()}, before writing;</li>
+     *   <li>NOT_ENOUGH_REPLICAS_AFTER_APPEND: replicated, but the ISR shrank below that meanwhile;</li>
+     *   <li>REQUEST_TIMED_OUT: not replicated within {@code acks.timeoutMs()}.</li>
+     * </ul>
+     * A producer retries each of them (the idempotent producer without duplicates).
+     */
+    public Future<AppendInfo> append(ByteBuffer records, Acks acks) {
+        if (!acks.all()) return append(records);
+        return call(l -> verticle.appendForAll(records, acks.minInsyncReplicas())).compose(appended -> awaitReplicated(appended, acks));
+    }
+
+    private Future<AppendInfo> awaitReplicated(PartitionVerticle.Appended appended, Acks acks) {
+        long lastOffset = appended.info().lastOffset();
+        int epoch = appended.leaderEpoch();
+        Vertx vertx = verticle.context().owner();
+        Promise<Void> giveUp = Promise.promise();
+        long timer = vertx.setTimer(Math.max(1, acks.timeoutMs()), x -> giveUp.tryComplete());
+        return awaitReplicated(lastOffset, epoch, giveUp.future()).compose(v -> {
+            vertx.cancelTimer(timer);
+            giveUp.tryComplete();
+            // As Kafka's Partition.checkEnoughReplicasReachOffset: replicated, but by fewer in-sync replicas than
+            // min.insync.replicas (the ISR shrank after the append), is not an acknowledgement. The high watermark
+            // counts only in the epoch the records were written in: a replica that stopped leading and leads again
+            // may have lost them to truncation meanwhile.
+            Placement p = verticle.placement();
+            boolean sameTerm = verticle.isLeader() && p.leaderEpoch() == epoch;
+            if (sameTerm && verticle.highWatermark() > lastOffset && p.isr().size() >= acks.minInsyncReplicas()) {
+                return Future.succeededFuture(appended.info());
+            }
+            if (!sameTerm || verticle.stopping()) {
+                return Future.failedFuture(new NotLeaderOrFollowerException("This broker stopped leading " + topicPartition()
+                        + " before the records were replicated"));
+            }
+            if (p.isr().size() < acks.minInsyncReplicas()) {
+                return Future.failedFuture(new NotEnoughReplicasAfterAppendException("The in-sync replicas of " + topicPartition() + " fell to "
+                        + p.isr() + ", fewer than min.insync.replicas " + acks.minInsyncReplicas()));
+            }
+            return Future.failedFuture(new TimeoutException("The records of " + topicPartition() + " were not replicated to " + p.isr()
+                    + " within " + acks.timeoutMs() + " ms"));
+        });
     }
 
     /**
@@ -94,11 +150,7 @@ public final class PartitionHandle {
     }
 
     private void requireLeader() {
-        if (!verticle.isLeader()) {
-            Placement p = verticle.placement();
-            throw new NotLeaderOrFollowerException("This broker does not lead " + topicPartition()
-                    + (p.hasLeader() ? "; broker " + p.leader() + " does" : "; it has no leader now"));
-        }
+        verticle.requireLeader();
     }
 
     /** The high watermark: records below it are on every in-sync replica and visible to consumers. Thread-safe. */
@@ -130,16 +182,15 @@ public final class PartitionHandle {
     }
 
     /** Sends this leader's ISR changes to {@code proposals} (the controller). */
-    void useIsrProposals(Function<List<Integer>, Future<Void>> proposals, long replicaLagTimeMaxMs) {
-        verticle.useIsrProposals(proposals, replicaLagTimeMaxMs);
+    void useIsrProposals(Function<List<Integer>, Future<Void>> proposals) {
+        verticle.useIsrProposals(proposals);
     }
 
     /**
-     * Completes when every in-sync replica has the records up to {@code lastOffset} (the high watermark passed it),
-     * or when {@code giveUp} completes, or when this replica does not lead in {@code leaderEpoch} (any more) or is
-     * closing; the caller checks which.
+     * Completes when the high watermark passes {@code lastOffset}, or when {@code giveUp} completes, or at once when
+     * this replica does not lead in {@code leaderEpoch} (any more) or is closing; the caller checks which.
      */
-    public Future<Void> awaitReplicated(long lastOffset, int leaderEpoch, Future<?> giveUp) {
+    Future<Void> awaitReplicated(long lastOffset, int leaderEpoch, Future<?> giveUp) {
         return park(giveUp, parked -> verticle.awaitReplicated(lastOffset, leaderEpoch, parked));
     }
 
@@ -215,7 +266,7 @@ public final class PartitionHandle {
      * answered for another reason), the parked entry is released.
      */
     public Future<Void> awaitDataAfter(long offset, Future<?> giveUp) {
-        return park(giveUp, parked -> verticle.pendingFetches().await(offset, verticle.highWatermark(), parked));
+        return park(giveUp, parked -> verticle.awaitHighWatermark(offset, parked));
     }
 
     /**

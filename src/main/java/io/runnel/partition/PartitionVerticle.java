@@ -30,6 +30,7 @@ import java.util.function.Consumer;
 import java.util.function.Function;
 import org.apache.kafka.common.InvalidRecordException;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.NotEnoughReplicasException;
 import org.apache.kafka.common.errors.NotLeaderOrFollowerException;
 import org.apache.kafka.common.record.internal.RecordBatch;
 import org.apache.kafka.common.utils.Time;
@@ -37,13 +38,18 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Owns one partition's {@link Log} on its event-loop context: the single writer, so the log needs no locks. Opening
- * (recovery), fsync, segment deletion and closing run on worker threads, ordered per partition, so the event loop
- * never waits for the disk. Retention runs on a timer every {@code log.retention.check.interval.ms}; flushes follow
- * {@link FlushPolicy}.
+ * One replica of a partition on its event-loop context: it owns the partition's {@link Log} (the single writer, so
+ * the log needs no locks), appends as leader or follower, and parks the waits for its offsets. Opening (recovery),
+ * fsync, segment deletion and closing run on worker threads, ordered per partition, so the event loop never waits
+ * for the disk. Retention runs on a timer every {@code log.retention.check.interval.ms}; flushes follow
+ * {@link FlushPolicy}. What replication decides (high watermark, ISR changes) is computed by
+ * {@link ReplicationState}; the controller's last placement is kept in a {@link PlacementFile}. Everyone else
+ * reaches a replica through its {@link PartitionHandle}.
  */
 public final class PartitionVerticle extends VerticleBase {
     private static final Logger LOG = LoggerFactory.getLogger(PartitionVerticle.class);
+    /** The high-watermark checkpoint (Kafka keeps one file per log dir; one per partition here). */
+    static final String HIGH_WATERMARK = "high-watermark";
 
     private final TopicPartition tp;
     private final Path dir;
@@ -56,12 +62,6 @@ public final class PartitionVerticle extends VerticleBase {
      */
     private final List<Retired> retired = new ArrayList<>();
 
-    private record Retired(List<Segment> segments, boolean deleteFiles) {
-        void finish() throws IOException {
-            if (deleteFiles) Log.deleteSegmentFiles(segments);
-            else Log.closeSegments(segments);
-        }
-    }
     private volatile LogConfig config;
     private volatile Log log;
     private ProducerStateTable producers;
@@ -78,32 +78,40 @@ public final class PartitionVerticle extends VerticleBase {
     /** Set when the verticle starts stopping (the replica is deleted, moved away or the broker stops). */
     private volatile boolean stopping;
     /** Consumer fetches and acks=all produces, waiting for the high watermark to pass an offset. */
-    private final PendingFetches pendingFetches = new PendingFetches();
+    private final OffsetWaiters highWatermarkWaiters = new OffsetWaiters();
     /** Followers' fetches, waiting for the log end offset to pass an offset. */
-    private final PendingFetches replicaFetches = new PendingFetches();
+    private final OffsetWaiters logEndWaiters = new OffsetWaiters();
 
     // ---- replication: this broker's replica of the partition (a broker alone always leads it) ----
     private final int self;
     private volatile Placement placement;
-    private volatile long highWatermark;
+    private final ReplicationState replication;
     private LeaderEpochCache epochs;
-    /** The leader's view of each follower: its log end offset and when it last caught up (Kafka's Replica state). */
-    private final Map<Integer, long[]> followers = new HashMap<>();
     /** Where the leader sends ISR changes (the controller); null when the broker runs alone. */
     private volatile Function<List<Integer>, Future<Void>> isrProposals;
-    private List<Integer> proposedIsr;
-    private long replicaLagTimeMaxMs = 30_000;
 
-    PartitionVerticle(TopicPartition tp, Path dir, LogConfig config, Time time, long retentionCheckIntervalMs, long segmentDeleteDelayMs, int self,
-                      Placement placement) {
-        this.segmentDeleteDelayMs = segmentDeleteDelayMs;
-        this.self = self;
-        this.placement = placement;
+    /** A replica's fixed settings: its broker's node id and the broker-level timings it runs by. */
+    record Settings(int self, long retentionCheckIntervalMs, long segmentDeleteDelayMs, long replicaLagTimeMaxMs) {
+    }
+
+    /** Segments out of the log whose files wait {@code log.segment.delete.delay.ms} to be closed (and deleted). */
+    private record Retired(List<Segment> segments, boolean deleteFiles) {
+        void finish() throws IOException {
+            if (deleteFiles) Log.deleteSegmentFiles(segments);
+            else Log.closeSegments(segments);
+        }
+    }
+
+    PartitionVerticle(TopicPartition tp, Path dir, LogConfig config, Time time, Settings settings, Placement placement) {
         this.tp = tp;
         this.dir = dir;
         this.config = config;
         this.time = time;
-        this.retentionCheckIntervalMs = retentionCheckIntervalMs;
+        this.self = settings.self();
+        this.retentionCheckIntervalMs = settings.retentionCheckIntervalMs();
+        this.segmentDeleteDelayMs = settings.segmentDeleteDelayMs();
+        this.replication = new ReplicationState(self, time, settings.replicaLagTimeMaxMs());
+        this.placement = placement;
     }
 
     @Override
@@ -117,13 +125,15 @@ public final class PartitionVerticle extends VerticleBase {
             epochs.assignFrom(opened, opened.recoveryPoint()); // epochs whose checkpoint a crash kept from being written
             if (placement.leader() == self && epochs.assign(placement.leaderEpoch(), opened.logEndOffset())) epochs.write(); // a leader's epoch starts here
             long checkpointed = Checkpoints.read(dir.resolve(HIGH_WATERMARK)).orElse(opened.logEndOffset());
-            highWatermark = Math.min(checkpointed, opened.logEndOffset());
+            replication.resetHighWatermark(Math.min(checkpointed, opened.logEndOffset()));
             return opened;
         }, true).map(opened -> {
             this.log = opened;
-            updateHighWatermark();
+            if (isLeader()) replication.startLeading(placement);
+            advanceHighWatermark();
             retentionTimer = vertx.setPeriodic(retentionCheckIntervalMs, id -> checkRetention());
-            isrTimer = vertx.setPeriodic(Math.max(100, replicaLagTimeMaxMs / 2), id -> checkIsr());
+            // Kafka checks for lagging followers every replica.lag.time.max.ms / 2.
+            isrTimer = vertx.setPeriodic(Math.max(Limits.ISR_CHECK_MIN_INTERVAL_MS, replication.replicaLagTimeMaxMs() / 2), id -> checkIsr());
             scheduleFlushTimer();
             return null;
         });
@@ -133,8 +143,8 @@ public final class PartitionVerticle extends VerticleBase {
     public Future<?> stop() {
         stopping = true;
         cancelTimers();
-        pendingFetches.completeAll();
-        replicaFetches.completeAll();
+        highWatermarkWaiters.completeAll();
+        logEndWaiters.completeAll();
         List<Retired> retiring = List.copyOf(retired);
         retired.clear();
         if (deleteOnStop) {
@@ -149,7 +159,7 @@ public final class PartitionVerticle extends VerticleBase {
             }, true);
         }
         byte[] snapshot = producers.producerCount() > 0 ? producers.snapshot() : null;
-        long hw = highWatermark;
+        long hw = replication.highWatermark();
         return context.executeBlocking(() -> {
             finishRetired(retiring);
             log.close();
@@ -158,9 +168,6 @@ public final class PartitionVerticle extends VerticleBase {
             return null;
         }, true);
     }
-
-    /** The high-watermark checkpoint (Kafka keeps one file per log dir; one per partition here). */
-    static final String HIGH_WATERMARK = "high-watermark";
 
     // ---------------------------------------------------------------- replication
 
@@ -174,7 +181,7 @@ public final class PartitionVerticle extends VerticleBase {
     }
 
     long highWatermark() {
-        return highWatermark;
+        return replication.highWatermark();
     }
 
     LeaderEpochCache epochs() {
@@ -193,7 +200,12 @@ public final class PartitionVerticle extends VerticleBase {
             waiter.tryComplete();
             return;
         }
-        pendingFetches.await(lastOffset, highWatermark, waiter);
+        highWatermarkWaiters.await(lastOffset, replication.highWatermark(), waiter);
+    }
+
+    /** Parks a consumer's long poll until the high watermark passes {@code offset}. */
+    void awaitHighWatermark(long offset, Promise<Void> waiter) {
+        highWatermarkWaiters.await(offset, replication.highWatermark(), waiter);
     }
 
     /** Parks a follower's long poll until the log end passes {@code offset}; at once when not leading or closing. */
@@ -202,12 +214,11 @@ public final class PartitionVerticle extends VerticleBase {
             waiter.tryComplete();
             return;
         }
-        replicaFetches.await(offset, log.logEndOffset(), waiter);
+        logEndWaiters.await(offset, log.logEndOffset(), waiter);
     }
 
-    void useIsrProposals(Function<List<Integer>, Future<Void>> proposals, long replicaLagTimeMaxMs) {
+    void useIsrProposals(Function<List<Integer>, Future<Void>> proposals) {
         this.isrProposals = proposals;
-        this.replicaLagTimeMaxMs = replicaLagTimeMaxMs;
     }
 
     /**
@@ -219,22 +230,21 @@ public final class PartitionVerticle extends VerticleBase {
         Placement before = placement;
         placement = next;
         if (!next.replicas().isEmpty() && !next.equals(before)) persistPlacement(next);
-        proposedIsr = null;
+        replication.placementChanged();
         if (next.leader() == self) {
             if (before.leader() != self || before.leaderEpoch() != next.leaderEpoch()) {
                 assignEpoch(next.leaderEpoch(), log.logEndOffset());
-                followers.clear();
-                long now = time.milliseconds();
-                for (int r : next.replicas()) if (r != self) followers.put(r, new long[] {-1, now});
+                replication.startLeading(next);
                 LOG.info("Broker {} leads {} in epoch {} with ISR {}", self, tp, next.leaderEpoch(), next.isr());
             } else if (!before.isr().equals(next.isr())) {
                 LOG.info("ISR of {} is now {}", tp, next.isr());
             }
-            updateHighWatermark();
+            advanceHighWatermark();
         } else if (before.leader() == self) {
             LOG.info("Broker {} follows {} (leader {}, epoch {})", self, tp, next.leader(), next.leaderEpoch());
-            pendingFetches.completeAll();
-            replicaFetches.completeAll();
+            replication.stopLeading();
+            highWatermarkWaiters.completeAll();
+            logEndWaiters.completeAll();
         }
     }
 
@@ -244,30 +254,17 @@ public final class PartitionVerticle extends VerticleBase {
      */
     void followerFetched(int replica, long fetchOffset) {
         if (!isLeader()) return;
-        long[] f = followers.computeIfAbsent(replica, r -> new long[] {-1, 0});
-        long leo = log.logEndOffset();
-        f[0] = fetchOffset;
-        if (fetchOffset >= leo) f[1] = time.milliseconds();
-        updateHighWatermark();
-        Placement p = placement;
-        if (!p.isr().contains(replica) && p.replicas().contains(replica) && fetchOffset >= highWatermark) {
-            List<Integer> wider = new ArrayList<>(p.isr());
-            wider.add(replica);
-            propose(wider);
-        }
+        List<Integer> wider = replication.followerFetched(placement, replica, fetchOffset, log.logEndOffset());
+        highWatermarkWaiters.advancedTo(replication.highWatermark());
+        if (wider != null) propose(wider);
     }
 
     /** Drops followers that have not caught up for replica.lag.time.max.ms from the ISR (checked periodically). */
     void checkIsr() {
         if (!isLeader()) return;
         Placement p = placement;
-        long now = time.milliseconds();
-        List<Integer> kept = new ArrayList<>();
-        for (int r : p.isr()) {
-            long[] f = followers.get(r);
-            if (r == self || f == null || now - f[1] <= replicaLagTimeMaxMs) kept.add(r);
-        }
-        if (kept.size() < p.isr().size()) {
+        List<Integer> kept = replication.shrunkIsr(p);
+        if (kept != null) {
             LOG.info("{}: followers {} fell behind; proposing ISR {}", tp, p.isr().stream().filter(r -> !kept.contains(r)).toList(), kept);
             propose(kept);
         }
@@ -276,33 +273,19 @@ public final class PartitionVerticle extends VerticleBase {
     /** Sends an ISR change to the controller, one at a time; a refused one may be proposed again. */
     private void propose(List<Integer> isr) {
         var proposals = isrProposals;
-        if (proposals == null || proposedIsr != null) return;
-        List<Integer> asked = List.copyOf(isr);
-        proposedIsr = asked;
-        proposals.apply(asked).onComplete(ar -> {
-            // Accepted: the new placement arrives with the controller's metadata (applyPlacement clears it first).
-            if (proposedIsr == asked) proposedIsr = null;
-        });
+        if (proposals == null) return;
+        List<Integer> proposal = replication.beginProposal(isr);
+        if (proposal == null) return;
+        // Accepted: the new placement arrives with the controller's metadata (applyPlacement ends the proposal first).
+        proposals.apply(proposal).onComplete(ar -> replication.proposalAnswered(proposal));
     }
 
     /**
-     * The leader's high watermark: the smallest log end offset among the in-sync replicas (it never goes back).
-     * Advancing it completes acks=all produces and wakes consumers' fetches.
+     * Advances the leader's high watermark ({@link ReplicationState#advance}); advancing it completes acks=all
+     * produces and wakes consumers' fetches.
      */
-    private void updateHighWatermark() {
-        if (log == null) return;
-        Placement p = placement;
-        if (p.leader() != self) return;
-        long hw = log.logEndOffset();
-        for (int r : p.isr()) {
-            if (r == self) continue;
-            long[] f = followers.get(r);
-            hw = Math.min(hw, f == null || f[0] < 0 ? highWatermark : f[0]);
-        }
-        if (hw > highWatermark) {
-            highWatermark = hw;
-            pendingFetches.onAppend(hw);
-        }
+    private void advanceHighWatermark() {
+        if (log != null && replication.advance(placement, log.logEndOffset())) highWatermarkWaiters.advancedTo(replication.highWatermark());
     }
 
     /**
@@ -320,11 +303,10 @@ public final class PartitionVerticle extends VerticleBase {
                 assignEpoch(BatchHeader.partitionLeaderEpoch(header, 0), BatchHeader.baseOffset(header, 0));
                 producers.replay(header);
             }
-            replicaFetches.onAppend(log.logEndOffset());
+            logEndWaiters.advancedTo(log.logEndOffset());
             afterAppend();
         }
-        long hw = Math.min(leaderHighWatermark, log.logEndOffset());
-        if (hw > highWatermark) highWatermark = hw;
+        replication.followLeader(leaderHighWatermark, log.logEndOffset());
         return info;
     }
 
@@ -352,7 +334,7 @@ public final class PartitionVerticle extends VerticleBase {
             return ProducerStateTable.load(dir, log);
         }, loaded -> {
             producers = loaded;
-            highWatermark = offset;
+            replication.resetHighWatermark(offset);
         });
     }
 
@@ -366,7 +348,7 @@ public final class PartitionVerticle extends VerticleBase {
             return ProducerStateTable.load(dir, log);
         }, loaded -> {
             producers = loaded;
-            highWatermark = Math.min(highWatermark, log.logEndOffset());
+            replication.truncatedTo(log.logEndOffset());
         });
     }
 
@@ -396,15 +378,39 @@ public final class PartitionVerticle extends VerticleBase {
         return exclusive;
     }
 
+    /** An append as leader and the leader epoch it was made in: acks=all counts the high watermark in that epoch only. */
+    record Appended(AppendInfo info, int leaderEpoch) {
+    }
+
+    /**
+     * An acks=all append: refused before writing, with NOT_ENOUGH_REPLICAS, when fewer replicas than
+     * {@code minInsyncReplicas} are in sync (Kafka's Partition.appendRecordsToLeader checks the same, after the
+     * leadership check).
+     */
+    Appended appendForAll(ByteBuffer records, int minInsyncReplicas) throws IOException {
+        requireLeader();
+        Placement p = placement;
+        if (p.isr().size() < minInsyncReplicas) {
+            throw new NotEnoughReplicasException("The in-sync replicas of " + tp + " are " + p.isr() + ", fewer than min.insync.replicas "
+                    + minInsyncReplicas);
+        }
+        return new Appended(append(records), p.leaderEpoch());
+    }
+
+    /** Fails with NOT_LEADER_OR_FOLLOWER unless this replica leads, naming the leader when there is one. */
+    void requireLeader() {
+        if (isLeader()) return;
+        Placement p = placement;
+        throw new NotLeaderOrFollowerException("Broker " + self + " does not lead " + tp
+                + (p.hasLeader() ? "; broker " + p.leader() + " does" : "; it has no leader now"));
+    }
+
     /**
      * Appends a producer's batches on this context: an idempotent producer's retried batch is answered with its
      * original offsets instead of being written again (see {@link ProducerStateTable}).
      */
     AppendInfo append(ByteBuffer records) throws IOException {
-        if (!isLeader()) {
-            throw new NotLeaderOrFollowerException("Broker " + self + " does not lead " + tp
-                    + (placement.hasLeader() ? "; broker " + placement.leader() + " does" : "; it has no leader now"));
-        }
+        requireLeader();
         int at = records.position();
         boolean idempotent = records.remaining() >= BatchHeader.SIZE && BatchHeader.magic(records, at) == RecordBatch.MAGIC_VALUE_V2
                 && BatchHeader.producerId(records, at) != RecordBatch.NO_PRODUCER_ID;
@@ -458,49 +464,16 @@ public final class PartitionVerticle extends VerticleBase {
         return tp;
     }
 
-    /** The last placement the controller gave this replica, kept for the report after a whole-cluster restart. */
-    static final String PLACEMENT = "cluster-placement";
-
     /**
-     * Writes the placement (replicas, ISR, leader epoch) next to the log, on a worker: after a restart of the whole
-     * cluster the controller rebuilds the metadata from the brokers' reports, and a report of the real replicas and
-     * ISR keeps the replication factor and elects from the in-sync replicas.
+     * Keeps the placement next to the log ({@link PlacementFile}), on the worker queue: after a restart of the whole
+     * cluster the broker's report of it lets the controller rebuild the metadata with the real replicas and ISR.
      */
     private void persistPlacement(Placement p) {
-        String text = "replicas=" + join(p.replicas()) + "\nisr=" + join(p.isr()) + "\nepoch=" + p.leaderEpoch() + "\n";
         context.executeBlocking(() -> {
             if (stopping) return null;
-            Checkpoints.writeAtomically(dir.resolve(PLACEMENT), text.getBytes(StandardCharsets.UTF_8));
+            PlacementFile.write(dir, p);
             return null;
         }, true).onFailure(e -> LOG.debug("Keeping the placement of {} failed", tp, e));
-    }
-
-    private static String join(List<Integer> ids) {
-        return String.join(",", ids.stream().map(String::valueOf).toList());
-    }
-
-    /** The placement {@link #persistPlacement} kept in {@code dir} (leader unknown: -1), if any. */
-    static Optional<Placement> persistedPlacement(Path dir) {
-        Path f = dir.resolve(PLACEMENT);
-        try {
-            if (!Files.exists(f)) return Optional.empty();
-            Map<String, String> kv = new HashMap<>();
-            for (String line : Files.readAllLines(f)) {
-                int eq = line.indexOf('=');
-                if (eq > 0) kv.put(line.substring(0, eq), line.substring(eq + 1));
-            }
-            List<Integer> replicas = ids(kv.get("replicas"));
-            if (replicas.isEmpty()) return Optional.empty();
-            return Optional.of(new Placement(replicas, -1, Integer.parseInt(kv.getOrDefault("epoch", "0")), ids(kv.get("isr"))));
-        } catch (IOException | RuntimeException e) {
-            LOG.warn("Ignoring the unreadable placement file of {}: {}", dir.getFileName(), e.toString());
-            return Optional.empty();
-        }
-    }
-
-    private static List<Integer> ids(String csv) {
-        if (csv == null || csv.isBlank()) return List.of();
-        return Arrays.stream(csv.split(",")).map(String::trim).map(Integer::parseInt).toList();
     }
 
     /** Whether this replica is closing: calls on it are answered NOT_LEADER_OR_FOLLOWER (clients look again). */
@@ -521,14 +494,10 @@ public final class PartitionVerticle extends VerticleBase {
         scheduleFlushTimer();
     }
 
-    PendingFetches pendingFetches() {
-        return pendingFetches;
-    }
-
     /** Called on this context after every append: wakes parked fetches, applies the flush policy, compacts after a roll. */
     void afterAppend() {
-        replicaFetches.onAppend(log.logEndOffset());
-        updateHighWatermark();
+        logEndWaiters.advancedTo(log.logEndOffset());
+        advanceHighWatermark();
         maybeFlush();
         int segments = log.segmentCount();
         if (segments != segmentsAtLastAppend) {

@@ -150,7 +150,7 @@ public final class Partitions {
                         Path dir = PartitionDirs.dirOf(logDir, new TopicPartition(r.name(), p));
                         boolean present = Files.isDirectory(dir);
                         here.add(present ? Placement.alone(nodeId) : new Placement(List.of(), -1, 0, List.of()));
-                        if (present) kept[p] = PartitionVerticle.persistedPlacement(dir).orElse(null);
+                        if (present) kept[p] = PlacementFile.read(dir).orElse(null);
                     }
                     held.put(r.name(), here);
                     persistedPlacements.put(r.name(), kept);
@@ -241,8 +241,7 @@ public final class Partitions {
                 continue;
             }
             TopicPartition tp = new TopicPartition(r.name(), p);
-            PartitionVerticle v = new PartitionVerticle(tp, PartitionDirs.dirOf(logDir, tp), config.logConfig(), time,
-                    brokerConfig.get(BrokerConfig.LOG_RETENTION_CHECK_INTERVAL_MS), brokerConfig.get(BrokerConfig.LOG_SEGMENT_DELETE_DELAY_MS), nodeId, placements.get(p));
+            PartitionVerticle v = newReplica(tp, config, placements.get(p));
             verticles.add(v);
             deployed.add(deployer.deploy(v));
         }
@@ -255,6 +254,12 @@ public final class Partitions {
             }
             return new TopicInfo(r.name(), r.topicId(), config, handles, ids, placements.subList(from, r.partitions()));
         });
+    }
+
+    private PartitionVerticle newReplica(TopicPartition tp, TopicConfig config, Placement placement) {
+        PartitionVerticle.Settings settings = new PartitionVerticle.Settings(nodeId, brokerConfig.get(BrokerConfig.LOG_RETENTION_CHECK_INTERVAL_MS),
+                brokerConfig.get(BrokerConfig.LOG_SEGMENT_DELETE_DELAY_MS), brokerConfig.get(BrokerConfig.REPLICA_LAG_TIME_MAX_MS));
+        return new PartitionVerticle(tp, PartitionDirs.dirOf(logDir, tp), config.logConfig(), time, settings, placement);
     }
 
     /**
@@ -633,8 +638,7 @@ public final class Partitions {
                 if (h == null && mine) {
                     // A reassignment made this broker a replica: it opens the partition and starts following.
                     TopicPartition tp = new TopicPartition(r.name(), p);
-                    PartitionVerticle v = new PartitionVerticle(tp, PartitionDirs.dirOf(logDir, tp), config.logConfig(), time,
-                            brokerConfig.get(BrokerConfig.LOG_RETENTION_CHECK_INTERVAL_MS), brokerConfig.get(BrokerConfig.LOG_SEGMENT_DELETE_DELAY_MS), nodeId, pl);
+                    PartitionVerticle v = newReplica(tp, config, pl);
                     roles.add(deployer.deploy(v).map(id -> {
                         handles[at] = new PartitionHandle(v, v.openedLog());
                         ids[at] = id;
@@ -682,8 +686,7 @@ public final class Partitions {
             if (h == null) continue;
             int partition = p;
             h.useIsrProposals(isr -> a.alterIsr(t.name(), partition, h.placement().leaderEpoch(), isr)
-                    .onFailure(e -> LOG.info("ISR change of {}-{} to {} was not taken: {}", t.name(), partition, isr, e.getMessage())),
-                    brokerConfig.get(BrokerConfig.REPLICA_LAG_TIME_MAX_MS));
+                    .onFailure(e -> LOG.info("ISR change of {}-{} to {} was not taken: {}", t.name(), partition, isr, e.getMessage())));
         }
     }
 

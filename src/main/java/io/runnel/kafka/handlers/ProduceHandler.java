@@ -3,6 +3,7 @@ package io.runnel.kafka.handlers;
 import io.runnel.kafka.ApiHandler;
 import io.runnel.kafka.CloseConnectionException;
 import io.runnel.kafka.RequestContext;
+import io.runnel.partition.Acks;
 import io.runnel.partition.PartitionHandle;
 import io.runnel.partition.Partitions;
 import io.runnel.partition.Partitions.TopicInfo;
@@ -99,18 +100,10 @@ public final class ProduceHandler implements ApiHandler {
             int size = records.remaining();
             PartitionHandle h = handle.get();
             String topicName = h.topicPartition().topic();
-            int minIsr = topic.get().config().minInsyncReplicas();
-            if (r.acks() == -1 && h.placement().isr().size() < minIsr) {
-                // Kafka refuses before writing: fewer in-sync replicas than min.insync.replicas.
-                throw new NotEnoughReplicasException("The in-sync replicas of " + h.topicPartition() + " are "
-                        + h.placement().isr() + ", fewer than min.insync.replicas " + minIsr);
-            }
-            int epoch = h.placement().leaderEpoch();
-            result = h.append(records).compose(info -> {
+            Acks acks = r.acks() == -1 ? Acks.all(topic.get().config().minInsyncReplicas(), r.timeout()) : Acks.LEADER;
+            result = h.append(records, acks).map(info -> {
                 ctx.broker().metrics().recordsIn(topicName, info.records(), size);
-                out.setBaseOffset(info.firstOffset()).setLogAppendTimeMs(info.logAppendTimeMs()).setLogStartOffset(info.logStartOffset());
-                if (r.acks() != -1) return Future.succeededFuture(out);
-                return awaitReplicated(ctx, h, epoch, info.lastOffset(), r.timeout(), minIsr).map(v -> out);
+                return out.setBaseOffset(info.firstOffset()).setLogAppendTimeMs(info.logAppendTimeMs()).setLogStartOffset(info.logStartOffset());
             });
         } catch (RuntimeException e) {
             result = Future.failedFuture(e);
@@ -118,39 +111,6 @@ public final class ProduceHandler implements ApiHandler {
         return result.otherwise(e -> {
             Errors error = Errors.forException(e);
             return out.setErrorCode(error.code()).setErrorMessage(e.getMessage());
-        });
-    }
-
-    /**
-     * acks=all: completes when every in-sync replica has the records (the high watermark passed {@code lastOffset}).
-     * Fails with NOT_LEADER_OR_FOLLOWER when this broker stopped leading meanwhile, NOT_ENOUGH_REPLICAS_AFTER_APPEND
-     * when the ISR fell below min.insync.replicas, REQUEST_TIMED_OUT after the request's timeout; the producer
-     * retries (the idempotent producer without duplicates).
-     */
-    private static Future<Void> awaitReplicated(RequestContext ctx, PartitionHandle h, int epoch, long lastOffset, int timeoutMs, int minIsr) {
-        Promise<Void> giveUp = Promise.promise();
-        Vertx vertx = Vertx.currentContext().owner();
-        long timer = vertx.setTimer(Math.max(1, timeoutMs), x -> giveUp.tryComplete());
-        return h.awaitReplicated(lastOffset, epoch, giveUp.future()).compose(v -> {
-            vertx.cancelTimer(timer);
-            giveUp.tryComplete();
-            // As Kafka's Partition.checkEnoughReplicasReachOffset: replicated, but by fewer in-sync replicas than
-            // min.insync.replicas (the ISR shrank after the append), is not an acknowledgement.
-            // The high watermark counts only in the leader epoch the records were written in: a broker that stopped
-            // leading and leads again may have lost them to truncation meanwhile (Kafka's DelayedProduce ends at once
-            // with NOT_LEADER_OR_FOLLOWER when leadership moves).
-            boolean sameTerm = h.isLeader() && h.placement().leaderEpoch() == epoch;
-            if (h.highWatermark() > lastOffset && sameTerm && h.placement().isr().size() >= minIsr) return Future.succeededFuture();
-            if (!sameTerm) {
-                return Future.failedFuture(new NotLeaderOrFollowerException("Broker " + ctx.broker().nodeId()
-                        + " stopped leading " + h.topicPartition() + " before the records were replicated"));
-            }
-            if (h.placement().isr().size() < minIsr) {
-                return Future.failedFuture(new NotEnoughReplicasAfterAppendException("The in-sync replicas of "
-                        + h.topicPartition() + " fell to " + h.placement().isr() + ", fewer than min.insync.replicas " + minIsr));
-            }
-            return Future.failedFuture(new TimeoutException("The records of " + h.topicPartition()
-                    + " were not replicated to " + h.placement().isr() + " within " + timeoutMs + " ms"));
         });
     }
 }

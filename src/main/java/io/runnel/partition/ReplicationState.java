@@ -1,0 +1,159 @@
+package io.runnel.partition;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.common.utils.Time;
+
+/**
+ * One replica's replication state, as Kafka's {@code Partition} and {@code Replica} keep it: the high watermark (on
+ * every replica), and while this replica leads, each follower's position and when it last caught up, from which the
+ * high watermark advances and the in-sync replicas shrink or grow. It only computes: the {@link PartitionVerticle}
+ * feeds it fetches, appends and placements on the partition's context and acts on the answers (wakes waiters, sends
+ * ISR proposals to the controller). No Vert.x, no I/O, time from the injected clock.
+ */
+final class ReplicationState {
+    /**
+     * The leader's view of one follower: its log end offset as its last fetch offset says (-1 before the first fetch
+     * of this leader epoch) and the time it last fetched from the leader's log end (Kafka's lastCaughtUpTimeMs).
+     */
+    record Follower(long logEndOffset, long lastCaughtUpMs) {
+        static final long UNKNOWN = -1;
+    }
+
+    private final int self;
+    private final Time time;
+    private final long replicaLagTimeMaxMs;
+    /** Followers of the current leader epoch, by node id; empty while this replica follows. */
+    private final Map<Integer, Follower> followers = new HashMap<>();
+    /** Read from any thread (the handle's getters); written on the partition's context only. */
+    private volatile long highWatermark;
+    /** The ISR change sent to the controller and not answered yet (one at a time), or null. */
+    private List<Integer> proposedIsr;
+
+    /** @param replicaLagTimeMaxMs a follower that has not caught up for this long leaves the ISR (replica.lag.time.max.ms) */
+    ReplicationState(int self, Time time, long replicaLagTimeMaxMs) {
+        this.self = self;
+        this.time = time;
+        this.replicaLagTimeMaxMs = replicaLagTimeMaxMs;
+    }
+
+    long highWatermark() {
+        return highWatermark;
+    }
+
+    long replicaLagTimeMaxMs() {
+        return replicaLagTimeMaxMs;
+    }
+
+    /** The leader's view of {@code replica}, or null when it has none (it follows, or the replica is not one). */
+    Follower follower(int replica) {
+        return followers.get(replica);
+    }
+
+    /**
+     * This replica leads {@code placement} from now on (a new leader epoch): every other replica starts unknown and
+     * caught up now, so that it has replica.lag.time.max.ms to fetch before it can leave the ISR.
+     */
+    void startLeading(Placement placement) {
+        followers.clear();
+        long now = time.milliseconds();
+        for (int r : placement.replicas()) if (r != self) followers.put(r, new Follower(Follower.UNKNOWN, now));
+    }
+
+    /** This replica follows from now on: the followers' positions belong to the leader. */
+    void stopLeading() {
+        followers.clear();
+    }
+
+    /**
+     * A follower fetched from {@code fetchOffset}: that is its log end, and it is caught up when it asked for the
+     * leader's log end ({@code leaderLogEnd}). Returns the ISR to propose when the follower is a replica outside the
+     * ISR that has reached the high watermark (Kafka's maybeExpandIsr), else null.
+     */
+    List<Integer> followerFetched(Placement placement, int replica, long fetchOffset, long leaderLogEnd) {
+        Follower before = followers.get(replica);
+        long caughtUp = fetchOffset >= leaderLogEnd ? time.milliseconds() : before == null ? 0 : before.lastCaughtUpMs();
+        followers.put(replica, new Follower(fetchOffset, caughtUp));
+        advance(placement, leaderLogEnd);
+        if (placement.isr().contains(replica) || !placement.replicas().contains(replica) || fetchOffset < highWatermark) return null;
+        List<Integer> wider = new ArrayList<>(placement.isr());
+        wider.add(replica);
+        return wider;
+    }
+
+    /**
+     * The leader's high watermark: the smallest log end offset among the in-sync replicas, where a follower that has
+     * not fetched in this epoch holds it where it is. It never goes back. Returns whether it advanced.
+     */
+    boolean advance(Placement placement, long leaderLogEnd) {
+        if (placement.leader() != self) return false;
+        long hw = leaderLogEnd;
+        for (int r : placement.isr()) {
+            if (r == self) continue;
+            Follower f = followers.get(r);
+            hw = Math.min(hw, f == null || f.logEndOffset() == Follower.UNKNOWN ? highWatermark : f.logEndOffset());
+        }
+        if (hw <= highWatermark) return false;
+        highWatermark = hw;
+        return true;
+    }
+
+    /**
+     * The ISR without the followers that have not caught up for replica.lag.time.max.ms (Kafka's maybeShrinkIsr), or
+     * null when none lags.
+     */
+    List<Integer> shrunkIsr(Placement placement) {
+        long now = time.milliseconds();
+        List<Integer> kept = new ArrayList<>();
+        for (int r : placement.isr()) {
+            Follower f = followers.get(r);
+            if (r == self || f == null || now - f.lastCaughtUpMs() <= replicaLagTimeMaxMs) kept.add(r);
+        }
+        return kept.size() < placement.isr().size() ? kept : null;
+    }
+
+    /** A follower takes its leader's high watermark, no higher than what it has ({@code localLogEnd}). */
+    void followLeader(long leaderHighWatermark, long localLogEnd) {
+        long hw = Math.min(leaderHighWatermark, localLogEnd);
+        if (hw > highWatermark) highWatermark = hw;
+    }
+
+    /** The log was cut back to {@code logEnd} (a follower diverged): the high watermark is no higher. */
+    void truncatedTo(long logEnd) {
+        highWatermark = Math.min(highWatermark, logEnd);
+    }
+
+    /**
+     * Sets the high watermark whatever it was: at start (the checkpoint, no higher than the log end), and when a
+     * follower's log starts afresh at its leader's log start.
+     */
+    void resetHighWatermark(long offset) {
+        highWatermark = offset;
+    }
+
+    /**
+     * Starts a proposal of {@code isr} to the controller, unless one is outstanding: one at a time, ended by a new
+     * placement ({@link #placementChanged}) or by its answer ({@link #proposalAnswered}). Returns the proposal (the
+     * token its answer hands back), or null when one is outstanding.
+     */
+    List<Integer> beginProposal(List<Integer> isr) {
+        if (proposedIsr != null) return null;
+        proposedIsr = List.copyOf(isr);
+        return proposedIsr;
+    }
+
+    /**
+     * The controller answered {@code proposal} (accepted: the placement follows; refused: it may be proposed again).
+     * Compared by identity: the answer to a proposal that a placement already ended must not end a newer one.
+     */
+    void proposalAnswered(List<Integer> proposal) {
+        if (proposedIsr == proposal) proposedIsr = null;
+    }
+
+    /** A new placement arrived: whatever was proposed has been decided. */
+    void placementChanged() {
+        proposedIsr = null;
+    }
+}

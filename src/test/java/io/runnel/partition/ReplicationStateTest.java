@@ -1,0 +1,80 @@
+package io.runnel.partition;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.runnel.testkit.ManualTime;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The leader's replication state on a manual clock: high watermark, ISR shrink and expansion, one proposal at a time. */
+class ReplicationStateTest {
+    private static final long T0 = 1_700_000_000_000L;
+    private static final long LAG_MS = 10_000;
+    private final ManualTime time = new ManualTime(T0);
+    private final ReplicationState state = new ReplicationState(1, time, LAG_MS);
+    private final Placement led = new Placement(List.of(1, 2, 3), 1, 5, List.of(1, 2, 3));
+
+    @Test
+    void theHighWatermarkIsTheSmallestLogEndOfTheInSyncReplicasAndNeverGoesBack() {
+        state.resetHighWatermark(10);
+        state.startLeading(led);
+        assertThat(state.advance(led, 20)).as("followers that have not fetched in this epoch hold it").isFalse();
+        assertThat(state.highWatermark()).isEqualTo(10);
+        state.followerFetched(led, 2, 15, 20);
+        assertThat(state.highWatermark()).isEqualTo(10); // broker 3 still unknown
+        state.followerFetched(led, 3, 18, 20);
+        assertThat(state.highWatermark()).isEqualTo(15);
+        state.followerFetched(led, 2, 20, 20);
+        assertThat(state.highWatermark()).isEqualTo(18);
+        state.followerFetched(led, 3, 12, 20); // a follower that went back (truncated) does not lower it
+        assertThat(state.highWatermark()).isEqualTo(18);
+        Placement shrunk = new Placement(List.of(1, 2, 3), 1, 5, List.of(1, 2));
+        assertThat(state.advance(shrunk, 20)).as("once 3 left the ISR, 2 and the leader count").isTrue();
+        assertThat(state.highWatermark()).isEqualTo(20);
+    }
+
+    @Test
+    void aFollowerNotCaughtUpForTheLagTimeLeavesTheIsrAndComesBackOnceItReachesTheHighWatermark() {
+        state.startLeading(led);
+        time.advance(LAG_MS);
+        assertThat(state.shrunkIsr(led)).as("every follower has the lag time from the start of the epoch").isNull();
+        state.followerFetched(led, 2, 100, 100); // caught up now
+        state.followerFetched(led, 3, 40, 100); // behind
+        time.advance(1);
+        assertThat(state.shrunkIsr(led)).containsExactly(1, 2);
+        assertThat(state.follower(3)).isEqualTo(new ReplicationState.Follower(40, T0));
+        Placement without3 = new Placement(List.of(1, 2, 3), 1, 5, List.of(1, 2));
+        state.advance(without3, 100);
+        assertThat(state.highWatermark()).isEqualTo(100);
+        assertThat(state.followerFetched(without3, 3, 99, 100)).as("below the high watermark").isNull();
+        assertThat(state.followerFetched(without3, 3, 100, 100)).containsExactly(1, 2, 3);
+        assertThat(state.followerFetched(without3, 4, 100, 100)).as("not a replica").isNull();
+    }
+
+    @Test
+    void oneIsrProposalIsOutstandingAtATimeAndAStaleAnswerDoesNotEndANewerOne() {
+        List<Integer> first = state.beginProposal(List.of(1, 2));
+        assertThat(first).containsExactly(1, 2);
+        assertThat(state.beginProposal(List.of(1))).isNull();
+        state.placementChanged(); // the controller decided meanwhile
+        List<Integer> second = state.beginProposal(List.of(1, 2));
+        state.proposalAnswered(first); // the first proposal's late answer
+        assertThat(state.beginProposal(List.of(1))).as("the second proposal is still outstanding").isNull();
+        state.proposalAnswered(second);
+        assertThat(state.beginProposal(List.of(1))).containsExactly(1);
+    }
+
+    @Test
+    void aFollowerTakesItsLeadersHighWatermarkNoHigherThanItsOwnLogEnd() {
+        Placement followed = new Placement(List.of(2, 1), 2, 3, List.of(2, 1));
+        assertThat(state.advance(followed, 50)).as("only a leader advances it from followers").isFalse();
+        state.followLeader(40, 30);
+        assertThat(state.highWatermark()).isEqualTo(30);
+        state.followLeader(20, 30);
+        assertThat(state.highWatermark()).isEqualTo(30);
+        state.truncatedTo(25);
+        assertThat(state.highWatermark()).isEqualTo(25);
+        state.resetHighWatermark(1_000); // restarted at the leader's log start
+        assertThat(state.highWatermark()).isEqualTo(1_000);
+    }
+}
