@@ -1,7 +1,7 @@
 package io.runnel.cluster;
 
 import io.runnel.log.TopicStore.TopicRecord;
-import io.runnel.partition.ClusterTopic;
+import io.runnel.partition.TopicMetadata;
 import io.runnel.partition.Placement;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -175,7 +175,7 @@ final class ClusterController {
         }
         List<Placement> placements = assign(live, 0, partitions, rf, ThreadLocalRandom.current().nextInt(live.size()),
                 ThreadLocalRandom.current().nextInt(live.size()));
-        ClusterTopic t = new ClusterTopic(new TopicRecord(name, Uuid.randomUuid(), partitions, configs), placements);
+        TopicMetadata t = new TopicMetadata(new TopicRecord(name, Uuid.randomUuid(), partitions, configs), placements);
         if (!store.createTopic(epoch, name, TopicJson.encode(t))) throw new TopicExistsException("Topic '" + name + "' already exists.");
         LOG.info("Created topic {} with {} partition(s) over brokers {}", name, partitions, live);
     }
@@ -200,20 +200,20 @@ final class ClusterController {
         return out;
     }
 
-    private ClusterTopic existing(String name) {
+    private TopicMetadata existing(String name) {
         String text = store.topic(name);
         if (text == null) throw new UnknownTopicOrPartitionException("Topic '" + name + "' does not exist.");
         return TopicJson.decode(text);
     }
 
     private void delete(String name) {
-        ClusterTopic t = existing(name);
+        TopicMetadata t = existing(name);
         store.deleteTopic(epoch, name, t.record().topicId());
         LOG.info("Deleted topic {}", name);
     }
 
     private void grow(String name, int total) {
-        ClusterTopic t = existing(name);
+        TopicMetadata t = existing(name);
         if (total <= t.record().partitions()) {
             throw new InvalidPartitionsException("Topic '" + name + "' has " + t.record().partitions() + " partitions; the new count must be larger");
         }
@@ -228,7 +228,7 @@ final class ClusterController {
     }
 
     private void configure(String name, Map<String, String> configs) {
-        ClusterTopic t = existing(name);
+        TopicMetadata t = existing(name);
         TopicRecord r = t.record();
         store.putTopic(epoch, name, TopicJson.encode(t.withRecord(new TopicRecord(name, r.topicId(), r.partitions(), configs), t.placements())));
     }
@@ -238,7 +238,7 @@ final class ClusterController {
      * an ISR of live replicas that contains the leader. Shrinks and expansions both come this way.
      */
     private void alterIsr(String name, int partition, int leader, int leaderEpoch, List<Integer> isr) {
-        ClusterTopic t = existing(name);
+        TopicMetadata t = existing(name);
         if (partition < 0 || partition >= t.placements().size()) throw new UnknownTopicOrPartitionException(name + "-" + partition + " does not exist");
         Placement p = t.placements().get(partition);
         if (p.leader() != leader || p.leaderEpoch() != leaderEpoch) {
@@ -252,7 +252,7 @@ final class ClusterController {
         List<Placement> placements = new ArrayList<>(t.placements());
         placements.set(partition, new Placement(p.replicas(), p.leader(), p.leaderEpoch(), next));
         LOG.info("ISR of {}-{} is now {}", name, partition, next);
-        ClusterTopic changed = completeReassignments(t.withPlacements(placements), new TreeSet<>(cluster.liveNodeIds()));
+        TopicMetadata changed = completeReassignments(t.withPlacements(placements), new TreeSet<>(cluster.liveNodeIds()));
         store.putTopic(epoch, name, TopicJson.encode(changed));
     }
 
@@ -264,11 +264,11 @@ final class ClusterController {
      * reassignment completes when every target replica is in the ISR ({@link #completeReassignments}).
      */
     private void reassign(String name, int partition, List<Integer> target, boolean allowRfChange) {
-        ClusterTopic t = existing(name);
+        TopicMetadata t = existing(name);
         if (partition < 0 || partition >= t.placements().size()) throw new UnknownTopicOrPartitionException(name + "-" + partition + " does not exist");
         Placement p = t.placements().get(partition);
-        ClusterTopic.Reassignment running = t.reassignments().get(partition);
-        Map<Integer, ClusterTopic.Reassignment> reassignments = new HashMap<>(t.reassignments());
+        TopicMetadata.Reassignment running = t.reassignments().get(partition);
+        Map<Integer, TopicMetadata.Reassignment> reassignments = new HashMap<>(t.reassignments());
         List<Placement> placements = new ArrayList<>(t.placements());
         if (target == null) {
             if (running == null) {
@@ -276,7 +276,7 @@ final class ClusterController {
             }
             reassignments.remove(partition);
             placements.set(partition, narrowTo(p, running.origin(), new TreeSet<>(cluster.liveNodeIds())));
-            store.putTopic(epoch, name, TopicJson.encode(new ClusterTopic(t.record(), placements, reassignments)));
+            store.putTopic(epoch, name, TopicJson.encode(new TopicMetadata(t.record(), placements, reassignments)));
             LOG.info("Reassignment of {}-{} cancelled; replicas {}", name, partition, running.origin());
             return;
         }
@@ -291,10 +291,10 @@ final class ClusterController {
                     + origin.size() + " to " + target.size() + " (allowReplicationFactorChange is false)");
         }
         if (target.equals(p.replicas()) && running == null) return; // already there
-        ClusterTopic.Reassignment next = new ClusterTopic.Reassignment(origin, target);
+        TopicMetadata.Reassignment next = new TopicMetadata.Reassignment(origin, target);
         reassignments.put(partition, next);
         placements.set(partition, new Placement(next.replicas(), p.leader(), p.leaderEpoch(), p.isr()));
-        store.putTopic(epoch, name, TopicJson.encode(completeReassignments(new ClusterTopic(t.record(), placements, reassignments), live)));
+        store.putTopic(epoch, name, TopicJson.encode(completeReassignments(new TopicMetadata(t.record(), placements, reassignments), live)));
         LOG.info("Reassigning {}-{} from {} to {}", name, partition, origin, target);
     }
 
@@ -302,9 +302,9 @@ final class ClusterController {
      * Completes the reassignments whose target replicas are all in the ISR: the replicas become the target, the ISR
      * loses the removed ones, and a leader being removed hands over to the first in-sync target replica (epoch + 1).
      */
-    static ClusterTopic completeReassignments(ClusterTopic t, Set<Integer> live) {
+    static TopicMetadata completeReassignments(TopicMetadata t, Set<Integer> live) {
         if (t.reassignments().isEmpty()) return t;
-        Map<Integer, ClusterTopic.Reassignment> reassignments = new HashMap<>(t.reassignments());
+        Map<Integer, TopicMetadata.Reassignment> reassignments = new HashMap<>(t.reassignments());
         List<Placement> placements = new ArrayList<>(t.placements());
         boolean changed = false;
         for (var e : t.reassignments().entrySet()) {
@@ -316,7 +316,7 @@ final class ClusterController {
             changed = true;
             LOG.info("Reassignment of {}-{} to {} complete", t.record().name(), p, e.getValue().target());
         }
-        return changed ? new ClusterTopic(t.record(), placements, reassignments) : t;
+        return changed ? new TopicMetadata(t.record(), placements, reassignments) : t;
     }
 
     /** The placement with only {@code replicas} left; a leader outside them hands over to the first in-sync one. */
@@ -350,7 +350,7 @@ final class ClusterController {
         }
         wanted.forEach((name, ps) -> {
             String text = all.get(name);
-            ClusterTopic t = text == null ? null : TopicJson.decode(text);
+            TopicMetadata t = text == null ? null : TopicJson.decode(text);
             List<Placement> next = t == null ? null : new ArrayList<>(t.placements());
             boolean changed = false;
             for (int p : ps) {
@@ -408,7 +408,7 @@ final class ClusterController {
     void rebalance() {
         fence();
         Set<Integer> live = new TreeSet<>(cluster.liveNodeIds());
-        Map<String, ClusterTopic> topics = new LinkedHashMap<>();
+        Map<String, TopicMetadata> topics = new LinkedHashMap<>();
         store.topics().forEach((name, text) -> topics.put(name, TopicJson.decode(text)));
         Set<Integer> overThreshold = imbalancedBrokers(topics.values(), settings.imbalancePercentage());
         if (overThreshold.isEmpty()) return;
@@ -433,9 +433,9 @@ final class ClusterController {
     }
 
     /** Brokers whose share of preferred partitions led elsewhere is above {@code percentage} (Kafka's leader imbalance ratio). */
-    static Set<Integer> imbalancedBrokers(Collection<ClusterTopic> topics, int percentage) {
+    static Set<Integer> imbalancedBrokers(Collection<TopicMetadata> topics, int percentage) {
         Map<Integer, int[]> counts = new HashMap<>(); // broker -> {preferred partitions, led elsewhere}
-        for (ClusterTopic t : topics) {
+        for (TopicMetadata t : topics) {
             for (Placement p : t.placements()) {
                 if (p.replicas().isEmpty()) continue;
                 int[] c = counts.computeIfAbsent(p.replicas().get(0), b -> new int[2]);
@@ -458,7 +458,7 @@ final class ClusterController {
         Set<Integer> live = new TreeSet<>(cluster.liveNodeIds());
         for (var e : store.topics().entrySet()) {
             String name = e.getKey();
-            ClusterTopic t = TopicJson.decode(e.getValue());
+            TopicMetadata t = TopicJson.decode(e.getValue());
             List<Placement> next = new ArrayList<>();
             boolean changed = false;
             for (Placement p : t.placements()) {
@@ -519,7 +519,7 @@ final class ClusterController {
             if (store.isDeleted(id)) continue; // deleted while that broker was away: it deletes its copy
             List<Integer> local = TopicJson.ints(r.getJsonArray("local"));
             String text = store.topic(name);
-            ClusterTopic t;
+            TopicMetadata t;
             if (text == null) {
                 int count = r.getInteger("partitions");
                 List<Placement> placements = new ArrayList<>();
@@ -536,7 +536,7 @@ final class ClusterController {
                         placements.add(new Placement(List.of(), -1, 0, List.of()));
                     }
                 }
-                t = new ClusterTopic(new TopicRecord(name, id, count, strings(r.getJsonObject("configs"))), placements);
+                t = new TopicMetadata(new TopicRecord(name, id, count, strings(r.getJsonObject("configs"))), placements);
             } else {
                 t = TopicJson.decode(text);
                 if (!t.record().topicId().equals(id)) continue; // another topic of the same name: the cluster's wins

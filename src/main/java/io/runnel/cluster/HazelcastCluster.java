@@ -18,7 +18,8 @@ import com.hazelcast.map.listener.EntryRemovedListener;
 import com.hazelcast.map.listener.EntryUpdatedListener;
 import io.runnel.config.BrokerConfig;
 import io.runnel.config.Limits;
-import io.runnel.partition.ClusterTopic;
+import io.runnel.partition.MetadataImage;
+import io.runnel.partition.TopicMetadata;
 import io.runnel.partition.TopicAuthority;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
@@ -47,7 +48,7 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.function.BiConsumer;
+import java.util.function.Consumer;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.errors.NotControllerException;
@@ -104,10 +105,12 @@ public final class HazelcastCluster implements ClusterView {
     private volatile ClusterController.Settings controllerSettings = new ClusterController.Settings(false, false, 300_000, 10);
     private final IMap<String, String> topicsMap;
     private final IMap<String, String> deletedMap;
-    private final Map<String, ClusterTopic> topicsCache = new ConcurrentHashMap<>();
+    private final Map<String, TopicMetadata> topicsCache = new ConcurrentHashMap<>();
     private final Set<Uuid> deletedCache = ConcurrentHashMap.newKeySet();
     /** Where this broker applies cluster images (the Partitions), on {@link #context}; set by the server. */
-    private volatile BiConsumer<Map<String, ClusterTopic>, Set<Uuid>> imageListener;
+    private volatile Consumer<MetadataImage> imageListener;
+    /** The version of the last image handed to the broker (on {@link #context}). */
+    private long imageVersion;
     private final Context context;
     private ClusterController controllerRole;
     /** CP members the metadata quorum should have; 0 when the oldest member is the controller (AP maps). */
@@ -487,7 +490,7 @@ public final class HazelcastCluster implements ClusterView {
         String c = controllerMap.get(CONTROLLER_KEY);
         controller = c == null ? null : new JsonObject(c);
         // Swapped in without emptying the cache first: an image copied meanwhile must not miss a live topic.
-        Map<String, ClusterTopic> read = new HashMap<>();
+        Map<String, TopicMetadata> read = new HashMap<>();
         topicsMap.forEach((k, v) -> read.put(k, TopicJson.decode(v)));
         topicsCache.keySet().retainAll(read.keySet());
         topicsCache.putAll(read);
@@ -521,13 +524,13 @@ public final class HazelcastCluster implements ClusterView {
      * applied after that thread's newer copy, leaving the broker on a stale placement until the topic changed again.
      */
     private void imageChanged() {
-        BiConsumer<Map<String, ClusterTopic>, Set<Uuid>> l = imageListener;
+        Consumer<MetadataImage> l = imageListener;
         if (l == null) return;
-        context.runOnContext(v -> l.accept(Map.copyOf(topicsCache), Set.copyOf(deletedCache)));
+        context.runOnContext(v -> l.accept(new MetadataImage(++imageVersion, topicsCache, deletedCache)));
     }
 
     /** Where to apply the cluster's topic metadata from now on; it gets the current image at once. */
-    public void onImage(BiConsumer<Map<String, ClusterTopic>, Set<Uuid>> listener) {
+    public void onImage(Consumer<MetadataImage> listener) {
         imageListener = listener;
         imageChanged();
     }
@@ -777,13 +780,6 @@ public final class HazelcastCluster implements ClusterView {
             public Future<Void> reassign(String topic, int partition, List<Integer> replicas, boolean allowReplicationFactorChange) {
                 return command(new JsonObject().put("op", "reassign").put("name", topic).put("partition", partition)
                         .put("replicas", replicas == null ? null : new JsonArray(new ArrayList<>(replicas))).put("allowRfChange", allowReplicationFactorChange));
-            }
-
-            @Override
-            public Map<TopicPartition, ClusterTopic.Reassignment> reassignments() {
-                Map<TopicPartition, ClusterTopic.Reassignment> out = new LinkedHashMap<>();
-                topicsCache.forEach((name, t) -> t.reassignments().forEach((p, r) -> out.put(new TopicPartition(name, p), r)));
-                return out;
             }
 
             @Override

@@ -1,9 +1,10 @@
 package io.runnel.cluster;
 
-import io.runnel.partition.ClusterTopic;
+import io.runnel.partition.TopicMetadata;
 import io.runnel.partition.PartitionHandle;
-import io.runnel.partition.Partitions;
+import io.runnel.partition.MetadataImage;
 import io.runnel.partition.Placement;
+import io.runnel.partition.TopicRegistry;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -50,7 +51,7 @@ public final class ReplicaFetchers {
 
     private final Vertx vertx;
     private final Context context;
-    private final Partitions partitions;
+    private final TopicRegistry partitions;
     private final ClusterView view;
     private final int self;
     private final int requestTimeoutMs;
@@ -58,7 +59,7 @@ public final class ReplicaFetchers {
     private boolean stopped;
 
     /** {@code requestTimeoutMs}: replica.socket.timeout.ms, after which an unanswered request to a leader fails. */
-    public ReplicaFetchers(Vertx vertx, Partitions partitions, ClusterView view, int self, int requestTimeoutMs) {
+    public ReplicaFetchers(Vertx vertx, TopicRegistry partitions, ClusterView view, int self, int requestTimeoutMs) {
         this.requestTimeoutMs = requestTimeoutMs;
         this.vertx = vertx;
         this.context = vertx.getOrCreateContext();
@@ -68,11 +69,11 @@ public final class ReplicaFetchers {
     }
 
     /** Follows what the cluster image says this broker follows (call after the image is applied to the partitions). */
-    public void reconcile(Map<String, ClusterTopic> image) {
+    public void reconcile(MetadataImage image) {
         context.runOnContext(v -> {
             if (stopped) return;
             Map<Integer, Map<TopicPartition, Integer>> wanted = new HashMap<>();
-            for (ClusterTopic t : image.values()) {
+            for (TopicMetadata t : image.topics().values()) {
                 for (int p = 0; p < t.placements().size(); p++) {
                     Placement pl = t.placements().get(p);
                     if (!pl.replicas().contains(self) || !pl.hasLeader() || pl.leader() == self) continue;

@@ -1,7 +1,7 @@
 package io.runnel.cluster;
 
 import io.runnel.log.TopicStore.TopicRecord;
-import io.runnel.partition.ClusterTopic;
+import io.runnel.partition.TopicMetadata;
 import io.runnel.partition.Placement;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -20,7 +20,7 @@ final class TopicJson {
     private TopicJson() {
     }
 
-    static String encode(ClusterTopic t) {
+    static String encode(TopicMetadata t) {
         JsonArray placements = new JsonArray();
         for (Placement p : t.placements()) {
             placements.add(new JsonObject().put("replicas", new JsonArray(new ArrayList<>(p.replicas()))).put("leader", p.leader())
@@ -37,7 +37,7 @@ final class TopicJson {
         return o.encode();
     }
 
-    static ClusterTopic decode(String text) {
+    static TopicMetadata decode(String text) {
         JsonObject o = new JsonObject(text);
         List<Placement> placements = new ArrayList<>();
         for (Object x : o.getJsonArray("placements")) {
@@ -46,12 +46,12 @@ final class TopicJson {
         }
         Map<String, String> configs = new HashMap<>();
         o.getJsonObject("configs").forEach(e -> configs.put(e.getKey(), String.valueOf(e.getValue())));
-        Map<Integer, ClusterTopic.Reassignment> reassignments = new HashMap<>();
+        Map<Integer, TopicMetadata.Reassignment> reassignments = new HashMap<>();
         o.getJsonObject("reassignments", new JsonObject()).forEach(e -> {
             JsonObject a = (JsonObject) e.getValue();
-            reassignments.put(Integer.parseInt(e.getKey()), new ClusterTopic.Reassignment(ints(a.getJsonArray("origin")), ints(a.getJsonArray("target"))));
+            reassignments.put(Integer.parseInt(e.getKey()), new TopicMetadata.Reassignment(ints(a.getJsonArray("origin")), ints(a.getJsonArray("target"))));
         });
-        return new ClusterTopic(new TopicRecord(o.getString("name"), Uuid.fromString(o.getString("topicId")), placements.size(), Map.copyOf(configs)),
+        return new TopicMetadata(new TopicRecord(o.getString("name"), Uuid.fromString(o.getString("topicId")), placements.size(), Map.copyOf(configs)),
                 placements, reassignments);
     }
 

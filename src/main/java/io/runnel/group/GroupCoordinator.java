@@ -4,8 +4,9 @@ import io.runnel.config.BrokerConfig;
 import io.runnel.group.OffsetRecords.Committed;
 import io.runnel.partition.Deployer;
 import io.runnel.partition.OnContext;
-import io.runnel.partition.Partitions;
-import io.runnel.partition.Partitions.TopicInfo;
+import io.runnel.partition.TopicAdmin;
+import io.runnel.partition.TopicRegistry;
+import io.runnel.partition.LocalTopic;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.util.ArrayList;
@@ -47,7 +48,8 @@ public final class GroupCoordinator {
 
     private final Vertx vertx;
     private final Deployer deployer;
-    private final Partitions partitions;
+    private final TopicRegistry topics;
+    private final TopicAdmin admin;
     private final GroupSettings settings;
     private final Time time;
     private final List<GroupShard> shards = new ArrayList<>();
@@ -55,17 +57,18 @@ public final class GroupCoordinator {
     private Future<Void> ready;
     private long retentionTimer = -1;
 
-    public GroupCoordinator(Vertx vertx, Deployer deployer, Partitions partitions, BrokerConfig config, Time time) {
+    public GroupCoordinator(Vertx vertx, Deployer deployer, TopicRegistry topics, TopicAdmin admin, BrokerConfig config, Time time) {
         this.vertx = vertx;
         this.deployer = deployer;
-        this.partitions = partitions;
+        this.topics = topics;
+        this.admin = admin;
         this.settings = GroupSettings.from(config);
         this.time = time;
     }
 
     /** Loads the groups when {@code __consumer_offsets} exists already; otherwise it is created on first use. */
     public synchronized Future<Void> start() {
-        if (partitions.topic(OFFSETS_TOPIC).isPresent()) return ensureReady();
+        if (topics.topic(OFFSETS_TOPIC).isPresent()) return ensureReady();
         return Future.succeededFuture();
     }
 
@@ -74,10 +77,10 @@ public final class GroupCoordinator {
         if (ready != null) return ready;
         // Compacted, as Kafka's: only the latest record per key stays (offsets.topic.segment.bytes is 100 MiB there too).
         // Replicated three ways in a cluster (Kafka's offsets.topic.replication.factor; fewer when fewer brokers live).
-        ready = partitions.createTopic(OFFSETS_TOPIC, settings.offsetsPartitions(), partitions.clustered() ? 3 : 1,
+        ready = admin.createTopic(OFFSETS_TOPIC, settings.offsetsPartitions(), admin.clustered() ? 3 : 1,
                         Map.of("cleanup.policy", "compact", "segment.bytes", Integer.toString(settings.offsetsSegmentBytes())))
-                .recover(e -> e instanceof TopicExistsException && partitions.topic(OFFSETS_TOPIC).isPresent()
-                        ? Future.succeededFuture(partitions.topic(OFFSETS_TOPIC).get())
+                .recover(e -> e instanceof TopicExistsException && topics.topic(OFFSETS_TOPIC).isPresent()
+                        ? Future.succeededFuture(topics.topic(OFFSETS_TOPIC).get())
                         : Future.failedFuture(e instanceof TopicExistsException // created by another broker, not here yet: retry
                         ? new CoordinatorNotAvailableException("The group coordinator is starting") : e))
                 .compose(this::deployShards)
@@ -94,16 +97,16 @@ public final class GroupCoordinator {
     private final TopicLookup topicLookup = new TopicLookup() {
         @Override
         public Optional<ConsumerGroup.TopicMeta> byName(String name) {
-            return partitions.topic(name).map(GroupCoordinator::meta);
+            return topics.topic(name).map(GroupCoordinator::meta);
         }
 
         @Override
         public Optional<ConsumerGroup.TopicMeta> byId(Uuid id) {
-            return partitions.topicById(id).map(GroupCoordinator::meta);
+            return topics.topicById(id).map(GroupCoordinator::meta);
         }
     };
 
-    private static ConsumerGroup.TopicMeta meta(TopicInfo t) {
+    private static ConsumerGroup.TopicMeta meta(LocalTopic t) {
         return new ConsumerGroup.TopicMeta(t.topicId(), t.name(), t.partitions().size());
     }
 
@@ -113,9 +116,9 @@ public final class GroupCoordinator {
      * the groups from the log (replicated, so it holds every acknowledged commit); when it stops leading, the shard
      * stops and clients find the new coordinator (NOT_COORDINATOR, then FindCoordinator).
      */
-    private Future<Void> deployShards(TopicInfo topic) {
+    private Future<Void> deployShards(LocalTopic topic) {
         Future<Void> done = reconcileShards(topic);
-        partitions.onTopicChange(t -> {
+        topics.onTopicChange(t -> {
             if (isInternal(t.name())) vertx.runOnContext(v -> reconcileShards(t));
         });
         return done.map(v -> {
@@ -125,7 +128,7 @@ public final class GroupCoordinator {
         });
     }
 
-    private synchronized Future<Void> reconcileShards(TopicInfo topic) {
+    private synchronized Future<Void> reconcileShards(LocalTopic topic) {
         List<Future<?>> changes = new ArrayList<>();
         for (int p = 0; p < topic.partitions().size(); p++) {
             var handle = topic.partitions().get(p);
@@ -186,7 +189,7 @@ public final class GroupCoordinator {
      * has no leader.
      */
     public int coordinatorNode(String groupId) {
-        return partitions.topic(OFFSETS_TOPIC).map(t -> t.placements().get(partitionFor(groupId)).leader()).orElse(partitions.nodeId());
+        return topics.topic(OFFSETS_TOPIC).map(t -> t.placements().get(partitionFor(groupId)).leader()).orElse(topics.nodeId());
     }
 
     private static <T> Future<T> onShard(GroupShard shard, Function<GroupShard, Future<T>> call) {
@@ -202,7 +205,7 @@ public final class GroupCoordinator {
         synchronized (this) {
             if (ready != null) return false;
         }
-        return partitions.topic(OFFSETS_TOPIC).isEmpty();
+        return topics.topic(OFFSETS_TOPIC).isEmpty();
     }
 
     /** {@link #onGroup} for a read: {@code none} without creating the coordinator's topic when no group exists. */

@@ -4,7 +4,7 @@ import io.runnel.config.Limits;
 import io.runnel.group.GroupOverview;
 import io.runnel.metrics.BrokerMetrics;
 import io.runnel.partition.PartitionHandle;
-import io.runnel.partition.Partitions.TopicInfo;
+import io.runnel.partition.LocalTopic;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
@@ -103,7 +103,7 @@ public final class HttpEndpoint {
     /** Updates the gauges that are figures of the moment (log sizes and ends, group lag) before a scrape. */
     private static Future<Void> refreshGauges(HttpServices s) {
         List<Future<BrokerMetrics.LogFigures>> logs = new ArrayList<>();
-        for (TopicInfo t : s.partitions().topics()) {
+        for (LocalTopic t : s.topics().topics()) {
             for (PartitionHandle h : t.localPartitions()) {
                 logs.add(h.sizeInBytes().map(size -> new BrokerMetrics.LogFigures(t.name(), h.topicPartition().partition(), size, h.logEndOffset())));
             }
@@ -117,7 +117,7 @@ public final class HttpEndpoint {
             for (GroupOverview g : groups) {
                 all.add(s.groups().fetchOffsets(g.groupId()).map(offsets -> {
                     List<BrokerMetrics.Lag> lags = new ArrayList<>();
-                    offsets.forEach((tp, c) -> s.partitions().partition(tp.topic(), tp.partition()).ifPresent(h ->
+                    offsets.forEach((tp, c) -> s.topics().partition(tp.topic(), tp.partition()).ifPresent(h ->
                             lags.add(new BrokerMetrics.Lag(g.groupId(), tp.topic(), tp.partition(), Math.max(0, h.highWatermark() - c.offset())))));
                     return lags;
                 }));

@@ -4,7 +4,9 @@ import io.runnel.cluster.ClusterView;
 import io.runnel.config.BrokerConfig;
 import io.runnel.group.GroupCoordinator;
 import io.runnel.metrics.BrokerMetrics;
-import io.runnel.partition.Partitions;
+import io.runnel.config.DynamicBrokerConfig;
+import io.runnel.partition.TopicAdmin;
+import io.runnel.partition.TopicRegistry;
 import io.vertx.core.Vertx;
 import java.util.Map;
 import java.util.function.BooleanSupplier;
@@ -17,12 +19,13 @@ import org.apache.kafka.common.utils.Time;
  *
  * @param kafkaListeners the Kafka listeners as clients reach them ({@code host:port} by listener name), once bound
  */
-public record HttpServices(Vertx vertx, int nodeId, String clusterId, BrokerConfig config, Partitions partitions, GroupCoordinator groups,
-                           BrokerMetrics metrics, Time time, Supplier<Map<String, String>> kafkaListeners, BooleanSupplier ready,
-                           ClusterView cluster, Publisher publisher) {
-    public HttpServices(Vertx vertx, int nodeId, String clusterId, BrokerConfig config, Partitions partitions, GroupCoordinator groups,
-                        BrokerMetrics metrics, Time time, Supplier<Map<String, String>> kafkaListeners, BooleanSupplier ready,
-                        ClusterView cluster) {
-        this(vertx, nodeId, clusterId, config, partitions, groups, metrics, time, kafkaListeners, ready, cluster, new Publisher(partitions, time, metrics));
+public record HttpServices(Vertx vertx, int nodeId, String clusterId, BrokerConfig config, DynamicBrokerConfig dynamicConfig, TopicRegistry topics,
+                           TopicAdmin topicAdmin, GroupCoordinator groups, BrokerMetrics metrics, Time time, Supplier<Map<String, String>> kafkaListeners,
+                           BooleanSupplier ready, ClusterView cluster, Publisher publisher) {
+    public HttpServices(Vertx vertx, int nodeId, String clusterId, BrokerConfig config, DynamicBrokerConfig dynamicConfig, TopicRegistry topics,
+                        TopicAdmin topicAdmin, GroupCoordinator groups, BrokerMetrics metrics, Time time, Supplier<Map<String, String>> kafkaListeners,
+                        BooleanSupplier ready, ClusterView cluster) {
+        this(vertx, nodeId, clusterId, config, dynamicConfig, topics, topicAdmin, groups, metrics, time, kafkaListeners, ready, cluster,
+                new Publisher(topics, time, metrics));
     }
 }

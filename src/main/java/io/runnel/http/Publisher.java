@@ -6,8 +6,8 @@ import io.runnel.metrics.BrokerMetrics;
 import io.runnel.config.Limits;
 import io.runnel.partition.Acks;
 import io.runnel.partition.PartitionHandle;
-import io.runnel.partition.Partitions;
-import io.runnel.partition.Partitions.TopicInfo;
+import io.runnel.partition.TopicRegistry;
+import io.runnel.partition.LocalTopic;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -37,12 +37,12 @@ public final class Publisher {
     private static final int BATCH_OVERHEAD = DefaultRecordBatch.RECORD_BATCH_OVERHEAD;
     private static final int RECORD_OVERHEAD = 32;
 
-    private final Partitions partitions;
+    private final TopicRegistry partitions;
     private final Time time;
     private final AtomicInteger roundRobin = new AtomicInteger();
     private final BrokerMetrics metrics;
 
-    public Publisher(Partitions partitions, Time time, BrokerMetrics metrics) {
+    public Publisher(TopicRegistry partitions, Time time, BrokerMetrics metrics) {
         this.partitions = partitions;
         this.time = time;
         this.metrics = metrics;
@@ -59,7 +59,7 @@ public final class Publisher {
      * within {@link Limits#HTTP_PRODUCE_REPLICATION_TIMEOUT_MS}). Fails as a whole only when the topic does not exist.
      */
     public Future<List<Result>> publish(String topic, List<Outgoing> records, boolean acksAll) {
-        TopicInfo t = partitions.topic(topic).orElse(null);
+        LocalTopic t = partitions.topic(topic).orElse(null);
         if (t == null) return Future.failedFuture(ApiError.unknownTopic(topic));
         int count = t.partitions().size();
         Result[] results = new Result[records.size()];

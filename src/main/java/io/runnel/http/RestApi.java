@@ -7,7 +7,7 @@ import io.runnel.group.GroupCoordinator;
 import io.runnel.group.GroupDescription;
 import io.runnel.group.GroupOverview;
 import io.runnel.partition.PartitionHandle;
-import io.runnel.partition.Partitions.TopicInfo;
+import io.runnel.partition.LocalTopic;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.json.DecodeException;
@@ -103,9 +103,9 @@ final class RestApi {
         }
     }
 
-    private TopicInfo topic(RoutingContext ctx) {
+    private LocalTopic topic(RoutingContext ctx) {
         String name = ctx.pathParam("topic");
-        return s.partitions().topic(name).orElseThrow(() -> ApiError.unknownTopic(name));
+        return s.topics().topic(name).orElseThrow(() -> ApiError.unknownTopic(name));
     }
 
     // ---- cluster ----
@@ -128,7 +128,7 @@ final class RestApi {
             quorum.put("cpMemberCount", s.cluster().cpMemberCount()).put("cpMembers", new JsonArray(new ArrayList<>(s.cluster().cpMembers())));
         }
         ctx.json(new JsonObject().put("clusterId", s.clusterId()).put("controllerId", controller).put("brokers", brokers())
-                .put("topics", s.partitions().topics().size()).put("metadataQuorum", quorum));
+                .put("topics", s.topics().topics().size()).put("metadataQuorum", quorum));
     }
 
     private void stats(RoutingContext ctx) {
@@ -139,10 +139,10 @@ final class RestApi {
     // ---- topics ----
 
     private void listTopics(RoutingContext ctx) {
-        List<TopicInfo> topics = new ArrayList<>(s.partitions().topics());
-        topics.sort(Comparator.comparing(TopicInfo::name));
+        List<LocalTopic> topics = new ArrayList<>(s.topics().topics());
+        topics.sort(Comparator.comparing(LocalTopic::name));
         List<Future<JsonObject>> all = new ArrayList<>();
-        for (TopicInfo t : topics) {
+        for (LocalTopic t : topics) {
             all.add(sizes(t).map(sizes -> {
                 long records = 0;
                 for (PartitionHandle h : t.localPartitions()) records += h.logEndOffset() - h.logStartOffset();
@@ -154,7 +154,7 @@ final class RestApi {
         reply(ctx, Future.all(all).map(v -> new JsonArray(all.stream().map(Future::result).toList())), 200);
     }
 
-    private static Future<List<Long>> sizes(TopicInfo t) {
+    private static Future<List<Long>> sizes(LocalTopic t) {
         List<Future<Long>> all = new ArrayList<>();
         for (PartitionHandle h : t.partitions()) all.add(h == null ? Future.succeededFuture(null) : h.sizeInBytes());
         return Future.all(all).map(v -> all.stream().map(Future::result).toList());
@@ -182,7 +182,7 @@ final class RestApi {
                 configs.put(e.getKey(), String.valueOf(e.getValue()));
             }
         }
-        reply(ctx, s.partitions().createTopic(name, partitions, rf, configs).compose(this::describe), 201);
+        reply(ctx, s.topicAdmin().createTopic(name, partitions, rf, configs).compose(this::describe), 201);
     }
 
     private static int integer(JsonObject b, String field, int dflt) {
@@ -196,7 +196,7 @@ final class RestApi {
         reply(ctx, describe(topic(ctx)), 200);
     }
 
-    private Future<JsonObject> describe(TopicInfo t) {
+    private Future<JsonObject> describe(LocalTopic t) {
         return sizes(t).map(sizes -> {
             JsonArray parts = new JsonArray();
             for (int p = 0; p < t.partitions().size(); p++) {
@@ -209,7 +209,7 @@ final class RestApi {
                 parts.add(o);
             }
             JsonObject configs = new JsonObject();
-            for (TopicConfig.Entry e : t.config().describe(s.partitions().brokerConfig())) {
+            for (TopicConfig.Entry e : t.config().describe(s.dynamicConfig().current())) {
                 configs.put(e.name(), new JsonObject().put("value", e.value()).put("source", e.overridden() ? "TOPIC" : "DEFAULT"));
             }
             return new JsonObject().put("name", t.name()).put("topicId", t.topicId().toString()).put("internal", GroupCoordinator.isInternal(t.name()))
@@ -220,7 +220,7 @@ final class RestApi {
     private void deleteTopic(RoutingContext ctx) {
         String name = ctx.pathParam("topic");
         if (GroupCoordinator.isInternal(name)) throw ApiError.badRequest("The internal topic " + name + " cannot be deleted");
-        reply(ctx, s.partitions().deleteTopic(name), 204);
+        reply(ctx, s.topicAdmin().deleteTopic(name), 204);
     }
 
     // ---- records ----
@@ -234,7 +234,7 @@ final class RestApi {
     }
 
     private void consume(RoutingContext ctx) {
-        TopicInfo t = topic(ctx);
+        LocalTopic t = topic(ctx);
         int p;
         try {
             p = Integer.parseInt(ctx.pathParam("partition"));
@@ -351,7 +351,7 @@ final class RestApi {
             sorted.sort(Comparator.comparing((Map.Entry<TopicPartition, CommittedOffset> e) -> e.getKey().topic())
                     .thenComparingInt(e -> e.getKey().partition()));
             for (var e : sorted) {
-                var h = s.partitions().partition(e.getKey().topic(), e.getKey().partition());
+                var h = s.topics().partition(e.getKey().topic(), e.getKey().partition());
                 JsonObject o = new JsonObject().put("topic", e.getKey().topic()).put("partition", e.getKey().partition())
                         .put("committedOffset", e.getValue().offset()).put("metadata", e.getValue().metadata());
                 if (h.isPresent()) {

@@ -3,7 +3,7 @@ package io.runnel.http;
 import io.runnel.config.Limits;
 import io.runnel.group.CommittedOffset;
 import io.runnel.partition.PartitionHandle;
-import io.runnel.partition.Partitions.TopicInfo;
+import io.runnel.partition.LocalTopic;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.json.JsonArray;
@@ -82,7 +82,7 @@ final class WsSubscription {
     /** Validates a subscribe frame; throws {@link ApiError} naming what is wrong. */
     static WsSubscription create(WsSession session, String id, JsonObject frame, Object requestId) {
         if (!(frame.getValue("topic") instanceof String topic)) throw ApiError.badRequest("\"topic\" (a string) is required");
-        TopicInfo t = session.services().partitions().topic(topic).orElseThrow(() -> ApiError.unknownTopic(topic));
+        LocalTopic t = session.services().topics().topic(topic).orElseThrow(() -> ApiError.unknownTopic(topic));
         Object group = frame.getValue("group");
         if (group != null && (!(group instanceof String g) || g.isEmpty())) throw ApiError.badRequest("\"group\" must be a non-empty string");
         Object from = frame.getValue("from", "latest");
@@ -127,7 +127,7 @@ final class WsSubscription {
             heartbeat();
             return Future.succeededFuture();
         }
-        TopicInfo t = topicInfo();
+        LocalTopic t = topicInfo();
         // All partitions: those this broker holds (in a cluster, subscribe at each broker for the partitions it leads).
         List<Integer> parts = chosen != null ? chosen : IntStream.range(0, t.partitions().size()).filter(p -> t.local(p) != null)
                 .boxed().toList();
@@ -142,8 +142,8 @@ final class WsSubscription {
         });
     }
 
-    private TopicInfo topicInfo() {
-        return session.services().partitions().topic(topic).orElse(null);
+    private LocalTopic topicInfo() {
+        return session.services().topics().topic(topic).orElse(null);
     }
 
     private static Future<Long> startOffset(PartitionHandle h, Object from) {
@@ -188,7 +188,7 @@ final class WsSubscription {
         if (closed || reading || parked != null || positions.isEmpty()) return;
         if (recordCredit <= 0 || (byteLimited && byteCredit <= 0)) return;
         if (!session.writable(this::pump)) return;
-        TopicInfo t = topicInfo();
+        LocalTopic t = topicInfo();
         if (t == null) {
             session.subscriptionEnded(this, Errors.UNKNOWN_TOPIC_OR_PARTITION.name(), "Topic '" + topic + "' was deleted");
             return;
@@ -249,7 +249,7 @@ final class WsSubscription {
                 });
     }
 
-    private void park(TopicInfo t) {
+    private void park(LocalTopic t) {
         Promise<Void> giveUp = Promise.promise();
         parked = giveUp;
         for (Map.Entry<Integer, Long> e : positions.entrySet()) {
@@ -263,7 +263,7 @@ final class WsSubscription {
         parked = null;
         which.tryComplete();
         if (closed) return;
-        TopicInfo t = topicInfo();
+        LocalTopic t = topicInfo();
         boolean data = t != null && positions.entrySet().stream()
                 .anyMatch(e -> t.local(e.getKey()) != null && e.getValue() < t.local(e.getKey()).highWatermark());
         if (data || t == null) {
@@ -319,7 +319,7 @@ final class WsSubscription {
     private void heartbeat() {
         heartbeatTimer = -1;
         if (closed) return;
-        TopicInfo t = topicInfo();
+        LocalTopic t = topicInfo();
         if (t == null) {
             session.subscriptionEnded(this, Errors.UNKNOWN_TOPIC_OR_PARTITION.name(), "Topic '" + topic + "' was deleted");
             return;
@@ -403,7 +403,7 @@ final class WsSubscription {
         }
         session.services().groups().fetchOffsets(group).onComplete(ar -> {
             if (closed) return;
-            TopicInfo t = topicInfo();
+            LocalTopic t = topicInfo();
             if (t == null) return;
             for (int p : added) {
                 PartitionHandle h = t.local(p);

@@ -4,13 +4,15 @@ import io.runnel.cluster.ClusterView;
 import io.runnel.config.BrokerConfig;
 import io.runnel.group.GroupCoordinator;
 import io.runnel.metrics.BrokerMetrics;
-import io.runnel.partition.Partitions;
+import io.runnel.config.DynamicBrokerConfig;
+import io.runnel.partition.TopicAdmin;
+import io.runnel.partition.TopicRegistry;
 import io.runnel.partition.ProducerIdManager;
 
 /**
  * What the Kafka API handlers need from the broker, handed over by {@code server.Broker} (the kafka package does
  * not reach into server).
  */
-public record BrokerInfo(int nodeId, String clusterId, BrokerConfig config, Partitions partitions, ProducerIdManager producerIds,
-                         GroupCoordinator groups, BrokerMetrics metrics, ClusterView cluster) {
+public record BrokerInfo(int nodeId, String clusterId, BrokerConfig config, DynamicBrokerConfig dynamicConfig, TopicRegistry topics,
+                         TopicAdmin topicAdmin, ProducerIdManager producerIds, GroupCoordinator groups, BrokerMetrics metrics, ClusterView cluster) {
 }

@@ -8,6 +8,9 @@ import java.util.List;
  * that runs alone holds every partition as the only replica and leader.
  */
 public record Placement(List<Integer> replicas, int leader, int leaderEpoch, List<Integer> isr) {
+    /** The placement of a partition that has no replicas (yet): nobody holds it. */
+    public static final Placement NONE = new Placement(List.of(), -1, 0, List.of());
+
     public Placement {
         replicas = List.copyOf(replicas);
         isr = List.copyOf(isr);

@@ -7,8 +7,8 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.requests.ApiError;
 
 /**
- * Who decides about topics when the broker is part of a cluster: the controller. {@link Partitions} validates a
- * request locally and hands it over; the change comes back as a new cluster image ({@link Partitions#applyCluster}).
+ * Who decides about topics when the broker is part of a cluster: the controller. {@link TopicAdmin} validates a
+ * request locally and hands it over; the change comes back in a cluster image ({@link ClusterImageApplier#apply}).
  * The futures fail with Kafka's exceptions (TopicExistsException, UnknownTopicOrPartitionException,
  * InvalidReplicationFactorException, NotControllerException...).
  */
@@ -34,8 +34,6 @@ public interface TopicAuthority {
      */
     Future<Void> reassign(String topic, int partition, List<Integer> replicas, boolean allowReplicationFactorChange);
 
-    /** The running reassignments as this broker's copy of the metadata has them. */
-    Map<TopicPartition, ClusterTopic.Reassignment> reassignments();
 
     /** A leader's ISR change (Kafka's AlterPartition): taken only while it still leads in {@code leaderEpoch}. */
     Future<Void> alterIsr(String topic, int partition, int leaderEpoch, List<Integer> isr);

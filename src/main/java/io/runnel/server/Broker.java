@@ -4,6 +4,7 @@ import io.runnel.cluster.ClusterView;
 import io.runnel.cluster.HazelcastCluster;
 import io.runnel.cluster.ReplicaFetchers;
 import io.runnel.config.BrokerConfig;
+import io.runnel.config.DynamicBrokerConfig;
 import io.runnel.group.GroupCoordinator;
 import io.runnel.http.HttpEndpoint;
 import io.runnel.http.HttpServices;
@@ -13,8 +14,12 @@ import io.runnel.kafka.KafkaServer;
 import io.runnel.log.LogDirLock;
 import io.runnel.metrics.BrokerMetrics;
 import io.runnel.partition.Deployer;
-import io.runnel.partition.Partitions;
+import io.runnel.partition.ClusterImageApplier;
+import io.runnel.partition.LocalReplicas;
+import io.runnel.partition.TopicAdmin;
+import io.runnel.partition.TopicRegistry;
 import io.runnel.partition.ProducerIdManager;
+import io.runnel.partition.TopicAuthority;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -54,7 +59,12 @@ public final class Broker {
     private final MetaProperties meta;
     private final Vertx vertx;
     private final LogDirLock lock;
-    private final Partitions partitions;
+    private final DynamicBrokerConfig dynamicConfig;
+    private final TopicRegistry topics;
+    private final LocalReplicas replicas;
+    private final TopicAdmin topicAdmin;
+    /** Applies the controller's metadata images, in a cluster; null when the broker runs alone. */
+    private ClusterImageApplier applier;
     private final GroupCoordinator groups;
     private final BrokerMetrics metrics;
     /** The Hazelcast cluster this broker is part of, or null when it runs alone. */
@@ -75,8 +85,11 @@ public final class Broker {
         this.vertx = vertx;
         this.lock = lock;
         Deployer deployer = new Deployer(vertx);
-        this.partitions = new Partitions(vertx, deployer, config, time);
-        this.groups = new GroupCoordinator(vertx, deployer, partitions, config, time);
+        this.dynamicConfig = new DynamicBrokerConfig(config, config.logDir());
+        this.topics = new TopicRegistry(vertx, config.nodeId());
+        this.replicas = new LocalReplicas(vertx, deployer, dynamicConfig::current, config.logDir(), time, config.nodeId());
+        this.topicAdmin = new TopicAdmin(vertx, topics, replicas, dynamicConfig);
+        this.groups = new GroupCoordinator(vertx, deployer, topics, topicAdmin, config, time);
     }
 
     /**
@@ -142,27 +155,35 @@ public final class Broker {
                               BrokerMetrics metrics, HazelcastCluster cluster, Promise<Broker> result) {
         Broker broker = new Broker(config, meta, vertx, metrics, lock, time, cluster);
         ClusterView view = cluster != null ? cluster : ClusterView.standalone(meta.nodeId());
-        BrokerInfo info = new BrokerInfo(meta.nodeId(), meta.clusterId(), config, broker.partitions,
+        BrokerInfo info = new BrokerInfo(meta.nodeId(), meta.clusterId(), config, broker.dynamicConfig, broker.topics, broker.topicAdmin,
                 new ProducerIdManager(vertx, config.logDir(), config.get(BrokerConfig.NODE_ID)), broker.groups, metrics, view);
-        broker.partitions.start()
-                .map(v -> {
+        vertx.executeBlocking(() -> {
+                    broker.dynamicConfig.load();
+                    return null;
+                })
+                .compose(v -> broker.replicas.loadStored(cluster != null))
+                .compose(stored -> broker.topicAdmin.openStored(stored).map(stored))
+                .map(stored -> {
                     if (cluster != null) {
                         // Topic decisions go to the controller; its metadata comes back as images applied here, and
                         // the replica fetchers follow the leaders the image names.
-                        broker.partitions.useAuthority(cluster.authority());
-                        broker.fetchers = new ReplicaFetchers(vertx, broker.partitions, cluster, meta.nodeId(),
+                        TopicAuthority authority = cluster.authority();
+                        broker.topicAdmin.useAuthority(authority);
+                        broker.applier = new ClusterImageApplier(vertx, broker.topics, broker.replicas, broker.dynamicConfig, authority,
+                                broker.topicAdmin::closing);
+                        broker.applier.start(stored);
+                        broker.fetchers = new ReplicaFetchers(vertx, broker.topics, cluster, meta.nodeId(),
                                 config.get(BrokerConfig.REPLICA_SOCKET_TIMEOUT_MS));
-                        cluster.onImage((image, deleted) -> broker.partitions.applyCluster(image, deleted)
-                                .onComplete(x -> broker.fetchers.reconcile(image)));
+                        cluster.onImage(image -> broker.applier.apply(image).onComplete(x -> broker.fetchers.reconcile(image)));
                     }
-                    return v;
+                    return null;
                 })
                 .compose(v -> broker.groups.start())
                 .compose(v -> KafkaServer.start(vertx, new KafkaApis(info)))
                 .compose(kafka -> {
                     broker.kafka = kafka;
-                    return HttpEndpoint.start(new HttpServices(vertx, meta.nodeId(), meta.clusterId(), config, broker.partitions, broker.groups,
-                            metrics, time, broker::kafkaListeners, () -> broker.ready, view), config.httpHost(), config.httpPort());
+                    return HttpEndpoint.start(new HttpServices(vertx, meta.nodeId(), meta.clusterId(), config, broker.dynamicConfig, broker.topics,
+                            broker.topicAdmin, broker.groups, metrics, time, broker::kafkaListeners, () -> broker.ready, view), config.httpHost(), config.httpPort());
                 })
                 .compose(http -> {
                     broker.http = http;
@@ -174,7 +195,7 @@ public final class Broker {
                     broker.ready = true;
                     LOG.info("Runnel broker {} of cluster {} started in {} ms; log.dirs {}; {} topic(s){}", meta.nodeId(),
                             meta.clusterId(), (System.nanoTime() - t0) / 1_000_000, config.logDir().toAbsolutePath().normalize(),
-                            broker.partitions.topics().size(), cluster == null ? "" : "; cluster of " + cluster.brokers().size() + " broker(s)");
+                            broker.topics.topics().size(), cluster == null ? "" : "; cluster of " + cluster.brokers().size() + " broker(s)");
                     LOG.info("HTTP listening on http://{}:{}", config.httpHost(), broker.http.port());
                     return broker;
                 })
@@ -212,13 +233,13 @@ public final class Broker {
     /** The topics this broker holds, for the controller (it rebuilds the cluster metadata from these after a full restart). */
     private JsonArray localTopicsReport() {
         JsonArray out = new JsonArray();
-        for (var t : partitions.topics()) {
+        for (var t : topics.topics()) {
             JsonArray local = new JsonArray();
             for (int p = 0; p < t.partitions().size(); p++) if (t.local(p) != null) local.add(p);
             JsonArray placements = new JsonArray();
             for (int i = 0; i < t.placements().size(); i++) {
                 // What the controller last said, as kept on disk, rather than the stand-in placement of a fresh start.
-                var p = partitions.persistedPlacement(t.name(), i).orElse(t.placements().get(i));
+                var p = applier.persistedPlacement(t.name(), i).orElse(t.placements().get(i));
                 placements.add(new JsonObject().put("replicas", new JsonArray(new ArrayList<>(p.replicas())))
                         .put("epoch", p.leaderEpoch()).put("isr", new JsonArray(new ArrayList<>(p.isr()))));
             }
@@ -246,13 +267,13 @@ public final class Broker {
     public CompletableFuture<Void> stop() {
         if (!stopping.compareAndSet(false, true)) return stopped;
         ready = false;
-        partitions.beginShutdown();
+        topicAdmin.beginShutdown();
         LOG.info("Stopping broker {}", meta.nodeId());
         if (fetchers != null) fetchers.stop();
         Future<Void> httpClosed = http == null ? Future.succeededFuture() : http.close();
         httpClosed.eventually(() -> kafka == null ? Future.succeededFuture() : kafka.stop())
                 .eventually(groups::stop)
-                .eventually(partitions::stop).toCompletionStage().whenCompleteAsync((v, partitionsError) ->
+                .eventually(() -> replicas.closeAll(topics)).toCompletionStage().whenCompleteAsync((v, partitionsError) ->
                 vertx.close().toCompletionStage().whenComplete((v2, closeError) -> {
                     if (cluster != null) cluster.shutdownHazelcast();
                     try {
@@ -284,8 +305,19 @@ public final class Broker {
         return groups;
     }
 
-    public Partitions partitions() {
-        return partitions;
+    /** The topics this broker knows and its replicas of their partitions. */
+    public TopicRegistry topics() {
+        return topics;
+    }
+
+    /** Topic administration (create, delete, grow, reconfigure). */
+    public TopicAdmin topicAdmin() {
+        return topicAdmin;
+    }
+
+    /** The broker configuration in effect, dynamic overrides included. */
+    public DynamicBrokerConfig dynamicConfig() {
+        return dynamicConfig;
     }
 
     public Vertx vertx() {

@@ -6,7 +6,6 @@ import io.runnel.testkit.KafkaClients;
 import io.runnel.testkit.LocalCluster;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;

@@ -54,7 +54,7 @@ class GroupApiVersionsTest extends SharedBroker {
 
     @BeforeAll
     static void createTopic() throws Exception {
-        topicId = Brokers.await(broker.partitions().createTopic("gv", 1, Map.of())).topicId();
+        topicId = Brokers.await(broker.topicAdmin().createTopic("gv", 1, Map.of())).topicId();
     }
 
     private static short min(ApiKeys k) {

@@ -58,7 +58,7 @@ class GroupLifecycleTest {
     void start() throws Exception {
         broker = Brokers.start(data);
         admin = KafkaClients.admin(broker.bootstrapServers());
-        Brokers.await(broker.partitions().createTopic("work", 6, Map.of()));
+        Brokers.await(broker.topicAdmin().createTopic("work", 6, Map.of()));
         try (KafkaProducer<String, String> p = KafkaClients.producer(broker.bootstrapServers(), Map.of())) {
             for (int i = 0; i < RECORDS; i++) p.send(new ProducerRecord<>("work", i % 6, "k", "v" + i));
             p.flush();
@@ -95,13 +95,13 @@ class GroupLifecycleTest {
         assertThat(get.apply("/api/groups").body()).isEqualTo("[]");
         assertThat(get.apply("/api/groups/nobody").statusCode()).isEqualTo(404);
         assertThat(get.apply("/metrics").statusCode()).isEqualTo(200);
-        assertThat(broker.partitions().topic("__consumer_offsets")).as("the offsets topic after reads only").isEmpty();
+        assertThat(broker.topics().topic("__consumer_offsets")).as("the offsets topic after reads only").isEmpty();
 
         try (KafkaConsumer<String, String> c = consumer("first", Map.of())) {
             c.subscribe(List.of("work"));
             KafkaClients.pollAtLeast(c, 1);
         }
-        assertThat(broker.partitions().topic("__consumer_offsets")).isPresent();
+        assertThat(broker.topics().topic("__consumer_offsets")).isPresent();
         assertThat(admin.listGroups().all().get(30, TimeUnit.SECONDS)).extracting(g -> g.groupId()).containsExactly("first");
     }
 

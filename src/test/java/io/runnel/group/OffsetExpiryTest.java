@@ -25,7 +25,7 @@ class OffsetExpiryTest {
         Map<String, String> config = Map.of("offsets.retention.minutes", "10");
         Broker broker = Brokers.start(data, config, time);
         try {
-            Brokers.await(broker.partitions().createTopic("t", 2, Map.of()));
+            Brokers.await(broker.topicAdmin().createTopic("t", 2, Map.of()));
             TopicPartition p0 = new TopicPartition("t", 0);
             TopicPartition p1 = new TopicPartition("t", 1);
             try (var admin = KafkaClients.admin(broker.bootstrapServers())) {

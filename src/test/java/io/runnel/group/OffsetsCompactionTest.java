@@ -27,11 +27,11 @@ class OffsetsCompactionTest {
         Broker broker = Brokers.start(data, config, Time.SYSTEM);
         TopicPartition tp = new TopicPartition("t", 0);
         try {
-            Brokers.await(broker.partitions().createTopic("t", 1, Map.of()));
+            Brokers.await(broker.topicAdmin().createTopic("t", 1, Map.of()));
             try (var admin = KafkaClients.admin(broker.bootstrapServers())) {
                 for (int i = 1; i <= 300; i++) admin.alterConsumerGroupOffsets("busy", Map.of(tp, new OffsetAndMetadata(i))).all().get();
             }
-            var offsets = broker.partitions().partition(GroupCoordinator.OFFSETS_TOPIC, 0).orElseThrow();
+            var offsets = broker.topics().partition(GroupCoordinator.OFFSETS_TOPIC, 0).orElseThrow();
             // 300 commits of ~100 bytes fill ~15 segments; compaction after each roll leaves about one record per closed segment.
             await().atMost(Duration.ofSeconds(30)).until(() -> Brokers.await(offsets.sizeInBytes()) < 300 * 100 / 4);
         } finally {

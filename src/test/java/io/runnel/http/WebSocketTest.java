@@ -36,7 +36,7 @@ class WebSocketTest extends SharedBroker {
 
     @Test
     void producedRecordsComeBackWithEveryFieldAndAreReadableByKafkaClients() throws Exception {
-        await(broker.partitions().createTopic("ws-roundtrip", 3, Map.of()));
+        await(broker.topicAdmin().createTopic("ws-roundtrip", 3, Map.of()));
         try (WsClient ws = WsClient.connect(http())) {
             JsonObject sub = ws.request(new JsonObject().put("op", "subscribe").put("topic", "ws-roundtrip").put("from", "earliest")
                     .put("credit", new JsonObject().put("records", 100)));
@@ -105,7 +105,7 @@ class WebSocketTest extends SharedBroker {
 
     @Test
     void theServerNeverSendsMoreThanTheClientGranted() throws Exception {
-        await(broker.partitions().createTopic("ws-credit", 2, Map.of()));
+        await(broker.topicAdmin().createTopic("ws-credit", 2, Map.of()));
         try (KafkaProducer<String, String> producer = KafkaClients.producer(bootstrap, Map.of())) {
             for (int i = 0; i < 300; i++) producer.send(new ProducerRecord<>("ws-credit", i % 2, null, "v" + i));
             producer.flush();
@@ -147,7 +147,7 @@ class WebSocketTest extends SharedBroker {
 
     @Test
     void aFrameBeyondTheProduceCreditIsRefusedAndTheSocketCarriesOn() throws Exception {
-        await(broker.partitions().createTopic("ws-produce-credit", 1, Map.of()));
+        await(broker.topicAdmin().createTopic("ws-produce-credit", 1, Map.of()));
         try (WsClient ws = WsClient.connect(http())) {
             JsonObject hello = ws.frames().get(0);
             int creditRecords = hello.getJsonObject("credit").getInteger("records");
@@ -156,7 +156,7 @@ class WebSocketTest extends SharedBroker {
             JsonObject refused = ws.request(new JsonObject().put("op", "produce").put("topic", "ws-produce-credit").put("records", tooMany));
             assertThat(refused.getString("type")).isEqualTo("error");
             assertThat(refused.getString("code")).isEqualTo("CREDIT_EXCEEDED");
-            assertThat(broker.partitions().partition("ws-produce-credit", 0).orElseThrow().logEndOffset()).isZero(); // nothing appended
+            assertThat(broker.topics().partition("ws-produce-credit", 0).orElseThrow().logEndOffset()).isZero(); // nothing appended
             JsonObject ok = ws.request(new JsonObject().put("op", "produce").put("topic", "ws-produce-credit")
                     .put("records", new JsonArray().add(new JsonObject().put("value", "fits"))));
             assertThat(ok.getString("type")).isEqualTo("ack");
@@ -165,7 +165,7 @@ class WebSocketTest extends SharedBroker {
 
     @Test
     void malformedFramesGetErrorFramesWithReasonsAndTheSocketStaysUsable() throws Exception {
-        await(broker.partitions().createTopic("ws-errors", 2, Map.of()));
+        await(broker.topicAdmin().createTopic("ws-errors", 2, Map.of()));
         try (WsClient ws = WsClient.connect(http())) {
             ws.sendText("this is not json");
             assertThat(ws.awaitFrame(type("error")).getString("message")).contains("not a JSON object");
@@ -215,7 +215,7 @@ class WebSocketTest extends SharedBroker {
 
     @Test
     void groupSubscriptionsSharePartitionsCommitAndTakeOverWithoutDuplicates() throws Exception {
-        await(broker.partitions().createTopic("ws-group", 4, Map.of()));
+        await(broker.topicAdmin().createTopic("ws-group", 4, Map.of()));
         try (WsClient a = WsClient.connect(http()); WsClient b = WsClient.connect(http())) {
             JsonObject subscribe = new JsonObject().put("op", "subscribe").put("topic", "ws-group").put("group", "ws-readers").put("from", "earliest")
                     .put("credit", new JsonObject().put("records", 10_000));

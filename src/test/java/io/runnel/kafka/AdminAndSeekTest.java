@@ -60,7 +60,7 @@ class AdminAndSeekTest extends SharedBroker {
         config = admin.describeConfigs(List.of(res)).all().get().get(res);
         assertThat(config.get("segment.bytes").value()).isEqualTo("1048576");
         assertThat(config.get("retention.ms").value()).isEqualTo(Long.toString(168 * 3_600_000L));
-        assertThat(broker.partitions().topic("adm").orElseThrow().config().logConfig().segmentBytes()).isEqualTo(1_048_576);
+        assertThat(broker.topics().topic("adm").orElseThrow().config().logConfig().segmentBytes()).isEqualTo(1_048_576);
         assertThat(causeOf(() -> admin.incrementalAlterConfigs(Map.of(res, List.of(new AlterConfigOp(
                 new ConfigEntry("segment.bytes", "tiny"), AlterConfigOp.OpType.SET)))).all().get())).isInstanceOf(InvalidConfigurationException.class);
 
@@ -91,7 +91,7 @@ class AdminAndSeekTest extends SharedBroker {
             assertThat(configs.get(own).get("retention.ms").value()).isEqualTo("5000");
             assertThat(configs.get(self).get("log.retention.ms").source()).isEqualTo(ConfigEntry.ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG);
             assertThat(configs.get(self).get("log.segment.bytes").source()).isEqualTo(ConfigEntry.ConfigSource.DYNAMIC_BROKER_CONFIG);
-            assertThat(broker.partitions().topic("dyn-plain").orElseThrow().config().logConfig().retentionMs()).isEqualTo(120_000);
+            assertThat(broker.topics().topic("dyn-plain").orElseThrow().config().logConfig().retentionMs()).isEqualTo(120_000);
             assertThat(Files.readString(data.resolve("dynamic-config.properties")))
                     .contains("default.log.retention.ms=120000").contains("broker.log.segment.bytes=2097152");
             assertThat(causeOf(() -> admin.incrementalAlterConfigs(Map.of(cluster, List.of(new AlterConfigOp(new ConfigEntry("num.partitions", "3"),
@@ -102,7 +102,7 @@ class AdminAndSeekTest extends SharedBroker {
             admin.incrementalAlterConfigs(Map.of(cluster, List.of(new AlterConfigOp(new ConfigEntry("log.retention.ms", ""), AlterConfigOp.OpType.DELETE)),
                     self, List.of(new AlterConfigOp(new ConfigEntry("log.segment.bytes", ""), AlterConfigOp.OpType.DELETE)))).all().get();
         }
-        assertThat(broker.partitions().topic("dyn-plain").orElseThrow().config().logConfig().retentionMs()).isEqualTo(168 * 3_600_000L);
+        assertThat(broker.topics().topic("dyn-plain").orElseThrow().config().logConfig().retentionMs()).isEqualTo(168 * 3_600_000L);
     }
 
     @Test
@@ -127,7 +127,7 @@ class AdminAndSeekTest extends SharedBroker {
         try (KafkaProducer<String, String> p = KafkaClients.producer(bootstrap, Map.of())) {
             for (int i = 0; i < 100; i++) p.send(new ProducerRecord<>(topic, 0, T0 + i * 1000L, "k" + i, "v" + i)).get();
         }
-        assertThat(broker.partitions().topic(topic)).isPresent();
+        assertThat(broker.topics().topic(topic)).isPresent();
         TopicPartition tp = new TopicPartition(topic, 0);
         var offsets = admin.listOffsets(Map.of(tp, OffsetSpec.earliest())).all().get();
         assertThat(offsets.get(tp).offset()).isZero();

@@ -82,7 +82,7 @@ class ApiVersionsCoverageTest extends SharedBroker {
 
     @BeforeAll
     static void createTopic() throws Exception {
-        topicId = Brokers.await(broker.partitions().createTopic("versions", 1, Map.of())).topicId();
+        topicId = Brokers.await(broker.topicAdmin().createTopic("versions", 1, Map.of())).topicId();
     }
 
     private static Map<ApiKeys, ApiVersion> advertised(RawKafkaClient c) throws Exception {
@@ -291,7 +291,7 @@ class ApiVersionsCoverageTest extends SharedBroker {
                 else d.topicNames().add(name);
                 DeleteTopicsResponse r = c.send(new DeleteTopicsRequest.Builder(d).build(v));
                 assertThat(r.data().responses().find(name).errorCode()).as("DeleteTopics v%d", v).isEqualTo(Errors.NONE.code());
-                assertThat(broker.partitions().topic(name)).isEmpty();
+                assertThat(broker.topics().topic(name)).isEmpty();
             }
         }
     }

@@ -59,7 +59,7 @@ class BackPressureTest {
         List<Socket> sockets = new ArrayList<>();
         List<Thread> threads = new ArrayList<>();
         try {
-            Brokers.await(broker.partitions().createTopic("flood", 1, Map.of()));
+            Brokers.await(broker.topicAdmin().createTopic("flood", 1, Map.of()));
             byte[] frame = produceFrame();
             long heapBefore = ProcessStats.heapUsedAfterGc();
             AtomicLong written = new AtomicLong();
@@ -90,8 +90,8 @@ class BackPressureTest {
         List<Socket> sockets = new ArrayList<>();
         List<Thread> threads = new ArrayList<>();
         try {
-            Brokers.await(broker.partitions().createTopic("big", 1, Map.of()));
-            var h = broker.partitions().partition("big", 0).orElseThrow();
+            Brokers.await(broker.topicAdmin().createTopic("big", 1, Map.of()));
+            var h = broker.topics().partition("big", 0).orElseThrow();
             long[] ts = new long[1000];
             Arrays.fill(ts, 1_700_000_000_000L);
             for (int i = 0; i < 8; i++) Brokers.await(h.append(Batches.batch(ts, 1000))); // 8 MB to fetch again and again
@@ -159,7 +159,7 @@ class BackPressureTest {
     private static byte[] fetchFrame(Broker broker) {
         var parts = new LinkedHashMap<TopicPartition, FetchRequest.PartitionData>();
         parts.put(new TopicPartition("big", 0), new FetchRequest.PartitionData(
-                broker.partitions().topic("big").orElseThrow().topicId(), 0, -1, 16 << 20, Optional.empty()));
+                broker.topics().topic("big").orElseThrow().topicId(), 0, -1, 16 << 20, Optional.empty()));
         var r = FetchRequest.Builder.forConsumer((short) 12, 0, 1, parts).setMaxBytes(16 << 20).build((short) 12);
         return frameOf(r);
     }

@@ -69,7 +69,7 @@ class IdempotentProduceTest extends BrokerPerTest {
             assertThat(retry0.errorCode()).isZero();
             assertThat(retry0.baseOffset()).isZero();
             assertThat(retry2.baseOffset()).isEqualTo(2);
-            assertThat(broker.partitions().partition("idem", 0).orElseThrow().logEndOffset()).isEqualTo(3);
+            assertThat(broker.topics().partition("idem", 0).orElseThrow().logEndOffset()).isEqualTo(3);
             assertThat(produce(c, batch(pid, (short) 0, 3, "d")).baseOffset()).isEqualTo(3);
         }
     }
@@ -83,7 +83,7 @@ class IdempotentProduceTest extends BrokerPerTest {
             assertThat(produce(c, batch(pid, (short) 1, 0, "new epoch")).errorCode()).isZero();
             assertThat(produce(c, batch(pid, (short) 0, 1, "stale")).errorCode()).isEqualTo(Errors.INVALID_PRODUCER_EPOCH.code());
             assertThat(produce(c, batch(pid, (short) 2, 7, "epoch must start at 0")).errorCode()).isEqualTo(Errors.OUT_OF_ORDER_SEQUENCE_NUMBER.code());
-            assertThat(broker.partitions().partition("idem", 0).orElseThrow().logEndOffset()).isEqualTo(2);
+            assertThat(broker.topics().partition("idem", 0).orElseThrow().logEndOffset()).isEqualTo(2);
         }
     }
 
@@ -108,7 +108,7 @@ class IdempotentProduceTest extends BrokerPerTest {
             broker = Brokers.start(data);
             try (RawKafkaClient c = new RawKafkaClient(broker.bootstrapServers())) {
                 assertThat(produce(c, batch(pid, (short) 0, 4, "v4")).baseOffset()).as("duplicate after restart").isEqualTo(4);
-                assertThat(broker.partitions().partition("idem", 0).orElseThrow().logEndOffset()).isEqualTo(5);
+                assertThat(broker.topics().partition("idem", 0).orElseThrow().logEndOffset()).isEqualTo(5);
                 assertThat(produce(c, batch(pid, (short) 0, 9, "gap")).errorCode()).isEqualTo(Errors.OUT_OF_ORDER_SEQUENCE_NUMBER.code());
                 assertThat(newProducerId(c)).isNotEqualTo(pid); // ids are never handed out twice
             }

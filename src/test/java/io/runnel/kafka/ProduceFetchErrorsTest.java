@@ -75,7 +75,7 @@ class ProduceFetchErrorsTest extends BrokerPerTest {
             assertThat(first(produce(c, (short) 1, "nope", 0, Batches.batch(1, 1L, "x"))).errorCode()).isEqualTo(Errors.UNKNOWN_TOPIC_OR_PARTITION.code());
             ProduceResponse badAcks = produce(c, (short) 2, "errs", 0, Batches.batch(1, 1L, "x"));
             assertThat(first(badAcks).errorCode()).isEqualTo(Errors.INVALID_REQUIRED_ACKS.code());
-            assertThat(broker.partitions().partition("errs", 0).orElseThrow().logEndOffset()).isZero();
+            assertThat(broker.topics().partition("errs", 0).orElseThrow().logEndOffset()).isZero();
         }
     }
 
@@ -126,7 +126,7 @@ class ProduceFetchErrorsTest extends BrokerPerTest {
 
     @Test
     void fetchOutOfRangeAndUnknownPartitions() throws Exception {
-        Brokers.await(broker.partitions().partition("errs", 0).orElseThrow().append(Batches.batch(3, 1L, "v")));
+        Brokers.await(broker.topics().partition("errs", 0).orElseThrow().append(Batches.batch(3, 1L, "v")));
         try (RawKafkaClient c = new RawKafkaClient(broker.bootstrapServers())) {
             LinkedHashMap<TopicPartition, FetchRequest.PartitionData> parts = new LinkedHashMap<>();
             parts.put(new TopicPartition("errs", 0), new FetchRequest.PartitionData(topicId, 10, -1, 1000, Optional.empty()));
@@ -154,7 +154,7 @@ class ProduceFetchErrorsTest extends BrokerPerTest {
             });
             org.awaitility.Awaitility.await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(5)).until(() -> !pending.isDone());
             long t0 = System.nanoTime();
-            Brokers.await(broker.partitions().partition("errs", 0).orElseThrow().append(Batches.batch(2, 1L, "wake")));
+            Brokers.await(broker.topics().partition("errs", 0).orElseThrow().append(Batches.batch(2, 1L, "wake")));
             FetchResponse r = pending.get(10, TimeUnit.SECONDS);
             assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(10));
             assertThat(Batches.decode(((MemoryRecords) r.data().responses().get(0).partitions().get(0).records()).buffer()))

@@ -66,7 +66,7 @@ class ProtocolFuzzTest {
         Broker broker = Brokers.start(data, Map.of("auto.create.topics.enable", "false", "socket.request.max.bytes", "1048576"),
                 Time.SYSTEM);
         try {
-            Brokers.await(broker.partitions().createTopic("fuzz", 2, Map.of()));
+            Brokers.await(broker.topicAdmin().createTopic("fuzz", 2, Map.of()));
             String[] hp = broker.bootstrapServers().split(":");
             InetSocketAddress addr = new InetSocketAddress(hp[0], Integer.parseInt(hp[1]));
             List<byte[]> templates = templates(broker);
@@ -117,7 +117,7 @@ class ProtocolFuzzTest {
         requests.add(ProduceRequest.builder(pd).build((short) 9));
         requests.add(ProduceRequest.builder(pd).build((short) 3));
         var parts = new LinkedHashMap<TopicPartition, FetchRequest.PartitionData>();
-        parts.put(new TopicPartition("fuzz", 0), new FetchRequest.PartitionData(broker.partitions().topic("fuzz").orElseThrow().topicId(), 0, -1, 10000,
+        parts.put(new TopicPartition("fuzz", 0), new FetchRequest.PartitionData(broker.topics().topic("fuzz").orElseThrow().topicId(), 0, -1, 10000,
                 Optional.empty()));
         requests.add(FetchRequest.Builder.forConsumer((short) 12, 10, 1, parts).build((short) 12));
         requests.add(FetchRequest.Builder.forConsumer((short) 4, 10, 1, parts).build((short) 4));

@@ -44,7 +44,7 @@ class RestartMidStreamTest {
         Map<String, String> fixedPort = Map.of("listeners", "PLAINTEXT://127.0.0.1:" + port);
         Broker broker = Brokers.start(data, fixedPort, Time.SYSTEM);
         String bootstrap = broker.bootstrapServers();
-        Brokers.await(broker.partitions().createTopic("restart", 3, Map.of()));
+        Brokers.await(broker.topicAdmin().createTopic("restart", 3, Map.of()));
         ConcurrentLinkedQueue<RecordMetadata> acked = new ConcurrentLinkedQueue<>();
         List<Future<RecordMetadata>> sends = new ArrayList<>();
         try (KafkaProducer<String, String> p = KafkaClients.producer(bootstrap, Map.of(ProducerConfig.LINGER_MS_CONFIG, 2,

@@ -56,9 +56,9 @@ class HttpProduceAcksTest {
     @Test
     void restAndWebSocketProduceWaitForTheInSyncReplicasUnlessAcksIsOne() throws Exception {
         broker = Brokers.start(data);
-        await(broker.partitions().createTopic("acked", 1, Map.of("min.insync.replicas", "2")));
-        int self = broker.partitions().nodeId();
-        PartitionHandle h = broker.partitions().partition("acked", 0).orElseThrow();
+        await(broker.topicAdmin().createTopic("acked", 1, Map.of("min.insync.replicas", "2")));
+        int self = broker.topics().nodeId();
+        PartitionHandle h = broker.topics().partition("acked", 0).orElseThrow();
         int epoch = h.placement().leaderEpoch() + 1;
         await(h.applyPlacement(new Placement(List.of(self, 99), self, epoch, List.of(self, 99))));
 
@@ -105,7 +105,7 @@ class HttpProduceAcksTest {
     @Test
     void anAcksValueOtherThanOneOrAllIsABadRequest() throws Exception {
         broker = Brokers.start(data);
-        await(broker.partitions().createTopic("bad-acks", 1, Map.of()));
+        await(broker.topicAdmin().createTopic("bad-acks", 1, Map.of()));
         HttpRequest r = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + broker.httpPort() + "/api/topics/bad-acks/records"))
                 .header("content-type", "application/json").POST(HttpRequest.BodyPublishers.ofString("{\"acks\":0,\"records\":[{\"value\":\"v\"}]}"))
                 .build();
@@ -119,6 +119,6 @@ class HttpProduceAcksTest {
             assertThat(error.getString("type")).isEqualTo("error");
             assertThat(error.getString("message")).contains("\"acks\" must be 1");
         }
-        assertThat(broker.partitions().partition("bad-acks", 0).orElseThrow().logEndOffset()).isZero();
+        assertThat(broker.topics().partition("bad-acks", 0).orElseThrow().logEndOffset()).isZero();
     }
 }

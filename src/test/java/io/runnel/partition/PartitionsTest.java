@@ -53,8 +53,9 @@ class PartitionsTest {
     @Test
     void callsHopOntoThePartitionAndCompleteOnTheCallersContext() throws Throwable {
         broker = Brokers.start(data);
-        Partitions partitions = broker.partitions();
-        await(partitions.createTopic("hop", 2, Map.of()));
+        TopicRegistry topics = broker.topics();
+        TopicAdmin admin = broker.topicAdmin();
+        await(admin.createTopic("hop", 2, Map.of()));
         Vertx vertx = broker.vertx();
         Context caller = vertx.getOrCreateContext();
         VertxTestContext test = new VertxTestContext();
@@ -62,7 +63,7 @@ class PartitionsTest {
         caller.runOnContext(v -> {
             for (int i = 0; i < 10; i++) {
                 int n = i;
-                PartitionHandle h = partitions.partition("hop", i % 2).orElseThrow();
+                PartitionHandle h = topics.partition("hop", i % 2).orElseThrow();
                 h.append(Batches.batch(1, T0, "r" + n)).onComplete(test.succeeding(info -> test.verify(() -> {
                     assertThat(Vertx.currentContext()).isSameAs(caller);
                     assertThat(info.firstOffset()).isEqualTo(n / 2);
@@ -72,7 +73,7 @@ class PartitionsTest {
         });
         assertThat(test.awaitCompletion(30, TimeUnit.SECONDS)).isTrue();
         if (test.failed()) throw test.causeOfFailure();
-        PartitionHandle p1 = partitions.partition("hop", 1).orElseThrow();
+        PartitionHandle p1 = topics.partition("hop", 1).orElseThrow();
         assertThat(Brokers.readAll(p1, 100)).extracting(Batches.Rec::value).containsExactly("r1-0", "r3-0", "r5-0", "r7-0", "r9-0");
         assertThatThrownBy(() -> await(p1.read(99, 100, true))).hasCauseInstanceOf(OffsetOutOfRangeException.class);
     }
@@ -80,11 +81,11 @@ class PartitionsTest {
     @Test
     void topicsAndTheirConfigsSurviveARestart() throws Exception {
         broker = Brokers.start(data);
-        await(broker.partitions().createTopic("kept", 3, Map.of("retention.ms", "1234", "segment.bytes", "2048")));
-        for (int i = 0; i < 30; i++) await(broker.partitions().partition("kept", i % 3).orElseThrow().append(Batches.batch(2, T0, "v" + i)));
+        await(broker.topicAdmin().createTopic("kept", 3, Map.of("retention.ms", "1234", "segment.bytes", "2048")));
+        for (int i = 0; i < 30; i++) await(broker.topics().partition("kept", i % 3).orElseThrow().append(Batches.batch(2, T0, "v" + i)));
         broker.stop().get();
         broker = Brokers.start(data);
-        var topic = broker.partitions().topic("kept").orElseThrow();
+        var topic = broker.topics().topic("kept").orElseThrow();
         assertThat(topic.partitions()).hasSize(3);
         assertThat(topic.config().overrides()).containsEntry("retention.ms", "1234");
         assertThat(topic.config().logConfig().segmentBytes()).isEqualTo(2048);
@@ -97,33 +98,35 @@ class PartitionsTest {
     @Test
     void aStoppingBrokerNeitherCreatesNorChangesTopics() throws Exception {
         broker = Brokers.start(data);
-        Partitions partitions = broker.partitions();
-        await(partitions.createTopic("kept", 3, Map.of()));
+        TopicRegistry topics = broker.topics();
+        TopicAdmin admin = broker.topicAdmin();
+        await(admin.createTopic("kept", 3, Map.of()));
         var stopped = broker.stop();
         // Requests still in flight while the broker stops (a Metadata request that would auto-create, say) are
         // refused: once, a stopping broker re-created a topic it had already closed, with one partition.
-        assertThat(causeOf(() -> await(partitions.createTopic("kept", 1, Map.of())))).isInstanceOf(BrokerNotAvailableException.class);
-        assertThat(causeOf(() -> await(partitions.createTopic("late", 1, Map.of())))).isInstanceOf(BrokerNotAvailableException.class);
-        assertThat(causeOf(() -> await(partitions.deleteTopic("kept")))).isInstanceOf(BrokerNotAvailableException.class);
+        assertThat(causeOf(() -> await(admin.createTopic("kept", 1, Map.of())))).isInstanceOf(BrokerNotAvailableException.class);
+        assertThat(causeOf(() -> await(admin.createTopic("late", 1, Map.of())))).isInstanceOf(BrokerNotAvailableException.class);
+        assertThat(causeOf(() -> await(admin.deleteTopic("kept")))).isInstanceOf(BrokerNotAvailableException.class);
         stopped.get(30, TimeUnit.SECONDS);
         broker = Brokers.start(data);
-        assertThat(broker.partitions().topic("kept").orElseThrow().partitions()).hasSize(3);
-        assertThat(broker.partitions().topic("late")).isEmpty();
+        assertThat(broker.topics().topic("kept").orElseThrow().partitions()).hasSize(3);
+        assertThat(broker.topics().topic("late")).isEmpty();
     }
 
     @Test
     void createAndDeleteRefuseWhatKafkaRefuses() throws Exception {
         broker = Brokers.start(data);
-        Partitions partitions = broker.partitions();
-        assertThat(causeOf(() -> await(partitions.createTopic("bad/name", 1, Map.of())))).isInstanceOf(InvalidTopicException.class);
-        assertThat(causeOf(() -> await(partitions.createTopic("..", 1, Map.of())))).isInstanceOf(InvalidTopicException.class);
-        assertThat(causeOf(() -> await(partitions.createTopic("zero", 0, Map.of())))).isInstanceOf(InvalidPartitionsException.class);
-        assertThat(causeOf(() -> await(partitions.createTopic("cfg", 1, Map.of("retention.ms", "soon")))))
+        TopicRegistry topics = broker.topics();
+        TopicAdmin admin = broker.topicAdmin();
+        assertThat(causeOf(() -> await(admin.createTopic("bad/name", 1, Map.of())))).isInstanceOf(InvalidTopicException.class);
+        assertThat(causeOf(() -> await(admin.createTopic("..", 1, Map.of())))).isInstanceOf(InvalidTopicException.class);
+        assertThat(causeOf(() -> await(admin.createTopic("zero", 0, Map.of())))).isInstanceOf(InvalidPartitionsException.class);
+        assertThat(causeOf(() -> await(admin.createTopic("cfg", 1, Map.of("retention.ms", "soon")))))
                 .isInstanceOf(InvalidConfigurationException.class).hasMessageContaining("retention.ms");
-        await(partitions.createTopic("twice", -1, Map.of()));
-        assertThat(partitions.topic("twice").orElseThrow().partitions()).hasSize(1); // num.partitions
-        assertThat(causeOf(() -> await(partitions.createTopic("twice", 1, Map.of())))).isInstanceOf(TopicExistsException.class);
-        assertThat(causeOf(() -> await(partitions.deleteTopic("never")))).isInstanceOf(UnknownTopicOrPartitionException.class);
+        await(admin.createTopic("twice", -1, Map.of()));
+        assertThat(topics.topic("twice").orElseThrow().partitions()).hasSize(1); // num.partitions
+        assertThat(causeOf(() -> await(admin.createTopic("twice", 1, Map.of())))).isInstanceOf(TopicExistsException.class);
+        assertThat(causeOf(() -> await(admin.deleteTopic("never")))).isInstanceOf(UnknownTopicOrPartitionException.class);
     }
 
     /**
@@ -134,12 +137,13 @@ class PartitionsTest {
     @Test
     void anAcksAllWaitParkedAfterLeadershipMovedOrTheReplicaClosedCompletesAtOnce() throws Exception {
         broker = Brokers.start(data);
-        Partitions partitions = broker.partitions();
-        await(partitions.createTopic("moved", 2, Map.of()));
-        int self = partitions.nodeId();
+        TopicRegistry topics = broker.topics();
+        TopicAdmin admin = broker.topicAdmin();
+        await(admin.createTopic("moved", 2, Map.of()));
+        int self = topics.nodeId();
         Promise<Void> never = Promise.promise(); // no request timeout: only the partition can complete the waits
         for (int p = 0; p < 2; p++) {
-            PartitionHandle h = partitions.partition("moved", p).orElseThrow();
+            PartitionHandle h = topics.partition("moved", p).orElseThrow();
             // A second in-sync replica (absent) holds the high watermark back: the records are not replicated.
             int epoch = h.placement().leaderEpoch() + 1;
             await(h.applyPlacement(new Placement(List.of(self, 99), self, epoch, List.of(self, 99))));
@@ -151,15 +155,15 @@ class PartitionsTest {
             await(waiting); // released by the placement change
         }
         // Parked after the change: leader no more (partition 0), or a stale epoch of a replica leading again (1).
-        PartitionHandle follower = partitions.partition("moved", 0).orElseThrow();
+        PartitionHandle follower = topics.partition("moved", 0).orElseThrow();
         await(follower.awaitReplicated(follower.logEndOffset(), follower.placement().leaderEpoch() - 1, never.future()));
-        PartitionHandle again = partitions.partition("moved", 1).orElseThrow();
+        PartitionHandle again = topics.partition("moved", 1).orElseThrow();
         int next = again.placement().leaderEpoch() + 1;
         await(again.applyPlacement(new Placement(List.of(self, 99), self, next, List.of(self, 99))));
         await(again.awaitReplicated(again.logEndOffset(), next - 2, never.future()));
         // Parked after the replica closed (the topic deleted) and a follower's long poll on a closed replica.
         Future<Void> leaderWait = again.awaitReplicated(again.logEndOffset(), next, never.future());
-        await(partitions.deleteTopic("moved"));
+        await(admin.deleteTopic("moved"));
         await(leaderWait);
         await(again.awaitReplicated(again.logEndOffset() + 10, next, never.future()));
         await(again.awaitLogEndAfter(again.logEndOffset() + 10, never.future()));
@@ -173,10 +177,11 @@ class PartitionsTest {
     @Test
     void listOffsetsAnswersBelowTheHighWatermarkWithTheEpochOfWhatItFound() throws Exception {
         broker = Brokers.start(data);
-        Partitions partitions = broker.partitions();
-        await(partitions.createTopic("listed", 1, Map.of()));
-        int self = partitions.nodeId();
-        PartitionHandle h = partitions.partition("listed", 0).orElseThrow();
+        TopicRegistry topics = broker.topics();
+        TopicAdmin admin = broker.topicAdmin();
+        await(admin.createTopic("listed", 1, Map.of()));
+        int self = topics.nodeId();
+        PartitionHandle h = topics.partition("listed", 0).orElseThrow();
         int first = h.placement().leaderEpoch();
         await(h.append(Batches.batch(new long[] {T0, T0 + 1}, 10))); // offsets 0-1
         int later = first + 3;
@@ -215,10 +220,11 @@ class PartitionsTest {
     @Test
     void aFollowersTruncationRunsOnTheWorkerQueueAndLaterCallsWaitForIt() throws Exception {
         broker = Brokers.start(data);
-        Partitions partitions = broker.partitions();
-        await(partitions.createTopic("cut", 1, Map.of("segment.bytes", "2048")));
-        int self = partitions.nodeId();
-        PartitionHandle h = partitions.partition("cut", 0).orElseThrow();
+        TopicRegistry topics = broker.topics();
+        TopicAdmin admin = broker.topicAdmin();
+        await(admin.createTopic("cut", 1, Map.of("segment.bytes", "2048")));
+        int self = topics.nodeId();
+        PartitionHandle h = topics.partition("cut", 0).orElseThrow();
         await(h.applyPlacement(new Placement(List.of(99, self), 99, 1, List.of(99, self)))); // follows broker 99
         for (int i = 0; i < 40; i++) await(h.appendFromLeader(Batches.leaderBatch(i * 5L, 5, 1, T0, "a" + i), 0));
         CountDownLatch hold = new CountDownLatch(1);
@@ -246,25 +252,25 @@ class PartitionsTest {
     @Test
     void deletingATopicRemovesItsFilesAndItsName() throws Exception {
         broker = Brokers.start(data);
-        await(broker.partitions().createTopic("gone", 2, Map.of()));
-        await(broker.partitions().partition("gone", 0).orElseThrow().append(Batches.batch(3, T0, "x")));
-        await(broker.partitions().deleteTopic("gone"));
-        assertThat(broker.partitions().topic("gone")).isEmpty();
+        await(broker.topicAdmin().createTopic("gone", 2, Map.of()));
+        await(broker.topics().partition("gone", 0).orElseThrow().append(Batches.batch(3, T0, "x")));
+        await(broker.topicAdmin().deleteTopic("gone"));
+        assertThat(broker.topics().topic("gone")).isEmpty();
         assertThat(Files.exists(data.resolve("gone-0"))).isFalse();
         assertThat(Files.exists(data.resolve("topics").resolve("gone.properties"))).isFalse();
         try (var files = Files.list(data)) {
             assertThat(files.map(p -> p.getFileName().toString())).noneMatch(n -> n.startsWith("gone"));
         }
         // The name can be used again, empty.
-        await(broker.partitions().createTopic("gone", 1, Map.of()));
-        assertThat(broker.partitions().partition("gone", 0).orElseThrow().logEndOffset()).isZero();
+        await(broker.topicAdmin().createTopic("gone", 1, Map.of()));
+        assertThat(broker.topics().partition("gone", 0).orElseThrow().logEndOffset()).isZero();
     }
 
     @Test
     void flushPolicyFsyncsAfterFlushMessagesRecords() throws Exception {
         broker = Brokers.start(data);
-        await(broker.partitions().createTopic("flushy", 1, Map.of("flush.messages", "5")));
-        PartitionHandle h = broker.partitions().partition("flushy", 0).orElseThrow();
+        await(broker.topicAdmin().createTopic("flushy", 1, Map.of("flush.messages", "5")));
+        PartitionHandle h = broker.topics().partition("flushy", 0).orElseThrow();
         await(h.append(Batches.batch(3, T0, "a")));
         assertThat(h.recoveryPoint()).isZero();
         AppendInfo info = await(h.append(Batches.batch(3, T0, "b")));
@@ -279,8 +285,8 @@ class PartitionsTest {
     void retentionRunsOnItsTimerAndDeletesExpiredSegmentsAfterTheDelay() throws Exception {
         ManualTime time = new ManualTime(T0);
         broker = Brokers.start(data, Map.of("log.retention.check.interval.ms", "20", "log.segment.delete.delay.ms", "8000"), time);
-        await(broker.partitions().createTopic("old", 1, Map.of("retention.ms", "60000", "segment.bytes", "100")));
-        PartitionHandle h = broker.partitions().partition("old", 0).orElseThrow();
+        await(broker.topicAdmin().createTopic("old", 1, Map.of("retention.ms", "60000", "segment.bytes", "100")));
+        PartitionHandle h = broker.topics().partition("old", 0).orElseThrow();
         for (int i = 0; i < 5; i++) await(h.append(Batches.batch(1, T0, "v" + i)));
         await(h.append(Batches.batch(1, T0 + 120_000, "new")));
         assertThat(h.logStartOffset()).isZero();

@@ -48,7 +48,7 @@ class BrokerProcessTest {
             var broker = Brokers.start(data);
             try {
                 for (int part = 0; part < 3; part++) {
-                    PartitionHandle h = broker.partitions().partition("crash", part).orElseThrow();
+                    PartitionHandle h = broker.topics().partition("crash", part).orElseThrow();
                     List<Rec> all = Brokers.readAll(h, 4096);
                     for (int i = 0; i < all.size(); i++) assertThat(all.get(i).offset()).isEqualTo(i);
                     for (Ack a : acked.getOrDefault(part, List.of())) {
@@ -79,7 +79,7 @@ class BrokerProcessTest {
         var broker = Brokers.start(data);
         try {
             for (int part = 0; part < 3; part++) {
-                PartitionHandle h = broker.partitions().partition("crash", part).orElseThrow();
+                PartitionHandle h = broker.topics().partition("crash", part).orElseThrow();
                 final int partition = part;
                 long lastAcked = acks.stream().filter(a -> a.partition() == partition).mapToLong(Ack::last).max().orElse(-1);
                 assertThat(h.logEndOffset()).isGreaterThan(lastAcked);

@@ -26,12 +26,12 @@ public final class AppendingBroker {
     public static void main(String[] args) throws Exception {
         Broker broker = Main.launch(args);
         long deadline = System.currentTimeMillis() + MAX_MS;
-        broker.partitions().createTopic("crash", PARTITIONS, Map.of())
+        broker.topicAdmin().createTopic("crash", PARTITIONS, Map.of())
                 .recover(e -> e instanceof TopicExistsException ? Future.succeededFuture() : Future.failedFuture(e))
                 .toCompletionStage().toCompletableFuture().get();
         System.out.println("APPENDING");
         for (int p = 0; p < PARTITIONS; p++) {
-            PartitionHandle h = broker.partitions().partition("crash", p).orElseThrow();
+            PartitionHandle h = broker.topics().partition("crash", p).orElseThrow();
             appendNext(h, new AtomicLong(), deadline);
         }
     }

@@ -36,6 +36,6 @@ public abstract class BrokerPerTest {
 
     /** Creates a topic and returns its id. */
     protected Uuid createTopic(String name, int partitions) throws Exception {
-        return Brokers.await(broker.partitions().createTopic(name, partitions, Map.of())).topicId();
+        return Brokers.await(broker.topicAdmin().createTopic(name, partitions, Map.of())).topicId();
     }
 }

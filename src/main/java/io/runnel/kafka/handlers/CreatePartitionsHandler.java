@@ -41,11 +41,11 @@ public final class CreatePartitionsHandler implements ApiHandler {
                         }
                     }
                 }
-                var topic = ctx.broker().partitions().topic(t.name());
+                var topic = ctx.broker().topics().topic(t.name());
                 if (r.data().validateOnly() && topic.isPresent() && t.count() > topic.get().partitions().size()) {
                     done = Future.succeededFuture();
                 } else {
-                    done = ctx.broker().partitions().createPartitions(t.name(), t.count());
+                    done = ctx.broker().topicAdmin().createPartitions(t.name(), t.count());
                 }
             } catch (RuntimeException e) {
                 done = Future.failedFuture(e);

@@ -67,16 +67,16 @@ public final class CreateTopicsHandler implements ApiHandler {
                 Topic.validate(t.name());
                 TopicConfig config;
                 try {
-                    config = TopicConfig.of(ctx.broker().partitions().brokerConfig(), configs);
+                    config = TopicConfig.of(ctx.broker().dynamicConfig().current(), configs);
                 } catch (ConfigException e) {
                     throw new InvalidConfigurationException(e.getMessage());
                 }
                 if (validateOnly) {
-                    if (ctx.broker().partitions().topic(t.name()).isPresent()) throw new TopicExistsException("Topic '" + t.name() + "' already exists.");
+                    if (ctx.broker().topics().topic(t.name()).isPresent()) throw new TopicExistsException("Topic '" + t.name() + "' already exists.");
                     fill(ctx, out, partitions, rf, config);
                     done = Future.succeededFuture();
                 } else {
-                    done = ctx.broker().partitions().createTopic(t.name(), partitions, rf, configs).map(info -> {
+                    done = ctx.broker().topicAdmin().createTopic(t.name(), partitions, rf, configs).map(info -> {
                         out.setTopicId(info.topicId());
                         fill(ctx, out, partitions, rf, info.config());
                         return null;
@@ -128,7 +128,7 @@ public final class CreateTopicsHandler implements ApiHandler {
     private static void fill(RequestContext ctx, CreatableTopicResult out, int partitions, short rf, TopicConfig config) {
         out.setNumPartitions(partitions).setReplicationFactor(rf);
         List<CreatableTopicConfigs> configs = new ArrayList<>();
-        for (TopicConfig.Entry e : config.describe(ctx.broker().partitions().brokerConfig())) {
+        for (TopicConfig.Entry e : config.describe(ctx.broker().dynamicConfig().current())) {
             configs.add(new CreatableTopicConfigs().setName(e.name()).setValue(e.value()).setReadOnly(false).setIsSensitive(false)
                     .setConfigSource(ConfigSources.of(e)));
         }

@@ -2,7 +2,7 @@ package io.runnel.kafka.handlers;
 
 import io.runnel.kafka.ApiHandler;
 import io.runnel.kafka.RequestContext;
-import io.runnel.partition.Partitions.TopicInfo;
+import io.runnel.partition.LocalTopic;
 import io.vertx.core.Future;
 import java.util.ArrayList;
 import java.util.List;
@@ -39,16 +39,16 @@ public final class DeleteTopicsHandler implements ApiHandler {
         List<Future<?>> all = new ArrayList<>();
         for (DeleteTopicState t : asked) {
             boolean byId = t.name() == null && t.topicId() != null && !Uuid.ZERO_UUID.equals(t.topicId());
-            Optional<TopicInfo> topic = byId ? ctx.broker().partitions().topicById(t.topicId()) : ctx.broker().partitions().topic(t.name());
-            DeletableTopicResult out = new DeletableTopicResult().setName(byId ? topic.map(TopicInfo::name).orElse(null) : t.name())
-                    .setTopicId(topic.map(TopicInfo::topicId).orElse(Uuid.ZERO_UUID));
+            Optional<LocalTopic> topic = byId ? ctx.broker().topics().topicById(t.topicId()) : ctx.broker().topics().topic(t.name());
+            DeletableTopicResult out = new DeletableTopicResult().setName(byId ? topic.map(LocalTopic::name).orElse(null) : t.name())
+                    .setTopicId(topic.map(LocalTopic::topicId).orElse(Uuid.ZERO_UUID));
             results.add(out);
             if (topic.isEmpty()) {
                 Errors e = byId ? Errors.UNKNOWN_TOPIC_ID : Errors.UNKNOWN_TOPIC_OR_PARTITION;
                 out.setErrorCode(e.code()).setErrorMessage(e.message());
                 continue;
             }
-            all.add(Outcomes.recordError(ctx.broker().partitions().deleteTopic(topic.get().name()),
+            all.add(Outcomes.recordError(ctx.broker().topicAdmin().deleteTopic(topic.get().name()),
                     (code, message) -> out.setErrorCode(code).setErrorMessage(message)));
         }
         return Future.join(all).transform(x -> Future.succeededFuture(new DeleteTopicsResponse(new DeleteTopicsResponseData().setResponses(results))));

@@ -5,7 +5,7 @@ import io.runnel.config.ConfigKey;
 import io.runnel.config.TopicConfig;
 import io.runnel.kafka.ApiHandler;
 import io.runnel.kafka.RequestContext;
-import io.runnel.partition.Partitions.TopicInfo;
+import io.runnel.partition.LocalTopic;
 import io.vertx.core.Future;
 import java.util.ArrayList;
 import java.util.List;
@@ -47,12 +47,12 @@ public final class DescribeConfigsHandler implements ApiHandler {
             ConfigResource.Type type = ConfigResource.Type.forId(res.resourceType());
             List<DescribeConfigsResourceResult> entries = new ArrayList<>();
             if (type == ConfigResource.Type.TOPIC) {
-                Optional<TopicInfo> t = ctx.broker().partitions().topic(res.resourceName());
+                Optional<LocalTopic> t = ctx.broker().topics().topic(res.resourceName());
                 if (t.isEmpty()) {
                     out.setErrorCode(Errors.UNKNOWN_TOPIC_OR_PARTITION.code()).setErrorMessage("Topic '" + res.resourceName() + "' does not exist.");
                     continue;
                 }
-                for (TopicConfig.Entry e : t.get().config().describe(ctx.broker().partitions().brokerConfig())) {
+                for (TopicConfig.Entry e : t.get().config().describe(ctx.broker().dynamicConfig().current())) {
                     DescribeConfigsResourceResult c = new DescribeConfigsResourceResult().setName(e.name()).setValue(e.value())
                             .setConfigSource(CreateTopicsHandler.ConfigSources.of(e)).setReadOnly(false).setIsSensitive(false)
                             .setConfigType(ConfigType.STRING.id()).setDocumentation(docs ? e.doc() : null);
@@ -71,7 +71,7 @@ public final class DescribeConfigsHandler implements ApiHandler {
                     out.setErrorCode(Errors.INVALID_REQUEST.code()).setErrorMessage("Broker " + name + " is not this broker (" + ctx.broker().nodeId() + ")");
                     continue;
                 }
-                BrokerConfig config = ctx.broker().partitions().brokerConfig();
+                BrokerConfig config = ctx.broker().dynamicConfig().current();
                 for (ConfigKey<?> k : BrokerConfig.KEYS) {
                     Object v = config.get(k);
                     byte source = switch (config.origin(k)) {

@@ -44,7 +44,7 @@ public final class ElectLeadersHandler implements ApiHandler {
                 wanted.computeIfAbsent(t.topic(), k -> new ArrayList<>()).addAll(t.partitions());
             }
         }
-        return ctx.broker().partitions().electLeaders(unclean, wanted).map(results -> {
+        return ctx.broker().topicAdmin().electLeaders(unclean, wanted).map(results -> {
             Map<String, ReplicaElectionResult> byTopic = new LinkedHashMap<>();
             results.forEach((TopicPartition tp, ApiError e) -> byTopic
                     .computeIfAbsent(tp.topic(), t -> new ReplicaElectionResult().setTopic(t))

@@ -6,8 +6,8 @@ import io.runnel.kafka.RequestContext;
 import io.runnel.log.LogSlice;
 import io.runnel.log.SliceResult;
 import io.runnel.partition.PartitionHandle;
-import io.runnel.partition.Partitions;
-import io.runnel.partition.Partitions.TopicInfo;
+import io.runnel.partition.TopicRegistry;
+import io.runnel.partition.LocalTopic;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -74,11 +74,11 @@ public final class FetchHandler implements ApiHandler {
         if (session.sessionId() != FetchMetadata.INVALID_SESSION_ID) {
             return Future.succeededFuture(FetchResponse.of(new FetchResponseData().setErrorCode(Errors.FETCH_SESSION_ID_NOT_FOUND.code())));
         }
-        Partitions partitions = ctx.broker().partitions();
+        TopicRegistry partitions = ctx.broker().topics();
         boolean byId = ctx.apiVersion() >= 13;
         List<Item> items = new ArrayList<>();
         for (FetchTopic t : r.data().topics()) {
-            Optional<TopicInfo> topic = byId ? partitions.topicById(t.topicId()) : partitions.topic(t.topic());
+            Optional<LocalTopic> topic = byId ? partitions.topicById(t.topicId()) : partitions.topic(t.topic());
             for (FetchPartition p : t.partitions()) {
                 Item item = new Item(t.topic(), t.topicId(), p, topic.flatMap(info -> partitions.partition(info.name(), p.partition())));
                 item.elsewhere = item.handle.isEmpty() && topic.isPresent() && p.partition() >= 0 && p.partition() < topic.get().partitions().size();
@@ -96,7 +96,7 @@ public final class FetchHandler implements ApiHandler {
                          Promise<AbstractResponse> response) {
         int maxBytes = Math.min(r.maxBytes(), ctx.broker().config().get(BrokerConfig.FETCH_MAX_BYTES));
         int replica = r.replicaId();
-        readAll(ctx.broker().partitions(), items, maxBytes, replica).onComplete(ar -> {
+        readAll(ctx.broker().topics(), items, maxBytes, replica).onComplete(ar -> {
             long bytes = items.stream().mapToLong(i -> i.answer.records() == null ? 0 : i.answer.records().sizeInBytes()).sum();
             boolean errors = items.stream().anyMatch(i -> i.answer.errorCode() != Errors.NONE.code());
             long remainingMs = (deadline - System.nanoTime()) / 1_000_000L;
@@ -122,7 +122,7 @@ public final class FetchHandler implements ApiHandler {
     }
 
     /** Reads the partitions in order, each within what is left of the response's byte limit. */
-    private static Future<Void> readAll(Partitions partitions, List<Item> items, int responseMaxBytes, int replica) {
+    private static Future<Void> readAll(TopicRegistry partitions, List<Item> items, int responseMaxBytes, int replica) {
         int[] remaining = {responseMaxBytes};
         boolean[] haveData = {false};
         Future<Void> chain = Future.succeededFuture();
@@ -132,7 +132,7 @@ public final class FetchHandler implements ApiHandler {
         return chain;
     }
 
-    private static Future<Void> readOne(Partitions partitions, Item i, int[] remaining, boolean[] haveData, int replica) {
+    private static Future<Void> readOne(TopicRegistry partitions, Item i, int[] remaining, boolean[] haveData, int replica) {
         PartitionData out = new PartitionData().setPartitionIndex(i.request.partition());
         i.answer = out;
         if (i.handle.isEmpty()) {

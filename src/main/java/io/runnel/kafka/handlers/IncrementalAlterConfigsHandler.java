@@ -5,7 +5,7 @@ import io.runnel.config.ConfigException;
 import io.runnel.config.TopicConfig;
 import io.runnel.kafka.ApiHandler;
 import io.runnel.kafka.RequestContext;
-import io.runnel.partition.Partitions.TopicInfo;
+import io.runnel.partition.LocalTopic;
 import io.vertx.core.Future;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -73,19 +73,18 @@ public final class IncrementalAlterConfigsHandler implements ApiHandler {
         if (!clusterDefault && !res.resourceName().equals(Integer.toString(ctx.broker().nodeId()))) {
             throw new InvalidRequestException("Broker " + res.resourceName() + " is not this broker (" + ctx.broker().nodeId() + ")");
         }
-        var partitions = ctx.broker().partitions();
-        Map<String, String> level = apply(new LinkedHashMap<>(partitions.dynamicConfig(clusterDefault)), res, Set.of());
-        if (!validateOnly) return partitions.alterBrokerConfig(clusterDefault, level);
-        return validate(() -> ctx.broker().config().withDynamic(clusterDefault ? level : partitions.dynamicConfig(true),
-                clusterDefault ? partitions.dynamicConfig(false) : level));
+        var dynamic = ctx.broker().dynamicConfig();
+        Map<String, String> level = apply(new LinkedHashMap<>(dynamic.overrides(clusterDefault)), res, Set.of());
+        if (!validateOnly) return ctx.broker().topicAdmin().alterBrokerConfig(clusterDefault, level);
+        return validate(() -> dynamic.validate(clusterDefault, level));
     }
 
     private static Future<?> alterTopic(RequestContext ctx, boolean validateOnly, AlterConfigsResource res) {
-        Optional<TopicInfo> t = ctx.broker().partitions().topic(res.resourceName());
+        Optional<LocalTopic> t = ctx.broker().topics().topic(res.resourceName());
         if (t.isEmpty()) throw new UnknownTopicOrPartitionException("Topic '" + res.resourceName() + "' does not exist.");
         Map<String, String> overrides = apply(new LinkedHashMap<>(t.get().config().overrides()), res, LIST_KEYS);
-        if (!validateOnly) return ctx.broker().partitions().alterTopicConfig(res.resourceName(), overrides);
-        return validate(() -> TopicConfig.of(ctx.broker().partitions().brokerConfig(), overrides));
+        if (!validateOnly) return ctx.broker().topicAdmin().alterTopicConfig(res.resourceName(), overrides);
+        return validate(() -> TopicConfig.of(ctx.broker().dynamicConfig().current(), overrides));
     }
 
     /** Runs a configuration check for validate-only requests, with Kafka's exception for a bad value. */

@@ -55,12 +55,12 @@ public final class ListOffsetsHandler implements ApiHandler {
                     out.setErrorCode(Errors.INVALID_REQUEST.code());
                     continue;
                 }
-                Optional<PartitionHandle> h = ctx.broker().partitions().partition(t.name(), p.partitionIndex());
+                Optional<PartitionHandle> h = ctx.broker().topics().partition(t.name(), p.partitionIndex());
                 if (h.isEmpty()) {
-                    out.setErrorCode(Errors.forException(ctx.broker().partitions().notHere(t.name(), p.partitionIndex())).code());
+                    out.setErrorCode(Errors.forException(ctx.broker().topics().notHere(t.name(), p.partitionIndex())).code());
                     continue;
                 }
-                Errors epoch = ctx.broker().partitions().checkLeaderEpoch(t.name(), p.partitionIndex(), p.currentLeaderEpoch());
+                Errors epoch = ctx.broker().topics().checkLeaderEpoch(t.name(), p.partitionIndex(), p.currentLeaderEpoch());
                 if (epoch != Errors.NONE) {
                     out.setErrorCode(epoch.code());
                     continue;

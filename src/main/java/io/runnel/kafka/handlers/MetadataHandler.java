@@ -4,8 +4,9 @@ import io.runnel.config.BrokerConfig;
 import io.runnel.group.GroupCoordinator;
 import io.runnel.kafka.ApiHandler;
 import io.runnel.kafka.RequestContext;
-import io.runnel.partition.Partitions;
-import io.runnel.partition.Partitions.TopicInfo;
+import io.runnel.partition.TopicAdmin;
+import io.runnel.partition.TopicRegistry;
+import io.runnel.partition.LocalTopic;
 import io.vertx.core.Future;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -43,7 +44,8 @@ public final class MetadataHandler implements ApiHandler {
     @Override
     public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
         MetadataRequest r = (MetadataRequest) request;
-        Partitions partitions = ctx.broker().partitions();
+        TopicRegistry partitions = ctx.broker().topics();
+        TopicAdmin admin = ctx.broker().topicAdmin();
         if (r.isAllTopics()) return Future.succeededFuture(response(ctx, partitions.topics().stream().map(t -> topic(ctx, t)).toList()));
 
         List<Future<MetadataResponseTopic>> topics = new ArrayList<>();
@@ -51,21 +53,21 @@ public final class MetadataHandler implements ApiHandler {
         List<Uuid> ids = r.data().topics() == null ? List.of() : r.data().topics().stream()
                 .filter(t -> t.name() == null && t.topicId() != null && !t.topicId().equals(Uuid.ZERO_UUID)).map(t -> t.topicId()).toList();
         for (Uuid id : ids) {
-            Optional<TopicInfo> t = partitions.topicById(id);
+            Optional<LocalTopic> t = partitions.topicById(id);
             topics.add(Future.succeededFuture(t.map(info -> topic(ctx, info)).orElseGet(() -> new MetadataResponseTopic()
                     .setTopicId(id).setErrorCode(Errors.UNKNOWN_TOPIC_ID.code()))));
         }
         for (String name : r.topics()) {
             if (name == null) continue;
-            Optional<TopicInfo> t = partitions.topic(name);
+            Optional<LocalTopic> t = partitions.topic(name);
             if (t.isPresent()) {
                 topics.add(Future.succeededFuture(topic(ctx, t.get())));
-            } else if (autoCreate && partitions.closing()) {
+            } else if (autoCreate && admin.closing()) {
                 // Stopping: no topic is created now; the client retries against the restarted broker.
                 topics.add(Future.succeededFuture(new MetadataResponseTopic().setName(name)
                         .setErrorCode(Errors.LEADER_NOT_AVAILABLE.code())));
             } else if (autoCreate) {
-                topics.add(partitions.createTopic(name, -1, Map.of())
+                topics.add(admin.createTopic(name, -1, Map.of())
                         .recover(e -> e instanceof TopicExistsException && partitions.topic(name).isPresent()
                                 ? Future.succeededFuture(partitions.topic(name).get()) : Future.failedFuture(e))
                         .map(info -> topic(ctx, info))
@@ -78,7 +80,7 @@ public final class MetadataHandler implements ApiHandler {
         return Future.all(topics).map(all -> response(ctx, topics.stream().map(Future::result).toList()));
     }
 
-    private static MetadataResponseTopic topic(RequestContext ctx, TopicInfo t) {
+    private static MetadataResponseTopic topic(RequestContext ctx, LocalTopic t) {
         Set<Integer> live = new HashSet<>();
         for (var b : ctx.broker().cluster().brokers()) live.add(b.nodeId());
         live.add(ctx.broker().nodeId());

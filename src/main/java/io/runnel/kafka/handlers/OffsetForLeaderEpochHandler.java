@@ -3,7 +3,7 @@ package io.runnel.kafka.handlers;
 import io.runnel.kafka.ApiHandler;
 import io.runnel.kafka.RequestContext;
 import io.runnel.partition.PartitionHandle;
-import io.runnel.partition.Partitions;
+import io.runnel.partition.TopicRegistry;
 import io.vertx.core.Future;
 import java.util.ArrayList;
 import java.util.List;
@@ -34,7 +34,7 @@ public final class OffsetForLeaderEpochHandler implements ApiHandler {
     @Override
     public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
         OffsetsForLeaderEpochRequest r = (OffsetsForLeaderEpochRequest) request;
-        Partitions partitions = ctx.broker().partitions();
+        TopicRegistry partitions = ctx.broker().topics();
         OffsetForLeaderEpochResponseData data = new OffsetForLeaderEpochResponseData();
         List<Future<?>> all = new ArrayList<>();
         for (OffsetForLeaderTopic t : r.data().topics()) {

@@ -3,7 +3,7 @@ package io.runnel.kafka.handlers;
 import io.runnel.group.CommittedOffset;
 import io.runnel.kafka.ApiHandler;
 import io.runnel.kafka.RequestContext;
-import io.runnel.partition.Partitions.TopicInfo;
+import io.runnel.partition.LocalTopic;
 import io.vertx.core.Future;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -47,9 +47,9 @@ public final class OffsetHandlers {
         return List.of(new Commit(), new Fetch());
     }
 
-    private static Optional<TopicInfo> topic(RequestContext ctx, String name, Uuid id) {
-        if (name != null && !name.isEmpty()) return ctx.broker().partitions().topic(name);
-        return id == null ? Optional.empty() : ctx.broker().partitions().topicById(id);
+    private static Optional<LocalTopic> topic(RequestContext ctx, String name, Uuid id) {
+        if (name != null && !name.isEmpty()) return ctx.broker().topics().topic(name);
+        return id == null ? Optional.empty() : ctx.broker().topics().topicById(id);
     }
 
     static final class Commit implements ApiHandler {
@@ -66,7 +66,7 @@ public final class OffsetHandlers {
             Map<TopicPartition, CommittedOffset> valid = new LinkedHashMap<>();
             List<OffsetCommitResponsePartition> pending = new ArrayList<>();
             for (OffsetCommitRequestTopic t : d.topics()) {
-                Optional<TopicInfo> info = topic(ctx, t.name(), t.topicId());
+                Optional<LocalTopic> info = topic(ctx, t.name(), t.topicId());
                 OffsetCommitResponseTopic rt = new OffsetCommitResponseTopic().setName(t.name()).setTopicId(t.topicId());
                 topics.add(rt);
                 for (OffsetCommitRequestPartition p : t.partitions()) {
@@ -145,7 +145,7 @@ public final class OffsetHandlers {
             } else {
                 for (OffsetFetchRequestTopics t : topics) {
                     String name = t.name() != null && !t.name().isEmpty() ? t.name()
-                            : ctx.broker().partitions().topicById(t.topicId()).map(TopicInfo::name).orElse(null);
+                            : ctx.broker().topics().topicById(t.topicId()).map(LocalTopic::name).orElse(null);
                     OffsetFetchResponseTopics rt = byTopic.computeIfAbsent(name == null ? t.topicId().toString() : name, n -> responseTopic(ctx, name));
                     if (name == null) rt.setTopicId(t.topicId());
                     for (int p : t.partitionIndexes()) rt.partitions().add(partition(p, name == null ? null : committed.get(new TopicPartition(name, p))));
@@ -157,7 +157,7 @@ public final class OffsetHandlers {
 
         private static OffsetFetchResponseTopics responseTopic(RequestContext ctx, String name) {
             OffsetFetchResponseTopics t = new OffsetFetchResponseTopics().setName(name == null ? "" : name);
-            if (name != null) ctx.broker().partitions().topic(name).ifPresent(info -> t.setTopicId(info.topicId()));
+            if (name != null) ctx.broker().topics().topic(name).ifPresent(info -> t.setTopicId(info.topicId()));
             return t;
         }
 

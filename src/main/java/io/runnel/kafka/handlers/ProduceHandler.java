@@ -5,20 +5,14 @@ import io.runnel.kafka.CloseConnectionException;
 import io.runnel.kafka.RequestContext;
 import io.runnel.partition.Acks;
 import io.runnel.partition.PartitionHandle;
-import io.runnel.partition.Partitions;
-import io.runnel.partition.Partitions.TopicInfo;
+import io.runnel.partition.TopicRegistry;
+import io.runnel.partition.LocalTopic;
 import io.vertx.core.Future;
-import io.vertx.core.Promise;
-import io.vertx.core.Vertx;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import org.apache.kafka.common.errors.InvalidRequiredAcksException;
-import org.apache.kafka.common.errors.NotEnoughReplicasAfterAppendException;
-import org.apache.kafka.common.errors.NotEnoughReplicasException;
-import org.apache.kafka.common.errors.NotLeaderOrFollowerException;
-import org.apache.kafka.common.errors.TimeoutException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.common.errors.UnsupportedVersionException;
 import org.apache.kafka.common.message.ProduceRequestData.PartitionProduceData;
@@ -55,11 +49,11 @@ public final class ProduceHandler implements ApiHandler {
         ProduceRequest r = (ProduceRequest) request;
         short acks = r.acks();
         if (acks != 0 && acks != 1 && acks != -1) return Future.failedFuture(new InvalidRequiredAcksException("acks must be -1, 0 or 1, got " + acks));
-        Partitions partitions = ctx.broker().partitions();
+        TopicRegistry partitions = ctx.broker().topics();
         boolean byId = ctx.apiVersion() >= 13;
         List<Future<TopicProduceResponse>> topics = new ArrayList<>();
         for (TopicProduceData t : r.data().topicData()) {
-            Optional<TopicInfo> topic = byId ? partitions.topicById(t.topicId()) : partitions.topic(t.name());
+            Optional<LocalTopic> topic = byId ? partitions.topicById(t.topicId()) : partitions.topic(t.name());
             List<Future<PartitionProduceResponse>> parts = new ArrayList<>();
             for (PartitionProduceData p : t.partitionData()) parts.add(appendOne(r, ctx, topic, p));
             topics.add(Future.join(parts).transform(ignored -> {
@@ -82,14 +76,14 @@ public final class ProduceHandler implements ApiHandler {
         });
     }
 
-    private static Future<PartitionProduceResponse> appendOne(ProduceRequest r, RequestContext ctx, Optional<TopicInfo> topic, PartitionProduceData p) {
+    private static Future<PartitionProduceResponse> appendOne(ProduceRequest r, RequestContext ctx, Optional<LocalTopic> topic, PartitionProduceData p) {
         PartitionProduceResponse out = new PartitionProduceResponse().setIndex(p.index()).setBaseOffset(-1)
                 .setLogAppendTimeMs(RecordBatch.NO_TIMESTAMP).setLogStartOffset(-1);
-        Optional<PartitionHandle> handle = topic.flatMap(t -> ctx.broker().partitions().partition(t.name(), p.index()));
+        Optional<PartitionHandle> handle = topic.flatMap(t -> ctx.broker().topics().partition(t.name(), p.index()));
         Future<PartitionProduceResponse> result;
         try {
             if (handle.isEmpty()) {
-                throw topic.isPresent() ? ctx.broker().partitions().notHere(topic.get().name(), p.index())
+                throw topic.isPresent() ? ctx.broker().topics().notHere(topic.get().name(), p.index())
                         : new UnknownTopicOrPartitionException("This server does not host this topic-partition.");
             }
             if (r.transactionalId() != null) {

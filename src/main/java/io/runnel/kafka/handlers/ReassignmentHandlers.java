@@ -2,7 +2,7 @@ package io.runnel.kafka.handlers;
 
 import io.runnel.kafka.ApiHandler;
 import io.runnel.kafka.RequestContext;
-import io.runnel.partition.ClusterTopic;
+import io.runnel.partition.TopicMetadata;
 import io.vertx.core.Future;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -59,7 +59,7 @@ public final class ReassignmentHandlers {
                     tr.partitions().add(pr);
                     Future<Void> done;
                     try {
-                        done = ctx.broker().partitions().reassign(t.name(), p.partitionIndex(), p.replicas(), allowRfChange);
+                        done = ctx.broker().topicAdmin().reassign(t.name(), p.partitionIndex(), p.replicas(), allowRfChange);
                     } catch (RuntimeException e) {
                         done = Future.failedFuture(e);
                     }
@@ -80,7 +80,7 @@ public final class ReassignmentHandlers {
         @Override
         public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
             ListPartitionReassignmentsRequestData d = ((ListPartitionReassignmentsRequest) request).data();
-            Map<TopicPartition, ClusterTopic.Reassignment> running = ctx.broker().partitions().reassignments();
+            Map<TopicPartition, TopicMetadata.Reassignment> running = ctx.broker().topicAdmin().reassignments();
             Map<String, OngoingTopicReassignment> out = new LinkedHashMap<>();
             running.forEach((tp, r) -> {
                 if (d.topics() != null && d.topics().stream().noneMatch(t -> t.name().equals(tp.topic()) && t.partitionIndexes().contains(tp.partition()))) {

@@ -6,11 +6,18 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A topic as the cluster metadata has it: its record (name, id, partition count, configs), where each partition
- * lives, and the partitions being reassigned (KIP-455): while a reassignment runs, a partition's replicas are the
- * target followed by the replicas being removed, and it completes once every target replica is in the ISR.
+ * What a topic is, the same on every broker: its record (name, id, partition count, config overrides), where each
+ * partition lives and who leads it, and the partitions being reassigned (KIP-455): while a reassignment runs, a
+ * partition's replicas are the target followed by the replicas being removed, and it completes once every target
+ * replica is in the ISR. The controller decides it and every broker receives it in a {@link MetadataImage}; a broker
+ * alone holds every partition itself ({@link Placement#alone}).
+ *
+ * <p>Three types describe a topic, each adding what the one below cannot know: {@code TopicRecord} (package
+ * {@code log}) is what a broker stores in {@code topics/<name>.properties} and needs to open its logs; this type adds
+ * the placements, which only the controller decides and which no broker's files are the truth for;
+ * {@link LocalTopic} adds what runs on this broker (the effective configuration and the replicas' handles).
  */
-public record ClusterTopic(TopicRecord record, List<Placement> placements, Map<Integer, Reassignment> reassignments) {
+public record TopicMetadata(TopicRecord record, List<Placement> placements, Map<Integer, Reassignment> reassignments) {
     /** A running reassignment: the replicas before it ({@code origin}, restored on cancel) and the wanted ones. */
     public record Reassignment(List<Integer> origin, List<Integer> target) {
         public Reassignment {
@@ -36,7 +43,7 @@ public record ClusterTopic(TopicRecord record, List<Placement> placements, Map<I
         }
     }
 
-    public ClusterTopic {
+    public TopicMetadata {
         placements = List.copyOf(placements);
         reassignments = Map.copyOf(reassignments);
         if (placements.size() != record.partitions()) {
@@ -44,17 +51,17 @@ public record ClusterTopic(TopicRecord record, List<Placement> placements, Map<I
         }
     }
 
-    public ClusterTopic(TopicRecord record, List<Placement> placements) {
+    public TopicMetadata(TopicRecord record, List<Placement> placements) {
         this(record, placements, Map.of());
     }
 
     /** The same topic with other placements (running reassignments kept). */
-    public ClusterTopic withPlacements(List<Placement> next) {
-        return new ClusterTopic(record, next, reassignments);
+    public TopicMetadata withPlacements(List<Placement> next) {
+        return new TopicMetadata(record, next, reassignments);
     }
 
     /** The same topic with another record (a config change, more partitions), placements and reassignments kept. */
-    public ClusterTopic withRecord(TopicRecord r, List<Placement> next) {
-        return new ClusterTopic(r, next, reassignments);
+    public TopicMetadata withRecord(TopicRecord r, List<Placement> next) {
+        return new TopicMetadata(r, next, reassignments);
     }
 }

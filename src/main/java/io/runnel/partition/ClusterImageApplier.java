@@ -1,0 +1,242 @@
+package io.runnel.partition;
+
+import io.runnel.config.ConfigException;
+import io.runnel.config.DynamicBrokerConfig;
+import io.runnel.config.Limits;
+import io.runnel.config.TopicConfig;
+import io.runnel.log.TopicStore.TopicRecord;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.BooleanSupplier;
+import org.apache.kafka.common.TopicPartition;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Makes this broker what the controller's {@link MetadataImage}s say, in a cluster: opens its replicas of new topics
+ * and of partitions reassigned to it, grows partition counts, takes new configs and placements (each replica becomes
+ * leader or follower), deletes the topics whose ids are tombstoned and the replicas reassigned away from it, and
+ * sends each leader's ISR changes back to the controller. Images are applied one at a time, in version order.
+ */
+public final class ClusterImageApplier {
+    private static final Logger LOG = LoggerFactory.getLogger(ClusterImageApplier.class);
+
+    private final Vertx vertx;
+    private final TopicRegistry topics;
+    private final LocalReplicas replicas;
+    private final DynamicBrokerConfig brokerConfig;
+    private final TopicAuthority authority;
+    private final BooleanSupplier closing;
+    private final int nodeId;
+    /** The image being applied, or the last one; the next waits for it. */
+    private Future<Void> applying = Future.succeededFuture();
+    private long appliedVersion = -1;
+    /** Running reassignments per topic in the last image applied, to tell when one ends ({@link #removable}). */
+    private final Map<String, Map<Integer, TopicMetadata.Reassignment>> seenReassignments = new ConcurrentHashMap<>();
+    /** The placements this broker's replicas kept on disk, read at start (for the report to the controller). */
+    private final Map<String, List<Placement>> persistedPlacements = new ConcurrentHashMap<>();
+
+    /**
+     * @param authority where leaders send their ISR changes (the controller)
+     * @param closing   whether the broker is stopping: images are then ignored
+     */
+    public ClusterImageApplier(Vertx vertx, TopicRegistry topics, LocalReplicas replicas, DynamicBrokerConfig brokerConfig, TopicAuthority authority,
+                               BooleanSupplier closing) {
+        this.vertx = vertx;
+        this.topics = topics;
+        this.replicas = replicas;
+        this.brokerConfig = brokerConfig;
+        this.authority = authority;
+        this.closing = closing;
+        this.nodeId = topics.nodeId();
+    }
+
+    /**
+     * Takes over the topics opened at start: their leaders' ISR changes go to the controller from now on, and the
+     * placements their replicas kept are remembered for this broker's report ({@link #persistedPlacement}).
+     */
+    public void start(List<LocalReplicas.Stored> stored) {
+        for (LocalReplicas.Stored s : stored) if (s.kept() != null) persistedPlacements.put(s.record().name(), s.kept());
+        topics.topics().forEach(this::connect);
+    }
+
+    /**
+     * The placement this broker last had from the controller for {@code topic}-{@code partition}, as kept on disk
+     * when it started (replicas, ISR and leader epoch; the leader unknown), if any.
+     */
+    public Optional<Placement> persistedPlacement(String topic, int partition) {
+        List<Placement> kept = persistedPlacements.get(topic);
+        return kept == null || partition < 0 || partition >= kept.size() ? Optional.empty() : Optional.ofNullable(kept.get(partition));
+    }
+
+    /**
+     * Applies an image: creates the topics this broker did not know (and opens its replicas of them), grows partition
+     * counts, takes new configs and placements, and deletes the topics whose ids are tombstoned. A topic held here and
+     * not yet in the image is kept: the controller learns of it when this broker registers. An image not newer than
+     * the last one applied is ignored.
+     */
+    public synchronized Future<Void> apply(MetadataImage image) {
+        applying = applying.transform(x -> {
+            if (image.version() <= appliedVersion) {
+                LOG.debug("Ignoring cluster metadata version {}: version {} is applied", image.version(), appliedVersion);
+                return Future.succeededFuture();
+            }
+            appliedVersion = image.version();
+            return watched(applyNow(image), image.topics().size());
+        }).andThen(ar -> {
+            if (ar.failed()) LOG.warn("Applying the cluster metadata failed", ar.cause());
+        });
+        return applying;
+    }
+
+    /**
+     * Warns while an image takes longer than {@link Limits#IMAGE_APPLY_WARN_MS} to apply: images apply one at a time,
+     * so one that hangs (a replica that does not open or close) keeps every later change, and with it this broker's
+     * metadata answers, from taking effect.
+     */
+    private Future<Void> watched(Future<Void> apply, int topicCount) {
+        if (apply.isComplete()) return apply;
+        long started = System.nanoTime();
+        long timer = vertx.setPeriodic(Limits.IMAGE_APPLY_WARN_MS, id -> LOG.warn("Applying the cluster metadata ({} topic(s)) has taken {} ms so far; "
+                + "later metadata waits for it", topicCount, (System.nanoTime() - started) / 1_000_000));
+        return apply.andThen(x -> vertx.cancelTimer(timer));
+    }
+
+    private Future<Void> applyNow(MetadataImage image) {
+        if (closing.getAsBoolean()) return Future.succeededFuture();
+        LOG.debug("Applying cluster metadata version {} of {} topic(s)", image.version(), image.topics().size());
+        List<Future<?>> all = new ArrayList<>();
+        for (LocalTopic t : topics.topics()) {
+            if (image.deleted().contains(t.topicId()) && !image.topics().containsKey(t.name())) all.add(removeLocally(t));
+        }
+        for (TopicMetadata m : image.topics().values()) {
+            TopicRecord r = m.record();
+            LocalTopic known = topics.topic(r.name()).orElse(null);
+            TopicConfig config;
+            try {
+                config = TopicConfig.of(brokerConfig.current(), r.configs());
+            } catch (ConfigException e) {
+                LOG.warn("Topic {} has an invalid config in the cluster metadata: {}", r.name(), e.getMessage());
+                continue;
+            }
+            if (known != null && !known.topicId().equals(r.topicId())) {
+                all.add(removeLocally(known).compose(v -> create(m, config)));
+            } else if (known == null) {
+                all.add(create(m, config));
+            } else {
+                all.add(update(known, m, config, removable(m)));
+            }
+        }
+        return Future.join(all).mapEmpty();
+    }
+
+    private Future<Void> removeLocally(LocalTopic t) {
+        topics.remove(t.name());
+        return replicas.deleteTopic(t);
+    }
+
+    private Future<Void> create(TopicMetadata m, TopicConfig config) {
+        return replicas.save(m.record()).compose(v -> replicas.open(m.record(), config, 0, m.placements())).map(o -> {
+            LocalTopic t = new LocalTopic(m, config, o.handles(), o.deploymentIds());
+            connect(t);
+            topics.put(t);
+            return null;
+        });
+    }
+
+    /**
+     * The partitions whose local copy this broker may delete: those it was being added to or removed from by a
+     * reassignment that has now ended (completed or cancelled). Nothing else deletes a replica: after a
+     * whole-cluster restart the controller rebuilds the metadata from the brokers' reports, and a placement that
+     * leaves this broker out may only be incomplete (a copy reassigned away while this broker was down stays, unused).
+     */
+    private Set<Integer> removable(TopicMetadata m) {
+        Map<Integer, TopicMetadata.Reassignment> before = seenReassignments.getOrDefault(m.record().name(), Map.of());
+        seenReassignments.put(m.record().name(), m.reassignments());
+        Set<Integer> out = new HashSet<>();
+        before.forEach((p, ra) -> {
+            if (!m.reassignments().containsKey(p) && (ra.adding().contains(nodeId) || ra.removing().contains(nodeId))) out.add(p);
+        });
+        return out;
+    }
+
+    private Future<Void> update(LocalTopic known, TopicMetadata m, TopicConfig config, Set<Integer> removable) {
+        TopicRecord r = m.record();
+        List<Placement> placements = m.placements();
+        Future<LocalTopic> grown = Future.succeededFuture(known);
+        if (r.partitions() > known.partitions().size()) {
+            grown = replicas.save(r).compose(v -> replicas.open(r, config, known.partitions().size(), placements)).map(added -> {
+                List<PartitionHandle> handles = new ArrayList<>(known.partitions());
+                handles.addAll(added.handles());
+                List<String> ids = new ArrayList<>(known.deploymentIds());
+                ids.addAll(added.deploymentIds());
+                LocalTopic t = new LocalTopic(m, known.config(), handles, ids);
+                connect(t);
+                return t;
+            });
+        } else if (!known.config().overrides().equals(r.configs())) {
+            grown = replicas.save(r).compose(v -> Future.all(known.localPartitions().stream().map(h -> h.updateConfig(config.logConfig())).toList()))
+                    .map(v -> known);
+        }
+        return grown.compose(t -> {
+            List<Future<Void>> roles = new ArrayList<>();
+            int n = Math.min(t.partitions().size(), placements.size());
+            PartitionHandle[] handles = t.partitions().toArray(PartitionHandle[]::new);
+            String[] ids = t.deploymentIds().toArray(String[]::new);
+            boolean[] opened = {false};
+            for (int p = 0; p < n; p++) {
+                PartitionHandle h = handles[p];
+                Placement pl = placements.get(p);
+                boolean mine = pl.replicas().contains(nodeId);
+                int at = p;
+                if (h == null && mine) {
+                    // A reassignment made this broker a replica: it opens the partition and starts following.
+                    TopicPartition tp = new TopicPartition(r.name(), p);
+                    roles.add(replicas.openOne(tp, config, pl).map(o -> {
+                        handles[at] = o.handles().get(0);
+                        ids[at] = o.deploymentIds().get(0);
+                        opened[0] = true;
+                        LOG.info("Broker {} is now a replica of {}", nodeId, tp);
+                        return null;
+                    }));
+                } else if (h != null && !mine && removable.contains(p)) {
+                    // Reassigned away (or an addition cancelled): the replica and its files go.
+                    roles.add(replicas.delete(h, ids[at]).map(v -> {
+                        handles[at] = null;
+                        ids[at] = null;
+                        LOG.info("Broker {} is no longer a replica of {}-{}; its copy is deleted", nodeId, r.name(), at);
+                        return null;
+                    }));
+                } else if (h != null && !h.placement().equals(pl)) {
+                    roles.add(h.applyPlacement(pl));
+                }
+            }
+            return Future.join(roles).transform(x -> {
+                if (x.failed()) LOG.warn("Changing the replicas of topic {} failed", r.name(), x.cause());
+                LocalTopic next = new LocalTopic(m, config, Arrays.asList(handles), Arrays.asList(ids));
+                topics.put(next);
+                if (opened[0]) connect(next); // the new replicas' ISR proposals go to the controller too
+                return Future.<Void>succeededFuture();
+            });
+        });
+    }
+
+    /** A leader's ISR changes go to the controller. */
+    private void connect(LocalTopic t) {
+        for (int p = 0; p < t.partitions().size(); p++) {
+            PartitionHandle h = t.partitions().get(p);
+            if (h == null) continue;
+            int partition = p;
+            h.useIsrProposals(isr -> authority.alterIsr(t.name(), partition, h.placement().leaderEpoch(), isr)
+                    .onFailure(e -> LOG.info("ISR change of {}-{} to {} was not taken: {}", t.name(), partition, isr, e.getMessage())));
+        }
+    }
+}
