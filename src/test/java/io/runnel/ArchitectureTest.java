@@ -2,8 +2,6 @@ package io.runnel;
 
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 
-import com.tngtech.archunit.base.DescribedPredicate;
-import com.tngtech.archunit.core.domain.JavaClass;
 import com.tngtech.archunit.core.importer.ImportOption;
 import com.tngtech.archunit.junit.AnalyzeClasses;
 import com.tngtech.archunit.junit.ArchTest;
@@ -18,16 +16,28 @@ class ArchitectureTest {
                     "org.apache.kafka.common.network..", "org.apache.kafka.common.requests..");
 
     /**
-     * The protocol layers see the log's result values (offsets, read bytes, and the file slices the zero-copy fetch
-     * sends), never the log itself.
+     * The protocol layers see the log's value types (offsets, read bytes, the file slices the zero-copy fetch sends),
+     * never the log itself: they reach it through {@code partition.PartitionHandle}.
      */
     @ArchTest
-    static final ArchRule onlyPartitionReachesTheLog = noClasses().that()
-            .resideInAnyPackage("io.runnel.kafka..", "io.runnel.http..", "io.runnel.group..")
-            .should().dependOnClassesThat(JavaClass.Predicates.resideInAPackage("io.runnel.log..")
-                    .and(DescribedPredicate.not(JavaClass.Predicates.simpleNameEndingWith("Result")
-                            .or(JavaClass.Predicates.simpleName("AppendInfo")).or(JavaClass.Predicates.simpleName("TimestampOffset"))
-                            .or(JavaClass.Predicates.simpleName("EpochEnd")).or(JavaClass.Predicates.simpleName("LogSlice")))));
+    static final ArchRule onlyPartitionReachesTheLog = noClasses().that().resideInAnyPackage("io.runnel.kafka..", "io.runnel.http..", "io.runnel.group..")
+            .should().dependOnClassesThat().resideInAPackage("io.runnel.log")
+            .because("kafka, http and group may use io.runnel.log.value only");
+
+    /** The value types stand alone, so that using them brings none of the log along. */
+    @ArchTest
+    static final ArchRule logValuesAreALeaf = noClasses().that().resideInAPackage("io.runnel.log.value..")
+            .should().dependOnClassesThat().resideInAnyPackage("io.runnel.log", "io.runnel.config..", "io.runnel.partition..");
+
+    /** A partition knows nothing of who drives it: the cluster, the protocols. */
+    @ArchTest
+    static final ArchRule partitionImportsNeitherClusterNorProtocols = noClasses().that().resideInAPackage("io.runnel.partition..")
+            .should().dependOnClassesThat().resideInAnyPackage("io.runnel.cluster..", "io.runnel.kafka..", "io.runnel.http..");
+
+    /** The group coordinator is protocol-neutral (Kafka and WebSocket clients share it) and cluster-neutral. */
+    @ArchTest
+    static final ArchRule groupImportsNeitherKafkaNorCluster = noClasses().that().resideInAPackage("io.runnel.group..")
+            .should().dependOnClassesThat().resideInAnyPackage("io.runnel.kafka..", "io.runnel.cluster..", "io.runnel.http..");
 
     @ArchTest
     static final ArchRule onlyClusterImportsHazelcast = noClasses().that().resideOutsideOfPackage("io.runnel.cluster..")

@@ -1,5 +1,6 @@
 package io.runnel.cluster;
 
+import io.runnel.config.Limits;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -37,7 +38,7 @@ final class BrokerClient {
     BrokerClient(Vertx vertx, String host, int port, String clientId, long requestTimeoutMs) {
         this.vertx = vertx;
         this.requestTimeoutMs = requestTimeoutMs;
-        this.client = vertx.createNetClient(new NetClientOptions().setTcpNoDelay(true).setConnectTimeout(5_000));
+        this.client = vertx.createNetClient(new NetClientOptions().setTcpNoDelay(true).setConnectTimeout(Limits.BROKER_CONNECT_TIMEOUT_MS));
         this.host = host;
         this.port = port;
         this.clientId = clientId;

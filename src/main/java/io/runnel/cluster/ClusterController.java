@@ -1,8 +1,9 @@
 package io.runnel.cluster;
 
-import io.runnel.log.TopicStore.TopicRecord;
-import io.runnel.partition.TopicMetadata;
+import io.runnel.config.BrokerConfig;
+import io.runnel.log.value.TopicRecord;
 import io.runnel.partition.Placement;
+import io.runnel.partition.TopicMetadata;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.Message;
@@ -20,7 +21,9 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Supplier;
 import java.util.stream.IntStream;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.errors.ApiException;
 import org.apache.kafka.common.errors.ElectionNotNeededException;
@@ -35,16 +38,18 @@ import org.apache.kafka.common.errors.PreferredLeaderNotAvailableException;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.common.protocol.Errors;
+import org.apache.kafka.common.requests.ApiError;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The controller's work, on the broker elected controller: it owns the cluster's topic metadata in Hazelcast's
- * {@code runnel-topics} map (and the tombstones of deleted topics in {@code runnel-deleted}).
+ * The controller's decisions, on the broker elected controller: it owns the cluster's topic metadata in its
+ * {@link MetadataStore} (Hazelcast maps, or the CP image) and knows the brokers only as the live node ids it is given.
  *
  * <ul>
- *   <li>Commands from every broker (create, delete, grow, configure a topic) arrive on the clustered event bus at
- *       {@link #ADDRESS}, which only the controller consumes; they run one at a time on a worker thread.</li>
+ *   <li>{@link ControllerCommand}s from every broker (create, delete, grow, configure a topic, ISR changes, leader
+ *       elections, reassignments) arrive on the clustered event bus at {@link ControllerCommand#ADDRESS}, which only
+ *       the controller consumes; they run one at a time on a worker thread.</li>
  *   <li>Replicas are assigned as Kafka's rack-unaware assignment does (a random first broker and a random shift, so
  *       leaders and replicas spread over the live brokers); the first replica is the preferred leader.</li>
  *   <li>When a broker leaves, the partitions it led get a new leader from their in-sync replicas, with the leader
@@ -57,10 +62,9 @@ import org.slf4j.LoggerFactory;
  * </ul>
  */
 final class ClusterController {
-    static final String ADDRESS = "runnel.controller";
     private static final Logger LOG = LoggerFactory.getLogger(ClusterController.class);
 
-    private final HazelcastCluster cluster;
+    private final Supplier<List<Integer>> liveBrokers;
     private final Vertx vertx;
     private final MetadataStore store;
     private final long epoch;
@@ -75,12 +79,21 @@ final class ClusterController {
      * {@code leader.imbalance.per.broker.percentage}).
      */
     record Settings(boolean unclean, boolean autoRebalance, long rebalanceIntervalMs, int imbalancePercentage) {
+        /** The settings the broker configuration gives, under Kafka's key names. */
+        static Settings of(BrokerConfig config) {
+            return new Settings(config.get(BrokerConfig.UNCLEAN_LEADER_ELECTION_ENABLE), config.get(BrokerConfig.AUTO_LEADER_REBALANCE_ENABLE),
+                    config.get(BrokerConfig.LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS) * 1000L, config.get(BrokerConfig.LEADER_IMBALANCE_PER_BROKER_PERCENTAGE));
+        }
     }
 
-    ClusterController(HazelcastCluster cluster, Vertx vertx, MetadataStore store, long epoch, Settings settings) {
+    /** The last task queued: each new one starts when it ends, whichever thread queued it. */
+    private Future<?> tail = Future.succeededFuture();
+
+    /** @param liveBrokers the node ids of the live, registered brokers, ascending */
+    ClusterController(Vertx vertx, MetadataStore store, long epoch, Settings settings, Supplier<List<Integer>> liveBrokers) {
         this.settings = settings;
         this.unclean = settings.unclean();
-        this.cluster = cluster;
+        this.liveBrokers = liveBrokers;
         this.vertx = vertx;
         this.store = store;
         this.epoch = epoch;
@@ -88,7 +101,7 @@ final class ClusterController {
 
     /** Starts consuming commands (call on a Vert.x context) and brings the metadata in line with the live brokers. */
     void start() {
-        consumer = vertx.eventBus().consumer(ADDRESS, this::onCommand);
+        consumer = vertx.eventBus().consumer(ControllerCommand.ADDRESS, this::onCommand);
         run(() -> {
             reconcileAll();
             return null;
@@ -106,9 +119,6 @@ final class ClusterController {
         if (rebalanceTimer >= 0) vertx.cancelTimer(rebalanceTimer);
     }
 
-    /** The last task queued: each new one starts when it ends, whichever thread queued it. */
-    private Future<?> tail = Future.succeededFuture();
-
     /**
      * Runs controller work on a worker thread, one task at a time, in the order queued. The order is kept here, not
      * by executeBlocking's ordering, which holds only per calling context: tasks queued from Hazelcast's event threads
@@ -122,35 +132,49 @@ final class ClusterController {
     }
 
     private void onCommand(Message<JsonObject> m) {
-        JsonObject c = m.body();
+        ControllerCommand command;
+        try {
+            command = ControllerCommand.decode(m.body());
+        } catch (RuntimeException e) {
+            m.fail(Errors.forException(e).code(), e.getMessage());
+            return;
+        }
         run(() -> {
             fence();
-            JsonObject result = null;
-            switch (c.getString("op")) {
-                case "create" -> create(c.getString("name"), c.getInteger("partitions"), c.getInteger("replicationFactor"), strings(c.getJsonObject("configs")));
-                case "delete" -> delete(c.getString("name"));
-                case "grow" -> grow(c.getString("name"), c.getInteger("total"));
-                case "configure" -> configure(c.getString("name"), strings(c.getJsonObject("configs")));
-                case "alterIsr" -> alterIsr(c.getString("name"), c.getInteger("partition"), c.getInteger("leader"), c.getInteger("leaderEpoch"),
-                        TopicJson.ints(c.getJsonArray("isr")));
-                case "elect" -> result = elect(c.getInteger("type"), c.getJsonObject("partitions"));
-                case "reassign" -> reassign(c.getString("name"), c.getInteger("partition"),
-                        c.getJsonArray("replicas") == null ? null : TopicJson.ints(c.getJsonArray("replicas")), c.getBoolean("allowRfChange", true));
-                default -> throw new InvalidRequestException("Unknown controller command " + c.getString("op"));
-            }
-            return result;
+            return execute(command);
         }).onComplete(ar -> {
             if (ar.succeeded()) {
                 m.reply(ar.result() != null ? ar.result() : new JsonObject().put("ok", true));
             } else {
                 Throwable e = ar.cause();
                 Errors error = e instanceof ApiException ? Errors.forException(e) : Errors.UNKNOWN_SERVER_ERROR;
-                if (!(e instanceof ApiException)) LOG.warn("Controller command {} failed", c.getString("op"), e);
+                if (!(e instanceof ApiException)) LOG.warn("Controller command {} failed", command, e);
                 m.fail(error.code(), e.getMessage());
             }
         });
     }
 
+    /** Carries out a command (on a worker, fenced); the reply's body, or null for a plain acknowledgement. */
+    private JsonObject execute(ControllerCommand command) {
+        if (command instanceof ControllerCommand.Create c) {
+            create(c.name(), c.partitions(), c.replicationFactor(), c.configs());
+        } else if (command instanceof ControllerCommand.Delete c) {
+            delete(c.name());
+        } else if (command instanceof ControllerCommand.Grow c) {
+            grow(c.name(), c.total());
+        } else if (command instanceof ControllerCommand.Configure c) {
+            configure(c.name(), c.configs());
+        } else if (command instanceof ControllerCommand.AlterIsr c) {
+            alterIsr(c.name(), c.partition(), c.leader(), c.leaderEpoch(), c.isr());
+        } else if (command instanceof ControllerCommand.Elect c) {
+            return ControllerCommand.encodeResults(elect(c.unclean(), c.partitions()));
+        } else if (command instanceof ControllerCommand.Reassign c) {
+            reassign(c.name(), c.partition(), c.replicas(), c.allowReplicationFactorChange());
+        }
+        return null;
+    }
+
+    /** A report's config overrides. */
     private static Map<String, String> strings(JsonObject o) {
         Map<String, String> out = new HashMap<>();
         if (o != null) o.forEach(e -> out.put(e.getKey(), String.valueOf(e.getValue())));
@@ -166,7 +190,7 @@ final class ClusterController {
 
     private void create(String name, int partitions, int rf, Map<String, String> configs) {
         if (store.topic(name) != null) throw new TopicExistsException("Topic '" + name + "' already exists.");
-        List<Integer> live = cluster.liveNodeIds();
+        List<Integer> live = liveBrokers.get();
         // Kafka's offsets.topic.replication.factor is 3; with fewer brokers the offsets topic takes what there is.
         if (name.equals("__consumer_offsets")) rf = Math.min(rf, live.size());
         if (rf < 1 || rf > live.size()) {
@@ -217,7 +241,7 @@ final class ClusterController {
         if (total <= t.record().partitions()) {
             throw new InvalidPartitionsException("Topic '" + name + "' has " + t.record().partitions() + " partitions; the new count must be larger");
         }
-        List<Integer> live = cluster.liveNodeIds();
+        List<Integer> live = liveBrokers.get();
         int rf = t.placements().get(0).replicas().size();
         if (rf > live.size()) throw new InvalidReplicationFactorException("Only " + live.size() + " brokers are live for replication factor " + rf);
         List<Placement> placements = new ArrayList<>(t.placements());
@@ -245,14 +269,14 @@ final class ClusterController {
             throw new FencedLeaderEpochException("Broker " + leader + " in epoch " + leaderEpoch
                     + " does not lead " + name + "-" + partition + " (leader " + p.leader() + ", epoch " + p.leaderEpoch() + ")");
         }
-        Set<Integer> live = new TreeSet<>(cluster.liveNodeIds());
+        Set<Integer> live = new TreeSet<>(liveBrokers.get());
         List<Integer> next = isr.stream().filter(r -> p.replicas().contains(r) && live.contains(r)).distinct().toList();
         if (!next.contains(leader)) throw new InvalidRequestException("The ISR must hold its leader");
         if (next.equals(p.isr())) return;
         List<Placement> placements = new ArrayList<>(t.placements());
         placements.set(partition, new Placement(p.replicas(), p.leader(), p.leaderEpoch(), next));
         LOG.info("ISR of {}-{} is now {}", name, partition, next);
-        TopicMetadata changed = completeReassignments(t.withPlacements(placements), new TreeSet<>(cluster.liveNodeIds()));
+        TopicMetadata changed = completeReassignments(t.withPlacements(placements), new TreeSet<>(liveBrokers.get()));
         store.putTopic(epoch, name, TopicJson.encode(changed));
     }
 
@@ -275,12 +299,12 @@ final class ClusterController {
                 throw new NoReassignmentInProgressException("No reassignment of " + name + "-" + partition + " is running");
             }
             reassignments.remove(partition);
-            placements.set(partition, narrowTo(p, running.origin(), new TreeSet<>(cluster.liveNodeIds())));
+            placements.set(partition, narrowTo(p, running.origin(), new TreeSet<>(liveBrokers.get())));
             store.putTopic(epoch, name, TopicJson.encode(new TopicMetadata(t.record(), placements, reassignments)));
             LOG.info("Reassignment of {}-{} cancelled; replicas {}", name, partition, running.origin());
             return;
         }
-        Set<Integer> live = new TreeSet<>(cluster.liveNodeIds());
+        Set<Integer> live = new TreeSet<>(liveBrokers.get());
         if (target.isEmpty() || new HashSet<>(target).size() != target.size() || !live.containsAll(target)) {
             throw new InvalidReplicaAssignmentException("Replicas " + target
                     + " must be distinct live brokers (live: " + live + ")");
@@ -329,24 +353,20 @@ final class ClusterController {
 
     // ---- leader elections on request (Kafka's ElectLeaders) and preferred-leader rebalance ----
 
-    /** ElectLeaders' election types (Kafka's ElectionType). */
-    static final int PREFERRED = 0;
-    static final int UNCLEAN = 1;
-
     /**
-     * Elects leaders for {@code partitions} ({@code {topic: [partition, ...]}}, or null for every partition), as
-     * Kafka's ElectLeaders: PREFERRED moves leadership to the first replica when it is live and in sync, UNCLEAN gives
-     * a leaderless partition any live replica. Answers {@code {"results": [{"topic", "partition", "error", "message"}]}}.
+     * Elects leaders for {@code partitions} ({@code topic -> partitions}, or null for every partition), as Kafka's
+     * ElectLeaders: a preferred election moves leadership to the first replica when it is live and in sync, an
+     * unclean one gives a leaderless partition any live replica. The result per partition is NONE when elected.
      */
-    private JsonObject elect(int type, JsonObject partitions) {
-        Set<Integer> live = new TreeSet<>(cluster.liveNodeIds());
-        JsonArray results = new JsonArray();
+    private Map<TopicPartition, ApiError> elect(boolean unclean, Map<String, List<Integer>> partitions) {
+        Set<Integer> live = new TreeSet<>(liveBrokers.get());
+        Map<TopicPartition, ApiError> results = new LinkedHashMap<>();
         Map<String, List<Integer>> wanted = new LinkedHashMap<>();
         Map<String, String> all = store.topics();
         if (partitions == null) {
             all.forEach((name, text) -> wanted.put(name, IntStream.range(0, TopicJson.decode(text).placements().size()).boxed().toList()));
         } else {
-            partitions.forEach(e -> wanted.put(e.getKey(), TopicJson.ints((JsonArray) e.getValue())));
+            wanted.putAll(partitions);
         }
         wanted.forEach((name, ps) -> {
             String text = all.get(name);
@@ -354,23 +374,22 @@ final class ClusterController {
             List<Placement> next = t == null ? null : new ArrayList<>(t.placements());
             boolean changed = false;
             for (int p : ps) {
-                JsonObject r = new JsonObject().put("topic", name).put("partition", p);
-                results.add(r);
+                TopicPartition tp = new TopicPartition(name, p);
                 try {
                     if (next == null || p < 0 || p >= next.size()) throw new UnknownTopicOrPartitionException(name + "-" + p + " does not exist");
-                    Placement q = type == UNCLEAN ? uncleanElection(next.get(p), live) : preferredElection(next.get(p), live);
+                    Placement q = unclean ? uncleanElection(next.get(p), live) : preferredElection(next.get(p), live);
                     next.set(p, q);
                     changed = true;
-                    r.put("error", Errors.NONE.code());
-                    LOG.info("{} election: {}-{} is now led by broker {} (epoch {})", type == UNCLEAN ? "Unclean" : "Preferred", name, p,
+                    results.put(tp, ApiError.NONE);
+                    LOG.info("{} election: {}-{} is now led by broker {} (epoch {})", unclean ? "Unclean" : "Preferred", name, p,
                             q.leader(), q.leaderEpoch());
                 } catch (ApiException e) {
-                    r.put("error", Errors.forException(e).code()).put("message", e.getMessage());
+                    results.put(tp, new ApiError(Errors.forException(e), e.getMessage()));
                 }
             }
             if (changed) store.putTopic(epoch, name, TopicJson.encode(t.withPlacements(next)));
         });
-        return new JsonObject().put("results", results);
+        return results;
     }
 
     /** The placement with its preferred replica leading, or the reason it cannot be (Kafka's errors for ElectLeaders). */
@@ -407,7 +426,7 @@ final class ClusterController {
      */
     void rebalance() {
         fence();
-        Set<Integer> live = new TreeSet<>(cluster.liveNodeIds());
+        Set<Integer> live = new TreeSet<>(liveBrokers.get());
         Map<String, TopicMetadata> topics = new LinkedHashMap<>();
         store.topics().forEach((name, text) -> topics.put(name, TopicJson.decode(text)));
         Set<Integer> overThreshold = imbalancedBrokers(topics.values(), settings.imbalancePercentage());
@@ -455,7 +474,7 @@ final class ClusterController {
     /** Re-checks every partition's leader against the live brokers (after an election or a membership change). */
     void reconcileAll() {
         fence();
-        Set<Integer> live = new TreeSet<>(cluster.liveNodeIds());
+        Set<Integer> live = new TreeSet<>(liveBrokers.get());
         for (var e : store.topics().entrySet()) {
             String name = e.getKey();
             TopicMetadata t = TopicJson.decode(e.getValue());
@@ -530,10 +549,10 @@ final class ClusterController {
                         // the leader is chosen again below from the live in-sync replicas.
                         JsonObject k = known.getJsonObject(p);
                         List<Integer> replicas = TopicJson.ints(k.getJsonArray("replicas"));
-                        placements.add(replicas.isEmpty() ? new Placement(List.of(), -1, 0, List.of())
+                        placements.add(replicas.isEmpty() ? Placement.NONE
                                 : new Placement(replicas, -1, k.getInteger("epoch"), TopicJson.ints(k.getJsonArray("isr"))));
                     } else {
-                        placements.add(new Placement(List.of(), -1, 0, List.of()));
+                        placements.add(Placement.NONE);
                     }
                 }
                 t = new TopicMetadata(new TopicRecord(name, id, count, strings(r.getJsonObject("configs"))), placements);

@@ -3,6 +3,7 @@ package io.runnel.cluster;
 import com.hazelcast.core.HazelcastInstance;
 import com.hazelcast.cp.IAtomicLong;
 import com.hazelcast.cp.IAtomicReference;
+import io.runnel.config.Limits;
 import io.vertx.core.json.JsonObject;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -28,21 +29,17 @@ import org.apache.kafka.common.errors.NotControllerException;
  * the image with its FencedLock token ({@link #claim}), and from then on every write of an older controller fails
  * with {@code NOT_CONTROLLER} (Kafka's controller epoch, KIP-631's fencing by the quorum). Each write raises the
  * version and sets a CP counter to it ({@code runnel-metadata-version}), which brokers poll cheaply before reading
- * the whole image. Calls block for at most {@link #TIMEOUT_S} seconds: without a CP majority they fail instead of
+ * the whole image. Calls block for at most {@link Limits#CP_CALL_TIMEOUT_S} seconds: without a CP majority they fail instead of
  * hanging a worker thread.
  */
 final class CpMetadata implements MetadataStore {
-    static final int TIMEOUT_S = 10;
     private final HazelcastInstance hz;
     private final LongConsumer written;
     private IAtomicReference<String> image;
     private IAtomicLong version;
 
     /** A decoded image. */
-    record Image(long version, JsonObject controller, Map<String, String> topics, Set<Uuid> deleted) {
-        long controllerEpoch() {
-            return controller == null ? 0 : controller.getLong("epoch", 0L);
-        }
+    record Image(long version, ControllerInfo controller, Map<String, String> topics, Set<Uuid> deleted) {
     }
 
     /** {@code written} hears the version of each write this broker made (to tell the other brokers at once). */
@@ -64,9 +61,9 @@ final class CpMetadata implements MetadataStore {
 
     static <T> T await(CompletionStage<T> call) {
         try {
-            return call.toCompletableFuture().get(TIMEOUT_S, TimeUnit.SECONDS);
+            return call.toCompletableFuture().get(Limits.CP_CALL_TIMEOUT_S, TimeUnit.SECONDS);
         } catch (TimeoutException e) {
-            throw new NotControllerException("The metadata quorum (CP subsystem) did not answer within " + TIMEOUT_S + " s");
+            throw new NotControllerException("The metadata quorum (CP subsystem) did not answer within " + Limits.CP_CALL_TIMEOUT_S + " s");
         } catch (ExecutionException e) {
             throw new NotControllerException("The metadata quorum (CP subsystem) failed: " + e.getCause());
         } catch (InterruptedException e) {
@@ -91,20 +88,20 @@ final class CpMetadata implements MetadataStore {
         o.getJsonObject("topics", new JsonObject()).forEach(e -> topics.put(e.getKey(), ((JsonObject) e.getValue()).encode()));
         Set<Uuid> deleted = new HashSet<>();
         o.getJsonObject("deleted", new JsonObject()).fieldNames().forEach(id -> deleted.add(Uuid.fromString(id)));
-        return new Image(o.getLong("version", 0L), o.getJsonObject("controller"), Map.copyOf(topics), Set.copyOf(deleted));
+        return new Image(o.getLong("version", 0L), ControllerInfo.fromJson(o.getJsonObject("controller")), Map.copyOf(topics), Set.copyOf(deleted));
     }
 
     /**
-     * Makes {@code epoch} (a FencedLock token) the controller epoch of the image, unless a newer one is there already.
-     * From then on writes under older epochs fail.
+     * Makes the claimant's epoch (a FencedLock token) the controller epoch of the image, unless a newer one is there
+     * already. From then on writes under older epochs fail.
      */
-    boolean claim(long epoch, int nodeId, String member) {
+    boolean claim(ControllerInfo claimant) {
         while (true) {
             String cur = await(image().getAsync());
             JsonObject o = cur == null ? new JsonObject() : new JsonObject(cur);
             JsonObject c = o.getJsonObject("controller");
-            if (c != null && c.getLong("epoch", 0L) > epoch) return false;
-            o.put("controller", new JsonObject().put("nodeId", nodeId).put("epoch", epoch).put("member", member));
+            if (c != null && c.getLong("epoch", 0L) > claimant.epoch()) return false;
+            o.put("controller", claimant.toJson());
             if (commit(cur, o)) return true;
         }
     }

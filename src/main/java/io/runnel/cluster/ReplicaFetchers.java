@@ -1,9 +1,10 @@
 package io.runnel.cluster;
 
-import io.runnel.partition.TopicMetadata;
-import io.runnel.partition.PartitionHandle;
+import io.runnel.config.Limits;
 import io.runnel.partition.MetadataImage;
+import io.runnel.partition.PartitionHandle;
 import io.runnel.partition.Placement;
+import io.runnel.partition.TopicMetadata;
 import io.runnel.partition.TopicRegistry;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
@@ -44,10 +45,6 @@ public final class ReplicaFetchers {
     /** Fetch v12: topic names (no ids), flexible, with the replica id in the request body. */
     private static final short FETCH_VERSION = 12;
     private static final short OFFSET_FOR_LEADER_EPOCH_VERSION = 4;
-    private static final int FETCH_MAX_WAIT_MS = 500;
-    private static final int PARTITION_MAX_BYTES = 1 << 20;
-    private static final int RESPONSE_MAX_BYTES = 8 << 20;
-    private static final long RETRY_MS = 200;
 
     private final Vertx vertx;
     private final Context context;
@@ -143,7 +140,7 @@ public final class ReplicaFetchers {
         }
 
         private void later() {
-            vertx.setTimer(RETRY_MS, x -> {
+            vertx.setTimer(Limits.REPLICA_FETCH_RETRY_MS, x -> {
                 if (!stopped) round();
             });
         }
@@ -228,10 +225,10 @@ public final class ReplicaFetchers {
         private Future<Void> fetch(BrokerClient c) {
             Map<TopicPartition, FetchRequest.PartitionData> data = new LinkedHashMap<>();
             parts.forEach((tp, f) -> handle(tp).ifPresent(h -> data.put(tp, new FetchRequest.PartitionData(Uuid.ZERO_UUID, h.logEndOffset(), -1,
-                    PARTITION_MAX_BYTES, Optional.of(f.epoch)))));
+                    Limits.REPLICA_FETCH_PARTITION_MAX_BYTES, Optional.of(f.epoch)))));
             if (data.isEmpty()) return Future.succeededFuture();
-            FetchRequest request = FetchRequest.Builder.forReplica(FETCH_VERSION, self, -1, FETCH_MAX_WAIT_MS, 1, data)
-                    .setMaxBytes(RESPONSE_MAX_BYTES).build(FETCH_VERSION);
+            FetchRequest request = FetchRequest.Builder.forReplica(FETCH_VERSION, self, -1, Limits.REPLICA_FETCH_MAX_WAIT_MS, 1, data)
+                    .setMaxBytes(Limits.REPLICA_FETCH_RESPONSE_MAX_BYTES).build(FETCH_VERSION);
             return c.<FetchResponse>send(request, FETCH_VERSION).compose(resp -> {
                 if (resp.error() != Errors.NONE) return Future.failedFuture(resp.error().exception());
                 List<Future<?>> appends = new ArrayList<>();
@@ -270,7 +267,7 @@ public final class ReplicaFetchers {
             if (!pause) return step;
             return step.compose(v -> {
                 Promise<Void> wait = Promise.promise();
-                vertx.setTimer(RETRY_MS, id -> wait.complete());
+                vertx.setTimer(Limits.REPLICA_FETCH_RETRY_MS, id -> wait.complete());
                 return wait.future();
             });
         }

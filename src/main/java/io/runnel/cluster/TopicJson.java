@@ -1,8 +1,8 @@
 package io.runnel.cluster;
 
-import io.runnel.log.TopicStore.TopicRecord;
-import io.runnel.partition.TopicMetadata;
+import io.runnel.log.value.TopicRecord;
 import io.runnel.partition.Placement;
+import io.runnel.partition.TopicMetadata;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;

@@ -6,6 +6,7 @@ import static io.runnel.config.ConfigKey.intKey;
 import static io.runnel.config.ConfigKey.listKey;
 import static io.runnel.config.ConfigKey.longKey;
 import static io.runnel.config.ConfigKey.stringKey;
+
 import java.io.IOException;
 import java.io.Reader;
 import java.net.URI;
@@ -167,12 +168,6 @@ public final class BrokerConfig {
 
     private final List<Layer> layers;
 
-    private BrokerConfig(Map<String, Object> values, Map<String, String> origins, List<Layer> layers) {
-        this.values = Collections.unmodifiableMap(values);
-        this.origins = Collections.unmodifiableMap(origins);
-        this.layers = List.copyOf(layers);
-    }
-
     /**
      * Keys that can change while the broker runs (IncrementalAlterConfigs on a BROKER resource), as in Kafka: the
      * defaults of the topic-level storage settings. Everything else is read once at start.
@@ -186,6 +181,12 @@ public final class BrokerConfig {
     public static final String DYNAMIC_DEFAULT = "dynamic default broker config";
     /** Origin of values set with IncrementalAlterConfigs on this broker's resource (its node id). */
     public static final String DYNAMIC_BROKER = "dynamic broker config";
+
+    private BrokerConfig(Map<String, Object> values, Map<String, String> origins, List<Layer> layers) {
+        this.values = Collections.unmodifiableMap(values);
+        this.origins = Collections.unmodifiableMap(origins);
+        this.layers = List.copyOf(layers);
+    }
 
     /**
      * This configuration with dynamic overrides on top (Kafka's precedence: per-broker over cluster default over

@@ -1,7 +1,7 @@
 package io.runnel.config;
 
-import io.runnel.log.DynamicConfigStore;
 import io.runnel.log.DynamicConfigStore.Dynamic;
+import io.runnel.log.DynamicConfigStore;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Map;

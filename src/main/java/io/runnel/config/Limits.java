@@ -61,6 +61,13 @@ public final class Limits {
     public static final int PRODUCER_BATCHES_REMEMBERED = 5;
 
     /**
+     * Bytes a Kafka request's buffer is allocated ahead of the bytes received (one socket read's worth): the buffer
+     * grows to the size the request announces as its bytes arrive, so that connections announcing large requests
+     * they never send reserve no memory for them.
+     */
+    public static final int KAFKA_REQUEST_BUFFER_AHEAD_BYTES = 64 * 1024;
+
+    /**
      * Requests of one Kafka connection being handled at once. Responses are built in memory (a fetch's up to
      * fetch.max.bytes), so this bounds what a client that does not read its responses can make the broker hold;
      * five matches the Java client's max.in.flight.requests.per.connection, so pipelining clients lose nothing.
@@ -135,4 +142,107 @@ public final class Limits {
 
     /** After this long (ms), and as often again, a broker warns that a cluster metadata image is still being applied. */
     public static final long IMAGE_APPLY_WARN_MS = 10_000;
+
+    // ---- the cluster: Hazelcast membership and the metadata quorum (package cluster) ----
+
+    /** Seconds between two Hazelcast heartbeats of a member (and of a CP session). One second detects a frozen broker soon. */
+    public static final int CLUSTER_HEARTBEAT_INTERVAL_S = 1;
+
+    /**
+     * Seconds without a heartbeat after which a broker is declared gone: Kafka's broker.session.timeout.ms is 9 s. A
+     * killed broker is noticed at once, when its connections close.
+     */
+    public static final int CLUSTER_MEMBER_TIMEOUT_S = 10;
+
+    /** Seconds between Hazelcast's checks for a split cluster to merge: a broker cut off or frozen rejoins within seconds. */
+    public static final int CLUSTER_MERGE_INTERVAL_S = 5;
+
+    /**
+     * Longest wait, in ms, after a merge for Hazelcast's partition table to settle before the maps are read again
+     * (read during the merge's migrations, they miss entries). Past it the broker reads anyway.
+     */
+    public static final long CLUSTER_MERGE_SETTLE_MS = 30_000;
+
+    /** Pause, in ms, between two checks that the partition table settled after a merge (a local call). */
+    public static final long CLUSTER_SAFE_POLL_MS = 100;
+
+    /**
+     * How often, in ms, each broker reads the broker registrations again whatever the events said: events can be
+     * missed (a member failing, a merge) and an entry that does not change sends none again. A few small entries.
+     */
+    public static final long CLUSTER_REGISTRATION_CHECK_MS = 5_000;
+
+    /** Longest wait, in ms, for a cluster thread (the CP election, the metadata poller) to end at shutdown. */
+    public static final long CLUSTER_THREAD_JOIN_MS = 3_000;
+
+    /**
+     * Seconds a CP session (the controller lock holder's) lives without heartbeats: like Kafka's
+     * broker.session.timeout.ms, so a frozen controller loses the lock in about as long as a frozen KRaft one.
+     */
+    public static final int CP_SESSION_TTL_S = 10;
+
+    /** Seconds after which a CP member that is gone is removed, so that a restarted broker can be promoted in its place. */
+    public static final int CP_MEMBER_REMOVAL_S = 10;
+
+    /** The CP group's Raft timings, in ms and counts: a leader is suspected after 5 missed 1 s heartbeats. */
+    public static final long CP_RAFT_HEARTBEAT_MS = 1_000;
+    public static final int CP_RAFT_MISSED_HEARTBEATS = 5;
+    public static final long CP_RAFT_ELECTION_TIMEOUT_MS = 2_000;
+
+    /** Longest wait, in seconds, for one call to the CP subsystem: without a CP majority it fails instead of hanging a worker. */
+    public static final int CP_CALL_TIMEOUT_S = 10;
+
+    /**
+     * How long, in ms, the CP election waits for the controller lock at a time, and how often its holder checks it
+     * still holds it: a controller that lost its CP session gives the role up within this.
+     */
+    public static final long CP_ELECTION_POLL_MS = 1_000;
+
+    /** How often, in ms, a broker checks the CP group's size (and promotes itself into a group that lost a member). */
+    public static final long CP_GROUP_CHECK_MS = 2_000;
+
+    /** How often, in ms, a broker compares the CP metadata's version with the one it applied (a counter read). */
+    public static final long CP_METADATA_POLL_MS = 1_000;
+
+    /** Every this many version checks a broker reads the whole CP metadata image anyway (a missed announcement). */
+    public static final int CP_METADATA_FULL_READ_POLLS = 10;
+
+    // ---- replication: the follower side (package cluster) ----
+
+    /** Longest time, in ms, a follower's fetch waits at the leader for new records (Kafka's replica.fetch.wait.max.ms). */
+    public static final int REPLICA_FETCH_MAX_WAIT_MS = 500;
+
+    /** Bytes a follower fetches per partition at most (Kafka's replica.fetch.max.bytes). */
+    public static final int REPLICA_FETCH_PARTITION_MAX_BYTES = 1 << 20;
+
+    /** Bytes of one follower fetch response at most (Kafka's replica.fetch.response.max.bytes is 10 MiB). */
+    public static final int REPLICA_FETCH_RESPONSE_MAX_BYTES = 8 << 20;
+
+    /** Pause, in ms, before a follower asks its leader again after an error (Kafka's replica.fetch.backoff.ms is 1 s). */
+    public static final long REPLICA_FETCH_RETRY_MS = 200;
+
+    /** Longest wait, in ms, for a connection to another broker; a leader that does not answer is tried again. */
+    public static final int BROKER_CONNECT_TIMEOUT_MS = 5_000;
+
+    // ---- the group coordinator (package group) ----
+
+    /** How often, in ms, expired offsets are removed: Kafka's offsets.retention.check.interval.ms. */
+    public static final long OFFSETS_RETENTION_CHECK_INTERVAL_MS = 600_000;
+
+    /** Bytes of __consumer_offsets a group shard reads at a time while it replays its partition at start. */
+    public static final int GROUP_LOAD_READ_BYTES = 1 << 20;
+
+    // ---- WebSocket subscriptions (package http) ----
+
+    /** Pause, in ms, before a subscription parks again when a wake-up found nothing to read (its partition's waits were full). */
+    public static final long WS_IDLE_RETRY_MS = 100;
+
+    /** Pause, in ms, before a WebSocket group member heartbeats again after a failed or retriable heartbeat. */
+    public static final long WS_GROUP_HEARTBEAT_RETRY_MS = 1_000;
+
+    /** Shortest interval, in ms, between two heartbeats of a WebSocket group member, whatever the coordinator asks. */
+    public static final long WS_GROUP_HEARTBEAT_MIN_INTERVAL_MS = 100;
+
+    /** The rebalance timeout, in ms, a WebSocket group member joins with: the Java consumer's max.poll.interval.ms is 5 min; a page answers faster. */
+    public static final long WS_GROUP_REBALANCE_TIMEOUT_MS = 60_000;
 }

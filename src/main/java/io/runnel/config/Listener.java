@@ -21,7 +21,7 @@ public record Listener(String name, String host, int port) {
         int port = Integer.parseInt(rest.substring(colon + 1));
         if (port < 0 || port > 65535 || !name.matches("[A-Z][A-Z0-9_]*")) throw new IllegalArgumentException(text);
         if (!name.equals("PLAINTEXT")) {
-            // Only PLAINTEXT exists so far; SSL (netty-tcnative) and SASL arrive with their own issue.
+            // Only PLAINTEXT exists so far (no SSL or SASL listeners yet).
             throw new IllegalArgumentException(text);
         }
         return new Listener(name, host, port);

@@ -3,6 +3,7 @@ package io.runnel.config;
 import static io.runnel.config.ConfigKey.enumKey;
 import static io.runnel.config.ConfigKey.intKey;
 import static io.runnel.config.ConfigKey.longKey;
+
 import io.runnel.log.LogConfig;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -42,6 +43,13 @@ public final class TopicConfig {
     private final Map<String, String> overrides;
     private final LogConfig logConfig;
     private final int minInsyncReplicas;
+
+    /** The broker key whose value a topic key falls back to (Kafka's synonyms); null when there is none. */
+    public static final Map<String, String> BROKER_SYNONYMS = Map.of(
+            "retention.ms", "log.retention.ms", "retention.bytes", "log.retention.bytes", "segment.bytes", "log.segment.bytes",
+            "segment.ms", "log.roll.ms", "max.message.bytes", "message.max.bytes", "flush.messages", "log.flush.interval.messages",
+            "flush.ms", "log.flush.interval.ms", "index.interval.bytes", "log.index.interval.bytes",
+            "message.timestamp.type", "log.message.timestamp.type", "min.insync.replicas", "min.insync.replicas");
 
     private TopicConfig(Map<String, String> overrides, LogConfig logConfig, int minInsyncReplicas) {
         this.overrides = Collections.unmodifiableMap(overrides);
@@ -114,13 +122,6 @@ public final class TopicConfig {
         }
         return out;
     }
-
-    /** The broker key whose value a topic key falls back to (Kafka's synonyms); null when there is none. */
-    public static final Map<String, String> BROKER_SYNONYMS = Map.of(
-            "retention.ms", "log.retention.ms", "retention.bytes", "log.retention.bytes", "segment.bytes", "log.segment.bytes",
-            "segment.ms", "log.roll.ms", "max.message.bytes", "message.max.bytes", "flush.messages", "log.flush.interval.messages",
-            "flush.ms", "log.flush.interval.ms", "index.interval.bytes", "log.index.interval.bytes",
-            "message.timestamp.type", "log.message.timestamp.type", "min.insync.replicas", "min.insync.replicas");
 
     private static String names() {
         return String.join(", ", KEYS.stream().map(ConfigKey::name).toList());

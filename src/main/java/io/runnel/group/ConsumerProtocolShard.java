@@ -38,7 +38,7 @@ final class ConsumerProtocolShard {
     private final Vertx vertx;
     private final GroupSettings settings;
     private final TopicLookup topics;
-    final Map<String, ConsumerGroup> groups = new HashMap<>();
+    private final Map<String, ConsumerGroup> groups = new HashMap<>();
 
     private final Function<List<OffsetRecords.KeyValue>, Future<Void>> append;
 
@@ -227,13 +227,51 @@ final class ConsumerProtocolShard {
         LOG.info("Member {} of consumer group {} {} (epoch {})", m.memberId, g.groupId, why, g.groupEpoch);
     }
 
+    /** Whether {@code groupId} is a consumer-protocol group of this shard. */
+    boolean has(String groupId) {
+        return groups.containsKey(groupId);
+    }
+
+    /** Whether {@code groupId} is a consumer-protocol group with members (a classic member may not join it). */
+    boolean hasMembers(String groupId) {
+        ConsumerGroup g = groups.get(groupId);
+        return g != null && !g.members.isEmpty();
+    }
+
+    /** The ids of this shard's consumer-protocol groups. */
+    Set<String> groupIds() {
+        return Set.copyOf(groups.keySet());
+    }
+
+    /** ListGroups' line for a consumer-protocol group, or null when {@code groupId} is none. */
+    GroupOverview overview(String groupId) {
+        ConsumerGroup g = groups.get(groupId);
+        return g == null ? null : new GroupOverview(groupId, "consumer", g.state(), "consumer");
+    }
+
+    /** DescribeGroups' (classic API) view of a consumer-protocol group, or null when {@code groupId} is none. */
+    GroupDescription summary(String groupId) {
+        ConsumerGroup g = groups.get(groupId);
+        return g == null ? null : new GroupDescription(groupId, g.state(), "consumer", g.assignor, List.of());
+    }
+
+    /**
+     * Deletes an empty consumer-protocol group: forgets it and stores its tombstone. Returns the store's completion,
+     * or null when {@code groupId} is no such group. The caller checks it has no members first.
+     */
+    Future<Void> deleteEmpty(String groupId) {
+        if (groups.remove(groupId) == null) return null;
+        return append.apply(List.of(new OffsetRecords.KeyValue(OffsetRecords.consumerGroupKey(groupId), null)));
+    }
+
     /**
      * Checks an offset commit of a consumer-protocol member. As Kafka since KIP-1251, an epoch a little behind the
      * member's is accepted when no partition was taken from the member since then (a commit racing a heartbeat that
      * raised the epoch is not refused); an epoch from before the last revocation, or from the future, gets
      * STALE_MEMBER_EPOCH.
      */
-    Errors validateCommit(ConsumerGroup g, int memberEpoch, String memberId) {
+    Errors validateCommit(String groupId, int memberEpoch, String memberId) {
+        ConsumerGroup g = groups.get(groupId);
         if (memberEpoch < 0 && (memberId == null || memberId.isEmpty())) return g.members.isEmpty() ? Errors.NONE : Errors.UNKNOWN_MEMBER_ID;
         Member m = g.members.get(memberId);
         if (m == null) return Errors.UNKNOWN_MEMBER_ID;

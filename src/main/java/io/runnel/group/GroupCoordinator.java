@@ -1,12 +1,13 @@
 package io.runnel.group;
 
 import io.runnel.config.BrokerConfig;
+import io.runnel.config.Limits;
 import io.runnel.group.OffsetRecords.Committed;
 import io.runnel.partition.Deployer;
+import io.runnel.partition.LocalTopic;
 import io.runnel.partition.OnContext;
 import io.runnel.partition.TopicAdmin;
 import io.runnel.partition.TopicRegistry;
-import io.runnel.partition.LocalTopic;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.util.ArrayList;
@@ -43,8 +44,6 @@ import org.slf4j.LoggerFactory;
 public final class GroupCoordinator {
     public static final String OFFSETS_TOPIC = "__consumer_offsets";
     private static final Logger LOG = LoggerFactory.getLogger(GroupCoordinator.class);
-    /** How often expired offsets of empty groups are looked for. Kafka's offsets.retention.check.interval.ms. */
-    private static final long RETENTION_CHECK_INTERVAL_MS = 600_000;
 
     private final Vertx vertx;
     private final Deployer deployer;
@@ -56,6 +55,19 @@ public final class GroupCoordinator {
     private final List<String> deploymentIds = new ArrayList<>();
     private Future<Void> ready;
     private long retentionTimer = -1;
+
+    /** Topics as the consumer protocol sees them, straight from the broker's topic registry. */
+    private final TopicLookup topicLookup = new TopicLookup() {
+        @Override
+        public Optional<ConsumerGroup.TopicMeta> byName(String name) {
+            return topics.topic(name).map(GroupCoordinator::meta);
+        }
+
+        @Override
+        public Optional<ConsumerGroup.TopicMeta> byId(Uuid id) {
+            return topics.topicById(id).map(GroupCoordinator::meta);
+        }
+    };
 
     public GroupCoordinator(Vertx vertx, Deployer deployer, TopicRegistry topics, TopicAdmin admin, BrokerConfig config, Time time) {
         this.vertx = vertx;
@@ -93,19 +105,6 @@ public final class GroupCoordinator {
         return ready;
     }
 
-    /** Topics as the consumer protocol sees them, straight from the broker's topic registry. */
-    private final TopicLookup topicLookup = new TopicLookup() {
-        @Override
-        public Optional<ConsumerGroup.TopicMeta> byName(String name) {
-            return topics.topic(name).map(GroupCoordinator::meta);
-        }
-
-        @Override
-        public Optional<ConsumerGroup.TopicMeta> byId(Uuid id) {
-            return topics.topicById(id).map(GroupCoordinator::meta);
-        }
-    };
-
     private static ConsumerGroup.TopicMeta meta(LocalTopic t) {
         return new ConsumerGroup.TopicMeta(t.topicId(), t.name(), t.partitions().size());
     }
@@ -122,7 +121,7 @@ public final class GroupCoordinator {
             if (isInternal(t.name())) vertx.runOnContext(v -> reconcileShards(t));
         });
         return done.map(v -> {
-            retentionTimer = vertx.setPeriodic(RETENTION_CHECK_INTERVAL_MS, id -> List.copyOf(shards).stream().filter(Objects::nonNull)
+            retentionTimer = vertx.setPeriodic(Limits.OFFSETS_RETENTION_CHECK_INTERVAL_MS, id -> List.copyOf(shards).stream().filter(Objects::nonNull)
                     .forEach(s -> onShard(s, GroupShard::expireOffsets)));
             return null;
         });
@@ -253,7 +252,7 @@ public final class GroupCoordinator {
     }
 
     public Future<ConsumerGroupDescribeResponseData.DescribedGroup> consumerGroupDescribe(String groupId) {
-        return readGroup(groupId, s -> Future.succeededFuture(s.consumers.describe(groupId)), ConsumerProtocolShard.notFound(groupId));
+        return readGroup(groupId, s -> Future.succeededFuture(s.consumerGroupDescribe(groupId)), ConsumerProtocolShard.notFound(groupId));
     }
 
     // ---- offsets ----

@@ -12,6 +12,7 @@ import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
+import io.vertx.core.Vertx;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -28,14 +29,15 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.GroupIdNotFoundException;
 import org.apache.kafka.common.errors.NotCoordinatorException;
 import org.apache.kafka.common.errors.NotLeaderOrFollowerException;
+import org.apache.kafka.common.message.ConsumerGroupDescribeResponseData;
 import org.apache.kafka.common.message.ConsumerGroupHeartbeatRequestData;
 import org.apache.kafka.common.message.ConsumerGroupHeartbeatResponseData;
-import org.apache.kafka.common.message.JoinGroupRequestData;
 import org.apache.kafka.common.message.JoinGroupRequestData.JoinGroupRequestProtocol;
-import org.apache.kafka.common.message.JoinGroupResponseData;
+import org.apache.kafka.common.message.JoinGroupRequestData;
 import org.apache.kafka.common.message.JoinGroupResponseData.JoinGroupResponseMember;
-import org.apache.kafka.common.message.SyncGroupRequestData;
+import org.apache.kafka.common.message.JoinGroupResponseData;
 import org.apache.kafka.common.message.SyncGroupRequestData.SyncGroupRequestAssignment;
+import org.apache.kafka.common.message.SyncGroupRequestData;
 import org.apache.kafka.common.message.SyncGroupResponseData;
 import org.apache.kafka.common.protocol.Errors;
 import org.apache.kafka.common.record.internal.MemoryRecords;
@@ -53,8 +55,6 @@ import org.slf4j.LoggerFactory;
  */
 final class GroupShard extends VerticleBase {
     private static final Logger LOG = LoggerFactory.getLogger(GroupShard.class);
-    /** Bytes read per step while replaying the partition at start. */
-    private static final int LOAD_READ_BYTES = 1 << 20;
 
     private final PartitionHandle partition;
     private final GroupSettings settings;
@@ -64,7 +64,7 @@ final class GroupShard extends VerticleBase {
 
     private final TopicLookup topics;
     /** The consumer-protocol (KIP-848) groups of this shard. */
-    ConsumerProtocolShard consumers;
+    private ConsumerProtocolShard consumers;
 
     GroupShard(PartitionHandle partition, GroupSettings settings, Time time, TopicLookup topics) {
         this.partition = partition;
@@ -75,6 +75,11 @@ final class GroupShard extends VerticleBase {
 
     Context context() {
         return context;
+    }
+
+    /** Whether the caller runs on this shard's event loop, which owns its state (callers hop there first). */
+    private boolean onContext() {
+        return Vertx.currentContext() == context;
     }
 
     @Override
@@ -91,7 +96,7 @@ final class GroupShard extends VerticleBase {
             }
             return Future.succeededFuture();
         }
-        return partition.read(from, LOAD_READ_BYTES, true).compose(rr -> {
+        return partition.read(from, Limits.GROUP_LOAD_READ_BYTES, true).compose(rr -> {
             long next = from;
             for (RecordBatch b : MemoryRecords.readableRecords(rr.records()).batches()) {
                 for (Record r : b) apply(OffsetRecords.decode(r));
@@ -161,13 +166,13 @@ final class GroupShard extends VerticleBase {
     // ------------------------------------------------------------------------------------------ JoinGroup
 
     Future<JoinGroupResponseData> join(JoinGroupRequestData req, short version, String clientId, String clientHost) {
+        assert onContext() : "group shard called off its event loop";
         if (req.groupId() == null || req.groupId().isEmpty()) return joinError(Errors.INVALID_GROUP_ID, req.memberId());
         if (req.sessionTimeoutMs() < settings.minSessionTimeoutMs() || req.sessionTimeoutMs() > settings.maxSessionTimeoutMs()) {
             return joinError(Errors.INVALID_SESSION_TIMEOUT, req.memberId());
         }
         boolean unknown = req.memberId() == null || req.memberId().isEmpty();
-        ConsumerGroup modern = consumers.groups.get(req.groupId());
-        if (modern != null && !modern.members.isEmpty()) return joinError(Errors.INCONSISTENT_GROUP_PROTOCOL, req.memberId());
+        if (consumers.hasMembers(req.groupId())) return joinError(Errors.INCONSISTENT_GROUP_PROTOCOL, req.memberId());
         ClassicGroup group = groups.get(req.groupId());
         if (group == null) {
             if (!unknown) return joinError(Errors.UNKNOWN_MEMBER_ID, req.memberId());
@@ -362,6 +367,7 @@ final class GroupShard extends VerticleBase {
     // ------------------------------------------------------------------------------------------ SyncGroup
 
     Future<SyncGroupResponseData> sync(SyncGroupRequestData req) {
+        assert onContext() : "group shard called off its event loop";
         ClassicGroup group = groups.get(req.groupId());
         Member m = group == null ? null : group.members.get(req.memberId());
         if (m == null) return syncError(Errors.UNKNOWN_MEMBER_ID);
@@ -427,6 +433,7 @@ final class GroupShard extends VerticleBase {
     // ------------------------------------------------------------------------------------------ Heartbeat, LeaveGroup
 
     Errors heartbeat(String groupId, String memberId, int generation) {
+        assert onContext() : "group shard called off its event loop";
         ClassicGroup group = groups.get(groupId);
         Member m = group == null ? null : group.members.get(memberId);
         if (m == null) return Errors.UNKNOWN_MEMBER_ID;
@@ -437,6 +444,7 @@ final class GroupShard extends VerticleBase {
 
     /** Removes a member by id, or by group.instance.id when the id is unknown (static members leaving). */
     Errors leave(String groupId, String memberId, String groupInstanceId) {
+        assert onContext() : "group shard called off its event loop";
         ClassicGroup group = groups.get(groupId);
         if (group == null) return Errors.UNKNOWN_MEMBER_ID;
         String id = memberId;
@@ -501,20 +509,28 @@ final class GroupShard extends VerticleBase {
 
     Future<ConsumerGroupHeartbeatResponseData> consumerHeartbeat(
             ConsumerGroupHeartbeatRequestData req, String clientId, String clientHost) {
+        assert onContext() : "group shard called off its event loop";
         ClassicGroup classic = groups.get(req.groupId());
         return consumers.heartbeatStored(req, clientId, clientHost, classic != null && !classic.members.isEmpty());
     }
 
+    /** ConsumerGroupDescribe's answer for {@code groupId} (GROUP_ID_NOT_FOUND unless a consumer-protocol group). */
+    ConsumerGroupDescribeResponseData.DescribedGroup consumerGroupDescribe(String groupId) {
+        assert onContext() : "group shard called off its event loop";
+        return consumers.describe(groupId);
+    }
+
     /** Every group of this shard, including groups that only hold offsets (committed by consumers that assign). */
     List<GroupOverview> list() {
+        assert onContext() : "group shard called off its event loop";
         List<GroupOverview> out = new ArrayList<>();
         Set<String> ids = new TreeSet<>(groups.keySet());
         ids.addAll(offsets.keySet());
-        ids.addAll(consumers.groups.keySet());
+        ids.addAll(consumers.groupIds());
         for (String id : ids) {
-            ConsumerGroup modern = consumers.groups.get(id);
+            GroupOverview modern = consumers.overview(id);
             if (modern != null) {
-                out.add(new GroupOverview(id, "consumer", modern.state(), "consumer"));
+                out.add(modern);
                 continue;
             }
             ClassicGroup g = groups.get(id);
@@ -526,8 +542,9 @@ final class GroupShard extends VerticleBase {
 
     /** A group as DescribeGroups shows it, or null when the group does not exist. */
     GroupDescription describe(String groupId) {
-        ConsumerGroup modern = consumers.groups.get(groupId);
-        if (modern != null) return new GroupDescription(groupId, modern.state(), "consumer", modern.assignor, List.of());
+        assert onContext() : "group shard called off its event loop";
+        GroupDescription modern = consumers.summary(groupId);
+        if (modern != null) return modern;
         ClassicGroup g = groups.get(groupId);
         if (g == null) return offsets.containsKey(groupId) ? new GroupDescription(groupId, State.EMPTY.kafkaName, "", "", List.of()) : null;
         List<GroupDescription.MemberDescription> members = new ArrayList<>();
@@ -541,13 +558,10 @@ final class GroupShard extends VerticleBase {
 
     /** Deletes a group without members and its offsets (DeleteGroups). */
     Future<Errors> deleteGroup(String groupId) {
-        ConsumerGroup modern = consumers.groups.get(groupId);
-        if (modern != null && !modern.members.isEmpty()) return Future.succeededFuture(Errors.NON_EMPTY_GROUP);
-        if (modern != null) {
-            consumers.groups.remove(groupId);
-            Future<Void> stored = append(List.of(new KeyValue(OffsetRecords.consumerGroupKey(groupId), null)));
-            if (!offsets.containsKey(groupId) && !groups.containsKey(groupId)) return stored.map(v -> Errors.NONE);
-        }
+        assert onContext() : "group shard called off its event loop";
+        if (consumers.hasMembers(groupId)) return Future.succeededFuture(Errors.NON_EMPTY_GROUP);
+        Future<Void> stored = consumers.deleteEmpty(groupId);
+        if (stored != null && !offsets.containsKey(groupId) && !groups.containsKey(groupId)) return stored.map(v -> Errors.NONE);
         ClassicGroup g = groups.get(groupId);
         if (g == null && !offsets.containsKey(groupId)) return Future.succeededFuture(Errors.GROUP_ID_NOT_FOUND);
         if (g != null && !g.members.isEmpty()) return Future.succeededFuture(Errors.NON_EMPTY_GROUP);
@@ -556,6 +570,7 @@ final class GroupShard extends VerticleBase {
 
     /** OffsetDelete: removes offsets unless a member of the group is subscribed to the topic. */
     Future<Map<TopicPartition, Errors>> deleteOffsetsOf(String groupId, List<TopicPartition> partitions) {
+        assert onContext() : "group shard called off its event loop";
         ClassicGroup g = groups.get(groupId);
         if (g == null && !offsets.containsKey(groupId)) return Future.failedFuture(new GroupIdNotFoundException(groupId));
         Set<String> subscribed = g == null ? Set.of() : subscribedTopics(g);
@@ -591,8 +606,8 @@ final class GroupShard extends VerticleBase {
 
     /** Checks who commits: a member of the current generation, or anyone for an empty group with generation -1. */
     Errors validateCommit(String groupId, int generation, String memberId) {
-        ConsumerGroup modern = consumers.groups.get(groupId);
-        if (modern != null) return consumers.validateCommit(modern, generation, memberId);
+        assert onContext() : "group shard called off its event loop";
+        if (consumers.has(groupId)) return consumers.validateCommit(groupId, generation, memberId);
         ClassicGroup group = groups.get(groupId);
         if (generation < 0 && (memberId == null || memberId.isEmpty())) {
             return group == null || group.is(State.EMPTY) ? Errors.NONE : Errors.UNKNOWN_MEMBER_ID;
@@ -607,6 +622,7 @@ final class GroupShard extends VerticleBase {
 
     /** Stores offsets (already validated); completes once they are in the log. */
     Future<Void> commit(String groupId, Map<TopicPartition, Committed> commits) {
+        assert onContext() : "group shard called off its event loop";
         if (commits.isEmpty()) return Future.succeededFuture();
         List<KeyValue> records = new ArrayList<>();
         commits.forEach((tp, c) -> records.add(new KeyValue(OffsetRecords.offsetKey(groupId, tp.topic(), tp.partition()), OffsetRecords.offsetValue(c))));
@@ -619,6 +635,7 @@ final class GroupShard extends VerticleBase {
 
     /** The group's committed offsets, sorted; empty when it has none. */
     Map<TopicPartition, Committed> committed(String groupId) {
+        assert onContext() : "group shard called off its event loop";
         TreeMap<TopicPartition, Committed> out = new TreeMap<>((a, b) -> a.topic().equals(b.topic())
                 ? Integer.compare(a.partition(), b.partition()) : a.topic().compareTo(b.topic()));
         Map<TopicPartition, Committed> m = offsets.get(groupId);
@@ -645,6 +662,7 @@ final class GroupShard extends VerticleBase {
 
     /** Removes offsets older than the retention of groups that have no members (offsets.retention.minutes). */
     Future<Void> expireOffsets() {
+        assert onContext() : "group shard called off its event loop";
         long now = time.milliseconds();
         List<Future<Void>> all = new ArrayList<>();
         for (Map.Entry<String, Map<TopicPartition, Committed>> e : new ArrayList<>(offsets.entrySet())) {

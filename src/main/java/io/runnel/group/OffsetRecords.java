@@ -44,6 +44,8 @@ final class OffsetRecords {
     static final short CONSUMER_MEMBER = 4;
     private static final short VALUE_VERSION = 0;
 
+    private static final short GROUP_VALUE_VERSION = 1;
+
     private OffsetRecords() {
     }
 
@@ -163,8 +165,6 @@ final class OffsetRecords {
         put(b, group);
         return b.array();
     }
-
-    private static final short GROUP_VALUE_VERSION = 1;
 
     static byte[] groupValue(GroupRecord g) {
         int size = 2 + size(g.protocolType()) + 4 + size(g.protocol()) + size(g.leader()) + 4;

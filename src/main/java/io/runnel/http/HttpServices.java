@@ -2,9 +2,9 @@ package io.runnel.http;
 
 import io.runnel.cluster.ClusterView;
 import io.runnel.config.BrokerConfig;
+import io.runnel.config.DynamicBrokerConfig;
 import io.runnel.group.GroupCoordinator;
 import io.runnel.metrics.BrokerMetrics;
-import io.runnel.config.DynamicBrokerConfig;
 import io.runnel.partition.TopicAdmin;
 import io.runnel.partition.TopicRegistry;
 import io.vertx.core.Vertx;

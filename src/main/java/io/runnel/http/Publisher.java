@@ -1,13 +1,13 @@
 package io.runnel.http;
 
-import io.runnel.http.RecordJson.Outgoing;
-import io.runnel.log.AppendInfo;
-import io.runnel.metrics.BrokerMetrics;
 import io.runnel.config.Limits;
+import io.runnel.http.RecordJson.Outgoing;
+import io.runnel.log.value.AppendInfo;
+import io.runnel.metrics.BrokerMetrics;
 import io.runnel.partition.Acks;
+import io.runnel.partition.LocalTopic;
 import io.runnel.partition.PartitionHandle;
 import io.runnel.partition.TopicRegistry;
-import io.runnel.partition.LocalTopic;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;

@@ -1,46 +1,32 @@
 package io.runnel.http;
 
 import io.runnel.config.Limits;
-import io.runnel.group.CommittedOffset;
-import io.runnel.partition.PartitionHandle;
 import io.runnel.partition.LocalTopic;
+import io.runnel.partition.PartitionHandle;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.TreeSet;
 import java.util.stream.IntStream;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.errors.OffsetOutOfRangeException;
-import org.apache.kafka.common.errors.RetriableException;
-import org.apache.kafka.common.message.ConsumerGroupHeartbeatRequestData;
-import org.apache.kafka.common.message.ConsumerGroupHeartbeatResponseData;
 import org.apache.kafka.common.protocol.Errors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One subscription of a WebSocket: a topic's partitions (all, chosen ones, or those a consumer group assigns), a
- * position per partition, and the credit the client granted. It reads only while it has credit and the socket can
- * take a frame; with nothing to read it parks on the partitions (their pending-fetch lists) until an append wakes
- * it. Memory held: at most one read of {@link Limits#WS_READ_MAX_BYTES} at a time, whatever the topic holds.
- *
- * <p>A group subscription is a member of a KIP-848 consumer group, driven by the broker itself: it heartbeats to the
- * group coordinator (ConsumerGroupHeartbeat, as a Kafka 4 consumer does), starts assigned partitions at the group's
- * committed offsets (else at {@code from}: earliest or latest), gives revoked partitions up before reporting them
- * gone, commits on request, and leaves the group when the subscription or the socket ends.
+ * One subscription of a WebSocket, as a credit pump: a topic's partitions (all, chosen ones, or those a consumer
+ * group assigns), a position per partition, and the credit the client granted. It reads only while it has credit
+ * and the socket can take a frame; with nothing to read it parks on the partitions (their high-watermark waits) until
+ * an append wakes it. Memory held: at most one read of {@link Limits#WS_READ_MAX_BYTES} at a time, whatever the topic
+ * holds. A group subscription's partitions come from its {@link WsGroupMember}, which drives the group membership.
  */
 final class WsSubscription {
     private static final Logger LOG = LoggerFactory.getLogger(WsSubscription.class);
-    /** Pause, ms, before parking again when a wake-up found nothing (a partition's pending-fetch list was full). */
-    private static final long IDLE_RETRY_MS = 100;
 
     private final WsSession session;
     private final String id;
@@ -49,11 +35,10 @@ final class WsSubscription {
     private final boolean base64;
     private final Object from;
     private final List<Integer> chosen;
-    private final String group;
+    /** The group membership, for a group subscription; else null. */
+    private final WsGroupMember member;
     /** Next offset to send, by partition: the partitions this subscription reads now. */
     private final Map<Integer, Long> positions = new TreeMap<>();
-    /** Partitions the group assigned whose committed offsets are being looked up (owned, not yet read). */
-    private final Set<Integer> joining = new TreeSet<>();
     private long recordCredit;
     private long byteCredit;
     private boolean byteLimited;
@@ -61,11 +46,6 @@ final class WsSubscription {
     private Promise<Void> parked;
     private int turn;
     private boolean closed;
-    // group membership (KIP-848)
-    private String memberId;
-    private int memberEpoch;
-    private long heartbeatTimer = -1;
-    private boolean announced;
 
     private WsSubscription(WsSession session, String id, Object requestId, String topic, boolean base64, Object from, List<Integer> chosen,
                            String group) {
@@ -76,7 +56,7 @@ final class WsSubscription {
         this.base64 = base64;
         this.from = from;
         this.chosen = chosen;
-        this.group = group;
+        this.member = group == null ? null : new WsGroupMember(session, this, group, topic, from);
     }
 
     /** Validates a subscribe frame; throws {@link ApiError} naming what is wrong. */
@@ -122,9 +102,8 @@ final class WsSubscription {
 
     /** Resolves the start positions (or joins the group) and starts sending; fails for a bad offset. */
     Future<Void> start() {
-        if (group != null) {
-            memberId = Uuid.randomUuid().toString(); // KIP-1082: the member makes its own id
-            heartbeat();
+        if (member != null) {
+            member.start();
             return Future.succeededFuture();
         }
         LocalTopic t = topicInfo();
@@ -142,7 +121,7 @@ final class WsSubscription {
         });
     }
 
-    private LocalTopic topicInfo() {
+    LocalTopic topicInfo() {
         return session.services().topics().topic(topic).orElse(null);
     }
 
@@ -269,7 +248,7 @@ final class WsSubscription {
         if (data || t == null) {
             pump();
         } else {
-            session.services().vertx().setTimer(IDLE_RETRY_MS, x -> pump());
+            session.services().vertx().setTimer(Limits.WS_IDLE_RETRY_MS, x -> pump());
         }
     }
 
@@ -279,157 +258,51 @@ final class WsSubscription {
         if (p != null) p.tryComplete();
     }
 
-    // ---- commit ----
+    // ---- group subscriptions: the partitions the member owns ----
 
     void commit(Object offsets, Object requestId) {
-        if (group == null) throw ApiError.badRequest("Only a group subscription commits offsets (subscribe with \"group\")");
-        if (memberEpoch <= 0) throw new ApiError(409, Errors.REBALANCE_IN_PROGRESS.name(), "The subscription has not joined its group yet");
-        Map<TopicPartition, CommittedOffset> commits = new HashMap<>();
-        if (offsets == null) {
-            positions.forEach((p, o) -> commits.put(new TopicPartition(topic, p), new CommittedOffset(o, -1, "")));
-        } else {
-            if (!(offsets instanceof JsonArray a)) throw ApiError.badRequest("\"offsets\" must be an array of {\"partition\", \"offset\"}");
-            for (Object x : a) {
-                if (!(x instanceof JsonObject o) || !(o.getValue("partition") instanceof Integer p) || !(o.getValue("offset") instanceof Number n)
-                        || n.longValue() < 0) {
-                    throw ApiError.badRequest("\"offsets\" must hold {\"partition\": n, \"offset\": n} objects");
-                }
-                if (!positions.containsKey(p)) {
-                    throw new ApiError(409, Errors.UNKNOWN_TOPIC_OR_PARTITION.name(), "Partition " + p + " is not assigned to this subscription");
-                }
-                commits.put(new TopicPartition(topic, p), new CommittedOffset(n.longValue(), -1, o.getString("metadata", "")));
-            }
-        }
-        JsonArray committed = new JsonArray();
-        commits.forEach((tp, c) -> committed.add(new JsonObject().put("partition", tp.partition()).put("offset", c.offset())));
-        session.services().groups().commitOffsets(group, memberEpoch, memberId, commits).onComplete(ar -> {
-            if (ar.failed()) {
-                ApiError e = ApiError.of(ar.cause());
-                session.error(requestId, e.code(), e.getMessage());
-            } else if (ar.result() != Errors.NONE) {
-                session.error(requestId, ar.result().name(), "The commit was refused: " + ar.result().message());
-            } else {
-                session.send(new JsonObject().put("type", "committed").put("id", requestId).put("subscription", id).put("offsets", committed));
-            }
-        });
+        if (member == null) throw ApiError.badRequest("Only a group subscription commits offsets (subscribe with \"group\")");
+        member.commit(offsets, requestId);
     }
 
-    // ---- group membership ----
-
-    private void heartbeat() {
-        heartbeatTimer = -1;
-        if (closed) return;
-        LocalTopic t = topicInfo();
-        if (t == null) {
-            session.subscriptionEnded(this, Errors.UNKNOWN_TOPIC_OR_PARTITION.name(), "Topic '" + topic + "' was deleted");
-            return;
-        }
-        ConsumerGroupHeartbeatRequestData req = new ConsumerGroupHeartbeatRequestData().setGroupId(group).setMemberId(memberId)
-                .setMemberEpoch(memberEpoch).setRebalanceTimeoutMs(memberEpoch == 0 ? 60_000 : -1)
-                .setSubscribedTopicNames(memberEpoch == 0 ? List.of(topic) : null)
-                .setTopicPartitions(List.of(new ConsumerGroupHeartbeatRequestData.TopicPartitions().setTopicId(t.topicId())
-                        .setPartitions(new ArrayList<>(owned()))));
-        session.services().groups().consumerGroupHeartbeat(req, "runnel-websocket", "websocket").onComplete(ar -> {
-            if (closed) return;
-            if (ar.failed()) {
-                LOG.debug("Heartbeat of WebSocket member {} failed", memberId, ar.cause());
-                scheduleHeartbeat(1_000);
-                return;
-            }
-            onHeartbeat(ar.result(), t.topicId());
-        });
+    /** The position of each partition read now. */
+    Map<Integer, Long> positions() {
+        return new TreeMap<>(positions);
     }
 
-    private void onHeartbeat(ConsumerGroupHeartbeatResponseData r, Uuid topicId) {
-        Errors error = Errors.forCode(r.errorCode());
-        if (error == Errors.UNKNOWN_MEMBER_ID || error == Errors.FENCED_MEMBER_EPOCH) {
-            assign(Set.of()); // lost the membership: give everything up and join again
-            memberEpoch = 0;
-            scheduleHeartbeat(0);
-            return;
-        }
-        if (error != Errors.NONE) {
-            if (error.exception() instanceof RetriableException) {
-                scheduleHeartbeat(1_000);
-            } else {
-                session.subscriptionEnded(this, error.name(), r.errorMessage() == null ? error.message() : r.errorMessage());
-            }
-            return;
-        }
-        memberEpoch = r.memberEpoch();
-        if (!announced) {
-            announced = true;
-            session.send(new JsonObject().put("type", "subscribed").put("id", requestId).put("subscription", id).put("topic", topic)
-                    .put("group", group).put("memberId", memberId).put("partitions", new JsonArray()));
-        }
-        if (r.assignment() != null) {
-            Set<Integer> assigned = new TreeSet<>();
-            for (var tp : r.assignment().topicPartitions()) if (tp.topicId().equals(topicId)) assigned.addAll(tp.partitions());
-            assign(assigned);
-        }
-        scheduleHeartbeat(Math.max(100, r.heartbeatIntervalMs()));
+    /** The member joined its group: the client is told its member id. */
+    void joined(String group, String memberId) {
+        session.send(new JsonObject().put("type", "subscribed").put("id", requestId).put("subscription", id).put("topic", topic)
+                .put("group", group).put("memberId", memberId).put("partitions", new JsonArray()));
     }
 
-    private void scheduleHeartbeat(long delayMs) {
-        if (closed) return;
-        if (delayMs <= 0) {
-            heartbeat();
-            return;
-        }
-        heartbeatTimer = session.services().vertx().setTimer(delayMs, x -> heartbeat());
-    }
-
-    private Set<Integer> owned() {
-        Set<Integer> owned = new TreeSet<>(positions.keySet());
-        owned.addAll(joining);
-        return owned;
-    }
-
-    /** Takes the partitions the group assigns now: stops reading revoked ones, starts new ones at the committed offsets. */
-    private void assign(Set<Integer> assigned) {
-        Set<Integer> revoked = owned();
-        revoked.removeAll(assigned);
-        Set<Integer> added = new TreeSet<>(assigned);
-        added.removeAll(owned());
-        if (revoked.isEmpty() && added.isEmpty()) return;
+    /** Stops reading {@code revoked} partitions (before the member reports them given up). */
+    void stopReading(Set<Integer> revoked) {
         revoked.forEach(positions::remove);
-        joining.removeAll(revoked);
-        joining.addAll(added);
         unpark();
-        if (added.isEmpty()) {
-            announce(added, revoked);
-            pump();
-            return;
-        }
-        session.services().groups().fetchOffsets(group).onComplete(ar -> {
-            if (closed) return;
-            LocalTopic t = topicInfo();
-            if (t == null) return;
-            for (int p : added) {
-                PartitionHandle h = t.local(p);
-                if (!joining.remove(p) || h == null) continue; // revoked meanwhile, or held by another broker
-                CommittedOffset c = ar.succeeded() ? ar.result().get(new TopicPartition(topic, p)) : null;
-                long start = c != null ? Math.max(c.offset(), h.logStartOffset()) : "earliest".equals(from) ? h.logStartOffset() : h.highWatermark();
-                positions.put(p, Math.min(start, h.logEndOffset()));
-            }
-            announce(added, revoked);
-            pump();
-        });
     }
 
-    private void announce(Set<Integer> added, Set<Integer> revoked) {
+    /** Starts reading partition {@code p} at {@code offset}. */
+    void startReading(int p, long offset) {
+        positions.put(p, offset);
+    }
+
+    /** Tells the client which partitions it gained (with their positions) and lost, and reads on. */
+    void assigned(Set<Integer> added, Set<Integer> revoked) {
         session.send(new JsonObject().put("type", "assigned").put("subscription", id).put("partitions", positionsJson(added))
                 .put("revoked", new JsonArray(new ArrayList<>(revoked))));
+        pump();
+    }
+
+    /** Ends the subscription with an error frame. */
+    void end(String code, String message) {
+        session.subscriptionEnded(this, code, message);
     }
 
     void close() {
         if (closed) return;
         closed = true;
         unpark();
-        if (heartbeatTimer >= 0) session.services().vertx().cancelTimer(heartbeatTimer);
-        if (group != null && memberEpoch > 0) {
-            session.services().groups().consumerGroupHeartbeat(new ConsumerGroupHeartbeatRequestData().setGroupId(group).setMemberId(memberId)
-                    .setMemberEpoch(-1), "runnel-websocket", "websocket"); // leave: the group rebalances at once
-        }
+        if (member != null) member.close();
     }
 }

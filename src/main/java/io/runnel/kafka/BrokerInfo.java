@@ -2,12 +2,12 @@ package io.runnel.kafka;
 
 import io.runnel.cluster.ClusterView;
 import io.runnel.config.BrokerConfig;
+import io.runnel.config.DynamicBrokerConfig;
 import io.runnel.group.GroupCoordinator;
 import io.runnel.metrics.BrokerMetrics;
-import io.runnel.config.DynamicBrokerConfig;
+import io.runnel.partition.ProducerIdManager;
 import io.runnel.partition.TopicAdmin;
 import io.runnel.partition.TopicRegistry;
-import io.runnel.partition.ProducerIdManager;
 
 /**
  * What the Kafka API handlers need from the broker, handed over by {@code server.Broker} (the kafka package does

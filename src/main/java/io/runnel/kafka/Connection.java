@@ -4,7 +4,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.util.ReferenceCountUtil;
 import io.runnel.config.Limits;
-import io.runnel.log.LogSlice;
+import io.runnel.log.value.LogSlice;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -49,8 +49,6 @@ import org.slf4j.LoggerFactory;
  */
 final class Connection {
     private static final Logger LOG = LoggerFactory.getLogger(Connection.class);
-    /** How far a request's buffer may be allocated ahead of the bytes received (one socket read's worth). */
-    private static final int FRAME_SLACK_BYTES = 64 * 1024;
 
     private final NetSocket socket;
     private final NetSocketInternal raw;
@@ -165,9 +163,9 @@ final class Connection {
                     close("request size " + size + " is outside 1.." + maxRequestBytes + " (socket.request.max.bytes)");
                     return;
                 }
-                // Sized by what has arrived (at most FRAME_SLACK_BYTES ahead of it), growing to the announced size:
+                // Sized by what has arrived (at most Limits.KAFKA_REQUEST_BUFFER_AHEAD_BYTES ahead of it), growing to the announced size:
                 // a size prefix alone must not reserve up to socket.request.max.bytes of memory.
-                frame = alloc.directBuffer(Math.min(size, Math.max(in.readableBytes(), FRAME_SLACK_BYTES)), size);
+                frame = alloc.directBuffer(Math.min(size, Math.max(in.readableBytes(), Limits.KAFKA_REQUEST_BUFFER_AHEAD_BYTES)), size);
             }
             frame.writeBytes(in, Math.min(in.readableBytes(), frame.maxWritableBytes()));
             if (frame.maxWritableBytes() == 0) {

@@ -1,5 +1,6 @@
 package io.runnel.log;
 
+import io.runnel.log.value.EpochEnd;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -30,10 +31,6 @@ public final class LeaderEpochCache {
 
     /** One epoch and the first offset written in it. */
     public record Entry(int epoch, long startOffset) {
-    }
-
-    /** OffsetForLeaderEpoch's answer: the largest epoch at or below the one asked for, and where it ended. */
-    public record EpochEnd(int epoch, long endOffset) {
     }
 
     private final Path file;

@@ -1,5 +1,10 @@
 package io.runnel.log;
 
+import io.runnel.log.value.AppendInfo;
+import io.runnel.log.value.LogSlice;
+import io.runnel.log.value.ReadResult;
+import io.runnel.log.value.SliceResult;
+import io.runnel.log.value.TimestampOffset;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;

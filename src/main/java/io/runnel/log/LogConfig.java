@@ -1,5 +1,7 @@
 package io.runnel.log;
 
+import java.util.function.Consumer;
+
 /**
  * The settings one partition log obeys: the topic's overrides over the broker's defaults (see
  * {@code io.runnel.config.TopicConfig}). Plain values so that this package depends on nothing else.
@@ -28,32 +30,84 @@ public record LogConfig(int segmentBytes, long segmentMs, long retentionMs, long
     }
 
     public LogConfig withSegmentBytes(int v) {
-        return new LogConfig(v, segmentMs, retentionMs, retentionBytes, maxMessageBytes, indexIntervalBytes, flushMessages, flushMs, logAppendTime, compact, delete, deleteRetentionMs);
+        return edit(b -> b.segmentBytes = v);
     }
 
     public LogConfig withSegmentMs(long v) {
-        return new LogConfig(segmentBytes, v, retentionMs, retentionBytes, maxMessageBytes, indexIntervalBytes, flushMessages, flushMs, logAppendTime, compact, delete, deleteRetentionMs);
+        return edit(b -> b.segmentMs = v);
     }
 
     public LogConfig withRetention(long ms, long bytes) {
-        return new LogConfig(segmentBytes, segmentMs, ms, bytes, maxMessageBytes, indexIntervalBytes, flushMessages, flushMs, logAppendTime, compact, delete, deleteRetentionMs);
+        return edit(b -> {
+            b.retentionMs = ms;
+            b.retentionBytes = bytes;
+        });
     }
 
     public LogConfig withIndexIntervalBytes(int v) {
-        return new LogConfig(segmentBytes, segmentMs, retentionMs, retentionBytes, maxMessageBytes, v, flushMessages, flushMs, logAppendTime, compact, delete, deleteRetentionMs);
+        return edit(b -> b.indexIntervalBytes = v);
     }
 
     public LogConfig withMaxMessageBytes(int v) {
-        return new LogConfig(segmentBytes, segmentMs, retentionMs, retentionBytes, v, indexIntervalBytes, flushMessages, flushMs, logAppendTime, compact, delete, deleteRetentionMs);
+        return edit(b -> b.maxMessageBytes = v);
     }
 
     public LogConfig withFlush(long messages, long ms) {
-        return new LogConfig(segmentBytes, segmentMs, retentionMs, retentionBytes, maxMessageBytes, indexIntervalBytes, messages, ms, logAppendTime, compact, delete, deleteRetentionMs);
+        return edit(b -> {
+            b.flushMessages = messages;
+            b.flushMs = ms;
+        });
     }
 
     /** cleanup.policy=compact (only), with tombstones kept {@code deleteRetentionMs}. */
     public LogConfig withCompaction(long deleteRetentionMs) {
-        return new LogConfig(segmentBytes, segmentMs, retentionMs, retentionBytes, maxMessageBytes, indexIntervalBytes, flushMessages, flushMs,
-                logAppendTime, true, false, deleteRetentionMs);
+        return edit(b -> {
+            b.compact = true;
+            b.delete = false;
+            b.deleteRetentionMs = deleteRetentionMs;
+        });
+    }
+
+    /** A copy with the changes {@code change} makes to a mutable copy of every field. */
+    private LogConfig edit(Consumer<Builder> change) {
+        Builder b = new Builder(this);
+        change.accept(b);
+        return b.build();
+    }
+
+    /** A mutable copy of the fields, so that each {@code withX} names what it changes instead of repeating all twelve. */
+    private static final class Builder {
+        int segmentBytes;
+        long segmentMs;
+        long retentionMs;
+        long retentionBytes;
+        int maxMessageBytes;
+        int indexIntervalBytes;
+        long flushMessages;
+        long flushMs;
+        boolean logAppendTime;
+        boolean compact;
+        boolean delete;
+        long deleteRetentionMs;
+
+        Builder(LogConfig c) {
+            segmentBytes = c.segmentBytes;
+            segmentMs = c.segmentMs;
+            retentionMs = c.retentionMs;
+            retentionBytes = c.retentionBytes;
+            maxMessageBytes = c.maxMessageBytes;
+            indexIntervalBytes = c.indexIntervalBytes;
+            flushMessages = c.flushMessages;
+            flushMs = c.flushMs;
+            logAppendTime = c.logAppendTime;
+            compact = c.compact;
+            delete = c.delete;
+            deleteRetentionMs = c.deleteRetentionMs;
+        }
+
+        LogConfig build() {
+            return new LogConfig(segmentBytes, segmentMs, retentionMs, retentionBytes, maxMessageBytes, indexIntervalBytes, flushMessages, flushMs,
+                    logAppendTime, compact, delete, deleteRetentionMs);
+        }
     }
 }

@@ -1,5 +1,7 @@
 package io.runnel.log;
 
+import io.runnel.log.value.LogSlice;
+import io.runnel.log.value.TimestampOffset;
 import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -57,6 +59,8 @@ public final class Segment {
     /** Where the batch after the last read starts: a sequential reader's next read needs no index lookup. */
     private long nextReadOffset = -1;
     private int nextReadPosition;
+
+    private static final ThreadLocal<HeaderWindow> HEADER_WINDOW = ThreadLocal.withInitial(HeaderWindow::new);
 
     private Segment(Path dir, long baseOffset, int indexIntervalBytes) throws IOException {
         this.baseOffset = baseOffset;
@@ -285,8 +289,6 @@ public final class Segment {
         }
         return new Span(pos, end - pos, last);
     }
-
-    private static final ThreadLocal<HeaderWindow> HEADER_WINDOW = ThreadLocal.withInitial(HeaderWindow::new);
 
     /** A reusable window of a segment file for reading batch headers (one per thread, reset for each span). */
     private static final class HeaderWindow {

@@ -1,5 +1,6 @@
 package io.runnel.log;
 
+import io.runnel.log.value.TopicRecord;
 import java.io.IOException;
 import java.io.StringReader;
 import java.io.StringWriter;
@@ -30,10 +31,6 @@ public final class TopicStore {
 
     public TopicStore(Path logDir) {
         this.dir = logDir.resolve(DIR);
-    }
-
-    /** A topic as stored: its id, partition count and configuration overrides. */
-    public record TopicRecord(String name, Uuid topicId, int partitions, Map<String, String> configs) {
     }
 
     /** Reads every topic file. Blocking. */

@@ -4,7 +4,7 @@ import io.runnel.config.ConfigException;
 import io.runnel.config.DynamicBrokerConfig;
 import io.runnel.config.Limits;
 import io.runnel.config.TopicConfig;
-import io.runnel.log.TopicStore.TopicRecord;
+import io.runnel.log.value.TopicRecord;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.util.ArrayList;

@@ -3,7 +3,7 @@ package io.runnel.partition;
 import io.runnel.config.BrokerConfig;
 import io.runnel.config.TopicConfig;
 import io.runnel.log.TopicStore;
-import io.runnel.log.TopicStore.TopicRecord;
+import io.runnel.log.value.TopicRecord;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.nio.file.Files;

@@ -1,10 +1,10 @@
 package io.runnel.partition;
 
+import io.runnel.log.Log;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import io.runnel.log.Log;
 import org.apache.kafka.common.TopicPartition;
 
 /**

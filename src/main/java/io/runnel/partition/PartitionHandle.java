@@ -1,12 +1,13 @@
 package io.runnel.partition;
 
-import io.runnel.log.AppendInfo;
 import io.runnel.log.LeaderEpochCache;
 import io.runnel.log.Log;
 import io.runnel.log.LogConfig;
-import io.runnel.log.ReadResult;
-import io.runnel.log.SliceResult;
-import io.runnel.log.TimestampOffset;
+import io.runnel.log.value.AppendInfo;
+import io.runnel.log.value.EpochEnd;
+import io.runnel.log.value.ReadResult;
+import io.runnel.log.value.SliceResult;
+import io.runnel.log.value.TimestampOffset;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -223,7 +224,7 @@ public final class PartitionHandle {
     }
 
     /** Where {@code epoch} ended in this log (the leader's answer to OffsetForLeaderEpoch). */
-    public Future<LeaderEpochCache.EpochEnd> endOffsetFor(int epoch) {
+    public Future<EpochEnd> endOffsetFor(int epoch) {
         return call(l -> {
             requireLeader();
             return verticle.epochs().endOffsetFor(epoch, l.logEndOffset());
@@ -277,6 +278,7 @@ public final class PartitionHandle {
         Promise<Void> parked = Promise.promise();
         giveUp.onComplete(x -> parked.tryComplete());
         return OnContext.compose(verticle.context(), () -> {
+            assert verticle.onContext() : "partition " + topicPartition() + " parked a wait off its event loop";
             parker.accept(parked);
             return parked.future();
         });
@@ -343,6 +345,7 @@ public final class PartitionHandle {
     }
 
     private <T> Future<T> whenFree(Callable<Future<T>> op) {
+        assert verticle.onContext() : "partition " + topicPartition() + " called off its event loop";
         Future<Void> busy = verticle.exclusive();
         if (busy != null) return busy.transform(x -> whenFree(op));
         if (verticle.stopping()) {

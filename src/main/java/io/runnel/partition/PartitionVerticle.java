@@ -1,7 +1,6 @@
 package io.runnel.partition;
 
 import io.runnel.config.Limits;
-import io.runnel.log.AppendInfo;
 import io.runnel.log.BatchHeader;
 import io.runnel.log.Checkpoints;
 import io.runnel.log.Compactor;
@@ -9,10 +8,12 @@ import io.runnel.log.LeaderEpochCache;
 import io.runnel.log.Log;
 import io.runnel.log.LogConfig;
 import io.runnel.log.Segment;
+import io.runnel.log.value.AppendInfo;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
+import io.vertx.core.Vertx;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -454,6 +455,11 @@ public final class PartitionVerticle extends VerticleBase {
 
     Context context() {
         return context;
+    }
+
+    /** Whether the caller runs on this replica's event loop, which owns its log and state. */
+    boolean onContext() {
+        return Vertx.currentContext() == context;
     }
 
     TopicPartition topicPartition() {

@@ -1,6 +1,6 @@
 package io.runnel.partition;
 
-import io.runnel.log.TopicStore.TopicRecord;
+import io.runnel.log.value.TopicRecord;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

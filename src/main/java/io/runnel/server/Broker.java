@@ -13,13 +13,13 @@ import io.runnel.kafka.KafkaApis;
 import io.runnel.kafka.KafkaServer;
 import io.runnel.log.LogDirLock;
 import io.runnel.metrics.BrokerMetrics;
-import io.runnel.partition.Deployer;
 import io.runnel.partition.ClusterImageApplier;
+import io.runnel.partition.Deployer;
 import io.runnel.partition.LocalReplicas;
-import io.runnel.partition.TopicAdmin;
-import io.runnel.partition.TopicRegistry;
 import io.runnel.partition.ProducerIdManager;
+import io.runnel.partition.TopicAdmin;
 import io.runnel.partition.TopicAuthority;
+import io.runnel.partition.TopicRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -154,7 +154,7 @@ public final class Broker {
     private static void start(BrokerConfig config, Time time, long t0, LogDirLock lock, MetaProperties meta, Vertx vertx,
                               BrokerMetrics metrics, HazelcastCluster cluster, Promise<Broker> result) {
         Broker broker = new Broker(config, meta, vertx, metrics, lock, time, cluster);
-        ClusterView view = cluster != null ? cluster : ClusterView.standalone(meta.nodeId());
+        ClusterView view = cluster != null ? cluster.view() : ClusterView.standalone(meta.nodeId());
         BrokerInfo info = new BrokerInfo(meta.nodeId(), meta.clusterId(), config, broker.dynamicConfig, broker.topics, broker.topicAdmin,
                 new ProducerIdManager(vertx, config.logDir(), config.get(BrokerConfig.NODE_ID)), broker.groups, metrics, view);
         vertx.executeBlocking(() -> {
@@ -172,7 +172,7 @@ public final class Broker {
                         broker.applier = new ClusterImageApplier(vertx, broker.topics, broker.replicas, broker.dynamicConfig, authority,
                                 broker.topicAdmin::closing);
                         broker.applier.start(stored);
-                        broker.fetchers = new ReplicaFetchers(vertx, broker.topics, cluster, meta.nodeId(),
+                        broker.fetchers = new ReplicaFetchers(vertx, broker.topics, view, meta.nodeId(),
                                 config.get(BrokerConfig.REPLICA_SOCKET_TIMEOUT_MS));
                         cluster.onImage(image -> broker.applier.apply(image).onComplete(x -> broker.fetchers.reconcile(image)));
                     }
@@ -195,7 +195,7 @@ public final class Broker {
                     broker.ready = true;
                     LOG.info("Runnel broker {} of cluster {} started in {} ms; log.dirs {}; {} topic(s){}", meta.nodeId(),
                             meta.clusterId(), (System.nanoTime() - t0) / 1_000_000, config.logDir().toAbsolutePath().normalize(),
-                            broker.topics.topics().size(), cluster == null ? "" : "; cluster of " + cluster.brokers().size() + " broker(s)");
+                            broker.topics.topics().size(), cluster == null ? "" : "; cluster of " + view.brokers().size() + " broker(s)");
                     LOG.info("HTTP listening on http://{}:{}", config.httpHost(), broker.http.port());
                     return broker;
                 })

@@ -3,7 +3,7 @@ package io.runnel.bench;
 import io.runnel.log.BatchHeader;
 import io.runnel.log.Log;
 import io.runnel.log.LogConfig;
-import io.runnel.log.ReadResult;
+import io.runnel.log.value.ReadResult;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;

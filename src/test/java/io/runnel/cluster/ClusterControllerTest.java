@@ -3,9 +3,9 @@ package io.runnel.cluster;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.runnel.log.TopicStore;
-import io.runnel.partition.TopicMetadata;
+import io.runnel.log.value.TopicRecord;
 import io.runnel.partition.Placement;
+import io.runnel.partition.TopicMetadata;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -75,7 +75,7 @@ class ClusterControllerTest {
         // Broker 1 is preferred for 4 partitions and leads 3 of them (25 % away); broker 2 leads all of its own.
         List<Placement> ps = List.of(away, new Placement(List.of(1, 2), 1, 0, List.of(1, 2)), new Placement(List.of(1, 3), 1, 0, List.of(1, 3)),
                 new Placement(List.of(1, 3), 1, 0, List.of(1, 3)), new Placement(List.of(2, 1), 2, 0, List.of(2, 1)));
-        TopicMetadata t = new TopicMetadata(new TopicStore.TopicRecord("t", Uuid.randomUuid(), ps.size(), Map.of()), ps);
+        TopicMetadata t = new TopicMetadata(new TopicRecord("t", Uuid.randomUuid(), ps.size(), Map.of()), ps);
         assertThat(ClusterController.imbalancedBrokers(List.of(t), 10)).containsExactly(1);
         assertThat(ClusterController.imbalancedBrokers(List.of(t), 25)).isEmpty(); // not above the threshold
     }
@@ -86,7 +86,7 @@ class ClusterControllerTest {
         assertThat(r.adding()).containsExactly(4);
         assertThat(r.removing()).containsExactly(1);
         Placement moving = new Placement(List.of(4, 2, 1), 1, 3, List.of(1, 2));
-        TopicMetadata t = new TopicMetadata(new TopicStore.TopicRecord("t", Uuid.randomUuid(), 1, Map.of()), List.of(moving), Map.of(0, r));
+        TopicMetadata t = new TopicMetadata(new TopicRecord("t", Uuid.randomUuid(), 1, Map.of()), List.of(moving), Map.of(0, r));
         assertThat(ClusterController.completeReassignments(t, Set.of(1, 2, 4))).isSameAs(t); // 4 is not in sync yet
 
         TopicMetadata caughtUp = t.withPlacements(List.of(new Placement(List.of(4, 2, 1), 1, 3, List.of(1, 2, 4))));

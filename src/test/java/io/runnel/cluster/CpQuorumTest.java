@@ -2,6 +2,7 @@ package io.runnel.cluster;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
+
 import io.runnel.testkit.KafkaClients;
 import io.runnel.testkit.LocalCluster;
 import io.vertx.core.json.JsonObject;

@@ -2,6 +2,7 @@ package io.runnel.group;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
+
 import io.runnel.testkit.BrokerPerTest;
 import io.runnel.testkit.Brokers;
 import io.runnel.testkit.KafkaClients;

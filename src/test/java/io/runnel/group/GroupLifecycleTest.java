@@ -3,6 +3,7 @@ package io.runnel.group;
 import static io.runnel.testkit.Failures.causeOf;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
+
 import io.runnel.server.Broker;
 import io.runnel.testkit.BrokerProcess;
 import io.runnel.testkit.Brokers;

@@ -1,6 +1,7 @@
 package io.runnel.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
+
 import io.runnel.testkit.KafkaClients;
 import io.runnel.testkit.SharedBroker;
 import io.vertx.core.json.JsonArray;

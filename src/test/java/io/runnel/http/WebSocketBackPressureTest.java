@@ -1,6 +1,7 @@
 package io.runnel.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
+
 import io.runnel.server.Main;
 import io.runnel.testkit.BrokerProcess;
 import io.runnel.testkit.Brokers;

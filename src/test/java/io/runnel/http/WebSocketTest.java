@@ -2,6 +2,7 @@ package io.runnel.http;
 
 import static io.runnel.testkit.Brokers.await;
 import static org.assertj.core.api.Assertions.assertThat;
+
 import io.runnel.testkit.KafkaClients;
 import io.runnel.testkit.SharedBroker;
 import io.runnel.testkit.WsClient;

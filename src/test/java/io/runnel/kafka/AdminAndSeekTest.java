@@ -2,6 +2,7 @@ package io.runnel.kafka;
 
 import static io.runnel.testkit.Failures.causeOf;
 import static org.assertj.core.api.Assertions.assertThat;
+
 import io.runnel.testkit.KafkaClients;
 import io.runnel.testkit.SharedBroker;
 import java.nio.file.Files;

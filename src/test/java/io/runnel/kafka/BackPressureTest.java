@@ -2,6 +2,7 @@ package io.runnel.kafka;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
+
 import io.runnel.server.Broker;
 import io.runnel.testkit.Batches;
 import io.runnel.testkit.Brokers;

@@ -1,6 +1,7 @@
 package io.runnel.kafka;
 
 import static org.assertj.core.api.Assertions.assertThat;
+
 import io.runnel.testkit.KafkaClients;
 import io.runnel.testkit.SharedBroker;
 import java.nio.charset.StandardCharsets;

@@ -1,6 +1,7 @@
 package io.runnel.kafka;
 
 import static org.assertj.core.api.Assertions.assertThat;
+
 import io.runnel.testkit.Batches;
 import io.runnel.testkit.BrokerPerTest;
 import io.runnel.testkit.Brokers;

@@ -1,6 +1,8 @@
 package io.runnel.log;
 
 import static org.assertj.core.api.Assertions.assertThat;
+
+import io.runnel.log.value.ReadResult;
 import io.runnel.testkit.ManualTime;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;

@@ -1,8 +1,9 @@
 package io.runnel.log;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import io.runnel.testkit.Batches;
+
 import io.runnel.testkit.Batches.Rec;
+import io.runnel.testkit.Batches;
 import io.runnel.testkit.FileCorruptor;
 import io.runnel.testkit.ManualTime;
 import java.io.IOException;

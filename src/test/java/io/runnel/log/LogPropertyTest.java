@@ -2,8 +2,11 @@ package io.runnel.log;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.runnel.testkit.Batches;
+import io.runnel.log.value.AppendInfo;
+import io.runnel.log.value.ReadResult;
+import io.runnel.log.value.TimestampOffset;
 import io.runnel.testkit.Batches.Rec;
+import io.runnel.testkit.Batches;
 import io.runnel.testkit.ManualTime;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;

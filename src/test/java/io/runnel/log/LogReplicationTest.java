@@ -2,6 +2,10 @@ package io.runnel.log;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.runnel.log.value.AppendInfo;
+import io.runnel.log.value.EpochEnd;
+import io.runnel.log.value.ReadResult;
 import io.runnel.testkit.Batches;
 import io.runnel.testkit.ManualTime;
 import java.nio.ByteBuffer;
@@ -148,12 +152,12 @@ class LogReplicationTest {
         assertThat(cache.assign(4, 30)).isFalse();
         assertThat(LeaderEpochCache.load(leaderDir).entries()).as("assign writes nothing: its owner writes the checkpoint").isEmpty();
         LeaderEpochCache.writeCheckpoint(leaderDir, cache.checkpoint());
-        assertThat(cache.endOffsetFor(1, 40)).isEqualTo(new LeaderEpochCache.EpochEnd(1, 10));
-        assertThat(cache.endOffsetFor(2, 40)).isEqualTo(new LeaderEpochCache.EpochEnd(1, 10)); // never a leader epoch here: the one before
-        assertThat(cache.endOffsetFor(3, 40)).isEqualTo(new LeaderEpochCache.EpochEnd(3, 25));
-        assertThat(cache.endOffsetFor(5, 40)).isEqualTo(new LeaderEpochCache.EpochEnd(5, 40)); // the latest ends at the log end
-        assertThat(cache.endOffsetFor(7, 40)).isEqualTo(new LeaderEpochCache.EpochEnd(5, 40));
-        assertThat(cache.endOffsetFor(0, 40)).isEqualTo(new LeaderEpochCache.EpochEnd(-1, -1)); // before everything known
+        assertThat(cache.endOffsetFor(1, 40)).isEqualTo(new EpochEnd(1, 10));
+        assertThat(cache.endOffsetFor(2, 40)).isEqualTo(new EpochEnd(1, 10)); // never a leader epoch here: the one before
+        assertThat(cache.endOffsetFor(3, 40)).isEqualTo(new EpochEnd(3, 25));
+        assertThat(cache.endOffsetFor(5, 40)).isEqualTo(new EpochEnd(5, 40)); // the latest ends at the log end
+        assertThat(cache.endOffsetFor(7, 40)).isEqualTo(new EpochEnd(5, 40));
+        assertThat(cache.endOffsetFor(0, 40)).isEqualTo(new EpochEnd(-1, -1)); // before everything known
 
         LeaderEpochCache reloaded = LeaderEpochCache.load(leaderDir);
         assertThat(reloaded.entries()).isEqualTo(cache.entries()); // the checkpoint file holds it

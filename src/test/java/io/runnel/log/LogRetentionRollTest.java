@@ -2,6 +2,8 @@ package io.runnel.log;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.runnel.log.value.AppendInfo;
 import io.runnel.testkit.Batches;
 import io.runnel.testkit.ManualTime;
 import java.nio.ByteBuffer;

@@ -2,6 +2,9 @@ package io.runnel.log;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.runnel.log.value.AppendInfo;
+import io.runnel.log.value.LogSlice;
 import io.runnel.testkit.Batches;
 import io.runnel.testkit.ManualTime;
 import java.io.ByteArrayOutputStream;

@@ -1,6 +1,7 @@
 package io.runnel.log;
 
 import static org.assertj.core.api.Assertions.assertThat;
+
 import io.runnel.testkit.Batches;
 import io.runnel.testkit.FileCorruptor;
 import io.runnel.testkit.ManualTime;

@@ -3,8 +3,7 @@ package io.runnel.partition;
 import static io.runnel.testkit.Brokers.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.runnel.server.Broker;
-import io.runnel.testkit.Brokers;
+import io.runnel.testkit.BrokerPerTest;
 import io.runnel.testkit.WsClient;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -12,15 +11,12 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * REST and WebSocket produce honour {@code acks} with the same acks=all as Kafka producers: a real broker whose
@@ -29,16 +25,8 @@ import org.junit.jupiter.api.io.TempDir;
  * acks=all (the default) only once every in-sync replica has them, and is refused while the ISR is smaller than
  * min.insync.replicas.
  */
-class HttpProduceAcksTest {
+class HttpProduceAcksTest extends BrokerPerTest {
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
-    @TempDir
-    Path data;
-    private Broker broker;
-
-    @AfterEach
-    void stop() throws Exception {
-        if (broker != null) broker.stop().get(30, TimeUnit.SECONDS);
-    }
 
     private CompletableFuture<JsonObject> produce(String topic, String body) {
         HttpRequest r = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + broker.httpPort() + "/api/topics/" + topic + "/records"))
@@ -55,7 +43,6 @@ class HttpProduceAcksTest {
 
     @Test
     void restAndWebSocketProduceWaitForTheInSyncReplicasUnlessAcksIsOne() throws Exception {
-        broker = Brokers.start(data);
         await(broker.topicAdmin().createTopic("acked", 1, Map.of("min.insync.replicas", "2")));
         int self = broker.topics().nodeId();
         PartitionHandle h = broker.topics().partition("acked", 0).orElseThrow();
@@ -104,8 +91,7 @@ class HttpProduceAcksTest {
 
     @Test
     void anAcksValueOtherThanOneOrAllIsABadRequest() throws Exception {
-        broker = Brokers.start(data);
-        await(broker.topicAdmin().createTopic("bad-acks", 1, Map.of()));
+        createTopic("bad-acks", 1);
         HttpRequest r = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + broker.httpPort() + "/api/topics/bad-acks/records"))
                 .header("content-type", "application/json").POST(HttpRequest.BodyPublishers.ofString("{\"acks\":0,\"records\":[{\"value\":\"v\"}]}"))
                 .build();

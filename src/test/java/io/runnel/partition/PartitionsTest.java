@@ -5,8 +5,9 @@ import static io.runnel.testkit.Failures.causeOf;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
-import io.runnel.log.AppendInfo;
-import io.runnel.log.LogSlice;
+
+import io.runnel.log.value.AppendInfo;
+import io.runnel.log.value.LogSlice;
 import io.runnel.server.Broker;
 import io.runnel.testkit.Batches;
 import io.runnel.testkit.Brokers;

@@ -2,6 +2,7 @@ package io.runnel.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
+
 import io.runnel.config.BrokerConfig;
 import io.runnel.log.Checkpoints;
 import io.runnel.partition.PartitionHandle;

@@ -1,6 +1,7 @@
 package io.runnel.testkit;
 
 import static org.assertj.core.api.Assertions.assertThat;
+
 import io.runnel.server.Main;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;

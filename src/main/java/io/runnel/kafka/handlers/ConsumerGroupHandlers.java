@@ -2,12 +2,12 @@ package io.runnel.kafka.handlers;
 
 import io.runnel.kafka.ApiHandler;
 import io.runnel.kafka.RequestContext;
+import io.runnel.kafka.TypedApiHandler;
 import io.vertx.core.Future;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.kafka.common.message.ConsumerGroupDescribeResponseData;
 import org.apache.kafka.common.protocol.ApiKeys;
-import org.apache.kafka.common.requests.AbstractRequest;
 import org.apache.kafka.common.requests.AbstractResponse;
 import org.apache.kafka.common.requests.ConsumerGroupDescribeRequest;
 import org.apache.kafka.common.requests.ConsumerGroupDescribeResponse;
@@ -23,29 +23,27 @@ public final class ConsumerGroupHandlers {
         return List.of(new Heartbeat(), new Describe());
     }
 
-    static final class Heartbeat implements ApiHandler {
-        @Override
-        public ApiKeys apiKey() {
-            return ApiKeys.CONSUMER_GROUP_HEARTBEAT;
+    static final class Heartbeat extends TypedApiHandler<ConsumerGroupHeartbeatRequest> {
+        Heartbeat() {
+            super(ApiKeys.CONSUMER_GROUP_HEARTBEAT, ConsumerGroupHeartbeatRequest.class);
         }
 
         @Override
-        public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
-            return ctx.broker().groups().consumerGroupHeartbeat(((ConsumerGroupHeartbeatRequest) request).data(), ctx.header().clientId(),
+        protected Future<AbstractResponse> serve(RequestContext ctx, ConsumerGroupHeartbeatRequest request) {
+            return ctx.broker().groups().consumerGroupHeartbeat(request.data(), ctx.header().clientId(),
                     ctx.clientHost()).map(ConsumerGroupHeartbeatResponse::new);
         }
     }
 
-    static final class Describe implements ApiHandler {
-        @Override
-        public ApiKeys apiKey() {
-            return ApiKeys.CONSUMER_GROUP_DESCRIBE;
+    static final class Describe extends TypedApiHandler<ConsumerGroupDescribeRequest> {
+        Describe() {
+            super(ApiKeys.CONSUMER_GROUP_DESCRIBE, ConsumerGroupDescribeRequest.class);
         }
 
         @Override
-        public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
+        protected Future<AbstractResponse> serve(RequestContext ctx, ConsumerGroupDescribeRequest request) {
             List<Future<ConsumerGroupDescribeResponseData.DescribedGroup>> all = new ArrayList<>();
-            for (String id : ((ConsumerGroupDescribeRequest) request).data().groupIds()) all.add(ctx.broker().groups().consumerGroupDescribe(id));
+            for (String id : request.data().groupIds()) all.add(ctx.broker().groups().consumerGroupDescribe(id));
             return Future.all(all).map(cf -> new ConsumerGroupDescribeResponse(new ConsumerGroupDescribeResponseData()
                     .setGroups(all.stream().map(Future::result).toList())));
         }

@@ -1,31 +1,28 @@
 package io.runnel.kafka.handlers;
 
-import io.runnel.kafka.ApiHandler;
 import io.runnel.kafka.RequestContext;
+import io.runnel.kafka.TypedApiHandler;
 import io.vertx.core.Future;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.kafka.common.errors.InvalidReplicaAssignmentException;
 import org.apache.kafka.common.message.CreatePartitionsRequestData.CreatePartitionsAssignment;
 import org.apache.kafka.common.message.CreatePartitionsRequestData.CreatePartitionsTopic;
-import org.apache.kafka.common.message.CreatePartitionsResponseData;
 import org.apache.kafka.common.message.CreatePartitionsResponseData.CreatePartitionsTopicResult;
+import org.apache.kafka.common.message.CreatePartitionsResponseData;
 import org.apache.kafka.common.protocol.ApiKeys;
-import org.apache.kafka.common.requests.AbstractRequest;
 import org.apache.kafka.common.requests.AbstractResponse;
 import org.apache.kafka.common.requests.CreatePartitionsRequest;
 import org.apache.kafka.common.requests.CreatePartitionsResponse;
 
 /** CreatePartitions: raises a topic's partition count; validate-only checks without changing anything. */
-public final class CreatePartitionsHandler implements ApiHandler {
-    @Override
-    public ApiKeys apiKey() {
-        return ApiKeys.CREATE_PARTITIONS;
+public final class CreatePartitionsHandler extends TypedApiHandler<CreatePartitionsRequest> {
+    public CreatePartitionsHandler() {
+        super(ApiKeys.CREATE_PARTITIONS, CreatePartitionsRequest.class);
     }
 
     @Override
-    public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
-        CreatePartitionsRequest r = (CreatePartitionsRequest) request;
+    protected Future<AbstractResponse> serve(RequestContext ctx, CreatePartitionsRequest r) {
         List<CreatePartitionsTopicResult> results = new ArrayList<>();
         List<Future<?>> all = new ArrayList<>();
         for (CreatePartitionsTopic t : r.data().topics()) {

@@ -4,8 +4,8 @@ import io.runnel.config.BrokerConfig;
 import io.runnel.config.ConfigException;
 import io.runnel.config.Limits;
 import io.runnel.config.TopicConfig;
-import io.runnel.kafka.ApiHandler;
 import io.runnel.kafka.RequestContext;
+import io.runnel.kafka.TypedApiHandler;
 import io.vertx.core.Future;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -23,12 +23,11 @@ import org.apache.kafka.common.internals.Topic;
 import org.apache.kafka.common.message.CreateTopicsRequestData.CreatableReplicaAssignment;
 import org.apache.kafka.common.message.CreateTopicsRequestData.CreatableTopic;
 import org.apache.kafka.common.message.CreateTopicsRequestData.CreatableTopicConfig;
-import org.apache.kafka.common.message.CreateTopicsResponseData;
 import org.apache.kafka.common.message.CreateTopicsResponseData.CreatableTopicConfigs;
 import org.apache.kafka.common.message.CreateTopicsResponseData.CreatableTopicResult;
 import org.apache.kafka.common.message.CreateTopicsResponseData.CreatableTopicResultCollection;
+import org.apache.kafka.common.message.CreateTopicsResponseData;
 import org.apache.kafka.common.protocol.ApiKeys;
-import org.apache.kafka.common.requests.AbstractRequest;
 import org.apache.kafka.common.requests.AbstractResponse;
 import org.apache.kafka.common.requests.CreateTopicsRequest;
 import org.apache.kafka.common.requests.CreateTopicsResponse;
@@ -39,15 +38,13 @@ import org.apache.kafka.common.requests.DescribeConfigsResponse.ConfigSource;
  * {@code default.replication.factor}; it may not exceed the live brokers), manual assignments (every replica must be
  * a live broker), configuration overrides, and validate-only. Each topic gets its own error.
  */
-public final class CreateTopicsHandler implements ApiHandler {
-    @Override
-    public ApiKeys apiKey() {
-        return ApiKeys.CREATE_TOPICS;
+public final class CreateTopicsHandler extends TypedApiHandler<CreateTopicsRequest> {
+    public CreateTopicsHandler() {
+        super(ApiKeys.CREATE_TOPICS, CreateTopicsRequest.class);
     }
 
     @Override
-    public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
-        CreateTopicsRequest r = (CreateTopicsRequest) request;
+    protected Future<AbstractResponse> serve(RequestContext ctx, CreateTopicsRequest r) {
         boolean validateOnly = r.data().validateOnly();
         CreatableTopicResultCollection results = new CreatableTopicResultCollection();
         List<Future<?>> all = new ArrayList<>();

@@ -1,7 +1,7 @@
 package io.runnel.kafka.handlers;
 
-import io.runnel.kafka.ApiHandler;
 import io.runnel.kafka.RequestContext;
+import io.runnel.kafka.TypedApiHandler;
 import io.runnel.partition.LocalTopic;
 import io.vertx.core.Future;
 import java.util.ArrayList;
@@ -9,26 +9,23 @@ import java.util.List;
 import java.util.Optional;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.message.DeleteTopicsRequestData.DeleteTopicState;
-import org.apache.kafka.common.message.DeleteTopicsResponseData;
 import org.apache.kafka.common.message.DeleteTopicsResponseData.DeletableTopicResult;
 import org.apache.kafka.common.message.DeleteTopicsResponseData.DeletableTopicResultCollection;
+import org.apache.kafka.common.message.DeleteTopicsResponseData;
 import org.apache.kafka.common.protocol.ApiKeys;
 import org.apache.kafka.common.protocol.Errors;
-import org.apache.kafka.common.requests.AbstractRequest;
 import org.apache.kafka.common.requests.AbstractResponse;
 import org.apache.kafka.common.requests.DeleteTopicsRequest;
 import org.apache.kafka.common.requests.DeleteTopicsResponse;
 
 /** DeleteTopics, by name (v1 to v5) or by name or topic id (v6). */
-public final class DeleteTopicsHandler implements ApiHandler {
-    @Override
-    public ApiKeys apiKey() {
-        return ApiKeys.DELETE_TOPICS;
+public final class DeleteTopicsHandler extends TypedApiHandler<DeleteTopicsRequest> {
+    public DeleteTopicsHandler() {
+        super(ApiKeys.DELETE_TOPICS, DeleteTopicsRequest.class);
     }
 
     @Override
-    public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
-        DeleteTopicsRequest r = (DeleteTopicsRequest) request;
+    protected Future<AbstractResponse> serve(RequestContext ctx, DeleteTopicsRequest r) {
         List<DeleteTopicState> asked = new ArrayList<>();
         if (ctx.apiVersion() >= 6) {
             asked.addAll(r.data().topics());

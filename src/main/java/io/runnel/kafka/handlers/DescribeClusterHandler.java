@@ -1,31 +1,29 @@
 package io.runnel.kafka.handlers;
 
-import io.runnel.kafka.ApiHandler;
 import io.runnel.kafka.RequestContext;
+import io.runnel.kafka.TypedApiHandler;
 import io.vertx.core.Future;
-import org.apache.kafka.common.message.DescribeClusterResponseData;
 import org.apache.kafka.common.message.DescribeClusterResponseData.DescribeClusterBroker;
 import org.apache.kafka.common.message.DescribeClusterResponseData.DescribeClusterBrokerCollection;
+import org.apache.kafka.common.message.DescribeClusterResponseData;
 import org.apache.kafka.common.protocol.ApiKeys;
 import org.apache.kafka.common.protocol.Errors;
-import org.apache.kafka.common.requests.AbstractRequest;
 import org.apache.kafka.common.requests.AbstractResponse;
 import org.apache.kafka.common.requests.DescribeClusterRequest;
 import org.apache.kafka.common.requests.DescribeClusterResponse;
 
 /** DescribeCluster: the brokers (this one), the cluster id and the controller (this broker, until clustering). */
-public final class DescribeClusterHandler implements ApiHandler {
+public final class DescribeClusterHandler extends TypedApiHandler<DescribeClusterRequest> {
     /** Kafka's EndpointType.BROKERS: the request asks for broker endpoints, the only kind Runnel has. */
     private static final byte BROKERS = 1;
 
-    @Override
-    public ApiKeys apiKey() {
-        return ApiKeys.DESCRIBE_CLUSTER;
+    public DescribeClusterHandler() {
+        super(ApiKeys.DESCRIBE_CLUSTER, DescribeClusterRequest.class);
     }
 
+
     @Override
-    public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
-        DescribeClusterRequest r = (DescribeClusterRequest) request;
+    protected Future<AbstractResponse> serve(RequestContext ctx, DescribeClusterRequest r) {
         DescribeClusterResponseData out = new DescribeClusterResponseData().setClusterId(ctx.broker().clusterId())
                 .setControllerId(ctx.controllerId()).setEndpointType(BROKERS);
         if (ctx.apiVersion() >= 1 && r.data().endpointType() != BROKERS) {

@@ -3,8 +3,8 @@ package io.runnel.kafka.handlers;
 import io.runnel.config.BrokerConfig;
 import io.runnel.config.ConfigKey;
 import io.runnel.config.TopicConfig;
-import io.runnel.kafka.ApiHandler;
 import io.runnel.kafka.RequestContext;
+import io.runnel.kafka.TypedApiHandler;
 import io.runnel.partition.LocalTopic;
 import io.vertx.core.Future;
 import java.util.ArrayList;
@@ -12,32 +12,29 @@ import java.util.List;
 import java.util.Optional;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.message.DescribeConfigsRequestData.DescribeConfigsResource;
-import org.apache.kafka.common.message.DescribeConfigsResponseData;
 import org.apache.kafka.common.message.DescribeConfigsResponseData.DescribeConfigsResourceResult;
 import org.apache.kafka.common.message.DescribeConfigsResponseData.DescribeConfigsResult;
 import org.apache.kafka.common.message.DescribeConfigsResponseData.DescribeConfigsSynonym;
+import org.apache.kafka.common.message.DescribeConfigsResponseData;
 import org.apache.kafka.common.protocol.ApiKeys;
 import org.apache.kafka.common.protocol.Errors;
-import org.apache.kafka.common.requests.AbstractRequest;
 import org.apache.kafka.common.requests.AbstractResponse;
 import org.apache.kafka.common.requests.DescribeConfigsRequest;
-import org.apache.kafka.common.requests.DescribeConfigsResponse;
 import org.apache.kafka.common.requests.DescribeConfigsResponse.ConfigSource;
 import org.apache.kafka.common.requests.DescribeConfigsResponse.ConfigType;
+import org.apache.kafka.common.requests.DescribeConfigsResponse;
 
 /**
  * DescribeConfigs for topics (every topic key Runnel honours, with its source and, on request, its broker synonym
  * and documentation) and for this broker (every broker key; the name is the node id, or empty for the defaults).
  */
-public final class DescribeConfigsHandler implements ApiHandler {
-    @Override
-    public ApiKeys apiKey() {
-        return ApiKeys.DESCRIBE_CONFIGS;
+public final class DescribeConfigsHandler extends TypedApiHandler<DescribeConfigsRequest> {
+    public DescribeConfigsHandler() {
+        super(ApiKeys.DESCRIBE_CONFIGS, DescribeConfigsRequest.class);
     }
 
     @Override
-    public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
-        DescribeConfigsRequest r = (DescribeConfigsRequest) request;
+    protected Future<AbstractResponse> serve(RequestContext ctx, DescribeConfigsRequest r) {
         boolean synonyms = r.data().includeSynonyms();
         boolean docs = r.data().includeDocumentation();
         List<DescribeConfigsResult> results = new ArrayList<>();

@@ -1,7 +1,7 @@
 package io.runnel.kafka.handlers;
 
-import io.runnel.kafka.ApiHandler;
 import io.runnel.kafka.RequestContext;
+import io.runnel.kafka.TypedApiHandler;
 import io.vertx.core.Future;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -9,12 +9,11 @@ import java.util.List;
 import java.util.Map;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.message.ElectLeadersRequestData;
-import org.apache.kafka.common.message.ElectLeadersResponseData;
 import org.apache.kafka.common.message.ElectLeadersResponseData.PartitionResult;
 import org.apache.kafka.common.message.ElectLeadersResponseData.ReplicaElectionResult;
+import org.apache.kafka.common.message.ElectLeadersResponseData;
 import org.apache.kafka.common.protocol.ApiKeys;
 import org.apache.kafka.common.protocol.Errors;
-import org.apache.kafka.common.requests.AbstractRequest;
 import org.apache.kafka.common.requests.AbstractResponse;
 import org.apache.kafka.common.requests.ApiError;
 import org.apache.kafka.common.requests.ElectLeadersRequest;
@@ -26,15 +25,14 @@ import org.apache.kafka.common.requests.ElectLeadersResponse;
  * mean all. Per partition: NONE, ELECTION_NOT_NEEDED, PREFERRED_LEADER_NOT_AVAILABLE, ELIGIBLE_LEADERS_NOT_AVAILABLE
  * or UNKNOWN_TOPIC_OR_PARTITION; a failure of the whole request (no controller) is the top-level error (v1+).
  */
-public final class ElectLeadersHandler implements ApiHandler {
-    @Override
-    public ApiKeys apiKey() {
-        return ApiKeys.ELECT_LEADERS;
+public final class ElectLeadersHandler extends TypedApiHandler<ElectLeadersRequest> {
+    public ElectLeadersHandler() {
+        super(ApiKeys.ELECT_LEADERS, ElectLeadersRequest.class);
     }
 
     @Override
-    public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
-        ElectLeadersRequestData d = ((ElectLeadersRequest) request).data();
+    protected Future<AbstractResponse> serve(RequestContext ctx, ElectLeadersRequest request) {
+        ElectLeadersRequestData d = request.data();
         // v0 has no election type and means a preferred election.
         boolean unclean = ctx.apiVersion() >= 1 && d.electionType() == 1;
         Map<String, List<Integer>> wanted = null;

@@ -1,13 +1,13 @@
 package io.runnel.kafka.handlers;
 
 import io.runnel.config.BrokerConfig;
-import io.runnel.kafka.ApiHandler;
 import io.runnel.kafka.RequestContext;
-import io.runnel.log.LogSlice;
-import io.runnel.log.SliceResult;
+import io.runnel.kafka.TypedApiHandler;
+import io.runnel.log.value.LogSlice;
+import io.runnel.log.value.SliceResult;
+import io.runnel.partition.LocalTopic;
 import io.runnel.partition.PartitionHandle;
 import io.runnel.partition.TopicRegistry;
-import io.runnel.partition.LocalTopic;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -19,12 +19,11 @@ import java.util.Optional;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.message.FetchRequestData.FetchPartition;
 import org.apache.kafka.common.message.FetchRequestData.FetchTopic;
-import org.apache.kafka.common.message.FetchResponseData;
 import org.apache.kafka.common.message.FetchResponseData.FetchableTopicResponse;
 import org.apache.kafka.common.message.FetchResponseData.PartitionData;
+import org.apache.kafka.common.message.FetchResponseData;
 import org.apache.kafka.common.protocol.ApiKeys;
 import org.apache.kafka.common.protocol.Errors;
-import org.apache.kafka.common.requests.AbstractRequest;
 import org.apache.kafka.common.requests.AbstractResponse;
 import org.apache.kafka.common.requests.FetchMetadata;
 import org.apache.kafka.common.requests.FetchRequest;
@@ -42,10 +41,9 @@ import org.apache.kafka.common.requests.FetchResponse;
  * <p>Fetch sessions (KIP-227) are declined: every response carries session id 0, so clients keep sending full
  * fetch requests; an incremental request for a session gets FETCH_SESSION_ID_NOT_FOUND.
  */
-public final class FetchHandler implements ApiHandler {
-    @Override
-    public ApiKeys apiKey() {
-        return ApiKeys.FETCH;
+public final class FetchHandler extends TypedApiHandler<FetchRequest> {
+    public FetchHandler() {
+        super(ApiKeys.FETCH, FetchRequest.class);
     }
 
     /** One asked partition and, after a read, its answer. */
@@ -68,8 +66,7 @@ public final class FetchHandler implements ApiHandler {
     }
 
     @Override
-    public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
-        FetchRequest r = (FetchRequest) request;
+    protected Future<AbstractResponse> serve(RequestContext ctx, FetchRequest r) {
         FetchMetadata session = r.metadata();
         if (session.sessionId() != FetchMetadata.INVALID_SESSION_ID) {
             return Future.succeededFuture(FetchResponse.of(new FetchResponseData().setErrorCode(Errors.FETCH_SESSION_ID_NOT_FOUND.code())));

@@ -1,15 +1,14 @@
 package io.runnel.kafka.handlers;
 
-import io.runnel.kafka.ApiHandler;
 import io.runnel.kafka.RequestContext;
+import io.runnel.kafka.TypedApiHandler;
 import io.vertx.core.Future;
 import java.util.ArrayList;
 import java.util.List;
-import org.apache.kafka.common.message.FindCoordinatorResponseData;
 import org.apache.kafka.common.message.FindCoordinatorResponseData.Coordinator;
+import org.apache.kafka.common.message.FindCoordinatorResponseData;
 import org.apache.kafka.common.protocol.ApiKeys;
 import org.apache.kafka.common.protocol.Errors;
-import org.apache.kafka.common.requests.AbstractRequest;
 import org.apache.kafka.common.requests.AbstractResponse;
 import org.apache.kafka.common.requests.FindCoordinatorRequest;
 import org.apache.kafka.common.requests.FindCoordinatorResponse;
@@ -19,15 +18,13 @@ import org.apache.kafka.common.requests.FindCoordinatorResponse;
  * partition (this broker when it runs alone); the first request
  * creates {@code __consumer_offsets}. Transaction coordinators do not exist yet: such keys get INVALID_REQUEST.
  */
-public final class FindCoordinatorHandler implements ApiHandler {
-    @Override
-    public ApiKeys apiKey() {
-        return ApiKeys.FIND_COORDINATOR;
+public final class FindCoordinatorHandler extends TypedApiHandler<FindCoordinatorRequest> {
+    public FindCoordinatorHandler() {
+        super(ApiKeys.FIND_COORDINATOR, FindCoordinatorRequest.class);
     }
 
     @Override
-    public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
-        FindCoordinatorRequest r = (FindCoordinatorRequest) request;
+    protected Future<AbstractResponse> serve(RequestContext ctx, FindCoordinatorRequest r) {
         boolean group = r.data().keyType() == FindCoordinatorRequest.CoordinatorType.GROUP.id();
         List<String> keys = ctx.apiVersion() >= 4 ? r.data().coordinatorKeys() : List.of(r.data().key());
         Future<Void> ready = group ? ctx.broker().groups().ensureReady() : Future.succeededFuture();

@@ -3,27 +3,27 @@ package io.runnel.kafka.handlers;
 import io.runnel.group.GroupDescription;
 import io.runnel.kafka.ApiHandler;
 import io.runnel.kafka.RequestContext;
+import io.runnel.kafka.TypedApiHandler;
 import io.vertx.core.Future;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.message.DeleteGroupsResponseData;
 import org.apache.kafka.common.message.DeleteGroupsResponseData.DeletableGroupResult;
 import org.apache.kafka.common.message.DeleteGroupsResponseData.DeletableGroupResultCollection;
-import org.apache.kafka.common.message.DescribeGroupsResponseData;
+import org.apache.kafka.common.message.DeleteGroupsResponseData;
 import org.apache.kafka.common.message.DescribeGroupsResponseData.DescribedGroup;
 import org.apache.kafka.common.message.DescribeGroupsResponseData.DescribedGroupMember;
-import org.apache.kafka.common.message.ListGroupsResponseData;
+import org.apache.kafka.common.message.DescribeGroupsResponseData;
 import org.apache.kafka.common.message.ListGroupsResponseData.ListedGroup;
+import org.apache.kafka.common.message.ListGroupsResponseData;
 import org.apache.kafka.common.message.OffsetDeleteRequestData.OffsetDeleteRequestPartition;
 import org.apache.kafka.common.message.OffsetDeleteRequestData.OffsetDeleteRequestTopic;
-import org.apache.kafka.common.message.OffsetDeleteResponseData;
 import org.apache.kafka.common.message.OffsetDeleteResponseData.OffsetDeleteResponsePartition;
 import org.apache.kafka.common.message.OffsetDeleteResponseData.OffsetDeleteResponseTopic;
+import org.apache.kafka.common.message.OffsetDeleteResponseData;
 import org.apache.kafka.common.protocol.ApiKeys;
 import org.apache.kafka.common.protocol.Errors;
-import org.apache.kafka.common.requests.AbstractRequest;
 import org.apache.kafka.common.requests.AbstractResponse;
 import org.apache.kafka.common.requests.DeleteGroupsRequest;
 import org.apache.kafka.common.requests.DeleteGroupsResponse;
@@ -43,15 +43,14 @@ public final class GroupAdminHandlers {
         return List.of(new ListGroups(), new DescribeGroups(), new DeleteGroups(), new OffsetDelete());
     }
 
-    static final class ListGroups implements ApiHandler {
-        @Override
-        public ApiKeys apiKey() {
-            return ApiKeys.LIST_GROUPS;
+    static final class ListGroups extends TypedApiHandler<ListGroupsRequest> {
+        ListGroups() {
+            super(ApiKeys.LIST_GROUPS, ListGroupsRequest.class);
         }
 
         @Override
-        public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
-            var d = ((ListGroupsRequest) request).data();
+        protected Future<AbstractResponse> serve(RequestContext ctx, ListGroupsRequest request) {
+            var d = request.data();
             List<String> states = d.statesFilter() == null ? List.of() : d.statesFilter().stream().map(x -> x.toLowerCase(Locale.ROOT)).toList();
             List<String> types = d.typesFilter() == null ? List.of() : d.typesFilter().stream().map(x -> x.toLowerCase(Locale.ROOT)).toList();
             return ctx.broker().groups().listGroups().map(groups -> {
@@ -66,15 +65,14 @@ public final class GroupAdminHandlers {
         }
     }
 
-    static final class DescribeGroups implements ApiHandler {
-        @Override
-        public ApiKeys apiKey() {
-            return ApiKeys.DESCRIBE_GROUPS;
+    static final class DescribeGroups extends TypedApiHandler<DescribeGroupsRequest> {
+        DescribeGroups() {
+            super(ApiKeys.DESCRIBE_GROUPS, DescribeGroupsRequest.class);
         }
 
         @Override
-        public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
-            var d = ((DescribeGroupsRequest) request).data();
+        protected Future<AbstractResponse> serve(RequestContext ctx, DescribeGroupsRequest request) {
+            var d = request.data();
             List<Future<DescribedGroup>> all = new ArrayList<>();
             for (String id : d.groups()) all.add(ctx.broker().groups().describeGroup(id).map(g -> described(ctx, id, g)));
             return Future.all(all).map(cf -> new DescribeGroupsResponse(new DescribeGroupsResponseData()
@@ -98,15 +96,14 @@ public final class GroupAdminHandlers {
         }
     }
 
-    static final class DeleteGroups implements ApiHandler {
-        @Override
-        public ApiKeys apiKey() {
-            return ApiKeys.DELETE_GROUPS;
+    static final class DeleteGroups extends TypedApiHandler<DeleteGroupsRequest> {
+        DeleteGroups() {
+            super(ApiKeys.DELETE_GROUPS, DeleteGroupsRequest.class);
         }
 
         @Override
-        public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
-            var d = ((DeleteGroupsRequest) request).data();
+        protected Future<AbstractResponse> serve(RequestContext ctx, DeleteGroupsRequest request) {
+            var d = request.data();
             DeletableGroupResultCollection results = new DeletableGroupResultCollection();
             List<Future<Void>> all = new ArrayList<>();
             for (String id : d.groupsNames()) {
@@ -121,15 +118,14 @@ public final class GroupAdminHandlers {
         }
     }
 
-    static final class OffsetDelete implements ApiHandler {
-        @Override
-        public ApiKeys apiKey() {
-            return ApiKeys.OFFSET_DELETE;
+    static final class OffsetDelete extends TypedApiHandler<OffsetDeleteRequest> {
+        OffsetDelete() {
+            super(ApiKeys.OFFSET_DELETE, OffsetDeleteRequest.class);
         }
 
         @Override
-        public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
-            var d = ((OffsetDeleteRequest) request).data();
+        protected Future<AbstractResponse> serve(RequestContext ctx, OffsetDeleteRequest request) {
+            var d = request.data();
             List<TopicPartition> asked = new ArrayList<>();
             for (OffsetDeleteRequestTopic t : d.topics()) {
                 for (OffsetDeleteRequestPartition p : t.partitions()) asked.add(new TopicPartition(t.name(), p.partitionIndex()));

@@ -2,16 +2,16 @@ package io.runnel.kafka.handlers;
 
 import io.runnel.kafka.ApiHandler;
 import io.runnel.kafka.RequestContext;
+import io.runnel.kafka.TypedApiHandler;
 import io.vertx.core.Future;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.kafka.common.message.HeartbeatResponseData;
 import org.apache.kafka.common.message.LeaveGroupRequestData.MemberIdentity;
-import org.apache.kafka.common.message.LeaveGroupResponseData;
 import org.apache.kafka.common.message.LeaveGroupResponseData.MemberResponse;
+import org.apache.kafka.common.message.LeaveGroupResponseData;
 import org.apache.kafka.common.protocol.ApiKeys;
 import org.apache.kafka.common.protocol.Errors;
-import org.apache.kafka.common.requests.AbstractRequest;
 import org.apache.kafka.common.requests.AbstractResponse;
 import org.apache.kafka.common.requests.HeartbeatRequest;
 import org.apache.kafka.common.requests.HeartbeatResponse;
@@ -35,55 +35,49 @@ public final class GroupMembershipHandlers {
         return List.of(new Join(), new Sync(), new Heartbeat(), new Leave());
     }
 
-    static final class Join implements ApiHandler {
-        @Override
-        public ApiKeys apiKey() {
-            return ApiKeys.JOIN_GROUP;
+    static final class Join extends TypedApiHandler<JoinGroupRequest> {
+        Join() {
+            super(ApiKeys.JOIN_GROUP, JoinGroupRequest.class);
         }
 
         @Override
-        public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
-            JoinGroupRequest r = (JoinGroupRequest) request;
+        protected Future<AbstractResponse> serve(RequestContext ctx, JoinGroupRequest r) {
             return ctx.broker().groups().joinGroup(r.data(), ctx.apiVersion(), ctx.header().clientId(), ctx.clientHost())
                     .map(data -> new JoinGroupResponse(data, ctx.apiVersion()));
         }
     }
 
-    static final class Sync implements ApiHandler {
-        @Override
-        public ApiKeys apiKey() {
-            return ApiKeys.SYNC_GROUP;
+    static final class Sync extends TypedApiHandler<SyncGroupRequest> {
+        Sync() {
+            super(ApiKeys.SYNC_GROUP, SyncGroupRequest.class);
         }
 
         @Override
-        public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
-            return ctx.broker().groups().syncGroup(((SyncGroupRequest) request).data()).map(SyncGroupResponse::new);
+        protected Future<AbstractResponse> serve(RequestContext ctx, SyncGroupRequest request) {
+            return ctx.broker().groups().syncGroup(request.data()).map(SyncGroupResponse::new);
         }
     }
 
-    static final class Heartbeat implements ApiHandler {
-        @Override
-        public ApiKeys apiKey() {
-            return ApiKeys.HEARTBEAT;
+    static final class Heartbeat extends TypedApiHandler<HeartbeatRequest> {
+        Heartbeat() {
+            super(ApiKeys.HEARTBEAT, HeartbeatRequest.class);
         }
 
         @Override
-        public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
-            var d = ((HeartbeatRequest) request).data();
+        protected Future<AbstractResponse> serve(RequestContext ctx, HeartbeatRequest request) {
+            var d = request.data();
             return ctx.broker().groups().heartbeat(d.groupId(), d.memberId(), d.generationId())
                     .map(e -> new HeartbeatResponse(new HeartbeatResponseData().setErrorCode(e.code())));
         }
     }
 
-    static final class Leave implements ApiHandler {
-        @Override
-        public ApiKeys apiKey() {
-            return ApiKeys.LEAVE_GROUP;
+    static final class Leave extends TypedApiHandler<LeaveGroupRequest> {
+        Leave() {
+            super(ApiKeys.LEAVE_GROUP, LeaveGroupRequest.class);
         }
 
         @Override
-        public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
-            LeaveGroupRequest r = (LeaveGroupRequest) request;
+        protected Future<AbstractResponse> serve(RequestContext ctx, LeaveGroupRequest r) {
             String group = r.data().groupId();
             List<MemberIdentity> members = r.members();
             List<Future<Errors>> results = new ArrayList<>();

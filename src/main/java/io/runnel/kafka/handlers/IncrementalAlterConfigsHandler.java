@@ -3,8 +3,8 @@ package io.runnel.kafka.handlers;
 import io.runnel.config.BrokerConfig;
 import io.runnel.config.ConfigException;
 import io.runnel.config.TopicConfig;
-import io.runnel.kafka.ApiHandler;
 import io.runnel.kafka.RequestContext;
+import io.runnel.kafka.TypedApiHandler;
 import io.runnel.partition.LocalTopic;
 import io.vertx.core.Future;
 import java.util.ArrayList;
@@ -22,10 +22,9 @@ import org.apache.kafka.common.errors.InvalidRequestException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.common.message.IncrementalAlterConfigsRequestData.AlterConfigsResource;
 import org.apache.kafka.common.message.IncrementalAlterConfigsRequestData.AlterableConfig;
-import org.apache.kafka.common.message.IncrementalAlterConfigsResponseData;
 import org.apache.kafka.common.message.IncrementalAlterConfigsResponseData.AlterConfigsResourceResponse;
+import org.apache.kafka.common.message.IncrementalAlterConfigsResponseData;
 import org.apache.kafka.common.protocol.ApiKeys;
-import org.apache.kafka.common.requests.AbstractRequest;
 import org.apache.kafka.common.requests.AbstractResponse;
 import org.apache.kafka.common.requests.IncrementalAlterConfigsRequest;
 import org.apache.kafka.common.requests.IncrementalAlterConfigsResponse;
@@ -37,17 +36,16 @@ import org.apache.kafka.common.requests.IncrementalAlterConfigsResponse;
  * settings), for the cluster-wide default resource (empty name) or this broker (its node id), as in Kafka; persisted
  * in {@code dynamic-config.properties} and applied to every topic that does not override them.
  */
-public final class IncrementalAlterConfigsHandler implements ApiHandler {
+public final class IncrementalAlterConfigsHandler extends TypedApiHandler<IncrementalAlterConfigsRequest> {
     private static final Set<String> LIST_KEYS = Set.of(TopicConfig.CLEANUP_POLICY.name());
 
-    @Override
-    public ApiKeys apiKey() {
-        return ApiKeys.INCREMENTAL_ALTER_CONFIGS;
+    public IncrementalAlterConfigsHandler() {
+        super(ApiKeys.INCREMENTAL_ALTER_CONFIGS, IncrementalAlterConfigsRequest.class);
     }
 
+
     @Override
-    public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
-        IncrementalAlterConfigsRequest r = (IncrementalAlterConfigsRequest) request;
+    protected Future<AbstractResponse> serve(RequestContext ctx, IncrementalAlterConfigsRequest r) {
         List<AlterConfigsResourceResponse> results = new ArrayList<>();
         List<Future<?>> all = new ArrayList<>();
         for (AlterConfigsResource res : r.data().resources()) {

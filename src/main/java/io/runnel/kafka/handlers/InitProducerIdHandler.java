@@ -1,14 +1,13 @@
 package io.runnel.kafka.handlers;
 
-import io.runnel.kafka.ApiHandler;
 import io.runnel.kafka.RequestContext;
+import io.runnel.kafka.TypedApiHandler;
 import io.vertx.core.Future;
 import org.apache.kafka.common.message.InitProducerIdRequestData;
 import org.apache.kafka.common.message.InitProducerIdResponseData;
 import org.apache.kafka.common.protocol.ApiKeys;
 import org.apache.kafka.common.protocol.Errors;
 import org.apache.kafka.common.record.internal.RecordBatch;
-import org.apache.kafka.common.requests.AbstractRequest;
 import org.apache.kafka.common.requests.AbstractResponse;
 import org.apache.kafka.common.requests.InitProducerIdRequest;
 import org.apache.kafka.common.requests.InitProducerIdResponse;
@@ -18,15 +17,14 @@ import org.apache.kafka.common.requests.InitProducerIdResponse;
  * its old id and epoch to be bumped (KIP-360), as Kafka does for producers without a transactional id. A transactional id is refused with UNSUPPORTED_VERSION until transactions exist: the Java producer
  * treats that as fatal and says so, instead of retrying forever.
  */
-public final class InitProducerIdHandler implements ApiHandler {
-    @Override
-    public ApiKeys apiKey() {
-        return ApiKeys.INIT_PRODUCER_ID;
+public final class InitProducerIdHandler extends TypedApiHandler<InitProducerIdRequest> {
+    public InitProducerIdHandler() {
+        super(ApiKeys.INIT_PRODUCER_ID, InitProducerIdRequest.class);
     }
 
     @Override
-    public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
-        InitProducerIdRequestData r = ((InitProducerIdRequest) request).data();
+    protected Future<AbstractResponse> serve(RequestContext ctx, InitProducerIdRequest request) {
+        InitProducerIdRequestData r = request.data();
         InitProducerIdResponseData out = new InitProducerIdResponseData().setProducerId(RecordBatch.NO_PRODUCER_ID)
                 .setProducerEpoch(RecordBatch.NO_PRODUCER_EPOCH);
         if (r.transactionalId() != null) {

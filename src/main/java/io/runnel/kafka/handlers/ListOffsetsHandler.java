@@ -1,7 +1,7 @@
 package io.runnel.kafka.handlers;
 
-import io.runnel.kafka.ApiHandler;
 import io.runnel.kafka.RequestContext;
+import io.runnel.kafka.TypedApiHandler;
 import io.runnel.partition.PartitionHandle;
 import io.vertx.core.Future;
 import java.util.ArrayList;
@@ -11,12 +11,11 @@ import java.util.Set;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.message.ListOffsetsRequestData.ListOffsetsPartition;
 import org.apache.kafka.common.message.ListOffsetsRequestData.ListOffsetsTopic;
-import org.apache.kafka.common.message.ListOffsetsResponseData;
 import org.apache.kafka.common.message.ListOffsetsResponseData.ListOffsetsPartitionResponse;
 import org.apache.kafka.common.message.ListOffsetsResponseData.ListOffsetsTopicResponse;
+import org.apache.kafka.common.message.ListOffsetsResponseData;
 import org.apache.kafka.common.protocol.ApiKeys;
 import org.apache.kafka.common.protocol.Errors;
-import org.apache.kafka.common.requests.AbstractRequest;
 import org.apache.kafka.common.requests.AbstractResponse;
 import org.apache.kafka.common.requests.ListOffsetsRequest;
 import org.apache.kafka.common.requests.ListOffsetsResponse;
@@ -30,15 +29,13 @@ import org.apache.kafka.common.requests.ListOffsetsResponse;
  * answers a client (NOT_LEADER_OR_FOLLOWER elsewhere); see {@link PartitionHandle#listOffset}. A partition asked
  * twice gets INVALID_REQUEST, as in Kafka.
  */
-public final class ListOffsetsHandler implements ApiHandler {
-    @Override
-    public ApiKeys apiKey() {
-        return ApiKeys.LIST_OFFSETS;
+public final class ListOffsetsHandler extends TypedApiHandler<ListOffsetsRequest> {
+    public ListOffsetsHandler() {
+        super(ApiKeys.LIST_OFFSETS, ListOffsetsRequest.class);
     }
 
     @Override
-    public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
-        ListOffsetsRequest r = (ListOffsetsRequest) request;
+    protected Future<AbstractResponse> serve(RequestContext ctx, ListOffsetsRequest r) {
         Set<TopicPartition> duplicates = r.duplicatePartitions();
         // Clients (replica id -1) are answered by the leader only; Kafka's debugging id (-2) reads any replica.
         boolean consumer = r.replicaId() != ListOffsetsRequest.DEBUGGING_REPLICA_ID;

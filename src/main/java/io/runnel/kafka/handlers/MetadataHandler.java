@@ -2,11 +2,11 @@ package io.runnel.kafka.handlers;
 
 import io.runnel.config.BrokerConfig;
 import io.runnel.group.GroupCoordinator;
-import io.runnel.kafka.ApiHandler;
 import io.runnel.kafka.RequestContext;
+import io.runnel.kafka.TypedApiHandler;
+import io.runnel.partition.LocalTopic;
 import io.runnel.partition.TopicAdmin;
 import io.runnel.partition.TopicRegistry;
-import io.runnel.partition.LocalTopic;
 import io.vertx.core.Future;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -16,15 +16,14 @@ import java.util.Optional;
 import java.util.Set;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.errors.TopicExistsException;
-import org.apache.kafka.common.message.MetadataResponseData;
 import org.apache.kafka.common.message.MetadataResponseData.MetadataResponseBroker;
 import org.apache.kafka.common.message.MetadataResponseData.MetadataResponseBrokerCollection;
 import org.apache.kafka.common.message.MetadataResponseData.MetadataResponsePartition;
 import org.apache.kafka.common.message.MetadataResponseData.MetadataResponseTopic;
 import org.apache.kafka.common.message.MetadataResponseData.MetadataResponseTopicCollection;
+import org.apache.kafka.common.message.MetadataResponseData;
 import org.apache.kafka.common.protocol.ApiKeys;
 import org.apache.kafka.common.protocol.Errors;
-import org.apache.kafka.common.requests.AbstractRequest;
 import org.apache.kafka.common.requests.AbstractResponse;
 import org.apache.kafka.common.requests.MetadataRequest;
 import org.apache.kafka.common.requests.MetadataResponse;
@@ -35,15 +34,13 @@ import org.apache.kafka.common.requests.MetadataResponse;
  * is on, with {@code num.partitions}, as Kafka does; otherwise they get UNKNOWN_TOPIC_OR_PARTITION (or
  * UNKNOWN_TOPIC_ID when asked by id), and invalid names INVALID_TOPIC_EXCEPTION.
  */
-public final class MetadataHandler implements ApiHandler {
-    @Override
-    public ApiKeys apiKey() {
-        return ApiKeys.METADATA;
+public final class MetadataHandler extends TypedApiHandler<MetadataRequest> {
+    public MetadataHandler() {
+        super(ApiKeys.METADATA, MetadataRequest.class);
     }
 
     @Override
-    public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
-        MetadataRequest r = (MetadataRequest) request;
+    protected Future<AbstractResponse> serve(RequestContext ctx, MetadataRequest r) {
         TopicRegistry partitions = ctx.broker().topics();
         TopicAdmin admin = ctx.broker().topicAdmin();
         if (r.isAllTopics()) return Future.succeededFuture(response(ctx, partitions.topics().stream().map(t -> topic(ctx, t)).toList()));

@@ -1,7 +1,7 @@
 package io.runnel.kafka.handlers;
 
-import io.runnel.kafka.ApiHandler;
 import io.runnel.kafka.RequestContext;
+import io.runnel.kafka.TypedApiHandler;
 import io.runnel.partition.PartitionHandle;
 import io.runnel.partition.TopicRegistry;
 import io.vertx.core.Future;
@@ -10,12 +10,11 @@ import java.util.List;
 import java.util.Optional;
 import org.apache.kafka.common.message.OffsetForLeaderEpochRequestData.OffsetForLeaderPartition;
 import org.apache.kafka.common.message.OffsetForLeaderEpochRequestData.OffsetForLeaderTopic;
-import org.apache.kafka.common.message.OffsetForLeaderEpochResponseData;
 import org.apache.kafka.common.message.OffsetForLeaderEpochResponseData.EpochEndOffset;
 import org.apache.kafka.common.message.OffsetForLeaderEpochResponseData.OffsetForLeaderTopicResult;
+import org.apache.kafka.common.message.OffsetForLeaderEpochResponseData;
 import org.apache.kafka.common.protocol.ApiKeys;
 import org.apache.kafka.common.protocol.Errors;
-import org.apache.kafka.common.requests.AbstractRequest;
 import org.apache.kafka.common.requests.AbstractResponse;
 import org.apache.kafka.common.requests.OffsetsForLeaderEpochRequest;
 import org.apache.kafka.common.requests.OffsetsForLeaderEpochResponse;
@@ -25,15 +24,13 @@ import org.apache.kafka.common.requests.OffsetsForLeaderEpochResponse;
  * asked for and the offset where it ended in the leader's log. A follower of a new leader truncates its log there; a
  * consumer checks that its position survived a leader change. Answered by the leader only.
  */
-public final class OffsetForLeaderEpochHandler implements ApiHandler {
-    @Override
-    public ApiKeys apiKey() {
-        return ApiKeys.OFFSET_FOR_LEADER_EPOCH;
+public final class OffsetForLeaderEpochHandler extends TypedApiHandler<OffsetsForLeaderEpochRequest> {
+    public OffsetForLeaderEpochHandler() {
+        super(ApiKeys.OFFSET_FOR_LEADER_EPOCH, OffsetsForLeaderEpochRequest.class);
     }
 
     @Override
-    public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
-        OffsetsForLeaderEpochRequest r = (OffsetsForLeaderEpochRequest) request;
+    protected Future<AbstractResponse> serve(RequestContext ctx, OffsetsForLeaderEpochRequest r) {
         TopicRegistry partitions = ctx.broker().topics();
         OffsetForLeaderEpochResponseData data = new OffsetForLeaderEpochResponseData();
         List<Future<?>> all = new ArrayList<>();

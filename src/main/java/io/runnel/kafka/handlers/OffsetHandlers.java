@@ -3,6 +3,7 @@ package io.runnel.kafka.handlers;
 import io.runnel.group.CommittedOffset;
 import io.runnel.kafka.ApiHandler;
 import io.runnel.kafka.RequestContext;
+import io.runnel.kafka.TypedApiHandler;
 import io.runnel.partition.LocalTopic;
 import io.vertx.core.Future;
 import java.util.ArrayList;
@@ -14,19 +15,18 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.message.OffsetCommitRequestData.OffsetCommitRequestPartition;
 import org.apache.kafka.common.message.OffsetCommitRequestData.OffsetCommitRequestTopic;
-import org.apache.kafka.common.message.OffsetCommitResponseData;
 import org.apache.kafka.common.message.OffsetCommitResponseData.OffsetCommitResponsePartition;
 import org.apache.kafka.common.message.OffsetCommitResponseData.OffsetCommitResponseTopic;
+import org.apache.kafka.common.message.OffsetCommitResponseData;
 import org.apache.kafka.common.message.OffsetFetchRequestData.OffsetFetchRequestTopics;
-import org.apache.kafka.common.message.OffsetFetchResponseData;
 import org.apache.kafka.common.message.OffsetFetchResponseData.OffsetFetchResponseGroup;
 import org.apache.kafka.common.message.OffsetFetchResponseData.OffsetFetchResponsePartition;
 import org.apache.kafka.common.message.OffsetFetchResponseData.OffsetFetchResponsePartitions;
 import org.apache.kafka.common.message.OffsetFetchResponseData.OffsetFetchResponseTopic;
 import org.apache.kafka.common.message.OffsetFetchResponseData.OffsetFetchResponseTopics;
+import org.apache.kafka.common.message.OffsetFetchResponseData;
 import org.apache.kafka.common.protocol.ApiKeys;
 import org.apache.kafka.common.protocol.Errors;
-import org.apache.kafka.common.requests.AbstractRequest;
 import org.apache.kafka.common.requests.AbstractResponse;
 import org.apache.kafka.common.requests.OffsetCommitRequest;
 import org.apache.kafka.common.requests.OffsetCommitResponse;
@@ -52,15 +52,14 @@ public final class OffsetHandlers {
         return id == null ? Optional.empty() : ctx.broker().topics().topicById(id);
     }
 
-    static final class Commit implements ApiHandler {
-        @Override
-        public ApiKeys apiKey() {
-            return ApiKeys.OFFSET_COMMIT;
+    static final class Commit extends TypedApiHandler<OffsetCommitRequest> {
+        Commit() {
+            super(ApiKeys.OFFSET_COMMIT, OffsetCommitRequest.class);
         }
 
         @Override
-        public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
-            var d = ((OffsetCommitRequest) request).data();
+        protected Future<AbstractResponse> serve(RequestContext ctx, OffsetCommitRequest request) {
+            var d = request.data();
             int maxMetadata = ctx.broker().groups().offsetMetadataMaxBytes();
             List<OffsetCommitResponseTopic> topics = new ArrayList<>();
             Map<TopicPartition, CommittedOffset> valid = new LinkedHashMap<>();
@@ -92,15 +91,13 @@ public final class OffsetHandlers {
         }
     }
 
-    static final class Fetch implements ApiHandler {
-        @Override
-        public ApiKeys apiKey() {
-            return ApiKeys.OFFSET_FETCH;
+    static final class Fetch extends TypedApiHandler<OffsetFetchRequest> {
+        Fetch() {
+            super(ApiKeys.OFFSET_FETCH, OffsetFetchRequest.class);
         }
 
         @Override
-        public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
-            OffsetFetchRequest r = (OffsetFetchRequest) request;
+        protected Future<AbstractResponse> serve(RequestContext ctx, OffsetFetchRequest r) {
             Map<String, List<OffsetFetchRequestTopics>> asked = new LinkedHashMap<>();
             if (ctx.apiVersion() >= 8) {
                 for (var g : r.data().groups()) asked.put(g.groupId(), g.topics());

@@ -1,12 +1,12 @@
 package io.runnel.kafka.handlers;
 
-import io.runnel.kafka.ApiHandler;
 import io.runnel.kafka.CloseConnectionException;
 import io.runnel.kafka.RequestContext;
+import io.runnel.kafka.TypedApiHandler;
 import io.runnel.partition.Acks;
+import io.runnel.partition.LocalTopic;
 import io.runnel.partition.PartitionHandle;
 import io.runnel.partition.TopicRegistry;
-import io.runnel.partition.LocalTopic;
 import io.vertx.core.Future;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -17,15 +17,14 @@ import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.common.errors.UnsupportedVersionException;
 import org.apache.kafka.common.message.ProduceRequestData.PartitionProduceData;
 import org.apache.kafka.common.message.ProduceRequestData.TopicProduceData;
-import org.apache.kafka.common.message.ProduceResponseData;
 import org.apache.kafka.common.message.ProduceResponseData.PartitionProduceResponse;
 import org.apache.kafka.common.message.ProduceResponseData.TopicProduceResponse;
 import org.apache.kafka.common.message.ProduceResponseData.TopicProduceResponseCollection;
+import org.apache.kafka.common.message.ProduceResponseData;
 import org.apache.kafka.common.protocol.ApiKeys;
 import org.apache.kafka.common.protocol.Errors;
 import org.apache.kafka.common.record.internal.MemoryRecords;
 import org.apache.kafka.common.record.internal.RecordBatch;
-import org.apache.kafka.common.requests.AbstractRequest;
 import org.apache.kafka.common.requests.AbstractResponse;
 import org.apache.kafka.common.requests.ProduceRequest;
 import org.apache.kafka.common.requests.ProduceResponse;
@@ -38,15 +37,13 @@ import org.apache.kafka.common.requests.ProduceResponse;
  * closes the connection, which is how Kafka tells such a producer. Transactional produce is refused until
  * transactions exist.
  */
-public final class ProduceHandler implements ApiHandler {
-    @Override
-    public ApiKeys apiKey() {
-        return ApiKeys.PRODUCE;
+public final class ProduceHandler extends TypedApiHandler<ProduceRequest> {
+    public ProduceHandler() {
+        super(ApiKeys.PRODUCE, ProduceRequest.class);
     }
 
     @Override
-    public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
-        ProduceRequest r = (ProduceRequest) request;
+    protected Future<AbstractResponse> serve(RequestContext ctx, ProduceRequest r) {
         short acks = r.acks();
         if (acks != 0 && acks != 1 && acks != -1) return Future.failedFuture(new InvalidRequiredAcksException("acks must be -1, 0 or 1, got " + acks));
         TopicRegistry partitions = ctx.broker().topics();

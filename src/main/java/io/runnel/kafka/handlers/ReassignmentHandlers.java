@@ -2,6 +2,7 @@ package io.runnel.kafka.handlers;
 
 import io.runnel.kafka.ApiHandler;
 import io.runnel.kafka.RequestContext;
+import io.runnel.kafka.TypedApiHandler;
 import io.runnel.partition.TopicMetadata;
 import io.vertx.core.Future;
 import java.util.ArrayList;
@@ -11,15 +12,14 @@ import java.util.Map;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.message.AlterPartitionReassignmentsRequestData.ReassignablePartition;
 import org.apache.kafka.common.message.AlterPartitionReassignmentsRequestData.ReassignableTopic;
-import org.apache.kafka.common.message.AlterPartitionReassignmentsResponseData;
 import org.apache.kafka.common.message.AlterPartitionReassignmentsResponseData.ReassignablePartitionResponse;
 import org.apache.kafka.common.message.AlterPartitionReassignmentsResponseData.ReassignableTopicResponse;
+import org.apache.kafka.common.message.AlterPartitionReassignmentsResponseData;
 import org.apache.kafka.common.message.ListPartitionReassignmentsRequestData;
-import org.apache.kafka.common.message.ListPartitionReassignmentsResponseData;
 import org.apache.kafka.common.message.ListPartitionReassignmentsResponseData.OngoingPartitionReassignment;
 import org.apache.kafka.common.message.ListPartitionReassignmentsResponseData.OngoingTopicReassignment;
+import org.apache.kafka.common.message.ListPartitionReassignmentsResponseData;
 import org.apache.kafka.common.protocol.ApiKeys;
-import org.apache.kafka.common.requests.AbstractRequest;
 import org.apache.kafka.common.requests.AbstractResponse;
 import org.apache.kafka.common.requests.AlterPartitionReassignmentsRequest;
 import org.apache.kafka.common.requests.AlterPartitionReassignmentsResponse;
@@ -39,15 +39,14 @@ public final class ReassignmentHandlers {
         return List.of(new Alter(), new ListOngoing());
     }
 
-    static final class Alter implements ApiHandler {
-        @Override
-        public ApiKeys apiKey() {
-            return ApiKeys.ALTER_PARTITION_REASSIGNMENTS;
+    static final class Alter extends TypedApiHandler<AlterPartitionReassignmentsRequest> {
+        Alter() {
+            super(ApiKeys.ALTER_PARTITION_REASSIGNMENTS, AlterPartitionReassignmentsRequest.class);
         }
 
         @Override
-        public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
-            var d = ((AlterPartitionReassignmentsRequest) request).data();
+        protected Future<AbstractResponse> serve(RequestContext ctx, AlterPartitionReassignmentsRequest request) {
+            var d = request.data();
             boolean allowRfChange = ctx.apiVersion() < 1 || d.allowReplicationFactorChange();
             List<ReassignableTopicResponse> topics = new ArrayList<>();
             List<Future<?>> all = new ArrayList<>();
@@ -71,15 +70,14 @@ public final class ReassignmentHandlers {
         }
     }
 
-    static final class ListOngoing implements ApiHandler {
-        @Override
-        public ApiKeys apiKey() {
-            return ApiKeys.LIST_PARTITION_REASSIGNMENTS;
+    static final class ListOngoing extends TypedApiHandler<ListPartitionReassignmentsRequest> {
+        ListOngoing() {
+            super(ApiKeys.LIST_PARTITION_REASSIGNMENTS, ListPartitionReassignmentsRequest.class);
         }
 
         @Override
-        public Future<AbstractResponse> handle(RequestContext ctx, AbstractRequest request) {
-            ListPartitionReassignmentsRequestData d = ((ListPartitionReassignmentsRequest) request).data();
+        protected Future<AbstractResponse> serve(RequestContext ctx, ListPartitionReassignmentsRequest request) {
+            ListPartitionReassignmentsRequestData d = request.data();
             Map<TopicPartition, TopicMetadata.Reassignment> running = ctx.broker().topicAdmin().reassignments();
             Map<String, OngoingTopicReassignment> out = new LinkedHashMap<>();
             running.forEach((tp, r) -> {

@@ -1,4 +1,4 @@
-package io.runnel.log;
+package io.runnel.log.value;
 
 /**
  * What an append did: the offsets it assigned, the broker time stamped on it (or -1 under CreateTime), and the

@@ -1,4 +1,4 @@
-package io.runnel.log;
+package io.runnel.log.value;
 
 /**
  * A read as a {@link LogSlice} of a segment file (see {@link Log#slice}) and the log's bounds at the time of it.

@@ -1,4 +1,4 @@
-package io.runnel.log;
+package io.runnel.log.value;
 
 import java.nio.ByteBuffer;
 

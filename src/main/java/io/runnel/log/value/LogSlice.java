@@ -1,4 +1,4 @@
-package io.runnel.log;
+package io.runnel.log.value;
 
 import java.io.EOFException;
 import java.io.IOException;

@@ -1,0 +1,288 @@
+package io.runnel.cluster;
+
+import com.hazelcast.core.EntryEvent;
+import com.hazelcast.map.IMap;
+import com.hazelcast.map.listener.EntryAddedListener;
+import com.hazelcast.map.listener.EntryRemovedListener;
+import com.hazelcast.map.listener.EntryUpdatedListener;
+import io.runnel.config.Limits;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BiConsumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The brokers of the cluster as this broker sees them ({@link ClusterView}): each broker registers itself in
+ * Hazelcast's {@code runnel-brokers} map (node id to {@code {"member", "listeners", "http", "topics"}}, the last being
+ * its report of the topics it holds), and a registration counts as a live broker while its Hazelcast member is. The
+ * view is rebuilt from registration and membership events, and checked against the map every
+ * {@link Limits#CLUSTER_REGISTRATION_CHECK_MS} (events can be missed). It also tells whether a majority of the
+ * registered brokers is live, which the oldest-member controller needs before it decides anything.
+ *
+ * <p>Threads: Hazelcast calls block and run on workers; listeners run on Hazelcast's event threads and only replace
+ * immutable snapshots.
+ */
+final class BrokerRegistry implements ClusterView {
+    private static final Logger LOG = LoggerFactory.getLogger(BrokerRegistry.class);
+    private static final String BROKERS_MAP = "runnel-brokers";
+
+    private final HazelcastMember member;
+    private final Vertx vertx;
+    private final IMap<Integer, String> brokersMap;
+    private final String metadataMode;
+    private final int cpMemberCount;
+    private volatile List<Integer> cpMembers = List.of();
+    private final Map<Integer, JsonObject> registrations = new ConcurrentHashMap<>();
+    private final List<BiConsumer<Integer, JsonArray>> registrationListeners = new CopyOnWriteArrayList<>();
+    private final AtomicBoolean checkRunning = new AtomicBoolean();
+    private volatile Set<UUID> liveMembers = Set.of();
+    private volatile List<BrokerNode> brokers = List.of();
+    private volatile ControllerInfo controller;
+    private volatile int nodeId = -1;
+    /** Writes this broker's registration again (after a merge); set by {@link #register}. */
+    private volatile Runnable reregistration;
+    private volatile boolean running = true;
+
+    /**
+     * @param metadataMode  {@code oldest-member} or {@code cp} ({@link ClusterView#metadataMode})
+     * @param cpMemberCount the CP members the metadata quorum should have (0 in oldest-member mode)
+     */
+    BrokerRegistry(HazelcastMember member, String metadataMode, int cpMemberCount) {
+        this.member = member;
+        this.vertx = member.vertx();
+        this.brokersMap = member.hz().getMap(BROKERS_MAP);
+        this.metadataMode = metadataMode;
+        this.cpMemberCount = cpMemberCount;
+    }
+
+    /** Reads the registrations, listens for changes and starts the periodic check. Blocking. */
+    void start() {
+        brokersMap.addEntryListener(new Listener(), true);
+        liveMembers = member.members();
+        registrations.putAll(read());
+        rebuild();
+        vertx.setPeriodic(Limits.CLUSTER_REGISTRATION_CHECK_MS, id -> check());
+    }
+
+    void stop() {
+        running = false;
+    }
+
+    /** Calls {@code listener} with a broker's node id and topic report when it registers or registers again. */
+    void onRegistered(BiConsumer<Integer, JsonArray> listener) {
+        registrationListeners.add(listener);
+    }
+
+    /**
+     * Registers this broker with its advertised endpoints and its report of the topics it holds. Fails when a live
+     * broker already has this node id. Blocking.
+     */
+    void register(int nodeId, Map<String, String> listeners, String http, JsonArray localTopics) {
+        reregistration = () -> {
+            brokersMap.put(nodeId, registration(listeners, http, localTopics));
+            membersChanged();
+        };
+        brokersMap.lock(nodeId);
+        try {
+            String old = brokersMap.get(nodeId);
+            if (old != null) {
+                UUID owner = UUID.fromString(new JsonObject(old).getString("member"));
+                if (!owner.equals(member.self()) && member.members().contains(owner)) {
+                    throw new IllegalStateException("node.id " + nodeId + " is already used by the live broker at " + member.addressOf(owner));
+                }
+            }
+            brokersMap.put(nodeId, registration(listeners, http, localTopics));
+        } finally {
+            brokersMap.unlock(nodeId);
+        }
+        this.nodeId = nodeId;
+    }
+
+    private String registration(Map<String, String> listeners, String http, JsonArray localTopics) {
+        return new JsonObject().put("member", member.self().toString()).put("listeners", new JsonObject(new HashMap<>(listeners)))
+                .put("http", http).put("topics", localTopics).encode();
+    }
+
+    /** Writes this broker's registration again (a merge gave it a new member id). Blocking. */
+    void reregister() {
+        Runnable r = reregistration;
+        if (r != null) r.run();
+    }
+
+    /** This broker's node id once registered, else -1. */
+    int nodeId() {
+        return nodeId;
+    }
+
+    /** A member joined or left: the live brokers are recomputed. */
+    void membersChanged() {
+        liveMembers = member.members();
+        rebuild();
+    }
+
+    /** The node ids of the brokers in the CP group now (CP mode; {@link CpGroupKeeper} reads them). */
+    void cpMembersChanged(List<Integer> nodeIds) {
+        cpMembers = List.copyOf(nodeIds);
+    }
+
+    /** The controller this broker last heard of (an election's entry, or the CP image's). */
+    void controllerChanged(ControllerInfo c) {
+        controller = c;
+    }
+
+    /**
+     * Oldest-member mode: whether a majority of the registered brokers (a registration stays when its broker dies) is
+     * live in this broker's view of the cluster. Without it the controller changes nothing: an isolated broker (a
+     * network partition, or the others frozen) must not elect leaders from its stale copy of the metadata.
+     */
+    boolean hasMajority() {
+        // Hazelcast members, not live registrations: a broker joins before it registers, and the two kinds of
+        // events arrive in either order (counting registrations made a restarted cluster lose its majority for a
+        // moment while it rebuilt the metadata from the brokers' reports).
+        int registered = registrations.size();
+        return registered == 0 || liveMembers.size() * 2 > registered;
+    }
+
+    /** How many brokers are registered and how many members are live, for log lines. */
+    String majorityText() {
+        return liveMembers.size() + " members for " + registrations.size() + " registered brokers";
+    }
+
+    /** Node ids of the live, registered brokers, ascending. */
+    List<Integer> liveNodeIds() {
+        return brokers.stream().map(BrokerNode::nodeId).toList();
+    }
+
+    /** Each registered broker's report of the topics it holds, by node id. */
+    Map<Integer, JsonArray> reports() {
+        Map<Integer, JsonArray> out = new HashMap<>();
+        registrations.forEach((id, r) -> out.put(id, r.getJsonArray("topics", new JsonArray())));
+        return out;
+    }
+
+    /** Reads every registration again and swaps them in (after a merge the local copies may be stale). Blocking. */
+    void reload() {
+        // Swapped in without emptying the view first, so that a reader meanwhile sees no broker missing.
+        Map<Integer, JsonObject> read = read();
+        registrations.keySet().retainAll(read.keySet());
+        registrations.putAll(read);
+        membersChanged();
+    }
+
+    private synchronized void rebuild() {
+        List<BrokerNode> out = new ArrayList<>();
+        Set<UUID> live = liveMembers;
+        registrations.forEach((id, r) -> {
+            if (!live.contains(UUID.fromString(r.getString("member")))) return;
+            Map<String, String> listeners = new HashMap<>();
+            r.getJsonObject("listeners").forEach(e -> listeners.put(e.getKey(), (String) e.getValue()));
+            out.add(new BrokerNode(id, Map.copyOf(listeners), r.getString("http", "")));
+        });
+        out.sort(Comparator.comparingInt(BrokerNode::nodeId));
+        brokers = List.copyOf(out);
+    }
+
+    /** A broker registered (or registered again): the view, then the listeners (election, controller adoption). */
+    private void registered(int id, JsonObject r) {
+        registrations.put(id, r);
+        rebuild();
+        JsonArray report = r.getJsonArray("topics", new JsonArray());
+        registrationListeners.forEach(l -> l.accept(id, report));
+    }
+
+    /**
+     * Reads the registrations again and takes those that differ from what the events built: events can be missed
+     * (a member failing, a merge's migrations) and a registration that does not change again sends none. Added or
+     * changed entries only: nothing removes a registration but its own event. A few small entries, read on a worker.
+     */
+    private void check() {
+        if (!running || !checkRunning.compareAndSet(false, true)) return;
+        vertx.executeBlocking(() -> {
+            if (!member.isClusterSafe()) return null; // migrating: a read now may miss entries
+            Map<Integer, JsonObject> differing = new HashMap<>();
+            read().forEach((id, r) -> {
+                if (!r.equals(registrations.get(id))) differing.put(id, r);
+            });
+            if (!differing.isEmpty()) {
+                LOG.info("Registrations of brokers {} differed from Hazelcast's map (events missed); taking the map's", differing.keySet());
+                liveMembers = member.members();
+                differing.forEach(this::registered);
+            }
+            return null;
+        }, false).onComplete(ar -> {
+            if (ar.failed()) LOG.debug("Checking the broker registrations failed", ar.cause());
+            checkRunning.set(false);
+        });
+    }
+
+    /** Every registration in Hazelcast's map. Blocking. */
+    private Map<Integer, JsonObject> read() {
+        Map<Integer, JsonObject> read = new HashMap<>();
+        brokersMap.forEach((k, v) -> read.put(k, new JsonObject(v)));
+        return read;
+    }
+
+    private final class Listener implements EntryAddedListener<Integer, String>, EntryUpdatedListener<Integer, String>,
+            EntryRemovedListener<Integer, String> {
+        @Override
+        public void entryAdded(EntryEvent<Integer, String> e) {
+            registered(e.getKey(), new JsonObject(e.getValue()));
+        }
+
+        @Override
+        public void entryUpdated(EntryEvent<Integer, String> e) {
+            entryAdded(e);
+        }
+
+        @Override
+        public void entryRemoved(EntryEvent<Integer, String> e) {
+            registrations.remove(e.getKey());
+            rebuild();
+        }
+    }
+
+    // ---- ClusterView ----
+
+    @Override
+    public int controllerId() {
+        ControllerInfo c = controller;
+        return c == null || !liveMembers.contains(c.member()) ? -1 : c.nodeId();
+    }
+
+    @Override
+    public List<BrokerNode> brokers() {
+        return brokers;
+    }
+
+    @Override
+    public boolean clustered() {
+        return true;
+    }
+
+    @Override
+    public String metadataMode() {
+        return metadataMode;
+    }
+
+    @Override
+    public List<Integer> cpMembers() {
+        return cpMembers;
+    }
+
+    @Override
+    public int cpMemberCount() {
+        return cpMemberCount;
+    }
+}

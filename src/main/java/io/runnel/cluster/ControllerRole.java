@@ -1,0 +1,92 @@
+package io.runnel.cluster;
+
+import io.vertx.core.Context;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The controller role on this broker: an election ({@link ControllerElection}) that makes this broker the controller
+ * starts a {@link ClusterController} for its epoch here, and stops it when the broker loses the role. While it runs,
+ * the brokers' topic reports and membership changes reach it (a whole-cluster restart rebuilds the metadata from the
+ * reports; a broker that left loses the partitions it led).
+ */
+final class ControllerRole {
+    private static final Logger LOG = LoggerFactory.getLogger(ControllerRole.class);
+
+    private final Vertx vertx;
+    /** Where controllers start and stop (one context, so they do in order). */
+    private final Context context;
+    private final MetadataStore store;
+    private final ClusterController.Settings settings;
+    private final BrokerRegistry registry;
+    private volatile ClusterController active;
+
+    ControllerRole(Vertx vertx, MetadataStore store, ClusterController.Settings settings, BrokerRegistry registry) {
+        this.vertx = vertx;
+        this.context = vertx.getOrCreateContext();
+        this.store = store;
+        this.settings = settings;
+        this.registry = registry;
+    }
+
+    /**
+     * Starts acting as the controller of {@code epoch} (the election claimed the metadata for it) and takes the
+     * reports of the brokers that registered before. Returns the running controller.
+     */
+    synchronized ClusterController take(ControllerInfo won) {
+        LOG.info("Broker {} is the controller (epoch {})", won.nodeId(), won.epoch());
+        registry.controllerChanged(won);
+        ClusterController role = new ClusterController(vertx, store, won.epoch(), settings, registry::liveNodeIds);
+        active = role;
+        context.runOnContext(v -> {
+            role.start();
+            registry.reports().forEach((id, report) -> role.run(() -> {
+                role.adopt(id, report);
+                return null;
+            }));
+        });
+        return role;
+    }
+
+    /** Stops acting as controller (another broker holds the role now, or this one lost its majority). */
+    synchronized void resign() {
+        ClusterController c = active;
+        if (c == null) return;
+        active = null;
+        context.runOnContext(v -> c.stop());
+    }
+
+    /** Whether {@code c} is still the running controller. */
+    boolean holds(ClusterController c) {
+        return c != null && active == c;
+    }
+
+    /** Whether this broker runs a controller now. */
+    boolean active() {
+        return active != null;
+    }
+
+    /** A broker registered: the controller takes its report (topics a whole-cluster restart brought back). */
+    void brokerRegistered(int id, JsonArray report) {
+        ClusterController c = active;
+        if (c != null) c.run(() -> {
+            c.adopt(id, report);
+            return null;
+        });
+    }
+
+    /**
+     * A member joined or left: the controller re-checks every partition's leader. A member gone may have taken map
+     * entries with it (more failures than backups): the live brokers' reports bring missing topics back first.
+     */
+    void membersChanged() {
+        ClusterController c = active;
+        if (c != null) c.run(() -> {
+            registry.reports().forEach(c::adopt);
+            c.reconcileAll();
+            return null;
+        });
+    }
+}
