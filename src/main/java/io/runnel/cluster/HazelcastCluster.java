@@ -80,10 +80,15 @@ public final class HazelcastCluster {
      * depends on it).
      */
     public static Future<HazelcastCluster> join(BrokerConfig config, VertxOptions options, VertxMetricsFactory metrics) {
-        return HazelcastMember.join(config, options, metrics).map(member -> {
-            HazelcastCluster c = new HazelcastCluster(member, config);
-            c.start();
-            return c;
+        return HazelcastMember.join(config, options, metrics).compose(member -> {
+            try {
+                HazelcastCluster c = new HazelcastCluster(member, config);
+                c.start();
+                return Future.succeededFuture(c);
+            } catch (RuntimeException e) {
+                member.shutdown(); // a broker that could not start must not stay in the cluster as a member
+                return Future.failedFuture(e);
+            }
         });
     }
 

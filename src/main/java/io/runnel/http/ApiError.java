@@ -7,6 +7,7 @@ import org.apache.kafka.common.errors.InvalidConfigurationException;
 import org.apache.kafka.common.errors.InvalidPartitionsException;
 import org.apache.kafka.common.errors.InvalidReplicationFactorException;
 import org.apache.kafka.common.errors.InvalidTopicException;
+import org.apache.kafka.common.errors.NotLeaderOrFollowerException;
 import org.apache.kafka.common.errors.OffsetOutOfRangeException;
 import org.apache.kafka.common.errors.RecordTooLargeException;
 import org.apache.kafka.common.errors.TopicExistsException;
@@ -67,6 +68,8 @@ public final class ApiError extends RuntimeException {
         if (e instanceof UnknownTopicOrPartitionException) return new ApiError(404, Errors.forException(e).name(), e.getMessage());
         if (e instanceof TopicExistsException) return new ApiError(409, Errors.forException(e).name(), e.getMessage());
         if (e instanceof OffsetOutOfRangeException) return new ApiError(416, Errors.forException(e).name(), e.getMessage());
+        // A partition this broker follows: as for one it does not hold (notHere), the client asks its leader.
+        if (e instanceof NotLeaderOrFollowerException) return new ApiError(421, Errors.forException(e).name(), e.getMessage());
         if (e instanceof RecordTooLargeException) return new ApiError(413, Errors.forException(e).name(), e.getMessage());
         if (e instanceof BrokerNotAvailableException) return new ApiError(503, Errors.forException(e).name(), e.getMessage());
         if (e instanceof InvalidTopicException || e instanceof InvalidPartitionsException || e instanceof InvalidConfigurationException

@@ -243,7 +243,7 @@ final class RestApi {
         }
         if (p < 0 || p >= t.partitions().size()) throw ApiError.unknownPartition(t.name(), p);
         PartitionHandle h = t.local(p);
-        if (h == null) throw ApiError.notHere(t.name(), p, t.placements().get(p).leader());
+        if (h == null || !h.isLeader()) throw ApiError.notHere(t.name(), p, (h != null ? h.placement() : t.placements().get(p)).leader());
         long limit = query(ctx, "limit", 100, 1, Limits.REST_CONSUME_MAX_RECORDS);
         long timeout = query(ctx, "timeout", 0, 0, Limits.REST_CONSUME_MAX_WAIT_MS);
         boolean base64 = RecordJson.encoding(ctx.queryParams().get("encoding"), "encoding", false);

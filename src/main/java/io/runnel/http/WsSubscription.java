@@ -83,7 +83,8 @@ final class WsSubscription {
             for (Object p : a) {
                 if (!(p instanceof Integer n) || n < 0) throw ApiError.badRequest("\"partitions\" must hold non-negative integers");
                 if (n >= t.partitions().size()) throw ApiError.unknownPartition(topic, n);
-                if (t.local(n) == null) throw ApiError.notHere(topic, n, t.placements().get(n).leader());
+                PartitionHandle h = t.local(n);
+                if (h == null || !h.isLeader()) throw ApiError.notHere(topic, n, (h != null ? h.placement() : t.placements().get(n)).leader());
                 if (!chosen.contains(n)) chosen.add(n);
             }
         }
@@ -107,9 +108,9 @@ final class WsSubscription {
             return Future.succeededFuture();
         }
         LocalTopic t = topicInfo();
-        // All partitions: those this broker holds (in a cluster, subscribe at each broker for the partitions it leads).
-        List<Integer> parts = chosen != null ? chosen : IntStream.range(0, t.partitions().size()).filter(p -> t.local(p) != null)
-                .boxed().toList();
+        // All partitions: those this broker leads (in a cluster, subscribe at each broker for the partitions it leads).
+        List<Integer> parts = chosen != null ? chosen : IntStream.range(0, t.partitions().size())
+                .filter(p -> t.local(p) != null && t.local(p).isLeader()).boxed().toList();
         List<Future<Long>> starts = new ArrayList<>();
         for (int p : parts) starts.add(startOffset(t.partitions().get(p), from));
         return Future.all(starts).map(all -> {

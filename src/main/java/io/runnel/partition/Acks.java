@@ -7,16 +7,15 @@ package io.runnel.partition;
  * @param all               wait for the in-sync replicas
  * @param minInsyncReplicas with {@code all}: the fewest in-sync replicas the write needs (the topic's
  *                          min.insync.replicas), checked before writing and again once replicated
- * @param timeoutMs         with {@code all}: how long to wait for the in-sync replicas (the produce request's timeout)
+ * @param timeoutMs         with {@code all}: how long to wait for the in-sync replicas (the produce request's timeout;
+ *                          below 1 ms, as Kafka's DelayedProduce, the records count only if already replicated)
  */
 public record Acks(boolean all, int minInsyncReplicas, long timeoutMs) {
     /** The leader's append is enough. */
     public static final Acks LEADER = new Acks(false, 0, 0);
 
     public Acks {
-        if (all && (minInsyncReplicas < 1 || timeoutMs < 0)) {
-            throw new IllegalArgumentException("acks=all needs min.insync.replicas >= 1 and a timeout >= 0, got " + minInsyncReplicas + ", " + timeoutMs);
-        }
+        if (all && minInsyncReplicas < 1) throw new IllegalArgumentException("acks=all needs min.insync.replicas >= 1, got " + minInsyncReplicas);
     }
 
     /** acks=all with the topic's {@code min.insync.replicas}, waiting at most {@code timeoutMs}. */

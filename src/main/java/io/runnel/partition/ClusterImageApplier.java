@@ -37,7 +37,7 @@ public final class ClusterImageApplier {
     private final BooleanSupplier closing;
     private final int nodeId;
     /** The image being applied, or the last one; the next waits for it. */
-    private Future<Void> applying = Future.succeededFuture();
+    private Future<Boolean> applying = Future.succeededFuture(false);
     private long appliedVersion = -1;
     /** Running reassignments per topic in the last image applied, to tell when one ends ({@link #removable}). */
     private final Map<String, Map<Integer, TopicMetadata.Reassignment>> seenReassignments = new ConcurrentHashMap<>();
@@ -81,18 +81,21 @@ public final class ClusterImageApplier {
      * Applies an image: creates the topics this broker did not know (and opens its replicas of them), grows partition
      * counts, takes new configs and placements, and deletes the topics whose ids are tombstoned. A topic held here and
      * not yet in the image is kept: the controller learns of it when this broker registers. An image not newer than
-     * the last one applied is ignored.
+     * the last one applied is ignored. Completes with whether this image was applied (false when it was ignored),
+     * so that what follows the image (the replica fetchers) follows only the newest.
      */
-    public synchronized Future<Void> apply(MetadataImage image) {
+    public synchronized Future<Boolean> apply(MetadataImage image) {
         applying = applying.transform(x -> {
             if (image.version() <= appliedVersion) {
                 LOG.debug("Ignoring cluster metadata version {}: version {} is applied", image.version(), appliedVersion);
-                return Future.succeededFuture();
+                return Future.succeededFuture(false);
             }
             appliedVersion = image.version();
-            return watched(applyNow(image), image.topics().size());
-        }).andThen(ar -> {
-            if (ar.failed()) LOG.warn("Applying the cluster metadata failed", ar.cause());
+            return watched(applyNow(image), image.topics().size()).transform(ar -> {
+                // Partly applied still counts: later images start from what this one did.
+                if (ar.failed()) LOG.warn("Applying the cluster metadata failed", ar.cause());
+                return Future.succeededFuture(true);
+            });
         });
         return applying;
     }
@@ -168,7 +171,8 @@ public final class ClusterImageApplier {
         return out;
     }
 
-    private Future<Void> update(LocalTopic known, TopicMetadata m, TopicConfig config, Set<Integer> removable) {
+    private Future<Void> update(LocalTopic known, TopicMetadata image, TopicConfig config, Set<Integer> removable) {
+        TopicMetadata m = withHeldPartitions(known, image);
         TopicRecord r = m.record();
         List<Placement> placements = m.placements();
         Future<LocalTopic> grown = Future.succeededFuture(known);
@@ -227,6 +231,23 @@ public final class ClusterImageApplier {
                 return Future.<Void>succeededFuture();
             });
         });
+    }
+
+    /**
+     * The image's metadata of a topic, extended to the partitions this broker holds beyond the image's count, with
+     * the placements it last had for them: after a whole-cluster restart the controller may have rebuilt the topic
+     * from a report that missed later partitions, and learns of them when this broker registers. Without this, this
+     * broker's view of the topic would stop following the images.
+     */
+    private TopicMetadata withHeldPartitions(LocalTopic known, TopicMetadata image) {
+        int held = known.partitions().size();
+        TopicRecord r = image.record();
+        if (r.partitions() >= held) return image;
+        LOG.warn("The cluster metadata has {} partition(s) of topic {} and this broker holds {}; keeping the others until the controller learns of them",
+                r.partitions(), r.name(), held);
+        List<Placement> placements = new ArrayList<>(image.placements());
+        placements.addAll(known.placements().subList(r.partitions(), held));
+        return new TopicMetadata(new TopicRecord(r.name(), r.topicId(), held, r.configs()), placements, image.reassignments());
     }
 
     /** A leader's ISR changes go to the controller. */

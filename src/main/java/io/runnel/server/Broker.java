@@ -174,7 +174,9 @@ public final class Broker {
                         broker.applier.start(stored);
                         broker.fetchers = new ReplicaFetchers(vertx, broker.topics, view, meta.nodeId(),
                                 config.get(BrokerConfig.REPLICA_SOCKET_TIMEOUT_MS));
-                        cluster.onImage(image -> broker.applier.apply(image).onComplete(x -> broker.fetchers.reconcile(image)));
+                        cluster.onImage(image -> broker.applier.apply(image).onSuccess(applied -> {
+                            if (applied) broker.fetchers.reconcile(image);
+                        }));
                     }
                     return null;
                 })

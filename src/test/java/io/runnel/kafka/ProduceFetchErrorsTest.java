@@ -48,9 +48,12 @@ class ProduceFetchErrorsTest extends BrokerPerTest {
         topicId = createTopic("errs", 2);
     }
 
-
     private ProduceResponse produce(RawKafkaClient c, short acks, String topic, int partition, ByteBuffer records) throws Exception {
-        ProduceRequestData data = new ProduceRequestData().setAcks(acks).setTimeoutMs(5000);
+        return produce(c, acks, 5000, topic, partition, records);
+    }
+
+    private ProduceResponse produce(RawKafkaClient c, short acks, int timeoutMs, String topic, int partition, ByteBuffer records) throws Exception {
+        ProduceRequestData data = new ProduceRequestData().setAcks(acks).setTimeoutMs(timeoutMs);
         ProduceRequestData.TopicProduceData t = new ProduceRequestData.TopicProduceData().setName(topic);
         t.partitionData().add(new ProduceRequestData.PartitionProduceData().setIndex(partition).setRecords(MemoryRecords.readableRecords(records)));
         t.partitionData().add(new ProduceRequestData.PartitionProduceData().setIndex(1).setRecords(MemoryRecords.readableRecords(Batches.batch(1, 1L, "ok"))));
@@ -77,6 +80,9 @@ class ProduceFetchErrorsTest extends BrokerPerTest {
             ProduceResponse badAcks = produce(c, (short) 2, "errs", 0, Batches.batch(1, 1L, "x"));
             assertThat(first(badAcks).errorCode()).isEqualTo(Errors.INVALID_REQUIRED_ACKS.code());
             assertThat(broker.topics().partition("errs", 0).orElseThrow().logEndOffset()).isZero();
+            // A timeout below zero: as Kafka's DelayedProduce, acks=all counts what is replicated at once (here, by the
+            // only in-sync replica).
+            assertThat(first(produce(c, (short) -1, -1, "errs", 0, Batches.batch(1, 1L, "now"))).errorCode()).isZero();
         }
     }
 

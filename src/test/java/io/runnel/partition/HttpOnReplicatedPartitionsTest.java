@@ -19,13 +19,14 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
- * REST and WebSocket produce honour {@code acks} with the same acks=all as Kafka producers: a real broker whose
- * partition is given, as the controller would give it, a second in-sync replica (broker 99) that never fetches, so
- * the high watermark stays where it is until the ISR shrinks. acks=1 answers once the leader has the records;
- * acks=all (the default) only once every in-sync replica has them, and is refused while the ISR is smaller than
- * min.insync.replicas.
+ * REST and WebSocket on replicated partitions, with a real broker whose partition is given placements as the
+ * controller would give them: a second in-sync replica (broker 99) that never fetches, so that the high watermark
+ * stays where it is until the ISR shrinks, or another leader. Produce honours {@code acks} with the same acks=all as
+ * Kafka producers: acks=1 answers once the leader has the records, acks=all (the default) only once every in-sync
+ * replica has them, and is refused while the ISR is smaller than min.insync.replicas. A partition this broker only
+ * follows is not served: the client is sent to its leader.
  */
-class HttpProduceAcksTest extends BrokerPerTest {
+class HttpOnReplicatedPartitionsTest extends BrokerPerTest {
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
 
     private CompletableFuture<JsonObject> produce(String topic, String body) {
@@ -86,6 +87,30 @@ class HttpProduceAcksTest extends BrokerPerTest {
             assertThat(replicated).isNotDone();
             await(h.sliceForReplica(99, 6, 1 << 20)); // broker 99 fetches from the log end: it has everything
             assertThat(result(replicated.get(30, TimeUnit.SECONDS)).getLong("offset")).isEqualTo(5);
+        }
+    }
+
+    @Test
+    void aPartitionThisBrokerFollowsIsAnsweredWith421NamingItsLeader() throws Exception {
+        await(broker.topicAdmin().createTopic("followed", 2, Map.of()));
+        int self = broker.topics().nodeId();
+        PartitionHandle h = broker.topics().partition("followed", 1).orElseThrow();
+        await(h.applyPlacement(new Placement(List.of(99, self), 99, h.placement().leaderEpoch() + 1, List.of(99, self))));
+        HttpRequest read = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + broker.httpPort() + "/api/topics/followed/partitions/1/records"))
+                .GET().build();
+        HttpResponse<String> resp = HTTP.send(read, HttpResponse.BodyHandlers.ofString());
+        assertThat(resp.statusCode()).as(resp.body()).isEqualTo(421);
+        assertThat(new JsonObject(resp.body()).getString("code")).isEqualTo("NOT_LEADER_OR_FOLLOWER");
+        assertThat(result(produce("followed", "{\"records\":[{\"partition\":1,\"value\":\"v\"}]}").get(30, TimeUnit.SECONDS))
+                .getString("error")).isEqualTo("NOT_LEADER_OR_FOLLOWER");
+        try (WsClient ws = WsClient.connect(broker.httpPort())) {
+            JsonObject chosen = ws.request(new JsonObject().put("op", "subscribe").put("topic", "followed").put("partitions", new JsonArray().add(1)));
+            assertThat(chosen.getString("type")).isEqualTo("error");
+            assertThat(chosen.getString("message")).contains("led by broker 99");
+            JsonObject all = ws.request(new JsonObject().put("op", "subscribe").put("topic", "followed").put("from", "earliest"));
+            assertThat(all.getString("type")).isEqualTo("subscribed");
+            assertThat(all.getJsonArray("partitions")).as("only the partition it leads").hasSize(1);
+            assertThat(all.getJsonArray("partitions").getJsonObject(0).getInteger("partition")).isZero();
         }
     }
 
