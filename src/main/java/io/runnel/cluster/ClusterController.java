@@ -174,13 +174,6 @@ final class ClusterController {
         return null;
     }
 
-    /** A report's config overrides. */
-    private static Map<String, String> strings(JsonObject o) {
-        Map<String, String> out = new HashMap<>();
-        if (o != null) o.forEach(e -> out.put(e.getKey(), String.valueOf(e.getValue())));
-        return Map.copyOf(out);
-    }
-
     /** Fails with NOT_CONTROLLER unless this broker still holds the epoch it was elected with. */
     private void fence() {
         store.checkEpoch(epoch);
@@ -555,7 +548,7 @@ final class ClusterController {
                         placements.add(Placement.NONE);
                     }
                 }
-                t = new TopicMetadata(new TopicRecord(name, id, count, strings(r.getJsonObject("configs"))), placements);
+                t = new TopicMetadata(new TopicRecord(name, id, count, TopicJson.strings(r.getJsonObject("configs"))), placements);
             } else {
                 t = TopicJson.decode(text);
                 if (!t.record().topicId().equals(id)) continue; // another topic of the same name: the cluster's wins

@@ -86,10 +86,11 @@ sealed interface ControllerCommand {
         String op = o.getString("op");
         if (op == null) throw new InvalidRequestException("A controller command without an op");
         return switch (op) {
-            case "create" -> new Create(o.getString("name"), o.getInteger("partitions"), o.getInteger("replicationFactor"), strings(o.getJsonObject("configs")));
+            case "create" -> new Create(o.getString("name"), o.getInteger("partitions"), o.getInteger("replicationFactor"),
+                    TopicJson.strings(o.getJsonObject("configs")));
             case "delete" -> new Delete(o.getString("name"));
             case "grow" -> new Grow(o.getString("name"), o.getInteger("total"));
-            case "configure" -> new Configure(o.getString("name"), strings(o.getJsonObject("configs")));
+            case "configure" -> new Configure(o.getString("name"), TopicJson.strings(o.getJsonObject("configs")));
             case "alterIsr" -> new AlterIsr(o.getString("name"), o.getInteger("partition"), o.getInteger("leader"), o.getInteger("leaderEpoch"),
                     TopicJson.ints(o.getJsonArray("isr")));
             case "elect" -> {
@@ -134,11 +135,5 @@ sealed interface ControllerCommand {
 
     private static JsonArray ints(List<Integer> values) {
         return new JsonArray(new ArrayList<>(values));
-    }
-
-    private static Map<String, String> strings(JsonObject o) {
-        Map<String, String> out = new HashMap<>();
-        if (o != null) o.forEach(e -> out.put(e.getKey(), String.valueOf(e.getValue())));
-        return Map.copyOf(out);
     }
 }

@@ -44,15 +44,22 @@ final class TopicJson {
             JsonObject p = (JsonObject) x;
             placements.add(new Placement(ints(p.getJsonArray("replicas")), p.getInteger("leader"), p.getInteger("epoch"), ints(p.getJsonArray("isr"))));
         }
-        Map<String, String> configs = new HashMap<>();
-        o.getJsonObject("configs").forEach(e -> configs.put(e.getKey(), String.valueOf(e.getValue())));
         Map<Integer, TopicMetadata.Reassignment> reassignments = new HashMap<>();
         o.getJsonObject("reassignments", new JsonObject()).forEach(e -> {
             JsonObject a = (JsonObject) e.getValue();
             reassignments.put(Integer.parseInt(e.getKey()), new TopicMetadata.Reassignment(ints(a.getJsonArray("origin")), ints(a.getJsonArray("target"))));
         });
-        return new TopicMetadata(new TopicRecord(o.getString("name"), Uuid.fromString(o.getString("topicId")), placements.size(), Map.copyOf(configs)),
+        TopicRecord record = new TopicRecord(o.getString("name"), Uuid.fromString(o.getString("topicId")), placements.size(),
+                strings(o.getJsonObject("configs")));
+        return new TopicMetadata(record,
                 placements, reassignments);
+    }
+
+    /** A JSON object of config overrides as a map of strings (null: none). */
+    static Map<String, String> strings(JsonObject o) {
+        Map<String, String> out = new HashMap<>();
+        if (o != null) o.forEach(e -> out.put(e.getKey(), String.valueOf(e.getValue())));
+        return Map.copyOf(out);
     }
 
     static List<Integer> ints(JsonArray a) {

@@ -9,6 +9,7 @@ import io.vertx.core.Vertx;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.function.Supplier;
 import org.apache.kafka.common.TopicPartition;
@@ -39,9 +40,10 @@ public final class LocalReplicas {
     }
 
     /**
-     * A topic found on disk at start: its record and, in a cluster, the partitions whose directory is here (as
-     * single-replica stand-ins, the rest without replicas: the controller's image says where they live) with the
-     * placement each kept ({@link PlacementFile}, null where none).
+     * A topic found on disk at start: its record, where its partitions live as far as this broker knows (a broker
+     * alone holds them all; in a cluster, those whose directory is here as single-replica stand-ins and the rest
+     * without replicas, until the controller's image says where they live) and, in a cluster, the placement each kept
+     * ({@link PlacementFile}; null where none, and null as a whole for a broker alone).
      */
     public record Stored(TopicRecord record, List<Placement> held, List<Placement> kept) {
     }
@@ -67,7 +69,7 @@ public final class LocalReplicas {
             List<Stored> out = new ArrayList<>();
             for (TopicRecord r : store.loadAll()) {
                 if (!clustered) {
-                    out.add(new Stored(r, null, null));
+                    out.add(new Stored(r, Collections.nCopies(r.partitions(), Placement.alone(nodeId)), null));
                     continue;
                 }
                 List<Placement> held = new ArrayList<>();

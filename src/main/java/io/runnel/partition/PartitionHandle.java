@@ -113,7 +113,7 @@ public final class PartitionHandle {
      */
     public Future<ReadResult> read(long offset, int maxBytes, boolean minOneBatch) {
         return call(l -> {
-            requireLeader();
+            verticle.requireLeader();
             return l.read(offset, maxBytes, minOneBatch, verticle.highWatermark());
         });
     }
@@ -121,7 +121,7 @@ public final class PartitionHandle {
     /** {@link #read} as a slice of a segment file, for the zero-copy fetch path (only batch headers are read). */
     public Future<SliceResult> slice(long offset, int maxBytes, boolean minOneBatch) {
         return call(l -> {
-            requireLeader();
+            verticle.requireLeader();
             return l.slice(offset, maxBytes, minOneBatch, verticle.highWatermark());
         });
     }
@@ -132,7 +132,7 @@ public final class PartitionHandle {
      */
     public Future<SliceResult> sliceForReplica(int replica, long offset, int maxBytes) {
         return call(l -> {
-            requireLeader();
+            verticle.requireLeader();
             checkFollowerOffset(replica, offset, l);
             verticle.followerFetched(replica, offset);
             return l.slice(offset, maxBytes, true, Long.MAX_VALUE);
@@ -148,10 +148,6 @@ public final class PartitionHandle {
             throw new OffsetOutOfRangeException("Fetch offset " + offset + " of replica " + replica
                     + " is past the log end " + l.logEndOffset() + " of " + topicPartition());
         }
-    }
-
-    private void requireLeader() {
-        verticle.requireLeader();
     }
 
     /** The high watermark: records below it are on every in-sync replica and visible to consumers. Thread-safe. */
@@ -226,7 +222,7 @@ public final class PartitionHandle {
     /** Where {@code epoch} ended in this log (the leader's answer to OffsetForLeaderEpoch). */
     public Future<EpochEnd> endOffsetFor(int epoch) {
         return call(l -> {
-            requireLeader();
+            verticle.requireLeader();
             return verticle.epochs().endOffsetFor(epoch, l.logEndOffset());
         });
     }
@@ -245,7 +241,7 @@ public final class PartitionHandle {
      */
     public Future<Optional<ListedOffset>> listOffset(long timestamp, boolean consumer) {
         return call(l -> {
-            if (consumer) requireLeader();
+            if (consumer) verticle.requireLeader();
             long fetchable = consumer ? verticle.highWatermark() : l.logEndOffset();
             LeaderEpochCache epochs = verticle.epochs();
             if (timestamp == ListOffsetsRequest.EARLIEST_TIMESTAMP

@@ -251,8 +251,9 @@ public final class PartitionVerticle extends VerticleBase {
      */
     void followerFetched(int replica, long fetchOffset) {
         if (!isLeader()) return;
-        List<Integer> wider = replication.followerFetched(placement, replica, fetchOffset, log.logEndOffset());
-        highWatermarkWaiters.advancedTo(replication.highWatermark());
+        replication.followerFetched(replica, fetchOffset, log.logEndOffset());
+        advanceHighWatermark();
+        List<Integer> wider = replication.expandedIsr(placement, replica);
         if (wider != null) propose(wider);
     }
 

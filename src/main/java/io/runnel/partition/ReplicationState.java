@@ -69,15 +69,21 @@ final class ReplicationState {
 
     /**
      * A follower fetched from {@code fetchOffset}: that is its log end, and it is caught up when it asked for the
-     * leader's log end ({@code leaderLogEnd}). Returns the ISR to propose when the follower is a replica outside the
-     * ISR that has reached the high watermark (Kafka's maybeExpandIsr), else null.
+     * leader's log end ({@code leaderLogEnd}). The high watermark may now {@link #advance}.
      */
-    List<Integer> followerFetched(Placement placement, int replica, long fetchOffset, long leaderLogEnd) {
+    void followerFetched(int replica, long fetchOffset, long leaderLogEnd) {
         Follower before = followers.get(replica);
         long caughtUp = fetchOffset >= leaderLogEnd ? time.milliseconds() : before == null ? 0 : before.lastCaughtUpMs();
         followers.put(replica, new Follower(fetchOffset, caughtUp));
-        advance(placement, leaderLogEnd);
-        if (placement.isr().contains(replica) || !placement.replicas().contains(replica) || fetchOffset < highWatermark) return null;
+    }
+
+    /**
+     * The ISR with {@code replica} added when it is a replica outside the ISR whose log has reached the high
+     * watermark (Kafka's maybeExpandIsr), else null.
+     */
+    List<Integer> expandedIsr(Placement placement, int replica) {
+        Follower f = followers.get(replica);
+        if (f == null || placement.isr().contains(replica) || !placement.replicas().contains(replica) || f.logEndOffset() < highWatermark) return null;
         List<Integer> wider = new ArrayList<>(placement.isr());
         wider.add(replica);
         return wider;

@@ -68,8 +68,7 @@ public final class TopicAdmin {
         List<Future<LocalTopic>> all = new ArrayList<>();
         for (LocalReplicas.Stored s : stored) {
             TopicRecord r = s.record();
-            List<Placement> placements = s.held() != null ? s.held() : Collections.nCopies(r.partitions(), Placement.alone(nodeId));
-            all.add(open(r, TopicConfig.of(brokerConfig.current(), r.configs()), placements).onSuccess(topics::put));
+            all.add(open(r, TopicConfig.of(brokerConfig.current(), r.configs()), s.held()).onSuccess(topics::put));
         }
         return Future.all(all).mapEmpty();
     }
@@ -195,12 +194,8 @@ public final class TopicAdmin {
      */
     public Future<Void> alterBrokerConfig(boolean clusterDefaults, Map<String, String> values) {
         if (closing) return shuttingDown();
-        try {
-            brokerConfig.validate(clusterDefaults, values);
-        } catch (ConfigException e) {
-            return Future.failedFuture(new InvalidConfigurationException(e.getMessage()));
-        }
-        return vertx.executeBlocking(() -> brokerConfig.alter(clusterDefaults, values)).compose(next -> {
+        return vertx.executeBlocking(() -> brokerConfig.alter(clusterDefaults, values)).recover(e -> Future.failedFuture(
+                e instanceof ConfigException ? new InvalidConfigurationException(e.getMessage()) : e)).compose(next -> {
             List<Future<Void>> applied = new ArrayList<>();
             for (LocalTopic t : topics.topics()) {
                 TopicConfig config = TopicConfig.of(next, t.config().overrides());

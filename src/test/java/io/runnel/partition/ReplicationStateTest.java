@@ -14,19 +14,26 @@ class ReplicationStateTest {
     private final ReplicationState state = new ReplicationState(1, time, LAG_MS);
     private final Placement led = new Placement(List.of(1, 2, 3), 1, 5, List.of(1, 2, 3));
 
+    /** A follower's fetch as the replica takes it: its position, then the high watermark, then a possible ISR expansion. */
+    private List<Integer> fetched(Placement p, int replica, long fetchOffset, long leaderLogEnd) {
+        state.followerFetched(replica, fetchOffset, leaderLogEnd);
+        state.advance(p, leaderLogEnd);
+        return state.expandedIsr(p, replica);
+    }
+
     @Test
     void theHighWatermarkIsTheSmallestLogEndOfTheInSyncReplicasAndNeverGoesBack() {
         state.resetHighWatermark(10);
         state.startLeading(led);
         assertThat(state.advance(led, 20)).as("followers that have not fetched in this epoch hold it").isFalse();
         assertThat(state.highWatermark()).isEqualTo(10);
-        state.followerFetched(led, 2, 15, 20);
+        fetched(led, 2, 15, 20);
         assertThat(state.highWatermark()).isEqualTo(10); // broker 3 still unknown
-        state.followerFetched(led, 3, 18, 20);
+        fetched(led, 3, 18, 20);
         assertThat(state.highWatermark()).isEqualTo(15);
-        state.followerFetched(led, 2, 20, 20);
+        fetched(led, 2, 20, 20);
         assertThat(state.highWatermark()).isEqualTo(18);
-        state.followerFetched(led, 3, 12, 20); // a follower that went back (truncated) does not lower it
+        fetched(led, 3, 12, 20); // a follower that went back (truncated) does not lower it
         assertThat(state.highWatermark()).isEqualTo(18);
         Placement shrunk = new Placement(List.of(1, 2, 3), 1, 5, List.of(1, 2));
         assertThat(state.advance(shrunk, 20)).as("once 3 left the ISR, 2 and the leader count").isTrue();
@@ -38,17 +45,17 @@ class ReplicationStateTest {
         state.startLeading(led);
         time.advance(LAG_MS);
         assertThat(state.shrunkIsr(led)).as("every follower has the lag time from the start of the epoch").isNull();
-        state.followerFetched(led, 2, 100, 100); // caught up now
-        state.followerFetched(led, 3, 40, 100); // behind
+        fetched(led, 2, 100, 100); // caught up now
+        fetched(led, 3, 40, 100); // behind
         time.advance(1);
         assertThat(state.shrunkIsr(led)).containsExactly(1, 2);
         assertThat(state.follower(3)).isEqualTo(new ReplicationState.Follower(40, T0));
         Placement without3 = new Placement(List.of(1, 2, 3), 1, 5, List.of(1, 2));
         state.advance(without3, 100);
         assertThat(state.highWatermark()).isEqualTo(100);
-        assertThat(state.followerFetched(without3, 3, 99, 100)).as("below the high watermark").isNull();
-        assertThat(state.followerFetched(without3, 3, 100, 100)).containsExactly(1, 2, 3);
-        assertThat(state.followerFetched(without3, 4, 100, 100)).as("not a replica").isNull();
+        assertThat(fetched(without3, 3, 99, 100)).as("below the high watermark").isNull();
+        assertThat(fetched(without3, 3, 100, 100)).containsExactly(1, 2, 3);
+        assertThat(fetched(without3, 4, 100, 100)).as("not a replica").isNull();
     }
 
     @Test
