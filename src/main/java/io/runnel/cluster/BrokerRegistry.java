@@ -12,6 +12,7 @@ import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -20,6 +21,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BiConsumer;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -86,12 +88,13 @@ final class BrokerRegistry implements ClusterView {
     }
 
     /**
-     * Registers this broker with its advertised endpoints and its report of the topics it holds. Fails when a live
-     * broker already has this node id. Blocking.
+     * Registers this broker with its advertised endpoints and its report of the topics it holds (made again for each
+     * registration: after a merge it carries the newest placements this broker knows). Fails when a live broker
+     * already has this node id. Blocking.
      */
-    void register(int nodeId, Map<String, String> listeners, String http, JsonArray localTopics) {
+    void register(int nodeId, Map<String, String> listeners, String http, Supplier<JsonArray> localTopics) {
         reregistration = () -> {
-            brokersMap.put(nodeId, registration(listeners, http, localTopics));
+            brokersMap.put(nodeId, registration(listeners, http, localTopics.get()));
             membersChanged();
         };
         brokersMap.lock(nodeId);
@@ -103,7 +106,7 @@ final class BrokerRegistry implements ClusterView {
                     throw new IllegalStateException("node.id " + nodeId + " is already used by the live broker at " + member.addressOf(owner));
                 }
             }
-            brokersMap.put(nodeId, registration(listeners, http, localTopics));
+            brokersMap.put(nodeId, registration(listeners, http, localTopics.get()));
         } finally {
             brokersMap.unlock(nodeId);
         }
@@ -153,6 +156,17 @@ final class BrokerRegistry implements ClusterView {
         // moment while it rebuilt the metadata from the brokers' reports).
         int registered = registrations.size();
         return registered == 0 || liveMembers.size() * 2 > registered;
+    }
+
+    /**
+     * Whether every live Hazelcast member has registered under its current member id. A member that rejoined after a
+     * split brain has not until it registers again, and its registration then carries the newest placements it
+     * knows; a controller taking office waits for that before it decides anything ({@link ControllerRole#take}).
+     */
+    boolean everyMemberRegistered() {
+        Set<UUID> registered = new HashSet<>();
+        registrations.values().forEach(r -> registered.add(UUID.fromString(r.getString("member"))));
+        return registered.containsAll(member.members());
     }
 
     /** How many brokers are registered and how many members are live, for log lines. */

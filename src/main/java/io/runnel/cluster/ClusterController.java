@@ -99,10 +99,21 @@ final class ClusterController {
         this.epoch = epoch;
     }
 
-    /** Starts consuming commands (call on a Vert.x context) and brings the metadata in line with the live brokers. */
-    void start() {
+    /**
+     * Starts consuming commands (call on a Vert.x context). Nothing is decided before {@code settled} completes (the
+     * brokers' registrations are in, {@link ControllerRole#take}): then the first task takes the newer placements of
+     * the brokers' {@code reports} and brings the metadata in line with the live brokers, and the queued commands
+     * follow. The metadata in the store may be older than what the brokers were told (the maps of the side of a split
+     * brain that was cut off); electing leaders from it alone lost acknowledged records.
+     */
+    void start(Future<Void> settled, Supplier<Map<Integer, JsonArray>> reports) {
+        synchronized (this) {
+            tail = settled.otherwiseEmpty();
+        }
         consumer = vertx.eventBus().consumer(ControllerCommand.ADDRESS, this::onCommand);
         run(() -> {
+            fence();
+            reports.get().forEach(this::adoptReport);
             reconcileAll();
             return null;
         });
@@ -223,6 +234,23 @@ final class ClusterController {
         return TopicJson.decode(text);
     }
 
+    /**
+     * Stores {@code after} in place of {@code before} (null for a topic new to the store), with the partition epoch of
+     * each changed placement raised past the stored one ({@link Placement#partitionEpoch}); a placement taken from a
+     * broker's report keeps its higher epoch.
+     */
+    private void save(TopicMetadata before, TopicMetadata after) {
+        List<Placement> stamped = new ArrayList<>();
+        for (int p = 0; p < after.placements().size(); p++) {
+            Placement a = after.placements().get(p);
+            Placement b = before == null || p >= before.placements().size() ? null : before.placements().get(p);
+            if (b == null) stamped.add(a);
+            else if (a.sameAs(b)) stamped.add(a.withPartitionEpoch(Math.max(a.partitionEpoch(), b.partitionEpoch())));
+            else stamped.add(a.withPartitionEpoch(Math.max(a.partitionEpoch(), b.partitionEpoch() + 1)));
+        }
+        store.putTopic(epoch, after.record().name(), TopicJson.encode(new TopicMetadata(after.record(), stamped, after.reassignments())));
+    }
+
     private void delete(String name) {
         TopicMetadata t = existing(name);
         store.deleteTopic(epoch, name, t.record().topicId());
@@ -241,13 +269,13 @@ final class ClusterController {
         placements.addAll(assign(live, t.record().partitions(), total, rf, ThreadLocalRandom.current().nextInt(live.size()),
                 ThreadLocalRandom.current().nextInt(live.size())));
         TopicRecord r = t.record();
-        store.putTopic(epoch, name, TopicJson.encode(t.withRecord(new TopicRecord(name, r.topicId(), total, r.configs()), placements)));
+        save(t, t.withRecord(new TopicRecord(name, r.topicId(), total, r.configs()), placements));
     }
 
     private void configure(String name, Map<String, String> configs) {
         TopicMetadata t = existing(name);
         TopicRecord r = t.record();
-        store.putTopic(epoch, name, TopicJson.encode(t.withRecord(new TopicRecord(name, r.topicId(), r.partitions(), configs), t.placements())));
+        save(t, t.withRecord(new TopicRecord(name, r.topicId(), r.partitions(), configs), t.placements()));
     }
 
     /**
@@ -270,7 +298,7 @@ final class ClusterController {
         placements.set(partition, new Placement(p.replicas(), p.leader(), p.leaderEpoch(), next));
         LOG.info("ISR of {}-{} is now {}", name, partition, next);
         TopicMetadata changed = completeReassignments(t.withPlacements(placements), new TreeSet<>(liveBrokers.get()));
-        store.putTopic(epoch, name, TopicJson.encode(changed));
+        save(t, changed);
     }
 
     // ---- reassignment (Kafka's AlterPartitionReassignments, KIP-455) ----
@@ -293,7 +321,7 @@ final class ClusterController {
             }
             reassignments.remove(partition);
             placements.set(partition, narrowTo(p, running.origin(), new TreeSet<>(liveBrokers.get())));
-            store.putTopic(epoch, name, TopicJson.encode(new TopicMetadata(t.record(), placements, reassignments)));
+            save(t, new TopicMetadata(t.record(), placements, reassignments));
             LOG.info("Reassignment of {}-{} cancelled; replicas {}", name, partition, running.origin());
             return;
         }
@@ -311,7 +339,7 @@ final class ClusterController {
         TopicMetadata.Reassignment next = new TopicMetadata.Reassignment(origin, target);
         reassignments.put(partition, next);
         placements.set(partition, new Placement(next.replicas(), p.leader(), p.leaderEpoch(), p.isr()));
-        store.putTopic(epoch, name, TopicJson.encode(completeReassignments(new TopicMetadata(t.record(), placements, reassignments), live)));
+        save(t, completeReassignments(new TopicMetadata(t.record(), placements, reassignments), live));
         LOG.info("Reassigning {}-{} from {} to {}", name, partition, origin, target);
     }
 
@@ -380,7 +408,7 @@ final class ClusterController {
                     results.put(tp, new ApiError(Errors.forException(e), e.getMessage()));
                 }
             }
-            if (changed) store.putTopic(epoch, name, TopicJson.encode(t.withPlacements(next)));
+            if (changed) save(t, t.withPlacements(next));
         });
         return results;
     }
@@ -438,7 +466,7 @@ final class ClusterController {
                 }
             }
             if (changed) {
-                store.putTopic(epoch, name, TopicJson.encode(t.withPlacements(next)));
+                save(t, t.withPlacements(next));
                 LOG.info("Preferred-leader rebalance: leaders of topic {} are now {}", name, next.stream().map(Placement::leader).toList());
             }
         });
@@ -475,11 +503,11 @@ final class ClusterController {
             boolean changed = false;
             for (Placement p : t.placements()) {
                 Placement q = reconcile(p, live, unclean);
-                changed |= !q.equals(p);
+                changed |= !q.sameAs(p);
                 next.add(q);
             }
             if (changed) {
-                store.putTopic(epoch, name, TopicJson.encode(t.withPlacements(next)));
+                save(t, t.withPlacements(next));
                 LOG.info("Leaders of topic {} are now {}", name, next.stream().map(Placement::leader).toList());
             }
         }
@@ -518,56 +546,68 @@ final class ClusterController {
     }
 
     /**
-     * Rebuilds metadata from a registering broker's report of the topics it holds (after a full cluster restart the
-     * Hazelcast maps are empty): unknown topics are added with this broker as the replica of the partitions it holds;
-     * partitions nobody has reported yet stay without replicas and leader until their broker registers.
+     * Takes a registering broker's report of the topics it holds ({@link #adoptReport}), then re-checks every
+     * partition's leader.
      */
     void adopt(int nodeId, JsonArray reported) {
         fence();
+        adoptReport(nodeId, reported);
+        reconcileAll();
+    }
+
+    /**
+     * Takes what a broker's report of the topics it holds adds to the metadata. Unknown topics are added (after a
+     * whole-cluster restart the Hazelcast maps are empty) with the placements the broker last knew, the leader to be
+     * chosen again from the live in-sync replicas; partitions nobody has reported yet stay without replicas and leader
+     * until their broker registers, and then have it as their replica. Of a known topic, a partition whose reported
+     * placement is newer than the stored one ({@link Placement#newerThan}) takes it: the broker was told of a later
+     * decision than the store holds (a controller's maps from the side of a split brain that was cut off).
+     */
+    void adoptReport(int nodeId, JsonArray reported) {
         for (Object x : reported) {
             JsonObject r = (JsonObject) x;
             String name = r.getString("name");
             Uuid id = Uuid.fromString(r.getString("topicId"));
             if (store.isDeleted(id)) continue; // deleted while that broker was away: it deletes its copy
             List<Integer> local = TopicJson.ints(r.getJsonArray("local"));
+            JsonArray known = r.getJsonArray("placements", new JsonArray());
             String text = store.topic(name);
-            TopicMetadata t;
-            if (text == null) {
+            TopicMetadata before = text == null ? null : TopicJson.decode(text);
+            if (before != null && !before.record().topicId().equals(id)) continue; // another topic of the same name: the cluster's wins
+            TopicMetadata t = before;
+            if (t == null) {
                 int count = r.getInteger("partitions");
                 List<Placement> placements = new ArrayList<>();
-                JsonArray known = r.getJsonArray("placements");
                 for (int p = 0; p < count; p++) {
-                    if (known != null && p < known.size()) {
-                        // Where the reporting broker last knew the partition to live: its replicas and ISR come back,
-                        // the leader is chosen again below from the live in-sync replicas.
-                        JsonObject k = known.getJsonObject(p);
-                        List<Integer> replicas = TopicJson.ints(k.getJsonArray("replicas"));
-                        placements.add(replicas.isEmpty() ? Placement.NONE
-                                : new Placement(replicas, -1, k.getInteger("epoch"), TopicJson.ints(k.getJsonArray("isr"))));
-                    } else {
-                        placements.add(Placement.NONE);
-                    }
+                    Placement k = p < known.size() ? TopicJson.placement(known.getJsonObject(p)) : Placement.NONE;
+                    placements.add(k.replicas().isEmpty() ? Placement.NONE
+                            : new Placement(k.replicas(), -1, k.leaderEpoch(), k.isr(), k.partitionEpoch()));
                 }
                 t = new TopicMetadata(new TopicRecord(name, id, count, TopicJson.strings(r.getJsonObject("configs"))), placements);
-            } else {
-                t = TopicJson.decode(text);
-                if (!t.record().topicId().equals(id)) continue; // another topic of the same name: the cluster's wins
             }
             List<Placement> next = new ArrayList<>(t.placements());
-            boolean changed = text == null;
+            boolean changed = before == null;
+            for (int p = 0; p < Math.min(known.size(), next.size()) && before != null; p++) {
+                Placement reportedPlacement = TopicJson.placement(known.getJsonObject(p));
+                if (!reportedPlacement.replicas().isEmpty() && reportedPlacement.newerThan(next.get(p))) {
+                    LOG.warn("Broker {} knows a newer placement of {}-{} than the metadata: {} (metadata: {}); taking it", nodeId, name, p,
+                            reportedPlacement, next.get(p));
+                    next.set(p, reportedPlacement);
+                    changed = true;
+                }
+            }
             for (int p : local) {
                 if (p >= next.size()) continue;
                 Placement pl = next.get(p);
                 if (pl.replicas().isEmpty()) {
-                    next.set(p, new Placement(List.of(nodeId), nodeId, pl.leaderEpoch() + 1, List.of(nodeId)));
+                    next.set(p, new Placement(List.of(nodeId), nodeId, pl.leaderEpoch() + 1, List.of(nodeId), pl.partitionEpoch()));
                     changed = true;
                 }
             }
             if (changed) {
-                store.putTopic(epoch, name, TopicJson.encode(t.withPlacements(next)));
-                LOG.info("Topic {} taken into the cluster metadata from broker {}'s report", name, nodeId);
+                save(before, t.withPlacements(next));
+                if (before == null) LOG.info("Topic {} taken into the cluster metadata from broker {}'s report", name, nodeId);
             }
         }
-        reconcileAll();
     }
 }

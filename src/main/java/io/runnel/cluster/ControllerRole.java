@@ -1,6 +1,9 @@
 package io.runnel.cluster;
 
+import io.runnel.config.Limits;
 import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import org.slf4j.Logger;
@@ -10,7 +13,7 @@ import org.slf4j.LoggerFactory;
  * The controller role on this broker: an election ({@link ControllerElection}) that makes this broker the controller
  * starts a {@link ClusterController} for its epoch here, and stops it when the broker loses the role. While it runs,
  * the brokers' topic reports and membership changes reach it (a whole-cluster restart rebuilds the metadata from the
- * reports; a broker that left loses the partitions it led).
+ * reports, and a report's newer placements replace older ones; a broker that left loses the partitions it led).
  */
 final class ControllerRole {
     private static final Logger LOG = LoggerFactory.getLogger(ControllerRole.class);
@@ -32,22 +35,36 @@ final class ControllerRole {
     }
 
     /**
-     * Starts acting as the controller of {@code epoch} (the election claimed the metadata for it) and takes the
-     * reports of the brokers that registered before. Returns the running controller.
+     * Starts acting as the controller of {@code epoch} (the election claimed the metadata for it). It decides nothing
+     * until every live member has registered (bounded by {@link Limits#CONTROLLER_REGISTRATION_WAIT_MS}), then takes
+     * the brokers' reports first: members that rejoined after a split brain register again with the newest placements
+     * they know, which may be newer than the metadata this broker's side kept. Returns the running controller.
      */
     synchronized ClusterController take(ControllerInfo won) {
         LOG.info("Broker {} is the controller (epoch {})", won.nodeId(), won.epoch());
         registry.controllerChanged(won);
         ClusterController role = new ClusterController(vertx, store, won.epoch(), settings, registry::liveNodeIds);
         active = role;
-        context.runOnContext(v -> {
-            role.start();
-            registry.reports().forEach((id, report) -> role.run(() -> {
-                role.adopt(id, report);
-                return null;
-            }));
-        });
+        context.runOnContext(v -> role.start(everyMemberRegistered(won, role), registry::reports));
         return role;
+    }
+
+    /** Completes when every live member has registered, or after {@link Limits#CONTROLLER_REGISTRATION_WAIT_MS} (logged). */
+    private Future<Void> everyMemberRegistered(ControllerInfo won, ClusterController role) {
+        Promise<Void> done = Promise.promise();
+        long deadline = System.nanoTime() + Limits.CONTROLLER_REGISTRATION_WAIT_MS * 1_000_000L;
+        vertx.setPeriodic(1, Limits.CONTROLLER_REGISTRATION_POLL_MS, id -> {
+            if (registry.everyMemberRegistered()) {
+                vertx.cancelTimer(id);
+                done.tryComplete();
+            } else if (System.nanoTime() - deadline > 0 || active != role) {
+                vertx.cancelTimer(id);
+                if (active == role) LOG.warn("Controller {} (epoch {}): not every live member registered within {} ms; deciding with {}", won.nodeId(),
+                        won.epoch(), Limits.CONTROLLER_REGISTRATION_WAIT_MS, registry.majorityText());
+                done.tryComplete();
+            }
+        });
+        return done.future();
     }
 
     /** Stops acting as controller (another broker holds the role now, or this one lost its majority). */
@@ -84,7 +101,7 @@ final class ControllerRole {
     void membersChanged() {
         ClusterController c = active;
         if (c != null) c.run(() -> {
-            registry.reports().forEach(c::adopt);
+            registry.reports().forEach(c::adoptReport);
             c.reconcileAll();
             return null;
         });

@@ -11,6 +11,7 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.spi.VertxMetricsFactory;
 import java.util.Map;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -166,10 +167,11 @@ public final class HazelcastCluster {
     }
 
     /**
-     * Registers this broker with its advertised endpoints and its report of the topics it holds, and takes part in
-     * controller elections from then on. Fails when a live broker already has this node id.
+     * Registers this broker with its advertised endpoints and its report of the topics it holds (asked for again when
+     * it registers again after a split brain), and takes part in controller elections from then on. Fails when a live
+     * broker already has this node id.
      */
-    public Future<Void> register(int nodeId, Map<String, String> listeners, String http, JsonArray localTopics) {
+    public Future<Void> register(int nodeId, Map<String, String> listeners, String http, Supplier<JsonArray> localTopics) {
         return vertx.executeBlocking(() -> {
             registry.register(nodeId, listeners, http, localTopics);
             registry.membersChanged();

@@ -13,7 +13,8 @@ import org.apache.kafka.common.Uuid;
 
 /**
  * A topic's cluster metadata as the JSON text stored in Hazelcast's {@code runnel-topics} map:
- * {@code {"name", "topicId", "configs": {...}, "placements": [{"replicas": [..], "leader", "epoch", "isr": [..]}]}},
+ * {@code {"name", "topicId", "configs": {...}, "placements": [{"replicas": [..], "leader", "epoch", "isr": [..],
+ * "partitionEpoch"}]}} (a placement without a partition epoch, stored before they existed, reads as 0),
  * one placement per partition, and {@code "reassignments": {"partition": {"origin": [..], "target": [..]}}} while any run.
  */
 final class TopicJson {
@@ -24,7 +25,7 @@ final class TopicJson {
         JsonArray placements = new JsonArray();
         for (Placement p : t.placements()) {
             placements.add(new JsonObject().put("replicas", new JsonArray(new ArrayList<>(p.replicas()))).put("leader", p.leader())
-                    .put("epoch", p.leaderEpoch()).put("isr", new JsonArray(new ArrayList<>(p.isr()))));
+                    .put("epoch", p.leaderEpoch()).put("isr", new JsonArray(new ArrayList<>(p.isr()))).put("partitionEpoch", p.partitionEpoch()));
         }
         JsonObject o = new JsonObject().put("name", t.record().name()).put("topicId", t.record().topicId().toString())
                 .put("configs", new JsonObject(new HashMap<>(t.record().configs()))).put("placements", placements);
@@ -41,8 +42,7 @@ final class TopicJson {
         JsonObject o = new JsonObject(text);
         List<Placement> placements = new ArrayList<>();
         for (Object x : o.getJsonArray("placements")) {
-            JsonObject p = (JsonObject) x;
-            placements.add(new Placement(ints(p.getJsonArray("replicas")), p.getInteger("leader"), p.getInteger("epoch"), ints(p.getJsonArray("isr"))));
+            placements.add(placement((JsonObject) x));
         }
         Map<Integer, TopicMetadata.Reassignment> reassignments = new HashMap<>();
         o.getJsonObject("reassignments", new JsonObject()).forEach(e -> {
@@ -53,6 +53,12 @@ final class TopicJson {
                 strings(o.getJsonObject("configs")));
         return new TopicMetadata(record,
                 placements, reassignments);
+    }
+
+    /** One placement's JSON (also a broker's report of it, where the leader may be absent: -1). */
+    static Placement placement(JsonObject p) {
+        return new Placement(ints(p.getJsonArray("replicas")), p.getInteger("leader", -1), p.getInteger("epoch"), ints(p.getJsonArray("isr")),
+                p.getInteger("partitionEpoch", 0));
     }
 
     /** A JSON object of config overrides as a map of strings (null: none). */

@@ -172,6 +172,22 @@ public final class Limits {
      */
     public static final long CLUSTER_REGISTRATION_CHECK_MS = 5_000;
 
+    /**
+     * How often, in ms, each broker reads the cluster metadata maps again whatever the events said (oldest-member
+     * mode), for the same reason as {@link #CLUSTER_REGISTRATION_CHECK_MS}. One JSON text per topic; decoded only
+     * when it changed.
+     */
+    public static final long CLUSTER_METADATA_CHECK_MS = 5_000;
+
+    /**
+     * How long a new controller waits for every live member to register (a member that rejoined after a split brain
+     * registers again with the newest placements it knows) before it decides anything without them.
+     */
+    public static final long CONTROLLER_REGISTRATION_WAIT_MS = 15_000;
+
+    /** How often a new controller checks whether every live member has registered. */
+    public static final long CONTROLLER_REGISTRATION_POLL_MS = 50;
+
     /** Longest wait, in ms, for a cluster thread (the CP election, the metadata poller) to end at shutdown. */
     public static final long CLUSTER_THREAD_JOIN_MS = 3_000;
 

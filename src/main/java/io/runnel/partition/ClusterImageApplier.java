@@ -9,6 +9,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -17,6 +18,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.BooleanSupplier;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.Uuid;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -41,8 +43,12 @@ public final class ClusterImageApplier {
     private long appliedVersion = -1;
     /** Running reassignments per topic in the last image applied, to tell when one ends ({@link #removable}). */
     private final Map<String, Map<Integer, TopicMetadata.Reassignment>> seenReassignments = new ConcurrentHashMap<>();
-    /** The placements this broker's replicas kept on disk, read at start (for the report to the controller). */
-    private final Map<String, List<Placement>> persistedPlacements = new ConcurrentHashMap<>();
+    /**
+     * Per topic id, the newest placement of each partition this broker has known ({@link Placement#newerThan}): kept on
+     * disk by its replicas when it started, then from every image. An image may be older than one seen before (the
+     * maps of the smaller side after a split brain heals), so this, not the image applied, is the broker's report.
+     */
+    private final Map<Uuid, List<Placement>> newest = new ConcurrentHashMap<>();
 
     /**
      * @param authority where leaders send their ISR changes (the controller)
@@ -61,20 +67,36 @@ public final class ClusterImageApplier {
 
     /**
      * Takes over the topics opened at start: their leaders' ISR changes go to the controller from now on, and the
-     * placements their replicas kept are remembered for this broker's report ({@link #persistedPlacement}).
+     * placements their replicas kept are remembered for this broker's report ({@link #newestPlacement}).
      */
     public void start(List<LocalReplicas.Stored> stored) {
-        for (LocalReplicas.Stored s : stored) if (s.kept() != null) persistedPlacements.put(s.record().name(), s.kept());
+        for (LocalReplicas.Stored s : stored) if (s.kept() != null) noteNewest(s.record().topicId(), s.kept());
         topics.topics().forEach(this::connect);
     }
 
     /**
-     * The placement this broker last had from the controller for {@code topic}-{@code partition}, as kept on disk
-     * when it started (replicas, ISR and leader epoch; the leader unknown), if any.
+     * The newest placement this broker knows for partition {@code partition} of topic {@code topicId}: the latest
+     * decision of the controller it has seen in an image, or kept on disk by its replica when it started (then the
+     * leader is unknown, -1), if any. The broker's report to the controller carries these.
      */
-    public Optional<Placement> persistedPlacement(String topic, int partition) {
-        List<Placement> kept = persistedPlacements.get(topic);
-        return kept == null || partition < 0 || partition >= kept.size() ? Optional.empty() : Optional.ofNullable(kept.get(partition));
+    public Optional<Placement> newestPlacement(Uuid topicId, int partition) {
+        List<Placement> known = newest.get(topicId);
+        return known == null || partition < 0 || partition >= known.size() ? Optional.empty() : Optional.ofNullable(known.get(partition));
+    }
+
+    /** Keeps, per partition, the newer of the placement known and {@code placements}' (entries may be null). */
+    private void noteNewest(Uuid topicId, List<Placement> placements) {
+        newest.compute(topicId, (id, known) -> {
+            List<Placement> out = new ArrayList<>(known == null ? List.of() : known);
+            for (int p = 0; p < placements.size(); p++) {
+                Placement next = placements.get(p);
+                if (out.size() <= p) out.add(null);
+                if (next == null || next.replicas().isEmpty()) continue;
+                Placement had = out.get(p);
+                if (had == null || next.newerThan(had)) out.set(p, next);
+            }
+            return Collections.unmodifiableList(out);
+        });
     }
 
     /**
@@ -122,6 +144,7 @@ public final class ClusterImageApplier {
         }
         for (TopicMetadata m : image.topics().values()) {
             TopicRecord r = m.record();
+            noteNewest(r.topicId(), m.placements());
             LocalTopic known = topics.topic(r.name()).orElse(null);
             TopicConfig config;
             try {

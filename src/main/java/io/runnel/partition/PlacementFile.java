@@ -18,8 +18,9 @@ import org.slf4j.LoggerFactory;
  * restart of the whole cluster (the Hazelcast maps are empty then) the broker's report to the controller carries the
  * real replicas and ISR, which keeps the replication factor and elects from the in-sync replicas.
  *
- * <p>Format: UTF-8 text, three lines {@code replicas=1,2,3}, {@code isr=1,2} and {@code epoch=7} (node ids in
- * placement order, the leader epoch); the leader is not kept (it is elected again). Written atomically (temporary
+ * <p>Format: UTF-8 text, four lines {@code replicas=1,2,3}, {@code isr=1,2}, {@code epoch=7} and
+ * {@code partitionEpoch=12} (node ids in placement order, the leader epoch, the partition epoch; a file without the
+ * last line, written before partition epochs existed, reads as partition epoch 0); the leader is not kept (it is elected again). Written atomically (temporary
  * file, fsync, rename, directory fsync; {@link Checkpoints#writeAtomically}), so a crash leaves the old or the new
  * placement. A missing file, one without replicas, or one that does not parse reads as absent (logged): the report
  * then names this broker as the partition's only known replica, which is what a broker alone has.
@@ -49,7 +50,7 @@ final class PlacementFile {
     }
 
     static String encode(Placement p) {
-        return "replicas=" + join(p.replicas()) + "\nisr=" + join(p.isr()) + "\nepoch=" + p.leaderEpoch() + "\n";
+        return "replicas=" + join(p.replicas()) + "\nisr=" + join(p.isr()) + "\nepoch=" + p.leaderEpoch() + "\npartitionEpoch=" + p.partitionEpoch() + "\n";
     }
 
     /** The placement {@code text} holds; throws on text that does not parse. */
@@ -61,7 +62,8 @@ final class PlacementFile {
         }
         List<Integer> replicas = ids(kv.get("replicas"));
         if (replicas.isEmpty()) return Optional.empty();
-        return Optional.of(new Placement(replicas, -1, Integer.parseInt(kv.getOrDefault("epoch", "0")), ids(kv.get("isr"))));
+        return Optional.of(new Placement(replicas, -1, Integer.parseInt(kv.getOrDefault("epoch", "0")), ids(kv.get("isr")),
+                Integer.parseInt(kv.getOrDefault("partitionEpoch", "0"))));
     }
 
     private static String join(List<Integer> ids) {

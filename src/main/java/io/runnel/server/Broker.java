@@ -191,7 +191,7 @@ public final class Broker {
                     broker.http = http;
                     if (cluster == null) return Future.succeededFuture();
                     return cluster.register(meta.nodeId(), broker.advertisedListeners(), advertisedHost(config, config.httpHost()) + ":" + http.port(),
-                            broker.localTopicsReport());
+                            broker::localTopicsReport);
                 })
                 .map(v -> {
                     broker.ready = true;
@@ -232,7 +232,11 @@ public final class Broker {
         }
     }
 
-    /** The topics this broker holds, for the controller (it rebuilds the cluster metadata from these after a full restart). */
+    /**
+     * The topics this broker holds and the newest placements it knows of them, for the controller: it rebuilds the
+     * cluster metadata from these after a full restart, and takes newer placements from them than its own (the maps
+     * of a split brain's other side). Made again at each registration.
+     */
     private JsonArray localTopicsReport() {
         JsonArray out = new JsonArray();
         for (var t : topics.topics()) {
@@ -240,10 +244,10 @@ public final class Broker {
             for (int p = 0; p < t.partitions().size(); p++) if (t.local(p) != null) local.add(p);
             JsonArray placements = new JsonArray();
             for (int i = 0; i < t.placements().size(); i++) {
-                // What the controller last said, as kept on disk, rather than the stand-in placement of a fresh start.
-                var p = applier.persistedPlacement(t.name(), i).orElse(t.placements().get(i));
-                placements.add(new JsonObject().put("replicas", new JsonArray(new ArrayList<>(p.replicas())))
-                        .put("epoch", p.leaderEpoch()).put("isr", new JsonArray(new ArrayList<>(p.isr()))));
+                // What the controller last said (seen in an image or kept on disk), rather than the stand-in placement of a fresh start.
+                var p = applier.newestPlacement(t.topicId(), i).orElse(t.placements().get(i));
+                placements.add(new JsonObject().put("replicas", new JsonArray(new ArrayList<>(p.replicas()))).put("leader", p.leader())
+                        .put("epoch", p.leaderEpoch()).put("isr", new JsonArray(new ArrayList<>(p.isr()))).put("partitionEpoch", p.partitionEpoch()));
             }
             out.add(new JsonObject().put("name", t.name()).put("topicId", t.topicId().toString())
                     .put("partitions", t.partitions().size()).put("configs", new JsonObject(new HashMap<>(t.config().overrides())))

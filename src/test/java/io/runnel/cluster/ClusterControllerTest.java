@@ -6,6 +6,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.runnel.log.value.TopicRecord;
 import io.runnel.partition.Placement;
 import io.runnel.partition.TopicMetadata;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -97,5 +100,100 @@ class ClusterControllerTest {
         assertThat(after.isr()).containsExactly(2, 4);
         assertThat(after.leader()).isEqualTo(2); // the leader was removed: the first in-sync replica left takes over
         assertThat(after.leaderEpoch()).isEqualTo(4);
+    }
+
+    @Test
+    void aBrokersReportOfANewerPlacementReplacesTheStoredOneBeforeALeaderIsElectedFromIt() {
+        // The controller's side of a healed split brain kept the placement from before the other side shrank the ISR to
+        // {3, 2} (partition epoch 2); leader 3 is gone. Electing from the stale ISR would pick broker 1, which lacks
+        // records acknowledged by {3, 2}.
+        InMemoryStore store = new InMemoryStore();
+        TopicRecord record = new TopicRecord("frozen", Uuid.randomUuid(), 1, Map.of());
+        store.putTopic(1, "frozen", TopicJson.encode(new TopicMetadata(record, List.of(new Placement(List.of(3, 1, 2), 3, 0, List.of(3, 1, 2), 0)))));
+        ClusterController controller = new ClusterController(null, store, 1, new ClusterController.Settings(false, false, 300_000, 10), () -> List.of(1, 2));
+
+        controller.adoptReport(1, report(record, new Placement(List.of(3, 1, 2), 3, 0, List.of(3, 1, 2), 0))); // as old: nothing taken
+        assertThat(stored(store)).isEqualTo(new Placement(List.of(3, 1, 2), 3, 0, List.of(3, 1, 2), 0));
+        controller.adoptReport(2, report(record, new Placement(List.of(3, 1, 2), 3, 0, List.of(3, 2), 2)));
+        controller.reconcileAll();
+
+        Placement p = stored(store);
+        assertThat(p.leader()).as("the in-sync survivor leads").isEqualTo(2);
+        assertThat(p.leaderEpoch()).isEqualTo(1);
+        assertThat(p.isr()).containsExactly(2);
+        assertThat(p.partitionEpoch()).as("raised past the adopted placement's").isEqualTo(3);
+
+        controller.adoptReport(3, report(record, new Placement(List.of(3, 1, 2), 3, 0, List.of(3), 5))); // an older leader epoch
+        assertThat(stored(store)).isEqualTo(p);
+    }
+
+    @Test
+    void everyStoredChangeOfAPlacementRaisesItsPartitionEpochAndNothingElseDoes() {
+        InMemoryStore store = new InMemoryStore();
+        TopicRecord record = new TopicRecord("t", Uuid.randomUuid(), 2, Map.of());
+        store.putTopic(1, "t", TopicJson.encode(new TopicMetadata(record, List.of(new Placement(List.of(1, 2), 1, 4, List.of(1, 2), 7),
+                new Placement(List.of(2, 1), 2, 0, List.of(2, 1), 3)))));
+        List<Integer> live = new ArrayList<>(List.of(1, 2));
+        ClusterController controller = new ClusterController(null, store, 1, new ClusterController.Settings(false, false, 300_000, 10), () -> live);
+        controller.reconcileAll();
+        assertThat(TopicJson.decode(store.topic("t")).placements()).extracting(Placement::partitionEpoch).containsExactly(7, 3);
+        live.remove(Integer.valueOf(2));
+        controller.reconcileAll();
+        List<Placement> after = TopicJson.decode(store.topic("t")).placements();
+        assertThat(after.get(0)).isEqualTo(new Placement(List.of(1, 2), 1, 4, List.of(1), 8)); // follower gone: ISR shrinks
+        assertThat(after.get(1)).isEqualTo(new Placement(List.of(2, 1), 1, 1, List.of(1), 4)); // leader gone: 1 takes over
+    }
+
+    private static Placement stored(InMemoryStore store) {
+        return TopicJson.decode(store.topic("frozen")).placements().get(0);
+    }
+
+    /** A broker's report of one topic it holds (partition 0, local), as Broker makes it. */
+    private static JsonArray report(TopicRecord record, Placement p) {
+        JsonObject placement = new JsonObject().put("replicas", new JsonArray(new ArrayList<>(p.replicas()))).put("leader", p.leader())
+                .put("epoch", p.leaderEpoch()).put("isr", new JsonArray(new ArrayList<>(p.isr()))).put("partitionEpoch", p.partitionEpoch());
+        return new JsonArray().add(new JsonObject().put("name", record.name()).put("topicId", record.topicId().toString()).put("partitions", 1)
+                .put("configs", new JsonObject()).put("local", new JsonArray().add(0)).put("placements", new JsonArray().add(placement)));
+    }
+
+    /** The metadata store as a map (a fake: the Hazelcast and CP stores are exercised by the cluster tests). */
+    private static final class InMemoryStore implements MetadataStore {
+        private final Map<String, String> topics = new HashMap<>();
+        private final Set<Uuid> deleted = new HashSet<>();
+
+        @Override
+        public void checkEpoch(long epoch) {
+        }
+
+        @Override
+        public String topic(String name) {
+            return topics.get(name);
+        }
+
+        @Override
+        public Map<String, String> topics() {
+            return Map.copyOf(topics);
+        }
+
+        @Override
+        public boolean createTopic(long epoch, String name, String json) {
+            return topics.putIfAbsent(name, json) == null;
+        }
+
+        @Override
+        public void putTopic(long epoch, String name, String json) {
+            topics.put(name, json);
+        }
+
+        @Override
+        public void deleteTopic(long epoch, String name, Uuid id) {
+            deleted.add(id);
+            topics.remove(name);
+        }
+
+        @Override
+        public boolean isDeleted(Uuid id) {
+            return deleted.contains(id);
+        }
     }
 }

@@ -16,14 +16,20 @@ class PlacementFileTest {
 
     @Test
     void aWrittenPlacementReadsBackWithoutItsLeader() throws Exception {
-        PlacementFile.write(dir, new Placement(List.of(3, 1, 2), 1, 7, List.of(1, 3)));
-        assertThat(Files.readString(dir.resolve(PlacementFile.NAME))).isEqualTo("replicas=3,1,2\nisr=1,3\nepoch=7\n");
-        assertThat(PlacementFile.read(dir)).contains(new Placement(List.of(3, 1, 2), -1, 7, List.of(1, 3)));
+        PlacementFile.write(dir, new Placement(List.of(3, 1, 2), 1, 7, List.of(1, 3), 12));
+        assertThat(Files.readString(dir.resolve(PlacementFile.NAME))).isEqualTo("replicas=3,1,2\nisr=1,3\nepoch=7\npartitionEpoch=12\n");
+        assertThat(PlacementFile.read(dir)).contains(new Placement(List.of(3, 1, 2), -1, 7, List.of(1, 3), 12));
         PlacementFile.write(dir, new Placement(List.of(3, 1, 2), 3, 8, List.of(3)));
         assertThat(PlacementFile.read(dir)).contains(new Placement(List.of(3, 1, 2), -1, 8, List.of(3)));
         try (var files = Files.list(dir)) {
             assertThat(files.map(f -> f.getFileName().toString())).containsExactly(PlacementFile.NAME); // no temporary file left
         }
+    }
+
+    @Test
+    void aFileWrittenBeforePartitionEpochsReadsAsPartitionEpochZero() throws Exception {
+        Files.writeString(dir.resolve(PlacementFile.NAME), "replicas=3,1,2\nisr=1,3\nepoch=7\n");
+        assertThat(PlacementFile.read(dir)).contains(new Placement(List.of(3, 1, 2), -1, 7, List.of(1, 3), 0));
     }
 
     @Test

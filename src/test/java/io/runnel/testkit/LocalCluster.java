@@ -29,9 +29,13 @@ public final class LocalCluster implements AutoCloseable {
     private BrokerProcess[] brokers;
 
     private final String[] extra;
+    /** The test class that started the cluster, which names its kept logs. */
+    private final String owner;
 
     private LocalCluster(Path root, int size, String... extra) throws IOException {
         this.root = root;
+        this.owner = StackWalker.getInstance().walk(frames -> frames.map(StackWalker.StackFrame::getClassName)
+                .filter(n -> n.endsWith("Test")).findFirst().map(n -> n.substring(n.lastIndexOf('.') + 1)).orElse("cluster"));
         this.extra = extra;
         this.hazelcastPorts = new int[size];
         this.brokers = new BrokerProcess[size];
@@ -143,12 +147,15 @@ public final class LocalCluster implements AutoCloseable {
         return String.join(",", out);
     }
 
-    /** Keeps a broker's output under target/cluster-logs/ (the process's own file goes with it), for diagnosis. */
+    /**
+     * Keeps a broker's output under target/cluster-logs/ as {@code <TestClass>-<dir>-broker-<n>-<nanos>.log} (the
+     * process's own file goes with it), for diagnosis; .ci/run prints the warnings of a failed test's brokers.
+     */
     private void keepLog(int i) {
         try {
             Path dir = Path.of("target", "cluster-logs");
             Files.createDirectories(dir);
-            Files.writeString(dir.resolve(root.getFileName() + "-broker-" + (i + 1) + "-" + System.nanoTime() + ".log"), brokers[i].output());
+            Files.writeString(dir.resolve(owner + "-" + root.getFileName() + "-broker-" + (i + 1) + "-" + System.nanoTime() + ".log"), brokers[i].output());
         } catch (IOException | RuntimeException e) {
             // diagnosis only
         }
