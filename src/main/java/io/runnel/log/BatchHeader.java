@@ -40,6 +40,9 @@ public final class BatchHeader {
     /** Kafka v2: base offset (8) and batch length (4) come first, then the partition leader epoch. */
     static final int PARTITION_LEADER_EPOCH_OFFSET = 12;
     static final int RECORDS_COUNT_OFFSET = DefaultRecordBatch.RECORDS_COUNT_OFFSET;
+    static final int ATTRIBUTES_OFFSET = 21;
+    static final short TRANSACTIONAL_FLAG = 0x10;
+    static final short CONTROL_FLAG = 0x20;
 
     private BatchHeader() {
     }
@@ -88,6 +91,16 @@ public final class BatchHeader {
         if (base < 0) return base;
         long last = (long) base + b.getInt(at + LAST_OFFSET_DELTA_OFFSET);
         return (int) (last > Integer.MAX_VALUE ? last - Integer.MAX_VALUE - 1 : last);
+    }
+
+    /** Whether the batch is part of a transaction (attributes bit 4). */
+    public static boolean isTransactional(ByteBuffer b, int at) {
+        return (b.getShort(at + ATTRIBUTES_OFFSET) & TRANSACTIONAL_FLAG) != 0;
+    }
+
+    /** Whether the batch holds control records (attributes bit 5): an end-transaction marker, as Runnel writes them. */
+    public static boolean isControl(ByteBuffer b, int at) {
+        return (b.getShort(at + ATTRIBUTES_OFFSET) & CONTROL_FLAG) != 0;
     }
 
     public static int recordsCount(ByteBuffer b, int at) {

@@ -1,5 +1,6 @@
 package io.runnel.log;
 
+import io.runnel.log.value.AbortedTxn;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -27,6 +28,11 @@ import org.slf4j.LoggerFactory;
  * the latest offset of every key, then rewrite each closed segment keeping only the records that are the latest for
  * their key (and tombstones younger than delete.retention.ms). Offsets never change; a compacted log has gaps.
  *
+ * <p>Transactions, as Kafka's cleaner: records of aborted transactions are removed and never count as a key's latest
+ * value (an aborted write must not shadow a committed one); end-transaction markers (control batches) are kept, so
+ * that the producer state rebuilt from the log still sees every transaction closed. Only segments wholly below the
+ * last stable offset are given to the compactor (Kafka never cleans past it), so no open transaction is touched.
+ *
  * <p>Runs on a worker thread over segments that no longer take appends. Per segment, crash safe: the cleaned copy
  * is written to {@code NNN.log.cleaned} and fsynced, the old indexes are deleted, the copy is renamed over the
  * {@code .log} (atomic), the directory fsynced, and the indexes rebuilt. A crash leaves either the old segment
@@ -49,15 +55,20 @@ public final class Compactor {
     public record Replacement(Segment old, Segment cleaned) {
     }
 
-    /** Cleans {@code closed} (the log's closed segments, oldest first). Blocking: call on a worker. */
-    public static List<Replacement> clean(Path dir, List<Segment> closed, LogConfig config, long nowMs) throws IOException {
+    /**
+     * Cleans {@code closed} (the log's closed segments, oldest first, all below the last stable offset), dropping the
+     * records of the {@code aborted} transactions. Blocking: call on a worker.
+     */
+    public static List<Replacement> clean(Path dir, List<Segment> closed, LogConfig config, long nowMs, List<AbortedTxn> aborted) throws IOException {
+        AbortedRanges abortedRanges = new AbortedRanges(aborted);
         Map<ByteBuffer, Long> latest = new HashMap<>();
         List<Segment> covered = new ArrayList<>();
         for (Segment s : closed) {
             Map<ByteBuffer, Long> withThis = new HashMap<>(latest);
             boolean fits = forEachBatch(s, batch -> {
+                if (batch.isControlBatch()) return true;
                 for (Record r : batch) {
-                    if (r.key() != null) withThis.put(copy(r.key()), r.offset());
+                    if (r.key() != null && !abortedRanges.contains(batch, r.offset())) withThis.put(copy(r.key()), r.offset());
                 }
                 return withThis.size() <= MAX_KEYS;
             });
@@ -67,13 +78,14 @@ public final class Compactor {
         }
         List<Replacement> out = new ArrayList<>();
         for (Segment s : covered) {
-            Segment cleaned = cleanSegment(dir, s, latest, config, nowMs);
+            Segment cleaned = cleanSegment(dir, s, latest, config, nowMs, abortedRanges);
             if (cleaned != null) out.add(new Replacement(s, cleaned));
         }
         return out;
     }
 
-    private static Segment cleanSegment(Path dir, Segment s, Map<ByteBuffer, Long> latest, LogConfig config, long nowMs) throws IOException {
+    private static Segment cleanSegment(Path dir, Segment s, Map<ByteBuffer, Long> latest, LogConfig config, long nowMs,
+                                        AbortedRanges aborted) throws IOException {
         Path logFile = dir.resolve(Segment.fileName(s.baseOffset(), Segment.LOG_SUFFIX));
         Path cleanedFile = dir.resolve(Segment.fileName(s.baseOffset(), Segment.LOG_SUFFIX + CLEANED_SUFFIX));
         RecordFilter keepLatest = new RecordFilter(nowMs, config.deleteRetentionMs()) {
@@ -84,6 +96,8 @@ public final class Compactor {
 
             @Override
             protected boolean shouldRetainRecord(RecordBatch batch, Record r) {
+                if (batch.isControlBatch()) return true;
+                if (aborted.contains(batch, r.offset())) return false;
                 if (r.key() == null) return true;
                 Long newest = latest.get(r.key());
                 if (newest == null || newest != r.offset()) return false;
@@ -124,6 +138,23 @@ public final class Compactor {
         opened.segment().flush();
         LOG.info("Compacted segment {} of {}: {} -> {} bytes", s.baseOffset(), dir.getFileName(), before, after[0]);
         return opened.segment();
+    }
+
+    /** The offset ranges of aborted transactions per producer, to tell whether a transactional record was aborted. */
+    private static final class AbortedRanges {
+        private final Map<Long, List<AbortedTxn>> byProducer = new HashMap<>();
+
+        AbortedRanges(List<AbortedTxn> aborted) {
+            for (AbortedTxn t : aborted) byProducer.computeIfAbsent(t.producerId(), k -> new ArrayList<>()).add(t);
+        }
+
+        boolean contains(RecordBatch batch, long offset) {
+            if (!batch.isTransactional()) return false;
+            List<AbortedTxn> ranges = byProducer.get(batch.producerId());
+            if (ranges == null) return false;
+            for (AbortedTxn t : ranges) if (offset >= t.firstOffset() && offset < t.lastOffset()) return true;
+            return false;
+        }
     }
 
     @FunctionalInterface

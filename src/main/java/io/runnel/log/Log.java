@@ -308,9 +308,29 @@ public final class Log {
 
     /** Visits the header of every batch from the one holding {@code fromOffset} to the log end, in order. */
     public void forEachBatchHeader(long fromOffset, Consumer<ByteBuffer> visitor) throws IOException {
+        forEachBatch(fromOffset, (header, batch) -> visitor.accept(header));
+    }
+
+    /** A whole batch, read from its segment only when asked for. */
+    @FunctionalInterface
+    public interface BatchSource {
+        RecordBatch read() throws IOException;
+    }
+
+    /** What {@link #forEachBatch} calls for each batch: its header (position 0, reused) and the batch on demand. */
+    @FunctionalInterface
+    public interface BatchVisitor {
+        void visit(ByteBuffer header, BatchSource batch) throws IOException;
+    }
+
+    /**
+     * Visits every batch from the one holding {@code fromOffset} to the log end, in order: the header, and the whole
+     * batch when the visitor asks (a control batch's marker, for the producer state).
+     */
+    public void forEachBatch(long fromOffset, BatchVisitor visitor) throws IOException {
         Map.Entry<Long, Segment> e = segments.floorEntry(Math.max(fromOffset, logStartOffset));
         if (e == null) e = segments.firstEntry();
-        for (; e != null; e = segments.higherEntry(e.getKey())) e.getValue().forEachHeader(fromOffset, visitor);
+        for (; e != null; e = segments.higherEntry(e.getKey())) e.getValue().forEachBatch(fromOffset, visitor);
     }
 
     // ---------------------------------------------------------------- flush

@@ -10,7 +10,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Optional;
-import java.util.function.Consumer;
 import org.apache.kafka.common.record.internal.MemoryRecords;
 import org.apache.kafka.common.record.internal.MutableRecordBatch;
 import org.apache.kafka.common.record.internal.Record;
@@ -348,11 +347,13 @@ public final class Segment {
      * Calls {@code visitor} with the header of every batch that ends at or after {@code fromOffset}, in order
      * (producer-state rebuild). The buffer holds one header at position 0 and is reused between calls.
      */
-    void forEachHeader(long fromOffset, Consumer<ByteBuffer> visitor) throws IOException {
+    void forEachBatch(long fromOffset, Log.BatchVisitor visitor) throws IOException {
         int pos = positionOf(fromOffset);
         while (pos >= 0 && pos < size && readHeader(pos, size)) {
-            visitor.accept(header);
-            pos += BatchHeader.batchSize(header, 0);
+            int at = pos;
+            int bs = BatchHeader.batchSize(header, 0);
+            visitor.visit(header, () -> readBatch(at, bs));
+            pos += bs;
         }
     }
 

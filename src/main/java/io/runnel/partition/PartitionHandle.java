@@ -3,6 +3,7 @@ package io.runnel.partition;
 import io.runnel.log.LeaderEpochCache;
 import io.runnel.log.Log;
 import io.runnel.log.LogConfig;
+import io.runnel.log.value.AbortedTxn;
 import io.runnel.log.value.AppendInfo;
 import io.runnel.log.value.EpochEnd;
 import io.runnel.log.value.ReadResult;
@@ -76,6 +77,17 @@ public final class PartitionHandle {
         return call(l -> verticle.appendForAll(records, acks.minInsyncReplicas())).compose(appended -> awaitReplicated(appended, acks));
     }
 
+    /**
+     * Writes an end-transaction marker (COMMIT or ABORT) of {@code producerId} as leader and completes once every
+     * in-sync replica has it (markers are written with acks=all, as Kafka's WriteTxnMarkers), with the same errors as
+     * {@link #append(ByteBuffer, Acks)}, plus INVALID_PRODUCER_EPOCH and TRANSACTION_COORDINATOR_FENCED for a marker
+     * older than what the partition has seen.
+     */
+    public Future<AppendInfo> appendMarker(long producerId, short producerEpoch, int coordinatorEpoch, boolean commit, Acks acks) {
+        return call(l -> verticle.appendMarker(producerId, producerEpoch, coordinatorEpoch, commit, acks.minInsyncReplicas()))
+                .compose(appended -> awaitReplicated(appended, acks));
+    }
+
     private Future<AppendInfo> awaitReplicated(PartitionVerticle.Appended appended, Acks acks) {
         long lastOffset = appended.info().lastOffset();
         int epoch = appended.leaderEpoch();
@@ -123,6 +135,36 @@ public final class PartitionHandle {
         return call(l -> {
             verticle.requireLeader();
             return l.slice(offset, maxBytes, minOneBatch, verticle.highWatermark());
+        });
+    }
+
+    /**
+     * A read_committed consumer's read (KIP-98): whole batches from {@code offset} below the last stable offset, on
+     * the leader, with the aborted transactions the slice overlaps, whose records the consumer drops. The slice's
+     * log end offset is the last stable offset.
+     */
+    public Future<CommittedSlice> sliceCommitted(long offset, int maxBytes, boolean minOneBatch) {
+        return call(l -> {
+            verticle.requireLeader();
+            long lso = verticle.lastStableOffset();
+            SliceResult rr = l.slice(offset, maxBytes, minOneBatch, lso);
+            List<AbortedTxn> aborted = rr.records().size() == 0 ? List.of()
+                    : verticle.abortedTransactions().overlapping(offset, rr.records().lastOffset() + 1);
+            return new CommittedSlice(rr, verticle.highWatermark(), aborted);
+        });
+    }
+
+    /** The last stable offset: below it every transaction is decided and replicated. Thread-safe. */
+    public long lastStableOffset() {
+        return verticle.lastStableOffset();
+    }
+
+    /** The state of the producers that wrote here (DescribeProducers), on the leader. */
+    public Future<List<ProducerState>> producers() {
+        return call(l -> {
+            verticle.requireLeader();
+            return verticle.producerStates().stream().map(v -> new ProducerState(v.producerId(), v.epoch(), v.lastSequence(), v.lastTimestamp(),
+                    v.coordinatorEpoch(), v.txnFirstOffset())).toList();
         });
     }
 
@@ -240,9 +282,14 @@ public final class PartitionHandle {
      * (KIP-320: the consumer validates its position against it).
      */
     public Future<Optional<ListedOffset>> listOffset(long timestamp, boolean consumer) {
+        return listOffset(timestamp, consumer, false);
+    }
+
+    /** {@link #listOffset(long, boolean)}, where a read_committed client ({@code committed}) is bounded by the last stable offset. */
+    public Future<Optional<ListedOffset>> listOffset(long timestamp, boolean consumer, boolean committed) {
         return call(l -> {
             if (consumer) verticle.requireLeader();
-            long fetchable = consumer ? verticle.highWatermark() : l.logEndOffset();
+            long fetchable = !consumer ? l.logEndOffset() : committed ? verticle.lastStableOffset() : verticle.highWatermark();
             LeaderEpochCache epochs = verticle.epochs();
             if (timestamp == ListOffsetsRequest.EARLIEST_TIMESTAMP
                     || timestamp == ListOffsetsRequest.EARLIEST_LOCAL_TIMESTAMP) {

@@ -1,6 +1,7 @@
 package io.runnel.partition;
 
 import io.runnel.config.Limits;
+import io.runnel.log.AbortedTxnIndex;
 import io.runnel.log.BatchHeader;
 import io.runnel.log.Checkpoints;
 import io.runnel.log.Compactor;
@@ -8,6 +9,7 @@ import io.runnel.log.LeaderEpochCache;
 import io.runnel.log.Log;
 import io.runnel.log.LogConfig;
 import io.runnel.log.Segment;
+import io.runnel.log.value.AbortedTxn;
 import io.runnel.log.value.AppendInfo;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
@@ -29,6 +31,9 @@ import org.apache.kafka.common.InvalidRecordException;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.NotEnoughReplicasException;
 import org.apache.kafka.common.errors.NotLeaderOrFollowerException;
+import org.apache.kafka.common.record.internal.ControlRecordType;
+import org.apache.kafka.common.record.internal.EndTransactionMarker;
+import org.apache.kafka.common.record.internal.MemoryRecords;
 import org.apache.kafka.common.record.internal.RecordBatch;
 import org.apache.kafka.common.utils.Time;
 import org.slf4j.Logger;
@@ -62,6 +67,12 @@ public final class PartitionVerticle extends VerticleBase {
     private volatile LogConfig config;
     private volatile Log log;
     private ProducerStateTable producers;
+    /** The aborted transactions still in the log (read_committed fetches); on this context. */
+    private AbortedTxnIndex aborted;
+    /** Whether an abort was appended to the index file since the last flush (which then fsyncs it). */
+    private boolean abortedUnflushed;
+    /** The last stable offset: below it every transaction is decided and replicated (read_committed reads to it). */
+    private volatile long lastStableOffset;
     private boolean flushing;
     /** Set while a follower's truncation runs on a worker ({@link #exclusively}). */
     private Future<Void> exclusive;
@@ -115,7 +126,8 @@ public final class PartitionVerticle extends VerticleBase {
     public Future<?> start() {
         return context.executeBlocking(() -> {
             Log opened = Log.open(dir, config, time);
-            producers = ProducerStateTable.load(dir, opened);
+            aborted = AbortedTxnIndex.load(dir, opened.logEndOffset());
+            producers = ProducerStateTable.load(dir, opened, aborted);
             LeaderEpochCache cache = LeaderEpochCache.load(dir);
             epochs = cache != null ? cache : LeaderEpochCache.rebuild(dir, opened);
             epochs.truncateFromEnd(opened.logEndOffset()); // epochs of records a crash lost
@@ -128,6 +140,7 @@ public final class PartitionVerticle extends VerticleBase {
             this.log = opened;
             if (isLeader()) replication.startLeading(placement);
             advanceHighWatermark();
+            updateLastStableOffset();
             retentionTimer = vertx.setPeriodic(retentionCheckIntervalMs, id -> checkRetention());
             // Kafka checks for lagging followers every replica.lag.time.max.ms / 2.
             isrTimer = vertx.setPeriodic(Math.max(Limits.ISR_CHECK_MIN_INTERVAL_MS, replication.replicaLagTimeMaxMs() / 2), id -> checkIsr());
@@ -160,6 +173,7 @@ public final class PartitionVerticle extends VerticleBase {
         return context.executeBlocking(() -> {
             finishRetired(retiring);
             log.close();
+            aborted.sync();
             if (snapshot != null) ProducerStateTable.writeSnapshot(dir, log.logEndOffset(), snapshot);
             Checkpoints.write(dir.resolve(HIGH_WATERMARK), hw);
             return null;
@@ -283,7 +297,50 @@ public final class PartitionVerticle extends VerticleBase {
      * produces and wakes consumers' fetches.
      */
     private void advanceHighWatermark() {
-        if (log != null && replication.advance(placement, log.logEndOffset())) highWatermarkWaiters.advancedTo(replication.highWatermark());
+        if (log != null && replication.advance(placement, log.logEndOffset())) {
+            producers.highWatermarkAt(replication.highWatermark());
+            updateLastStableOffset();
+            highWatermarkWaiters.advancedTo(replication.highWatermark());
+        }
+    }
+
+    /**
+     * The last stable offset (Kafka's LSO): the high watermark, or the first offset of a transaction not yet decided
+     * and replicated when that is lower. A read_committed consumer reads below it.
+     */
+    long lastStableOffset() {
+        return lastStableOffset;
+    }
+
+    private void updateLastStableOffset() {
+        lastStableOffset = Math.min(replication.highWatermark(), producers.firstUnstableOffset());
+    }
+
+    /** The aborted transactions still in the log (on this context). */
+    AbortedTxnIndex abortedTransactions() {
+        return aborted;
+    }
+
+    /** What DescribeProducers tells of this partition's producers (on this context). */
+    List<ProducerStateTable.ProducerView> producerStates() {
+        return producers.describe();
+    }
+
+    /**
+     * Adds a transaction an ABORT marker closed to the aborted-transaction index, written on the worker queue (in
+     * order with the flushes that fsync it). Commits and markers of transactions with no record here add nothing.
+     */
+    private void indexIfAborted(ProducerStateTable.CompletedTxn done) {
+        if (done == null || done.committed() || done.firstOffset() < 0) return;
+        byte[] bytes = aborted.add(new AbortedTxn(done.producerId(), done.firstOffset(), done.markerOffset(),
+                producers.stableOffsetAfter(done.markerOffset())));
+        if (bytes == null) return;
+        abortedUnflushed = true;
+        AbortedTxnIndex index = aborted;
+        context.executeBlocking(() -> {
+            index.writeAppend(bytes);
+            return null;
+        }, true).onFailure(e -> LOG.error("Writing the aborted-transaction index of {} failed", tp, e));
     }
 
     /**
@@ -298,13 +355,18 @@ public final class PartitionVerticle extends VerticleBase {
             info = log.appendAsFollower(records);
             for (int pos = at; pos < records.limit(); pos += BatchHeader.batchSize(records, pos)) {
                 ByteBuffer header = records.duplicate().position(pos).limit(pos + BatchHeader.SIZE).slice();
+                int from = pos;
                 assignEpoch(BatchHeader.partitionLeaderEpoch(header, 0), BatchHeader.baseOffset(header, 0));
-                producers.replay(header);
+                // The whole batch is decoded only for a control batch (its marker).
+                indexIfAborted(producers.replay(header, () -> MemoryRecords.readableRecords(
+                        records.duplicate().position(from).limit(from + BatchHeader.batchSize(records, from)).slice()).batchIterator().next()));
             }
             logEndWaiters.advancedTo(log.logEndOffset());
             afterAppend();
         }
         replication.followLeader(leaderHighWatermark, log.logEndOffset());
+        producers.highWatermarkAt(replication.highWatermark());
+        updateLastStableOffset();
         return info;
     }
 
@@ -329,10 +391,12 @@ public final class PartitionVerticle extends VerticleBase {
         return exclusively(() -> {
             log.restartAt(offset);
             epochs.truncateFromEnd(0);
-            return ProducerStateTable.load(dir, log);
+            if (aborted.truncateTo(0)) aborted.writeAll(aborted.snapshot());
+            return ProducerStateTable.load(dir, log, aborted);
         }, loaded -> {
             producers = loaded;
             replication.resetHighWatermark(offset);
+            updateLastStableOffset();
         });
     }
 
@@ -343,10 +407,12 @@ public final class PartitionVerticle extends VerticleBase {
         return exclusively(() -> {
             log.truncateTo(offset);
             epochs.truncateFromEnd(log.logEndOffset());
-            return ProducerStateTable.load(dir, log);
+            if (aborted.truncateTo(log.logEndOffset())) aborted.writeAll(aborted.snapshot());
+            return ProducerStateTable.load(dir, log, aborted);
         }, loaded -> {
             producers = loaded;
             replication.truncatedTo(log.logEndOffset());
+            updateLastStableOffset();
         });
     }
 
@@ -410,8 +476,12 @@ public final class PartitionVerticle extends VerticleBase {
     AppendInfo append(ByteBuffer records) throws IOException {
         requireLeader();
         int at = records.position();
-        boolean idempotent = records.remaining() >= BatchHeader.SIZE && BatchHeader.magic(records, at) == RecordBatch.MAGIC_VALUE_V2
-                && BatchHeader.producerId(records, at) != RecordBatch.NO_PRODUCER_ID;
+        boolean v2 = records.remaining() >= BatchHeader.SIZE && BatchHeader.magic(records, at) == RecordBatch.MAGIC_VALUE_V2;
+        if (v2 && BatchHeader.isControl(records, at)) {
+            // Only transaction coordinators write markers (WriteTxnMarkers); a producer may not (Kafka refuses them too).
+            throw new InvalidRecordException("A produce request may not carry control batches");
+        }
+        boolean idempotent = v2 && BatchHeader.producerId(records, at) != RecordBatch.NO_PRODUCER_ID;
         if (!idempotent) {
             AppendInfo info = log.appendAsLeader(records, placement.leaderEpoch());
             afterAppend();
@@ -430,10 +500,35 @@ public final class PartitionVerticle extends VerticleBase {
             LOG.debug("Duplicate batch of producer {} on {} (sequence {}); answered with offset {}", pid, tp, firstSeq, d.firstOffset());
             return new AppendInfo(d.firstOffset(), d.lastOffset(), (int) (d.lastOffset() - d.firstOffset() + 1), RecordBatch.NO_TIMESTAMP, log.logStartOffset());
         }
+        boolean transactional = BatchHeader.isTransactional(records, at);
         AppendInfo info = log.appendAsLeader(records, placement.leaderEpoch());
-        producers.update(pid, epoch, firstSeq, lastSeq, info.firstOffset(), info.lastOffset());
+        producers.update(pid, epoch, firstSeq, lastSeq, info.firstOffset(), info.lastOffset(), transactional, time.milliseconds());
         afterAppend();
         return info;
+    }
+
+    /**
+     * Appends an end-transaction marker of producer {@code producerId} as leader (WriteTxnMarkers): a COMMIT or
+     * ABORT control batch in the producer's epoch, which closes its transaction in this partition. Refused, before
+     * writing, when the producer's epoch or the coordinator's epoch is older than the partition has seen, or when
+     * fewer replicas than {@code minInsyncReplicas} are in sync (markers are written with acks=all, as Kafka's).
+     */
+    Appended appendMarker(long producerId, short producerEpoch, int coordinatorEpoch, boolean commit, int minInsyncReplicas) throws IOException {
+        requireLeader();
+        Placement p = placement;
+        if (p.isr().size() < minInsyncReplicas) {
+            throw new NotEnoughReplicasException("The in-sync replicas of " + tp + " are " + p.isr() + ", fewer than min.insync.replicas "
+                    + minInsyncReplicas);
+        }
+        producers.checkMarker(producerId, producerEpoch, coordinatorEpoch);
+        long now = time.milliseconds();
+        ByteBuffer marker = MemoryRecords.withEndTransactionMarker(now, producerId, producerEpoch,
+                new EndTransactionMarker(commit ? ControlRecordType.COMMIT : ControlRecordType.ABORT, coordinatorEpoch)).buffer();
+        AppendInfo info = log.appendAsLeader(marker, p.leaderEpoch());
+        indexIfAborted(producers.completeTxn(producerId, producerEpoch, coordinatorEpoch, commit, info.firstOffset(), now));
+        afterAppend();
+        updateLastStableOffset();
+        return new Appended(info, p.leaderEpoch());
     }
 
     private void cancelTimers() {
@@ -501,6 +596,7 @@ public final class PartitionVerticle extends VerticleBase {
     void afterAppend() {
         logEndWaiters.advancedTo(log.logEndOffset());
         advanceHighWatermark();
+        updateLastStableOffset();
         maybeFlush();
         int segments = log.segmentCount();
         if (segments != segmentsAtLastAppend) {
@@ -512,12 +608,15 @@ public final class PartitionVerticle extends VerticleBase {
     /** Compacts the closed segments on a worker (cleanup.policy=compact), one pass at a time. */
     void maybeCompact() {
         if (compacting) return;
-        List<Segment> closed = log.compactionCandidates();
+        long stable = lastStableOffset;
+        // Kafka's cleaner stops at the last stable offset: an open transaction's records are not yet kept or dropped.
+        List<Segment> closed = log.compactionCandidates().stream().takeWhile(seg -> seg.nextOffset() <= stable).toList();
         if (closed.isEmpty()) return;
         compacting = true;
         LogConfig cfg = config;
         long now = time.milliseconds();
-        context.executeBlocking(() -> Compactor.clean(dir, closed, cfg, now), true).onComplete(ar -> {
+        List<AbortedTxn> abortedNow = aborted.snapshot();
+        context.executeBlocking(() -> Compactor.clean(dir, closed, cfg, now, abortedNow), true).onComplete(ar -> {
             compacting = false;
             if (ar.failed()) {
                 LOG.error("Compacting {} failed; the log is unchanged", tp, ar.cause());
@@ -549,7 +648,11 @@ public final class PartitionVerticle extends VerticleBase {
         flushing = true;
         Log.FlushTask task = log.prepareFlush();
         byte[] snapshot = producers.producerCount() > 0 ? producers.snapshot() : null;
+        boolean syncAborted = abortedUnflushed;
+        abortedUnflushed = false;
+        AbortedTxnIndex index = aborted;
         context.executeBlocking(() -> {
+            if (syncAborted) index.sync(); // before the log: a marker on disk never lacks its index entry for long
             long upTo = task.run();
             if (snapshot != null) ProducerStateTable.writeSnapshot(dir, task.upTo(), snapshot);
             return upTo;
@@ -575,8 +678,11 @@ public final class PartitionVerticle extends VerticleBase {
         if (doomed.isEmpty()) return;
         long start = log.logStartOffset();
         LOG.info("Retention deletes {} segment(s) of {}; log start offset is now {}", doomed.size(), tp, start);
+        List<AbortedTxn> keptAborts = aborted.dropBefore(start) ? aborted.snapshot() : null;
+        AbortedTxnIndex index = aborted;
         context.executeBlocking(() -> {
             Log.checkpointLogStart(dir, start);
+            if (keptAborts != null) index.writeAll(keptAborts);
             return null;
         }, true).onFailure(e -> LOG.error("Checkpointing the log start offset of {} failed", tp, e));
         retire(new Retired(doomed, true));

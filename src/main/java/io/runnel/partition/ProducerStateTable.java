@@ -1,28 +1,47 @@
 package io.runnel.partition;
 
 import io.runnel.config.Limits;
+import io.runnel.log.AbortedTxnIndex;
 import io.runnel.log.BatchHeader;
 import io.runnel.log.Checkpoints;
 import io.runnel.log.Log;
+import io.runnel.log.value.AbortedTxn;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.zip.CRC32C;
 import org.apache.kafka.common.errors.InvalidProducerEpochException;
 import org.apache.kafka.common.errors.OutOfOrderSequenceException;
+import org.apache.kafka.common.errors.TransactionCoordinatorFencedException;
+import org.apache.kafka.common.record.internal.ControlRecordType;
+import org.apache.kafka.common.record.internal.EndTransactionMarker;
+import org.apache.kafka.common.record.internal.Record;
 import org.apache.kafka.common.record.internal.RecordBatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * The idempotent producer's state on one partition (Kafka's ProducerStateManager): for each producer id, its epoch
- * and the last {@link Limits#PRODUCER_BATCHES_REMEMBERED} batches' sequence numbers and offsets, so that a retried
- * batch is recognised and answered with its original offsets instead of being written twice.
+ * The idempotent and transactional producers' state on one partition (Kafka's ProducerStateManager): for each producer
+ * id, its epoch and the last {@link Limits#PRODUCER_BATCHES_REMEMBERED} batches' sequence numbers and offsets, so that
+ * a retried batch is recognised and answered with its original offsets instead of being written twice; and for a
+ * transactional producer the first offset of its open transaction in this partition and the epoch of the coordinator
+ * that last ended one here. The open transactions give the partition's first unstable offset, below which the last
+ * stable offset (what read_committed consumers may read) stays; an end-transaction marker closes a transaction, and an
+ * ABORT marker's transaction goes into the partition's {@link AbortedTxnIndex}.
+ *
+ * <p>Markers, as Kafka's {@code appendEndTxnMarker}: one with an older producer epoch is refused
+ * ({@code INVALID_PRODUCER_EPOCH}), as is one from a coordinator older than the last one that wrote a marker here
+ * ({@code TRANSACTION_COORDINATOR_FENCED}); a marker with a newer epoch (transactions version 2 bumps the epoch with
+ * every transaction, KIP-890) makes it the producer's epoch, and its next batch starts at sequence 0.
  *
  * <p>Sequence rules, as Kafka's {@code ProducerAppendInfo.checkSequence}: an older epoch is fenced
  * ({@code INVALID_PRODUCER_EPOCH}); a newer epoch must start at sequence 0; within an epoch each batch must start
@@ -30,25 +49,45 @@ import org.apache.kafka.common.record.internal.RecordBatch;
  * {@code OUT_OF_ORDER_SEQUENCE_NUMBER}; a producer with no state yet may start anywhere (KIP-360).
  *
  * <p>Snapshot file {@code NNNNNNNNNNNNNNNNNNNN.snapshot} (the log end offset it covers, 20 digits), big endian:
- * {@code int16 version=1}, {@code int32 producers}, then per producer {@code int64 id, int16 epoch, int32 batches},
- * then per batch {@code int32 firstSeq, int32 lastSeq, int64 firstOffset, int64 lastOffset}; last, the CRC-32C of
- * everything before it. Written atomically at every flush and at close; at start the newest valid snapshot at or
+ * {@code int16 version=2}, {@code int32 producers}, then per producer {@code int64 id, int16 epoch, int64
+ * txnFirstOffset (-1: none open), int32 coordinatorEpoch (-1: none), int64 lastTimestamp, int32 batches}, then per
+ * batch {@code int32 firstSeq, int32 lastSeq, int64 firstOffset, int64 lastOffset}; last, the CRC-32C of everything
+ * before it. Version 1 (written before transactions) lacks the three transaction fields and still reads. Written atomically at every flush and at close; at start the newest valid snapshot at or
  * below the log end is read and the batches after it are replayed from the log's headers. A missing or damaged
  * snapshot means a replay from the log start. Lives on the partition's context, except {@link #load}.
  */
 final class ProducerStateTable {
+    private static final Logger LOG = LoggerFactory.getLogger(ProducerStateTable.class);
     static final String SUFFIX = ".snapshot";
-    private static final short VERSION = 1;
+    private static final short VERSION = 2;
 
     record BatchMeta(int firstSeq, int lastSeq, long firstOffset, long lastOffset) {
+    }
+
+    /** A transaction an end marker closed here: its producer, first offset (-1 when it had no record here) and marker. */
+    record CompletedTxn(long producerId, long firstOffset, long markerOffset, boolean committed) {
+    }
+
+    /** What DescribeProducers tells of a producer (Kafka's ProducerState). */
+    record ProducerView(long producerId, short epoch, int lastSequence, long lastTimestamp, int coordinatorEpoch, long txnFirstOffset) {
     }
 
     private static final class Entry {
         short epoch;
         final ArrayDeque<BatchMeta> batches = new ArrayDeque<>();
+        long txnFirstOffset = -1;
+        int coordinatorEpoch = -1;
+        long lastTimestamp = RecordBatch.NO_TIMESTAMP;
     }
 
     private final Map<Long, Entry> producers = new HashMap<>();
+    /** The open transactions: first offset here to producer id. */
+    private final TreeMap<Long, Long> open = new TreeMap<>();
+    /**
+     * Transactions closed by a marker the high watermark has not passed yet, first offset to marker offset: they stay
+     * unstable until the marker is on every in-sync replica (Kafka's unreplicatedTxns).
+     */
+    private final TreeMap<Long, Long> unreplicated = new TreeMap<>();
 
     /**
      * Checks a batch from {@code producerId}: returns the original batch when this one is a retried duplicate, or
@@ -80,21 +119,115 @@ final class ProducerStateTable {
         return seq == Integer.MAX_VALUE ? 0 : seq + 1;
     }
 
-    /** Records an appended batch. */
-    void update(long producerId, short epoch, int firstSeq, int lastSeq, long firstOffset, long lastOffset) {
+    /** Records an appended data batch; a transactional one opens its producer's transaction here if none is open. */
+    void update(long producerId, short epoch, int firstSeq, int lastSeq, long firstOffset, long lastOffset, boolean transactional, long timestamp) {
         Entry e = producers.computeIfAbsent(producerId, k -> new Entry());
         if (epoch != e.epoch) e.batches.clear();
         e.epoch = epoch;
         e.batches.addLast(new BatchMeta(firstSeq, lastSeq, firstOffset, lastOffset));
         while (e.batches.size() > Limits.PRODUCER_BATCHES_REMEMBERED) e.batches.removeFirst();
+        e.lastTimestamp = timestamp;
+        if (transactional && e.txnFirstOffset < 0) {
+            e.txnFirstOffset = firstOffset;
+            open.put(firstOffset, producerId);
+        }
     }
 
-    /** Records the batch whose header is at position 0 of {@code header}, if it carries a producer id. */
-    void replay(ByteBuffer header) {
+    /** Checks an end-transaction marker before it is written; throws Kafka's exception when it is fenced. */
+    void checkMarker(long producerId, short epoch, int coordinatorEpoch) {
+        Entry e = producers.get(producerId);
+        if (e == null) return;
+        if (epoch < e.epoch) {
+            throw new InvalidProducerEpochException("Marker of producer " + producerId + " has epoch " + epoch + ", older than the current " + e.epoch);
+        }
+        if (coordinatorEpoch < e.coordinatorEpoch) {
+            throw new TransactionCoordinatorFencedException("Marker of producer " + producerId + " comes from coordinator epoch " + coordinatorEpoch
+                    + ", older than " + e.coordinatorEpoch);
+        }
+    }
+
+    /** Records an appended end-transaction marker at {@code offset}: the producer's open transaction here is closed. */
+    CompletedTxn completeTxn(long producerId, short epoch, int coordinatorEpoch, boolean commit, long offset, long timestamp) {
+        Entry e = producers.computeIfAbsent(producerId, k -> new Entry());
+        long first = e.txnFirstOffset;
+        if (first >= 0) {
+            open.remove(first);
+            unreplicated.put(first, offset);
+        }
+        e.txnFirstOffset = -1;
+        e.coordinatorEpoch = coordinatorEpoch;
+        e.lastTimestamp = timestamp;
+        if (epoch > e.epoch) {
+            e.epoch = epoch;
+            e.batches.clear();
+        }
+        return new CompletedTxn(producerId, first, offset, commit);
+    }
+
+    /**
+     * The first offset of a transaction not yet known to be closed on every in-sync replica (open, or closed by a
+     * marker at or past the high watermark), or {@code Long.MAX_VALUE}. The last stable offset is the lower of this
+     * and the high watermark.
+     */
+    long firstUnstableOffset() {
+        long a = open.isEmpty() ? Long.MAX_VALUE : open.firstKey();
+        long b = unreplicated.isEmpty() ? Long.MAX_VALUE : unreplicated.firstKey();
+        return Math.min(a, b);
+    }
+
+    /**
+     * The last stable offset to record with a transaction just closed by the marker at {@code markerOffset} (Kafka's
+     * {@code lastStableOffset(completedTxn)}): the first offset of another open transaction, else past the marker.
+     */
+    long stableOffsetAfter(long markerOffset) {
+        return open.isEmpty() ? markerOffset + 1 : Math.min(open.firstKey(), markerOffset + 1);
+    }
+
+    /** The high watermark moved to {@code hw}: transactions whose markers are below it are stable. */
+    void highWatermarkAt(long hw) {
+        if (!unreplicated.isEmpty()) unreplicated.values().removeIf(marker -> marker < hw);
+    }
+
+    /** The open transactions' first offsets and producers (DescribeProducers, the transaction timeout's view). */
+    Map<Long, Long> openTransactions() {
+        return Map.copyOf(open);
+    }
+
+    /** Every producer's state here, for DescribeProducers. */
+    List<ProducerView> describe() {
+        List<ProducerView> out = new ArrayList<>();
+        producers.forEach((id, e) -> out.add(new ProducerView(id, e.epoch, e.batches.isEmpty() ? -1 : e.batches.peekLast().lastSeq(),
+                e.lastTimestamp, e.coordinatorEpoch, e.txnFirstOffset)));
+        return out;
+    }
+
+    /**
+     * Records the batch whose header is at position 0 of {@code header}, if it carries a producer id; a control batch
+     * is read whole ({@code batch}) for its marker. Returns the transaction a marker closed, or null.
+     */
+    CompletedTxn replay(ByteBuffer header, Log.BatchSource batch) throws IOException {
         long pid = BatchHeader.producerId(header, 0);
-        if (pid == RecordBatch.NO_PRODUCER_ID) return;
-        update(pid, BatchHeader.producerEpoch(header, 0), BatchHeader.baseSequence(header, 0),
-                BatchHeader.lastSequence(header, 0), BatchHeader.baseOffset(header, 0), BatchHeader.lastOffset(header, 0));
+        if (pid == RecordBatch.NO_PRODUCER_ID) return null;
+        short epoch = BatchHeader.producerEpoch(header, 0);
+        long timestamp = BatchHeader.maxTimestamp(header, 0);
+        if (BatchHeader.isControl(header, 0)) {
+            EndTransactionMarker marker = endMarker(batch.read());
+            if (marker == null) return null;
+            return completeTxn(pid, epoch, marker.coordinatorEpoch(), marker.controlType() == ControlRecordType.COMMIT, BatchHeader.baseOffset(header, 0),
+                    timestamp);
+        }
+        update(pid, epoch, BatchHeader.baseSequence(header, 0), BatchHeader.lastSequence(header, 0), BatchHeader.baseOffset(header, 0),
+                BatchHeader.lastOffset(header, 0), BatchHeader.isTransactional(header, 0), timestamp);
+        return null;
+    }
+
+    /** The end-transaction marker a control batch holds, or null for another control record (not written by Runnel). */
+    static EndTransactionMarker endMarker(RecordBatch controlBatch) {
+        for (Record r : controlBatch) {
+            ControlRecordType type = ControlRecordType.parse(r.key());
+            return type == ControlRecordType.COMMIT || type == ControlRecordType.ABORT ? EndTransactionMarker.deserialize(r) : null;
+        }
+        return null;
     }
 
     int producerCount() {
@@ -104,11 +237,11 @@ final class ProducerStateTable {
     /** The state as snapshot bytes (taken on the partition's context, written on a worker). */
     byte[] snapshot() {
         int size = 2 + 4 + 4;
-        for (Entry e : producers.values()) size += 14 + e.batches.size() * 24;
+        for (Entry e : producers.values()) size += 34 + e.batches.size() * 24;
         ByteBuffer b = ByteBuffer.allocate(size);
         b.putShort(VERSION).putInt(producers.size());
         producers.forEach((id, e) -> {
-            b.putLong(id).putShort(e.epoch).putInt(e.batches.size());
+            b.putLong(id).putShort(e.epoch).putLong(e.txnFirstOffset).putInt(e.coordinatorEpoch).putLong(e.lastTimestamp).putInt(e.batches.size());
             for (BatchMeta m : e.batches) b.putInt(m.firstSeq()).putInt(m.lastSeq()).putLong(m.firstOffset()).putLong(m.lastOffset());
         });
         CRC32C crc = new CRC32C();
@@ -123,8 +256,19 @@ final class ProducerStateTable {
         for (Map.Entry<Long, Path> old : snapshots(dir).headMap(logEndOffset).entrySet()) Files.deleteIfExists(old.getValue());
     }
 
-    /** Loads the newest valid snapshot at or below the log end, then replays the log after it. Blocking. */
-    static ProducerStateTable load(Path dir, Log log) throws IOException {
+    /**
+     * Loads the newest valid snapshot at or below the log end, then replays the log after it; the aborts met on the way
+     * that {@code aborted} lacks are added to it (and written to its file). Blocking.
+     */
+    static ProducerStateTable load(Path dir, Log log, AbortedTxnIndex aborted) throws IOException {
+        if (aborted.damaged()) {
+            // The aborted transactions before the last snapshot are lost with the damaged entry: replay the whole log.
+            LOG.warn("The aborted-transaction index of {} is damaged; rebuilding it and the producer state from the log", dir.getFileName());
+            aborted.clear();
+            ProducerStateTable table = new ProducerStateTable();
+            table.replayFrom(log.logStartOffset(), log, aborted);
+            return table;
+        }
         TreeMap<Long, Path> snaps = snapshots(dir);
         for (Map.Entry<Long, Path> s : snaps.descendingMap().entrySet()) {
             if (s.getKey() > log.logEndOffset()) {
@@ -134,13 +278,25 @@ final class ProducerStateTable {
             Optional<ProducerStateTable> t = read(Files.readAllBytes(s.getValue()));
             if (t.isPresent()) {
                 ProducerStateTable table = t.get();
-                if (s.getKey() < log.logEndOffset()) log.forEachBatchHeader(s.getKey(), table::replay);
+                if (s.getKey() < log.logEndOffset()) table.replayFrom(s.getKey(), log, aborted);
                 return table;
             }
         }
         ProducerStateTable table = new ProducerStateTable();
-        log.forEachBatchHeader(log.logStartOffset(), table::replay);
+        table.replayFrom(log.logStartOffset(), log, aborted);
         return table;
+    }
+
+    private void replayFrom(long offset, Log log, AbortedTxnIndex aborted) throws IOException {
+        log.forEachBatch(offset, (header, batch) -> {
+            CompletedTxn done = replay(header, batch);
+            if (done != null && !done.committed() && done.firstOffset() >= 0) {
+                byte[] bytes = aborted.add(new AbortedTxn(done.producerId(), done.firstOffset(), done.markerOffset(),
+                        stableOffsetAfter(done.markerOffset())));
+                if (bytes != null) aborted.writeAppend(bytes);
+            }
+        });
+        unreplicated.clear(); // the replayed markers are as replicated as the log that holds them
     }
 
     private static Optional<ProducerStateTable> read(byte[] bytes) {
@@ -148,13 +304,21 @@ final class ProducerStateTable {
             ByteBuffer b = ByteBuffer.wrap(bytes);
             CRC32C crc = new CRC32C();
             crc.update(bytes, 0, bytes.length - 4);
-            if ((int) crc.getValue() != b.getInt(bytes.length - 4) || b.getShort() != VERSION) return Optional.empty();
+            if ((int) crc.getValue() != b.getInt(bytes.length - 4)) return Optional.empty();
+            short version = b.getShort();
+            if (version != 1 && version != VERSION) return Optional.empty();
             ProducerStateTable t = new ProducerStateTable();
             int n = b.getInt();
             for (int i = 0; i < n; i++) {
                 long id = b.getLong();
                 Entry e = new Entry();
                 e.epoch = b.getShort();
+                if (version >= 2) {
+                    e.txnFirstOffset = b.getLong();
+                    e.coordinatorEpoch = b.getInt();
+                    e.lastTimestamp = b.getLong();
+                    if (e.txnFirstOffset >= 0) t.open.put(e.txnFirstOffset, id);
+                }
                 int batches = b.getInt();
                 for (int j = 0; j < batches; j++) e.batches.add(new BatchMeta(b.getInt(), b.getInt(), b.getLong(), b.getLong()));
                 t.producers.put(id, e);

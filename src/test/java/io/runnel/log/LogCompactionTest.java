@@ -2,6 +2,7 @@ package io.runnel.log;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.runnel.log.value.AbortedTxn;
 import io.runnel.log.value.ReadResult;
 import io.runnel.testkit.ManualTime;
 import java.nio.ByteBuffer;
@@ -13,6 +14,8 @@ import java.util.List;
 import java.util.Map;
 import org.apache.kafka.common.compress.Compression;
 import org.apache.kafka.common.record.TimestampType;
+import org.apache.kafka.common.record.internal.ControlRecordType;
+import org.apache.kafka.common.record.internal.EndTransactionMarker;
 import org.apache.kafka.common.record.internal.MemoryRecords;
 import org.apache.kafka.common.record.internal.Record;
 import org.apache.kafka.common.record.internal.RecordBatch;
@@ -75,7 +78,7 @@ class LogCompactionTest {
         long sizeBefore = log.sizeInBytes();
         List<KV> before = readAll(log);
 
-        for (Compactor.Replacement r : Compactor.clean(dir, log.compactionCandidates(), config, time.milliseconds())) {
+        for (Compactor.Replacement r : Compactor.clean(dir, log.compactionCandidates(), config, time.milliseconds(), List.of())) {
             Log.closeSegments(List.of(log.replaceSegment(r.old(), r.cleaned())));
         }
         List<KV> after = readAll(log);
@@ -97,5 +100,38 @@ class LogCompactionTest {
         log = Log.open(dir, config, time);
         assertThat(readAll(log)).last().isEqualTo(new KV(end, "k1", "newest"));
         log.close();
+    }
+
+    @Test
+    void anAbortedWriteNeverShadowsACommittedOneAndEndMarkersStay() throws Exception {
+        ManualTime time = new ManualTime(T0);
+        LogConfig config = LogConfig.defaults().withSegmentBytes(400).withIndexIntervalBytes(100).withCompaction(60_000);
+        Log log = Log.open(dir, config, time);
+        log.appendAsLeader(record(time.milliseconds(), "k", "committed"), 0); // 0
+        long first = log.appendAsLeader(transactional(7, "k", "aborted"), 0).firstOffset(); // 1: producer 7's transaction
+        long marker = log.appendAsLeader(MemoryRecords.withEndTransactionMarker(time.milliseconds(), 7, (short) 0,
+                new EndTransactionMarker(ControlRecordType.ABORT, 0)).buffer(), 0).firstOffset(); // 2
+        log.appendAsLeader(transactional(8, "j", "kept"), 0); // 3: producer 8 commits
+        log.appendAsLeader(MemoryRecords.withEndTransactionMarker(time.milliseconds(), 8, (short) 0,
+                new EndTransactionMarker(ControlRecordType.COMMIT, 0)).buffer(), 0); // 4
+        for (int i = 0; i < 20; i++) log.appendAsLeader(record(time.milliseconds(), "pad" + i, "p"), 0);
+
+        List<AbortedTxn> aborted = List.of(new AbortedTxn(7, first, marker, marker + 1));
+        for (Compactor.Replacement r : Compactor.clean(dir, log.compactionCandidates(), config, time.milliseconds(), aborted)) {
+            Log.closeSegments(List.of(log.replaceSegment(r.old(), r.cleaned())));
+        }
+        List<KV> after = readAll(log);
+        assertThat(after).contains(new KV(0, "k", "committed"), new KV(3, "j", "kept")).noneMatch(kv -> kv.value() != null && kv.value().equals("aborted"));
+        List<Long> markers = new ArrayList<>();
+        log.forEachBatchHeader(0, h -> {
+            if (BatchHeader.isControl(h, 0)) markers.add(BatchHeader.baseOffset(h, 0));
+        });
+        assertThat(markers).as("both end markers, whose control keys are the same").containsExactly(2L, 4L);
+        log.close();
+    }
+
+    private static ByteBuffer transactional(long producerId, String key, String value) {
+        return MemoryRecords.withTransactionalRecords(Compression.NONE, producerId, (short) 0, 0,
+                new SimpleRecord(T0, key.getBytes(StandardCharsets.UTF_8), value.getBytes(StandardCharsets.UTF_8))).buffer();
     }
 }

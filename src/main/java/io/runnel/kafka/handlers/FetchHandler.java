@@ -3,6 +3,7 @@ package io.runnel.kafka.handlers;
 import io.runnel.config.BrokerConfig;
 import io.runnel.kafka.RequestContext;
 import io.runnel.kafka.TypedApiHandler;
+import io.runnel.log.value.AbortedTxn;
 import io.runnel.log.value.LogSlice;
 import io.runnel.log.value.SliceResult;
 import io.runnel.partition.LocalTopic;
@@ -16,6 +17,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import org.apache.kafka.common.IsolationLevel;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.message.FetchRequestData.FetchPartition;
 import org.apache.kafka.common.message.FetchRequestData.FetchTopic;
@@ -37,6 +39,10 @@ import org.apache.kafka.common.requests.FetchResponse;
  * <p>Long poll: when fewer than {@code min_bytes} are available, the fetch parks on every partition it asked for
  * and is answered as soon as appends bring enough bytes, or when {@code max_wait_ms} has passed, whichever comes
  * first; no timer polls the log.
+ *
+ * <p>Isolation (KIP-98): a read_uncommitted consumer reads below the high watermark; a read_committed one below the
+ * last stable offset (no undecided transaction's records), and is sent the aborted transactions its records overlap,
+ * whose records the client drops. Every answer carries the last stable offset.
  *
  * <p>Fetch sessions (KIP-227) are declined: every response carries session id 0, so clients keep sending full
  * fetch requests; an incremental request for a session gets FETCH_SESSION_ID_NOT_FOUND.
@@ -93,7 +99,8 @@ public final class FetchHandler extends TypedApiHandler<FetchRequest> {
                          Promise<AbstractResponse> response) {
         int maxBytes = Math.min(r.maxBytes(), ctx.broker().config().get(BrokerConfig.FETCH_MAX_BYTES));
         int replica = r.replicaId();
-        readAll(ctx.broker().topics(), items, maxBytes, replica).onComplete(ar -> {
+        boolean committed = replica < 0 && r.isolationLevel() == IsolationLevel.READ_COMMITTED;
+        readAll(ctx.broker().topics(), items, maxBytes, replica, committed).onComplete(ar -> {
             long bytes = items.stream().mapToLong(i -> i.answer.records() == null ? 0 : i.answer.records().sizeInBytes()).sum();
             boolean errors = items.stream().anyMatch(i -> i.answer.errorCode() != Errors.NONE.code());
             long remainingMs = (deadline - System.nanoTime()) / 1_000_000L;
@@ -119,17 +126,17 @@ public final class FetchHandler extends TypedApiHandler<FetchRequest> {
     }
 
     /** Reads the partitions in order, each within what is left of the response's byte limit. */
-    private static Future<Void> readAll(TopicRegistry partitions, List<Item> items, int responseMaxBytes, int replica) {
+    private static Future<Void> readAll(TopicRegistry partitions, List<Item> items, int responseMaxBytes, int replica, boolean committed) {
         int[] remaining = {responseMaxBytes};
         boolean[] haveData = {false};
         Future<Void> chain = Future.succeededFuture();
         for (Item i : items) {
-            chain = chain.compose(v -> readOne(partitions, i, remaining, haveData, replica));
+            chain = chain.compose(v -> readOne(partitions, i, remaining, haveData, replica, committed));
         }
         return chain;
     }
 
-    private static Future<Void> readOne(TopicRegistry partitions, Item i, int[] remaining, boolean[] haveData, int replica) {
+    private static Future<Void> readOne(TopicRegistry partitions, Item i, int[] remaining, boolean[] haveData, int replica, boolean committed) {
         PartitionData out = new PartitionData().setPartitionIndex(i.request.partition());
         i.answer = out;
         if (i.handle.isEmpty()) {
@@ -149,17 +156,32 @@ public final class FetchHandler extends TypedApiHandler<FetchRequest> {
         // A follower (replica id set) reads to the log end and tells the leader how far it has got; a consumer reads
         // below the high watermark. Either way the answer is a slice of a segment file that the connection sends
         // from the file (zero-copy); only batch headers are read here.
-        Future<SliceResult> read = replica >= 0 ? h.sliceForReplica(replica, i.request.fetchOffset(), max) : h.slice(i.request.fetchOffset(), max, minOneBatch);
+        Future<SliceResult> read;
+        if (replica >= 0) {
+            read = h.sliceForReplica(replica, i.request.fetchOffset(), max);
+        } else if (committed) {
+            read = h.sliceCommitted(i.request.fetchOffset(), max, minOneBatch).map(cs -> {
+                List<FetchResponseData.AbortedTransaction> aborted = new ArrayList<>();
+                for (AbortedTxn t : cs.aborted()) {
+                    aborted.add(new FetchResponseData.AbortedTransaction().setProducerId(t.producerId()).setFirstOffset(t.firstOffset()));
+                }
+                out.setAbortedTransactions(aborted);
+                return new SliceResult(cs.slice().records(), cs.slice().logStartOffset(), cs.highWatermark());
+            });
+        } else {
+            read = h.slice(i.request.fetchOffset(), max, minOneBatch);
+        }
         return read.map(rr -> {
             answer(out, rr);
-            if (replica >= 0) out.setHighWatermark(h.highWatermark()).setLastStableOffset(h.highWatermark());
+            out.setLastStableOffset(h.lastStableOffset());
+            if (replica >= 0) out.setHighWatermark(h.highWatermark());
             int size = rr.records().size();
             remaining[0] -= size;
             haveData[0] |= size > 0;
             i.waitAfter = Math.max(i.request.fetchOffset(), rr.logEndOffset()); // wake on data past what exists now
             return (Void) null;
         }).recover(e -> {
-            out.setErrorCode(Errors.forException(e).code()).setHighWatermark(h.highWatermark()).setLastStableOffset(h.highWatermark())
+            out.setErrorCode(Errors.forException(e).code()).setHighWatermark(h.highWatermark()).setLastStableOffset(h.lastStableOffset())
                     .setLogStartOffset(h.logStartOffset());
             return Future.succeededFuture();
         });
@@ -178,8 +200,7 @@ public final class FetchHandler extends TypedApiHandler<FetchRequest> {
     }
 
     private static void answer(PartitionData out, SliceResult rr) {
-        out.setHighWatermark(rr.logEndOffset()).setLastStableOffset(rr.logEndOffset()).setLogStartOffset(rr.logStartOffset())
-                .setRecords(rr.records());
+        out.setHighWatermark(rr.logEndOffset()).setLogStartOffset(rr.logStartOffset()).setRecords(rr.records());
     }
 
     private static AbstractResponse build(List<Item> items, boolean byId) {

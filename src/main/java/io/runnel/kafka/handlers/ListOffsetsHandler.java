@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import org.apache.kafka.common.IsolationLevel;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.message.ListOffsetsRequestData.ListOffsetsPartition;
 import org.apache.kafka.common.message.ListOffsetsRequestData.ListOffsetsTopic;
@@ -22,7 +23,7 @@ import org.apache.kafka.common.requests.ListOffsetsResponse;
 
 /**
  * ListOffsets: earliest (-2) and earliest-local (-4) give the log start offset, latest (-1) the high watermark
- * (the end a consumer can read to; no transactions, so READ_COMMITTED's last stable offset is the same), max
+ * (the end a consumer can read to; the last stable offset for a READ_COMMITTED request, KIP-98), max
  * timestamp (-3, KIP-734) the record with the largest timestamp, latest-tiered (-5) and earliest pending upload (-6)
  * answer -1 as Kafka does without tiered storage, and a timestamp the first record at or after it (or -1 when there
  * is none below the high watermark). Each answer carries the leader epoch of what it found (v4+). Only the leader
@@ -39,6 +40,7 @@ public final class ListOffsetsHandler extends TypedApiHandler<ListOffsetsRequest
         Set<TopicPartition> duplicates = r.duplicatePartitions();
         // Clients (replica id -1) are answered by the leader only; Kafka's debugging id (-2) reads any replica.
         boolean consumer = r.replicaId() != ListOffsetsRequest.DEBUGGING_REPLICA_ID;
+        boolean committed = r.isolationLevel() == IsolationLevel.READ_COMMITTED;
         List<ListOffsetsTopicResponse> topics = new ArrayList<>();
         List<Future<?>> all = new ArrayList<>();
         for (ListOffsetsTopic t : r.topics()) {
@@ -62,7 +64,7 @@ public final class ListOffsetsHandler extends TypedApiHandler<ListOffsetsRequest
                     out.setErrorCode(epoch.code());
                     continue;
                 }
-                all.add(h.get().listOffset(p.timestamp(), consumer).map(found -> {
+                all.add(h.get().listOffset(p.timestamp(), consumer, committed).map(found -> {
                     found.ifPresent(f -> out.setTimestamp(f.timestamp()).setOffset(f.offset()).setLeaderEpoch(ctx.apiVersion() >= 4 ? f.leaderEpoch() : -1));
                     return null;
                 }).otherwise(e -> {

@@ -1,0 +1,172 @@
+package io.runnel.partition;
+
+import static io.runnel.testkit.Brokers.await;
+import static io.runnel.testkit.Failures.causeOf;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.runnel.log.AbortedTxnIndex;
+import io.runnel.log.value.AbortedTxn;
+import io.runnel.log.value.AppendInfo;
+import io.runnel.testkit.Brokers;
+import io.runnel.testkit.BrokerPerTest;
+import io.runnel.testkit.KafkaClients;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.InvalidRecordException;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.compress.Compression;
+import org.apache.kafka.common.errors.InvalidProducerEpochException;
+import org.apache.kafka.common.errors.TransactionCoordinatorFencedException;
+import org.apache.kafka.common.record.internal.ControlRecordType;
+import org.apache.kafka.common.record.internal.EndTransactionMarker;
+import org.apache.kafka.common.record.internal.MemoryRecords;
+import org.apache.kafka.common.record.internal.SimpleRecord;
+import org.apache.kafka.common.requests.ListOffsetsRequest;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A partition's side of transactions (KIP-98) in a real broker: transactional batches open a transaction, end markers
+ * (as WriteTxnMarkers writes them) close it, the last stable offset stops at the first undecided transaction, and a
+ * read_committed Kafka consumer sees committed records only, also after a restart.
+ */
+class TransactionalLogTest extends BrokerPerTest {
+    private static final Acks ALL = new Acks(true, 1, 30_000);
+    private static final TopicPartition TP = new TopicPartition("txn", 0);
+
+    @Test
+    void readCommittedStopsAtTheFirstOpenTransactionAndNeverShowsAnAbortedOne() throws Exception {
+        createTopic("txn", 1);
+        PartitionHandle h = broker.topics().partition("txn", 0).orElseThrow();
+
+        await(h.append(plain("a0", "a1"), ALL)); // 0-1: no transaction
+        await(h.append(transactional(1000, 0, 0, "p1-0", "p1-1"), ALL)); // 2-3: producer 1000 opens a transaction
+        assertThat(h.lastStableOffset()).isEqualTo(2);
+        assertThat(h.highWatermark()).isEqualTo(4);
+        CommittedSlice open = await(h.sliceCommitted(0, 1 << 20, true));
+        assertThat(open.slice().records().lastOffset()).as("nothing of the open transaction").isEqualTo(1);
+        assertThat(open.lastStableOffset()).isEqualTo(2);
+        assertThat(open.highWatermark()).isEqualTo(4);
+
+        await(h.append(transactional(2000, 0, 0, "p2-0"), ALL)); // 4: producer 2000 opens one
+        AppendInfo abort = await(h.appendMarker(1000, (short) 0, 0, false, ALL)); // 5: 1000 aborts
+        assertThat(abort.firstOffset()).isEqualTo(5);
+        assertThat(h.lastStableOffset()).as("2000's transaction is still open").isEqualTo(4);
+        await(h.appendMarker(2000, (short) 0, 0, true, ALL)); // 6: 2000 commits
+        await(h.append(plain("b0"), ALL)); // 7
+        assertThat(h.lastStableOffset()).isEqualTo(8);
+        assertThat(await(h.listOffset(ListOffsetsRequest.LATEST_TIMESTAMP, true, true))).map(PartitionHandle.ListedOffset::offset).contains(8L);
+
+        CommittedSlice all = await(h.sliceCommitted(0, 1 << 20, true));
+        assertThat(all.aborted()).containsExactly(new AbortedTxn(1000, 2, 5, 4));
+        assertThat(await(h.sliceCommitted(6, 1 << 20, true)).aborted()).as("a read after the abort marker").isEmpty();
+
+        await(h.append(transactional(3000, 0, 0, "p3-0"), ALL)); // 8: left open across the restart
+        assertThat(readCommitted()).containsExactly("a0", "a1", "p2-0", "b0");
+
+        broker.stop().get(30, TimeUnit.SECONDS);
+        broker = Brokers.start(data);
+        PartitionHandle again = broker.topics().partition("txn", 0).orElseThrow();
+        assertThat(again.lastStableOffset()).as("the open transaction survives the restart").isEqualTo(8);
+        assertThat(await(again.sliceCommitted(0, 1 << 20, true)).aborted()).containsExactly(new AbortedTxn(1000, 2, 5, 4));
+        await(again.appendMarker(3000, (short) 0, 0, true, ALL));
+        assertThat(again.lastStableOffset()).isEqualTo(10);
+        assertThat(readCommitted()).containsExactly("a0", "a1", "p2-0", "b0", "p3-0");
+        assertThat(readUncommittedCount()).as("read_uncommitted sees the aborted records too").isEqualTo(7);
+    }
+
+    @Test
+    void markersFromAnOlderProducerOrCoordinatorEpochAndControlBatchesFromProducersAreRefused() throws Exception {
+        createTopic("txn", 1);
+        PartitionHandle h = broker.topics().partition("txn", 0).orElseThrow();
+        await(h.append(transactional(1000, 3, 0, "x"), ALL));
+        await(h.appendMarker(1000, (short) 3, 5, true, ALL));
+
+        assertThat(causeOf(() -> await(h.appendMarker(1000, (short) 2, 5, true, ALL)))).isInstanceOf(InvalidProducerEpochException.class);
+        assertThat(causeOf(() -> await(h.appendMarker(1000, (short) 3, 4, true, ALL)))).isInstanceOf(TransactionCoordinatorFencedException.class);
+        ByteBuffer marker = MemoryRecords.withEndTransactionMarker(1L, 1000, (short) 3, new EndTransactionMarker(ControlRecordType.COMMIT, 5)).buffer();
+        assertThat(causeOf(() -> await(h.append(marker, ALL)))).isInstanceOf(InvalidRecordException.class);
+        assertThat(h.logEndOffset()).as("nothing refused was written").isEqualTo(2);
+
+        // Transactions version 2 bumps the epoch with every transaction: the marker's epoch becomes the producer's and
+        // its next transaction starts again at sequence 0.
+        await(h.append(transactional(1000, 3, 1, "y"), ALL));
+        await(h.appendMarker(1000, (short) 4, 5, true, ALL));
+        await(h.append(transactional(1000, 4, 0, "z"), ALL));
+        assertThat(await(h.producers())).singleElement().satisfies(p -> {
+            assertThat(p.epoch()).isEqualTo((short) 4);
+            assertThat(p.txnStartOffset()).isEqualTo(4);
+            assertThat(p.coordinatorEpoch()).isEqualTo(5);
+        });
+    }
+
+    @Test
+    void aDamagedEntryInTheMiddleOfTheAbortedIndexIsRebuiltFromTheLog() throws Exception {
+        createTopic("txn", 1);
+        PartitionHandle h = broker.topics().partition("txn", 0).orElseThrow();
+        for (long pid = 1; pid <= 3; pid++) {
+            await(h.append(transactional(pid, 0, 0, "aborted-" + pid), ALL));
+            await(h.appendMarker(pid, (short) 0, 0, false, ALL));
+        }
+        List<AbortedTxn> before = await(h.sliceCommitted(0, 1 << 20, true)).aborted();
+        assertThat(before).hasSize(3);
+        broker.stop().get(30, TimeUnit.SECONDS); // the producer snapshot now covers every marker
+
+        Path index = data.resolve("txn-0").resolve(AbortedTxnIndex.FILE);
+        byte[] bytes = Files.readAllBytes(index);
+        bytes[3] ^= 0x40; // the first entry's producer id: its CRC no longer matches, whole entries follow
+        Files.write(index, bytes);
+
+        broker = Brokers.start(data);
+        PartitionHandle again = broker.topics().partition("txn", 0).orElseThrow();
+        assertThat(await(again.sliceCommitted(0, 1 << 20, true)).aborted()).isEqualTo(before);
+        assertThat(readCommitted()).isEmpty();
+    }
+
+    private List<String> readCommitted() {
+        try (KafkaConsumer<String, String> c = KafkaClients.consumer(broker.bootstrapServers(),
+                Map.of(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"))) {
+            c.assign(List.of(TP));
+            c.seekToBeginning(List.of(TP));
+            long end = c.endOffsets(List.of(TP)).get(TP); // the last stable offset, for read_committed
+            List<String> out = new ArrayList<>();
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (c.position(TP) < end && System.nanoTime() < deadline) {
+                for (ConsumerRecord<String, String> r : c.poll(Duration.ofMillis(200))) out.add(r.value());
+            }
+            assertThat(c.position(TP)).isEqualTo(end);
+            return out;
+        }
+    }
+
+    private int readUncommittedCount() {
+        try (KafkaConsumer<String, String> c = KafkaClients.consumer(broker.bootstrapServers(), Map.of())) {
+            c.assign(List.of(TP));
+            c.seekToBeginning(List.of(TP));
+            return KafkaClients.pollAtLeast(c, 7).size();
+        }
+    }
+
+    private static ByteBuffer plain(String... values) {
+        return MemoryRecords.withRecords(Compression.NONE, records(values)).buffer();
+    }
+
+    private static ByteBuffer transactional(long producerId, int epoch, int sequence, String... values) {
+        return MemoryRecords.withTransactionalRecords(Compression.NONE, producerId, (short) epoch, sequence, records(values)).buffer();
+    }
+
+    private static SimpleRecord[] records(String... values) {
+        return Arrays.stream(values).map(v -> new SimpleRecord(System.currentTimeMillis(), null, v.getBytes(StandardCharsets.UTF_8)))
+                .toArray(SimpleRecord[]::new);
+    }
+}
