@@ -20,7 +20,7 @@ class ArchitectureTest {
      * never the log itself: they reach it through {@code partition.PartitionHandle}.
      */
     @ArchTest
-    static final ArchRule onlyPartitionReachesTheLog = noClasses().that().resideInAnyPackage("io.runnel.kafka..", "io.runnel.http..", "io.runnel.group..")
+    static final ArchRule onlyPartitionReachesTheLog = noClasses().that().resideInAnyPackage("io.runnel.kafka..", "io.runnel.http..", "io.runnel.group..", "io.runnel.transaction..")
             .should().dependOnClassesThat().resideInAPackage("io.runnel.log")
             .because("kafka, http and group may use io.runnel.log.value only");
 
@@ -38,6 +38,10 @@ class ArchitectureTest {
     @ArchTest
     static final ArchRule groupImportsNeitherKafkaNorCluster = noClasses().that().resideInAPackage("io.runnel.group..")
             .should().dependOnClassesThat().resideInAnyPackage("io.runnel.kafka..", "io.runnel.cluster..", "io.runnel.http..");
+
+    @ArchTest
+    static final ArchRule transactionImportsNeitherKafkaNorCluster = noClasses().that().resideInAPackage("io.runnel.transaction..")
+            .should().dependOnClassesThat().resideInAnyPackage("io.runnel.kafka..", "io.runnel.cluster..", "io.runnel.http..", "io.runnel.group..");
 
     @ArchTest
     static final ArchRule onlyClusterImportsHazelcast = noClasses().that().resideOutsideOfPackage("io.runnel.cluster..")

@@ -195,8 +195,9 @@ final class ClusterController {
     private void create(String name, int partitions, int rf, Map<String, String> configs) {
         if (store.topic(name) != null) throw new TopicExistsException("Topic '" + name + "' already exists.");
         List<Integer> live = liveBrokers.get();
-        // Kafka's offsets.topic.replication.factor is 3; with fewer brokers the offsets topic takes what there is.
-        if (name.equals("__consumer_offsets")) rf = Math.min(rf, live.size());
+        // Kafka's offsets.topic.replication.factor and transaction.state.log.replication.factor are 3; with fewer
+        // brokers the internal topics take what there is.
+        if (name.equals("__consumer_offsets") || name.equals("__transaction_state")) rf = Math.min(rf, live.size());
         if (rf < 1 || rf > live.size()) {
             throw new InvalidReplicationFactorException("Replication factor " + rf + " is invalid: it must be at least 1 and at most the "
                     + "number of live brokers (" + live.size() + ").");

@@ -147,6 +147,22 @@ public final class BrokerConfig {
     public static final ConfigKey<Integer> GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS = intKey("group.consumer.heartbeat.interval.ms", 5_000, 1, Integer.MAX_VALUE,
             "How often members of a consumer-protocol group (KIP-848) are told to heartbeat.");
 
+    public static final ConfigKey<Integer> TRANSACTION_STATE_LOG_NUM_PARTITIONS = intKey("transaction.state.log.num.partitions", 50, 1, 1000,
+            "Partitions of the internal topic __transaction_state (created when the first transactional producer appears); do not change it afterwards.");
+    public static final ConfigKey<Integer> TRANSACTION_STATE_LOG_REPLICATION_FACTOR = intKey("transaction.state.log.replication.factor", 3, 1, 32,
+            "Replicas of __transaction_state, capped by the live brokers when it is created.");
+    public static final ConfigKey<Integer> TRANSACTION_STATE_LOG_MIN_ISR = intKey("transaction.state.log.min.isr", 2, 1, 32,
+            "min.insync.replicas of __transaction_state, capped by its replication factor.");
+    public static final ConfigKey<Integer> TRANSACTION_STATE_LOG_SEGMENT_BYTES = intKey("transaction.state.log.segment.bytes", 104_857_600, 1024,
+            Integer.MAX_VALUE, "Segment size of __transaction_state, a compacted topic.");
+    public static final ConfigKey<Integer> TRANSACTION_MAX_TIMEOUT_MS = intKey("transaction.max.timeout.ms", 900_000, 1, Integer.MAX_VALUE,
+            "The longest transaction.timeout.ms a producer may ask for; a longer one is refused (INVALID_TRANSACTION_TIMEOUT).");
+    public static final ConfigKey<Integer> TRANSACTIONAL_ID_EXPIRATION_MS = intKey("transactional.id.expiration.ms", 604_800_000, 1, Integer.MAX_VALUE,
+            "How long the coordinator keeps a transactional id that has no transaction open and no activity.");
+    public static final ConfigKey<Integer> TRANSACTION_ABORT_TIMED_OUT_TRANSACTION_CLEANUP_INTERVAL_MS = intKey(
+            "transaction.abort.timed.out.transaction.cleanup.interval.ms", 10_000, 1, Integer.MAX_VALUE,
+            "How often the coordinator aborts the transactions open for longer than their timeout (and fences their producers).");
+
     /** Every broker key, in the order of {@code conf/broker.properties}. */
     public static final List<ConfigKey<?>> KEYS = List.of(NODE_ID, LISTENERS, ADVERTISED_LISTENERS, LOG_DIRS,
             NUM_PARTITIONS, DEFAULT_REPLICATION_FACTOR, AUTO_CREATE_TOPICS_ENABLE, LOG_SEGMENT_BYTES, LOG_ROLL_MS,
@@ -155,7 +171,10 @@ public final class BrokerConfig {
             LOG_INDEX_INTERVAL_BYTES, LOG_MESSAGE_TIMESTAMP_TYPE, MESSAGE_MAX_BYTES, SOCKET_REQUEST_MAX_BYTES,
             QUEUED_MAX_REQUEST_BYTES, CONNECTION_MAX_INFLIGHT_BYTES, FETCH_MAX_BYTES, OFFSETS_TOPIC_NUM_PARTITIONS, OFFSETS_TOPIC_SEGMENT_BYTES,
             GROUP_MIN_SESSION_TIMEOUT_MS, GROUP_MAX_SESSION_TIMEOUT_MS, GROUP_INITIAL_REBALANCE_DELAY_MS, OFFSETS_RETENTION_MINUTES,
-            OFFSET_METADATA_MAX_BYTES, GROUP_CONSUMER_SESSION_TIMEOUT_MS, GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS, HTTP_HOST, HTTP_PORT, HTTP_CORS_ALLOWED_ORIGINS,
+            OFFSET_METADATA_MAX_BYTES, GROUP_CONSUMER_SESSION_TIMEOUT_MS, GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS,
+            TRANSACTION_STATE_LOG_NUM_PARTITIONS, TRANSACTION_STATE_LOG_REPLICATION_FACTOR, TRANSACTION_STATE_LOG_MIN_ISR,
+            TRANSACTION_STATE_LOG_SEGMENT_BYTES, TRANSACTION_MAX_TIMEOUT_MS, TRANSACTIONAL_ID_EXPIRATION_MS,
+            TRANSACTION_ABORT_TIMED_OUT_TRANSACTION_CLEANUP_INTERVAL_MS, HTTP_HOST, HTTP_PORT, HTTP_CORS_ALLOWED_ORIGINS,
             CLUSTER_MEMBERS, CLUSTER_HOST, CLUSTER_PORT, CLUSTER_NAME, CLUSTER_CP_MEMBER_COUNT,
             REPLICA_LAG_TIME_MAX_MS, REPLICA_SOCKET_TIMEOUT_MS, MIN_INSYNC_REPLICAS, UNCLEAN_LEADER_ELECTION_ENABLE,
             AUTO_LEADER_REBALANCE_ENABLE, LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS, LEADER_IMBALANCE_PER_BROKER_PERCENTAGE);

@@ -248,6 +248,9 @@ public final class Limits {
     /** Bytes of __consumer_offsets a group shard reads at a time while it replays its partition at start. */
     public static final int GROUP_LOAD_READ_BYTES = 1 << 20;
 
+    /** Pause, in ms, before a transaction coordinator writes again the markers a partition did not take (its leader moved, say). */
+    public static final long TXN_MARKER_RETRY_MS = 200;
+
     // ---- WebSocket subscriptions (package http) ----
 
     /** Pause, in ms, before a subscription parks again when a wake-up found nothing to read (its partition's waits were full). */

@@ -4,6 +4,7 @@ import io.runnel.config.BrokerConfig;
 import io.runnel.config.Limits;
 import io.runnel.group.OffsetRecords.Committed;
 import io.runnel.partition.Deployer;
+import io.runnel.partition.InternalTopics;
 import io.runnel.partition.LocalTopic;
 import io.runnel.partition.OnContext;
 import io.runnel.partition.TopicAdmin;
@@ -42,7 +43,7 @@ import org.slf4j.LoggerFactory;
  * appears (FindCoordinator), or loaded at start when it exists.
  */
 public final class GroupCoordinator {
-    public static final String OFFSETS_TOPIC = "__consumer_offsets";
+    public static final String OFFSETS_TOPIC = InternalTopics.CONSUMER_OFFSETS;
     private static final Logger LOG = LoggerFactory.getLogger(GroupCoordinator.class);
 
     private final Vertx vertx;

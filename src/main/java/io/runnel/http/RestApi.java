@@ -3,9 +3,9 @@ package io.runnel.http;
 import io.runnel.config.Limits;
 import io.runnel.config.TopicConfig;
 import io.runnel.group.CommittedOffset;
-import io.runnel.group.GroupCoordinator;
 import io.runnel.group.GroupDescription;
 import io.runnel.group.GroupOverview;
+import io.runnel.partition.InternalTopics;
 import io.runnel.partition.LocalTopic;
 import io.runnel.partition.PartitionHandle;
 import io.vertx.core.Future;
@@ -146,7 +146,7 @@ final class RestApi {
             all.add(sizes(t).map(sizes -> {
                 long records = 0;
                 for (PartitionHandle h : t.localPartitions()) records += h.logEndOffset() - h.logStartOffset();
-                return new JsonObject().put("name", t.name()).put("topicId", t.topicId().toString()).put("internal", GroupCoordinator.isInternal(t.name()))
+                return new JsonObject().put("name", t.name()).put("topicId", t.topicId().toString()).put("internal", InternalTopics.isInternal(t.name()))
                         .put("partitions", t.partitions().size()).put("replicationFactor", t.placements().isEmpty() ? 1 : t.placements().get(0).replicas().size()).put("records", records)
                         .put("sizeBytes", sizes.stream().filter(Objects::nonNull).mapToLong(Long::longValue).sum());
             }));
@@ -212,14 +212,14 @@ final class RestApi {
             for (TopicConfig.Entry e : t.config().describe(s.dynamicConfig().current())) {
                 configs.put(e.name(), new JsonObject().put("value", e.value()).put("source", e.overridden() ? "TOPIC" : "DEFAULT"));
             }
-            return new JsonObject().put("name", t.name()).put("topicId", t.topicId().toString()).put("internal", GroupCoordinator.isInternal(t.name()))
+            return new JsonObject().put("name", t.name()).put("topicId", t.topicId().toString()).put("internal", InternalTopics.isInternal(t.name()))
                     .put("partitions", parts).put("configs", configs);
         });
     }
 
     private void deleteTopic(RoutingContext ctx) {
         String name = ctx.pathParam("topic");
-        if (GroupCoordinator.isInternal(name)) throw ApiError.badRequest("The internal topic " + name + " cannot be deleted");
+        if (InternalTopics.isInternal(name)) throw ApiError.badRequest("The internal topic " + name + " cannot be deleted");
         reply(ctx, s.topicAdmin().deleteTopic(name), 204);
     }
 

@@ -8,11 +8,13 @@ import io.runnel.metrics.BrokerMetrics;
 import io.runnel.partition.ProducerIdManager;
 import io.runnel.partition.TopicAdmin;
 import io.runnel.partition.TopicRegistry;
+import io.runnel.transaction.TransactionCoordinator;
 
 /**
  * What the Kafka API handlers need from the broker, handed over by {@code server.Broker} (the kafka package does
  * not reach into server).
  */
 public record BrokerInfo(int nodeId, String clusterId, BrokerConfig config, DynamicBrokerConfig dynamicConfig, TopicRegistry topics,
-                         TopicAdmin topicAdmin, ProducerIdManager producerIds, GroupCoordinator groups, BrokerMetrics metrics, ClusterView cluster) {
+                         TopicAdmin topicAdmin, ProducerIdManager producerIds, GroupCoordinator groups, TransactionCoordinator transactions,
+                         BrokerMetrics metrics, ClusterView cluster) {
 }

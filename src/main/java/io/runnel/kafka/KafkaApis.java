@@ -19,6 +19,7 @@ import io.runnel.kafka.handlers.OffsetForLeaderEpochHandler;
 import io.runnel.kafka.handlers.OffsetHandlers;
 import io.runnel.kafka.handlers.ProduceHandler;
 import io.runnel.kafka.handlers.ReassignmentHandlers;
+import io.runnel.kafka.handlers.TransactionHandlers;
 import io.runnel.kafka.handlers.TransactionPartitionHandlers;
 import java.util.ArrayList;
 import java.util.EnumMap;
@@ -47,6 +48,7 @@ public final class KafkaApis {
         all.addAll(ConsumerGroupHandlers.all());
         all.addAll(ReassignmentHandlers.all());
         all.addAll(TransactionPartitionHandlers.all());
+        all.addAll(TransactionHandlers.all());
         for (ApiHandler h : all) handlers.put(h.apiKey(), h);
     }
 

@@ -3,9 +3,11 @@ package io.runnel.server;
 import io.runnel.cluster.ClusterView;
 import io.runnel.cluster.HazelcastCluster;
 import io.runnel.cluster.ReplicaFetchers;
+import io.runnel.cluster.TxnMarkerSender;
 import io.runnel.config.BrokerConfig;
 import io.runnel.config.DynamicBrokerConfig;
 import io.runnel.group.GroupCoordinator;
+import io.runnel.transaction.TransactionCoordinator;
 import io.runnel.http.HttpEndpoint;
 import io.runnel.http.HttpServices;
 import io.runnel.kafka.BrokerInfo;
@@ -66,6 +68,10 @@ public final class Broker {
     /** Applies the controller's metadata images, in a cluster; null when the broker runs alone. */
     private ClusterImageApplier applier;
     private final GroupCoordinator groups;
+    private final Deployer deployer;
+    /** The transaction coordinator and its marker writer, made once the cluster view is known. */
+    private TransactionCoordinator transactions;
+    private TxnMarkerSender markers;
     private final BrokerMetrics metrics;
     /** The Hazelcast cluster this broker is part of, or null when it runs alone. */
     private final HazelcastCluster cluster;
@@ -84,7 +90,7 @@ public final class Broker {
         this.meta = meta;
         this.vertx = vertx;
         this.lock = lock;
-        Deployer deployer = new Deployer(vertx);
+        this.deployer = new Deployer(vertx);
         this.dynamicConfig = new DynamicBrokerConfig(config, config.logDir());
         this.topics = new TopicRegistry(vertx, config.nodeId());
         this.replicas = new LocalReplicas(vertx, deployer, dynamicConfig::current, config.logDir(), time, config.nodeId());
@@ -155,8 +161,12 @@ public final class Broker {
                               BrokerMetrics metrics, HazelcastCluster cluster, Promise<Broker> result) {
         Broker broker = new Broker(config, meta, vertx, metrics, lock, time, cluster);
         ClusterView view = cluster != null ? cluster.view() : ClusterView.standalone(meta.nodeId());
+        ProducerIdManager producerIds = new ProducerIdManager(vertx, config.logDir(), config.get(BrokerConfig.NODE_ID));
+        broker.markers = new TxnMarkerSender(vertx, broker.topics, view, meta.nodeId(), config.get(BrokerConfig.REPLICA_SOCKET_TIMEOUT_MS));
+        broker.transactions = new TransactionCoordinator(vertx, broker.deployer, broker.topics, broker.topicAdmin, config, time,
+                producerIds::nextProducerId, broker.markers);
         BrokerInfo info = new BrokerInfo(meta.nodeId(), meta.clusterId(), config, broker.dynamicConfig, broker.topics, broker.topicAdmin,
-                new ProducerIdManager(vertx, config.logDir(), config.get(BrokerConfig.NODE_ID)), broker.groups, metrics, view);
+                producerIds, broker.groups, broker.transactions, metrics, view);
         vertx.executeBlocking(() -> {
                     broker.dynamicConfig.load();
                     return null;
@@ -181,6 +191,7 @@ public final class Broker {
                     return null;
                 })
                 .compose(v -> broker.groups.start())
+                .compose(v -> broker.transactions.start())
                 .compose(v -> KafkaServer.start(vertx, new KafkaApis(info)))
                 .compose(kafka -> {
                     broker.kafka = kafka;
@@ -276,9 +287,11 @@ public final class Broker {
         topicAdmin.beginShutdown();
         LOG.info("Stopping broker {}", meta.nodeId());
         if (fetchers != null) fetchers.stop();
+        if (markers != null) markers.stop();
         Future<Void> httpClosed = http == null ? Future.succeededFuture() : http.close();
         httpClosed.eventually(() -> kafka == null ? Future.succeededFuture() : kafka.stop())
                 .eventually(groups::stop)
+                .eventually(() -> transactions == null ? Future.succeededFuture() : transactions.stop())
                 .eventually(() -> replicas.closeAll(topics)).toCompletionStage().whenCompleteAsync((v, partitionsError) ->
                 vertx.close().toCompletionStage().whenComplete((v2, closeError) -> {
                     if (cluster != null) cluster.shutdownHazelcast();

@@ -13,9 +13,12 @@ import org.apache.kafka.common.requests.InitProducerIdRequest;
 import org.apache.kafka.common.requests.InitProducerIdResponse;
 
 /**
- * InitProducerId for the idempotent producer: always a new producer id with epoch 0, also when the producer sends
- * its old id and epoch to be bumped (KIP-360), as Kafka does for producers without a transactional id. A transactional id is refused with UNSUPPORTED_VERSION until transactions exist: the Java producer
- * treats that as fatal and says so, instead of retrying forever.
+ * InitProducerId. For an idempotent producer (no transactional id): always a new producer id with epoch 0, also when
+ * the producer sends its old id and epoch to be bumped (KIP-360), as Kafka does for producers without a
+ * transactional id. For a transactional id: the transaction coordinator's producer id and a bumped epoch, which
+ * fences the id's previous producer (see {@code TransactionShard}); errors as Kafka's (NOT_COORDINATOR,
+ * CONCURRENT_TRANSACTIONS while the previous producer's transaction is aborted, INVALID_TRANSACTION_TIMEOUT,
+ * PRODUCER_FENCED).
  */
 public final class InitProducerIdHandler extends TypedApiHandler<InitProducerIdRequest> {
     public InitProducerIdHandler() {
@@ -28,7 +31,10 @@ public final class InitProducerIdHandler extends TypedApiHandler<InitProducerIdR
         InitProducerIdResponseData out = new InitProducerIdResponseData().setProducerId(RecordBatch.NO_PRODUCER_ID)
                 .setProducerEpoch(RecordBatch.NO_PRODUCER_EPOCH);
         if (r.transactionalId() != null) {
-            return Future.succeededFuture(new InitProducerIdResponse(out.setErrorCode(Errors.UNSUPPORTED_VERSION.code())));
+            return ctx.broker().transactions().initProducerId(r.transactionalId(), r.transactionTimeoutMs(), r.producerId(), r.producerEpoch())
+                    .transform(ar -> Future.succeededFuture(new InitProducerIdResponse(ar.succeeded()
+                            ? out.setProducerId(ar.result().producerId()).setProducerEpoch(ar.result().epoch())
+                            : out.setErrorCode(Errors.forException(ar.cause()).code()))));
         }
         return ctx.broker().producerIds().nextProducerId()
                 .map(id -> new InitProducerIdResponse(out.setProducerId(id).setProducerEpoch((short) 0)));

@@ -1,9 +1,9 @@
 package io.runnel.kafka.handlers;
 
 import io.runnel.config.BrokerConfig;
-import io.runnel.group.GroupCoordinator;
 import io.runnel.kafka.RequestContext;
 import io.runnel.kafka.TypedApiHandler;
+import io.runnel.partition.InternalTopics;
 import io.runnel.partition.LocalTopic;
 import io.runnel.partition.TopicAdmin;
 import io.runnel.partition.TopicRegistry;
@@ -91,7 +91,7 @@ public final class MetadataHandler extends TypedApiHandler<MetadataRequest> {
             if (!pl.hasLeader()) mp.setErrorCode(Errors.LEADER_NOT_AVAILABLE.code());
             parts.add(mp);
         }
-        return new MetadataResponseTopic().setName(t.name()).setTopicId(t.topicId()).setIsInternal(GroupCoordinator.isInternal(t.name()))
+        return new MetadataResponseTopic().setName(t.name()).setTopicId(t.topicId()).setIsInternal(InternalTopics.isInternal(t.name()))
                 .setPartitions(parts);
     }
 

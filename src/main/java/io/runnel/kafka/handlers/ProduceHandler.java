@@ -14,7 +14,6 @@ import java.util.List;
 import java.util.Optional;
 import org.apache.kafka.common.errors.InvalidRequiredAcksException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
-import org.apache.kafka.common.errors.UnsupportedVersionException;
 import org.apache.kafka.common.message.ProduceRequestData.PartitionProduceData;
 import org.apache.kafka.common.message.ProduceRequestData.TopicProduceData;
 import org.apache.kafka.common.message.ProduceResponseData.PartitionProduceResponse;
@@ -34,8 +33,8 @@ import org.apache.kafka.common.requests.ProduceResponse;
  * leader has appended; acks -1 once every in-sync replica has the records (at once on a single broker, where the
  * leader is the only in-sync replica), refused with NOT_ENOUGH_REPLICAS when the ISR is smaller than
  * min.insync.replicas; any other value gets INVALID_REQUIRED_ACKS. With acks=0 there is no response, and a failed append
- * closes the connection, which is how Kafka tells such a producer. Transactional produce is refused until
- * transactions exist.
+ * closes the connection, which is how Kafka tells such a producer. A transactional producer's batches open a
+ * transaction in their partition (the coordinator's markers end it).
  */
 public final class ProduceHandler extends TypedApiHandler<ProduceRequest> {
     public ProduceHandler() {
@@ -82,9 +81,6 @@ public final class ProduceHandler extends TypedApiHandler<ProduceRequest> {
             if (handle.isEmpty()) {
                 throw topic.isPresent() ? ctx.broker().topics().notHere(topic.get().name(), p.index())
                         : new UnknownTopicOrPartitionException("This server does not host this topic-partition.");
-            }
-            if (r.transactionalId() != null) {
-                throw new UnsupportedVersionException("Transactions are not supported by Runnel yet");
             }
             ProduceRequest.validateRecords(ctx.apiVersion(), p.records());
             ByteBuffer records = ((MemoryRecords) p.records()).buffer();

@@ -1,0 +1,184 @@
+package io.runnel.transaction;
+
+import io.runnel.config.BrokerConfig;
+import io.runnel.partition.Deployer;
+import io.runnel.partition.InternalTopics;
+import io.runnel.partition.LocalTopic;
+import io.runnel.partition.OnContext;
+import io.runnel.partition.TopicAdmin;
+import io.runnel.partition.TopicRegistry;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
+import java.util.function.Supplier;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.CoordinatorNotAvailableException;
+import org.apache.kafka.common.errors.NotCoordinatorException;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.utils.Time;
+import org.apache.kafka.common.utils.Utils;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The transaction coordinator of this broker: transactional ids and their transactions, kept in the internal topic
+ * {@code __transaction_state}. An id belongs to the partition {@code abs(hash(id)) % partitions}, as in Kafka, and each
+ * partition this broker leads has a {@link TransactionShard} on its own event loop; the set follows leadership, as the
+ * group coordinator's does with {@code __consumer_offsets}. The topic is created when the first transactional producer
+ * appears (FindCoordinator, InitProducerId), or loaded at start when it exists.
+ */
+public final class TransactionCoordinator {
+    public static final String TRANSACTION_TOPIC = InternalTopics.TRANSACTION_STATE;
+    private static final Logger LOG = LoggerFactory.getLogger(TransactionCoordinator.class);
+
+    private final Vertx vertx;
+    private final Deployer deployer;
+    private final TopicRegistry topics;
+    private final TopicAdmin admin;
+    private final TransactionSettings settings;
+    private final Time time;
+    private final Supplier<Future<Long>> producerIds;
+    private final MarkerWriter markers;
+    private final List<TransactionShard> shards = new ArrayList<>();
+    private final List<String> deploymentIds = new ArrayList<>();
+    private Future<Void> ready;
+
+    public TransactionCoordinator(Vertx vertx, Deployer deployer, TopicRegistry topics, TopicAdmin admin, BrokerConfig config, Time time,
+                                  Supplier<Future<Long>> producerIds, MarkerWriter markers) {
+        this.vertx = vertx;
+        this.deployer = deployer;
+        this.topics = topics;
+        this.admin = admin;
+        this.settings = TransactionSettings.from(config);
+        this.time = time;
+        this.producerIds = producerIds;
+        this.markers = markers;
+    }
+
+    /** Loads the transactional ids when {@code __transaction_state} exists already; otherwise it is created on first use. */
+    public synchronized Future<Void> start() {
+        if (topics.topic(TRANSACTION_TOPIC).isPresent()) return ensureReady();
+        return Future.succeededFuture();
+    }
+
+    /** Creates {@code __transaction_state} if needed and deploys the shards, once. */
+    public synchronized Future<Void> ensureReady() {
+        if (ready != null) return ready;
+        int rf = admin.clustered() ? settings.replicationFactor() : 1;
+        // Compacted, as Kafka's; min.insync.replicas is transaction.state.log.min.isr, capped by the replicas it gets.
+        ready = admin.createTopic(TRANSACTION_TOPIC, settings.partitions(), rf, Map.of("cleanup.policy", "compact",
+                        "segment.bytes", Integer.toString(settings.segmentBytes()), "min.insync.replicas", Integer.toString(Math.min(settings.minIsr(), rf))))
+                .recover(e -> e instanceof TopicExistsException && topics.topic(TRANSACTION_TOPIC).isPresent()
+                        ? Future.succeededFuture(topics.topic(TRANSACTION_TOPIC).get())
+                        : Future.failedFuture(e instanceof TopicExistsException
+                        ? new CoordinatorNotAvailableException("The transaction coordinator is starting") : e))
+                .compose(this::deployShards)
+                .onFailure(e -> {
+                    synchronized (this) {
+                        ready = null;
+                    }
+                    LOG.error("The transaction coordinator could not start", e);
+                });
+        return ready;
+    }
+
+    private Future<Void> deployShards(LocalTopic topic) {
+        Future<Void> done = reconcileShards(topic);
+        topics.onTopicChange(t -> {
+            if (TRANSACTION_TOPIC.equals(t.name())) vertx.runOnContext(v -> reconcileShards(t));
+        });
+        return done;
+    }
+
+    /** A shard for each partition this broker leads; a partition no longer led stops its shard (clients find the new one). */
+    private synchronized Future<Void> reconcileShards(LocalTopic topic) {
+        List<Future<?>> changes = new ArrayList<>();
+        for (int p = 0; p < topic.partitions().size(); p++) {
+            var handle = topic.partitions().get(p);
+            boolean lead = handle != null && handle.isLeader();
+            while (shards.size() <= p) {
+                shards.add(null);
+                deploymentIds.add(null);
+            }
+            TransactionShard running = shards.get(p);
+            if (lead && running == null) {
+                int minIsr = Math.min(topic.config().minInsyncReplicas(), handle.placement().replicas().size());
+                TransactionShard shard = new TransactionShard(handle, settings, Math.max(1, minIsr), time, producerIds, markers);
+                shards.set(p, shard);
+                int index = p;
+                changes.add(deployer.deploy(shard).onSuccess(id -> {
+                    synchronized (this) {
+                        deploymentIds.set(index, id);
+                    }
+                }).onFailure(e -> {
+                    synchronized (this) {
+                        if (shards.get(index) == shard) shards.set(index, null);
+                    }
+                    LOG.warn("The transaction coordinator shard of {}-{} did not start", TRANSACTION_TOPIC, index, e);
+                }));
+            } else if (!lead && running != null) {
+                String id = deploymentIds.get(p);
+                shards.set(p, null);
+                deploymentIds.set(p, null);
+                if (id != null) changes.add(deployer.undeploy(id));
+                LOG.info("This broker no longer coordinates the transactions of {}-{}", TRANSACTION_TOPIC, p);
+            }
+        }
+        return Future.join(changes).mapEmpty();
+    }
+
+    int partitionFor(String transactionalId) {
+        return Utils.abs(transactionalId.hashCode()) % settings.partitions();
+    }
+
+    /**
+     * The broker that coordinates {@code transactionalId}: the leader of its {@code __transaction_state} partition (this
+     * broker while the topic does not exist yet), or -1 while that partition has no leader.
+     */
+    public int coordinatorNode(String transactionalId) {
+        return topics.topic(TRANSACTION_TOPIC).map(t -> t.placements().get(partitionFor(transactionalId)).leader()).orElse(topics.nodeId());
+    }
+
+    private <T> Future<T> onTxn(String transactionalId, Function<TransactionShard, Future<T>> call) {
+        return ensureReady().compose(v -> {
+            TransactionShard shard;
+            synchronized (this) {
+                int p = partitionFor(transactionalId);
+                shard = p < shards.size() ? shards.get(p) : null;
+            }
+            if (shard == null) {
+                return Future.failedFuture(new NotCoordinatorException("Transactional id " + transactionalId + " is coordinated by broker "
+                        + coordinatorNode(transactionalId)));
+            }
+            return OnContext.compose(shard.context(), () -> call.apply(shard));
+        });
+    }
+
+    public Future<ProducerIdEpoch> initProducerId(String transactionalId, int timeoutMs, long producerId, short epoch) {
+        return onTxn(transactionalId, s -> s.initProducerId(transactionalId, timeoutMs, producerId, epoch));
+    }
+
+    public Future<Void> addPartitions(String transactionalId, long producerId, short epoch, Set<TopicPartition> partitions) {
+        return onTxn(transactionalId, s -> s.addPartitions(transactionalId, producerId, epoch, partitions));
+    }
+
+    public Future<Void> endTransaction(String transactionalId, long producerId, short epoch, boolean commit) {
+        return onTxn(transactionalId, s -> s.endTransaction(transactionalId, producerId, epoch, commit));
+    }
+
+    public static boolean isInternal(String topic) {
+        return TRANSACTION_TOPIC.equals(topic);
+    }
+
+    public Future<Void> stop() {
+        List<Future<Void>> all = new ArrayList<>();
+        synchronized (this) {
+            for (String id : deploymentIds) if (id != null) all.add(deployer.undeploy(id));
+        }
+        return Future.all(all).mapEmpty();
+    }
+}

@@ -1,0 +1,135 @@
+package io.runnel.transaction;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
+import static org.awaitility.Awaitility.await;
+
+import io.runnel.testkit.BrokerPerTest;
+import io.runnel.testkit.KafkaClients;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.InvalidProducerEpochException;
+import org.apache.kafka.common.errors.ProducerFencedException;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Kafka transactions end to end on one broker, with unmodified kafka-clients 4.4 producers and consumers: committed
+ * transactions are seen by read_committed consumers and aborted ones are not, a second producer with the same
+ * transactional id fences the first and aborts its open transaction, and a transaction left open past its timeout is
+ * aborted by the coordinator.
+ */
+class TransactionsTest extends BrokerPerTest {
+    private static final TopicPartition P0 = new TopicPartition("payments", 0);
+    private static final TopicPartition P1 = new TopicPartition("payments", 1);
+
+    @Override
+    protected Map<String, String> brokerConfig() {
+        return Map.of("transaction.abort.timed.out.transaction.cleanup.interval.ms", "200");
+    }
+
+    private KafkaProducer<String, String> transactional(String id, Map<String, Object> extra) {
+        Map<String, Object> config = new HashMap<>(Map.of(ProducerConfig.TRANSACTIONAL_ID_CONFIG, id));
+        config.putAll(extra);
+        return KafkaClients.producer(broker.bootstrapServers(), config);
+    }
+
+    @Test
+    void readCommittedConsumersSeeCommittedTransactionsOnlyAndReadUncommittedOnesSeeEverything() throws Exception {
+        createTopic("payments", 2);
+        try (KafkaProducer<String, String> p = transactional("payments-app", Map.of())) {
+            p.initTransactions();
+            p.beginTransaction();
+            for (int i = 0; i < 3; i++) p.send(new ProducerRecord<>("payments", i % 2, "k", "committed-" + i));
+            p.commitTransaction();
+            p.beginTransaction();
+            for (int i = 0; i < 2; i++) p.send(new ProducerRecord<>("payments", i % 2, "k", "aborted-" + i));
+            p.flush();
+            p.abortTransaction();
+            p.beginTransaction();
+            p.send(new ProducerRecord<>("payments", 1, "k", "committed-3"));
+            p.commitTransaction();
+        }
+        assertThat(readAll("read_committed")).containsExactlyInAnyOrder("committed-0", "committed-1", "committed-2", "committed-3");
+        assertThat(readAll("read_uncommitted")).hasSize(6);
+        try (Admin admin = KafkaClients.admin(broker.bootstrapServers())) {
+            TopicDescription d = admin.describeTopics(List.of("__transaction_state")).allTopicNames().get(30, TimeUnit.SECONDS).get("__transaction_state");
+            assertThat(d.isInternal()).isTrue();
+            assertThat(admin.describeProducers(List.of(P0, P1)).all().get(30, TimeUnit.SECONDS).values())
+                    .allSatisfy(s -> assertThat(s.activeProducers()).allSatisfy(ps -> assertThat(ps.currentTransactionStartOffset()).isEmpty()));
+        }
+    }
+
+    @Test
+    void aNewProducerWithTheSameTransactionalIdFencesTheOldOneAndAbortsItsOpenTransaction() throws Exception {
+        createTopic("payments", 2);
+        try (KafkaProducer<String, String> old = transactional("fenced-app", Map.of());
+             KafkaProducer<String, String> successor = transactional("fenced-app", Map.of())) {
+            old.initTransactions();
+            old.beginTransaction();
+            old.send(new ProducerRecord<>("payments", 0, "k", "zombie"));
+            old.flush();
+
+            successor.initTransactions(); // retried until the old producer's transaction is aborted
+            successor.beginTransaction();
+            successor.send(new ProducerRecord<>("payments", 0, "k", "successor"));
+            successor.commitTransaction();
+
+            Throwable fenced = catchThrowable(old::commitTransaction);
+            assertThat(fenced).isInstanceOfAny(ProducerFencedException.class, InvalidProducerEpochException.class, KafkaException.class);
+        }
+        assertThat(readAll("read_committed")).containsExactly("successor");
+    }
+
+    @Test
+    void aTransactionOpenPastItsTimeoutIsAbortedAndItsProducerFenced() throws Exception {
+        createTopic("payments", 2);
+        try (KafkaProducer<String, String> slow = transactional("slow-app", Map.of(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, 1000))) {
+            slow.initTransactions();
+            slow.beginTransaction();
+            slow.send(new ProducerRecord<>("payments", 0, "k", "too-late"));
+            slow.flush();
+            // The coordinator aborts it: the partition's last stable offset moves past the record and its marker.
+            await().atMost(Duration.ofSeconds(30)).until(() -> endOffset("read_committed", P0) == 2);
+            Throwable fenced = catchThrowable(slow::commitTransaction);
+            assertThat(fenced).as("the producer's epoch was bumped").isInstanceOf(KafkaException.class);
+        }
+        assertThat(readAll("read_committed")).isEmpty();
+    }
+
+    private long endOffset(String isolation, TopicPartition tp) {
+        try (KafkaConsumer<String, String> c = KafkaClients.consumer(broker.bootstrapServers(), Map.of(ConsumerConfig.ISOLATION_LEVEL_CONFIG, isolation))) {
+            return c.endOffsets(List.of(tp)).get(tp);
+        }
+    }
+
+    /** Every record of both partitions a consumer of {@code isolation} reads up to its end offsets. */
+    private List<String> readAll(String isolation) {
+        try (KafkaConsumer<String, String> c = KafkaClients.consumer(broker.bootstrapServers(), Map.of(ConsumerConfig.ISOLATION_LEVEL_CONFIG, isolation))) {
+            List<TopicPartition> tps = List.of(P0, P1);
+            c.assign(tps);
+            c.seekToBeginning(tps);
+            Map<TopicPartition, Long> end = c.endOffsets(tps);
+            List<String> out = new ArrayList<>();
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (tps.stream().anyMatch(tp -> c.position(tp) < end.get(tp)) && System.nanoTime() < deadline) {
+                for (ConsumerRecord<String, String> r : c.poll(Duration.ofMillis(200))) out.add(r.value());
+            }
+            for (TopicPartition tp : tps) assertThat(c.position(tp)).as("read to the end of %s", tp).isEqualTo(end.get(tp));
+            return out;
+        }
+    }
+}
