@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.function.Function;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.Uuid;
@@ -167,7 +168,8 @@ public final class GroupCoordinator {
         return OFFSETS_TOPIC.equals(topic);
     }
 
-    int partitionFor(String groupId) {
+    /** The {@code __consumer_offsets} partition of {@code groupId} (AddOffsetsToTxn adds it to a transaction). */
+    public int partitionFor(String groupId) {
         return Utils.abs(groupId.hashCode()) % settings.offsetsPartitions();
     }
 
@@ -268,6 +270,28 @@ public final class GroupCoordinator {
             commits.forEach((tp, c) -> stored.put(tp, new Committed(c.offset(), c.leaderEpoch(), c.metadata(), now)));
             return s.commit(groupId, stored).map(v -> Errors.NONE);
         });
+    }
+
+    /**
+     * A commit inside a producer's transaction (TxnOffsetCommit): the member check as for any commit (skipped for a
+     * producer without group membership, generation -1), then the offsets, which take effect with the transaction's
+     * COMMIT marker on the group's partition.
+     */
+    public Future<Errors> commitOffsetsInTransaction(String groupId, long producerId, short producerEpoch, int generation, String memberId,
+                                                     Map<TopicPartition, CommittedOffset> commits) {
+        return onGroup(groupId, s -> {
+            Errors e = s.validateCommit(groupId, generation, memberId);
+            if (e != Errors.NONE) return Future.succeededFuture(e);
+            Map<TopicPartition, Committed> stored = new LinkedHashMap<>();
+            long now = time.milliseconds();
+            commits.forEach((tp, c) -> stored.put(tp, new Committed(c.offset(), c.leaderEpoch(), c.metadata(), now)));
+            return s.commitInTransaction(groupId, producerId, producerEpoch, stored).map(v -> Errors.NONE);
+        });
+    }
+
+    /** The group's partitions whose offsets were committed in a transaction that has not ended yet. */
+    public Future<Set<TopicPartition>> unstableOffsets(String groupId) {
+        return readGroup(groupId, s -> Future.succeededFuture(s.unstableOffsets(groupId)), Set.of());
     }
 
     /** The group's committed offsets (all of them). */

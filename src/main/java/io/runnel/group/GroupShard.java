@@ -40,6 +40,7 @@ import org.apache.kafka.common.message.SyncGroupRequestData.SyncGroupRequestAssi
 import org.apache.kafka.common.message.SyncGroupRequestData;
 import org.apache.kafka.common.message.SyncGroupResponseData;
 import org.apache.kafka.common.protocol.Errors;
+import org.apache.kafka.common.record.internal.ControlRecordType;
 import org.apache.kafka.common.record.internal.MemoryRecords;
 import org.apache.kafka.common.record.internal.Record;
 import org.apache.kafka.common.record.internal.RecordBatch;
@@ -61,6 +62,11 @@ final class GroupShard extends VerticleBase {
     private final Time time;
     final Map<String, ClassicGroup> groups = new HashMap<>();
     final Map<String, Map<TopicPartition, Committed>> offsets = new HashMap<>();
+    /**
+     * Offsets committed in open transactions (TxnOffsetCommit), per producer id: they take effect when the
+     * transaction's COMMIT marker is written to this partition and are dropped with an ABORT (KIP-98).
+     */
+    private final Map<Long, Map<String, Map<TopicPartition, Committed>>> pendingTxnOffsets = new HashMap<>();
 
     private final TopicLookup topics;
     /** The consumer-protocol (KIP-848) groups of this shard. */
@@ -85,7 +91,16 @@ final class GroupShard extends VerticleBase {
     @Override
     public Future<?> start() {
         consumers = new ConsumerProtocolShard(vertx, settings, topics, this::append);
+        // Listening before the load: a marker written meanwhile is also met by the load, and ending a transaction twice
+        // does nothing the second time.
+        partition.onTransactionEnd((producerId, committed) -> context.runOnContext(x -> transactionEnded(producerId, committed)));
         return load(partition.logStartOffset()).onSuccess(v -> afterLoad());
+    }
+
+    @Override
+    public Future<?> stop() {
+        partition.onTransactionEnd(null);
+        return Future.succeededFuture();
     }
 
     /** Replays the partition: the latest record per key wins; groups come back Empty, with their generation. */
@@ -99,7 +114,18 @@ final class GroupShard extends VerticleBase {
         return partition.read(from, Limits.GROUP_LOAD_READ_BYTES, true).compose(rr -> {
             long next = from;
             for (RecordBatch b : MemoryRecords.readableRecords(rr.records()).batches()) {
-                for (Record r : b) apply(OffsetRecords.decode(r));
+                if (b.isControlBatch()) {
+                    for (Record r : b) {
+                        ControlRecordType type = ControlRecordType.parse(r.key());
+                        if (type == ControlRecordType.COMMIT || type == ControlRecordType.ABORT) {
+                            transactionEnded(b.producerId(), type == ControlRecordType.COMMIT);
+                        }
+                    }
+                } else if (b.isTransactional()) {
+                    for (Record r : b) pendTxnOffset(b.producerId(), OffsetRecords.decode(r));
+                } else {
+                    for (Record r : b) apply(OffsetRecords.decode(r));
+                }
                 next = b.lastOffset() + 1;
             }
             return load(next);
@@ -143,6 +169,50 @@ final class GroupShard extends VerticleBase {
         }
     }
 
+    /** An offset commit of an open transaction, read back from the log: it waits for the transaction's marker. */
+    private void pendTxnOffset(long producerId, OffsetRecords.Entry e) {
+        if (e == null || e.type() != OffsetRecords.OFFSET_COMMIT || e.tombstone()) return;
+        pendingTxnOffsets.computeIfAbsent(producerId, p -> new HashMap<>()).computeIfAbsent(e.group(), g -> new HashMap<>())
+                .put(new TopicPartition(e.topic(), e.partition()), e.committed());
+    }
+
+    /** A transaction of {@code producerId} ended here: its offsets take effect (committed) or are dropped (aborted). */
+    void transactionEnded(long producerId, boolean committed) {
+        Map<String, Map<TopicPartition, Committed>> pending = pendingTxnOffsets.remove(producerId);
+        if (pending == null || !committed) return;
+        pending.forEach((group, commits) -> {
+            groups.computeIfAbsent(group, ClassicGroup::new);
+            offsets.computeIfAbsent(group, g -> new HashMap<>()).putAll(commits);
+        });
+    }
+
+    /**
+     * Stores offsets in {@code producerId}'s open transaction (TxnOffsetCommit, already validated): written as a
+     * transactional batch of that producer and epoch, they take effect with the transaction's COMMIT marker.
+     */
+    Future<Void> commitInTransaction(String groupId, long producerId, short producerEpoch, Map<TopicPartition, Committed> commits) {
+        assert onContext() : "group shard called off its event loop";
+        if (commits.isEmpty()) return Future.succeededFuture();
+        List<KeyValue> records = new ArrayList<>();
+        commits.forEach((tp, c) -> records.add(new KeyValue(OffsetRecords.offsetKey(groupId, tp.topic(), tp.partition()), OffsetRecords.offsetValue(c))));
+        ByteBuffer batch = OffsetRecords.transactionalBatch(records, time.milliseconds(), producerId, producerEpoch);
+        return partition.appendForCoordinator(batch, Acks.all(1, Limits.OFFSET_COMMIT_TIMEOUT_MS)).<Void>mapEmpty().recover(GroupShard::notCoordinator).map(v -> {
+            pendingTxnOffsets.computeIfAbsent(producerId, p -> new HashMap<>()).computeIfAbsent(groupId, g -> new HashMap<>()).putAll(commits);
+            return null;
+        });
+    }
+
+    /** The group's partitions with offsets committed in a transaction not yet ended (OffsetFetch's requireStable, KIP-447). */
+    Set<TopicPartition> unstableOffsets(String groupId) {
+        assert onContext() : "group shard called off its event loop";
+        Set<TopicPartition> out = new HashSet<>();
+        for (Map<String, Map<TopicPartition, Committed>> byGroup : pendingTxnOffsets.values()) {
+            Map<TopicPartition, Committed> m = byGroup.get(groupId);
+            if (m != null) out.addAll(m.keySet());
+        }
+        return out;
+    }
+
     /** After loading: restored members of classic groups get a session to come back in. */
     private void afterLoad() {
         for (ClassicGroup g : groups.values()) for (Member m : g.members.values()) resetSession(g, m);
@@ -159,8 +229,13 @@ final class GroupShard extends VerticleBase {
     private Future<Void> append(List<KeyValue> records) {
         return partition.append(OffsetRecords.batch(records, time.milliseconds()), Acks.all(1, Limits.OFFSET_COMMIT_TIMEOUT_MS))
                 .<Void>mapEmpty()
-                .recover(e -> Future.failedFuture(e instanceof NotLeaderOrFollowerException
-                        ? new NotCoordinatorException("This broker stopped coordinating the group: " + e.getMessage()) : e));
+                .recover(GroupShard::notCoordinator);
+    }
+
+    /** A write that failed because this broker no longer leads the partition is NOT_COORDINATOR to the client. */
+    private static Future<Void> notCoordinator(Throwable e) {
+        return Future.failedFuture(e instanceof NotLeaderOrFollowerException
+                ? new NotCoordinatorException("This broker stopped coordinating the group: " + e.getMessage()) : e);
     }
 
     // ------------------------------------------------------------------------------------------ JoinGroup

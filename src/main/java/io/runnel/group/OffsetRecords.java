@@ -12,6 +12,7 @@ import org.apache.kafka.common.record.internal.MemoryRecords;
 import org.apache.kafka.common.record.internal.MemoryRecordsBuilder;
 import org.apache.kafka.common.record.internal.Record;
 import org.apache.kafka.common.record.internal.RecordBatch;
+import org.apache.kafka.common.record.internal.SimpleRecord;
 
 /**
  * The records Runnel writes to {@code __consumer_offsets}, stored as ordinary v2 batches. Kafka's own schemas for
@@ -209,6 +210,16 @@ final class OffsetRecords {
                 TimestampType.CREATE_TIME, 0L);
         for (KeyValue kv : records) b.append(nowMs, kv.key(), kv.value());
         return b.build().buffer();
+    }
+
+    /**
+     * A transactional batch of {@code producerId} and {@code epoch} holding {@code records} (TxnOffsetCommit): a
+     * coordinator's write in the producer's transaction, which its markers end. Its sequence number is 0, as Kafka's,
+     * and not checked ({@code PartitionHandle#appendForCoordinator}).
+     */
+    static ByteBuffer transactionalBatch(List<KeyValue> records, long nowMs, long producerId, short epoch) {
+        SimpleRecord[] simple = records.stream().map(kv -> new SimpleRecord(nowMs, kv.key(), kv.value())).toArray(SimpleRecord[]::new);
+        return MemoryRecords.withTransactionalRecords(Compression.NONE, producerId, epoch, 0, simple).buffer();
     }
 
     /** Decodes one record of the topic; returns null for a record of a type Runnel does not know (skipped). */

@@ -17,6 +17,7 @@ import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import org.apache.kafka.common.TopicPartition;
@@ -88,6 +89,14 @@ public final class PartitionHandle {
                 .compose(appended -> awaitReplicated(appended, acks));
     }
 
+    /**
+     * A coordinator's write in a producer's transaction (the group coordinator's TxnOffsetCommit), with acks=all: as
+     * {@link #append(ByteBuffer, Acks)}, but the batch's sequence number is not checked (only its producer epoch).
+     */
+    public Future<AppendInfo> appendForCoordinator(ByteBuffer records, Acks acks) {
+        return call(l -> verticle.appendForAll(records, acks.minInsyncReplicas(), true)).compose(appended -> awaitReplicated(appended, acks));
+    }
+
     private Future<AppendInfo> awaitReplicated(PartitionVerticle.Appended appended, Acks acks) {
         long lastOffset = appended.info().lastOffset();
         int epoch = appended.leaderEpoch();
@@ -152,6 +161,15 @@ public final class PartitionHandle {
                     : verticle.abortedTransactions().overlapping(offset, rr.records().lastOffset() + 1);
             return new CommittedSlice(rr, verticle.highWatermark(), aborted);
         });
+    }
+
+    /**
+     * Calls {@code listener} (on the partition's context) with the producer id and the outcome of each transaction an
+     * end marker written here as leader closes; null stops. One listener: the group coordinator's shard of
+     * {@code __consumer_offsets}, whose transactional offset commits become visible, or are dropped, with the marker.
+     */
+    public void onTransactionEnd(BiConsumer<Long, Boolean> listener) {
+        verticle.onTransactionEnd(listener);
     }
 
     /** The last stable offset: below it every transaction is decided and replicated. Thread-safe. */

@@ -25,6 +25,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import org.apache.kafka.common.InvalidRecordException;
@@ -95,6 +96,8 @@ public final class PartitionVerticle extends VerticleBase {
     private volatile Placement placement;
     private final ReplicationState replication;
     private LeaderEpochCache epochs;
+    /** Told (on this context) of each transaction an end marker written here closes: producer id, committed. */
+    private volatile BiConsumer<Long, Boolean> transactionEnds;
     /** Where the leader sends ISR changes (the controller); null when the broker runs alone. */
     private volatile Function<List<Integer>, Future<Void>> isrProposals;
 
@@ -226,6 +229,11 @@ public final class PartitionVerticle extends VerticleBase {
             return;
         }
         logEndWaiters.await(offset, log.logEndOffset(), waiter);
+    }
+
+    /** Tells {@code listener} of each transaction a marker written here as leader ends (the group coordinator's offsets). */
+    void onTransactionEnd(BiConsumer<Long, Boolean> listener) {
+        this.transactionEnds = listener;
     }
 
     void useIsrProposals(Function<List<Integer>, Future<Void>> proposals) {
@@ -452,13 +460,18 @@ public final class PartitionVerticle extends VerticleBase {
      * leadership check).
      */
     Appended appendForAll(ByteBuffer records, int minInsyncReplicas) throws IOException {
+        return appendForAll(records, minInsyncReplicas, false);
+    }
+
+    /** {@link #appendForAll(ByteBuffer, int)}; {@code coordinator}: see {@link #append(ByteBuffer, boolean)}. */
+    Appended appendForAll(ByteBuffer records, int minInsyncReplicas, boolean coordinator) throws IOException {
         requireLeader();
         Placement p = placement;
         if (p.isr().size() < minInsyncReplicas) {
             throw new NotEnoughReplicasException("The in-sync replicas of " + tp + " are " + p.isr() + ", fewer than min.insync.replicas "
                     + minInsyncReplicas);
         }
-        return new Appended(append(records), p.leaderEpoch());
+        return new Appended(append(records, coordinator), p.leaderEpoch());
     }
 
     /** Fails with NOT_LEADER_OR_FOLLOWER unless this replica leads, naming the leader when there is one. */
@@ -474,6 +487,15 @@ public final class PartitionVerticle extends VerticleBase {
      * original offsets instead of being written again (see {@link ProducerStateTable}).
      */
     AppendInfo append(ByteBuffer records) throws IOException {
+        return append(records, false);
+    }
+
+    /**
+     * {@link #append(ByteBuffer)}; a {@code coordinator}'s write in a producer's transaction (the group coordinator's
+     * TxnOffsetCommit) is checked for its producer epoch but not its sequence number, as Kafka checks sequences of
+     * clients' appends only.
+     */
+    AppendInfo append(ByteBuffer records, boolean coordinator) throws IOException {
         requireLeader();
         int at = records.position();
         boolean v2 = records.remaining() >= BatchHeader.SIZE && BatchHeader.magic(records, at) == RecordBatch.MAGIC_VALUE_V2;
@@ -494,7 +516,7 @@ public final class PartitionVerticle extends VerticleBase {
         short epoch = BatchHeader.producerEpoch(records, at);
         int firstSeq = BatchHeader.baseSequence(records, at);
         int lastSeq = BatchHeader.lastSequence(records, at);
-        Optional<ProducerStateTable.BatchMeta> duplicate = producers.check(pid, epoch, firstSeq, lastSeq);
+        Optional<ProducerStateTable.BatchMeta> duplicate = coordinator ? producers.checkEpoch(pid, epoch) : producers.check(pid, epoch, firstSeq, lastSeq);
         if (duplicate.isPresent()) {
             ProducerStateTable.BatchMeta d = duplicate.get();
             LOG.debug("Duplicate batch of producer {} on {} (sequence {}); answered with offset {}", pid, tp, firstSeq, d.firstOffset());
@@ -528,6 +550,8 @@ public final class PartitionVerticle extends VerticleBase {
         indexIfAborted(producers.completeTxn(producerId, producerEpoch, coordinatorEpoch, commit, info.firstOffset(), now));
         afterAppend();
         updateLastStableOffset();
+        BiConsumer<Long, Boolean> ends = transactionEnds;
+        if (ends != null) ends.accept(producerId, commit);
         return new Appended(info, p.leaderEpoch());
     }
 

@@ -115,6 +115,15 @@ final class ProducerStateTable {
         return Optional.empty();
     }
 
+    /** Checks only the epoch of a batch from {@code producerId} (a coordinator's write); never a duplicate. */
+    Optional<BatchMeta> checkEpoch(long producerId, short epoch) {
+        Entry e = producers.get(producerId);
+        if (e != null && epoch < e.epoch) {
+            throw new InvalidProducerEpochException("Producer " + producerId + " has epoch " + epoch + ", older than the current " + e.epoch);
+        }
+        return Optional.empty();
+    }
+
     private static int nextSequence(int seq) {
         return seq == Integer.MAX_VALUE ? 0 : seq + 1;
     }

@@ -170,6 +170,24 @@ public final class TransactionCoordinator {
         return onTxn(transactionalId, s -> s.endTransaction(transactionalId, producerId, epoch, commit));
     }
 
+    /** The id's metadata at its coordinator (DescribeTransactions), or null when the id is unknown there. */
+    public Future<TxnMetadata> describe(String transactionalId) {
+        if (topics.topic(TRANSACTION_TOPIC).isEmpty()) return Future.succeededFuture(null);
+        return onTxn(transactionalId, s -> Future.succeededFuture(s.describe(transactionalId)));
+    }
+
+    /** The ids this broker coordinates (ListTransactions asks every broker), none while no transactional producer appeared. */
+    public Future<List<TxnMetadata>> list() {
+        if (topics.topic(TRANSACTION_TOPIC).isEmpty()) return Future.succeededFuture(List.of());
+        return ensureReady().compose(v -> {
+            List<Future<List<TxnMetadata>>> all = new ArrayList<>();
+            synchronized (this) {
+                for (TransactionShard s : shards) if (s != null) all.add(OnContext.compose(s.context(), () -> Future.succeededFuture(s.list())));
+            }
+            return Future.all(all).map(cf -> all.stream().flatMap(f -> f.result().stream()).toList());
+        });
+    }
+
     public static boolean isInternal(String topic) {
         return TRANSACTION_TOPIC.equals(topic);
     }

@@ -5,18 +5,25 @@ import static org.assertj.core.api.Assertions.catchThrowable;
 import static org.awaitility.Awaitility.await;
 
 import io.runnel.testkit.BrokerPerTest;
+import io.runnel.testkit.Brokers;
 import io.runnel.testkit.KafkaClients;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.ListTransactionsOptions;
 import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.clients.admin.TransactionDescription;
+import org.apache.kafka.clients.admin.TransactionListing;
+import org.apache.kafka.clients.admin.TransactionState;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -24,6 +31,8 @@ import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.InvalidProducerEpochException;
 import org.apache.kafka.common.errors.ProducerFencedException;
+import org.apache.kafka.common.errors.TransactionalIdNotFoundException;
+import org.apache.kafka.common.utils.Time;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -74,6 +83,29 @@ class TransactionsTest extends BrokerPerTest {
     }
 
     @Test
+    void theAdminClientDescribesAndListsTransactionsWithTheirStateAndPartitions() throws Exception {
+        createTopic("payments", 2);
+        try (KafkaProducer<String, String> p = transactional("described-app", Map.of());
+             Admin admin = KafkaClients.admin(broker.bootstrapServers())) {
+            p.initTransactions();
+            p.beginTransaction();
+            p.send(new ProducerRecord<>("payments", 1, "k", "v"));
+            p.flush();
+            TransactionDescription open = admin.describeTransactions(List.of("described-app")).all().get(30, TimeUnit.SECONDS).get("described-app");
+            assertThat(open.state()).isEqualTo(TransactionState.ONGOING);
+            assertThat(open.topicPartitions()).containsExactly(P1);
+            assertThat(open.coordinatorId()).isEqualTo(1);
+            assertThat(admin.listTransactions(new ListTransactionsOptions().filterStates(List.of(TransactionState.ONGOING))).all()
+                    .get(30, TimeUnit.SECONDS)).extracting(TransactionListing::transactionalId).containsExactly("described-app");
+            p.commitTransaction();
+            await().atMost(Duration.ofSeconds(30)).until(() -> admin.describeTransactions(List.of("described-app")).all().get(30, TimeUnit.SECONDS)
+                    .get("described-app").state() == TransactionState.COMPLETE_COMMIT);
+            assertThat(catchThrowable(() -> admin.describeTransactions(List.of("nobody")).all().get(30, TimeUnit.SECONDS)))
+                    .hasCauseInstanceOf(TransactionalIdNotFoundException.class);
+        }
+    }
+
+    @Test
     void aNewProducerWithTheSameTransactionalIdFencesTheOldOneAndAbortsItsOpenTransaction() throws Exception {
         createTopic("payments", 2);
         try (KafkaProducer<String, String> old = transactional("fenced-app", Map.of());
@@ -108,6 +140,71 @@ class TransactionsTest extends BrokerPerTest {
             assertThat(fenced).as("the producer's epoch was bumped").isInstanceOf(KafkaException.class);
         }
         assertThat(readAll("read_committed")).isEmpty();
+    }
+
+    @Test
+    void consumeTransformProduceCommitsOutputAndOffsetsTogetherSoAnAbortedBatchIsProcessedAgainExactlyOnce() throws Exception {
+        createTopic("payments", 2);
+        createTopic("receipts", 1);
+        try (KafkaProducer<String, String> p = KafkaClients.producer(broker.bootstrapServers(), Map.of())) {
+            for (int i = 0; i < 20; i++) p.send(new ProducerRecord<>("payments", i % 2, "k" + i, "p" + i));
+        }
+        Map<String, Object> consumerConfig = Map.of(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed", ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 4);
+        int abortedOnce = 0;
+        try (KafkaProducer<String, String> producer = transactional("receipts-app", Map.of());
+             KafkaConsumer<String, String> consumer = KafkaClients.groupConsumer(broker.bootstrapServers(), "classic", "receipts", consumerConfig)) {
+            producer.initTransactions();
+            consumer.subscribe(List.of("payments"));
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            int processed = 0;
+            while (processed < 20 && System.nanoTime() < deadline) {
+                var records = consumer.poll(Duration.ofMillis(200));
+                if (records.isEmpty()) continue;
+                producer.beginTransaction();
+                Map<TopicPartition, OffsetAndMetadata> next = new HashMap<>();
+                for (ConsumerRecord<String, String> r : records) {
+                    producer.send(new ProducerRecord<>("receipts", r.key(), "receipt-" + r.value()));
+                    next.put(new TopicPartition(r.topic(), r.partition()), new OffsetAndMetadata(r.offset() + 1));
+                }
+                producer.sendOffsetsToTransaction(next, consumer.groupMetadata());
+                if (abortedOnce == 0 && processed >= 8) {
+                    // A failure in the middle: the output and the offsets of this batch go together, and the batch comes again.
+                    producer.abortTransaction();
+                    abortedOnce = records.count();
+                    for (TopicPartition tp : consumer.assignment()) {
+                        OffsetAndMetadata committed = consumer.committed(Set.of(tp)).get(tp);
+                        consumer.seek(tp, committed == null ? 0 : committed.offset());
+                    }
+                    continue;
+                }
+                producer.commitTransaction();
+                processed += records.count();
+            }
+            assertThat(processed).isEqualTo(20);
+        }
+        assertThat(abortedOnce).isPositive();
+        List<String> receipts = new ArrayList<>();
+        TopicPartition out = new TopicPartition("receipts", 0);
+        try (KafkaConsumer<String, String> c = KafkaClients.consumer(broker.bootstrapServers(), Map.of(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"))) {
+            c.assign(List.of(out));
+            c.seekToBeginning(List.of(out));
+            long end = c.endOffsets(List.of(out)).get(out);
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (c.position(out) < end && System.nanoTime() < deadline) c.poll(Duration.ofMillis(200)).forEach(r -> receipts.add(r.value()));
+        }
+        assertThat(receipts).as("every payment once, none twice").hasSize(20).doesNotHaveDuplicates();
+        assertThat(committedOffsets("receipts")).isEqualTo(20);
+        // After a restart the group coordinator rebuilds them from the log: offsets written in transactions, then markers.
+        broker.stop().get(30, TimeUnit.SECONDS);
+        broker = Brokers.start(data, brokerConfig(), Time.SYSTEM);
+        assertThat(committedOffsets("receipts")).isEqualTo(20);
+    }
+
+    private long committedOffsets(String group) throws Exception {
+        try (Admin admin = KafkaClients.admin(broker.bootstrapServers())) {
+            return admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get(30, TimeUnit.SECONDS).values().stream()
+                    .mapToLong(OffsetAndMetadata::offset).sum();
+        }
     }
 
     private long endOffset(String isolation, TopicPartition tp) {

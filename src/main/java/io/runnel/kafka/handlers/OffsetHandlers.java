@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.Optional;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.Uuid;
@@ -106,9 +107,13 @@ public final class OffsetHandlers {
                         .map(t -> new OffsetFetchRequestTopics().setName(t.name()).setPartitionIndexes(t.partitionIndexes())).toList();
                 asked.put(r.data().groupId(), topics);
             }
+            // KIP-447: a consumer that requires stable offsets is told to retry (UNSTABLE_OFFSET_COMMIT) for partitions
+            // whose offsets were committed in a transaction that has not ended yet.
+            boolean requireStable = r.data().requireStable();
             List<Future<OffsetFetchResponseGroup>> groups = new ArrayList<>();
             for (Map.Entry<String, List<OffsetFetchRequestTopics>> e : asked.entrySet()) {
-                groups.add(ctx.broker().groups().fetchOffsets(e.getKey()).map(committed -> group(ctx, e.getKey(), e.getValue(), committed))
+                Future<Set<TopicPartition>> unstable = requireStable ? ctx.broker().groups().unstableOffsets(e.getKey()) : Future.succeededFuture(Set.of());
+                groups.add(unstable.compose(u -> ctx.broker().groups().fetchOffsets(e.getKey()).map(committed -> group(ctx, e.getKey(), e.getValue(), committed, u)))
                         .otherwise(err -> new OffsetFetchResponseGroup().setGroupId(e.getKey()).setErrorCode(Errors.forException(err).code())));
             }
             return Future.all(groups).map(cf -> {
@@ -134,7 +139,7 @@ public final class OffsetHandlers {
 
         /** The group's answer: the asked partitions (all committed ones when topics is null), -1 where none is committed. */
         private static OffsetFetchResponseGroup group(RequestContext ctx, String groupId, List<OffsetFetchRequestTopics> topics,
-                                                      Map<TopicPartition, CommittedOffset> committed) {
+                                                      Map<TopicPartition, CommittedOffset> committed, Set<TopicPartition> unstable) {
             OffsetFetchResponseGroup g = new OffsetFetchResponseGroup().setGroupId(groupId);
             Map<String, OffsetFetchResponseTopics> byTopic = new LinkedHashMap<>();
             if (topics == null) {
@@ -146,6 +151,11 @@ public final class OffsetHandlers {
                     OffsetFetchResponseTopics rt = byTopic.computeIfAbsent(name == null ? t.topicId().toString() : name, n -> responseTopic(ctx, name));
                     if (name == null) rt.setTopicId(t.topicId());
                     for (int p : t.partitionIndexes()) rt.partitions().add(partition(p, name == null ? null : committed.get(new TopicPartition(name, p))));
+                }
+            }
+            for (OffsetFetchResponseTopics t : byTopic.values()) {
+                for (OffsetFetchResponsePartitions p : t.partitions()) {
+                    if (unstable.contains(new TopicPartition(t.name(), p.partitionIndex()))) p.setErrorCode(Errors.UNSTABLE_OFFSET_COMMIT.code()).setCommittedOffset(-1);
                 }
             }
             g.setTopics(new ArrayList<>(byTopic.values()));

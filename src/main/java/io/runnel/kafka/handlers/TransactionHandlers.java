@@ -4,28 +4,52 @@ import io.runnel.kafka.ApiHandler;
 import io.runnel.kafka.RequestContext;
 import io.runnel.kafka.TypedApiHandler;
 import io.runnel.partition.LocalTopic;
+import io.runnel.transaction.TxnMetadata;
+import io.runnel.transaction.TxnState;
 import io.vertx.core.Future;
+import io.runnel.group.CommittedOffset;
+import io.runnel.partition.InternalTopics;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.message.AddOffsetsToTxnResponseData;
 import org.apache.kafka.common.message.AddPartitionsToTxnRequestData;
 import org.apache.kafka.common.message.AddPartitionsToTxnResponseData;
+import org.apache.kafka.common.message.DescribeTransactionsResponseData;
 import org.apache.kafka.common.message.EndTxnResponseData;
+import org.apache.kafka.common.message.ListTransactionsResponseData;
+import org.apache.kafka.common.message.TxnOffsetCommitRequestData;
+import org.apache.kafka.common.message.TxnOffsetCommitResponseData;
+import org.apache.kafka.common.message.TxnOffsetCommitResponseData.TxnOffsetCommitResponsePartition;
+import org.apache.kafka.common.message.TxnOffsetCommitResponseData.TxnOffsetCommitResponseTopic;
 import org.apache.kafka.common.protocol.ApiKeys;
 import org.apache.kafka.common.protocol.Errors;
 import org.apache.kafka.common.requests.AbstractResponse;
+import org.apache.kafka.common.requests.AddOffsetsToTxnRequest;
+import org.apache.kafka.common.requests.AddOffsetsToTxnResponse;
 import org.apache.kafka.common.requests.AddPartitionsToTxnRequest;
 import org.apache.kafka.common.requests.AddPartitionsToTxnResponse;
+import org.apache.kafka.common.requests.DescribeTransactionsRequest;
+import org.apache.kafka.common.requests.DescribeTransactionsResponse;
 import org.apache.kafka.common.requests.EndTxnRequest;
+import org.apache.kafka.common.requests.ListTransactionsRequest;
+import org.apache.kafka.common.requests.ListTransactionsResponse;
 import org.apache.kafka.common.requests.EndTxnResponse;
+import org.apache.kafka.common.requests.TxnOffsetCommitRequest;
+import org.apache.kafka.common.requests.TxnOffsetCommitResponse;
 
 /**
  * The transaction coordinator's APIs for producers (KIP-98, transactions version 1): AddPartitionsToTxn in its client
- * form (v0 to v3) and EndTxn (v0 to v4). InitProducerId with a transactional id is in {@link InitProducerIdHandler},
+ * form (v0 to v3), AddOffsetsToTxn (the group's {@code __consumer_offsets} partition joins the transaction), EndTxn
+ * (v0 to v4); and the group coordinator's TxnOffsetCommit (offsets committed in the transaction, visible once it
+ * commits; KIP-447's member check); DescribeTransactions and ListTransactions (KIP-664) for operators. InitProducerId with a transactional id is in {@link InitProducerIdHandler},
  * FindCoordinator for transactional ids in {@link FindCoordinatorHandler}. The coordinator's errors
  * (NOT_COORDINATOR, CONCURRENT_TRANSACTIONS, PRODUCER_FENCED, INVALID_PRODUCER_ID_MAPPING, INVALID_TXN_STATE) are
  * answered as Kafka does; clients retry the retriable ones.
@@ -35,7 +59,7 @@ public final class TransactionHandlers {
     }
 
     public static List<ApiHandler> all() {
-        return List.of(new AddPartitions(), new EndTxn());
+        return List.of(new AddPartitions(), new AddOffsets(), new TxnOffsetCommit(), new EndTxn(), new Describe(), new ListAll());
     }
 
     static final class AddPartitions extends TypedApiHandler<AddPartitionsToTxnRequest> {
@@ -76,6 +100,122 @@ public final class TransactionHandlers {
         private static AbstractResponse response(Map<TopicPartition, Errors> errors) {
             return new AddPartitionsToTxnResponse(new AddPartitionsToTxnResponseData().setResultsByTopicV3AndBelow(
                     AddPartitionsToTxnResponse.resultForTransaction(AddPartitionsToTxnResponse.V3_AND_BELOW_TXN_ID, errors).topicResults()));
+        }
+    }
+
+    static final class AddOffsets extends TypedApiHandler<AddOffsetsToTxnRequest> {
+        AddOffsets() {
+            super(ApiKeys.ADD_OFFSETS_TO_TXN, AddOffsetsToTxnRequest.class);
+        }
+
+        @Override
+        protected Future<AbstractResponse> serve(RequestContext ctx, AddOffsetsToTxnRequest request) {
+            var d = request.data();
+            // The group's offsets partition joins the transaction: the coordinator's markers end the offsets committed there.
+            return ctx.broker().groups().ensureReady()
+                    .compose(v -> ctx.broker().transactions().addPartitions(d.transactionalId(), d.producerId(), d.producerEpoch(),
+                            Set.of(new TopicPartition(InternalTopics.CONSUMER_OFFSETS, ctx.broker().groups().partitionFor(d.groupId())))))
+                    .transform(ar -> Future.succeededFuture(new AddOffsetsToTxnResponse(new AddOffsetsToTxnResponseData()
+                            .setErrorCode((ar.succeeded() ? Errors.NONE : Errors.forException(ar.cause())).code()))));
+        }
+    }
+
+    static final class TxnOffsetCommit extends TypedApiHandler<TxnOffsetCommitRequest> {
+        TxnOffsetCommit() {
+            super(ApiKeys.TXN_OFFSET_COMMIT, TxnOffsetCommitRequest.class);
+        }
+
+        /** Version 5 belongs to transactions version 2 (KIP-890), not served yet. */
+        @Override
+        public short maxVersion() {
+            return 4;
+        }
+
+        @Override
+        protected Future<AbstractResponse> serve(RequestContext ctx, TxnOffsetCommitRequest request) {
+            TxnOffsetCommitRequestData d = request.data();
+            Map<TopicPartition, CommittedOffset> commits = new LinkedHashMap<>();
+            List<TxnOffsetCommitResponseTopic> topics = new ArrayList<>();
+            List<TxnOffsetCommitResponsePartition> all = new ArrayList<>();
+            for (var t : d.topics()) {
+                TxnOffsetCommitResponseTopic rt = new TxnOffsetCommitResponseTopic().setName(t.name());
+                topics.add(rt);
+                for (var p : t.partitions()) {
+                    TxnOffsetCommitResponsePartition rp = new TxnOffsetCommitResponsePartition().setPartitionIndex(p.partitionIndex());
+                    rt.partitions().add(rp);
+                    all.add(rp);
+                    commits.put(new TopicPartition(t.name(), p.partitionIndex()), new CommittedOffset(p.committedOffset(), p.committedLeaderEpoch(),
+                            p.committedMetadata() == null ? "" : p.committedMetadata()));
+                }
+            }
+            return ctx.broker().groups().commitOffsetsInTransaction(d.groupId(), d.producerId(), d.producerEpoch(), d.generationIdOrMemberEpoch(),
+                            d.memberId(), commits)
+                    .otherwise(Errors::forException)
+                    .map(error -> {
+                        all.forEach(rp -> rp.setErrorCode(error.code()));
+                        return new TxnOffsetCommitResponse(new TxnOffsetCommitResponseData().setTopics(topics));
+                    });
+        }
+    }
+
+    static final class Describe extends TypedApiHandler<DescribeTransactionsRequest> {
+        Describe() {
+            super(ApiKeys.DESCRIBE_TRANSACTIONS, DescribeTransactionsRequest.class);
+        }
+
+        @Override
+        protected Future<AbstractResponse> serve(RequestContext ctx, DescribeTransactionsRequest request) {
+            List<Future<DescribeTransactionsResponseData.TransactionState>> all = new ArrayList<>();
+            for (String id : request.data().transactionalIds()) {
+                all.add(ctx.broker().transactions().describe(id).transform(ar -> {
+                    var out = new DescribeTransactionsResponseData.TransactionState().setTransactionalId(id);
+                    if (ar.failed()) return Future.succeededFuture(out.setErrorCode(Errors.forException(ar.cause()).code()));
+                    TxnMetadata m = ar.result();
+                    if (m == null) return Future.succeededFuture(out.setErrorCode(Errors.TRANSACTIONAL_ID_NOT_FOUND.code()));
+                    out.setTransactionState(m.state().kafkaName()).setTransactionTimeoutMs(m.timeoutMs()).setTransactionStartTimeMs(m.txnStartTimestamp())
+                            .setProducerId(m.producerId()).setProducerEpoch(m.producerEpoch());
+                    Map<String, List<Integer>> byTopic = new LinkedHashMap<>();
+                    for (TopicPartition tp : m.partitions()) byTopic.computeIfAbsent(tp.topic(), t -> new ArrayList<>()).add(tp.partition());
+                    byTopic.forEach((t, ps) -> out.topics().add(new DescribeTransactionsResponseData.TopicData().setTopic(t).setPartitions(ps)));
+                    return Future.succeededFuture(out);
+                }));
+            }
+            return Future.all(all).map(cf -> new DescribeTransactionsResponse(new DescribeTransactionsResponseData()
+                    .setTransactionStates(all.stream().map(Future::result).toList())));
+        }
+    }
+
+    static final class ListAll extends TypedApiHandler<ListTransactionsRequest> {
+        ListAll() {
+            super(ApiKeys.LIST_TRANSACTIONS, ListTransactionsRequest.class);
+        }
+
+        @Override
+        protected Future<AbstractResponse> serve(RequestContext ctx, ListTransactionsRequest request) {
+            var d = request.data();
+            Set<String> known = new LinkedHashSet<>();
+            for (TxnState s : TxnState.values()) known.add(s.kafkaName());
+            List<String> unknownStates = d.stateFilters().stream().filter(s -> !known.contains(s)).toList();
+            long now = System.currentTimeMillis();
+            Pattern idPattern;
+            try {
+                idPattern = d.transactionalIdPattern() == null || d.transactionalIdPattern().isEmpty() ? null : Pattern.compile(d.transactionalIdPattern());
+            } catch (PatternSyntaxException e) {
+                return Future.succeededFuture(new ListTransactionsResponse(new ListTransactionsResponseData().setErrorCode(Errors.INVALID_REGULAR_EXPRESSION.code())));
+            }
+            return ctx.broker().transactions().list().map(all -> {
+                List<ListTransactionsResponseData.TransactionState> out = new ArrayList<>();
+                for (TxnMetadata m : all) {
+                    if (!d.stateFilters().isEmpty() && !d.stateFilters().contains(m.state().kafkaName())) continue;
+                    if (!d.producerIdFilters().isEmpty() && !d.producerIdFilters().contains(m.producerId())) continue;
+                    // KIP-994: only transactions running for longer than the duration (ongoing ones have a start time).
+                    if (d.durationFilter() >= 0 && (m.txnStartTimestamp() < 0 || now - m.txnStartTimestamp() <= d.durationFilter())) continue;
+                    if (idPattern != null && !idPattern.matcher(m.transactionalId()).matches()) continue;
+                    out.add(new ListTransactionsResponseData.TransactionState().setTransactionalId(m.transactionalId()).setProducerId(m.producerId())
+                            .setTransactionState(m.state().kafkaName()));
+                }
+                return new ListTransactionsResponse(new ListTransactionsResponseData().setUnknownStateFilters(unknownStates).setTransactionStates(out));
+            });
         }
     }
 
