@@ -250,15 +250,23 @@ final class TransactionShard extends VerticleBase {
             return Future.failedFuture(e);
         }
         TxnState state = m.state();
-        boolean sameDecision = commit ? state == TxnState.PREPARE_COMMIT || state == TxnState.COMPLETE_COMMIT
-                : state == TxnState.PREPARE_ABORT || state == TxnState.COMPLETE_ABORT;
-        if (state == TxnState.COMPLETE_COMMIT && commit || state == TxnState.COMPLETE_ABORT && !commit) return Future.succeededFuture();
-        if (sameDecision || pending.contains(id)) {
+        boolean committing = state == TxnState.PREPARE_COMMIT || state == TxnState.COMPLETE_COMMIT;
+        boolean aborting = state == TxnState.PREPARE_ABORT || state == TxnState.COMPLETE_ABORT;
+        if (committing || aborting) {
+            if (committing != commit) {
+                return Future.failedFuture(new InvalidTxnStateException("Transactional id " + id + " cannot " + (commit ? "commit" : "abort")
+                        + " in state " + state.kafkaName()));
+            }
+            // A retried EndTxn: answered at once when its markers are written, else told to retry.
+            if (state == TxnState.COMPLETE_COMMIT || state == TxnState.COMPLETE_ABORT) return Future.succeededFuture();
             return Future.failedFuture(new ConcurrentTransactionsException("The transaction of " + id + " is being completed"));
         }
         if (state != TxnState.ONGOING) {
             return Future.failedFuture(new InvalidTxnStateException("Transactional id " + id + " cannot " + (commit ? "commit" : "abort")
                     + " in state " + state.kafkaName()));
+        }
+        if (pending.contains(id)) {
+            return Future.failedFuture(new ConcurrentTransactionsException("Transactional id " + id + " has a change in progress"));
         }
         long now = time.milliseconds();
         TxnMetadata decided = m.with(commit ? TxnState.PREPARE_COMMIT : TxnState.PREPARE_ABORT, m.partitions(), m.txnStartTimestamp(), now);

@@ -1,0 +1,45 @@
+package io.runnel.kafka;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.runnel.testkit.BrokerPerTest;
+import io.runnel.testkit.KafkaClients;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.junit.jupiter.api.Test;
+
+/**
+ * kafkajs 2.2's transactions (transactions version 1, at kafkajs's old protocol versions: InitProducerId,
+ * AddPartitionsToTxn and EndTxn v0 to v1) commit and abort against Runnel, and the Java consumer with read_committed
+ * sees the committed messages only.
+ */
+class KafkaJsTransactionsTest extends BrokerPerTest {
+    @Test
+    void kafkajsTransactionsCommitAndAbortAndReadCommittedJavaConsumersSeeOnlyTheCommittedOnes() throws Exception {
+        Process p = new ProcessBuilder("node", "src/test/js/kafkajs-transactions.mjs", broker.bootstrapServers(), "kjs-txn").redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).as("node output:%n%s", out).isZero();
+        assertThat(out).contains("\"outcomes\":[\"committed\",\"aborted\",\"committed\"]");
+
+        List<TopicPartition> tps = List.of(new TopicPartition("kjs-txn", 0), new TopicPartition("kjs-txn", 1));
+        List<String> seen = new ArrayList<>();
+        try (KafkaConsumer<String, String> c = KafkaClients.consumer(broker.bootstrapServers(), Map.of(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"))) {
+            c.assign(tps);
+            c.seekToBeginning(tps);
+            Map<TopicPartition, Long> end = c.endOffsets(tps);
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (tps.stream().anyMatch(tp -> c.position(tp) < end.get(tp)) && System.nanoTime() < deadline) {
+                c.poll(Duration.ofMillis(200)).forEach(r -> seen.add(r.value()));
+            }
+        }
+        assertThat(seen).containsExactlyInAnyOrder("c0", "c1", "c2", "c3");
+    }
+}
