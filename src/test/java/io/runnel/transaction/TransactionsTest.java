@@ -106,6 +106,24 @@ class TransactionsTest extends BrokerPerTest {
     }
 
     @Test
+    void aTransactionOpenAcrossABrokerRestartCommitsAfterwardsAndOneDecidedBeforeItIsCompleted() throws Exception {
+        createTopic("payments", 2);
+        try (KafkaProducer<String, String> p = transactional("restart-app", Map.of(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 60_000,
+                ProducerConfig.MAX_BLOCK_MS_CONFIG, 60_000))) {
+            p.initTransactions();
+            p.beginTransaction();
+            p.send(new ProducerRecord<>("payments", 0, "k", "before-restart"));
+            p.flush();
+            restart();
+            // The coordinator rebuilt the open transaction from __transaction_state, the partition its producer state.
+            assertThat(endOffset("read_committed", P0)).as("still open: the last stable offset holds").isZero();
+            p.send(new ProducerRecord<>("payments", 1, "k", "after-restart"));
+            p.commitTransaction();
+        }
+        assertThat(readAll("read_committed")).containsExactlyInAnyOrder("before-restart", "after-restart");
+    }
+
+    @Test
     void aNewProducerWithTheSameTransactionalIdFencesTheOldOneAndAbortsItsOpenTransaction() throws Exception {
         createTopic("payments", 2);
         try (KafkaProducer<String, String> old = transactional("fenced-app", Map.of());
@@ -198,6 +216,14 @@ class TransactionsTest extends BrokerPerTest {
         broker.stop().get(30, TimeUnit.SECONDS);
         broker = Brokers.start(data, brokerConfig(), Time.SYSTEM);
         assertThat(committedOffsets("receipts")).isEqualTo(20);
+    }
+
+    /** Restarts the broker on the same Kafka port, so that a producer's connections find it again. */
+    private void restart() throws Exception {
+        int port = broker.kafkaPort("PLAINTEXT");
+        broker.stop().get(30, TimeUnit.SECONDS);
+        broker = Brokers.start(data, Map.of("listeners", "PLAINTEXT://127.0.0.1:" + port, "transaction.abort.timed.out.transaction.cleanup.interval.ms", "200"),
+                Time.SYSTEM);
     }
 
     private long committedOffsets(String group) throws Exception {
