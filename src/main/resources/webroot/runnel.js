@@ -206,14 +206,15 @@
   /**
    * Subscribes to a topic. options: from ('earliest' | 'latest' | {offset} | {timestamp}), partitions ([n, ...]),
    * group (a consumer group id; partitions are then assigned by the group), window (records in flight, default 500),
-   * encoding ('base64' for every key and value as base64), onerror, onassign. Resolves with the Subscription.
+   * encoding ('base64' for every key and value as base64), isolation ('read_committed': committed transactions only;
+   * 'read_uncommitted', the default, as Kafka's consumer), onerror, onassign. Resolves with the Subscription.
    */
   Runnel.prototype.subscribe = function (topic, options, handler) {
     var self = this;
     options = options || {};
     var sub = new Subscription(this, topic, options, handler);
     var frame = { op: 'subscribe', topic: topic, credit: { records: sub.window } };
-    ['from', 'partitions', 'group', 'encoding'].forEach(function (k) { if (options[k] !== undefined) frame[k] = options[k]; });
+    ['from', 'partitions', 'group', 'encoding', 'isolation'].forEach(function (k) { if (options[k] !== undefined) frame[k] = options[k]; });
     // Records may follow the "subscribed" frame at once: register the subscription before they arrive.
     return this._request(frame).then(function (subscribed) {
       sub.id = subscribed.subscription;

@@ -1,9 +1,12 @@
 package io.runnel.http;
 
 import io.runnel.metrics.BrokerMetrics;
+import io.runnel.log.value.ReadResult;
+import io.runnel.partition.CommittedRead;
 import io.runnel.partition.PartitionHandle;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
+import java.util.List;
 import org.apache.kafka.common.record.internal.MemoryRecords;
 import org.apache.kafka.common.record.internal.Record;
 import org.apache.kafka.common.record.internal.RecordBatch;
@@ -11,7 +14,8 @@ import org.apache.kafka.common.record.internal.RecordBatch;
 /**
  * Reads records of one partition as JSON for the REST API and the WebSocket gateway: whole batches from the log
  * (at most {@code maxBytes}, at least one batch), decoded, records before the asked offset and control batches
- * skipped, stopping at {@code maxRecords} or when the next record would pass {@code byteLimit}.
+ * skipped, stopping at {@code maxRecords} or when the next record would pass {@code byteLimit}. A read_committed
+ * reader reads below the last stable offset and skips the batches of aborted transactions, as Kafka's consumer does.
  */
 final class PartitionReader {
     private PartitionReader() {
@@ -25,16 +29,19 @@ final class PartitionReader {
      * @param byteLimit the most record bytes to return (a credit), or {@code Long.MAX_VALUE}; the first record is
      *                  returned only if it fits
      */
-    static Future<Chunk> read(PartitionHandle h, long offset, int maxBytes, long maxRecords, long byteLimit, boolean base64,
+    static Future<Chunk> read(PartitionHandle h, long offset, int maxBytes, long maxRecords, long byteLimit, boolean base64, boolean committed,
                               BrokerMetrics metrics) {
         int partition = h.topicPartition().partition();
-        return h.read(offset, maxBytes, true).map(rr -> {
+        Future<CommittedRead> read = committed ? h.readCommitted(offset, maxBytes, true)
+                : h.read(offset, maxBytes, true).map(rr -> new CommittedRead(rr, List.of()));
+        return read.map(cr -> {
+            ReadResult rr = cr.read();
             JsonArray out = new JsonArray();
             long next = offset;
             long bytes = 0;
             done:
             for (RecordBatch batch : MemoryRecords.readableRecords(rr.records()).batches()) {
-                if (batch.isControlBatch()) {
+                if (batch.isControlBatch() || cr.aborted(batch.producerId(), batch.baseOffset(), batch.isTransactional())) {
                     next = Math.max(next, batch.nextOffset());
                     continue;
                 }

@@ -33,6 +33,16 @@ public final class RecordJson {
     private RecordJson() {
     }
 
+    /**
+     * Whether an {@code isolation} parameter asks for read_committed ({@code "read_committed"}) rather than
+     * read_uncommitted (the default, as Kafka's consumer); anything else is a 400.
+     */
+    static boolean readCommitted(Object isolation) {
+        if (isolation == null || "read_uncommitted".equals(isolation)) return false;
+        if ("read_committed".equals(isolation)) return true;
+        throw ApiError.badRequest("\"isolation\" must be \"read_uncommitted\" or \"read_committed\", not " + isolation);
+    }
+
     /** A record to produce. {@code partition} and {@code timestamp} are null when the broker chooses. */
     public record Outgoing(Integer partition, Long timestamp, byte[] key, byte[] value, Header[] headers) {
         /** Bytes of key, value and headers: what a produce credit counts. */

@@ -247,6 +247,7 @@ final class RestApi {
         long limit = query(ctx, "limit", 100, 1, Limits.REST_CONSUME_MAX_RECORDS);
         long timeout = query(ctx, "timeout", 0, 0, Limits.REST_CONSUME_MAX_WAIT_MS);
         boolean base64 = RecordJson.encoding(ctx.queryParams().get("encoding"), "encoding", false);
+        boolean committed = RecordJson.readCommitted(ctx.queryParams().get("isolation"));
         Future<Long> start;
         if (ctx.queryParams().contains("timestamp")) {
             long ts = query(ctx, "timestamp", 0, 0, Long.MAX_VALUE);
@@ -256,7 +257,7 @@ final class RestApi {
             if (offset == null || offset.equals("earliest")) {
                 start = Future.succeededFuture(h.logStartOffset());
             } else if (offset.equals("latest")) {
-                start = Future.succeededFuture(h.highWatermark());
+                start = Future.succeededFuture(h.readableEnd(committed));
             } else {
                 start = Future.succeededFuture(query(ctx, "offset", 0, 0, Long.MAX_VALUE));
             }
@@ -266,23 +267,24 @@ final class RestApi {
                 return Future.failedFuture(new OffsetOutOfRangeException("Offset " + from + " is outside partition "
                         + p + "'s range [" + h.logStartOffset() + ", " + h.logEndOffset() + "]"));
             }
-            if (from < h.highWatermark() || timeout == 0) return read(h, from, limit, base64);
+            if (from < h.readableEnd(committed) || timeout == 0) return read(h, from, limit, base64, committed);
             // Long poll: wait for an append past the end, or the timeout (the parked entry is then released).
             Promise<Void> giveUp = Promise.promise();
             long timer = s.vertx().setTimer(timeout, x -> giveUp.tryComplete());
-            return h.awaitDataAfter(from, giveUp.future()).compose(v -> {
+            return h.awaitReadable(from, committed, giveUp.future()).compose(v -> {
                 s.vertx().cancelTimer(timer);
                 giveUp.tryComplete();
-                return read(h, from, limit, base64);
+                return read(h, from, limit, base64, committed);
             });
         }), 200);
     }
 
-    private Future<JsonObject> read(PartitionHandle h, long from, long limit, boolean base64) {
-        if (from >= h.highWatermark()) {
-            return Future.succeededFuture(new JsonObject().put("records", new JsonArray()).put("nextOffset", from).put("logEndOffset", h.highWatermark()));
+    private Future<JsonObject> read(PartitionHandle h, long from, long limit, boolean base64, boolean committed) {
+        long end = h.readableEnd(committed);
+        if (from >= end) {
+            return Future.succeededFuture(new JsonObject().put("records", new JsonArray()).put("nextOffset", from).put("logEndOffset", end));
         }
-        return PartitionReader.read(h, from, Limits.WS_READ_MAX_BYTES, limit, Long.MAX_VALUE, base64, s.metrics())
+        return PartitionReader.read(h, from, Limits.WS_READ_MAX_BYTES, limit, Long.MAX_VALUE, base64, committed, s.metrics())
                 .map(c -> new JsonObject().put("records", c.records()).put("nextOffset", c.nextOffset()).put("logEndOffset", c.logEndOffset()));
     }
 

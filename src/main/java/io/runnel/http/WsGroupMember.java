@@ -204,7 +204,8 @@ final class WsGroupMember {
                 PartitionHandle h = t.local(p);
                 if (!joining.remove(p) || h == null) continue; // revoked meanwhile, or held by another broker
                 CommittedOffset c = ar.succeeded() ? ar.result().get(new TopicPartition(topic, p)) : null;
-                long start = c != null ? Math.max(c.offset(), h.logStartOffset()) : "earliest".equals(from) ? h.logStartOffset() : h.highWatermark();
+                long start = c != null ? Math.max(c.offset(), h.logStartOffset()) : "earliest".equals(from) ? h.logStartOffset()
+                        : h.readableEnd(subscription.readCommitted());
                 subscription.startReading(p, Math.min(start, h.logEndOffset()));
             }
             subscription.assigned(added, revoked);

@@ -33,6 +33,8 @@ final class WsSubscription {
     private final Object requestId;
     private final String topic;
     private final boolean base64;
+    /** read_committed: records below the last stable offset only, none of an aborted transaction. */
+    private final boolean committed;
     private final Object from;
     private final List<Integer> chosen;
     /** The group membership, for a group subscription; else null. */
@@ -47,13 +49,14 @@ final class WsSubscription {
     private int turn;
     private boolean closed;
 
-    private WsSubscription(WsSession session, String id, Object requestId, String topic, boolean base64, Object from, List<Integer> chosen,
-                           String group) {
+    private WsSubscription(WsSession session, String id, Object requestId, String topic, boolean base64, boolean committed, Object from,
+                           List<Integer> chosen, String group) {
         this.session = session;
         this.id = id;
         this.requestId = requestId;
         this.topic = topic;
         this.base64 = base64;
+        this.committed = committed;
         this.from = from;
         this.chosen = chosen;
         this.member = group == null ? null : new WsGroupMember(session, this, group, topic, from);
@@ -89,7 +92,8 @@ final class WsSubscription {
             }
         }
         boolean base64 = RecordJson.encoding(frame.getValue("encoding"), "encoding", false);
-        WsSubscription s = new WsSubscription(session, id, requestId, topic, base64, from, chosen, (String) group);
+        boolean committed = RecordJson.readCommitted(frame.getValue("isolation"));
+        WsSubscription s = new WsSubscription(session, id, requestId, topic, base64, committed, from, chosen, (String) group);
         if (frame.getValue("credit") != null) {
             if (!(frame.getValue("credit") instanceof JsonObject c)) throw ApiError.badRequest("\"credit\" must be {\"records\": n, \"bytes\": n}");
             s.grantQuietly(RecordJson.nonNegative(c, "records"), RecordJson.nonNegative(c, "bytes"));
@@ -112,7 +116,7 @@ final class WsSubscription {
         List<Integer> parts = chosen != null ? chosen : IntStream.range(0, t.partitions().size())
                 .filter(p -> t.local(p) != null && t.local(p).isLeader()).boxed().toList();
         List<Future<Long>> starts = new ArrayList<>();
-        for (int p : parts) starts.add(startOffset(t.partitions().get(p), from));
+        for (int p : parts) starts.add(startOffset(t.partitions().get(p), from, committed));
         return Future.all(starts).map(all -> {
             for (int i = 0; i < parts.size(); i++) positions.put(parts.get(i), starts.get(i).result());
             session.send(new JsonObject().put("type", "subscribed").put("id", requestId).put("subscription", id).put("topic", topic)
@@ -122,13 +126,18 @@ final class WsSubscription {
         });
     }
 
+    /** Whether this subscription reads committed records only (read_committed). */
+    boolean readCommitted() {
+        return committed;
+    }
+
     LocalTopic topicInfo() {
         return session.services().topics().topic(topic).orElse(null);
     }
 
-    private static Future<Long> startOffset(PartitionHandle h, Object from) {
+    private static Future<Long> startOffset(PartitionHandle h, Object from, boolean committed) {
         if ("earliest".equals(from)) return Future.succeededFuture(h.logStartOffset());
-        if ("latest".equals(from)) return Future.succeededFuture(h.highWatermark());
+        if ("latest".equals(from)) return Future.succeededFuture(h.readableEnd(committed));
         JsonObject o = (JsonObject) from;
         if (o.getValue("offset") != null) {
             long offset = o.getLong("offset");
@@ -178,7 +187,7 @@ final class WsSubscription {
             int p = parts.get((turn + k) % parts.size());
             PartitionHandle h = t.local(p);
             if (h == null) continue;
-            if (positions.get(p) < h.highWatermark()) { // readable: below the high watermark
+            if (positions.get(p) < h.readableEnd(committed)) { // readable: below the high watermark (the last stable offset)
                 turn = (turn + k + 1) % parts.size();
                 read(p, h);
                 return;
@@ -191,7 +200,7 @@ final class WsSubscription {
         reading = true;
         long pos = positions.get(p);
         int maxBytes = (int) Math.max(1, Math.min(Limits.WS_READ_MAX_BYTES, byteLimited ? byteCredit : Long.MAX_VALUE));
-        PartitionReader.read(h, pos, maxBytes, recordCredit, byteLimited ? byteCredit : Long.MAX_VALUE, base64, session.services().metrics())
+        PartitionReader.read(h, pos, maxBytes, recordCredit, byteLimited ? byteCredit : Long.MAX_VALUE, base64, committed, session.services().metrics())
                 .onComplete(ar -> {
                     reading = false;
                     if (closed) return;
@@ -234,7 +243,7 @@ final class WsSubscription {
         parked = giveUp;
         for (Map.Entry<Integer, Long> e : positions.entrySet()) {
             PartitionHandle h = t.local(e.getKey());
-            if (h != null) h.awaitDataAfter(e.getValue(), giveUp.future()).onComplete(x -> wake(giveUp));
+            if (h != null) h.awaitReadable(e.getValue(), committed, giveUp.future()).onComplete(x -> wake(giveUp));
         }
     }
 
@@ -245,7 +254,7 @@ final class WsSubscription {
         if (closed) return;
         LocalTopic t = topicInfo();
         boolean data = t != null && positions.entrySet().stream()
-                .anyMatch(e -> t.local(e.getKey()) != null && e.getValue() < t.local(e.getKey()).highWatermark());
+                .anyMatch(e -> t.local(e.getKey()) != null && e.getValue() < t.local(e.getKey()).readableEnd(committed));
         if (data || t == null) {
             pump();
         } else {

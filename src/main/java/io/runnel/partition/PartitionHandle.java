@@ -172,6 +172,33 @@ public final class PartitionHandle {
         verticle.onTransactionEnd(listener);
     }
 
+    /**
+     * {@link #sliceCommitted} as bytes, for readers that decode records (REST, WebSocket): whole batches below the last
+     * stable offset, with the aborted transactions they overlap. The result's log end offset is the last stable offset.
+     */
+    public Future<CommittedRead> readCommitted(long offset, int maxBytes, boolean minOneBatch) {
+        return call(l -> {
+            verticle.requireLeader();
+            long lso = verticle.lastStableOffset();
+            ReadResult rr = l.read(offset, maxBytes, minOneBatch, lso);
+            return new CommittedRead(rr, rr.records().hasRemaining() ? verticle.abortedTransactions().overlapping(offset, lso) : List.of());
+        });
+    }
+
+    /** Where a reader of {@code committed} (read_committed) or not may read up to: the last stable offset or the high watermark. */
+    public long readableEnd(boolean committed) {
+        return committed ? lastStableOffset() : highWatermark();
+    }
+
+    /**
+     * Completes when a reader at {@code offset} may have more to read: the high watermark passed it, or, for a
+     * read_committed reader ({@code committed}), the high watermark moved at all (a marker may have moved the last
+     * stable offset), since there is no wait on the last stable offset itself.
+     */
+    public Future<Void> awaitReadable(long offset, boolean committed, Future<?> giveUp) {
+        return awaitDataAfter(committed ? Math.max(offset, highWatermark()) : offset, giveUp);
+    }
+
     /** The last stable offset: below it every transaction is decided and replicated. Thread-safe. */
     public long lastStableOffset() {
         return verticle.lastStableOffset();
