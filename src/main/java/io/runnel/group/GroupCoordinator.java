@@ -5,6 +5,7 @@ import io.runnel.config.Limits;
 import io.runnel.group.OffsetRecords.Committed;
 import io.runnel.partition.Deployer;
 import io.runnel.partition.InternalTopics;
+import io.runnel.partition.LeaderShards;
 import io.runnel.partition.LocalTopic;
 import io.runnel.partition.OnContext;
 import io.runnel.partition.TopicAdmin;
@@ -15,7 +16,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.Function;
@@ -48,13 +48,11 @@ public final class GroupCoordinator {
     private static final Logger LOG = LoggerFactory.getLogger(GroupCoordinator.class);
 
     private final Vertx vertx;
-    private final Deployer deployer;
     private final TopicRegistry topics;
     private final TopicAdmin admin;
     private final GroupSettings settings;
     private final Time time;
-    private final List<GroupShard> shards = new ArrayList<>();
-    private final List<String> deploymentIds = new ArrayList<>();
+    private final LeaderShards<GroupShard> shards;
     private Future<Void> ready;
     private long retentionTimer = -1;
 
@@ -73,11 +71,11 @@ public final class GroupCoordinator {
 
     public GroupCoordinator(Vertx vertx, Deployer deployer, TopicRegistry topics, TopicAdmin admin, BrokerConfig config, Time time) {
         this.vertx = vertx;
-        this.deployer = deployer;
         this.topics = topics;
         this.admin = admin;
         this.settings = GroupSettings.from(config);
         this.time = time;
+        this.shards = new LeaderShards<>(vertx, deployer, OFFSETS_TOPIC, handle -> new GroupShard(handle, settings, time, topicLookup));
     }
 
     /** Loads the groups when {@code __consumer_offsets} exists already; otherwise it is created on first use. */
@@ -118,52 +116,11 @@ public final class GroupCoordinator {
      * stops and clients find the new coordinator (NOT_COORDINATOR, then FindCoordinator).
      */
     private Future<Void> deployShards(LocalTopic topic) {
-        Future<Void> done = reconcileShards(topic);
-        topics.onTopicChange(t -> {
-            if (isInternal(t.name())) vertx.runOnContext(v -> reconcileShards(t));
-        });
-        return done.map(v -> {
-            retentionTimer = vertx.setPeriodic(Limits.OFFSETS_RETENTION_CHECK_INTERVAL_MS, id -> List.copyOf(shards).stream().filter(Objects::nonNull)
+        return shards.follow(topic, topics).map(v -> {
+            retentionTimer = vertx.setPeriodic(Limits.OFFSETS_RETENTION_CHECK_INTERVAL_MS, id -> shards.all()
                     .forEach(s -> onShard(s, GroupShard::expireOffsets)));
             return null;
         });
-    }
-
-    private synchronized Future<Void> reconcileShards(LocalTopic topic) {
-        List<Future<?>> changes = new ArrayList<>();
-        for (int p = 0; p < topic.partitions().size(); p++) {
-            var handle = topic.partitions().get(p);
-            boolean lead = handle != null && handle.isLeader();
-            while (shards.size() <= p) {
-                shards.add(null);
-                deploymentIds.add(null);
-            }
-            GroupShard running = shards.get(p);
-            if (lead && running == null) {
-                GroupShard shard = new GroupShard(handle, settings, time, topicLookup);
-                shards.set(p, shard);
-                int index = p;
-                changes.add(deployer.deploy(shard).onSuccess(id -> {
-                    synchronized (this) {
-                        deploymentIds.set(index, id);
-                    }
-                }).onFailure(e -> {
-                    synchronized (this) {
-                        if (shards.get(index) == shard) shards.set(index, null);
-                    }
-                    LOG.warn("The group coordinator shard of {}-{} did not start", OFFSETS_TOPIC, index, e);
-                }));
-            } else if (!lead && running != null) {
-                String id = deploymentIds.get(p);
-                shards.set(p, null);
-                deploymentIds.set(p, null);
-                if (id != null) changes.add(deployer.undeploy(id));
-                LOG.info("This broker no longer coordinates the groups of {}-{}", OFFSETS_TOPIC, p);
-            }
-        }
-        // A shard that did not start was logged and is retried at the next change of the topic (its partition's
-        // leadership moved while it loaded, say): the coordinator, and the broker's start, go on without it.
-        return Future.join(changes).transform(ar -> Future.succeededFuture());
     }
 
     public static boolean isInternal(String topic) {
@@ -178,7 +135,7 @@ public final class GroupCoordinator {
     /** Runs {@code call} on the shard of {@code groupId}, creating the coordinator's topic first if needed. */
     <T> Future<T> onGroup(String groupId, Function<GroupShard, Future<T>> call) {
         return ensureReady().compose(v -> {
-            GroupShard shard = shards.get(partitionFor(groupId));
+            GroupShard shard = shards.shard(partitionFor(groupId));
             if (shard == null) {
                 return Future.failedFuture(new NotCoordinatorException("Group " + groupId
                         + " is coordinated by broker " + coordinatorNode(groupId)));
@@ -222,7 +179,7 @@ public final class GroupCoordinator {
         if (noGroupsYet()) return Future.succeededFuture(List.of());
         return ensureReady().compose(v -> {
             List<Future<T>> all = new ArrayList<>();
-            for (GroupShard s : shards) if (s != null) all.add(onShard(s, call));
+            for (GroupShard s : shards.all()) all.add(onShard(s, call));
             return Future.all(all).map(cf -> all.stream().map(Future::result).toList());
         });
     }
@@ -331,8 +288,6 @@ public final class GroupCoordinator {
 
     public Future<Void> stop() {
         if (retentionTimer >= 0) vertx.cancelTimer(retentionTimer);
-        List<Future<Void>> all = new ArrayList<>();
-        for (String id : deploymentIds) if (id != null) all.add(deployer.undeploy(id));
-        return Future.all(all).mapEmpty();
+        return shards.stop();
     }
 }

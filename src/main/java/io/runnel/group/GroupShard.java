@@ -41,7 +41,6 @@ import org.apache.kafka.common.message.SyncGroupRequestData;
 import org.apache.kafka.common.message.SyncGroupResponseData;
 import org.apache.kafka.common.protocol.Errors;
 import org.apache.kafka.common.record.internal.ControlRecordType;
-import org.apache.kafka.common.record.internal.MemoryRecords;
 import org.apache.kafka.common.record.internal.Record;
 import org.apache.kafka.common.record.internal.RecordBatch;
 import org.apache.kafka.common.utils.Time;
@@ -105,31 +104,24 @@ final class GroupShard extends VerticleBase {
 
     /** Replays the partition: the latest record per key wins; groups come back Empty, with their generation. */
     private Future<Void> load(long from) {
-        if (from >= partition.logEndOffset()) {
+        return partition.replay(from, Limits.GROUP_LOAD_READ_BYTES, this::load).onSuccess(v -> {
             if (!groups.isEmpty() || !offsets.isEmpty()) {
                 LOG.info("Loaded {} group(s) and the offsets of {} from {}", groups.size(), offsets.size(), partition.topicPartition());
             }
-            return Future.succeededFuture();
-        }
-        return partition.read(from, Limits.GROUP_LOAD_READ_BYTES, true).compose(rr -> {
-            long next = from;
-            for (RecordBatch b : MemoryRecords.readableRecords(rr.records()).batches()) {
-                if (b.isControlBatch()) {
-                    for (Record r : b) {
-                        ControlRecordType type = ControlRecordType.parse(r.key());
-                        if (type == ControlRecordType.COMMIT || type == ControlRecordType.ABORT) {
-                            transactionEnded(b.producerId(), type == ControlRecordType.COMMIT);
-                        }
-                    }
-                } else if (b.isTransactional()) {
-                    for (Record r : b) pendTxnOffset(b.producerId(), OffsetRecords.decode(r));
-                } else {
-                    for (Record r : b) apply(OffsetRecords.decode(r));
-                }
-                next = b.lastOffset() + 1;
-            }
-            return load(next);
         });
+    }
+
+    private void load(RecordBatch b) {
+        if (b.isControlBatch()) {
+            for (Record r : b) {
+                ControlRecordType type = ControlRecordType.parse(r.key());
+                if (type == ControlRecordType.COMMIT || type == ControlRecordType.ABORT) transactionEnded(b.producerId(), type == ControlRecordType.COMMIT);
+            }
+        } else if (b.isTransactional()) {
+            for (Record r : b) pendTxnOffset(b.producerId(), OffsetRecords.decode(r));
+        } else {
+            for (Record r : b) apply(OffsetRecords.decode(r));
+        }
     }
 
     private void apply(OffsetRecords.Entry e) {

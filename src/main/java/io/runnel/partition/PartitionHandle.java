@@ -25,6 +25,8 @@ import org.apache.kafka.common.errors.NotEnoughReplicasAfterAppendException;
 import org.apache.kafka.common.errors.NotLeaderOrFollowerException;
 import org.apache.kafka.common.errors.OffsetOutOfRangeException;
 import org.apache.kafka.common.errors.TimeoutException;
+import org.apache.kafka.common.record.internal.MemoryRecords;
+import org.apache.kafka.common.record.internal.RecordBatch;
 import org.apache.kafka.common.requests.ListOffsetsRequest;
 
 /**
@@ -136,6 +138,23 @@ public final class PartitionHandle {
         return call(l -> {
             verticle.requireLeader();
             return l.read(offset, maxBytes, minOneBatch, verticle.highWatermark());
+        });
+    }
+
+    /**
+     * Reads every batch from {@code from} to the log end (the high watermark for what it reads, on the leader), in
+     * reads of {@code chunkBytes}, and hands each to {@code visitor} on the caller's context: how a coordinator's
+     * shard rebuilds its state from its partition.
+     */
+    public Future<Void> replay(long from, int chunkBytes, Consumer<RecordBatch> visitor) {
+        if (from >= logEndOffset()) return Future.succeededFuture();
+        return read(from, chunkBytes, true).compose(rr -> {
+            long next = from;
+            for (RecordBatch b : MemoryRecords.readableRecords(rr.records()).batches()) {
+                visitor.accept(b);
+                next = b.lastOffset() + 1;
+            }
+            return replay(next, chunkBytes, visitor);
         });
     }
 

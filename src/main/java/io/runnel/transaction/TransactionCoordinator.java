@@ -3,6 +3,7 @@ package io.runnel.transaction;
 import io.runnel.config.BrokerConfig;
 import io.runnel.partition.Deployer;
 import io.runnel.partition.InternalTopics;
+import io.runnel.partition.LeaderShards;
 import io.runnel.partition.LocalTopic;
 import io.runnel.partition.OnContext;
 import io.runnel.partition.TopicAdmin;
@@ -36,27 +37,29 @@ public final class TransactionCoordinator {
     private static final Logger LOG = LoggerFactory.getLogger(TransactionCoordinator.class);
 
     private final Vertx vertx;
-    private final Deployer deployer;
     private final TopicRegistry topics;
     private final TopicAdmin admin;
     private final TransactionSettings settings;
     private final Time time;
     private final Supplier<Future<Long>> producerIds;
     private final MarkerWriter markers;
-    private final List<TransactionShard> shards = new ArrayList<>();
-    private final List<String> deploymentIds = new ArrayList<>();
+    private final LeaderShards<TransactionShard> shards;
     private Future<Void> ready;
 
     public TransactionCoordinator(Vertx vertx, Deployer deployer, TopicRegistry topics, TopicAdmin admin, BrokerConfig config, Time time,
                                   Supplier<Future<Long>> producerIds, MarkerWriter markers) {
         this.vertx = vertx;
-        this.deployer = deployer;
         this.topics = topics;
         this.admin = admin;
         this.settings = TransactionSettings.from(config);
         this.time = time;
         this.producerIds = producerIds;
         this.markers = markers;
+        this.shards = new LeaderShards<>(vertx, deployer, TRANSACTION_TOPIC, handle -> {
+            LocalTopic t = topics.topic(TRANSACTION_TOPIC).orElseThrow();
+            int minIsr = Math.max(1, Math.min(t.config().minInsyncReplicas(), handle.placement().replicas().size()));
+            return new TransactionShard(handle, settings, minIsr, time, producerIds, markers);
+        });
     }
 
     /** Loads the transactional ids when {@code __transaction_state} exists already; otherwise it is created on first use. */
@@ -86,51 +89,9 @@ public final class TransactionCoordinator {
         return ready;
     }
 
+    /** A shard for each partition this broker leads, following leadership (see {@link LeaderShards}). */
     private Future<Void> deployShards(LocalTopic topic) {
-        Future<Void> done = reconcileShards(topic);
-        topics.onTopicChange(t -> {
-            if (TRANSACTION_TOPIC.equals(t.name())) vertx.runOnContext(v -> reconcileShards(t));
-        });
-        return done;
-    }
-
-    /** A shard for each partition this broker leads; a partition no longer led stops its shard (clients find the new one). */
-    private synchronized Future<Void> reconcileShards(LocalTopic topic) {
-        List<Future<?>> changes = new ArrayList<>();
-        for (int p = 0; p < topic.partitions().size(); p++) {
-            var handle = topic.partitions().get(p);
-            boolean lead = handle != null && handle.isLeader();
-            while (shards.size() <= p) {
-                shards.add(null);
-                deploymentIds.add(null);
-            }
-            TransactionShard running = shards.get(p);
-            if (lead && running == null) {
-                int minIsr = Math.min(topic.config().minInsyncReplicas(), handle.placement().replicas().size());
-                TransactionShard shard = new TransactionShard(handle, settings, Math.max(1, minIsr), time, producerIds, markers);
-                shards.set(p, shard);
-                int index = p;
-                changes.add(deployer.deploy(shard).onSuccess(id -> {
-                    synchronized (this) {
-                        deploymentIds.set(index, id);
-                    }
-                }).onFailure(e -> {
-                    synchronized (this) {
-                        if (shards.get(index) == shard) shards.set(index, null);
-                    }
-                    LOG.warn("The transaction coordinator shard of {}-{} did not start", TRANSACTION_TOPIC, index, e);
-                }));
-            } else if (!lead && running != null) {
-                String id = deploymentIds.get(p);
-                shards.set(p, null);
-                deploymentIds.set(p, null);
-                if (id != null) changes.add(deployer.undeploy(id));
-                LOG.info("This broker no longer coordinates the transactions of {}-{}", TRANSACTION_TOPIC, p);
-            }
-        }
-        // A shard that did not start was logged and is retried at the next change of the topic (its partition's
-        // leadership moved while it loaded, say): the coordinator, and the broker's start, go on without it.
-        return Future.join(changes).transform(ar -> Future.succeededFuture());
+        return shards.follow(topic, topics);
     }
 
     int partitionFor(String transactionalId) {
@@ -147,11 +108,7 @@ public final class TransactionCoordinator {
 
     private <T> Future<T> onTxn(String transactionalId, Function<TransactionShard, Future<T>> call) {
         return ensureReady().compose(v -> {
-            TransactionShard shard;
-            synchronized (this) {
-                int p = partitionFor(transactionalId);
-                shard = p < shards.size() ? shards.get(p) : null;
-            }
+            TransactionShard shard = shards.shard(partitionFor(transactionalId));
             if (shard == null) {
                 return Future.failedFuture(new NotCoordinatorException("Transactional id " + transactionalId + " is coordinated by broker "
                         + coordinatorNode(transactionalId)));
@@ -183,9 +140,7 @@ public final class TransactionCoordinator {
         if (topics.topic(TRANSACTION_TOPIC).isEmpty()) return Future.succeededFuture(List.of());
         return ensureReady().compose(v -> {
             List<Future<List<TxnMetadata>>> all = new ArrayList<>();
-            synchronized (this) {
-                for (TransactionShard s : shards) if (s != null) all.add(OnContext.compose(s.context(), () -> Future.succeededFuture(s.list())));
-            }
+            for (TransactionShard s : shards.all()) all.add(OnContext.compose(s.context(), () -> Future.succeededFuture(s.list())));
             return Future.all(all).map(cf -> all.stream().flatMap(f -> f.result().stream()).toList());
         });
     }
@@ -195,10 +150,6 @@ public final class TransactionCoordinator {
     }
 
     public Future<Void> stop() {
-        List<Future<Void>> all = new ArrayList<>();
-        synchronized (this) {
-            for (String id : deploymentIds) if (id != null) all.add(deployer.undeploy(id));
-        }
-        return Future.all(all).mapEmpty();
+        return shards.stop();
     }
 }

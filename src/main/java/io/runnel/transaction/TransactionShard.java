@@ -23,7 +23,6 @@ import org.apache.kafka.common.errors.InvalidTxnTimeoutException;
 import org.apache.kafka.common.errors.NotCoordinatorException;
 import org.apache.kafka.common.errors.NotLeaderOrFollowerException;
 import org.apache.kafka.common.errors.ProducerFencedException;
-import org.apache.kafka.common.record.internal.MemoryRecords;
 import org.apache.kafka.common.record.internal.Record;
 import org.apache.kafka.common.record.internal.RecordBatch;
 import org.apache.kafka.common.utils.Time;
@@ -105,22 +104,15 @@ final class TransactionShard extends VerticleBase {
 
     /** Replays the partition: the latest record per id wins. */
     private Future<Void> load(long from) {
-        if (from >= partition.logEndOffset()) {
-            if (!txns.isEmpty()) LOG.info("Loaded {} transactional id(s) from {}", txns.size(), partition.topicPartition());
-            return Future.succeededFuture();
-        }
-        return partition.read(from, Limits.GROUP_LOAD_READ_BYTES, true).compose(rr -> {
-            long next = from;
-            for (RecordBatch b : MemoryRecords.readableRecords(rr.records()).batches()) {
-                for (Record r : b) {
-                    TxnRecords.Entry e = TxnRecords.decode(r);
-                    if (e == null) continue;
-                    if (e.metadata() == null) txns.remove(e.transactionalId());
-                    else txns.put(e.transactionalId(), e.metadata());
-                }
-                next = b.lastOffset() + 1;
+        return partition.replay(from, Limits.GROUP_LOAD_READ_BYTES, b -> {
+            for (Record r : b) {
+                TxnRecords.Entry e = TxnRecords.decode(r);
+                if (e == null) continue;
+                if (e.metadata() == null) txns.remove(e.transactionalId());
+                else txns.put(e.transactionalId(), e.metadata());
             }
-            return load(next);
+        }).onSuccess(v -> {
+            if (!txns.isEmpty()) LOG.info("Loaded {} transactional id(s) from {}", txns.size(), partition.topicPartition());
         });
     }
 
@@ -253,18 +245,12 @@ final class TransactionShard extends VerticleBase {
         boolean committing = state == TxnState.PREPARE_COMMIT || state == TxnState.COMPLETE_COMMIT;
         boolean aborting = state == TxnState.PREPARE_ABORT || state == TxnState.COMPLETE_ABORT;
         if (committing || aborting) {
-            if (committing != commit) {
-                return Future.failedFuture(new InvalidTxnStateException("Transactional id " + id + " cannot " + (commit ? "commit" : "abort")
-                        + " in state " + state.kafkaName()));
-            }
+            if (committing != commit) return Future.failedFuture(cannotEnd(id, commit, state));
             // A retried EndTxn: answered at once when its markers are written, else told to retry.
             if (state == TxnState.COMPLETE_COMMIT || state == TxnState.COMPLETE_ABORT) return Future.succeededFuture();
             return Future.failedFuture(new ConcurrentTransactionsException("The transaction of " + id + " is being completed"));
         }
-        if (state != TxnState.ONGOING) {
-            return Future.failedFuture(new InvalidTxnStateException("Transactional id " + id + " cannot " + (commit ? "commit" : "abort")
-                    + " in state " + state.kafkaName()));
-        }
+        if (state != TxnState.ONGOING) return Future.failedFuture(cannotEnd(id, commit, state));
         if (pending.contains(id)) {
             return Future.failedFuture(new ConcurrentTransactionsException("Transactional id " + id + " has a change in progress"));
         }
@@ -274,6 +260,10 @@ final class TransactionShard extends VerticleBase {
             complete(stored);
             return null;
         });
+    }
+
+    private static InvalidTxnStateException cannotEnd(String id, boolean commit, TxnState state) {
+        return new InvalidTxnStateException("Transactional id " + id + " cannot " + (commit ? "commit" : "abort") + " in state " + state.kafkaName());
     }
 
     /**
