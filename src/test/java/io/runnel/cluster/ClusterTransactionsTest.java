@@ -46,9 +46,14 @@ class ClusterTransactionsTest {
             try (Admin admin = KafkaClients.admin(cluster.bootstrap())) {
                 await().atMost(Duration.ofSeconds(30)).until(() -> admin.describeCluster().nodes().get().size() == 3);
                 admin.createTopics(List.of(new NewTopic("ledger", PARTITIONS, (short) 3))).all().get(30, TimeUnit.SECONDS);
-                Set<Integer> leaders = new HashSet<>();
-                for (TopicPartitionInfo p : admin.describeTopics(List.of("ledger")).allTopicNames().get().get("ledger").partitions()) leaders.add(p.leader().id());
-                assertThat(leaders).as("the partitions' leaders").hasSize(3);
+                // Any broker may answer: wait until the one asked has the topic (CreateTopics waited for its own broker only).
+                await().atMost(Duration.ofSeconds(30)).ignoreExceptions().untilAsserted(() -> {
+                    Set<Integer> leaders = new HashSet<>();
+                    for (TopicPartitionInfo p : admin.describeTopics(List.of("ledger")).allTopicNames().get(10, TimeUnit.SECONDS).get("ledger").partitions()) {
+                        leaders.add(p.leader().id());
+                    }
+                    assertThat(leaders).as("the partitions' leaders").hasSize(3);
+                });
             }
             try (KafkaProducer<String, String> p = producer(cluster)) {
                 p.initTransactions();
@@ -78,9 +83,13 @@ class ClusterTransactionsTest {
     private static int coordinatorFromMetadata(LocalCluster cluster) throws Exception {
         int partition = Utils.abs("ledger-app".hashCode()) % 5; // transaction.state.log.num.partitions of the test brokers
         try (Admin admin = KafkaClients.admin(cluster.bootstrap())) {
-            Node leader = admin.describeTopics(List.of("__transaction_state")).allTopicNames().get(30, TimeUnit.SECONDS).get("__transaction_state")
-                    .partitions().get(partition).leader();
-            return leader.id();
+            Node[] leader = new Node[1];
+            await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> {
+                leader[0] = admin.describeTopics(List.of("__transaction_state")).allTopicNames().get(10, TimeUnit.SECONDS).get("__transaction_state")
+                        .partitions().get(partition).leader();
+                return leader[0] != null;
+            });
+            return leader[0].id();
         }
     }
 
