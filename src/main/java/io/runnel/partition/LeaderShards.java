@@ -61,9 +61,13 @@ public final class LeaderShards<S extends VerticleBase> {
                 shards.set(p, shard);
                 int index = p;
                 changes.add(deployer.deploy(shard).onSuccess(id -> {
+                    boolean current;
                     synchronized (this) {
-                        deploymentIds.set(index, id);
+                        current = shards.get(index) == shard;
+                        if (current) deploymentIds.set(index, id);
                     }
+                    // The partition's leadership moved while the shard started: it must not keep running here.
+                    if (!current) deployer.undeploy(id);
                 }).onFailure(e -> {
                     synchronized (this) {
                         if (shards.get(index) == shard) shards.set(index, null);

@@ -154,6 +154,12 @@ public final class PartitionHandle {
                 visitor.accept(b);
                 next = b.lastOffset() + 1;
             }
+            if (next == from) {
+                // Nothing below the high watermark yet (a new leader whose followers have not caught up): wait for it
+                // to pass, rather than read again at once.
+                long at = next;
+                return awaitDataAfter(at, Promise.promise().future()).compose(v -> replay(at, chunkBytes, visitor));
+            }
             return replay(next, chunkBytes, visitor);
         });
     }
