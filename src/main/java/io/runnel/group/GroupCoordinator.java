@@ -224,10 +224,7 @@ public final class GroupCoordinator {
         return onGroup(groupId, s -> {
             Errors e = s.validateCommit(groupId, generation, memberId);
             if (e != Errors.NONE) return Future.succeededFuture(e);
-            Map<TopicPartition, Committed> stored = new LinkedHashMap<>();
-            long now = time.milliseconds();
-            commits.forEach((tp, c) -> stored.put(tp, new Committed(c.offset(), c.leaderEpoch(), c.metadata(), now)));
-            return s.commit(groupId, stored).map(v -> Errors.NONE);
+            return s.commit(groupId, stored(commits)).map(v -> Errors.NONE);
         });
     }
 
@@ -241,11 +238,16 @@ public final class GroupCoordinator {
         return onGroup(groupId, s -> {
             Errors e = s.validateCommit(groupId, generation, memberId);
             if (e != Errors.NONE) return Future.succeededFuture(e);
-            Map<TopicPartition, Committed> stored = new LinkedHashMap<>();
-            long now = time.milliseconds();
-            commits.forEach((tp, c) -> stored.put(tp, new Committed(c.offset(), c.leaderEpoch(), c.metadata(), now)));
-            return s.commitInTransaction(groupId, producerId, producerEpoch, stored).map(v -> Errors.NONE);
+            return s.commitInTransaction(groupId, producerId, producerEpoch, stored(commits)).map(v -> Errors.NONE);
         });
+    }
+
+    /** The offsets as stored, stamped with the time of the commit. */
+    private Map<TopicPartition, Committed> stored(Map<TopicPartition, CommittedOffset> commits) {
+        Map<TopicPartition, Committed> stored = new LinkedHashMap<>();
+        long now = time.milliseconds();
+        commits.forEach((tp, c) -> stored.put(tp, new Committed(c.offset(), c.leaderEpoch(), c.metadata(), now)));
+        return stored;
     }
 
     /** The group's partitions whose offsets were committed in a transaction that has not ended yet. */

@@ -5,13 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.runnel.testkit.BrokerPerTest;
 import io.runnel.testkit.KafkaClients;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.Test;
 
@@ -29,17 +24,7 @@ class KafkaJsTransactionsTest extends BrokerPerTest {
         assertThat(p.exitValue()).as("node output:%n%s", out).isZero();
         assertThat(out).contains("\"outcomes\":[\"committed\",\"aborted\",\"committed\"]");
 
-        List<TopicPartition> tps = List.of(new TopicPartition("kjs-txn", 0), new TopicPartition("kjs-txn", 1));
-        List<String> seen = new ArrayList<>();
-        try (KafkaConsumer<String, String> c = KafkaClients.consumer(broker.bootstrapServers(), Map.of(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"))) {
-            c.assign(tps);
-            c.seekToBeginning(tps);
-            Map<TopicPartition, Long> end = c.endOffsets(tps);
-            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-            while (tps.stream().anyMatch(tp -> c.position(tp) < end.get(tp)) && System.nanoTime() < deadline) {
-                c.poll(Duration.ofMillis(200)).forEach(r -> seen.add(r.value()));
-            }
-        }
+        List<String> seen = KafkaClients.committedValues(broker.bootstrapServers(), List.of(new TopicPartition("kjs-txn", 0), new TopicPartition("kjs-txn", 1)));
         assertThat(seen).containsExactlyInAnyOrder("c0", "c1", "c2", "c3");
     }
 }

@@ -13,6 +13,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
@@ -63,6 +64,30 @@ public final class KafkaClients {
         p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 30_000);
         return Admin.create(p);
+    }
+
+    /**
+     * Every record of {@code partitions} from their start to their end offsets (the last stable offset for
+     * {@code isolation} read_committed, the high watermark for read_uncommitted), read by a consumer of that isolation;
+     * bounded by 30 seconds, after which it asserts nothing and returns what it read.
+     */
+    public static List<ConsumerRecord<String, String>> readToEnd(String bootstrap, String isolation, List<TopicPartition> partitions) {
+        try (KafkaConsumer<String, String> c = consumer(bootstrap, Map.of(ConsumerConfig.ISOLATION_LEVEL_CONFIG, isolation))) {
+            c.assign(partitions);
+            c.seekToBeginning(partitions);
+            Map<TopicPartition, Long> end = c.endOffsets(partitions);
+            List<ConsumerRecord<String, String>> out = new ArrayList<>();
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (partitions.stream().anyMatch(tp -> c.position(tp) < end.get(tp)) && System.nanoTime() < deadline) {
+                c.poll(Duration.ofMillis(200)).forEach(out::add);
+            }
+            return out;
+        }
+    }
+
+    /** {@link #readToEnd} with read_committed, the records' values. */
+    public static List<String> committedValues(String bootstrap, List<TopicPartition> partitions) {
+        return readToEnd(bootstrap, "read_committed", partitions).stream().map(ConsumerRecord::value).toList();
     }
 
     /** Polls until {@code count} records have arrived or 30 seconds have passed. */
