@@ -87,7 +87,7 @@ final class ApMetadataFeed implements MetadataFeed {
 
     /** Reads both maps, swapping the topics in without emptying the copy first (an image meanwhile misses none). */
     private void read() {
-        take(Map.copyOf(topics), readTopics());
+        take(Map.copyOf(topics), readTopics(), true);
         deletedMap.keySet().forEach(k -> deleted.add(Uuid.fromString(k)));
     }
 
@@ -99,9 +99,10 @@ final class ApMetadataFeed implements MetadataFeed {
 
     /**
      * Makes the copy what {@code read} says, except for entries an event changed since {@code before} was taken
-     * (the event is newer than the read). Returns whether anything changed.
+     * (the event is newer than the read); entries missing from {@code read} are removed only with {@code removals}.
+     * Returns whether anything changed.
      */
-    private boolean take(Map<String, Entry> before, Map<String, String> read) {
+    private boolean take(Map<String, Entry> before, Map<String, String> read, boolean removals) {
         boolean changed = false;
         for (var e : read.entrySet()) {
             Entry was = before.get(e.getKey());
@@ -110,7 +111,7 @@ final class ApMetadataFeed implements MetadataFeed {
             changed |= was == null ? topics.putIfAbsent(e.getKey(), next) == null : topics.replace(e.getKey(), was, next);
         }
         for (var e : before.entrySet()) {
-            if (!read.containsKey(e.getKey())) changed |= topics.remove(e.getKey(), e.getValue());
+            if (removals && !read.containsKey(e.getKey())) changed |= topics.remove(e.getKey(), e.getValue());
         }
         return changed;
     }
@@ -119,9 +120,10 @@ final class ApMetadataFeed implements MetadataFeed {
     private void check() {
         if (listener == null || !checking.compareAndSet(false, true)) return;
         member.vertx().executeBlocking(() -> {
-            if (!member.isClusterSafe()) return false; // migrating: a read now may miss entries
+            // While partitions migrate (or a backup has no owner), a read may miss entries: then it only adds and updates.
+            boolean safe = member.isClusterSafe();
             Map<String, Entry> before = Map.copyOf(topics);
-            boolean changed = take(before, readTopics());
+            boolean changed = take(before, readTopics(), safe);
             for (String k : deletedMap.keySet()) changed |= deleted.add(Uuid.fromString(k));
             return changed;
         }, false).onComplete(ar -> {

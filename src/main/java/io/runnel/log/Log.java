@@ -271,8 +271,11 @@ public final class Log {
     public SliceResult slice(long offset, int maxBytes, boolean minOneBatch, long upTo) throws IOException {
         long start = logStartOffset;
         long end = Math.min(logEndOffset, upTo);
-        if (offset < start || offset > end) {
-            throw new OffsetOutOfRangeException("Offset " + offset + " is outside the log's range [" + start + ", " + end + "] in " + dir.getFileName());
+        // Out of range only outside the log; between the bound (a consumer's high watermark, which lags on a new
+        // leader until its followers fetch) and the log end there is nothing to read yet, as in Kafka's LocalLog.read.
+        if (offset < start || offset > logEndOffset) {
+            throw new OffsetOutOfRangeException("Offset " + offset + " is outside the log's range [" + start + ", " + logEndOffset + "] in "
+                    + dir.getFileName());
         }
         if (offset < end) {
             for (Map.Entry<Long, Segment> e = segments.floorEntry(offset); e != null; e = segments.higherEntry(e.getKey())) {
