@@ -205,17 +205,25 @@ final class TransactionShard extends VerticleBase {
         return m;
     }
 
+    /** {@link #current} as a future: its error fails it. */
+    private Future<TxnMetadata> currentFuture(String id, long producerId, short epoch) {
+        try {
+            return Future.succeededFuture(current(id, producerId, epoch));
+        } catch (RuntimeException e) {
+            return Future.failedFuture(e);
+        }
+    }
+
     // ------------------------------------------------------------------------------------ AddPartitionsToTxn
 
     /** Adds partitions to the id's transaction, opening it if none is open. */
     Future<Void> addPartitions(String id, long producerId, short epoch, Set<TopicPartition> partitions) {
         assert onContext() : "transaction shard called off its event loop";
-        TxnMetadata m;
-        try {
-            m = current(id, producerId, epoch);
-        } catch (RuntimeException e) {
-            return Future.failedFuture(e);
-        }
+        return currentFuture(id, producerId, epoch).compose(m -> addPartitions(m, partitions));
+    }
+
+    private Future<Void> addPartitions(TxnMetadata m, Set<TopicPartition> partitions) {
+        String id = m.transactionalId();
         if (pending.contains(id) || m.state().preparing()) {
             return Future.failedFuture(new ConcurrentTransactionsException("The last transaction of " + id + " is still being completed"));
         }
@@ -235,12 +243,11 @@ final class TransactionShard extends VerticleBase {
      */
     Future<Void> endTransaction(String id, long producerId, short epoch, boolean commit) {
         assert onContext() : "transaction shard called off its event loop";
-        TxnMetadata m;
-        try {
-            m = current(id, producerId, epoch);
-        } catch (RuntimeException e) {
-            return Future.failedFuture(e);
-        }
+        return currentFuture(id, producerId, epoch).compose(m -> endTransaction(m, commit));
+    }
+
+    private Future<Void> endTransaction(TxnMetadata m, boolean commit) {
+        String id = m.transactionalId();
         TxnState state = m.state();
         boolean committing = state == TxnState.PREPARE_COMMIT || state == TxnState.COMPLETE_COMMIT;
         boolean aborting = state == TxnState.PREPARE_ABORT || state == TxnState.COMPLETE_ABORT;

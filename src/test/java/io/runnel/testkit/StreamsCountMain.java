@@ -51,13 +51,16 @@ public final class StreamsCountMain {
         p.put(StreamsConfig.consumerPrefix(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG), 1000);
         p.put(StreamsConfig.consumerPrefix(ConsumerConfig.MAX_POLL_RECORDS_CONFIG), 10);
         CountDownLatch running = new CountDownLatch(1);
+        CountDownLatch ended = new CountDownLatch(1);
         try (KafkaStreams streams = new KafkaStreams(b.build(), p)) {
             streams.setStateListener((next, old) -> {
                 if (next == KafkaStreams.State.RUNNING) running.countDown();
+                if (next == KafkaStreams.State.ERROR || next == KafkaStreams.State.NOT_RUNNING) ended.countDown();
             });
             streams.start();
             if (running.await(60, TimeUnit.SECONDS)) System.out.println("RUNNING");
-            Thread.sleep(Duration.ofSeconds(120).toMillis()); // the process's bounded lifetime; tests kill it sooner
+            // Until the application fails or stops, for at most the process's bounded lifetime; tests kill it sooner.
+            if (!ended.await(120, TimeUnit.SECONDS)) System.out.println("LIFETIME OVER");
             streams.close(Duration.ofSeconds(5));
         }
     }
