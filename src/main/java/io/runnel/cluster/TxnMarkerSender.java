@@ -36,7 +36,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class TxnMarkerSender implements MarkerWriter {
     private static final Logger LOG = LoggerFactory.getLogger(TxnMarkerSender.class);
-    private static final short WRITE_TXN_MARKERS_VERSION = 1;
+    /** Version 2 carries the transaction's version (KIP-890). */
+    private static final short WRITE_TXN_MARKERS_VERSION = 2;
 
     private final Vertx vertx;
     private final Context context;
@@ -58,7 +59,8 @@ public final class TxnMarkerSender implements MarkerWriter {
     }
 
     @Override
-    public Future<Set<TopicPartition>> write(long producerId, short producerEpoch, int coordinatorEpoch, boolean commit, Set<TopicPartition> partitions) {
+    public Future<Set<TopicPartition>> write(long producerId, short producerEpoch, int coordinatorEpoch, boolean commit, byte transactionVersion,
+                                             Set<TopicPartition> partitions) {
         Set<TopicPartition> done = ConcurrentHashMap.newKeySet(); // local answers and remote ones come on different threads
         Map<Integer, List<TopicPartition>> remote = new HashMap<>();
         List<Future<?>> all = new ArrayList<>();
@@ -72,7 +74,7 @@ public final class TxnMarkerSender implements MarkerWriter {
             Optional<PartitionHandle> local = topics.partition(tp.topic(), tp.partition());
             if (leader == self && local.isPresent()) {
                 Acks acks = Acks.all(topic.get().config().minInsyncReplicas(), requestTimeoutMs);
-                all.add(local.get().appendMarker(producerId, producerEpoch, coordinatorEpoch, commit, acks).onComplete(ar -> {
+                all.add(local.get().appendMarker(producerId, producerEpoch, coordinatorEpoch, commit, transactionVersion, acks).onComplete(ar -> {
                     if (ar.succeeded()) done.add(tp);
                     else LOG.debug("Marker of producer {} in {} not written: {}", producerId, tp, ar.cause().toString());
                 }));
@@ -80,19 +82,21 @@ public final class TxnMarkerSender implements MarkerWriter {
                 remote.computeIfAbsent(leader, k -> new ArrayList<>()).add(tp);
             }
         }
-        remote.forEach((broker, tps) -> all.add(sendTo(broker, producerId, producerEpoch, coordinatorEpoch, commit, tps).onSuccess(done::addAll)));
+        remote.forEach((broker, tps) -> all.add(sendTo(broker, producerId, producerEpoch, coordinatorEpoch, commit, transactionVersion, tps)
+                .onSuccess(done::addAll)));
         return Future.join(all).transform(x -> Future.succeededFuture(Set.copyOf(done)));
     }
 
     /** Sends one WriteTxnMarkers to {@code broker}, after the requests queued before it; completes with the partitions it wrote. */
-    private Future<Set<TopicPartition>> sendTo(int broker, long producerId, short epoch, int coordinatorEpoch, boolean commit, List<TopicPartition> tps) {
+    private Future<Set<TopicPartition>> sendTo(int broker, long producerId, short epoch, int coordinatorEpoch, boolean commit, byte transactionVersion,
+                                               List<TopicPartition> tps) {
         return OnContext.compose(context, () -> {
             Future<?> before = tails.getOrDefault(broker, Future.succeededFuture());
             Future<Set<TopicPartition>> next = before.transform(x -> {
                 BrokerClient client = client(broker);
                 if (client == null) return Future.succeededFuture(Set.of());
                 WriteTxnMarkersRequest request = new WriteTxnMarkersRequest.Builder(List.of(new WriteTxnMarkersRequest.TxnMarkerEntry(producerId, epoch,
-                        coordinatorEpoch, commit ? TransactionResult.COMMIT : TransactionResult.ABORT, tps, (short) 0))).build(WRITE_TXN_MARKERS_VERSION);
+                        coordinatorEpoch, commit ? TransactionResult.COMMIT : TransactionResult.ABORT, tps, transactionVersion))).build(WRITE_TXN_MARKERS_VERSION);
                 return client.<WriteTxnMarkersResponse>send(request, WRITE_TXN_MARKERS_VERSION).map(TxnMarkerSender::written)
                         .recover(e -> {
                             LOG.debug("WriteTxnMarkers to broker {} failed: {}", broker, e.toString());

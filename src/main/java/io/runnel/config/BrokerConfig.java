@@ -162,6 +162,14 @@ public final class BrokerConfig {
     public static final ConfigKey<Integer> TRANSACTION_ABORT_TIMED_OUT_TRANSACTION_CLEANUP_INTERVAL_MS = intKey(
             "transaction.abort.timed.out.transaction.cleanup.interval.ms", 10_000, 1, Integer.MAX_VALUE,
             "How often the coordinator aborts the transactions open for longer than their timeout (and fences their producers).");
+    public static final ConfigKey<Integer> TRANSACTION_VERSION = intKey("transaction.version", 2, 1, 2,
+            "The finalized transaction.version feature ApiVersions advertises (Kafka sets it with kafka-features.sh): 2 lets Kafka 4 clients use "
+                    + "transactions version 2 (KIP-890: partitions join through their leaders, the epoch is bumped with every transaction); "
+                    + "1 keeps every client on version 1. Clients that do not know the feature use version 1 either way.");
+    public static final ConfigKey<Boolean> TRANSACTION_PARTITION_VERIFICATION_ENABLE = boolKey("transaction.partition.verification.enable", true,
+            "Whether a partition leader asks the transaction coordinator that a transactional producer's partition joined its transaction "
+                    + "before it takes the transaction's first records (KIP-890 part 1); a late or stray write then fails instead of "
+                    + "leaving a transaction open in the partition for good.");
 
     /** Every broker key, in the order of {@code conf/broker.properties}. */
     public static final List<ConfigKey<?>> KEYS = List.of(NODE_ID, LISTENERS, ADVERTISED_LISTENERS, LOG_DIRS,
@@ -174,7 +182,7 @@ public final class BrokerConfig {
             OFFSET_METADATA_MAX_BYTES, GROUP_CONSUMER_SESSION_TIMEOUT_MS, GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS,
             TRANSACTION_STATE_LOG_NUM_PARTITIONS, TRANSACTION_STATE_LOG_REPLICATION_FACTOR, TRANSACTION_STATE_LOG_MIN_ISR,
             TRANSACTION_STATE_LOG_SEGMENT_BYTES, TRANSACTION_MAX_TIMEOUT_MS, TRANSACTIONAL_ID_EXPIRATION_MS,
-            TRANSACTION_ABORT_TIMED_OUT_TRANSACTION_CLEANUP_INTERVAL_MS, HTTP_HOST, HTTP_PORT, HTTP_CORS_ALLOWED_ORIGINS,
+            TRANSACTION_ABORT_TIMED_OUT_TRANSACTION_CLEANUP_INTERVAL_MS, TRANSACTION_VERSION, TRANSACTION_PARTITION_VERIFICATION_ENABLE, HTTP_HOST, HTTP_PORT, HTTP_CORS_ALLOWED_ORIGINS,
             CLUSTER_MEMBERS, CLUSTER_HOST, CLUSTER_PORT, CLUSTER_NAME, CLUSTER_CP_MEMBER_COUNT,
             REPLICA_LAG_TIME_MAX_MS, REPLICA_SOCKET_TIMEOUT_MS, MIN_INSYNC_REPLICAS, UNCLEAN_LEADER_ELECTION_ENABLE,
             AUTO_LEADER_REBALANCE_ENABLE, LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS, LEADER_IMBALANCE_PER_BROKER_PERCENTAGE);

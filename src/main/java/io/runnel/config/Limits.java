@@ -251,6 +251,21 @@ public final class Limits {
     /** Pause, in ms, before a transaction coordinator writes again the markers a partition did not take (its leader moved, say). */
     public static final long TXN_MARKER_RETRY_MS = 200;
 
+    /**
+     * Transactional ids whose partition check (KIP-890 verification, or a version 2 add) waits for the next
+     * AddPartitionsToTxn request to one coordinator broker while one is in flight. Each is a producer's first write to a
+     * partition in a transaction, so the queue holds at most one entry per active transactional producer; past the bound
+     * a check is answered CONCURRENT_TRANSACTIONS (retried by the producer) rather than held.
+     */
+    public static final int TXN_VERIFICATIONS_QUEUED_PER_BROKER = 10_000;
+
+    /**
+     * Producers per partition whose transaction check is in progress (a verification guard, Kafka's
+     * VerificationStateEntry). An entry lives from the check's start to the transaction's first append or its marker;
+     * past the bound the oldest is dropped, and its producer's write then fails INVALID_TXN_STATE instead of being held.
+     */
+    public static final int TXN_VERIFICATION_GUARDS_PER_PARTITION = 10_000;
+
     // ---- WebSocket subscriptions (package http) ----
 
     /** Pause, in ms, before a subscription parks again when a wake-up found nothing to read (its partition's waits were full). */

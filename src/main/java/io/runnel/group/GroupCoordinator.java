@@ -10,6 +10,7 @@ import io.runnel.partition.LocalTopic;
 import io.runnel.partition.OnContext;
 import io.runnel.partition.TopicAdmin;
 import io.runnel.partition.TopicRegistry;
+import io.runnel.partition.TxnVerification;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.util.ArrayList;
@@ -231,14 +232,15 @@ public final class GroupCoordinator {
     /**
      * A commit inside a producer's transaction (TxnOffsetCommit): the member check as for any commit (skipped for a
      * producer without group membership, generation -1), then the offsets, which take effect with the transaction's
-     * COMMIT marker on the group's partition.
+     * COMMIT marker on the group's partition; {@code verification} is the transaction check's guard on that partition
+     * (see {@link TxnVerification}).
      */
     public Future<Errors> commitOffsetsInTransaction(String groupId, long producerId, short producerEpoch, int generation, String memberId,
-                                                     Map<TopicPartition, CommittedOffset> commits) {
+                                                     Map<TopicPartition, CommittedOffset> commits, TxnVerification verification) {
         return onGroup(groupId, s -> {
             Errors e = s.validateCommit(groupId, generation, memberId);
             if (e != Errors.NONE) return Future.succeededFuture(e);
-            return s.commitInTransaction(groupId, producerId, producerEpoch, stored(commits)).map(v -> Errors.NONE);
+            return s.commitInTransaction(groupId, producerId, producerEpoch, stored(commits), verification).map(v -> Errors.NONE);
         });
     }
 

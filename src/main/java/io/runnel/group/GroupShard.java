@@ -8,6 +8,7 @@ import io.runnel.group.OffsetRecords.Committed;
 import io.runnel.group.OffsetRecords.KeyValue;
 import io.runnel.partition.Acks;
 import io.runnel.partition.PartitionHandle;
+import io.runnel.partition.TxnVerification;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -32,12 +33,12 @@ import org.apache.kafka.common.errors.NotLeaderOrFollowerException;
 import org.apache.kafka.common.message.ConsumerGroupDescribeResponseData;
 import org.apache.kafka.common.message.ConsumerGroupHeartbeatRequestData;
 import org.apache.kafka.common.message.ConsumerGroupHeartbeatResponseData;
-import org.apache.kafka.common.message.JoinGroupRequestData.JoinGroupRequestProtocol;
 import org.apache.kafka.common.message.JoinGroupRequestData;
-import org.apache.kafka.common.message.JoinGroupResponseData.JoinGroupResponseMember;
+import org.apache.kafka.common.message.JoinGroupRequestData.JoinGroupRequestProtocol;
 import org.apache.kafka.common.message.JoinGroupResponseData;
-import org.apache.kafka.common.message.SyncGroupRequestData.SyncGroupRequestAssignment;
+import org.apache.kafka.common.message.JoinGroupResponseData.JoinGroupResponseMember;
 import org.apache.kafka.common.message.SyncGroupRequestData;
+import org.apache.kafka.common.message.SyncGroupRequestData.SyncGroupRequestAssignment;
 import org.apache.kafka.common.message.SyncGroupResponseData;
 import org.apache.kafka.common.protocol.Errors;
 import org.apache.kafka.common.record.internal.ControlRecordType;
@@ -182,13 +183,14 @@ final class GroupShard extends VerticleBase {
      * Stores offsets in {@code producerId}'s open transaction (TxnOffsetCommit, already validated): written as a
      * transactional batch of that producer and epoch, they take effect with the transaction's COMMIT marker.
      */
-    Future<Void> commitInTransaction(String groupId, long producerId, short producerEpoch, Map<TopicPartition, Committed> commits) {
+    Future<Void> commitInTransaction(String groupId, long producerId, short producerEpoch, Map<TopicPartition, Committed> commits,
+                                     TxnVerification verification) {
         assert onContext() : "group shard called off its event loop";
         if (commits.isEmpty()) return Future.succeededFuture();
         List<KeyValue> records = new ArrayList<>();
         commits.forEach((tp, c) -> records.add(new KeyValue(OffsetRecords.offsetKey(groupId, tp.topic(), tp.partition()), OffsetRecords.offsetValue(c))));
         ByteBuffer batch = OffsetRecords.transactionalBatch(records, time.milliseconds(), producerId, producerEpoch);
-        return partition.appendForCoordinator(batch, Acks.all(1, Limits.OFFSET_COMMIT_TIMEOUT_MS)).<Void>mapEmpty().recover(GroupShard::notCoordinator).map(v -> {
+        return partition.appendForCoordinator(batch, Acks.all(1, Limits.OFFSET_COMMIT_TIMEOUT_MS), verification).<Void>mapEmpty().recover(GroupShard::notCoordinator).map(v -> {
             pendingTxnOffsets.computeIfAbsent(producerId, p -> new HashMap<>()).computeIfAbsent(groupId, g -> new HashMap<>()).putAll(commits);
             return null;
         });

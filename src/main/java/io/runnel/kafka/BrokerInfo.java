@@ -9,6 +9,7 @@ import io.runnel.partition.ProducerIdManager;
 import io.runnel.partition.TopicAdmin;
 import io.runnel.partition.TopicRegistry;
 import io.runnel.transaction.TransactionCoordinator;
+import io.runnel.transaction.TxnVerifier;
 
 /**
  * What the Kafka API handlers need from the broker, handed over by {@code server.Broker} (the kafka package does
@@ -16,5 +17,5 @@ import io.runnel.transaction.TransactionCoordinator;
  */
 public record BrokerInfo(int nodeId, String clusterId, BrokerConfig config, DynamicBrokerConfig dynamicConfig, TopicRegistry topics,
                          TopicAdmin topicAdmin, ProducerIdManager producerIds, GroupCoordinator groups, TransactionCoordinator transactions,
-                         BrokerMetrics metrics, ClusterView cluster) {
+                         TxnVerifier txnVerifier, BrokerMetrics metrics, ClusterView cluster) {
 }

@@ -58,7 +58,12 @@ public final class PartitionHandle {
      * leader's log has them (acks 0 and 1); the buffer is modified in place.
      */
     public Future<AppendInfo> append(ByteBuffer records) {
-        return call(l -> verticle.append(records));
+        return append(records, TxnVerification.NONE);
+    }
+
+    /** {@link #append(ByteBuffer)} of a producer's write that may open its transaction here (see {@link TxnVerification}). */
+    public Future<AppendInfo> append(ByteBuffer records, TxnVerification verification) {
+        return call(l -> verticle.append(records, verification));
     }
 
     /**
@@ -76,8 +81,17 @@ public final class PartitionHandle {
      * A producer retries each of them (the idempotent producer without duplicates).
      */
     public Future<AppendInfo> append(ByteBuffer records, Acks acks) {
-        if (!acks.all()) return append(records);
-        return call(l -> verticle.appendForAll(records, acks.minInsyncReplicas())).compose(appended -> awaitReplicated(appended, acks));
+        return append(records, acks, TxnVerification.NONE);
+    }
+
+    /**
+     * {@link #append(ByteBuffer, Acks)} of a producer's write that may open its transaction here: fails
+     * INVALID_TXN_STATE, before writing, when it would open one without the coordinator's confirmation under a guard
+     * that is still current (see {@link TxnVerification}).
+     */
+    public Future<AppendInfo> append(ByteBuffer records, Acks acks, TxnVerification verification) {
+        if (!acks.all()) return append(records, verification);
+        return call(l -> verticle.appendForAll(records, acks.minInsyncReplicas(), verification)).compose(appended -> awaitReplicated(appended, acks));
     }
 
     /**
@@ -87,16 +101,26 @@ public final class PartitionHandle {
      * older than what the partition has seen.
      */
     public Future<AppendInfo> appendMarker(long producerId, short producerEpoch, int coordinatorEpoch, boolean commit, Acks acks) {
-        return call(l -> verticle.appendMarker(producerId, producerEpoch, coordinatorEpoch, commit, acks.minInsyncReplicas()))
+        return appendMarker(producerId, producerEpoch, coordinatorEpoch, commit, (byte) 0, acks);
+    }
+
+    /**
+     * {@link #appendMarker(long, short, int, boolean, Acks)} of a transaction of {@code transactionVersion}: a version 2
+     * marker must carry an epoch above its open transaction's records (INVALID_PRODUCER_EPOCH otherwise).
+     */
+    public Future<AppendInfo> appendMarker(long producerId, short producerEpoch, int coordinatorEpoch, boolean commit, byte transactionVersion, Acks acks) {
+        return call(l -> verticle.appendMarker(producerId, producerEpoch, coordinatorEpoch, commit, transactionVersion, acks.minInsyncReplicas()))
                 .compose(appended -> awaitReplicated(appended, acks));
     }
 
     /**
      * A coordinator's write in a producer's transaction (the group coordinator's TxnOffsetCommit), with acks=all: as
-     * {@link #append(ByteBuffer, Acks)}, but the batch's sequence number is not checked (only its producer epoch).
+     * {@link #append(ByteBuffer, Acks, TxnVerification)}, but the batch's sequence number is not checked (only its
+     * producer epoch).
      */
-    public Future<AppendInfo> appendForCoordinator(ByteBuffer records, Acks acks) {
-        return call(l -> verticle.appendForAll(records, acks.minInsyncReplicas(), true)).compose(appended -> awaitReplicated(appended, acks));
+    public Future<AppendInfo> appendForCoordinator(ByteBuffer records, Acks acks, TxnVerification verification) {
+        return call(l -> verticle.appendForAll(records, acks.minInsyncReplicas(), true, verification))
+                .compose(appended -> awaitReplicated(appended, acks));
     }
 
     private Future<AppendInfo> awaitReplicated(PartitionVerticle.Appended appended, Acks acks) {
@@ -230,6 +254,16 @@ public final class PartitionHandle {
     }
 
     /** The state of the producers that wrote here (DescribeProducers), on the leader. */
+    /**
+     * Starts the check of a transactional producer's write here (KIP-890, Kafka's maybeStartTransactionVerification):
+     * {@link TxnVerification#REQUIRED} when the producer has a transaction open here in {@code epoch} already (no
+     * check; should a marker close it meanwhile, the append fails INVALID_TXN_STATE), else the write's guard, to
+     * confirm with the coordinator and bring to {@link #append(ByteBuffer, Acks, TxnVerification)}.
+     */
+    public Future<TxnVerification> startTxnVerification(long producerId, short epoch) {
+        return call(l -> verticle.startTxnVerification(producerId, epoch));
+    }
+
     public Future<List<ProducerState>> producers() {
         return call(l -> {
             verticle.requireLeader();

@@ -30,6 +30,7 @@ import java.util.function.Consumer;
 import java.util.function.Function;
 import org.apache.kafka.common.InvalidRecordException;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.InvalidTxnStateException;
 import org.apache.kafka.common.errors.NotEnoughReplicasException;
 import org.apache.kafka.common.errors.NotLeaderOrFollowerException;
 import org.apache.kafka.common.record.internal.ControlRecordType;
@@ -459,19 +460,25 @@ public final class PartitionVerticle extends VerticleBase {
      * {@code minInsyncReplicas} are in sync (Kafka's Partition.appendRecordsToLeader checks the same, after the
      * leadership check).
      */
-    Appended appendForAll(ByteBuffer records, int minInsyncReplicas) throws IOException {
-        return appendForAll(records, minInsyncReplicas, false);
+    Appended appendForAll(ByteBuffer records, int minInsyncReplicas, TxnVerification verification) throws IOException {
+        return appendForAll(records, minInsyncReplicas, false, verification);
     }
 
-    /** {@link #appendForAll(ByteBuffer, int)}; {@code coordinator}: see {@link #append(ByteBuffer, boolean)}. */
-    Appended appendForAll(ByteBuffer records, int minInsyncReplicas, boolean coordinator) throws IOException {
+    /** {@link #appendForAll(ByteBuffer, int, TxnVerification)}; {@code coordinator}: see {@link #append(ByteBuffer, boolean, TxnVerification)}. */
+    Appended appendForAll(ByteBuffer records, int minInsyncReplicas, boolean coordinator, TxnVerification verification) throws IOException {
         requireLeader();
         Placement p = placement;
         if (p.isr().size() < minInsyncReplicas) {
             throw new NotEnoughReplicasException("The in-sync replicas of " + tp + " are " + p.isr() + ", fewer than min.insync.replicas "
                     + minInsyncReplicas);
         }
-        return new Appended(append(records, coordinator), p.leaderEpoch());
+        return new Appended(append(records, coordinator, verification), p.leaderEpoch());
+    }
+
+    /** See {@link PartitionHandle#startTxnVerification}. */
+    TxnVerification startTxnVerification(long producerId, short epoch) {
+        requireLeader();
+        return producers.hasOngoingTxn(producerId, epoch) ? TxnVerification.REQUIRED : TxnVerification.guarded(producers.verificationGuard(producerId));
     }
 
     /** Fails with NOT_LEADER_OR_FOLLOWER unless this replica leads, naming the leader when there is one. */
@@ -486,16 +493,19 @@ public final class PartitionVerticle extends VerticleBase {
      * Appends a producer's batches on this context: an idempotent producer's retried batch is answered with its
      * original offsets instead of being written again (see {@link ProducerStateTable}).
      */
-    AppendInfo append(ByteBuffer records) throws IOException {
-        return append(records, false);
+    AppendInfo append(ByteBuffer records, TxnVerification verification) throws IOException {
+        return append(records, false, verification);
     }
 
     /**
-     * {@link #append(ByteBuffer)}; a {@code coordinator}'s write in a producer's transaction (the group coordinator's
-     * TxnOffsetCommit) is checked for its producer epoch but not its sequence number, as Kafka checks sequences of
-     * clients' appends only.
+     * {@link #append(ByteBuffer, TxnVerification)}; a {@code coordinator}'s write in a producer's transaction (the
+     * group coordinator's TxnOffsetCommit) is checked for its producer epoch but not its sequence number, as Kafka
+     * checks sequences of clients' appends only. A transactional batch that would open its producer's transaction
+     * here needs the coordinator's confirmation when {@code verification} requires one (KIP-890, Kafka's
+     * UnifiedLog.analyzeAndValidateProducerState): without the producer's current guard it fails INVALID_TXN_STATE.
+     * A retried duplicate is answered before that check, as Kafka's.
      */
-    AppendInfo append(ByteBuffer records, boolean coordinator) throws IOException {
+    AppendInfo append(ByteBuffer records, boolean coordinator, TxnVerification verification) throws IOException {
         requireLeader();
         int at = records.position();
         boolean v2 = records.remaining() >= BatchHeader.SIZE && BatchHeader.magic(records, at) == RecordBatch.MAGIC_VALUE_V2;
@@ -523,6 +533,10 @@ public final class PartitionVerticle extends VerticleBase {
             return new AppendInfo(d.firstOffset(), d.lastOffset(), (int) (d.lastOffset() - d.firstOffset() + 1), RecordBatch.NO_TIMESTAMP, log.logStartOffset());
         }
         boolean transactional = BatchHeader.isTransactional(records, at);
+        if (transactional && verification.required() && !producers.hasOngoingTxn(pid, epoch) && !producers.verified(pid, verification.guard())) {
+            throw new InvalidTxnStateException("The batch of producer " + pid + " (epoch " + epoch + ") is not part of an ongoing transaction in " + tp
+                    + " that its coordinator confirmed");
+        }
         AppendInfo info = log.appendAsLeader(records, placement.leaderEpoch());
         producers.update(pid, epoch, firstSeq, lastSeq, info.firstOffset(), info.lastOffset(), transactional, time.milliseconds());
         afterAppend();
@@ -535,14 +549,15 @@ public final class PartitionVerticle extends VerticleBase {
      * writing, when the producer's epoch or the coordinator's epoch is older than the partition has seen, or when
      * fewer replicas than {@code minInsyncReplicas} are in sync (markers are written with acks=all, as Kafka's).
      */
-    Appended appendMarker(long producerId, short producerEpoch, int coordinatorEpoch, boolean commit, int minInsyncReplicas) throws IOException {
+    Appended appendMarker(long producerId, short producerEpoch, int coordinatorEpoch, boolean commit, byte transactionVersion, int minInsyncReplicas)
+            throws IOException {
         requireLeader();
         Placement p = placement;
         if (p.isr().size() < minInsyncReplicas) {
             throw new NotEnoughReplicasException("The in-sync replicas of " + tp + " are " + p.isr() + ", fewer than min.insync.replicas "
                     + minInsyncReplicas);
         }
-        producers.checkMarker(producerId, producerEpoch, coordinatorEpoch);
+        producers.checkMarker(producerId, producerEpoch, coordinatorEpoch, transactionVersion);
         long now = time.milliseconds();
         ByteBuffer marker = MemoryRecords.withEndTransactionMarker(now, producerId, producerEpoch,
                 new EndTransactionMarker(commit ? ControlRecordType.COMMIT : ControlRecordType.ABORT, coordinatorEpoch)).buffer();

@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -81,6 +82,18 @@ final class ProducerStateTable {
     }
 
     private final Map<Long, Entry> producers = new HashMap<>();
+    /**
+     * The transaction checks in progress (Kafka's VerificationStateEntry): producer id to the guard a check started
+     * with, until the transaction's first append here or a marker for the producer; at most
+     * {@link Limits#TXN_VERIFICATION_GUARDS_PER_PARTITION}, the oldest dropped first. Not in snapshots: a check does
+     * not outlive the leader.
+     */
+    private final LinkedHashMap<Long, Object> guards = new LinkedHashMap<>() {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<Long, Object> eldest) {
+            return size() > Limits.TXN_VERIFICATION_GUARDS_PER_PARTITION;
+        }
+    };
     /** The open transactions: first offset here to producer id. */
     private final TreeMap<Long, Long> open = new TreeMap<>();
     /**
@@ -115,6 +128,22 @@ final class ProducerStateTable {
         return Optional.empty();
     }
 
+    /** Whether {@code producerId} has a transaction open here in {@code epoch} (its batches need no check with the coordinator). */
+    boolean hasOngoingTxn(long producerId, short epoch) {
+        Entry e = producers.get(producerId);
+        return e != null && e.txnFirstOffset >= 0 && e.epoch == epoch;
+    }
+
+    /** The guard of the check of {@code producerId}'s transaction here: the one in progress, or a new one. */
+    Object verificationGuard(long producerId) {
+        return guards.computeIfAbsent(producerId, k -> new Object());
+    }
+
+    /** Whether {@code guard} is the producer's check in progress (no marker or first append came since it started). */
+    boolean verified(long producerId, Object guard) {
+        return guard != null && guards.get(producerId) == guard;
+    }
+
     /** Checks only the epoch of a batch from {@code producerId} (a coordinator's write); never a duplicate. */
     Optional<BatchMeta> checkEpoch(long producerId, short epoch) {
         Entry e = producers.get(producerId);
@@ -139,15 +168,25 @@ final class ProducerStateTable {
         if (transactional && e.txnFirstOffset < 0) {
             e.txnFirstOffset = firstOffset;
             open.put(firstOffset, producerId);
+            guards.remove(producerId);
         }
     }
 
-    /** Checks an end-transaction marker before it is written; throws Kafka's exception when it is fenced. */
-    void checkMarker(long producerId, short epoch, int coordinatorEpoch) {
+    /**
+     * Checks an end-transaction marker before it is written; throws Kafka's exception when it is fenced.
+     * {@code transactionVersion} is the transaction's (WriteTxnMarkers v2; 0 when the request does not say).
+     */
+    void checkMarker(long producerId, short epoch, int coordinatorEpoch, byte transactionVersion) {
         Entry e = producers.get(producerId);
         if (e == null) return;
         if (epoch < e.epoch) {
             throw new InvalidProducerEpochException("Marker of producer " + producerId + " has epoch " + epoch + ", older than the current " + e.epoch);
+        }
+        // Transactions version 2 (KIP-890): the marker carries the epoch bumped at EndTxn, above its transaction's
+        // records; one that is not would end a later transaction of the producer.
+        if (transactionVersion >= 2 && e.txnFirstOffset >= 0 && epoch <= e.epoch) {
+            throw new InvalidProducerEpochException("Marker of producer " + producerId + " (transactions version 2) has epoch " + epoch
+                    + ", not above its open transaction's " + e.epoch);
         }
         if (coordinatorEpoch < e.coordinatorEpoch) {
             throw new TransactionCoordinatorFencedException("Marker of producer " + producerId + " comes from coordinator epoch " + coordinatorEpoch
@@ -164,6 +203,7 @@ final class ProducerStateTable {
             unreplicated.put(first, offset);
         }
         e.txnFirstOffset = -1;
+        guards.remove(producerId);
         e.coordinatorEpoch = coordinatorEpoch;
         e.lastTimestamp = timestamp;
         if (epoch > e.epoch) {

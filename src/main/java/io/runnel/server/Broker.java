@@ -4,6 +4,7 @@ import io.runnel.cluster.ClusterView;
 import io.runnel.cluster.HazelcastCluster;
 import io.runnel.cluster.ReplicaFetchers;
 import io.runnel.cluster.TxnMarkerSender;
+import io.runnel.cluster.TxnVerificationSender;
 import io.runnel.config.BrokerConfig;
 import io.runnel.config.DynamicBrokerConfig;
 import io.runnel.group.GroupCoordinator;
@@ -72,6 +73,7 @@ public final class Broker {
     /** The transaction coordinator and its marker writer, made once the cluster view is known. */
     private TransactionCoordinator transactions;
     private TxnMarkerSender markers;
+    private TxnVerificationSender verifier;
     private final BrokerMetrics metrics;
     /** The Hazelcast cluster this broker is part of, or null when it runs alone. */
     private final HazelcastCluster cluster;
@@ -165,8 +167,9 @@ public final class Broker {
         broker.markers = new TxnMarkerSender(vertx, broker.topics, view, meta.nodeId(), config.get(BrokerConfig.REPLICA_SOCKET_TIMEOUT_MS));
         broker.transactions = new TransactionCoordinator(vertx, broker.deployer, broker.topics, broker.topicAdmin, config, time,
                 producerIds::nextProducerId, broker.markers);
+        broker.verifier = new TxnVerificationSender(vertx, view, meta.nodeId(), config.get(BrokerConfig.REPLICA_SOCKET_TIMEOUT_MS), broker.transactions);
         BrokerInfo info = new BrokerInfo(meta.nodeId(), meta.clusterId(), config, broker.dynamicConfig, broker.topics, broker.topicAdmin,
-                producerIds, broker.groups, broker.transactions, metrics, view);
+                producerIds, broker.groups, broker.transactions, broker.verifier, metrics, view);
         vertx.executeBlocking(() -> {
                     broker.dynamicConfig.load();
                     return null;
@@ -288,6 +291,7 @@ public final class Broker {
         LOG.info("Stopping broker {}", meta.nodeId());
         if (fetchers != null) fetchers.stop();
         if (markers != null) markers.stop();
+        if (verifier != null) verifier.stop();
         Future<Void> httpClosed = http == null ? Future.succeededFuture() : http.close();
         httpClosed.eventually(() -> kafka == null ? Future.succeededFuture() : kafka.stop())
                 .eventually(groups::stop)

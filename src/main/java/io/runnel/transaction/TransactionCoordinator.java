@@ -11,6 +11,7 @@ import io.runnel.partition.TopicRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -20,6 +21,7 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.CoordinatorNotAvailableException;
 import org.apache.kafka.common.errors.NotCoordinatorException;
 import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.protocol.Errors;
 import org.apache.kafka.common.utils.Time;
 import org.apache.kafka.common.utils.Utils;
 import org.slf4j.Logger;
@@ -121,12 +123,42 @@ public final class TransactionCoordinator {
         return onTxn(transactionalId, s -> s.initProducerId(transactionalId, timeoutMs, producerId, epoch));
     }
 
-    public Future<Void> addPartitions(String transactionalId, long producerId, short epoch, Set<TopicPartition> partitions) {
-        return onTxn(transactionalId, s -> s.addPartitions(transactionalId, producerId, epoch, partitions));
+    /** Adds partitions to the id's transaction; {@code clientVersion} 2 for a partition leader's or group coordinator's add (KIP-890). */
+    public Future<Void> addPartitions(String transactionalId, long producerId, short epoch, Set<TopicPartition> partitions, byte clientVersion) {
+        return onTxn(transactionalId, s -> s.addPartitions(transactionalId, producerId, epoch, partitions, clientVersion));
     }
 
-    public Future<Void> endTransaction(String transactionalId, long producerId, short epoch, boolean commit) {
-        return onTxn(transactionalId, s -> s.endTransaction(transactionalId, producerId, epoch, commit));
+    /** Whether each partition is in the id's open transaction (NONE or TRANSACTION_ABORTABLE); the whole call fails with Kafka's error. */
+    public Future<Map<TopicPartition, Errors>> verify(String transactionalId, long producerId, short epoch, Set<TopicPartition> partitions) {
+        return onTxn(transactionalId, s -> s.verify(transactionalId, producerId, epoch, partitions));
+    }
+
+    /**
+     * One transaction of the broker form of AddPartitionsToTxn (v4 and later, KIP-890): verifies that the partitions are
+     * in the id's open transaction, or adds them to it under transactions version 2. Answers per partition, never fails.
+     */
+    public Future<Map<TopicPartition, Errors>> joinOrVerify(String transactionalId, long producerId, short epoch, Set<TopicPartition> partitions,
+                                                            boolean verifyOnly) {
+        if (transactionalId == null || transactionalId.isEmpty()) return Future.succeededFuture(each(partitions, Errors.INVALID_REQUEST));
+        Future<Map<TopicPartition, Errors>> f = verifyOnly ? verify(transactionalId, producerId, epoch, partitions)
+                : addPartitions(transactionalId, producerId, epoch, partitions, TxnMetadata.TV_2).map(v -> each(partitions, Errors.NONE));
+        return f.recover(e -> Future.succeededFuture(each(partitions, Errors.forException(e))));
+    }
+
+    private static Map<TopicPartition, Errors> each(Set<TopicPartition> partitions, Errors error) {
+        Map<TopicPartition, Errors> out = new LinkedHashMap<>();
+        for (TopicPartition tp : partitions) out.put(tp, error);
+        return out;
+    }
+
+    /** Ends the id's transaction; answers the producer id and epoch for its next one ({@code clientVersion} 2: bumped). */
+    public Future<ProducerIdEpoch> endTransaction(String transactionalId, long producerId, short epoch, boolean commit, byte clientVersion) {
+        return onTxn(transactionalId, s -> s.endTransaction(transactionalId, producerId, epoch, commit, clientVersion));
+    }
+
+    /** The finalized {@code transaction.version} this broker advertises. */
+    public byte transactionVersion() {
+        return settings.version();
     }
 
     /** The id's metadata at its coordinator (DescribeTransactions), or null when the id is unknown there. */

@@ -10,6 +10,7 @@ import io.vertx.core.Vertx;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -23,6 +24,7 @@ import org.apache.kafka.common.errors.InvalidTxnTimeoutException;
 import org.apache.kafka.common.errors.NotCoordinatorException;
 import org.apache.kafka.common.errors.NotLeaderOrFollowerException;
 import org.apache.kafka.common.errors.ProducerFencedException;
+import org.apache.kafka.common.protocol.Errors;
 import org.apache.kafka.common.record.internal.Record;
 import org.apache.kafka.common.record.internal.RecordBatch;
 import org.apache.kafka.common.utils.Time;
@@ -144,6 +146,13 @@ final class TransactionShard extends VerticleBase {
 
     // ------------------------------------------------------------------------------------ InitProducerId
 
+    /**
+     * InitProducerId for {@code id} (Kafka's {@code handleInitProducerId}): a new id gets a new producer id at epoch 0;
+     * otherwise the epoch is bumped (a new producer id once it is exhausted), which fences the previous producer. A
+     * request that carries the producer's id and epoch (KIP-360) gets them bumped, or, when its previous call did bump
+     * them and the answer was lost, the current ones back; an open transaction of the previous producer is aborted
+     * first and the caller retries (CONCURRENT_TRANSACTIONS).
+     */
     Future<ProducerIdEpoch> initProducerId(String id, int timeoutMs, long requestPid, short requestEpoch) {
         assert onContext() : "transaction shard called off its event loop";
         if (timeoutMs <= 0 || timeoutMs > settings.maxTimeoutMs()) {
@@ -152,50 +161,83 @@ final class TransactionShard extends VerticleBase {
         }
         TxnMetadata m = txns.get(id);
         long now = time.milliseconds();
+        boolean expected = requestPid != RecordBatch.NO_PRODUCER_ID;
         if (m == null) {
-            return exclusively(id, () -> producerIds.get().compose(pid -> store(new TxnMetadata(id, pid, RecordBatch.NO_PRODUCER_ID, (short) 0,
-                    RecordBatch.NO_PRODUCER_EPOCH, timeoutMs, TxnState.EMPTY, Set.of(), -1, now)))).map(TransactionShard::idAndEpoch);
+            return exclusively(id, () -> producerIds.get().compose(pid -> store(TxnMetadata.fresh(id, pid, RecordBatch.NO_PRODUCER_ID, (short) 0,
+                    timeoutMs, now)))).map(TransactionShard::idAndEpoch);
         }
-        if (requestPid != RecordBatch.NO_PRODUCER_ID) {
-            boolean current = requestPid == m.producerId() && requestEpoch == m.producerEpoch();
-            // KIP-360: this producer's previous InitProducerId bumped the epoch but the answer was lost.
-            boolean retried = requestPid == m.producerId() && requestEpoch == m.lastProducerEpoch() && m.state().idle() && !pending.contains(id);
-            if (retried) return Future.succeededFuture(idAndEpoch(m));
-            if (!current) {
-                return Future.failedFuture(new ProducerFencedException("Producer " + requestPid + " with epoch " + requestEpoch
-                        + " is not the current producer of " + id));
-            }
-        }
-        if (m.state().preparing() || pending.contains(id)) {
+        if (pending.contains(id) || m.state().preparing()) {
             return Future.failedFuture(new ConcurrentTransactionsException("The last transaction of " + id + " is still being completed"));
+        }
+        // Kafka's isValidProducerId: the current producer id, or the previous one with an exhausted epoch (a retry after
+        // the id was rotated).
+        if (expected && m.producerEpoch() != RecordBatch.NO_PRODUCER_EPOCH && requestPid != m.producerId()
+                && !(requestPid == m.lastProducerId() && requestEpoch >= Short.MAX_VALUE - 1)) {
+            return Future.failedFuture(new ProducerFencedException("Producer " + requestPid + " is not the current producer of " + id));
         }
         if (m.state() == TxnState.ONGOING) {
             // A new producer instance: the old one's open transaction is aborted, its epoch fenced; the new one retries.
-            TxnMetadata fenced = m.bumped(now).with(TxnState.PREPARE_ABORT, m.partitions(), m.txnStartTimestamp(), now);
             LOG.info("Transactional id {}: aborting the open transaction of the previous producer (epoch {})", id, m.producerEpoch());
-            return exclusively(id, () -> store(fenced)).compose(stored -> {
+            return exclusively(id, () -> store(fenced(m, now))).compose(stored -> {
                 complete(stored);
                 return Future.failedFuture(new ConcurrentTransactionsException("The previous producer's transaction of " + id + " is being aborted"));
             });
         }
-        return exclusively(id, () -> {
-            if (m.producerEpoch() >= Short.MAX_VALUE - 1) {
-                // The epoch is exhausted: a new producer id, epoch 0 (Kafka does the same).
-                return producerIds.get().compose(pid -> store(new TxnMetadata(id, pid, m.producerId(), (short) 0, m.producerEpoch(), timeoutMs,
-                        TxnState.EMPTY, Set.of(), -1, now)));
-            }
-            return store(new TxnMetadata(id, m.producerId(), m.producerId(), (short) (m.producerEpoch() + 1), m.producerEpoch(), timeoutMs,
-                    TxnState.EMPTY, Set.of(), -1, now));
-        }).map(TransactionShard::idAndEpoch);
+        if (m.epochExhausted() && (!expected || requestEpoch == m.producerEpoch())) {
+            // The epoch is exhausted: a new producer id at epoch 0 (Kafka's prepareProducerIdRotation); the previous
+            // epoch is kept only for a producer that asked, so that its retry is recognised.
+            short last = expected ? m.producerEpoch() : RecordBatch.NO_PRODUCER_EPOCH;
+            return exclusively(id, () -> producerIds.get().compose(pid -> store(new TxnMetadata(id, pid, m.producerId(), (short) 0, last, timeoutMs,
+                    TxnState.EMPTY, Set.of(), -1, now, m.clientTransactionVersion(), RecordBatch.NO_PRODUCER_ID)))).map(TransactionShard::idAndEpoch);
+        }
+        // Kafka's prepareIncrementProducerEpoch.
+        short epoch;
+        short last;
+        if (!expected) {
+            // A new producer instance: no previous epoch, so that the fenced one cannot pass for a retry.
+            epoch = (short) (m.producerEpoch() + 1);
+            last = RecordBatch.NO_PRODUCER_EPOCH;
+        } else if (m.producerEpoch() == RecordBatch.NO_PRODUCER_EPOCH || requestEpoch == m.producerEpoch()) {
+            epoch = (short) (m.producerEpoch() + 1);
+            last = m.producerEpoch();
+        } else if (requestEpoch == m.lastProducerEpoch()) {
+            return Future.succeededFuture(idAndEpoch(m)); // KIP-360: the previous call bumped the epoch and its answer was lost
+        } else {
+            return Future.failedFuture(new ProducerFencedException("Producer " + requestPid + " with epoch " + requestEpoch
+                    + " is not the current producer of " + id));
+        }
+        TxnMetadata next = new TxnMetadata(id, m.producerId(), m.lastProducerId(), epoch, last, timeoutMs, TxnState.EMPTY, Set.of(), -1, now,
+                m.clientTransactionVersion(), RecordBatch.NO_PRODUCER_ID);
+        return exclusively(id, () -> store(next)).map(TransactionShard::idAndEpoch);
     }
 
     private static ProducerIdEpoch idAndEpoch(TxnMetadata m) {
         return new ProducerIdEpoch(m.producerId(), m.producerEpoch());
     }
 
-    /** The id's metadata when {@code producerId} and {@code epoch} are its current producer's; else Kafka's error. */
+    /**
+     * The open transaction of {@code m} decided for abort by the coordinator itself, its producer fenced (Kafka's
+     * epoch fence): the epoch is bumped once, and once more when the coordinator runs transactions version 2 (which
+     * bumps at every end), so that the fenced producer's epoch is not taken for a retry of its own EndTxn.
+     */
+    private TxnMetadata fenced(TxnMetadata m, long now) {
+        boolean v2 = settings.version() >= TxnMetadata.TV_2;
+        int bump = Math.min(v2 ? 2 : 1, Short.MAX_VALUE - m.producerEpoch());
+        short epoch = (short) (m.producerEpoch() + bump);
+        short last = v2 ? (short) (epoch - 1) : RecordBatch.NO_PRODUCER_EPOCH;
+        return m.withEpochs(epoch, last, now).withVersion(v2 ? TxnMetadata.TV_2 : TxnMetadata.TV_1)
+                .with(TxnState.PREPARE_ABORT, m.partitions(), m.txnStartTimestamp(), now);
+    }
+
+    /**
+     * The id's metadata when {@code producerId} and {@code epoch} are its current producer's; else Kafka's error
+     * (CONCURRENT_TRANSACTIONS for the producer id that takes over once the transaction being completed is).
+     */
     private TxnMetadata current(String id, long producerId, short epoch) {
         TxnMetadata m = txns.get(id);
+        if (m != null && m.producerId() != producerId && m.nextProducerId() == producerId && m.state().preparing()) {
+            throw new ConcurrentTransactionsException("The last transaction of " + id + " is still being completed");
+        }
         if (m == null || m.producerId() != producerId) {
             throw new InvalidPidMappingException("Producer id " + producerId + " does not belong to transactional id " + id);
         }
@@ -216,56 +258,134 @@ final class TransactionShard extends VerticleBase {
 
     // ------------------------------------------------------------------------------------ AddPartitionsToTxn
 
-    /** Adds partitions to the id's transaction, opening it if none is open. */
-    Future<Void> addPartitions(String id, long producerId, short epoch, Set<TopicPartition> partitions) {
+    /**
+     * Adds partitions to the id's transaction, opening it if none is open: for the producer (transactions version 1,
+     * AddPartitionsToTxn up to v3 and AddOffsetsToTxn) or for a partition leader or the group coordinator on the
+     * producer's behalf (version 2, the broker form with {@code verifyOnly} false, and TxnOffsetCommit v5).
+     */
+    Future<Void> addPartitions(String id, long producerId, short epoch, Set<TopicPartition> partitions, byte clientVersion) {
         assert onContext() : "transaction shard called off its event loop";
-        return currentFuture(id, producerId, epoch).compose(m -> addPartitions(m, partitions));
+        return currentFuture(id, producerId, epoch).compose(m -> addPartitions(m, partitions, clientVersion));
     }
 
-    private Future<Void> addPartitions(TxnMetadata m, Set<TopicPartition> partitions) {
+    private Future<Void> addPartitions(TxnMetadata m, Set<TopicPartition> partitions, byte clientVersion) {
         String id = m.transactionalId();
         if (pending.contains(id) || m.state().preparing()) {
             return Future.failedFuture(new ConcurrentTransactionsException("The last transaction of " + id + " is still being completed"));
         }
         if (m.state() == TxnState.ONGOING && m.partitions().containsAll(partitions)) return Future.succeededFuture();
         long now = time.milliseconds();
-        Set<TopicPartition> all = new LinkedHashSet<>(m.state() == TxnState.ONGOING ? m.partitions() : Set.of());
+        boolean open = m.state() == TxnState.ONGOING;
+        Set<TopicPartition> all = new LinkedHashSet<>(open ? m.partitions() : Set.of());
         all.addAll(partitions);
-        long start = m.state() == TxnState.ONGOING ? m.txnStartTimestamp() : now;
-        return exclusively(id, () -> store(m.with(TxnState.ONGOING, all, start, now))).mapEmpty();
+        long start = open ? m.txnStartTimestamp() : now;
+        TxnMetadata next = (open ? m : m.withVersion(clientVersion)).with(TxnState.ONGOING, all, start, now);
+        return exclusively(id, () -> store(next)).mapEmpty();
+    }
+
+    /**
+     * Whether each partition is in the id's open transaction (the broker form of AddPartitionsToTxn with
+     * {@code verifyOnly}, KIP-890 part 1): NONE, or TRANSACTION_ABORTABLE for a partition that is not; the whole request
+     * fails with INVALID_PRODUCER_ID_MAPPING, PRODUCER_FENCED or CONCURRENT_TRANSACTIONS (Kafka's
+     * {@code handleVerifyPartitionsInTransaction}).
+     */
+    Future<Map<TopicPartition, Errors>> verify(String id, long producerId, short epoch, Set<TopicPartition> partitions) {
+        assert onContext() : "transaction shard called off its event loop";
+        return currentFuture(id, producerId, epoch).compose(m -> {
+            if (m.state().preparing()) {
+                return Future.failedFuture(new ConcurrentTransactionsException("The last transaction of " + id + " is still being completed"));
+            }
+            Map<TopicPartition, Errors> out = new LinkedHashMap<>();
+            for (TopicPartition tp : partitions) out.put(tp, m.partitions().contains(tp) ? Errors.NONE : Errors.TRANSACTION_ABORTABLE);
+            return Future.succeededFuture(out);
+        });
     }
 
     // ------------------------------------------------------------------------------------ EndTxn
 
     /**
-     * Ends the id's transaction: answered once the decision is stored; the markers follow. A retried EndTxn whose
-     * decision was already taken is answered at once (or told to retry while its markers are written).
+     * Ends the id's transaction (Kafka's {@code endTransaction}): answered once the decision is stored, the markers
+     * following. Under transactions version 2 ({@code clientVersion} 2, EndTxn v5) every end bumps the epoch, and the
+     * answer carries the producer id and epoch for the next transaction; a retried EndTxn is recognised by its epoch
+     * being one below the current one (or by the exhausted epoch of the producer id that was replaced), and an abort with
+     * the current epoch when no transaction is open still bumps it, fencing any write of the producer still in flight.
+     * Under version 1 a retried EndTxn is recognised by the state alone.
      */
-    Future<Void> endTransaction(String id, long producerId, short epoch, boolean commit) {
+    Future<ProducerIdEpoch> endTransaction(String id, long producerId, short epoch, boolean commit, byte clientVersion) {
         assert onContext() : "transaction shard called off its event loop";
-        return currentFuture(id, producerId, epoch).compose(m -> endTransaction(m, commit));
-    }
-
-    private Future<Void> endTransaction(TxnMetadata m, boolean commit) {
-        String id = m.transactionalId();
+        TxnMetadata m = txns.get(id);
+        if (m == null) return Future.failedFuture(new InvalidPidMappingException("Transactional id " + id + " has no producer id"));
         TxnState state = m.state();
-        boolean committing = state == TxnState.PREPARE_COMMIT || state == TxnState.COMPLETE_COMMIT;
-        boolean aborting = state == TxnState.PREPARE_ABORT || state == TxnState.COMPLETE_ABORT;
-        if (committing || aborting) {
-            if (committing != commit) return Future.failedFuture(cannotEnd(id, commit, state));
-            // A retried EndTxn: answered at once when its markers are written, else told to retry.
-            if (state == TxnState.COMPLETE_COMMIT || state == TxnState.COMPLETE_ABORT) return Future.succeededFuture();
-            return Future.failedFuture(new ConcurrentTransactionsException("The transaction of " + id + " is being completed"));
+        boolean v2 = m.v2();
+        boolean retryOnOverflow = v2 && m.lastProducerId() == producerId && epoch == Short.MAX_VALUE - 1 && m.producerEpoch() == 0;
+        boolean retryOnBump = v2 && m.producerEpoch() == epoch + 1;
+        boolean retry = retryOnBump || retryOnOverflow;
+        boolean validEpoch;
+        if (v2) {
+            validEpoch = switch (state) {
+                case ONGOING, EMPTY, DEAD, PREPARE_EPOCH_FENCE -> epoch == m.producerEpoch();
+                case PREPARE_COMMIT, PREPARE_ABORT -> retryOnBump;
+                case COMPLETE_COMMIT, COMPLETE_ABORT -> retry || epoch == m.producerEpoch();
+            };
+        } else {
+            validEpoch = epoch == m.producerEpoch();
         }
-        if (state != TxnState.ONGOING) return Future.failedFuture(cannotEnd(id, commit, state));
+        // As Kafka 4: a change in progress (the markers of the last transaction, say) is waited for first, so that a
+        // producer that already holds the epoch or producer id it leads to is told to retry rather than fenced.
         if (pending.contains(id)) {
             return Future.failedFuture(new ConcurrentTransactionsException("Transactional id " + id + " has a change in progress"));
         }
+        if (m.producerId() != producerId && !retryOnOverflow) {
+            return Future.failedFuture(new InvalidPidMappingException("Producer id " + producerId + " does not belong to transactional id " + id));
+        }
+        if (!validEpoch) {
+            return Future.failedFuture(new ProducerFencedException("Producer epoch " + epoch + " of " + id + " is not the current " + m.producerEpoch()));
+        }
+        boolean requestV2 = clientVersion >= TxnMetadata.TV_2;
+        switch (state) {
+            case ONGOING:
+                return prepare(m, commit, requestV2);
+            case COMPLETE_COMMIT:
+                if (commit) return retry || !v2 ? Future.succeededFuture(idAndEpoch(m)) : Future.failedFuture(cannotEnd(id, true, state));
+                return v2 && !retry ? prepare(m, false, requestV2) : Future.failedFuture(cannotEnd(id, false, state));
+            case COMPLETE_ABORT:
+                if (commit) return Future.failedFuture(cannotEnd(id, true, state));
+                return retry || !v2 ? Future.succeededFuture(idAndEpoch(m)) : prepare(m, false, requestV2);
+            case PREPARE_COMMIT:
+            case PREPARE_ABORT:
+                // A retried EndTxn while the markers are written: the client retries until they are.
+                if (commit == (state == TxnState.PREPARE_COMMIT)) {
+                    return Future.failedFuture(new ConcurrentTransactionsException("The transaction of " + id + " is being completed"));
+                }
+                return Future.failedFuture(cannotEnd(id, commit, state));
+            case EMPTY:
+                // Version 2: an abort before any partition joined still bumps the epoch (a write may be on its way).
+                if (!commit && requestV2) return prepare(m, false, true);
+                return Future.failedFuture(cannotEnd(id, commit, state));
+            default:
+                return Future.failedFuture(cannotEnd(id, commit, state));
+        }
+    }
+
+    /**
+     * Stores the decision (PREPARE_COMMIT or PREPARE_ABORT) and starts the markers; under version 2 with the epoch
+     * bumped, and with a new producer id to take over when the bump exhausts the epoch. Answers the producer id and
+     * epoch for the producer's next transaction.
+     */
+    private Future<ProducerIdEpoch> prepare(TxnMetadata m, boolean commit, boolean v2) {
+        String id = m.transactionalId();
         long now = time.milliseconds();
-        TxnMetadata decided = m.with(commit ? TxnState.PREPARE_COMMIT : TxnState.PREPARE_ABORT, m.partitions(), m.txnStartTimestamp(), now);
-        return exclusively(id, () -> store(decided)).map(stored -> {
+        TxnState next = commit ? TxnState.PREPARE_COMMIT : TxnState.PREPARE_ABORT;
+        Set<TopicPartition> partitions = m.state() == TxnState.ONGOING ? m.partitions() : Set.of();
+        long start = m.state() == TxnState.ONGOING ? m.txnStartTimestamp() : now;
+        return exclusively(id, () -> {
+            if (!v2) return store(m.withVersion(TxnMetadata.TV_1).with(next, partitions, start, now));
+            Future<Long> nextPid = m.epochExhausted() ? producerIds.get() : Future.succeededFuture(RecordBatch.NO_PRODUCER_ID);
+            return nextPid.compose(pid -> store(m.bumped(now).withVersion(TxnMetadata.TV_2).withNextProducerId(pid).with(next, partitions, start, now)));
+        }).map(stored -> {
             complete(stored);
-            return null;
+            // The producer's next transaction runs with the bumped epoch, or at epoch 0 of the new producer id.
+            return stored.nextProducerId() != RecordBatch.NO_PRODUCER_ID ? new ProducerIdEpoch(stored.nextProducerId(), (short) 0) : idAndEpoch(stored);
         });
     }
 
@@ -288,7 +408,8 @@ final class TransactionShard extends VerticleBase {
         if (stopped) return;
         boolean commit = decided.state() == TxnState.PREPARE_COMMIT;
         Future<Set<TopicPartition>> round = remaining.isEmpty() ? Future.succeededFuture(Set.of())
-                : markers.write(decided.producerId(), decided.producerEpoch(), coordinatorEpoch, commit, Set.copyOf(remaining));
+                : markers.write(decided.producerId(), decided.producerEpoch(), coordinatorEpoch, commit, decided.clientTransactionVersion(),
+                Set.copyOf(remaining));
         round.onComplete(ar -> {
             if (ar.succeeded()) remaining.removeAll(ar.result());
             else LOG.debug("Writing the markers of {} failed; retrying", id, ar.cause());
@@ -296,13 +417,23 @@ final class TransactionShard extends VerticleBase {
                 vertx.setTimer(Limits.TXN_MARKER_RETRY_MS, t -> writeMarkers(decided, remaining));
                 return;
             }
-            long now = time.milliseconds();
-            store(decided.with(commit ? TxnState.COMPLETE_COMMIT : TxnState.COMPLETE_ABORT, Set.of(), decided.txnStartTimestamp(), now))
-                    .onComplete(done -> {
-                        pending.remove(id);
-                        if (done.failed()) LOG.warn("Storing the completion of {}'s transaction failed", id, done.cause());
-                    });
+            store(completed(decided, time.milliseconds())).onComplete(done -> {
+                pending.remove(id);
+                if (done.failed()) LOG.warn("Storing the completion of {}'s transaction failed", id, done.cause());
+            });
         });
+    }
+
+    /**
+     * The transaction whose markers are all written, complete (Kafka's {@code prepareComplete}): the previous epoch is
+     * the current one; a producer id that replaces an exhausted one takes over at epoch 0.
+     */
+    private static TxnMetadata completed(TxnMetadata decided, long now) {
+        TxnState done = decided.state() == TxnState.PREPARE_COMMIT ? TxnState.COMPLETE_COMMIT : TxnState.COMPLETE_ABORT;
+        boolean rotate = decided.v2() && decided.nextProducerId() != RecordBatch.NO_PRODUCER_ID;
+        return new TxnMetadata(decided.transactionalId(), rotate ? decided.nextProducerId() : decided.producerId(),
+                rotate ? decided.producerId() : decided.lastProducerId(), rotate ? 0 : decided.producerEpoch(), decided.producerEpoch(),
+                decided.timeoutMs(), done, Set.of(), decided.txnStartTimestamp(), now, decided.clientTransactionVersion(), RecordBatch.NO_PRODUCER_ID);
     }
 
     // ------------------------------------------------------------------------------------ timeouts, expiry
@@ -316,8 +447,7 @@ final class TransactionShard extends VerticleBase {
             if (m.timedOut(now)) {
                 LOG.info("Transaction of {} (producer {}, epoch {}) timed out after {} ms; aborting it", m.transactionalId(), m.producerId(),
                         m.producerEpoch(), m.timeoutMs());
-                TxnMetadata fenced = m.bumped(now).with(TxnState.PREPARE_ABORT, m.partitions(), m.txnStartTimestamp(), now);
-                exclusively(m.transactionalId(), () -> store(fenced)).onSuccess(this::complete)
+                exclusively(m.transactionalId(), () -> store(fenced(m, now))).onSuccess(this::complete)
                         .onFailure(e -> LOG.warn("Aborting the timed-out transaction of {} failed", m.transactionalId(), e));
             } else if (m.state().idle() && now - m.lastUpdateTimestamp() > settings.idExpirationMs()) {
                 expired.add(m.with(TxnState.DEAD, Set.of(), -1, now));

@@ -9,6 +9,7 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.compress.Compression;
 import org.apache.kafka.common.record.internal.MemoryRecords;
 import org.apache.kafka.common.record.internal.Record;
+import org.apache.kafka.common.record.internal.RecordBatch;
 import org.apache.kafka.common.record.internal.SimpleRecord;
 
 /**
@@ -18,15 +19,17 @@ import org.apache.kafka.common.record.internal.SimpleRecord;
  *
  * <pre>
  * key:   int16 version=0, string transactionalId
- * value: int16 version=0, int64 producerId, int64 lastProducerId, int16 producerEpoch, int16 lastProducerEpoch,
+ * value: int16 version=1, int64 producerId, int64 lastProducerId, int16 producerEpoch, int16 lastProducerEpoch,
  *        int32 timeoutMs, int8 state (TxnState id), int64 txnStartTimestamp, int64 lastUpdateTimestamp,
- *        int32 n, n x (string topic, int32 partition)
+ *        int32 n, n x (string topic, int32 partition), int8 clientTransactionVersion, int64 nextProducerId
  * </pre>
+ * A version 0 value (written before transactions version 2) lacks the last two fields: version 1, no next producer id.
  * A null value (a tombstone) removes the id (it expired). The latest record per key wins, which is what compaction of
  * this topic keeps.
  */
 final class TxnRecords {
-    private static final short VERSION = 0;
+    private static final short KEY_VERSION = 0;
+    private static final short VALUE_VERSION = 1;
 
     private TxnRecords() {
     }
@@ -37,19 +40,20 @@ final class TxnRecords {
 
     static byte[] key(String transactionalId) {
         byte[] id = transactionalId.getBytes(StandardCharsets.UTF_8);
-        return ByteBuffer.allocate(4 + id.length).putShort(VERSION).putShort((short) id.length).put(id).array();
+        return ByteBuffer.allocate(4 + id.length).putShort(KEY_VERSION).putShort((short) id.length).put(id).array();
     }
 
     static byte[] value(TxnMetadata m) {
-        int size = 2 + 8 + 8 + 2 + 2 + 4 + 1 + 8 + 8 + 4;
+        int size = 2 + 8 + 8 + 2 + 2 + 4 + 1 + 8 + 8 + 4 + 1 + 8;
         for (TopicPartition tp : m.partitions()) size += 2 + tp.topic().getBytes(StandardCharsets.UTF_8).length + 4;
         ByteBuffer b = ByteBuffer.allocate(size);
-        b.putShort(VERSION).putLong(m.producerId()).putLong(m.lastProducerId()).putShort(m.producerEpoch()).putShort(m.lastProducerEpoch())
+        b.putShort(VALUE_VERSION).putLong(m.producerId()).putLong(m.lastProducerId()).putShort(m.producerEpoch()).putShort(m.lastProducerEpoch())
                 .putInt(m.timeoutMs()).put(m.state().id()).putLong(m.txnStartTimestamp()).putLong(m.lastUpdateTimestamp()).putInt(m.partitions().size());
         for (TopicPartition tp : m.partitions()) {
             byte[] t = tp.topic().getBytes(StandardCharsets.UTF_8);
             b.putShort((short) t.length).put(t).putInt(tp.partition());
         }
+        b.put(m.clientTransactionVersion()).putLong(m.nextProducerId());
         return b.array();
     }
 
@@ -64,11 +68,12 @@ final class TxnRecords {
     static Entry decode(Record r) {
         if (!r.hasKey()) return null;
         ByteBuffer k = r.key().duplicate();
-        if (k.getShort() != VERSION) return null;
+        if (k.getShort() != KEY_VERSION) return null;
         String id = string(k);
         if (!r.hasValue()) return new Entry(id, null);
         ByteBuffer v = r.value().duplicate();
-        if (v.getShort() != VERSION) return null;
+        short version = v.getShort();
+        if (version > VALUE_VERSION) return null;
         long pid = v.getLong();
         long lastPid = v.getLong();
         short epoch = v.getShort();
@@ -80,7 +85,9 @@ final class TxnRecords {
         int n = v.getInt();
         Set<TopicPartition> partitions = new LinkedHashSet<>();
         for (int i = 0; i < n; i++) partitions.add(new TopicPartition(string(v), v.getInt()));
-        return new Entry(id, new TxnMetadata(id, pid, lastPid, epoch, lastEpoch, timeout, state, partitions, start, update));
+        byte clientVersion = version >= 1 ? v.get() : TxnMetadata.TV_1;
+        long nextPid = version >= 1 ? v.getLong() : RecordBatch.NO_PRODUCER_ID;
+        return new Entry(id, new TxnMetadata(id, pid, lastPid, epoch, lastEpoch, timeout, state, partitions, start, update, clientVersion, nextPid));
     }
 
     private static String string(ByteBuffer b) {

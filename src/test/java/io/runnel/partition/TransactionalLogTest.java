@@ -27,6 +27,7 @@ import org.apache.kafka.common.InvalidRecordException;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.compress.Compression;
 import org.apache.kafka.common.errors.InvalidProducerEpochException;
+import org.apache.kafka.common.errors.InvalidTxnStateException;
 import org.apache.kafka.common.errors.TransactionCoordinatorFencedException;
 import org.apache.kafka.common.record.internal.ControlRecordType;
 import org.apache.kafka.common.record.internal.EndTransactionMarker;
@@ -108,6 +109,44 @@ class TransactionalLogTest extends BrokerPerTest {
             assertThat(p.txnStartOffset()).isEqualTo(4);
             assertThat(p.coordinatorEpoch()).isEqualTo(5);
         });
+    }
+
+    @Test
+    void aTransactionsFirstWriteNeedsAGuardThatAMarkerMeanwhileMakesStale() throws Exception {
+        createTopic("txn", 1);
+        PartitionHandle h = broker.topics().partition("txn", 0).orElseThrow();
+        assertThat(causeOf(() -> await(h.append(transactional(1000, 0, 0, "unverified"), ALL, TxnVerification.REQUIRED))))
+                .as("a transaction's first write without the coordinator's confirmation").isInstanceOf(InvalidTxnStateException.class);
+
+        TxnVerification guard = await(h.startTxnVerification(1000, (short) 0));
+        assertThat(guard.needsCoordinator()).isTrue();
+        await(h.append(transactional(1000, 0, 0, "first"), ALL, guard));
+        TxnVerification open = await(h.startTxnVerification(1000, (short) 0));
+        assertThat(open.needsCoordinator()).as("the transaction is open here: no check").isFalse();
+        await(h.append(transactional(1000, 0, 1, "second"), ALL, open));
+
+        // A write confirmed, then delayed past the transaction's marker, must not open a transaction nothing would end.
+        await(h.appendMarker(1000, (short) 0, 0, true, ALL));
+        TxnVerification late = await(h.startTxnVerification(1000, (short) 0));
+        TxnVerification next = await(h.startTxnVerification(1000, (short) 0));
+        assertThat(causeOf(() -> await(h.append(transactional(1000, 0, 2, "stale"), ALL, open)))).isInstanceOf(InvalidTxnStateException.class);
+        await(h.appendMarker(1000, (short) 0, 0, false, ALL));
+        assertThat(causeOf(() -> await(h.append(transactional(1000, 0, 2, "late"), ALL, late)))).isInstanceOf(InvalidTxnStateException.class);
+        assertThat(causeOf(() -> await(h.append(transactional(1000, 0, 2, "late"), ALL, next)))).isInstanceOf(InvalidTxnStateException.class);
+        assertThat(h.lastStableOffset()).as("no transaction was left open").isEqualTo(h.logEndOffset());
+        assertThat(readCommitted()).containsExactly("first", "second");
+    }
+
+    @Test
+    void aVersion2MarkerMustCarryAnEpochAboveItsTransactionsRecords() throws Exception {
+        createTopic("txn", 1);
+        PartitionHandle h = broker.topics().partition("txn", 0).orElseThrow();
+        await(h.append(transactional(1000, 7, 0, "x"), ALL));
+        assertThat(causeOf(() -> await(h.appendMarker(1000, (short) 7, 0, true, (byte) 2, ALL)))).isInstanceOf(InvalidProducerEpochException.class);
+        assertThat(h.lastStableOffset()).as("the transaction is still open").isEqualTo(0);
+        await(h.appendMarker(1000, (short) 8, 0, true, (byte) 2, ALL));
+        assertThat(h.lastStableOffset()).isEqualTo(h.logEndOffset());
+        assertThat(readCommitted()).containsExactly("x");
     }
 
     @Test

@@ -47,7 +47,12 @@ class TransactionsTest extends BrokerPerTest {
 
     @Override
     protected Map<String, String> brokerConfig() {
-        return Map.of("transaction.abort.timed.out.transaction.cleanup.interval.ms", "200");
+        return Map.of("transaction.abort.timed.out.transaction.cleanup.interval.ms", "200", "transaction.version", Integer.toString(transactionVersion()));
+    }
+
+    /** The transaction.version the broker finalizes: kafka-clients 4.4 uses version 2 when it is 2, version 1 otherwise. */
+    protected int transactionVersion() {
+        return 2;
     }
 
     private KafkaProducer<String, String> transactional(String id, Map<String, Object> extra) {
@@ -79,6 +84,9 @@ class TransactionsTest extends BrokerPerTest {
             assertThat(d.isInternal()).isTrue();
             assertThat(admin.describeProducers(List.of(P0, P1)).all().get(30, TimeUnit.SECONDS).values())
                     .allSatisfy(s -> assertThat(s.activeProducers()).allSatisfy(ps -> assertThat(ps.currentTransactionStartOffset()).isEmpty()));
+            // Version 2 bumps the producer epoch at the end of each of the three transactions that wrote to P1; version 1 never.
+            assertThat(admin.describeProducers(List.of(P1)).partitionResult(P1).get(30, TimeUnit.SECONDS).activeProducers())
+                    .singleElement().satisfies(ps -> assertThat(ps.producerEpoch()).isEqualTo(transactionVersion() == 2 ? 3 : 0));
         }
     }
 

@@ -1,25 +1,36 @@
 package io.runnel.kafka.handlers;
 
+import io.runnel.config.BrokerConfig;
 import io.runnel.kafka.CloseConnectionException;
 import io.runnel.kafka.RequestContext;
 import io.runnel.kafka.TypedApiHandler;
+import io.runnel.log.BatchHeader;
+import io.runnel.log.value.AppendInfo;
 import io.runnel.partition.Acks;
 import io.runnel.partition.LocalTopic;
 import io.runnel.partition.PartitionHandle;
 import io.runnel.partition.TopicRegistry;
+import io.runnel.partition.TxnVerification;
+import io.runnel.transaction.ProducerIdEpoch;
+import io.runnel.transaction.TxnVerifier;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.InvalidRequiredAcksException;
+import org.apache.kafka.common.errors.NotEnoughReplicasException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.common.message.ProduceRequestData.PartitionProduceData;
 import org.apache.kafka.common.message.ProduceRequestData.TopicProduceData;
+import org.apache.kafka.common.message.ProduceResponseData;
 import org.apache.kafka.common.message.ProduceResponseData.PartitionProduceResponse;
 import org.apache.kafka.common.message.ProduceResponseData.TopicProduceResponse;
 import org.apache.kafka.common.message.ProduceResponseData.TopicProduceResponseCollection;
-import org.apache.kafka.common.message.ProduceResponseData;
 import org.apache.kafka.common.protocol.ApiKeys;
 import org.apache.kafka.common.protocol.Errors;
 import org.apache.kafka.common.record.internal.MemoryRecords;
@@ -34,7 +45,8 @@ import org.apache.kafka.common.requests.ProduceResponse;
  * leader is the only in-sync replica), refused with NOT_ENOUGH_REPLICAS when the ISR is smaller than
  * min.insync.replicas; any other value gets INVALID_REQUIRED_ACKS. With acks=0 there is no response, and a failed append
  * closes the connection, which is how Kafka tells such a producer. A transactional producer's batches open a
- * transaction in their partition (the coordinator's markers end it).
+ * transaction in their partition (the coordinator's markers end it), once the coordinator confirmed that the partition
+ * is in the transaction (KIP-890 part 1), or added it (transactions version 2, Produce v12 and later).
  */
 public final class ProduceHandler extends TypedApiHandler<ProduceRequest> {
     public ProduceHandler() {
@@ -47,17 +59,21 @@ public final class ProduceHandler extends TypedApiHandler<ProduceRequest> {
         if (acks != 0 && acks != 1 && acks != -1) return Future.failedFuture(new InvalidRequiredAcksException("acks must be -1, 0 or 1, got " + acks));
         TopicRegistry partitions = ctx.broker().topics();
         boolean byId = ctx.apiVersion() >= 13;
+        TxnVerifier.Mode mode = verificationMode(ctx);
+        List<Write> writes = new ArrayList<>();
         List<Future<TopicProduceResponse>> topics = new ArrayList<>();
         for (TopicProduceData t : r.data().topicData()) {
             Optional<LocalTopic> topic = byId ? partitions.topicById(t.topicId()) : partitions.topic(t.name());
-            List<Future<PartitionProduceResponse>> parts = new ArrayList<>();
-            for (PartitionProduceData p : t.partitionData()) parts.add(appendOne(r, ctx, topic, p));
-            topics.add(Future.join(parts).transform(ignored -> {
+            List<Write> parts = new ArrayList<>();
+            for (PartitionProduceData p : t.partitionData()) parts.add(new Write(ctx, r, topic, p, mode));
+            writes.addAll(parts);
+            topics.add(Future.join(parts.stream().map(w -> w.result.future()).toList()).transform(ignored -> {
                 TopicProduceResponse tr = new TopicProduceResponse().setName(byId ? "" : t.name()).setTopicId(t.topicId());
-                for (Future<PartitionProduceResponse> f : parts) tr.partitionResponses().add(f.result());
+                for (Write w : parts) tr.partitionResponses().add(w.result.future().result());
                 return Future.succeededFuture(tr);
             }));
         }
+        verifyThenAppend(ctx, r.transactionalId(), mode, writes);
         return Future.join(topics).transform(ignored -> {
             TopicProduceResponseCollection coll = new TopicProduceResponseCollection();
             boolean failed = false;
@@ -72,32 +88,145 @@ public final class ProduceHandler extends TypedApiHandler<ProduceRequest> {
         });
     }
 
-    private static Future<PartitionProduceResponse> appendOne(ProduceRequest r, RequestContext ctx, Optional<LocalTopic> topic, PartitionProduceData p) {
-        PartitionProduceResponse out = new PartitionProduceResponse().setIndex(p.index()).setBaseOffset(-1)
-                .setLogAppendTimeMs(RecordBatch.NO_TIMESTAMP).setLogStartOffset(-1);
-        Optional<PartitionHandle> handle = topic.flatMap(t -> ctx.broker().topics().partition(t.name(), p.index()));
-        Future<PartitionProduceResponse> result;
-        try {
-            if (handle.isEmpty()) {
-                throw topic.isPresent() ? ctx.broker().topics().notHere(topic.get().name(), p.index())
-                        : new UnknownTopicOrPartitionException("This server does not host this topic-partition.");
-            }
-            ProduceRequest.validateRecords(ctx.apiVersion(), p.records());
-            ByteBuffer records = ((MemoryRecords) p.records()).buffer();
-            int size = records.remaining();
-            PartitionHandle h = handle.get();
-            String topicName = h.topicPartition().topic();
-            Acks acks = r.acks() == -1 ? Acks.all(topic.get().config().minInsyncReplicas(), r.timeout()) : Acks.LEADER;
-            result = h.append(records, acks).map(info -> {
-                ctx.broker().metrics().recordsIn(topicName, info.records(), size);
-                return out.setBaseOffset(info.firstOffset()).setLogAppendTimeMs(info.logAppendTimeMs()).setLogStartOffset(info.logStartOffset());
-            });
-        } catch (RuntimeException e) {
-            result = Future.failedFuture(e);
+    /**
+     * What a transactional write needs from the coordinator before it opens its transaction in a partition (Kafka's
+     * TransactionSupportedOperation): version 12 and later (transactions version 2) add the partition; earlier versions
+     * have it verified (KIP-890 part 1), unless {@code transaction.partition.verification.enable} is off.
+     */
+    private static TxnVerifier.Mode verificationMode(RequestContext ctx) {
+        if (ctx.apiVersion() >= 12) return TxnVerifier.Mode.ADD;
+        if (!ctx.broker().config().get(BrokerConfig.TRANSACTION_PARTITION_VERIFICATION_ENABLE)) return null;
+        return ctx.apiVersion() >= 11 ? TxnVerifier.Mode.VERIFY : TxnVerifier.Mode.VERIFY_LEGACY;
+    }
+
+    /**
+     * Appends every write; the transactional ones that would open their producer's transaction in their partition are
+     * first confirmed by the coordinator, in one check per producer for the whole request (Kafka's
+     * ReplicaManager.appendRecords with its AddPartitionsToTxnManager).
+     */
+    private static void verifyThenAppend(RequestContext ctx, String transactionalId, TxnVerifier.Mode mode, List<Write> writes) {
+        List<Write> transactional = writes.stream().filter(Write::transactional).toList();
+        if (mode == null || transactional.isEmpty()) {
+            writes.forEach(w -> w.append(TxnVerification.NONE));
+            return;
         }
-        return result.otherwise(e -> {
-            Errors error = Errors.forException(e);
-            return out.setErrorCode(error.code()).setErrorMessage(e.getMessage());
+        writes.stream().filter(w -> !w.transactional()).forEach(w -> w.append(TxnVerification.NONE));
+        if (transactionalId == null) {
+            transactional.forEach(w -> w.append(TxnVerification.REQUIRED)); // refused unless its transaction is open there
+            return;
+        }
+        List<Future<TxnVerification>> started = transactional.stream().map(Write::startVerification).toList();
+        Future.join(started).onComplete(x -> {
+            Map<ProducerIdEpoch, Map<TopicPartition, Write>> toCheck = new LinkedHashMap<>();
+            for (int i = 0; i < transactional.size(); i++) {
+                Write w = transactional.get(i);
+                Future<TxnVerification> f = started.get(i);
+                if (f.failed()) {
+                    w.fail(f.cause());
+                } else if (!f.result().needsCoordinator()) {
+                    w.append(f.result());
+                } else {
+                    w.verification = f.result();
+                    toCheck.computeIfAbsent(new ProducerIdEpoch(w.producerId, w.producerEpoch), k -> new LinkedHashMap<>()).put(w.partition(), w);
+                }
+            }
+            toCheck.forEach((producer, byPartition) -> ctx.broker().txnVerifier()
+                    .check(transactionalId, producer.producerId(), producer.epoch(), byPartition.keySet(), mode)
+                    .onComplete(ar -> byPartition.forEach((tp, w) -> {
+                        Errors e = ar.succeeded() ? ar.result().get(tp) : Errors.forException(ar.cause());
+                        if (e == null) w.append(w.verification);
+                        else w.fail(producerError(e, transactionalId, tp));
+                    })));
         });
+    }
+
+    /**
+     * A failed check as the producer is told (Kafka's ReplicaManager): a coordinator that is busy, moving or out of reach
+     * becomes NOT_ENOUGH_REPLICAS, which every client retries without looking up metadata again.
+     */
+    private static RuntimeException producerError(Errors e, String transactionalId, TopicPartition tp) {
+        String why = "The partition " + tp + " could not be confirmed in the transaction of " + transactionalId + ": " + e.name();
+        return switch (e) {
+            case CONCURRENT_TRANSACTIONS, NETWORK_EXCEPTION, COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR ->
+                    new NotEnoughReplicasException(why);
+            default -> e.exception(why);
+        };
+    }
+
+    /** One partition's write of the request and its answer. */
+    private static final class Write {
+        final RequestContext ctx;
+        final PartitionProduceResponse out;
+        final Promise<PartitionProduceResponse> result = Promise.promise();
+        final Optional<LocalTopic> topic;
+        final Acks acks;
+        final int size;
+        PartitionHandle handle;
+        ByteBuffer records;
+        long producerId = RecordBatch.NO_PRODUCER_ID;
+        short producerEpoch;
+        boolean transactional;
+        TxnVerification verification;
+
+        Write(RequestContext ctx, ProduceRequest r, Optional<LocalTopic> topic, PartitionProduceData p, TxnVerifier.Mode mode) {
+            this.ctx = ctx;
+            this.topic = topic;
+            this.out = new PartitionProduceResponse().setIndex(p.index()).setBaseOffset(-1).setLogAppendTimeMs(RecordBatch.NO_TIMESTAMP).setLogStartOffset(-1);
+            this.acks = topic.isPresent() && r.acks() == -1 ? Acks.all(topic.get().config().minInsyncReplicas(), r.timeout()) : Acks.LEADER;
+            int bytes = 0;
+            try {
+                Optional<PartitionHandle> h = topic.flatMap(t -> ctx.broker().topics().partition(t.name(), p.index()));
+                if (h.isEmpty()) {
+                    throw topic.isPresent() ? ctx.broker().topics().notHere(topic.get().name(), p.index())
+                            : new UnknownTopicOrPartitionException("This server does not host this topic-partition.");
+                }
+                ProduceRequest.validateRecords(ctx.apiVersion(), p.records());
+                handle = h.get();
+                records = ((MemoryRecords) p.records()).buffer();
+                bytes = records.remaining();
+                int at = records.position();
+                if (records.remaining() >= BatchHeader.SIZE && BatchHeader.magic(records, at) == RecordBatch.MAGIC_VALUE_V2
+                        && BatchHeader.isTransactional(records, at) && !BatchHeader.isControl(records, at)) {
+                    transactional = true;
+                    producerId = BatchHeader.producerId(records, at);
+                    producerEpoch = BatchHeader.producerEpoch(records, at);
+                }
+            } catch (RuntimeException e) {
+                fail(e);
+            }
+            this.size = bytes;
+        }
+
+        boolean transactional() {
+            return transactional && handle != null && !result.future().isComplete();
+        }
+
+        TopicPartition partition() {
+            return handle.topicPartition();
+        }
+
+        Future<TxnVerification> startVerification() {
+            return handle.startTxnVerification(producerId, producerEpoch);
+        }
+
+        void append(TxnVerification v) {
+            if (result.future().isComplete()) return;
+            String topicName = handle.topicPartition().topic();
+            handle.append(records, acks, v).onComplete(ar -> {
+                if (ar.succeeded()) {
+                    AppendInfo info = ar.result();
+                    ctx.broker().metrics().recordsIn(topicName, info.records(), size);
+                    result.tryComplete(out.setBaseOffset(info.firstOffset()).setLogAppendTimeMs(info.logAppendTimeMs())
+                            .setLogStartOffset(info.logStartOffset()));
+                } else {
+                    fail(ar.cause());
+                }
+            });
+        }
+
+        void fail(Throwable e) {
+            Errors error = Errors.forException(e);
+            result.tryComplete(out.setErrorCode(error.code()).setErrorMessage(e.getMessage()));
+        }
     }
 }

@@ -1,14 +1,18 @@
 package io.runnel.kafka.handlers;
 
+import io.runnel.config.BrokerConfig;
+import io.runnel.group.CommittedOffset;
 import io.runnel.kafka.ApiHandler;
 import io.runnel.kafka.RequestContext;
 import io.runnel.kafka.TypedApiHandler;
+import io.runnel.partition.InternalTopics;
 import io.runnel.partition.LocalTopic;
+import io.runnel.partition.PartitionHandle;
+import io.runnel.partition.TxnVerification;
 import io.runnel.transaction.TxnMetadata;
 import io.runnel.transaction.TxnState;
+import io.runnel.transaction.TxnVerifier;
 import io.vertx.core.Future;
-import io.runnel.group.CommittedOffset;
-import io.runnel.partition.InternalTopics;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -19,9 +23,13 @@ import java.util.Set;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.NotCoordinatorException;
+import org.apache.kafka.common.errors.NotLeaderOrFollowerException;
 import org.apache.kafka.common.message.AddOffsetsToTxnResponseData;
 import org.apache.kafka.common.message.AddPartitionsToTxnRequestData;
+import org.apache.kafka.common.message.AddPartitionsToTxnRequestData.AddPartitionsToTxnTransaction;
 import org.apache.kafka.common.message.AddPartitionsToTxnResponseData;
+import org.apache.kafka.common.message.AddPartitionsToTxnResponseData.AddPartitionsToTxnResultCollection;
 import org.apache.kafka.common.message.DescribeTransactionsResponseData;
 import org.apache.kafka.common.message.EndTxnResponseData;
 import org.apache.kafka.common.message.ListTransactionsResponseData;
@@ -39,17 +47,18 @@ import org.apache.kafka.common.requests.AddPartitionsToTxnResponse;
 import org.apache.kafka.common.requests.DescribeTransactionsRequest;
 import org.apache.kafka.common.requests.DescribeTransactionsResponse;
 import org.apache.kafka.common.requests.EndTxnRequest;
+import org.apache.kafka.common.requests.EndTxnResponse;
 import org.apache.kafka.common.requests.ListTransactionsRequest;
 import org.apache.kafka.common.requests.ListTransactionsResponse;
-import org.apache.kafka.common.requests.EndTxnResponse;
 import org.apache.kafka.common.requests.TxnOffsetCommitRequest;
 import org.apache.kafka.common.requests.TxnOffsetCommitResponse;
 
 /**
- * The transaction coordinator's APIs for producers (KIP-98, transactions version 1): AddPartitionsToTxn in its client
- * form (v0 to v3), AddOffsetsToTxn (the group's {@code __consumer_offsets} partition joins the transaction), EndTxn
- * (v0 to v4); and the group coordinator's TxnOffsetCommit (offsets committed in the transaction, visible once it
- * commits; KIP-447's member check); DescribeTransactions and ListTransactions (KIP-664) for operators. InitProducerId with a transactional id is in {@link InitProducerIdHandler},
+ * The transaction coordinator's APIs for producers (KIP-98, and KIP-890's transactions version 2): AddPartitionsToTxn
+ * in its client form (v0 to v3) and its broker form (v4 and v5: partition leaders verify partitions, or add them under
+ * version 2), AddOffsetsToTxn (the group's {@code __consumer_offsets} partition joins the transaction), EndTxn (v5
+ * bumps the epoch and answers the next one); and the group coordinator's TxnOffsetCommit (offsets committed in the
+ * transaction, visible once it commits; KIP-447's member check; v5 adds the offsets partition to the transaction); DescribeTransactions and ListTransactions (KIP-664) for operators. InitProducerId with a transactional id is in {@link InitProducerIdHandler},
  * FindCoordinator for transactional ids in {@link FindCoordinatorHandler}. The coordinator's errors
  * (NOT_COORDINATOR, CONCURRENT_TRANSACTIONS, PRODUCER_FENCED, INVALID_PRODUCER_ID_MAPPING, INVALID_TXN_STATE) are
  * answered as Kafka does; clients retry the retriable ones.
@@ -67,15 +76,16 @@ public final class TransactionHandlers {
             super(ApiKeys.ADD_PARTITIONS_TO_TXN, AddPartitionsToTxnRequest.class);
         }
 
-        /** The client form only: version 4 and later batch transactions for brokers (KIP-890), not served yet. */
+        /** Versions 4 and 5 are the broker form (KIP-890): several transactions, each verified or added for its producer. */
         @Override
         public short maxVersion() {
-            return 3;
+            return 5;
         }
 
         @Override
         protected Future<AbstractResponse> serve(RequestContext ctx, AddPartitionsToTxnRequest request) {
             AddPartitionsToTxnRequestData d = request.data();
+            if (ctx.apiVersion() >= 4) return serveBrokers(ctx, d);
             Set<TopicPartition> partitions = new LinkedHashSet<>(AddPartitionsToTxnRequest.getPartitions(d.v3AndBelowTopics()));
             // As Kafka: partitions of unknown topics fail alone, and the others are then not attempted.
             Map<TopicPartition, Errors> unknown = new LinkedHashMap<>();
@@ -88,13 +98,34 @@ public final class TransactionHandlers {
                 for (TopicPartition tp : partitions) errors.put(tp, unknown.getOrDefault(tp, Errors.OPERATION_NOT_ATTEMPTED));
                 return Future.succeededFuture(response(errors));
             }
-            return ctx.broker().transactions().addPartitions(d.v3AndBelowTransactionalId(), d.v3AndBelowProducerId(), d.v3AndBelowProducerEpoch(), partitions)
+            return ctx.broker().transactions().addPartitions(d.v3AndBelowTransactionalId(), d.v3AndBelowProducerId(), d.v3AndBelowProducerEpoch(), partitions,
+                            TxnMetadata.TV_1)
                     .transform(ar -> {
                         Errors e = ar.succeeded() ? Errors.NONE : Errors.forException(ar.cause());
                         Map<TopicPartition, Errors> errors = new LinkedHashMap<>();
                         for (TopicPartition tp : partitions) errors.put(tp, e);
                         return Future.succeededFuture(response(errors));
                     });
+        }
+
+        /**
+         * The broker form: a partition leader (or group coordinator) asks, for each transaction, whether partitions are in
+         * it ({@code verifyOnly}) or adds them under transactions version 2; each transaction is answered per partition.
+         */
+        private static Future<AbstractResponse> serveBrokers(RequestContext ctx, AddPartitionsToTxnRequestData d) {
+            List<String> ids = new ArrayList<>();
+            List<Future<Map<TopicPartition, Errors>>> answers = new ArrayList<>();
+            for (AddPartitionsToTxnTransaction t : d.transactions()) {
+                Set<TopicPartition> partitions = new LinkedHashSet<>();
+                for (var topic : t.topics()) for (int p : topic.partitions()) partitions.add(new TopicPartition(topic.name(), p));
+                ids.add(t.transactionalId());
+                answers.add(ctx.broker().transactions().joinOrVerify(t.transactionalId(), t.producerId(), t.producerEpoch(), partitions, t.verifyOnly()));
+            }
+            return Future.all(answers).map(x -> {
+                AddPartitionsToTxnResultCollection results = new AddPartitionsToTxnResultCollection();
+                for (int i = 0; i < ids.size(); i++) results.add(AddPartitionsToTxnResponse.resultForTransaction(ids.get(i), answers.get(i).result()));
+                return new AddPartitionsToTxnResponse(new AddPartitionsToTxnResponseData().setResultsByTransaction(results));
+            });
         }
 
         private static AbstractResponse response(Map<TopicPartition, Errors> errors) {
@@ -114,7 +145,7 @@ public final class TransactionHandlers {
             // The group's offsets partition joins the transaction: the coordinator's markers end the offsets committed there.
             return ctx.broker().groups().ensureReady()
                     .compose(v -> ctx.broker().transactions().addPartitions(d.transactionalId(), d.producerId(), d.producerEpoch(),
-                            Set.of(new TopicPartition(InternalTopics.CONSUMER_OFFSETS, ctx.broker().groups().partitionFor(d.groupId())))))
+                            Set.of(new TopicPartition(InternalTopics.CONSUMER_OFFSETS, ctx.broker().groups().partitionFor(d.groupId()))), TxnMetadata.TV_1))
                     .transform(ar -> Future.succeededFuture(new AddOffsetsToTxnResponse(new AddOffsetsToTxnResponseData()
                             .setErrorCode((ar.succeeded() ? Errors.NONE : Errors.forException(ar.cause())).code()))));
         }
@@ -125,10 +156,10 @@ public final class TransactionHandlers {
             super(ApiKeys.TXN_OFFSET_COMMIT, TxnOffsetCommitRequest.class);
         }
 
-        /** Version 5 belongs to transactions version 2 (KIP-890), not served yet. */
+        /** Version 5 belongs to transactions version 2 (KIP-890): the group's offsets partition joins the transaction here. */
         @Override
         public short maxVersion() {
-            return 4;
+            return 5;
         }
 
         @Override
@@ -148,14 +179,50 @@ public final class TransactionHandlers {
                             p.committedMetadata() == null ? "" : p.committedMetadata()));
                 }
             }
-            return ctx.broker().groups().commitOffsetsInTransaction(d.groupId(), d.producerId(), d.producerEpoch(), d.generationIdOrMemberEpoch(),
-                            d.memberId(), commits)
+            return joined(ctx, d)
+                    .compose(verification -> ctx.broker().groups().commitOffsetsInTransaction(d.groupId(), d.producerId(), d.producerEpoch(),
+                            d.generationIdOrMemberEpoch(), d.memberId(), commits, verification))
                     .otherwise(Errors::forException)
                     .map(error -> {
                         all.forEach(rp -> rp.setErrorCode(error.code()));
                         return new TxnOffsetCommitResponse(new TxnOffsetCommitResponseData().setTopics(topics));
                     });
         }
+    }
+
+    /**
+     * The group's {@code __consumer_offsets} partition in the producer's transaction, as Kafka's group coordinator
+     * makes sure before it takes transactional offsets: added under transactions version 2 (v5), verified for the
+     * earlier versions (KIP-890 part 1, unless {@code transaction.partition.verification.enable} is off). A coordinator
+     * that is moving or out of reach is answered CONCURRENT_TRANSACTIONS, which the producer retries without looking
+     * for the group's coordinator again.
+     */
+    static Future<TxnVerification> joined(RequestContext ctx, TxnOffsetCommitRequestData d) {
+        short version = ctx.apiVersion();
+        if (version < 5 && !ctx.broker().config().get(BrokerConfig.TRANSACTION_PARTITION_VERIFICATION_ENABLE)) {
+            return Future.succeededFuture(TxnVerification.NONE);
+        }
+        TxnVerifier.Mode mode = version >= 5 ? TxnVerifier.Mode.ADD : version == 4 ? TxnVerifier.Mode.VERIFY : TxnVerifier.Mode.VERIFY_LEGACY;
+        return ctx.broker().groups().ensureReady().compose(v -> {
+            TopicPartition offsets = new TopicPartition(InternalTopics.CONSUMER_OFFSETS, ctx.broker().groups().partitionFor(d.groupId()));
+            Optional<PartitionHandle> partition = ctx.broker().topics().partition(offsets.topic(), offsets.partition());
+            if (partition.isEmpty()) return Future.failedFuture(new NotCoordinatorException("This broker does not coordinate group " + d.groupId()));
+            return partition.get().startTxnVerification(d.producerId(), d.producerEpoch())
+                    .recover(e -> Future.failedFuture(e instanceof NotLeaderOrFollowerException
+                            ? new NotCoordinatorException("This broker does not coordinate group " + d.groupId()) : e))
+                    .compose(started -> !started.needsCoordinator() ? Future.succeededFuture(started)
+                            : ctx.broker().txnVerifier().check(d.transactionalId(), d.producerId(), d.producerEpoch(), Set.of(offsets), mode)
+                            .compose(errors -> {
+                                Errors e = errors.get(offsets);
+                                if (e == null) return Future.succeededFuture(started);
+                                if (e == Errors.NOT_COORDINATOR || e == Errors.COORDINATOR_NOT_AVAILABLE || e == Errors.COORDINATOR_LOAD_IN_PROGRESS
+                                        || e == Errors.NETWORK_EXCEPTION) {
+                                    e = Errors.CONCURRENT_TRANSACTIONS;
+                                }
+                                return Future.failedFuture(e.exception("The offsets partition of group " + d.groupId()
+                                        + " is not in the transaction of " + d.transactionalId() + ": " + e.name()));
+                            }));
+        });
     }
 
     static final class Describe extends TypedApiHandler<DescribeTransactionsRequest> {
@@ -224,18 +291,23 @@ public final class TransactionHandlers {
             super(ApiKeys.END_TXN, EndTxnRequest.class);
         }
 
-        /** Version 5 bumps the epoch with each transaction (transactions version 2, KIP-890), not served yet. */
+        /** Version 5 bumps the epoch with each transaction (transactions version 2, KIP-890) and answers the new one. */
         @Override
         public short maxVersion() {
-            return 4;
+            return 5;
         }
 
         @Override
         protected Future<AbstractResponse> serve(RequestContext ctx, EndTxnRequest request) {
             var d = request.data();
-            return ctx.broker().transactions().endTransaction(d.transactionalId(), d.producerId(), d.producerEpoch(), d.committed())
-                    .transform(ar -> Future.succeededFuture(new EndTxnResponse(new EndTxnResponseData()
-                            .setErrorCode((ar.succeeded() ? Errors.NONE : Errors.forException(ar.cause())).code()))));
+            boolean v2 = ctx.apiVersion() >= 5;
+            return ctx.broker().transactions().endTransaction(d.transactionalId(), d.producerId(), d.producerEpoch(), d.committed(),
+                            v2 ? TxnMetadata.TV_2 : TxnMetadata.TV_1)
+                    .transform(ar -> {
+                        EndTxnResponseData out = new EndTxnResponseData().setErrorCode((ar.succeeded() ? Errors.NONE : Errors.forException(ar.cause())).code());
+                        if (v2 && ar.succeeded()) out.setProducerId(ar.result().producerId()).setProducerEpoch(ar.result().epoch());
+                        return Future.succeededFuture(new EndTxnResponse(out));
+                    });
         }
     }
 }

@@ -78,7 +78,8 @@ public final class TransactionPartitionHandlers {
                             continue;
                         }
                         Acks acks = Acks.all(topic.get().config().minInsyncReplicas(), MARKER_TIMEOUT_MS);
-                        all.add(h.get().appendMarker(m.producerId(), m.producerEpoch(), m.coordinatorEpoch(), m.transactionResult(), acks)
+                        all.add(h.get().appendMarker(m.producerId(), m.producerEpoch(), m.coordinatorEpoch(), m.transactionResult(),
+                                        m.transactionVersion(), acks)
                                 .onComplete(ar -> pr.setErrorCode(ar.succeeded() ? Errors.NONE.code() : Errors.forException(ar.cause()).code())));
                     }
                 }
