@@ -24,25 +24,50 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.IsolationLevel;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.compress.Compression;
+import org.apache.kafka.common.message.AddOffsetsToTxnRequestData;
+import org.apache.kafka.common.message.AddPartitionsToTxnRequestData.AddPartitionsToTxnTopic;
+import org.apache.kafka.common.message.AddPartitionsToTxnRequestData.AddPartitionsToTxnTopicCollection;
+import org.apache.kafka.common.message.AddPartitionsToTxnRequestData.AddPartitionsToTxnTransaction;
+import org.apache.kafka.common.message.AddPartitionsToTxnRequestData.AddPartitionsToTxnTransactionCollection;
+import org.apache.kafka.common.message.DescribeTransactionsRequestData;
+import org.apache.kafka.common.message.EndTxnRequestData;
+import org.apache.kafka.common.message.InitProducerIdRequestData;
 import org.apache.kafka.common.message.ListOffsetsRequestData.ListOffsetsPartition;
 import org.apache.kafka.common.message.ListOffsetsRequestData.ListOffsetsTopic;
+import org.apache.kafka.common.message.ListTransactionsRequestData;
 import org.apache.kafka.common.message.MetadataRequestData;
 import org.apache.kafka.common.message.ProduceRequestData;
+import org.apache.kafka.common.message.TxnOffsetCommitRequestData;
 import org.apache.kafka.common.protocol.ApiKeys;
 import org.apache.kafka.common.record.internal.MemoryRecords;
+import org.apache.kafka.common.record.internal.SimpleRecord;
 import org.apache.kafka.common.requests.AbstractRequest;
+import org.apache.kafka.common.requests.AddOffsetsToTxnRequest;
+import org.apache.kafka.common.requests.AddPartitionsToTxnRequest;
 import org.apache.kafka.common.requests.ApiVersionsRequest;
+import org.apache.kafka.common.requests.DescribeTransactionsRequest;
+import org.apache.kafka.common.requests.EndTxnRequest;
 import org.apache.kafka.common.requests.FetchRequest;
+import org.apache.kafka.common.requests.InitProducerIdRequest;
 import org.apache.kafka.common.requests.ListOffsetsRequest;
+import org.apache.kafka.common.requests.ListTransactionsRequest;
 import org.apache.kafka.common.requests.MetadataRequest;
 import org.apache.kafka.common.requests.ProduceRequest;
 import org.apache.kafka.common.requests.RequestHeader;
+import org.apache.kafka.common.requests.TransactionResult;
+import org.apache.kafka.common.requests.TxnOffsetCommitRequest;
+import org.apache.kafka.common.requests.WriteTxnMarkersRequest;
 import org.apache.kafka.common.utils.Time;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -73,6 +98,7 @@ class ProtocolFuzzTest {
             List<byte[]> templates = templates(broker);
             // Warm up, then take the baseline.
             roundTrip(broker.bootstrapServers(), "warm-up");
+            transactionalRoundTrip(broker.bootstrapServers(), "warm-up"); // creates __transaction_state and __consumer_offsets first
             long filesBefore = ProcessStats.filesUnder(data);
             long heapBefore = ProcessStats.heapUsedAfterGc();
 
@@ -92,6 +118,7 @@ class ProtocolFuzzTest {
             assertThat(reconnects).as("seed %d: some frames must have been refused", seed).isPositive();
 
             roundTrip(broker.bootstrapServers(), "after-fuzz");
+            transactionalRoundTrip(broker.bootstrapServers(), "after-fuzz");
             assertThat(broker.isReady()).isTrue();
             await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
                 assertThat(ProcessStats.filesUnder(data)).as("seed %d: open files of the log", seed).isLessThanOrEqualTo(filesBefore);
@@ -125,6 +152,7 @@ class ProtocolFuzzTest {
         ListOffsetsTopic lt = new ListOffsetsTopic().setName("fuzz");
         lt.partitions().add(new ListOffsetsPartition().setPartitionIndex(1).setTimestamp(-1));
         requests.add(ListOffsetsRequest.Builder.forConsumer(false, IsolationLevel.READ_UNCOMMITTED).setTargetTimes(List.of(lt)).build((short) 5));
+        requests.addAll(transactionTemplates());
         List<byte[]> out = new ArrayList<>();
         int id = 0;
         for (AbstractRequest r : requests) {
@@ -133,6 +161,44 @@ class ProtocolFuzzTest {
             ByteBuffer.wrap(b).putInt(body.remaining()).put(body);
             out.add(b);
         }
+        return out;
+    }
+
+    /** The transaction APIs, client and broker forms, both protocol versions (KIP-98, KIP-890). */
+    private static List<AbstractRequest> transactionTemplates() {
+        String id = "fuzz-txn";
+        long pid = 1000;
+        short epoch = 0;
+        TopicPartition fuzz0 = new TopicPartition("fuzz", 0);
+        List<AbstractRequest> out = new ArrayList<>();
+        out.add(new InitProducerIdRequest.Builder(new InitProducerIdRequestData().setTransactionalId(id).setTransactionTimeoutMs(60_000)
+                .setProducerId(-1).setProducerEpoch((short) -1)).build((short) 5));
+        out.add(AddPartitionsToTxnRequest.Builder.forClient(id, pid, epoch, List.of(fuzz0)).build((short) 3));
+        AddPartitionsToTxnTopicCollection topics = new AddPartitionsToTxnTopicCollection();
+        topics.add(new AddPartitionsToTxnTopic().setName("fuzz").setPartitions(List.of(0, 1)));
+        AddPartitionsToTxnTransactionCollection txns = new AddPartitionsToTxnTransactionCollection();
+        txns.add(new AddPartitionsToTxnTransaction().setTransactionalId(id).setProducerId(pid).setProducerEpoch(epoch).setVerifyOnly(true)
+                .setTopics(topics));
+        out.add(AddPartitionsToTxnRequest.Builder.forBroker(txns).build((short) 5));
+        out.add(new AddOffsetsToTxnRequest.Builder(new AddOffsetsToTxnRequestData().setTransactionalId(id).setProducerId(pid).setProducerEpoch(epoch)
+                .setGroupId("fuzz-group")).build((short) 3));
+        TxnOffsetCommitRequestData commit = new TxnOffsetCommitRequestData().setTransactionalId(id).setGroupId("fuzz-group").setProducerId(pid)
+                .setProducerEpoch(epoch).setGenerationIdOrMemberEpoch(-1).setMemberId("").setTopics(List.of(
+                        new TxnOffsetCommitRequestData.TxnOffsetCommitRequestTopic().setName("fuzz").setPartitions(List.of(
+                                new TxnOffsetCommitRequestData.TxnOffsetCommitRequestPartition().setPartitionIndex(0).setCommittedOffset(1)))));
+        out.add(TxnOffsetCommitRequest.Builder.forTopicNames(commit, true).build((short) 5));
+        out.add(new EndTxnRequest.Builder(new EndTxnRequestData().setTransactionalId(id).setProducerId(pid).setProducerEpoch(epoch).setCommitted(true),
+                true).build((short) 5));
+        out.add(new WriteTxnMarkersRequest.Builder(List.of(new WriteTxnMarkersRequest.TxnMarkerEntry(pid, epoch, 0, TransactionResult.ABORT,
+                List.of(fuzz0), (short) 2))).build((short) 2));
+        out.add(new DescribeTransactionsRequest.Builder(new DescribeTransactionsRequestData().setTransactionalIds(List.of(id))).build((short) 0));
+        out.add(new ListTransactionsRequest.Builder(new ListTransactionsRequestData()).build((short) 1));
+        ProduceRequestData pd = new ProduceRequestData().setAcks((short) -1).setTimeoutMs(1000).setTransactionalId(id);
+        ProduceRequestData.TopicProduceData t = new ProduceRequestData.TopicProduceData().setName("fuzz");
+        t.partitionData().add(new ProduceRequestData.PartitionProduceData().setIndex(1).setRecords(MemoryRecords.withTransactionalRecords(
+                Compression.NONE, pid, epoch, 0, new SimpleRecord(1L, null, "t".getBytes()))));
+        pd.topicData().add(t);
+        out.add(ProduceRequest.builder(pd).build((short) 12));
         return out;
     }
 
@@ -185,6 +251,31 @@ class ProtocolFuzzTest {
                 c.poll(Duration.ofMillis(200)).forEach(got::add);
             }
             assertThat(got).extracting(ConsumerRecord::value).contains(value);
+        }
+    }
+
+    /**
+     * A transaction with offsets commits and is read by a read_committed consumer: the transaction APIs survived the
+     * garbage too.
+     */
+    private static void transactionalRoundTrip(String bootstrap, String value) throws Exception {
+        try (KafkaProducer<String, String> p = KafkaClients.producer(bootstrap, Map.of(ProducerConfig.TRANSACTIONAL_ID_CONFIG, value + "-txn"))) {
+            p.initTransactions();
+            p.beginTransaction();
+            p.send(new ProducerRecord<>("fuzz", 0, "k", value));
+            p.sendOffsetsToTransaction(Map.of(new TopicPartition("fuzz", 1), new OffsetAndMetadata(0)), new ConsumerGroupMetadata(value + "-group"));
+            p.commitTransaction();
+        }
+        try (KafkaConsumer<String, String> c = KafkaClients.consumer(bootstrap, Map.of(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"))) {
+            TopicPartition tp = new TopicPartition("fuzz", 0);
+            c.assign(List.of(tp));
+            c.seekToBeginning(List.of(tp));
+            List<String> got = new ArrayList<>();
+            long end = System.currentTimeMillis() + 30_000;
+            while (!got.contains(value) && System.currentTimeMillis() < end) {
+                c.poll(Duration.ofMillis(200)).forEach(r -> got.add(r.value()));
+            }
+            assertThat(got).contains(value);
         }
     }
 
