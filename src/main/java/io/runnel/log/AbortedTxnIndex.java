@@ -4,89 +4,181 @@ import io.runnel.log.value.AbortedTxn;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.zip.CRC32C;
+import java.util.Map;
+import java.util.NavigableSet;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * The aborted transactions of a partition's log, for read_committed fetches (Kafka keeps the same entries in a
- * {@code .txnindex} file per segment): each names the producer, the transaction's first offset and the offset of its
- * ABORT marker, and the last stable offset when it was aborted. A read_committed consumer is sent those that overlap
- * what it fetched and drops their records (KIP-98).
+ * The aborted transactions of a partition's log, for read_committed fetches: each names the producer, the
+ * transaction's first offset and the offset of its ABORT marker, and the last stable offset when it was aborted. A
+ * read_committed consumer is sent those that overlap what it fetched and drops their records (KIP-98).
  *
- * <p>File {@code aborted-transactions} in the partition's directory, append-only, one 36-byte entry per abort, big
- * endian: {@code int64 producerId, int64 firstOffset, int64 lastOffset, int64 lastStableOffset, int32 CRC-32C of the
- * 32 bytes before}. Entries are in marker order (lastOffset ascending). An append is written on the partition's
- * worker queue and fsynced with the log's next flush (before the log and the producer snapshot of that flush); a crash
- * can lose the last entries or tear the last one, which {@link #load} drops, and the producer-state replay after the
- * last snapshot writes again the aborts it meets past {@link #lastOffset}. An entry damaged elsewhere (whole entries
- * follow it) makes the index {@link #damaged}: it is then rebuilt from the whole log. Entries past the log end (a crash lost their markers, or a follower truncated) are cut off by
- * {@link #truncateTo}; those before the log start are dropped by {@link #dropBefore} when retention moves it. Both
- * rewrite the file atomically.
+ * <p>Files: Kafka's transaction index, one {@code NNNNNNNNNNNNNNNNNNNN.txnindex} per segment that holds ABORT markers
+ * (named by the segment's base offset, deleted with the segment), append-only, one 34-byte entry per abort whose
+ * marker is in that segment, big endian: {@code int16 version=0, int64 producerId, int64 firstOffset, int64
+ * lastOffset, int64 lastStableOffset} (Kafka's {@code AbortedTxn}), in marker order. An append is written on the
+ * partition's worker queue and fsynced with the log's next flush, before the log and the producer snapshot of that
+ * flush: a crash can lose only entries whose markers come after the last snapshot, and the producer-state replay after
+ * it writes those again ({@link #lastOffset}).
  *
- * <p>Memory: the entries live in memory too (32 bytes each), one per aborted transaction still in the log.
+ * <p>Loading checks every entry, as Kafka's sanity check does and further: the version; the marker inside its file's
+ * segment and after the previous entry's; the last stable offset not past the marker; and, since the format carries
+ * no checksum, against the log itself: the
+ * batch at {@code lastOffset} must be a control batch of the producer, and the batch at {@code firstOffset} (when
+ * retention left it) a transactional batch of the producer starting there. A torn entry (a crash's, in the newest
+ * file, or damage) or any other failure makes the index {@link #damaged}, and it is rebuilt from the whole log.
+ * Entries past the log end (a crash lost their markers) are dropped; so are files of segments that no longer exist,
+ * and the single {@code aborted-transactions} file of earlier Runnel versions (its content is rebuilt from the log).
+ * What the format cannot show, as in Kafka, is a file cut at an entry boundary or deleted: entries lost that way before
+ * the last producer snapshot stay lost (fsync ordering, not checks, keeps a crash from doing that).
  *
- * <p>Threading: the in-memory list belongs to the partition's context; the {@code write*} methods take a snapshot
- * made there and run on its worker queue.
+ * <p>Memory: the entries of the whole log live in memory too (32 bytes each).
+ *
+ * <p>Threading: the in-memory list belongs to the partition's context; the {@code write*} and {@link #sync} methods
+ * take what was prepared there and run on its worker queue.
  */
 public final class AbortedTxnIndex {
-    public static final String FILE = "aborted-transactions";
-    static final int ENTRY_SIZE = 36;
+    private static final Logger LOG = LoggerFactory.getLogger(AbortedTxnIndex.class);
+    public static final String SUFFIX = ".txnindex";
+    /** The single index file of Runnel before it used Kafka's per-segment files; replaced at load. */
+    static final String LEGACY_FILE = "aborted-transactions";
+    static final int ENTRY_SIZE = 34;
+    static final short VERSION = 0;
 
-    private final Path file;
+    private final Path dir;
     private final List<AbortedTxn> entries;
+    /** Files appended to since the last {@link #sync} (worker queue only, but read by whichever worker runs it). */
+    private final Set<Path> unsynced = ConcurrentHashMap.newKeySet();
     private boolean damaged;
 
-    private AbortedTxnIndex(Path file, List<AbortedTxn> entries) {
-        this.file = file;
+    /** Bytes to append to one segment's file ({@link #writeAppend}). */
+    public record Append(Path file, byte[] bytes) {
+    }
+
+    private AbortedTxnIndex(Path dir, List<AbortedTxn> entries) {
+        this.dir = dir;
         this.entries = entries;
     }
 
-    /**
-     * Reads the index of the log in {@code dir} (empty when there is none), keeping the entries before the first
-     * damaged one and those whose marker is below {@code logEndOffset}. Blocking.
-     */
-    public static AbortedTxnIndex load(Path dir, long logEndOffset) throws IOException {
-        Path f = dir.resolve(FILE);
-        List<AbortedTxn> out = new ArrayList<>();
-        boolean damaged = false;
-        if (Files.exists(f)) {
-            ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(f));
-            while (b.remaining() >= ENTRY_SIZE) {
-                int at = b.position();
-                CRC32C crc = new CRC32C();
-                crc.update(b.array(), at, ENTRY_SIZE - 4);
-                AbortedTxn t = new AbortedTxn(b.getLong(), b.getLong(), b.getLong(), b.getLong());
-                if ((int) crc.getValue() != b.getInt()) {
-                    damaged = b.remaining() >= ENTRY_SIZE; // the last entry torn by a crash is expected; one in the middle is not
-                    break;
-                }
-                if (t.lastOffset() >= logEndOffset) break;
-                out.add(t);
+    /** The index file of the segment based at {@code baseOffset}. */
+    public static Path file(Path dir, long baseOffset) {
+        return dir.resolve(Segment.fileName(baseOffset, SUFFIX));
+    }
+
+    /** Reads and checks the index files of {@code log} (see the class comment). Blocking. */
+    public static AbortedTxnIndex load(Path dir, Log log) throws IOException {
+        NavigableSet<Long> bases = new TreeSet<>(log.segmentBaseOffsets());
+        TreeMap<Long, Path> files = new TreeMap<>();
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "*" + SUFFIX)) {
+            for (Path p : ds) {
+                String name = p.getFileName().toString();
+                Long base = parseBase(name.substring(0, name.length() - SUFFIX.length()));
+                if (base != null && bases.contains(base)) files.put(base, p);
+                else Files.deleteIfExists(p); // its segment is gone
             }
         }
-        AbortedTxnIndex index = new AbortedTxnIndex(f, out);
+        List<AbortedTxn> out = new ArrayList<>();
+        boolean damaged = false;
+        Path legacy = dir.resolve(LEGACY_FILE);
+        if (Files.exists(legacy)) {
+            LOG.info("Replacing the aborted-transaction index of {} with Kafka's per-segment .txnindex files", dir.getFileName());
+            Files.delete(legacy);
+            damaged = true;
+        }
+        long previous = -1;
+        for (Map.Entry<Long, Path> f : files.entrySet()) {
+            if (damaged) break;
+            long base = f.getKey();
+            Long next = bases.higher(base);
+            long end = next == null ? Long.MAX_VALUE : next;
+            ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(f.getValue()));
+            if (b.remaining() % ENTRY_SIZE != 0) {
+                // A torn entry: a crash's (only the newest file takes appends) or damage. Which entry it was cannot be
+                // told, nor whether the producer snapshot is older than it, so the index is rebuilt either way.
+                damaged = true;
+                break;
+            }
+            int whole = 0;
+            while (b.remaining() >= ENTRY_SIZE) {
+                short version = b.getShort();
+                AbortedTxn t = new AbortedTxn(b.getLong(), b.getLong(), b.getLong(), b.getLong());
+                if (version != VERSION || t.lastOffset() < base || t.lastOffset() >= end || t.lastOffset() <= previous
+                        || t.firstOffset() < 0 || t.firstOffset() > t.lastOffset() || t.lastStableOffset() < 0 || t.lastStableOffset() > t.lastOffset() + 1) {
+                    damaged = true;
+                    break;
+                }
+                previous = t.lastOffset();
+                if (t.lastOffset() >= log.logEndOffset()) break; // a crash lost the marker: so is the rest
+                whole++;
+                if (t.lastOffset() < log.logStartOffset()) continue; // retention moved the start past it
+                if (!matchesLog(t, log)) {
+                    damaged = true;
+                    break;
+                }
+                out.add(t);
+            }
+            if (!damaged && (long) whole * ENTRY_SIZE != Files.size(f.getValue())) writeFile(f.getValue(), entriesOf(out, base, end));
+        }
+        AbortedTxnIndex index = new AbortedTxnIndex(dir, out);
         index.damaged = damaged;
-        if (Files.exists(f) && Files.size(f) != (long) out.size() * ENTRY_SIZE) writeAll(f, List.copyOf(out));
         return index;
     }
 
+    /** Whether the log holds the transaction {@code t} names: its marker, and its first batch if retention left it. */
+    private static boolean matchesLog(AbortedTxn t, Log log) throws IOException {
+        ByteBuffer marker = log.batchHeaderAt(t.lastOffset());
+        if (marker == null || !BatchHeader.isControl(marker, 0) || BatchHeader.producerId(marker, 0) != t.producerId()
+                || BatchHeader.baseOffset(marker, 0) != t.lastOffset()) {
+            return false;
+        }
+        if (t.firstOffset() < log.logStartOffset()) return true;
+        ByteBuffer first = log.batchHeaderAt(t.firstOffset());
+        // Compaction removes the records of aborted transactions: a batch starting exactly there must be the
+        // producer's transactional one, but a gap (a later batch holds the offset) is expected.
+        return first == null || BatchHeader.baseOffset(first, 0) != t.firstOffset()
+                || BatchHeader.producerId(first, 0) == t.producerId() && BatchHeader.isTransactional(first, 0);
+    }
+
+    private static List<AbortedTxn> entriesOf(List<AbortedTxn> all, long base, long end) {
+        return all.stream().filter(t -> t.lastOffset() >= base && t.lastOffset() < end).toList();
+    }
+
+    private static Long parseBase(String digits) {
+        if (digits.length() != 20) return null;
+        try {
+            return Long.parseLong(digits);
+        } catch (NumberFormatException e) {
+            return null;
+        }
+    }
+
     /**
-     * Whether an entry was damaged with whole entries after it (not a torn last write): the entries before the
-     * producer-state snapshot cannot be trusted to be whole, and the index must be rebuilt from the log ({@link #clear}).
+     * Whether the files failed their checks (a torn entry included): the entries before the producer-state snapshot
+     * cannot be trusted, and the index must be rebuilt from the log ({@link #clear}).
      */
     public boolean damaged() {
         return damaged;
     }
 
-    /** Empties the index and its file, to be rebuilt from the log. Blocking. */
+    /** Empties the index and deletes its files, to be rebuilt from the log. Blocking. */
     public void clear() throws IOException {
         entries.clear();
         damaged = false;
-        writeAll(List.of());
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "*" + SUFFIX)) {
+            for (Path p : ds) Files.deleteIfExists(p);
+        }
     }
 
     /** The offset of the last abort marker indexed, or -1. */
@@ -95,13 +187,14 @@ public final class AbortedTxnIndex {
     }
 
     /**
-     * Adds an abort (its marker after every one indexed) and returns the bytes to append to the file with
-     * {@link #writeAppend}; null when the marker is indexed already (a replay meeting what the file has).
+     * Adds an abort whose marker is in the segment based at {@code segmentBase} (its marker after every one indexed)
+     * and returns what to append with {@link #writeAppend}; null when the marker is indexed already (a replay meeting
+     * what the files have).
      */
-    public byte[] add(AbortedTxn t) {
+    public Append add(AbortedTxn t, long segmentBase) {
         if (t.lastOffset() <= lastOffset()) return null;
         entries.add(t);
-        return encode(t);
+        return new Append(file(dir, segmentBase), encode(t));
     }
 
     /**
@@ -129,12 +222,15 @@ public final class AbortedTxnIndex {
         return entries.removeIf(t -> t.lastOffset() >= offset);
     }
 
-    /** Drops the entries whose marker is before {@code logStartOffset} (retention moved it); true when any was. */
-    public boolean dropBefore(long logStartOffset) {
-        return entries.removeIf(t -> t.lastOffset() < logStartOffset);
+    /**
+     * Drops the entries whose marker is before {@code logStartOffset} (retention moved it) from memory; their files go
+     * with their segments, and those left in the first remaining segment's file are skipped at load.
+     */
+    public void dropBefore(long logStartOffset) {
+        entries.removeIf(t -> t.lastOffset() < logStartOffset);
     }
 
-    /** The entries now, to rewrite the file with (take it on the partition's context). */
+    /** The entries now (take it on the partition's context). */
     public List<AbortedTxn> snapshot() {
         return List.copyOf(entries);
     }
@@ -143,39 +239,55 @@ public final class AbortedTxnIndex {
         return entries.size();
     }
 
-    /** Appends encoded entries to the file. Blocking (no fsync: {@link #sync} does, with the log's flush). */
-    public void writeAppend(byte[] bytes) throws IOException {
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
-            ByteBuffer b = ByteBuffer.wrap(bytes);
+    /** Appends an entry to its segment's file. Blocking (no fsync: {@link #sync} does, with the log's flush). */
+    public void writeAppend(Append a) throws IOException {
+        try (FileChannel ch = FileChannel.open(a.file(), StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
+            ByteBuffer b = ByteBuffer.wrap(a.bytes());
             while (b.hasRemaining()) ch.write(b);
         }
+        unsynced.add(a.file());
     }
 
-    /** fsyncs the file, if it exists. Blocking. */
+    /** fsyncs the files appended to since the last call. Blocking. */
     public void sync() throws IOException {
-        if (!Files.exists(file)) return;
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
-            ch.force(true);
+        for (Path f : List.copyOf(unsynced)) {
+            unsynced.remove(f);
+            if (!Files.exists(f)) continue; // its segment was deleted meanwhile
+            try (FileChannel ch = FileChannel.open(f, StandardOpenOption.WRITE)) {
+                ch.force(true);
+            }
         }
     }
 
-    /** Replaces the file with {@code all} entries, atomically. Blocking. */
-    public void writeAll(List<AbortedTxn> all) throws IOException {
-        writeAll(file, all);
+    /**
+     * Rewrites the files from {@code all} entries, each in the file of the segment (of {@code segmentBases}) holding
+     * its marker, atomically per file; files left without entries are deleted. Blocking.
+     */
+    public void writeAll(List<AbortedTxn> all, List<Long> segmentBases) throws IOException {
+        TreeSet<Long> bases = new TreeSet<>(segmentBases);
+        Map<Long, List<AbortedTxn>> byFile = new LinkedHashMap<>();
+        for (AbortedTxn t : all) {
+            Long base = bases.floor(t.lastOffset());
+            if (base != null) byFile.computeIfAbsent(base, b -> new ArrayList<>()).add(t);
+        }
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "*" + SUFFIX)) {
+            for (Path p : ds) {
+                String name = p.getFileName().toString();
+                Long base = parseBase(name.substring(0, name.length() - SUFFIX.length()));
+                if (base == null || !byFile.containsKey(base)) Files.deleteIfExists(p);
+            }
+        }
+        for (Map.Entry<Long, List<AbortedTxn>> e : byFile.entrySet()) writeFile(file(dir, e.getKey()), e.getValue());
     }
 
-    private static void writeAll(Path f, List<AbortedTxn> all) throws IOException {
-        ByteBuffer b = ByteBuffer.allocate(all.size() * ENTRY_SIZE);
-        for (AbortedTxn t : all) b.put(encode(t));
+    private static void writeFile(Path f, List<AbortedTxn> entries) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(entries.size() * ENTRY_SIZE);
+        for (AbortedTxn t : entries) b.put(encode(t));
         Checkpoints.writeAtomically(f, b.array());
     }
 
     private static byte[] encode(AbortedTxn t) {
-        ByteBuffer b = ByteBuffer.allocate(ENTRY_SIZE);
-        b.putLong(t.producerId()).putLong(t.firstOffset()).putLong(t.lastOffset()).putLong(t.lastStableOffset());
-        CRC32C crc = new CRC32C();
-        crc.update(b.array(), 0, ENTRY_SIZE - 4);
-        b.putInt((int) crc.getValue());
-        return b.array();
+        return ByteBuffer.allocate(ENTRY_SIZE).putShort(VERSION).putLong(t.producerId()).putLong(t.firstOffset()).putLong(t.lastOffset())
+                .putLong(t.lastStableOffset()).array();
     }
 }

@@ -309,6 +309,22 @@ public final class Log {
         return best == null ? Optional.empty() : best.maxTimestampRecord().filter(t -> t.offset() >= logStartOffset);
     }
 
+    /** A copy of the header of the batch holding {@code offset}, or null when the log has none (outside it, or a gap at its end). */
+    public ByteBuffer batchHeaderAt(long offset) throws IOException {
+        if (offset < logStartOffset || offset >= logEndOffset) return null;
+        for (Map.Entry<Long, Segment> e = segments.floorEntry(offset); e != null; e = segments.higherEntry(e.getKey())) {
+            ByteBuffer h = e.getValue().headerAt(offset);
+            if (h != null) return h;
+        }
+        return null;
+    }
+
+    /** The base offset of the segment holding {@code offset} (the first segment's for an offset before it). */
+    public long segmentBaseFor(long offset) {
+        Long base = segments.floorKey(offset);
+        return base != null ? base : segments.firstKey();
+    }
+
     /** Visits the header of every batch from the one holding {@code fromOffset} to the log end, in order. */
     public void forEachBatchHeader(long fromOffset, Consumer<ByteBuffer> visitor) throws IOException {
         forEachBatch(fromOffset, (header, batch) -> visitor.accept(header));

@@ -452,12 +452,20 @@ public final class Segment {
         channel.close();
     }
 
-    /** Closes the segment and deletes its three files. */
+    /** Closes the segment and deletes its files: the log, its two indexes, and its transaction index if it has one. */
     void deleteFiles() throws IOException {
         if (channel.isOpen()) channel.close();
         offsetIndex.deleteFile();
         timeIndex.deleteFile();
+        Files.deleteIfExists(AbortedTxnIndex.file(logFile.getParent(), baseOffset));
         Files.deleteIfExists(logFile);
+    }
+
+    /** A copy of the header of the batch holding {@code offset}, or null when this segment has none. */
+    ByteBuffer headerAt(long offset) throws IOException {
+        int pos = positionOf(offset);
+        if (pos < 0 || !readHeader(pos, size)) return null;
+        return ByteBuffer.wrap(header.array().clone());
     }
 
     public long baseOffset() {

@@ -130,7 +130,7 @@ public final class PartitionVerticle extends VerticleBase {
     public Future<?> start() {
         return context.executeBlocking(() -> {
             Log opened = Log.open(dir, config, time);
-            aborted = AbortedTxnIndex.load(dir, opened.logEndOffset());
+            aborted = AbortedTxnIndex.load(dir, opened);
             producers = ProducerStateTable.load(dir, opened, aborted);
             LeaderEpochCache cache = LeaderEpochCache.load(dir);
             epochs = cache != null ? cache : LeaderEpochCache.rebuild(dir, opened);
@@ -341,8 +341,8 @@ public final class PartitionVerticle extends VerticleBase {
      */
     private void indexIfAborted(ProducerStateTable.CompletedTxn done) {
         if (done == null || done.committed() || done.firstOffset() < 0) return;
-        byte[] bytes = aborted.add(new AbortedTxn(done.producerId(), done.firstOffset(), done.markerOffset(),
-                producers.stableOffsetAfter(done.markerOffset())));
+        AbortedTxnIndex.Append bytes = aborted.add(new AbortedTxn(done.producerId(), done.firstOffset(), done.markerOffset(),
+                producers.stableOffsetAfter(done.markerOffset())), log.segmentBaseFor(done.markerOffset()));
         if (bytes == null) return;
         abortedUnflushed = true;
         AbortedTxnIndex index = aborted;
@@ -400,7 +400,7 @@ public final class PartitionVerticle extends VerticleBase {
         return exclusively(() -> {
             log.restartAt(offset);
             epochs.truncateFromEnd(0);
-            if (aborted.truncateTo(0)) aborted.writeAll(aborted.snapshot());
+            if (aborted.truncateTo(0)) aborted.writeAll(aborted.snapshot(), log.segmentBaseOffsets());
             return ProducerStateTable.load(dir, log, aborted);
         }, loaded -> {
             producers = loaded;
@@ -416,7 +416,7 @@ public final class PartitionVerticle extends VerticleBase {
         return exclusively(() -> {
             log.truncateTo(offset);
             epochs.truncateFromEnd(log.logEndOffset());
-            if (aborted.truncateTo(log.logEndOffset())) aborted.writeAll(aborted.snapshot());
+            if (aborted.truncateTo(log.logEndOffset())) aborted.writeAll(aborted.snapshot(), log.segmentBaseOffsets());
             return ProducerStateTable.load(dir, log, aborted);
         }, loaded -> {
             producers = loaded;
@@ -717,11 +717,9 @@ public final class PartitionVerticle extends VerticleBase {
         if (doomed.isEmpty()) return;
         long start = log.logStartOffset();
         LOG.info("Retention deletes {} segment(s) of {}; log start offset is now {}", doomed.size(), tp, start);
-        List<AbortedTxn> keptAborts = aborted.dropBefore(start) ? aborted.snapshot() : null;
-        AbortedTxnIndex index = aborted;
+        aborted.dropBefore(start); // the files go with their segments
         context.executeBlocking(() -> {
             Log.checkpointLogStart(dir, start);
-            if (keptAborts != null) index.writeAll(keptAborts);
             return null;
         }, true).onFailure(e -> LOG.error("Checkpointing the log start offset of {} failed", tp, e));
         retire(new Retired(doomed, true));

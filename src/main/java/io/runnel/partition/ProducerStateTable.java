@@ -340,8 +340,8 @@ final class ProducerStateTable {
         log.forEachBatch(offset, (header, batch) -> {
             CompletedTxn done = replay(header, batch);
             if (done != null && !done.committed() && done.firstOffset() >= 0) {
-                byte[] bytes = aborted.add(new AbortedTxn(done.producerId(), done.firstOffset(), done.markerOffset(),
-                        stableOffsetAfter(done.markerOffset())));
+                AbortedTxnIndex.Append bytes = aborted.add(new AbortedTxn(done.producerId(), done.firstOffset(), done.markerOffset(),
+                        stableOffsetAfter(done.markerOffset())), log.segmentBaseFor(done.markerOffset()));
                 if (bytes != null) aborted.writeAppend(bytes);
             }
         });

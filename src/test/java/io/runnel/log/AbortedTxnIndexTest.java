@@ -3,48 +3,150 @@ package io.runnel.log;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.runnel.log.value.AbortedTxn;
+import io.runnel.testkit.FileCorruptor;
+import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.kafka.common.compress.Compression;
+import org.apache.kafka.common.record.internal.ControlRecordType;
+import org.apache.kafka.common.record.internal.EndTransactionMarker;
+import org.apache.kafka.common.record.internal.MemoryRecords;
+import org.apache.kafka.common.record.internal.SimpleRecord;
+import org.apache.kafka.common.utils.Time;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The aborted-transaction index file: queries, a torn last entry, entries past the log end, retention. */
+/**
+ * The transaction index in Kafka's {@code .txnindex} format, one file per segment: what is written, queries, and what
+ * loading does with a torn entry, entries past the log end, damage of every kind (checked against the log, since
+ * the format has no checksum), files of deleted segments and the single file of earlier versions.
+ */
 class AbortedTxnIndexTest {
     @TempDir
     Path data;
+    private Log log;
+    private final List<AbortedTxn> written = new ArrayList<>();
 
-    @Test
-    void dropsATornLastEntryAndWhatLiesPastTheLogEndAndAnswersOverlaps() throws Exception {
-        AbortedTxnIndex index = AbortedTxnIndex.load(data, 100);
-        for (long i = 0; i < 4; i++) index.writeAppend(index.add(new AbortedTxn(i, i * 10, i * 10 + 5, i * 10)));
-        assertThat(index.add(new AbortedTxn(9, 0, 35, 0))).as("a replay meeting an indexed marker").isNull();
-        assertThat(index.overlapping(16, 21)).extracting(AbortedTxn::producerId).containsExactly(2L);
-        assertThat(index.overlapping(0, 100)).hasSize(4);
+    @BeforeEach
+    void sixAbortedTransactionsOverSeveralSegments() throws Exception {
+        log = Log.open(data, LogConfig.defaults().withSegmentBytes(300).withIndexIntervalBytes(1), Time.SYSTEM);
+        AbortedTxnIndex index = AbortedTxnIndex.load(data, log);
+        for (long pid = 1; pid <= 6; pid++) {
+            long first = log.appendAsLeader(MemoryRecords.withTransactionalRecords(Compression.NONE, pid, (short) 0, 0,
+                    new SimpleRecord(1L, null, ("aborted-" + pid + "-" + "x".repeat(60)).getBytes())).buffer(), 0).firstOffset();
+            long marker = log.appendAsLeader(MemoryRecords.withEndTransactionMarker(1L, pid, (short) 0,
+                    new EndTransactionMarker(ControlRecordType.ABORT, 0)).buffer(), 0).firstOffset();
+            AbortedTxn t = new AbortedTxn(pid, first, marker, marker + 1);
+            written.add(t);
+            index.writeAppend(index.add(t, log.segmentBaseFor(marker)));
+        }
+        index.sync();
+        assertThat(log.segmentCount()).as("the test needs several segments").isGreaterThan(2);
+    }
 
-        Files.write(data.resolve(AbortedTxnIndex.FILE), new byte[] {1, 2, 3}, StandardOpenOption.APPEND);
-        assertThat(AbortedTxnIndex.load(data, 100).size()).as("a torn entry at the end is dropped").isEqualTo(4);
-        AbortedTxnIndex shorter = AbortedTxnIndex.load(data, 25);
-        assertThat(shorter.lastOffset()).as("markers at or past the log end are dropped").isEqualTo(15);
-        assertThat(AbortedTxnIndex.load(data, 100).size()).as("and the file was rewritten without them").isEqualTo(2);
-        assertThat(shorter.dropBefore(10)).isTrue();
-        assertThat(shorter.snapshot()).extracting(AbortedTxn::producerId).containsExactly(1L);
+    @AfterEach
+    void close() throws IOException {
+        log.close();
+    }
+
+    private List<Path> indexFiles() throws IOException {
+        try (var files = Files.list(data)) {
+            return files.filter(p -> p.toString().endsWith(AbortedTxnIndex.SUFFIX)).sorted().toList();
+        }
     }
 
     @Test
-    void anEntryDamagedBeforeWholeOnesMarksTheIndexForRebuildingWhileATornLastOneDoesNot() throws Exception {
-        AbortedTxnIndex index = AbortedTxnIndex.load(data, 100);
-        for (long i = 0; i < 3; i++) index.writeAppend(index.add(new AbortedTxn(i, i * 10, i * 10 + 5, i * 10)));
-        Path f = data.resolve(AbortedTxnIndex.FILE);
-        byte[] bytes = Files.readAllBytes(f);
-        bytes[bytes.length - 2] ^= 1;
-        Files.write(f, bytes);
-        AbortedTxnIndex tornTail = AbortedTxnIndex.load(data, 100);
-        assertThat(tornTail.damaged()).isFalse();
-        assertThat(tornTail.size()).isEqualTo(2);
-        bytes = Files.readAllBytes(f);
-        bytes[0] ^= 1;
-        Files.write(f, bytes);
-        assertThat(AbortedTxnIndex.load(data, 100).damaged()).isTrue();
+    void entriesAreKafkasAbortedTxnInTheFileOfTheSegmentHoldingTheirMarker() throws Exception {
+        List<Path> files = indexFiles();
+        assertThat(files).isNotEmpty();
+        List<AbortedTxn> read = new ArrayList<>();
+        for (Path f : files) {
+            long base = Long.parseLong(f.getFileName().toString().substring(0, 20));
+            assertThat(log.segmentBaseOffsets()).contains(base);
+            ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(f));
+            assertThat(b.remaining() % 34).isZero();
+            while (b.hasRemaining()) {
+                assertThat(b.getShort()).as("version").isZero();
+                AbortedTxn t = new AbortedTxn(b.getLong(), b.getLong(), b.getLong(), b.getLong());
+                assertThat(log.segmentBaseFor(t.lastOffset())).isEqualTo(base);
+                read.add(t);
+            }
+        }
+        assertThat(read).isEqualTo(written);
+
+        AbortedTxnIndex loaded = AbortedTxnIndex.load(data, log);
+        assertThat(loaded.damaged()).isFalse();
+        assertThat(loaded.snapshot()).isEqualTo(written);
+        AbortedTxn third = written.get(2);
+        assertThat(loaded.overlapping(third.firstOffset(), third.lastOffset())).containsExactly(third);
+        assertThat(loaded.overlapping(0, Long.MAX_VALUE)).hasSize(6);
+        assertThat(loaded.add(new AbortedTxn(9, 0, third.lastOffset(), 0), 0)).as("a replay meeting an indexed marker").isNull();
+    }
+
+    @Test
+    void aTornEntryCallsForRebuildingWhileEntriesPastTheLogEndAreDropped() throws Exception {
+        Path newest = indexFiles().get(indexFiles().size() - 1);
+        byte[] clean = Files.readAllBytes(newest);
+        Files.write(newest, new byte[] {0, 0, 1, 2, 3}, StandardOpenOption.APPEND);
+        assertThat(AbortedTxnIndex.load(data, log).damaged()).as("which entry was torn, and when, cannot be told").isTrue();
+        Files.write(newest, clean);
+
+        // A crash lost the last two markers: their entries go, and so do the files of segments that went with them.
+        log.truncateTo(written.get(4).lastOffset());
+        AbortedTxnIndex shorter = AbortedTxnIndex.load(data, log);
+        assertThat(shorter.damaged()).isFalse();
+        assertThat(shorter.snapshot()).isEqualTo(written.subList(0, 4));
+        assertThat(AbortedTxnIndex.load(data, log).snapshot()).as("and the files were rewritten").isEqualTo(written.subList(0, 4));
+        for (Path f : indexFiles()) assertThat(log.segmentBaseOffsets()).contains(Long.parseLong(f.getFileName().toString().substring(0, 20)));
+    }
+
+    @Test
+    void damageOfAnyFieldIsFoundAndTheIndexCalledForRebuilding() throws Exception {
+        Path first = indexFiles().get(0);
+        byte[] clean = Files.readAllBytes(first);
+        // version, producer id (no checksum: found against the log), first offset, marker offset
+        for (int at : new int[] {1, 2 + 7, 2 + 8 + 7, 2 + 16 + 7}) {
+            Files.write(first, clean);
+            FileCorruptor.flip(first, at);
+            assertThat(AbortedTxnIndex.load(data, log).damaged()).as("byte %d flipped", at).isTrue();
+        }
+        Files.write(first, clean);
+        assertThat(AbortedTxnIndex.load(data, log).damaged()).isFalse();
+
+        FileCorruptor.truncate(first, clean.length - 3);
+        assertThat(AbortedTxnIndex.load(data, log).damaged()).as("a torn entry").isTrue();
+        Files.write(first, clean);
+
+        AbortedTxnIndex index = AbortedTxnIndex.load(data, log);
+        index.clear();
+        assertThat(indexFiles()).isEmpty();
+        assertThat(index.size()).isZero();
+    }
+
+    @Test
+    void filesOfDeletedSegmentsAndTheFileOfEarlierVersionsAreRemoved() throws Exception {
+        Path orphan = AbortedTxnIndex.file(data, 123_456);
+        Files.write(orphan, new byte[34]);
+        AbortedTxnIndex loaded = AbortedTxnIndex.load(data, log);
+        assertThat(orphan).doesNotExist();
+        assertThat(loaded.damaged()).isFalse();
+
+        Files.write(data.resolve(AbortedTxnIndex.LEGACY_FILE), new byte[36]);
+        AbortedTxnIndex upgraded = AbortedTxnIndex.load(data, log);
+        assertThat(upgraded.damaged()).as("rebuilt from the log once").isTrue();
+        assertThat(data.resolve(AbortedTxnIndex.LEGACY_FILE)).doesNotExist();
+
+        long base = log.segmentBaseFor(written.get(5).lastOffset());
+        assertThat(AbortedTxnIndex.file(data, base)).exists();
+        log.truncateTo(written.get(0).lastOffset() + 1);
+        if (!log.segmentBaseOffsets().contains(base)) {
+            assertThat(AbortedTxnIndex.file(data, base)).as("deleted with its segment").doesNotExist();
+        }
     }
 }

@@ -9,6 +9,7 @@ import io.runnel.log.value.AbortedTxn;
 import io.runnel.log.value.AppendInfo;
 import io.runnel.testkit.Brokers;
 import io.runnel.testkit.BrokerPerTest;
+import io.runnel.testkit.FileCorruptor;
 import io.runnel.testkit.KafkaClients;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -19,6 +20,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -150,26 +152,48 @@ class TransactionalLogTest extends BrokerPerTest {
     }
 
     @Test
-    void aDamagedEntryInTheMiddleOfTheAbortedIndexIsRebuiltFromTheLog() throws Exception {
-        createTopic("txn", 1);
+    void damageToTheTransactionIndexFilesIsFoundAndRepairedFromTheLog() throws Exception {
+        Brokers.await(broker.topicAdmin().createTopic("txn", 1, Map.of("segment.bytes", "400")));
         PartitionHandle h = broker.topics().partition("txn", 0).orElseThrow();
-        for (long pid = 1; pid <= 3; pid++) {
-            await(h.append(transactional(pid, 0, 0, "aborted-" + pid), ALL));
+        for (long pid = 1; pid <= 8; pid++) {
+            await(h.append(transactional(pid, 0, 0, "aborted-" + pid + "-" + "x".repeat(80)), ALL));
             await(h.appendMarker(pid, (short) 0, 0, false, ALL));
         }
-        List<AbortedTxn> before = await(h.sliceCommitted(0, 1 << 20, true)).aborted();
-        assertThat(before).hasSize(3);
-        broker.stop().get(30, TimeUnit.SECONDS); // the producer snapshot now covers every marker
-
-        Path index = data.resolve("txn-0").resolve(AbortedTxnIndex.FILE);
-        byte[] bytes = Files.readAllBytes(index);
-        bytes[3] ^= 0x40; // the first entry's producer id: its CRC no longer matches, whole entries follow
-        Files.write(index, bytes);
-
-        broker = Brokers.start(data);
-        PartitionHandle again = broker.topics().partition("txn", 0).orElseThrow();
-        assertThat(await(again.sliceCommitted(0, 1 << 20, true)).aborted()).isEqualTo(before);
+        List<AbortedTxn> before = allAborted(h);
+        assertThat(before).hasSize(8);
+        long seed = Long.getLong("txnindex.seed", System.nanoTime());
+        Random rnd = new Random(seed);
+        for (int round = 0; round < 4; round++) {
+            broker.stop().get(30, TimeUnit.SECONDS); // the producer snapshot now covers every marker
+            List<Path> files;
+            try (var list = Files.list(data.resolve("txn-0"))) {
+                files = list.filter(p -> p.toString().endsWith(AbortedTxnIndex.SUFFIX)).sorted().toList();
+            }
+            assertThat(files).as("seed %d: Kafka's per-segment files", seed).hasSizeGreaterThan(1);
+            Path hit = files.get(rnd.nextInt(files.size()));
+            long size = Files.size(hit);
+            switch (rnd.nextInt(3)) {
+                case 0 -> FileCorruptor.flip(hit, rnd.nextInt((int) size)); // any field: checked against the log
+                case 1 -> FileCorruptor.appendGarbage(hit, new byte[] {(byte) (1 + rnd.nextInt(255)), 7, 7});
+                default -> FileCorruptor.truncate(hit, size - 1 - rnd.nextInt(33)); // mid-entry
+            }
+            broker = Brokers.start(data);
+            PartitionHandle again = broker.topics().partition("txn", 0).orElseThrow();
+            assertThat(allAborted(again)).as("seed %d round %d", seed, round).isEqualTo(before);
+        }
         assertThat(readCommitted()).isEmpty();
+    }
+
+    /** Every aborted transaction a read_committed reader of the whole log is told of, slice by slice. */
+    private static List<AbortedTxn> allAborted(PartitionHandle h) throws Exception {
+        List<AbortedTxn> out = new ArrayList<>();
+        long offset = 0;
+        while (offset < h.lastStableOffset()) {
+            CommittedSlice s = await(h.sliceCommitted(offset, 1 << 20, true));
+            for (AbortedTxn t : s.aborted()) if (!out.contains(t)) out.add(t);
+            offset = s.slice().records().lastOffset() + 1;
+        }
+        return out;
     }
 
     private List<String> readCommitted() {

@@ -4,7 +4,6 @@ import io.runnel.config.BrokerConfig;
 import io.runnel.kafka.CloseConnectionException;
 import io.runnel.kafka.RequestContext;
 import io.runnel.kafka.TypedApiHandler;
-import io.runnel.log.BatchHeader;
 import io.runnel.log.value.AppendInfo;
 import io.runnel.partition.Acks;
 import io.runnel.partition.LocalTopic;
@@ -17,6 +16,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -34,6 +34,7 @@ import org.apache.kafka.common.message.ProduceResponseData.TopicProduceResponseC
 import org.apache.kafka.common.protocol.ApiKeys;
 import org.apache.kafka.common.protocol.Errors;
 import org.apache.kafka.common.record.internal.MemoryRecords;
+import org.apache.kafka.common.record.internal.MutableRecordBatch;
 import org.apache.kafka.common.record.internal.RecordBatch;
 import org.apache.kafka.common.requests.AbstractResponse;
 import org.apache.kafka.common.requests.ProduceRequest;
@@ -184,12 +185,12 @@ public final class ProduceHandler extends TypedApiHandler<ProduceRequest> {
                 handle = h.get();
                 records = ((MemoryRecords) p.records()).buffer();
                 bytes = records.remaining();
-                int at = records.position();
-                if (records.remaining() >= BatchHeader.SIZE && BatchHeader.magic(records, at) == RecordBatch.MAGIC_VALUE_V2
-                        && BatchHeader.isTransactional(records, at) && !BatchHeader.isControl(records, at)) {
+                Iterator<MutableRecordBatch> batches = ((MemoryRecords) p.records()).batches().iterator();
+                RecordBatch first = batches.hasNext() ? batches.next() : null;
+                if (first != null && first.magic() == RecordBatch.MAGIC_VALUE_V2 && first.isTransactional() && !first.isControlBatch()) {
                     transactional = true;
-                    producerId = BatchHeader.producerId(records, at);
-                    producerEpoch = BatchHeader.producerEpoch(records, at);
+                    producerId = first.producerId();
+                    producerEpoch = first.producerEpoch();
                 }
             } catch (RuntimeException e) {
                 fail(e);
