@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -228,6 +229,13 @@ public final class AbortedTxnIndex {
      */
     public void dropBefore(long logStartOffset) {
         entries.removeIf(t -> t.lastOffset() < logStartOffset);
+    }
+
+    /** Drops the entries whose markers compaction removed (their transactions have no record left); true when any was. */
+    public boolean removeMarkers(Collection<Long> markerOffsets) {
+        if (markerOffsets.isEmpty()) return false;
+        Set<Long> gone = Set.copyOf(markerOffsets);
+        return entries.removeIf(t -> gone.contains(t.lastOffset()));
     }
 
     /** The entries now (take it on the partition's context). */

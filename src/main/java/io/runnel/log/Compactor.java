@@ -29,8 +29,13 @@ import org.slf4j.LoggerFactory;
  * their key (and tombstones younger than delete.retention.ms). Offsets never change; a compacted log has gaps.
  *
  * <p>Transactions, as Kafka's cleaner: records of aborted transactions are removed and never count as a key's latest
- * value (an aborted write must not shadow a committed one); end-transaction markers (control batches) are kept, so
- * that the producer state rebuilt from the log still sees every transaction closed. Only segments wholly below the
+ * value (an aborted write must not shadow a committed one). An end-transaction marker (a control batch) is kept while
+ * any batch of its transaction is in the log, so that the producer state rebuilt from the log still sees every
+ * transaction closed; a pass that meets a marker with no batch of its transaction before it stamps the marker's batch
+ * with a delete horizon of now plus {@code delete.retention.ms} (KIP-534), and a pass after the horizon removes it
+ * (Kafka's CleanedTransactionMetadata). Every pass starts at the first segment, so a transaction's batches, which
+ * precede its marker, are always met first. The last batch of each producer is kept, emptied if need be, so that its
+ * sequence number survives a rebuild of the producer state (Kafka's RETAIN_EMPTY). Only segments wholly below the
  * last stable offset are given to the compactor (Kafka never cleans past it), so no open transaction is touched.
  *
  * <p>Runs on a worker thread over segments that no longer take appends. Per segment, crash safe: the cleaned copy
@@ -51,8 +56,11 @@ public final class Compactor {
     private Compactor() {
     }
 
-    /** A closed segment and the segment that replaces it after cleaning. */
-    public record Replacement(Segment old, Segment cleaned) {
+    /** A closed segment, the segment that replaces it after cleaning, and the offsets of the markers removed from it. */
+    public record Replacement(Segment old, Segment cleaned, List<Long> removedMarkers) {
+        public Replacement {
+            removedMarkers = List.copyOf(removedMarkers);
+        }
     }
 
     /**
@@ -60,6 +68,15 @@ public final class Compactor {
      * records of the {@code aborted} transactions. Blocking: call on a worker.
      */
     public static List<Replacement> clean(Path dir, List<Segment> closed, LogConfig config, long nowMs, List<AbortedTxn> aborted) throws IOException {
+        return clean(dir, closed, config, nowMs, aborted, Map.of());
+    }
+
+    /**
+     * {@link #clean(Path, List, LogConfig, long, List)}, keeping the batch that ends at {@code lastBatchOffsets}' offset
+     * for its producer (the producers' last batches, from the partition's producer state).
+     */
+    public static List<Replacement> clean(Path dir, List<Segment> closed, LogConfig config, long nowMs, List<AbortedTxn> aborted,
+                                          Map<Long, Long> lastBatchOffsets) throws IOException {
         AbortedRanges abortedRanges = new AbortedRanges(aborted);
         Map<ByteBuffer, Long> latest = new HashMap<>();
         List<Segment> covered = new ArrayList<>();
@@ -77,20 +94,34 @@ public final class Compactor {
             covered.add(s);
         }
         List<Replacement> out = new ArrayList<>();
+        Map<Long, Boolean> txnBatchSeen = new HashMap<>(); // per producer: a batch of its open transaction met in this pass
         for (Segment s : covered) {
-            Segment cleaned = cleanSegment(dir, s, latest, config, nowMs, abortedRanges);
-            if (cleaned != null) out.add(new Replacement(s, cleaned));
+            List<Long> removedMarkers = new ArrayList<>();
+            Segment cleaned = cleanSegment(dir, s, latest, config, nowMs, abortedRanges, txnBatchSeen, lastBatchOffsets, removedMarkers);
+            if (cleaned != null) out.add(new Replacement(s, cleaned, removedMarkers));
         }
         return out;
     }
 
     private static Segment cleanSegment(Path dir, Segment s, Map<ByteBuffer, Long> latest, LogConfig config, long nowMs,
-                                        AbortedRanges aborted) throws IOException {
+                                        AbortedRanges aborted, Map<Long, Boolean> txnBatchSeen, Map<Long, Long> lastBatchOffsets,
+                                        List<Long> removedMarkers) throws IOException {
         Path logFile = dir.resolve(Segment.fileName(s.baseOffset(), Segment.LOG_SUFFIX));
         Path cleanedFile = dir.resolve(Segment.fileName(s.baseOffset(), Segment.LOG_SUFFIX + CLEANED_SUFFIX));
         RecordFilter keepLatest = new RecordFilter(nowMs, config.deleteRetentionMs()) {
             @Override
             protected BatchRetentionResult checkBatchRetention(RecordBatch batch) {
+                if (batch.isControlBatch()) {
+                    boolean txnGone = txnBatchSeen.remove(batch.producerId()) == null;
+                    boolean expired = txnGone && batch.deleteHorizonMs().isPresent() && batch.deleteHorizonMs().getAsLong() <= currentTime;
+                    // A marker of a transaction with no batch left: stamped with a delete horizon first, removed after it.
+                    if (expired) removedMarkers.add(batch.baseOffset());
+                    return new BatchRetentionResult(expired ? BatchRetention.DELETE : BatchRetention.DELETE_EMPTY, txnGone);
+                }
+                if (batch.isTransactional()) txnBatchSeen.put(batch.producerId(), Boolean.TRUE);
+                if (batch.hasProducerId() && Long.valueOf(batch.lastOffset()).equals(lastBatchOffsets.get(batch.producerId()))) {
+                    return new BatchRetentionResult(BatchRetention.RETAIN_EMPTY, false);
+                }
                 return new BatchRetentionResult(BatchRetention.DELETE_EMPTY, false);
             }
 
@@ -106,6 +137,7 @@ public final class Compactor {
         };
         long before = s.size();
         long[] after = {0};
+        boolean[] changed = {false};
         try (FileChannel out = FileChannel.open(cleanedFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
             forEachBatch(s, batch -> {
                 ByteBuffer src = ByteBuffer.allocate(batch.sizeInBytes());
@@ -114,6 +146,8 @@ public final class Compactor {
                 MemoryRecords.FilterResult r = MemoryRecords.readableRecords(src).filterTo(keepLatest, ByteBuffer.allocate(src.remaining()),
                         BufferSupplier.NO_CACHING, Integer.MAX_VALUE);
                 ByteBuffer kept = r.outputBuffer().flip();
+                src.rewind();
+                changed[0] |= !kept.equals(src); // a batch emptied, removed, or stamped with a delete horizon
                 try {
                     while (kept.hasRemaining()) after[0] += out.write(kept, after[0]);
                 } catch (IOException e) {
@@ -125,7 +159,7 @@ public final class Compactor {
         } catch (UncheckedIOException e) {
             throw e.getCause();
         }
-        if (after[0] == before) {
+        if (!changed[0]) {
             Files.deleteIfExists(cleanedFile); // nothing to remove
             return null;
         }

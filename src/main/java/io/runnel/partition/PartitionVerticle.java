@@ -23,6 +23,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.function.BiConsumer;
@@ -655,15 +656,31 @@ public final class PartitionVerticle extends VerticleBase {
         LogConfig cfg = config;
         long now = time.milliseconds();
         List<AbortedTxn> abortedNow = aborted.snapshot();
-        context.executeBlocking(() -> Compactor.clean(dir, closed, cfg, now, abortedNow), true).onComplete(ar -> {
+        Map<Long, Long> lastBatches = producers.lastBatchOffsets();
+        context.executeBlocking(() -> Compactor.clean(dir, closed, cfg, now, abortedNow, lastBatches), true).onComplete(ar -> {
             compacting = false;
             if (ar.failed()) {
                 LOG.error("Compacting {} failed; the log is unchanged", tp, ar.cause());
                 return;
             }
             List<Segment> replaced = new ArrayList<>();
-            for (Compactor.Replacement r : ar.result()) replaced.add(log.replaceSegment(r.old(), r.cleaned()));
+            List<Long> removedMarkers = new ArrayList<>();
+            for (Compactor.Replacement r : ar.result()) {
+                replaced.add(log.replaceSegment(r.old(), r.cleaned()));
+                removedMarkers.addAll(r.removedMarkers());
+            }
             retire(new Retired(replaced, false));
+            if (aborted.removeMarkers(removedMarkers)) {
+                // The index follows the log: an abort whose marker compaction removed is no longer listed (a crash before
+                // this rewrite leaves an entry without its marker, which the next start finds and rebuilds from the log).
+                List<AbortedTxn> kept = aborted.snapshot();
+                List<Long> bases = log.segmentBaseOffsets();
+                AbortedTxnIndex index = aborted;
+                context.executeBlocking(() -> {
+                    index.writeAll(kept, bases);
+                    return null;
+                }, true).onFailure(e -> LOG.error("Rewriting the transaction index of {} after compaction failed", tp, e));
+            }
         });
     }
 

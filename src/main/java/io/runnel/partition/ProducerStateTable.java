@@ -242,6 +242,15 @@ final class ProducerStateTable {
         return Map.copyOf(open);
     }
 
+    /** Each producer's last data batch here (its last offset), which compaction keeps so that its sequence survives. */
+    Map<Long, Long> lastBatchOffsets() {
+        Map<Long, Long> out = new HashMap<>();
+        producers.forEach((id, e) -> {
+            if (!e.batches.isEmpty()) out.put(id, e.batches.peekLast().lastOffset());
+        });
+        return out;
+    }
+
     /** Every producer's state here, for DescribeProducers. */
     List<ProducerView> describe() {
         List<ProducerView> out = new ArrayList<>();

@@ -103,7 +103,7 @@ class LogCompactionTest {
     }
 
     @Test
-    void anAbortedWriteNeverShadowsACommittedOneAndEndMarkersStay() throws Exception {
+    void anAbortedWriteNeverShadowsACommittedOneAndAMarkerGoesOnlyOnceItsTransactionIsGoneAndItsHorizonPassed() throws Exception {
         ManualTime time = new ManualTime(T0);
         LogConfig config = LogConfig.defaults().withSegmentBytes(400).withIndexIntervalBytes(100).withCompaction(60_000);
         Log log = Log.open(dir, config, time);
@@ -115,19 +115,71 @@ class LogCompactionTest {
         log.appendAsLeader(MemoryRecords.withEndTransactionMarker(time.milliseconds(), 8, (short) 0,
                 new EndTransactionMarker(ControlRecordType.COMMIT, 0)).buffer(), 0); // 4
         for (int i = 0; i < 20; i++) log.appendAsLeader(record(time.milliseconds(), "pad" + i, "p"), 0);
-
         List<AbortedTxn> aborted = List.of(new AbortedTxn(7, first, marker, marker + 1));
-        for (Compactor.Replacement r : Compactor.clean(dir, log.compactionCandidates(), config, time.milliseconds(), aborted)) {
-            Log.closeSegments(List.of(log.replaceSegment(r.old(), r.cleaned())));
-        }
+
+        assertThat(pass(log, config, time.milliseconds(), aborted)).as("no marker goes while its transaction's batch is met").isEmpty();
         List<KV> after = readAll(log);
         assertThat(after).contains(new KV(0, "k", "committed"), new KV(3, "j", "kept")).noneMatch(kv -> kv.value() != null && kv.value().equals("aborted"));
-        List<Long> markers = new ArrayList<>();
-        log.forEachBatchHeader(0, h -> {
-            if (BatchHeader.isControl(h, 0)) markers.add(BatchHeader.baseOffset(h, 0));
-        });
-        assertThat(markers).as("both end markers, whose control keys are the same").containsExactly(2L, 4L);
+        assertThat(markers(log)).as("both end markers, whose control keys are the same").containsOnlyKeys(2L, 4L)
+                .allSatisfy((offset, horizon) -> assertThat(horizon).isNull());
+
+        // The aborted batch is gone now: its marker is stamped with a delete horizon, not removed yet.
+        assertThat(pass(log, config, time.milliseconds(), aborted)).isEmpty();
+        assertThat(markers(log)).containsEntry(2L, T0 + 60_000).containsEntry(4L, null);
+
+        time.advance(60_001);
+        assertThat(pass(log, config, time.milliseconds(), aborted)).as("removed after delete.retention.ms").containsExactly(2L);
+        assertThat(markers(log)).as("the committed transaction still has its record").containsOnlyKeys(4L);
+        assertThat(readAll(log)).contains(new KV(3, "j", "kept"));
         log.close();
+    }
+
+    @Test
+    void aProducersLastBatchIsKeptEmptyAndSoIsTheMarkerOfItsTransaction() throws Exception {
+        ManualTime time = new ManualTime(T0);
+        LogConfig config = LogConfig.defaults().withSegmentBytes(400).withIndexIntervalBytes(100).withCompaction(60_000);
+        Log log = Log.open(dir, config, time);
+        long first = log.appendAsLeader(transactional(7, "k", "aborted"), 0).firstOffset(); // 0
+        long marker = log.appendAsLeader(MemoryRecords.withEndTransactionMarker(time.milliseconds(), 7, (short) 0,
+                new EndTransactionMarker(ControlRecordType.ABORT, 0)).buffer(), 0).firstOffset(); // 1
+        for (int i = 0; i < 20; i++) log.appendAsLeader(record(time.milliseconds(), "pad" + i, "p"), 0);
+        List<AbortedTxn> aborted = List.of(new AbortedTxn(7, first, marker, marker + 1));
+        for (int i = 0; i < 3; i++) {
+            for (Compactor.Replacement r : Compactor.clean(dir, log.compactionCandidates(), config, time.milliseconds(), aborted, Map.of(7L, first))) {
+                Log.closeSegments(List.of(log.replaceSegment(r.old(), r.cleaned())));
+            }
+            time.advance(60_001);
+        }
+        List<Long> producerBatches = new ArrayList<>();
+        log.forEachBatchHeader(0, h -> {
+            if (BatchHeader.producerId(h, 0) == 7 && !BatchHeader.isControl(h, 0)) producerBatches.add(BatchHeader.baseOffset(h, 0));
+        });
+        assertThat(producerBatches).as("the producer's last batch, emptied").containsExactly(first);
+        assertThat(readAll(log)).noneMatch(kv -> "aborted".equals(kv.value()));
+        assertThat(markers(log)).containsKey(marker);
+        log.close();
+    }
+
+    /** One compaction pass; returns the offsets of the markers it removed. */
+    private List<Long> pass(Log log, LogConfig config, long now, List<AbortedTxn> aborted) throws Exception {
+        List<Long> removed = new ArrayList<>();
+        for (Compactor.Replacement r : Compactor.clean(dir, log.compactionCandidates(), config, now, aborted)) {
+            Log.closeSegments(List.of(log.replaceSegment(r.old(), r.cleaned())));
+            removed.addAll(r.removedMarkers());
+        }
+        return removed;
+    }
+
+    /** The control batches' offsets and their delete horizons (null: none). */
+    private static Map<Long, Long> markers(Log log) throws Exception {
+        Map<Long, Long> out = new java.util.TreeMap<>();
+        log.forEachBatch(0, (h, batch) -> {
+            if (BatchHeader.isControl(h, 0)) {
+                var horizon = batch.read().deleteHorizonMs();
+                out.put(BatchHeader.baseOffset(h, 0), horizon.isPresent() ? horizon.getAsLong() : null);
+            }
+        });
+        return out;
     }
 
     private static ByteBuffer transactional(long producerId, String key, String value) {

@@ -36,6 +36,7 @@ import org.apache.kafka.common.record.internal.EndTransactionMarker;
 import org.apache.kafka.common.record.internal.MemoryRecords;
 import org.apache.kafka.common.record.internal.SimpleRecord;
 import org.apache.kafka.common.requests.ListOffsetsRequest;
+import org.apache.kafka.common.utils.Time;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -182,6 +183,40 @@ class TransactionalLogTest extends BrokerPerTest {
             assertThat(allAborted(again)).as("seed %d round %d", seed, round).isEqualTo(before);
         }
         assertThat(readCommitted()).isEmpty();
+    }
+
+    @Test
+    void compactionRemovesAnAbortedTransactionsMarkerOnceItsRecordsAreGoneAndTheIndexFollows() throws Exception {
+        broker.stop().get(30, TimeUnit.SECONDS);
+        broker = Brokers.start(data, Map.of("log.retention.check.interval.ms", "100"), Time.SYSTEM);
+        Brokers.await(broker.topicAdmin().createTopic("txn", 1, Map.of("cleanup.policy", "compact", "segment.bytes", "400",
+                "delete.retention.ms", "0")));
+        PartitionHandle h = broker.topics().partition("txn", 0).orElseThrow();
+        await(h.append(transactional(1000, 0, 0, "aborted"), ALL));
+        await(h.appendMarker(1000, (short) 0, 0, false, ALL));
+        // The producer writes on (compaction keeps a producer's last batch, and so the marker of its transaction).
+        await(h.append(transactional(1000, 0, 1, "committed"), ALL));
+        await(h.appendMarker(1000, (short) 0, 0, true, ALL));
+        for (int i = 0; i < 12; i++) await(h.append(keyed("pad-" + i, "x".repeat(60)), ALL)); // closes the segments before it
+        assertThat(allAborted(h)).hasSize(1);
+
+        // Pass one removes the aborted record, pass two stamps the marker's delete horizon, pass three removes it.
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> allAborted(h).isEmpty());
+        assertThat(await(h.producers())).noneMatch(p -> p.txnStartOffset() >= 0);
+        broker.stop().get(30, TimeUnit.SECONDS);
+        try (var files = Files.list(data.resolve("txn-0"))) {
+            assertThat(files.filter(p -> p.toString().endsWith(AbortedTxnIndex.SUFFIX))).as("no index entry is left").isEmpty();
+        }
+        broker = Brokers.start(data);
+        PartitionHandle again = broker.topics().partition("txn", 0).orElseThrow();
+        assertThat(again.lastStableOffset()).as("no transaction looks open after the rebuild").isEqualTo(again.logEndOffset());
+        assertThat(allAborted(again)).isEmpty();
+        assertThat(readCommitted()).hasSize(13).contains("committed").doesNotContain("aborted");
+    }
+
+    private static ByteBuffer keyed(String key, String value) {
+        return MemoryRecords.withRecords(Compression.NONE, new SimpleRecord(System.currentTimeMillis(), key.getBytes(StandardCharsets.UTF_8),
+                value.getBytes(StandardCharsets.UTF_8))).buffer();
     }
 
     /** Every aborted transaction a read_committed reader of the whole log is told of, slice by slice. */
