@@ -180,12 +180,15 @@
   /**
    * Produces records ({key, value, headers, partition, timestamp}; a value that is not a string is sent as JSON).
    * Resolves with one result per record: {partition, offset, timestamp} or {partition, error, message}.
+   * options: encoding, acks, transactionalId (the records are written as one Kafka transaction, all or none: the
+   * call then resolves once it is committed, or rejects, with nothing written, when it was aborted).
    */
   Runnel.prototype.produce = function (topic, records, options) {
     var self = this;
     var frame = { op: 'produce', topic: topic, records: records };
     if (options && options.encoding) frame.encoding = options.encoding;
     if (options && options.acks !== undefined) frame.acks = options.acks;
+    if (options && options.transactionalId !== undefined) frame.transactionalId = options.transactionalId;
     var size = JSON.stringify(frame).length + 32;
     return new Promise(function (resolve, reject) {
       self.waitingForCredit.push({

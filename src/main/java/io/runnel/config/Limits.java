@@ -90,6 +90,26 @@ public final class Limits {
     public static final int WS_PRODUCE_CREDIT_RECORDS = 1_000;
     public static final int WS_PRODUCE_CREDIT_BYTES = 4 * 1024 * 1024;
 
+    /**
+     * Transactional ids one WebSocket may use (each a producer id and epoch the session keeps, and a chain of its
+     * frames, whose records the produce credit above already bounds).
+     */
+    public static final int WS_TRANSACTIONAL_IDS_MAX = 100;
+
+    /**
+     * transaction.timeout.ms of a WebSocket frame's transaction (capped by transaction.max.timeout.ms): Kafka's
+     * producer default. A frame's transaction lasts as long as its appends; this only matters when the broker fails in
+     * the middle, and the coordinator then aborts it after this long.
+     */
+    public static final int WS_TRANSACTION_TIMEOUT_MS = 60_000;
+
+    /**
+     * Pause, and longest total wait, in ms, while a WebSocket transaction retries a coordinator busy completing the id's
+     * previous transaction (CONCURRENT_TRANSACTIONS), as a Kafka producer's retry.backoff.ms and delivery timeout.
+     */
+    public static final long WS_TRANSACTION_RETRY_MS = 20;
+    public static final long WS_TRANSACTION_RETRY_MAX_MS = 30_000;
+
     /** Subscriptions one WebSocket may hold at once; each holds one read buffer at most (below). */
     public static final int WS_SUBSCRIPTIONS_MAX = 64;
 

@@ -5,10 +5,12 @@ import org.apache.kafka.common.errors.ApiException;
 import org.apache.kafka.common.errors.BrokerNotAvailableException;
 import org.apache.kafka.common.errors.InvalidConfigurationException;
 import org.apache.kafka.common.errors.InvalidPartitionsException;
+import org.apache.kafka.common.errors.InvalidProducerEpochException;
 import org.apache.kafka.common.errors.InvalidReplicationFactorException;
 import org.apache.kafka.common.errors.InvalidTopicException;
 import org.apache.kafka.common.errors.NotLeaderOrFollowerException;
 import org.apache.kafka.common.errors.OffsetOutOfRangeException;
+import org.apache.kafka.common.errors.ProducerFencedException;
 import org.apache.kafka.common.errors.RecordTooLargeException;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
@@ -76,6 +78,8 @@ public final class ApiError extends RuntimeException {
                 || e instanceof InvalidReplicationFactorException) {
             return new ApiError(400, Errors.forException(e).name(), e.getMessage());
         }
+        // A producer whose transactional id another one took: a conflict, not a bad request.
+        if (e instanceof ProducerFencedException || e instanceof InvalidProducerEpochException) return new ApiError(409, Errors.forException(e).name(), e.getMessage());
         if (e instanceof ApiException) return new ApiError(400, Errors.forException(e).name(), e.getMessage());
         return new ApiError(500, "INTERNAL_ERROR", e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage()));
     }

@@ -7,6 +7,8 @@ import io.runnel.group.GroupCoordinator;
 import io.runnel.metrics.BrokerMetrics;
 import io.runnel.partition.TopicAdmin;
 import io.runnel.partition.TopicRegistry;
+import io.runnel.transaction.TransactionCoordinator;
+import io.runnel.transaction.TxnVerifier;
 import io.vertx.core.Vertx;
 import java.util.Map;
 import java.util.function.BooleanSupplier;
@@ -21,11 +23,12 @@ import org.apache.kafka.common.utils.Time;
  */
 public record HttpServices(Vertx vertx, int nodeId, String clusterId, BrokerConfig config, DynamicBrokerConfig dynamicConfig, TopicRegistry topics,
                            TopicAdmin topicAdmin, GroupCoordinator groups, BrokerMetrics metrics, Time time, Supplier<Map<String, String>> kafkaListeners,
-                           BooleanSupplier ready, ClusterView cluster, Publisher publisher) {
+                           BooleanSupplier ready, ClusterView cluster, TransactionCoordinator transactions, TxnVerifier txnVerifier,
+                           Publisher publisher) {
     public HttpServices(Vertx vertx, int nodeId, String clusterId, BrokerConfig config, DynamicBrokerConfig dynamicConfig, TopicRegistry topics,
                         TopicAdmin topicAdmin, GroupCoordinator groups, BrokerMetrics metrics, Time time, Supplier<Map<String, String>> kafkaListeners,
-                        BooleanSupplier ready, ClusterView cluster) {
+                        BooleanSupplier ready, ClusterView cluster, TransactionCoordinator transactions, TxnVerifier txnVerifier) {
         this(vertx, nodeId, clusterId, config, dynamicConfig, topics, topicAdmin, groups, metrics, time, kafkaListeners, ready, cluster,
-                new Publisher(topics, time, metrics));
+                transactions, txnVerifier, new Publisher(topics, time, metrics));
     }
 }

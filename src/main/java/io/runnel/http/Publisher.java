@@ -61,25 +61,8 @@ public final class Publisher {
     public Future<List<Result>> publish(String topic, List<Outgoing> records, boolean acksAll) {
         LocalTopic t = partitions.topic(topic).orElse(null);
         if (t == null) return Future.failedFuture(ApiError.unknownTopic(topic));
-        int count = t.partitions().size();
         Result[] results = new Result[records.size()];
-        Map<Integer, List<Integer>> byPartition = new LinkedHashMap<>();
-        for (int i = 0; i < records.size(); i++) {
-            Outgoing r = records.get(i);
-            int p;
-            if (r.partition() != null) {
-                p = r.partition();
-                if (p >= count) {
-                    results[i] = new Result(p, -1, -1, ApiError.unknownPartition(topic, p));
-                    continue;
-                }
-            } else if (r.key() != null) {
-                p = Utils.toPositive(Utils.murmur2(r.key())) % count;
-            } else {
-                p = Utils.toPositive(roundRobin.getAndIncrement()) % count;
-            }
-            byPartition.computeIfAbsent(p, x -> new ArrayList<>()).add(i);
-        }
+        Map<Integer, List<Integer>> byPartition = assign(t, records, results);
         int maxBatch = t.config().maxMessageBytes();
         Acks acks = acksAll ? Acks.all(t.config().minInsyncReplicas(), Limits.HTTP_PRODUCE_REPLICATION_TIMEOUT_MS) : Acks.LEADER;
         long now = time.milliseconds();
@@ -100,21 +83,52 @@ public final class Publisher {
         return Future.join(all).transform(ignored -> Future.succeededFuture(Arrays.asList(results)));
     }
 
-    private Future<Void> append(String topic, PartitionHandle h, int p, Acks acks, List<Outgoing> records, List<Integer> chunk, long now,
-                                Result[] results) {
+    /**
+     * The partition of each record (indexes into {@code records}, grouped by partition, in order): its explicit one,
+     * else the murmur2 hash of its key, else round robin. A record naming a partition the topic lacks gets its error in
+     * {@code results} instead.
+     */
+    Map<Integer, List<Integer>> assign(LocalTopic t, List<Outgoing> records, Result[] results) {
+        int count = t.partitions().size();
+        Map<Integer, List<Integer>> byPartition = new LinkedHashMap<>();
+        for (int i = 0; i < records.size(); i++) {
+            Outgoing r = records.get(i);
+            int p;
+            if (r.partition() != null) {
+                p = r.partition();
+                if (p >= count) {
+                    results[i] = new Result(p, -1, -1, ApiError.unknownPartition(t.name(), p));
+                    continue;
+                }
+            } else if (r.key() != null) {
+                p = Utils.toPositive(Utils.murmur2(r.key())) % count;
+            } else {
+                p = Utils.toPositive(roundRobin.getAndIncrement()) % count;
+            }
+            byPartition.computeIfAbsent(p, x -> new ArrayList<>()).add(i);
+        }
+        return byPartition;
+    }
+
+    /** The records of {@code chunk} as the records of a batch, stamped {@code now} unless they carry a timestamp. */
+    static SimpleRecord[] batchOf(List<Outgoing> records, List<Integer> chunk, long now) {
         SimpleRecord[] batch = new SimpleRecord[chunk.size()];
-        int bytes = 0;
         for (int j = 0; j < chunk.size(); j++) {
             Outgoing r = records.get(chunk.get(j));
             batch[j] = new SimpleRecord(r.timestamp() == null ? now : r.timestamp(), r.key(), r.value(), r.headers());
-            bytes += r.payloadBytes();
         }
-        int payload = bytes;
+        return batch;
+    }
+
+    private Future<Void> append(String topic, PartitionHandle h, int p, Acks acks, List<Outgoing> records, List<Integer> chunk, long now,
+                                Result[] results) {
+        SimpleRecord[] batch = batchOf(records, chunk, now);
+        int bytes = payloadOf(records, chunk);
         var buffer = MemoryRecords.withRecords(RecordBatch.MAGIC_VALUE_V2, 0L, Compression.NONE, TimestampType.CREATE_TIME, batch).buffer();
         return h.append(buffer, acks).transform(ar -> {
             if (ar.succeeded()) {
                 AppendInfo info = ar.result();
-                metrics.recordsIn(topic, chunk.size(), payload);
+                metrics.recordsIn(topic, chunk.size(), bytes);
                 for (int j = 0; j < chunk.size(); j++) {
                     long ts = info.logAppendTimeMs() >= 0 ? info.logAppendTimeMs() : batch[j].timestamp();
                     results[chunk.get(j)] = new Result(p, info.firstOffset() + j, ts, null);
@@ -127,8 +141,14 @@ public final class Publisher {
         });
     }
 
+    static int payloadOf(List<Outgoing> records, List<Integer> chunk) {
+        int bytes = 0;
+        for (int i : chunk) bytes += records.get(i).payloadBytes();
+        return bytes;
+    }
+
     /** Splits a partition's records into runs whose estimated batch size stays within {@code maxBatch}. */
-    private static List<List<Integer>> chunks(List<Outgoing> records, List<Integer> indexes, int maxBatch) {
+    static List<List<Integer>> chunks(List<Outgoing> records, List<Integer> indexes, int maxBatch) {
         List<List<Integer>> out = new ArrayList<>();
         List<Integer> current = new ArrayList<>();
         int size = BATCH_OVERHEAD;

@@ -2,6 +2,7 @@ package io.runnel.http;
 
 import io.runnel.config.Limits;
 import io.runnel.http.RecordJson.Outgoing;
+import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.ServerWebSocket;
 import io.vertx.core.json.DecodeException;
@@ -29,6 +30,7 @@ final class WsSession {
     private final ServerWebSocket ws;
     private final HttpServices services;
     private final Map<String, WsSubscription> subscriptions = new LinkedHashMap<>();
+    private final WsTransactions transactions;
     private int subscriptionSeq;
     private long produceRecordsInFlight;
     private long produceBytesInFlight;
@@ -38,6 +40,7 @@ final class WsSession {
     WsSession(ServerWebSocket ws, HttpServices services) {
         this.ws = ws;
         this.services = services;
+        this.transactions = new WsTransactions(services);
     }
 
     void start() {
@@ -101,6 +104,9 @@ final class WsSession {
         if (!(frame.getValue("topic") instanceof String topic)) throw ApiError.badRequest("\"topic\" (a string) is required");
         List<Outgoing> records = RecordJson.parse(frame.getValue("records"), RecordJson.encoding(frame.getValue("encoding"), "encoding", false));
         boolean acksAll = RecordJson.acksAll(frame.getValue("acks"));
+        Object txnId = frame.getValue("transactionalId");
+        if (txnId != null && !(txnId instanceof String)) throw ApiError.badRequest("\"transactionalId\" must be a string");
+        if (txnId != null && !acksAll) throw ApiError.badRequest("A transaction is written with acks=all (as Kafka's transactional producer)");
         long bytes = frameChars;
         if (produceRecordsInFlight + records.size() > Limits.WS_PRODUCE_CREDIT_RECORDS
                 || produceBytesInFlight + bytes > Limits.WS_PRODUCE_CREDIT_BYTES) {
@@ -110,7 +116,9 @@ final class WsSession {
         }
         produceRecordsInFlight += records.size();
         produceBytesInFlight += bytes;
-        services.publisher().publish(topic, records, acksAll).onComplete(ar -> {
+        Future<List<Publisher.Result>> published = txnId == null ? services.publisher().publish(topic, records, acksAll)
+                : transactions.publish((String) txnId, topic, records, true);
+        published.onComplete(ar -> {
             produceRecordsInFlight -= records.size();
             produceBytesInFlight -= bytes;
             if (closed) return;
@@ -120,8 +128,10 @@ final class WsSession {
                         .put("credit", produceCredit()));
                 return;
             }
-            send(new JsonObject().put("type", "ack").put("id", id).put("topic", topic).put("results", Publisher.toJson(ar.result()))
-                    .put("credit", produceCredit()));
+            JsonObject ack = new JsonObject().put("type", "ack").put("id", id).put("topic", topic).put("results", Publisher.toJson(ar.result()))
+                    .put("credit", produceCredit());
+            if (txnId != null) ack.put("transactionalId", txnId).put("committed", true);
+            send(ack);
         });
     }
 

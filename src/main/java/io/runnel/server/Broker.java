@@ -199,7 +199,8 @@ public final class Broker {
                 .compose(kafka -> {
                     broker.kafka = kafka;
                     return HttpEndpoint.start(new HttpServices(vertx, meta.nodeId(), meta.clusterId(), config, broker.dynamicConfig, broker.topics,
-                            broker.topicAdmin, broker.groups, metrics, time, broker::kafkaListeners, () -> broker.ready, view), config.httpHost(), config.httpPort());
+                            broker.topicAdmin, broker.groups, metrics, time, broker::kafkaListeners, () -> broker.ready, view, broker.transactions,
+                            broker.verifier), config.httpHost(), config.httpPort());
                 })
                 .compose(http -> {
                     broker.http = http;

@@ -1,0 +1,228 @@
+package io.runnel.http;
+
+import io.runnel.config.BrokerConfig;
+import io.runnel.config.Limits;
+import io.runnel.http.Publisher.Result;
+import io.runnel.http.RecordJson.Outgoing;
+import io.runnel.log.value.AppendInfo;
+import io.runnel.partition.Acks;
+import io.runnel.partition.LocalTopic;
+import io.runnel.partition.PartitionHandle;
+import io.runnel.partition.TxnVerification;
+import io.runnel.transaction.ProducerIdEpoch;
+import io.runnel.transaction.TxnMetadata;
+import io.runnel.transaction.TxnVerifier;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Supplier;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.compress.Compression;
+import org.apache.kafka.common.errors.ConcurrentTransactionsException;
+import org.apache.kafka.common.errors.InvalidPidMappingException;
+import org.apache.kafka.common.errors.InvalidProducerEpochException;
+import org.apache.kafka.common.errors.ProducerFencedException;
+import org.apache.kafka.common.protocol.Errors;
+import org.apache.kafka.common.record.internal.MemoryRecords;
+
+/**
+ * A WebSocket session's transactional producers: a {@code produce} frame with a {@code transactionalId} is written as
+ * one Kafka transaction, all its records or none, exactly as a Kafka transactional producer would write it (the broker
+ * is that producer for the page). The first frame of an id in the session initializes it (InitProducerId: the id's
+ * previous holder, any other session or Kafka producer, is fenced, and its open transaction aborted); each frame then
+ * adds its partitions at the coordinator (transactions version 2), appends transactional batches under the partitions'
+ * verification guards, and commits (EndTxn, which bumps the epoch for the next frame), or aborts when any append
+ * failed. A frame is answered once the decision is stored, as {@code commitTransaction()} returns; read_committed
+ * readers see the records once the markers are written, moments later. Frames of one id run one after another;
+ * a session fenced for an id answers its later frames PRODUCER_FENCED, as a fenced Kafka producer stays fenced.
+ *
+ * <p>Served where the transaction coordinator of the id and the leaders of the frame's partitions are this broker;
+ * otherwise the frame fails before anything is written (421, naming the broker to ask). Runs on the session's context.
+ */
+final class WsTransactions {
+    private final HttpServices services;
+    private final Map<String, Producer> producers = new HashMap<>();
+
+    /** One transactional id of the session: its producer id and epoch once initialized, and the frame running last. */
+    private static final class Producer {
+        ProducerIdEpoch current;
+        boolean fenced;
+        Future<?> tail = Future.succeededFuture();
+    }
+
+    WsTransactions(HttpServices services) {
+        this.services = services;
+    }
+
+    /** Writes {@code records} to {@code topic} as one transaction of {@code transactionalId}; see the class comment. */
+    Future<List<Result>> publish(String transactionalId, String topic, List<Outgoing> records, boolean acksAll) {
+        if (transactionalId.isEmpty()) return Future.failedFuture(ApiError.badRequest("\"transactionalId\" must not be empty"));
+        Producer p = producers.get(transactionalId);
+        if (p == null) {
+            if (producers.size() >= Limits.WS_TRANSACTIONAL_IDS_MAX) {
+                return Future.failedFuture(new ApiError(429, "TOO_MANY_TRANSACTIONAL_IDS", "At most " + Limits.WS_TRANSACTIONAL_IDS_MAX
+                        + " transactional ids per socket"));
+            }
+            p = new Producer();
+            producers.put(transactionalId, p);
+        }
+        Producer producer = p;
+        Future<List<Result>> next = producer.tail.transform(x -> run(producer, transactionalId, topic, records, acksAll));
+        producer.tail = next;
+        return next;
+    }
+
+    private Future<List<Result>> run(Producer p, String id, String topic, List<Outgoing> records, boolean acksAll) {
+        if (p.fenced) {
+            return Future.failedFuture(new ApiError(409, Errors.PRODUCER_FENCED.name(), "Transactional id " + id
+                    + " was taken by another producer; this socket may not use it again"));
+        }
+        LocalTopic t = services.topics().topic(topic).orElse(null);
+        if (t == null) return Future.failedFuture(ApiError.unknownTopic(topic));
+        Result[] results = new Result[records.size()];
+        Map<Integer, List<Integer>> byPartition = services.publisher().assign(t, records, results);
+        for (Result r : results) if (r != null) return Future.failedFuture(r.error()); // nothing written: all or none
+        Map<Integer, PartitionHandle> handles = new LinkedHashMap<>();
+        for (int partition : byPartition.keySet()) {
+            PartitionHandle h = t.local(partition);
+            if (h == null || !h.isLeader()) {
+                return Future.failedFuture(ApiError.notHere(topic, partition, (h != null ? h.placement() : t.placements().get(partition)).leader()));
+            }
+            handles.put(partition, h);
+        }
+        int coordinator = services.transactions().coordinatorNode(id);
+        if (coordinator != services.nodeId()) {
+            return Future.failedFuture(new ApiError(421, Errors.NOT_COORDINATOR.name(), "The transaction coordinator of " + id + " is "
+                    + (coordinator < 0 ? "not available" : "broker " + coordinator + "; ask that broker")));
+        }
+        return producerOf(p, id).compose(pid -> write(p, id, pid, t, handles, byPartition, records, acksAll, results))
+                .recover(e -> {
+                    if (e instanceof ProducerFencedException || e instanceof InvalidProducerEpochException || e instanceof InvalidPidMappingException) {
+                        p.fenced = true;
+                        return Future.failedFuture(new ApiError(409, Errors.PRODUCER_FENCED.name(), "Transactional id " + id
+                                + " was taken by another producer: " + e.getMessage()));
+                    }
+                    return Future.failedFuture(e);
+                });
+    }
+
+    /** The id's producer id and epoch, initialized on first use (retried while the coordinator completes an earlier transaction). */
+    private Future<ProducerIdEpoch> producerOf(Producer p, String id) {
+        if (p.current != null) return Future.succeededFuture(p.current);
+        int timeoutMs = (int) Math.min(Limits.WS_TRANSACTION_TIMEOUT_MS, services.config().get(BrokerConfig.TRANSACTION_MAX_TIMEOUT_MS));
+        return retrying(() -> services.transactions().initProducerId(id, timeoutMs, -1, (short) -1)).map(pid -> {
+            p.current = pid;
+            return pid;
+        });
+    }
+
+    private Future<List<Result>> write(Producer p, String id, ProducerIdEpoch pid, LocalTopic t, Map<Integer, PartitionHandle> handles,
+                                       Map<Integer, List<Integer>> byPartition, List<Outgoing> records, boolean acksAll, Result[] results) {
+        String topic = t.name();
+        Set<TopicPartition> partitions = new java.util.LinkedHashSet<>();
+        for (int partition : handles.keySet()) partitions.add(new TopicPartition(topic, partition));
+        List<Integer> order = new ArrayList<>(handles.keySet());
+        List<Future<TxnVerification>> guards = order.stream().map(partition -> handles.get(partition)
+                .startTxnVerification(pid.producerId(), pid.epoch())).toList();
+        return Future.all(guards).compose(x -> retrying(() -> services.txnVerifier()
+                        .check(id, pid.producerId(), pid.epoch(), partitions, TxnVerifier.Mode.ADD)
+                        .compose(errors -> errors.isEmpty() ? Future.<Void>succeededFuture() : Future.failedFuture(failure(errors)))))
+                .compose(x -> {
+                    Acks acks = acksAll ? Acks.all(t.config().minInsyncReplicas(), Limits.HTTP_PRODUCE_REPLICATION_TIMEOUT_MS) : Acks.LEADER;
+                    long now = services.time().milliseconds();
+                    List<Future<Void>> appends = new ArrayList<>();
+                    for (int i = 0; i < order.size(); i++) {
+                        int partition = order.get(i);
+                        appends.add(appendAll(handles.get(partition), partition, guards.get(i).result(), pid, acks, records, byPartition.get(partition),
+                                t.config().maxMessageBytes(), now, results));
+                    }
+                    return Future.join(appends);
+                })
+                .transform(ar -> {
+                    boolean commit = ar.succeeded();
+                    Future<ProducerIdEpoch> ended = services.transactions().endTransaction(id, pid.producerId(), pid.epoch(), commit, TxnMetadata.TV_2);
+                    return ended.transform(end -> {
+                        if (end.succeeded()) p.current = end.result();
+                        else p.current = null; // the next frame initializes again (fencing this attempt's transaction if it is still open)
+                        if (commit && end.succeeded()) {
+                            services.metrics().recordsIn(topic, records.size(), Publisher.payloadOf(records, allIndexes(records.size())));
+                            return Future.succeededFuture(Arrays.asList(results));
+                        }
+                        Throwable cause = commit ? end.cause() : ar.cause();
+                        if (cause instanceof ProducerFencedException || cause instanceof InvalidProducerEpochException) return Future.failedFuture(cause);
+                        ApiError e = ApiError.of(cause);
+                        return Future.failedFuture(new ApiError(e.status(), e.code(), "The transaction was aborted; no record was written: "
+                                + e.getMessage()));
+                    });
+                });
+    }
+
+    /** Appends one partition's records in batches of the transaction, sequence numbers from 0 (the epoch is new). */
+    private static Future<Void> appendAll(PartitionHandle h, int partition, TxnVerification guard, ProducerIdEpoch pid, Acks acks, List<Outgoing> records,
+                                          List<Integer> indexes, int maxBatch, long now, Result[] results) {
+        Future<Void> chain = Future.succeededFuture();
+        int sequence = 0;
+        for (List<Integer> chunk : Publisher.chunks(records, indexes, maxBatch)) {
+            int base = sequence;
+            sequence += chunk.size();
+            chain = chain.compose(v -> {
+                var batch = Publisher.batchOf(records, chunk, now);
+                var buffer = MemoryRecords.withTransactionalRecords(Compression.NONE, pid.producerId(), pid.epoch(), base, batch).buffer();
+                return h.append(buffer, acks, guard).map(info -> {
+                    record(results, partition, chunk, batch, info);
+                    return null;
+                });
+            });
+        }
+        return chain;
+    }
+
+    private static void record(Result[] results, int partition, List<Integer> chunk, org.apache.kafka.common.record.internal.SimpleRecord[] batch,
+                               AppendInfo info) {
+        for (int j = 0; j < chunk.size(); j++) {
+            long ts = info.logAppendTimeMs() >= 0 ? info.logAppendTimeMs() : batch[j].timestamp();
+            results[chunk.get(j)] = new Result(partition, info.firstOffset() + j, ts, null);
+        }
+    }
+
+    private static List<Integer> allIndexes(int n) {
+        List<Integer> out = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) out.add(i);
+        return out;
+    }
+
+    private static RuntimeException failure(Map<TopicPartition, Errors> errors) {
+        Map.Entry<TopicPartition, Errors> first = errors.entrySet().iterator().next();
+        return first.getValue().exception("The coordinator did not add " + first.getKey() + " to the transaction: " + first.getValue().name());
+    }
+
+    /**
+     * Runs {@code call} again while it fails CONCURRENT_TRANSACTIONS (the coordinator is still writing the markers of
+     * the id's previous transaction), every {@link Limits#WS_TRANSACTION_RETRY_MS}, for at most
+     * {@link Limits#WS_TRANSACTION_RETRY_MAX_MS}, as a Kafka producer retries.
+     */
+    private <T> Future<T> retrying(Supplier<Future<T>> call) {
+        Promise<T> result = Promise.promise();
+        long deadline = services.time().milliseconds() + Limits.WS_TRANSACTION_RETRY_MAX_MS;
+        attempt(call, deadline, result);
+        return result.future();
+    }
+
+    private <T> void attempt(Supplier<Future<T>> call, long deadline, Promise<T> result) {
+        call.get().onComplete(ar -> {
+            if (ar.succeeded()) {
+                result.complete(ar.result());
+            } else if (ar.cause() instanceof ConcurrentTransactionsException && services.time().milliseconds() < deadline) {
+                services.vertx().setTimer(Limits.WS_TRANSACTION_RETRY_MS, id -> attempt(call, deadline, result));
+            } else {
+                result.fail(ar.cause());
+            }
+        });
+    }
+}
