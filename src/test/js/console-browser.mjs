@@ -55,6 +55,16 @@ try {
   await page.click('#browse button[type="submit"]');
   await page.waitForSelector('#messages tbody tr:has-text("order-17")');
 
+  // Transactions (written by the test with a Kafka producer): committed, aborted and still-open records told apart.
+  await page.selectOption('#browse-topic', 'console-txn');
+  await page.fill('#browse-partition', '0');
+  await page.selectOption('#browse-from', 'earliest');
+  await page.click('#browse button[type="submit"]');
+  await page.waitForSelector('#messages tbody tr:has-text("pending")');
+  const txnRows = await page.$$eval('#messages tbody tr', rows => rows.map(r => ({
+    value: r.children[3].textContent, transaction: r.children[5].textContent, rowClass: r.className })));
+  await page.screenshot({ path: `${shots}/console-transactions.png` });
+
   // The overview with its throughput chart.
   await page.click('nav button[data-tab="overview"]');
   await page.waitForFunction(() => document.querySelector('#rate-in').textContent !== '–');
@@ -75,11 +85,14 @@ try {
     });
     const committed = await sub.commit();
     await sub.close();
+    // One produce call as a transaction: all its records or none.
+    const txn = await r.produce('console-demo', [{ key: 't1', value: 'in-txn', partition: 1 }, { key: 't2', value: 'in-txn', partition: 0 }],
+      { transactionalId: 'page-txn' });
     r.close();
-    return { offsets: results.map(x => x.offset), seen: seen.sort(), committed: committed.offsets };
+    return { offsets: results.map(x => x.offset), seen: seen.sort(), committed: committed.offsets, txn: txn.map(x => x.offset) };
   });
   if (errors.length) throw new Error('page errors: ' + errors.join('; '));
-  console.log(JSON.stringify({ produced, partition, tail: tailText, js }));
+  console.log(JSON.stringify({ produced, partition, tail: tailText, js, txnRows }));
 } catch (e) {
   console.error(e.stack || String(e), errors);
   process.exitCode = 1;

@@ -23,6 +23,9 @@
 
   function td(value, cls) { return el('td', { text: value === null || value === undefined ? '' : String(value), class: cls || '' }); }
   function pre(value) { return el('td', {}, [el('pre', { text: value === null || value === undefined ? '(null)' : value })]); }
+  // A record of a transaction: committed, or (read_uncommitted) still open or aborted; read_committed readers never see the last two.
+  function txnCell(rec) { return td(rec.transaction || '', rec.transaction ? 'txn txn-' + rec.transaction : ''); }
+  function txnRowClass(rec) { return rec.transaction === 'open' || rec.transaction === 'aborted' ? 'txn-' + rec.transaction : ''; }
 
   function api(method, path, body) {
     var opts = { method: method, headers: {} };
@@ -255,7 +258,8 @@
       var body = $('#messages tbody');
       body.replaceChildren();
       page.records.forEach(function (r) {
-        body.appendChild(el('tr', {}, [td(r.offset, 'num'), td(time(r.timestamp)), pre(r.key), pre(r.value), td(headersText(r.headers))]));
+        body.appendChild(el('tr', { class: txnRowClass(r) }, [td(r.offset, 'num'), td(time(r.timestamp)), pre(r.key), pre(r.value),
+          td(headersText(r.headers)), txnCell(r)]));
       });
       setResult($('#browse-result'), page.records.length + ' record(s); next offset ' + page.nextOffset + ', end ' + page.logEndOffset, true);
     }).catch(function (e) { setResult($('#browse-result'), e.message, false); });
@@ -281,8 +285,8 @@
     stopTail().then(connection).then(function (r) {
       return r.subscribe(topic, { from: 'latest', window: 200 }, function (rec) {
         var body = $('#tail-records tbody');
-        var row = el('tr', { class: 'fresh tail-record' }, [td(rec.partition, 'num'), td(rec.offset, 'num'), td(time(rec.timestamp)), pre(rec.key),
-          pre(rec.value), td(headersText(rec.headers))]);
+        var row = el('tr', { class: 'fresh tail-record ' + txnRowClass(rec) }, [td(rec.partition, 'num'), td(rec.offset, 'num'), td(time(rec.timestamp)),
+          pre(rec.key), pre(rec.value), td(headersText(rec.headers)), txnCell(rec)]);
         body.insertBefore(row, body.firstChild);
         while (body.children.length > TAIL_ROWS) body.removeChild(body.lastChild);
       });

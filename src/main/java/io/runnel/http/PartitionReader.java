@@ -6,7 +6,8 @@ import io.runnel.partition.CommittedRead;
 import io.runnel.partition.PartitionHandle;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
-import java.util.List;
+import io.vertx.core.json.JsonObject;
+import java.util.Locale;
 import org.apache.kafka.common.record.internal.MemoryRecords;
 import org.apache.kafka.common.record.internal.Record;
 import org.apache.kafka.common.record.internal.RecordBatch;
@@ -16,6 +17,8 @@ import org.apache.kafka.common.record.internal.RecordBatch;
  * (at most {@code maxBytes}, at least one batch), decoded, records before the asked offset and control batches
  * skipped, stopping at {@code maxRecords} or when the next record would pass {@code byteLimit}. A read_committed
  * reader reads below the last stable offset and skips the batches of aborted transactions, as Kafka's consumer does.
+ * A record of a transaction carries {@code "transaction"}: {@code "committed"}, or, for a read_uncommitted reader,
+ * {@code "open"} (not decided yet) or {@code "aborted"}.
  */
 final class PartitionReader {
     private PartitionReader() {
@@ -32,8 +35,7 @@ final class PartitionReader {
     static Future<Chunk> read(PartitionHandle h, long offset, int maxBytes, long maxRecords, long byteLimit, boolean base64, boolean committed,
                               BrokerMetrics metrics) {
         int partition = h.topicPartition().partition();
-        Future<CommittedRead> read = committed ? h.readCommitted(offset, maxBytes, true)
-                : h.read(offset, maxBytes, true).map(rr -> new CommittedRead(rr, List.of()));
+        Future<CommittedRead> read = committed ? h.readCommitted(offset, maxBytes, true) : h.readWithTransactions(offset, maxBytes, true);
         return read.map(cr -> {
             ReadResult rr = cr.read();
             JsonArray out = new JsonArray();
@@ -41,14 +43,17 @@ final class PartitionReader {
             long bytes = 0;
             done:
             for (RecordBatch batch : MemoryRecords.readableRecords(rr.records()).batches()) {
-                if (batch.isControlBatch() || cr.aborted(batch.producerId(), batch.baseOffset(), batch.isTransactional())) {
+                CommittedRead.TxnState txn = cr.state(batch.producerId(), batch.baseOffset(), batch.isTransactional());
+                if (batch.isControlBatch() || committed && txn == CommittedRead.TxnState.ABORTED) {
                     next = Math.max(next, batch.nextOffset());
                     continue;
                 }
                 for (Record r : batch) {
                     if (r.offset() < offset) continue;
                     if (out.size() >= maxRecords || bytes + r.sizeInBytes() > byteLimit) break done;
-                    out.add(RecordJson.toJson(partition, batch, r, base64));
+                    JsonObject json = RecordJson.toJson(partition, batch, r, base64);
+                    if (txn != null) json.put("transaction", txn.name().toLowerCase(Locale.ROOT));
+                    out.add(json);
                     bytes += r.sizeInBytes();
                     next = r.offset() + 1;
                 }

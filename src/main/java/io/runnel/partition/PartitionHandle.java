@@ -14,7 +14,9 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import java.nio.ByteBuffer;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.function.BiConsumer;
@@ -231,6 +233,22 @@ public final class PartitionHandle {
             long lso = verticle.lastStableOffset();
             ReadResult rr = l.read(offset, maxBytes, minOneBatch, lso);
             return new CommittedRead(rr, rr.records().hasRemaining() ? verticle.abortedTransactions().overlapping(offset, lso) : List.of());
+        });
+    }
+
+    /**
+     * A read_uncommitted read (below the high watermark) with the fate of its transactions: the aborted ones it
+     * overlaps and those still open, so that a viewer can tell their records apart (the console does).
+     */
+    public Future<CommittedRead> readWithTransactions(long offset, int maxBytes, boolean minOneBatch) {
+        return call(l -> {
+            verticle.requireLeader();
+            long hw = verticle.highWatermark();
+            ReadResult rr = l.read(offset, maxBytes, minOneBatch, hw);
+            if (!rr.records().hasRemaining()) return new CommittedRead(rr, List.of());
+            Map<Long, Long> open = new HashMap<>();
+            verticle.openTransactions().forEach((first, pid) -> open.put(pid, first));
+            return new CommittedRead(rr, verticle.abortedTransactions().overlapping(offset, hw), open);
         });
     }
 

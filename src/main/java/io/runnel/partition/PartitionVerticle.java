@@ -326,6 +326,11 @@ public final class PartitionVerticle extends VerticleBase {
         lastStableOffset = Math.min(replication.highWatermark(), producers.firstUnstableOffset());
     }
 
+    /** The open transactions: first offset here to producer id (on this context). */
+    Map<Long, Long> openTransactions() {
+        return producers.openTransactions();
+    }
+
     /** The aborted transactions still in the log (on this context). */
     AbortedTxnIndex abortedTransactions() {
         return aborted;

@@ -7,11 +7,15 @@ import io.runnel.testkit.KafkaClients;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.Test;
 
@@ -27,6 +31,16 @@ class ConsoleBrowserTest extends BrokerPerTest {
         Path shots = Path.of("target").toAbsolutePath();
         Files.createDirectories(shots);
         Files.deleteIfExists(shots.resolve("console-tail.png"));
+        // A committed, an aborted and an open transaction for the message browser to tell apart.
+        createTopic("console-txn", 1);
+        KafkaProducer<String, String> txn = KafkaClients.producer(broker.bootstrapServers(), Map.of(ProducerConfig.TRANSACTIONAL_ID_CONFIG, "console"));
+        txn.initTransactions();
+        for (String[] t : new String[][] {{"paid", "commit"}, {"cancelled", "abort"}, {"pending", "open"}}) {
+            txn.beginTransaction();
+            txn.send(new ProducerRecord<>("console-txn", 0, "order", t[0])).get(30, TimeUnit.SECONDS);
+            if (t[1].equals("commit")) txn.commitTransaction();
+            else if (t[1].equals("abort")) txn.abortTransaction();
+        }
         Process p = new ProcessBuilder("node", "src/test/js/console-browser.mjs", "http://127.0.0.1:" + broker.httpPort() + "/", shots.toString())
                 .redirectErrorStream(true).start();
         try {
@@ -35,9 +49,17 @@ class ConsoleBrowserTest extends BrokerPerTest {
             assertThat(p.exitValue()).as("browser script output:%n%s", out).isZero();
             assertThat(out).contains("kettle").contains("order-17")
                     .contains("\"seen\":[\"one\",\"three\",\"{\\\"item\\\":\\\"kettle\\\",\\\"qty\\\":2}\",\"{\\\"n\\\":2}\"]");
+            assertThat(out).as("the browser marks each transaction's records")
+                    .contains("{\"value\":\"paid\",\"transaction\":\"committed\",\"rowClass\":\"\"}")
+                    .contains("{\"value\":\"cancelled\",\"transaction\":\"aborted\",\"rowClass\":\"txn-aborted\"}")
+                    .contains("{\"value\":\"pending\",\"transaction\":\"open\",\"rowClass\":\"txn-open\"}");
         } finally {
             p.destroyForcibly();
+            txn.close(Duration.ZERO);
         }
+        assertThat(shots.resolve("console-transactions.png")).isNotEmptyFile();
+        assertThat(KafkaClients.committedValues(broker.bootstrapServers(), List.of(new TopicPartition("console-demo", 0),
+                new TopicPartition("console-demo", 1)))).as("the page's transaction").filteredOn("in-txn"::equals).hasSize(2);
         assertThat(shots.resolve("console-tail.png")).isNotEmptyFile();
         assertThat(shots.resolve("console-overview.png")).isNotEmptyFile();
         // runnel.js committed the group's offsets: everything in the topic (4 records) is consumed.
