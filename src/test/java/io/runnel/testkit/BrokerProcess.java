@@ -36,9 +36,14 @@ public final class BrokerProcess implements AutoCloseable {
 
     /** Starts {@code mainClass} with JVM options {@code jvm} (heap limits, say) and {@code args}. */
     public static BrokerProcess launch(Path workDir, List<String> jvm, String mainClass, String... args) throws IOException {
+        return launchWithClasspath(workDir, jvm, System.getProperty("java.class.path"), mainClass, args);
+    }
+
+    /** Starts {@code mainClass} of another {@code classpath} (a tool of Kafka's, say) with JVM options {@code jvm} and {@code args}. */
+    public static BrokerProcess launchWithClasspath(Path workDir, List<String> jvm, String classpath, String mainClass, String... args) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
         cmd.addAll(jvm);
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), mainClass));
+        cmd.addAll(List.of("-cp", classpath, mainClass));
         cmd.addAll(List.of(args));
         Path out = Files.createTempFile(workDir, "broker-", ".out");
         ProcessBuilder pb = new ProcessBuilder(cmd).directory(workDir.toFile()).redirectErrorStream(true).redirectOutput(out.toFile());
@@ -80,6 +85,10 @@ public final class BrokerProcess implements AutoCloseable {
         Matcher m = HTTP.matcher(output());
         if (!m.find()) throw new IllegalStateException("no HTTP address in output");
         return Integer.parseInt(m.group(1));
+    }
+
+    public boolean isAlive() {
+        return process.isAlive();
     }
 
     public long pid() {
