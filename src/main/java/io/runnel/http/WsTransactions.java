@@ -129,7 +129,7 @@ final class WsTransactions {
         for (int partition : handles.keySet()) partitions.add(new TopicPartition(topic, partition));
         List<Integer> order = new ArrayList<>(handles.keySet());
         List<Future<TxnVerification>> guards = order.stream().map(partition -> handles.get(partition)
-                .startTxnVerification(pid.producerId(), pid.epoch())).toList();
+                .startTxnVerification(pid.producerId(), pid.epoch(), 0, true)).toList();
         return Future.all(guards).compose(x -> retrying(() -> services.txnVerifier()
                         .check(id, pid.producerId(), pid.epoch(), partitions, TxnVerifier.Mode.ADD)
                         .compose(errors -> errors.isEmpty() ? Future.<Void>succeededFuture() : Future.failedFuture(failure(errors)))))

@@ -60,6 +60,7 @@ final class Connection {
     private final int maxRequestBytes;
     private final int maxInflightBytes;
     private final String clientHost;
+    private final ProduceOrder produceOrder = new ProduceOrder();
     private final ArrayDeque<Slot> slots = new ArrayDeque<>();
     /** Requests read but not yet handed to their handler (a subset of {@link #slots}, in the same order). */
     private final ArrayDeque<Slot> undispatched = new ArrayDeque<>();
@@ -243,7 +244,7 @@ final class Connection {
         long started = System.nanoTime();
         Future<AbstractResponse> answer;
         try {
-            answer = handler.handle(new RequestContext(header, apis.broker(), endpoint, apis, clientHost), request);
+            answer = handler.handle(new RequestContext(header, apis.broker(), endpoint, apis, clientHost, produceOrder), request);
         } catch (RuntimeException e) {
             answer = Future.failedFuture(e);
         }

@@ -7,10 +7,10 @@ import java.util.List;
 import org.apache.kafka.common.requests.RequestHeader;
 
 /**
- * One request's surroundings: its header, the broker, and the endpoint of the listener it came in on (the address
- * Metadata advertises to this client).
+ * One request's surroundings: its header, the broker, the endpoint of the listener it came in on (the address
+ * Metadata advertises to this client), and its connection's order of Produce requests ({@link ProduceOrder}).
  */
-public record RequestContext(RequestHeader header, BrokerInfo broker, Endpoint endpoint, KafkaApis apis, String clientHost) {
+public record RequestContext(RequestHeader header, BrokerInfo broker, Endpoint endpoint, KafkaApis apis, String clientHost, ProduceOrder produceOrder) {
     public short apiVersion() {
         return header.apiVersion();
     }

@@ -276,10 +276,12 @@ public final class PartitionHandle {
      * Starts the check of a transactional producer's write here (KIP-890, Kafka's maybeStartTransactionVerification):
      * {@link TxnVerification#REQUIRED} when the producer has a transaction open here in {@code epoch} already (no
      * check; should a marker close it meanwhile, the append fails INVALID_TXN_STATE), else the write's guard, to
-     * confirm with the coordinator and bring to {@link #append(ByteBuffer, Acks, TxnVerification)}.
+     * confirm with the coordinator and bring to {@link #append(ByteBuffer, Acks, TxnVerification)}. {@code firstSequence}
+     * is the batch's (the transaction's first batch here must be the lowest of those checked), and
+     * {@code supportsEpochBump} says that the producer bumps its epoch per transaction (transactions version 2).
      */
-    public Future<TxnVerification> startTxnVerification(long producerId, short epoch) {
-        return call(l -> verticle.startTxnVerification(producerId, epoch));
+    public Future<TxnVerification> startTxnVerification(long producerId, short epoch, int firstSequence, boolean supportsEpochBump) {
+        return call(l -> verticle.startTxnVerification(producerId, epoch, firstSequence, supportsEpochBump));
     }
 
     public Future<List<ProducerState>> producers() {

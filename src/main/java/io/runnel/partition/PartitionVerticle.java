@@ -34,6 +34,7 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.InvalidTxnStateException;
 import org.apache.kafka.common.errors.NotEnoughReplicasException;
 import org.apache.kafka.common.errors.NotLeaderOrFollowerException;
+import org.apache.kafka.common.errors.OutOfOrderSequenceException;
 import org.apache.kafka.common.record.internal.ControlRecordType;
 import org.apache.kafka.common.record.internal.EndTransactionMarker;
 import org.apache.kafka.common.record.internal.MemoryRecords;
@@ -482,9 +483,10 @@ public final class PartitionVerticle extends VerticleBase {
     }
 
     /** See {@link PartitionHandle#startTxnVerification}. */
-    TxnVerification startTxnVerification(long producerId, short epoch) {
+    TxnVerification startTxnVerification(long producerId, short epoch, int firstSequence, boolean supportsEpochBump) {
         requireLeader();
-        return producers.hasOngoingTxn(producerId, epoch) ? TxnVerification.REQUIRED : TxnVerification.guarded(producers.verificationGuard(producerId));
+        return producers.hasOngoingTxn(producerId, epoch) ? TxnVerification.REQUIRED
+                : TxnVerification.guarded(producers.verificationGuard(producerId, epoch, firstSequence, supportsEpochBump));
     }
 
     /** Fails with NOT_LEADER_OR_FOLLOWER unless this replica leads, naming the leader when there is one. */
@@ -532,21 +534,36 @@ public final class PartitionVerticle extends VerticleBase {
         short epoch = BatchHeader.producerEpoch(records, at);
         int firstSeq = BatchHeader.baseSequence(records, at);
         int lastSeq = BatchHeader.lastSequence(records, at);
-        Optional<ProducerStateTable.BatchMeta> duplicate = coordinator ? producers.checkEpoch(pid, epoch) : producers.check(pid, epoch, firstSeq, lastSeq);
-        if (duplicate.isPresent()) {
-            ProducerStateTable.BatchMeta d = duplicate.get();
-            LOG.debug("Duplicate batch of producer {} on {} (sequence {}); answered with offset {}", pid, tp, firstSeq, d.firstOffset());
-            return new AppendInfo(d.firstOffset(), d.lastOffset(), (int) (d.lastOffset() - d.firstOffset() + 1), RecordBatch.NO_TIMESTAMP, log.logStartOffset());
-        }
         boolean transactional = BatchHeader.isTransactional(records, at);
-        if (transactional && verification.required() && !producers.hasOngoingTxn(pid, epoch) && !producers.verified(pid, verification.guard())) {
-            throw new InvalidTxnStateException("The batch of producer " + pid + " (epoch " + epoch + ") is not part of an ongoing transaction in " + tp
-                    + " that its coordinator confirmed");
+        boolean epochBumpKeepsSequence = false;
+        if (transactional && verification.required() && !producers.hasOngoingTxn(pid, epoch)) {
+            // The batch would open its producer's transaction here: the coordinator must have confirmed the partition
+            // under a guard no marker has dropped since. A retried first batch is answered as the first time.
+            Optional<ProducerStateTable.BatchMeta> retried = coordinator ? Optional.empty() : producers.duplicateOf(pid, epoch, firstSeq, lastSeq);
+            if (retried.isPresent()) return duplicateInfo(pid, firstSeq, retried.get());
+            ProducerStateTable.Verification v = producers.verified(pid, verification.guard());
+            if (v == null) {
+                throw new InvalidTxnStateException("The batch of producer " + pid + " (epoch " + epoch + ") is not part of an ongoing transaction in "
+                        + tp + " that its coordinator confirmed");
+            }
+            if (!coordinator && epoch == v.epoch && firstSeq > v.lowestSequence) {
+                throw new OutOfOrderSequenceException("Producer " + pid + " opens its transaction in " + tp + " with sequence " + firstSeq
+                        + " while its batch from sequence " + v.lowestSequence + " is still to come");
+            }
+            epochBumpKeepsSequence = v.supportsEpochBump;
         }
+        Optional<ProducerStateTable.BatchMeta> duplicate = coordinator ? producers.checkEpoch(pid, epoch)
+                : producers.check(pid, epoch, firstSeq, lastSeq, epochBumpKeepsSequence);
+        if (duplicate.isPresent()) return duplicateInfo(pid, firstSeq, duplicate.get());
         AppendInfo info = log.appendAsLeader(records, placement.leaderEpoch());
         producers.update(pid, epoch, firstSeq, lastSeq, info.firstOffset(), info.lastOffset(), transactional, time.milliseconds());
         afterAppend();
         return info;
+    }
+
+    private AppendInfo duplicateInfo(long pid, int firstSeq, ProducerStateTable.BatchMeta d) {
+        LOG.debug("Duplicate batch of producer {} on {} (sequence {}); answered with offset {}", pid, tp, firstSeq, d.firstOffset());
+        return new AppendInfo(d.firstOffset(), d.lastOffset(), (int) (d.lastOffset() - d.firstOffset() + 1), RecordBatch.NO_TIMESTAMP, log.logStartOffset());
     }
 
     /**

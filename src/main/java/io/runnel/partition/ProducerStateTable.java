@@ -88,9 +88,9 @@ final class ProducerStateTable {
      * {@link Limits#TXN_VERIFICATION_GUARDS_PER_PARTITION}, the oldest dropped first. Not in snapshots: a check does
      * not outlive the leader.
      */
-    private final LinkedHashMap<Long, Object> guards = new LinkedHashMap<>() {
+    private final LinkedHashMap<Long, Verification> guards = new LinkedHashMap<>() {
         @Override
-        protected boolean removeEldestEntry(Map.Entry<Long, Object> eldest) {
+        protected boolean removeEldestEntry(Map.Entry<Long, Verification> eldest) {
             return size() > Limits.TXN_VERIFICATION_GUARDS_PER_PARTITION;
         }
     };
@@ -107,13 +107,23 @@ final class ProducerStateTable {
      * empty when it may be appended; throws Kafka's exception when its epoch or sequence is wrong.
      */
     Optional<BatchMeta> check(long producerId, short epoch, int firstSeq, int lastSeq) {
+        return check(producerId, epoch, firstSeq, lastSeq, false);
+    }
+
+    /**
+     * {@link #check(long, short, int, int)}; {@code epochBumpKeepsSequence}: the batch opens a transaction of a producer
+     * that bumps its epoch per transaction and keeps counting sequence numbers (transactions version 2, verified with
+     * the coordinator), so a newer epoch may start at any sequence (Kafka's ProducerAppendInfo with a verification
+     * entry that supports epoch bumps).
+     */
+    Optional<BatchMeta> check(long producerId, short epoch, int firstSeq, int lastSeq, boolean epochBumpKeepsSequence) {
         Entry e = producers.get(producerId);
         if (e == null) return Optional.empty();
         if (epoch < e.epoch) {
             throw new InvalidProducerEpochException("Producer " + producerId + " has epoch " + epoch + ", older than the current " + e.epoch);
         }
         if (epoch > e.epoch) {
-            if (firstSeq != 0) {
+            if (firstSeq != 0 && !epochBumpKeepsSequence) {
                 throw new OutOfOrderSequenceException("Producer " + producerId + " starts epoch " + epoch + " at sequence " + firstSeq + ", not 0");
             }
             return Optional.empty();
@@ -134,14 +144,49 @@ final class ProducerStateTable {
         return e != null && e.txnFirstOffset >= 0 && e.epoch == epoch;
     }
 
-    /** The guard of the check of {@code producerId}'s transaction here: the one in progress, or a new one. */
-    Object verificationGuard(long producerId) {
-        return guards.computeIfAbsent(producerId, k -> new Object());
+    /**
+     * A check of a producer's transaction in progress here (Kafka's VerificationStateEntry), which is its own guard: the
+     * epoch it is for, the lowest sequence number of the writes that started it (the transaction's first batch here
+     * must be that one: a pipelined later batch whose check finished first waits, OUT_OF_ORDER_SEQUENCE_NUMBER, which
+     * its producer retries), and whether the producer bumps its epoch per transaction without starting its sequence
+     * numbers again (transactions version 2).
+     */
+    static final class Verification {
+        final short epoch;
+        int lowestSequence;
+        final boolean supportsEpochBump;
+
+        Verification(short epoch, int lowestSequence, boolean supportsEpochBump) {
+            this.epoch = epoch;
+            this.lowestSequence = lowestSequence;
+            this.supportsEpochBump = supportsEpochBump;
+        }
     }
 
-    /** Whether {@code guard} is the producer's check in progress (no marker or first append came since it started). */
-    boolean verified(long producerId, Object guard) {
-        return guard != null && guards.get(producerId) == guard;
+    /** The check of {@code producerId}'s transaction here in {@code epoch}: the one in progress, or a new one. */
+    Verification verificationGuard(long producerId, short epoch, int firstSequence, boolean supportsEpochBump) {
+        Verification v = guards.get(producerId);
+        if (v == null || epoch > v.epoch) {
+            v = new Verification(epoch, firstSequence, supportsEpochBump);
+            guards.put(producerId, v);
+        } else if (epoch == v.epoch) {
+            v.lowestSequence = Math.min(v.lowestSequence, firstSequence);
+        }
+        return v;
+    }
+
+    /** The producer's check in progress if it is {@code guard} (no marker or first append came since it started), else null. */
+    Verification verified(long producerId, Object guard) {
+        Verification v = guard == null ? null : guards.get(producerId);
+        return v == guard ? v : null;
+    }
+
+    /** The batch of {@code producerId} in {@code epoch} with these sequence numbers, if it was written here (a retry). */
+    Optional<BatchMeta> duplicateOf(long producerId, short epoch, int firstSeq, int lastSeq) {
+        Entry e = producers.get(producerId);
+        if (e == null || e.epoch != epoch) return Optional.empty();
+        for (BatchMeta b : e.batches) if (b.firstSeq() == firstSeq && b.lastSeq() == lastSeq) return Optional.of(b);
+        return Optional.empty();
     }
 
     /** Checks only the epoch of a batch from {@code producerId} (a coordinator's write); never a duplicate. */

@@ -121,17 +121,17 @@ class TransactionalLogTest extends BrokerPerTest {
         assertThat(causeOf(() -> await(h.append(transactional(1000, 0, 0, "unverified"), ALL, TxnVerification.REQUIRED))))
                 .as("a transaction's first write without the coordinator's confirmation").isInstanceOf(InvalidTxnStateException.class);
 
-        TxnVerification guard = await(h.startTxnVerification(1000, (short) 0));
+        TxnVerification guard = await(h.startTxnVerification(1000, (short) 0, 0, false));
         assertThat(guard.needsCoordinator()).isTrue();
         await(h.append(transactional(1000, 0, 0, "first"), ALL, guard));
-        TxnVerification open = await(h.startTxnVerification(1000, (short) 0));
+        TxnVerification open = await(h.startTxnVerification(1000, (short) 0, 0, false));
         assertThat(open.needsCoordinator()).as("the transaction is open here: no check").isFalse();
         await(h.append(transactional(1000, 0, 1, "second"), ALL, open));
 
         // A write confirmed, then delayed past the transaction's marker, must not open a transaction nothing would end.
         await(h.appendMarker(1000, (short) 0, 0, true, ALL));
-        TxnVerification late = await(h.startTxnVerification(1000, (short) 0));
-        TxnVerification next = await(h.startTxnVerification(1000, (short) 0));
+        TxnVerification late = await(h.startTxnVerification(1000, (short) 0, 0, false));
+        TxnVerification next = await(h.startTxnVerification(1000, (short) 0, 0, false));
         assertThat(causeOf(() -> await(h.append(transactional(1000, 0, 2, "stale"), ALL, open)))).isInstanceOf(InvalidTxnStateException.class);
         await(h.appendMarker(1000, (short) 0, 0, false, ALL));
         assertThat(causeOf(() -> await(h.append(transactional(1000, 0, 2, "late"), ALL, late)))).isInstanceOf(InvalidTxnStateException.class);

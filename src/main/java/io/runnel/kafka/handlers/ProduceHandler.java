@@ -74,7 +74,7 @@ public final class ProduceHandler extends TypedApiHandler<ProduceRequest> {
                 return Future.succeededFuture(tr);
             }));
         }
-        verifyThenAppend(ctx, r.transactionalId(), mode, writes);
+        ctx.produceOrder().next(handedOver -> verifyThenAppend(ctx, r.transactionalId(), mode, writes).onComplete(x -> handedOver.complete()));
         return Future.join(topics).transform(ignored -> {
             TopicProduceResponseCollection coll = new TopicProduceResponseCollection();
             boolean failed = false;
@@ -105,19 +105,19 @@ public final class ProduceHandler extends TypedApiHandler<ProduceRequest> {
      * first confirmed by the coordinator, in one check per producer for the whole request (Kafka's
      * ReplicaManager.appendRecords with its AddPartitionsToTxnManager).
      */
-    private static void verifyThenAppend(RequestContext ctx, String transactionalId, TxnVerifier.Mode mode, List<Write> writes) {
+    private static Future<Void> verifyThenAppend(RequestContext ctx, String transactionalId, TxnVerifier.Mode mode, List<Write> writes) {
         List<Write> transactional = writes.stream().filter(Write::transactional).toList();
         if (mode == null || transactional.isEmpty()) {
             writes.forEach(w -> w.append(TxnVerification.NONE));
-            return;
+            return Future.succeededFuture();
         }
         writes.stream().filter(w -> !w.transactional()).forEach(w -> w.append(TxnVerification.NONE));
         if (transactionalId == null) {
             transactional.forEach(w -> w.append(TxnVerification.REQUIRED)); // refused unless its transaction is open there
-            return;
+            return Future.succeededFuture();
         }
-        List<Future<TxnVerification>> started = transactional.stream().map(Write::startVerification).toList();
-        Future.join(started).onComplete(x -> {
+        List<Future<TxnVerification>> started = transactional.stream().map(w -> w.startVerification(mode == TxnVerifier.Mode.ADD)).toList();
+        return Future.join(started).transform(x -> {
             Map<ProducerIdEpoch, Map<TopicPartition, Write>> toCheck = new LinkedHashMap<>();
             for (int i = 0; i < transactional.size(); i++) {
                 Write w = transactional.get(i);
@@ -131,13 +131,18 @@ public final class ProduceHandler extends TypedApiHandler<ProduceRequest> {
                     toCheck.computeIfAbsent(new ProducerIdEpoch(w.producerId, w.producerEpoch), k -> new LinkedHashMap<>()).put(w.partition(), w);
                 }
             }
-            toCheck.forEach((producer, byPartition) -> ctx.broker().txnVerifier()
+            List<Future<Void>> checked = new ArrayList<>();
+            toCheck.forEach((producer, byPartition) -> checked.add(ctx.broker().txnVerifier()
                     .check(transactionalId, producer.producerId(), producer.epoch(), byPartition.keySet(), mode)
-                    .onComplete(ar -> byPartition.forEach((tp, w) -> {
-                        Errors e = ar.succeeded() ? ar.result().get(tp) : Errors.forException(ar.cause());
-                        if (e == null) w.append(w.verification);
-                        else w.fail(producerError(e, transactionalId, tp));
+                    .transform(ar -> {
+                        byPartition.forEach((tp, w) -> {
+                            Errors e = ar.succeeded() ? ar.result().get(tp) : Errors.forException(ar.cause());
+                            if (e == null) w.append(w.verification);
+                            else w.fail(producerError(e, transactionalId, tp));
+                        });
+                        return Future.<Void>succeededFuture();
                     })));
+            return Future.join(checked).mapEmpty();
         });
     }
 
@@ -166,6 +171,7 @@ public final class ProduceHandler extends TypedApiHandler<ProduceRequest> {
         ByteBuffer records;
         long producerId = RecordBatch.NO_PRODUCER_ID;
         short producerEpoch;
+        int firstSequence;
         boolean transactional;
         TxnVerification verification;
 
@@ -191,6 +197,7 @@ public final class ProduceHandler extends TypedApiHandler<ProduceRequest> {
                     transactional = true;
                     producerId = first.producerId();
                     producerEpoch = first.producerEpoch();
+                    firstSequence = first.baseSequence();
                 }
             } catch (RuntimeException e) {
                 fail(e);
@@ -206,8 +213,8 @@ public final class ProduceHandler extends TypedApiHandler<ProduceRequest> {
             return handle.topicPartition();
         }
 
-        Future<TxnVerification> startVerification() {
-            return handle.startTxnVerification(producerId, producerEpoch);
+        Future<TxnVerification> startVerification(boolean supportsEpochBump) {
+            return handle.startTxnVerification(producerId, producerEpoch, firstSequence, supportsEpochBump);
         }
 
         void append(TxnVerification v) {

@@ -207,7 +207,7 @@ public final class TransactionHandlers {
             TopicPartition offsets = new TopicPartition(InternalTopics.CONSUMER_OFFSETS, ctx.broker().groups().partitionFor(d.groupId()));
             Optional<PartitionHandle> partition = ctx.broker().topics().partition(offsets.topic(), offsets.partition());
             if (partition.isEmpty()) return Future.failedFuture(new NotCoordinatorException("This broker does not coordinate group " + d.groupId()));
-            return partition.get().startTxnVerification(d.producerId(), d.producerEpoch())
+            return partition.get().startTxnVerification(d.producerId(), d.producerEpoch(), 0, version >= 5)
                     .recover(e -> Future.failedFuture(e instanceof NotLeaderOrFollowerException
                             ? new NotCoordinatorException("This broker does not coordinate group " + d.groupId()) : e))
                     .compose(started -> !started.needsCoordinator() ? Future.succeededFuture(started)
