@@ -75,7 +75,7 @@ public final class TxnMarkerSender implements MarkerWriter {
             if (leader == self && local.isPresent()) {
                 Acks acks = Acks.all(topic.get().config().minInsyncReplicas(), requestTimeoutMs);
                 all.add(local.get().appendMarker(producerId, producerEpoch, coordinatorEpoch, commit, transactionVersion, acks).onComplete(ar -> {
-                    if (ar.succeeded()) done.add(tp);
+                    if (ar.succeeded() || superseded(Errors.forException(ar.cause()), producerId, tp)) done.add(tp);
                     else LOG.debug("Marker of producer {} in {} not written: {}", producerId, tp, ar.cause().toString());
                 }));
             } else if (leader >= 0) {
@@ -97,7 +97,7 @@ public final class TxnMarkerSender implements MarkerWriter {
                 if (client == null) return Future.succeededFuture(Set.of());
                 WriteTxnMarkersRequest request = new WriteTxnMarkersRequest.Builder(List.of(new WriteTxnMarkersRequest.TxnMarkerEntry(producerId, epoch,
                         coordinatorEpoch, commit ? TransactionResult.COMMIT : TransactionResult.ABORT, tps, transactionVersion))).build(WRITE_TXN_MARKERS_VERSION);
-                return client.<WriteTxnMarkersResponse>send(request, WRITE_TXN_MARKERS_VERSION).map(TxnMarkerSender::written)
+                return client.<WriteTxnMarkersResponse>send(request, WRITE_TXN_MARKERS_VERSION).map(r -> written(r, producerId))
                         .recover(e -> {
                             LOG.debug("WriteTxnMarkers to broker {} failed: {}", broker, e.toString());
                             BrokerClient failed = clients.remove(broker);
@@ -111,17 +111,29 @@ public final class TxnMarkerSender implements MarkerWriter {
     }
 
     /** The partitions a WriteTxnMarkers response says were written, or are gone. */
-    private static Set<TopicPartition> written(WriteTxnMarkersResponse response) {
+    private static Set<TopicPartition> written(WriteTxnMarkersResponse response, long producerId) {
         Set<TopicPartition> out = new HashSet<>();
         for (WriteTxnMarkersResponseData.WritableTxnMarkerResult m : response.data().markers()) {
             for (var t : m.topics()) {
                 for (var p : t.partitions()) {
                     Errors e = Errors.forCode(p.errorCode());
-                    if (e == Errors.NONE || e.exception() instanceof UnknownTopicOrPartitionException) out.add(new TopicPartition(t.name(), p.partitionIndex()));
+                    TopicPartition tp = new TopicPartition(t.name(), p.partitionIndex());
+                    if (e == Errors.NONE || e.exception() instanceof UnknownTopicOrPartitionException || superseded(e, producerId, tp)) out.add(tp);
                 }
             }
         }
         return out;
+    }
+
+    /**
+     * A marker the partition refuses for good (Kafka's TransactionMarkerRequestCompletionHandler gives up on these too):
+     * the producer has a newer epoch there (a later marker or transaction ended this one's records), or a newer
+     * coordinator wrote there (this one is deposed, and its successor finishes the transaction). Retrying cannot help.
+     */
+    private static boolean superseded(Errors e, long producerId, TopicPartition tp) {
+        if (e != Errors.INVALID_PRODUCER_EPOCH && e != Errors.TRANSACTION_COORDINATOR_FENCED) return false;
+        LOG.info("Marker of producer {} in {} is superseded ({}); not written again", producerId, tp, e.name());
+        return true;
     }
 
     private BrokerClient client(int broker) {

@@ -23,6 +23,7 @@ import java.util.function.Function;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.errors.CoordinatorNotAvailableException;
+import org.apache.kafka.common.errors.CoordinatorLoadInProgressException;
 import org.apache.kafka.common.errors.NotCoordinatorException;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.message.ConsumerGroupDescribeResponseData;
@@ -136,7 +137,11 @@ public final class GroupCoordinator {
     /** Runs {@code call} on the shard of {@code groupId}, creating the coordinator's topic first if needed. */
     <T> Future<T> onGroup(String groupId, Function<GroupShard, Future<T>> call) {
         return ensureReady().compose(v -> {
-            GroupShard shard = shards.shard(partitionFor(groupId));
+            int partition = partitionFor(groupId);
+            GroupShard shard = shards.shard(partition);
+            if (shard == null && shards.loading(partition)) {
+                return Future.failedFuture(new CoordinatorLoadInProgressException("The coordinator of group " + groupId + " is loading its state"));
+            }
             if (shard == null) {
                 return Future.failedFuture(new NotCoordinatorException("Group " + groupId
                         + " is coordinated by broker " + coordinatorNode(groupId)));

@@ -146,7 +146,8 @@ final class WsTransactions {
                 })
                 .transform(ar -> {
                     boolean commit = ar.succeeded();
-                    Future<ProducerIdEpoch> ended = services.transactions().endTransaction(id, pid.producerId(), pid.epoch(), commit, TxnMetadata.TV_2);
+                    Future<ProducerIdEpoch> ended = retrying(() -> services.transactions().endTransaction(id, pid.producerId(), pid.epoch(), commit,
+                            TxnMetadata.TV_2));
                     return ended.transform(end -> {
                         if (end.succeeded()) p.current = end.result();
                         else p.current = null; // the next frame initializes again (fencing this attempt's transaction if it is still open)
@@ -157,6 +158,12 @@ final class WsTransactions {
                         Throwable cause = commit ? end.cause() : ar.cause();
                         if (cause instanceof ProducerFencedException || cause instanceof InvalidProducerEpochException) return Future.failedFuture(cause);
                         ApiError e = ApiError.of(cause);
+                        if (commit) {
+                            // The commit's decision may have been stored before the failure: the next coordinator then
+                            // completes it. Only a later read can tell.
+                            return Future.failedFuture(new ApiError(e.status(), e.code(), "The commit's outcome is unknown (the coordinator did not "
+                                    + "answer): the records are visible to read_committed readers only if the commit was stored. " + e.getMessage()));
+                        }
                         return Future.failedFuture(new ApiError(e.status(), e.code(), "The transaction was aborted; no record was written: "
                                 + e.getMessage()));
                     });

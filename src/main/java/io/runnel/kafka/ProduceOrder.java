@@ -23,9 +23,19 @@ public final class ProduceOrder {
         Promise<Void> mine = Promise.promise();
         last = mine.future();
         if (before.isComplete()) {
-            handOver.accept(mine);
+            run(handOver, mine);
         } else {
-            before.onComplete(x -> handOver.accept(mine));
+            before.onComplete(x -> run(handOver, mine));
+        }
+    }
+
+    /** Runs {@code handOver}; should it throw, the requests after it still go on. */
+    private static void run(java.util.function.Consumer<Promise<Void>> handOver, Promise<Void> mine) {
+        try {
+            handOver.accept(mine);
+        } catch (RuntimeException e) {
+            mine.tryComplete();
+            throw e;
         }
     }
 }

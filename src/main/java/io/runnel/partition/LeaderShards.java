@@ -86,14 +86,25 @@ public final class LeaderShards<S extends VerticleBase> {
         return Future.join(changes).transform(ar -> Future.succeededFuture());
     }
 
-    /** The shard of partition {@code p}, or null when this broker does not lead it (or it has not started). */
+    /**
+     * The shard of partition {@code p} once it has started (its state rebuilt from the partition), or null when this
+     * broker does not lead the partition or the shard is still loading ({@link #loading}): a request served by a
+     * shard halfway through its replay would see an id's older state (an older producer epoch, say).
+     */
     public synchronized S shard(int p) {
-        return p >= 0 && p < shards.size() ? shards.get(p) : null;
+        return p >= 0 && p < shards.size() && deploymentIds.get(p) != null ? shards.get(p) : null;
     }
 
-    /** Every running shard. */
+    /** Whether the shard of partition {@code p} is starting (Kafka answers COORDINATOR_LOAD_IN_PROGRESS meanwhile). */
+    public synchronized boolean loading(int p) {
+        return p >= 0 && p < shards.size() && shards.get(p) != null && deploymentIds.get(p) == null;
+    }
+
+    /** Every started shard. */
     public synchronized List<S> all() {
-        return shards.stream().filter(Objects::nonNull).toList();
+        List<S> out = new ArrayList<>();
+        for (int p = 0; p < shards.size(); p++) if (shards.get(p) != null && deploymentIds.get(p) != null) out.add(shards.get(p));
+        return out;
     }
 
     /** Undeploys every shard (the broker stops). */

@@ -19,6 +19,7 @@ import java.util.function.Function;
 import java.util.function.Supplier;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.CoordinatorNotAvailableException;
+import org.apache.kafka.common.errors.CoordinatorLoadInProgressException;
 import org.apache.kafka.common.errors.NotCoordinatorException;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.protocol.Errors;
@@ -110,7 +111,12 @@ public final class TransactionCoordinator {
 
     private <T> Future<T> onTxn(String transactionalId, Function<TransactionShard, Future<T>> call) {
         return ensureReady().compose(v -> {
-            TransactionShard shard = shards.shard(partitionFor(transactionalId));
+            int partition = partitionFor(transactionalId);
+            TransactionShard shard = shards.shard(partition);
+            if (shard == null && shards.loading(partition)) {
+                return Future.failedFuture(new CoordinatorLoadInProgressException("The coordinator of transactional id " + transactionalId
+                        + " is loading its state"));
+            }
             if (shard == null) {
                 return Future.failedFuture(new NotCoordinatorException("Transactional id " + transactionalId + " is coordinated by broker "
                         + coordinatorNode(transactionalId)));

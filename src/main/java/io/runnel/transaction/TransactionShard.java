@@ -221,7 +221,9 @@ final class TransactionShard extends VerticleBase {
      * bumps at every end), so that the fenced producer's epoch is not taken for a retry of its own EndTxn.
      */
     private TxnMetadata fenced(TxnMetadata m, long now) {
-        boolean v2 = settings.version() >= TxnMetadata.TV_2;
+        // Near the end of the epoch range a version 2 fence cannot bump twice: it is then stored as a version 1 one
+        // (one bump, no previous epoch), which no EndTxn can pass for a retry; the next InitProducerId rotates the id.
+        boolean v2 = settings.version() >= TxnMetadata.TV_2 && m.producerEpoch() <= Short.MAX_VALUE - 2;
         int bump = Math.min(v2 ? 2 : 1, Short.MAX_VALUE - m.producerEpoch());
         short epoch = (short) (m.producerEpoch() + bump);
         short last = v2 ? (short) (epoch - 1) : RecordBatch.NO_PRODUCER_EPOCH;
@@ -292,7 +294,7 @@ final class TransactionShard extends VerticleBase {
     Future<Map<TopicPartition, Errors>> verify(String id, long producerId, short epoch, Set<TopicPartition> partitions) {
         assert onContext() : "transaction shard called off its event loop";
         return currentFuture(id, producerId, epoch).compose(m -> {
-            if (m.state().preparing()) {
+            if (m.state().preparing() || pending.contains(id)) {
                 return Future.failedFuture(new ConcurrentTransactionsException("The last transaction of " + id + " is still being completed"));
             }
             Map<TopicPartition, Errors> out = new LinkedHashMap<>();
@@ -378,6 +380,10 @@ final class TransactionShard extends VerticleBase {
         TxnState next = commit ? TxnState.PREPARE_COMMIT : TxnState.PREPARE_ABORT;
         Set<TopicPartition> partitions = m.state() == TxnState.ONGOING ? m.partitions() : Set.of();
         long start = m.state() == TxnState.ONGOING ? m.txnStartTimestamp() : now;
+        if (v2 && m.producerEpoch() == Short.MAX_VALUE) {
+            // Only a coordinator's own fence reaches the last epoch, and it gives no producer that epoch.
+            return Future.failedFuture(new ProducerFencedException("Producer epoch of " + id + " is exhausted"));
+        }
         return exclusively(id, () -> {
             if (!v2) return store(m.withVersion(TxnMetadata.TV_1).with(next, partitions, start, now));
             Future<Long> nextPid = m.epochExhausted() ? producerIds.get() : Future.succeededFuture(RecordBatch.NO_PRODUCER_ID);
@@ -425,14 +431,18 @@ final class TransactionShard extends VerticleBase {
     }
 
     /**
-     * The transaction whose markers are all written, complete (Kafka's {@code prepareComplete}): the previous epoch is
-     * the current one; a producer id that replaces an exhausted one takes over at epoch 0.
+     * The transaction whose markers are all written, complete (Kafka's {@code prepareComplete}): a producer id that
+     * replaces an exhausted one takes over at epoch 0.
      */
     private static TxnMetadata completed(TxnMetadata decided, long now) {
         TxnState done = decided.state() == TxnState.PREPARE_COMMIT ? TxnState.COMPLETE_COMMIT : TxnState.COMPLETE_ABORT;
         boolean rotate = decided.v2() && decided.nextProducerId() != RecordBatch.NO_PRODUCER_ID;
+        // The previous epoch stays what the decision made it (Kafka 4's prepareComplete): under version 2 the epoch the
+        // producer held before EndTxn's bump, so that its InitProducerId with that epoch is taken for a retry of a
+        // successful call; after a coordinator's fence, none. On rotation, the exhausted epoch's last (MAX - 1).
+        short last = rotate ? (short) (decided.producerEpoch() - 1) : decided.lastProducerEpoch();
         return new TxnMetadata(decided.transactionalId(), rotate ? decided.nextProducerId() : decided.producerId(),
-                rotate ? decided.producerId() : decided.lastProducerId(), rotate ? 0 : decided.producerEpoch(), decided.producerEpoch(),
+                rotate ? decided.producerId() : decided.lastProducerId(), rotate ? 0 : decided.producerEpoch(), last,
                 decided.timeoutMs(), done, Set.of(), decided.txnStartTimestamp(), now, decided.clientTransactionVersion(), RecordBatch.NO_PRODUCER_ID);
     }
 

@@ -74,7 +74,8 @@ class TransactionalMessageCopierTest {
             List<BrokerProcess> copiers = new ArrayList<>();
             try {
                 for (int p = 0; p < PARTITIONS; p++) {
-                    copiers.add(BrokerProcess.launchWithClasspath(root, List.of("-Xmx192m"), toolsClasspath, "org.apache.kafka.tools.TransactionalMessageCopier",
+                    copiers.add(BrokerProcess.launchWithClasspath(root, List.of("-Xmx192m", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+                            "-Dorg.slf4j.simpleLogger.log.org.apache.kafka.clients.producer.internals.TransactionManager=info"), toolsClasspath, "org.apache.kafka.tools.TransactionalMessageCopier",
                             "--broker-list", cluster.bootstrap(), "--input-topic", "input", "--input-partition", Integer.toString(p),
                             "--output-topic", "output", "--consumer-group", "copiers-" + p, "--transactional-id", "copier-" + p,
                             "--transaction-size", "40", "--transaction-timeout", "30000", "--max-messages", "-1"));
