@@ -1,6 +1,7 @@
 package io.runnel.log;
 
 import io.runnel.log.value.AbortedTxn;
+import io.runnel.log.value.LastRecord;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -35,7 +36,8 @@ import org.slf4j.LoggerFactory;
  * with a delete horizon of now plus {@code delete.retention.ms} (KIP-534), and a pass after the horizon removes it
  * (Kafka's CleanedTransactionMetadata). Every pass starts at the first segment, so a transaction's batches, which
  * precede its marker, are always met first. The last batch of each producer is kept, emptied if need be, so that its
- * sequence number survives a rebuild of the producer state (Kafka's RETAIN_EMPTY). Only segments wholly below the
+ * sequence number survives a rebuild of the producer state (Kafka's RETAIN_EMPTY); a producer whose epoch a marker
+ * bumped past its last batch (transactions version 2) keeps that marker instead. Only segments wholly below the
  * last stable offset are given to the compactor (Kafka never cleans past it), so no open transaction is touched.
  *
  * <p>Runs on a worker thread over segments that no longer take appends. Per segment, crash safe: the cleaned copy
@@ -72,11 +74,12 @@ public final class Compactor {
     }
 
     /**
-     * {@link #clean(Path, List, LogConfig, long, List)}, keeping the batch that ends at {@code lastBatchOffsets}' offset
-     * for its producer (the producers' last batches, from the partition's producer state).
+     * {@link #clean(Path, List, LogConfig, long, List)}, keeping each producer's last record as {@code lastRecords}
+     * says (from the partition's producer state): its last data batch, or, when it has none in its epoch, the marker of
+     * that epoch.
      */
     public static List<Replacement> clean(Path dir, List<Segment> closed, LogConfig config, long nowMs, List<AbortedTxn> aborted,
-                                          Map<Long, Long> lastBatchOffsets) throws IOException {
+                                          Map<Long, LastRecord> lastRecords) throws IOException {
         AbortedRanges abortedRanges = new AbortedRanges(aborted);
         Map<ByteBuffer, Long> latest = new HashMap<>();
         List<Segment> covered = new ArrayList<>();
@@ -97,29 +100,34 @@ public final class Compactor {
         Map<Long, Boolean> txnBatchSeen = new HashMap<>(); // per producer: a batch of its open transaction met in this pass
         for (Segment s : covered) {
             List<Long> removedMarkers = new ArrayList<>();
-            Segment cleaned = cleanSegment(dir, s, latest, config, nowMs, abortedRanges, txnBatchSeen, lastBatchOffsets, removedMarkers);
+            Segment cleaned = cleanSegment(dir, s, latest, config, nowMs, abortedRanges, txnBatchSeen, lastRecords, removedMarkers);
             if (cleaned != null) out.add(new Replacement(s, cleaned, removedMarkers));
         }
         return out;
     }
 
     private static Segment cleanSegment(Path dir, Segment s, Map<ByteBuffer, Long> latest, LogConfig config, long nowMs,
-                                        AbortedRanges aborted, Map<Long, Boolean> txnBatchSeen, Map<Long, Long> lastBatchOffsets,
+                                        AbortedRanges aborted, Map<Long, Boolean> txnBatchSeen, Map<Long, LastRecord> lastRecords,
                                         List<Long> removedMarkers) throws IOException {
         Path logFile = dir.resolve(Segment.fileName(s.baseOffset(), Segment.LOG_SUFFIX));
         Path cleanedFile = dir.resolve(Segment.fileName(s.baseOffset(), Segment.LOG_SUFFIX + CLEANED_SUFFIX));
         RecordFilter keepLatest = new RecordFilter(nowMs, config.deleteRetentionMs()) {
             @Override
             protected BatchRetentionResult checkBatchRetention(RecordBatch batch) {
+                LastRecord last = lastRecords.get(batch.producerId());
                 if (batch.isControlBatch()) {
                     boolean txnGone = txnBatchSeen.remove(batch.producerId()) == null;
+                    if (last != null && last.lastDataOffset() < 0 && batch.producerEpoch() == last.producerEpoch()) {
+                        // The producer's current epoch lives only in this marker (Kafka's isBatchLastRecordOfProducer).
+                        return new BatchRetentionResult(BatchRetention.RETAIN_EMPTY, false);
+                    }
                     boolean expired = txnGone && batch.deleteHorizonMs().isPresent() && batch.deleteHorizonMs().getAsLong() <= currentTime;
                     // A marker of a transaction with no batch left: stamped with a delete horizon first, removed after it.
                     if (expired) removedMarkers.add(batch.baseOffset());
                     return new BatchRetentionResult(expired ? BatchRetention.DELETE : BatchRetention.DELETE_EMPTY, txnGone);
                 }
                 if (batch.isTransactional()) txnBatchSeen.put(batch.producerId(), Boolean.TRUE);
-                if (batch.hasProducerId() && Long.valueOf(batch.lastOffset()).equals(lastBatchOffsets.get(batch.producerId()))) {
+                if (batch.hasProducerId() && last != null && batch.lastOffset() == last.lastDataOffset()) {
                     return new BatchRetentionResult(BatchRetention.RETAIN_EMPTY, false);
                 }
                 return new BatchRetentionResult(BatchRetention.DELETE_EMPTY, false);

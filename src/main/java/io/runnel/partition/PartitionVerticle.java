@@ -11,6 +11,7 @@ import io.runnel.log.LogConfig;
 import io.runnel.log.Segment;
 import io.runnel.log.value.AbortedTxn;
 import io.runnel.log.value.AppendInfo;
+import io.runnel.log.value.LastRecord;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -678,7 +679,7 @@ public final class PartitionVerticle extends VerticleBase {
         LogConfig cfg = config;
         long now = time.milliseconds();
         List<AbortedTxn> abortedNow = aborted.snapshot();
-        Map<Long, Long> lastBatches = producers.lastBatchOffsets();
+        Map<Long, LastRecord> lastBatches = producers.lastRecords();
         context.executeBlocking(() -> Compactor.clean(dir, closed, cfg, now, abortedNow, lastBatches), true).onComplete(ar -> {
             compacting = false;
             if (ar.failed()) {

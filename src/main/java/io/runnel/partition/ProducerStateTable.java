@@ -6,6 +6,7 @@ import io.runnel.log.BatchHeader;
 import io.runnel.log.Checkpoints;
 import io.runnel.log.Log;
 import io.runnel.log.value.AbortedTxn;
+import io.runnel.log.value.LastRecord;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.DirectoryStream;
@@ -287,12 +288,13 @@ final class ProducerStateTable {
         return Map.copyOf(open);
     }
 
-    /** Each producer's last data batch here (its last offset), which compaction keeps so that its sequence survives. */
-    Map<Long, Long> lastBatchOffsets() {
-        Map<Long, Long> out = new HashMap<>();
-        producers.forEach((id, e) -> {
-            if (!e.batches.isEmpty()) out.put(id, e.batches.peekLast().lastOffset());
-        });
+    /**
+     * What compaction keeps of each producer so that a rebuild of this state from the log still knows it: its last data
+     * batch here, or, when a marker bumped its epoch past that batch (transactions version 2), that epoch's marker.
+     */
+    Map<Long, LastRecord> lastRecords() {
+        Map<Long, LastRecord> out = new HashMap<>();
+        producers.forEach((id, e) -> out.put(id, new LastRecord(e.batches.isEmpty() ? -1 : e.batches.peekLast().lastOffset(), e.epoch)));
         return out;
     }
 

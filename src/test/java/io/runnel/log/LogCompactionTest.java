@@ -3,6 +3,7 @@ package io.runnel.log;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.runnel.log.value.AbortedTxn;
+import io.runnel.log.value.LastRecord;
 import io.runnel.log.value.ReadResult;
 import io.runnel.testkit.ManualTime;
 import java.nio.ByteBuffer;
@@ -145,7 +146,8 @@ class LogCompactionTest {
         for (int i = 0; i < 20; i++) log.appendAsLeader(record(time.milliseconds(), "pad" + i, "p"), 0);
         List<AbortedTxn> aborted = List.of(new AbortedTxn(7, first, marker, marker + 1));
         for (int i = 0; i < 3; i++) {
-            for (Compactor.Replacement r : Compactor.clean(dir, log.compactionCandidates(), config, time.milliseconds(), aborted, Map.of(7L, first))) {
+            for (Compactor.Replacement r : Compactor.clean(dir, log.compactionCandidates(), config, time.milliseconds(), aborted,
+                    Map.of(7L, new LastRecord(first, (short) 0)))) {
                 Log.closeSegments(List.of(log.replaceSegment(r.old(), r.cleaned())));
             }
             time.advance(60_001);
@@ -157,6 +159,28 @@ class LogCompactionTest {
         assertThat(producerBatches).as("the producer's last batch, emptied").containsExactly(first);
         assertThat(readAll(log)).noneMatch(kv -> "aborted".equals(kv.value()));
         assertThat(markers(log)).containsKey(marker);
+        log.close();
+    }
+
+    @Test
+    void theMarkerThatCarriesAVersion2ProducersCurrentEpochStaysAfterItsRecordsAreGone() throws Exception {
+        ManualTime time = new ManualTime(T0);
+        LogConfig config = LogConfig.defaults().withSegmentBytes(400).withIndexIntervalBytes(100).withCompaction(60_000);
+        Log log = Log.open(dir, config, time);
+        log.appendAsLeader(transactional(9, "x", "old"), 0); // 0: producer 9, epoch 0
+        long marker = log.appendAsLeader(MemoryRecords.withEndTransactionMarker(time.milliseconds(), 9, (short) 1,
+                new EndTransactionMarker(ControlRecordType.COMMIT, 0)).buffer(), 0).firstOffset(); // 1: epoch bumped to 1 (version 2)
+        log.appendAsLeader(record(time.milliseconds(), "x", "new"), 0); // 2: supersedes the transaction's record
+        for (int i = 0; i < 20; i++) log.appendAsLeader(record(time.milliseconds(), "pad" + i, "p"), 0);
+        Map<Long, LastRecord> last = Map.of(9L, new LastRecord(-1, (short) 1)); // no data batch in its current epoch
+        for (int i = 0; i < 3; i++) {
+            for (Compactor.Replacement r : Compactor.clean(dir, log.compactionCandidates(), config, time.milliseconds(), List.of(), last)) {
+                Log.closeSegments(List.of(log.replaceSegment(r.old(), r.cleaned())));
+            }
+            time.advance(60_001);
+        }
+        assertThat(readAll(log)).noneMatch(kv -> "old".equals(kv.value()));
+        assertThat(markers(log)).as("the producer's epoch 1 lives on in its marker").containsKey(marker);
         log.close();
     }
 
