@@ -82,6 +82,19 @@ final class BrokerClient {
         if (p != null) p.tryFail(e);
     }
 
+    /**
+     * A connection to live broker {@code broker} at its first listener, as {@code view} knows it, or null when the view
+     * has no such broker (it left, or has not registered yet). Not connected until the first request.
+     */
+    static BrokerClient to(Vertx vertx, ClusterView view, int broker, String clientId, long requestTimeoutMs) {
+        for (ClusterView.BrokerNode b : view.brokers()) {
+            if (b.nodeId() != broker || b.listeners().isEmpty()) continue;
+            String[] hp = b.hostPort(b.listeners().keySet().iterator().next());
+            return new BrokerClient(vertx, hp[0], Integer.parseInt(hp[1]), clientId, requestTimeoutMs);
+        }
+        return null;
+    }
+
     /** Sends {@code request} at {@code version} and parses the answer. */
     <T extends AbstractResponse> Future<T> send(AbstractRequest request, short version) {
         return connection().compose(s -> {

@@ -146,12 +146,7 @@ public final class ReplicaFetchers {
         }
 
         private BrokerClient client() {
-            if (client != null) return client;
-            for (ClusterView.BrokerNode b : view.brokers()) {
-                if (b.nodeId() != leader || b.listeners().isEmpty()) continue;
-                String[] hp = b.hostPort(b.listeners().keySet().iterator().next());
-                client = new BrokerClient(vertx, hp[0], Integer.parseInt(hp[1]), "runnel-replica-" + self, requestTimeoutMs);
-            }
+            if (client == null) client = BrokerClient.to(vertx, view, leader, "runnel-replica-" + self, requestTimeoutMs);
             return client;
         }
 

@@ -138,12 +138,9 @@ public final class TxnMarkerSender implements MarkerWriter {
 
     private BrokerClient client(int broker) {
         BrokerClient c = clients.get(broker);
-        if (c != null) return c;
-        for (ClusterView.BrokerNode b : view.brokers()) {
-            if (b.nodeId() != broker || b.listeners().isEmpty()) continue;
-            String[] hp = b.hostPort(b.listeners().keySet().iterator().next());
-            c = new BrokerClient(vertx, hp[0], Integer.parseInt(hp[1]), "runnel-txn-markers-" + self, requestTimeoutMs);
-            clients.put(broker, c);
+        if (c == null) {
+            c = BrokerClient.to(vertx, view, broker, "runnel-txn-markers-" + self, requestTimeoutMs);
+            if (c != null) clients.put(broker, c);
         }
         return c;
     }

@@ -69,9 +69,7 @@ public final class TxnVerificationSender implements TxnVerifier {
         }
 
         void fail(Errors error) {
-            Map<TopicPartition, Errors> all = new LinkedHashMap<>();
-            for (TopicPartition tp : partitions) all.put(tp, error);
-            answer(all);
+            answer(each(partitions, error));
         }
     }
 
@@ -98,11 +96,7 @@ public final class TxnVerificationSender implements TxnVerifier {
             return coordinator.joinOrVerify(transactionalId, producerId, epoch, partitions, mode != Mode.ADD)
                     .map(raw -> TxnVerifier.forProducer(raw, mode));
         }
-        if (node < 0) {
-            Map<TopicPartition, Errors> out = new LinkedHashMap<>();
-            for (TopicPartition tp : partitions) out.put(tp, Errors.COORDINATOR_NOT_AVAILABLE);
-            return Future.succeededFuture(out);
-        }
+        if (node < 0) return Future.succeededFuture(each(partitions, Errors.COORDINATOR_NOT_AVAILABLE));
         return OnContext.compose(context, () -> enqueue(node, transactionalId, producerId, epoch, partitions, mode));
     }
 
@@ -110,26 +104,15 @@ public final class TxnVerificationSender implements TxnVerifier {
         Node node = nodes.computeIfAbsent(broker, b -> new Node());
         Waiting w = node.waiting.get(id);
         if (w != null && !(w.producerId == producerId && w.epoch == epoch && w.mode == mode)) {
-            if (epoch < w.epoch) {
-                Waiting mine = new Waiting(producerId, epoch, mode);
-                mine.partitions.addAll(partitions);
-                Promise<Map<TopicPartition, Errors>> p = Promise.promise();
-                mine.promises.add(p);
-                mine.fail(Errors.INVALID_PRODUCER_EPOCH);
-                return p.future();
-            }
+            if (epoch < w.epoch) return Future.succeededFuture(each(partitions, Errors.INVALID_PRODUCER_EPOCH));
             node.waiting.remove(id);
             w.fail(epoch > w.epoch ? Errors.INVALID_PRODUCER_EPOCH : Errors.NETWORK_EXCEPTION);
             w = null;
         }
         if (w == null) {
             if (node.waiting.size() >= Limits.TXN_VERIFICATIONS_QUEUED_PER_BROKER) {
-                Waiting mine = new Waiting(producerId, epoch, mode);
-                mine.partitions.addAll(partitions);
-                Promise<Map<TopicPartition, Errors>> p = Promise.promise();
-                mine.promises.add(p);
-                mine.fail(Errors.CONCURRENT_TRANSACTIONS); // retriable: the producer comes back once the queue drains
-                return p.future();
+                // retriable: the producer comes back once the queue drains
+                return Future.succeededFuture(each(partitions, Errors.CONCURRENT_TRANSACTIONS));
             }
             w = new Waiting(producerId, epoch, mode);
             node.waiting.put(id, w);
@@ -182,6 +165,13 @@ public final class TxnVerificationSender implements TxnVerifier {
         });
     }
 
+    /** {@code error} for each partition. */
+    private static Map<TopicPartition, Errors> each(Set<TopicPartition> partitions, Errors error) {
+        Map<TopicPartition, Errors> out = new LinkedHashMap<>();
+        for (TopicPartition tp : partitions) out.put(tp, error);
+        return out;
+    }
+
     private static void answer(Map<String, Waiting> batch, AddPartitionsToTxnResponse response) {
         Errors top = Errors.forCode(response.data().errorCode());
         if (top != Errors.NONE) {
@@ -202,12 +192,7 @@ public final class TxnVerificationSender implements TxnVerifier {
     }
 
     private BrokerClient client(int broker, Node node) {
-        if (node.client != null) return node.client;
-        for (ClusterView.BrokerNode b : view.brokers()) {
-            if (b.nodeId() != broker || b.listeners().isEmpty()) continue;
-            String[] hp = b.hostPort(b.listeners().keySet().iterator().next());
-            node.client = new BrokerClient(vertx, hp[0], Integer.parseInt(hp[1]), "runnel-txn-verification-" + self, requestTimeoutMs);
-        }
+        if (node.client == null) node.client = BrokerClient.to(vertx, view, broker, "runnel-txn-verification-" + self, requestTimeoutMs);
         return node.client;
     }
 

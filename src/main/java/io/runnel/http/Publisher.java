@@ -129,16 +129,21 @@ public final class Publisher {
             if (ar.succeeded()) {
                 AppendInfo info = ar.result();
                 metrics.recordsIn(topic, chunk.size(), bytes);
-                for (int j = 0; j < chunk.size(); j++) {
-                    long ts = info.logAppendTimeMs() >= 0 ? info.logAppendTimeMs() : batch[j].timestamp();
-                    results[chunk.get(j)] = new Result(p, info.firstOffset() + j, ts, null);
-                }
+                written(results, p, chunk, batch, info);
             } else {
                 ApiError e = ApiError.of(ar.cause());
                 for (int i : chunk) results[i] = new Result(p, -1, -1, e);
             }
             return Future.<Void>succeededFuture();
         });
+    }
+
+    /** The results of {@code chunk}'s records, appended as {@code batch} to {@code partition} as {@code info} says. */
+    static void written(Result[] results, int partition, List<Integer> chunk, SimpleRecord[] batch, AppendInfo info) {
+        for (int j = 0; j < chunk.size(); j++) {
+            long ts = info.logAppendTimeMs() >= 0 ? info.logAppendTimeMs() : batch[j].timestamp();
+            results[chunk.get(j)] = new Result(partition, info.firstOffset() + j, ts, null);
+        }
     }
 
     static int payloadOf(List<Outgoing> records, List<Integer> chunk) {

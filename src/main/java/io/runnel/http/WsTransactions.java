@@ -4,7 +4,6 @@ import io.runnel.config.BrokerConfig;
 import io.runnel.config.Limits;
 import io.runnel.http.Publisher.Result;
 import io.runnel.http.RecordJson.Outgoing;
-import io.runnel.log.value.AppendInfo;
 import io.runnel.partition.Acks;
 import io.runnel.partition.LocalTopic;
 import io.runnel.partition.PartitionHandle;
@@ -18,6 +17,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -125,7 +125,7 @@ final class WsTransactions {
     private Future<List<Result>> write(Producer p, String id, ProducerIdEpoch pid, LocalTopic t, Map<Integer, PartitionHandle> handles,
                                        Map<Integer, List<Integer>> byPartition, List<Outgoing> records, boolean acksAll, Result[] results) {
         String topic = t.name();
-        Set<TopicPartition> partitions = new java.util.LinkedHashSet<>();
+        Set<TopicPartition> partitions = new LinkedHashSet<>();
         for (int partition : handles.keySet()) partitions.add(new TopicPartition(topic, partition));
         List<Integer> order = new ArrayList<>(handles.keySet());
         List<Future<TxnVerification>> guards = order.stream().map(partition -> handles.get(partition)
@@ -182,20 +182,12 @@ final class WsTransactions {
                 var batch = Publisher.batchOf(records, chunk, now);
                 var buffer = MemoryRecords.withTransactionalRecords(Compression.NONE, pid.producerId(), pid.epoch(), base, batch).buffer();
                 return h.append(buffer, acks, guard).map(info -> {
-                    record(results, partition, chunk, batch, info);
+                    Publisher.written(results, partition, chunk, batch, info);
                     return null;
                 });
             });
         }
         return chain;
-    }
-
-    private static void record(Result[] results, int partition, List<Integer> chunk, org.apache.kafka.common.record.internal.SimpleRecord[] batch,
-                               AppendInfo info) {
-        for (int j = 0; j < chunk.size(); j++) {
-            long ts = info.logAppendTimeMs() >= 0 ? info.logAppendTimeMs() : batch[j].timestamp();
-            results[chunk.get(j)] = new Result(partition, info.firstOffset() + j, ts, null);
-        }
     }
 
     private static List<Integer> allIndexes(int n) {

@@ -2,6 +2,7 @@ package io.runnel.kafka;
 
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
+import java.util.function.Consumer;
 
 /**
  * Keeps one connection's Produce requests in order on the partitions: a request hands its batches to their partitions
@@ -18,7 +19,7 @@ public final class ProduceOrder {
      * Runs {@code handOver} once every earlier request of the connection handed its batches over; {@code handOver}
      * completes the promise it is given when it has handed over its own (or failed before appending).
      */
-    public void next(java.util.function.Consumer<Promise<Void>> handOver) {
+    public void next(Consumer<Promise<Void>> handOver) {
         Future<Void> before = last;
         Promise<Void> mine = Promise.promise();
         last = mine.future();
@@ -30,7 +31,7 @@ public final class ProduceOrder {
     }
 
     /** Runs {@code handOver}; should it throw, the requests after it still go on. */
-    private static void run(java.util.function.Consumer<Promise<Void>> handOver, Promise<Void> mine) {
+    private static void run(Consumer<Promise<Void>> handOver, Promise<Void> mine) {
         try {
             handOver.accept(mine);
         } catch (RuntimeException e) {

@@ -13,8 +13,10 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.apache.kafka.common.record.internal.MemoryRecords.RecordFilter;
 import org.apache.kafka.common.record.internal.MemoryRecords;
 import org.apache.kafka.common.record.internal.MutableRecordBatch;
@@ -97,7 +99,7 @@ public final class Compactor {
             covered.add(s);
         }
         List<Replacement> out = new ArrayList<>();
-        Map<Long, Boolean> txnBatchSeen = new HashMap<>(); // per producer: a batch of its open transaction met in this pass
+        Set<Long> txnBatchSeen = new HashSet<>(); // the producers a batch of whose open transaction this pass met
         for (Segment s : covered) {
             List<Long> removedMarkers = new ArrayList<>();
             Segment cleaned = cleanSegment(dir, s, latest, config, nowMs, abortedRanges, txnBatchSeen, lastRecords, removedMarkers);
@@ -107,7 +109,7 @@ public final class Compactor {
     }
 
     private static Segment cleanSegment(Path dir, Segment s, Map<ByteBuffer, Long> latest, LogConfig config, long nowMs,
-                                        AbortedRanges aborted, Map<Long, Boolean> txnBatchSeen, Map<Long, LastRecord> lastRecords,
+                                        AbortedRanges aborted, Set<Long> txnBatchSeen, Map<Long, LastRecord> lastRecords,
                                         List<Long> removedMarkers) throws IOException {
         Path logFile = dir.resolve(Segment.fileName(s.baseOffset(), Segment.LOG_SUFFIX));
         Path cleanedFile = dir.resolve(Segment.fileName(s.baseOffset(), Segment.LOG_SUFFIX + CLEANED_SUFFIX));
@@ -116,7 +118,7 @@ public final class Compactor {
             protected BatchRetentionResult checkBatchRetention(RecordBatch batch) {
                 LastRecord last = lastRecords.get(batch.producerId());
                 if (batch.isControlBatch()) {
-                    boolean txnGone = txnBatchSeen.remove(batch.producerId()) == null;
+                    boolean txnGone = !txnBatchSeen.remove(batch.producerId());
                     if (last != null && last.lastDataOffset() < 0 && batch.producerEpoch() == last.producerEpoch()) {
                         // The producer's current epoch lives only in this marker (Kafka's isBatchLastRecordOfProducer).
                         return new BatchRetentionResult(BatchRetention.RETAIN_EMPTY, false);
@@ -126,7 +128,7 @@ public final class Compactor {
                     if (expired) removedMarkers.add(batch.baseOffset());
                     return new BatchRetentionResult(expired ? BatchRetention.DELETE : BatchRetention.DELETE_EMPTY, txnGone);
                 }
-                if (batch.isTransactional()) txnBatchSeen.put(batch.producerId(), Boolean.TRUE);
+                if (batch.isTransactional()) txnBatchSeen.add(batch.producerId());
                 if (batch.hasProducerId() && last != null && batch.lastOffset() == last.lastDataOffset()) {
                     return new BatchRetentionResult(BatchRetention.RETAIN_EMPTY, false);
                 }

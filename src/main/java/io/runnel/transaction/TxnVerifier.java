@@ -1,6 +1,7 @@
 package io.runnel.transaction;
 
 import io.vertx.core.Future;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
 import org.apache.kafka.common.TopicPartition;
@@ -32,8 +33,17 @@ public interface TxnVerifier {
      * PRODUCER_FENCED as INVALID_PRODUCER_EPOCH (what producers expect from a partition leader), TRANSACTION_ABORTABLE
      * as INVALID_TXN_STATE for legacy clients.
      */
+    /**
+     * Whether a check failed only because the coordinator is busy, moving or out of reach: worth retrying, and told to
+     * the producer as an error it retries without looking for a coordinator (Kafka's ReplicaManager does the same).
+     */
+    static boolean coordinatorUnavailable(Errors e) {
+        return e == Errors.CONCURRENT_TRANSACTIONS || e == Errors.NETWORK_EXCEPTION || e == Errors.COORDINATOR_LOAD_IN_PROGRESS
+                || e == Errors.COORDINATOR_NOT_AVAILABLE || e == Errors.NOT_COORDINATOR;
+    }
+
     static Map<TopicPartition, Errors> forProducer(Map<TopicPartition, Errors> raw, Mode mode) {
-        Map<TopicPartition, Errors> out = new java.util.LinkedHashMap<>();
+        Map<TopicPartition, Errors> out = new LinkedHashMap<>();
         raw.forEach((tp, e) -> {
             if (e == Errors.NONE) return;
             if (e == Errors.PRODUCER_FENCED) e = Errors.INVALID_PRODUCER_EPOCH;

@@ -152,11 +152,7 @@ public final class ProduceHandler extends TypedApiHandler<ProduceRequest> {
      */
     private static RuntimeException producerError(Errors e, String transactionalId, TopicPartition tp) {
         String why = "The partition " + tp + " could not be confirmed in the transaction of " + transactionalId + ": " + e.name();
-        return switch (e) {
-            case CONCURRENT_TRANSACTIONS, NETWORK_EXCEPTION, COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR ->
-                    new NotEnoughReplicasException(why);
-            default -> e.exception(why);
-        };
+        return TxnVerifier.coordinatorUnavailable(e) ? new NotEnoughReplicasException(why) : e.exception(why);
     }
 
     /** One partition's write of the request and its answer. */

@@ -215,10 +215,7 @@ public final class TransactionHandlers {
                             .compose(errors -> {
                                 Errors e = errors.get(offsets);
                                 if (e == null) return Future.succeededFuture(started);
-                                if (e == Errors.NOT_COORDINATOR || e == Errors.COORDINATOR_NOT_AVAILABLE || e == Errors.COORDINATOR_LOAD_IN_PROGRESS
-                                        || e == Errors.NETWORK_EXCEPTION) {
-                                    e = Errors.CONCURRENT_TRANSACTIONS;
-                                }
+                                if (TxnVerifier.coordinatorUnavailable(e)) e = Errors.CONCURRENT_TRANSACTIONS;
                                 return Future.failedFuture(e.exception("The offsets partition of group " + d.groupId()
                                         + " is not in the transaction of " + d.transactionalId() + ": " + e.name()));
                             }));
