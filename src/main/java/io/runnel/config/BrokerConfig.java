@@ -17,10 +17,12 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import java.util.TreeSet;
+import org.apache.kafka.common.security.auth.SecurityProtocol;
 
 /**
  * The broker's configuration: immutable, typed, with Apache Kafka's key names wherever the meaning is Kafka's.
@@ -35,10 +37,10 @@ public final class BrokerConfig {
     public static final ConfigKey<Integer> NODE_ID = intKey("node.id", 1, 0, Integer.MAX_VALUE,
             "The id of this broker in the cluster.");
     public static final ConfigKey<List<Listener>> LISTENERS = listKey("listeners", "PLAINTEXT://0.0.0.0:9092",
-            "a comma-separated list of PLAINTEXT://host:port (port 0 to 65535, 0 picks a free port)", Listener::parse,
+            "a comma-separated list of NAME://host:port (port 0 to 65535, 0 picks a free port)", Listener::parse,
             "The addresses the Kafka protocol endpoint listens on.");
     public static final ConfigKey<List<Listener>> ADVERTISED_LISTENERS = listKey("advertised.listeners", null,
-            "a comma-separated list of PLAINTEXT://host:port", Listener::parse,
+            "a comma-separated list of NAME://host:port", Listener::parse,
             "The addresses clients are told to connect to; by default the listeners, with a wildcard host replaced by this machine's host name.");
     public static final ConfigKey<String> LOG_DIRS = stringKey("log.dirs", "./data",
             "one directory path (several directories are not supported yet)", BrokerConfig::singleDirectory,
@@ -172,7 +174,7 @@ public final class BrokerConfig {
                     + "leaving a transaction open in the partition for good.");
 
     /** Every broker key, in the order of {@code conf/broker.properties}. */
-    public static final List<ConfigKey<?>> KEYS = List.of(NODE_ID, LISTENERS, ADVERTISED_LISTENERS, LOG_DIRS,
+    public static final List<ConfigKey<?>> KEYS = concat(List.of(NODE_ID, LISTENERS, ADVERTISED_LISTENERS, LOG_DIRS,
             NUM_PARTITIONS, DEFAULT_REPLICATION_FACTOR, AUTO_CREATE_TOPICS_ENABLE, LOG_SEGMENT_BYTES, LOG_ROLL_MS,
             LOG_ROLL_HOURS, LOG_RETENTION_MS, LOG_RETENTION_MINUTES, LOG_RETENTION_HOURS, LOG_RETENTION_BYTES,
             LOG_RETENTION_CHECK_INTERVAL_MS, LOG_SEGMENT_DELETE_DELAY_MS, LOG_FLUSH_INTERVAL_MESSAGES, LOG_FLUSH_INTERVAL_MS,
@@ -185,12 +187,20 @@ public final class BrokerConfig {
             TRANSACTION_ABORT_TIMED_OUT_TRANSACTION_CLEANUP_INTERVAL_MS, TRANSACTION_VERSION, TRANSACTION_PARTITION_VERIFICATION_ENABLE, HTTP_HOST, HTTP_PORT, HTTP_CORS_ALLOWED_ORIGINS,
             CLUSTER_MEMBERS, CLUSTER_HOST, CLUSTER_PORT, CLUSTER_NAME, CLUSTER_CP_MEMBER_COUNT,
             REPLICA_LAG_TIME_MAX_MS, REPLICA_SOCKET_TIMEOUT_MS, MIN_INSYNC_REPLICAS, UNCLEAN_LEADER_ELECTION_ENABLE,
-            AUTO_LEADER_REBALANCE_ENABLE, LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS, LEADER_IMBALANCE_PER_BROKER_PERCENTAGE);
+            AUTO_LEADER_REBALANCE_ENABLE, LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS, LEADER_IMBALANCE_PER_BROKER_PERCENTAGE), SecurityKeys.KEYS);
+
+    private static List<ConfigKey<?>> concat(List<ConfigKey<?>> a, List<ConfigKey<?>> b) {
+        List<ConfigKey<?>> out = new ArrayList<>(a);
+        out.addAll(b);
+        return List.copyOf(out);
+    }
 
     /** The environment variable that carries JVM flags for scripts/runnel; it is not a configuration key. */
     public static final String ENV_JVM_OPTS = "RUNNEL_OPTS";
 
     private final Map<String, Object> values;
+    /** Keys with a {@code listener.name.} prefix, by their full (lower-case) name. */
+    private final Map<String, Object> listenerValues;
     private final Map<String, String> origins;
 
     private final List<Layer> layers;
@@ -209,8 +219,9 @@ public final class BrokerConfig {
     /** Origin of values set with IncrementalAlterConfigs on this broker's resource (its node id). */
     public static final String DYNAMIC_BROKER = "dynamic broker config";
 
-    private BrokerConfig(Map<String, Object> values, Map<String, String> origins, List<Layer> layers) {
+    private BrokerConfig(Map<String, Object> values, Map<String, Object> listenerValues, Map<String, String> origins, List<Layer> layers) {
         this.values = Collections.unmodifiableMap(values);
+        this.listenerValues = Collections.unmodifiableMap(listenerValues);
         this.origins = Collections.unmodifiableMap(origins);
         this.layers = List.copyOf(layers);
     }
@@ -300,7 +311,7 @@ public final class BrokerConfig {
         }
         for (Layer layer : layers) {
             for (Map.Entry<String, String> e : layer.entries().entrySet()) {
-                if (!known.containsKey(e.getKey())) {
+                if (!known.containsKey(e.getKey()) && SecurityKeys.prefixedBase(e.getKey()) == null) {
                     throw new ConfigException("Unknown configuration key '" + e.getKey() + "' (from " + layer.source()
                             + "); the keys are listed in conf/broker.properties.");
                 }
@@ -309,10 +320,14 @@ public final class BrokerConfig {
             }
         }
         Map<String, Object> values = new LinkedHashMap<>();
+        Map<String, Object> listenerValues = new LinkedHashMap<>();
         for (Map.Entry<String, String> e : text.entrySet()) {
-            values.put(e.getKey(), known.get(e.getKey()).parse(e.getValue(), origins.get(e.getKey())));
+            ConfigKey<?> key = known.containsKey(e.getKey()) ? known.get(e.getKey()) : SecurityKeys.prefixedBase(e.getKey());
+            Object v = key.parse(e.getValue(), origins.get(e.getKey()));
+            if (known.containsKey(e.getKey())) values.put(e.getKey(), v);
+            else listenerValues.put(e.getKey(), v);
         }
-        BrokerConfig config = new BrokerConfig(values, origins, layers);
+        BrokerConfig config = new BrokerConfig(values, listenerValues, origins, layers);
         config.checkConsistency();
         return config;
     }
@@ -348,12 +363,73 @@ public final class BrokerConfig {
     private void checkConsistency() {
         if (listeners().isEmpty()) {
             throw new ConfigException("Invalid value '' for configuration key 'listeners' (from " + origins.get("listeners")
-                    + "): must name at least one PLAINTEXT://host:port.");
+                    + "): must name at least one NAME://host:port.");
         }
         List<String> names = listeners().stream().map(Listener::name).toList();
         if (names.stream().distinct().count() != names.size()) {
             throw new ConfigException("Invalid value for configuration key 'listeners': each listener name may appear once, got " + names + ".");
         }
+        Map<String, SecurityProtocol> protocols = get(SecurityKeys.LISTENER_SECURITY_PROTOCOL_MAP);
+        for (String name : names) {
+            if (!protocols.containsKey(name)) {
+                throw new ConfigException("Listener " + name + " has no security protocol: add " + name
+                        + ":<PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL> to listener.security.protocol.map.");
+            }
+        }
+        List<Listener> advertised = get(ADVERTISED_LISTENERS);
+        if (advertised != null) {
+            for (Listener a : advertised) {
+                if (!names.contains(a.name())) {
+                    throw new ConfigException("advertised.listeners names " + a.name() + ", which is not one of the listeners " + names + ".");
+                }
+            }
+        }
+        String interBroker = get(SecurityKeys.INTER_BROKER_LISTENER_NAME);
+        if (interBroker != null && !names.contains(interBroker)) {
+            throw new ConfigException("inter.broker.listener.name is " + interBroker + ", which is not one of the listeners " + names + ".");
+        }
+        for (String key : listenerValues.keySet()) {
+            String listener = key.substring("listener.name.".length(), key.indexOf('.', "listener.name.".length())).toUpperCase(Locale.ROOT);
+            if (!names.contains(listener)) {
+                throw new ConfigException("Configuration key '" + key + "' names listener " + listener + ", which is not one of the listeners " + names + ".");
+            }
+        }
+        for (Listener l : listeners()) {
+            SecurityProtocol p = protocolOf(l.name());
+            if ((p == SecurityProtocol.SSL || p == SecurityProtocol.SASL_SSL) && forListener(l.name(), SecurityKeys.SSL_KEYSTORE_LOCATION) == null
+                    && forListener(l.name(), SecurityKeys.SSL_KEYSTORE_KEY) == null) {
+                throw new ConfigException("Listener " + l.name() + " is " + p + " but has no key store: set ssl.keystore.location (or listener.name."
+                        + l.name().toLowerCase(Locale.ROOT) + ".ssl.keystore.location).");
+            }
+        }
+    }
+
+    /** The security protocol of the named listener, from {@code listener.security.protocol.map}. */
+    public SecurityProtocol protocolOf(String listenerName) {
+        return get(SecurityKeys.LISTENER_SECURITY_PROTOCOL_MAP).get(listenerName);
+    }
+
+    /** The listener that brokers use to reach each other: {@code inter.broker.listener.name}, else the first listener. */
+    public String interBrokerListener() {
+        String name = get(SecurityKeys.INTER_BROKER_LISTENER_NAME);
+        return name != null ? name : listeners().get(0).name();
+    }
+
+    /**
+     * The value of {@code key} for one listener: {@code listener.name.<listener>.<key>} when set, else the broker-wide
+     * value (Kafka's precedence).
+     */
+    public <T> T forListener(String listenerName, ConfigKey<T> key) {
+        @SuppressWarnings("unchecked")
+        T v = (T) listenerValues.get("listener.name." + listenerName.toLowerCase(Locale.ROOT) + "." + key.name());
+        return v != null ? v : get(key);
+    }
+
+    /** The value of a SASL key for one mechanism of one listener: the mechanism's prefix, else the listener's, else the broker's. */
+    public <T> T forMechanism(String listenerName, String mechanism, ConfigKey<T> key) {
+        @SuppressWarnings("unchecked")
+        T v = (T) listenerValues.get("listener.name." + listenerName.toLowerCase(Locale.ROOT) + "." + mechanism.toLowerCase(Locale.ROOT) + "." + key.name());
+        return v != null ? v : forListener(listenerName, key);
     }
 
     private static String singleDirectory(String text) {

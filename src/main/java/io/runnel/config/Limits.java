@@ -299,4 +299,10 @@ public final class Limits {
 
     /** The rebalance timeout, in ms, a WebSocket group member joins with: the Java consumer's max.poll.interval.ms is 5 min; a page answers faster. */
     public static final long WS_GROUP_REBALANCE_TIMEOUT_MS = 60_000;
+
+    /** SCRAM users one cluster holds: the credential store is kept whole in memory and rewritten whole on each change. */
+    public static final int SCRAM_USERS_MAX = 100_000;
+
+    /** Failed SASL authentications logged per minute (the rest are counted only): a password-guessing client cannot flood the log. */
+    public static final int AUTH_FAILURE_LOG_LINES_PER_MINUTE = 60;
 }

@@ -3,7 +3,9 @@ package io.runnel.config;
 import java.util.Locale;
 
 /**
- * One entry of {@code listeners} or {@code advertised.listeners}: {@code NAME://host:port}, as in Apache Kafka.
+ * One entry of {@code listeners} or {@code advertised.listeners}: {@code NAME://host:port}, as in Apache Kafka. The
+ * name is a security protocol ({@code PLAINTEXT}, {@code SSL}, {@code SASL_PLAINTEXT}, {@code SASL_SSL}) or any name
+ * that {@code listener.security.protocol.map} maps to one.
  * An empty host means every interface, as in Kafka. IPv6 hosts are written in brackets ({@code [::1]}).
  */
 public record Listener(String name, String host, int port) {
@@ -20,10 +22,6 @@ public record Listener(String name, String host, int port) {
         if (host.startsWith("[") && host.endsWith("]")) host = host.substring(1, host.length() - 1);
         int port = Integer.parseInt(rest.substring(colon + 1));
         if (port < 0 || port > 65535 || !name.matches("[A-Z][A-Z0-9_]*")) throw new IllegalArgumentException(text);
-        if (!name.equals("PLAINTEXT")) {
-            // Only PLAINTEXT exists so far (no SSL or SASL listeners yet).
-            throw new IllegalArgumentException(text);
-        }
         return new Listener(name, host, port);
     }
 

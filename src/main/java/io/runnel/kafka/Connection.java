@@ -5,6 +5,7 @@ import io.netty.buffer.ByteBufAllocator;
 import io.netty.util.ReferenceCountUtil;
 import io.runnel.config.Limits;
 import io.runnel.log.value.LogSlice;
+import io.runnel.security.Session;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -61,6 +62,11 @@ final class Connection {
     private final int maxInflightBytes;
     private final String clientHost;
     private final ProduceOrder produceOrder = new ProduceOrder();
+    private final Session session;
+    private final int maxUnauthenticatedBytes;
+    private final int failedAuthenticationDelayMs;
+    /** Set when a response must be the last (failed authentication): reading stops and the connection closes once it is written. */
+    private boolean closingAfterResponse;
     private final ArrayDeque<Slot> slots = new ArrayDeque<>();
     /** Requests read but not yet handed to their handler (a subset of {@link #slots}, in the same order). */
     private final ArrayDeque<Slot> undispatched = new ArrayDeque<>();
@@ -101,7 +107,11 @@ final class Connection {
         }
     }
 
-    Connection(NetSocket socket, KafkaApis apis, Endpoint endpoint, InflightBudget budget, int maxRequestBytes, int maxInflightBytes) {
+    Connection(NetSocket socket, KafkaApis apis, Endpoint endpoint, InflightBudget budget, int maxRequestBytes, int maxInflightBytes,
+               Session session, int maxUnauthenticatedBytes, int failedAuthenticationDelayMs) {
+        this.session = session;
+        this.maxUnauthenticatedBytes = maxUnauthenticatedBytes;
+        this.failedAuthenticationDelayMs = failedAuthenticationDelayMs;
         this.socket = socket;
         this.raw = (NetSocketInternal) socket;
         this.alloc = raw.channelHandlerContext().alloc();
@@ -122,7 +132,7 @@ final class Connection {
             ReferenceCountUtil.release(msg);
             return;
         }
-        if (closed) {
+        if (closed || closingAfterResponse) {
             in.release();
             return;
         }
@@ -135,7 +145,7 @@ final class Connection {
         if (draining) return; // called again from a request this loop dispatched: the loop goes on by itself
         draining = true;
         try {
-            while (!closed && !readPaused && !input.isEmpty()) {
+            while (!closed && !closingAfterResponse && !readPaused && !input.isEmpty()) {
                 ByteBuf in = input.peekFirst();
                 readFrames(in);
                 if (!in.isReadable() && input.peekFirst() == in) {
@@ -162,6 +172,11 @@ final class Connection {
                 prefixBytes = 0;
                 if (size <= 0 || size > maxRequestBytes) {
                     close("request size " + size + " is outside 1.." + maxRequestBytes + " (socket.request.max.bytes)");
+                    return;
+                }
+                if (!session.authenticated() && size > maxUnauthenticatedBytes) {
+                    // Kafka's sasl.server.max.receive.size: before authentication a client cannot make the broker hold much.
+                    close("request size " + size + " before authentication is above " + maxUnauthenticatedBytes + " (sasl.server.max.receive.size)");
                     return;
                 }
                 // Sized by what has arrived (at most Limits.KAFKA_REQUEST_BUFFER_AHEAD_BYTES ahead of it), growing to the announced size:
@@ -193,7 +208,9 @@ final class Connection {
      * client reads them, as Kafka's one-request-at-a-time muting does, while still letting a client pipeline.
      */
     private void dispatchReady() {
-        while (!closed && !writeBlocked && !filesUnsent() && !undispatched.isEmpty() && dispatched < Limits.CONNECTION_MAX_DISPATCHED_REQUESTS) {
+        // Until the client is authenticated, one request at a time: whether the next is allowed depends on the answer.
+        int limit = session.authenticated() ? Limits.CONNECTION_MAX_DISPATCHED_REQUESTS : 1;
+        while (!closed && !closingAfterResponse && !writeBlocked && !filesUnsent() && !undispatched.isEmpty() && dispatched < limit) {
             Slot slot = undispatched.pollFirst();
             dispatched++;
             dispatch(slot);
@@ -213,6 +230,15 @@ final class Connection {
         } catch (RuntimeException e) {
             slot.releaseFrame();
             close("cannot parse a request header (" + e.getMessage() + ")");
+            return;
+        }
+        if (!session.admits(header.apiKey(), System.nanoTime())) {
+            slot.releaseFrame();
+            close(header.apiKey() + " is not allowed " + switch (session.state()) {
+                case HANDSHAKE -> "before SASL authentication";
+                case AUTHENTICATE -> "during SASL authentication (SaslAuthenticate expected)";
+                case AUTHENTICATED -> "now: the SASL session expired (connections.max.reauth.ms) or is already authenticated";
+            });
             return;
         }
         ApiHandler handler = apis.handler(header.apiKey());
@@ -244,7 +270,7 @@ final class Connection {
         long started = System.nanoTime();
         Future<AbstractResponse> answer;
         try {
-            answer = handler.handle(new RequestContext(header, apis.broker(), endpoint, apis, clientHost, produceOrder), request);
+            answer = handler.handle(new RequestContext(header, apis.broker(), endpoint, apis, clientHost, produceOrder, session), request);
         } catch (RuntimeException e) {
             answer = Future.failedFuture(e);
         }
@@ -284,6 +310,10 @@ final class Connection {
         }
         slot.done = true;
         dispatched--;
+        if (session.closingAfterResponse() && !closingAfterResponse) {
+            closingAfterResponse = true;
+            setAutoRead(false);
+        }
         writeCompleted();
         dispatchReady();
     }
@@ -295,6 +325,12 @@ final class Connection {
             if (s.response != null) write(s.response);
             inflightBytes -= s.bytes;
             budget.release(s.bytes);
+            if (closingAfterResponse) {
+                // Kafka's connection.failed.authentication.delay.ms: the answer goes out now, the close a little later.
+                context.owner().setTimer(Math.max(1, failedAuthenticationDelayMs), id -> close("authentication failed"));
+                releaseAll();
+                return;
+            }
         }
         if (!writeBlocked && socket.writeQueueFull()) {
             writeBlocked = true;
@@ -331,7 +367,7 @@ final class Connection {
     }
 
     private void updateReading() {
-        if (closed) return;
+        if (closed || closingAfterResponse) return;
         boolean globalFull = budget.exhausted();
         boolean pause = inflightBytes >= maxInflightBytes || slots.size() >= Limits.CONNECTION_MAX_INFLIGHT_REQUESTS
                 || writeBlocked || filesUnsent() || globalFull;

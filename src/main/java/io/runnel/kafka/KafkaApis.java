@@ -19,6 +19,8 @@ import io.runnel.kafka.handlers.OffsetForLeaderEpochHandler;
 import io.runnel.kafka.handlers.OffsetHandlers;
 import io.runnel.kafka.handlers.ProduceHandler;
 import io.runnel.kafka.handlers.ReassignmentHandlers;
+import io.runnel.kafka.handlers.SaslHandlers;
+import io.runnel.kafka.handlers.ScramCredentialHandlers;
 import io.runnel.kafka.handlers.TransactionHandlers;
 import io.runnel.kafka.handlers.TransactionPartitionHandlers;
 import java.util.ArrayList;
@@ -49,6 +51,8 @@ public final class KafkaApis {
         all.addAll(ReassignmentHandlers.all());
         all.addAll(TransactionPartitionHandlers.all());
         all.addAll(TransactionHandlers.all());
+        all.addAll(SaslHandlers.all());
+        all.addAll(ScramCredentialHandlers.all());
         for (ApiHandler h : all) handlers.put(h.apiKey(), h);
     }
 

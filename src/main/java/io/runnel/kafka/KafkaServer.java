@@ -2,6 +2,10 @@ package io.runnel.kafka;
 
 import io.runnel.config.BrokerConfig;
 import io.runnel.config.Listener;
+import io.runnel.config.SecurityKeys;
+import io.runnel.security.BrokerSecurity;
+import io.runnel.security.Session;
+import io.runnel.security.TlsSettings;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
@@ -9,6 +13,8 @@ import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.net.NetServer;
 import io.vertx.core.net.NetServerOptions;
+import io.vertx.core.net.NetSocket;
+import io.vertx.core.net.ServerSSLOptions;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.util.ArrayList;
@@ -29,7 +35,10 @@ public final class KafkaServer {
     private final Map<String, Integer> boundPorts = new LinkedHashMap<>();
     private InflightBudget budget;
     private final List<String> deploymentIds = new ArrayList<>();
+    /** Every NetServer instance, by listener name (for certificate reloads). */
+    private final Map<String, List<ListenerVerticle>> instances = new LinkedHashMap<>();
     private final Vertx vertx;
+    private long reloadTimer = -1;
 
     private KafkaServer(Vertx vertx) {
         this.vertx = vertx;
@@ -56,14 +65,48 @@ public final class KafkaServer {
                     return lv;
                 }, new DeploymentOptions().setInstances(instances)).map(id -> {
                     server.deploymentIds.add(id);
+                    server.instances.put(l.name(), List.copyOf(verticles));
                     int actual = verticles.get(0).actualPort();
                     server.boundPorts.put(l.name(), actual);
-                    LOG.info("Kafka listener {} on {}:{}", l.name(), l.bindHost(), actual);
+                    LOG.info("Kafka listener {} ({}) on {}:{}", l.name(), config.protocolOf(l.name()), l.bindHost(), actual);
                     return null;
                 });
             });
         }
-        return chain.map(v -> server);
+        return chain.map(v -> {
+            long interval = config.get(SecurityKeys.SSL_CERTIFICATE_RELOAD_INTERVAL_MS);
+            if (interval > 0 && server.instances.keySet().stream().anyMatch(n -> apis.broker().security().listener(n).tls() != null)) {
+                server.reloadTimer = vertx.setPeriodic(interval, id -> server.reloadChangedStores(apis.broker().security(), config));
+            }
+            return server;
+        });
+    }
+
+    /**
+     * Reloads the key and trust stores of every TLS listener whose files changed, and gives the new ones to its
+     * servers: connections made from then on use them, open ones keep theirs (Kafka's dynamic keystore update does
+     * the same). A store that cannot be read (a file half copied) keeps the old settings and is tried again next time.
+     */
+    private void reloadChangedStores(BrokerSecurity security, BrokerConfig config) {
+        vertx.executeBlocking(() -> {
+            List<TlsSettings> changed = new ArrayList<>();
+            for (String name : instances.keySet()) {
+                TlsSettings tls = security.listener(name).tls();
+                if (tls == null || !tls.storesChanged()) continue;
+                try {
+                    changed.add(TlsSettings.load(config, name));
+                } catch (RuntimeException e) {
+                    LOG.warn("TLS stores of listener {} changed but cannot be loaded; keeping the previous ones: {}", name, e.getMessage());
+                }
+            }
+            return changed;
+        }, false).onSuccess(changed -> {
+            for (TlsSettings tls : changed) {
+                security.replaceTls(tls);
+                for (ListenerVerticle v : instances.get(tls.listener())) v.updateTls(tls);
+                LOG.info("Reloaded the TLS key and trust stores of listener {}", tls.listener());
+            }
+        });
     }
 
     /** The advertised endpoint for listener {@code l}: from advertised.listeners, else the listener itself. */
@@ -87,6 +130,7 @@ public final class KafkaServer {
     }
 
     public Future<Void> stop() {
+        if (reloadTimer >= 0) vertx.cancelTimer(reloadTimer);
         List<Future<Void>> all = new ArrayList<>();
         for (String id : deploymentIds) all.add(vertx.undeploy(id));
         return Future.all(all).mapEmpty();
@@ -111,13 +155,38 @@ public final class KafkaServer {
 
         @Override
         public Future<?> start() {
-            BrokerConfig config = apis.broker().config();
-            int maxRequest = config.get(BrokerConfig.SOCKET_REQUEST_MAX_BYTES);
-            int maxInflight = config.get(BrokerConfig.CONNECTION_MAX_INFLIGHT_BYTES);
-            server = vertx.createNetServer(new NetServerOptions().setHost(listener.bindHost()).setPort(port).setTcpNoDelay(true))
-                    .connectHandler(socket -> new Connection(socket, apis, endpointFor(socket.localAddress().hostAddress()),
-                            budget, maxRequest, maxInflight));
+            NetServerOptions options = new NetServerOptions().setHost(listener.bindHost()).setPort(port).setTcpNoDelay(true);
+            TlsSettings tls = apis.broker().security().listener(listener.name()).tls();
+            if (tls != null) {
+                ServerSSLOptions ssl = tls.serverOptions();
+                options.setSsl(true).setSslEngineOptions(tls.engineOptions()).setClientAuth(ssl.getClientAuth())
+                        .setKeyCertOptions(ssl.getKeyCertOptions()).setTrustOptions(ssl.getTrustOptions())
+                        .setEnabledSecureTransportProtocols(ssl.getEnabledSecureTransportProtocols());
+                ssl.getEnabledCipherSuites().forEach(options::addEnabledCipherSuite);
+            }
+            server = vertx.createNetServer(options).connectHandler(this::accept);
             return server.listen();
+        }
+
+        private void accept(NetSocket socket) {
+            String clientHost = socket.remoteAddress() == null ? "" : socket.remoteAddress().host();
+            Session session;
+            try {
+                session = apis.broker().security().newSession(listener.name(), clientHost, socket.isSsl() ? socket.sslSession() : null);
+            } catch (IllegalArgumentException e) {
+                LOG.info("Refusing a connection from {} on listener {}: {}", clientHost, listener.name(), e.getMessage());
+                socket.close();
+                return;
+            }
+            BrokerConfig config = apis.broker().config();
+            new Connection(socket, apis, endpointFor(socket.localAddress().hostAddress()), budget, config.get(BrokerConfig.SOCKET_REQUEST_MAX_BYTES),
+                    config.get(BrokerConfig.CONNECTION_MAX_INFLIGHT_BYTES), session,
+                    config.forListener(listener.name(), SecurityKeys.SASL_SERVER_MAX_RECEIVE_SIZE),
+                    config.forListener(listener.name(), SecurityKeys.CONNECTION_FAILED_AUTHENTICATION_DELAY_MS));
+        }
+
+        void updateTls(TlsSettings tls) {
+            server.updateSSLOptions(tls.serverOptions(), true);
         }
 
         int actualPort() {

@@ -1,6 +1,8 @@
 package io.runnel.kafka;
 
 import io.runnel.cluster.ClusterView;
+import io.runnel.security.BrokerSecurity;
+import io.runnel.security.Session;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -8,9 +10,16 @@ import org.apache.kafka.common.requests.RequestHeader;
 
 /**
  * One request's surroundings: its header, the broker, the endpoint of the listener it came in on (the address
- * Metadata advertises to this client), and its connection's order of Produce requests ({@link ProduceOrder}).
+ * Metadata advertises to this client), its connection's order of Produce requests ({@link ProduceOrder}) and its
+ * connection's {@link Session} (the principal, and where SASL authentication stands).
  */
-public record RequestContext(RequestHeader header, BrokerInfo broker, Endpoint endpoint, KafkaApis apis, String clientHost, ProduceOrder produceOrder) {
+public record RequestContext(RequestHeader header, BrokerInfo broker, Endpoint endpoint, KafkaApis apis, String clientHost, ProduceOrder produceOrder,
+                             Session session) {
+    /** The broker's security (credentials, audit log). */
+    public BrokerSecurity security() {
+        return broker.security();
+    }
+
     public short apiVersion() {
         return header.apiVersion();
     }

@@ -99,6 +99,12 @@ public final class BrokerMetrics {
         return recordsOut.sum();
     }
 
+    /** One failed authentication (SASL, HTTP Basic or bearer token) on the named endpoint ("kafka" or "http"). */
+    public void authenticationFailed(String endpoint, String mechanism) {
+        Counter.builder("runnel.authentication.failures").tag("endpoint", endpoint).tag("mechanism", mechanism)
+                .description("Failed authentications").register(registry).increment();
+    }
+
     /** Time from reading a Kafka request to having its response ready. */
     public void request(ApiKeys api, long nanos) {
         Timer t = requestTimers.get(api.id);

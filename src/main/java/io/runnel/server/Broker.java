@@ -23,6 +23,7 @@ import io.runnel.partition.ProducerIdManager;
 import io.runnel.partition.TopicAdmin;
 import io.runnel.partition.TopicAuthority;
 import io.runnel.partition.TopicRegistry;
+import io.runnel.security.BrokerSecurity;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -73,6 +74,7 @@ public final class Broker {
     /** The transaction coordinator and its marker writer, made once the cluster view is known. */
     private TransactionCoordinator transactions;
     private TxnMarkerSender markers;
+    private BrokerSecurity security;
     private TxnVerificationSender verifier;
     private final BrokerMetrics metrics;
     /** The Hazelcast cluster this broker is part of, or null when it runs alone. */
@@ -168,10 +170,9 @@ public final class Broker {
         broker.transactions = new TransactionCoordinator(vertx, broker.deployer, broker.topics, broker.topicAdmin, config, time,
                 producerIds::nextProducerId, broker.markers);
         broker.verifier = new TxnVerificationSender(vertx, view, meta.nodeId(), config.get(BrokerConfig.REPLICA_SOCKET_TIMEOUT_MS), broker.transactions);
-        BrokerInfo info = new BrokerInfo(meta.nodeId(), meta.clusterId(), config, broker.dynamicConfig, broker.topics, broker.topicAdmin,
-                producerIds, broker.groups, broker.transactions, broker.verifier, metrics, view);
         vertx.executeBlocking(() -> {
                     broker.dynamicConfig.load();
+                    broker.security = BrokerSecurity.load(config, config.logDir(), metrics);
                     return null;
                 })
                 .compose(v -> broker.replicas.loadStored(cluster != null))
@@ -195,7 +196,9 @@ public final class Broker {
                 })
                 .compose(v -> broker.groups.start())
                 .compose(v -> broker.transactions.start())
-                .compose(v -> KafkaServer.start(vertx, new KafkaApis(info)))
+                .compose(v -> KafkaServer.start(vertx, new KafkaApis(new BrokerInfo(meta.nodeId(), meta.clusterId(), config, broker.dynamicConfig,
+                        broker.topics, broker.topicAdmin, producerIds, broker.groups, broker.transactions, broker.verifier, metrics, view,
+                        broker.security))))
                 .compose(kafka -> {
                     broker.kafka = kafka;
                     return HttpEndpoint.start(new HttpServices(vertx, meta.nodeId(), meta.clusterId(), config, broker.dynamicConfig, broker.topics,
@@ -346,6 +349,11 @@ public final class Broker {
 
     public Vertx vertx() {
         return vertx;
+    }
+
+    /** The broker's security: listeners' TLS and SASL settings, credentials. */
+    public BrokerSecurity security() {
+        return security;
     }
 
     /** The port the named Kafka listener is bound to (useful when its port is 0). */

@@ -60,9 +60,15 @@ public final class KafkaClients {
     }
 
     public static Admin admin(String bootstrap) {
+        return admin(bootstrap, Map.of());
+    }
+
+    /** An admin with extra settings (security, timeouts). */
+    public static Admin admin(String bootstrap, Map<String, Object> extra) {
         Properties p = new Properties();
         p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 30_000);
+        p.putAll(extra);
         return Admin.create(p);
     }
 
