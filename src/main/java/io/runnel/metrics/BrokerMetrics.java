@@ -105,6 +105,12 @@ public final class BrokerMetrics {
                 .description("Failed authentications").register(registry).increment();
     }
 
+    /** One successful authentication (first or KIP-368 re-authentication) on the named endpoint. */
+    public void authenticationSucceeded(String endpoint, String mechanism) {
+        Counter.builder("runnel.authentication.successes").tag("endpoint", endpoint).tag("mechanism", mechanism)
+                .description("Successful authentications").register(registry).increment();
+    }
+
     /** Time from reading a Kafka request to having its response ready. */
     public void request(ApiKeys api, long nanos) {
         Timer t = requestTimers.get(api.id);

@@ -100,6 +100,11 @@ public final class BrokerSecurity {
         return new Session(listener, l.protocol(), clientHost, principal, l.sasl(), l.maxReauthMs());
     }
 
+    /** Counts a successful authentication in {@code /metrics}. */
+    public void authenticationSucceeded(String endpoint, String mechanism) {
+        if (metrics != null) metrics.authenticationSucceeded(endpoint, mechanism);
+    }
+
     /**
      * Records a failed authentication: a counter in {@code /metrics} and an audit line, at most {@link
      * Limits#AUTH_FAILURE_LOG_LINES_PER_MINUTE} lines a minute. The line names the endpoint, mechanism, client address

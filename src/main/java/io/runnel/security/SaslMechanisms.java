@@ -68,7 +68,8 @@ public final class SaslMechanisms {
         ListenerName name = ListenerName.normalised(listener);
         try {
             // Kafka's own loader: the same parsing, and the same refusal of login modules Kafka 4 disallows.
-            return JaasContext.loadServerContext(name, mechanism, Map.of(name.saslMechanismConfigPrefix(mechanism) + SaslConfigs.SASL_JAAS_CONFIG, jaas))
+            return JaasContext.loadServerContext(name, mechanism, 
+                    Map.of(mechanism.toLowerCase(java.util.Locale.ROOT) + "." + SaslConfigs.SASL_JAAS_CONFIG, jaas)) // the listener's keys, prefix removed
                     .configurationEntries();
         } catch (IllegalArgumentException e) {
             // JaasConfig's message quotes the text it could not parse, which may hold passwords: name the key only.

@@ -100,6 +100,7 @@ public final class SaslHandlers {
                 if (server.isComplete()) {
                     try {
                         out.setSessionLifetimeMs(session.complete(server.getAuthorizationID(), System.nanoTime()));
+                        ctx.security().authenticationSucceeded("kafka", session.mechanism());
                     } catch (IllegalStateException e) {
                         session.closeAfterResponse();
                         return Future.succeededFuture(new SaslAuthenticateResponse(out.setAuthBytes(new byte[0])
