@@ -1,15 +1,26 @@
 package io.runnel.cluster;
 
 import io.runnel.config.Limits;
+import io.runnel.security.InterBrokerLink;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.net.ClientSSLOptions;
 import io.vertx.core.net.NetClient;
 import io.vertx.core.net.NetClientOptions;
 import io.vertx.core.net.NetSocket;
 import io.vertx.core.parsetools.RecordParser;
 import java.nio.ByteBuffer;
+import javax.security.sasl.SaslClient;
+import javax.security.sasl.SaslException;
+import org.apache.kafka.common.message.SaslAuthenticateRequestData;
+import org.apache.kafka.common.message.SaslHandshakeRequestData;
+import org.apache.kafka.common.protocol.Errors;
+import org.apache.kafka.common.requests.SaslAuthenticateRequest;
+import org.apache.kafka.common.requests.SaslAuthenticateResponse;
+import org.apache.kafka.common.requests.SaslHandshakeRequest;
+import org.apache.kafka.common.requests.SaslHandshakeResponse;
 import org.apache.kafka.common.errors.TimeoutException;
 import org.apache.kafka.common.protocol.ByteBufferAccessor;
 import org.apache.kafka.common.requests.AbstractRequest;
@@ -31,21 +42,52 @@ final class BrokerClient {
     private final String host;
     private final int port;
     private final String clientId;
+    private final InterBrokerLink link;
     private NetSocket socket;
+    /** The connection being opened and authenticated, while it is. */
+    private Future<NetSocket> connecting;
     private int correlation;
     private Promise<ByteBuffer> pending;
 
     BrokerClient(Vertx vertx, String host, int port, String clientId, long requestTimeoutMs) {
+        this(vertx, host, port, clientId, requestTimeoutMs, InterBrokerLink.plaintext("PLAINTEXT"));
+    }
+
+    BrokerClient(Vertx vertx, String host, int port, String clientId, long requestTimeoutMs, InterBrokerLink link) {
         this.vertx = vertx;
         this.requestTimeoutMs = requestTimeoutMs;
-        this.client = vertx.createNetClient(new NetClientOptions().setTcpNoDelay(true).setConnectTimeout(Limits.BROKER_CONNECT_TIMEOUT_MS));
+        this.link = link;
+        NetClientOptions options = new NetClientOptions().setTcpNoDelay(true).setConnectTimeout(Limits.BROKER_CONNECT_TIMEOUT_MS);
+        if (link.tls() != null) {
+            ClientSSLOptions ssl = link.tls().clientOptions();
+            options.setSsl(true).setSslEngineOptions(link.tls().engineOptions()).setHostnameVerificationAlgorithm(ssl.getHostnameVerificationAlgorithm())
+                    .setTrustOptions(ssl.getTrustOptions()).setKeyCertOptions(ssl.getKeyCertOptions())
+                    .setEnabledSecureTransportProtocols(ssl.getEnabledSecureTransportProtocols());
+            ssl.getEnabledCipherSuites().forEach(options::addEnabledCipherSuite);
+        }
+        this.client = vertx.createNetClient(options);
         this.host = host;
         this.port = port;
         this.clientId = clientId;
     }
 
+    /** The connection, opened (and on a SASL listener authenticated) if there is none. */
     private Future<NetSocket> connection() {
+        if (connecting != null) return connecting; // the socket exists before it is authenticated: wait for that
         if (socket != null) return Future.succeededFuture(socket);
+        Future<NetSocket> f = open().compose(s -> link.mechanism() == null ? Future.succeededFuture(s) : authenticate(s).map(s).recover(e -> {
+            fail(e);
+            s.close();
+            return Future.failedFuture(e);
+        }));
+        connecting = f.isComplete() ? null : f;
+        f.onComplete(ar -> {
+            if (connecting == f) connecting = null;
+        });
+        return f;
+    }
+
+    private Future<NetSocket> open() {
         return client.connect(port, host).map(s -> {
             socket = s;
             RecordParser frames = RecordParser.newFixed(4);
@@ -83,40 +125,92 @@ final class BrokerClient {
     }
 
     /**
-     * A connection to live broker {@code broker} at its first listener, as {@code view} knows it, or null when the view
-     * has no such broker (it left, or has not registered yet). Not connected until the first request.
+     * A connection to live broker {@code broker} at its inter-broker listener ({@code link}), as {@code view} knows it,
+     * or null when the view has no such broker (it left, or has not registered yet). Not connected until the first
+     * request.
      */
-    static BrokerClient to(Vertx vertx, ClusterView view, int broker, String clientId, long requestTimeoutMs) {
+    static BrokerClient to(Vertx vertx, ClusterView view, int broker, String clientId, long requestTimeoutMs, InterBrokerLink link) {
         for (ClusterView.BrokerNode b : view.brokers()) {
-            if (b.nodeId() != broker || b.listeners().isEmpty()) continue;
-            String[] hp = b.hostPort(b.listeners().keySet().iterator().next());
-            return new BrokerClient(vertx, hp[0], Integer.parseInt(hp[1]), clientId, requestTimeoutMs);
+            if (b.nodeId() != broker) continue;
+            String[] hp = b.hostPort(link.listener());
+            if (hp == null) return null; // registered without the inter-broker listener: not reachable the configured way
+            return new BrokerClient(vertx, hp[0], Integer.parseInt(hp[1]), clientId, requestTimeoutMs, link);
         }
         return null;
     }
 
+    /**
+     * Authenticates a new connection as Kafka's client does: SaslHandshake with the mechanism, then SaslAuthenticate
+     * carrying each token of kafka-clients' (SCRAM) or the JDK's (PLAIN) SASL client until it completes.
+     */
+    private Future<Void> authenticate(NetSocket s) {
+        SaslClient sasl;
+        byte[] first;
+        try {
+            sasl = link.newSaslClient(host);
+            first = sasl.hasInitialResponse() ? sasl.evaluateChallenge(new byte[0]) : new byte[0];
+        } catch (SaslException e) {
+            return Future.failedFuture(e);
+        }
+        return exchange(s, new SaslHandshakeRequest(new SaslHandshakeRequestData().setMechanism(link.mechanism()), (short) 1), (short) 1)
+                .compose(r -> {
+                    Errors error = Errors.forCode(((SaslHandshakeResponse) r).data().errorCode());
+                    if (error != Errors.NONE) return Future.failedFuture(error.exception("SASL handshake with " + host + ":" + port + " failed"));
+                    return step(s, sasl, first);
+                }).eventually(() -> {
+                    try {
+                        sasl.dispose();
+                    } catch (SaslException ignored) {
+                        // nothing held
+                    }
+                    return Future.succeededFuture();
+                });
+    }
+
+    private Future<Void> step(NetSocket s, SaslClient sasl, byte[] token) {
+        return exchange(s, new SaslAuthenticateRequest(new SaslAuthenticateRequestData().setAuthBytes(token), (short) 2), (short) 2).compose(r -> {
+            SaslAuthenticateResponse response = (SaslAuthenticateResponse) r;
+            Errors error = Errors.forCode(response.data().errorCode());
+            if (error != Errors.NONE) {
+                return Future.failedFuture(error.exception("authentication to broker " + host + ":" + port + " as " + link.username()
+                        + " failed: " + response.data().errorMessage()));
+            }
+            try {
+                if (sasl.isComplete()) return Future.succeededFuture(); // PLAIN: one token, nothing comes back to check
+                byte[] next = sasl.evaluateChallenge(response.data().authBytes()); // SCRAM checks the server's signature here
+                if (sasl.isComplete() && (next == null || next.length == 0)) return Future.succeededFuture();
+                return step(s, sasl, next == null ? new byte[0] : next);
+            } catch (SaslException e) {
+                return Future.failedFuture(e);
+            }
+        });
+    }
+
     /** Sends {@code request} at {@code version} and parses the answer. */
     <T extends AbstractResponse> Future<T> send(AbstractRequest request, short version) {
-        return connection().compose(s -> {
-            RequestHeader header = new RequestHeader(request.apiKey(), version, clientId, ++correlation);
-            ByteBuffer bytes = request.serializeWithHeader(header);
-            Promise<ByteBuffer> answer = Promise.promise();
-            pending = answer;
-            long timer = vertx.setTimer(requestTimeoutMs, id -> {
-                if (pending != answer) return;
-                fail(new TimeoutException(request.apiKey() + " to " + host + ":" + port + " was not answered in "
-                        + requestTimeoutMs + " ms"));
-                s.close();
-            });
-            answer.future().onComplete(x -> vertx.cancelTimer(timer));
-            s.write(Buffer.buffer(4 + bytes.remaining()).appendInt(bytes.remaining()).appendBytes(bytes.array(), bytes.arrayOffset() + bytes.position(),
-                    bytes.remaining()));
-            return answer.future().map(buf -> {
-                ResponseHeader.parse(buf, request.apiKey().responseHeaderVersion(version));
-                @SuppressWarnings("unchecked")
-                T response = (T) AbstractResponse.parseResponse(request.apiKey(), new ByteBufferAccessor(buf), version);
-                return response;
-            });
+        return connection().compose(s -> exchange(s, request, version));
+    }
+
+    /** One request and its answer on {@code s}. */
+    private <T extends AbstractResponse> Future<T> exchange(NetSocket s, AbstractRequest request, short version) {
+        RequestHeader header = new RequestHeader(request.apiKey(), version, clientId, ++correlation);
+        ByteBuffer bytes = request.serializeWithHeader(header);
+        Promise<ByteBuffer> answer = Promise.promise();
+        pending = answer;
+        long timer = vertx.setTimer(requestTimeoutMs, id -> {
+            if (pending != answer) return;
+            fail(new TimeoutException(request.apiKey() + " to " + host + ":" + port + " was not answered in "
+                    + requestTimeoutMs + " ms"));
+            s.close();
+        });
+        answer.future().onComplete(x -> vertx.cancelTimer(timer));
+        s.write(Buffer.buffer(4 + bytes.remaining()).appendInt(bytes.remaining()).appendBytes(bytes.array(), bytes.arrayOffset() + bytes.position(),
+                bytes.remaining()));
+        return answer.future().map(buf -> {
+            ResponseHeader.parse(buf, request.apiKey().responseHeaderVersion(version));
+            @SuppressWarnings("unchecked")
+            T response = (T) AbstractResponse.parseResponse(request.apiKey(), new ByteBufferAccessor(buf), version);
+            return response;
         });
     }
 

@@ -1,5 +1,7 @@
 package io.runnel.cluster;
 
+import io.runnel.security.InterBrokerLink;
+import java.util.function.Supplier;
 import io.runnel.config.Limits;
 import io.runnel.partition.MetadataImage;
 import io.runnel.partition.PartitionHandle;
@@ -46,6 +48,8 @@ public final class ReplicaFetchers {
     private static final short FETCH_VERSION = 12;
     private static final short OFFSET_FOR_LEADER_EPOCH_VERSION = 4;
 
+    /** How to reach other brokers (listener, TLS, SASL), read at each new connection. */
+    private final Supplier<InterBrokerLink> link;
     private final Vertx vertx;
     private final Context context;
     private final TopicRegistry partitions;
@@ -56,7 +60,8 @@ public final class ReplicaFetchers {
     private boolean stopped;
 
     /** {@code requestTimeoutMs}: replica.socket.timeout.ms, after which an unanswered request to a leader fails. */
-    public ReplicaFetchers(Vertx vertx, TopicRegistry partitions, ClusterView view, int self, int requestTimeoutMs) {
+    public ReplicaFetchers(Vertx vertx, TopicRegistry partitions, ClusterView view, int self, int requestTimeoutMs, Supplier<InterBrokerLink> link) {
+        this.link = link;
         this.requestTimeoutMs = requestTimeoutMs;
         this.vertx = vertx;
         this.context = vertx.getOrCreateContext();
@@ -111,6 +116,8 @@ public final class ReplicaFetchers {
         private final int leader;
         private final Map<TopicPartition, Followed> parts = new LinkedHashMap<>();
         private BrokerClient client;
+        /** Whether the last round failed (its failure was logged as a warning). */
+        private boolean failing;
         private boolean running;
         private boolean stopped;
 
@@ -146,7 +153,7 @@ public final class ReplicaFetchers {
         }
 
         private BrokerClient client() {
-            if (client == null) client = BrokerClient.to(vertx, view, leader, "runnel-replica-" + self, requestTimeoutMs);
+            if (client == null) client = BrokerClient.to(vertx, view, leader, "runnel-replica-" + self, requestTimeoutMs, link.get());
             return client;
         }
 
@@ -164,11 +171,16 @@ public final class ReplicaFetchers {
             Future<?> step = unchecked.isEmpty() ? fetch(c) : truncate(c, unchecked);
             step.onComplete(ar -> {
                 if (ar.failed()) {
-                    LOG.debug("Replication from broker {} failed: {}", leader, ar.cause().toString());
+                    // The first failure of a run is a warning (a wrong inter-broker credential or certificate shows here);
+                    // the retries that follow it are debug lines.
+                    if (!failing) LOG.warn("Replication from broker {} failed (retrying every {} ms): {}", leader, Limits.REPLICA_FETCH_RETRY_MS, ar.cause().toString());
+                    else LOG.debug("Replication from broker {} failed: {}", leader, ar.cause().toString());
+                    failing = true;
                     if (client != null) client.close();
                     client = null;
                     later();
                 } else {
+                    failing = false;
                     round();
                 }
             });

@@ -1,5 +1,7 @@
 package io.runnel.cluster;
 
+import io.runnel.security.InterBrokerLink;
+import java.util.function.Supplier;
 import io.runnel.partition.Acks;
 import io.runnel.partition.LocalTopic;
 import io.runnel.partition.OnContext;
@@ -39,6 +41,8 @@ public final class TxnMarkerSender implements MarkerWriter {
     /** Version 2 carries the transaction's version (KIP-890). */
     private static final short WRITE_TXN_MARKERS_VERSION = 2;
 
+    /** How to reach other brokers (listener, TLS, SASL), read at each new connection. */
+    private final Supplier<InterBrokerLink> link;
     private final Vertx vertx;
     private final Context context;
     private final TopicRegistry topics;
@@ -49,7 +53,8 @@ public final class TxnMarkerSender implements MarkerWriter {
     private final Map<Integer, BrokerClient> clients = new HashMap<>();
     private final Map<Integer, Future<?>> tails = new HashMap<>();
 
-    public TxnMarkerSender(Vertx vertx, TopicRegistry topics, ClusterView view, int self, long requestTimeoutMs) {
+    public TxnMarkerSender(Vertx vertx, TopicRegistry topics, ClusterView view, int self, long requestTimeoutMs, Supplier<InterBrokerLink> link) {
+        this.link = link;
         this.vertx = vertx;
         this.context = vertx.getOrCreateContext();
         this.topics = topics;
@@ -139,7 +144,7 @@ public final class TxnMarkerSender implements MarkerWriter {
     private BrokerClient client(int broker) {
         BrokerClient c = clients.get(broker);
         if (c == null) {
-            c = BrokerClient.to(vertx, view, broker, "runnel-txn-markers-" + self, requestTimeoutMs);
+            c = BrokerClient.to(vertx, view, broker, "runnel-txn-markers-" + self, requestTimeoutMs, link.get());
             if (c != null) clients.put(broker, c);
         }
         return c;

@@ -1,5 +1,7 @@
 package io.runnel.cluster;
 
+import io.runnel.security.InterBrokerLink;
+import java.util.function.Supplier;
 import io.runnel.config.Limits;
 import io.runnel.partition.OnContext;
 import io.runnel.transaction.TransactionCoordinator;
@@ -41,6 +43,8 @@ public final class TxnVerificationSender implements TxnVerifier {
     private static final Logger LOG = LoggerFactory.getLogger(TxnVerificationSender.class);
     private static final short VERSION = 5;
 
+    /** How to reach other brokers (listener, TLS, SASL), read at each new connection. */
+    private final Supplier<InterBrokerLink> link;
     private final Vertx vertx;
     private final Context context;
     private final ClusterView view;
@@ -80,7 +84,9 @@ public final class TxnVerificationSender implements TxnVerifier {
         final LinkedHashMap<String, Waiting> waiting = new LinkedHashMap<>();
     }
 
-    public TxnVerificationSender(Vertx vertx, ClusterView view, int self, long requestTimeoutMs, TransactionCoordinator coordinator) {
+    public TxnVerificationSender(Vertx vertx, ClusterView view, int self, long requestTimeoutMs, TransactionCoordinator coordinator,
+                                 Supplier<InterBrokerLink> link) {
+        this.link = link;
         this.vertx = vertx;
         this.context = vertx.getOrCreateContext();
         this.view = view;
@@ -192,7 +198,7 @@ public final class TxnVerificationSender implements TxnVerifier {
     }
 
     private BrokerClient client(int broker, Node node) {
-        if (node.client == null) node.client = BrokerClient.to(vertx, view, broker, "runnel-txn-verification-" + self, requestTimeoutMs);
+        if (node.client == null) node.client = BrokerClient.to(vertx, view, broker, "runnel-txn-verification-" + self, requestTimeoutMs, link.get());
         return node.client;
     }
 

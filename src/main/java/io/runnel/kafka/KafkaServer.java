@@ -68,7 +68,8 @@ public final class KafkaServer {
                     server.instances.put(l.name(), List.copyOf(verticles));
                     int actual = verticles.get(0).actualPort();
                     server.boundPorts.put(l.name(), actual);
-                    LOG.info("Kafka listener {} ({}) on {}:{}", l.name(), config.protocolOf(l.name()), l.bindHost(), actual);
+                    String protocol = config.protocolOf(l.name()).name;
+                    LOG.info("Kafka listener {} on {}:{}{}", l.name(), l.bindHost(), actual, protocol.equals(l.name()) ? "" : " (" + protocol + ")");
                     return null;
                 });
             });

@@ -8,7 +8,6 @@ import io.runnel.metrics.BrokerMetrics;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.security.Principal;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 import javax.net.ssl.SSLPeerUnverifiedException;
@@ -35,7 +34,8 @@ public final class BrokerSecurity {
                                    long maxReauthMs) {
     }
 
-    private final Map<String, ListenerSecurity> listeners = new LinkedHashMap<>();
+    private final Map<String, ListenerSecurity> listeners = new java.util.concurrent.ConcurrentHashMap<>();
+    private BrokerConfig config;
     private final ScramCredentials scram;
     private final BrokerMetrics metrics;
     private final AtomicLong logWindowStartMs = new AtomicLong();
@@ -49,7 +49,9 @@ public final class BrokerSecurity {
     /** Loads key stores and credentials. Blocks (files); throws {@code ConfigException} for unusable settings. */
     public static BrokerSecurity load(BrokerConfig config, Path logDir, BrokerMetrics metrics) {
         BrokerSecurity s = new BrokerSecurity(ScramCredentials.load(logDir == null ? null : logDir.resolve(DIR)), metrics);
+        s.config = config;
         for (Listener l : config.listeners()) s.listeners.put(l.name(), s.build(config, l.name()));
+        s.interBroker(); // fails start-up when the inter-broker listener lacks the credentials it needs
         return s;
     }
 
@@ -64,6 +66,11 @@ public final class BrokerSecurity {
         if (protocol == SecurityProtocol.SASL_PLAINTEXT || protocol == SecurityProtocol.SASL_SSL) sasl = SaslMechanisms.of(config, name, scram);
         SslPrincipalMapper mapper = SslPrincipalMapper.fromRules(config.forListener(name, SecurityKeys.SSL_PRINCIPAL_MAPPING_RULES));
         return new ListenerSecurity(name, protocol, tls, sasl, mapper, config.forListener(name, SecurityKeys.CONNECTIONS_MAX_REAUTH_MS));
+    }
+
+    /** How to reach other brokers, with the inter-broker listener's current TLS settings. */
+    public InterBrokerLink interBroker() {
+        return InterBrokerLink.of(config, listeners.get(config.interBrokerListener()));
     }
 
     public ListenerSecurity listener(String name) {

@@ -130,6 +130,15 @@ public final class Broker {
             return;
         }
         BrokerMetrics metrics = new BrokerMetrics();
+        BrokerSecurity security;
+        try {
+            // Key stores and credentials are read here, on the caller's thread, so that a bad store stops start-up at once.
+            security = BrokerSecurity.load(config, config.logDir(), metrics);
+        } catch (RuntimeException e) {
+            closeQuietly(lock);
+            result.fail(e);
+            return;
+        }
         // Vert.x's own meters (connections, bytes, HTTP and WebSocket) go to the same registry as the broker's.
         VertxOptions options = new VertxOptions().setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true));
         MicrometerMetricsFactory metricsFactory = new MicrometerMetricsFactory(metrics.registry());
@@ -156,23 +165,25 @@ public final class Broker {
                             });
                             return;
                         }
-                        start(config, time, t0, lock, meta.result(), vertx, metrics, cluster, result);
+                        start(config, time, t0, lock, meta.result(), vertx, metrics, security, cluster, result);
                     });
         });
     }
 
     private static void start(BrokerConfig config, Time time, long t0, LogDirLock lock, MetaProperties meta, Vertx vertx,
-                              BrokerMetrics metrics, HazelcastCluster cluster, Promise<Broker> result) {
+                              BrokerMetrics metrics, BrokerSecurity security, HazelcastCluster cluster, Promise<Broker> result) {
         Broker broker = new Broker(config, meta, vertx, metrics, lock, time, cluster);
+        broker.security = security;
         ClusterView view = cluster != null ? cluster.view() : ClusterView.standalone(meta.nodeId());
         ProducerIdManager producerIds = new ProducerIdManager(vertx, config.logDir(), config.get(BrokerConfig.NODE_ID));
-        broker.markers = new TxnMarkerSender(vertx, broker.topics, view, meta.nodeId(), config.get(BrokerConfig.REPLICA_SOCKET_TIMEOUT_MS));
+        broker.markers = new TxnMarkerSender(vertx, broker.topics, view, meta.nodeId(), config.get(BrokerConfig.REPLICA_SOCKET_TIMEOUT_MS),
+                security::interBroker);
         broker.transactions = new TransactionCoordinator(vertx, broker.deployer, broker.topics, broker.topicAdmin, config, time,
                 producerIds::nextProducerId, broker.markers);
-        broker.verifier = new TxnVerificationSender(vertx, view, meta.nodeId(), config.get(BrokerConfig.REPLICA_SOCKET_TIMEOUT_MS), broker.transactions);
+        broker.verifier = new TxnVerificationSender(vertx, view, meta.nodeId(), config.get(BrokerConfig.REPLICA_SOCKET_TIMEOUT_MS), broker.transactions,
+                security::interBroker);
         vertx.executeBlocking(() -> {
                     broker.dynamicConfig.load();
-                    broker.security = BrokerSecurity.load(config, config.logDir(), metrics);
                     return null;
                 })
                 .compose(v -> broker.replicas.loadStored(cluster != null))
@@ -187,7 +198,7 @@ public final class Broker {
                                 broker.topicAdmin::closing);
                         broker.applier.start(stored);
                         broker.fetchers = new ReplicaFetchers(vertx, broker.topics, view, meta.nodeId(),
-                                config.get(BrokerConfig.REPLICA_SOCKET_TIMEOUT_MS));
+                                config.get(BrokerConfig.REPLICA_SOCKET_TIMEOUT_MS), security::interBroker);
                         cluster.onImage(image -> broker.applier.apply(image).onSuccess(applied -> {
                             if (applied) broker.fetchers.reconcile(image);
                         }));
