@@ -1,13 +1,12 @@
 package io.runnel.cluster;
 
-import io.runnel.security.InterBrokerLink;
-import java.util.function.Supplier;
 import io.runnel.config.Limits;
 import io.runnel.partition.MetadataImage;
 import io.runnel.partition.PartitionHandle;
 import io.runnel.partition.Placement;
 import io.runnel.partition.TopicMetadata;
 import io.runnel.partition.TopicRegistry;
+import io.runnel.security.InterBrokerLink;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -19,6 +18,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Supplier;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.message.FetchResponseData;

@@ -1,12 +1,11 @@
 package io.runnel.cluster;
 
-import io.runnel.security.InterBrokerLink;
-import java.util.function.Supplier;
 import io.runnel.partition.Acks;
 import io.runnel.partition.LocalTopic;
 import io.runnel.partition.OnContext;
 import io.runnel.partition.PartitionHandle;
 import io.runnel.partition.TopicRegistry;
+import io.runnel.security.InterBrokerLink;
 import io.runnel.transaction.MarkerWriter;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
@@ -19,6 +18,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.common.message.WriteTxnMarkersResponseData;

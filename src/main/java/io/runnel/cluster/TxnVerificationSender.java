@@ -1,9 +1,8 @@
 package io.runnel.cluster;
 
-import io.runnel.security.InterBrokerLink;
-import java.util.function.Supplier;
 import io.runnel.config.Limits;
 import io.runnel.partition.OnContext;
+import io.runnel.security.InterBrokerLink;
 import io.runnel.transaction.TransactionCoordinator;
 import io.runnel.transaction.TxnVerifier;
 import io.vertx.core.Context;
@@ -17,6 +16,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Supplier;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.message.AddPartitionsToTxnRequestData.AddPartitionsToTxnTopic;
 import org.apache.kafka.common.message.AddPartitionsToTxnRequestData.AddPartitionsToTxnTopicCollection;

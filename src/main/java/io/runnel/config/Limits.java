@@ -305,4 +305,10 @@ public final class Limits {
 
     /** Failed SASL authentications logged per minute (the rest are counted only): a password-guessing client cannot flood the log. */
     public static final int AUTH_FAILURE_LOG_LINES_PER_MINUTE = 60;
+
+    /** ACLs one cluster holds: kept whole in memory (indexed) and rewritten whole on each change. */
+    public static final int ACLS_MAX = 100_000;
+
+    /** Authorization denials logged per minute (the rest are counted only). */
+    public static final int AUTHZ_DENIAL_LOG_LINES_PER_MINUTE = 60;
 }

@@ -92,13 +92,37 @@ public final class SecurityKeys {
     public static final ConfigKey<Integer> CONNECTION_FAILED_AUTHENTICATION_DELAY_MS = intKey("connection.failed.authentication.delay.ms", 100, 0,
             Integer.MAX_VALUE, "How long a connection whose authentication failed waits before it is closed, which slows password guessing.");
 
+    // ---- Authorization ----
+    /** Kafka's KRaft authorizer; its ZooKeeper-era predecessor's name is accepted as the same thing. */
+    public static final Set<String> AUTHORIZERS = Set.of("org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "kafka.security.authorizer.AclAuthorizer");
+    public static final ConfigKey<String> AUTHORIZER_CLASS_NAME = stringKey("authorizer.class.name", "",
+            "empty, or org.apache.kafka.metadata.authorizer.StandardAuthorizer", text -> {
+                if (!text.isEmpty() && !AUTHORIZERS.contains(text)) throw new IllegalArgumentException();
+                return text;
+            }, "Switches ACL authorization on (Kafka's StandardAuthorizer semantics); empty lets every client do everything.");
+    public static final ConfigKey<List<String>> SUPER_USERS = new ConfigKey<>("super.users", null,
+            "a semicolon-separated list of principals such as User:admin", text -> {
+                if (text.isBlank()) return List.of();
+                List<String> out = new java.util.ArrayList<>();
+                for (String p : text.split(";")) {
+                    String t = p.trim();
+                    if (t.indexOf(':') <= 0) throw new IllegalArgumentException();
+                    out.add(t);
+                }
+                return List.copyOf(out);
+            }, "Principals that every ACL check allows (the brokers' own principal belongs here).");
+    public static final ConfigKey<Boolean> ALLOW_EVERYONE_IF_NO_ACL_FOUND = ConfigKey.boolKey("allow.everyone.if.no.acl.found", false,
+            "Whether a resource that no ACL names is open to everyone (true) or to super users only (false, Kafka's default).");
+
     /** The security keys, in the order of {@code conf/broker.properties}. */
     public static final List<ConfigKey<?>> KEYS = List.of(LISTENER_SECURITY_PROTOCOL_MAP, INTER_BROKER_LISTENER_NAME,
             SSL_KEYSTORE_TYPE, SSL_KEYSTORE_LOCATION, SSL_KEYSTORE_PASSWORD, SSL_KEY_PASSWORD, SSL_KEYSTORE_KEY, SSL_KEYSTORE_CERTIFICATE_CHAIN,
             SSL_TRUSTSTORE_TYPE, SSL_TRUSTSTORE_LOCATION, SSL_TRUSTSTORE_PASSWORD, SSL_TRUSTSTORE_CERTIFICATES, SSL_CLIENT_AUTH,
             SSL_ENABLED_PROTOCOLS, SSL_CIPHER_SUITES, SSL_ENGINE, SSL_PRINCIPAL_MAPPING_RULES, SSL_ENDPOINT_IDENTIFICATION_ALGORITHM,
             SSL_CERTIFICATE_RELOAD_INTERVAL_MS, SASL_ENABLED_MECHANISMS, SASL_MECHANISM_INTER_BROKER_PROTOCOL, CONNECTIONS_MAX_REAUTH_MS,
-            SASL_SERVER_MAX_RECEIVE_SIZE, CONNECTION_FAILED_AUTHENTICATION_DELAY_MS);
+            SASL_SERVER_MAX_RECEIVE_SIZE, CONNECTION_FAILED_AUTHENTICATION_DELAY_MS, AUTHORIZER_CLASS_NAME, SUPER_USERS,
+            ALLOW_EVERYONE_IF_NO_ACL_FOUND);
 
     /** Keys that only exist with a listener (and mechanism) prefix. */
     static final List<ConfigKey<?>> PREFIX_ONLY_KEYS = List.of(SASL_JAAS_CONFIG);

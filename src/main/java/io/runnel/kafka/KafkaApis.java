@@ -1,5 +1,6 @@
 package io.runnel.kafka;
 
+import io.runnel.kafka.handlers.AclHandlers;
 import io.runnel.kafka.handlers.ConsumerGroupHandlers;
 import io.runnel.kafka.handlers.CreatePartitionsHandler;
 import io.runnel.kafka.handlers.CreateTopicsHandler;
@@ -53,6 +54,7 @@ public final class KafkaApis {
         all.addAll(TransactionHandlers.all());
         all.addAll(SaslHandlers.all());
         all.addAll(ScramCredentialHandlers.all());
+        all.addAll(AclHandlers.all());
         for (ApiHandler h : all) handlers.put(h.apiKey(), h);
     }
 

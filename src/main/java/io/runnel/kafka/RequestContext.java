@@ -1,12 +1,15 @@
 package io.runnel.kafka;
 
 import io.runnel.cluster.ClusterView;
+import io.runnel.security.Authorizer;
 import io.runnel.security.BrokerSecurity;
 import io.runnel.security.Session;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import org.apache.kafka.common.acl.AclOperation;
 import org.apache.kafka.common.requests.RequestHeader;
+import org.apache.kafka.common.resource.ResourceType;
 
 /**
  * One request's surroundings: its header, the broker, the endpoint of the listener it came in on (the address
@@ -18,6 +21,32 @@ public record RequestContext(RequestHeader header, BrokerInfo broker, Endpoint e
     /** The broker's security (credentials, audit log). */
     public BrokerSecurity security() {
         return broker.security();
+    }
+
+    /** Whether this connection's principal may do {@code op} on the named resource (true without an authorizer). */
+    public boolean authorize(AclOperation op, ResourceType type, String name) {
+        return broker.security().authorizer().authorize(session.principal(), clientHost, op, type, name);
+    }
+
+    /** As {@link #authorize}, without counting or logging a denial: for filtering (Metadata of all topics, ListGroups). */
+    public boolean authorizeQuietly(AclOperation op, ResourceType type, String name) {
+        return broker.security().authorizer().authorize(session.principal(), clientHost, op, type, name, true);
+    }
+
+    public boolean authorizeCluster(AclOperation op) {
+        return authorize(op, ResourceType.CLUSTER, Authorizer.CLUSTER);
+    }
+
+    public boolean authorizeTopic(AclOperation op, String topic) {
+        return authorize(op, ResourceType.TOPIC, topic);
+    }
+
+    public boolean authorizeGroup(AclOperation op, String group) {
+        return authorize(op, ResourceType.GROUP, group);
+    }
+
+    public boolean authorizeTransactionalId(AclOperation op, String transactionalId) {
+        return authorize(op, ResourceType.TRANSACTIONAL_ID, transactionalId);
     }
 
     public short apiVersion() {

@@ -105,6 +105,12 @@ public final class BrokerMetrics {
                 .description("Failed authentications").register(registry).increment();
     }
 
+    /** One request (or part of one) refused by the ACLs. */
+    public void authorizationDenied(String resourceType, String operation) {
+        Counter.builder("runnel.authorization.denials").tag("resource_type", resourceType).tag("operation", operation)
+                .description("Operations refused by the ACLs").register(registry).increment();
+    }
+
     /** One successful authentication (first or KIP-368 re-authentication) on the named endpoint. */
     public void authenticationSucceeded(String endpoint, String mechanism) {
         Counter.builder("runnel.authentication.successes").tag("endpoint", endpoint).tag("mechanism", mechanism)

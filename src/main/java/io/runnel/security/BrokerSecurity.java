@@ -9,7 +9,6 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.security.Principal;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicLong;
 import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.SSLSession;
 import javax.security.auth.x500.X500Principal;
@@ -21,7 +20,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The broker's security, built once at start from its configuration: each listener's protocol, TLS settings and
- * SASL mechanisms, the SCRAM credential store, and the audit log of failed authentications. Shared by the Kafka and
+ * SASL mechanisms, the SCRAM credential store, the ACLs and their {@link Authorizer}, and the audit log of failed
+ * authentications. Shared by the Kafka and
  * HTTP endpoints; thread-safe.
  */
 public final class BrokerSecurity {
@@ -38,8 +38,8 @@ public final class BrokerSecurity {
     private BrokerConfig config;
     private final ScramCredentials scram;
     private final BrokerMetrics metrics;
-    private final AtomicLong logWindowStartMs = new AtomicLong();
-    private final AtomicLong loggedInWindow = new AtomicLong();
+    private final RateLimitedLog failures = new RateLimitedLog(Limits.AUTH_FAILURE_LOG_LINES_PER_MINUTE);
+    private Authorizer authorizer;
 
     private BrokerSecurity(ScramCredentials scram, BrokerMetrics metrics) {
         this.scram = scram;
@@ -50,8 +50,11 @@ public final class BrokerSecurity {
     public static BrokerSecurity load(BrokerConfig config, Path logDir, BrokerMetrics metrics) {
         BrokerSecurity s = new BrokerSecurity(ScramCredentials.load(logDir == null ? null : logDir.resolve(DIR)), metrics);
         s.config = config;
+        s.authorizer = new Authorizer(config, AclStore.load(logDir == null ? null : logDir.resolve(DIR)), metrics);
         for (Listener l : config.listeners()) s.listeners.put(l.name(), s.build(config, l.name()));
-        s.interBroker(); // fails start-up when the inter-broker listener lacks the credentials it needs
+        // In a cluster, fail start-up when the inter-broker listener lacks the credentials it needs (a single broker
+        // never connects to itself, so it needs none).
+        if (!config.clusterMembers().isEmpty()) s.interBroker();
         return s;
     }
 
@@ -80,6 +83,11 @@ public final class BrokerSecurity {
     /** Replaces a listener's TLS settings (a renewed certificate); new connections use them. */
     public void replaceTls(TlsSettings tls) {
         listeners.computeIfPresent(tls.listener(), (k, l) -> new ListenerSecurity(l.name(), l.protocol(), tls, l.sasl(), l.mapper(), l.maxReauthMs()));
+    }
+
+    /** ACL authorization (allows everything unless {@code authorizer.class.name} is set). */
+    public Authorizer authorizer() {
+        return authorizer;
     }
 
     public ScramCredentials scram() {
@@ -119,10 +127,7 @@ public final class BrokerSecurity {
      */
     public void authenticationFailed(String endpoint, String mechanism, String clientHost, String user, String reason) {
         if (metrics != null) metrics.authenticationFailed(endpoint, mechanism);
-        long now = System.currentTimeMillis();
-        long start = logWindowStartMs.get();
-        if (now - start >= 60_000 && logWindowStartMs.compareAndSet(start, now)) loggedInWindow.set(0);
-        if (loggedInWindow.incrementAndGet() <= Limits.AUTH_FAILURE_LOG_LINES_PER_MINUTE) {
+        if (failures.admit()) {
             AUDIT.warn("Authentication failed: endpoint={} mechanism={} client={} user={} reason={}", endpoint, mechanism, clientHost,
                     user == null ? "-" : printable(user), reason);
         }

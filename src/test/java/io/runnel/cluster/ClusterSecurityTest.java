@@ -15,13 +15,13 @@ import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.CommonClientConfigs;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
-import org.apache.kafka.common.TopicPartitionInfo;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.TopicPartitionInfo;
 import org.apache.kafka.common.config.SaslConfigs;
 import org.apache.kafka.common.config.SslConfigs;
 import org.junit.jupiter.api.AfterAll;
@@ -30,9 +30,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A three-broker cluster whose only listener is SASL_SSL: replication, the controller's requests and transaction
- * traffic between brokers go over TLS with SASL PLAIN credentials from the listener's JAAS line, and a leader killed
- * with -9 under acks=all load loses nothing.
+ * A three-broker cluster whose only listener is SASL_SSL, with ACLs on: replication and transaction traffic between
+ * brokers go over TLS with SASL PLAIN credentials from the listener's JAAS line (the brokers' principal is a super
+ * user), and a leader killed with -9 under acks=all load loses nothing.
  */
 class ClusterSecurityTest {
     private static final String JAAS = "org.apache.kafka.common.security.plain.PlainLoginModule required "
@@ -57,7 +57,10 @@ class ClusterSecurityTest {
                 "--sasl.mechanism.inter.broker.protocol=PLAIN", "--listener.name.sasl_ssl.plain.sasl.jaas.config=" + JAAS,
                 "--ssl.keystore.type=PKCS12", "--ssl.keystore.location=" + pki.broker(), "--ssl.keystore.password=" + TestPki.PASSWORD,
                 "--ssl.truststore.type=PKCS12", "--ssl.truststore.location=" + pki.truststore(), "--ssl.truststore.password=" + TestPki.PASSWORD,
-                "--replica.lag.time.max.ms=5000"};
+                "--replica.lag.time.max.ms=5000",
+                // ACLs on: the brokers' own principal is a super user (as Kafka requires), so replication and
+                // transaction traffic pass the CLUSTER_ACTION checks. ACLs are not replicated yet, so the app is one too.
+                "--authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer", "--super.users=User:broker;User:app"};
     }
 
     private static Map<String, Object> app() {

@@ -5,7 +5,9 @@ import io.runnel.kafka.TypedApiHandler;
 import io.vertx.core.Future;
 import java.util.ArrayList;
 import java.util.List;
+import org.apache.kafka.common.acl.AclOperation;
 import org.apache.kafka.common.errors.InvalidReplicaAssignmentException;
+import org.apache.kafka.common.errors.TopicAuthorizationException;
 import org.apache.kafka.common.message.CreatePartitionsRequestData.CreatePartitionsAssignment;
 import org.apache.kafka.common.message.CreatePartitionsRequestData.CreatePartitionsTopic;
 import org.apache.kafka.common.message.CreatePartitionsResponseData.CreatePartitionsTopicResult;
@@ -30,6 +32,7 @@ public final class CreatePartitionsHandler extends TypedApiHandler<CreatePartiti
             results.add(out);
             Future<?> done;
             try {
+                if (!ctx.authorizeTopic(AclOperation.ALTER, t.name())) throw new TopicAuthorizationException("Authorization failed."); // Kafka: ALTER
                 if (t.assignments() != null) {
                     for (CreatePartitionsAssignment a : t.assignments()) {
                         if (!a.brokerIds().equals(List.of(ctx.broker().nodeId()))) {

@@ -13,11 +13,13 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.apache.kafka.common.acl.AclOperation;
 import org.apache.kafka.common.errors.InvalidConfigurationException;
 import org.apache.kafka.common.errors.InvalidPartitionsException;
 import org.apache.kafka.common.errors.InvalidReplicaAssignmentException;
 import org.apache.kafka.common.errors.InvalidReplicationFactorException;
 import org.apache.kafka.common.errors.InvalidRequestException;
+import org.apache.kafka.common.errors.TopicAuthorizationException;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.internals.Topic;
 import org.apache.kafka.common.message.CreateTopicsRequestData.CreatableReplicaAssignment;
@@ -51,12 +53,18 @@ public final class CreateTopicsHandler extends TypedApiHandler<CreateTopicsReque
         Set<String> seen = new HashSet<>();
         Set<String> duplicates = new HashSet<>();
         for (CreatableTopic t : r.data().topics()) if (!seen.add(t.name())) duplicates.add(t.name());
+        // Kafka's check: CREATE on the cluster, or else on each topic.
+        boolean clusterCreate = ctx.authorizeQuietly(AclOperation.CREATE, org.apache.kafka.common.resource.ResourceType.CLUSTER,
+                io.runnel.security.Authorizer.CLUSTER);
         for (CreatableTopic t : r.data().topics()) {
             CreatableTopicResult out = new CreatableTopicResult().setName(t.name()).setNumPartitions(-1).setReplicationFactor((short) -1);
             results.add(out);
             Future<?> done;
             try {
                 if (duplicates.contains(t.name())) throw new InvalidRequestException("Topic '" + t.name() + "' appears more than once in the request.");
+                if (!clusterCreate && !ctx.authorizeTopic(AclOperation.CREATE, t.name())) {
+                    throw new TopicAuthorizationException("Authorization failed.");
+                }
                 Map<String, String> configs = new LinkedHashMap<>();
                 for (CreatableTopicConfig c : t.configs()) configs.put(c.name(), c.value());
                 int partitions = partitionCount(ctx, t);

@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.acl.AclOperation;
 import org.apache.kafka.common.message.DeleteTopicsRequestData.DeleteTopicState;
 import org.apache.kafka.common.message.DeleteTopicsResponseData.DeletableTopicResult;
 import org.apache.kafka.common.message.DeleteTopicsResponseData.DeletableTopicResultCollection;
@@ -40,6 +41,11 @@ public final class DeleteTopicsHandler extends TypedApiHandler<DeleteTopicsReque
             DeletableTopicResult out = new DeletableTopicResult().setName(byId ? topic.map(LocalTopic::name).orElse(null) : t.name())
                     .setTopicId(topic.map(LocalTopic::topicId).orElse(Uuid.ZERO_UUID));
             results.add(out);
+            String name = byId ? topic.map(LocalTopic::name).orElse(null) : t.name();
+            if (name != null && !ctx.authorizeTopic(AclOperation.DELETE, name)) { // Kafka: DELETE on the topic
+                out.setErrorCode(Errors.TOPIC_AUTHORIZATION_FAILED.code()).setErrorMessage(Errors.TOPIC_AUTHORIZATION_FAILED.message());
+                continue;
+            }
             if (topic.isEmpty()) {
                 Errors e = byId ? Errors.UNKNOWN_TOPIC_ID : Errors.UNKNOWN_TOPIC_OR_PARTITION;
                 out.setErrorCode(e.code()).setErrorMessage(e.message());

@@ -10,6 +10,7 @@ import io.vertx.core.Future;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import org.apache.kafka.common.acl.AclOperation;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.message.DescribeConfigsRequestData.DescribeConfigsResource;
 import org.apache.kafka.common.message.DescribeConfigsResponseData.DescribeConfigsResourceResult;
@@ -43,6 +44,15 @@ public final class DescribeConfigsHandler extends TypedApiHandler<DescribeConfig
             results.add(out);
             ConfigResource.Type type = ConfigResource.Type.forId(res.resourceType());
             List<DescribeConfigsResourceResult> entries = new ArrayList<>();
+            // Kafka's check: DESCRIBE_CONFIGS on the topic, or on the cluster for a broker.
+            if (type == ConfigResource.Type.TOPIC && !ctx.authorizeTopic(AclOperation.DESCRIBE_CONFIGS, res.resourceName())) {
+                out.setErrorCode(Errors.TOPIC_AUTHORIZATION_FAILED.code()).setErrorMessage(Errors.TOPIC_AUTHORIZATION_FAILED.message());
+                continue;
+            }
+            if (type == ConfigResource.Type.BROKER && !ctx.authorizeCluster(AclOperation.DESCRIBE_CONFIGS)) {
+                out.setErrorCode(Errors.CLUSTER_AUTHORIZATION_FAILED.code()).setErrorMessage(Errors.CLUSTER_AUTHORIZATION_FAILED.message());
+                continue;
+            }
             if (type == ConfigResource.Type.TOPIC) {
                 Optional<LocalTopic> t = ctx.broker().topics().topic(res.resourceName());
                 if (t.isEmpty()) {

@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.acl.AclOperation;
 import org.apache.kafka.common.message.ElectLeadersRequestData;
 import org.apache.kafka.common.message.ElectLeadersResponseData.PartitionResult;
 import org.apache.kafka.common.message.ElectLeadersResponseData.ReplicaElectionResult;
@@ -27,7 +28,7 @@ import org.apache.kafka.common.requests.ElectLeadersResponse;
  */
 public final class ElectLeadersHandler extends TypedApiHandler<ElectLeadersRequest> {
     public ElectLeadersHandler() {
-        super(ApiKeys.ELECT_LEADERS, ElectLeadersRequest.class);
+        super(ApiKeys.ELECT_LEADERS, ElectLeadersRequest.class, AclOperation.ALTER);
     }
 
     @Override

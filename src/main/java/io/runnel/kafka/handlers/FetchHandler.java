@@ -19,6 +19,7 @@ import java.util.Map;
 import java.util.Optional;
 import org.apache.kafka.common.IsolationLevel;
 import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.acl.AclOperation;
 import org.apache.kafka.common.message.FetchRequestData.FetchPartition;
 import org.apache.kafka.common.message.FetchRequestData.FetchTopic;
 import org.apache.kafka.common.message.FetchResponseData.FetchableTopicResponse;
@@ -60,6 +61,8 @@ public final class FetchHandler extends TypedApiHandler<FetchRequest> {
         final Optional<PartitionHandle> handle;
         /** The topic and partition exist, led by another broker (in a cluster). */
         boolean elsewhere;
+        /** The principal may not read the topic (or, as a follower, act as a broker). */
+        boolean denied;
         PartitionData answer;
         long waitAfter;
 
@@ -80,10 +83,16 @@ public final class FetchHandler extends TypedApiHandler<FetchRequest> {
         TopicRegistry partitions = ctx.broker().topics();
         boolean byId = ctx.apiVersion() >= 13;
         List<Item> items = new ArrayList<>();
+        // Kafka's checks: a follower needs CLUSTER_ACTION on the cluster, a consumer READ on each topic.
+        boolean follower = r.replicaId() >= 0;
+        boolean followerDenied = follower && !ctx.authorizeCluster(AclOperation.CLUSTER_ACTION);
         for (FetchTopic t : r.data().topics()) {
             Optional<LocalTopic> topic = byId ? partitions.topicById(t.topicId()) : partitions.topic(t.topic());
+            String name = byId ? topic.map(LocalTopic::name).orElse(null) : t.topic();
+            boolean denied = follower ? followerDenied : name != null && !ctx.authorizeTopic(AclOperation.READ, name);
             for (FetchPartition p : t.partitions()) {
                 Item item = new Item(t.topic(), t.topicId(), p, topic.flatMap(info -> partitions.partition(info.name(), p.partition())));
+                item.denied = denied;
                 item.elsewhere = item.handle.isEmpty() && topic.isPresent() && p.partition() >= 0 && p.partition() < topic.get().partitions().size();
                 items.add(item);
             }
@@ -139,6 +148,10 @@ public final class FetchHandler extends TypedApiHandler<FetchRequest> {
     private static Future<Void> readOne(TopicRegistry partitions, Item i, int[] remaining, boolean[] haveData, int replica, boolean committed) {
         PartitionData out = new PartitionData().setPartitionIndex(i.request.partition());
         i.answer = out;
+        if (i.denied) {
+            out.setErrorCode(Errors.TOPIC_AUTHORIZATION_FAILED.code()).setHighWatermark(FetchResponse.INVALID_HIGH_WATERMARK);
+            return Future.succeededFuture();
+        }
         if (i.handle.isEmpty()) {
             out.setErrorCode((i.elsewhere ? Errors.NOT_LEADER_OR_FOLLOWER
                             : i.topic == null || i.topic.isEmpty() ? Errors.UNKNOWN_TOPIC_ID : Errors.UNKNOWN_TOPIC_OR_PARTITION).code())

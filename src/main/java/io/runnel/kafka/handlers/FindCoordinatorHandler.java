@@ -6,6 +6,7 @@ import io.vertx.core.Future;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.ToIntFunction;
+import org.apache.kafka.common.acl.AclOperation;
 import org.apache.kafka.common.message.FindCoordinatorResponseData.Coordinator;
 import org.apache.kafka.common.message.FindCoordinatorResponseData;
 import org.apache.kafka.common.protocol.ApiKeys;
@@ -39,17 +40,23 @@ public final class FindCoordinatorHandler extends TypedApiHandler<FindCoordinato
             FindCoordinatorResponseData out = new FindCoordinatorResponseData();
             if (ctx.apiVersion() >= 4) {
                 List<Coordinator> coordinators = new ArrayList<>();
-                for (String key : keys) coordinators.add(coordinator(ctx, key, error, message, node));
+                for (String key : keys) coordinators.add(coordinator(ctx, key, error, message, node, group));
                 out.setCoordinators(coordinators);
             } else {
-                Coordinator c = coordinator(ctx, keys.get(0), error, message, node);
+                Coordinator c = coordinator(ctx, keys.get(0), error, message, node, group);
                 out.setErrorCode(c.errorCode()).setErrorMessage(c.errorMessage()).setNodeId(c.nodeId()).setHost(c.host()).setPort(c.port());
             }
             return Future.succeededFuture(new FindCoordinatorResponse(out));
         });
     }
 
-    private static Coordinator coordinator(RequestContext ctx, String key, Errors error, String message, ToIntFunction<String> coordinatorNode) {
+    private static Coordinator coordinator(RequestContext ctx, String key, Errors error, String message, ToIntFunction<String> coordinatorNode,
+                                           boolean group) {
+        // Kafka's check: DESCRIBE on the group or transactional id.
+        if (error == Errors.NONE && !(group ? ctx.authorizeGroup(AclOperation.DESCRIBE, key) : ctx.authorizeTransactionalId(AclOperation.DESCRIBE, key))) {
+            error = group ? Errors.GROUP_AUTHORIZATION_FAILED : Errors.TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+            message = error.message();
+        }
         Coordinator c = new Coordinator().setKey(key).setErrorCode(error.code()).setErrorMessage(message);
         if (error == Errors.NONE) {
             // The leader of the key's partition of the coordinator's topic (in a cluster, maybe another broker).

@@ -4,11 +4,15 @@ import io.runnel.group.GroupDescription;
 import io.runnel.kafka.ApiHandler;
 import io.runnel.kafka.RequestContext;
 import io.runnel.kafka.TypedApiHandler;
+import io.runnel.security.Authorizer;
 import io.vertx.core.Future;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.acl.AclOperation;
 import org.apache.kafka.common.message.DeleteGroupsResponseData.DeletableGroupResult;
 import org.apache.kafka.common.message.DeleteGroupsResponseData.DeletableGroupResultCollection;
 import org.apache.kafka.common.message.DeleteGroupsResponseData;
@@ -33,6 +37,7 @@ import org.apache.kafka.common.requests.ListGroupsRequest;
 import org.apache.kafka.common.requests.ListGroupsResponse;
 import org.apache.kafka.common.requests.OffsetDeleteRequest;
 import org.apache.kafka.common.requests.OffsetDeleteResponse;
+import org.apache.kafka.common.resource.ResourceType;
 
 /** Group administration: ListGroups, DescribeGroups, DeleteGroups and OffsetDelete, as the Admin client uses them. */
 public final class GroupAdminHandlers {
@@ -53,9 +58,12 @@ public final class GroupAdminHandlers {
             var d = request.data();
             List<String> states = d.statesFilter() == null ? List.of() : d.statesFilter().stream().map(x -> x.toLowerCase(Locale.ROOT)).toList();
             List<String> types = d.typesFilter() == null ? List.of() : d.typesFilter().stream().map(x -> x.toLowerCase(Locale.ROOT)).toList();
+            // Kafka's check: DESCRIBE on the cluster lists every group, else the groups the principal may describe.
+            boolean all = ctx.authorizeQuietly(AclOperation.DESCRIBE, ResourceType.CLUSTER, Authorizer.CLUSTER);
             return ctx.broker().groups().listGroups().map(groups -> {
                 List<ListedGroup> out = new ArrayList<>();
                 for (var g : groups) {
+                    if (!all && !ctx.authorizeQuietly(AclOperation.DESCRIBE, ResourceType.GROUP, g.groupId())) continue;
                     if (!states.isEmpty() && !states.contains(g.state().toLowerCase(Locale.ROOT))) continue;
                     if (!types.isEmpty() && !types.contains(g.type())) continue;
                     out.add(new ListedGroup().setGroupId(g.groupId()).setProtocolType(g.protocolType()).setGroupState(g.state()).setGroupType(g.type()));
@@ -74,7 +82,14 @@ public final class GroupAdminHandlers {
         protected Future<AbstractResponse> serve(RequestContext ctx, DescribeGroupsRequest request) {
             var d = request.data();
             List<Future<DescribedGroup>> all = new ArrayList<>();
-            for (String id : d.groups()) all.add(ctx.broker().groups().describeGroup(id).map(g -> described(ctx, id, g)));
+            for (String id : d.groups()) {
+                if (!ctx.authorizeGroup(AclOperation.DESCRIBE, id)) { // Kafka: DESCRIBE on the group
+                    all.add(Future.succeededFuture(new DescribedGroup().setGroupId(id).setErrorCode(Errors.GROUP_AUTHORIZATION_FAILED.code())
+                            .setGroupState("").setProtocolType("").setProtocolData("")));
+                } else {
+                    all.add(ctx.broker().groups().describeGroup(id).map(g -> described(ctx, id, g)));
+                }
+            }
             return Future.all(all).map(cf -> new DescribeGroupsResponse(new DescribeGroupsResponseData()
                     .setGroups(all.stream().map(Future::result).toList())));
         }
@@ -109,6 +124,10 @@ public final class GroupAdminHandlers {
             for (String id : d.groupsNames()) {
                 DeletableGroupResult r = new DeletableGroupResult().setGroupId(id);
                 results.add(r);
+                if (!ctx.authorizeGroup(AclOperation.DELETE, id)) { // Kafka: DELETE on the group
+                    r.setErrorCode(Errors.GROUP_AUTHORIZATION_FAILED.code());
+                    continue;
+                }
                 all.add(Outcomes.recordError(ctx.broker().groups().deleteGroup(id).map(e -> {
                     r.setErrorCode(e.code());
                     return null;
@@ -126,11 +145,19 @@ public final class GroupAdminHandlers {
         @Override
         protected Future<AbstractResponse> serve(RequestContext ctx, OffsetDeleteRequest request) {
             var d = request.data();
-            List<TopicPartition> asked = new ArrayList<>();
-            for (OffsetDeleteRequestTopic t : d.topics()) {
-                for (OffsetDeleteRequestPartition p : t.partitions()) asked.add(new TopicPartition(t.name(), p.partitionIndex()));
+            // Kafka's checks: DELETE on the group (the whole request), READ on each topic.
+            if (!ctx.authorizeGroup(AclOperation.DELETE, d.groupId())) {
+                return Future.succeededFuture(new OffsetDeleteResponse(new OffsetDeleteResponseData().setErrorCode(Errors.GROUP_AUTHORIZATION_FAILED.code())));
             }
-            return ctx.broker().groups().deleteOffsets(d.groupId(), asked).map(result -> {
+            List<TopicPartition> asked = new ArrayList<>();
+            List<TopicPartition> denied = new ArrayList<>();
+            for (OffsetDeleteRequestTopic t : d.topics()) {
+                boolean readable = ctx.authorizeTopic(AclOperation.READ, t.name());
+                for (OffsetDeleteRequestPartition p : t.partitions()) (readable ? asked : denied).add(new TopicPartition(t.name(), p.partitionIndex()));
+            }
+            return ctx.broker().groups().deleteOffsets(d.groupId(), asked).map(deleted -> {
+                Map<TopicPartition, Errors> result = new LinkedHashMap<>(deleted);
+                denied.forEach(tp -> result.put(tp, Errors.TOPIC_AUTHORIZATION_FAILED));
                 OffsetDeleteResponseData out = new OffsetDeleteResponseData();
                 result.forEach((tp, e) -> {
                     OffsetDeleteResponseTopic t = out.topics().find(tp.topic());

@@ -6,6 +6,8 @@ import io.runnel.kafka.TypedApiHandler;
 import io.vertx.core.Future;
 import java.util.ArrayList;
 import java.util.List;
+import org.apache.kafka.common.acl.AclOperation;
+import org.apache.kafka.common.errors.GroupAuthorizationException;
 import org.apache.kafka.common.message.HeartbeatResponseData;
 import org.apache.kafka.common.message.LeaveGroupRequestData.MemberIdentity;
 import org.apache.kafka.common.message.LeaveGroupResponseData.MemberResponse;
@@ -35,6 +37,11 @@ public final class GroupMembershipHandlers {
         return List.of(new Join(), new Sync(), new Heartbeat(), new Leave());
     }
 
+    /** Kafka's check for the four APIs: READ on the group; without it, GROUP_AUTHORIZATION_FAILED. */
+    static Future<AbstractResponse> denied(String group) {
+        return Future.failedFuture(GroupAuthorizationException.forGroupId(group));
+    }
+
     static final class Join extends TypedApiHandler<JoinGroupRequest> {
         Join() {
             super(ApiKeys.JOIN_GROUP, JoinGroupRequest.class);
@@ -42,6 +49,7 @@ public final class GroupMembershipHandlers {
 
         @Override
         protected Future<AbstractResponse> serve(RequestContext ctx, JoinGroupRequest r) {
+            if (!ctx.authorizeGroup(AclOperation.READ, r.data().groupId())) return denied(r.data().groupId());
             return ctx.broker().groups().joinGroup(r.data(), ctx.apiVersion(), ctx.header().clientId(), ctx.clientHost())
                     .map(data -> new JoinGroupResponse(data, ctx.apiVersion()));
         }
@@ -54,6 +62,7 @@ public final class GroupMembershipHandlers {
 
         @Override
         protected Future<AbstractResponse> serve(RequestContext ctx, SyncGroupRequest request) {
+            if (!ctx.authorizeGroup(AclOperation.READ, request.data().groupId())) return denied(request.data().groupId());
             return ctx.broker().groups().syncGroup(request.data()).map(SyncGroupResponse::new);
         }
     }
@@ -66,6 +75,7 @@ public final class GroupMembershipHandlers {
         @Override
         protected Future<AbstractResponse> serve(RequestContext ctx, HeartbeatRequest request) {
             var d = request.data();
+            if (!ctx.authorizeGroup(AclOperation.READ, d.groupId())) return denied(d.groupId());
             return ctx.broker().groups().heartbeat(d.groupId(), d.memberId(), d.generationId())
                     .map(e -> new HeartbeatResponse(new HeartbeatResponseData().setErrorCode(e.code())));
         }
@@ -79,6 +89,7 @@ public final class GroupMembershipHandlers {
         @Override
         protected Future<AbstractResponse> serve(RequestContext ctx, LeaveGroupRequest r) {
             String group = r.data().groupId();
+            if (!ctx.authorizeGroup(AclOperation.READ, group)) return denied(group);
             List<MemberIdentity> members = r.members();
             List<Future<Errors>> results = new ArrayList<>();
             for (MemberIdentity m : members) results.add(ctx.broker().groups().leaveGroup(group, m.memberId(), m.groupInstanceId()));

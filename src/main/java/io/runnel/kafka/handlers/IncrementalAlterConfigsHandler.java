@@ -16,6 +16,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import org.apache.kafka.clients.admin.AlterConfigOp;
+import org.apache.kafka.common.acl.AclOperation;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.errors.InvalidConfigurationException;
 import org.apache.kafka.common.errors.InvalidRequestException;
@@ -25,6 +26,7 @@ import org.apache.kafka.common.message.IncrementalAlterConfigsRequestData.Altera
 import org.apache.kafka.common.message.IncrementalAlterConfigsResponseData.AlterConfigsResourceResponse;
 import org.apache.kafka.common.message.IncrementalAlterConfigsResponseData;
 import org.apache.kafka.common.protocol.ApiKeys;
+import org.apache.kafka.common.protocol.Errors;
 import org.apache.kafka.common.requests.AbstractResponse;
 import org.apache.kafka.common.requests.IncrementalAlterConfigsRequest;
 import org.apache.kafka.common.requests.IncrementalAlterConfigsResponse;
@@ -54,6 +56,11 @@ public final class IncrementalAlterConfigsHandler extends TypedApiHandler<Increm
             Future<?> done;
             try {
                 ConfigResource.Type type = ConfigResource.Type.forId(res.resourceType());
+                // Kafka's check: ALTER_CONFIGS on the topic, or on the cluster for a broker.
+                if (type == ConfigResource.Type.TOPIC && !ctx.authorizeTopic(AclOperation.ALTER_CONFIGS, res.resourceName())) {
+                    throw Errors.TOPIC_AUTHORIZATION_FAILED.exception();
+                }
+                if (type == ConfigResource.Type.BROKER && !ctx.authorizeCluster(AclOperation.ALTER_CONFIGS)) throw Errors.CLUSTER_AUTHORIZATION_FAILED.exception();
                 if (type == ConfigResource.Type.BROKER) done = alterBroker(ctx, r.data().validateOnly(), res);
                 else if (type == ConfigResource.Type.TOPIC) done = alterTopic(ctx, r.data().validateOnly(), res);
                 else throw new InvalidRequestException("Resource type " + type + " has no configuration in Runnel");

@@ -2,7 +2,9 @@ package io.runnel.kafka.handlers;
 
 import io.runnel.kafka.RequestContext;
 import io.runnel.kafka.TypedApiHandler;
+import io.runnel.security.Authorizer;
 import io.vertx.core.Future;
+import org.apache.kafka.common.acl.AclOperation;
 import org.apache.kafka.common.message.InitProducerIdRequestData;
 import org.apache.kafka.common.message.InitProducerIdResponseData;
 import org.apache.kafka.common.protocol.ApiKeys;
@@ -11,6 +13,7 @@ import org.apache.kafka.common.record.internal.RecordBatch;
 import org.apache.kafka.common.requests.AbstractResponse;
 import org.apache.kafka.common.requests.InitProducerIdRequest;
 import org.apache.kafka.common.requests.InitProducerIdResponse;
+import org.apache.kafka.common.resource.ResourceType;
 
 /**
  * InitProducerId. For an idempotent producer (no transactional id): always a new producer id with epoch 0, also when
@@ -30,6 +33,15 @@ public final class InitProducerIdHandler extends TypedApiHandler<InitProducerIdR
         InitProducerIdRequestData r = request.data();
         InitProducerIdResponseData out = new InitProducerIdResponseData().setProducerId(RecordBatch.NO_PRODUCER_ID)
                 .setProducerEpoch(RecordBatch.NO_PRODUCER_EPOCH);
+        // Kafka's checks: WRITE on the transactional id; an idempotent producer needs IDEMPOTENT_WRITE on the cluster or
+        // WRITE on some topic (KIP-679).
+        if (r.transactionalId() != null && !ctx.authorizeTransactionalId(AclOperation.WRITE, r.transactionalId())) {
+            return Future.succeededFuture(new InitProducerIdResponse(out.setErrorCode(Errors.TRANSACTIONAL_ID_AUTHORIZATION_FAILED.code())));
+        }
+        if (r.transactionalId() == null && !ctx.authorizeQuietly(AclOperation.IDEMPOTENT_WRITE, ResourceType.CLUSTER, Authorizer.CLUSTER)
+                && !ctx.security().authorizer().authorizeAny(ctx.session().principal(), ctx.clientHost(), AclOperation.WRITE, ResourceType.TOPIC)) {
+            return Future.succeededFuture(new InitProducerIdResponse(out.setErrorCode(Errors.CLUSTER_AUTHORIZATION_FAILED.code())));
+        }
         if (r.transactionalId() != null) {
             return ctx.broker().transactions().initProducerId(r.transactionalId(), r.transactionTimeoutMs(), r.producerId(), r.producerEpoch())
                     .transform(ar -> Future.succeededFuture(new InitProducerIdResponse(ar.succeeded()

@@ -10,6 +10,7 @@ import java.util.Optional;
 import java.util.Set;
 import org.apache.kafka.common.IsolationLevel;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.acl.AclOperation;
 import org.apache.kafka.common.message.ListOffsetsRequestData.ListOffsetsPartition;
 import org.apache.kafka.common.message.ListOffsetsRequestData.ListOffsetsTopic;
 import org.apache.kafka.common.message.ListOffsetsResponseData.ListOffsetsPartitionResponse;
@@ -45,6 +46,7 @@ public final class ListOffsetsHandler extends TypedApiHandler<ListOffsetsRequest
         List<Future<?>> all = new ArrayList<>();
         for (ListOffsetsTopic t : r.topics()) {
             ListOffsetsTopicResponse tr = new ListOffsetsTopicResponse().setName(t.name());
+            boolean describable = ctx.authorizeTopic(AclOperation.DESCRIBE, t.name());
             topics.add(tr);
             for (ListOffsetsPartition p : t.partitions()) {
                 ListOffsetsPartitionResponse out = new ListOffsetsPartitionResponse().setPartitionIndex(p.partitionIndex())
@@ -52,6 +54,10 @@ public final class ListOffsetsHandler extends TypedApiHandler<ListOffsetsRequest
                 tr.partitions().add(out);
                 if (duplicates.contains(new TopicPartition(t.name(), p.partitionIndex()))) {
                     out.setErrorCode(Errors.INVALID_REQUEST.code());
+                    continue;
+                }
+                if (!describable) { // Kafka: DESCRIBE on the topic
+                    out.setErrorCode(Errors.TOPIC_AUTHORIZATION_FAILED.code());
                     continue;
                 }
                 Optional<PartitionHandle> h = ctx.broker().topics().partition(t.name(), p.partitionIndex());

@@ -7,6 +7,7 @@ import io.runnel.partition.InternalTopics;
 import io.runnel.partition.LocalTopic;
 import io.runnel.partition.TopicAdmin;
 import io.runnel.partition.TopicRegistry;
+import io.runnel.security.Authorizer;
 import io.vertx.core.Future;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -15,6 +16,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.acl.AclOperation;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.message.MetadataResponseData.MetadataResponseBroker;
 import org.apache.kafka.common.message.MetadataResponseData.MetadataResponseBrokerCollection;
@@ -27,6 +29,7 @@ import org.apache.kafka.common.protocol.Errors;
 import org.apache.kafka.common.requests.AbstractResponse;
 import org.apache.kafka.common.requests.MetadataRequest;
 import org.apache.kafka.common.requests.MetadataResponse;
+import org.apache.kafka.common.resource.ResourceType;
 
 /**
  * Metadata: the brokers, and for each asked topic its id and partitions with leader, replicas, ISR and leader
@@ -43,7 +46,12 @@ public final class MetadataHandler extends TypedApiHandler<MetadataRequest> {
     protected Future<AbstractResponse> serve(RequestContext ctx, MetadataRequest r) {
         TopicRegistry partitions = ctx.broker().topics();
         TopicAdmin admin = ctx.broker().topicAdmin();
-        if (r.isAllTopics()) return Future.succeededFuture(response(ctx, partitions.topics().stream().map(t -> topic(ctx, t)).toList()));
+        // Kafka's checks: every topic listed needs DESCRIBE (all topics: the others are left out); one to be created
+        // needs CREATE on the cluster or the topic, else TOPIC_AUTHORIZATION_FAILED.
+        if (r.isAllTopics()) {
+            return Future.succeededFuture(response(ctx, partitions.topics().stream()
+                    .filter(t -> ctx.authorizeQuietly(AclOperation.DESCRIBE, ResourceType.TOPIC, t.name())).map(t -> topic(ctx, t)).toList()));
+        }
 
         List<Future<MetadataResponseTopic>> topics = new ArrayList<>();
         boolean autoCreate = r.allowAutoTopicCreation() && ctx.broker().config().get(BrokerConfig.AUTO_CREATE_TOPICS_ENABLE);
@@ -51,13 +59,21 @@ public final class MetadataHandler extends TypedApiHandler<MetadataRequest> {
                 .filter(t -> t.name() == null && t.topicId() != null && !t.topicId().equals(Uuid.ZERO_UUID)).map(t -> t.topicId()).toList();
         for (Uuid id : ids) {
             Optional<LocalTopic> t = partitions.topicById(id);
+            if (t.isPresent() && !ctx.authorizeTopic(AclOperation.DESCRIBE, t.get().name())) {
+                topics.add(Future.succeededFuture(new MetadataResponseTopic().setTopicId(id).setErrorCode(Errors.TOPIC_AUTHORIZATION_FAILED.code())));
+                continue;
+            }
             topics.add(Future.succeededFuture(t.map(info -> topic(ctx, info)).orElseGet(() -> new MetadataResponseTopic()
                     .setTopicId(id).setErrorCode(Errors.UNKNOWN_TOPIC_ID.code()))));
         }
         for (String name : r.topics()) {
             if (name == null) continue;
             Optional<LocalTopic> t = partitions.topic(name);
-            if (t.isPresent()) {
+            if (!ctx.authorizeTopic(AclOperation.DESCRIBE, name)
+                    || (t.isEmpty() && autoCreate && !ctx.authorizeQuietly(AclOperation.CREATE, ResourceType.CLUSTER, Authorizer.CLUSTER)
+                    && !ctx.authorizeTopic(AclOperation.CREATE, name))) {
+                topics.add(Future.succeededFuture(new MetadataResponseTopic().setName(name).setErrorCode(Errors.TOPIC_AUTHORIZATION_FAILED.code())));
+            } else if (t.isPresent()) {
                 topics.add(Future.succeededFuture(topic(ctx, t.get())));
             } else if (autoCreate && admin.closing()) {
                 // Stopping: no topic is created now; the client retries against the restarted broker.

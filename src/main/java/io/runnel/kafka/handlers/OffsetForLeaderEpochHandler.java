@@ -8,6 +8,7 @@ import io.vertx.core.Future;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import org.apache.kafka.common.acl.AclOperation;
 import org.apache.kafka.common.message.OffsetForLeaderEpochRequestData.OffsetForLeaderPartition;
 import org.apache.kafka.common.message.OffsetForLeaderEpochRequestData.OffsetForLeaderTopic;
 import org.apache.kafka.common.message.OffsetForLeaderEpochResponseData.EpochEndOffset;
@@ -34,13 +35,21 @@ public final class OffsetForLeaderEpochHandler extends TypedApiHandler<OffsetsFo
         TopicRegistry partitions = ctx.broker().topics();
         OffsetForLeaderEpochResponseData data = new OffsetForLeaderEpochResponseData();
         List<Future<?>> all = new ArrayList<>();
+        // Kafka's checks: a follower needs CLUSTER_ACTION on the cluster, a consumer DESCRIBE on the topic.
+        boolean follower = r.replicaId() >= 0;
+        boolean followerAllowed = !follower || ctx.authorizeCluster(AclOperation.CLUSTER_ACTION);
         for (OffsetForLeaderTopic t : r.data().topics()) {
             OffsetForLeaderTopicResult tr = new OffsetForLeaderTopicResult().setTopic(t.topic());
+            boolean allowed = follower ? followerAllowed : ctx.authorizeTopic(AclOperation.DESCRIBE, t.topic());
             data.topics().add(tr);
             for (OffsetForLeaderPartition p : t.partitions()) {
                 // Kafka's UNDEFINED_EPOCH and UNDEFINED_EPOCH_OFFSET until the leader answers.
                 EpochEndOffset out = new EpochEndOffset().setPartition(p.partition()).setLeaderEpoch(-1).setEndOffset(-1);
                 tr.partitions().add(out);
+                if (!allowed) {
+                    out.setErrorCode(Errors.TOPIC_AUTHORIZATION_FAILED.code());
+                    continue;
+                }
                 Optional<PartitionHandle> h = partitions.partition(t.topic(), p.partition());
                 if (h.isEmpty()) {
                     out.setErrorCode(Errors.forException(partitions.notHere(t.topic(), p.partition())).code());

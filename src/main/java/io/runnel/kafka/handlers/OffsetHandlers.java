@@ -10,10 +10,11 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.Optional;
+import java.util.Set;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.acl.AclOperation;
 import org.apache.kafka.common.message.OffsetCommitRequestData.OffsetCommitRequestPartition;
 import org.apache.kafka.common.message.OffsetCommitRequestData.OffsetCommitRequestTopic;
 import org.apache.kafka.common.message.OffsetCommitResponseData.OffsetCommitResponsePartition;
@@ -33,6 +34,7 @@ import org.apache.kafka.common.requests.OffsetCommitRequest;
 import org.apache.kafka.common.requests.OffsetCommitResponse;
 import org.apache.kafka.common.requests.OffsetFetchRequest;
 import org.apache.kafka.common.requests.OffsetFetchResponse;
+import org.apache.kafka.common.resource.ResourceType;
 
 /**
  * OffsetCommit and OffsetFetch (one group up to v7, several from v8; topic ids from v10). A commit is checked
@@ -61,6 +63,8 @@ public final class OffsetHandlers {
         @Override
         protected Future<AbstractResponse> serve(RequestContext ctx, OffsetCommitRequest request) {
             var d = request.data();
+            // Kafka's checks: READ on the group (the whole request), READ on each topic.
+            if (!ctx.authorizeGroup(AclOperation.READ, d.groupId())) return GroupMembershipHandlers.denied(d.groupId());
             int maxMetadata = ctx.broker().groups().offsetMetadataMaxBytes();
             List<OffsetCommitResponseTopic> topics = new ArrayList<>();
             Map<TopicPartition, CommittedOffset> valid = new LinkedHashMap<>();
@@ -69,10 +73,14 @@ public final class OffsetHandlers {
                 Optional<LocalTopic> info = topic(ctx, t.name(), t.topicId());
                 OffsetCommitResponseTopic rt = new OffsetCommitResponseTopic().setName(t.name()).setTopicId(t.topicId());
                 topics.add(rt);
+                String name = info.map(LocalTopic::name).orElse(t.name());
+                boolean readable = name == null || name.isEmpty() || ctx.authorizeTopic(AclOperation.READ, name);
                 for (OffsetCommitRequestPartition p : t.partitions()) {
                     OffsetCommitResponsePartition rp = new OffsetCommitResponsePartition().setPartitionIndex(p.partitionIndex());
                     rt.partitions().add(rp);
-                    if (info.isEmpty() || p.partitionIndex() < 0 || p.partitionIndex() >= info.get().partitions().size()) {
+                    if (!readable) {
+                        rp.setErrorCode(Errors.TOPIC_AUTHORIZATION_FAILED.code());
+                    } else if (info.isEmpty() || p.partitionIndex() < 0 || p.partitionIndex() >= info.get().partitions().size()) {
                         rp.setErrorCode((info.isEmpty() && ctx.apiVersion() >= 10 ? Errors.UNKNOWN_TOPIC_ID : Errors.UNKNOWN_TOPIC_OR_PARTITION).code());
                     } else if (p.committedMetadata() != null && p.committedMetadata().length() > maxMetadata) {
                         rp.setErrorCode(Errors.OFFSET_METADATA_TOO_LARGE.code());
@@ -112,6 +120,10 @@ public final class OffsetHandlers {
             boolean requireStable = r.data().requireStable();
             List<Future<OffsetFetchResponseGroup>> groups = new ArrayList<>();
             for (Map.Entry<String, List<OffsetFetchRequestTopics>> e : asked.entrySet()) {
+                if (!ctx.authorizeGroup(AclOperation.DESCRIBE, e.getKey())) { // Kafka: DESCRIBE on the group
+                    groups.add(Future.succeededFuture(new OffsetFetchResponseGroup().setGroupId(e.getKey()).setErrorCode(Errors.GROUP_AUTHORIZATION_FAILED.code())));
+                    continue;
+                }
                 Future<Set<TopicPartition>> unstable = requireStable ? ctx.broker().groups().unstableOffsets(e.getKey()) : Future.succeededFuture(Set.of());
                 groups.add(unstable.compose(u -> ctx.broker().groups().fetchOffsets(e.getKey()).map(committed -> group(ctx, e.getKey(), e.getValue(), committed, u)))
                         .otherwise(err -> new OffsetFetchResponseGroup().setGroupId(e.getKey()).setErrorCode(Errors.forException(err).code())));
@@ -143,14 +155,22 @@ public final class OffsetHandlers {
             OffsetFetchResponseGroup g = new OffsetFetchResponseGroup().setGroupId(groupId);
             Map<String, OffsetFetchResponseTopics> byTopic = new LinkedHashMap<>();
             if (topics == null) {
-                committed.forEach((tp, c) -> byTopic.computeIfAbsent(tp.topic(), n -> responseTopic(ctx, n)).partitions().add(partition(tp.partition(), c)));
+                // All the group's offsets: those of topics the principal may describe (Kafka leaves the others out).
+                Map<TopicPartition, CommittedOffset> visible = new LinkedHashMap<>(committed);
+                visible.entrySet().removeIf(en -> !ctx.authorizeQuietly(AclOperation.DESCRIBE, ResourceType.TOPIC, en.getKey().topic()));
+                visible.forEach((tp, c) -> byTopic.computeIfAbsent(tp.topic(), n -> responseTopic(ctx, n)).partitions().add(partition(tp.partition(), c)));
             } else {
                 for (OffsetFetchRequestTopics t : topics) {
                     String name = t.name() != null && !t.name().isEmpty() ? t.name()
                             : ctx.broker().topics().topicById(t.topicId()).map(LocalTopic::name).orElse(null);
                     OffsetFetchResponseTopics rt = byTopic.computeIfAbsent(name == null ? t.topicId().toString() : name, n -> responseTopic(ctx, name));
                     if (name == null) rt.setTopicId(t.topicId());
-                    for (int p : t.partitionIndexes()) rt.partitions().add(partition(p, name == null ? null : committed.get(new TopicPartition(name, p))));
+                    boolean describable = name == null || ctx.authorizeTopic(AclOperation.DESCRIBE, name);
+                    for (int p : t.partitionIndexes()) {
+                        OffsetFetchResponsePartitions rp = partition(p, name == null || !describable ? null : committed.get(new TopicPartition(name, p)));
+                        if (!describable) rp.setErrorCode(Errors.TOPIC_AUTHORIZATION_FAILED.code());
+                        rt.partitions().add(rp);
+                    }
                 }
             }
             for (OffsetFetchResponseTopics t : byTopic.values()) {

@@ -22,15 +22,16 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.acl.AclOperation;
 import org.apache.kafka.common.errors.InvalidRequiredAcksException;
 import org.apache.kafka.common.errors.NotEnoughReplicasException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.common.message.ProduceRequestData.PartitionProduceData;
 import org.apache.kafka.common.message.ProduceRequestData.TopicProduceData;
-import org.apache.kafka.common.message.ProduceResponseData;
 import org.apache.kafka.common.message.ProduceResponseData.PartitionProduceResponse;
 import org.apache.kafka.common.message.ProduceResponseData.TopicProduceResponse;
 import org.apache.kafka.common.message.ProduceResponseData.TopicProduceResponseCollection;
+import org.apache.kafka.common.message.ProduceResponseData;
 import org.apache.kafka.common.protocol.ApiKeys;
 import org.apache.kafka.common.protocol.Errors;
 import org.apache.kafka.common.record.internal.MemoryRecords;
@@ -63,10 +64,15 @@ public final class ProduceHandler extends TypedApiHandler<ProduceRequest> {
         TxnVerifier.Mode mode = verificationMode(ctx);
         List<Write> writes = new ArrayList<>();
         List<Future<TopicProduceResponse>> topics = new ArrayList<>();
+        // Kafka's checks: WRITE on the transactional id (the whole request), WRITE on each topic (its partitions).
+        boolean txnDenied = r.transactionalId() != null && !ctx.authorizeTransactionalId(AclOperation.WRITE, r.transactionalId());
         for (TopicProduceData t : r.data().topicData()) {
             Optional<LocalTopic> topic = byId ? partitions.topicById(t.topicId()) : partitions.topic(t.name());
+            String name = byId ? topic.map(LocalTopic::name).orElse(null) : t.name();
+            Errors refused = txnDenied ? Errors.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+                    : name != null && !ctx.authorizeTopic(AclOperation.WRITE, name) ? Errors.TOPIC_AUTHORIZATION_FAILED : null;
             List<Write> parts = new ArrayList<>();
-            for (PartitionProduceData p : t.partitionData()) parts.add(new Write(ctx, r, topic, p, mode));
+            for (PartitionProduceData p : t.partitionData()) parts.add(new Write(ctx, r, topic, p, refused));
             writes.addAll(parts);
             topics.add(Future.join(parts.stream().map(w -> w.result.future()).toList()).transform(ignored -> {
                 TopicProduceResponse tr = new TopicProduceResponse().setName(byId ? "" : t.name()).setTopicId(t.topicId());
@@ -171,13 +177,14 @@ public final class ProduceHandler extends TypedApiHandler<ProduceRequest> {
         boolean transactional;
         TxnVerification verification;
 
-        Write(RequestContext ctx, ProduceRequest r, Optional<LocalTopic> topic, PartitionProduceData p, TxnVerifier.Mode mode) {
+        Write(RequestContext ctx, ProduceRequest r, Optional<LocalTopic> topic, PartitionProduceData p, Errors refused) {
             this.ctx = ctx;
             this.topic = topic;
             this.out = new PartitionProduceResponse().setIndex(p.index()).setBaseOffset(-1).setLogAppendTimeMs(RecordBatch.NO_TIMESTAMP).setLogStartOffset(-1);
             this.acks = topic.isPresent() && r.acks() == -1 ? Acks.all(topic.get().config().minInsyncReplicas(), r.timeout()) : Acks.LEADER;
             int bytes = 0;
             try {
+                if (refused != null) throw refused.exception();
                 Optional<PartitionHandle> h = topic.flatMap(t -> ctx.broker().topics().partition(t.name(), p.index()));
                 if (h.isEmpty()) {
                     throw topic.isPresent() ? ctx.broker().topics().notHere(topic.get().name(), p.index())

@@ -10,6 +10,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.acl.AclOperation;
 import org.apache.kafka.common.message.AlterPartitionReassignmentsRequestData.ReassignablePartition;
 import org.apache.kafka.common.message.AlterPartitionReassignmentsRequestData.ReassignableTopic;
 import org.apache.kafka.common.message.AlterPartitionReassignmentsResponseData.ReassignablePartitionResponse;
@@ -41,7 +42,7 @@ public final class ReassignmentHandlers {
 
     static final class Alter extends TypedApiHandler<AlterPartitionReassignmentsRequest> {
         Alter() {
-            super(ApiKeys.ALTER_PARTITION_REASSIGNMENTS, AlterPartitionReassignmentsRequest.class);
+            super(ApiKeys.ALTER_PARTITION_REASSIGNMENTS, AlterPartitionReassignmentsRequest.class, AclOperation.ALTER);
         }
 
         @Override
@@ -72,7 +73,7 @@ public final class ReassignmentHandlers {
 
     static final class ListOngoing extends TypedApiHandler<ListPartitionReassignmentsRequest> {
         ListOngoing() {
-            super(ApiKeys.LIST_PARTITION_REASSIGNMENTS, ListPartitionReassignmentsRequest.class);
+            super(ApiKeys.LIST_PARTITION_REASSIGNMENTS, ListPartitionReassignmentsRequest.class, AclOperation.DESCRIBE);
         }
 
         @Override

@@ -23,20 +23,21 @@ import java.util.Set;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.acl.AclOperation;
 import org.apache.kafka.common.errors.NotCoordinatorException;
 import org.apache.kafka.common.errors.NotLeaderOrFollowerException;
 import org.apache.kafka.common.message.AddOffsetsToTxnResponseData;
-import org.apache.kafka.common.message.AddPartitionsToTxnRequestData;
 import org.apache.kafka.common.message.AddPartitionsToTxnRequestData.AddPartitionsToTxnTransaction;
-import org.apache.kafka.common.message.AddPartitionsToTxnResponseData;
+import org.apache.kafka.common.message.AddPartitionsToTxnRequestData;
 import org.apache.kafka.common.message.AddPartitionsToTxnResponseData.AddPartitionsToTxnResultCollection;
+import org.apache.kafka.common.message.AddPartitionsToTxnResponseData;
 import org.apache.kafka.common.message.DescribeTransactionsResponseData;
 import org.apache.kafka.common.message.EndTxnResponseData;
 import org.apache.kafka.common.message.ListTransactionsResponseData;
 import org.apache.kafka.common.message.TxnOffsetCommitRequestData;
-import org.apache.kafka.common.message.TxnOffsetCommitResponseData;
 import org.apache.kafka.common.message.TxnOffsetCommitResponseData.TxnOffsetCommitResponsePartition;
 import org.apache.kafka.common.message.TxnOffsetCommitResponseData.TxnOffsetCommitResponseTopic;
+import org.apache.kafka.common.message.TxnOffsetCommitResponseData;
 import org.apache.kafka.common.protocol.ApiKeys;
 import org.apache.kafka.common.protocol.Errors;
 import org.apache.kafka.common.requests.AbstractResponse;
@@ -52,6 +53,7 @@ import org.apache.kafka.common.requests.ListTransactionsRequest;
 import org.apache.kafka.common.requests.ListTransactionsResponse;
 import org.apache.kafka.common.requests.TxnOffsetCommitRequest;
 import org.apache.kafka.common.requests.TxnOffsetCommitResponse;
+import org.apache.kafka.common.resource.ResourceType;
 
 /**
  * The transaction coordinator's APIs for producers (KIP-98, and KIP-890's transactions version 2): AddPartitionsToTxn
@@ -85,8 +87,28 @@ public final class TransactionHandlers {
         @Override
         protected Future<AbstractResponse> serve(RequestContext ctx, AddPartitionsToTxnRequest request) {
             AddPartitionsToTxnRequestData d = request.data();
-            if (ctx.apiVersion() >= 4) return serveBrokers(ctx, d);
+            if (ctx.apiVersion() >= 4) {
+                // The broker form: Kafka's check is CLUSTER_ACTION on the cluster.
+                if (!ctx.authorizeCluster(AclOperation.CLUSTER_ACTION)) {
+                    return Future.succeededFuture(new AddPartitionsToTxnResponse(new AddPartitionsToTxnResponseData()
+                            .setErrorCode(Errors.CLUSTER_AUTHORIZATION_FAILED.code())));
+                }
+                return serveBrokers(ctx, d);
+            }
             Set<TopicPartition> partitions = new LinkedHashSet<>(AddPartitionsToTxnRequest.getPartitions(d.v3AndBelowTopics()));
+            // Kafka's checks: WRITE on the transactional id (else every partition fails), WRITE on each topic.
+            if (!ctx.authorizeTransactionalId(AclOperation.WRITE, d.v3AndBelowTransactionalId())) {
+                Map<TopicPartition, Errors> errors = new LinkedHashMap<>();
+                for (TopicPartition tp : partitions) errors.put(tp, Errors.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+                return Future.succeededFuture(response(errors));
+            }
+            Map<TopicPartition, Errors> denied = new LinkedHashMap<>();
+            for (TopicPartition tp : partitions) if (!ctx.authorizeTopic(AclOperation.WRITE, tp.topic())) denied.put(tp, Errors.TOPIC_AUTHORIZATION_FAILED);
+            if (!denied.isEmpty()) {
+                Map<TopicPartition, Errors> errors = new LinkedHashMap<>();
+                for (TopicPartition tp : partitions) errors.put(tp, denied.getOrDefault(tp, Errors.OPERATION_NOT_ATTEMPTED));
+                return Future.succeededFuture(response(errors));
+            }
             // As Kafka: partitions of unknown topics fail alone, and the others are then not attempted.
             Map<TopicPartition, Errors> unknown = new LinkedHashMap<>();
             for (TopicPartition tp : partitions) {
@@ -142,6 +164,14 @@ public final class TransactionHandlers {
         @Override
         protected Future<AbstractResponse> serve(RequestContext ctx, AddOffsetsToTxnRequest request) {
             var d = request.data();
+            // Kafka's checks: WRITE on the transactional id, READ on the group.
+            if (!ctx.authorizeTransactionalId(AclOperation.WRITE, d.transactionalId())) {
+                return Future.succeededFuture(new AddOffsetsToTxnResponse(new AddOffsetsToTxnResponseData()
+                        .setErrorCode(Errors.TRANSACTIONAL_ID_AUTHORIZATION_FAILED.code())));
+            }
+            if (!ctx.authorizeGroup(AclOperation.READ, d.groupId())) {
+                return Future.succeededFuture(new AddOffsetsToTxnResponse(new AddOffsetsToTxnResponseData().setErrorCode(Errors.GROUP_AUTHORIZATION_FAILED.code())));
+            }
             // The group's offsets partition joins the transaction: the coordinator's markers end the offsets committed there.
             return ctx.broker().groups().ensureReady()
                     .compose(v -> ctx.broker().transactions().addPartitions(d.transactionalId(), d.producerId(), d.producerEpoch(),
@@ -168,17 +198,25 @@ public final class TransactionHandlers {
             Map<TopicPartition, CommittedOffset> commits = new LinkedHashMap<>();
             List<TxnOffsetCommitResponseTopic> topics = new ArrayList<>();
             List<TxnOffsetCommitResponsePartition> all = new ArrayList<>();
+            // Kafka's checks: READ on the group (else every partition fails), READ on each topic.
+            boolean groupAllowed = ctx.authorizeGroup(AclOperation.READ, d.groupId());
             for (var t : d.topics()) {
                 TxnOffsetCommitResponseTopic rt = new TxnOffsetCommitResponseTopic().setName(t.name());
                 topics.add(rt);
+                boolean topicAllowed = groupAllowed && ctx.authorizeTopic(AclOperation.READ, t.name());
                 for (var p : t.partitions()) {
                     TxnOffsetCommitResponsePartition rp = new TxnOffsetCommitResponsePartition().setPartitionIndex(p.partitionIndex());
                     rt.partitions().add(rp);
+                    if (!groupAllowed || !topicAllowed) {
+                        rp.setErrorCode((groupAllowed ? Errors.TOPIC_AUTHORIZATION_FAILED : Errors.GROUP_AUTHORIZATION_FAILED).code());
+                        continue;
+                    }
                     all.add(rp);
                     commits.put(new TopicPartition(t.name(), p.partitionIndex()), new CommittedOffset(p.committedOffset(), p.committedLeaderEpoch(),
                             p.committedMetadata() == null ? "" : p.committedMetadata()));
                 }
             }
+            if (commits.isEmpty()) return Future.succeededFuture(new TxnOffsetCommitResponse(new TxnOffsetCommitResponseData().setTopics(topics)));
             return joined(ctx, d)
                     .compose(verification -> ctx.broker().groups().commitOffsetsInTransaction(d.groupId(), d.producerId(), d.producerEpoch(),
                             d.generationIdOrMemberEpoch(), d.memberId(), commits, verification))
@@ -231,6 +269,11 @@ public final class TransactionHandlers {
         protected Future<AbstractResponse> serve(RequestContext ctx, DescribeTransactionsRequest request) {
             List<Future<DescribeTransactionsResponseData.TransactionState>> all = new ArrayList<>();
             for (String id : request.data().transactionalIds()) {
+                if (!ctx.authorizeTransactionalId(AclOperation.DESCRIBE, id)) { // Kafka: DESCRIBE on the transactional id
+                    all.add(Future.succeededFuture(new DescribeTransactionsResponseData.TransactionState().setTransactionalId(id)
+                            .setErrorCode(Errors.TRANSACTIONAL_ID_AUTHORIZATION_FAILED.code())));
+                    continue;
+                }
                 all.add(ctx.broker().transactions().describe(id).transform(ar -> {
                     var out = new DescribeTransactionsResponseData.TransactionState().setTransactionalId(id);
                     if (ar.failed()) return Future.succeededFuture(out.setErrorCode(Errors.forException(ar.cause()).code()));
@@ -275,6 +318,7 @@ public final class TransactionHandlers {
                     // KIP-994: only transactions running for longer than the duration (ongoing ones have a start time).
                     if (d.durationFilter() >= 0 && (m.txnStartTimestamp() < 0 || now - m.txnStartTimestamp() <= d.durationFilter())) continue;
                     if (idPattern != null && !idPattern.matcher(m.transactionalId()).matches()) continue;
+                    if (!ctx.authorizeQuietly(AclOperation.DESCRIBE, ResourceType.TRANSACTIONAL_ID, m.transactionalId())) continue; // Kafka lists the describable
                     out.add(new ListTransactionsResponseData.TransactionState().setTransactionalId(m.transactionalId()).setProducerId(m.producerId())
                             .setTransactionState(m.state().kafkaName()));
                 }
@@ -298,6 +342,9 @@ public final class TransactionHandlers {
         protected Future<AbstractResponse> serve(RequestContext ctx, EndTxnRequest request) {
             var d = request.data();
             boolean v2 = ctx.apiVersion() >= 5;
+            if (!ctx.authorizeTransactionalId(AclOperation.WRITE, d.transactionalId())) { // Kafka: WRITE on the transactional id
+                return Future.succeededFuture(new EndTxnResponse(new EndTxnResponseData().setErrorCode(Errors.TRANSACTIONAL_ID_AUTHORIZATION_FAILED.code())));
+            }
             return ctx.broker().transactions().endTransaction(d.transactionalId(), d.producerId(), d.producerEpoch(), d.committed(),
                             v2 ? TxnMetadata.TV_2 : TxnMetadata.TV_1)
                     .transform(ar -> {

@@ -11,17 +11,18 @@ import io.vertx.core.Future;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import org.apache.kafka.common.acl.AclOperation;
 import org.apache.kafka.common.message.DescribeProducersRequestData;
-import org.apache.kafka.common.message.DescribeProducersResponseData;
 import org.apache.kafka.common.message.DescribeProducersResponseData.PartitionResponse;
 import org.apache.kafka.common.message.DescribeProducersResponseData.ProducerState;
 import org.apache.kafka.common.message.DescribeProducersResponseData.TopicResponse;
+import org.apache.kafka.common.message.DescribeProducersResponseData;
 import org.apache.kafka.common.message.WriteTxnMarkersRequestData.WritableTxnMarker;
 import org.apache.kafka.common.message.WriteTxnMarkersRequestData.WritableTxnMarkerTopic;
-import org.apache.kafka.common.message.WriteTxnMarkersResponseData;
 import org.apache.kafka.common.message.WriteTxnMarkersResponseData.WritableTxnMarkerPartitionResult;
 import org.apache.kafka.common.message.WriteTxnMarkersResponseData.WritableTxnMarkerResult;
 import org.apache.kafka.common.message.WriteTxnMarkersResponseData.WritableTxnMarkerTopicResult;
+import org.apache.kafka.common.message.WriteTxnMarkersResponseData;
 import org.apache.kafka.common.protocol.ApiKeys;
 import org.apache.kafka.common.protocol.Errors;
 import org.apache.kafka.common.requests.AbstractResponse;
@@ -54,7 +55,7 @@ public final class TransactionPartitionHandlers {
 
     static final class WriteMarkers extends TypedApiHandler<WriteTxnMarkersRequest> {
         WriteMarkers() {
-            super(ApiKeys.WRITE_TXN_MARKERS, WriteTxnMarkersRequest.class);
+            super(ApiKeys.WRITE_TXN_MARKERS, WriteTxnMarkersRequest.class, AclOperation.CLUSTER_ACTION); // markers come from brokers only
         }
 
         @Override
@@ -102,9 +103,14 @@ public final class TransactionPartitionHandlers {
             for (DescribeProducersRequestData.TopicRequest t : request.data().topics()) {
                 TopicResponse tr = new TopicResponse().setName(t.name());
                 out.add(tr);
+                boolean readable = ctx.authorizeTopic(AclOperation.READ, t.name()); // Kafka: READ on the topic
                 for (int partition : t.partitionIndexes()) {
                     PartitionResponse pr = new PartitionResponse().setPartitionIndex(partition).setErrorMessage(null);
                     tr.partitions().add(pr);
+                    if (!readable) {
+                        pr.setErrorCode(Errors.TOPIC_AUTHORIZATION_FAILED.code());
+                        continue;
+                    }
                     Optional<PartitionHandle> h = topics.partition(t.name(), partition);
                     if (h.isEmpty()) {
                         RuntimeException e = topics.notHere(t.name(), partition);
