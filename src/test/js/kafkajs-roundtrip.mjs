@@ -2,11 +2,17 @@
 // creates a topic, produces keyed messages with headers, consumes them in a consumer group, commits, and lists
 // offsets; prints JSON.
 // Usage: node kafkajs-roundtrip.mjs HOST:PORT TOPIC COUNT
+// With KAFKAJS_SASL='{"mechanism":"scram-sha-512","username":"...","password":"..."}' it authenticates, and with
+// KAFKAJS_CA=FILE it connects over TLS trusting that CA certificate (PEM).
+import { readFileSync } from 'node:fs';
 import { Kafka, logLevel } from 'kafkajs';
 
 const [bootstrap, topic, countText] = process.argv.slice(2);
 const count = Number(countText);
-const kafka = new Kafka({ clientId: 'runnel-kafkajs-test', brokers: [bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 5 } });
+const security = {};
+if (process.env.KAFKAJS_SASL) security.sasl = JSON.parse(process.env.KAFKAJS_SASL);
+if (process.env.KAFKAJS_CA) security.ssl = { ca: [readFileSync(process.env.KAFKAJS_CA, 'utf-8')] };
+const kafka = new Kafka({ clientId: 'runnel-kafkajs-test', brokers: [bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 5 }, ...security });
 
 const admin = kafka.admin();
 await admin.connect();

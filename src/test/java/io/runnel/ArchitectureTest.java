@@ -43,6 +43,12 @@ class ArchitectureTest {
     static final ArchRule transactionImportsNeitherKafkaNorCluster = noClasses().that().resideInAPackage("io.runnel.transaction..")
             .should().dependOnClassesThat().resideInAnyPackage("io.runnel.kafka..", "io.runnel.cluster..", "io.runnel.http..", "io.runnel.group..");
 
+    /** Security is shared by the Kafka and HTTP endpoints and reaches the cluster only through SharedDocuments. */
+    @ArchTest
+    static final ArchRule securityImportsNoEndpointNorCluster = noClasses().that().resideInAPackage("io.runnel.security..")
+            .should().dependOnClassesThat().resideInAnyPackage("io.runnel.kafka..", "io.runnel.http..", "io.runnel.cluster..",
+                    "io.runnel.partition..", "io.runnel.group..", "io.runnel.transaction..");
+
     @ArchTest
     static final ArchRule onlyClusterImportsHazelcast = noClasses().that().resideOutsideOfPackage("io.runnel.cluster..")
             .should().dependOnClassesThat().resideInAPackage("com.hazelcast..");

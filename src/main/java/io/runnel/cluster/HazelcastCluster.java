@@ -4,6 +4,7 @@ import com.hazelcast.map.IMap;
 import io.runnel.config.BrokerConfig;
 import io.runnel.partition.MetadataImage;
 import io.runnel.partition.TopicAuthority;
+import io.runnel.security.SharedDocuments;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
@@ -137,6 +138,11 @@ public final class HazelcastCluster {
             return null;
         }, false);
         role.membersChanged();
+    }
+
+    /** The cluster's shared security documents (SCRAM credentials, ACLs). */
+    public SharedDocuments securityDocuments() {
+        return new HazelcastDocuments(member);
     }
 
     public Vertx vertx() {

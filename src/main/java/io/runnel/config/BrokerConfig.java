@@ -322,7 +322,7 @@ public final class BrokerConfig {
         Map<String, Object> values = new LinkedHashMap<>();
         Map<String, Object> listenerValues = new LinkedHashMap<>();
         for (Map.Entry<String, String> e : text.entrySet()) {
-            ConfigKey<?> key = known.containsKey(e.getKey()) ? known.get(e.getKey()) : SecurityKeys.prefixedBase(e.getKey());
+            ConfigKey<?> key = known.containsKey(e.getKey()) ? known.get(e.getKey()) : SecurityKeys.prefixedBase(e.getKey()).named(e.getKey());
             Object v = key.parse(e.getValue(), origins.get(e.getKey()));
             if (known.containsKey(e.getKey())) values.put(e.getKey(), v);
             else listenerValues.put(e.getKey(), v);

@@ -27,6 +27,11 @@ public record ConfigKey<T>(String name, String defaultValue, String allowed, Fun
         return "RUNNEL_" + name.replace('.', '_').replace('-', '_').toUpperCase(Locale.ROOT);
     }
 
+    /** The same key under another name (a {@code listener.name.<l>.} prefixed form), for its error messages. */
+    public ConfigKey<T> named(String otherName) {
+        return new ConfigKey<>(otherName, defaultValue, allowed, parser, doc);
+    }
+
     /** Parses {@code text}, or throws a {@link ConfigException} naming this key, the value and its source. */
     public T parse(String text, String source) {
         try {

@@ -311,4 +311,7 @@ public final class Limits {
 
     /** Authorization denials logged per minute (the rest are counted only). */
     public static final int AUTHZ_DENIAL_LOG_LINES_PER_MINUTE = 60;
+
+    /** Compare-and-set attempts of one change to a shared security document before it fails (each lost race is another broker's change). */
+    public static final int SHARED_DOCUMENT_UPDATE_ATTEMPTS = 100;
 }

@@ -1,13 +1,8 @@
 package io.runnel.security;
 
 import io.runnel.config.Limits;
-import io.runnel.log.Checkpoints;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -16,6 +11,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicReference;
 import org.apache.kafka.common.acl.AccessControlEntry;
 import org.apache.kafka.common.acl.AclBinding;
 import org.apache.kafka.common.acl.AclBindingFilter;
@@ -29,10 +25,10 @@ import org.apache.kafka.common.resource.ResourceType;
  * The ACLs (Kafka's model: a resource pattern, LITERAL or PREFIXED, and an entry of principal, host, operation and
  * permission), in memory as an immutable snapshot indexed for the authorizer, and on disk.
  *
- * <p>File format ({@code <log.dirs>/security/acls.json}): a JSON array of {@code {"resourceType", "name",
- * "patternType", "principal", "host", "operation", "permission"}} with Kafka's enum names. Written whole under a
- * temporary name, fsynced and renamed (a crash leaves the old or the new file). Reads are lock-free (a volatile
- * snapshot); writes are serialised and block (call them on a worker).
+ * <p>File ({@code <log.dirs>/security/acls.json}, a {@link VersionedDocument}): the content's {@code "acls"} is an
+ * array of {@code {"resourceType", "name", "patternType", "principal", "host", "operation", "permission"}} with
+ * Kafka's enum names. In a cluster the store follows the cluster's copy ({@link #share}), so every broker enforces
+ * the same ACLs. Reads are lock-free (a volatile snapshot); changes are serialised and block (call them on a worker).
  */
 public final class AclStore {
     public static final String FILE = "acls.json";
@@ -41,27 +37,31 @@ public final class AclStore {
     record Index(Map<String, List<AclBinding>> literal, List<AclBinding> prefixed) {
     }
 
-    private final Path file;
+    /** The document's name in the cluster metadata. */
+    static final String DOCUMENT = "acls";
+
+    private final VersionedDocument document;
     private volatile Set<AclBinding> all = Set.of();
     private volatile Map<ResourceType, Index> index = Map.of();
 
     private AclStore(Path file) {
-        this.file = file;
+        this.document = new VersionedDocument(DOCUMENT, file, content -> replace(new LinkedHashSet<>(fromJson(content.getJsonArray("acls", new JsonArray())))));
     }
 
     /** Loads the store from {@code dir} (empty when the file is missing). Blocks. */
     public static AclStore load(Path dir) {
         AclStore s = new AclStore(dir == null ? null : dir.resolve(FILE));
-        if (s.file != null && Files.isRegularFile(s.file)) {
-            try {
-                s.replace(new LinkedHashSet<>(fromJson(new JsonArray(Files.readString(s.file, StandardCharsets.UTF_8)))));
-            } catch (IOException e) {
-                throw new UncheckedIOException("Cannot read " + s.file, e);
-            } catch (RuntimeException e) {
-                throw new IllegalStateException("ACL file " + s.file + " is damaged (" + e.getMessage() + "); restore it from a backup", e);
-            }
-        }
+        s.document.load("ACL");
         return s;
+    }
+
+    /** Follows the cluster's copy of the ACLs from now on (see {@link VersionedDocument#share}). Blocks. */
+    public void share(SharedDocuments documents) {
+        document.share(documents, content(all));
+    }
+
+    private static JsonObject content(Collection<AclBinding> acls) {
+        return new JsonObject().put("acls", toJson(acls));
     }
 
     /** Every ACL. */
@@ -98,41 +98,31 @@ public final class AclStore {
     }
 
     /** Adds ACLs (existing ones are kept once). Blocks; throws when the store would exceed {@link Limits#ACLS_MAX}. */
-    public synchronized void add(Collection<AclBinding> acls) {
-        Set<AclBinding> next = new LinkedHashSet<>(all);
-        next.addAll(acls);
-        if (next.size() > Limits.ACLS_MAX) throw new IllegalStateException("the cluster holds " + Limits.ACLS_MAX + " ACLs, its limit");
-        persistAndSwap(next);
+    public void add(Collection<AclBinding> acls) {
+        document.update(content(all), content -> {
+            Set<AclBinding> next = new LinkedHashSet<>(fromJson(content.getJsonArray("acls", new JsonArray())));
+            next.addAll(acls);
+            if (next.size() > Limits.ACLS_MAX) throw new IllegalStateException("the cluster holds " + Limits.ACLS_MAX + " ACLs, its limit");
+            return content(next);
+        });
     }
 
     /** Removes the ACLs each filter matches and returns them per filter. Blocks. */
-    public synchronized List<List<AclBinding>> remove(List<AclBindingFilter> filters) {
-        List<List<AclBinding>> out = new ArrayList<>();
-        Set<AclBinding> next = new LinkedHashSet<>(all);
-        for (AclBindingFilter f : filters) {
-            List<AclBinding> matched = all.stream().filter(f::matches).toList();
-            out.add(matched);
-            matched.forEach(next::remove);
-        }
-        if (next.size() != all.size()) persistAndSwap(next);
-        return out;
-    }
-
-    /** Replaces every ACL (an image from the cluster metadata). Blocks. */
-    public synchronized void replaceAll(Collection<AclBinding> acls) {
-        persistAndSwap(new LinkedHashSet<>(acls));
-    }
-
-    private void persistAndSwap(Set<AclBinding> next) {
-        if (file != null) {
-            try {
-                Files.createDirectories(file.getParent());
-                Checkpoints.writeAtomically(file, toJson(next).encodePrettily().getBytes(StandardCharsets.UTF_8));
-            } catch (IOException e) {
-                throw new UncheckedIOException("Cannot write " + file, e);
+    public List<List<AclBinding>> remove(List<AclBindingFilter> filters) {
+        AtomicReference<List<List<AclBinding>>> removed = new AtomicReference<>();
+        document.update(content(all), content -> {
+            List<AclBinding> current = fromJson(content.getJsonArray("acls", new JsonArray()));
+            Set<AclBinding> next = new LinkedHashSet<>(current);
+            List<List<AclBinding>> out = new ArrayList<>();
+            for (AclBindingFilter f : filters) {
+                List<AclBinding> matched = current.stream().filter(f::matches).toList();
+                out.add(matched);
+                matched.forEach(next::remove);
             }
-        }
-        replace(next);
+            removed.set(out);
+            return content(next);
+        });
+        return removed.get();
     }
 
     private void replace(Set<AclBinding> next) {

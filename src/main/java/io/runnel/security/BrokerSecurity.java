@@ -85,6 +85,15 @@ public final class BrokerSecurity {
         listeners.computeIfPresent(tls.listener(), (k, l) -> new ListenerSecurity(l.name(), l.protocol(), tls, l.sasl(), l.mapper(), l.maxReauthMs()));
     }
 
+    /**
+     * In a cluster: the SCRAM credentials and the ACLs follow the cluster's copies from now on, so that every broker
+     * authenticates the same users and enforces the same ACLs. Blocks (Hazelcast).
+     */
+    public void share(SharedDocuments documents) {
+        scram.share(documents);
+        authorizer.acls().share(documents);
+    }
+
     /** ACL authorization (allows everything unless {@code authorizer.class.name} is set). */
     public Authorizer authorizer() {
         return authorizer;

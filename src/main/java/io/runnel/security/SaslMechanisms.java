@@ -30,7 +30,7 @@ import org.apache.kafka.common.security.token.delegation.internals.DelegationTok
 /**
  * The SASL mechanisms one listener offers ({@code sasl.enabled.mechanisms}, per listener), each served by
  * kafka-clients' own server implementation: {@link PlainSaslServer} and {@link ScramSaslServer} (RFC 5802 with
- * Kafka's extensions). Built once per listener at start; {@link #newServer} makes one {@link SaslServer} per
+ * Kafka's extensions; {@link ScramServer} adds the one accommodation librdkafka before 2.6.1 needs). Built once per listener at start; {@link #newServer} makes one {@link SaslServer} per
  * authentication.
  *
  * <p>PLAIN checks the {@code user_<name>="<password>"} entries of the listener's PlainLoginModule JAAS configuration,
@@ -104,7 +104,7 @@ public final class SaslMechanisms {
         ScramServerCallbackHandler handler = new ScramServerCallbackHandler(scram.cache(m), tokens);
         handler.configure(Map.of(), mechanism, List.of());
         try {
-            return new ScramSaslServer(m, Map.of(), handler);
+            return new ScramServer(new ScramSaslServer(m, Map.of(), handler), m, scram);
         } catch (java.security.NoSuchAlgorithmException e) {
             throw new SaslException("SCRAM " + mechanism + " unavailable", e);
         }

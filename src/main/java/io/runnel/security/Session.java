@@ -32,6 +32,8 @@ public final class Session {
     private long expiresAtNanos = Long.MAX_VALUE;
     private boolean reauthenticating;
     private boolean closeAfterResponse;
+    /** The user name the client's first SASL token gave (for the audit log; not authenticated). */
+    private String claimedUser;
 
     public Session(String listener, SecurityProtocol protocol, String clientHost, KafkaPrincipal transportPrincipal, SaslMechanisms sasl,
                    long maxReauthMs) {
@@ -152,6 +154,14 @@ public final class Session {
                 // nothing held that matters
             }
         }
+    }
+
+    public String claimedUser() {
+        return claimedUser;
+    }
+
+    public void claimedUser(String name) {
+        this.claimedUser = name;
     }
 
     public String mechanism() {

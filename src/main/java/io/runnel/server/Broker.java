@@ -184,6 +184,8 @@ public final class Broker {
                 security::interBroker);
         vertx.executeBlocking(() -> {
                     broker.dynamicConfig.load();
+                    // In a cluster, users and ACLs are the cluster's: adopt its copies (or seed them) before serving.
+                    if (cluster != null) security.share(cluster.securityDocuments());
                     return null;
                 })
                 .compose(v -> broker.replicas.loadStored(cluster != null))

@@ -8,6 +8,7 @@ import io.runnel.testkit.LocalCluster;
 import io.runnel.testkit.TestPki;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -15,6 +16,9 @@ import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.CommonClientConfigs;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.ScramCredentialInfo;
+import org.apache.kafka.clients.admin.ScramMechanism;
+import org.apache.kafka.clients.admin.UserScramCredentialUpsertion;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -22,17 +26,26 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.TopicPartitionInfo;
+import org.apache.kafka.common.acl.AccessControlEntry;
+import org.apache.kafka.common.acl.AclBinding;
+import org.apache.kafka.common.acl.AclBindingFilter;
+import org.apache.kafka.common.acl.AclOperation;
+import org.apache.kafka.common.acl.AclPermissionType;
 import org.apache.kafka.common.config.SaslConfigs;
 import org.apache.kafka.common.config.SslConfigs;
+import org.apache.kafka.common.resource.PatternType;
+import org.apache.kafka.common.resource.ResourcePattern;
+import org.apache.kafka.common.resource.ResourceType;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A three-broker cluster whose only listener is SASL_SSL, with ACLs on: replication and transaction traffic between
- * brokers go over TLS with SASL PLAIN credentials from the listener's JAAS line (the brokers' principal is a super
- * user), and a leader killed with -9 under acks=all load loses nothing.
+ * A three-broker cluster whose only listener is SASL_SSL, with ACLs on: a SCRAM user and ACLs created through one
+ * broker reach every broker; replication and transaction traffic between brokers go over TLS with SASL PLAIN
+ * credentials from the listener's JAAS line (the brokers' principal is a super user); and a leader killed with -9
+ * under acks=all load loses nothing.
  */
 class ClusterSecurityTest {
     private static final String JAAS = "org.apache.kafka.common.security.plain.PlainLoginModule required "
@@ -59,15 +72,22 @@ class ClusterSecurityTest {
                 "--ssl.truststore.type=PKCS12", "--ssl.truststore.location=" + pki.truststore(), "--ssl.truststore.password=" + TestPki.PASSWORD,
                 "--replica.lag.time.max.ms=5000",
                 // ACLs on: the brokers' own principal is a super user (as Kafka requires), so replication and
-                // transaction traffic pass the CLUSTER_ACTION checks. ACLs are not replicated yet, so the app is one too.
-                "--authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer", "--super.users=User:broker;User:app"};
+                // transaction traffic pass the CLUSTER_ACTION checks; "app" gets its rights from ACLs.
+                "--authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer", "--super.users=User:broker"};
     }
 
     private static Map<String, Object> app() {
+        return client("PLAIN", "app", "app-secret");
+    }
+
+    private static Map<String, Object> client(String mechanism, String user, String password) {
         Map<String, Object> c = new HashMap<>();
         c.put(CommonClientConfigs.SECURITY_PROTOCOL_CONFIG, "SASL_SSL");
-        c.put(SaslConfigs.SASL_MECHANISM, "PLAIN");
-        c.put(SaslConfigs.SASL_JAAS_CONFIG, "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"app\" password=\"app-secret\";");
+        c.put(SaslConfigs.SASL_MECHANISM, mechanism);
+        String module = mechanism.equals("PLAIN") ? "org.apache.kafka.common.security.plain.PlainLoginModule" : "org.apache.kafka.common.security.scram.ScramLoginModule";
+        c.put(SaslConfigs.SASL_JAAS_CONFIG, module + " required username=\"" + user + "\" password=\"" + password + "\";");
+        c.put(CommonClientConfigs.DEFAULT_API_TIMEOUT_MS_CONFIG, 20_000);
+        c.put(CommonClientConfigs.REQUEST_TIMEOUT_MS_CONFIG, 10_000);
         c.put(SslConfigs.SSL_TRUSTSTORE_TYPE_CONFIG, "PKCS12");
         c.put(SslConfigs.SSL_TRUSTSTORE_LOCATION_CONFIG, pki.truststore().toString());
         c.put(SslConfigs.SSL_TRUSTSTORE_PASSWORD_CONFIG, TestPki.PASSWORD);
@@ -75,13 +95,37 @@ class ClusterSecurityTest {
     }
 
     @Test
-    void brokersReplicateOverSaslSslAndAKilledLeaderLosesNothingAcknowledged() throws Exception {
+    void usersAndAclsReachEveryBrokerAndAKilledLeaderLosesNothingAcknowledgedOverSaslSsl() throws Exception {
         try (LocalCluster cluster = LocalCluster.start(root, 3, brokerArgs())) {
             String bootstrap = cluster.bootstrap();
-            try (Admin admin = KafkaClients.admin(bootstrap, app())) {
+            // Through broker 1 only: a SCRAM user, and ACLs that let "app" work with the topic "secure".
+            try (Admin admin = KafkaClients.admin(cluster.broker(1).kafkaBootstrap(), client("PLAIN", "broker", "broker-secret"))) {
                 await().atMost(Duration.ofSeconds(30)).until(() -> admin.describeCluster().nodes().get().size() == 3);
+                admin.alterUserScramCredentials(List.of(new UserScramCredentialUpsertion("carol",
+                        new ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 4096), "carol-secret"))).all().get(30, TimeUnit.SECONDS);
+                List<AclBinding> acls = new ArrayList<>();
+                for (AclOperation op : List.of(AclOperation.CREATE, AclOperation.WRITE, AclOperation.READ, AclOperation.DESCRIBE)) {
+                    acls.add(new AclBinding(new ResourcePattern(ResourceType.TOPIC, "secure", PatternType.LITERAL),
+                            new AccessControlEntry("User:app", "*", op, AclPermissionType.ALLOW)));
+                }
+                admin.createAcls(acls).all().get(30, TimeUnit.SECONDS);
+            }
+            // Every broker knows them: carol authenticates with SCRAM at each one, and each enforces app's ACLs.
+            for (int b = 1; b <= 3; b++) {
+                String one = cluster.broker(b).kafkaBootstrap();
+                await().atMost(Duration.ofSeconds(30)).ignoreExceptions().untilAsserted(() -> {
+                    try (Admin carol = KafkaClients.admin(one, client("SCRAM-SHA-512", "carol", "carol-secret"))) {
+                        assertThat(carol.describeCluster().nodes().get(10, TimeUnit.SECONDS)).hasSize(3);
+                    }
+                    try (Admin admin = KafkaClients.admin(one, client("PLAIN", "broker", "broker-secret"))) {
+                        assertThat(admin.describeAcls(AclBindingFilter.ANY).values().get(10, TimeUnit.SECONDS)).hasSize(4);
+                    }
+                });
+            }
+            try (Admin admin = KafkaClients.admin(bootstrap, app())) {
                 admin.createTopics(List.of(new NewTopic("secure", 1, (short) 3).configs(Map.of("min.insync.replicas", "2"))))
                         .all().get(30, TimeUnit.SECONDS);
+                assertThat(admin.listTopics().names().get(30, TimeUnit.SECONDS)).containsExactly("secure");
             }
             int leader = awaitIsr(bootstrap, 3).leader().id();
             Map<String, Object> producerConfig = new HashMap<>(app());

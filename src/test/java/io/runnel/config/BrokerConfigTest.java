@@ -69,7 +69,7 @@ class BrokerConfigTest {
         assertThatThrownBy(() -> BrokerConfig.of(Map.of("auto.create.topics.enable", "yes")))
                 .hasMessageContaining("'auto.create.topics.enable'").hasMessageContaining("true or false");
         assertThatThrownBy(() -> BrokerConfig.of(Map.of("listeners", "PLAINTEXT://localhost")))
-                .hasMessageContaining("'listeners'").hasMessageContaining("PLAINTEXT://host:port");
+                .hasMessageContaining("'listeners'").hasMessageContaining("NAME://host:port");
         assertThatThrownBy(() -> BrokerConfig.of(Map.of("log.dirs", "/a,/b")))
                 .hasMessageContaining("'log.dirs'").hasMessageContaining("one directory");
         assertThatThrownBy(() -> BrokerConfig.of(Map.of("log.message.timestamp.type", "Now")))
@@ -136,5 +136,36 @@ class BrokerConfigTest {
         // With every line commented out, the file changes nothing.
         BrokerConfig fromFile = BrokerConfig.load(NO_ARGS, Map.of(), Path.of("conf", "broker.properties"));
         assertThat(fromFile.values()).isEqualTo(BrokerConfig.defaults().values());
+    }
+
+    @Test
+    void listenersTakeKafkasProtocolsNamesAndPerListenerKeys() {
+        BrokerConfig c = BrokerConfig.of(Map.of("listeners", "CLIENT://127.0.0.1:9093,INTERNAL://127.0.0.1:9094",
+                "listener.security.protocol.map", "CLIENT:SASL_SSL,INTERNAL:SASL_PLAINTEXT", "inter.broker.listener.name", "INTERNAL",
+                "ssl.keystore.location", "/k.p12", "listener.name.client.ssl.client.auth", "required",
+                "listener.name.internal.plain.sasl.jaas.config", "org.apache.kafka.common.security.plain.PlainLoginModule required;"));
+        assertThat(c.protocolOf("CLIENT")).isEqualTo(org.apache.kafka.common.security.auth.SecurityProtocol.SASL_SSL);
+        assertThat(c.interBrokerListener()).isEqualTo("INTERNAL");
+        assertThat(c.forListener("CLIENT", SecurityKeys.SSL_CLIENT_AUTH)).isEqualTo("required");
+        assertThat(c.forListener("INTERNAL", SecurityKeys.SSL_CLIENT_AUTH)).isEqualTo("none");
+        assertThat(c.forMechanism("INTERNAL", "PLAIN", SecurityKeys.SASL_JAAS_CONFIG).value()).contains("PlainLoginModule");
+        assertThat(c.forMechanism("CLIENT", "PLAIN", SecurityKeys.SASL_JAAS_CONFIG)).isNull();
+        // Passwords print as [hidden].
+        assertThat(BrokerConfig.of(Map.of("ssl.keystore.password", "s3cret")).toString()).doesNotContain("s3cret");
+
+        assertThatThrownBy(() -> BrokerConfig.of(Map.of("listeners", "CLIENT://127.0.0.1:9093")))
+                .hasMessageContaining("Listener CLIENT has no security protocol");
+        assertThatThrownBy(() -> BrokerConfig.of(Map.of("listeners", "SSL://127.0.0.1:9093")))
+                .hasMessageContaining("Listener SSL is SSL but has no key store");
+        assertThatThrownBy(() -> BrokerConfig.of(Map.of("inter.broker.listener.name", "OTHER")))
+                .hasMessageContaining("inter.broker.listener.name is OTHER");
+        assertThatThrownBy(() -> BrokerConfig.of(Map.of("listener.name.other.ssl.client.auth", "required")))
+                .hasMessageContaining("names listener OTHER");
+        assertThatThrownBy(() -> BrokerConfig.of(Map.of("listener.name.plaintext.ssl.client.auth", "always")))
+                .hasMessageContaining("'listener.name.plaintext.ssl.client.auth'").hasMessageContaining("one of none, requested, required");
+        assertThatThrownBy(() -> BrokerConfig.of(Map.of("listener.name.plaintext.no.such.key", "x")))
+                .hasMessageContaining("Unknown configuration key 'listener.name.plaintext.no.such.key'");
+        assertThatThrownBy(() -> BrokerConfig.of(Map.of("authorizer.class.name", "com.example.MyAuthorizer")))
+                .hasMessageContaining("'authorizer.class.name'");
     }
 }

@@ -106,7 +106,9 @@ class ApiVersionsCoverageTest extends SharedBroker {
                     ApiKeys.OFFSET_DELETE, ApiKeys.CONSUMER_GROUP_HEARTBEAT, ApiKeys.CONSUMER_GROUP_DESCRIBE, ApiKeys.OFFSET_FOR_LEADER_EPOCH,
                     ApiKeys.ELECT_LEADERS, ApiKeys.ALTER_PARTITION_REASSIGNMENTS, ApiKeys.LIST_PARTITION_REASSIGNMENTS,
                     ApiKeys.WRITE_TXN_MARKERS, ApiKeys.DESCRIBE_PRODUCERS, ApiKeys.ADD_PARTITIONS_TO_TXN, ApiKeys.END_TXN,
-                    ApiKeys.ADD_OFFSETS_TO_TXN, ApiKeys.TXN_OFFSET_COMMIT, ApiKeys.DESCRIBE_TRANSACTIONS, ApiKeys.LIST_TRANSACTIONS);
+                    ApiKeys.ADD_OFFSETS_TO_TXN, ApiKeys.TXN_OFFSET_COMMIT, ApiKeys.DESCRIBE_TRANSACTIONS, ApiKeys.LIST_TRANSACTIONS,
+                    ApiKeys.SASL_HANDSHAKE, ApiKeys.SASL_AUTHENTICATE, ApiKeys.DESCRIBE_USER_SCRAM_CREDENTIALS,
+                    ApiKeys.ALTER_USER_SCRAM_CREDENTIALS, ApiKeys.CREATE_ACLS, ApiKeys.DESCRIBE_ACLS, ApiKeys.DELETE_ACLS);
             assertThat(adv.get(ApiKeys.PRODUCE).minVersion()).isEqualTo((short) 3); // KIP-896 baseline
             assertThat(adv.get(ApiKeys.FETCH).maxVersion()).isEqualTo(ApiKeys.FETCH.latestVersion(false));
             for (short v = 0; v <= ApiKeys.API_VERSIONS.latestVersion(); v++) {

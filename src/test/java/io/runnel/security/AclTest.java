@@ -306,4 +306,38 @@ class AclTest {
         }
         send("alice", "orders"); // and everyone may do everything
     }
+
+    @Test
+    void everyVersionOfTheSecurityApisWorks() throws Exception {
+        for (short authVersion = 0; authVersion <= 2; authVersion++) {
+            try (RawKafkaClient raw = new RawKafkaClient(bootstrap())) {
+                raw.send(new SaslHandshakeRequest(new SaslHandshakeRequestData().setMechanism("PLAIN"), (short) 1));
+                org.apache.kafka.common.requests.SaslAuthenticateResponse auth = raw.send(new SaslAuthenticateRequest(
+                        new SaslAuthenticateRequestData().setAuthBytes("\0admin\0admin-secret".getBytes()), authVersion));
+                assertThat(auth.data().errorCode()).as("SaslAuthenticate v%d", authVersion).isZero();
+                if (authVersion > 0) continue;
+                for (short v = 1; v <= 3; v++) {
+                    String topic = "acl-v" + v;
+                    AclBinding b = allow("bob", ResourceType.TOPIC, topic, AclOperation.READ);
+                    org.apache.kafka.common.requests.CreateAclsResponse created = raw.send(new org.apache.kafka.common.requests.CreateAclsRequest.Builder(
+                            new org.apache.kafka.common.message.CreateAclsRequestData().setCreations(List.of(
+                                    org.apache.kafka.common.requests.CreateAclsRequest.aclCreation(b)))).build(v));
+                    assertThat(created.results().get(0).errorCode()).as("CreateAcls v%d", v).isZero();
+                    AclBindingFilter filter = new AclBindingFilter(new ResourcePatternFilter(ResourceType.TOPIC, topic, PatternType.LITERAL),
+                            AccessControlEntryFilter.ANY);
+                    org.apache.kafka.common.requests.DescribeAclsResponse described = raw.send(
+                            new org.apache.kafka.common.requests.DescribeAclsRequest.Builder(filter).build(v));
+                    assertThat(org.apache.kafka.common.requests.DescribeAclsResponse.aclBindings(described.acls())).as("DescribeAcls v%d", v).containsExactly(b);
+                    org.apache.kafka.common.requests.DeleteAclsResponse deleted = raw.send(new org.apache.kafka.common.requests.DeleteAclsRequest.Builder(
+                            new org.apache.kafka.common.message.DeleteAclsRequestData().setFilters(List.of(
+                                    org.apache.kafka.common.requests.DeleteAclsRequest.deleteAclsFilter(filter)))).build(v));
+                    assertThat(deleted.filterResults().get(0).matchingAcls()).as("DeleteAcls v%d", v).hasSize(1);
+                }
+                org.apache.kafka.common.requests.DescribeUserScramCredentialsResponse users = raw.send(
+                        new org.apache.kafka.common.requests.DescribeUserScramCredentialsRequest.Builder(
+                                new org.apache.kafka.common.message.DescribeUserScramCredentialsRequestData().setUsers(null)).build((short) 0));
+                assertThat(users.data().errorCode()).isZero();
+            }
+        }
+    }
 }

@@ -82,7 +82,9 @@ public final class SaslHandlers {
             byte[] token = request.data().authBytes();
             int max = ctx.broker().config().forListener(session.listener(), SecurityKeys.SASL_SERVER_MAX_RECEIVE_SIZE);
             if (token.length > max) throw new CloseConnectionException("a SASL token of " + token.length + " bytes (at most " + max + ")");
-            String claimed = claimedUser(session.mechanism(), token);
+            String named = claimedUser(session.mechanism(), token);
+            if (named != null) session.claimedUser(named);
+            String claimed = session.claimedUser();
             // SCRAM's server steps are cheap, but PLAIN may hash the password against a SCRAM credential (PBKDF2): a worker.
             Promise<byte[]> evaluated = Promise.promise();
             Vertx.currentContext().executeBlocking(() -> server.evaluateResponse(token), false).onComplete(evaluated);
