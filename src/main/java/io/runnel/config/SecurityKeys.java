@@ -85,6 +85,21 @@ public final class SecurityKeys {
     public static final ConfigKey<Password> SASL_JAAS_CONFIG = passwordKey("sasl.jaas.config",
             "A JAAS configuration, usually given per listener and mechanism (listener.name.<l>.<mechanism>.sasl.jaas.config): PlainLoginModule's "
                     + "user_<name>=\"<password>\" entries are PLAIN's users, and username/password are what this broker sends to other brokers.");
+    public static final ConfigKey<String> SASL_OAUTHBEARER_JWKS_ENDPOINT_URL = stringKey("sasl.oauthbearer.jwks.endpoint.url", null,
+            "an https://, http:// or file:// URL", SecurityKeys::nonBlank,
+            "Where OAUTHBEARER finds the keys that sign valid tokens (a JWKS document; a URL is refreshed, a file re-read when it changes), KIP-768.");
+    public static final ConfigKey<List<String>> SASL_OAUTHBEARER_EXPECTED_AUDIENCE = listKey("sasl.oauthbearer.expected.audience", null,
+            "a comma-separated list of audiences", SecurityKeys::nonBlank, "A token must name one of these in its aud claim; unset: not checked.");
+    public static final ConfigKey<String> SASL_OAUTHBEARER_EXPECTED_ISSUER = stringKey("sasl.oauthbearer.expected.issuer", null, "an issuer",
+            SecurityKeys::nonBlank, "A token's iss claim must be this; unset: not checked.");
+    public static final ConfigKey<String> SASL_OAUTHBEARER_SUB_CLAIM_NAME = stringKey("sasl.oauthbearer.sub.claim.name", "sub", "a claim name",
+            SecurityKeys::nonBlank, "The claim whose value is the principal's name.");
+    public static final ConfigKey<String> SASL_OAUTHBEARER_SCOPE_CLAIM_NAME = stringKey("sasl.oauthbearer.scope.claim.name", "scope", "a claim name",
+            SecurityKeys::nonBlank, "The claim that holds the token's scopes.");
+    public static final ConfigKey<Integer> SASL_OAUTHBEARER_CLOCK_SKEW_SECONDS = intKey("sasl.oauthbearer.clock.skew.seconds", 30, 0,
+            Integer.MAX_VALUE, "How far the broker's clock and the token issuer's may disagree when exp, nbf and iat are checked, in seconds.");
+    public static final ConfigKey<Long> SASL_OAUTHBEARER_JWKS_ENDPOINT_REFRESH_MS = longKey("sasl.oauthbearer.jwks.endpoint.refresh.ms", 3_600_000L,
+            1, Long.MAX_VALUE, "How often a JWKS URL is fetched again, in ms.");
     public static final ConfigKey<Long> CONNECTIONS_MAX_REAUTH_MS = longKey("connections.max.reauth.ms", 0L, 0, Long.MAX_VALUE,
             "The longest a SASL session lasts before the client must authenticate again on its connection (KIP-368); 0 means forever.");
     public static final ConfigKey<Integer> SASL_SERVER_MAX_RECEIVE_SIZE = intKey("sasl.server.max.receive.size", 524_288, 1, Integer.MAX_VALUE,
@@ -120,12 +135,26 @@ public final class SecurityKeys {
             SSL_KEYSTORE_TYPE, SSL_KEYSTORE_LOCATION, SSL_KEYSTORE_PASSWORD, SSL_KEY_PASSWORD, SSL_KEYSTORE_KEY, SSL_KEYSTORE_CERTIFICATE_CHAIN,
             SSL_TRUSTSTORE_TYPE, SSL_TRUSTSTORE_LOCATION, SSL_TRUSTSTORE_PASSWORD, SSL_TRUSTSTORE_CERTIFICATES, SSL_CLIENT_AUTH,
             SSL_ENABLED_PROTOCOLS, SSL_CIPHER_SUITES, SSL_ENGINE, SSL_PRINCIPAL_MAPPING_RULES, SSL_ENDPOINT_IDENTIFICATION_ALGORITHM,
-            SSL_CERTIFICATE_RELOAD_INTERVAL_MS, SASL_ENABLED_MECHANISMS, SASL_MECHANISM_INTER_BROKER_PROTOCOL, CONNECTIONS_MAX_REAUTH_MS,
+            SSL_CERTIFICATE_RELOAD_INTERVAL_MS, SASL_ENABLED_MECHANISMS, SASL_MECHANISM_INTER_BROKER_PROTOCOL, SASL_OAUTHBEARER_JWKS_ENDPOINT_URL,
+            SASL_OAUTHBEARER_EXPECTED_AUDIENCE, SASL_OAUTHBEARER_EXPECTED_ISSUER, SASL_OAUTHBEARER_SUB_CLAIM_NAME, SASL_OAUTHBEARER_SCOPE_CLAIM_NAME,
+            SASL_OAUTHBEARER_CLOCK_SKEW_SECONDS, SASL_OAUTHBEARER_JWKS_ENDPOINT_REFRESH_MS, CONNECTIONS_MAX_REAUTH_MS,
             SASL_SERVER_MAX_RECEIVE_SIZE, CONNECTION_FAILED_AUTHENTICATION_DELAY_MS, AUTHORIZER_CLASS_NAME, SUPER_USERS,
             ALLOW_EVERYONE_IF_NO_ACL_FOUND);
 
-    /** Keys that only exist with a listener (and mechanism) prefix. */
-    static final List<ConfigKey<?>> PREFIX_ONLY_KEYS = List.of(SASL_JAAS_CONFIG);
+    /**
+     * Kafka's {@code listener.name.<l>.<mechanism>.sasl.server.callback.handler.class}: accepted so that an existing
+     * server.properties keeps working, when it names the handler Runnel uses anyway for that mechanism.
+     */
+    public static final Set<String> SERVER_CALLBACK_HANDLERS = Set.of(
+            "org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler",
+            "org.apache.kafka.common.security.oauthbearer.secured.OAuthBearerValidatorCallbackHandler",
+            "org.apache.kafka.common.security.plain.internals.PlainServerCallbackHandler",
+            "org.apache.kafka.common.security.scram.internals.ScramServerCallbackHandler");
+    public static final ConfigKey<String> SASL_SERVER_CALLBACK_HANDLER_CLASS = stringKey("sasl.server.callback.handler.class", null,
+            "Kafka's own handler for the mechanism (Runnel uses it whether named or not)", text -> {
+                if (!SERVER_CALLBACK_HANDLERS.contains(text)) throw new IllegalArgumentException();
+                return text;
+            }, "The server callback handler of a mechanism; only Kafka's own are accepted.");
 
     /** The mechanisms Runnel serves. */
     public static final Set<String> MECHANISMS = Set.of("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER");
@@ -147,6 +176,7 @@ public final class SecurityKeys {
         for (ConfigKey<?> k : KEYS) {
             if (k.name().equals(key) && (key.startsWith("ssl.") || key.startsWith("sasl.") || key.equals(CONNECTIONS_MAX_REAUTH_MS.name()))) return k;
         }
+        if (key.equals(SASL_SERVER_CALLBACK_HANDLER_CLASS.name())) return SASL_SERVER_CALLBACK_HANDLER_CLASS;
         return key.equals(SASL_JAAS_CONFIG.name()) ? SASL_JAAS_CONFIG : null;
     }
 

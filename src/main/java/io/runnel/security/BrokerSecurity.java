@@ -94,6 +94,11 @@ public final class BrokerSecurity {
         authorizer.acls().share(documents);
     }
 
+    /** Stops background work (JWKS refreshes). */
+    public void close() {
+        for (ListenerSecurity l : listeners.values()) if (l.sasl() != null) l.sasl().close();
+    }
+
     /** ACL authorization (allows everything unless {@code authorizer.class.name} is set). */
     public Authorizer authorizer() {
         return authorizer;

@@ -33,7 +33,7 @@ import org.apache.kafka.common.security.token.delegation.internals.DelegationTok
  * Kafka's extensions; {@link ScramServer} adds the one accommodation librdkafka before 2.6.1 needs). Built once per listener at start; {@link #newServer} makes one {@link SaslServer} per
  * authentication.
  *
- * <p>PLAIN checks the {@code user_<name>="<password>"} entries of the listener's PlainLoginModule JAAS configuration,
+ * <p>OAUTHBEARER validates signed JWTs against a JWKS ({@link TokenValidator}, KIP-768). PLAIN checks the {@code user_<name>="<password>"} entries of the listener's PlainLoginModule JAAS configuration,
  * as Kafka's {@link PlainServerCallbackHandler} does, and then (a Runnel addition) the user's SCRAM credential: the
  * password is salted and hashed with the stored salt and iterations and compared with the stored key, so that users
  * created with AlterUserScramCredentials can also log in with PLAIN (and HTTP Basic) without a password stored
@@ -44,7 +44,8 @@ public final class SaslMechanisms {
     private final List<String> enabled;
     private final ScramCredentials scram;
     private final List<AppConfigurationEntry> plainJaas;
-    private final DelegationTokenCache tokens = new DelegationTokenCache(ScramMechanism.mechanismNames());
+    private final DelegationTokenCache delegationTokens = new DelegationTokenCache(ScramMechanism.mechanismNames());
+    private TokenValidator tokens;
 
     private SaslMechanisms(String listener, List<String> enabled, ScramCredentials scram, List<AppConfigurationEntry> plainJaas) {
         this.listener = listener;
@@ -53,12 +54,22 @@ public final class SaslMechanisms {
         this.plainJaas = plainJaas;
     }
 
+    /** Builds a listener's mechanisms; with OAUTHBEARER, reads its JWKS (blocks). */
     public static SaslMechanisms of(BrokerConfig config, String listener, ScramCredentials scram) {
         List<String> enabled = config.forListener(listener, SecurityKeys.SASL_ENABLED_MECHANISMS);
-        if (enabled.contains("OAUTHBEARER")) {
-            throw new ConfigException("sasl.enabled.mechanisms of listener " + listener + " names OAUTHBEARER, which Runnel does not serve yet.");
-        }
-        return new SaslMechanisms(listener, List.copyOf(enabled), scram, jaasEntries(config, listener, "PLAIN"));
+        SaslMechanisms m = new SaslMechanisms(listener, List.copyOf(enabled), scram, jaasEntries(config, listener, "PLAIN"));
+        if (enabled.contains("OAUTHBEARER")) m.tokens = TokenValidator.of(config, listener);
+        return m;
+    }
+
+    /** The OAUTHBEARER token validator of this listener, or null when OAUTHBEARER is not enabled. */
+    public TokenValidator tokens() {
+        return tokens;
+    }
+
+    /** Stops the JWKS refresh of OAUTHBEARER, if any. */
+    public void close() {
+        if (tokens != null) tokens.close();
     }
 
     /** The JAAS entries of {@code listener.name.<listener>.<mechanism>.sasl.jaas.config}, or none. */
@@ -94,6 +105,7 @@ public final class SaslMechanisms {
 
     /** A server for one authentication with {@code mechanism}, which must be enabled. */
     public SaslServer newServer(String mechanism) throws SaslException {
+        if (mechanism.equals("OAUTHBEARER")) return tokens.newSaslServer();
         if (mechanism.equals("PLAIN")) {
             PlainServerCallbackHandler jaasUsers = new PlainServerCallbackHandler();
             jaasUsers.configure(Map.of(), "PLAIN", plainJaas);
@@ -101,7 +113,7 @@ public final class SaslMechanisms {
         }
         ScramMechanism m = ScramMechanism.forMechanismName(mechanism);
         if (m == null) throw new SaslException("Unsupported mechanism " + mechanism);
-        ScramServerCallbackHandler handler = new ScramServerCallbackHandler(scram.cache(m), tokens);
+        ScramServerCallbackHandler handler = new ScramServerCallbackHandler(scram.cache(m), delegationTokens);
         handler.configure(Map.of(), mechanism, List.of());
         try {
             return new ScramServer(new ScramSaslServer(m, Map.of(), handler), m, scram);

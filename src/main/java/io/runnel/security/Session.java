@@ -117,6 +117,15 @@ public final class Session {
      * client (0: no end) or fails when a re-authentication changed the principal.
      */
     public long complete(String name, long nowNanos) {
+        return complete(name, nowNanos, null, 0);
+    }
+
+    /**
+     * As {@link #complete(String, long)} for a credential that expires at {@code credentialExpiryMs} (epoch ms, null
+     * when it does not): with {@code connections.max.reauth.ms} set, the session ends no later than the credential, as
+     * in Kafka.
+     */
+    public long complete(String name, long nowNanos, Long credentialExpiryMs, long nowMs) {
         KafkaPrincipal p = new KafkaPrincipal(KafkaPrincipal.USER_TYPE, name);
         if (reauthenticating && !p.equals(principal)) {
             throw new IllegalStateException("re-authentication as " + name + " on a connection of " + principal.getName());
@@ -129,8 +138,9 @@ public final class Session {
             expiresAtNanos = Long.MAX_VALUE;
             return 0;
         }
-        expiresAtNanos = nowNanos + maxReauthMs * 1_000_000L;
-        return maxReauthMs;
+        long lifetimeMs = credentialExpiryMs == null ? maxReauthMs : Math.max(0, Math.min(maxReauthMs, credentialExpiryMs - nowMs));
+        expiresAtNanos = nowNanos + lifetimeMs * 1_000_000L;
+        return lifetimeMs;
     }
 
     /** Marks the connection to be closed once the response to the current request is written. */

@@ -316,6 +316,7 @@ public final class Broker {
                 .eventually(() -> replicas.closeAll(topics)).toCompletionStage().whenCompleteAsync((v, partitionsError) ->
                 vertx.close().toCompletionStage().whenComplete((v2, closeError) -> {
                     if (cluster != null) cluster.shutdownHazelcast();
+                    security.close();
                     try {
                         lock.close();
                     } catch (IOException e) {

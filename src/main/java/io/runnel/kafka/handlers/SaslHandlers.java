@@ -18,6 +18,7 @@ import org.apache.kafka.common.message.SaslAuthenticateResponseData;
 import org.apache.kafka.common.message.SaslHandshakeResponseData;
 import org.apache.kafka.common.protocol.ApiKeys;
 import org.apache.kafka.common.protocol.Errors;
+import org.apache.kafka.common.security.authenticator.SaslInternalConfigs;
 import org.apache.kafka.common.requests.AbstractResponse;
 import org.apache.kafka.common.requests.SaslAuthenticateRequest;
 import org.apache.kafka.common.requests.SaslAuthenticateResponse;
@@ -101,7 +102,10 @@ public final class SaslHandlers {
                 out.setAuthBytes(ar.result() == null ? new byte[0] : ar.result());
                 if (server.isComplete()) {
                     try {
-                        out.setSessionLifetimeMs(session.complete(server.getAuthorizationID(), System.nanoTime()));
+                        // OAUTHBEARER: the session also ends when the token expires (Kafka's KIP-368 rule).
+                        Object expiry = server.getNegotiatedProperty(SaslInternalConfigs.CREDENTIAL_LIFETIME_MS_SASL_NEGOTIATED_PROPERTY_KEY);
+                        out.setSessionLifetimeMs(session.complete(server.getAuthorizationID(), System.nanoTime(),
+                                expiry instanceof Long ms ? ms : null, System.currentTimeMillis()));
                         ctx.security().authenticationSucceeded("kafka", session.mechanism());
                     } catch (IllegalStateException e) {
                         session.closeAfterResponse();
