@@ -95,8 +95,13 @@
     this.onclose = null;
   }
 
-  /** Opens a connection; resolves once the server said hello. */
-  Runnel.connect = function (url) {
+  /**
+   * Opens a connection; resolves once the server said hello (and, with credentials, once they were accepted).
+   * Credentials, when the broker requires them: `{token: '<JWT>'}` or `{username, password}` (a SCRAM user); a page
+   * of the console after its login needs none (the login cookie goes with the socket). Never put them in the URL.
+   */
+  Runnel.connect = function (url, credentials) {
+    if (url && typeof url === 'object') { credentials = url; url = null; }
     return new Promise(function (resolve, reject) {
       var ws = new WebSocket(url || defaultUrl());
       var client = new Runnel(ws);
@@ -106,7 +111,10 @@
         if (!hello && frame.type === 'hello') {
           hello = true;
           client.credit = frame.credit;
-          resolve(client);
+          if (!credentials) { resolve(client); return; }
+          var auth = credentials.token ? { op: 'auth', token: credentials.token }
+            : { op: 'auth', username: credentials.username, password: credentials.password };
+          client._request(auth).then(function () { resolve(client); }, reject);
           return;
         }
         client._frame(frame);

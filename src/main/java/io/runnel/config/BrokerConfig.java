@@ -199,7 +199,7 @@ public final class BrokerConfig {
     public static final String ENV_JVM_OPTS = "RUNNEL_OPTS";
 
     private final Map<String, Object> values;
-    /** Keys with a {@code listener.name.} prefix, by their full (lower-case) name. */
+    /** Keys with a {@code listener.name.} or {@code http.} prefix, by their full (lower-case) name. */
     private final Map<String, Object> listenerValues;
     private final Map<String, String> origins;
 
@@ -389,6 +389,7 @@ public final class BrokerConfig {
             throw new ConfigException("inter.broker.listener.name is " + interBroker + ", which is not one of the listeners " + names + ".");
         }
         for (String key : listenerValues.keySet()) {
+            if (!key.startsWith("listener.name.")) continue;
             String listener = key.substring("listener.name.".length(), key.indexOf('.', "listener.name.".length())).toUpperCase(Locale.ROOT);
             if (!names.contains(listener)) {
                 throw new ConfigException("Configuration key '" + key + "' names listener " + listener + ", which is not one of the listeners " + names + ".");
@@ -423,6 +424,17 @@ public final class BrokerConfig {
         @SuppressWarnings("unchecked")
         T v = (T) listenerValues.get("listener.name." + listenerName.toLowerCase(Locale.ROOT) + "." + key.name());
         return v != null ? v : get(key);
+    }
+
+    /**
+     * The value of an {@code ssl.*} key for the HTTP endpoint: {@code http.<key>} when set, else the key's default (the
+     * Kafka listeners' values do not carry over: HTTPS is configured on its own).
+     */
+    public <T> T forHttp(ConfigKey<T> key) {
+        @SuppressWarnings("unchecked")
+        T v = (T) listenerValues.get("http." + key.name());
+        if (v != null) return v;
+        return key.defaultValue() == null ? null : key.parse(key.defaultValue(), "default");
     }
 
     /** The value of a SASL key for one mechanism of one listener: the mechanism's prefix, else the listener's, else the broker's. */

@@ -314,4 +314,7 @@ public final class Limits {
 
     /** Compare-and-set attempts of one change to a shared security document before it fails (each lost race is another broker's change). */
     public static final int SHARED_DOCUMENT_UPDATE_ATTEMPTS = 100;
+
+    /** Console login sessions one broker holds (in memory; each a 32-byte id and a principal). */
+    public static final int HTTP_SESSIONS_MAX = 10_000;
 }

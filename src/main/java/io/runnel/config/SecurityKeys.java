@@ -19,7 +19,8 @@ import org.apache.kafka.common.security.auth.SecurityProtocol;
  * SASL ({@code sasl.*}). Every {@code ssl.*} and {@code sasl.*} key (and {@code connections.max.reauth.ms}) may also be
  * given for one listener with Kafka's prefix {@code listener.name.<listener>.} (listener name in lower case), and the
  * SASL keys for one mechanism of one listener with {@code listener.name.<listener>.<mechanism>.}, as in Kafka's
- * {@code listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config}; {@link BrokerConfig#forListener} resolves them.
+ * {@code listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config}; {@link BrokerConfig#forListener} resolves them. The
+ * HTTP endpoint's TLS takes the {@code ssl.*} keys with an {@code http.} prefix ({@link BrokerConfig#forHttp}).
  *
  * <p>Passwords and JAAS texts are {@link Password} values: they print as {@code [hidden]} in logs and DescribeConfigs
  * reports them as sensitive, with no value.
@@ -130,6 +131,15 @@ public final class SecurityKeys {
     public static final ConfigKey<Boolean> ALLOW_EVERYONE_IF_NO_ACL_FOUND = ConfigKey.boolKey("allow.everyone.if.no.acl.found", false,
             "Whether a resource that no ACL names is open to everyone (true) or to super users only (false, Kafka's default).");
 
+    // ---- HTTP endpoint ----
+    public static final ConfigKey<String> HTTP_AUTHENTICATION = enumKey("http.authentication", "none", Set.of("none", "required"),
+            "Whether REST and WebSocket calls need a principal (HTTP Basic against the SCRAM users, a bearer JWT checked as OAUTHBEARER's, "
+                    + "or the console's login cookie); /health and /ready stay open. The ACLs apply either way (to ANONYMOUS without it).");
+    public static final ConfigKey<Boolean> HTTP_METRICS_AUTHENTICATION = ConfigKey.boolKey("http.metrics.authentication", false,
+            "Whether /metrics also needs a principal (with http.authentication=required).");
+    public static final ConfigKey<Long> HTTP_SESSION_TIMEOUT_MS = longKey("http.session.timeout.ms", 28_800_000L, 1_000, Long.MAX_VALUE,
+            "How long the console's login cookie stays valid, in ms.");
+
     /** The security keys, in the order of {@code conf/broker.properties}. */
     public static final List<ConfigKey<?>> KEYS = List.of(LISTENER_SECURITY_PROTOCOL_MAP, INTER_BROKER_LISTENER_NAME,
             SSL_KEYSTORE_TYPE, SSL_KEYSTORE_LOCATION, SSL_KEYSTORE_PASSWORD, SSL_KEY_PASSWORD, SSL_KEYSTORE_KEY, SSL_KEYSTORE_CERTIFICATE_CHAIN,
@@ -139,7 +149,7 @@ public final class SecurityKeys {
             SASL_OAUTHBEARER_EXPECTED_AUDIENCE, SASL_OAUTHBEARER_EXPECTED_ISSUER, SASL_OAUTHBEARER_SUB_CLAIM_NAME, SASL_OAUTHBEARER_SCOPE_CLAIM_NAME,
             SASL_OAUTHBEARER_CLOCK_SKEW_SECONDS, SASL_OAUTHBEARER_JWKS_ENDPOINT_REFRESH_MS, CONNECTIONS_MAX_REAUTH_MS,
             SASL_SERVER_MAX_RECEIVE_SIZE, CONNECTION_FAILED_AUTHENTICATION_DELAY_MS, AUTHORIZER_CLASS_NAME, SUPER_USERS,
-            ALLOW_EVERYONE_IF_NO_ACL_FOUND);
+            ALLOW_EVERYONE_IF_NO_ACL_FOUND, HTTP_AUTHENTICATION, HTTP_METRICS_AUTHENTICATION, HTTP_SESSION_TIMEOUT_MS);
 
     /**
      * Kafka's {@code listener.name.<l>.<mechanism>.sasl.server.callback.handler.class}: accepted so that an existing
@@ -164,6 +174,12 @@ public final class SecurityKeys {
      * is not one.
      */
     static ConfigKey<?> prefixedBase(String name) {
+        if (name.startsWith("http.ssl.")) {
+            // The HTTP endpoint's TLS: the ssl.* keys under an http. prefix (HTTPS when http.ssl.keystore.location is set).
+            String key = name.substring("http.".length());
+            for (ConfigKey<?> k : KEYS) if (k.name().equals(key)) return k;
+            return null;
+        }
         if (!name.startsWith("listener.name.")) return null;
         String rest = name.substring("listener.name.".length());
         int dot = rest.indexOf('.');

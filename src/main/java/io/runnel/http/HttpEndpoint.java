@@ -15,6 +15,9 @@ import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.handler.StaticHandler;
+import io.runnel.config.SecurityKeys;
+import io.runnel.security.TlsSettings;
+import io.vertx.core.net.ServerSSLOptions;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -78,23 +81,39 @@ public final class HttpEndpoint {
                 ctx.response().setStatusCode(ok ? 200 : 503);
                 ctx.json(new JsonObject().put("status", ok ? "READY" : "STARTING"));
             });
+            HttpAuth auth = new HttpAuth(services);
+            if (services.config().get(SecurityKeys.HTTP_METRICS_AUTHENTICATION)) router.get("/metrics").handler(ctx -> auth.handle(ctx, false));
             router.get("/metrics").handler(ctx -> refreshGauges(services).onComplete(ar -> ctx.response()
                     .putHeader("content-type", "text/plain; version=0.0.4; charset=utf-8").end(services.metrics().scrape())));
             OriginPolicy origins = new OriginPolicy(services.config().corsAllowedOrigins());
             router.get("/ws").handler(origins::guardWebSocket);
+            router.get("/ws").handler(ctx -> {
+                // Checking credentials may take a worker's time: hold the request unread, or Vert.x ends it and the
+                // upgrade fails. The first frame may authenticate instead of the upgrade's credentials.
+                ctx.request().pause();
+                auth.handle(ctx, true);
+            });
             router.get("/ws").handler(ctx -> ctx.request().toWebSocket()
-                    .onSuccess(ws -> new WsSession(ws, services).start())
+                    .onSuccess(ws -> new WsSession(ws, services, auth, HttpAuth.principal(ctx), HttpAuth.host(ctx)).start())
                     .onFailure(e -> {
                         if (!ctx.response().ended()) ctx.response().setStatusCode(400).end("A WebSocket upgrade is expected at /ws: " + e.getMessage());
                     }));
             router.route("/api/*").handler(origins::cors);
-            RestApi.mount(router, services);
+            RestApi.mount(router, services, auth);
             router.route("/*").handler(StaticHandler.create("webroot").setIndexPage("index.html").setCachingEnabled(false));
             // A connection that sends nothing for the read-idle timeout is closed: WebSocket clients answer the
             // server's pings (browsers do it by themselves), so only dead peers time out and leave their groups.
             HttpServerOptions options = new HttpServerOptions().setHost(host).setPort(port)
                     .setMaxWebSocketFrameSize(Limits.HTTP_MAX_BODY_BYTES).setMaxWebSocketMessageSize(Limits.HTTP_MAX_BODY_BYTES)
                     .setReadIdleTimeout(Limits.HTTP_READ_IDLE_TIMEOUT_S);
+            TlsSettings tls = services.security().httpTls();
+            if (tls != null) { // HTTPS (and WSS) with the http.ssl.* keys
+                ServerSSLOptions ssl = tls.serverOptions();
+                options.setSsl(true).setSslEngineOptions(tls.engineOptions()).setClientAuth(ssl.getClientAuth())
+                        .setKeyCertOptions(ssl.getKeyCertOptions()).setTrustOptions(ssl.getTrustOptions())
+                        .setEnabledSecureTransportProtocols(ssl.getEnabledSecureTransportProtocols());
+                ssl.getEnabledCipherSuites().forEach(options::addEnabledCipherSuite);
+            }
             server = vertx.createHttpServer(options).requestHandler(router).exceptionHandler(e -> LOG.debug("HTTP connection failed", e));
             return server.listen();
         }

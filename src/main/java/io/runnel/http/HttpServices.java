@@ -7,6 +7,7 @@ import io.runnel.group.GroupCoordinator;
 import io.runnel.metrics.BrokerMetrics;
 import io.runnel.partition.TopicAdmin;
 import io.runnel.partition.TopicRegistry;
+import io.runnel.security.BrokerSecurity;
 import io.runnel.transaction.TransactionCoordinator;
 import io.runnel.transaction.TxnVerifier;
 import io.vertx.core.Vertx;
@@ -24,11 +25,11 @@ import org.apache.kafka.common.utils.Time;
 public record HttpServices(Vertx vertx, int nodeId, String clusterId, BrokerConfig config, DynamicBrokerConfig dynamicConfig, TopicRegistry topics,
                            TopicAdmin topicAdmin, GroupCoordinator groups, BrokerMetrics metrics, Time time, Supplier<Map<String, String>> kafkaListeners,
                            BooleanSupplier ready, ClusterView cluster, TransactionCoordinator transactions, TxnVerifier txnVerifier,
-                           Publisher publisher) {
+                           BrokerSecurity security, Publisher publisher) {
     public HttpServices(Vertx vertx, int nodeId, String clusterId, BrokerConfig config, DynamicBrokerConfig dynamicConfig, TopicRegistry topics,
                         TopicAdmin topicAdmin, GroupCoordinator groups, BrokerMetrics metrics, Time time, Supplier<Map<String, String>> kafkaListeners,
-                        BooleanSupplier ready, ClusterView cluster, TransactionCoordinator transactions, TxnVerifier txnVerifier) {
+                        BooleanSupplier ready, ClusterView cluster, TransactionCoordinator transactions, TxnVerifier txnVerifier, BrokerSecurity security) {
         this(vertx, nodeId, clusterId, config, dynamicConfig, topics, topicAdmin, groups, metrics, time, kafkaListeners, ready, cluster,
-                transactions, txnVerifier, new Publisher(topics, time, metrics));
+                transactions, txnVerifier, security, new Publisher(topics, time, metrics));
     }
 }

@@ -1,5 +1,7 @@
 package io.runnel.http;
 
+import org.apache.kafka.common.acl.AclOperation;
+import org.apache.kafka.common.resource.ResourceType;
 import io.runnel.config.Limits;
 import io.runnel.config.TopicConfig;
 import io.runnel.group.CommittedOffset;
@@ -43,9 +45,13 @@ final class RestApi {
         this.s = s;
     }
 
-    static void mount(Router router, HttpServices services) {
+    static void mount(Router router, HttpServices services, HttpAuth auth) {
         RestApi api = new RestApi(services);
         router.route("/api/*").handler(BodyHandler.create(false).setBodyLimit(Limits.HTTP_MAX_BODY_BYTES));
+        router.post("/api/login").handler(auth::login);
+        router.post("/api/logout").handler(auth::logout);
+        router.route("/api/*").handler(ctx -> auth.handle(ctx, false));
+        router.get("/api/whoami").handler(auth::whoami);
         router.get("/api/cluster").handler(api::cluster);
         router.get("/api/brokers").handler(ctx -> ctx.json(api.brokers()));
         router.get("/api/stats").handler(api::stats);
@@ -67,6 +73,11 @@ final class RestApi {
             }
             send(ctx, ApiError.of(e));
         });
+    }
+
+    /** 403 with Kafka's error name unless the caller may do {@code op} on the resource. */
+    private void authorize(RoutingContext ctx, AclOperation op, ResourceType type, String name) {
+        HttpAuth.authorize(s, HttpAuth.principal(ctx), HttpAuth.host(ctx), op, type, name);
     }
 
     private static void send(RoutingContext ctx, ApiError e) {
@@ -140,6 +151,9 @@ final class RestApi {
 
     private void listTopics(RoutingContext ctx) {
         List<LocalTopic> topics = new ArrayList<>(s.topics().topics());
+        // As Kafka's Metadata: only the topics the caller may describe.
+        topics.removeIf(t -> !s.security().authorizer().authorize(HttpAuth.principal(ctx), HttpAuth.host(ctx), AclOperation.DESCRIBE,
+                ResourceType.TOPIC, t.name(), true));
         topics.sort(Comparator.comparing(LocalTopic::name));
         List<Future<JsonObject>> all = new ArrayList<>();
         for (LocalTopic t : topics) {
@@ -163,6 +177,11 @@ final class RestApi {
     private void createTopic(RoutingContext ctx) {
         JsonObject b = body(ctx);
         if (!(b.getValue("name") instanceof String name)) throw ApiError.badRequest("\"name\" (a string) is required");
+        // Kafka's check for CreateTopics: CREATE on the cluster, or on the topic.
+        if (!s.security().authorizer().authorize(HttpAuth.principal(ctx), HttpAuth.host(ctx), AclOperation.CREATE, ResourceType.CLUSTER,
+                io.runnel.security.Authorizer.CLUSTER, true)) {
+            authorize(ctx, AclOperation.CREATE, ResourceType.TOPIC, name);
+        }
         int partitions = integer(b, "partitions", -1);
         int rf = integer(b, "replicationFactor", -1);
         if (!s.cluster().clustered() && rf != -1 && rf != 1) {
@@ -193,6 +212,7 @@ final class RestApi {
     }
 
     private void describeTopic(RoutingContext ctx) {
+        authorize(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, ctx.pathParam("topic"));
         reply(ctx, describe(topic(ctx)), 200);
     }
 
@@ -219,6 +239,7 @@ final class RestApi {
 
     private void deleteTopic(RoutingContext ctx) {
         String name = ctx.pathParam("topic");
+        authorize(ctx, AclOperation.DELETE, ResourceType.TOPIC, name);
         if (InternalTopics.isInternal(name)) throw ApiError.badRequest("The internal topic " + name + " cannot be deleted");
         reply(ctx, s.topicAdmin().deleteTopic(name), 204);
     }
@@ -226,6 +247,7 @@ final class RestApi {
     // ---- records ----
 
     private void produce(RoutingContext ctx) {
+        authorize(ctx, AclOperation.WRITE, ResourceType.TOPIC, ctx.pathParam("topic"));
         String topic = topic(ctx).name();
         JsonObject b = body(ctx);
         var records = RecordJson.parse(b.getValue("records"), RecordJson.encoding(b.getValue("encoding"), "encoding", false));
@@ -234,6 +256,7 @@ final class RestApi {
     }
 
     private void consume(RoutingContext ctx) {
+        authorize(ctx, AclOperation.READ, ResourceType.TOPIC, ctx.pathParam("topic"));
         LocalTopic t = topic(ctx);
         int p;
         try {
@@ -306,6 +329,10 @@ final class RestApi {
         reply(ctx, s.groups().listGroups().map(groups -> {
             JsonArray out = new JsonArray();
             for (GroupOverview g : groups) {
+                if (!s.security().authorizer().authorize(HttpAuth.principal(ctx), HttpAuth.host(ctx), AclOperation.DESCRIBE, ResourceType.GROUP,
+                        g.groupId(), true)) {
+                    continue; // as Kafka's ListGroups: only the groups the caller may describe
+                }
                 out.add(new JsonObject().put("groupId", g.groupId()).put("type", g.type()).put("state", g.state()).put("protocolType", g.protocolType()));
             }
             return out;
@@ -314,6 +341,7 @@ final class RestApi {
 
     private void describeGroup(RoutingContext ctx) {
         String group = ctx.pathParam("group");
+        authorize(ctx, AclOperation.DESCRIBE, ResourceType.GROUP, group);
         Future<GroupDescription> classic = s.groups().describeGroup(group);
         Future<ConsumerGroupDescribeResponseData.DescribedGroup> modern = s.groups().consumerGroupDescribe(group);
         Future<Map<TopicPartition, CommittedOffset>> offsets = s.groups().fetchOffsets(group);

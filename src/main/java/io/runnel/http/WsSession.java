@@ -1,7 +1,11 @@
 package io.runnel.http;
 
+import org.apache.kafka.common.acl.AclOperation;
+import org.apache.kafka.common.resource.ResourceType;
+import org.apache.kafka.common.security.auth.KafkaPrincipal;
 import io.runnel.config.Limits;
 import io.runnel.http.RecordJson.Outgoing;
+import io.vertx.core.Future;
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.ServerWebSocket;
@@ -37,10 +41,58 @@ final class WsSession {
     private boolean closed;
     private long pingTimer = -1;
 
-    WsSession(ServerWebSocket ws, HttpServices services) {
+    private final HttpAuth auth;
+    private final String host;
+    /** Who this socket acts for: from the upgrade's credentials, or its {@code auth} frame. */
+    private KafkaPrincipal principal;
+    private boolean authenticating;
+
+    WsSession(ServerWebSocket ws, HttpServices services, HttpAuth auth, KafkaPrincipal principal, String host) {
         this.ws = ws;
         this.services = services;
         this.transactions = new WsTransactions(services);
+        this.auth = auth;
+        this.principal = principal;
+        this.host = host;
+    }
+
+    /** Whether frames other than {@code auth} may be served: authenticated, or authentication is not required. */
+    private boolean admitted() {
+        return !auth.required() || !principal.equals(KafkaPrincipal.ANONYMOUS);
+    }
+
+    /**
+     * {@code {"op":"auth","token":"<JWT>"}} or {@code {"op":"auth","username":...,"password":...}}: the socket acts for
+     * that principal from now on. A failure is answered UNAUTHENTICATED and closes the socket, as a failed Kafka SASL
+     * exchange closes its connection.
+     */
+    private void authenticate(JsonObject frame, Object id) {
+        if (authenticating) throw ApiError.badRequest("An authentication is already in progress on this socket");
+        Future<KafkaPrincipal> checked;
+        if (frame.getValue("token") instanceof String token) {
+            checked = auth.bearer(token, host);
+        } else if (frame.getValue("username") instanceof String user && frame.getValue("password") instanceof String pw) {
+            checked = auth.password(user, pw.toCharArray(), host, "WEBSOCKET");
+        } else {
+            throw ApiError.badRequest("\"auth\" takes {\"token\": <JWT>} or {\"username\", \"password\"}");
+        }
+        authenticating = true;
+        checked.onComplete(ar -> {
+            authenticating = false;
+            if (closed) return;
+            if (ar.failed()) {
+                error(id, "UNAUTHENTICATED", ar.cause().getMessage());
+                ws.close((short) 1008, "authentication failed");
+                return;
+            }
+            principal = ar.result();
+            send(new JsonObject().put("type", "authenticated").put("id", id).put("principal", principal.toString()));
+        });
+    }
+
+    /** Throws 403 with Kafka's error name unless this socket's principal may do {@code op} on the resource. */
+    void authorize(AclOperation op, ResourceType type, String name) {
+        HttpAuth.authorize(services, principal, host, op, type, name);
     }
 
     void start() {
@@ -52,7 +104,7 @@ final class WsSession {
         pingTimer = services.vertx().setPeriodic(Limits.WS_PING_INTERVAL_MS, id -> {
             if (!closed) ws.writePing(Buffer.buffer());
         });
-        send(new JsonObject().put("type", "hello").put("protocol", 1).put("credit", produceCredit()));
+        send(new JsonObject().put("type", "hello").put("protocol", 1).put("credit", produceCredit()).put("authenticate", !admitted()));
     }
 
     private JsonObject produceCredit() {
@@ -73,6 +125,12 @@ final class WsSession {
         try {
             Object op = frame.getValue("op");
             if (!(op instanceof String name)) throw ApiError.badRequest("The frame has no \"op\" (produce, subscribe, credit, commit, unsubscribe)");
+            if (name.equals("auth")) {
+                authenticate(frame, id);
+                return;
+            }
+            if (!admitted()) throw new ApiError(401, "UNAUTHENTICATED", "Authenticate first: {\"op\": \"auth\", \"token\": ...} or "
+                    + "{\"op\": \"auth\", \"username\": ..., \"password\": ...}");
             switch (name) {
                 case "produce" -> produce(frame, id, text.length());
                 case "subscribe" -> subscribe(frame, id);
@@ -107,6 +165,9 @@ final class WsSession {
         Object txnId = frame.getValue("transactionalId");
         if (txnId != null && !(txnId instanceof String)) throw ApiError.badRequest("\"transactionalId\" must be a string");
         if (txnId != null && !acksAll) throw ApiError.badRequest("A transaction is written with acks=all (as Kafka's transactional producer)");
+        // Kafka's checks for Produce: WRITE on the topic, and on the transactional id of a transaction.
+        authorize(AclOperation.WRITE, ResourceType.TOPIC, topic);
+        if (txnId != null) authorize(AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, (String) txnId);
         long bytes = frameChars;
         if (produceRecordsInFlight + records.size() > Limits.WS_PRODUCE_CREDIT_RECORDS
                 || produceBytesInFlight + bytes > Limits.WS_PRODUCE_CREDIT_BYTES) {
@@ -141,6 +202,9 @@ final class WsSession {
         if (subscriptions.size() >= Limits.WS_SUBSCRIPTIONS_MAX) {
             throw new ApiError(429, "TOO_MANY_SUBSCRIPTIONS", "At most " + Limits.WS_SUBSCRIPTIONS_MAX + " subscriptions per socket");
         }
+        // Kafka's checks for a consumer: READ on the topic, and READ on the group of a group subscription.
+        if (frame.getValue("topic") instanceof String topic) authorize(AclOperation.READ, ResourceType.TOPIC, topic);
+        if (frame.getValue("group") instanceof String group) authorize(AclOperation.READ, ResourceType.GROUP, group);
         String sid = "s" + (++subscriptionSeq);
         WsSubscription s = WsSubscription.create(this, sid, frame, id);
         subscriptions.put(sid, s);

@@ -40,6 +40,8 @@ public final class BrokerSecurity {
     private final BrokerMetrics metrics;
     private final RateLimitedLog failures = new RateLimitedLog(Limits.AUTH_FAILURE_LOG_LINES_PER_MINUTE);
     private Authorizer authorizer;
+    private TlsSettings httpTls;
+    private TokenValidator httpTokens;
 
     private BrokerSecurity(ScramCredentials scram, BrokerMetrics metrics) {
         this.scram = scram;
@@ -50,6 +52,9 @@ public final class BrokerSecurity {
     public static BrokerSecurity load(BrokerConfig config, Path logDir, BrokerMetrics metrics) {
         BrokerSecurity s = new BrokerSecurity(ScramCredentials.load(logDir == null ? null : logDir.resolve(DIR)), metrics);
         s.config = config;
+        s.httpTls = TlsSettings.loadHttp(config);
+        if (s.httpTls != null) s.httpTls.logEngine(config.forHttp(SecurityKeys.SSL_ENGINE));
+        if (config.get(SecurityKeys.SASL_OAUTHBEARER_JWKS_ENDPOINT_URL) != null) s.httpTokens = TokenValidator.of(config, "HTTP");
         s.authorizer = new Authorizer(config, AclStore.load(logDir == null ? null : logDir.resolve(DIR)), metrics);
         for (Listener l : config.listeners()) s.listeners.put(l.name(), s.build(config, l.name()));
         // In a cluster, fail start-up when the inter-broker listener lacks the credentials it needs (a single broker
@@ -97,6 +102,30 @@ public final class BrokerSecurity {
     /** Stops background work (JWKS refreshes). */
     public void close() {
         for (ListenerSecurity l : listeners.values()) if (l.sasl() != null) l.sasl().close();
+        if (httpTokens != null) httpTokens.close();
+    }
+
+    /** The HTTP endpoint's TLS settings ({@code http.ssl.*}), or null for plain HTTP. */
+    public TlsSettings httpTls() {
+        return httpTls;
+    }
+
+    /** The check of bearer tokens on the HTTP endpoint (the broker's {@code sasl.oauthbearer.*} keys), or null without a JWKS. */
+    public TokenValidator httpTokens() {
+        return httpTokens;
+    }
+
+    /** Whether REST and WebSocket calls need a principal ({@code http.authentication=required}). */
+    public boolean httpAuthenticationRequired() {
+        return config.get(SecurityKeys.HTTP_AUTHENTICATION).equals("required");
+    }
+
+    /**
+     * The principal of a user name and password checked against the SCRAM credentials (HTTP Basic, the console's
+     * login), or null when they do not match. Costs a PBKDF2: call it on a worker.
+     */
+    public KafkaPrincipal checkPassword(String user, char[] password) {
+        return SaslMechanisms.checkPassword(scram, user, password) ? new KafkaPrincipal(KafkaPrincipal.USER_TYPE, user) : null;
     }
 
     /** ACL authorization (allows everything unless {@code authorizer.class.name} is set). */

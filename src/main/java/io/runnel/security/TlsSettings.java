@@ -1,6 +1,7 @@
 package io.runnel.security;
 
 import io.runnel.config.BrokerConfig;
+import io.runnel.config.ConfigKey;
 import io.runnel.config.ConfigException;
 import io.runnel.config.SecurityKeys;
 import io.vertx.core.http.ClientAuth;
@@ -62,19 +63,44 @@ public final class TlsSettings {
      * with the reason when a store cannot be read or does not hold what it must.
      */
     public static TlsSettings load(BrokerConfig config, String listener) {
+        return load(listener, new Lookup() {
+            @Override
+            public <T> T get(ConfigKey<T> key) {
+                return config.get(key);
+            }
+        });
+    }
+
+    /** The HTTP endpoint's settings ({@code http.ssl.*}), or null when {@code http.ssl.keystore.location} is not set. */
+    public static TlsSettings loadHttp(BrokerConfig config) {
+        if (config.forHttp(SecurityKeys.SSL_KEYSTORE_LOCATION) == null && config.forHttp(SecurityKeys.SSL_KEYSTORE_KEY) == null) return null;
+        return load("HTTP", new Lookup() {
+            @Override
+            public <T> T get(ConfigKey<T> key) {
+                return config.forHttp(key);
+            }
+        });
+    }
+
+    /** Where a setting comes from: a listener's keys, or the HTTP endpoint's. */
+    private interface Lookup {
+        <T> T get(ConfigKey<T> key);
+    }
+
+    private static TlsSettings load(String listener, Lookup config) {
         Map<String, Object> props = new HashMap<>();
-        putIfSet(props, config, listener, SecurityKeys.SSL_KEYSTORE_TYPE);
-        putIfSet(props, config, listener, SecurityKeys.SSL_KEYSTORE_LOCATION);
-        putIfSet(props, config, listener, SecurityKeys.SSL_KEYSTORE_PASSWORD);
-        putIfSet(props, config, listener, SecurityKeys.SSL_KEY_PASSWORD);
-        putIfSet(props, config, listener, SecurityKeys.SSL_KEYSTORE_KEY);
-        putIfSet(props, config, listener, SecurityKeys.SSL_KEYSTORE_CERTIFICATE_CHAIN);
-        putIfSet(props, config, listener, SecurityKeys.SSL_TRUSTSTORE_TYPE);
-        putIfSet(props, config, listener, SecurityKeys.SSL_TRUSTSTORE_LOCATION);
-        putIfSet(props, config, listener, SecurityKeys.SSL_TRUSTSTORE_PASSWORD);
-        putIfSet(props, config, listener, SecurityKeys.SSL_TRUSTSTORE_CERTIFICATES);
-        props.put(SecurityKeys.SSL_ENABLED_PROTOCOLS.name(), String.join(",", config.forListener(listener, SecurityKeys.SSL_ENABLED_PROTOCOLS)));
-        List<String> ciphers = config.forListener(listener, SecurityKeys.SSL_CIPHER_SUITES);
+        putIfSet(props, config, SecurityKeys.SSL_KEYSTORE_TYPE);
+        putIfSet(props, config, SecurityKeys.SSL_KEYSTORE_LOCATION);
+        putIfSet(props, config, SecurityKeys.SSL_KEYSTORE_PASSWORD);
+        putIfSet(props, config, SecurityKeys.SSL_KEY_PASSWORD);
+        putIfSet(props, config, SecurityKeys.SSL_KEYSTORE_KEY);
+        putIfSet(props, config, SecurityKeys.SSL_KEYSTORE_CERTIFICATE_CHAIN);
+        putIfSet(props, config, SecurityKeys.SSL_TRUSTSTORE_TYPE);
+        putIfSet(props, config, SecurityKeys.SSL_TRUSTSTORE_LOCATION);
+        putIfSet(props, config, SecurityKeys.SSL_TRUSTSTORE_PASSWORD);
+        putIfSet(props, config, SecurityKeys.SSL_TRUSTSTORE_CERTIFICATES);
+        props.put(SecurityKeys.SSL_ENABLED_PROTOCOLS.name(), String.join(",", config.get(SecurityKeys.SSL_ENABLED_PROTOCOLS)));
+        List<String> ciphers = config.get(SecurityKeys.SSL_CIPHER_SUITES);
         if (ciphers != null) props.put(SecurityKeys.SSL_CIPHER_SUITES.name(), String.join(",", ciphers));
         KeyStore keystore;
         KeyStore truststore;
@@ -90,16 +116,16 @@ public final class TlsSettings {
         try {
             if (keystore != null) {
                 kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-                kmf.init(keystore, keyPassword(config, listener));
+                kmf.init(keystore, keyPassword(config));
             }
             tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
             tmf.init(truststore); // null: the JDK's default authorities
         } catch (Exception e) {
             throw new ConfigException("TLS settings of listener " + listener + " cannot be used: " + rootMessage(e));
         }
-        boolean openSsl = config.forListener(listener, SecurityKeys.SSL_ENGINE).equals("openssl") && OpenSSLEngineOptions.isAvailable();
-        LinkedHashSet<String> protocols = new LinkedHashSet<>(config.forListener(listener, SecurityKeys.SSL_ENABLED_PROTOCOLS));
-        ServerSSLOptions server = new ServerSSLOptions().setClientAuth(clientAuth(config.forListener(listener, SecurityKeys.SSL_CLIENT_AUTH)))
+        boolean openSsl = config.get(SecurityKeys.SSL_ENGINE).equals("openssl") && OpenSSLEngineOptions.isAvailable();
+        LinkedHashSet<String> protocols = new LinkedHashSet<>(config.get(SecurityKeys.SSL_ENABLED_PROTOCOLS));
+        ServerSSLOptions server = new ServerSSLOptions().setClientAuth(clientAuth(config.get(SecurityKeys.SSL_CLIENT_AUTH)))
                 .setEnabledSecureTransportProtocols(protocols).setTrustOptions(TrustOptions.wrap(tmf));
         ClientSSLOptions client = new ClientSSLOptions().setEnabledSecureTransportProtocols(protocols).setTrustOptions(TrustOptions.wrap(tmf));
         if (kmf != null) {
@@ -110,11 +136,11 @@ public final class TlsSettings {
             ciphers.forEach(server::addEnabledCipherSuite);
             ciphers.forEach(client::addEnabledCipherSuite);
         }
-        String verification = config.forListener(listener, SecurityKeys.SSL_ENDPOINT_IDENTIFICATION_ALGORITHM);
+        String verification = config.get(SecurityKeys.SSL_ENDPOINT_IDENTIFICATION_ALGORITHM);
         client.setHostnameVerificationAlgorithm(verification.isBlank() ? "" : verification.toUpperCase(java.util.Locale.ROOT));
         Map<Path, Long> watched = new HashMap<>();
-        for (String location : new String[]{config.forListener(listener, SecurityKeys.SSL_KEYSTORE_LOCATION),
-                config.forListener(listener, SecurityKeys.SSL_TRUSTSTORE_LOCATION)}) {
+        for (String location : new String[]{config.get(SecurityKeys.SSL_KEYSTORE_LOCATION),
+                config.get(SecurityKeys.SSL_TRUSTSTORE_LOCATION)}) {
             if (location != null) watched.put(Path.of(location), modified(Path.of(location)));
         }
         return new TlsSettings(listener, server, client, openSsl, verification, watched);
@@ -165,11 +191,11 @@ public final class TlsSettings {
         return !hostnameVerification.isBlank();
     }
 
-    private static char[] keyPassword(BrokerConfig config, String listener) {
-        Password key = config.forListener(listener, SecurityKeys.SSL_KEY_PASSWORD);
+    private static char[] keyPassword(Lookup config) {
+        Password key = config.get(SecurityKeys.SSL_KEY_PASSWORD);
         if (key != null) return key.value().toCharArray();
-        if (config.forListener(listener, SecurityKeys.SSL_KEYSTORE_TYPE).equals("PEM")) return null; // as Kafka's PemStore
-        Password store = config.forListener(listener, SecurityKeys.SSL_KEYSTORE_PASSWORD);
+        if (config.get(SecurityKeys.SSL_KEYSTORE_TYPE).equals("PEM")) return null; // as Kafka's PemStore
+        Password store = config.get(SecurityKeys.SSL_KEYSTORE_PASSWORD);
         return store == null ? null : store.value().toCharArray();
     }
 
@@ -181,8 +207,8 @@ public final class TlsSettings {
         };
     }
 
-    private static void putIfSet(Map<String, Object> props, BrokerConfig config, String listener, io.runnel.config.ConfigKey<?> key) {
-        Object v = config.forListener(listener, key);
+    private static void putIfSet(Map<String, Object> props, Lookup config, ConfigKey<?> key) {
+        Object v = config.get(key);
         if (v instanceof Password p) props.put(key.name(), p.value());
         else if (v != null) props.put(key.name(), v.toString());
     }

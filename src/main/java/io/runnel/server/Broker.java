@@ -216,7 +216,7 @@ public final class Broker {
                     broker.kafka = kafka;
                     return HttpEndpoint.start(new HttpServices(vertx, meta.nodeId(), meta.clusterId(), config, broker.dynamicConfig, broker.topics,
                             broker.topicAdmin, broker.groups, metrics, time, broker::kafkaListeners, () -> broker.ready, view, broker.transactions,
-                            broker.verifier), config.httpHost(), config.httpPort());
+                            broker.verifier, security), config.httpHost(), config.httpPort());
                 })
                 .compose(http -> {
                     broker.http = http;

@@ -6,18 +6,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.runnel.server.Broker;
 import io.runnel.testkit.Brokers;
 import io.runnel.testkit.KafkaClients;
-import io.vertx.core.json.JsonArray;
-import io.vertx.core.json.JsonObject;
-import java.math.BigInteger;
-import java.nio.charset.StandardCharsets;
+import io.runnel.testkit.TestJwt;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.KeyPair;
-import java.security.KeyPairGenerator;
-import java.security.Signature;
-import java.security.interfaces.RSAPublicKey;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -42,27 +34,21 @@ import org.junit.jupiter.api.io.TempDir;
  * or for another audience is refused; the principal is the token's subject (an ACL on it decides).
  */
 class OAuthBearerTest {
-    private static KeyPair trusted;
-    private static KeyPair other;
+    private static TestJwt trusted;
+    private static TestJwt other;
     @TempDir
     Path dir;
     private Broker broker;
 
     @BeforeAll
     static void keys() throws Exception {
-        KeyPairGenerator g = KeyPairGenerator.getInstance("RSA");
-        g.initialize(2048);
-        trusted = g.generateKeyPair();
-        other = g.generateKeyPair();
+        trusted = TestJwt.create();
+        other = TestJwt.create();
     }
 
     @BeforeEach
     void start() throws Exception {
-        RSAPublicKey pub = (RSAPublicKey) trusted.getPublic();
-        JsonObject jwk = new JsonObject().put("kty", "RSA").put("kid", "k1").put("use", "sig").put("alg", "RS256")
-                .put("n", b64(unsigned(pub.getModulus()))).put("e", b64(unsigned(pub.getPublicExponent())));
-        Path jwks = dir.resolve("jwks.json");
-        Files.writeString(jwks, new JsonObject().put("keys", new JsonArray().add(jwk)).encode());
+        Path jwks = trusted.writeJwks(dir.resolve("jwks.json"));
         Path data = Files.createDirectories(dir.resolve("data"));
         broker = Brokers.start(data, Map.of("listeners", "SASL_PLAINTEXT://127.0.0.1:0", "sasl.enabled.mechanisms", "OAUTHBEARER",
                 "listener.name.sasl_plaintext.oauthbearer.sasl.jaas.config", "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;",
@@ -78,25 +64,8 @@ class OAuthBearerTest {
         broker.stop().get(30, TimeUnit.SECONDS);
     }
 
-    private static byte[] unsigned(BigInteger i) {
-        byte[] b = i.toByteArray();
-        return b[0] == 0 ? java.util.Arrays.copyOfRange(b, 1, b.length) : b;
-    }
-
-    private static String b64(byte[] b) {
-        return Base64.getUrlEncoder().withoutPadding().encodeToString(b);
-    }
-
-    /** A compact RS256 JWT signed with {@code key}. */
-    private static String jwt(KeyPair key, String subject, String audience, long expSeconds) throws Exception {
-        long now = System.currentTimeMillis() / 1000;
-        String header = b64(new JsonObject().put("alg", "RS256").put("kid", "k1").put("typ", "JWT").encode().getBytes(StandardCharsets.UTF_8));
-        String payload = b64(new JsonObject().put("sub", subject).put("aud", audience).put("iss", "https://issuer.test").put("iat", now)
-                .put("exp", now + expSeconds).put("scope", "kafka").encode().getBytes(StandardCharsets.UTF_8));
-        Signature s = Signature.getInstance("SHA256withRSA");
-        s.initSign(key.getPrivate());
-        s.update((header + "." + payload).getBytes(StandardCharsets.US_ASCII));
-        return header + "." + payload + "." + b64(s.sign());
+    private static String jwt(TestJwt key, String subject, String audience, long expSeconds) throws Exception {
+        return key.token(subject, audience, expSeconds);
     }
 
     /** Client settings that read the token from a file, as Kafka's file token retriever does. */

@@ -39,11 +39,24 @@ public final class WsClient implements AutoCloseable {
     }
 
     public static WsClient connect(int httpPort) throws Exception {
+        return connect(httpPort, null, null);
+    }
+
+    /**
+     * A socket over TLS ({@code caPem}: the PEM certificate of the authority to trust; null for plain ws://) with
+     * extra upgrade headers (such as {@code Authorization}; null for none).
+     */
+    public static WsClient connect(int httpPort, java.nio.file.Path caPem, java.util.Map<String, String> headers) throws Exception {
         Vertx vertx = Vertx.vertx();
         try {
-            WebSocketClient client = vertx.createWebSocketClient(new WebSocketClientOptions().setMaxFrameSize(4 << 20).setMaxMessageSize(8 << 20));
+            WebSocketClientOptions options = new WebSocketClientOptions().setMaxFrameSize(4 << 20).setMaxMessageSize(8 << 20);
+            if (caPem != null) options.setSsl(true).setTrustOptions(new io.vertx.core.net.PemTrustOptions().addCertPath(caPem.toString()));
+            WebSocketClient client = vertx.createWebSocketClient(options);
+            WebSocketConnectOptions connect = new WebSocketConnectOptions().setHost(caPem != null ? "localhost" : "127.0.0.1").setPort(httpPort)
+                    .setURI("/ws").setSsl(caPem != null);
+            if (headers != null) headers.forEach(connect::addHeader);
             // The handlers are set on the event loop as the handshake completes, before the server's first frame.
-            WsClient c = client.connect(new WebSocketConnectOptions().setHost("127.0.0.1").setPort(httpPort).setURI("/ws"))
+            WsClient c = client.connect(connect)
                     .map(ws -> new WsClient(vertx, client, ws)).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
             c.awaitFrame(f -> "hello".equals(f.getString("type")));
             return c;
