@@ -32,6 +32,7 @@
     if (body !== undefined) { opts.body = JSON.stringify(body); opts.headers['content-type'] = 'application/json'; }
     return fetch(path, opts).then(function (r) {
       if (r.status === 204) return null;
+      if (r.status === 401 && path !== '/api/login') showLogin();
       return r.json().then(function (j) {
         if (!r.ok) { var e = new Error(j.message || ('HTTP ' + r.status)); e.code = j.code; throw e; }
         return j;
@@ -366,13 +367,44 @@
     });
   }
 
+  // ---- login (http.authentication=required): a form that sets the broker's HttpOnly session cookie ----
+  function showLogin() {
+    $('#login').hidden = false;
+    document.querySelector('main').hidden = true;
+    document.querySelector('nav').hidden = true;
+  }
+
+  $('#login-form').addEventListener('submit', function (ev) {
+    ev.preventDefault();
+    api('POST', '/api/login', { username: $('#login-user').value, password: $('#login-password').value })
+      .then(function () { location.reload(); })
+      .catch(function (e) { setResult($('#login-result'), e.message, false); });
+  });
+  $('#logout').addEventListener('click', function () {
+    api('POST', '/api/logout').then(function () { location.reload(); });
+  });
+
   // ---- start ----
   function safe(f) { return function () { f().catch(function () { }); }; }
-  loadCluster().catch(function (e) { $('#cluster-info').textContent = 'broker unreachable: ' + e.message; });
-  safe(loadTopics)(); safe(loadGroups)(); pollStats();
-  setInterval(pollStats, 1000);
-  setInterval(safe(loadTopics), 3000);
-  setInterval(safe(loadGroups), 2000);
-  window.addEventListener('resize', redrawCharts);
-  if (location.hash.length > 1 && document.getElementById('tab-' + location.hash.slice(1))) show(location.hash.slice(1));
+  function start() {
+    loadCluster().catch(function (e) { $('#cluster-info').textContent = 'broker unreachable: ' + e.message; });
+    safe(loadTopics)(); safe(loadGroups)(); pollStats();
+    setInterval(pollStats, 1000);
+    setInterval(safe(loadTopics), 3000);
+    setInterval(safe(loadGroups), 2000);
+    window.addEventListener('resize', redrawCharts);
+    if (location.hash.length > 1 && document.getElementById('tab-' + location.hash.slice(1))) show(location.hash.slice(1));
+  }
+  // Who is this? The console shows only what the broker's ACLs let that principal see (the API filters it).
+  fetch('/api/whoami').then(function (r) {
+    if (r.status === 401) { showLogin(); return; }
+    return r.json().then(function (w) {
+      if (w.authenticationRequired) {
+        $('#whoami').textContent = w.principal;
+        $('#whoami').hidden = false;
+        $('#logout').hidden = false;
+      }
+      start();
+    });
+  }).catch(function () { start(); });
 })();

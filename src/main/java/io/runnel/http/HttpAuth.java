@@ -207,7 +207,10 @@ final class HttpAuth {
     }
 
     private static void unauthorized(RoutingContext ctx, String message) {
-        ctx.response().putHeader("WWW-Authenticate", "Basic realm=\"runnel\", Bearer realm=\"runnel\"");
+        // A Basic challenge makes a browser pop up its own password dialog over the console (which has a login form):
+        // requests from pages (they carry Sec-Fetch-Mode) are offered Bearer only; other clients both.
+        boolean page = ctx.request().getHeader("Sec-Fetch-Mode") != null;
+        ctx.response().putHeader("WWW-Authenticate", page ? "Bearer realm=\"runnel\"" : "Basic realm=\"runnel\", Bearer realm=\"runnel\"");
         send(ctx, new ApiError(401, "UNAUTHENTICATED", message));
     }
 

@@ -51,8 +51,9 @@ public final class HttpEndpoint {
     public static Future<HttpEndpoint> start(HttpServices services, String host, int port) {
         int bindPort = port == 0 ? SHARED_RANDOM_PORT : port;
         List<HttpVerticle> verticles = Collections.synchronizedList(new ArrayList<>());
+        HttpAuth auth = new HttpAuth(services); // one for every instance: a login made on one event loop holds on all
         return services.vertx().deployVerticle(() -> {
-            HttpVerticle v = new HttpVerticle(services, host, bindPort);
+            HttpVerticle v = new HttpVerticle(services, host, bindPort, auth);
             verticles.add(v);
             return v;
         }, new DeploymentOptions().setInstances(VertxOptions.DEFAULT_EVENT_LOOP_POOL_SIZE))
@@ -66,7 +67,10 @@ public final class HttpEndpoint {
         private final int port;
         private HttpServer server;
 
-        HttpVerticle(HttpServices services, String host, int port) {
+        private final HttpAuth auth;
+
+        HttpVerticle(HttpServices services, String host, int port, HttpAuth auth) {
+            this.auth = auth;
             this.services = services;
             this.host = host;
             this.port = port;
@@ -81,7 +85,6 @@ public final class HttpEndpoint {
                 ctx.response().setStatusCode(ok ? 200 : 503);
                 ctx.json(new JsonObject().put("status", ok ? "READY" : "STARTING"));
             });
-            HttpAuth auth = new HttpAuth(services);
             if (services.config().get(SecurityKeys.HTTP_METRICS_AUTHENTICATION)) router.get("/metrics").handler(ctx -> auth.handle(ctx, false));
             router.get("/metrics").handler(ctx -> refreshGauges(services).onComplete(ar -> ctx.response()
                     .putHeader("content-type", "text/plain; version=0.0.4; charset=utf-8").end(services.metrics().scrape())));
