@@ -186,6 +186,22 @@ class TlsListenerTest {
         roundTrip("localhost:" + port, sslClient(false), "after-garbage");
     }
 
+    @Test
+    void onlyTheEnabledProtocolsAreAccepted() throws Exception {
+        start(Map.of("ssl.enabled.protocols", "TLSv1.3"));
+        String bootstrap = "localhost:" + broker.kafkaPort("SSL");
+        Map<String, Object> tls12 = new HashMap<>(sslClient(false));
+        tls12.put(SslConfigs.SSL_PROTOCOL_CONFIG, "TLSv1.2");
+        tls12.put(SslConfigs.SSL_ENABLED_PROTOCOLS_CONFIG, "TLSv1.2");
+        tls12.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 5_000);
+        tls12.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 5_000);
+        try (Admin admin = KafkaClients.admin(bootstrap, tls12)) {
+            assertThatThrownBy(() -> admin.describeCluster().clusterId().get(20, TimeUnit.SECONDS))
+                    .isInstanceOf(ExecutionException.class).cause().isInstanceOf(SslAuthenticationException.class);
+        }
+        roundTrip(bootstrap, sslClient(false), "tls13"); // kafka-clients 4.4 speaks TLSv1.3 by default
+    }
+
     /** The serial number of the certificate the broker presents to a new TLS connection. */
     private static BigInteger serverCertificateSerial(int port) throws Exception {
         KeyStore trust = KeyStore.getInstance("PKCS12");
