@@ -7,6 +7,7 @@ import io.runnel.server.Broker;
 import io.runnel.testkit.Brokers;
 import io.runnel.testkit.KafkaClients;
 import io.runnel.testkit.TestJwt;
+import io.runnel.testkit.TestPki;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -22,6 +23,7 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.config.SaslConfigs;
 import org.apache.kafka.common.errors.SaslAuthenticationException;
 import org.apache.kafka.common.utils.Time;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -29,13 +31,14 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * OAUTHBEARER (KIP-768) with kafka-clients 4.4.0: the broker checks JWTs against a JWKS file holding a key the test
+ * OAUTHBEARER (KIP-768) over SASL_SSL with kafka-clients 4.4.0: the broker checks JWTs against a JWKS file holding a key the test
  * made; the client reads its token from a file (Kafka's file token retriever). A token signed by another key, expired,
  * or for another audience is refused; the principal is the token's subject (an ACL on it decides).
  */
 class OAuthBearerTest {
     private static TestJwt trusted;
     private static TestJwt other;
+    private static TestPki pki;
     @TempDir
     Path dir;
     private Broker broker;
@@ -44,15 +47,23 @@ class OAuthBearerTest {
     static void keys() throws Exception {
         trusted = TestJwt.create();
         other = TestJwt.create();
+        pki = TestPki.create();
+        pki.broker();
+    }
+
+    @AfterAll
+    static void removeCertificates() throws Exception {
+        pki.close();
     }
 
     @BeforeEach
     void start() throws Exception {
         Path jwks = trusted.writeJwks(dir.resolve("jwks.json"));
         Path data = Files.createDirectories(dir.resolve("data"));
-        broker = Brokers.start(data, Map.of("listeners", "SASL_PLAINTEXT://127.0.0.1:0", "sasl.enabled.mechanisms", "OAUTHBEARER",
-                "listener.name.sasl_plaintext.oauthbearer.sasl.jaas.config", "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;",
-                "listener.name.sasl_plaintext.oauthbearer.sasl.server.callback.handler.class",
+        broker = Brokers.start(data, pairs("listeners", "SASL_SSL://127.0.0.1:0", "sasl.enabled.mechanisms", "OAUTHBEARER",
+                "ssl.keystore.type", "PKCS12", "ssl.keystore.location", pki.broker().toString(), "ssl.keystore.password", TestPki.PASSWORD,
+                "listener.name.sasl_ssl.oauthbearer.sasl.jaas.config", "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;",
+                "listener.name.sasl_ssl.oauthbearer.sasl.server.callback.handler.class",
                 "org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler",
                 "sasl.oauthbearer.jwks.endpoint.url", jwks.toUri().toString(), "sasl.oauthbearer.expected.audience", "runnel",
                 "sasl.oauthbearer.expected.issuer", "https://issuer.test",
@@ -62,6 +73,12 @@ class OAuthBearerTest {
     @AfterEach
     void stop() throws Exception {
         broker.stop().get(30, TimeUnit.SECONDS);
+    }
+
+    private static Map<String, String> pairs(String... kv) {
+        Map<String, String> m = new HashMap<>();
+        for (int i = 0; i < kv.length; i += 2) m.put(kv[i], kv[i + 1]);
+        return m;
     }
 
     private static String jwt(TestJwt key, String subject, String audience, long expSeconds) throws Exception {
@@ -79,7 +96,9 @@ class OAuthBearerTest {
             System.setProperty(p[0], (allowed.isEmpty() ? "" : allowed + ",") + p[1]);
         }
         Map<String, Object> c = new HashMap<>();
-        c.put(CommonClientConfigs.SECURITY_PROTOCOL_CONFIG, "SASL_PLAINTEXT");
+        c.put(CommonClientConfigs.SECURITY_PROTOCOL_CONFIG, "SASL_SSL");
+        c.put("ssl.truststore.type", "PEM");
+        c.put("ssl.truststore.location", pki.caPem().toString());
         c.put(SaslConfigs.SASL_MECHANISM, "OAUTHBEARER");
         c.put(SaslConfigs.SASL_JAAS_CONFIG, "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;");
         c.put(SaslConfigs.SASL_LOGIN_CALLBACK_HANDLER_CLASS, "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler");
@@ -90,7 +109,7 @@ class OAuthBearerTest {
     }
 
     private String bootstrap() {
-        return "127.0.0.1:" + broker.kafkaPort("SASL_PLAINTEXT");
+        return "localhost:" + broker.kafkaPort("SASL_SSL");
     }
 
     @Test
@@ -122,13 +141,13 @@ class OAuthBearerTest {
                 java.net.URI.create("http://127.0.0.1:" + broker.httpPort() + "/metrics")).build(), java.net.http.HttpResponse.BodyHandlers.ofString()).body();
         assertThat(metrics).containsPattern("runnel_authentication_failures_total\\{endpoint=\"kafka\",mechanism=\"OAUTHBEARER\"[^}]*} [2-9]");
         // Expired: refused too (Kafka's client does not even send it; a client that did would be refused the same way).
-        assertThatThrownBy(() -> broker.security().listener("SASL_PLAINTEXT").sasl().tokens().validate(jwt(trusted, "alice", "runnel", -600)))
+        assertThatThrownBy(() -> broker.security().listener("SASL_SSL").sasl().tokens().validate(jwt(trusted, "alice", "runnel", -600)))
                 .isInstanceOf(IllegalArgumentException.class);
     }
 
     @Test
     void theSameValidatorChecksBearerTokensForOtherEndpoints() throws Exception {
-        TokenValidator v = broker.security().listener("SASL_PLAINTEXT").sasl().tokens();
+        TokenValidator v = broker.security().listener("SASL_SSL").sasl().tokens();
         assertThat(v.validate(jwt(trusted, "bob", "runnel", 600)).principalName()).isEqualTo("bob");
         assertThatThrownBy(() -> v.validate(jwt(other, "bob", "runnel", 600))).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> v.validate("not-a-jwt")).isInstanceOf(IllegalArgumentException.class).hasMessageNotContaining("not-a-jwt");

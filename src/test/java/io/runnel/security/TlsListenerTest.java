@@ -202,6 +202,37 @@ class TlsListenerTest {
         roundTrip(bootstrap, sslClient(false), "tls13"); // kafka-clients 4.4 speaks TLSv1.3 by default
     }
 
+    @Test
+    void aJksKeyStoreWorksToo() throws Exception {
+        Path jks = pki.toJks(pki.broker(), "broker");
+        start(Map.of("ssl.keystore.type", "JKS", "ssl.keystore.location", jks.toString()));
+        roundTrip("localhost:" + broker.kafkaPort("SSL"), sslClient(false), "tls-jks");
+    }
+
+    @Test
+    void theClientCertificatesNameShapedByTheMappingRulesIsThePrincipalTheAclsJudge() throws Exception {
+        // alice's certificate says CN=alice,OU=clients,O=Runnel; the rule makes that User:alice.
+        start(Map.of("ssl.client.auth", "required", "ssl.principal.mapping.rules", "RULE:^CN=([^,]+),.*$/$1/L,DEFAULT",
+                "authorizer.class.name", "org.apache.kafka.metadata.authorizer.StandardAuthorizer"));
+        broker.security().authorizer().acls().add(List.of(new org.apache.kafka.common.acl.AclBinding(
+                new org.apache.kafka.common.resource.ResourcePattern(org.apache.kafka.common.resource.ResourceType.TOPIC, "mtls-",
+                        org.apache.kafka.common.resource.PatternType.PREFIXED),
+                new org.apache.kafka.common.acl.AccessControlEntry("User:alice", "*", org.apache.kafka.common.acl.AclOperation.ALL,
+                        org.apache.kafka.common.acl.AclPermissionType.ALLOW)),
+                new org.apache.kafka.common.acl.AclBinding(new org.apache.kafka.common.resource.ResourcePattern(
+                        org.apache.kafka.common.resource.ResourceType.GROUP, "g-mtls-", org.apache.kafka.common.resource.PatternType.PREFIXED),
+                        new org.apache.kafka.common.acl.AccessControlEntry("User:alice", "*", org.apache.kafka.common.acl.AclOperation.READ,
+                                org.apache.kafka.common.acl.AclPermissionType.ALLOW))));
+        String bootstrap = "localhost:" + broker.kafkaPort("SSL");
+        roundTrip(bootstrap, sslClient(true), "mtls-orders");
+        Map<String, Object> strict = new HashMap<>(sslClient(true));
+        strict.put(org.apache.kafka.clients.producer.ProducerConfig.MAX_BLOCK_MS_CONFIG, 10_000);
+        try (KafkaProducer<String, String> p = KafkaClients.producer(bootstrap, strict)) {
+            assertThatThrownBy(() -> p.send(new ProducerRecord<>("elsewhere", "k", "v")).get(30, TimeUnit.SECONDS))
+                    .hasCauseInstanceOf(org.apache.kafka.common.errors.TopicAuthorizationException.class);
+        }
+    }
+
     /** The serial number of the certificate the broker presents to a new TLS connection. */
     private static BigInteger serverCertificateSerial(int port) throws Exception {
         KeyStore trust = KeyStore.getInstance("PKCS12");

@@ -69,6 +69,19 @@ public final class TestPki implements AutoCloseable {
         return dir;
     }
 
+    /** The same key store in JKS format ({@code <name>.jks}, password {@link #PASSWORD}). */
+    public Path toJks(Path p12, String name) throws Exception {
+        Path jks = dir.resolve(name + ".jks");
+        Files.deleteIfExists(jks);
+        List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "keytool").toString(), "-importkeystore",
+                "-srckeystore", p12.toString(), "-srcstoretype", "PKCS12", "-srcstorepass", PASSWORD,
+                "-destkeystore", jks.toString(), "-deststoretype", "JKS", "-deststorepass", PASSWORD, "-noprompt");
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) throw new IOException("keytool -importkeystore failed: " + output);
+        return jks;
+    }
+
     /** The key and certificate chain of a PKCS12 store written as one unencrypted PEM file (Kafka's PEM key store). */
     public Path toPem(Path p12, String alias) throws Exception {
         KeyStore ks = KeyStore.getInstance("PKCS12");
