@@ -384,6 +384,11 @@ public final class BrokerConfig {
                 }
             }
         }
+        SecurityProtocol interProtocol = get(SecurityKeys.SECURITY_INTER_BROKER_PROTOCOL);
+        if (interProtocol != null && get(SecurityKeys.INTER_BROKER_LISTENER_NAME) == null
+                && listeners().stream().noneMatch(l -> protocols.get(l.name()) == interProtocol)) {
+            throw new ConfigException("security.inter.broker.protocol is " + interProtocol + ", but no listener has that protocol " + names + ".");
+        }
         String interBroker = get(SecurityKeys.INTER_BROKER_LISTENER_NAME);
         if (interBroker != null && !names.contains(interBroker)) {
             throw new ConfigException("inter.broker.listener.name is " + interBroker + ", which is not one of the listeners " + names + ".");
@@ -413,7 +418,12 @@ public final class BrokerConfig {
     /** The listener that brokers use to reach each other: {@code inter.broker.listener.name}, else the first listener. */
     public String interBrokerListener() {
         String name = get(SecurityKeys.INTER_BROKER_LISTENER_NAME);
-        return name != null ? name : listeners().get(0).name();
+        if (name != null) return name;
+        SecurityProtocol p = get(SecurityKeys.SECURITY_INTER_BROKER_PROTOCOL);
+        if (p != null) {
+            for (Listener l : listeners()) if (protocolOf(l.name()) == p) return l.name();
+        }
+        return listeners().get(0).name();
     }
 
     /**

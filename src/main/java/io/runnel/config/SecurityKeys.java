@@ -38,6 +38,10 @@ public final class SecurityKeys {
             "the name of one of the listeners", text -> text.toUpperCase(Locale.ROOT),
             "The listener that replication and other requests between brokers use; unset means the first listener.");
 
+    public static final ConfigKey<SecurityProtocol> SECURITY_INTER_BROKER_PROTOCOL = new ConfigKey<>("security.inter.broker.protocol", null,
+            "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL", text -> SecurityProtocol.forName(text.toUpperCase(Locale.ROOT)),
+            "Kafka's older way to choose the inter-broker listener: the first listener of this protocol (when inter.broker.listener.name is unset).");
+
     // ---- TLS ----
     public static final ConfigKey<String> SSL_KEYSTORE_TYPE = enumKey("ssl.keystore.type", "JKS", Set.of("JKS", "PKCS12", "PEM"),
             "The format of the key store.");
@@ -141,7 +145,7 @@ public final class SecurityKeys {
             "How long the console's login cookie stays valid, in ms.");
 
     /** The security keys, in the order of {@code conf/broker.properties}. */
-    public static final List<ConfigKey<?>> KEYS = List.of(LISTENER_SECURITY_PROTOCOL_MAP, INTER_BROKER_LISTENER_NAME,
+    public static final List<ConfigKey<?>> KEYS = List.of(LISTENER_SECURITY_PROTOCOL_MAP, INTER_BROKER_LISTENER_NAME, SECURITY_INTER_BROKER_PROTOCOL,
             SSL_KEYSTORE_TYPE, SSL_KEYSTORE_LOCATION, SSL_KEYSTORE_PASSWORD, SSL_KEY_PASSWORD, SSL_KEYSTORE_KEY, SSL_KEYSTORE_CERTIFICATE_CHAIN,
             SSL_TRUSTSTORE_TYPE, SSL_TRUSTSTORE_LOCATION, SSL_TRUSTSTORE_PASSWORD, SSL_TRUSTSTORE_CERTIFICATES, SSL_CLIENT_AUTH,
             SSL_ENABLED_PROTOCOLS, SSL_CIPHER_SUITES, SSL_ENGINE, SSL_PRINCIPAL_MAPPING_RULES, SSL_ENDPOINT_IDENTIFICATION_ALGORITHM,

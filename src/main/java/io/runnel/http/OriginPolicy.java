@@ -62,7 +62,7 @@ final class OriginPolicy {
         ctx.response().putHeader("Access-Control-Allow-Origin", any ? "*" : origin).putHeader("Vary", "Origin");
         if (request.method() == HttpMethod.OPTIONS && request.getHeader("Access-Control-Request-Method") != null) {
             ctx.response().putHeader("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE")
-                    .putHeader("Access-Control-Allow-Headers", "content-type").putHeader("Access-Control-Max-Age", "600")
+                    .putHeader("Access-Control-Allow-Headers", "content-type, authorization").putHeader("Access-Control-Max-Age", "600")
                     .setStatusCode(204).end();
             return;
         }

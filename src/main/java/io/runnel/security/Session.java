@@ -60,7 +60,7 @@ public final class Session {
             case HANDSHAKE -> api == ApiKeys.API_VERSIONS || api == ApiKeys.SASL_HANDSHAKE;
             case AUTHENTICATE -> api == ApiKeys.SASL_AUTHENTICATE;
             case AUTHENTICATED -> switch (api) {
-                case SASL_HANDSHAKE -> sasl != null; // KIP-368 re-authentication
+                case SASL_HANDSHAKE -> true; // KIP-368 re-authentication; without SASL the handler answers ILLEGAL_SASL_STATE
                 case SASL_AUTHENTICATE -> false;
                 default -> nowNanos < expiresAtNanos;
             };

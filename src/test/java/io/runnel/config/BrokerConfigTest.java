@@ -153,6 +153,10 @@ class BrokerConfigTest {
         // Passwords print as [hidden].
         assertThat(BrokerConfig.of(Map.of("ssl.keystore.password", "s3cret")).toString()).doesNotContain("s3cret");
 
+        assertThat(BrokerConfig.of(Map.of("listeners", "PLAINTEXT://127.0.0.1:9092,SASL_PLAINTEXT://127.0.0.1:9093",
+                "security.inter.broker.protocol", "SASL_PLAINTEXT")).interBrokerListener()).isEqualTo("SASL_PLAINTEXT");
+        assertThatThrownBy(() -> BrokerConfig.of(Map.of("security.inter.broker.protocol", "SSL")))
+                .hasMessageContaining("no listener has that protocol");
         assertThatThrownBy(() -> BrokerConfig.of(Map.of("listeners", "CLIENT://127.0.0.1:9093")))
                 .hasMessageContaining("Listener CLIENT has no security protocol");
         assertThatThrownBy(() -> BrokerConfig.of(Map.of("listeners", "SSL://127.0.0.1:9093")))

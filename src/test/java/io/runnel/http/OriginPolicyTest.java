@@ -73,7 +73,7 @@ class OriginPolicyTest {
                 "Access-Control-Request-Headers", "content-type"));
         assertThat(preflight.statusCode()).isEqualTo(204);
         assertThat(preflight.headers().firstValue("Access-Control-Allow-Methods").orElseThrow()).contains("POST").contains("DELETE");
-        assertThat(preflight.headers().firstValue("Access-Control-Allow-Headers")).hasValue("content-type");
+        assertThat(preflight.headers().firstValue("Access-Control-Allow-Headers")).hasValue("content-type, authorization");
 
         HttpResponse<String> other = rest("GET", EVIL, Map.of());
         assertThat(other.headers().firstValue("Access-Control-Allow-Origin")).as("no CORS headers: the browser hides the answer").isEmpty();

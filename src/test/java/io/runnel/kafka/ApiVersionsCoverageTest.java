@@ -109,6 +109,10 @@ class ApiVersionsCoverageTest extends SharedBroker {
                     ApiKeys.ADD_OFFSETS_TO_TXN, ApiKeys.TXN_OFFSET_COMMIT, ApiKeys.DESCRIBE_TRANSACTIONS, ApiKeys.LIST_TRANSACTIONS,
                     ApiKeys.SASL_HANDSHAKE, ApiKeys.SASL_AUTHENTICATE, ApiKeys.DESCRIBE_USER_SCRAM_CREDENTIALS,
                     ApiKeys.ALTER_USER_SCRAM_CREDENTIALS, ApiKeys.CREATE_ACLS, ApiKeys.DESCRIBE_ACLS, ApiKeys.DELETE_ACLS);
+            // SaslHandshake on a listener without SASL: ILLEGAL_SASL_STATE, as Kafka answers, and the connection stays usable.
+            org.apache.kafka.common.requests.SaslHandshakeResponse sasl = c.send(new org.apache.kafka.common.requests.SaslHandshakeRequest(
+                    new org.apache.kafka.common.message.SaslHandshakeRequestData().setMechanism("PLAIN"), (short) 1));
+            assertThat(Errors.forCode(sasl.data().errorCode())).isEqualTo(Errors.ILLEGAL_SASL_STATE);
             assertThat(adv.get(ApiKeys.PRODUCE).minVersion()).isEqualTo((short) 3); // KIP-896 baseline
             assertThat(adv.get(ApiKeys.FETCH).maxVersion()).isEqualTo(ApiKeys.FETCH.latestVersion(false));
             for (short v = 0; v <= ApiKeys.API_VERSIONS.latestVersion(); v++) {

@@ -147,6 +147,13 @@ class SaslTest {
         String metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + broker.httpPort() + "/metrics")).build(),
                 HttpResponse.BodyHandlers.ofString()).body();
         assertThat(metrics).containsPattern("runnel_authentication_failures_total\\{endpoint=\"kafka\",mechanism=\"PLAIN\"[^}]*} [2-9]");
+        // DescribeConfigs never shows a password: sensitive, no value (as Kafka).
+        try (Admin admin = KafkaClients.admin(saslSsl(), client("SASL_SSL", "PLAIN", "alice", "alice-secret"))) {
+            var resource = new org.apache.kafka.common.config.ConfigResource(org.apache.kafka.common.config.ConfigResource.Type.BROKER, "1");
+            var entry = admin.describeConfigs(List.of(resource)).all().get(30, TimeUnit.SECONDS).get(resource).get("ssl.keystore.password");
+            assertThat(entry.isSensitive()).isTrue();
+            assertThat(entry.value()).isNull();
+        }
     }
 
     @Test

@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Optional;
 import org.apache.kafka.common.acl.AclOperation;
 import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.config.types.Password;
 import org.apache.kafka.common.message.DescribeConfigsRequestData.DescribeConfigsResource;
 import org.apache.kafka.common.message.DescribeConfigsResponseData.DescribeConfigsResourceResult;
 import org.apache.kafka.common.message.DescribeConfigsResponseData.DescribeConfigsResult;
@@ -88,7 +89,7 @@ public final class DescribeConfigsHandler extends TypedApiHandler<DescribeConfig
                         default -> ConfigSource.STATIC_BROKER_CONFIG.id();
                     };
                     DescribeConfigsResourceResult c = new DescribeConfigsResourceResult().setName(k.name()).setValue(text(v))
-                            .setConfigSource(source).setReadOnly(!BrokerConfig.DYNAMIC_KEYS.contains(k.name())).setIsSensitive(false)
+                            .setConfigSource(source).setReadOnly(!BrokerConfig.DYNAMIC_KEYS.contains(k.name())).setIsSensitive(v instanceof Password)
                             .setConfigType(type(v).id())
                             .setDocumentation(docs ? k.doc() : null);
                     if (synonyms) c.synonyms().add(new DescribeConfigsSynonym().setName(k.name()).setValue(text(v)).setSource(source));
@@ -104,13 +105,15 @@ public final class DescribeConfigsHandler extends TypedApiHandler<DescribeConfig
         return Future.succeededFuture(new DescribeConfigsResponse(new DescribeConfigsResponseData().setResults(results)));
     }
 
+    /** A value as DescribeConfigs shows it; passwords and JAAS texts never (null, with isSensitive, as in Kafka). */
     private static String text(Object v) {
-        if (v == null) return null;
+        if (v == null || v instanceof Password) return null;
         if (v instanceof List<?> l) return String.join(",", l.stream().map(Object::toString).toList());
         return v.toString();
     }
 
     private static ConfigType type(Object v) {
+        if (v instanceof Password) return ConfigType.PASSWORD;
         if (v instanceof Integer) return ConfigType.INT;
         if (v instanceof Long) return ConfigType.LONG;
         if (v instanceof Boolean) return ConfigType.BOOLEAN;
