@@ -6,7 +6,6 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.net.ClientSSLOptions;
 import io.vertx.core.net.NetClient;
 import io.vertx.core.net.NetClientOptions;
 import io.vertx.core.net.NetSocket;
@@ -58,13 +57,7 @@ final class BrokerClient {
         this.requestTimeoutMs = requestTimeoutMs;
         this.link = link;
         NetClientOptions options = new NetClientOptions().setTcpNoDelay(true).setConnectTimeout(Limits.BROKER_CONNECT_TIMEOUT_MS);
-        if (link.tls() != null) {
-            ClientSSLOptions ssl = link.tls().clientOptions();
-            options.setSsl(true).setSslEngineOptions(link.tls().engineOptions()).setHostnameVerificationAlgorithm(ssl.getHostnameVerificationAlgorithm())
-                    .setTrustOptions(ssl.getTrustOptions()).setKeyCertOptions(ssl.getKeyCertOptions())
-                    .setEnabledSecureTransportProtocols(ssl.getEnabledSecureTransportProtocols());
-            ssl.getEnabledCipherSuites().forEach(options::addEnabledCipherSuite);
-        }
+        if (link.tls() != null) link.tls().applyTo(options);
         this.client = vertx.createNetClient(options);
         this.host = host;
         this.port = port;

@@ -143,7 +143,7 @@ final class HttpAuth {
             body = null;
         }
         if (body == null || !(body.getValue("username") instanceof String user) || !(body.getValue("password") instanceof String pw)) {
-            send(ctx, ApiError.badRequest("The body must be {\"username\": ..., \"password\": ...}"));
+            RestApi.send(ctx, ApiError.badRequest("The body must be {\"username\": ..., \"password\": ...}"));
             return;
         }
         password(user, pw.toCharArray(), host(ctx), "LOGIN").onComplete(ar -> {
@@ -153,7 +153,7 @@ final class HttpAuth {
             }
             expire();
             if (sessions.size() >= Limits.HTTP_SESSIONS_MAX) {
-                send(ctx, new ApiError(503, "TOO_MANY_SESSIONS", "The broker holds " + Limits.HTTP_SESSIONS_MAX + " login sessions; try again later"));
+                RestApi.send(ctx, new ApiError(503, "TOO_MANY_SESSIONS", "The broker holds " + Limits.HTTP_SESSIONS_MAX + " login sessions; try again later"));
                 return;
             }
             byte[] id = new byte[32];
@@ -211,11 +211,7 @@ final class HttpAuth {
         // requests from pages (they carry Sec-Fetch-Mode) are offered Bearer only; other clients both.
         boolean page = ctx.request().getHeader("Sec-Fetch-Mode") != null;
         ctx.response().putHeader("WWW-Authenticate", page ? "Bearer realm=\"runnel\"" : "Basic realm=\"runnel\", Bearer realm=\"runnel\"");
-        send(ctx, new ApiError(401, "UNAUTHENTICATED", message));
+        RestApi.send(ctx, new ApiError(401, "UNAUTHENTICATED", message));
     }
 
-    private static void send(RoutingContext ctx, ApiError e) {
-        if (ctx.response().ended()) return;
-        ctx.response().setStatusCode(e.status()).putHeader("content-type", "application/json").end(e.toJson().encode());
-    }
 }

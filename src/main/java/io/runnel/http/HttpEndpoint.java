@@ -17,7 +17,6 @@ import io.vertx.ext.web.Router;
 import io.vertx.ext.web.handler.StaticHandler;
 import io.runnel.config.SecurityKeys;
 import io.runnel.security.TlsSettings;
-import io.vertx.core.net.ServerSSLOptions;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -110,13 +109,7 @@ public final class HttpEndpoint {
                     .setMaxWebSocketFrameSize(Limits.HTTP_MAX_BODY_BYTES).setMaxWebSocketMessageSize(Limits.HTTP_MAX_BODY_BYTES)
                     .setReadIdleTimeout(Limits.HTTP_READ_IDLE_TIMEOUT_S);
             TlsSettings tls = services.security().httpTls();
-            if (tls != null) { // HTTPS (and WSS) with the http.ssl.* keys
-                ServerSSLOptions ssl = tls.serverOptions();
-                options.setSsl(true).setSslEngineOptions(tls.engineOptions()).setClientAuth(ssl.getClientAuth())
-                        .setKeyCertOptions(ssl.getKeyCertOptions()).setTrustOptions(ssl.getTrustOptions())
-                        .setEnabledSecureTransportProtocols(ssl.getEnabledSecureTransportProtocols());
-                ssl.getEnabledCipherSuites().forEach(options::addEnabledCipherSuite);
-            }
+            if (tls != null) tls.applyTo(options); // HTTPS (and WSS) with the http.ssl.* keys
             server = vertx.createHttpServer(options).requestHandler(router).exceptionHandler(e -> LOG.debug("HTTP connection failed", e));
             return server.listen();
         }

@@ -80,7 +80,8 @@ final class RestApi {
         HttpAuth.authorize(s, HttpAuth.principal(ctx), HttpAuth.host(ctx), op, type, name);
     }
 
-    private static void send(RoutingContext ctx, ApiError e) {
+    /** Answers with {@code e} as JSON and its status (nothing if the response was already sent). */
+    static void send(RoutingContext ctx, ApiError e) {
         if (ctx.response().ended()) return;
         ctx.response().setStatusCode(e.status()).putHeader("content-type", "application/json").end(e.toJson().encode());
     }

@@ -14,7 +14,6 @@ import io.vertx.core.VertxOptions;
 import io.vertx.core.net.NetServer;
 import io.vertx.core.net.NetServerOptions;
 import io.vertx.core.net.NetSocket;
-import io.vertx.core.net.ServerSSLOptions;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.util.ArrayList;
@@ -158,13 +157,7 @@ public final class KafkaServer {
         public Future<?> start() {
             NetServerOptions options = new NetServerOptions().setHost(listener.bindHost()).setPort(port).setTcpNoDelay(true);
             TlsSettings tls = apis.broker().security().listener(listener.name()).tls();
-            if (tls != null) {
-                ServerSSLOptions ssl = tls.serverOptions();
-                options.setSsl(true).setSslEngineOptions(tls.engineOptions()).setClientAuth(ssl.getClientAuth())
-                        .setKeyCertOptions(ssl.getKeyCertOptions()).setTrustOptions(ssl.getTrustOptions())
-                        .setEnabledSecureTransportProtocols(ssl.getEnabledSecureTransportProtocols());
-                ssl.getEnabledCipherSuites().forEach(options::addEnabledCipherSuite);
-            }
+            if (tls != null) tls.applyTo(options);
             server = vertx.createNetServer(options).connectHandler(this::accept);
             return server.listen();
         }

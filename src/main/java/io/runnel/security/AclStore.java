@@ -69,10 +69,6 @@ public final class AclStore {
         return all;
     }
 
-    public int size() {
-        return all.size();
-    }
-
     /** The ACLs whose pattern applies to {@code name} of {@code type}: literal equal or wildcard, or prefixed. */
     List<AclBinding> matching(ResourceType type, String name) {
         Index i = index.get(type);

@@ -40,15 +40,13 @@ import org.apache.kafka.common.security.token.delegation.internals.DelegationTok
  * anywhere.
  */
 public final class SaslMechanisms {
-    private final String listener;
     private final List<String> enabled;
     private final ScramCredentials scram;
     private final List<AppConfigurationEntry> plainJaas;
     private final DelegationTokenCache delegationTokens = new DelegationTokenCache(ScramMechanism.mechanismNames());
     private TokenValidator tokens;
 
-    private SaslMechanisms(String listener, List<String> enabled, ScramCredentials scram, List<AppConfigurationEntry> plainJaas) {
-        this.listener = listener;
+    private SaslMechanisms(List<String> enabled, ScramCredentials scram, List<AppConfigurationEntry> plainJaas) {
         this.enabled = enabled;
         this.scram = scram;
         this.plainJaas = plainJaas;
@@ -57,7 +55,7 @@ public final class SaslMechanisms {
     /** Builds a listener's mechanisms; with OAUTHBEARER, reads its JWKS (blocks). */
     public static SaslMechanisms of(BrokerConfig config, String listener, ScramCredentials scram) {
         List<String> enabled = config.forListener(listener, SecurityKeys.SASL_ENABLED_MECHANISMS);
-        SaslMechanisms m = new SaslMechanisms(listener, List.copyOf(enabled), scram, jaasEntries(config, listener, "PLAIN"));
+        SaslMechanisms m = new SaslMechanisms(List.copyOf(enabled), scram, jaasEntries(config, listener, "PLAIN"));
         if (enabled.contains("OAUTHBEARER")) m.tokens = TokenValidator.of(config, listener);
         return m;
     }
@@ -97,10 +95,6 @@ public final class SaslMechanisms {
 
     public List<String> enabled() {
         return enabled;
-    }
-
-    public String listener() {
-        return listener;
     }
 
     /** A server for one authentication with {@code mechanism}, which must be enabled. */

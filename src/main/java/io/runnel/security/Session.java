@@ -46,11 +46,6 @@ public final class Session {
         this.state = sasl == null ? State.AUTHENTICATED : State.HANDSHAKE;
     }
 
-    /** A session with no security at all (PLAINTEXT, ANONYMOUS), for in-process callers and tests. */
-    public static Session anonymous(String clientHost) {
-        return new Session("PLAINTEXT", SecurityProtocol.PLAINTEXT, clientHost, KafkaPrincipal.ANONYMOUS, null, 0);
-    }
-
     /**
      * Whether a request of {@code api} may be served now; when not, the connection is closed (Kafka does the same:
      * a client that does not follow the SASL exchange is not answered).

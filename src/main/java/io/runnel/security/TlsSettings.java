@@ -8,6 +8,8 @@ import io.vertx.core.http.ClientAuth;
 import io.vertx.core.net.ClientSSLOptions;
 import io.vertx.core.net.JdkSSLEngineOptions;
 import io.vertx.core.net.KeyCertOptions;
+import io.vertx.core.net.NetClientOptions;
+import io.vertx.core.net.NetServerOptions;
 import io.vertx.core.net.OpenSSLEngineOptions;
 import io.vertx.core.net.SSLEngineOptions;
 import io.vertx.core.net.ServerSSLOptions;
@@ -45,16 +47,13 @@ public final class TlsSettings {
     private final ServerSSLOptions serverOptions;
     private final ClientSSLOptions clientOptions;
     private final boolean openSsl;
-    private final String hostnameVerification;
     private final Map<Path, Long> watched;
 
-    private TlsSettings(String listener, ServerSSLOptions serverOptions, ClientSSLOptions clientOptions, boolean openSsl,
-                        String hostnameVerification, Map<Path, Long> watched) {
+    private TlsSettings(String listener, ServerSSLOptions serverOptions, ClientSSLOptions clientOptions, boolean openSsl, Map<Path, Long> watched) {
         this.listener = listener;
         this.serverOptions = serverOptions;
         this.clientOptions = clientOptions;
         this.openSsl = openSsl;
-        this.hostnameVerification = hostnameVerification;
         this.watched = watched;
     }
 
@@ -143,7 +142,7 @@ public final class TlsSettings {
                 config.get(SecurityKeys.SSL_TRUSTSTORE_LOCATION)}) {
             if (location != null) watched.put(Path.of(location), modified(Path.of(location)));
         }
-        return new TlsSettings(listener, server, client, openSsl, verification, watched);
+        return new TlsSettings(listener, server, client, openSsl, watched);
     }
 
     /** Logs which engine serves the listener, once at start. */
@@ -174,9 +173,22 @@ public final class TlsSettings {
         return serverOptions.copy();
     }
 
-    /** Options for this broker as a client of another broker's listener of the same name (mutual TLS with the same key). */
-    public ClientSSLOptions clientOptions() {
-        return clientOptions.copy();
+    /** Turns TLS on in a server's options (a Kafka listener's NetServer, the HTTP server) with these settings. */
+    public void applyTo(NetServerOptions options) {
+        ServerSSLOptions ssl = serverOptions;
+        options.setSsl(true).setSslEngineOptions(engineOptions()).setClientAuth(ssl.getClientAuth())
+                .setKeyCertOptions(ssl.getKeyCertOptions()).setTrustOptions(ssl.getTrustOptions())
+                .setEnabledSecureTransportProtocols(ssl.getEnabledSecureTransportProtocols());
+        ssl.getEnabledCipherSuites().forEach(options::addEnabledCipherSuite);
+    }
+
+    /** Turns TLS on in a client's options (this broker connecting to another one's listener). */
+    public void applyTo(NetClientOptions options) {
+        ClientSSLOptions ssl = clientOptions;
+        options.setSsl(true).setSslEngineOptions(engineOptions()).setHostnameVerificationAlgorithm(ssl.getHostnameVerificationAlgorithm())
+                .setTrustOptions(ssl.getTrustOptions()).setKeyCertOptions(ssl.getKeyCertOptions())
+                .setEnabledSecureTransportProtocols(ssl.getEnabledSecureTransportProtocols());
+        ssl.getEnabledCipherSuites().forEach(options::addEnabledCipherSuite);
     }
 
     public SSLEngineOptions engineOptions() {
@@ -185,10 +197,6 @@ public final class TlsSettings {
 
     public boolean openSsl() {
         return openSsl;
-    }
-
-    public boolean verifiesHostnames() {
-        return !hostnameVerification.isBlank();
     }
 
     private static char[] keyPassword(Lookup config) {

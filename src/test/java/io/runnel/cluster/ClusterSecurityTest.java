@@ -13,7 +13,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.CommonClientConfigs;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.ScramCredentialInfo;
@@ -31,13 +30,9 @@ import org.apache.kafka.common.acl.AclBinding;
 import org.apache.kafka.common.acl.AclBindingFilter;
 import org.apache.kafka.common.acl.AclOperation;
 import org.apache.kafka.common.acl.AclPermissionType;
-import org.apache.kafka.common.config.SaslConfigs;
-import org.apache.kafka.common.config.SslConfigs;
 import org.apache.kafka.common.resource.PatternType;
 import org.apache.kafka.common.resource.ResourcePattern;
 import org.apache.kafka.common.resource.ResourceType;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -50,20 +45,9 @@ import org.junit.jupiter.api.io.TempDir;
 class ClusterSecurityTest {
     private static final String JAAS = "org.apache.kafka.common.security.plain.PlainLoginModule required "
             + "username=\"broker\" password=\"broker-secret\" user_broker=\"broker-secret\" user_app=\"app-secret\";";
-    private static TestPki pki;
+    private static final TestPki pki = TestPki.shared();
     @TempDir
     Path root;
-
-    @BeforeAll
-    static void makeCertificates() throws Exception {
-        pki = TestPki.create();
-        pki.broker();
-    }
-
-    @AfterAll
-    static void removeCertificates() throws Exception {
-        pki.close();
-    }
 
     private static String[] brokerArgs() throws Exception {
         return new String[]{"--listeners=SASL_SSL://127.0.0.1:0", "--inter.broker.listener.name=SASL_SSL",
@@ -81,17 +65,7 @@ class ClusterSecurityTest {
     }
 
     private static Map<String, Object> client(String mechanism, String user, String password) {
-        Map<String, Object> c = new HashMap<>();
-        c.put(CommonClientConfigs.SECURITY_PROTOCOL_CONFIG, "SASL_SSL");
-        c.put(SaslConfigs.SASL_MECHANISM, mechanism);
-        String module = mechanism.equals("PLAIN") ? "org.apache.kafka.common.security.plain.PlainLoginModule" : "org.apache.kafka.common.security.scram.ScramLoginModule";
-        c.put(SaslConfigs.SASL_JAAS_CONFIG, module + " required username=\"" + user + "\" password=\"" + password + "\";");
-        c.put(CommonClientConfigs.DEFAULT_API_TIMEOUT_MS_CONFIG, 20_000);
-        c.put(CommonClientConfigs.REQUEST_TIMEOUT_MS_CONFIG, 10_000);
-        c.put(SslConfigs.SSL_TRUSTSTORE_TYPE_CONFIG, "PKCS12");
-        c.put(SslConfigs.SSL_TRUSTSTORE_LOCATION_CONFIG, pki.truststore().toString());
-        c.put(SslConfigs.SSL_TRUSTSTORE_PASSWORD_CONFIG, TestPki.PASSWORD);
-        return c;
+        return KafkaClients.sasl("SASL_SSL", mechanism, user, password, pki.caPem(), 20_000);
     }
 
     @Test

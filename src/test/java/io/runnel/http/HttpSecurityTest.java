@@ -35,7 +35,6 @@ import org.apache.kafka.common.resource.ResourceType;
 import org.apache.kafka.common.security.scram.internals.ScramFormatter;
 import org.apache.kafka.common.security.scram.internals.ScramMechanism;
 import org.apache.kafka.common.utils.Time;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -48,7 +47,7 @@ import org.junit.jupiter.api.io.TempDir;
  * credentials); the same ACLs decide as on the Kafka endpoint.
  */
 class HttpSecurityTest {
-    private static TestPki pki;
+    private static final TestPki pki = TestPki.shared();
     private static TestJwt idp;
     @TempDir
     Path dir;
@@ -57,14 +56,7 @@ class HttpSecurityTest {
 
     @BeforeAll
     static void certificates() throws Exception {
-        pki = TestPki.create();
-        pki.broker();
         idp = TestJwt.create();
-    }
-
-    @AfterAll
-    static void removeCertificates() throws Exception {
-        pki.close();
     }
 
     @BeforeEach

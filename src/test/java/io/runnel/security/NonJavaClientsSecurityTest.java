@@ -9,20 +9,15 @@ import io.runnel.testkit.TestPki;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.CommonClientConfigs;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.ScramCredentialInfo;
 import org.apache.kafka.clients.admin.ScramMechanism;
 import org.apache.kafka.clients.admin.UserScramCredentialUpsertion;
-import org.apache.kafka.common.config.SaslConfigs;
 import org.apache.kafka.common.utils.Time;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -33,33 +28,17 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class NonJavaClientsSecurityTest {
     private static final String JAAS = "org.apache.kafka.common.security.plain.PlainLoginModule required user_admin=\"admin-secret\";";
-    private static TestPki pki;
+    private static final TestPki pki = TestPki.shared();
     @TempDir
     Path data;
     private Broker broker;
-
-    @BeforeAll
-    static void makeCertificates() throws Exception {
-        pki = TestPki.create();
-        pki.broker();
-    }
-
-    @AfterAll
-    static void removeCertificates() throws Exception {
-        pki.close();
-    }
 
     @BeforeEach
     void start() throws Exception {
         broker = Brokers.start(data, Map.of("listeners", "SASL_SSL://127.0.0.1:0", "ssl.keystore.type", "PKCS12",
                 "ssl.keystore.location", pki.broker().toString(), "ssl.keystore.password", TestPki.PASSWORD,
                 "listener.name.sasl_ssl.plain.sasl.jaas.config", JAAS), Time.SYSTEM);
-        Map<String, Object> admin = new HashMap<>();
-        admin.put(CommonClientConfigs.SECURITY_PROTOCOL_CONFIG, "SASL_SSL");
-        admin.put(SaslConfigs.SASL_MECHANISM, "PLAIN");
-        admin.put(SaslConfigs.SASL_JAAS_CONFIG, "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"admin\" password=\"admin-secret\";");
-        admin.put("ssl.truststore.type", "PEM");
-        admin.put("ssl.truststore.location", pki.caPem().toString());
+        Map<String, Object> admin = KafkaClients.sasl("SASL_SSL", "PLAIN", "admin", "admin-secret", pki.caPem(), 30_000);
         try (Admin a = KafkaClients.admin(bootstrap(), admin)) {
             a.alterUserScramCredentials(List.of(
                     new UserScramCredentialUpsertion("rdkafka", new ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192), "rd-secret"),

@@ -23,7 +23,6 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.config.SaslConfigs;
 import org.apache.kafka.common.errors.SaslAuthenticationException;
 import org.apache.kafka.common.utils.Time;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -38,7 +37,7 @@ import org.junit.jupiter.api.io.TempDir;
 class OAuthBearerTest {
     private static TestJwt trusted;
     private static TestJwt other;
-    private static TestPki pki;
+    private static final TestPki pki = TestPki.shared();
     @TempDir
     Path dir;
     private Broker broker;
@@ -47,13 +46,6 @@ class OAuthBearerTest {
     static void keys() throws Exception {
         trusted = TestJwt.create();
         other = TestJwt.create();
-        pki = TestPki.create();
-        pki.broker();
-    }
-
-    @AfterAll
-    static void removeCertificates() throws Exception {
-        pki.close();
     }
 
     @BeforeEach

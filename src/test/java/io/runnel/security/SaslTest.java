@@ -20,7 +20,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.CommonClientConfigs;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.ScramCredentialInfo;
 import org.apache.kafka.clients.admin.ScramMechanism;
@@ -30,8 +29,6 @@ import org.apache.kafka.clients.admin.UserScramCredentialsDescription;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.config.SaslConfigs;
-import org.apache.kafka.common.config.SslConfigs;
 import org.apache.kafka.common.errors.ResourceNotFoundException;
 import org.apache.kafka.common.errors.SaslAuthenticationException;
 import org.apache.kafka.common.errors.UnacceptableCredentialException;
@@ -49,9 +46,7 @@ import org.apache.kafka.common.requests.SaslHandshakeRequest;
 import org.apache.kafka.common.requests.SaslHandshakeResponse;
 import org.apache.kafka.common.utils.Time;
 import org.awaitility.Awaitility;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -63,21 +58,10 @@ import org.junit.jupiter.api.io.TempDir;
 class SaslTest {
     private static final String JAAS = "org.apache.kafka.common.security.plain.PlainLoginModule required "
             + "username=\"admin\" password=\"admin-secret\" user_admin=\"admin-secret\" user_alice=\"alice-secret\";";
-    private static TestPki pki;
+    private static final TestPki pki = TestPki.shared();
     @TempDir
     Path data;
     private Broker broker;
-
-    @BeforeAll
-    static void makeCertificates() throws Exception {
-        pki = TestPki.create();
-        pki.broker();
-    }
-
-    @AfterAll
-    static void removeCertificates() throws Exception {
-        pki.close();
-    }
 
     @AfterEach
     void stopBroker() throws Exception {
@@ -107,20 +91,7 @@ class SaslTest {
     }
 
     private static Map<String, Object> client(String protocol, String mechanism, String user, String password) {
-        Map<String, Object> c = new HashMap<>();
-        c.put(CommonClientConfigs.SECURITY_PROTOCOL_CONFIG, protocol);
-        c.put(SaslConfigs.SASL_MECHANISM, mechanism);
-        String module = mechanism.equals("PLAIN") ? "org.apache.kafka.common.security.plain.PlainLoginModule"
-                : "org.apache.kafka.common.security.scram.ScramLoginModule";
-        c.put(SaslConfigs.SASL_JAAS_CONFIG, module + " required username=\"" + user + "\" password=\"" + password + "\";");
-        if (protocol.equals("SASL_SSL")) {
-            c.put(SslConfigs.SSL_TRUSTSTORE_TYPE_CONFIG, "PKCS12");
-            c.put(SslConfigs.SSL_TRUSTSTORE_LOCATION_CONFIG, pki.truststore().toString());
-            c.put(SslConfigs.SSL_TRUSTSTORE_PASSWORD_CONFIG, TestPki.PASSWORD);
-        }
-        c.put(CommonClientConfigs.DEFAULT_API_TIMEOUT_MS_CONFIG, 10_000);
-        c.put(CommonClientConfigs.REQUEST_TIMEOUT_MS_CONFIG, 5_000);
-        return c;
+        return KafkaClients.sasl(protocol, mechanism, user, password, pki.caPem(), 10_000);
     }
 
     private static void produce(String bootstrap, Map<String, Object> client, String topic, int count) throws Exception {

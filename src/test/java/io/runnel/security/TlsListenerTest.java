@@ -34,7 +34,6 @@ import org.apache.kafka.common.config.SslConfigs;
 import org.apache.kafka.common.errors.SslAuthenticationException;
 import org.apache.kafka.common.utils.Time;
 import org.awaitility.Awaitility;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -45,21 +44,14 @@ import org.junit.jupiter.api.io.TempDir;
  * plaintext and a TLS listener side by side, a certificate renewed on disk, and garbage on the TLS port.
  */
 class TlsListenerTest {
-    private static TestPki pki;
+    private static final TestPki pki = TestPki.shared();
     @TempDir
     Path data;
     private Broker broker;
 
     @BeforeAll
     static void makeCertificates() throws Exception {
-        pki = TestPki.create();
-        pki.broker();
         pki.issue("alice", "CN=alice,OU=clients,O=Runnel");
-    }
-
-    @AfterAll
-    static void removeCertificates() throws Exception {
-        pki.close();
     }
 
     @AfterEach

@@ -59,6 +59,27 @@ public final class KafkaClients {
         return consumer(bootstrap, m);
     }
 
+    /**
+     * Client settings for a SASL listener: {@code protocol} SASL_PLAINTEXT or SASL_SSL (then trusting the CA of
+     * {@code caPem}), PLAIN or SCRAM-SHA-256/512 with that user and password, and {@code timeoutMs} as the default API
+     * timeout (requests time out after half of it).
+     */
+    public static Map<String, Object> sasl(String protocol, String mechanism, String user, String password, java.nio.file.Path caPem, int timeoutMs) {
+        Map<String, Object> c = new HashMap<>();
+        c.put(AdminClientConfig.SECURITY_PROTOCOL_CONFIG, protocol);
+        c.put(org.apache.kafka.common.config.SaslConfigs.SASL_MECHANISM, mechanism);
+        String module = mechanism.equals("PLAIN") ? "org.apache.kafka.common.security.plain.PlainLoginModule"
+                : "org.apache.kafka.common.security.scram.ScramLoginModule";
+        c.put(org.apache.kafka.common.config.SaslConfigs.SASL_JAAS_CONFIG, module + " required username=\"" + user + "\" password=\"" + password + "\";");
+        if (protocol.equals("SASL_SSL")) {
+            c.put(org.apache.kafka.common.config.SslConfigs.SSL_TRUSTSTORE_TYPE_CONFIG, "PEM");
+            c.put(org.apache.kafka.common.config.SslConfigs.SSL_TRUSTSTORE_LOCATION_CONFIG, caPem.toString());
+        }
+        c.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, timeoutMs);
+        c.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, timeoutMs / 2);
+        return c;
+    }
+
     public static Admin admin(String bootstrap) {
         return admin(bootstrap, Map.of());
     }

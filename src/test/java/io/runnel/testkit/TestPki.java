@@ -28,6 +28,32 @@ public final class TestPki implements AutoCloseable {
         this.dir = dir;
     }
 
+    private static TestPki shared;
+
+    /**
+     * One CA with the broker's key store ({@link #broker}) for every test of this JVM: made once (keytool is slow),
+     * deleted when the JVM exits.
+     */
+    public static synchronized TestPki shared() {
+        if (shared == null) {
+            try {
+                TestPki pki = create();
+                pki.broker();
+                Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                    try {
+                        pki.close();
+                    } catch (IOException e) {
+                        // the JVM is going away; a temporary directory left behind is all that is lost
+                    }
+                }));
+                shared = pki;
+            } catch (Exception e) {
+                throw new IllegalStateException("Cannot make the test certificates with keytool", e);
+            }
+        }
+        return shared;
+    }
+
     /** A new CA in a new temporary directory. */
     public static TestPki create() throws Exception {
         Path dir = Files.createTempDirectory("runnel-pki");
