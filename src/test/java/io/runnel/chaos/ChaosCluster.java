@@ -1,0 +1,262 @@
+package io.runnel.chaos;
+
+import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalInt;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
+
+/**
+ * The brokers of a chaos run, each a JVM in its own network namespace ({@link Netns}), with its {@code log.dirs} on
+ * a small tmpfs of its own (so that a full disk is a fault like any other). A broker with a skewed clock is
+ * restarted under Debian's libfaketime with a wall-clock offset (the monotonic clock left alone, as on a real host
+ * whose clock is wrong); only that broker carries libfaketime, because every clock read then becomes a system call,
+ * which in this sandbox (gVisor) makes a JVM about ten times slower to start.
+ *
+ * <p>Brokers run from the test classpath (the same classes as the fat jar). {@link #close} kills every broker,
+ * unmounts the tmpfs mounts and removes the network; a run's files stay under its root for diagnosis until the
+ * caller deletes them.
+ */
+final class ChaosCluster implements AutoCloseable {
+    /** Where Debian's libfaketime (package faketime) puts the library. */
+    static final Path LIBFAKETIME = Path.of("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1");
+    static final int KAFKA_PORT = 9092;
+    static final int HTTP_PORT = 8080;
+    static final int HAZELCAST_PORT = 5701;
+    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+
+    private final Netns net;
+    private final Path root;
+    private final String classpath;
+    private final List<String> extraArgs;
+    private final long diskBytes;
+    private final Process[] processes;
+    private final boolean[] mounted;
+    private final boolean[] paused;
+    private final long[] clockOffsetSeconds;
+
+    private ChaosCluster(Netns net, Path root, String classpath, List<String> extraArgs, long diskBytes) {
+        this.net = net;
+        this.root = root;
+        this.classpath = classpath;
+        this.extraArgs = extraArgs;
+        this.diskBytes = diskBytes;
+        this.processes = new Process[net.size()];
+        this.mounted = new boolean[net.size()];
+        this.paused = new boolean[net.size()];
+        this.clockOffsetSeconds = new long[net.size()];
+    }
+
+    /** Creates the network, mounts the disks and starts {@code size} brokers; does not wait for them. */
+    static ChaosCluster start(int size, Path root, String classpath, List<String> extraArgs, long diskBytes) throws IOException {
+        Netns net = Netns.create(size);
+        ChaosCluster c = new ChaosCluster(net, root, classpath, extraArgs, diskBytes);
+        try {
+            for (int i = 1; i <= size; i++) {
+                Path data = c.dataDir(i);
+                Files.createDirectories(data);
+                Netns.run(List.of("mount", "-t", "tmpfs", "-o", "size=" + diskBytes, "tmpfs", data.toString()));
+                c.mounted[i - 1] = true;
+            }
+            for (int i = 1; i <= size; i++) c.launch(i);
+        } catch (IOException | RuntimeException e) {
+            c.close();
+            throw e;
+        }
+        return c;
+    }
+
+    static boolean clockSkewAvailable() {
+        return Files.isReadable(LIBFAKETIME);
+    }
+
+    int size() {
+        return net.size();
+    }
+
+    Netns net() {
+        return net;
+    }
+
+    Path dataDir(int broker) {
+        return root.resolve("broker-" + broker).resolve("data");
+    }
+
+    Path logFile(int broker) {
+        return root.resolve("broker-" + broker).resolve("broker.log");
+    }
+
+    /** bootstrap.servers for clients in the root namespace: every broker's listener. */
+    String bootstrap() {
+        return IntStream.rangeClosed(1, size()).mapToObj(i -> net.address(i) + ":" + KAFKA_PORT).collect(Collectors.joining(","));
+    }
+
+    private void launch(int broker) throws IOException {
+        String self = net.address(broker);
+        String members = IntStream.rangeClosed(1, size()).mapToObj(i -> net.address(i) + ":" + HAZELCAST_PORT).collect(Collectors.joining(","));
+        List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", net.namespace(broker),
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx320m",
+                "--add-opens=java.base/java.lang=ALL-UNNAMED", "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+                "--add-opens=java.management/sun.management=ALL-UNNAMED", "--add-opens=jdk.management/com.sun.management.internal=ALL-UNNAMED",
+                "--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED", "-cp", classpath, "io.runnel.server.Main",
+                "--node.id=" + broker, "--listeners=PLAINTEXT://" + self + ":" + KAFKA_PORT,
+                "--http.host=" + self, "--http.port=" + HTTP_PORT,
+                "--cluster.members=" + members, "--cluster.host=" + self, "--cluster.port=" + HAZELCAST_PORT,
+                "--log.dirs=" + dataDir(broker).toAbsolutePath(),
+                "--default.replication.factor=" + Math.min(3, size()), "--min.insync.replicas=" + Math.min(2, size()),
+                "--offsets.topic.num.partitions=5", "--transaction.state.log.num.partitions=5",
+                "--group.initial.rebalance.delay.ms=100"));
+        cmd.addAll(extraArgs);
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile(broker).toFile()));
+        Map<String, String> env = pb.environment();
+        env.keySet().removeIf(k -> k.startsWith("RUNNEL_"));
+        long offset = clockOffsetSeconds[broker - 1];
+        if (offset != 0) {
+            env.put("LD_PRELOAD", LIBFAKETIME.toString());
+            env.put("FAKETIME", (offset > 0 ? "+" : "") + offset); // seconds
+            env.put("FAKETIME_DONT_FAKE_MONOTONIC", "1");
+        }
+        Files.writeString(logFile(broker), "---- launched " + java.time.Instant.now() + "\n", StandardCharsets.UTF_8,
+                java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+        processes[broker - 1] = pb.start();
+        paused[broker - 1] = false;
+    }
+
+    boolean isRunning(int broker) {
+        Process p = processes[broker - 1];
+        return p != null && p.isAlive();
+    }
+
+    /** kill -9. */
+    void kill(int broker) throws InterruptedException {
+        Process p = processes[broker - 1];
+        if (p == null) return;
+        p.destroyForcibly(); // SIGKILL ends a stopped process too
+        paused[broker - 1] = false;
+        p.waitFor(30, TimeUnit.SECONDS);
+        processes[broker - 1] = null;
+    }
+
+    /** Starts a killed broker again on its data. */
+    void restart(int broker) throws IOException {
+        if (!isRunning(broker)) launch(broker);
+    }
+
+    void pause(int broker) throws IOException {
+        Process p = processes[broker - 1];
+        if (p == null || paused[broker - 1]) return;
+        signal(p, "STOP");
+        paused[broker - 1] = true;
+    }
+
+    void resume(int broker) throws IOException {
+        Process p = processes[broker - 1];
+        if (p == null || !paused[broker - 1]) return;
+        signal(p, "CONT");
+        paused[broker - 1] = false;
+    }
+
+    private static void signal(Process p, String sig) throws IOException {
+        Netns.run(List.of("kill", "-" + sig, Long.toString(p.pid())));
+    }
+
+    /**
+     * Restarts broker {@code broker} (SIGTERM, then its restart) with its wall clock {@code seconds} off (0: the true
+     * time again); a broker killed later comes back with the same offset.
+     */
+    void restartWithClock(int broker, long seconds) throws IOException, InterruptedException {
+        if (clockOffsetSeconds[broker - 1] == seconds) return;
+        clockOffsetSeconds[broker - 1] = seconds;
+        Process p = processes[broker - 1];
+        if (p != null) {
+            if (paused[broker - 1]) resume(broker);
+            p.destroy(); // SIGTERM: the broker's own orderly stop
+            if (!p.waitFor(30, TimeUnit.SECONDS)) kill(broker);
+            processes[broker - 1] = null;
+        }
+        launch(broker);
+    }
+
+    /** Fills broker {@code broker}'s disk, leaving {@code leaveBytes} free. */
+    void fillDisk(int broker, long leaveBytes) throws IOException {
+        Path data = dataDir(broker);
+        long free = Files.getFileStore(data).getUsableSpace();
+        long fill = Math.max(0, free - leaveBytes);
+        if (fill > 0) Netns.run(List.of("fallocate", "-l", Long.toString(fill), data.resolve("chaos-filler").toString()));
+    }
+
+    void freeDisk(int broker) throws IOException {
+        Files.deleteIfExists(dataDir(broker).resolve("chaos-filler"));
+    }
+
+    /** GET /api/cluster of broker {@code broker}, or null when it does not answer within 3 s. */
+    JsonObject clusterInfo(int broker) {
+        try {
+            HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://" + net.address(broker) + ":" + HTTP_PORT + "/api/cluster"))
+                    .timeout(Duration.ofSeconds(3)).build(), HttpResponse.BodyHandlers.ofString());
+            return r.statusCode() == 200 ? new JsonObject(r.body()) : null;
+        } catch (IOException | RuntimeException e) {
+            return null;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return null;
+        }
+    }
+
+    /** The controller as the first answering broker (in {@code order}) sees it. */
+    OptionalInt controller(List<Integer> order) {
+        for (int b : order) {
+            if (!isRunning(b) || paused[b - 1]) continue;
+            JsonObject info = clusterInfo(b);
+            Integer id = info == null ? null : info.getInteger("controllerId");
+            if (id != null && id > 0) return OptionalInt.of(id);
+        }
+        return OptionalInt.empty();
+    }
+
+    /** Every broker's view of the controller (node id, or -1), for the fault lines. */
+    String controllerViews() {
+        StringBuilder sb = new StringBuilder();
+        for (int b = 1; b <= size(); b++) {
+            JsonObject info = isRunning(b) && !paused[b - 1] ? clusterInfo(b) : null;
+            sb.append(b).append("→").append(info == null ? "?" : String.valueOf(info.getInteger("controllerId"))).append(b < size() ? " " : "");
+        }
+        return sb.toString();
+    }
+
+    @Override
+    public void close() {
+        for (int i = 1; i <= processes.length; i++) {
+            try {
+                kill(i);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (RuntimeException e) {
+                // every broker gets its turn
+            }
+        }
+        for (int i = 1; i <= mounted.length; i++) {
+            if (!mounted[i - 1]) continue;
+            try {
+                Netns.run(List.of("umount", "-l", dataDir(i).toString()));
+            } catch (IOException e) {
+                // best effort on the way out
+            }
+            mounted[i - 1] = false;
+        }
+        net.close();
+    }
+}

@@ -1,0 +1,62 @@
+package io.runnel.chaos;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * What the workloads of a chaos run did and saw, and the state read back at the end: the input of {@link Checker}.
+ * Workload threads append; the final fields are set once the workloads have stopped.
+ *
+ * <p>Values are {@code p<producer>-k<key>:<seq>}: the part before the colon is the record key, and the sequence
+ * grows by one per record of that key, so order per key can be read off the log.
+ */
+final class History {
+    /** A record the broker acknowledged (acks=all) at this partition and offset. */
+    record Ack(String value, int partition, long offset, long atMs) {
+    }
+
+    /** A record a reader was given. {@code reader} names the workload: {@link #GROUP}, {@link #WEBSOCKET} or {@link #COMMITTED_READER}. */
+    record Read(String reader, int partition, long offset, String value) {
+    }
+
+    /** A consumer-group commit the coordinator acknowledged, or a committed offset read back with the Admin client. */
+    record Offset(int partition, long offset, long atMs) {
+    }
+
+    /** One record of a partition as read back at the end. */
+    record Entry(long offset, String value) {
+    }
+
+    static final String GROUP = "group";
+    static final String COMMITTED_READER = "read_committed";
+    static final String WEBSOCKET = "websocket";
+    /** Records a transaction writes before it is aborted on purpose; no read_committed reader may ever see one. */
+    static final String ABORTED_PREFIX = "ABORTED:";
+
+    final Queue<Ack> acks = new ConcurrentLinkedQueue<>();
+    final Queue<Read> reads = new ConcurrentLinkedQueue<>();
+    final Queue<Offset> commits = new ConcurrentLinkedQueue<>();
+    final Queue<Offset> observedOffsets = new ConcurrentLinkedQueue<>();
+    final AtomicLong sendFailures = new AtomicLong();
+    final AtomicLong transactionsCommitted = new AtomicLong();
+    final AtomicLong transactionsAborted = new AtomicLong();
+    final Map<String, AtomicLong> errors = new ConcurrentHashMap<>();
+
+    /** The input topic, every partition from its start, read_uncommitted. */
+    volatile Map<Integer, List<Entry>> finalLog = Map.of();
+    /** The consumer group's committed offsets at the end. */
+    volatile Map<Integer, Long> finalCommitted = Map.of();
+    /** The transactional copy's output topic at the end, read_committed. */
+    volatile Map<Integer, List<Entry>> finalOutput = Map.of();
+    /** The transactional copy's committed input offsets at the end. */
+    volatile Map<Integer, Long> copyCommitted = Map.of();
+
+    void error(String where, Throwable e) {
+        Throwable cause = e.getCause() != null && e.getCause() != e ? e.getCause() : e;
+        errors.computeIfAbsent(where + ": " + cause.getClass().getSimpleName(), k -> new AtomicLong()).incrementAndGet();
+    }
+}
