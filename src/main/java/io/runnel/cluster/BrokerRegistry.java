@@ -180,6 +180,14 @@ final class BrokerRegistry implements ClusterView {
     }
 
     /** Each registered broker's report of the topics it holds, by node id. */
+    /**
+     * Whether broker {@code nodeId} has registered since the registrations were last lost (a whole-cluster restart
+     * empties them; a broker that died keeps its registration until then).
+     */
+    boolean isRegistered(int nodeId) {
+        return registrations.containsKey(nodeId);
+    }
+
     Map<Integer, JsonArray> reports() {
         Map<Integer, JsonArray> out = new HashMap<>();
         registrations.forEach((id, r) -> out.put(id, r.getJsonArray("topics", new JsonArray())));

@@ -21,6 +21,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.IntPredicate;
 import java.util.function.Supplier;
 import java.util.stream.IntStream;
 import org.apache.kafka.common.TopicPartition;
@@ -65,6 +66,7 @@ final class ClusterController {
     private static final Logger LOG = LoggerFactory.getLogger(ClusterController.class);
 
     private final Supplier<List<Integer>> liveBrokers;
+    private final IntPredicate registered;
     private final Vertx vertx;
     private final MetadataStore store;
     private final long epoch;
@@ -89,8 +91,19 @@ final class ClusterController {
     /** The last task queued: each new one starts when it ends, whichever thread queued it. */
     private Future<?> tail = Future.succeededFuture();
 
-    /** @param liveBrokers the node ids of the live, registered brokers, ascending */
+    /** A controller for which every broker has registered (unit tests). */
     ClusterController(Vertx vertx, MetadataStore store, long epoch, Settings settings, Supplier<List<Integer>> liveBrokers) {
+        this(vertx, store, epoch, settings, liveBrokers, id -> true);
+    }
+
+    /**
+     * @param liveBrokers the node ids of the live, registered brokers, ascending
+     * @param registered whether a broker has registered with its report since the registrations were last lost (after
+     *     a whole-cluster restart, only the brokers back so far): a partition without a live leader gets one only once
+     *     every member of its ISR has, see {@link #reconcile}
+     */
+    ClusterController(Vertx vertx, MetadataStore store, long epoch, Settings settings, Supplier<List<Integer>> liveBrokers, IntPredicate registered) {
+        this.registered = registered;
         this.settings = settings;
         this.unclean = settings.unclean();
         this.liveBrokers = liveBrokers;
@@ -503,7 +516,7 @@ final class ClusterController {
             List<Placement> next = new ArrayList<>();
             boolean changed = false;
             for (Placement p : t.placements()) {
-                Placement q = reconcile(p, live, unclean);
+                Placement q = reconcile(p, live, unclean, registered);
                 changed |= !q.sameAs(p);
                 next.add(q);
             }
@@ -520,9 +533,29 @@ final class ClusterController {
      * replica is in the ISR (a returning sole replica). Unless unclean election is on, an out-of-sync replica never leads.
      */
     static Placement reconcile(Placement p, Set<Integer> live, boolean unclean) {
+        return reconcile(p, live, unclean, id -> true);
+    }
+
+    /**
+     * As {@link #reconcile(Placement, Set, boolean)}, and a partition without a live leader gets none until every
+     * member of its ISR has {@code registered} (unless unclean election is on). This matters after a whole-cluster
+     * restart, when the metadata is rebuilt from the brokers' reports as they register: the first report of a
+     * partition may be stale (a broker that left the ISR before the restart still lists itself), and a leader elected
+     * from it at once makes the others truncate to it before their newer reports arrive. Any decision newer than a
+     * placement is known to a member of that placement's ISR (each new leader comes from the ISR, and a leader learns
+     * of its own ISR changes), so once they have all reported, the stored placement is the newest there is: Kafka's
+     * rule of the highest leader epoch, then the highest partition epoch ({@link Placement#newerThan}), over every
+     * report that can matter. A broker that died keeps its registration, so ordinary failover does not wait.
+     */
+    static Placement reconcile(Placement p, Set<Integer> live, boolean unclean, IntPredicate registered) {
         List<Integer> isr = p.isr().stream().filter(live::contains).toList();
         if (p.hasLeader() && live.contains(p.leader())) {
             return isr.equals(p.isr()) ? p : new Placement(p.replicas(), p.leader(), p.leaderEpoch(), isr);
+        }
+        if (!unclean && !p.isr().stream().allMatch(registered::test)) {
+            List<Integer> waiting = p.isr().stream().filter(id -> !registered.test(id)).toList();
+            LOG.info("Partition with replicas {} waits for ISR members {} to report before a leader is elected", p.replicas(), waiting);
+            return p.hasLeader() ? new Placement(p.replicas(), -1, p.leaderEpoch() + 1, p.isr(), p.partitionEpoch()) : p;
         }
         // The leader is gone (or there was none): the first live in-sync replica takes over.
         List<Integer> candidates = new ArrayList<>(isr);

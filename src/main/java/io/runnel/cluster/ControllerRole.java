@@ -43,7 +43,7 @@ final class ControllerRole {
     synchronized ClusterController take(ControllerInfo won) {
         LOG.info("Broker {} is the controller (epoch {})", won.nodeId(), won.epoch());
         registry.controllerChanged(won);
-        ClusterController role = new ClusterController(vertx, store, won.epoch(), settings, registry::liveNodeIds);
+        ClusterController role = new ClusterController(vertx, store, won.epoch(), settings, registry::liveNodeIds, registry::isRegistered);
         active = role;
         context.runOnContext(v -> role.start(everyMemberRegistered(won, role), registry::reports));
         return role;

@@ -140,6 +140,11 @@ public final class PartitionVerticle extends VerticleBase {
             epochs.truncateFromEnd(opened.logEndOffset()); // epochs of records a crash lost
             epochs.assignFrom(opened, opened.recoveryPoint()); // epochs whose checkpoint a crash kept from being written
             if (placement.leader() == self && epochs.assign(placement.leaderEpoch(), opened.logEndOffset())) epochs.write(); // a leader's epoch starts here
+            // The placement it was created with is a controller's decision too (a new topic, a reassignment): kept at
+            // once, since a replica whose placement never changes would otherwise report itself alone after a
+            // whole-cluster restart and be elected with an ISR of one. A replica opened at start has a stand-in
+            // placement and keeps the file it has.
+            if (!placement.replicas().isEmpty() && !Files.exists(dir.resolve(PlacementFile.NAME))) PlacementFile.write(dir, placement);
             long checkpointed = Checkpoints.read(dir.resolve(HIGH_WATERMARK)).orElse(opened.logEndOffset());
             replication.resetHighWatermark(Math.min(checkpointed, opened.logEndOffset()));
             return opened;

@@ -128,6 +128,43 @@ class ClusterControllerTest {
     }
 
     @Test
+    void afterAWholeClusterRestartNoLeaderIsElectedUntilEveryIsrMemberHasReported() {
+        // Before the restart: ISR {2, 3} at leader epoch 5 (broker 1 had fallen out, its file still says {1, 2, 3} at
+        // epoch 4). Broker 1 comes back first. Electing it at once would make 2 and 3 truncate what it lacks.
+        InMemoryStore store = new InMemoryStore();
+        TopicRecord record = new TopicRecord("restarted", Uuid.randomUuid(), 1, Map.of());
+        Set<Integer> registered = new java.util.HashSet<>(Set.of(1));
+        List<Integer> live = new ArrayList<>(List.of(1));
+        ClusterController controller = new ClusterController(null, store, 1, new ClusterController.Settings(false, false, 300_000, 10), () -> live,
+                registered::contains);
+
+        controller.adoptReport(1, report(record, new Placement(List.of(1, 2, 3), -1, 4, List.of(1, 2, 3), 7)));
+        controller.reconcileAll();
+        Placement waiting = TopicJson.decode(store.topic("restarted")).placements().get(0);
+        assertThat(waiting.hasLeader()).as("no leader while 2 and 3 have not reported").isFalse();
+
+        registered.add(2);
+        live.add(2);
+        controller.adoptReport(2, report(record, new Placement(List.of(1, 2, 3), -1, 5, List.of(2, 3), 8)));
+        controller.reconcileAll();
+        assertThat(TopicJson.decode(store.topic("restarted")).placements().get(0).hasLeader()).as("3 has not reported yet").isFalse();
+
+        registered.add(3);
+        live.add(3);
+        controller.adoptReport(3, report(record, new Placement(List.of(1, 2, 3), -1, 5, List.of(2, 3), 8)));
+        controller.reconcileAll();
+        Placement elected = TopicJson.decode(store.topic("restarted")).placements().get(0);
+        assertThat(elected.leader()).as("a member of the newest ISR leads").isIn(2, 3);
+        assertThat(elected.leaderEpoch()).as("above every epoch given out before").isEqualTo(6);
+        assertThat(elected.isr()).containsExactly(2, 3);
+
+        // With unclean election on, a leaderless partition does not wait for reports.
+        Placement stale = new Placement(List.of(1, 2, 3), -1, 4, List.of(1, 2, 3), 7);
+        assertThat(ClusterController.reconcile(stale, Set.of(1), true, id -> id == 1).leader()).isEqualTo(1);
+        assertThat(ClusterController.reconcile(stale, Set.of(1), false, id -> id == 1).hasLeader()).isFalse();
+    }
+
+    @Test
     void everyStoredChangeOfAPlacementRaisesItsPartitionEpochAndNothingElseDoes() {
         InMemoryStore store = new InMemoryStore();
         TopicRecord record = new TopicRecord("t", Uuid.randomUuid(), 2, Map.of());

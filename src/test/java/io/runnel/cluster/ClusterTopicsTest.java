@@ -123,6 +123,60 @@ class ClusterTopicsTest {
         }
     }
 
+    /**
+     * A whole-cluster restart in which the broker that first comes back had fallen out of the ISR before it: its
+     * report is stale, and electing it at once (it is the controller, alone) made the others truncate to it when they
+     * returned, losing records acknowledged by the later ISR. The controller waits for every member of the ISR it
+     * knows to report, then takes the newest placement (docs/cluster.md, "Metadata durability").
+     */
+    @Test
+    void aStaggeredWholeClusterRestartLosesNoAcknowledgedRecord(@TempDir Path dir) throws Exception {
+        try (LocalCluster cluster = LocalCluster.start(dir, 3)) {
+            TopicPartition tp = new TopicPartition("staggered", 0);
+            int leader;
+            try (Admin admin = KafkaClients.admin(cluster.bootstrap())) {
+                admin.createTopics(List.of(new NewTopic("staggered", 1, (short) 3).configs(Map.of("min.insync.replicas", "2"))))
+                        .all().get(30, TimeUnit.SECONDS);
+                leader = await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> admin.describeTopics(List.of("staggered"))
+                        .allTopicNames().get().get("staggered").partitions().get(0).leader().id(), id -> id > 0);
+            }
+            int stale = leader == 1 ? 2 : 1;
+            int other = 6 - leader - stale;
+            List<String> acknowledged = new ArrayList<>();
+            try (KafkaProducer<String, String> producer = KafkaClients.producer(cluster.bootstrap(), Map.of("acks", "all", "enable.idempotence", true))) {
+                for (int i = 0; i < 200; i++) producer.send(new ProducerRecord<>("staggered", 0, null, "before-" + i)).get(30, TimeUnit.SECONDS);
+                for (int i = 0; i < 200; i++) acknowledged.add("before-" + i);
+                cluster.broker(stale).kill9();
+                await().atMost(Duration.ofSeconds(60)).ignoreExceptions().untilAsserted(() -> {
+                    try (Admin admin = KafkaClients.admin(cluster.broker(leader).kafkaBootstrap())) {
+                        assertThat(admin.describeTopics(List.of("staggered")).allTopicNames().get().get("staggered").partitions().get(0).isr())
+                                .extracting(org.apache.kafka.common.Node::id).doesNotContain(stale);
+                    }
+                });
+                // Acknowledged by the ISR {leader, other} only: the stale broker never had these.
+                for (int i = 0; i < 200; i++) producer.send(new ProducerRecord<>("staggered", 0, null, "after-" + i)).get(30, TimeUnit.SECONDS);
+                for (int i = 0; i < 200; i++) acknowledged.add("after-" + i);
+            }
+            cluster.broker(leader).terminate();
+            cluster.broker(other).terminate();
+
+            cluster.restart(stale); // alone: the controller of a new cluster, with its stale report
+            try (Admin admin = KafkaClients.admin(cluster.broker(stale).kafkaBootstrap())) {
+                assertThat(admin.describeTopics(List.of("staggered")).allTopicNames().get(30, TimeUnit.SECONDS).get("staggered").partitions().get(0).leader())
+                        .as("no leader before the other ISR members have reported").matches(n -> n == null || n.isEmpty() || n.id() < 0);
+            }
+            cluster.restart(leader);
+            cluster.restart(other);
+            List<String> read = new ArrayList<>();
+            await().atMost(Duration.ofSeconds(60)).ignoreExceptions().untilAsserted(() -> {
+                read.clear();
+                KafkaClients.readToEnd(cluster.bootstrap(), "read_uncommitted", List.of(tp)).forEach(r -> read.add(r.value()));
+                assertThat(read).containsAll(acknowledged);
+            });
+            assertThat(read).hasSize(acknowledged.size());
+        }
+    }
+
     private static int controller(LocalCluster cluster) throws Exception {
         try (Admin admin = KafkaClients.admin(cluster.bootstrap())) {
             return admin.describeCluster().controller().get().id();
