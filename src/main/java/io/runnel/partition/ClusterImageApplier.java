@@ -144,6 +144,7 @@ public final class ClusterImageApplier {
         }
         for (TopicMetadata m : image.topics().values()) {
             TopicRecord r = m.record();
+            Set<Integer> strays = strays(m); // before noting the image's placements: against what this broker knew
             noteNewest(r.topicId(), m.placements());
             LocalTopic known = topics.topic(r.name()).orElse(null);
             TopicConfig config;
@@ -158,7 +159,14 @@ public final class ClusterImageApplier {
             } else if (known == null) {
                 all.add(create(m, config));
             } else {
-                all.add(update(known, m, config, removable(m)));
+                Set<Integer> deletable = removable(m);
+                for (int p : strays) {
+                    if (p < known.partitions().size() && known.partitions().get(p) != null && deletable.add(p)) {
+                        LOG.info("Broker {} holds a stray copy of {}-{}: the partition was moved to {} while it was away; the copy is deleted",
+                                nodeId, r.name(), p, m.placements().get(p).replicas());
+                    }
+                }
+                all.add(update(known, m, config, deletable));
             }
         }
         return Future.join(all).mapEmpty();
@@ -180,9 +188,8 @@ public final class ClusterImageApplier {
 
     /**
      * The partitions whose local copy this broker may delete: those it was being added to or removed from by a
-     * reassignment that has now ended (completed or cancelled). Nothing else deletes a replica: after a
-     * whole-cluster restart the controller rebuilds the metadata from the brokers' reports, and a placement that
-     * leaves this broker out may only be incomplete (a copy reassigned away while this broker was down stays, unused).
+     * reassignment that has now ended (completed or cancelled). A copy reassigned away while this broker was down is
+     * a stray ({@link #strays}).
      */
     private Set<Integer> removable(TopicMetadata m) {
         Map<Integer, TopicMetadata.Reassignment> before = seenReassignments.getOrDefault(m.record().name(), Map.of());
@@ -191,6 +198,27 @@ public final class ClusterImageApplier {
         before.forEach((p, ra) -> {
             if (!m.reassignments().containsKey(p) && (ra.adding().contains(nodeId) || ra.removing().contains(nodeId))) out.add(p);
         });
+        return out;
+    }
+
+    /**
+     * The partitions of {@code m} whose local copy is a stray (Kafka's term): a reassignment moved the partition to
+     * other brokers while this one was down, so nothing told it to delete its copy. A copy is a stray only when the
+     * image's placement leaves this broker out, no reassignment of it runs, it has a leader (its records are served
+     * by the replicas it names; after a whole-cluster restart a partition has none until its ISR has reported), and
+     * that placement is at least as new as any this broker knows of the partition (the file its replica kept, earlier
+     * images): a controller's stale or incomplete view never deletes a copy whose own newer placement names it.
+     */
+    private Set<Integer> strays(TopicMetadata m) {
+        Set<Integer> out = new HashSet<>();
+        List<Placement> placements = m.placements();
+        for (int p = 0; p < placements.size(); p++) {
+            Placement pl = placements.get(p);
+            if (pl.replicas().isEmpty() || pl.replicas().contains(nodeId) || !pl.hasLeader() || m.reassignments().containsKey(p)) continue;
+            Optional<Placement> known = newestPlacement(m.record().topicId(), p);
+            if (known.isPresent() && known.get().newerThan(pl)) continue;
+            out.add(p);
+        }
         return out;
     }
 

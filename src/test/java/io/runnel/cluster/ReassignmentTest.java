@@ -38,6 +38,49 @@ import org.junit.jupiter.api.io.TempDir;
  * left is killed, the new broker alone serves every acknowledged record, once and in order.
  */
 class ReassignmentTest {
+    /**
+     * Kafka's stray replicas: a partition is moved away from a broker while that broker is down. When it comes back,
+     * nothing that ended while it was away tells it to delete its copy; the metadata it receives names other replicas
+     * at a newer epoch than its own file, so it deletes the copy. The moved partition keeps every record.
+     */
+    @Test
+    void aCopyMovedAwayWhileItsBrokerWasDownIsDeletedWhenItReturns() throws Exception {
+        try (LocalCluster cluster = LocalCluster.start(root, 3)) {
+            TopicPartition tp = new TopicPartition("strayed", 0);
+            List<Integer> replicas;
+            try (Admin admin = KafkaClients.admin(cluster.bootstrap())) {
+                admin.createTopics(List.of(new NewTopic("strayed", 1, (short) 2))).all().get(30, TimeUnit.SECONDS);
+                replicas = await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> admin.describeTopics(List.of("strayed"))
+                        .allTopicNames().get().get("strayed").partitions().get(0).replicas().stream().map(Node::id).toList(), r -> r.size() == 2);
+            }
+            int away = replicas.get(1); // a follower: the leader stays where it is
+            int staying = replicas.get(0);
+            int target = 6 - away - staying;
+            List<String> acked = new ArrayList<>();
+            try (KafkaProducer<String, String> producer = KafkaClients.producer(cluster.bootstrap(), Map.of(ProducerConfig.ACKS_CONFIG, "all"))) {
+                for (int i = 0; i < 500; i++) {
+                    producer.send(new ProducerRecord<>("strayed", 0, null, "r" + i)).get(30, TimeUnit.SECONDS);
+                    acked.add("r" + i);
+                }
+            }
+            assertThat(Files.exists(cluster.dataDir(away).resolve("strayed-0"))).isTrue();
+            cluster.broker(away).kill9();
+            try (Admin admin = KafkaClients.admin(cluster.broker(staying).kafkaBootstrap())) {
+                await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> admin.describeCluster().nodes().get().size() == 2);
+                admin.alterPartitionReassignments(Map.of(tp, Optional.of(new NewPartitionReassignment(List.of(staying, target))))).all().get(30, TimeUnit.SECONDS);
+                await().atMost(Duration.ofSeconds(60)).ignoreExceptions().untilAsserted(() -> {
+                    assertThat(admin.listPartitionReassignments().reassignments().get(10, TimeUnit.SECONDS)).isEmpty();
+                    TopicPartitionInfo p = admin.describeTopics(List.of("strayed")).allTopicNames().get().get("strayed").partitions().get(0);
+                    assertThat(p.replicas().stream().map(Node::id)).containsExactly(staying, target);
+                });
+            }
+            cluster.restart(away);
+            await().atMost(Duration.ofSeconds(60)).untilAsserted(() ->
+                    assertThat(Files.exists(cluster.dataDir(away).resolve("strayed-0"))).as("the returning broker's stray copy").isFalse());
+            assertThat(KafkaClients.readToEnd(cluster.bootstrap(), "read_uncommitted", List.of(tp))).extracting(r -> r.value()).containsExactlyElementsOf(acked);
+        }
+    }
+
     private static final TopicPartition TP = new TopicPartition("moving", 0);
 
     @TempDir
