@@ -52,6 +52,7 @@ final class BrokerRegistry implements ClusterView {
     private volatile Set<UUID> liveMembers = Set.of();
     private volatile List<BrokerNode> brokers = List.of();
     private volatile ControllerInfo controller;
+    private volatile long actingEpoch = -1;
     private volatile int nodeId = -1;
     /** Writes this broker's registration again (after a merge); set by {@link #register}. */
     private volatile Runnable reregistration;
@@ -138,6 +139,11 @@ final class BrokerRegistry implements ClusterView {
     /** The node ids of the brokers in the CP group now (CP mode; {@link CpGroupKeeper} reads them). */
     void cpMembersChanged(List<Integer> nodeIds) {
         cpMembers = List.copyOf(nodeIds);
+    }
+
+    /** This broker runs the controller of {@code epoch} from now on, or none ({@code -1}). */
+    void acting(long epoch) {
+        actingEpoch = epoch;
     }
 
     /** The controller this broker last heard of (an election's entry, or the CP image's). */
@@ -281,6 +287,11 @@ final class BrokerRegistry implements ClusterView {
     public int controllerId() {
         ControllerInfo c = controller;
         return c == null || !liveMembers.contains(c.member()) ? -1 : c.nodeId();
+    }
+
+    @Override
+    public long actingControllerEpoch() {
+        return actingEpoch;
     }
 
     @Override

@@ -24,6 +24,14 @@ public interface ClusterView {
     /** The node id of the controller, or -1 while none is elected. */
     int controllerId();
 
+    /**
+     * The controller epoch in which this broker acts as the controller now, or -1 when it does not (two brokers acting
+     * in one epoch would be a split brain; fault campaigns look for it).
+     */
+    default long actingControllerEpoch() {
+        return -1;
+    }
+
     /** The live brokers, by node id; this broker included. */
     List<BrokerNode> brokers();
 

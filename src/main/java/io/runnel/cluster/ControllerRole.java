@@ -45,6 +45,7 @@ final class ControllerRole {
         registry.controllerChanged(won);
         ClusterController role = new ClusterController(vertx, store, won.epoch(), settings, registry::liveNodeIds, registry::isRegistered);
         active = role;
+        registry.acting(won.epoch());
         context.runOnContext(v -> role.start(everyMemberRegistered(won, role), registry::reports));
         return role;
     }
@@ -72,6 +73,7 @@ final class ControllerRole {
         ClusterController c = active;
         if (c == null) return;
         active = null;
+        registry.acting(-1);
         context.runOnContext(v -> c.stop());
     }
 

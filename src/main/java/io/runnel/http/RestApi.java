@@ -139,8 +139,16 @@ final class RestApi {
         if (s.cluster().cpMemberCount() > 0) {
             quorum.put("cpMemberCount", s.cluster().cpMemberCount()).put("cpMembers", new JsonArray(new ArrayList<>(s.cluster().cpMembers())));
         }
-        ctx.json(new JsonObject().put("clusterId", s.clusterId()).put("controllerId", controller).put("brokers", brokers())
-                .put("topics", s.topics().topics().size()).put("metadataQuorum", quorum));
+        JsonArray leading = new JsonArray();
+        for (LocalTopic t : s.topics().topics()) {
+            for (PartitionHandle h : t.localPartitions()) {
+                if (h.isLeader()) leading.add(new JsonObject().put("topic", t.name()).put("partition", h.topicPartition().partition())
+                        .put("leaderEpoch", h.placement().leaderEpoch()));
+            }
+        }
+        ctx.json(new JsonObject().put("clusterId", s.clusterId()).put("controllerId", controller)
+                .put("actingControllerEpoch", s.cluster().actingControllerEpoch()).put("brokers", brokers())
+                .put("topics", s.topics().topics().size()).put("metadataQuorum", quorum).put("leading", leading));
     }
 
     private void stats(RoutingContext ctx) {

@@ -135,6 +135,10 @@ final class ChaosCluster implements AutoCloseable {
         paused[broker - 1] = false;
     }
 
+    boolean isPaused(int broker) {
+        return paused[broker - 1];
+    }
+
     boolean isRunning(int broker) {
         Process p = processes[broker - 1];
         return p != null && p.isAlive();

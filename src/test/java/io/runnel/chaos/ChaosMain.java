@@ -163,6 +163,7 @@ public final class ChaosMain {
         History history = new History();
         List<String> lines = new ArrayList<>();
         boolean recovered;
+        java.util.concurrent.atomic.AtomicBoolean sampling = new java.util.concurrent.atomic.AtomicBoolean(true);
         out.printf(Locale.ROOT, "chaos: seed %d, %d brokers, %d s of faults (%s%s), files in %s%n", o.seed, o.brokers, o.durationSeconds,
                 String.join(",", o.faults.stream().map(Fault::label).toList()), o.sequence ? ", in sequence" : "", root);
         if (o.faults.contains(Fault.CLOCK_SKEW) && !ChaosCluster.clockSkewAvailable()) {
@@ -173,6 +174,7 @@ public final class ChaosMain {
             try (Workload load = new Workload(cluster.bootstrap(), history, o.producers, o.consumers, o.ratePerProducer, Math.min(3, o.brokers))) {
                 load.createTopics(Duration.ofSeconds(120));
                 load.start();
+                Thread claims = sampleClaims(cluster, history, sampling);
                 long t0 = System.currentTimeMillis();
                 out.printf(Locale.ROOT, "chaos: cluster up, load running (%d producers at %d records/s, %d consumers, a transactional copy)%n",
                         o.producers, o.ratePerProducer, o.consumers);
@@ -194,6 +196,8 @@ public final class ChaosMain {
                 out.printf(Locale.ROOT, "chaos: %6.1fs consumers and the copy %s%n", (System.currentTimeMillis() - t0) / 1000.0,
                         recovered ? "caught up in " + (System.currentTimeMillis() - healed) / 1000.0 + " s" : "did NOT catch up within " + o.recoverySeconds + " s");
                 load.stopReaders();
+                sampling.set(false);
+                claims.join(10_000);
                 load.readFinalState();
             }
         } finally {
@@ -203,6 +207,32 @@ public final class ChaosMain {
         Result result = new Result(checks, lines, recovered);
         printSummary(result, history, out);
         return result;
+    }
+
+    /**
+     * Reads every running broker's {@code /api/cluster} twice a second for what it claims: the controller epoch it
+     * acts in and the partitions it leads with their leader epochs (the checker looks for two claims of one epoch).
+     */
+    private static Thread sampleClaims(ChaosCluster cluster, History history, java.util.concurrent.atomic.AtomicBoolean sampling) {
+        Thread t = new Thread(() -> {
+            while (sampling.get()) {
+                for (int b = 1; b <= cluster.size() && sampling.get(); b++) {
+                    if (!cluster.isRunning(b) || cluster.isPaused(b)) continue;
+                    io.vertx.core.json.JsonObject info = cluster.clusterInfo(b);
+                    if (info == null) continue;
+                    Map<String, Integer> leading = new java.util.HashMap<>();
+                    for (Object o : info.getJsonArray("leading", new io.vertx.core.json.JsonArray())) {
+                        io.vertx.core.json.JsonObject l = (io.vertx.core.json.JsonObject) o;
+                        leading.put(l.getString("topic") + "-" + l.getInteger("partition"), l.getInteger("leaderEpoch"));
+                    }
+                    history.claims.add(new History.Claim(b, System.currentTimeMillis(), info.getLong("actingControllerEpoch", -1L), leading));
+                }
+                pause(500); // the sampling interval
+            }
+        }, "chaos-claims");
+        t.setDaemon(true);
+        t.start();
+        return t;
     }
 
     private static void inject(Options o, ChaosCluster cluster, Random random, History history, long t0, List<String> lines, PrintStream out)

@@ -29,6 +29,8 @@ final class Checker {
     static final String VANISHED = "read, then vanished";
     static final String ABORTED_READ = "aborted records read (read_committed)";
     static final String COPY = "transactional copy not exactly once";
+    static final String TWO_CONTROLLERS = "two controllers in one epoch";
+    static final String TWO_LEADERS = "two leaders in one leader epoch";
 
     private Checker() {
     }
@@ -37,7 +39,7 @@ final class Checker {
         Map<Integer, Map<Long, String>> log = index(h.finalLog);
         Map<Integer, Map<Long, String>> output = index(h.finalOutput);
         return List.of(lost(h, log), duplicates(h.finalLog), order(h.finalLog), commitsBackwards(h), vanished(h, log, output),
-                abortedRead(h), copy(h));
+                abortedRead(h), copy(h), twoControllers(h), twoLeaders(h));
     }
 
     private static Map<Integer, Map<Long, String>> index(Map<Integer, List<Entry>> entries) {
@@ -159,6 +161,35 @@ final class Checker {
             Boolean below = committedInput.get(v);
             if (below == null) f.add(v + " is in the output but in no input partition");
             else if (!below) f.add(v + " is in the output but its input offset was never committed");
+        });
+        return f.check();
+    }
+
+    /**
+     * Each election raises the controller epoch, so two brokers acting as controller in the same epoch (at any
+     * times) means two elections gave out one epoch: a split brain.
+     */
+    private static Check twoControllers(History h) {
+        Finding f = new Finding(TWO_CONTROLLERS);
+        Map<Long, java.util.TreeSet<Integer>> byEpoch = new java.util.TreeMap<>();
+        for (History.Claim c : h.claims) {
+            if (c.controllerEpoch() >= 0) byEpoch.computeIfAbsent(c.controllerEpoch(), e -> new java.util.TreeSet<>()).add(c.broker());
+        }
+        byEpoch.forEach((epoch, brokers) -> {
+            if (brokers.size() > 1) f.add("brokers " + brokers + " each acted as controller in epoch " + epoch);
+        });
+        return f.check();
+    }
+
+    /** Each leader election raises the partition's leader epoch: two brokers leading it in one epoch is a split brain. */
+    private static Check twoLeaders(History h) {
+        Finding f = new Finding(TWO_LEADERS);
+        Map<String, java.util.TreeSet<Integer>> byEpoch = new java.util.TreeMap<>();
+        for (History.Claim c : h.claims) {
+            c.leaderEpochs().forEach((tp, epoch) -> byEpoch.computeIfAbsent(tp + " in leader epoch " + epoch, k -> new java.util.TreeSet<>()).add(c.broker()));
+        }
+        byEpoch.forEach((what, brokers) -> {
+            if (brokers.size() > 1) f.add("brokers " + brokers + " each led " + what);
         });
         return f.check();
     }

@@ -111,4 +111,19 @@ class CheckerTest {
         ahead.copyCommitted = Map.of(0, 1L, 1, 1L); // p0-k0:1 is in the output, its input offset 1 was never committed
         assertThat(onlyFailing(ahead)).containsOnly(Map.entry(Checker.COPY, 1L));
     }
+
+    @Test
+    void twoBrokersClaimingOneControllerEpochOrOneLeaderEpochAreASplitBrain() {
+        History fine = clean();
+        fine.claims.add(new History.Claim(1, 1, 3, Map.of("chaos-0", 5)));
+        fine.claims.add(new History.Claim(1, 2, 3, Map.of("chaos-0", 5))); // the same broker again
+        fine.claims.add(new History.Claim(2, 3, 4, Map.of("chaos-0", 6))); // a later election
+        fine.claims.add(new History.Claim(1, 3, -1, Map.of("chaos-0", 5))); // a deposed leader that has not heard yet
+        assertThat(Checker.check(fine)).allMatch(Checker.Check::passed);
+
+        History split = clean();
+        split.claims.add(new History.Claim(1, 1, 3, Map.of("chaos-0", 5)));
+        split.claims.add(new History.Claim(3, 9, 3, Map.of("chaos-0", 5, "chaos-1", 2)));
+        assertThat(onlyFailing(split)).containsOnly(Map.entry(Checker.TWO_CONTROLLERS, 1L), Map.entry(Checker.TWO_LEADERS, 1L));
+    }
 }

@@ -27,6 +27,13 @@ final class History {
     record Offset(int partition, long offset, long atMs) {
     }
 
+    /**
+     * What a broker claimed in one reading of its {@code /api/cluster}: the controller epoch it acts in (-1 for none)
+     * and the partitions it leads ({@code topic-partition} to leader epoch).
+     */
+    record Claim(int broker, long atMs, long controllerEpoch, Map<String, Integer> leaderEpochs) {
+    }
+
     /** One record of a partition as read back at the end. */
     record Entry(long offset, String value) {
     }
@@ -41,6 +48,7 @@ final class History {
     final Queue<Read> reads = new ConcurrentLinkedQueue<>();
     final Queue<Offset> commits = new ConcurrentLinkedQueue<>();
     final Queue<Offset> observedOffsets = new ConcurrentLinkedQueue<>();
+    final Queue<Claim> claims = new ConcurrentLinkedQueue<>();
     final AtomicLong sendFailures = new AtomicLong();
     final AtomicLong transactionsCommitted = new AtomicLong();
     final AtomicLong transactionsAborted = new AtomicLong();
