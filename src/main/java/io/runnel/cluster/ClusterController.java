@@ -311,7 +311,7 @@ final class ClusterController {
         List<Placement> placements = new ArrayList<>(t.placements());
         placements.set(partition, new Placement(p.replicas(), p.leader(), p.leaderEpoch(), next));
         LOG.info("ISR of {}-{} is now {}", name, partition, next);
-        TopicMetadata changed = completeReassignments(t.withPlacements(placements), new TreeSet<>(liveBrokers.get()));
+        TopicMetadata changed = completeReassignments(t.withPlacements(placements), new TreeSet<>(liveBrokers.get()), registered);
         save(t, changed);
     }
 
@@ -334,7 +334,7 @@ final class ClusterController {
                 throw new NoReassignmentInProgressException("No reassignment of " + name + "-" + partition + " is running");
             }
             reassignments.remove(partition);
-            placements.set(partition, narrowTo(p, running.origin(), new TreeSet<>(liveBrokers.get())));
+            placements.set(partition, narrowTo(p, running.origin(), new TreeSet<>(liveBrokers.get()), registered));
             save(t, new TopicMetadata(t.record(), placements, reassignments));
             LOG.info("Reassignment of {}-{} cancelled; replicas {}", name, partition, running.origin());
             return;
@@ -353,7 +353,7 @@ final class ClusterController {
         TopicMetadata.Reassignment next = new TopicMetadata.Reassignment(origin, target);
         reassignments.put(partition, next);
         placements.set(partition, new Placement(next.replicas(), p.leader(), p.leaderEpoch(), p.isr()));
-        save(t, completeReassignments(new TopicMetadata(t.record(), placements, reassignments), live));
+        save(t, completeReassignments(new TopicMetadata(t.record(), placements, reassignments), live, registered));
         LOG.info("Reassigning {}-{} from {} to {}", name, partition, origin, target);
     }
 
@@ -362,6 +362,11 @@ final class ClusterController {
      * loses the removed ones, and a leader being removed hands over to the first in-sync target replica (epoch + 1).
      */
     static TopicMetadata completeReassignments(TopicMetadata t, Set<Integer> live) {
+        return completeReassignments(t, live, id -> true);
+    }
+
+    /** As {@link #completeReassignments(TopicMetadata, Set)}, electing no leader from an ISR whose members have not all reported. */
+    static TopicMetadata completeReassignments(TopicMetadata t, Set<Integer> live, IntPredicate registered) {
         if (t.reassignments().isEmpty()) return t;
         Map<Integer, TopicMetadata.Reassignment> reassignments = new HashMap<>(t.reassignments());
         List<Placement> placements = new ArrayList<>(t.placements());
@@ -370,7 +375,7 @@ final class ClusterController {
             int p = e.getKey();
             Placement pl = placements.get(p);
             if (!pl.isr().containsAll(e.getValue().target())) continue;
-            placements.set(p, narrowTo(pl, e.getValue().target(), live));
+            placements.set(p, narrowTo(pl, e.getValue().target(), live, registered));
             reassignments.remove(p);
             changed = true;
             LOG.info("Reassignment of {}-{} to {} complete", t.record().name(), p, e.getValue().target());
@@ -378,11 +383,15 @@ final class ClusterController {
         return changed ? new TopicMetadata(t.record(), placements, reassignments) : t;
     }
 
-    /** The placement with only {@code replicas} left; a leader outside them hands over to the first in-sync one. */
-    private static Placement narrowTo(Placement p, List<Integer> replicas, Set<Integer> live) {
+    /**
+     * The placement with only {@code replicas} left; a leader outside them hands over to the first in-sync one (none
+     * while the partition has no live leader and some ISR member has not reported, as in {@link #reconcile}).
+     */
+    private static Placement narrowTo(Placement p, List<Integer> replicas, Set<Integer> live, IntPredicate registered) {
         List<Integer> isr = p.isr().stream().filter(replicas::contains).toList();
         if (p.hasLeader() && replicas.contains(p.leader())) return new Placement(replicas, p.leader(), p.leaderEpoch(), isr);
-        int leader = isr.stream().filter(live::contains).findFirst().orElse(-1);
+        boolean waiting = !(p.hasLeader() && live.contains(p.leader())) && !p.isr().stream().allMatch(registered::test);
+        int leader = waiting ? -1 : isr.stream().filter(live::contains).findFirst().orElse(-1);
         return new Placement(replicas, leader, p.leaderEpoch() + 1, isr.isEmpty() && leader >= 0 ? List.of(leader) : isr);
     }
 
@@ -412,7 +421,7 @@ final class ClusterController {
                 TopicPartition tp = new TopicPartition(name, p);
                 try {
                     if (next == null || p < 0 || p >= next.size()) throw new UnknownTopicOrPartitionException(name + "-" + p + " does not exist");
-                    Placement q = unclean ? uncleanElection(next.get(p), live) : preferredElection(next.get(p), live);
+                    Placement q = unclean ? uncleanElection(next.get(p), live) : preferredElection(next.get(p), live, registered);
                     next.set(p, q);
                     changed = true;
                     results.put(tp, ApiError.NONE);
@@ -429,6 +438,18 @@ final class ClusterController {
 
     /** The placement with its preferred replica leading, or the reason it cannot be (Kafka's errors for ElectLeaders). */
     static Placement preferredElection(Placement p, Set<Integer> live) {
+        return preferredElection(p, live, id -> true);
+    }
+
+    /**
+     * As {@link #preferredElection(Placement, Set)}; a partition without a live leader whose ISR members have not all
+     * reported since a whole-cluster restart is not elected ({@link #reconcile}: its ISR may be stale).
+     */
+    static Placement preferredElection(Placement p, Set<Integer> live, IntPredicate registered) {
+        if (!(p.hasLeader() && live.contains(p.leader())) && !p.isr().stream().allMatch(registered::test)) {
+            throw new PreferredLeaderNotAvailableException("The partition waits for its ISR members "
+                    + p.isr().stream().filter(id -> !registered.test(id)).toList() + " to report after a restart");
+        }
         if (p.replicas().isEmpty()) throw new PreferredLeaderNotAvailableException("The partition has no replicas");
         int preferred = p.replicas().get(0);
         if (p.leader() == preferred) {
@@ -473,7 +494,7 @@ final class ClusterController {
                 Placement pl = next.get(p);
                 if (pl.replicas().isEmpty() || !overThreshold.contains(pl.replicas().get(0))) continue;
                 try {
-                    next.set(p, preferredElection(pl, live));
+                    next.set(p, preferredElection(pl, live, registered));
                     changed = true;
                 } catch (ApiException notNeededOrNotPossible) {
                     // already led by its preferred replica, or that replica is not ready to lead
@@ -510,6 +531,7 @@ final class ClusterController {
     void reconcileAll() {
         fence();
         Set<Integer> live = new TreeSet<>(liveBrokers.get());
+        int waiting = 0;
         for (var e : store.topics().entrySet()) {
             String name = e.getKey();
             TopicMetadata t = TopicJson.decode(e.getValue());
@@ -518,6 +540,7 @@ final class ClusterController {
             for (Placement p : t.placements()) {
                 Placement q = reconcile(p, live, unclean, registered);
                 changed |= !q.sameAs(p);
+                if (!q.hasLeader() && !unclean && !q.isr().stream().allMatch(registered::test)) waiting++;
                 next.add(q);
             }
             if (changed) {
@@ -525,6 +548,7 @@ final class ClusterController {
                 LOG.info("Leaders of topic {} are now {}", name, next.stream().map(Placement::leader).toList());
             }
         }
+        if (waiting > 0) LOG.info("{} partition(s) wait for members of their ISR to report (after a whole-cluster restart) before a leader is elected", waiting);
     }
 
     /**
@@ -553,8 +577,6 @@ final class ClusterController {
             return isr.equals(p.isr()) ? p : new Placement(p.replicas(), p.leader(), p.leaderEpoch(), isr);
         }
         if (!unclean && !p.isr().stream().allMatch(registered::test)) {
-            List<Integer> waiting = p.isr().stream().filter(id -> !registered.test(id)).toList();
-            LOG.info("Partition with replicas {} waits for ISR members {} to report before a leader is elected", p.replicas(), waiting);
             return p.hasLeader() ? new Placement(p.replicas(), -1, p.leaderEpoch() + 1, p.isr(), p.partitionEpoch()) : p;
         }
         // The leader is gone (or there was none): the first live in-sync replica takes over.

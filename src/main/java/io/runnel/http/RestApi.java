@@ -10,6 +10,7 @@ import io.runnel.group.GroupOverview;
 import io.runnel.partition.InternalTopics;
 import io.runnel.partition.LocalTopic;
 import io.runnel.partition.PartitionHandle;
+import io.runnel.partition.Placement;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.json.DecodeException;
@@ -142,8 +143,9 @@ final class RestApi {
         JsonArray leading = new JsonArray();
         for (LocalTopic t : s.topics().topics()) {
             for (PartitionHandle h : t.localPartitions()) {
-                if (h.isLeader()) leading.add(new JsonObject().put("topic", t.name()).put("partition", h.topicPartition().partition())
-                        .put("leaderEpoch", h.placement().leaderEpoch()));
+                Placement pl = h.placement(); // read once: leadership may move between two reads
+                if (pl.leader() == s.nodeId()) leading.add(new JsonObject().put("topic", t.name()).put("partition", h.topicPartition().partition())
+                        .put("leaderEpoch", pl.leaderEpoch()).put("replicas", pl.replicas().size()));
             }
         }
         ctx.json(new JsonObject().put("clusterId", s.clusterId()).put("controllerId", controller)

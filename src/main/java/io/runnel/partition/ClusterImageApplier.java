@@ -206,8 +206,9 @@ public final class ClusterImageApplier {
      * other brokers while this one was down, so nothing told it to delete its copy. A copy is a stray only when the
      * image's placement leaves this broker out, no reassignment of it runs, it has a leader (its records are served
      * by the replicas it names; after a whole-cluster restart a partition has none until its ISR has reported), and
-     * that placement is at least as new as any this broker knows of the partition (the file its replica kept, earlier
-     * images): a controller's stale or incomplete view never deletes a copy whose own newer placement names it.
+     * that placement is newer than the newest this broker knows of the partition (the file its replica kept, earlier
+     * images): a controller's stale or incomplete view never deletes a copy whose own placement is as new, and a copy
+     * without any known placement (one kept by a version that wrote no file) is never taken for a stray.
      */
     private Set<Integer> strays(TopicMetadata m) {
         Set<Integer> out = new HashSet<>();
@@ -216,7 +217,7 @@ public final class ClusterImageApplier {
             Placement pl = placements.get(p);
             if (pl.replicas().isEmpty() || pl.replicas().contains(nodeId) || !pl.hasLeader() || m.reassignments().containsKey(p)) continue;
             Optional<Placement> known = newestPlacement(m.record().topicId(), p);
-            if (known.isPresent() && known.get().newerThan(pl)) continue;
+            if (known.isEmpty() || !pl.newerThan(known.get())) continue;
             out.add(p);
         }
         return out;

@@ -26,8 +26,12 @@ class ChaosCampaignTest {
 
     @Test
     void everyFaultOnceLosesNothingAcknowledgedAndBreaksNoPromise() throws Exception {
-        assumeTrue("root".equals(System.getProperty("user.name")) && Files.isExecutable(Path.of("/usr/sbin/ip")),
-                "needs root and iproute2 for network namespaces");
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/ip")), "needs iproute2 for network namespaces");
+        try (Netns probe = Netns.create(1)) {
+            assumeTrue(probe.size() == 1);
+        } catch (java.io.IOException e) {
+            assumeTrue(false, "cannot make network namespaces here (root with CAP_NET_ADMIN is needed): " + e.getMessage());
+        }
         List<Fault> faults = new ArrayList<>(List.of(Fault.values()));
         if (!ChaosCluster.clockSkewAvailable()) faults.remove(Fault.CLOCK_SKEW);
         ChaosMain.Options o = new ChaosMain.Options();

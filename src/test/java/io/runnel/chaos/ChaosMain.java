@@ -86,7 +86,7 @@ public final class ChaosMain {
                 scripts/chaos [options]
                   --brokers N          brokers, each in its own network namespace (3; 5 for two-broker minorities)
                   --seed S             the random source of the fault schedule (printed; the same seed replays it)
-                  --duration SECONDS   how long faults are injected (120)
+                  --duration SECONDS   how long faults are injected (120; at most 3600)
                   --faults a,b,...     which faults (all): kill, pause, isolate, split, nontransitive,
                                        isolate-controller, flap, disk-full, clock-skew
                   --sequence           each named fault once, in the order given, instead of at random
@@ -146,7 +146,8 @@ public final class ChaosMain {
         if (o.brokers < 3 || o.brokers > 9) throw new IllegalArgumentException("--brokers must be 3 to 9");
         if (o.faultMinSeconds < 1 || o.faultMaxSeconds < o.faultMinSeconds) throw new IllegalArgumentException("bad --fault-seconds");
         if (o.calmMinSeconds < 0 || o.calmMaxSeconds < o.calmMinSeconds) throw new IllegalArgumentException("bad --calm-seconds");
-        if (o.durationSeconds < 1 || o.durationSeconds > 24 * 3600) throw new IllegalArgumentException("--duration must be 1 s to 24 h");
+        // The history is kept in memory (about 300 MB an hour at the default rates): an hour at most per run.
+        if (o.durationSeconds < 1 || o.durationSeconds > 3600) throw new IllegalArgumentException("--duration must be 1 to 3600 s");
         return o;
     }
 
@@ -158,7 +159,9 @@ public final class ChaosMain {
 
     /** Runs a campaign and prints its report to {@code out}. Everything it started is gone when it returns. */
     static Result run(Options o, PrintStream out) throws Exception {
-        Path root = o.root != null ? Files.createDirectories(o.root) : Files.createTempDirectory("runnel-chaos-");
+        // The pid in the name lets a later run unmount what a run killed with -9 left (Netns.sweepLeftovers).
+        Path root = o.root != null ? Files.createDirectories(o.root)
+                : Files.createTempDirectory("runnel-chaos-" + ProcessHandle.current().pid() + "-");
         Random random = new Random(o.seed);
         History history = new History();
         List<String> lines = new ArrayList<>();
@@ -170,7 +173,8 @@ public final class ChaosMain {
             out.println("chaos: clock-skew needs Debian's faketime package (" + ChaosCluster.LIBFAKETIME + "); it is left out");
         }
         try (ChaosCluster cluster = ChaosCluster.start(o.brokers, root, o.classpath, o.brokerArgs, o.diskBytes)) {
-            Runtime.getRuntime().addShutdownHook(new Thread(cluster::close)); // Ctrl-C still removes the namespaces
+            Thread hook = new Thread(cluster::close); // Ctrl-C still removes the namespaces, mounts and brokers
+            Runtime.getRuntime().addShutdownHook(hook);
             try (Workload load = new Workload(cluster.bootstrap(), history, o.producers, o.consumers, o.ratePerProducer, Math.min(3, o.brokers))) {
                 load.createTopics(Duration.ofSeconds(120));
                 load.start();
@@ -198,7 +202,15 @@ public final class ChaosMain {
                 load.stopReaders();
                 sampling.set(false);
                 claims.join(10_000);
-                load.readFinalState();
+                try {
+                    load.readFinalState();
+                } catch (Exception e) {
+                    out.println("chaos: the final state could not be read back: " + e);
+                    recovered = false;
+                }
+            } finally {
+                sampling.set(false);
+                Runtime.getRuntime().removeShutdownHook(hook);
             }
         } finally {
             if (!o.keep) deleteTree(root);
@@ -223,6 +235,8 @@ public final class ChaosMain {
                     Map<String, Integer> leading = new java.util.HashMap<>();
                     for (Object o : info.getJsonArray("leading", new io.vertx.core.json.JsonArray())) {
                         io.vertx.core.json.JsonObject l = (io.vertx.core.json.JsonObject) o;
+                        // A replica opened at start leads alone in epoch 0 until the controller's first image: no claim.
+                        if (l.getInteger("replicas", 0) < 2) continue;
                         leading.put(l.getString("topic") + "-" + l.getInteger("partition"), l.getInteger("leaderEpoch"));
                     }
                     history.claims.add(new History.Claim(b, System.currentTimeMillis(), info.getLong("actingControllerEpoch", -1L), leading));
@@ -242,6 +256,7 @@ public final class ChaosMain {
         int nextInSequence = 0;
         long nextStart = System.currentTimeMillis();
         boolean overlapThisTime = false;
+        long sequenceWaitSince = Long.MAX_VALUE;
         while (true) {
             long now = System.currentTimeMillis();
             for (Running r : List.copyOf(running)) {
@@ -263,7 +278,15 @@ public final class ChaosMain {
             boolean startOne = now < end && !sequenceDone
                     && (running.isEmpty() ? now >= nextStart : running.size() == 1 && overlapThisTime && now >= nextStart);
             if (startOne) {
-                Running r = startFault(o, cluster, random, running, o.sequence ? o.faults.get(nextInSequence++) : null);
+                Fault named = o.sequence ? o.faults.get(nextInSequence) : null;
+                Running r = startFault(o, cluster, random, running, named);
+                if (o.sequence && (r != null || now - sequenceWaitSince > 60_000)) {
+                    if (r == null) out.println("chaos: " + named.label() + " could not start within 60 s (no free broker or no controller known); skipped");
+                    nextInSequence++;
+                    sequenceWaitSince = Long.MAX_VALUE;
+                } else if (o.sequence && sequenceWaitSince == Long.MAX_VALUE) {
+                    sequenceWaitSince = now;
+                }
                 if (r != null) {
                     running.add(r);
                     overlapThisTime = running.size() == 1 && random.nextDouble() < o.overlap;

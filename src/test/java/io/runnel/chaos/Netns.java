@@ -126,12 +126,33 @@ final class Netns implements AutoCloseable {
         bridgeUp = false;
     }
 
-    /** Removes the namespaces and bridges of earlier runs whose JVM no longer exists (a run killed with -9). */
+    /**
+     * Removes what earlier runs whose JVM no longer exists (a run killed with -9) left: their brokers (the processes
+     * in their namespaces), the namespaces, the bridges, and the tmpfs mounts under a {@code runnel-chaos-<pid>-}
+     * directory.
+     */
     static void sweepLeftovers() {
         try {
             for (String line : run(List.of("ip", "netns", "list")).split("\n")) {
                 String name = line.split(" ")[0];
-                if (name.startsWith(PREFIX) && !alive(name)) quietly("netns", "del", name);
+                if (!name.startsWith(PREFIX) || alive(name)) continue;
+                for (String pid : run(List.of("ip", "netns", "pids", name)).split("\\s+")) {
+                    if (!pid.isBlank()) ProcessHandle.of(Long.parseLong(pid.trim())).ifPresent(ProcessHandle::destroyForcibly);
+                }
+                quietly("netns", "del", name);
+            }
+            java.util.regex.Pattern mount = java.util.regex.Pattern.compile(".*/runnel-chaos-(\\d+)-[^/]*/broker-\\d+/data");
+            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/mounts"))) {
+                String[] f = line.split(" ");
+                if (f.length < 3 || !f[2].equals("tmpfs")) continue;
+                java.util.regex.Matcher m = mount.matcher(f[1]);
+                if (m.matches() && ProcessHandle.of(Long.parseLong(m.group(1))).map(h -> !h.isAlive()).orElse(true)) {
+                    try {
+                        run(List.of("umount", "-l", f[1]));
+                    } catch (IOException e) {
+                        // best effort
+                    }
+                }
             }
             for (String line : run(List.of("ip", "-o", "link", "show", "type", "bridge")).split("\n")) {
                 String[] f = line.split(":\\s*");

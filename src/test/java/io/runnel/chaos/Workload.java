@@ -44,7 +44,8 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * producers at a fixed rate, a consumer group that commits after processing (at-least-once), a transactional
  * read-process-write copy (as Kafka Streams' exactly_once_v2 does it: outputs and input offsets in one transaction,
  * every seventh transaction aborted on purpose after writing a marker record), a read_committed reader of the
- * copy's output, and WebSocket subscribers (one per partition, at its leader, with credits). Everything it is told and sees goes into the {@link History}. Every loop ends when told to stop.
+ * copy's output, and WebSocket subscribers (one per partition, at its leader, with credits, moving to the new
+ * leader when leadership moves). Everything it is told and sees goes into the {@link History}. Every loop ends when told to stop.
  */
 final class Workload implements AutoCloseable {
     static final String TOPIC = "chaos";
@@ -267,7 +268,7 @@ final class Workload implements AutoCloseable {
                         history.transactionsCommitted.incrementAndGet();
                     }
                 }
-            } catch (KafkaException e) {
+            } catch (KafkaException | IllegalStateException e) {
                 // Whatever failed, start again as Kafka Streams does with a task: a new producer's initTransactions
                 // completes or aborts the open transaction, and a new consumer resumes from the committed offsets,
                 // which moved together with the outputs.
@@ -318,15 +319,26 @@ final class Workload implements AutoCloseable {
                     continue;
                 }
                 String leader = leaderNode.host();
-                BlockingQueue<JsonObject> frames = new LinkedBlockingQueue<>(64); // the credit bounds what arrives
+                // One frame is asked for at a time (the reader asks for the next), so the queue holds at most that
+                // frame and the close signal.
+                BlockingQueue<JsonObject> frames = new LinkedBlockingQueue<>(4);
                 ws = http.newWebSocketBuilder().connectTimeout(Duration.ofSeconds(3))
                         .buildAsync(URI.create("ws://" + leader + ":" + ChaosCluster.HTTP_PORT + "/ws"), new Frames(frames)).get(10, TimeUnit.SECONDS);
                 ws.sendText(new JsonObject().put("op", "subscribe").put("id", 1).put("topic", TOPIC).put("partitions", new JsonArray().add(partition))
                         .put("from", new JsonObject().put("offset", next)).put("credit", new JsonObject().put("records", 250)).encode(), true);
                 int sinceCredit = 0;
+                long leaderCheckAt = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
                 while (!stopReading.get()) {
                     JsonObject f = frames.poll(1, TimeUnit.SECONDS);
+                    if (System.nanoTime() - leaderCheckAt > 0) {
+                        // The server does not end a subscription when its broker stops leading: follow the leader.
+                        leaderCheckAt = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+                        org.apache.kafka.common.Node now = admin.describeTopics(List.of(TOPIC)).allTopicNames().get(10, TimeUnit.SECONDS).get(TOPIC)
+                                .partitions().get(partition).leader();
+                        if (now != null && !now.isEmpty() && !now.host().equals(leader)) break;
+                    }
                     if (f == null) continue;
+                    ws.request(1);
                     String type = f.getString("type", "");
                     if (type.equals("error") || type.equals("closed")) {
                         history.error("websocket", new IllegalStateException(f.getString("code", "closed")));
@@ -369,15 +381,11 @@ final class Workload implements AutoCloseable {
         public CompletionStage<?> onText(WebSocket ws, CharSequence data, boolean last) {
             partial.append(data);
             if (last) {
-                JsonObject f = new JsonObject(partial.toString());
+                frames.offer(new JsonObject(partial.toString())); // room: one frame is asked for at a time
                 partial.setLength(0);
-                try {
-                    frames.put(f);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
+            } else {
+                ws.request(1); // the rest of this frame
             }
-            ws.request(1);
             return null;
         }
 

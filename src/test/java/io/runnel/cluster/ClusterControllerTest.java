@@ -142,6 +142,10 @@ class ClusterControllerTest {
         controller.reconcileAll();
         Placement waiting = TopicJson.decode(store.topic("restarted")).placements().get(0);
         assertThat(waiting.hasLeader()).as("no leader while 2 and 3 have not reported").isFalse();
+        controller.rebalance(); // broker 1 is the preferred replica, live and in the stale ISR: no election either
+        assertThat(TopicJson.decode(store.topic("restarted")).placements().get(0).hasLeader()).as("no preferred election").isFalse();
+        assertThatThrownBy(() -> ClusterController.preferredElection(waiting, Set.of(1), registered::contains))
+                .isInstanceOf(PreferredLeaderNotAvailableException.class);
 
         registered.add(2);
         live.add(2);

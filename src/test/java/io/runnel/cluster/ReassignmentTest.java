@@ -67,7 +67,11 @@ class ReassignmentTest {
             cluster.broker(away).kill9();
             try (Admin admin = KafkaClients.admin(cluster.broker(staying).kafkaBootstrap())) {
                 await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> admin.describeCluster().nodes().get().size() == 2);
-                admin.alterPartitionReassignments(Map.of(tp, Optional.of(new NewPartitionReassignment(List.of(staying, target))))).all().get(30, TimeUnit.SECONDS);
+                // Asked again if the request is lost to a controller change (the killed broker may have been the controller).
+                await().atMost(Duration.ofSeconds(90)).ignoreExceptions().until(() -> {
+                    admin.alterPartitionReassignments(Map.of(tp, Optional.of(new NewPartitionReassignment(List.of(staying, target))))).all().get(20, TimeUnit.SECONDS);
+                    return true;
+                });
                 await().atMost(Duration.ofSeconds(60)).ignoreExceptions().untilAsserted(() -> {
                     assertThat(admin.listPartitionReassignments().reassignments().get(10, TimeUnit.SECONDS)).isEmpty();
                     TopicPartitionInfo p = admin.describeTopics(List.of("strayed")).allTopicNames().get().get("strayed").partitions().get(0);
