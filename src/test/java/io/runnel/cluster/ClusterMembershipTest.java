@@ -80,9 +80,10 @@ class ClusterMembershipTest {
         }
     }
 
+    /** The controller broker {@code id} names, once it names one (none for a moment while a restarted broker rejoins). */
     private static int controllerSeenBy(LocalCluster cluster, int id) throws Exception {
         try (Admin admin = KafkaClients.admin(cluster.broker(id).kafkaBootstrap())) {
-            return admin.describeCluster().controller().get().id();
+            return await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> admin.describeCluster().controller().get(), c -> c != null).id();
         }
     }
 }
