@@ -7,7 +7,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.OptionalInt;
 import java.util.Random;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The faults of a chaos run. Each picks its victims from the run's seeded random source, applies itself, and
@@ -102,15 +101,17 @@ enum Fault {
                 if (free.size() < 2) yield null;
                 int a = free.get(0);
                 int b = free.get(1);
-                long seed = random.nextLong();
-                AtomicBoolean stop = new AtomicBoolean();
-                Thread t = new Thread(() -> flap(c, a, b, new Random(seed), stop), "chaos-flap-" + a + "-" + b);
-                t.setDaemon(true);
-                t.start();
+                Random flips = new Random(random.nextLong());
+                java.util.concurrent.ScheduledExecutorService timer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+                    Thread t = new Thread(r, "chaos-flap-" + a + "-" + b);
+                    t.setDaemon(true);
+                    return t;
+                });
+                flip(c, a, b, flips, timer);
                 yield active("flapping link " + a + " ↔ " + b, List.of(a, b), () -> {
-                    stop.set(true);
+                    timer.shutdownNow();
                     try {
-                        t.join(5000);
+                        timer.awaitTermination(5, java.util.concurrent.TimeUnit.SECONDS);
                     } catch (InterruptedException e) {
                         Thread.currentThread().interrupt();
                     }
@@ -146,20 +147,14 @@ enum Fault {
         });
     }
 
-    private static void flap(ChaosCluster c, int a, int b, Random random, AtomicBoolean stop) {
-        boolean cut = false;
-        while (!stop.get()) {
-            try {
-                if (cut) c.net().heal(a, b);
-                else c.net().cut(a, b);
-                cut = !cut;
-                Thread.sleep(300 + random.nextInt(1200)); // the flapping itself, not a wait for anything
-            } catch (IOException e) {
-                return;
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
-            }
+    /** Cuts the link if it is up, restores it if it is cut, and schedules the next flip 0.3 to 1.5 s later. */
+    private static void flip(ChaosCluster c, int a, int b, Random random, java.util.concurrent.ScheduledExecutorService timer) {
+        try {
+            if (c.net().isCut(a, b)) c.net().heal(a, b);
+            else c.net().cut(a, b);
+            timer.schedule(() -> flip(c, a, b, random, timer), 300 + random.nextInt(1200), java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (IOException | java.util.concurrent.RejectedExecutionException e) {
+            // healed meanwhile (the executor is shut down), or the network is gone
         }
     }
 

@@ -173,13 +173,19 @@ final class Workload implements AutoCloseable {
 
     // ---- the consumer group, at-least-once: process, then commit
 
-    private void consume() {
+    /** A member of consumer group {@code group} that commits by itself, from the earliest offset, failing over within 10 s. */
+    private Properties groupMember(String group) {
         Properties p = common();
-        p.put(ConsumerConfig.GROUP_ID_CONFIG, GROUP);
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, group);
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         p.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, "10000");
         p.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, "1000");
+        return p;
+    }
+
+    private void consume() {
+        Properties p = groupMember(GROUP);
         try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(p, new StringDeserializer(), new StringDeserializer())) {
             consumer.subscribe(List.of(TOPIC));
             while (!stopReading.get()) {
@@ -227,13 +233,8 @@ final class Workload implements AutoCloseable {
             KafkaConsumer<String, String> consumer = null;
             KafkaProducer<String, String> producer = null;
             try {
-                Properties c = common();
-                c.put(ConsumerConfig.GROUP_ID_CONFIG, COPY_GROUP);
-                c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-                c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+                Properties c = groupMember(COPY_GROUP);
                 c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-                c.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, "10000");
-                c.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, "1000");
                 consumer = new KafkaConsumer<>(c, new StringDeserializer(), new StringDeserializer());
                 Properties p = common();
                 p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, "chaos-copy");
