@@ -174,6 +174,14 @@ public final class Limits {
      */
     public static final int CLUSTER_MEMBER_TIMEOUT_S = 10;
 
+    /**
+     * A leader's lease, in ms: a coordinator answers only while an in-sync follower fetched from its partition this
+     * recently (or it is the whole ISR). Half the failure detection time, so that a coordinator cut off or frozen
+     * knows itself deposed before the controller can have elected a successor; followers fetch at least every
+     * {@link #REPLICA_FETCH_MAX_WAIT_MS}.
+     */
+    public static final long LEADER_LEASE_MS = CLUSTER_MEMBER_TIMEOUT_S * 1000L / 2;
+
     /** Seconds between Hazelcast's checks for a split cluster to merge: a broker cut off or frozen rejoins within seconds. */
     public static final int CLUSTER_MERGE_INTERVAL_S = 5;
 

@@ -23,8 +23,6 @@ import java.util.function.Function;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.errors.CoordinatorNotAvailableException;
-import org.apache.kafka.common.errors.CoordinatorLoadInProgressException;
-import org.apache.kafka.common.errors.NotCoordinatorException;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.message.ConsumerGroupDescribeResponseData;
 import org.apache.kafka.common.message.ConsumerGroupHeartbeatRequestData;
@@ -137,16 +135,7 @@ public final class GroupCoordinator {
     /** Runs {@code call} on the shard of {@code groupId}, creating the coordinator's topic first if needed. */
     <T> Future<T> onGroup(String groupId, Function<GroupShard, Future<T>> call) {
         return ensureReady().compose(v -> {
-            int partition = partitionFor(groupId);
-            GroupShard shard = shards.shard(partition);
-            if (shard == null && shards.loading(partition)) {
-                return Future.failedFuture(new CoordinatorLoadInProgressException("The coordinator of group " + groupId + " is loading its state"));
-            }
-            if (shard == null) {
-                return Future.failedFuture(new NotCoordinatorException("Group " + groupId
-                        + " is coordinated by broker " + coordinatorNode(groupId)));
-            }
-            return onShard(shard, call);
+            return shards.serving(partitionFor(groupId), "group " + groupId).compose(shard -> onShard(shard, call));
         });
     }
 
@@ -156,7 +145,7 @@ public final class GroupCoordinator {
      * has no leader.
      */
     public int coordinatorNode(String groupId) {
-        return topics.topic(OFFSETS_TOPIC).map(t -> t.placements().get(partitionFor(groupId)).leader()).orElse(topics.nodeId());
+        return LeaderShards.coordinatorNode(topics, OFFSETS_TOPIC, partitionFor(groupId));
     }
 
     private static <T> Future<T> onShard(GroupShard shard, Function<GroupShard, Future<T>> call) {

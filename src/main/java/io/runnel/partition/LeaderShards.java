@@ -7,6 +7,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.function.Function;
+import org.apache.kafka.common.errors.CoordinatorLoadInProgressException;
+import org.apache.kafka.common.errors.CoordinatorNotAvailableException;
+import org.apache.kafka.common.errors.NotCoordinatorException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,6 +31,8 @@ public final class LeaderShards<S extends VerticleBase> {
     private final Function<PartitionHandle, S> factory;
     private final List<S> shards = new ArrayList<>();
     private final List<String> deploymentIds = new ArrayList<>();
+    private final List<PartitionHandle> handles = new ArrayList<>();
+    private volatile TopicRegistry topics;
 
     /** @param factory makes the shard of a partition this broker has just started to lead */
     public LeaderShards(Vertx vertx, Deployer deployer, String topic, Function<PartitionHandle, S> factory) {
@@ -39,6 +44,7 @@ public final class LeaderShards<S extends VerticleBase> {
 
     /** Deploys the shards of {@code current} (the coordinator's topic) and follows its changes in {@code topics}. */
     public Future<Void> follow(LocalTopic current, TopicRegistry topics) {
+        this.topics = topics;
         Future<Void> done = reconcile(current);
         topics.onTopicChange(t -> {
             if (topic.equals(t.name())) vertx.runOnContext(v -> reconcile(t));
@@ -54,7 +60,9 @@ public final class LeaderShards<S extends VerticleBase> {
             while (shards.size() <= p) {
                 shards.add(null);
                 deploymentIds.add(null);
+                handles.add(null);
             }
+            handles.set(p, handle);
             S running = shards.get(p);
             if (lead && running == null) {
                 S shard = factory.apply(handle);
@@ -88,11 +96,53 @@ public final class LeaderShards<S extends VerticleBase> {
 
     /**
      * The shard of partition {@code p} once it has started (its state rebuilt from the partition), or null when this
-     * broker does not lead the partition or the shard is still loading ({@link #loading}): a request served by a
-     * shard halfway through its replay would see an id's older state (an older producer epoch, say).
+     * broker does not lead the partition, the shard is still loading ({@link #loading}): a request served by a shard
+     * halfway through its replay would see an id's older state (an older producer epoch, say), or this broker's
+     * leadership is in doubt ({@link PartitionHandle#leaderInTouch}): a coordinator cut off from the other brokers,
+     * or frozen and woken, may have been replaced, and answering from its state would hand out stale offsets.
      */
     public synchronized S shard(int p) {
-        return p >= 0 && p < shards.size() && deploymentIds.get(p) != null ? shards.get(p) : null;
+        if (p < 0 || p >= shards.size() || deploymentIds.get(p) == null) return null;
+        PartitionHandle h = handles.get(p);
+        return h != null && h.leaderInTouch() ? shards.get(p) : null;
+    }
+
+    /**
+     * The broker that coordinates the keys of partition {@code p} of {@code topic}: its leader, -1 while it has none
+     * or while this broker leads it without being sure it still does ({@link PartitionHandle#leaderInTouch}; clients
+     * get COORDINATOR_NOT_AVAILABLE and ask again), or this broker when the topic does not exist yet (the first
+     * FindCoordinator creates it).
+     */
+    public static int coordinatorNode(TopicRegistry topics, String topic, int p) {
+        return topics.topic(topic).map(t -> {
+            int leader = t.placements().get(p).leader();
+            if (leader != topics.nodeId()) return leader;
+            PartitionHandle h = t.partitions().get(p);
+            return h != null && h.leaderInTouch() ? leader : -1;
+        }).orElse(topics.nodeId());
+    }
+
+    /**
+     * The started shard of partition {@code p} ({@link #shard}), or what a client of {@code key} (a group or
+     * transactional id) is told instead: COORDINATOR_LOAD_IN_PROGRESS while the shard loads, COORDINATOR_NOT_AVAILABLE
+     * while this broker leads the partition without being sure it still does, NOT_COORDINATOR naming the leader
+     * otherwise. Clients retry all three after finding the coordinator again.
+     */
+    public Future<S> serving(int p, String key) {
+        S shard;
+        boolean inDoubt;
+        synchronized (this) {
+            shard = shard(p);
+            inDoubt = shard == null && p >= 0 && p < shards.size() && deploymentIds.get(p) != null;
+        }
+        if (shard != null) return Future.succeededFuture(shard);
+        if (loading(p)) return Future.failedFuture(new CoordinatorLoadInProgressException("The coordinator of " + key + " is loading its state"));
+        if (inDoubt) {
+            return Future.failedFuture(new CoordinatorNotAvailableException("This broker leads " + topic + "-" + p
+                    + " but no in-sync replica has fetched from it lately: it may have been replaced, and does not answer for " + key));
+        }
+        TopicRegistry registry = topics;
+        return Future.failedFuture(new NotCoordinatorException(key + " is coordinated by broker " + (registry == null ? -1 : coordinatorNode(registry, topic, p))));
     }
 
     /** Whether the shard of partition {@code p} is starting (Kafka answers COORDINATOR_LOAD_IN_PROGRESS meanwhile). */

@@ -331,6 +331,14 @@ public final class PartitionHandle {
         return verticle.isLeader();
     }
 
+    /**
+     * Whether this broker's replica leads the partition and knows that no other does: it is the whole ISR, or an
+     * in-sync follower fetched from it within {@link io.runnel.config.Limits#LEADER_LEASE_MS}. Thread-safe.
+     */
+    public boolean leaderInTouch() {
+        return verticle.leaderInTouch();
+    }
+
     /** Takes a placement from the controller (become leader or follower). */
     Future<Void> applyPlacement(Placement p) {
         return call(l -> {

@@ -205,6 +205,11 @@ public final class PartitionVerticle extends VerticleBase {
         return placement.leader() == self;
     }
 
+    /** {@link ReplicationState#inTouch} with the coordinators' lease. Thread-safe. */
+    boolean leaderInTouch() {
+        return replication.inTouch(placement, Limits.LEADER_LEASE_MS);
+    }
+
     Placement placement() {
         return placement;
     }
@@ -288,7 +293,7 @@ public final class PartitionVerticle extends VerticleBase {
      */
     void followerFetched(int replica, long fetchOffset) {
         if (!isLeader()) return;
-        replication.followerFetched(replica, fetchOffset, log.logEndOffset());
+        replication.followerFetched(replica, fetchOffset, log.logEndOffset(), placement.isr().contains(replica));
         advanceHighWatermark();
         List<Integer> wider = replication.expandedIsr(placement, replica);
         if (wider != null) propose(wider);

@@ -31,6 +31,11 @@ final class ReplicationState {
     private volatile long highWatermark;
     /** The ISR change sent to the controller and not answered yet (one at a time), or null. */
     private List<Integer> proposedIsr;
+    /**
+     * When, on the monotonic clock ({@link Time#hiResClockMs}), a follower in the ISR last fetched in this leader
+     * epoch; {@link Long#MIN_VALUE} before the first. Read from any thread ({@link #inTouch}).
+     */
+    private volatile long lastIsrFetchMs = Long.MIN_VALUE;
 
     /** @param replicaLagTimeMaxMs a follower that has not caught up for this long leaves the ISR (replica.lag.time.max.ms) */
     ReplicationState(int self, Time time, long replicaLagTimeMaxMs) {
@@ -58,6 +63,7 @@ final class ReplicationState {
      */
     void startLeading(Placement placement) {
         followers.clear();
+        lastIsrFetchMs = Long.MIN_VALUE;
         long now = time.milliseconds();
         for (int r : placement.replicas()) if (r != self) followers.put(r, new Follower(Follower.UNKNOWN, now));
     }
@@ -65,16 +71,34 @@ final class ReplicationState {
     /** This replica follows from now on: the followers' positions belong to the leader. */
     void stopLeading() {
         followers.clear();
+        lastIsrFetchMs = Long.MIN_VALUE;
     }
 
     /**
      * A follower fetched from {@code fetchOffset}: that is its log end, and it is caught up when it asked for the
      * leader's log end ({@code leaderLogEnd}). The high watermark may now {@link #advance}.
      */
-    void followerFetched(int replica, long fetchOffset, long leaderLogEnd) {
+    void followerFetched(int replica, long fetchOffset, long leaderLogEnd, boolean inIsr) {
+        if (inIsr) lastIsrFetchMs = time.hiResClockMs();
         Follower before = followers.get(replica);
         long caughtUp = fetchOffset >= leaderLogEnd ? time.milliseconds() : before == null ? 0 : before.lastCaughtUpMs();
         followers.put(replica, new Follower(fetchOffset, caughtUp));
+    }
+
+    /**
+     * Whether this replica, leading {@code placement}, can still be sure that no other replica leads: it is the whole
+     * ISR (no other replica can be elected cleanly), or a follower in the ISR fetched from it within {@code leaseMs}.
+     * A follower stops fetching from a leader once it learns of a newer leader epoch, and the controller elects
+     * another leader only after this one has been silent for the cluster's failure detection time (or with this
+     * leader's knowledge): with {@code leaseMs} below that time, a leader cut off from the others, or frozen and
+     * woken, knows itself deposed before a successor can serve. Kafka has no such check; Runnel's coordinators use it
+     * so that a deposed coordinator does not answer with stale state (committed offsets read lower than before).
+     */
+    boolean inTouch(Placement placement, long leaseMs) {
+        if (placement.leader() != self) return false;
+        if (placement.isr().size() == 1 && placement.isr().get(0) == self) return true;
+        long last = lastIsrFetchMs;
+        return last != Long.MIN_VALUE && time.hiResClockMs() - last <= leaseMs;
     }
 
     /**

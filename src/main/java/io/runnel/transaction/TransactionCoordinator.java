@@ -19,8 +19,6 @@ import java.util.function.Function;
 import java.util.function.Supplier;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.CoordinatorNotAvailableException;
-import org.apache.kafka.common.errors.CoordinatorLoadInProgressException;
-import org.apache.kafka.common.errors.NotCoordinatorException;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.protocol.Errors;
 import org.apache.kafka.common.utils.Time;
@@ -106,22 +104,13 @@ public final class TransactionCoordinator {
      * broker while the topic does not exist yet), or -1 while that partition has no leader.
      */
     public int coordinatorNode(String transactionalId) {
-        return topics.topic(TRANSACTION_TOPIC).map(t -> t.placements().get(partitionFor(transactionalId)).leader()).orElse(topics.nodeId());
+        return LeaderShards.coordinatorNode(topics, TRANSACTION_TOPIC, partitionFor(transactionalId));
     }
 
     private <T> Future<T> onTxn(String transactionalId, Function<TransactionShard, Future<T>> call) {
         return ensureReady().compose(v -> {
-            int partition = partitionFor(transactionalId);
-            TransactionShard shard = shards.shard(partition);
-            if (shard == null && shards.loading(partition)) {
-                return Future.failedFuture(new CoordinatorLoadInProgressException("The coordinator of transactional id " + transactionalId
-                        + " is loading its state"));
-            }
-            if (shard == null) {
-                return Future.failedFuture(new NotCoordinatorException("Transactional id " + transactionalId + " is coordinated by broker "
-                        + coordinatorNode(transactionalId)));
-            }
-            return OnContext.compose(shard.context(), () -> call.apply(shard));
+            return shards.serving(partitionFor(transactionalId), "transactional id " + transactionalId)
+                    .compose(shard -> OnContext.compose(shard.context(), () -> call.apply(shard)));
         });
     }
 

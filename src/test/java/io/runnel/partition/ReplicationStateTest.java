@@ -16,7 +16,7 @@ class ReplicationStateTest {
 
     /** A follower's fetch as the replica takes it: its position, then the high watermark, then a possible ISR expansion. */
     private List<Integer> fetched(Placement p, int replica, long fetchOffset, long leaderLogEnd) {
-        state.followerFetched(replica, fetchOffset, leaderLogEnd);
+        state.followerFetched(replica, fetchOffset, leaderLogEnd, true);
         state.advance(p, leaderLogEnd);
         return state.expandedIsr(p, replica);
     }
@@ -83,5 +83,30 @@ class ReplicationStateTest {
         assertThat(state.highWatermark()).isEqualTo(25);
         state.resetHighWatermark(1_000); // restarted at the leader's log start
         assertThat(state.highWatermark()).isEqualTo(1_000);
+    }
+
+    @Test
+    void aLeaderIsInTouchOnlyWhileAnInSyncFollowerFetchedWithinTheLeaseOrItIsTheWholeIsr() {
+        long lease = 5_000;
+        state.startLeading(led);
+        assertThat(state.inTouch(led, lease)).as("no follower has fetched in this epoch yet").isFalse();
+        state.followerFetched(2, 0, 0, false);
+        assertThat(state.inTouch(led, lease)).as("a fetch from a replica outside the ISR is no evidence").isFalse();
+        state.followerFetched(3, 0, 0, true);
+        assertThat(state.inTouch(led, lease)).isTrue();
+        time.advance(lease);
+        assertThat(state.inTouch(led, lease)).isTrue();
+        time.advance(1); // cut off or frozen: nobody fetched for longer than the lease
+        assertThat(state.inTouch(led, lease)).as("a successor may have been elected meanwhile").isFalse();
+        state.followerFetched(2, 0, 0, true);
+        assertThat(state.inTouch(led, lease)).isTrue();
+
+        Placement alone = new Placement(List.of(1, 2, 3), 1, 6, List.of(1));
+        state.startLeading(alone);
+        time.advance(60_000);
+        assertThat(state.inTouch(alone, lease)).as("the whole ISR: no other replica can be elected cleanly").isTrue();
+        Placement followed = new Placement(List.of(1, 2, 3), 2, 7, List.of(2, 1));
+        state.stopLeading();
+        assertThat(state.inTouch(followed, lease)).as("a follower never is").isFalse();
     }
 }
