@@ -52,6 +52,7 @@ final class BrokerRegistry implements ClusterView {
     private volatile Set<UUID> liveMembers = Set.of();
     private volatile List<BrokerNode> brokers = List.of();
     private volatile ControllerInfo controller;
+    private volatile long highestControllerEpoch;
     private volatile long actingEpoch = -1;
     private volatile int nodeId = -1;
     /** Writes this broker's registration again (after a merge); set by {@link #register}. */
@@ -149,6 +150,31 @@ final class BrokerRegistry implements ClusterView {
     /** The controller this broker last heard of (an election's entry, or the CP image's). */
     void controllerChanged(ControllerInfo c) {
         controller = c;
+        if (c != null && c.epoch() > highestControllerEpoch) highestControllerEpoch = c.epoch();
+    }
+
+    /** The highest controller epoch this broker has heard of (0 before the first). */
+    long highestControllerEpoch() {
+        return highestControllerEpoch;
+    }
+
+    /**
+     * Removes every registration from Hazelcast's map, so that each live broker registers again (its listener sees its
+     * own entry go) with a fresh report of the placements it knows: a CP group reset ({@link CpGroupKeeper}) is
+     * followed by a rebuild of the metadata from reports made after the quorum was lost. Blocking.
+     */
+    void clearRegistrations() {
+        for (Integer id : new ArrayList<>(brokersMap.keySet())) brokersMap.remove(id);
+    }
+
+    /** This broker's own registration was removed while it runs: it registers again (on a worker). */
+    private void ownRegistrationRemoved() {
+        if (!running || reregistration == null) return;
+        vertx.executeBlocking(() -> {
+            reregister();
+            LOG.info("Broker {} registered again (its registration had been removed)", nodeId);
+            return null;
+        }, false).onFailure(e -> LOG.warn("Registering again failed; the next check retries", e));
     }
 
     /**
@@ -240,9 +266,14 @@ final class BrokerRegistry implements ClusterView {
         vertx.executeBlocking(() -> {
             if (!member.isClusterSafe()) return null; // migrating: a read now may miss entries
             Map<Integer, JsonObject> differing = new HashMap<>();
-            read().forEach((id, r) -> {
+            Map<Integer, JsonObject> read = read();
+            read.forEach((id, r) -> {
                 if (!r.equals(registrations.get(id))) differing.put(id, r);
             });
+            if (nodeId >= 0 && reregistration != null && !read.containsKey(nodeId)) {
+                LOG.info("Broker {} found its registration gone (event missed); registering again", nodeId);
+                reregister();
+            }
             if (!differing.isEmpty()) {
                 LOG.info("Registrations of brokers {} differed from Hazelcast's map (events missed); taking the map's", differing.keySet());
                 liveMembers = member.members();
@@ -278,6 +309,7 @@ final class BrokerRegistry implements ClusterView {
         public void entryRemoved(EntryEvent<Integer, String> e) {
             registrations.remove(e.getKey());
             rebuild();
+            if (e.getKey() == nodeId) ownRegistrationRemoved();
         }
     }
 

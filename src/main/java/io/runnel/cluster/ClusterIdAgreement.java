@@ -6,11 +6,13 @@ import com.hazelcast.map.IMap;
 /**
  * The cluster id all brokers share (Kafka's cluster.id in meta.properties): the first broker's id is written to the
  * {@code runnel-cluster} map and every other broker adopts it; a broker whose data already belongs to another
- * cluster is refused, as Kafka refuses one with INCONSISTENT_CLUSTER_ID.
+ * cluster is refused, as Kafka refuses one with INCONSISTENT_CLUSTER_ID. The first broker also records the cluster's
+ * metadata mode, and a broker configured for another is refused.
  */
 final class ClusterIdAgreement {
     private static final String CLUSTER_MAP = "runnel-cluster";
     private static final String CLUSTER_ID_KEY = "clusterId";
+    private static final String MODE_KEY = "metadataMode";
 
     private ClusterIdAgreement() {
     }
@@ -26,5 +28,22 @@ final class ClusterIdAgreement {
         if (localIsNew) return existing;
         throw new IllegalStateException("log.dirs belongs to cluster " + localId + " but the brokers at cluster.members form cluster "
                 + existing + " (Kafka's INCONSISTENT_CLUSTER_ID); use an empty log.dirs to join it");
+    }
+
+    /**
+     * Records the cluster's metadata mode (the first broker's), or checks this broker's against it: a broker in
+     * oldest-member mode among CP-mode brokers, or with another CP group size, would elect controllers and keep
+     * metadata where the others never look. {@code cluster.cp.member.count=auto} decides from {@code cluster.members},
+     * which may list fewer brokers on the first brokers of a growing cluster. Blocking; called as soon as the member
+     * has joined, before anything uses the CP subsystem.
+     */
+    static void agreeMode(HazelcastInstance hz, int cpMemberCount) {
+        String mode = cpMemberCount > 0 ? "cp:" + cpMemberCount : "oldest-member";
+        String clusterMode = hz.<String, String>getMap(CLUSTER_MAP).putIfAbsent(MODE_KEY, mode);
+        if (clusterMode != null && !clusterMode.equals(mode)) {
+            throw new IllegalStateException("This broker's metadata mode is " + mode + " (cluster.cp.member.count) but the brokers at cluster.members run "
+                    + clusterMode + "; set cluster.cp.member.count to " + (clusterMode.startsWith("cp:") ? clusterMode.substring(3) : "0")
+                    + " on this broker, or to the same value on every broker");
+        }
     }
 }

@@ -1,38 +1,68 @@
 package io.runnel.cluster;
 
+import com.hazelcast.core.HazelcastInstance;
 import com.hazelcast.cp.CPMember;
 import com.hazelcast.cp.CPSubsystemManagementService;
 import com.hazelcast.map.IMap;
+import io.runnel.cluster.CpRecovery.Published;
 import io.runnel.config.Limits;
 import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashMap;
 import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Keeps the CP group at its size in CP mode: a broker that is not a CP member promotes itself while the group has
- * fewer members than {@code cluster.cp.member.count} (a restarted broker, once Hazelcast removed its former self).
- * Also tells the {@link BrokerRegistry} the node ids of the CP members, for {@code /api/cluster}: CP members have identities of their own, so
- * each broker publishes its own in the {@code runnel-cp-members} map, and a crashed broker's former self (same
- * address, not yet removed) is not counted for the restarted one. Checks every {@link Limits#CP_GROUP_CHECK_MS}.
+ * Keeps the CP group (the metadata quorum) whole in CP mode, checking every {@link Limits#CP_GROUP_CHECK_MS}:
+ * <ul>
+ *   <li>a broker that is not a CP member promotes itself while the group has fewer members than
+ *       {@code cluster.cp.member.count} (a restarted broker, once Hazelcast removed its former self);</li>
+ *   <li>each broker publishes in the {@code runnel-cp-members} map, under its node id, its CP identity (or none), the
+ *       highest metadata version it applied and the highest controller epoch it saw ({@link Published}); CP members
+ *       have identities of their own, and a crashed broker's former self (same address, not yet removed) is not
+ *       counted for the restarted one. The {@link BrokerRegistry} gets the node ids of the CP members, for
+ *       {@code /api/cluster};</li>
+ *   <li>while the group answers, the broker that sees it change records its members (CP uuid to node id) in
+ *       {@code runnel-cp-group};</li>
+ *   <li>when the group stops answering and has lost its majority for good ({@link CpRecovery#lostForGood}: a
+ *       majority of its members' brokers are back without their CP identity, after crashes, or merges after a freeze
+ *       or a cut longer than the failure detector allows), the oldest member, with a majority of the registered
+ *       brokers live and at least {@code cluster.cp.member.count} members, empties the broker registrations (every
+ *       broker registers again at once, with the newest placements it knows: nothing can have been decided since the
+ *       quorum was lost) and resets the CP subsystem. A new group forms, a controller is elected and rebuilds the
+ *       metadata from those reports, as after a whole-cluster restart ({@link CpMetadata#claim} continues versions
+ *       and epochs; a leaderless partition waits for every member of its ISR to report).</li>
+ * </ul>
  */
 final class CpGroupKeeper {
     private static final Logger LOG = LoggerFactory.getLogger(CpGroupKeeper.class);
-    private static final String CP_MEMBERS_MAP = "runnel-cp-members";
+    static final String CP_MEMBERS_MAP = "runnel-cp-members";
+    private static final String CP_GROUP_MAP = "runnel-cp-group";
+    private static final String GROUP_KEY = "members";
 
     private final HazelcastMember member;
     private final BrokerRegistry registry;
     private final int cpMemberCount;
+    private final LongSupplier appliedVersion;
     private final AtomicBoolean checking = new AtomicBoolean();
     private volatile boolean running = true;
+    /** Consecutive checks in which the CP group did not answer (on the check's worker only). */
+    private int failedChecks;
 
-    CpGroupKeeper(HazelcastMember member, BrokerRegistry registry, int cpMemberCount) {
+    /** @param appliedVersion the highest metadata version this broker applied (-1 before the first) */
+    CpGroupKeeper(HazelcastMember member, BrokerRegistry registry, int cpMemberCount, LongSupplier appliedVersion) {
         this.member = member;
         this.registry = registry;
         this.cpMemberCount = cpMemberCount;
+        this.appliedVersion = appliedVersion;
     }
 
     /** Starts the periodic check (once this broker has registered). */
@@ -44,20 +74,51 @@ final class CpGroupKeeper {
         running = false;
     }
 
+    /** The highest metadata version applied and controller epoch seen by any broker ({@link CpRecovery#floor}). Blocking. */
+    static long[] floor(HazelcastInstance hz) {
+        List<Published> all = new ArrayList<>();
+        hz.<Integer, String>getMap(CP_MEMBERS_MAP).values().forEach(v -> all.add(Published.decode(v)));
+        return CpRecovery.floor(all);
+    }
+
     private void check() {
         if (!running || !checking.compareAndSet(false, true)) return;
         Vertx vertx = member.vertx();
         vertx.executeBlocking(() -> {
             CPSubsystemManagementService management = member.hz().getCPSubsystem().getCPSubsystemManagementService();
             if (!management.isDiscoveryCompleted()) return null;
-            Collection<CPMember> members = CpMetadata.await(management.getCPMembers());
             IMap<Integer, String> published = member.hz().getMap(CP_MEMBERS_MAP);
             int nodeId = registry.nodeId();
             CPMember local = management.getLocalCPMember();
-            if (local != null && !local.getUuid().toString().equals(published.get(nodeId))) published.put(nodeId, local.getUuid().toString());
+            Published mine = new Published(local == null ? "" : local.getUuid().toString(), appliedVersion.getAsLong(), registry.highestControllerEpoch());
+            if (!mine.encode().equals(published.get(nodeId))) published.put(nodeId, mine.encode());
+            Collection<CPMember> members;
+            try {
+                members = CpMetadata.await(management.getCPMembers());
+            } catch (RuntimeException e) {
+                failedChecks++;
+                maybeRecover(management, published);
+                throw e;
+            }
+            failedChecks = 0;
+            Map<Integer, Published> entries = entries(published);
+            Map<String, Integer> group = new HashMap<>();
             Set<String> cpIds = new HashSet<>();
-            members.forEach(m -> cpIds.add(m.getUuid().toString()));
-            registry.cpMembersChanged(registry.liveNodeIds().stream().filter(id -> cpIds.contains(published.get(id))).sorted().toList());
+            for (CPMember m : members) {
+                String uuid = m.getUuid().toString();
+                cpIds.add(uuid);
+                entries.forEach((id, p) -> {
+                    if (p != null && p.cpMember().equals(uuid)) group.put(uuid, id);
+                });
+            }
+            registry.cpMembersChanged(registry.liveNodeIds().stream().filter(id -> entries.get(id) != null && cpIds.contains(entries.get(id).cpMember()))
+                    .sorted().toList());
+            // Recorded once every member is known by its broker, so that a lost group is judged by all its members.
+            if (group.size() == members.size()) {
+                String recorded = new JsonObject(new HashMap<>(group)).encode();
+                IMap<String, String> groups = member.hz().getMap(CP_GROUP_MAP);
+                if (!recorded.equals(groups.get(GROUP_KEY))) groups.put(GROUP_KEY, recorded);
+            }
             if (local == null && members.size() < cpMemberCount) {
                 CpMetadata.await(management.promoteToCPMember());
                 LOG.info("Broker {} is now a member of the CP group", nodeId);
@@ -67,5 +128,41 @@ final class CpGroupKeeper {
             if (ar.failed()) LOG.debug("Checking the CP group failed", ar.cause());
             checking.set(false);
         });
+    }
+
+    private static Map<Integer, Published> entries(IMap<Integer, String> published) {
+        Map<Integer, Published> out = new HashMap<>();
+        published.forEach((id, v) -> out.put(id, Published.decode(v)));
+        return out;
+    }
+
+    /**
+     * The CP group did not answer: after {@link Limits#CP_RECOVERY_FAILED_CHECKS} checks in a row, the oldest member
+     * resets it if it lost its majority for good (see the class comment). Blocking, on the check's worker.
+     */
+    private void maybeRecover(CPSubsystemManagementService management, IMap<Integer, String> published) {
+        if (failedChecks < Limits.CP_RECOVERY_FAILED_CHECKS || !member.isOldest()) return;
+        String recorded = member.hz().<String, String>getMap(CP_GROUP_MAP).get(GROUP_KEY);
+        if (recorded == null) return;
+        Map<String, Integer> group = new HashMap<>();
+        new JsonObject(recorded).forEach(e -> group.put(e.getKey(), ((Number) e.getValue()).intValue()));
+        Set<Integer> live = new HashSet<>(registry.liveNodeIds());
+        if (!CpRecovery.lostForGood(group, entries(published), live)) {
+            if (failedChecks == Limits.CP_RECOVERY_FAILED_CHECKS) {
+                LOG.warn("The metadata quorum (CP group {}) does not answer; its members may still come back, so it is not reset", group);
+            }
+            return;
+        }
+        if (member.members().size() < cpMemberCount || !registry.hasMajority()) {
+            LOG.warn("The metadata quorum (CP group {}) lost its majority for good; it is reset once {} brokers, a majority of the registered ones, "
+                    + "are live ({})", group, cpMemberCount, registry.majorityText());
+            return;
+        }
+        LOG.warn("The metadata quorum (CP group {}) lost its majority for good (its members' brokers came back without their CP identity): "
+                + "resetting the CP subsystem; brokers register again and the controller rebuilds the metadata from their reports", group);
+        registry.clearRegistrations();
+        CpMetadata.await(management.reset());
+        member.hz().<String, String>getMap(CP_GROUP_MAP).remove(GROUP_KEY);
+        failedChecks = 0;
     }
 }

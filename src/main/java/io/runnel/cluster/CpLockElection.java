@@ -8,8 +8,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The controller election of CP mode: whoever holds the FencedLock {@code runnel-controller} of Hazelcast's CP
- * subsystem is the controller, and its fencing token is the controller epoch, with which it claims the metadata
- * ({@link CpMetadata#claim}). The holder checks every {@link Limits#CP_ELECTION_POLL_MS} that it still holds the lock
+ * subsystem is the controller, and its fencing token (plus the image's epoch base, which a CP reset raises) is the
+ * controller epoch, with which it claims the metadata ({@link CpMetadata#claim}). The holder checks every {@link Limits#CP_ELECTION_POLL_MS} that it still holds the lock
  * (a broker frozen past its CP session loses it) and gives the role up otherwise; a broker without a CP majority can
  * neither take the lock nor write. The lock is a blocking call, so the election runs on a thread of its own.
  */
@@ -58,17 +58,19 @@ final class CpLockElection implements ControllerElection {
     }
 
     private void loop() {
-        FencedLock lock = member.hz().getCPSubsystem().getLock(CONTROLLER_LOCK);
+        FencedLock lock = null;
         while (running) {
             try {
+                // Made again after a failure: after a CP subsystem reset (CpRecovery) the old proxy fails for ever.
+                if (lock == null) lock = member.hz().getCPSubsystem().getLock(CONTROLLER_LOCK);
                 long fence = lock.tryLockAndGetFence(Limits.CP_ELECTION_POLL_MS, TimeUnit.MILLISECONDS);
                 if (fence == FencedLock.INVALID_FENCE) continue;
                 try {
-                    ControllerInfo won = new ControllerInfo(registry.nodeId(), fence, member.self());
-                    if (cp.claim(won)) {
+                    ControllerInfo won = cp.claim(registry.nodeId(), fence, member.self(), () -> CpGroupKeeper.floor(member.hz()));
+                    if (won != null) {
                         ClusterController c = role.take(won);
                         while (running && role.holds(c) && lock.isLockedByCurrentThread()) Thread.sleep(Limits.CP_ELECTION_POLL_MS);
-                        LOG.info("Broker {} gives up the controller role (epoch {})", won.nodeId(), fence);
+                        LOG.info("Broker {} gives up the controller role (epoch {})", won.nodeId(), won.epoch());
                     }
                 } finally {
                     role.resign();
@@ -82,6 +84,7 @@ final class CpLockElection implements ControllerElection {
                 return;
             } catch (RuntimeException e) {
                 LOG.debug("Controller election failed (no CP majority yet?); trying again", e);
+                lock = null;
                 try {
                     Thread.sleep(Limits.CP_ELECTION_POLL_MS);
                 } catch (InterruptedException x) {

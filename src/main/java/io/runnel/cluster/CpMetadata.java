@@ -14,7 +14,9 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.UUID;
 import java.util.function.LongConsumer;
+import java.util.function.Supplier;
 import java.util.function.UnaryOperator;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.errors.NotControllerException;
@@ -22,8 +24,8 @@ import org.apache.kafka.common.errors.NotControllerException;
 /**
  * The cluster metadata as one JSON value in the CP subsystem (an {@code IAtomicReference} replicated by Raft, so a
  * write is either on a majority of the CP members or not done, and no side of a split brain can bring back an older
- * value). The image: {@code {"version", "controller": {"nodeId", "epoch", "member"}, "topics": {name: topic},
- * "deleted": {topicId: name}}}.
+ * value). The image: {@code {"version", "epochBase", "controller": {"nodeId", "epoch", "member"}, "topics": {name:
+ * topic}, "deleted": {topicId: name}}}.
  *
  * <p>Writes are compare-and-set loops that first check the controller epoch in the image: a new controller claims
  * the image with its FencedLock token ({@link #claim}), and from then on every write of an older controller fails
@@ -46,6 +48,22 @@ final class CpMetadata implements MetadataStore {
     CpMetadata(HazelcastInstance hz, LongConsumer written) {
         this.hz = hz;
         this.written = written;
+    }
+
+    /**
+     * Runs a call on the CP proxies; a failure drops them, so that the next call makes them again: after a CP
+     * subsystem reset ({@link CpRecovery}) the old proxies name a destroyed group and would fail for ever.
+     */
+    private <T> T call(Supplier<CompletionStage<T>> call) {
+        try {
+            return await(call.get());
+        } catch (RuntimeException e) {
+            synchronized (this) {
+                image = null;
+                version = null;
+            }
+            throw e;
+        }
     }
 
     /** The CP proxies, made on first use: making them waits for the CP group (never on an event loop). */
@@ -74,11 +92,11 @@ final class CpMetadata implements MetadataStore {
 
     /** The version of the newest write (a cheap read, to decide whether {@link #read} is worth it). */
     long version() {
-        return await(versionCounter().getAsync());
+        return call(() -> versionCounter().getAsync());
     }
 
     Image read() {
-        return decode(await(image().getAsync()));
+        return decode(call(() -> image().getAsync()));
     }
 
     static Image decode(String text) {
@@ -92,24 +110,35 @@ final class CpMetadata implements MetadataStore {
     }
 
     /**
-     * Makes the claimant's epoch (a FencedLock token) the controller epoch of the image, unless a newer one is there
-     * already. From then on writes under older epochs fail.
+     * Claims the image for the holder of the controller lock's fence {@code fence}: the controller epoch is the fence
+     * plus the image's {@code epochBase}, and becomes the image's, unless a newer one is there already (then null).
+     * From then on writes under older epochs fail. An empty image (a new cluster, a whole-cluster restart, or a CP
+     * group reset after it lost its majority for good: {@link CpRecovery}) starts from {@code floor} = {version,
+     * epoch}, the highest any broker applied and saw, so that versions and epochs never go back for any broker (a
+     * reset CP subsystem counts its fences from the start again).
      */
-    boolean claim(ControllerInfo claimant) {
+    ControllerInfo claim(int nodeId, long fence, UUID member, Supplier<long[]> floor) {
         while (true) {
-            String cur = await(image().getAsync());
-            JsonObject o = cur == null ? new JsonObject() : new JsonObject(cur);
+            String cur = call(() -> image().getAsync());
+            JsonObject o;
+            if (cur == null) {
+                long[] f = floor.get();
+                o = new JsonObject().put("version", f[0]).put("epochBase", f[1]);
+            } else {
+                o = new JsonObject(cur);
+            }
+            ControllerInfo claimant = new ControllerInfo(nodeId, o.getLong("epochBase", 0L) + fence, member);
             JsonObject c = o.getJsonObject("controller");
-            if (c != null && c.getLong("epoch", 0L) > claimant.epoch()) return false;
+            if (c != null && c.getLong("epoch", 0L) > claimant.epoch()) return null;
             o.put("controller", claimant.toJson());
-            if (commit(cur, o)) return true;
+            if (commit(cur, o)) return claimant;
         }
     }
 
     /** Applies {@code change} to the image under controller epoch {@code epoch}; a null result changes nothing. */
     private void update(long epoch, UnaryOperator<JsonObject> change) {
         while (true) {
-            String cur = await(image().getAsync());
+            String cur = call(() -> image().getAsync());
             JsonObject o = cur == null ? new JsonObject() : new JsonObject(cur);
             fence(o, epoch);
             JsonObject next = change.apply(o);
@@ -120,8 +149,8 @@ final class CpMetadata implements MetadataStore {
     private boolean commit(String cur, JsonObject next) {
         long v = next.getLong("version", 0L) + 1;
         next.put("version", v);
-        if (!await(image().compareAndSetAsync(cur, next.encode()))) return false;
-        await(versionCounter().setAsync(v));
+        if (!call(() -> image().compareAndSetAsync(cur, next.encode()))) return false;
+        call(() -> versionCounter().setAsync(v));
         written.accept(v);
         return true;
     }
@@ -134,7 +163,7 @@ final class CpMetadata implements MetadataStore {
 
     @Override
     public void checkEpoch(long epoch) {
-        fence(new JsonObject(Objects.requireNonNullElse(await(image().getAsync()), "{}")), epoch);
+        fence(new JsonObject(Objects.requireNonNullElse(call(() -> image().getAsync()), "{}")), epoch);
     }
 
     @Override

@@ -58,6 +58,12 @@ final class CpMetadataFeed implements MetadataFeed {
         if (now != null) hand(now);
     }
 
+    /** The version of the newest image read (-1 before the first). */
+    long appliedVersion() {
+        MetadataImage now = latest;
+        return now == null ? -1 : now.version();
+    }
+
     @Override
     public void reload() {
         signal.offer(Boolean.TRUE);

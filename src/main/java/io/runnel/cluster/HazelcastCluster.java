@@ -59,10 +59,11 @@ public final class HazelcastCluster {
         if (cpMemberCount > 0) {
             CpMetadata cp = new CpMetadata(member.hz(), version -> vertx.eventBus().publish(CpMetadataFeed.ADDRESS, version));
             this.registry = new BrokerRegistry(member, "cp", cpMemberCount);
-            this.cpGroup = new CpGroupKeeper(member, registry, cpMemberCount);
             this.role = new ControllerRole(vertx, cp, settings, registry);
             this.election = new CpLockElection(member, registry, role, cp);
-            this.feed = new CpMetadataFeed(member, cp, registry);
+            CpMetadataFeed cpFeed = new CpMetadataFeed(member, cp, registry);
+            this.feed = cpFeed;
+            this.cpGroup = new CpGroupKeeper(member, registry, cpMemberCount, cpFeed::appliedVersion);
         } else {
             IMap<String, String> topics = member.hz().getMap(TOPICS_MAP);
             IMap<String, String> deleted = member.hz().getMap(DELETED_MAP);

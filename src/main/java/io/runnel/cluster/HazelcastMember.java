@@ -54,6 +54,14 @@ final class HazelcastMember {
         } catch (RuntimeException e) {
             return Future.failedFuture(new IllegalStateException("cannot join the cluster " + config.clusterMembers() + ": " + e.getMessage(), e));
         }
+        try {
+            // Before anything uses the CP subsystem: with a CP configuration other than the cluster's, Vert.x's own
+            // start would wait for a CP group that never forms.
+            ClusterIdAgreement.agreeMode(hz, config.cpMemberCount());
+        } catch (RuntimeException e) {
+            hz.shutdown();
+            return Future.failedFuture(e);
+        }
         String host = config.get(BrokerConfig.CLUSTER_HOST);
         if (host != null) options.getEventBusOptions().setHost(host);
         return Vertx.builder().with(options).withMetrics(metrics).withClusterManager(new HazelcastClusterManager(hz)).buildClustered()

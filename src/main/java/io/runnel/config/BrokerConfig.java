@@ -99,10 +99,11 @@ public final class BrokerConfig {
             "The Hazelcast port of this broker.");
     public static final ConfigKey<String> CLUSTER_NAME = stringKey("cluster.name", "runnel", "a name without spaces",
             BrokerConfig::nonBlank, "Only brokers with the same cluster name join each other.");
-    public static final ConfigKey<String> CLUSTER_CP_MEMBER_COUNT = stringKey("cluster.cp.member.count", "0",
+    public static final ConfigKey<String> CLUSTER_CP_MEMBER_COUNT = stringKey("cluster.cp.member.count", "auto",
             "auto, 0, or a count from 3 to 7", BrokerConfig::cpMemberCount,
-            "How many brokers form the CP group (Raft) that elects the controller and keeps the metadata (experimental); 0 "
-                    + "makes the oldest member the controller instead; auto is 3 when cluster.members lists at least three brokers, else 0.");
+            "How many brokers form the CP group (Raft) that elects the controller and keeps the metadata; auto is 3 when "
+                    + "cluster.members lists at least three brokers, else 0; 0 makes the oldest member the controller instead "
+                    + "(not safe across a split brain). Every broker of a cluster must resolve to the same value.");
 
     public static final ConfigKey<Long> REPLICA_LAG_TIME_MAX_MS = longKey("replica.lag.time.max.ms", 30_000L, 1, Long.MAX_VALUE,
             "A follower that has not caught up with its leader for this long leaves the in-sync replicas.");

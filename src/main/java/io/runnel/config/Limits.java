@@ -245,6 +245,12 @@ public final class Limits {
     /** How often, in ms, a broker checks the CP group's size (and promotes itself into a group that lost a member). */
     public static final long CP_GROUP_CHECK_MS = 2_000;
 
+    /**
+     * Checks of the CP group in a row without an answer (each waits up to {@link #CP_CALL_TIMEOUT_S}) after which the
+     * oldest member resets a group that lost its majority for good (docs/cluster.md).
+     */
+    public static final int CP_RECOVERY_FAILED_CHECKS = 2;
+
     /** How often, in ms, a broker compares the CP metadata's version with the one it applied (a counter read). */
     public static final long CP_METADATA_POLL_MS = 1_000;
 

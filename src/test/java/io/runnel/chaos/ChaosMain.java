@@ -95,7 +95,7 @@ public final class ChaosMain {
                   --overlap P          the chance that a second fault starts while one is in force (0.3)
                   --rate N             records per second per producer (100); --producers N (2), --consumers N (2)
                   --disk-mb N          each broker's log.dirs tmpfs (256)
-                  --broker-arg K=V     a broker setting for every broker (repeatable), e.g. --broker-arg cluster.cp.member.count=3
+                  --broker-arg K=V     a broker setting for every broker (repeatable), e.g. --broker-arg cluster.cp.member.count=0
                   --root DIR           where the brokers' files go (a new temporary directory); --keep keeps them
                 """;
     }

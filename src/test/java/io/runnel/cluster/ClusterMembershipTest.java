@@ -1,6 +1,7 @@
 package io.runnel.cluster;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.runnel.testkit.KafkaClients;
@@ -60,6 +61,25 @@ class ClusterMembershipTest {
             assertThat(controllerSeenBy(cluster, controller)).isEqualTo(newController); // the oldest member keeps the role
             try (Admin admin = KafkaClients.admin(cluster.broker(controller).kafkaBootstrap())) {
                 assertThat(clusterIds).contains(admin.describeCluster().clusterId().get()); // it kept its cluster id
+            }
+        }
+    }
+
+    /**
+     * Every broker of a cluster must run the same metadata mode: two brokers that list each other run the
+     * oldest-member controller (cluster.cp.member.count auto), and a third that lists all three would be a CP member
+     * of a group nobody else has. It is refused at start, saying what to set, and the two carry on.
+     */
+    @Test
+    void aBrokerWhoseMetadataModeDiffersFromItsClustersIsRefusedWithTheValueToSet() throws Exception {
+        try (LocalCluster cluster = LocalCluster.start(root, 2)) {
+            assertThatThrownBy(cluster::addBroker).hasMessageContaining("metadata mode is cp:3")
+                    .hasMessageContaining("run oldest-member").hasMessageContaining("set cluster.cp.member.count to 0");
+            for (int id = 1; id <= 2; id++) {
+                try (Admin admin = KafkaClients.admin(cluster.broker(id).kafkaBootstrap())) {
+                    assertThat(admin.describeCluster().nodes().get(30, java.util.concurrent.TimeUnit.SECONDS).stream().map(Node::id))
+                            .as("brokers seen by %d", id).containsExactlyInAnyOrder(1, 2);
+                }
             }
         }
     }

@@ -79,6 +79,51 @@ class CpQuorumTest {
         }
     }
 
+    /**
+     * Two of the three CP members crash together and come back: without CP persistence they return without their CP
+     * identity, so the group can never reach a majority again. The oldest broker sees that (both are back and say so),
+     * resets the CP subsystem, every broker reports its topics again, and the new controller, with a higher epoch than
+     * any before, rebuilds the metadata: the topic, its leaders and every acknowledged record are there, and acks=all
+     * goes on.
+     */
+    @Test
+    void aCpGroupWhoseMajorityCameBackWithoutItsIdentityIsResetAndTheMetadataRebuilt() throws Exception {
+        try (LocalCluster cluster = LocalCluster.start(root, 3, "--cluster.cp.member.count=3")) {
+            try (Admin admin = KafkaClients.admin(cluster.bootstrap())) {
+                admin.createTopics(List.of(new NewTopic("quorum", 3, (short) 3).configs(Map.of("min.insync.replicas", "2"))))
+                        .all().get(30, TimeUnit.SECONDS);
+            }
+            int sent = produce(cluster.bootstrap(), 0);
+            long epochBefore = controllerEpoch(cluster);
+            cluster.broker(2).kill9();
+            cluster.broker(3).kill9();
+            cluster.restartTogether(2, 3); // waits for a controller and a whole CP group again: the reset made them
+            assertThat(cluster.broker(1).output()).as("the survivor reset the CP subsystem").contains("resetting the CP subsystem");
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
+                    assertThat(controllerEpoch(cluster)).as("controller epochs go on rising across the reset").isGreaterThan(epochBefore));
+            sent = produce(cluster.bootstrap(), sent);
+            try (Admin admin = KafkaClients.admin(cluster.bootstrap())) {
+                var partitions = admin.describeTopics(List.of("quorum")).allTopicNames().get(30, TimeUnit.SECONDS).get("quorum").partitions();
+                assertThat(partitions).hasSize(3).allSatisfy(p -> assertThat(p.replicas()).hasSize(3));
+            }
+            try (KafkaConsumer<String, String> c = KafkaClients.consumer(cluster.bootstrap(), Map.of())) {
+                List<TopicPartition> tps = List.of(new TopicPartition("quorum", 0), new TopicPartition("quorum", 1), new TopicPartition("quorum", 2));
+                c.assign(tps);
+                c.seekToBeginning(tps);
+                List<ConsumerRecord<String, String>> got = KafkaClients.pollAtLeast(c, sent);
+                assertThat(got.stream().map(ConsumerRecord::value).distinct().count()).isEqualTo(sent);
+                assertThat(got).hasSize(sent);
+            }
+        }
+    }
+
+    /** The controller epoch the acting controller reports (-1 while none acts). */
+    private static long controllerEpoch(LocalCluster cluster) throws Exception {
+        long epoch = -1;
+        for (int id = 1; id <= cluster.size(); id++) epoch = Math.max(epoch, cluster.clusterInfo(id).getLong("actingControllerEpoch", -1L));
+        return epoch;
+    }
+
     /** Sends {@link #PER_STEP} records with acks=all (idempotent) and waits until all are acknowledged. */
     private static int produce(String bootstrap, int sent) throws Exception {
         try (KafkaProducer<String, String> p = KafkaClients.producer(bootstrap, Map.of(ProducerConfig.ACKS_CONFIG, "all",

@@ -80,6 +80,20 @@ public final class LocalCluster implements AutoCloseable {
     }
 
     /**
+     * Starts brokers {@code nodeIds} again at once (after they crashed together, say) and waits until they serve and
+     * the metadata quorum is whole again.
+     */
+    public void restartTogether(int... nodeIds) throws Exception {
+        for (int id : nodeIds) {
+            keepLog(id - 1);
+            brokers[id - 1].close();
+        }
+        for (int id : nodeIds) launch(id - 1);
+        for (int id : nodeIds) brokers[id - 1].awaitOutput("HTTP listening on", Duration.ofSeconds(60));
+        awaitQuorum(nodeIds[0]);
+    }
+
+    /**
      * Starts one more broker (node id {@code size() + 1}) that joins the running ones, and waits until it serves.
      * Returns its node id.
      */
