@@ -179,7 +179,7 @@ final class ClusterController {
     }
 
     /** Carries out a command (on a worker, fenced); the reply's body, or null for a plain acknowledgement. */
-    private JsonObject execute(ControllerCommand command) {
+    JsonObject execute(ControllerCommand command) {
         if (command instanceof ControllerCommand.Create c) {
             create(c.name(), c.partitions(), c.replicationFactor(), c.configs());
         } else if (command instanceof ControllerCommand.Delete c) {
@@ -189,7 +189,7 @@ final class ClusterController {
         } else if (command instanceof ControllerCommand.Configure c) {
             configure(c.name(), c.configs());
         } else if (command instanceof ControllerCommand.AlterIsr c) {
-            alterIsr(c.name(), c.partition(), c.leader(), c.leaderEpoch(), c.isr());
+            return new JsonObject().put("partitionEpoch", alterIsr(c.name(), c.partition(), c.leader(), c.leaderEpoch(), c.isr()));
         } else if (command instanceof ControllerCommand.Elect c) {
             return ControllerCommand.encodeResults(elect(c.unclean(), c.partitions()));
         } else if (command instanceof ControllerCommand.Reassign c) {
@@ -294,9 +294,10 @@ final class ClusterController {
 
     /**
      * A leader's ISR change (Kafka's AlterPartition): accepted only from the current leader in its current epoch, for
-     * an ISR of live replicas that contains the leader. Shrinks and expansions both come this way.
+     * an ISR of live replicas that contains the leader. Shrinks and expansions both come this way. Returns the
+     * partition epoch of the placement that holds it.
      */
-    private void alterIsr(String name, int partition, int leader, int leaderEpoch, List<Integer> isr) {
+    private int alterIsr(String name, int partition, int leader, int leaderEpoch, List<Integer> isr) {
         TopicMetadata t = existing(name);
         if (partition < 0 || partition >= t.placements().size()) throw new UnknownTopicOrPartitionException(name + "-" + partition + " does not exist");
         Placement p = t.placements().get(partition);
@@ -307,12 +308,13 @@ final class ClusterController {
         Set<Integer> live = new TreeSet<>(liveBrokers.get());
         List<Integer> next = isr.stream().filter(r -> p.replicas().contains(r) && live.contains(r)).distinct().toList();
         if (!next.contains(leader)) throw new InvalidRequestException("The ISR must hold its leader");
-        if (next.equals(p.isr())) return;
+        if (next.equals(p.isr())) return p.partitionEpoch();
         List<Placement> placements = new ArrayList<>(t.placements());
         placements.set(partition, new Placement(p.replicas(), p.leader(), p.leaderEpoch(), next));
         LOG.info("ISR of {}-{} is now {}", name, partition, next);
         TopicMetadata changed = completeReassignments(t.withPlacements(placements), new TreeSet<>(liveBrokers.get()), registered);
         save(t, changed);
+        return existing(name).placements().get(partition).partitionEpoch();
     }
 
     // ---- reassignment (Kafka's AlterPartitionReassignments, KIP-455) ----

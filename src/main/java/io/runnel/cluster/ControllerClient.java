@@ -64,8 +64,9 @@ final class ControllerClient implements TopicAuthority {
     }
 
     @Override
-    public Future<Void> alterIsr(String topic, int partition, int leaderEpoch, List<Integer> isr) {
-        return send(new ControllerCommand.AlterIsr(topic, partition, nodeId.getAsInt(), leaderEpoch, List.copyOf(isr))).mapEmpty();
+    public Future<Integer> alterIsr(String topic, int partition, int leaderEpoch, List<Integer> isr) {
+        return send(new ControllerCommand.AlterIsr(topic, partition, nodeId.getAsInt(), leaderEpoch, List.copyOf(isr)))
+                .map(reply -> reply.getInteger("partitionEpoch", 0));
     }
 
     /** Sends a command to the controller and hands back its reply. */

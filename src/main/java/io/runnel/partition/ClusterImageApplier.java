@@ -308,7 +308,7 @@ public final class ClusterImageApplier {
             PartitionHandle h = t.partitions().get(p);
             if (h == null) continue;
             int partition = p;
-            h.useIsrProposals(isr -> authority.alterIsr(t.name(), partition, h.placement().leaderEpoch(), isr)
+            h.useIsrProposals((epoch, isr) -> authority.alterIsr(t.name(), partition, epoch, isr)
                     .onFailure(e -> LOG.info("ISR change of {}-{} to {} was not taken: {}", t.name(), partition, isr, e.getMessage())));
         }
     }

@@ -20,8 +20,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.function.BiConsumer;
+import java.util.function.BiFunction;
 import java.util.function.Consumer;
-import java.util.function.Function;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.NotEnoughReplicasAfterAppendException;
 import org.apache.kafka.common.errors.NotLeaderOrFollowerException;
@@ -353,7 +353,7 @@ public final class PartitionHandle {
     }
 
     /** Sends this leader's ISR changes to {@code proposals} (the controller). */
-    void useIsrProposals(Function<List<Integer>, Future<Void>> proposals) {
+    void useIsrProposals(BiFunction<Integer, List<Integer>, Future<Integer>> proposals) {
         verticle.useIsrProposals(proposals);
     }
 

@@ -28,8 +28,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.function.BiConsumer;
+import java.util.function.BiFunction;
 import java.util.function.Consumer;
-import java.util.function.Function;
 import org.apache.kafka.common.InvalidRecordException;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.InvalidTxnStateException;
@@ -103,7 +103,8 @@ public final class PartitionVerticle extends VerticleBase {
     /** Told (on this context) of each transaction an end marker written here closes: producer id, committed. */
     private volatile BiConsumer<Long, Boolean> transactionEnds;
     /** Where the leader sends ISR changes (the controller); null when the broker runs alone. */
-    private volatile Function<List<Integer>, Future<Void>> isrProposals;
+    /** Sends (leader epoch, ISR) to the controller; completes with the partition epoch of the placement holding it. */
+    private volatile BiFunction<Integer, List<Integer>, Future<Integer>> isrProposals;
 
     /** A replica's fixed settings: its broker's node id and the broker-level timings it runs by. */
     record Settings(int self, long retentionCheckIntervalMs, long segmentDeleteDelayMs, long replicaLagTimeMaxMs) {
@@ -256,7 +257,7 @@ public final class PartitionVerticle extends VerticleBase {
         this.transactionEnds = listener;
     }
 
-    void useIsrProposals(Function<List<Integer>, Future<Void>> proposals) {
+    void useIsrProposals(BiFunction<Integer, List<Integer>, Future<Integer>> proposals) {
         this.isrProposals = proposals;
     }
 
@@ -269,7 +270,7 @@ public final class PartitionVerticle extends VerticleBase {
         Placement before = placement;
         placement = next;
         if (!next.replicas().isEmpty() && !next.equals(before)) persistPlacement(next);
-        replication.placementChanged();
+        replication.placementChanged(next);
         if (next.leader() == self) {
             if (before.leader() != self || before.leaderEpoch() != next.leaderEpoch()) {
                 assignEpoch(next.leaderEpoch(), log.logEndOffset());
@@ -314,10 +315,14 @@ public final class PartitionVerticle extends VerticleBase {
     private void propose(List<Integer> isr) {
         var proposals = isrProposals;
         if (proposals == null) return;
-        List<Integer> proposal = replication.beginProposal(isr);
+        Placement p = placement;
+        List<Integer> proposal = replication.beginProposal(isr, p.leaderEpoch());
         if (proposal == null) return;
-        // Accepted: the new placement arrives with the controller's metadata (applyPlacement ends the proposal first).
-        proposals.apply(proposal).onComplete(ar -> replication.proposalAnswered(proposal));
+        // Accepted: the leader goes by the proposed ISR too until the placement that holds it arrives (maximal ISR).
+        proposals.apply(p.leaderEpoch(), proposal).onComplete(ar -> {
+            replication.proposalAnswered(proposal, ar.succeeded() ? ar.result() : -1, placement);
+            advanceHighWatermark();
+        });
     }
 
     /**

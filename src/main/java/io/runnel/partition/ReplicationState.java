@@ -29,8 +29,17 @@ final class ReplicationState {
     private final Map<Integer, Follower> followers = new HashMap<>();
     /** Read from any thread (the handle's getters); written on the partition's context only. */
     private volatile long highWatermark;
-    /** The ISR change sent to the controller and not answered yet (one at a time), or null. */
+    /**
+     * The ISR change sent to the controller (one at a time), or null: outstanding until refused, or until this
+     * replica has the placement that holds it. Meanwhile the high watermark goes by the union of the placement's ISR
+     * and this one (Kafka's maximal ISR, KIP-497): a follower just proposed into the ISR may be elected by the
+     * controller before this leader hears back, so records it lacks must not count as acknowledged.
+     */
     private List<Integer> proposedIsr;
+    /** The leader epoch the proposal was made in. */
+    private int proposalLeaderEpoch;
+    /** The partition epoch of the placement holding the accepted proposal; -1 while unanswered. */
+    private int proposalTakesEffectAt = -1;
     /**
      * When, on the monotonic clock ({@link Time#hiResClockMs}), a follower in the ISR last fetched in this leader
      * epoch; {@link Long#MIN_VALUE} before the first. Read from any thread ({@link #inTouch}).
@@ -120,7 +129,7 @@ final class ReplicationState {
     boolean advance(Placement placement, long leaderLogEnd) {
         if (placement.leader() != self) return false;
         long hw = leaderLogEnd;
-        for (int r : placement.isr()) {
+        for (int r : maximalIsr(placement)) {
             if (r == self) continue;
             Follower f = followers.get(r);
             hw = Math.min(hw, f == null || f.logEndOffset() == Follower.UNKNOWN ? highWatermark : f.logEndOffset());
@@ -163,27 +172,50 @@ final class ReplicationState {
         highWatermark = offset;
     }
 
+    /** The ISR the high watermark goes by: the placement's, with the members of an outstanding proposal added. */
+    List<Integer> maximalIsr(Placement placement) {
+        List<Integer> proposal = proposedIsr;
+        if (proposal == null) return placement.isr();
+        List<Integer> out = new ArrayList<>(placement.isr());
+        for (int r : proposal) if (!out.contains(r)) out.add(r);
+        return out;
+    }
+
     /**
-     * Starts a proposal of {@code isr} to the controller, unless one is outstanding: one at a time, ended by a new
-     * placement ({@link #placementChanged}) or by its answer ({@link #proposalAnswered}). Returns the proposal (the
-     * token its answer hands back), or null when one is outstanding.
+     * Starts a proposal of {@code isr} in {@code leaderEpoch} to the controller, unless one is outstanding (one at a
+     * time). Returns the proposal (the token its answer hands back), or null when one is outstanding.
      */
-    List<Integer> beginProposal(List<Integer> isr) {
+    List<Integer> beginProposal(List<Integer> isr, int leaderEpoch) {
         if (proposedIsr != null) return null;
         proposedIsr = List.copyOf(isr);
+        proposalLeaderEpoch = leaderEpoch;
+        proposalTakesEffectAt = -1;
         return proposedIsr;
     }
 
     /**
-     * The controller answered {@code proposal} (accepted: the placement follows; refused: it may be proposed again).
-     * Compared by identity: the answer to a proposal that a placement already ended must not end a newer one.
+     * The controller answered {@code proposal}: refused ({@code partitionEpoch} -1), it ends and may be proposed
+     * again; accepted, it lasts until this replica has a placement of that partition epoch or later ({@code current}
+     * may be one already). Compared by identity: the answer to a proposal already ended must not end a newer one.
      */
-    void proposalAnswered(List<Integer> proposal) {
-        if (proposedIsr == proposal) proposedIsr = null;
+    void proposalAnswered(List<Integer> proposal, int partitionEpoch, Placement current) {
+        if (proposedIsr != proposal) return;
+        if (partitionEpoch < 0 || current.partitionEpoch() >= partitionEpoch || current.leaderEpoch() != proposalLeaderEpoch) {
+            proposedIsr = null;
+        } else {
+            proposalTakesEffectAt = partitionEpoch;
+        }
     }
 
-    /** A new placement arrived: whatever was proposed has been decided. */
-    void placementChanged() {
-        proposedIsr = null;
+    /**
+     * A new placement arrived: an accepted proposal has taken effect once the placement is as new as its answer said;
+     * any proposal ends with a new leader epoch (the controller refuses it, or has refused it). An unanswered one in
+     * the same leader epoch waits for its answer.
+     */
+    void placementChanged(Placement next) {
+        if (proposedIsr == null) return;
+        boolean fenced = next.leaderEpoch() != proposalLeaderEpoch;
+        boolean inEffect = proposalTakesEffectAt >= 0 && next.partitionEpoch() >= proposalTakesEffectAt;
+        if (fenced || inEffect) proposedIsr = null;
     }
 }

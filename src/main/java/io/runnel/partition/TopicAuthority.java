@@ -35,6 +35,10 @@ public interface TopicAuthority {
     Future<Void> reassign(String topic, int partition, List<Integer> replicas, boolean allowReplicationFactorChange);
 
 
-    /** A leader's ISR change (Kafka's AlterPartition): taken only while it still leads in {@code leaderEpoch}. */
-    Future<Void> alterIsr(String topic, int partition, int leaderEpoch, List<Integer> isr);
+    /**
+     * A leader's ISR change (Kafka's AlterPartition): taken only while it still leads in {@code leaderEpoch}.
+     * Completes with the partition epoch of the placement that holds it (the leader goes by the larger of its ISR and
+     * the proposed one until it has that placement: Kafka's maximal ISR, KIP-497).
+     */
+    Future<Integer> alterIsr(String topic, int partition, int leaderEpoch, List<Integer> isr);
 }

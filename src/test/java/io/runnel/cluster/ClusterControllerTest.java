@@ -107,7 +107,7 @@ class ClusterControllerTest {
         // The controller's side of a healed split brain kept the placement from before the other side shrank the ISR to
         // {3, 2} (partition epoch 2); leader 3 is gone. Electing from the stale ISR would pick broker 1, which lacks
         // records acknowledged by {3, 2}.
-        InMemoryStore store = new InMemoryStore();
+        InMemoryMetadataStore store = new InMemoryMetadataStore();
         TopicRecord record = new TopicRecord("frozen", Uuid.randomUuid(), 1, Map.of());
         store.putTopic(1, "frozen", TopicJson.encode(new TopicMetadata(record, List.of(new Placement(List.of(3, 1, 2), 3, 0, List.of(3, 1, 2), 0)))));
         ClusterController controller = new ClusterController(null, store, 1, new ClusterController.Settings(false, false, 300_000, 10), () -> List.of(1, 2));
@@ -131,7 +131,7 @@ class ClusterControllerTest {
     void afterAWholeClusterRestartNoLeaderIsElectedUntilEveryIsrMemberHasReported() {
         // Before the restart: ISR {2, 3} at leader epoch 5 (broker 1 had fallen out, its file still says {1, 2, 3} at
         // epoch 4). Broker 1 comes back first. Electing it at once would make 2 and 3 truncate what it lacks.
-        InMemoryStore store = new InMemoryStore();
+        InMemoryMetadataStore store = new InMemoryMetadataStore();
         TopicRecord record = new TopicRecord("restarted", Uuid.randomUuid(), 1, Map.of());
         Set<Integer> registered = new java.util.HashSet<>(Set.of(1));
         List<Integer> live = new ArrayList<>(List.of(1));
@@ -170,7 +170,7 @@ class ClusterControllerTest {
 
     @Test
     void everyStoredChangeOfAPlacementRaisesItsPartitionEpochAndNothingElseDoes() {
-        InMemoryStore store = new InMemoryStore();
+        InMemoryMetadataStore store = new InMemoryMetadataStore();
         TopicRecord record = new TopicRecord("t", Uuid.randomUuid(), 2, Map.of());
         store.putTopic(1, "t", TopicJson.encode(new TopicMetadata(record, List.of(new Placement(List.of(1, 2), 1, 4, List.of(1, 2), 7),
                 new Placement(List.of(2, 1), 2, 0, List.of(2, 1), 3)))));
@@ -185,7 +185,7 @@ class ClusterControllerTest {
         assertThat(after.get(1)).isEqualTo(new Placement(List.of(2, 1), 1, 1, List.of(1), 4)); // leader gone: 1 takes over
     }
 
-    private static Placement stored(InMemoryStore store) {
+    private static Placement stored(InMemoryMetadataStore store) {
         return TopicJson.decode(store.topic("frozen")).placements().get(0);
     }
 
@@ -195,46 +195,5 @@ class ClusterControllerTest {
                 .put("epoch", p.leaderEpoch()).put("isr", new JsonArray(new ArrayList<>(p.isr()))).put("partitionEpoch", p.partitionEpoch());
         return new JsonArray().add(new JsonObject().put("name", record.name()).put("topicId", record.topicId().toString()).put("partitions", 1)
                 .put("configs", new JsonObject()).put("local", new JsonArray().add(0)).put("placements", new JsonArray().add(placement)));
-    }
-
-    /** The metadata store as a map (a fake: the Hazelcast and CP stores are exercised by the cluster tests). */
-    private static final class InMemoryStore implements MetadataStore {
-        private final Map<String, String> topics = new HashMap<>();
-        private final Set<Uuid> deleted = new HashSet<>();
-
-        @Override
-        public void checkEpoch(long epoch) {
-        }
-
-        @Override
-        public String topic(String name) {
-            return topics.get(name);
-        }
-
-        @Override
-        public Map<String, String> topics() {
-            return Map.copyOf(topics);
-        }
-
-        @Override
-        public boolean createTopic(long epoch, String name, String json) {
-            return topics.putIfAbsent(name, json) == null;
-        }
-
-        @Override
-        public void putTopic(long epoch, String name, String json) {
-            topics.put(name, json);
-        }
-
-        @Override
-        public void deleteTopic(long epoch, String name, Uuid id) {
-            deleted.add(id);
-            topics.remove(name);
-        }
-
-        @Override
-        public boolean isDeleted(Uuid id) {
-            return deleted.contains(id);
-        }
     }
 }

@@ -60,15 +60,49 @@ class ReplicationStateTest {
 
     @Test
     void oneIsrProposalIsOutstandingAtATimeAndAStaleAnswerDoesNotEndANewerOne() {
-        List<Integer> first = state.beginProposal(List.of(1, 2));
+        Placement p = new Placement(List.of(1, 2), 1, 5, List.of(1), 7);
+        List<Integer> first = state.beginProposal(List.of(1, 2), 5);
         assertThat(first).containsExactly(1, 2);
-        assertThat(state.beginProposal(List.of(1))).isNull();
-        state.placementChanged(); // the controller decided meanwhile
-        List<Integer> second = state.beginProposal(List.of(1, 2));
-        state.proposalAnswered(first); // the first proposal's late answer
-        assertThat(state.beginProposal(List.of(1))).as("the second proposal is still outstanding").isNull();
-        state.proposalAnswered(second);
-        assertThat(state.beginProposal(List.of(1))).containsExactly(1);
+        assertThat(state.beginProposal(List.of(1), 5)).isNull();
+        state.placementChanged(new Placement(List.of(1, 2), 1, 6, List.of(1), 8)); // a new leader epoch: fenced
+        List<Integer> second = state.beginProposal(List.of(1, 2), 6);
+        state.proposalAnswered(first, -1, p); // the first proposal's late answer
+        assertThat(state.beginProposal(List.of(1), 6)).as("the second proposal is still outstanding").isNull();
+        state.proposalAnswered(second, -1, p); // refused
+        assertThat(state.beginProposal(List.of(1), 6)).containsExactly(1);
+    }
+
+    /**
+     * Kafka's maximal ISR (KIP-497): once a follower is proposed into the ISR, the controller may elect it before the
+     * leader has the placement that says so, so the high watermark waits for it from the proposal on, until that
+     * placement arrives. (The controller simulation found the loss this prevents: a record acknowledged by the old
+     * ISR after the expansion was accepted, missing from the new member.)
+     */
+    @Test
+    void aFollowerProposedIntoTheIsrHoldsTheHighWatermarkUntilThePlacementThatHoldsItArrives() {
+        Placement two = new Placement(List.of(1, 2, 3), 1, 5, List.of(1, 2), 7);
+        state.resetHighWatermark(10);
+        state.startLeading(two);
+        fetched(two, 2, 20, 20);
+        assertThat(state.highWatermark()).isEqualTo(20);
+        state.followerFetched(3, 20, 20, false); // caught up: proposed in
+        List<Integer> proposal = state.beginProposal(List.of(1, 2, 3), 5);
+        assertThat(state.maximalIsr(two)).containsExactly(1, 2, 3);
+        state.proposalAnswered(proposal, 8, two); // accepted at partition epoch 8; this replica still has epoch 7
+        fetched(two, 2, 30, 30); // records 20..29: broker 2 has them, broker 3 not yet
+        assertThat(state.highWatermark()).as("broker 3 may be elected already: it holds the high watermark").isEqualTo(20);
+        state.placementChanged(new Placement(List.of(1, 2, 3), 1, 5, List.of(1, 2), 7)); // an older placement again: no end
+        assertThat(state.maximalIsr(two)).containsExactly(1, 2, 3);
+        Placement three = new Placement(List.of(1, 2, 3), 1, 5, List.of(1, 2, 3), 8);
+        state.placementChanged(three);
+        assertThat(state.maximalIsr(three)).containsExactly(1, 2, 3);
+        assertThat(state.beginProposal(List.of(1, 2), 5)).as("the proposal ended with the placement that holds it").isNotNull();
+
+        // A shrink: the follower proposed out still counts until the placement without it arrives.
+        Placement shrunk = new Placement(List.of(1, 2, 3), 1, 5, List.of(1, 2), 9);
+        assertThat(state.maximalIsr(three)).containsExactly(1, 2, 3);
+        state.placementChanged(shrunk);
+        assertThat(state.maximalIsr(shrunk)).as("unanswered: the answer decides").containsExactly(1, 2);
     }
 
     @Test
