@@ -15,6 +15,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.UUID;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
@@ -23,8 +24,13 @@ import org.slf4j.LoggerFactory;
 /**
  * Keeps the CP group (the metadata quorum) whole in CP mode, checking every {@link Limits#CP_GROUP_CHECK_MS}:
  * <ul>
+ *   <li>a broker removes from the group the CP identities it held before (published under its node id, or recorded
+ *       for it in the group) and no longer holds: a restarted broker, or one that lost its identity when it merged
+ *       back after a freeze or a cut. Only the broker itself can know that for sure (one process per node id), so the
+ *       group shrinks only by members that are certainly gone, and at once; Hazelcast's own removal of missing
+ *       members waits {@link Limits#CP_MEMBER_REMOVAL_S};</li>
  *   <li>a broker that is not a CP member promotes itself while the group has fewer members than
- *       {@code cluster.cp.member.count} (a restarted broker, once Hazelcast removed its former self);</li>
+ *       {@code cluster.cp.member.count};</li>
  *   <li>each broker publishes in the {@code runnel-cp-members} map, under its node id, its CP identity (or none), the
  *       highest metadata version it applied and the highest controller epoch it saw ({@link Published}); CP members
  *       have identities of their own, and a crashed broker's former self (same address, not yet removed) is not
@@ -54,6 +60,8 @@ final class CpGroupKeeper {
     private final LongSupplier appliedVersion;
     private final AtomicBoolean checking = new AtomicBoolean();
     private volatile boolean running = true;
+    /** CP identities this broker held in earlier processes or before a merge, to be removed (on the check's worker only). */
+    private final Set<String> formerSelves = new HashSet<>();
     /** Consecutive checks in which the CP group did not answer (on the check's worker only). */
     private int failedChecks;
 
@@ -90,8 +98,12 @@ final class CpGroupKeeper {
             IMap<Integer, String> published = member.hz().getMap(CP_MEMBERS_MAP);
             int nodeId = registry.nodeId();
             CPMember local = management.getLocalCPMember();
-            Published mine = new Published(local == null ? "" : local.getUuid().toString(), appliedVersion.getAsLong(), registry.highestControllerEpoch());
-            if (!mine.encode().equals(published.get(nodeId))) published.put(nodeId, mine.encode());
+            String localId = local == null ? "" : local.getUuid().toString();
+            Published before = Published.decode(published.get(nodeId));
+            // What this node id published before and no longer holds is a former self of this broker (a crashed
+            // process, or this one before a merge that cost it its CP identity): provably gone, removed below.
+            if (before != null && !before.cpMember().isEmpty() && !before.cpMember().equals(localId)) formerSelves.add(before.cpMember());
+            publish(published, localId);
             Collection<CPMember> members;
             try {
                 members = CpMetadata.await(management.getCPMembers());
@@ -119,7 +131,22 @@ final class CpGroupKeeper {
                 IMap<String, String> groups = member.hz().getMap(CP_GROUP_MAP);
                 if (!recorded.equals(groups.get(GROUP_KEY))) groups.put(GROUP_KEY, recorded);
             }
-            if (local == null && members.size() < cpMemberCount) {
+            group.forEach((uuid, id) -> {
+                if (id == nodeId && !uuid.equals(localId)) formerSelves.add(uuid);
+            });
+            int size = members.size();
+            for (String former : List.copyOf(formerSelves)) {
+                if (cpIds.contains(former)) {
+                    // Replaced at once rather than after Hazelcast's missing-member timeout, which would also shrink
+                    // the group below a majority of cluster.cp.member.count one crash at a time (a group of two
+                    // drops its missing member on its leader's word alone).
+                    LOG.info("Removing CP member {}, broker {}'s former identity (it restarted or lost it in a merge), from the CP group", former, nodeId);
+                    CpMetadata.await(management.removeCPMember(UUID.fromString(former)));
+                    size--;
+                }
+                formerSelves.remove(former);
+            }
+            if (local == null && size < cpMemberCount) {
                 CpMetadata.await(management.promoteToCPMember());
                 LOG.info("Broker {} is now a member of the CP group", nodeId);
             }
@@ -128,6 +155,24 @@ final class CpGroupKeeper {
             if (ar.failed()) LOG.debug("Checking the CP group failed", ar.cause());
             checking.set(false);
         });
+    }
+
+    /**
+     * Publishes this broker's entry with {@code cpMember} as its CP identity, if it changed. Synchronized: the entry
+     * written last holds the highest controller epoch (the registry's only grows).
+     */
+    private synchronized void publish(IMap<Integer, String> published, String cpMember) {
+        Published mine = new Published(cpMember, appliedVersion.getAsLong(), registry.highestControllerEpoch());
+        if (!mine.encode().equals(published.get(registry.nodeId()))) published.put(registry.nodeId(), mine.encode());
+    }
+
+    /**
+     * Publishes this broker's entry now, with the highest controller epoch it has heard of: a controller just elected
+     * acts only once its epoch is published, so that a CP group reset after it starts above that epoch. Blocking.
+     */
+    void publishNow() {
+        CPMember local = member.hz().getCPSubsystem().getCPSubsystemManagementService().getLocalCPMember();
+        publish(member.hz().getMap(CP_MEMBERS_MAP), local == null ? "" : local.getUuid().toString());
     }
 
     private static Map<Integer, Published> entries(IMap<Integer, String> published) {

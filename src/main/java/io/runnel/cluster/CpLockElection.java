@@ -21,11 +21,13 @@ final class CpLockElection implements ControllerElection {
     private final BrokerRegistry registry;
     private final ControllerRole role;
     private final CpMetadata cp;
+    private final CpGroupKeeper keeper;
     private volatile boolean running = true;
     private Thread thread;
 
-    CpLockElection(HazelcastMember member, BrokerRegistry registry, ControllerRole role, CpMetadata cp) {
+    CpLockElection(HazelcastMember member, BrokerRegistry registry, ControllerRole role, CpMetadata cp, CpGroupKeeper keeper) {
         this.member = member;
+        this.keeper = keeper;
         this.registry = registry;
         this.role = role;
         this.cp = cp;
@@ -57,6 +59,21 @@ final class CpLockElection implements ControllerElection {
         ClusterThread.stop(t);
     }
 
+    /**
+     * Publishes the epoch just won ({@link CpGroupKeeper#publishNow}), then reads the image again: the claim still
+     * stands only if no CP group reset came in between. A reset takes its epoch base from the published epochs, so
+     * from here on any quorum made by a reset counts above this controller's epoch: at most one controller acts in
+     * an epoch. Blocking.
+     */
+    private boolean published(ControllerInfo won) {
+        registry.controllerChanged(won);
+        keeper.publishNow();
+        ControllerInfo now = cp.read().controller();
+        if (won.equals(now)) return true;
+        LOG.info("Broker {} won controller epoch {} but the metadata quorum's image now names {}: not acting", won.nodeId(), won.epoch(), now);
+        return false;
+    }
+
     private void loop() {
         FencedLock lock = null;
         while (running) {
@@ -67,6 +84,7 @@ final class CpLockElection implements ControllerElection {
                 if (fence == FencedLock.INVALID_FENCE) continue;
                 try {
                     ControllerInfo won = cp.claim(registry.nodeId(), fence, member.self(), () -> CpGroupKeeper.floor(member.hz()));
+                    if (won != null && !published(won)) won = null;
                     if (won != null) {
                         ClusterController c = role.take(won);
                         while (running && role.holds(c) && lock.isLockedByCurrentThread()) Thread.sleep(Limits.CP_ELECTION_POLL_MS);

@@ -41,7 +41,17 @@ final class CpMetadata implements MetadataStore {
     private IAtomicLong version;
 
     /** A decoded image. */
-    record Image(long version, ControllerInfo controller, Map<String, String> topics, Set<Uuid> deleted) {
+    /**
+     * One read of the image. {@code epochBase} tells images of quorums apart: a CP group made by a reset starts from
+     * an epoch base above every controller epoch of the groups before it (see {@link #claim}), so images are ordered
+     * by {@code (epochBase, version)} and a broker takes a reset quorum's first image even when its version is lower
+     * than one it applied from the lost quorum.
+     */
+    record Image(long epochBase, long version, ControllerInfo controller, Map<String, String> topics, Set<Uuid> deleted) {
+        /** Whether this image comes after {@code (base, version)}: a later quorum's, or a higher version of the same. */
+        boolean after(long base, long version) {
+            return epochBase != base ? epochBase > base : this.version > version;
+        }
     }
 
     /** {@code written} hears the version of each write this broker made (to tell the other brokers at once). */
@@ -100,13 +110,13 @@ final class CpMetadata implements MetadataStore {
     }
 
     static Image decode(String text) {
-        if (text == null) return new Image(0, null, Map.of(), Set.of());
+        if (text == null) return new Image(0, 0, null, Map.of(), Set.of());
         JsonObject o = new JsonObject(text);
         Map<String, String> topics = new HashMap<>();
         o.getJsonObject("topics", new JsonObject()).forEach(e -> topics.put(e.getKey(), ((JsonObject) e.getValue()).encode()));
         Set<Uuid> deleted = new HashSet<>();
         o.getJsonObject("deleted", new JsonObject()).fieldNames().forEach(id -> deleted.add(Uuid.fromString(id)));
-        return new Image(o.getLong("version", 0L), ControllerInfo.fromJson(o.getJsonObject("controller")), Map.copyOf(topics), Set.copyOf(deleted));
+        return new Image(o.getLong("epochBase", 0L), o.getLong("version", 0L), ControllerInfo.fromJson(o.getJsonObject("controller")), Map.copyOf(topics), Set.copyOf(deleted));
     }
 
     /**

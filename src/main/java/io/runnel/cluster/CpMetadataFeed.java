@@ -35,6 +35,7 @@ final class CpMetadataFeed implements MetadataFeed {
     private final BlockingQueue<Boolean> signal = new ArrayBlockingQueue<>(1);
     private volatile Consumer<MetadataImage> listener;
     private volatile MetadataImage latest;
+    private volatile long quorumVersion = -1;
     private volatile boolean running = true;
     private Thread poller;
 
@@ -58,10 +59,9 @@ final class CpMetadataFeed implements MetadataFeed {
         if (now != null) hand(now);
     }
 
-    /** The version of the newest image read (-1 before the first). */
+    /** The quorum's version of the newest image read (-1 before the first). */
     long appliedVersion() {
-        MetadataImage now = latest;
-        return now == null ? -1 : now.version();
+        return quorumVersion;
     }
 
     @Override
@@ -81,19 +81,31 @@ final class CpMetadataFeed implements MetadataFeed {
 
     private void poll() {
         int idle = 0;
+        long appliedBase = -1;
         long applied = -1;
+        long handed = 0;
         while (running) {
             try {
                 signal.poll(Limits.CP_METADATA_POLL_MS, TimeUnit.MILLISECONDS);
                 if (cp.version() == applied && ++idle < Limits.CP_METADATA_FULL_READ_POLLS) continue;
                 idle = 0;
                 CpMetadata.Image image = cp.read();
-                if (image.version() <= applied) continue;
+                // A reset quorum's image comes after every image of the lost one, whatever its version (its epoch
+                // base is higher): a broker that applied a version the reset's floor did not cover must not go on
+                // with the lost quorum's placements until the new quorum's versions overtake it.
+                if (!image.after(appliedBase, applied)) continue;
+                if (image.epochBase() != appliedBase && appliedBase >= 0) {
+                    LOG.info("The metadata quorum was reset: taking its image (epoch base {}, version {}) after version {} of the lost one",
+                            image.epochBase(), image.version(), applied);
+                }
+                appliedBase = image.epochBase();
                 applied = image.version();
+                quorumVersion = applied;
                 Map<String, TopicMetadata> topics = new HashMap<>();
                 image.topics().forEach((k, v) -> topics.put(k, TopicJson.decode(v)));
                 if (image.controller() != null) registry.controllerChanged(image.controller());
-                MetadataImage next = new MetadataImage(image.version(), topics, image.deleted());
+                // The applier orders images by this broker's own count of them (as in oldest-member mode).
+                MetadataImage next = new MetadataImage(++handed, topics, image.deleted());
                 latest = next;
                 hand(next);
             } catch (InterruptedException e) {

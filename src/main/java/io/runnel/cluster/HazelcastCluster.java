@@ -60,10 +60,10 @@ public final class HazelcastCluster {
             CpMetadata cp = new CpMetadata(member.hz(), version -> vertx.eventBus().publish(CpMetadataFeed.ADDRESS, version));
             this.registry = new BrokerRegistry(member, "cp", cpMemberCount);
             this.role = new ControllerRole(vertx, cp, settings, registry);
-            this.election = new CpLockElection(member, registry, role, cp);
             CpMetadataFeed cpFeed = new CpMetadataFeed(member, cp, registry);
             this.feed = cpFeed;
             this.cpGroup = new CpGroupKeeper(member, registry, cpMemberCount, cpFeed::appliedVersion);
+            this.election = new CpLockElection(member, registry, role, cp, cpGroup);
         } else {
             IMap<String, String> topics = member.hz().getMap(TOPICS_MAP);
             IMap<String, String> deleted = member.hz().getMap(DELETED_MAP);

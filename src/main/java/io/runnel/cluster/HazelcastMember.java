@@ -96,9 +96,10 @@ final class HazelcastMember {
         int cpMembers = config.cpMemberCount();
         if (cpMembers > 0) {
             // The metadata quorum (docs/cluster.md): a Raft group of cpMembers brokers elects the controller with a
-            // FencedLock and keeps the metadata. A CP member gone for CP_MEMBER_REMOVAL_S is removed so that a
-            // restarted broker (a new member at the same address) can be promoted in its place; sessions (the lock
-            // holder's) expire after CP_SESSION_TTL_S, as Kafka's broker.session.timeout.ms is 9 s.
+            // FencedLock and keeps the metadata. A restarted broker removes its former CP identity itself
+            // (CpGroupKeeper); Hazelcast removes a CP member missing for CP_MEMBER_REMOVAL_S, for brokers that never
+            // return; sessions (the lock holder's) expire after CP_SESSION_TTL_S, as Kafka's broker.session.timeout.ms
+            // is 9 s.
             c.getCPSubsystemConfig().setCPMemberCount(cpMembers).setGroupSize(Math.min(cpMembers % 2 == 0 ? cpMembers - 1 : cpMembers, 7))
                     .setSessionTimeToLiveSeconds(Limits.CP_SESSION_TTL_S).setSessionHeartbeatIntervalSeconds(Limits.CLUSTER_HEARTBEAT_INTERVAL_S)
                     .setMissingCPMemberAutoRemovalSeconds(Limits.CP_MEMBER_REMOVAL_S);

@@ -225,8 +225,14 @@ public final class Limits {
      */
     public static final int CP_SESSION_TTL_S = 10;
 
-    /** Seconds after which a CP member that is gone is removed, so that a restarted broker can be promoted in its place. */
-    public static final int CP_MEMBER_REMOVAL_S = 10;
+    /**
+     * Seconds after which Hazelcast removes a CP member that is missing from the cluster, so that a broker that is not
+     * a CP member can take its seat. A restarted broker removes its former identity itself, at once (CpGroupKeeper);
+     * this is for a broker that never comes back. Not short: each removal of a missing member shrinks the group (a
+     * group of two drops its missing member on its leader's word alone), so a short one let a few overlapping faults
+     * shrink the quorum to a single broker.
+     */
+    public static final int CP_MEMBER_REMOVAL_S = 300;
 
     /** The CP group's Raft timings, in ms and counts: a leader is suspected after 5 missed 1 s heartbeats. */
     public static final long CP_RAFT_HEARTBEAT_MS = 1_000;

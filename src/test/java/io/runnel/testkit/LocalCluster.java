@@ -132,8 +132,8 @@ public final class LocalCluster implements AutoCloseable {
 
     /**
      * Waits until the metadata quorum is whole again, as broker {@code via} sees it: in CP mode, every CP member is
-     * a live broker (a restarted broker is promoted once Hazelcast has removed its former self, about 10 s after the
-     * crash) and a controller is elected. Without a whole CP group, one more crash would leave it without a majority.
+     * a live broker (a restarted broker removes its former self from the group and is promoted in its place) and a
+     * controller is elected. Without a whole CP group, one more crash would leave it without a majority.
      */
     public void awaitQuorum(int via) {
         Awaitility.await().atMost(Duration.ofSeconds(90)).ignoreExceptions().untilAsserted(() -> {
