@@ -158,12 +158,14 @@ final class CpGroupKeeper {
     }
 
     /**
-     * Publishes this broker's entry with {@code cpMember} as its CP identity, if it changed. Synchronized: the entry
-     * written last holds the highest controller epoch (the registry's only grows).
+     * Publishes this broker's entry with {@code cpMember} as its CP identity, if it changed, never lowering the version
+     * and epoch published under its node id before ({@link CpRecovery#merge}: a restarted broker starts from nothing).
+     * Synchronized: the entry written last holds the highest controller epoch (the registry's only grows).
      */
     private synchronized void publish(IMap<Integer, String> published, String cpMember) {
-        Published mine = new Published(cpMember, appliedVersion.getAsLong(), registry.highestControllerEpoch());
-        if (!mine.encode().equals(published.get(registry.nodeId()))) published.put(registry.nodeId(), mine.encode());
+        String before = published.get(registry.nodeId());
+        Published mine = CpRecovery.merge(Published.decode(before), cpMember, appliedVersion.getAsLong(), registry.highestControllerEpoch());
+        if (!mine.encode().equals(before)) published.put(registry.nodeId(), mine.encode());
     }
 
     /**

@@ -58,6 +58,17 @@ final class CpRecovery {
         return mayReturn < lastGroup.size() / 2 + 1;
     }
 
+    /**
+     * The entry a broker publishes: its CP identity now, and the highest version and epoch of {@code before} (what its
+     * node id published so far, null if nothing) and of its own. A restarted broker has applied nothing and seen no
+     * controller yet; publishing that would drop the epoch its former process saw from the floor of a reset that
+     * follows, and a controller of the reset quorum could then act in an epoch a controller before it already had.
+     */
+    static Published merge(Published before, String cpMember, long applied, long epoch) {
+        if (before == null) return new Published(cpMember, applied, epoch);
+        return new Published(cpMember, Math.max(applied, before.applied()), Math.max(epoch, before.epoch()));
+    }
+
     /** The highest metadata version any broker applied, and the highest controller epoch any saw: {version, epoch}. */
     static long[] floor(Iterable<Published> published) {
         long version = 0;

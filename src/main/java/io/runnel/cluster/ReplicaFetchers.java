@@ -18,7 +18,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Supplier;
+import org.apache.kafka.common.errors.KafkaStorageException;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.message.FetchResponseData;
@@ -106,6 +108,8 @@ public final class ReplicaFetchers {
     private static final class Followed {
         final int epoch;
         boolean truncated;
+        /** The last append failed for the disk (full): warned once, retried after a pause, until one succeeds. */
+        boolean diskFailing;
 
         Followed(int epoch) {
             this.epoch = epoch;
@@ -240,6 +244,7 @@ public final class ReplicaFetchers {
                 if (resp.error() != Errors.NONE) return Future.failedFuture(resp.error().exception());
                 List<Future<?>> appends = new ArrayList<>();
                 boolean backOff = false;
+                AtomicBoolean diskFailed = new AtomicBoolean();
                 for (FetchResponseData.FetchableTopicResponse t : resp.data().responses()) {
                     for (FetchResponseData.PartitionData p : t.partitions()) {
                         TopicPartition tp = new TopicPartition(t.topic(), p.partitionIndex());
@@ -249,7 +254,22 @@ public final class ReplicaFetchers {
                         Errors error = Errors.forCode(p.errorCode());
                         if (error == Errors.NONE) {
                             ByteBuffer records = p.records() instanceof MemoryRecords m ? m.buffer() : ByteBuffer.allocate(0);
-                            appends.add(h.get().appendFromLeader(records, p.highWatermark()).recover(e -> {
+                            appends.add(h.get().appendFromLeader(records, p.highWatermark()).andThen(ar -> {
+                                if (ar.succeeded() && f.diskFailing) {
+                                    f.diskFailing = false;
+                                    LOG.info("{} takes the records of broker {} again", tp, leader);
+                                }
+                            }).recover(e -> {
+                                if (e instanceof KafkaStorageException) {
+                                    // A full disk: the log is intact (a failed append leaves nothing), so only wait and
+                                    // try again, as Kafka's replica.fetch.backoff.ms; the leader drops this replica
+                                    // from its ISR meanwhile if it lags too long.
+                                    if (!f.diskFailing) LOG.warn("Appending {}'s records from broker {} failed: {}; trying again every {} ms", tp, leader,
+                                            e.getMessage(), Limits.REPLICA_STORAGE_RETRY_MS);
+                                    f.diskFailing = true;
+                                    diskFailed.set(true);
+                                    return Future.succeededFuture();
+                                }
                                 LOG.warn("Appending {}'s records from broker {} failed; checking the log against the leader again", tp, leader, e);
                                 f.truncated = false;
                                 return Future.succeededFuture();
@@ -265,18 +285,22 @@ public final class ReplicaFetchers {
                         }
                     }
                 }
-                return pauseIf(backOff, Future.all(appends).mapEmpty());
+                boolean metadataBehind = backOff;
+                return Future.all(appends).compose(v -> diskFailed.get() ? pause(Limits.REPLICA_STORAGE_RETRY_MS)
+                        : pauseIf(metadataBehind, Future.succeededFuture()));
             });
+        }
+
+        private Future<Void> pause(long ms) {
+            Promise<Void> wait = Promise.promise();
+            vertx.setTimer(ms, id -> wait.complete());
+            return wait.future();
         }
 
         /** {@code step}, followed by a short pause when {@code pause} (the leader or the metadata is catching up). */
         private Future<Void> pauseIf(boolean pause, Future<Void> step) {
             if (!pause) return step;
-            return step.compose(v -> {
-                Promise<Void> wait = Promise.promise();
-                vertx.setTimer(Limits.REPLICA_FETCH_RETRY_MS, id -> wait.complete());
-                return wait.future();
-            });
+            return step.compose(v -> pause(Limits.REPLICA_FETCH_RETRY_MS));
         }
 
         private Optional<PartitionHandle> handle(TopicPartition tp) {

@@ -277,6 +277,9 @@ public final class Limits {
     /** Pause, in ms, before a follower asks its leader again after an error (Kafka's replica.fetch.backoff.ms is 1 s). */
     public static final long REPLICA_FETCH_RETRY_MS = 200;
 
+    /** How long, in ms, a follower whose disk is full waits before it tries to append again (Kafka's replica.fetch.backoff.ms). */
+    public static final long REPLICA_STORAGE_RETRY_MS = 1_000;
+
     /** Longest wait, in ms, for a connection to another broker; a leader that does not answer is tried again. */
     public static final int BROKER_CONNECT_TIMEOUT_MS = 5_000;
 

@@ -8,6 +8,7 @@ import org.apache.kafka.common.errors.InvalidPartitionsException;
 import org.apache.kafka.common.errors.InvalidProducerEpochException;
 import org.apache.kafka.common.errors.InvalidReplicationFactorException;
 import org.apache.kafka.common.errors.InvalidTopicException;
+import org.apache.kafka.common.errors.KafkaStorageException;
 import org.apache.kafka.common.errors.NotLeaderOrFollowerException;
 import org.apache.kafka.common.errors.OffsetOutOfRangeException;
 import org.apache.kafka.common.errors.ProducerFencedException;
@@ -74,6 +75,8 @@ public final class ApiError extends RuntimeException {
         if (e instanceof NotLeaderOrFollowerException) return new ApiError(421, Errors.forException(e).name(), e.getMessage());
         if (e instanceof RecordTooLargeException) return new ApiError(413, Errors.forException(e).name(), e.getMessage());
         if (e instanceof BrokerNotAvailableException) return new ApiError(503, Errors.forException(e).name(), e.getMessage());
+        // A full or failing disk: the write may succeed later (KAFKA_STORAGE_ERROR is retriable for Kafka clients too).
+        if (e instanceof KafkaStorageException) return new ApiError(503, Errors.forException(e).name(), e.getMessage());
         if (e instanceof InvalidTopicException || e instanceof InvalidPartitionsException || e instanceof InvalidConfigurationException
                 || e instanceof InvalidReplicationFactorException) {
             return new ApiError(400, Errors.forException(e).name(), e.getMessage());

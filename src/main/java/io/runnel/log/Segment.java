@@ -216,7 +216,19 @@ public final class Segment {
         if (size == 0) firstBatchTimestamp = BatchHeader.maxTimestamp(records, start);
         ByteBuffer src = records.duplicate();
         long filePos = size;
-        while (src.hasRemaining()) filePos += channel.write(src, filePos);
+        try {
+            while (src.hasRemaining()) filePos += channel.write(src, filePos);
+        } catch (IOException e) {
+            // A full disk: nothing of this append counts (size, offsets and indexes are unchanged, and the next append
+            // writes at the same position); the bytes written so far are cut off now (a restart's recovery would cut
+            // them too: they end in a torn batch).
+            try {
+                channel.truncate(size);
+            } catch (IOException ignored) {
+                // recovery truncates them
+            }
+            throw e;
+        }
         for (int at = start; at < end; ) {
             int batchSize = BatchHeader.batchSize(records, at);
             indexBatch(BatchHeader.baseOffset(records, at), BatchHeader.maxTimestamp(records, at), position + (at - start), batchSize);
@@ -224,8 +236,14 @@ public final class Segment {
             at += batchSize;
         }
         size += end - start;
-        offsetIndex.writeStaged();
-        timeIndex.writeStaged();
+        try {
+            offsetIndex.writeStaged();
+            timeIndex.writeStaged();
+        } catch (IOException e) {
+            // The records are in the log: the append stands. The indexes keep every entry in memory, and their files
+            // only whole entries (SparseIndex#writeStaged), so the segment stays consistent on disk.
+            LOG.warn("Writing index entries of {} failed ({}); the index file misses them, lookups scan a little further", logFile, e.toString());
+        }
     }
 
     /** Kafka's rule (LogSegment.append): index a batch when more than the interval has passed since the last entry. */

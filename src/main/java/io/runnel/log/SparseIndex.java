@@ -106,12 +106,28 @@ abstract class SparseIndex {
         encode(stage, key, value);
     }
 
-    /** Writes the staged entries to the file (to the page cache; {@link #force} makes them durable). */
+    /**
+     * Writes the staged entries to the file (to the page cache; {@link #force} makes them durable). When the write
+     * fails (a full disk), the staged entries are dropped from the file but kept in memory, and the file is cut back
+     * to its whole entries: a file that misses entries is still a valid, sparser index.
+     */
     final void writeStaged() throws IOException {
         if (stage.position() == 0) return;
         stage.flip();
-        while (stage.hasRemaining()) fileBytes += channel.write(stage, fileBytes);
-        stage.clear();
+        long before = fileBytes;
+        try {
+            while (stage.hasRemaining()) fileBytes += channel.write(stage, fileBytes);
+        } catch (IOException e) {
+            fileBytes = before;
+            try {
+                channel.truncate(before);
+            } catch (IOException ignored) {
+                // a partial entry left behind makes load() rebuild the index from the log
+            }
+            throw e;
+        } finally {
+            stage.clear();
+        }
     }
 
     /** Index of the last entry whose key is at most {@code target}, or -1 when every key is larger. */

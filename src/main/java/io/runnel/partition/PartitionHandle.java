@@ -13,6 +13,7 @@ import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.HashMap;
 import java.util.List;
@@ -24,6 +25,7 @@ import java.util.function.BiFunction;
 import java.util.function.Consumer;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.NotEnoughReplicasAfterAppendException;
+import org.apache.kafka.common.errors.KafkaStorageException;
 import org.apache.kafka.common.errors.NotLeaderOrFollowerException;
 import org.apache.kafka.common.errors.OffsetOutOfRangeException;
 import org.apache.kafka.common.errors.TimeoutException;
@@ -530,6 +532,10 @@ public final class PartitionHandle {
         }
         try {
             return op.call();
+        } catch (IOException e) {
+            // A full disk or a failing one: KAFKA_STORAGE_ERROR, which clients retry (Kafka answers a write to a log
+            // directory it cannot write so). Nothing of a failed append counts (Segment#append), so a retry is safe.
+            return Future.failedFuture(new KafkaStorageException("Disk I/O failed on " + topicPartition() + ": " + e.getMessage(), e));
         } catch (Exception e) {
             return Future.failedFuture(e);
         }

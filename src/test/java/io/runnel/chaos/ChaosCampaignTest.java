@@ -26,10 +26,6 @@ class ChaosCampaignTest {
     Path dir;
 
     @Test
-    @org.junit.jupiter.api.Disabled("Not stable yet with the CP quorum (docs/chaos.md, \"What the campaigns show so far\"): on some runs the "
-            + "cluster has no controller from a SIGSTOP of one broker on (so the isolate-controller fault finds none to isolate), and long "
-            + "random campaigns find violations around automatic CP resets. Run it with scripts/chaos --seed 20261202 --sequence "
-            + "--fault-seconds 12 --calm-seconds 3 --overlap 0 --rate 50 --duration 600 --broker-arg replica.lag.time.max.ms=5000")
     void everyFaultOnceLosesNothingAcknowledgedAndBreaksNoPromise() throws Exception {
         assumeTrue(Files.isExecutable(Path.of("/usr/sbin/ip")), "needs iproute2 for network namespaces");
         try (Netns probe = Netns.create(1)) {

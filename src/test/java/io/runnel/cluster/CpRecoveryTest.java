@@ -41,6 +41,15 @@ class CpRecoveryTest {
     }
 
     @Test
+    void aRestartedBrokerDoesNotLowerWhatItsNodeIdPublished() {
+        // Its former process saw controller epoch 528 and applied version 90; the new one has seen nothing yet.
+        Published restarted = CpRecovery.merge(new Published("old", 90, 528), "", -1, 0);
+        assertThat(restarted).isEqualTo(new Published("", 90, 528));
+        assertThat(CpRecovery.merge(restarted, "new", 95, 530)).isEqualTo(new Published("new", 95, 530));
+        assertThat(CpRecovery.merge(null, "", -1, 0)).isEqualTo(new Published("", -1, 0));
+    }
+
+    @Test
     void anEntryRoundTrips() {
         Published p = new Published("d8c1", 12, 4);
         assertThat(Published.decode(p.encode())).isEqualTo(p);
