@@ -41,7 +41,8 @@ public final class LocalReplicas {
 
     /**
      * A topic found on disk at start: its record, where its partitions live as far as this broker knows (a broker
-     * alone holds them all; in a cluster, those whose directory is here as single-replica stand-ins and the rest
+     * alone holds them all; in a cluster, those whose directory is here as leaderless stand-ins
+     * ({@link Placement#awaitingController}) and the rest
      * without replicas, until the controller's image says where they live) and, in a cluster, the placement each kept
      * ({@link PlacementFile}; null where none, and null as a whole for a broker alone).
      */
@@ -77,7 +78,7 @@ public final class LocalReplicas {
                 for (int p = 0; p < r.partitions(); p++) {
                     Path dir = PartitionDirs.dirOf(logDir, new TopicPartition(r.name(), p));
                     boolean present = Files.isDirectory(dir);
-                    held.add(present ? Placement.alone(nodeId) : Placement.NONE);
+                    held.add(present ? Placement.awaitingController(nodeId) : Placement.NONE);
                     kept.add(present ? PlacementFile.read(dir).orElse(null) : null);
                 }
                 out.add(new Stored(r, held, kept));

@@ -143,9 +143,9 @@ public final class PartitionVerticle extends VerticleBase {
             if (placement.leader() == self && epochs.assign(placement.leaderEpoch(), opened.logEndOffset())) epochs.write(); // a leader's epoch starts here
             // The placement it was created with is a controller's decision too (a new topic, a reassignment): kept at
             // once, since a replica whose placement never changes would otherwise report itself alone after a
-            // whole-cluster restart and be elected with an ISR of one. A replica opened at start has the stand-in
-            // placement (this broker alone, epoch 0), which is no decision: it keeps the file it has, or none.
-            if (!placement.replicas().isEmpty() && !placement.equals(Placement.alone(self)) && !Files.exists(dir.resolve(PlacementFile.NAME))) {
+            // whole-cluster restart and be elected with an ISR of one. A replica opened at start has a stand-in
+            // placement (Placement#standIn), which is no decision: it keeps the file it has, or none.
+            if (!placement.replicas().isEmpty() && !placement.standIn(self) && !Files.exists(dir.resolve(PlacementFile.NAME))) {
                 try {
                     PlacementFile.write(dir, placement);
                 } catch (IOException e) {

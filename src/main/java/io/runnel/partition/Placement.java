@@ -29,6 +29,22 @@ public record Placement(List<Integer> replicas, int leader, int leaderEpoch, Lis
         return new Placement(List.of(nodeId), nodeId, 0, List.of(nodeId));
     }
 
+    /**
+     * The stand-in placement of a replica a broker of a cluster finds on its disk at start: held here, led by nobody
+     * until the controller's placement arrives. Leading at once (as a broker alone does) would let a restarted broker
+     * acknowledge writes, serve reads and coordinate groups on a log the cluster has moved past while it was away (as
+     * the only member of an ISR of its own), and then truncate what it acknowledged. Kafka's broker likewise starts
+     * its replicas offline until the controller's metadata names their leader.
+     */
+    public static Placement awaitingController(int nodeId) {
+        return new Placement(List.of(nodeId), -1, 0, List.of(nodeId));
+    }
+
+    /** Whether this is a stand-in ({@link #alone} or {@link #awaitingController}), not a controller's decision. */
+    public boolean standIn(int nodeId) {
+        return equals(alone(nodeId)) || equals(awaitingController(nodeId));
+    }
+
     public boolean hasLeader() {
         return leader >= 0;
     }

@@ -97,10 +97,12 @@ final class Checker {
         Map<Integer, Long> seen = new HashMap<>();
         List<Offset> observed = new ArrayList<>(h.observedOffsets);
         observed.sort(Comparator.comparingLong(Offset::atMs));
+        long start = observed.isEmpty() ? 0 : observed.get(0).atMs();
         for (Offset o : observed) {
             Long before = seen.put(o.partition(), o.offset());
             if (before != null && o.offset() < before) {
-                f.add("partition " + o.partition() + ": committed offset read as " + before + ", later as " + o.offset());
+                f.add("partition " + o.partition() + ": committed offset read as " + before + ", later as " + o.offset()
+                        + String.format(" (at %.1fs)", (o.atMs() - start) / 1000.0));
             }
         }
         Map<Integer, Long> acknowledged = new HashMap<>();
