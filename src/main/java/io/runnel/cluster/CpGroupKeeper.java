@@ -131,7 +131,7 @@ final class CpGroupKeeper {
                 IMap<String, String> groups = member.hz().getMap(CP_GROUP_MAP);
                 if (!recorded.equals(groups.get(GROUP_KEY))) groups.put(GROUP_KEY, recorded);
             }
-            group.forEach((uuid, id) -> {
+            recordedGroup().forEach((uuid, id) -> {
                 if (id == nodeId && !uuid.equals(localId)) formerSelves.add(uuid);
             });
             int size = members.size();
@@ -177,6 +177,14 @@ final class CpGroupKeeper {
         publish(member.hz().getMap(CP_MEMBERS_MAP), local == null ? "" : local.getUuid().toString());
     }
 
+    /** The CP group as last recorded while it answered: CP member uuid to node id (empty before the first). Blocking. */
+    private Map<String, Integer> recordedGroup() {
+        String recorded = member.hz().<String, String>getMap(CP_GROUP_MAP).get(GROUP_KEY);
+        Map<String, Integer> group = new HashMap<>();
+        if (recorded != null) new JsonObject(recorded).forEach(e -> group.put(e.getKey(), ((Number) e.getValue()).intValue()));
+        return group;
+    }
+
     private static Map<Integer, Published> entries(IMap<Integer, String> published) {
         Map<Integer, Published> out = new HashMap<>();
         published.forEach((id, v) -> out.put(id, Published.decode(v)));
@@ -189,10 +197,8 @@ final class CpGroupKeeper {
      */
     private void maybeRecover(CPSubsystemManagementService management, IMap<Integer, String> published) {
         if (failedChecks < Limits.CP_RECOVERY_FAILED_CHECKS || !member.isOldest()) return;
-        String recorded = member.hz().<String, String>getMap(CP_GROUP_MAP).get(GROUP_KEY);
-        if (recorded == null) return;
-        Map<String, Integer> group = new HashMap<>();
-        new JsonObject(recorded).forEach(e -> group.put(e.getKey(), ((Number) e.getValue()).intValue()));
+        Map<String, Integer> group = recordedGroup();
+        if (group.isEmpty()) return;
         Set<Integer> live = new HashSet<>(registry.liveNodeIds());
         if (!CpRecovery.lostForGood(group, entries(published), live)) {
             if (failedChecks == Limits.CP_RECOVERY_FAILED_CHECKS) {
