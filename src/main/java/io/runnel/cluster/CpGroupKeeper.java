@@ -97,13 +97,11 @@ final class CpGroupKeeper {
             if (!management.isDiscoveryCompleted()) return null;
             IMap<Integer, String> published = member.hz().getMap(CP_MEMBERS_MAP);
             int nodeId = registry.nodeId();
-            CPMember local = management.getLocalCPMember();
-            String localId = local == null ? "" : local.getUuid().toString();
-            Published before = Published.decode(published.get(nodeId));
+            String localId = localCpId(management);
+            Published before = publish(published, localId);
             // What this node id published before and no longer holds is a former self of this broker (a crashed
             // process, or this one before a merge that cost it its CP identity): provably gone, removed below.
             if (before != null && !before.cpMember().isEmpty() && !before.cpMember().equals(localId)) formerSelves.add(before.cpMember());
-            publish(published, localId);
             Collection<CPMember> members;
             try {
                 members = CpMetadata.await(management.getCPMembers());
@@ -146,7 +144,7 @@ final class CpGroupKeeper {
                 }
                 formerSelves.remove(former);
             }
-            if (local == null && size < cpMemberCount) {
+            if (localId.isEmpty() && size < cpMemberCount) {
                 CpMetadata.await(management.promoteToCPMember());
                 LOG.info("Broker {} is now a member of the CP group", nodeId);
             }
@@ -161,11 +159,15 @@ final class CpGroupKeeper {
      * Publishes this broker's entry with {@code cpMember} as its CP identity, if it changed, never lowering the version
      * and epoch published under its node id before ({@link CpRecovery#merge}: a restarted broker starts from nothing).
      * Synchronized: the entry written last holds the highest controller epoch (the registry's only grows).
+     *
+     * @return the entry published before (null if none)
      */
-    private synchronized void publish(IMap<Integer, String> published, String cpMember) {
+    private synchronized Published publish(IMap<Integer, String> published, String cpMember) {
         String before = published.get(registry.nodeId());
-        Published mine = CpRecovery.merge(Published.decode(before), cpMember, appliedVersion.getAsLong(), registry.highestControllerEpoch());
+        Published previous = Published.decode(before);
+        Published mine = CpRecovery.merge(previous, cpMember, appliedVersion.getAsLong(), registry.highestControllerEpoch());
         if (!mine.encode().equals(before)) published.put(registry.nodeId(), mine.encode());
+        return previous;
     }
 
     /**
@@ -173,8 +175,13 @@ final class CpGroupKeeper {
      * acts only once its epoch is published, so that a CP group reset after it starts above that epoch. Blocking.
      */
     void publishNow() {
-        CPMember local = member.hz().getCPSubsystem().getCPSubsystemManagementService().getLocalCPMember();
-        publish(member.hz().getMap(CP_MEMBERS_MAP), local == null ? "" : local.getUuid().toString());
+        publish(member.hz().getMap(CP_MEMBERS_MAP), localCpId(member.hz().getCPSubsystem().getCPSubsystemManagementService()));
+    }
+
+    /** The CP member uuid this process holds, or "" when it is not a CP member. */
+    private static String localCpId(CPSubsystemManagementService management) {
+        CPMember local = management.getLocalCPMember();
+        return local == null ? "" : local.getUuid().toString();
     }
 
     /** The CP group as last recorded while it answered: CP member uuid to node id (empty before the first). Blocking. */

@@ -285,13 +285,14 @@ public final class ReplicaFetchers {
                         }
                     }
                 }
-                boolean metadataBehind = backOff;
-                return Future.all(appends).compose(v -> diskFailed.get() ? pause(Limits.REPLICA_STORAGE_RETRY_MS)
-                        : pauseIf(metadataBehind, Future.succeededFuture()));
+                long pauseMs = backOff ? Limits.REPLICA_FETCH_RETRY_MS : 0;
+                return Future.all(appends).compose(v -> pause(diskFailed.get() ? Limits.REPLICA_STORAGE_RETRY_MS : pauseMs));
             });
         }
 
+        /** Completes after {@code ms} (at once for 0). */
         private Future<Void> pause(long ms) {
+            if (ms <= 0) return Future.succeededFuture();
             Promise<Void> wait = Promise.promise();
             vertx.setTimer(ms, id -> wait.complete());
             return wait.future();
