@@ -16,6 +16,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
@@ -111,7 +115,8 @@ final class CpGroupKeeper {
                 throw e;
             }
             failedChecks = 0;
-            Map<Integer, Published> entries = entries(published);
+            Map<String, Integer> recordedBefore = recordedGroup();
+            Map<Integer, Published> entries = entries(published, recordedBefore.values());
             Map<String, Integer> group = new HashMap<>();
             Set<String> cpIds = new HashSet<>();
             for (CPMember m : members) {
@@ -127,9 +132,9 @@ final class CpGroupKeeper {
             if (group.size() == members.size()) {
                 String recorded = new JsonObject(new HashMap<>(group)).encode();
                 IMap<String, String> groups = member.hz().getMap(CP_GROUP_MAP);
-                if (!recorded.equals(groups.get(GROUP_KEY))) groups.put(GROUP_KEY, recorded);
+                if (!recorded.equals(ap(groups.getAsync(GROUP_KEY)))) ap(groups.putAsync(GROUP_KEY, recorded));
             }
-            recordedGroup().forEach((uuid, id) -> {
+            recordedBefore.forEach((uuid, id) -> {
                 if (id == nodeId && !uuid.equals(localId)) formerSelves.add(uuid);
             });
             int size = members.size();
@@ -163,10 +168,10 @@ final class CpGroupKeeper {
      * @return the entry published before (null if none)
      */
     private synchronized Published publish(IMap<Integer, String> published, String cpMember) {
-        String before = published.get(registry.nodeId());
+        String before = ap(published.getAsync(registry.nodeId()));
         Published previous = Published.decode(before);
         Published mine = CpRecovery.merge(previous, cpMember, appliedVersion.getAsLong(), registry.highestControllerEpoch());
-        if (!mine.encode().equals(before)) published.put(registry.nodeId(), mine.encode());
+        if (!mine.encode().equals(before)) ap(published.putAsync(registry.nodeId(), mine.encode()));
         return previous;
     }
 
@@ -186,16 +191,46 @@ final class CpGroupKeeper {
 
     /** The CP group as last recorded while it answered: CP member uuid to node id (empty before the first). Blocking. */
     private Map<String, Integer> recordedGroup() {
-        String recorded = member.hz().<String, String>getMap(CP_GROUP_MAP).get(GROUP_KEY);
+        String recorded = ap(member.hz().<String, String>getMap(CP_GROUP_MAP).getAsync(GROUP_KEY));
         Map<String, Integer> group = new HashMap<>();
         if (recorded != null) new JsonObject(recorded).forEach(e -> group.put(e.getKey(), ((Number) e.getValue()).intValue()));
         return group;
     }
 
-    private static Map<Integer, Published> entries(IMap<Integer, String> published) {
+    /**
+     * The entries published by the live brokers, by {@code alsoIds} (the recorded group's) and by this one. Read key by
+     * key, each read bounded: a query over the whole map ({@code forEach}, {@code values}) waits for the partition
+     * table to settle and held this check for minutes while a merge migrated partitions. Blocking.
+     */
+    private Map<Integer, Published> entries(IMap<Integer, String> published, Collection<Integer> alsoIds) {
+        Set<Integer> ids = new HashSet<>(registry.liveNodeIds());
+        ids.addAll(alsoIds);
+        ids.add(registry.nodeId());
+        Map<Integer, CompletionStage<String>> reads = new HashMap<>();
+        ids.forEach(id -> reads.put(id, published.getAsync(id)));
         Map<Integer, Published> out = new HashMap<>();
-        published.forEach((id, v) -> out.put(id, Published.decode(v)));
+        reads.forEach((id, read) -> {
+            String v = ap(read);
+            if (v != null) out.put(id, Published.decode(v));
+        });
         return out;
+    }
+
+    /**
+     * Waits for a call to one of the cluster's (AP) maps, at most {@link Limits#CP_CALL_TIMEOUT_S}: while a merge
+     * migrates partitions such a call can wait far longer, and this check must go on to the CP group's own calls.
+     */
+    private static <T> T ap(CompletionStage<T> call) {
+        try {
+            return call.toCompletableFuture().get(Limits.CP_CALL_TIMEOUT_S, TimeUnit.SECONDS);
+        } catch (TimeoutException e) {
+            throw new IllegalStateException("A cluster map did not answer within " + Limits.CP_CALL_TIMEOUT_S + " s");
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("A cluster map call failed: " + e.getCause(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("Interrupted while waiting for a cluster map");
+        }
     }
 
     /**
@@ -207,7 +242,7 @@ final class CpGroupKeeper {
         Map<String, Integer> group = recordedGroup();
         if (group.isEmpty()) return;
         Set<Integer> live = new HashSet<>(registry.liveNodeIds());
-        if (!CpRecovery.lostForGood(group, entries(published), live)) {
+        if (!CpRecovery.lostForGood(group, entries(published, group.values()), live)) {
             if (failedChecks == Limits.CP_RECOVERY_FAILED_CHECKS) {
                 LOG.warn("The metadata quorum (CP group {}) does not answer; its members may still come back, so it is not reset", group);
             }

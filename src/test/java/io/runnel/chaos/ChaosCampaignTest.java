@@ -62,6 +62,8 @@ class ChaosCampaignTest {
         String text = report.toString(StandardCharsets.UTF_8);
         assertThat(r.faultLines()).as("one line per fault:\n" + text).hasSize(faults.size());
         assertThat(r.recovered()).as("recovered:\n" + text).isTrue();
+        assertThat(r.longestToWholeMs()).as("whole again (a controller, every broker, the whole CP group) after each fault:\n" + text)
+                .isBetween(0L, 1000L * o.recoverySeconds);
         assertThat(r.checks()).as(text).allMatch(Checker.Check::passed);
         assertThat(text).contains("chaos: PASSED");
         assertThat(Netns.run(List.of("ip", "netns", "list"))).as("namespaces removed").doesNotContain("rnc" + ProcessHandle.current().pid());

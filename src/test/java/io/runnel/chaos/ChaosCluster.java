@@ -232,6 +232,26 @@ final class ChaosCluster implements AutoCloseable {
     }
 
     /** Every broker's view of the controller (node id, or -1), for the fault lines. */
+    /**
+     * Whether the cluster is whole again: every broker runs and answers, all name the same controller, each sees every
+     * broker registered, and the metadata quorum (CP mode) has all its members.
+     */
+    boolean whole() {
+        int controller = -1;
+        for (int b = 1; b <= size(); b++) {
+            JsonObject info = isRunning(b) && !paused[b - 1] ? clusterInfo(b) : null;
+            if (info == null) return false;
+            int id = info.getInteger("controllerId", -1);
+            if (id <= 0 || (controller > 0 && id != controller)) return false;
+            controller = id;
+            if (info.getJsonArray("brokers", new io.vertx.core.json.JsonArray()).size() != size()) return false;
+            JsonObject quorum = info.getJsonObject("metadataQuorum", new JsonObject());
+            int cp = quorum.getInteger("cpMemberCount", 0);
+            if (cp > 0 && quorum.getJsonArray("cpMembers", new io.vertx.core.json.JsonArray()).size() < Math.min(cp, size())) return false;
+        }
+        return true;
+    }
+
     String controllerViews() {
         StringBuilder sb = new StringBuilder();
         for (int b = 1; b <= size(); b++) {

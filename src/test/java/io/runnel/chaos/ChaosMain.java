@@ -47,9 +47,18 @@ public final class ChaosMain {
     }
 
     /** The outcome: the checks, and the lines printed per fault. */
-    record Result(List<Checker.Check> checks, List<String> faultLines, boolean recovered) {
+    /**
+     * @param wholeAfterMs for each time every fault had healed, how long the cluster took to be whole again
+     *                     ({@link ChaosCluster#whole}), or -1 when it was not within {@code --recovery-seconds}
+     */
+    record Result(List<Checker.Check> checks, List<String> faultLines, List<Long> wholeAfterMs, boolean recovered) {
         boolean passed() {
-            return recovered && checks.stream().allMatch(Checker.Check::passed);
+            return recovered && longestToWholeMs() >= 0 && checks.stream().allMatch(Checker.Check::passed);
+        }
+
+        /** The longest time to whole again, -1 if once it was not (or 0 when no fault healed). */
+        long longestToWholeMs() {
+            return wholeAfterMs.contains(-1L) ? -1 : wholeAfterMs.stream().mapToLong(Long::longValue).max().orElse(0);
         }
     }
 
@@ -95,6 +104,8 @@ public final class ChaosMain {
                   --overlap P          the chance that a second fault starts while one is in force (0.3)
                   --rate N             records per second per producer (100); --producers N (2), --consumers N (2)
                   --disk-mb N          each broker's log.dirs tmpfs (256)
+                  --recovery-seconds N how long the cluster may take to be whole again after a fault, and the
+                                       consumers to catch up at the end (180); --sequence waits for it between faults
                   --broker-arg K=V     a broker setting for every broker (repeatable), e.g. --broker-arg cluster.cp.member.count=0
                   --root DIR           where the brokers' files go (a new temporary directory); --keep keeps them
                 """;
@@ -135,6 +146,7 @@ public final class ChaosMain {
                     case "--producers" -> o.producers = Integer.parseInt(v);
                     case "--consumers" -> o.consumers = Integer.parseInt(v);
                     case "--disk-mb" -> o.diskBytes = Long.parseLong(v) << 20;
+                    case "--recovery-seconds" -> o.recoverySeconds = Integer.parseInt(v);
                     case "--broker-arg" -> o.brokerArgs.add("--" + v);
                     case "--root" -> o.root = Path.of(v);
                     default -> throw new IllegalArgumentException("unknown option " + a);
@@ -148,6 +160,7 @@ public final class ChaosMain {
         if (o.calmMinSeconds < 0 || o.calmMaxSeconds < o.calmMinSeconds) throw new IllegalArgumentException("bad --calm-seconds");
         // The history is kept in memory (about 300 MB an hour at the default rates): an hour at most per run.
         if (o.durationSeconds < 1 || o.durationSeconds > 3600) throw new IllegalArgumentException("--duration must be 1 to 3600 s");
+        if (o.recoverySeconds < 10 || o.recoverySeconds > 3600) throw new IllegalArgumentException("--recovery-seconds must be 10 to 3600");
         return o;
     }
 
@@ -165,6 +178,7 @@ public final class ChaosMain {
         Random random = new Random(o.seed);
         History history = new History();
         List<String> lines = new ArrayList<>();
+        List<Long> wholeAfter = new ArrayList<>();
         boolean recovered;
         java.util.concurrent.atomic.AtomicBoolean sampling = new java.util.concurrent.atomic.AtomicBoolean(true);
         out.printf(Locale.ROOT, "chaos: seed %d, %d brokers, %d s of faults (%s%s), files in %s%n", o.seed, o.brokers, o.durationSeconds,
@@ -183,7 +197,7 @@ public final class ChaosMain {
                 out.printf(Locale.ROOT, "chaos: cluster up, load running (%d producers at %d records/s, %d consumers, a transactional copy)%n",
                         o.producers, o.ratePerProducer, o.consumers);
                 pause(5000); // steady load before the first fault
-                inject(o, cluster, random, history, t0, lines, out);
+                inject(o, cluster, random, history, t0, lines, wholeAfter, out);
                 cluster.net().healAll();
                 for (int b = 1; b <= cluster.size(); b++) {
                     cluster.resume(b);
@@ -216,7 +230,7 @@ public final class ChaosMain {
             if (!o.keep) deleteTree(root);
         }
         List<Checker.Check> checks = Checker.check(history);
-        Result result = new Result(checks, lines, recovered);
+        Result result = new Result(checks, lines, wholeAfter, recovered);
         printSummary(result, history, out);
         return result;
     }
@@ -249,16 +263,40 @@ public final class ChaosMain {
         return t;
     }
 
-    private static void inject(Options o, ChaosCluster cluster, Random random, History history, long t0, List<String> lines, PrintStream out)
-            throws IOException, InterruptedException {
+    /**
+     * Starts and heals faults until the duration or the sequence ends. Each time every fault has healed it watches
+     * for the cluster to be whole again ({@link ChaosCluster#whole}, checked each second) and prints how long that
+     * took. In a sequence the next fault waits for that too (at most {@code --recovery-seconds}), so that each fault
+     * kind starts from a whole cluster and its line measures that fault alone; at random they do not wait.
+     */
+    private static void inject(Options o, ChaosCluster cluster, Random random, History history, long t0, List<String> lines,
+            List<Long> wholeAfter, PrintStream out) throws IOException, InterruptedException {
         long end = t0 + TimeUnit.SECONDS.toMillis(o.durationSeconds);
         List<Running> running = new ArrayList<>();
         int nextInSequence = 0;
         long nextStart = System.currentTimeMillis();
         boolean overlapThisTime = false;
         long sequenceWaitSince = Long.MAX_VALUE;
+        long allHealedAt = -1; // while the cluster is not yet whole after every fault healed
+        long lastWholeCheck = 0;
         while (true) {
             long now = System.currentTimeMillis();
+            if (allHealedAt >= 0 && !running.isEmpty()) allHealedAt = -1; // an overlapping fault started meanwhile
+            if (allHealedAt >= 0 && now - lastWholeCheck >= 1000) {
+                lastWholeCheck = now;
+                if (cluster.whole()) {
+                    long took = System.currentTimeMillis() - allHealedAt;
+                    wholeAfter.add(took);
+                    out.printf(Locale.ROOT, "[%6.1fs]          whole again %.1f s after the fault healed%n", (System.currentTimeMillis() - t0) / 1000.0, took / 1000.0);
+                    allHealedAt = -1;
+                } else if (now - allHealedAt > 1000L * o.recoverySeconds) {
+                    wholeAfter.add(-1L);
+                    out.printf(Locale.ROOT, "[%6.1fs]          NOT whole again %d s after the fault healed; controllers: %s%n", (now - t0) / 1000.0,
+                            o.recoverySeconds, cluster.controllerViews());
+                    allHealedAt = -1;
+                }
+                now = System.currentTimeMillis();
+            }
             for (Running r : List.copyOf(running)) {
                 if (now < r.healAtMs()) continue;
                 String controllers = cluster.controllerViews();
@@ -271,10 +309,18 @@ public final class ChaosMain {
                         longestGap(times, r.startMs(), healedAt) / 1000.0, controllers);
                 lines.add(line);
                 out.println(line);
-                if (running.isEmpty()) nextStart = healedAt + 1000L * between(random, o.calmMinSeconds, o.calmMaxSeconds);
+                if (running.isEmpty()) {
+                    nextStart = healedAt + 1000L * between(random, o.calmMinSeconds, o.calmMaxSeconds);
+                    allHealedAt = healedAt;
+                    lastWholeCheck = 0;
+                }
+            }
+            if (o.sequence && allHealedAt >= 0) {
+                pause(100);
+                continue; // the next fault of a sequence starts from a whole cluster
             }
             boolean sequenceDone = o.sequence && nextInSequence >= o.faults.size();
-            if ((now >= end || sequenceDone) && running.isEmpty()) return;
+            if ((now >= end || sequenceDone) && running.isEmpty() && allHealedAt < 0) return;
             boolean startOne = now < end && !sequenceDone
                     && (running.isEmpty() ? now >= nextStart : running.size() == 1 && overlapThisTime && now >= nextStart);
             if (startOne) {
@@ -341,6 +387,9 @@ public final class ChaosMain {
         for (Checker.Check c : r.checks()) {
             out.printf(Locale.ROOT, "%-40s %10d  %s%n", c.name(), c.violations(), String.join(" | ", c.examples()));
         }
+        long whole = r.longestToWholeMs();
+        out.printf(Locale.ROOT, "%-40s %10d  %s%n", "whole again after each fault", whole < 0 ? 1 : 0,
+                whole < 0 ? "once not within --recovery-seconds" : String.format(Locale.ROOT, "longest %.1f s after a fault healed", whole / 1000.0));
         out.println();
         out.printf(Locale.ROOT, "records acknowledged %d, sends failed %d, records read %d, commits acknowledged %d, transactions committed %d, aborted on purpose %d%n",
                 h.acks.size(), h.sendFailures.get(), h.reads.size(), h.commits.size(), h.transactionsCommitted.get(), h.transactionsAborted.get());
