@@ -208,8 +208,10 @@
       var parts = $('#topic-partitions tbody');
       parts.replaceChildren();
       t.partitions.forEach(function (p) {
-        parts.appendChild(el('tr', {}, [td(p.partition, 'num'), td(p.leader, 'num'), td(number(p.logStartOffset), 'num'),
-          td(number(p.logEndOffset), 'num'), td(bytes(p.sizeBytes), 'num')]));
+        // A replica taken offline by an I/O error says so in place of its figures (its log is not read).
+        var figures = p.offline ? [el('td', {colspan: '3', class: 'offline', title: p.offline}, ['offline: I/O error'])]
+          : [td(number(p.logStartOffset), 'num'), td(number(p.logEndOffset), 'num'), td(bytes(p.sizeBytes), 'num')];
+        parts.appendChild(el('tr', {}, [td(p.partition, 'num'), td(p.leader, 'num')].concat(figures)));
       });
       var cfg = $('#topic-configs tbody');
       cfg.replaceChildren();

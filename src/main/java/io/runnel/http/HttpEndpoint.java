@@ -20,6 +20,7 @@ import io.runnel.security.TlsSettings;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import org.apache.kafka.common.TopicPartition;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -118,11 +119,17 @@ public final class HttpEndpoint {
     /** Updates the gauges that are figures of the moment (log sizes and ends, group lag) before a scrape. */
     private static Future<Void> refreshGauges(HttpServices s) {
         List<Future<BrokerMetrics.LogFigures>> logs = new ArrayList<>();
+        List<TopicPartition> offline = new ArrayList<>();
         for (LocalTopic t : s.topics().topics()) {
             for (PartitionHandle h : t.localPartitions()) {
+                if (h.offline() != null) {
+                    offline.add(h.topicPartition());
+                    continue;
+                }
                 logs.add(h.sizeInBytes().map(size -> new BrokerMetrics.LogFigures(t.name(), h.topicPartition().partition(), size, h.logEndOffset())));
             }
         }
+        s.metrics().updateOffline(offline);
         Future<Void> logsDone = Future.join(logs).transform(x -> {
             s.metrics().updateLogs(logs.stream().filter(Future::succeeded).map(Future::result).toList());
             return Future.succeededFuture();

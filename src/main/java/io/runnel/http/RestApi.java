@@ -181,7 +181,7 @@ final class RestApi {
 
     private static Future<List<Long>> sizes(LocalTopic t) {
         List<Future<Long>> all = new ArrayList<>();
-        for (PartitionHandle h : t.partitions()) all.add(h == null ? Future.succeededFuture(null) : h.sizeInBytes());
+        for (PartitionHandle h : t.partitions()) all.add(h == null || h.offline() != null ? Future.succeededFuture(null) : h.sizeInBytes());
         return Future.all(all).map(v -> all.stream().map(Future::result).toList());
     }
 
@@ -236,7 +236,11 @@ final class RestApi {
                 JsonObject o = new JsonObject().put("partition", p).put("leader", pl.leader()).put("leaderEpoch", pl.leaderEpoch())
                         .put("replicas", new JsonArray(new ArrayList<>(pl.replicas()))).put("isr", new JsonArray(new ArrayList<>(pl.isr())));
                 // Offsets and size are known for this broker's replicas (in a cluster, ask the leader for the others).
-                if (h != null) o.put("logStartOffset", h.logStartOffset()).put("logEndOffset", h.logEndOffset()).put("sizeBytes", sizes.get(p));
+                if (h != null && h.offline() != null) {
+                    o.put("offline", h.offline()); // taken offline by an I/O error: its log is not read
+                } else if (h != null) {
+                    o.put("logStartOffset", h.logStartOffset()).put("logEndOffset", h.logEndOffset()).put("sizeBytes", sizes.get(p));
+                }
                 parts.add(o);
             }
             JsonObject configs = new JsonObject();

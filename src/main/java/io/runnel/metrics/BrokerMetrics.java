@@ -1,6 +1,7 @@
 package io.runnel.metrics;
 
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MultiGauge;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
@@ -14,8 +15,10 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.atomic.LongAdder;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.protocol.ApiKeys;
 
 /**
@@ -38,6 +41,8 @@ public final class BrokerMetrics {
     private final MultiGauge logSize;
     private final MultiGauge logEndOffset;
     private final MultiGauge groupLag;
+    private final MultiGauge offlineReplica;
+    private final AtomicInteger offlineReplicas = new AtomicInteger();
 
     private record TopicMeters(Counter recordsIn, Counter bytesIn, Counter recordsOut, Counter bytesOut) {
     }
@@ -59,6 +64,11 @@ public final class BrokerMetrics {
         logEndOffset = MultiGauge.builder("runnel.log.end.offset").description("Offset of a partition's next record").register(registry);
         groupLag = MultiGauge.builder("runnel.consumer.group.lag").description("Log end offset minus the group's committed offset")
                 .register(registry);
+        // Kafka's ReplicaManager OfflineReplicaCount: replicas taken offline by an I/O error on this broker.
+        offlineReplica = MultiGauge.builder("runnel.replica.offline").description("1 for a replica on this broker taken offline by an I/O error")
+                .register(registry);
+        Gauge.builder("runnel.offline.replicas", offlineReplicas, AtomicInteger::get)
+                .description("Replicas on this broker taken offline by an I/O error (they serve again after a restart)").register(registry);
     }
 
     public PrometheusMeterRegistry registry() {
@@ -135,6 +145,13 @@ public final class BrokerMetrics {
                 f.sizeBytes())).toList(), true);
         logEndOffset.register(figures.stream().map(f -> MultiGauge.Row.of(Tags.of("topic", f.topic(), "partition", Integer.toString(f.partition())),
                 f.logEndOffset())).toList(), true);
+    }
+
+    /** Replaces the offline-replica gauges with {@code offline} (topic and partition of each). */
+    public void updateOffline(List<TopicPartition> offline) {
+        offlineReplicas.set(offline.size());
+        offlineReplica.register(offline.stream().map(tp -> MultiGauge.Row.of(Tags.of("topic", tp.topic(), "partition", Integer.toString(tp.partition())), 1))
+                .toList(), true);
     }
 
     /** Replaces the lag gauges with {@code lags}. */

@@ -14,6 +14,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.util.HashMap;
 import java.util.List;
@@ -530,14 +531,38 @@ public final class PartitionHandle {
             return Future.failedFuture(new NotLeaderOrFollowerException("This broker's replica of "
                     + topicPartition() + " is closing"));
         }
+        String offline = verticle.offline();
+        if (offline != null) return Future.failedFuture(offlineError(offline));
         try {
-            return op.call();
+            return op.call().recover(e -> e instanceof IOException io ? storageFailure(io)
+                    : e instanceof UncheckedIOException u ? storageFailure(u.getCause()) : Future.failedFuture(e));
         } catch (IOException e) {
-            // A full disk or a failing one: KAFKA_STORAGE_ERROR, which clients retry (Kafka answers a write to a log
-            // directory it cannot write so). Nothing of a failed append counts (Segment#append), so a retry is safe.
-            return Future.failedFuture(new KafkaStorageException("Disk I/O failed on " + topicPartition() + ": " + e.getMessage(), e));
+            return storageFailure(e);
         } catch (Exception e) {
             return Future.failedFuture(e);
         }
+    }
+
+    /**
+     * KAFKA_STORAGE_ERROR, which clients retry (Kafka answers so for a log directory it cannot write). A full disk
+     * only refuses writes until space returns (nothing of a failed append counts, Segment#append, so a retry is
+     * safe); any other I/O error takes this replica offline ({@link PartitionVerticle#goOffline}).
+     */
+    private <T> Future<T> storageFailure(IOException e) {
+        if (DiskErrors.isFull(e)) {
+            return Future.failedFuture(new KafkaStorageException("Disk full for " + topicPartition() + ": " + e.getMessage(), e));
+        }
+        verticle.goOffline(e);
+        return Future.failedFuture(offlineError(e.toString()));
+    }
+
+    private KafkaStorageException offlineError(String reason) {
+        return new KafkaStorageException("The replica of " + topicPartition() + " on this broker is offline after an I/O error (" + reason
+                + "); it serves again once the broker restarts with the disk repaired");
+    }
+
+    /** Why this replica is offline after an I/O error (it then serves nothing until the broker restarts), or null. */
+    public String offline() {
+        return verticle.offline();
     }
 }

@@ -90,6 +90,8 @@ public final class PartitionVerticle extends VerticleBase {
     private volatile boolean deleteOnStop;
     /** Set when the verticle starts stopping (the replica is deleted, moved away or the broker stops). */
     private volatile boolean stopping;
+    /** Why this replica went offline ({@link #goOffline}), null while online. */
+    private volatile String offline;
     /** Consumer fetches and acks=all produces, waiting for the high watermark to pass an offset. */
     private final OffsetWaiters highWatermarkWaiters = new OffsetWaiters();
     /** Followers' fetches, waiting for the log end offset to pass an offset. */
@@ -658,6 +660,24 @@ public final class PartitionVerticle extends VerticleBase {
         }, true).onFailure(e -> LOG.debug("Keeping the placement of {} failed", tp, e));
     }
 
+    /** Why this replica is offline (see {@link #goOffline}), or null while it is online. */
+    String offline() {
+        return offline;
+    }
+
+    /**
+     * Takes this replica offline after an I/O error other than a full disk (a failing disk, files gone or unreadable),
+     * as Kafka takes a log directory offline after one: what is on disk can no longer be trusted, so the replica
+     * serves nothing and takes no writes until the broker restarts and opens its log again. Other partitions go on.
+     * The first error is kept; callable from any thread.
+     */
+    void goOffline(IOException e) {
+        if (offline != null) return;
+        offline = e.toString();
+        LOG.error("The replica of {} on this broker is offline after an I/O error; it serves nothing until the broker restarts", tp, e);
+        context.runOnContext(x -> cancelTimers());
+    }
+
     /** Whether this replica is closing: calls on it are answered NOT_LEADER_OR_FOLLOWER (clients look again). */
     boolean stopping() {
         return stopping;
@@ -760,6 +780,8 @@ public final class PartitionVerticle extends VerticleBase {
             flushing = false;
             if (ar.succeeded()) {
                 log.onFlushed(ar.result());
+            } else if (ar.cause() instanceof IOException io && !DiskErrors.isFull(io)) {
+                goOffline(io); // a failed fsync may have dropped written pages: the log is not to be trusted
             } else {
                 LOG.error("Flush of {} failed", tp, ar.cause());
             }
