@@ -20,6 +20,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.IntPredicate;
 import java.util.function.Supplier;
@@ -66,6 +67,8 @@ final class ClusterController {
     private static final Logger LOG = LoggerFactory.getLogger(ClusterController.class);
 
     private final Supplier<List<Integer>> liveBrokers;
+    /** Replicas the brokers report offline after an I/O error, from their registrations ({@link #adoptReport}). */
+    private final Map<TopicPartition, Set<Integer>> offline = new ConcurrentHashMap<>();
     private final IntPredicate registered;
     private final Vertx vertx;
     private final MetadataStore store;
@@ -198,6 +201,19 @@ final class ClusterController {
         return null;
     }
 
+    /**
+     * The live brokers whose replica of {@code name}-{@code partition} is not offline: a broker reports a replica an
+     * I/O error took offline ({@code "offline"} in its registration's report), and until it registers again without
+     * it that replica neither leads nor stays in the ISR, as Kafka's controller treats replicas in offline log dirs.
+     */
+    private Set<Integer> liveFor(String name, int partition, Set<Integer> live) {
+        Set<Integer> out = offline.get(new TopicPartition(name, partition));
+        if (out == null || out.isEmpty()) return live;
+        Set<Integer> usable = new TreeSet<>(live);
+        usable.removeAll(out);
+        return usable;
+    }
+
     /** Fails with NOT_CONTROLLER unless this broker still holds the epoch it was elected with. */
     private void fence() {
         store.checkEpoch(epoch);
@@ -306,7 +322,8 @@ final class ClusterController {
                     + " does not lead " + name + "-" + partition + " (leader " + p.leader() + ", epoch " + p.leaderEpoch() + ")");
         }
         Set<Integer> live = new TreeSet<>(liveBrokers.get());
-        List<Integer> next = isr.stream().filter(r -> p.replicas().contains(r) && live.contains(r)).distinct().toList();
+        Set<Integer> usable = liveFor(name, partition, live);
+        List<Integer> next = isr.stream().filter(r -> p.replicas().contains(r) && usable.contains(r)).distinct().toList();
         if (!next.contains(leader)) throw new InvalidRequestException("The ISR must hold its leader");
         if (next.equals(p.isr())) return p.partitionEpoch();
         List<Placement> placements = new ArrayList<>(t.placements());
@@ -423,7 +440,8 @@ final class ClusterController {
                 TopicPartition tp = new TopicPartition(name, p);
                 try {
                     if (next == null || p < 0 || p >= next.size()) throw new UnknownTopicOrPartitionException(name + "-" + p + " does not exist");
-                    Placement q = unclean ? uncleanElection(next.get(p), live) : preferredElection(next.get(p), live, registered);
+                    Set<Integer> usable = liveFor(name, p, live);
+                    Placement q = unclean ? uncleanElection(next.get(p), usable) : preferredElection(next.get(p), usable, registered);
                     next.set(p, q);
                     changed = true;
                     results.put(tp, ApiError.NONE);
@@ -539,8 +557,9 @@ final class ClusterController {
             TopicMetadata t = TopicJson.decode(e.getValue());
             List<Placement> next = new ArrayList<>();
             boolean changed = false;
-            for (Placement p : t.placements()) {
-                Placement q = reconcile(p, live, unclean, registered);
+            for (int i = 0; i < t.placements().size(); i++) {
+                Placement p = t.placements().get(i);
+                Placement q = reconcile(p, liveFor(name, i, live), unclean, registered);
                 changed |= !q.sameAs(p);
                 if (!q.hasLeader() && !unclean && !q.isr().stream().allMatch(registered::test)) waiting++;
                 next.add(q);
@@ -622,9 +641,13 @@ final class ClusterController {
      * decision than the store holds (a controller's maps from the side of a split brain that was cut off).
      */
     void adoptReport(int nodeId, JsonArray reported) {
+        offline.values().forEach(brokers -> brokers.remove(nodeId));
         for (Object x : reported) {
             JsonObject r = (JsonObject) x;
             String name = r.getString("name");
+            for (int p : TopicJson.ints(r.getJsonArray("offline", new JsonArray()))) {
+                offline.computeIfAbsent(new TopicPartition(name, p), k -> ConcurrentHashMap.newKeySet()).add(nodeId);
+            }
             Uuid id = Uuid.fromString(r.getString("topicId"));
             if (store.isDeleted(id)) continue; // deleted while that broker was away: it deletes its copy
             List<Integer> local = TopicJson.ints(r.getJsonArray("local"));

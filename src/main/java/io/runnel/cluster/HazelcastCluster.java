@@ -188,6 +188,14 @@ public final class HazelcastCluster {
         }, false);
     }
 
+    /** Writes this broker's registration again with a fresh report (a replica went offline); the controller takes it. */
+    public Future<Void> reportAgain() {
+        return vertx.executeBlocking(() -> {
+            registry.reregister();
+            return null;
+        }, false);
+    }
+
     /**
      * Leaves the cluster (after Vert.x is closed: Vert.x unregisters its event-bus addresses first). Blocks; the other
      * members see the broker leave at once.

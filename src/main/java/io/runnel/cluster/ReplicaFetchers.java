@@ -81,7 +81,8 @@ public final class ReplicaFetchers {
                 for (int p = 0; p < t.placements().size(); p++) {
                     Placement pl = t.placements().get(p);
                     if (!pl.replicas().contains(self) || !pl.hasLeader() || pl.leader() == self) continue;
-                    if (partitions.partition(t.record().name(), p).isEmpty()) continue;
+                    // An offline replica (an I/O error) fetches nothing: it takes no writes until the broker restarts.
+                    if (partitions.partition(t.record().name(), p).filter(h -> h.offline() == null).isEmpty()) continue;
                     wanted.computeIfAbsent(pl.leader(), l -> new HashMap<>()).put(new TopicPartition(t.record().name(), p), pl.leaderEpoch());
                 }
             }

@@ -50,6 +50,14 @@ public final class LocalReplicas {
     }
 
     /** @param brokerConfig the broker's effective configuration (dynamic overrides included), read when a replica opens */
+    /** Told, from any thread, when a replica goes offline after an I/O error. */
+    private volatile Runnable onOffline = () -> { };
+
+    /** Sets what is told when a replica goes offline after an I/O error (a broker of a cluster reports it). */
+    public void onReplicaOffline(Runnable listener) {
+        onOffline = listener;
+    }
+
     public LocalReplicas(Vertx vertx, Deployer deployer, Supplier<BrokerConfig> brokerConfig, Path logDir, Time time, int nodeId) {
         this.vertx = vertx;
         this.deployer = deployer;
@@ -132,7 +140,7 @@ public final class LocalReplicas {
     private PartitionVerticle replica(TopicPartition tp, TopicConfig config, Placement placement) {
         BrokerConfig b = brokerConfig.get();
         PartitionVerticle.Settings settings = new PartitionVerticle.Settings(nodeId, b.get(BrokerConfig.LOG_RETENTION_CHECK_INTERVAL_MS),
-                b.get(BrokerConfig.LOG_SEGMENT_DELETE_DELAY_MS), b.get(BrokerConfig.REPLICA_LAG_TIME_MAX_MS));
+                b.get(BrokerConfig.LOG_SEGMENT_DELETE_DELAY_MS), b.get(BrokerConfig.REPLICA_LAG_TIME_MAX_MS), () -> onOffline.run());
         return new PartitionVerticle(tp, PartitionDirs.dirOf(logDir, tp), config.logConfig(), time, settings, placement);
     }
 

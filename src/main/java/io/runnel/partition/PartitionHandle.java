@@ -344,6 +344,12 @@ public final class PartitionHandle {
 
     /** Takes a placement from the controller (become leader or follower). */
     Future<Void> applyPlacement(Placement p) {
+        if (verticle.offline() != null) {
+            return OnContext.compose(verticle.context(), () -> {
+                verticle.applyPlacementOffline(p);
+                return Future.succeededFuture();
+            });
+        }
         return call(l -> {
             verticle.applyPlacement(p);
             return null;

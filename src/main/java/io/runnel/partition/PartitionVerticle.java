@@ -90,6 +90,8 @@ public final class PartitionVerticle extends VerticleBase {
     private volatile boolean deleteOnStop;
     /** Set when the verticle starts stopping (the replica is deleted, moved away or the broker stops). */
     private volatile boolean stopping;
+    /** Told when this replica goes offline (the broker reports it to the controller). */
+    private final Runnable onOffline;
     /** Why this replica went offline ({@link #goOffline}), null while online. */
     private volatile String offline;
     /** Consumer fetches and acks=all produces, waiting for the high watermark to pass an offset. */
@@ -109,7 +111,7 @@ public final class PartitionVerticle extends VerticleBase {
     private volatile BiFunction<Integer, List<Integer>, Future<Integer>> isrProposals;
 
     /** A replica's fixed settings: its broker's node id and the broker-level timings it runs by. */
-    record Settings(int self, long retentionCheckIntervalMs, long segmentDeleteDelayMs, long replicaLagTimeMaxMs) {
+    record Settings(int self, long retentionCheckIntervalMs, long segmentDeleteDelayMs, long replicaLagTimeMaxMs, Runnable onOffline) {
     }
 
     /** Segments out of the log whose files wait {@code log.segment.delete.delay.ms} to be closed (and deleted). */
@@ -129,6 +131,7 @@ public final class PartitionVerticle extends VerticleBase {
         this.retentionCheckIntervalMs = settings.retentionCheckIntervalMs();
         this.segmentDeleteDelayMs = settings.segmentDeleteDelayMs();
         this.replication = new ReplicationState(self, time, settings.replicaLagTimeMaxMs());
+        this.onOffline = settings.onOffline();
         this.placement = placement;
     }
 
@@ -284,6 +287,20 @@ public final class PartitionVerticle extends VerticleBase {
             advanceHighWatermark();
         } else if (before.leader() == self) {
             LOG.info("Broker {} follows {} (leader {}, epoch {})", self, tp, next.leader(), next.leaderEpoch());
+            replication.stopLeading();
+            highWatermarkWaiters.completeAll();
+            logEndWaiters.completeAll();
+        }
+    }
+
+    /**
+     * Takes a placement while offline ({@link #goOffline}): the log is not touched; a leader that was moved away
+     * stops leading, and what waited on it is answered (the controller elects no offline replica).
+     */
+    void applyPlacementOffline(Placement next) {
+        Placement before = placement;
+        placement = next;
+        if (before.leader() == self && next.leader() != self) {
             replication.stopLeading();
             highWatermarkWaiters.completeAll();
             logEndWaiters.completeAll();
@@ -676,6 +693,7 @@ public final class PartitionVerticle extends VerticleBase {
         offline = e.toString();
         LOG.error("The replica of {} on this broker is offline after an I/O error; it serves nothing until the broker restarts", tp, e);
         context.runOnContext(x -> cancelTimers());
+        onOffline.run();
     }
 
     /** Whether this replica is closing: calls on it are answered NOT_LEADER_OR_FOLLOWER (clients look again). */

@@ -221,6 +221,9 @@ public final class Broker {
                 .compose(http -> {
                     broker.http = http;
                     if (cluster == null) return Future.succeededFuture();
+                    // A replica gone offline is reported at once: a new registration carries it, and the controller moves
+                    // leadership away from it and takes it out of the ISR (Kafka's brokers report offline log dirs so).
+                    broker.replicas.onReplicaOffline(() -> cluster.reportAgain().onFailure(e -> LOG.warn("Reporting an offline replica failed", e)));
                     return cluster.register(meta.nodeId(), broker.advertisedListeners(), advertisedHost(config, config.httpHost()) + ":" + http.port(),
                             broker::localTopicsReport);
                 })
@@ -272,7 +275,12 @@ public final class Broker {
         JsonArray out = new JsonArray();
         for (var t : topics.topics()) {
             JsonArray local = new JsonArray();
-            for (int p = 0; p < t.partitions().size(); p++) if (t.local(p) != null) local.add(p);
+            JsonArray offline = new JsonArray();
+            for (int p = 0; p < t.partitions().size(); p++) {
+                if (t.local(p) == null) continue;
+                local.add(p);
+                if (t.local(p).offline() != null) offline.add(p); // the controller elects no offline replica
+            }
             JsonArray placements = new JsonArray();
             for (int i = 0; i < t.placements().size(); i++) {
                 // What the controller last said (seen in an image or kept on disk), rather than the stand-in placement of a fresh start.
@@ -282,7 +290,7 @@ public final class Broker {
             }
             out.add(new JsonObject().put("name", t.name()).put("topicId", t.topicId().toString())
                     .put("partitions", t.partitions().size()).put("configs", new JsonObject(new HashMap<>(t.config().overrides())))
-                    .put("local", local).put("placements", placements));
+                    .put("local", local).put("offline", offline).put("placements", placements));
         }
         return out;
     }

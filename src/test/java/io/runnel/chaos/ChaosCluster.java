@@ -42,6 +42,8 @@ final class ChaosCluster implements AutoCloseable {
     private final String classpath;
     private final List<String> extraArgs;
     private final long diskBytes;
+    /** Set by {@link #close}: no broker starts after it. */
+    private boolean closed;
     private final Process[] processes;
     private final boolean[] mounted;
     private final boolean[] paused;
@@ -103,7 +105,12 @@ final class ChaosCluster implements AutoCloseable {
         return IntStream.rangeClosed(1, size()).mapToObj(i -> net.address(i) + ":" + KAFKA_PORT).collect(Collectors.joining(","));
     }
 
-    private void launch(int broker) throws IOException {
+    /**
+     * Starts broker {@code broker}'s process. Synchronized with {@link #close}, and refused once closed: a fault healing
+     * (a restart) while Ctrl-C closes the cluster from the shutdown hook must not leave a broker behind.
+     */
+    private synchronized void launch(int broker) throws IOException {
+        if (closed) throw new IllegalStateException("the chaos cluster is closed");
         String self = net.address(broker);
         String members = IntStream.rangeClosed(1, size()).mapToObj(i -> net.address(i) + ":" + HAZELCAST_PORT).collect(Collectors.joining(","));
         List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", net.namespace(broker),
@@ -262,7 +269,8 @@ final class ChaosCluster implements AutoCloseable {
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
+        closed = true;
         for (int i = 1; i <= processes.length; i++) {
             try {
                 kill(i);
