@@ -486,17 +486,17 @@ public final class PartitionHandle {
 
     /** The first readable offset; a volatile read, safe from any thread. */
     public long logStartOffset() {
-        return log.logStartOffset();
+        return log == null ? 0 : log.logStartOffset(); // no log: offline since start
     }
 
     /** The offset of the next record; a volatile read, safe from any thread. */
     public long logEndOffset() {
-        return log.logEndOffset();
+        return log == null ? 0 : log.logEndOffset(); // no log: offline since start
     }
 
     /** The fsynced offset; a volatile read, safe from any thread. */
     public long recoveryPoint() {
-        return log.recoveryPoint();
+        return log == null ? 0 : log.recoveryPoint(); // no log: offline since start
     }
 
     /** Applies a changed topic configuration to this partition. */

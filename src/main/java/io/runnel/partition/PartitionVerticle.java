@@ -137,6 +137,16 @@ public final class PartitionVerticle extends VerticleBase {
 
     @Override
     public Future<?> start() {
+        return open().recover(e -> {
+            // Files that cannot be read (a failing disk, a damaged directory): this replica starts offline and the
+            // broker with every other partition, as Kafka starts with a failed log directory offline.
+            if (!(e instanceof IOException io)) return Future.failedFuture(e);
+            goOffline(io);
+            return Future.succeededFuture();
+        });
+    }
+
+    private Future<?> open() {
         return context.executeBlocking(() -> {
             Log opened = Log.open(dir, config, time);
             aborted = AbortedTxnIndex.load(dir, opened);
@@ -186,9 +196,22 @@ public final class PartitionVerticle extends VerticleBase {
             return context.executeBlocking(() -> {
                 finishRetired(retiring);
                 // Renamed first, so that a crash in the middle leaves a directory start-up recognises and deletes.
-                log.closeForDeletion();
+                if (log != null) log.closeForDeletion(); // none when offline since start
                 Files.move(dir, doomed, StandardCopyOption.ATOMIC_MOVE);
                 Log.deleteDirectory(doomed);
+                return null;
+            }, true);
+        }
+        if (offline != null) {
+            // Offline: nothing more is written to a disk that failed; the log (if it opened) is closed.
+            Log opened = log;
+            return opened == null ? Future.succeededFuture() : context.executeBlocking(() -> {
+                finishRetired(retiring);
+                try {
+                    opened.close();
+                } catch (IOException e) {
+                    LOG.warn("Closing the offline replica of {} failed: {}", tp, e.toString()); // expected of a failed disk
+                }
                 return null;
             }, true);
         }

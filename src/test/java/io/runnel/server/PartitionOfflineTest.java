@@ -109,6 +109,62 @@ class PartitionOfflineTest {
         }
     }
 
+    /**
+     * A partition whose files cannot be read when the broker starts (here its segment's name is taken by a directory):
+     * the broker starts anyway with that replica offline and every other partition serving, and the offline
+     * partition's topic can still be deleted.
+     */
+    @Test
+    void aPartitionThatCannotBeOpenedAtStartIsOfflineAndTheBrokerStartsWithTheRest() throws Exception {
+        Path data = dir.resolve("data");
+        Map<String, String> config = Map.of("offsets.topic.num.partitions", "1", "transaction.state.log.num.partitions", "1");
+        Broker broker = Brokers.start(data, config, Time.SYSTEM);
+        Map<String, Object> strict = Map.of(ProducerConfig.ACKS_CONFIG, "all", ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, false,
+                ProducerConfig.RETRIES_CONFIG, 0, ProducerConfig.MAX_BLOCK_MS_CONFIG, 15_000);
+        try {
+            Brokers.await(broker.topicAdmin().createTopic("broken", 1, Map.of()));
+            Brokers.await(broker.topicAdmin().createTopic("fine", 1, Map.of()));
+            try (KafkaProducer<String, String> p = KafkaClients.producer(broker.bootstrapServers(), strict)) {
+                p.send(new ProducerRecord<>("broken", "k", "b")).get(30, TimeUnit.SECONDS);
+                p.send(new ProducerRecord<>("fine", "k", "f-0")).get(30, TimeUnit.SECONDS);
+            }
+        } finally {
+            broker.stop().get(30, TimeUnit.SECONDS);
+        }
+        Path segment;
+        try (Stream<Path> files = Files.list(data.resolve("broken-0"))) {
+            segment = files.filter(f -> f.getFileName().toString().endsWith(".log")).findFirst().orElseThrow();
+        }
+        Files.delete(segment);
+        Files.createDirectory(segment); // opening it as a file fails: "Is a directory"
+
+        broker = Brokers.start(data, config, Time.SYSTEM);
+        try {
+            try (KafkaProducer<String, String> p = KafkaClients.producer(broker.bootstrapServers(), strict)) {
+                p.send(new ProducerRecord<>("fine", "k", "f-1")).get(30, TimeUnit.SECONDS);
+                assertThatThrownBy(() -> p.send(new ProducerRecord<>("broken", "k", "b")).get(30, TimeUnit.SECONDS))
+                        .hasCauseInstanceOf(KafkaStorageException.class).hasMessageContaining("offline");
+            }
+            try (KafkaConsumer<String, String> c = KafkaClients.consumer(broker.bootstrapServers(), Map.of())) {
+                TopicPartition tp = new TopicPartition("fine", 0);
+                c.assign(List.of(tp));
+                c.seekToBeginning(List.of(tp));
+                assertThat(KafkaClients.pollAtLeast(c, 2).stream().map(ConsumerRecord::value).toList()).containsExactly("f-0", "f-1");
+            }
+            HttpClient http = HttpClient.newHttpClient();
+            String base = "http://127.0.0.1:" + broker.httpPort();
+            assertThat(get(http, base + "/metrics").body()).contains("runnel_offline_replicas 1.0");
+            assertThat(new JsonObject(get(http, base + "/api/topics/broken").body()).getJsonArray("partitions").getJsonObject(0)
+                    .getString("offline")).contains("Is a directory");
+
+            Brokers.await(broker.topicAdmin().deleteTopic("broken"));
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
+                    assertThat(Files.exists(data.resolve("broken-0"))).as("the offline replica's files, after its topic was deleted").isFalse());
+        } finally {
+            broker.stop().get(30, TimeUnit.SECONDS);
+        }
+    }
+
     private static HttpResponse<String> get(HttpClient http, String uri) throws Exception {
         return http.send(HttpRequest.newBuilder(URI.create(uri)).timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
     }
