@@ -204,9 +204,21 @@ final class ChaosCluster implements AutoCloseable {
     /** Fills broker {@code broker}'s disk, leaving {@code leaveBytes} free. */
     void fillDisk(int broker, long leaveBytes) throws IOException {
         Path data = dataDir(broker);
-        long free = Files.getFileStore(data).getUsableSpace();
-        long fill = Math.max(0, free - leaveBytes);
-        if (fill > 0) Netns.run(List.of("fallocate", "-l", Long.toString(fill), data.resolve("chaos-filler").toString()));
+        Path filler = data.resolve("chaos-filler");
+        long leave = leaveBytes;
+        for (int attempt = 1; ; attempt++) {
+            long fill = Math.max(0, Files.getFileStore(data).getUsableSpace() - leave);
+            if (fill == 0) return;
+            try {
+                Netns.run(List.of("fallocate", "-l", Long.toString(fill), filler.toString()));
+                return;
+            } catch (IOException e) {
+                // The broker wrote more than the margin since the space was measured: measure again, leave more.
+                Files.deleteIfExists(filler);
+                if (attempt == 5) throw e;
+                leave *= 2;
+            }
+        }
     }
 
     void freeDisk(int broker) throws IOException {
