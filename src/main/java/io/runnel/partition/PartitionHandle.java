@@ -551,12 +551,15 @@ public final class PartitionHandle {
 
     /**
      * KAFKA_STORAGE_ERROR, which clients retry (Kafka answers so for a log directory it cannot write). A full disk
-     * only refuses writes until space returns (nothing of a failed append counts, Segment#append, so a retry is
-     * safe); any other I/O error takes this replica offline ({@link PartitionVerticle#goOffline}).
+     * (or another error that passes by itself, {@link DiskErrors#transientReason}) only refuses the call (nothing of a
+     * failed append counts, Segment#append, so a retry is safe); any other I/O error takes this replica offline
+     * ({@link PartitionVerticle#goOffline}).
      */
     private <T> Future<T> storageFailure(IOException e) {
-        if (DiskErrors.isFull(e)) {
-            return Future.failedFuture(new KafkaStorageException("Disk full for " + topicPartition() + ": " + e.getMessage(), e));
+        String passing = DiskErrors.transientReason(e);
+        if (passing != null) {
+            return Future.failedFuture(new KafkaStorageException("Storage of " + topicPartition() + " refused the call (" + passing + "): "
+                    + e.getMessage(), e));
         }
         verticle.goOffline(e);
         return Future.failedFuture(offlineError(e.toString()));

@@ -821,7 +821,7 @@ public final class PartitionVerticle extends VerticleBase {
             flushing = false;
             if (ar.succeeded()) {
                 log.onFlushed(ar.result());
-            } else if (ar.cause() instanceof IOException io && !DiskErrors.isFull(io)) {
+            } else if (ar.cause() instanceof IOException io && DiskErrors.transientReason(io) == null) {
                 goOffline(io); // a failed fsync may have dropped written pages: the log is not to be trusted
             } else {
                 LOG.error("Flush of {} failed", tp, ar.cause());
