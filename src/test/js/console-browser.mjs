@@ -91,8 +91,14 @@ try {
     r.close();
     return { offsets: results.map(x => x.offset), seen: seen.sort(), committed: committed.offsets, txn: txn.map(x => x.offset) };
   });
+  // A replica the test took offline (an I/O error): the topic's partition table says so.
+  await page.click('nav button[data-tab="topics"]');
+  await page.click('#topics tr[data-topic="console-offline"]');
+  await page.waitForSelector('#topic-partitions td.offline');
+  const offlineRow = await page.$eval('#topic-partitions tbody tr', r => r.textContent);
+  await page.screenshot({ path: `${shots}/console-offline.png` });
   if (errors.length) throw new Error('page errors: ' + errors.join('; '));
-  console.log(JSON.stringify({ produced, partition, tail: tailText, js, txnRows }));
+  console.log(JSON.stringify({ produced, partition, tail: tailText, js, txnRows, offlineRow }));
 } catch (e) {
   console.error(e.stack || String(e), errors);
   process.exitCode = 1;

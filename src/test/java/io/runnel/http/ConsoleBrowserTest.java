@@ -26,6 +26,30 @@ import org.junit.jupiter.api.Test;
  */
 class ConsoleBrowserTest extends BrokerPerTest {
 
+    /**
+     * Takes this broker's replica of {@code topic}-0 offline with an I/O error: its directory goes, and writes go on
+     * until the next segment cannot be created.
+     */
+    private void takeOffline(String topic) throws Exception {
+        io.runnel.testkit.Brokers.await(broker.topicAdmin().createTopic(topic, 1, Map.of("segment.bytes", "16384")));
+        Path dir = data.resolve(topic + "-0");
+        try (var files = Files.walk(dir)) {
+            for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(f);
+        }
+        try (KafkaProducer<String, String> p = KafkaClients.producer(broker.bootstrapServers(), Map.of(ProducerConfig.RETRIES_CONFIG, 0,
+                ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, false))) {
+            for (int i = 0; i < 16; i++) {
+                try {
+                    p.send(new ProducerRecord<>(topic, "k", "x".repeat(2048))).get(30, TimeUnit.SECONDS);
+                } catch (java.util.concurrent.ExecutionException e) {
+                    assertThat(e.getCause()).isInstanceOf(org.apache.kafka.common.errors.KafkaStorageException.class);
+                    return;
+                }
+            }
+        }
+        throw new AssertionError(topic + "-0 did not go offline");
+    }
+
     @Test
     void theConsoleCreatesATopicProducesWithTheFormAndShowsTheRecordInTheLiveTail() throws Exception {
         Path shots = Path.of("target").toAbsolutePath();
@@ -41,6 +65,7 @@ class ConsoleBrowserTest extends BrokerPerTest {
             if (t[1].equals("commit")) txn.commitTransaction();
             else if (t[1].equals("abort")) txn.abortTransaction();
         }
+        takeOffline("console-offline");
         Process p = new ProcessBuilder("node", "src/test/js/console-browser.mjs", "http://127.0.0.1:" + broker.httpPort() + "/", shots.toString())
                 .redirectErrorStream(true).start();
         try {
@@ -53,11 +78,13 @@ class ConsoleBrowserTest extends BrokerPerTest {
                     .contains("{\"value\":\"paid\",\"transaction\":\"committed\",\"rowClass\":\"\"}")
                     .contains("{\"value\":\"cancelled\",\"transaction\":\"aborted\",\"rowClass\":\"txn-aborted\"}")
                     .contains("{\"value\":\"pending\",\"transaction\":\"open\",\"rowClass\":\"txn-open\"}");
+            assertThat(out).as("the console marks the offline replica").containsPattern("\"offlineRow\":\"0\\d+offline: I/O error\"");
         } finally {
             p.destroyForcibly();
             txn.close(Duration.ZERO);
         }
         assertThat(shots.resolve("console-transactions.png")).isNotEmptyFile();
+        assertThat(shots.resolve("console-offline.png")).isNotEmptyFile();
         assertThat(KafkaClients.committedValues(broker.bootstrapServers(), List.of(new TopicPartition("console-demo", 0),
                 new TopicPartition("console-demo", 1)))).as("the page's transaction").filteredOn("in-txn"::equals).hasSize(2);
         assertThat(shots.resolve("console-tail.png")).isNotEmptyFile();
