@@ -90,18 +90,22 @@ final class Netns implements AutoCloseable {
         return size;
     }
 
-    /** Drops every packet between brokers {@code a} and {@code b}, both ways. */
+    /**
+     * Drops every packet between brokers {@code a} and {@code b}, both ways. Idempotent ({@code route replace}): a cut
+     * half made when a command failed is completed by the next, instead of failing on the route already there.
+     */
     synchronized void cut(int a, int b) throws IOException {
-        if (a == b || !cuts.add(key(a, b))) return;
-        ip("-n", namespace(a), "route", "add", "blackhole", address(b) + "/32");
-        ip("-n", namespace(b), "route", "add", "blackhole", address(a) + "/32");
+        if (a == b) return;
+        cuts.add(key(a, b));
+        ip("-n", namespace(a), "route", "replace", "blackhole", address(b) + "/32");
+        ip("-n", namespace(b), "route", "replace", "blackhole", address(a) + "/32");
     }
 
-    /** Restores the link between {@code a} and {@code b}. */
-    synchronized void heal(int a, int b) throws IOException {
+    /** Restores the link between {@code a} and {@code b}; a route already gone is no error. */
+    synchronized void heal(int a, int b) {
         if (!cuts.remove(key(a, b))) return;
-        ip("-n", namespace(a), "route", "del", "blackhole", address(b) + "/32");
-        ip("-n", namespace(b), "route", "del", "blackhole", address(a) + "/32");
+        quietly("-n", namespace(a), "route", "del", "blackhole", address(b) + "/32");
+        quietly("-n", namespace(b), "route", "del", "blackhole", address(a) + "/32");
     }
 
     synchronized boolean isCut(int a, int b) {
