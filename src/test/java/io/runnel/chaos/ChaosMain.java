@@ -220,6 +220,7 @@ public final class ChaosMain {
                     load.readFinalState();
                 } catch (Exception e) {
                     out.println("chaos: the final state could not be read back: " + e);
+                    history.finalStateUnread = true;
                     recovered = false;
                 }
             } finally {
@@ -385,7 +386,8 @@ public final class ChaosMain {
         out.printf(Locale.ROOT, "%-40s %10s  %s%n", "recovered after the faults", r.recovered() ? 0 : 1,
                 r.recovered() ? "" : "consumers did not catch up with the producers");
         for (Checker.Check c : r.checks()) {
-            out.printf(Locale.ROOT, "%-40s %10d  %s%n", c.name(), c.violations(), String.join(" | ", c.examples()));
+            out.printf(Locale.ROOT, "%-40s %10s  %s%n", c.name(), c.violations() < 0 ? "?" : Long.toString(c.violations()),
+                    String.join(" | ", c.examples()));
         }
         long whole = r.longestToWholeMs();
         out.printf(Locale.ROOT, "%-40s %10d  %s%n", "whole again after each fault", whole < 0 ? 1 : 0,

@@ -126,4 +126,17 @@ class CheckerTest {
         split.claims.add(new History.Claim(3, 9, 3, Map.of("chaos-0", 5, "chaos-1", 2)));
         assertThat(onlyFailing(split)).containsOnly(Map.entry(Checker.TWO_CONTROLLERS, 1L), Map.entry(Checker.TWO_LEADERS, 1L));
     }
+
+    @Test
+    void aFinalStateThatCouldNotBeReadIsReportedUncheckedNotAsLoss() {
+        History h = clean();
+        h.finalLog = Map.of();
+        h.finalStateUnread = true;
+        List<Checker.Check> checks = Checker.check(h);
+        assertThat(checks).filteredOn(c -> c.name().equals(Checker.LOST)).singleElement()
+                .satisfies(c -> assertThat(c.violations()).isEqualTo(-1L));
+        assertThat(checks).filteredOn(c -> c.name().equals(Checker.TWO_CONTROLLERS)).singleElement()
+                .satisfies(c -> assertThat(c.passed()).isTrue());
+        assertThat(checks).anyMatch(c -> !c.passed());
+    }
 }

@@ -55,6 +55,8 @@ final class History {
     final Map<String, AtomicLong> errors = new ConcurrentHashMap<>();
 
     /** The input topic, every partition from its start, read_uncommitted. */
+    /** Set when the final state could not be read back: the checks that compare with it cannot be made. */
+    volatile boolean finalStateUnread;
     volatile Map<Integer, List<Entry>> finalLog = Map.of();
     /** The consumer group's committed offsets at the end. */
     volatile Map<Integer, Long> finalCommitted = Map.of();
