@@ -208,6 +208,13 @@ public final class Limits {
     public static final long CLUSTER_METADATA_CHECK_MS = 5_000;
 
     /**
+     * Longest wait, in ms, of a Produce request for a topic or partition this broker does not know yet (in a cluster):
+     * the controller's image usually arrives within milliseconds, at the latest after {@link #CLUSTER_METADATA_CHECK_MS}.
+     * The connection's later Produce requests wait behind it; then it is refused with UNKNOWN_TOPIC_OR_PARTITION.
+     */
+    public static final long PRODUCE_UNKNOWN_PARTITION_WAIT_MS = CLUSTER_METADATA_CHECK_MS;
+
+    /**
      * How long a new controller waits for every live member to register (a member that rejoined after a split brain
      * registers again with the newest placements it knows) before it decides anything without them.
      */

@@ -29,7 +29,7 @@ public final class TopicRegistry {
     private final Vertx vertx;
     private final int nodeId;
     private final Map<String, LocalTopic> topics = new ConcurrentHashMap<>();
-    /** Callers waiting for a topic to reach a state (a controller's change to arrive). */
+    /** Callers waiting for a topic (any topic when its name is null) to reach a state (a controller's change to arrive). */
     private final List<Waiter> waiters = new CopyOnWriteArrayList<>();
     private final List<Consumer<LocalTopic>> listeners = new CopyOnWriteArrayList<>();
 
@@ -102,15 +102,34 @@ public final class TopicRegistry {
      * {@link Limits#CLUSTER_CHANGE_TIMEOUT_MS} (the change may still arrive).
      */
     public Future<LocalTopic> awaitTopic(String name, Predicate<LocalTopic> done) {
+        return await(name, topics.get(name), done, Limits.CLUSTER_CHANGE_TIMEOUT_MS).recover(e -> Future.failedFuture(new TimeoutException(
+                "The controller's change of topic '" + name + "' did not reach broker " + nodeId + " within " + Limits.CLUSTER_CHANGE_TIMEOUT_MS + " ms")));
+    }
+
+    /**
+     * Completes once this broker knows partition {@code partition} of the topic named {@code name} (or, when the name
+     * is null, with id {@code id}), or after {@code timeoutMs} whether it does or not: a client that learnt of a new
+     * topic or partition from another broker may reach this one before the controller's image did.
+     */
+    public Future<Void> awaitPartition(String name, Uuid id, int partition, long timeoutMs) {
+        Predicate<LocalTopic> done = t -> t != null && (name != null ? t.name().equals(name) : t.topicId().equals(id))
+                && partition < t.partitions().size();
+        LocalTopic now = name != null ? topics.get(name) : topicById(id).orElse(null);
+        return await(name, now, done, timeoutMs).<Void>mapEmpty().otherwiseEmpty();
+    }
+
+    /** Waits for {@code done} to hold for the topic named {@code name} (any topic when null); fails after {@code timeoutMs}. */
+    private Future<LocalTopic> await(String name, LocalTopic now, Predicate<LocalTopic> done, long timeoutMs) {
         Promise<LocalTopic> p = Promise.promise();
         Waiter w = new Waiter(name, done, p);
         waiters.add(w);
-        LocalTopic now = topics.get(name);
-        if (done.test(now) && p.tryComplete(now)) waiters.remove(w);
-        long timer = vertx.setTimer(Limits.CLUSTER_CHANGE_TIMEOUT_MS, x -> {
+        if (done.test(now) && p.tryComplete(now)) {
             waiters.remove(w);
-            p.tryFail(new TimeoutException("The controller's change of topic '" + name + "' did not reach broker " + nodeId + " within "
-                    + Limits.CLUSTER_CHANGE_TIMEOUT_MS + " ms"));
+            return p.future();
+        }
+        long timer = vertx.setTimer(timeoutMs, x -> {
+            waiters.remove(w);
+            p.tryFail(new TimeoutException("waited " + timeoutMs + " ms"));
         });
         return p.future().andThen(x -> vertx.cancelTimer(timer));
     }
@@ -136,7 +155,7 @@ public final class TopicRegistry {
     private void changed(String name) {
         LocalTopic t = topics.get(name);
         for (Waiter w : waiters) {
-            if (w.topic().equals(name) && w.done().test(t) && w.promise().tryComplete(t)) waiters.remove(w);
+            if ((w.topic() == null || w.topic().equals(name)) && w.done().test(t) && w.promise().tryComplete(t)) waiters.remove(w);
         }
     }
 }

@@ -33,12 +33,21 @@ public final class RawKafkaClient implements AutoCloseable {
     }
 
     /** Sends {@code request} (at its own version) and returns the decoded response. */
-    @SuppressWarnings("unchecked")
     public <T extends AbstractResponse> T send(AbstractRequest request) throws IOException {
+        return read(write(request));
+    }
+
+    /** Sends {@code request} without waiting for its response: read it with {@link #read} (requests pipelined as clients do). */
+    public RequestHeader write(AbstractRequest request) throws IOException {
         RequestHeader header = new RequestHeader(request.apiKey(), request.version(), "raw-test", ++correlationId);
         sendFrame(request.serializeWithHeader(header));
-        ByteBuffer response = readFrame();
-        return (T) AbstractResponse.parseResponse(response, header);
+        return header;
+    }
+
+    /** Reads the next response, which answers the request sent with {@code header}. */
+    @SuppressWarnings("unchecked")
+    public <T extends AbstractResponse> T read(RequestHeader header) throws IOException {
+        return (T) AbstractResponse.parseResponse(readFrame(), header);
     }
 
     /** Sends a request and reads no response (acks=0). */

@@ -1,6 +1,7 @@
 package io.runnel.kafka.handlers;
 
 import io.runnel.config.BrokerConfig;
+import io.runnel.config.Limits;
 import io.runnel.kafka.CloseConnectionException;
 import io.runnel.kafka.RequestContext;
 import io.runnel.kafka.TypedApiHandler;
@@ -59,10 +60,58 @@ public final class ProduceHandler extends TypedApiHandler<ProduceRequest> {
     protected Future<AbstractResponse> serve(RequestContext ctx, ProduceRequest r) {
         short acks = r.acks();
         if (acks != 0 && acks != 1 && acks != -1) return Future.failedFuture(new InvalidRequiredAcksException("acks must be -1, 0 or 1, got " + acks));
-        TopicRegistry partitions = ctx.broker().topics();
         boolean byId = ctx.apiVersion() >= 13;
-        TxnVerifier.Mode mode = verificationMode(ctx);
-        List<Write> writes = new ArrayList<>();
+        Promise<List<Future<TopicProduceResponse>>> started = Promise.promise();
+        // In the connection's order: a request for a partition this broker does not know yet first waits for it.
+        ctx.produceOrder().next(handedOver -> partitionsArrive(ctx, r, byId).onComplete(x -> {
+            try {
+                List<Write> writes = new ArrayList<>();
+                started.complete(writes(ctx, r, byId, writes));
+                verifyThenAppend(ctx, r.transactionalId(), verificationMode(ctx), writes).onComplete(y -> handedOver.complete());
+            } catch (RuntimeException e) {
+                handedOver.tryComplete();
+                started.tryFail(e);
+            }
+        }));
+        return started.future().compose(topics -> Future.join(topics).transform(ignored -> {
+            TopicProduceResponseCollection coll = new TopicProduceResponseCollection();
+            boolean failed = false;
+            for (Future<TopicProduceResponse> f : topics) {
+                coll.add(f.result());
+                failed |= f.result().partitionResponses().stream().anyMatch(p -> p.errorCode() != Errors.NONE.code());
+            }
+            if (acks == 0) {
+                return failed ? Future.failedFuture(new CloseConnectionException("an acks=0 produce failed")) : Future.succeededFuture(null);
+            }
+            return Future.succeededFuture(new ProduceResponse(new ProduceResponseData().setResponses(coll)));
+        }));
+    }
+
+    /**
+     * In a cluster, completes once this broker knows every topic and partition of the request, or after
+     * {@link Limits#PRODUCE_UNKNOWN_PARTITION_WAIT_MS}. A producer learns of a new topic (or partition) from whichever
+     * broker answered its Metadata request; its leader may apply the controller's image a moment later. Refused at
+     * once, the first batch would be retried while the producer's next batches, sent after the image arrived, were
+     * appended: an idempotent producer's retried first batch then fails its sequence check for ever (a partition
+     * without state for the producer accepts any first sequence, as in Kafka's ProducerAppendInfo). Waiting here, in
+     * the connection's order, keeps the later requests behind it.
+     */
+    private static Future<Void> partitionsArrive(RequestContext ctx, ProduceRequest r, boolean byId) {
+        if (!ctx.broker().topicAdmin().clustered()) return Future.succeededFuture();
+        TopicRegistry registry = ctx.broker().topics();
+        List<Future<Void>> waits = new ArrayList<>();
+        for (TopicProduceData t : r.data().topicData()) {
+            int highest = t.partitionData().stream().mapToInt(PartitionProduceData::index).max().orElse(-1);
+            Optional<LocalTopic> known = byId ? registry.topicById(t.topicId()) : registry.topic(t.name());
+            if (highest < 0 || known.isPresent() && highest < known.get().partitions().size()) continue;
+            waits.add(registry.awaitPartition(byId ? null : t.name(), t.topicId(), highest, Limits.PRODUCE_UNKNOWN_PARTITION_WAIT_MS));
+        }
+        return waits.isEmpty() ? Future.succeededFuture() : Future.join(waits).mapEmpty();
+    }
+
+    /** Makes the request's writes (into {@code writes}) and, per topic, the future of its answer. */
+    private static List<Future<TopicProduceResponse>> writes(RequestContext ctx, ProduceRequest r, boolean byId, List<Write> writes) {
+        TopicRegistry partitions = ctx.broker().topics();
         List<Future<TopicProduceResponse>> topics = new ArrayList<>();
         // Kafka's checks: WRITE on the transactional id (the whole request), WRITE on each topic (its partitions).
         boolean txnDenied = r.transactionalId() != null && !ctx.authorizeTransactionalId(AclOperation.WRITE, r.transactionalId());
@@ -80,19 +129,7 @@ public final class ProduceHandler extends TypedApiHandler<ProduceRequest> {
                 return Future.succeededFuture(tr);
             }));
         }
-        ctx.produceOrder().next(handedOver -> verifyThenAppend(ctx, r.transactionalId(), mode, writes).onComplete(x -> handedOver.complete()));
-        return Future.join(topics).transform(ignored -> {
-            TopicProduceResponseCollection coll = new TopicProduceResponseCollection();
-            boolean failed = false;
-            for (Future<TopicProduceResponse> f : topics) {
-                coll.add(f.result());
-                failed |= f.result().partitionResponses().stream().anyMatch(p -> p.errorCode() != Errors.NONE.code());
-            }
-            if (acks == 0) {
-                return failed ? Future.failedFuture(new CloseConnectionException("an acks=0 produce failed")) : Future.succeededFuture(null);
-            }
-            return Future.succeededFuture(new ProduceResponse(new ProduceResponseData().setResponses(coll)));
-        });
+        return topics;
     }
 
     /**
