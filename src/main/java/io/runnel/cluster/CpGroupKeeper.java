@@ -17,9 +17,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
@@ -221,16 +218,7 @@ final class CpGroupKeeper {
      * migrates partitions such a call can wait far longer, and this check must go on to the CP group's own calls.
      */
     private static <T> T ap(CompletionStage<T> call) {
-        try {
-            return call.toCompletableFuture().get(Limits.CP_CALL_TIMEOUT_S, TimeUnit.SECONDS);
-        } catch (TimeoutException e) {
-            throw new IllegalStateException("A cluster map did not answer within " + Limits.CP_CALL_TIMEOUT_S + " s");
-        } catch (ExecutionException e) {
-            throw new IllegalStateException("A cluster map call failed: " + e.getCause(), e.getCause());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("Interrupted while waiting for a cluster map");
-        }
+        return CpMetadata.await(call, "A cluster map", IllegalStateException::new);
     }
 
     /**

@@ -14,6 +14,7 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
 import java.util.UUID;
 import java.util.function.LongConsumer;
 import java.util.function.Supplier;
@@ -88,15 +89,23 @@ final class CpMetadata implements MetadataStore {
     }
 
     static <T> T await(CompletionStage<T> call) {
+        return await(call, "The metadata quorum (CP subsystem)", NotControllerException::new);
+    }
+
+    /**
+     * Waits at most {@link Limits#CP_CALL_TIMEOUT_S} for a call to {@code what}; a timeout, failure or interrupt
+     * becomes {@code error} with a message that names it.
+     */
+    static <T> T await(CompletionStage<T> call, String what, Function<String, ? extends RuntimeException> error) {
         try {
             return call.toCompletableFuture().get(Limits.CP_CALL_TIMEOUT_S, TimeUnit.SECONDS);
         } catch (TimeoutException e) {
-            throw new NotControllerException("The metadata quorum (CP subsystem) did not answer within " + Limits.CP_CALL_TIMEOUT_S + " s");
+            throw error.apply(what + " did not answer within " + Limits.CP_CALL_TIMEOUT_S + " s");
         } catch (ExecutionException e) {
-            throw new NotControllerException("The metadata quorum (CP subsystem) failed: " + e.getCause());
+            throw error.apply(what + " failed: " + e.getCause());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new NotControllerException("Interrupted while waiting for the metadata quorum");
+            throw error.apply("Interrupted while waiting for " + what);
         }
     }
 

@@ -1,5 +1,6 @@
 package io.runnel.chaos;
 
+import io.runnel.testkit.TestFiles;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -228,7 +229,7 @@ public final class ChaosMain {
                 Runtime.getRuntime().removeShutdownHook(hook);
             }
         } finally {
-            if (!o.keep) deleteTree(root);
+            if (!o.keep) TestFiles.deleteTree(root);
         }
         List<Checker.Check> checks = Checker.check(history);
         Result result = new Result(checks, lines, wholeAfter, recovered);
@@ -401,12 +402,5 @@ public final class ChaosMain {
                     .limit(10).forEach(e -> out.printf(Locale.ROOT, "  %6d  %s%n", e.getValue().get(), e.getKey()));
         }
         out.println(r.passed() ? "chaos: PASSED" : "chaos: FAILED");
-    }
-
-    private static void deleteTree(Path root) throws IOException {
-        if (!Files.exists(root)) return;
-        try (Stream<Path> s = Files.walk(root)) {
-            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
-        }
     }
 }

@@ -5,19 +5,17 @@ import static org.awaitility.Awaitility.await;
 
 import io.runnel.testkit.KafkaClients;
 import io.runnel.testkit.LocalCluster;
+import io.runnel.testkit.TestFiles;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -57,7 +55,7 @@ class OfflineReplicaFailoverTest {
             List<String> acked = new ArrayList<>();
             try (KafkaProducer<String, String> p = KafkaClients.producer(cluster.bootstrap(), Map.of(ProducerConfig.ACKS_CONFIG, "all"))) {
                 for (int i = 0; i < 5; i++) acked.add(send(p, "before-" + i + "-" + value));
-                deleteTree(cluster.dataDir(oldLeader).resolve(TOPIC + "-0"));
+                TestFiles.deleteTree(cluster.dataDir(oldLeader).resolve(TOPIC + "-0"));
                 // 40 x 4 KB: past the 64 KB segment, so the old leader fails to roll and its replica goes offline.
                 for (int i = 0; i < 40; i++) acked.add(send(p, "after-" + i + "-" + value));
             }
@@ -102,12 +100,6 @@ class OfflineReplicaFailoverTest {
     private static TopicPartitionInfo describe(LocalCluster cluster, int via) throws Exception {
         try (Admin admin = KafkaClients.admin(cluster.broker(via).kafkaBootstrap())) {
             return admin.describeTopics(List.of(TOPIC)).allTopicNames().get(10, TimeUnit.SECONDS).get(TOPIC).partitions().get(0);
-        }
-    }
-
-    private static void deleteTree(Path dir) throws Exception {
-        try (Stream<Path> s = Files.walk(dir)) {
-            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
         }
     }
 }

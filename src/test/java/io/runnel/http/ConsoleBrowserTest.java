@@ -3,13 +3,16 @@ package io.runnel.http;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.runnel.testkit.BrokerPerTest;
+import io.runnel.testkit.Brokers;
 import io.runnel.testkit.KafkaClients;
+import io.runnel.testkit.TestFiles;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -17,6 +20,7 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.KafkaStorageException;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -31,18 +35,16 @@ class ConsoleBrowserTest extends BrokerPerTest {
      * until the next segment cannot be created.
      */
     private void takeOffline(String topic) throws Exception {
-        io.runnel.testkit.Brokers.await(broker.topicAdmin().createTopic(topic, 1, Map.of("segment.bytes", "16384")));
+        Brokers.await(broker.topicAdmin().createTopic(topic, 1, Map.of("segment.bytes", "16384")));
         Path dir = data.resolve(topic + "-0");
-        try (var files = Files.walk(dir)) {
-            for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(f);
-        }
+        TestFiles.deleteTree(dir);
         try (KafkaProducer<String, String> p = KafkaClients.producer(broker.bootstrapServers(), Map.of(ProducerConfig.RETRIES_CONFIG, 0,
                 ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, false))) {
             for (int i = 0; i < 16; i++) {
                 try {
                     p.send(new ProducerRecord<>(topic, "k", "x".repeat(2048))).get(30, TimeUnit.SECONDS);
-                } catch (java.util.concurrent.ExecutionException e) {
-                    assertThat(e.getCause()).isInstanceOf(org.apache.kafka.common.errors.KafkaStorageException.class);
+                } catch (ExecutionException e) {
+                    assertThat(e.getCause()).isInstanceOf(KafkaStorageException.class);
                     return;
                 }
             }

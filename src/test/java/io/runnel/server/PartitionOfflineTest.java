@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.runnel.testkit.Brokers;
 import io.runnel.testkit.KafkaClients;
+import io.runnel.testkit.TestFiles;
 import io.vertx.core.json.JsonObject;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -15,7 +16,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
@@ -61,7 +61,7 @@ class PartitionOfflineTest {
                     p.send(new ProducerRecord<>("healthy", "k", "h-" + i)).get(30, TimeUnit.SECONDS);
                     healthyAcked.add("h-" + i);
                 }
-                deleteTree(data.resolve("failing-0"));
+                TestFiles.deleteTree(data.resolve("failing-0"));
 
                 // The active segment's file is still open and takes writes; the next segment cannot be created.
                 Throwable refused = null;
@@ -167,11 +167,5 @@ class PartitionOfflineTest {
 
     private static HttpResponse<String> get(HttpClient http, String uri) throws Exception {
         return http.send(HttpRequest.newBuilder(URI.create(uri)).timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
-    }
-
-    private static void deleteTree(Path root) throws Exception {
-        try (Stream<Path> s = Files.walk(root)) {
-            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
-        }
     }
 }
