@@ -1,5 +1,6 @@
 package io.runnel.chaos;
 
+import io.runnel.testkit.Brokers;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.net.URI;
@@ -117,7 +118,9 @@ final class ChaosCluster implements AutoCloseable {
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx320m",
                 "--add-opens=java.base/java.lang=ALL-UNNAMED", "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
                 "--add-opens=java.management/sun.management=ALL-UNNAMED", "--add-opens=jdk.management/com.sun.management.internal=ALL-UNNAMED",
-                "--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED", "-cp", classpath, "io.runnel.server.Main",
+                "--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED"));
+        cmd.addAll(Brokers.extraJvmOptions());
+        cmd.addAll(List.of("-cp", classpath, "io.runnel.server.Main",
                 "--node.id=" + broker, "--listeners=PLAINTEXT://" + self + ":" + KAFKA_PORT,
                 "--http.host=" + self, "--http.port=" + HTTP_PORT,
                 "--cluster.members=" + members, "--cluster.host=" + self, "--cluster.port=" + HAZELCAST_PORT,

@@ -33,6 +33,17 @@ public final class Brokers {
         return m;
     }
 
+    /**
+     * JVM options added to every broker process the tests and the chaos harness start, from the system property
+     * {@code runnel.test.brokerJvm} or else the environment variable {@code RUNNEL_TEST_BROKER_JVM} (whitespace
+     * separated): for diagnosis, say Hazelcast's membership log,
+     * {@code -Dorg.slf4j.simpleLogger.log.com.hazelcast.internal.cluster=info}.
+     */
+    public static List<String> extraJvmOptions() {
+        String v = System.getProperty("runnel.test.brokerJvm", System.getenv().getOrDefault("RUNNEL_TEST_BROKER_JVM", ""));
+        return v.isBlank() ? List.of() : List.of(v.trim().split("\\s+"));
+    }
+
     public static String[] testArgs(Path dataDir, String... extra) {
         List<String> args = new ArrayList<>();
         testConfig(dataDir).forEach((k, v) -> args.add("--" + k + "=" + v));

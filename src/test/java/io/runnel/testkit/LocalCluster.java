@@ -63,10 +63,11 @@ public final class LocalCluster implements AutoCloseable {
         List<String> args = new ArrayList<>(List.of("--node.id=" + (i + 1), "--cluster.members=" + members, "--cluster.host=127.0.0.1",
                 "--cluster.port=" + hazelcastPorts[i]));
         args.addAll(List.of(extra));
-        brokers[i] = BrokerProcess.launch(dir, List.of("-Xmx256m", "--add-opens=java.base/java.lang=ALL-UNNAMED", "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+        List<String> jvm = new ArrayList<>(List.of("-Xmx256m", "--add-opens=java.base/java.lang=ALL-UNNAMED", "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
                 "--add-opens=java.management/sun.management=ALL-UNNAMED", "--add-opens=jdk.management/com.sun.management.internal=ALL-UNNAMED",
-                "--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED"), Main.class.getName(), Brokers.testArgs(dir.resolve("data"),
-                args.toArray(String[]::new)));
+                "--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED"));
+        jvm.addAll(Brokers.extraJvmOptions());
+        brokers[i] = BrokerProcess.launch(dir, jvm, Main.class.getName(), Brokers.testArgs(dir.resolve("data"), args.toArray(String[]::new)));
     }
 
     /** Starts broker {@code nodeId} again (same data, same ports for Hazelcast) and waits until it serves. */
