@@ -162,6 +162,11 @@ public final class BrokerConfig {
             "The longest transaction.timeout.ms a producer may ask for; a longer one is refused (INVALID_TRANSACTION_TIMEOUT).");
     public static final ConfigKey<Integer> TRANSACTIONAL_ID_EXPIRATION_MS = intKey("transactional.id.expiration.ms", 604_800_000, 1, Integer.MAX_VALUE,
             "How long the coordinator keeps a transactional id that has no transaction open and no activity.");
+    public static final ConfigKey<Long> PRODUCER_ID_EXPIRATION_MS = longKey("producer.id.expiration.ms", 86_400_000L, 1, Long.MAX_VALUE,
+            "How long a partition keeps an idempotent producer's state (its sequence numbers, for duplicates) after the timestamp of its last "
+                    + "batch, while it has no transaction open there (KIP-854).");
+    public static final ConfigKey<Long> PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS = longKey("producer.id.expiration.check.interval.ms", 600_000L, 1,
+            Long.MAX_VALUE, "How often each partition drops the producer state older than producer.id.expiration.ms.");
     public static final ConfigKey<Integer> TRANSACTION_ABORT_TIMED_OUT_TRANSACTION_CLEANUP_INTERVAL_MS = intKey(
             "transaction.abort.timed.out.transaction.cleanup.interval.ms", 10_000, 1, Integer.MAX_VALUE,
             "How often the coordinator aborts the transactions open for longer than their timeout (and fences their producers).");
@@ -185,6 +190,7 @@ public final class BrokerConfig {
             OFFSET_METADATA_MAX_BYTES, GROUP_CONSUMER_SESSION_TIMEOUT_MS, GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS,
             TRANSACTION_STATE_LOG_NUM_PARTITIONS, TRANSACTION_STATE_LOG_REPLICATION_FACTOR, TRANSACTION_STATE_LOG_MIN_ISR,
             TRANSACTION_STATE_LOG_SEGMENT_BYTES, TRANSACTION_MAX_TIMEOUT_MS, TRANSACTIONAL_ID_EXPIRATION_MS,
+            PRODUCER_ID_EXPIRATION_MS, PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS,
             TRANSACTION_ABORT_TIMED_OUT_TRANSACTION_CLEANUP_INTERVAL_MS, TRANSACTION_VERSION, TRANSACTION_PARTITION_VERIFICATION_ENABLE, HTTP_HOST, HTTP_PORT, HTTP_CORS_ALLOWED_ORIGINS,
             CLUSTER_MEMBERS, CLUSTER_HOST, CLUSTER_PORT, CLUSTER_NAME, CLUSTER_CP_MEMBER_COUNT,
             REPLICA_LAG_TIME_MAX_MS, REPLICA_SOCKET_TIMEOUT_MS, MIN_INSYNC_REPLICAS, UNCLEAN_LEADER_ELECTION_ENABLE,

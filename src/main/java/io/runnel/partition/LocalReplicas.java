@@ -140,7 +140,8 @@ public final class LocalReplicas {
     private PartitionVerticle replica(TopicPartition tp, TopicConfig config, Placement placement) {
         BrokerConfig b = brokerConfig.get();
         PartitionVerticle.Settings settings = new PartitionVerticle.Settings(nodeId, b.get(BrokerConfig.LOG_RETENTION_CHECK_INTERVAL_MS),
-                b.get(BrokerConfig.LOG_SEGMENT_DELETE_DELAY_MS), b.get(BrokerConfig.REPLICA_LAG_TIME_MAX_MS), () -> onOffline.run());
+                b.get(BrokerConfig.LOG_SEGMENT_DELETE_DELAY_MS), b.get(BrokerConfig.REPLICA_LAG_TIME_MAX_MS), b.get(BrokerConfig.PRODUCER_ID_EXPIRATION_MS),
+                b.get(BrokerConfig.PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS), () -> onOffline.run());
         return new PartitionVerticle(tp, PartitionDirs.dirOf(logDir, tp), config.logConfig(), time, settings, placement);
     }
 

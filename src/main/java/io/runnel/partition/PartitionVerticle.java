@@ -62,6 +62,8 @@ public final class PartitionVerticle extends VerticleBase {
     private final Path dir;
     private final Time time;
     private final long retentionCheckIntervalMs;
+    private final long producerIdExpirationMs;
+    private final long producerIdExpirationCheckIntervalMs;
     private final long segmentDeleteDelayMs;
     /**
      * Segments taken out of the log by retention (files to delete) or compaction (channels to close) that stay open
@@ -85,6 +87,7 @@ public final class PartitionVerticle extends VerticleBase {
     private int segmentsAtLastAppend;
     private boolean flushAgain;
     private long retentionTimer = -1;
+    private long producerExpiryTimer = -1;
     private long flushTimer = -1;
     private long isrTimer = -1;
     private volatile boolean deleteOnStop;
@@ -111,7 +114,8 @@ public final class PartitionVerticle extends VerticleBase {
     private volatile BiFunction<Integer, List<Integer>, Future<Integer>> isrProposals;
 
     /** A replica's fixed settings: its broker's node id and the broker-level timings it runs by. */
-    record Settings(int self, long retentionCheckIntervalMs, long segmentDeleteDelayMs, long replicaLagTimeMaxMs, Runnable onOffline) {
+    record Settings(int self, long retentionCheckIntervalMs, long segmentDeleteDelayMs, long replicaLagTimeMaxMs, long producerIdExpirationMs,
+                    long producerIdExpirationCheckIntervalMs, Runnable onOffline) {
     }
 
     /** Segments out of the log whose files wait {@code log.segment.delete.delay.ms} to be closed (and deleted). */
@@ -132,6 +136,8 @@ public final class PartitionVerticle extends VerticleBase {
         this.segmentDeleteDelayMs = settings.segmentDeleteDelayMs();
         this.replication = new ReplicationState(self, time, settings.replicaLagTimeMaxMs());
         this.onOffline = settings.onOffline();
+        this.producerIdExpirationMs = settings.producerIdExpirationMs();
+        this.producerIdExpirationCheckIntervalMs = settings.producerIdExpirationCheckIntervalMs();
         this.placement = placement;
     }
 
@@ -176,6 +182,7 @@ public final class PartitionVerticle extends VerticleBase {
             advanceHighWatermark();
             updateLastStableOffset();
             retentionTimer = vertx.setPeriodic(retentionCheckIntervalMs, id -> checkRetention());
+            producerExpiryTimer = vertx.setPeriodic(producerIdExpirationCheckIntervalMs, id -> expireProducers());
             // Kafka checks for lagging followers every replica.lag.time.max.ms / 2.
             isrTimer = vertx.setPeriodic(Math.max(Limits.ISR_CHECK_MIN_INTERVAL_MS, replication.replicaLagTimeMaxMs() / 2), id -> checkIsr());
             scheduleFlushTimer();
@@ -659,6 +666,7 @@ public final class PartitionVerticle extends VerticleBase {
 
     private void cancelTimers() {
         if (retentionTimer >= 0) vertx.cancelTimer(retentionTimer);
+        if (producerExpiryTimer >= 0) vertx.cancelTimer(producerExpiryTimer);
         if (flushTimer >= 0) vertx.cancelTimer(flushTimer);
         if (isrTimer >= 0) vertx.cancelTimer(isrTimer);
         retentionTimer = flushTimer = isrTimer = -1;
@@ -834,6 +842,13 @@ public final class PartitionVerticle extends VerticleBase {
     }
 
     /** Deletes what retention allows (the files go on a worker), then compacts when the topic is compacted. */
+    /** Forgets the producer state older than {@code producer.id.expiration.ms} (see {@link ProducerStateTable#removeExpired}). */
+    private void expireProducers() {
+        if (producers == null) return;
+        int n = producers.removeExpired(time.milliseconds(), producerIdExpirationMs);
+        if (n > 0) LOG.debug("{}: forgot {} producer(s) idle for producer.id.expiration.ms", tp, n);
+    }
+
     void checkRetention() {
         if (exclusive != null) return; // the next check runs on the timer
         maybeCompact();

@@ -298,6 +298,20 @@ final class ProducerStateTable {
         return out;
     }
 
+    /**
+     * Forgets the producers with no transaction open here whose last batch is {@code expirationMs} or more older than
+     * {@code nowMs} (Kafka's {@code producer.id.expiration.ms}, KIP-854: its ProducerStateManager.removeExpiredProducers,
+     * which also goes by the batches' timestamps). Without it the table grows with every producer ever seen. A producer
+     * forgotten here may start again at any sequence, like a new one.
+     *
+     * @return how many were forgotten
+     */
+    int removeExpired(long nowMs, long expirationMs) {
+        int before = producers.size();
+        producers.values().removeIf(e -> e.txnFirstOffset < 0 && nowMs - e.lastTimestamp >= expirationMs);
+        return before - producers.size();
+    }
+
     /** Every producer's state here, for DescribeProducers. */
     List<ProducerView> describe() {
         List<ProducerView> out = new ArrayList<>();
