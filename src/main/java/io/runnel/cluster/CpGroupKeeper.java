@@ -218,7 +218,7 @@ final class CpGroupKeeper {
      * migrates partitions such a call can wait far longer, and this check must go on to the CP group's own calls.
      */
     private static <T> T ap(CompletionStage<T> call) {
-        return CpMetadata.await(call, "A cluster map", IllegalStateException::new);
+        return CpMetadata.await(call, "a cluster map", IllegalStateException::new);
     }
 
     /**

@@ -89,7 +89,7 @@ final class CpMetadata implements MetadataStore {
     }
 
     static <T> T await(CompletionStage<T> call) {
-        return await(call, "The metadata quorum (CP subsystem)", NotControllerException::new);
+        return await(call, "the metadata quorum (CP subsystem)", NotControllerException::new);
     }
 
     /**
@@ -100,9 +100,9 @@ final class CpMetadata implements MetadataStore {
         try {
             return call.toCompletableFuture().get(Limits.CP_CALL_TIMEOUT_S, TimeUnit.SECONDS);
         } catch (TimeoutException e) {
-            throw error.apply(what + " did not answer within " + Limits.CP_CALL_TIMEOUT_S + " s");
+            throw error.apply(Character.toUpperCase(what.charAt(0)) + what.substring(1) + " did not answer within " + Limits.CP_CALL_TIMEOUT_S + " s");
         } catch (ExecutionException e) {
-            throw error.apply(what + " failed: " + e.getCause());
+            throw error.apply(Character.toUpperCase(what.charAt(0)) + what.substring(1) + " failed: " + e.getCause());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw error.apply("Interrupted while waiting for " + what);

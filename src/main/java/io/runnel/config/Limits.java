@@ -209,8 +209,9 @@ public final class Limits {
 
     /**
      * Longest wait, in ms, of a Produce request for a topic or partition this broker does not know yet (in a cluster):
-     * the controller's image usually arrives within milliseconds, at the latest after {@link #CLUSTER_METADATA_CHECK_MS}.
-     * The connection's later Produce requests wait behind it; then it is refused with UNKNOWN_TOPIC_OR_PARTITION.
+     * the controller's image usually arrives and is applied within milliseconds. The connection's later Produce
+     * requests hand their batches over after it (their own waits run meanwhile); then it is refused with
+     * UNKNOWN_TOPIC_OR_PARTITION. Not waited for by a client that may not write to the topic.
      */
     public static final long PRODUCE_UNKNOWN_PARTITION_WAIT_MS = CLUSTER_METADATA_CHECK_MS;
 

@@ -626,8 +626,12 @@ public final class PartitionVerticle extends VerticleBase {
         Optional<ProducerStateTable.BatchMeta> duplicate = coordinator ? producers.checkEpoch(pid, epoch)
                 : producers.check(pid, epoch, firstSeq, lastSeq, epochBumpKeepsSequence);
         if (duplicate.isPresent()) return duplicateInfo(pid, firstSeq, duplicate.get());
+        long batchTimestamp = BatchHeader.maxTimestamp(records, at); // read before the append, which may consume the buffer
         AppendInfo info = log.appendAsLeader(records, placement.leaderEpoch());
-        producers.update(pid, epoch, firstSeq, lastSeq, info.firstOffset(), info.lastOffset(), transactional, time.milliseconds());
+        // The batch's timestamp (its log append time when the topic uses LogAppendTime), as the followers and a replay
+        // of the log record it: every replica then expires the producer at the same time (producer.id.expiration.ms).
+        long timestamp = info.logAppendTimeMs() != RecordBatch.NO_TIMESTAMP ? info.logAppendTimeMs() : batchTimestamp;
+        producers.update(pid, epoch, firstSeq, lastSeq, info.firstOffset(), info.lastOffset(), transactional, timestamp);
         afterAppend();
         return info;
     }
@@ -667,6 +671,7 @@ public final class PartitionVerticle extends VerticleBase {
     private void cancelTimers() {
         if (retentionTimer >= 0) vertx.cancelTimer(retentionTimer);
         if (producerExpiryTimer >= 0) vertx.cancelTimer(producerExpiryTimer);
+        producerExpiryTimer = -1;
         if (flushTimer >= 0) vertx.cancelTimer(flushTimer);
         if (isrTimer >= 0) vertx.cancelTimer(isrTimer);
         retentionTimer = flushTimer = isrTimer = -1;
@@ -841,7 +846,6 @@ public final class PartitionVerticle extends VerticleBase {
         });
     }
 
-    /** Deletes what retention allows (the files go on a worker), then compacts when the topic is compacted. */
     /** Forgets the producer state older than {@code producer.id.expiration.ms} (see {@link ProducerStateTable#removeExpired}). */
     private void expireProducers() {
         if (producers == null) return;
@@ -849,6 +853,7 @@ public final class PartitionVerticle extends VerticleBase {
         if (n > 0) LOG.debug("{}: forgot {} producer(s) idle for producer.id.expiration.ms", tp, n);
     }
 
+    /** Deletes what retention allows (the files go on a worker), then compacts when the topic is compacted. */
     void checkRetention() {
         if (exclusive != null) return; // the next check runs on the timer
         maybeCompact();

@@ -12,6 +12,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
 import java.util.function.Predicate;
+import java.util.function.Supplier;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.errors.ApiException;
 import org.apache.kafka.common.errors.NotLeaderOrFollowerException;
@@ -102,7 +103,7 @@ public final class TopicRegistry {
      * {@link Limits#CLUSTER_CHANGE_TIMEOUT_MS} (the change may still arrive).
      */
     public Future<LocalTopic> awaitTopic(String name, Predicate<LocalTopic> done) {
-        return await(name, topics.get(name), done, Limits.CLUSTER_CHANGE_TIMEOUT_MS).recover(e -> Future.failedFuture(new TimeoutException(
+        return await(name, () -> topics.get(name), done, Limits.CLUSTER_CHANGE_TIMEOUT_MS).recover(e -> Future.failedFuture(new TimeoutException(
                 "The controller's change of topic '" + name + "' did not reach broker " + nodeId + " within " + Limits.CLUSTER_CHANGE_TIMEOUT_MS + " ms")));
     }
 
@@ -114,15 +115,20 @@ public final class TopicRegistry {
     public Future<Void> awaitPartition(String name, Uuid id, int partition, long timeoutMs) {
         Predicate<LocalTopic> done = t -> t != null && (name != null ? t.name().equals(name) : t.topicId().equals(id))
                 && partition < t.partitions().size();
-        LocalTopic now = name != null ? topics.get(name) : topicById(id).orElse(null);
+        Supplier<LocalTopic> now = () -> name != null ? topics.get(name) : topicById(id).orElse(null);
         return await(name, now, done, timeoutMs).<Void>mapEmpty().otherwiseEmpty();
     }
 
-    /** Waits for {@code done} to hold for the topic named {@code name} (any topic when null); fails after {@code timeoutMs}. */
-    private Future<LocalTopic> await(String name, LocalTopic now, Predicate<LocalTopic> done, long timeoutMs) {
+    /**
+     * Waits for {@code done} to hold for the topic named {@code name} (any topic when null); fails after {@code timeoutMs}.
+     * The current state is read once the waiter is in place, so that a change between the two is not missed. Completes
+     * on the thread that made the change: callers on an event loop go back to their context themselves.
+     */
+    private Future<LocalTopic> await(String name, Supplier<LocalTopic> current, Predicate<LocalTopic> done, long timeoutMs) {
         Promise<LocalTopic> p = Promise.promise();
         Waiter w = new Waiter(name, done, p);
         waiters.add(w);
+        LocalTopic now = current.get();
         if (done.test(now) && p.tryComplete(now)) {
             waiters.remove(w);
             return p.future();

@@ -34,7 +34,7 @@ public final class Brokers {
     }
 
     /**
-     * JVM options added to every broker process the tests and the chaos harness start, from the system property
+     * JVM options added to the broker processes of {@link LocalCluster} and the chaos harness, from the system property
      * {@code runnel.test.brokerJvm} or else the environment variable {@code RUNNEL_TEST_BROKER_JVM} (whitespace
      * separated): for diagnosis, say Hazelcast's membership log,
      * {@code -Dorg.slf4j.simpleLogger.log.com.hazelcast.internal.cluster=info}.

@@ -13,8 +13,10 @@ import io.runnel.partition.TopicRegistry;
 import io.runnel.partition.TxnVerification;
 import io.runnel.transaction.ProducerIdEpoch;
 import io.runnel.transaction.TxnVerifier;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -41,6 +43,7 @@ import org.apache.kafka.common.record.internal.RecordBatch;
 import org.apache.kafka.common.requests.AbstractResponse;
 import org.apache.kafka.common.requests.ProduceRequest;
 import org.apache.kafka.common.requests.ProduceResponse;
+import org.apache.kafka.common.resource.ResourceType;
 
 /**
  * Produce: validates and appends each partition's batch and answers per partition. acks 0 and 1 answer once the
@@ -62,17 +65,21 @@ public final class ProduceHandler extends TypedApiHandler<ProduceRequest> {
         if (acks != 0 && acks != 1 && acks != -1) return Future.failedFuture(new InvalidRequiredAcksException("acks must be -1, 0 or 1, got " + acks));
         boolean byId = ctx.apiVersion() >= 13;
         Promise<List<Future<TopicProduceResponse>>> started = Promise.promise();
-        // In the connection's order: a request for a partition this broker does not know yet first waits for it.
-        ctx.produceOrder().next(handedOver -> partitionsArrive(ctx, r, byId).onComplete(x -> {
+        // A request for a partition this broker does not know yet first waits for it: the wait starts now, and the
+        // request hands its batches over in the connection's order once it and every request before it are through.
+        Future<Void> known = partitionsArrive(ctx, r, byId);
+        Context connection = Vertx.currentContext();
+        ctx.produceOrder().next(handedOver -> known.onComplete(x -> onContext(connection, () -> {
+            List<Write> writes = new ArrayList<>();
             try {
-                List<Write> writes = new ArrayList<>();
                 started.complete(writes(ctx, r, byId, writes));
                 verifyThenAppend(ctx, r.transactionalId(), verificationMode(ctx), writes).onComplete(y -> handedOver.complete());
-            } catch (RuntimeException e) {
+            } catch (Throwable e) {
+                writes.forEach(w -> w.fail(e));
                 handedOver.tryComplete();
                 started.tryFail(e);
             }
-        }));
+        })));
         return started.future().compose(topics -> Future.join(topics).transform(ignored -> {
             TopicProduceResponseCollection coll = new TopicProduceResponseCollection();
             boolean failed = false;
@@ -98,15 +105,27 @@ public final class ProduceHandler extends TypedApiHandler<ProduceRequest> {
      */
     private static Future<Void> partitionsArrive(RequestContext ctx, ProduceRequest r, boolean byId) {
         if (!ctx.broker().topicAdmin().clustered()) return Future.succeededFuture();
+        // A client that may not write is refused at once, whatever exists (and learns nothing from a wait).
+        // (Quietly: the denial is counted and logged once, when the request is answered.)
+        if (r.transactionalId() != null && !ctx.authorizeQuietly(AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, r.transactionalId())) {
+            return Future.succeededFuture();
+        }
         TopicRegistry registry = ctx.broker().topics();
         List<Future<Void>> waits = new ArrayList<>();
         for (TopicProduceData t : r.data().topicData()) {
             int highest = t.partitionData().stream().mapToInt(PartitionProduceData::index).max().orElse(-1);
             Optional<LocalTopic> known = byId ? registry.topicById(t.topicId()) : registry.topic(t.name());
             if (highest < 0 || known.isPresent() && highest < known.get().partitions().size()) continue;
+            if (!byId && !ctx.authorizeQuietly(AclOperation.WRITE, ResourceType.TOPIC, t.name())) continue;
             waits.add(registry.awaitPartition(byId ? null : t.name(), t.topicId(), highest, Limits.PRODUCE_UNKNOWN_PARTITION_WAIT_MS));
         }
         return waits.isEmpty() ? Future.succeededFuture() : Future.join(waits).mapEmpty();
+    }
+
+    /** Runs {@code action} on {@code context} (the connection's event loop), at once when already there. */
+    private static void onContext(Context context, Runnable action) {
+        if (context == null || Vertx.currentContext() == context) action.run();
+        else context.runOnContext(v -> action.run());
     }
 
     /** Makes the request's writes (into {@code writes}) and, per topic, the future of its answer. */
