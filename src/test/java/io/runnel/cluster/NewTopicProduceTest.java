@@ -18,15 +18,11 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.compress.Compression;
-import org.apache.kafka.common.message.InitProducerIdRequestData;
 import org.apache.kafka.common.message.ProduceRequestData;
 import org.apache.kafka.common.message.ProduceResponseData.PartitionProduceResponse;
-import org.apache.kafka.common.protocol.ApiKeys;
 import org.apache.kafka.common.protocol.Errors;
 import org.apache.kafka.common.record.internal.MemoryRecords;
 import org.apache.kafka.common.record.internal.SimpleRecord;
-import org.apache.kafka.common.requests.InitProducerIdRequest;
-import org.apache.kafka.common.requests.InitProducerIdResponse;
 import org.apache.kafka.common.requests.ProduceRequest;
 import org.apache.kafka.common.requests.ProduceResponse;
 import org.apache.kafka.common.requests.RequestHeader;
@@ -54,7 +50,7 @@ class NewTopicProduceTest {
                 try {
                     long pid;
                     try (RawKafkaClient c = new RawKafkaClient(cluster.broker(1).kafkaBootstrap())) {
-                        pid = producerId(c);
+                        pid = c.newIdempotentProducerId();
                     }
                     for (int b = 1; b <= 3; b++) {
                         RawKafkaClient c = new RawKafkaClient(cluster.broker(b).kafkaBootstrap());
@@ -84,13 +80,6 @@ class NewTopicProduceTest {
                 assertThat(got).extracting(ConsumerRecord::value).containsExactly("first", "second");
             }
         }
-    }
-
-    private static long producerId(RawKafkaClient c) throws Exception {
-        InitProducerIdResponse r = c.send(new InitProducerIdRequest.Builder(new InitProducerIdRequestData().setTransactionalId(null)
-                .setTransactionTimeoutMs(1000).setProducerId(-1).setProducerEpoch((short) -1)).build(ApiKeys.INIT_PRODUCER_ID.latestVersion(false)));
-        assertThat(Errors.forCode(r.data().errorCode())).isEqualTo(Errors.NONE);
-        return r.data().producerId();
     }
 
     private static ProduceRequest produce(long pid, int sequence, String value) {

@@ -10,15 +10,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.common.compress.Compression;
-import org.apache.kafka.common.message.InitProducerIdRequestData;
 import org.apache.kafka.common.message.ProduceRequestData;
 import org.apache.kafka.common.message.ProduceResponseData.PartitionProduceResponse;
-import org.apache.kafka.common.protocol.ApiKeys;
 import org.apache.kafka.common.protocol.Errors;
 import org.apache.kafka.common.record.internal.MemoryRecords;
 import org.apache.kafka.common.record.internal.SimpleRecord;
-import org.apache.kafka.common.requests.InitProducerIdRequest;
-import org.apache.kafka.common.requests.InitProducerIdResponse;
 import org.apache.kafka.common.requests.ProduceRequest;
 import org.apache.kafka.common.requests.ProduceResponse;
 import org.junit.jupiter.api.BeforeEach;
@@ -51,17 +47,10 @@ class IdempotentProduceTest extends BrokerPerTest {
         return r.data().responses().iterator().next().partitionResponses().get(0);
     }
 
-    private static long newProducerId(RawKafkaClient c) throws Exception {
-        InitProducerIdResponse r = c.send(new InitProducerIdRequest.Builder(new InitProducerIdRequestData().setTransactionalId(null)
-                .setTransactionTimeoutMs(1000).setProducerId(-1).setProducerEpoch((short) -1)).build(ApiKeys.INIT_PRODUCER_ID.latestVersion(false)));
-        assertThat(r.data().errorCode()).isZero();
-        return r.data().producerId();
-    }
-
     @Test
     void aRetriedBatchIsWrittenOnceAndAnsweredWithItsOriginalOffset() throws Exception {
         try (RawKafkaClient c = new RawKafkaClient(broker.bootstrapServers())) {
-            long pid = newProducerId(c);
+            long pid = c.newIdempotentProducerId();
             assertThat(produce(c, batch(pid, (short) 0, 0, "a", "b")).baseOffset()).isZero();
             assertThat(produce(c, batch(pid, (short) 0, 2, "c")).baseOffset()).isEqualTo(2);
             // The response to seq 2 was "lost"; the producer retries both in-flight batches.
@@ -78,7 +67,7 @@ class IdempotentProduceTest extends BrokerPerTest {
     @Test
     void sequenceGapsAndStaleEpochsGetKafkasErrors() throws Exception {
         try (RawKafkaClient c = new RawKafkaClient(broker.bootstrapServers())) {
-            long pid = newProducerId(c);
+            long pid = c.newIdempotentProducerId();
             assertThat(produce(c, batch(pid, (short) 0, 0, "a")).errorCode()).isZero();
             assertThat(produce(c, batch(pid, (short) 0, 5, "gap")).errorCode()).isEqualTo(Errors.OUT_OF_ORDER_SEQUENCE_NUMBER.code());
             assertThat(produce(c, batch(pid, (short) 1, 0, "new epoch")).errorCode()).isZero();
@@ -92,7 +81,7 @@ class IdempotentProduceTest extends BrokerPerTest {
     void producerStateSurvivesARestartWithOrWithoutItsSnapshot() throws Exception {
         long pid;
         try (RawKafkaClient c = new RawKafkaClient(broker.bootstrapServers())) {
-            pid = newProducerId(c);
+            pid = c.newIdempotentProducerId();
             for (int seq = 0; seq < 5; seq++) produce(c, batch(pid, (short) 0, seq, "v" + seq));
         }
         for (boolean deleteSnapshots : new boolean[] {false, true}) {
@@ -111,7 +100,7 @@ class IdempotentProduceTest extends BrokerPerTest {
                 assertThat(produce(c, batch(pid, (short) 0, 4, "v4")).baseOffset()).as("duplicate after restart").isEqualTo(4);
                 assertThat(broker.topics().partition("idem", 0).orElseThrow().logEndOffset()).isEqualTo(5);
                 assertThat(produce(c, batch(pid, (short) 0, 9, "gap")).errorCode()).isEqualTo(Errors.OUT_OF_ORDER_SEQUENCE_NUMBER.code());
-                assertThat(newProducerId(c)).isNotEqualTo(pid); // ids are never handed out twice
+                assertThat(c.newIdempotentProducerId()).isNotEqualTo(pid); // ids are never handed out twice
             }
         }
     }

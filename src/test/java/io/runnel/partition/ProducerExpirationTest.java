@@ -13,14 +13,10 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.ProducerState;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.compress.Compression;
-import org.apache.kafka.common.message.InitProducerIdRequestData;
 import org.apache.kafka.common.message.ProduceRequestData;
-import org.apache.kafka.common.protocol.ApiKeys;
 import org.apache.kafka.common.protocol.Errors;
 import org.apache.kafka.common.record.internal.MemoryRecords;
 import org.apache.kafka.common.record.internal.SimpleRecord;
-import org.apache.kafka.common.requests.InitProducerIdRequest;
-import org.apache.kafka.common.requests.InitProducerIdResponse;
 import org.apache.kafka.common.requests.ProduceRequest;
 import org.apache.kafka.common.requests.ProduceResponse;
 import org.junit.jupiter.api.Test;
@@ -41,9 +37,7 @@ class ProducerExpirationTest extends BrokerPerTest {
         createTopic("expiring", 1);
         TopicPartition tp = new TopicPartition("expiring", 0);
         try (RawKafkaClient c = new RawKafkaClient(broker.bootstrapServers()); Admin admin = KafkaClients.admin(broker.bootstrapServers())) {
-            InitProducerIdResponse init = c.send(new InitProducerIdRequest.Builder(new InitProducerIdRequestData().setTransactionalId(null)
-                    .setTransactionTimeoutMs(1000).setProducerId(-1).setProducerEpoch((short) -1)).build(ApiKeys.INIT_PRODUCER_ID.latestVersion(false)));
-            long pid = init.data().producerId();
+            long pid = c.newIdempotentProducerId();
             assertThat(produce(c, pid, 0)).isEqualTo(Errors.NONE);
             assertThat(producers(admin, tp)).extracting(ProducerState::producerId).containsExactly(pid);
 

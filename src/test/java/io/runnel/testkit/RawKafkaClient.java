@@ -8,8 +8,13 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
+import org.apache.kafka.common.message.InitProducerIdRequestData;
+import org.apache.kafka.common.protocol.ApiKeys;
+import org.apache.kafka.common.protocol.Errors;
 import org.apache.kafka.common.requests.AbstractRequest;
 import org.apache.kafka.common.requests.AbstractResponse;
+import org.apache.kafka.common.requests.InitProducerIdRequest;
+import org.apache.kafka.common.requests.InitProducerIdResponse;
 import org.apache.kafka.common.requests.RequestHeader;
 
 /**
@@ -48,6 +53,15 @@ public final class RawKafkaClient implements AutoCloseable {
     @SuppressWarnings("unchecked")
     public <T extends AbstractResponse> T read(RequestHeader header) throws IOException {
         return (T) AbstractResponse.parseResponse(readFrame(), header);
+    }
+
+    /** A new idempotent producer id (InitProducerId without a transactional id); fails unless the broker gave one. */
+    public long newIdempotentProducerId() throws IOException {
+        InitProducerIdResponse r = send(new InitProducerIdRequest.Builder(new InitProducerIdRequestData().setTransactionalId(null)
+                .setTransactionTimeoutMs(1000).setProducerId(-1).setProducerEpoch((short) -1)).build(ApiKeys.INIT_PRODUCER_ID.latestVersion(false)));
+        Errors error = Errors.forCode(r.data().errorCode());
+        if (error != Errors.NONE) throw new IllegalStateException("InitProducerId failed: " + error);
+        return r.data().producerId();
     }
 
     /** Sends a request and reads no response (acks=0). */
