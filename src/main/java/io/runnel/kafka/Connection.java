@@ -274,7 +274,7 @@ final class Connection {
         } catch (RuntimeException e) {
             answer = Future.failedFuture(e);
         }
-        answer.onComplete(ar -> {
+        answer.onComplete(ar -> onLoop(() -> {
             slot.releaseFrame(); // answered: nothing uses the request's bytes any more, even on a closed connection
             if (closed) return;
             if (ar.failed() && ar.cause() instanceof CloseConnectionException) {
@@ -292,7 +292,21 @@ final class Connection {
             }
             apis.broker().metrics().request(header.apiKey(), System.nanoTime() - started);
             complete(slot, header, response == null ? null : response.data(), version);
-        });
+        }));
+    }
+
+    /**
+     * Runs {@code action} on this connection's event loop: at once when already there, else queued to it. A handler's
+     * future may complete on another thread (a future shared by the requests of many connections, such as a
+     * coordinator's start, completes on whichever thread finished it); the response queue is this loop's alone, and
+     * touching it from two threads wrote one response twice (the client then fails with a correlation id mismatch).
+     */
+    private void onLoop(Runnable action) {
+        if (raw.channelHandlerContext().executor().inEventLoop()) {
+            action.run();
+        } else {
+            context.runOnContext(v -> action.run());
+        }
     }
 
     private void complete(Slot slot, RequestHeader header, ApiMessage response, short version) {
