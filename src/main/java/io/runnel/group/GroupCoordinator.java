@@ -11,6 +11,7 @@ import io.runnel.partition.OnContext;
 import io.runnel.partition.TopicAdmin;
 import io.runnel.partition.TopicRegistry;
 import io.runnel.partition.TxnVerification;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.util.ArrayList;
@@ -134,9 +135,11 @@ public final class GroupCoordinator {
 
     /** Runs {@code call} on the shard of {@code groupId}, creating the coordinator's topic first if needed. */
     <T> Future<T> onGroup(String groupId, Function<GroupShard, Future<T>> call) {
-        return ensureReady().compose(v -> {
+        // The start is shared and belongs to the context of whoever asked first: the answer goes back to this caller's.
+        Context caller = Vertx.currentContext();
+        return OnContext.deliver(caller, ensureReady().compose(v -> {
             return shards.serving(partitionFor(groupId), "group " + groupId).compose(shard -> onShard(shard, call));
-        });
+        }));
     }
 
     /**
@@ -172,11 +175,12 @@ public final class GroupCoordinator {
     /** Runs {@code call} on every shard and gathers the results in shard order (none while no group exists). */
     <T> Future<List<T>> onAllShards(Function<GroupShard, Future<T>> call) {
         if (noGroupsYet()) return Future.succeededFuture(List.of());
-        return ensureReady().compose(v -> {
+        Context caller = Vertx.currentContext();
+        return OnContext.deliver(caller, ensureReady().compose(v -> {
             List<Future<T>> all = new ArrayList<>();
             for (GroupShard s : shards.all()) all.add(onShard(s, call));
             return Future.all(all).map(cf -> all.stream().map(Future::result).toList());
-        });
+        }));
     }
 
     public int offsetMetadataMaxBytes() {

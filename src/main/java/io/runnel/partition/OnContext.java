@@ -22,10 +22,10 @@ public final class OnContext {
             try {
                 result = call.call();
             } catch (Throwable t) {
-                complete(caller, target, () -> promise.fail(t));
+                complete(caller, () -> promise.fail(t));
                 return;
             }
-            complete(caller, target, () -> promise.complete(result));
+            complete(caller, () -> promise.complete(result));
         };
         if (caller == target) run.run();
         else target.runOnContext(v -> run.run());
@@ -43,15 +43,29 @@ public final class OnContext {
             } catch (Throwable t) {
                 f = Future.failedFuture(t);
             }
-            f.onComplete(ar -> complete(caller, target, () -> promise.handle(ar)));
+            f.onComplete(ar -> complete(caller, () -> promise.handle(ar)));
         };
         if (caller == target) run.run();
         else target.runOnContext(v -> run.run());
         return promise.future();
     }
 
-    private static void complete(Context caller, Context target, Runnable completion) {
-        if (caller == null || caller == target) completion.run();
+    /**
+     * {@code f}'s outcome handed over on {@code caller} (the caller's own context, taken when the call began): a
+     * future shared by callers on many contexts (a coordinator's start, a block of producer ids being saved) belongs
+     * to the context of whoever made it, and Vert.x runs every callback chained on it there. Without a caller context
+     * (a plain thread) the outcome is handed over as it comes.
+     */
+    public static <T> Future<T> deliver(Context caller, Future<T> f) {
+        if (caller == null) return f;
+        Promise<T> promise = Promise.promise();
+        f.onComplete(ar -> complete(caller, () -> promise.handle(ar)));
+        return promise.future();
+    }
+
+    /** Runs {@code completion} on {@code caller}: at once when already there (or when there is no caller context). */
+    private static void complete(Context caller, Runnable completion) {
+        if (caller == null || Vertx.currentContext() == caller) completion.run();
         else caller.runOnContext(v -> completion.run());
     }
 }

@@ -50,6 +50,7 @@ public final class ProducerIdManager {
                 }
             });
         }
-        return refill.compose(v -> nextProducerId());
+        // The refill is shared and belongs to the context that asked first: the id goes back to this caller's.
+        return OnContext.deliver(Vertx.currentContext(), refill.compose(v -> nextProducerId()));
     }
 }

@@ -8,6 +8,7 @@ import io.runnel.partition.LocalTopic;
 import io.runnel.partition.OnContext;
 import io.runnel.partition.TopicAdmin;
 import io.runnel.partition.TopicRegistry;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.util.ArrayList;
@@ -108,10 +109,12 @@ public final class TransactionCoordinator {
     }
 
     private <T> Future<T> onTxn(String transactionalId, Function<TransactionShard, Future<T>> call) {
-        return ensureReady().compose(v -> {
+        // The start is shared and belongs to the context of whoever asked first: the answer goes back to this caller's.
+        Context caller = Vertx.currentContext();
+        return OnContext.deliver(caller, ensureReady().compose(v -> {
             return shards.serving(partitionFor(transactionalId), "transactional id " + transactionalId)
                     .compose(shard -> OnContext.compose(shard.context(), () -> call.apply(shard)));
-        });
+        }));
     }
 
     public Future<ProducerIdEpoch> initProducerId(String transactionalId, int timeoutMs, long producerId, short epoch) {
@@ -165,11 +168,12 @@ public final class TransactionCoordinator {
     /** The ids this broker coordinates (ListTransactions asks every broker), none while no transactional producer appeared. */
     public Future<List<TxnMetadata>> list() {
         if (topics.topic(TRANSACTION_TOPIC).isEmpty()) return Future.succeededFuture(List.of());
-        return ensureReady().compose(v -> {
+        Context caller = Vertx.currentContext();
+        return OnContext.deliver(caller, ensureReady().compose(v -> {
             List<Future<List<TxnMetadata>>> all = new ArrayList<>();
             for (TransactionShard s : shards.all()) all.add(OnContext.compose(s.context(), () -> Future.succeededFuture(s.list())));
             return Future.all(all).map(cf -> all.stream().flatMap(f -> f.result().stream()).toList());
-        });
+        }));
     }
 
     public static boolean isInternal(String topic) {

@@ -2,10 +2,12 @@ package io.runnel.partition;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -32,6 +34,32 @@ class ProducerIdManagerTest {
         ProducerIdManager restarted = new ProducerIdManager(vertx, dir.resolve("b1"), 1);
         for (int i = 0; i < 1_500; i++) assertThat(seen.add(next(restarted))).as("a fresh id after a restart").isTrue();
         assertThat(seen).allMatch(id -> id >= 0);
+    }
+
+    /**
+     * An id asked for while another context's request is saving a new block comes back on the asker's own context:
+     * the save is one future, which belongs to the context that started it (a transaction shard asking during a
+     * connection's refill went on running on that connection's event loop).
+     */
+    @Test
+    void anIdComesBackOnTheCallersContextEvenWhenAnotherContextStartedTheRefill() throws Exception {
+        ProducerIdManager m = new ProducerIdManager(vertx, dir, 1);
+        Context starter = newContext();
+        Context caller = newContext();
+        CompletableFuture<Context> answeredOn = new CompletableFuture<>();
+        starter.runOnContext(v -> {
+            m.nextProducerId(); // the first id needs a block: this starts saving it
+            caller.runOnContext(w -> m.nextProducerId().onComplete(ar -> answeredOn.complete(Vertx.currentContext())));
+        });
+        assertThat(answeredOn.get(10, TimeUnit.SECONDS)).isSameAs(caller);
+    }
+
+    private Context newContext() throws Exception {
+        CompletableFuture<Context> made = new CompletableFuture<>();
+        Thread t = new Thread(() -> made.complete(vertx.getOrCreateContext()));
+        t.start();
+        t.join(10_000);
+        return made.get(10, TimeUnit.SECONDS);
     }
 
     private static long next(ProducerIdManager m) throws Exception {
