@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.runnel.server.Broker;
 import io.runnel.testkit.Brokers;
+import io.runnel.testkit.TestContexts;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -29,8 +30,8 @@ class CoordinatorContextTest {
         Broker broker = Brokers.start(data);
         try {
             Vertx vertx = broker.vertx();
-            Context starter = newContext(vertx);
-            Context caller = newContext(vertx);
+            Context starter = TestContexts.fresh(vertx);
+            Context caller = TestContexts.fresh(vertx);
             assertThat(caller).isNotSameAs(starter);
             // The first caller starts the coordinator (creates __consumer_offsets): the start belongs to its context.
             on(starter, () -> broker.groups().ensureReady()).get(30, TimeUnit.SECONDS);
@@ -42,15 +43,6 @@ class CoordinatorContextTest {
         } finally {
             broker.stop().get(30, TimeUnit.SECONDS);
         }
-    }
-
-    /** A fresh event-loop context of {@code vertx} (made on a thread of no context, so never the current one). */
-    private static Context newContext(Vertx vertx) throws Exception {
-        CompletableFuture<Context> made = new CompletableFuture<>();
-        Thread t = new Thread(() -> made.complete(vertx.getOrCreateContext()));
-        t.start();
-        t.join(10_000);
-        return made.get(10, TimeUnit.SECONDS);
     }
 
     private static <T> CompletableFuture<T> on(Context context, Supplier<Future<T>> call) {

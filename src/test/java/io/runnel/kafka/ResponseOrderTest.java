@@ -48,7 +48,7 @@ class ResponseOrderTest {
     void answersFromOtherThreadsKeepTheResponseOrder() throws Exception {
         ExecutorService clients = Executors.newFixedThreadPool(CONNECTIONS);
         try {
-            // A fresh broker each round: only a coordinator's first start completes on another thread.
+            // A fresh broker each round: the race is widest while a coordinator starts (its topic is being created).
             for (int round = 0; round < ROUNDS; round++) {
                 Broker broker = Brokers.start(data.resolve("round-" + round), Map.of(), Time.SYSTEM);
                 AtomicBoolean roundDone = new AtomicBoolean();

@@ -2,6 +2,7 @@ package io.runnel.partition;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.runnel.testkit.TestContexts;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import java.nio.file.Path;
@@ -44,22 +45,14 @@ class ProducerIdManagerTest {
     @Test
     void anIdComesBackOnTheCallersContextEvenWhenAnotherContextStartedTheRefill() throws Exception {
         ProducerIdManager m = new ProducerIdManager(vertx, dir, 1);
-        Context starter = newContext();
-        Context caller = newContext();
+        Context starter = TestContexts.fresh(vertx);
+        Context caller = TestContexts.fresh(vertx);
         CompletableFuture<Context> answeredOn = new CompletableFuture<>();
         starter.runOnContext(v -> {
             m.nextProducerId(); // the first id needs a block: this starts saving it
             caller.runOnContext(w -> m.nextProducerId().onComplete(ar -> answeredOn.complete(Vertx.currentContext())));
         });
         assertThat(answeredOn.get(10, TimeUnit.SECONDS)).isSameAs(caller);
-    }
-
-    private Context newContext() throws Exception {
-        CompletableFuture<Context> made = new CompletableFuture<>();
-        Thread t = new Thread(() -> made.complete(vertx.getOrCreateContext()));
-        t.start();
-        t.join(10_000);
-        return made.get(10, TimeUnit.SECONDS);
     }
 
     private static long next(ProducerIdManager m) throws Exception {
