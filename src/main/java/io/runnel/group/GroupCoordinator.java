@@ -11,7 +11,6 @@ import io.runnel.partition.OnContext;
 import io.runnel.partition.TopicAdmin;
 import io.runnel.partition.TopicRegistry;
 import io.runnel.partition.TxnVerification;
-import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.util.ArrayList;
@@ -85,8 +84,15 @@ public final class GroupCoordinator {
         return Future.succeededFuture();
     }
 
-    /** Creates {@code __consumer_offsets} if needed and deploys the shards, once. */
-    public synchronized Future<Void> ensureReady() {
+    /**
+     * Creates {@code __consumer_offsets} if needed and deploys the shards, once; completes on the caller's context
+     * (the start is one future for all callers, and belongs to the context of whoever asked first).
+     */
+    public Future<Void> ensureReady() {
+        return OnContext.deliver(started());
+    }
+
+    private synchronized Future<Void> started() {
         if (ready != null) return ready;
         // Compacted, as Kafka's: only the latest record per key stays (offsets.topic.segment.bytes is 100 MiB there too).
         // Replicated three ways in a cluster (Kafka's offsets.topic.replication.factor; fewer when fewer brokers live).
@@ -135,9 +141,7 @@ public final class GroupCoordinator {
 
     /** Runs {@code call} on the shard of {@code groupId}, creating the coordinator's topic first if needed. */
     <T> Future<T> onGroup(String groupId, Function<GroupShard, Future<T>> call) {
-        // The start is shared and belongs to the context of whoever asked first: the answer goes back to this caller's.
-        Context caller = Vertx.currentContext();
-        return OnContext.deliver(caller, ensureReady().compose(v -> {
+        return OnContext.deliver(ensureReady().compose(v -> {
             return shards.serving(partitionFor(groupId), "group " + groupId).compose(shard -> onShard(shard, call));
         }));
     }
@@ -175,8 +179,7 @@ public final class GroupCoordinator {
     /** Runs {@code call} on every shard and gathers the results in shard order (none while no group exists). */
     <T> Future<List<T>> onAllShards(Function<GroupShard, Future<T>> call) {
         if (noGroupsYet()) return Future.succeededFuture(List.of());
-        Context caller = Vertx.currentContext();
-        return OnContext.deliver(caller, ensureReady().compose(v -> {
+        return OnContext.deliver(ensureReady().compose(v -> {
             List<Future<T>> all = new ArrayList<>();
             for (GroupShard s : shards.all()) all.add(onShard(s, call));
             return Future.all(all).map(cf -> all.stream().map(Future::result).toList());

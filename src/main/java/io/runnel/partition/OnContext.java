@@ -4,6 +4,7 @@ import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import io.vertx.core.internal.ContextInternal;
 import java.util.concurrent.Callable;
 
 /**
@@ -51,11 +52,16 @@ public final class OnContext {
     }
 
     /**
-     * {@code f}'s outcome handed over on {@code caller} (the caller's own context, taken when the call began): a
+     * {@code f}'s outcome handed over on the calling context (the current one): a
      * future shared by callers on many contexts (a coordinator's start, a block of producer ids being saved) belongs
      * to the context of whoever made it, and Vert.x runs every callback chained on it there. Without a caller context
      * (a plain thread) the outcome is handed over as it comes.
      */
+    public static <T> Future<T> deliver(Future<T> f) {
+        return deliver(Vertx.currentContext(), f);
+    }
+
+    /** {@link #deliver(Future)} to a caller context taken earlier. */
     public static <T> Future<T> deliver(Context caller, Future<T> f) {
         if (caller == null) return f;
         Promise<T> promise = Promise.promise();
@@ -63,9 +69,12 @@ public final class OnContext {
         return promise.future();
     }
 
-    /** Runs {@code completion} on {@code caller}: at once when already there (or when there is no caller context). */
+    /**
+     * Runs {@code completion} on {@code caller}: at once when running on it (its context, on its thread: a worker of
+     * its {@code executeBlocking} is not) or when there is no caller context.
+     */
     private static void complete(Context caller, Runnable completion) {
-        if (caller == null || Vertx.currentContext() == caller) completion.run();
+        if (caller == null || ((ContextInternal) caller).isRunningOnContext()) completion.run();
         else caller.runOnContext(v -> completion.run());
     }
 }

@@ -51,6 +51,6 @@ public final class ProducerIdManager {
             });
         }
         // The refill is shared and belongs to the context that asked first: the id goes back to this caller's.
-        return OnContext.deliver(Vertx.currentContext(), refill.compose(v -> nextProducerId()));
+        return OnContext.deliver(refill.compose(v -> nextProducerId()));
     }
 }

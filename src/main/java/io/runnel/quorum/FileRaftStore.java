@@ -25,6 +25,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.zip.CRC32C;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The metadata quorum's Raft state on disk, in one directory ({@code <first log.dir>/__cluster_metadata}, as Kafka's
@@ -37,12 +39,15 @@ import java.util.zip.CRC32C;
  *   <li>{@code quorum.log}: records appended in order, each {@code [length][CRC-32C][type][payload]}: log entries,
  *       snapshot chunks, and the truncations MicroRaft asks for (a rolled back tail, entries before a snapshot, an
  *       abandoned snapshot). {@link #flush} forces it. Reading stops at the first torn or corrupt record (a crash
- *       while appending), which is cut off. Once the records made obsolete by snapshots outweigh the live ones the
- *       file is rewritten with only the live records, again through a forced and renamed temporary file.</li>
+ *       while appending), which is cut off; what followed it is copied aside first ({@code quorum.log.damaged-*})
+ *       and named in a warning. Once the records made obsolete by snapshots outweigh the live ones the file is
+ *       rewritten with only the live records (the newest whole snapshot, any newer one still arriving, and the
+ *       entries after the whole one), again through a forced and renamed temporary file.</li>
  * </ul>
  * Calls come from one Raft node's thread at a time (MicroRaft's contract), so nothing here is synchronized.
  */
 public final class FileRaftStore implements RaftStore {
+    private static final Logger LOG = LoggerFactory.getLogger(FileRaftStore.class);
     static final String STATE_FILE = "quorum.state";
     static final String LOG_FILE = "quorum.log";
     /** A rewrite of the log is considered once it holds at least this many bytes... */
@@ -55,8 +60,11 @@ public final class FileRaftStore implements RaftStore {
     private static final byte DELETE_CHUNKS = 5;
 
     private final Path dir;
+    private final long compactMinBytes;
     private FileChannel log;
     private long logBytes;
+    /** The log's length at the last {@link #flush}: what a power loss cannot take (for the simulation's crashes). */
+    private long flushedBytes;
     private boolean compactionDue;
 
     // What quorum.state holds (null until persisted).
@@ -66,17 +74,35 @@ public final class FileRaftStore implements RaftStore {
 
     /** Opens (creating when needed) the store in {@code dir}, continuing what {@link #restore} read there. */
     public FileRaftStore(Path dir) throws IOException {
+        this(dir, COMPACT_MIN_BYTES);
+    }
+
+    /** With another size at which compaction is considered (tests make it small to exercise it). */
+    FileRaftStore(Path dir, long compactMinBytes) throws IOException {
         this.dir = dir;
+        this.compactMinBytes = compactMinBytes;
         Files.createDirectories(dir);
         Contents contents = read(dir);
         this.endpoint = contents.endpoint;
         this.initialMembers = contents.initialMembers;
         this.term = contents.term;
-        this.log = FileChannel.open(dir.resolve(LOG_FILE), StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.READ);
-        // A torn record at the end (a crash while appending) is cut off, so new records follow the last whole one.
-        log.truncate(contents.validLogBytes);
+        Path file = dir.resolve(LOG_FILE);
+        this.log = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.READ);
+        long size = log.size();
+        if (size > contents.validLogBytes) {
+            // A torn record at the end (a crash while appending) is cut off, so new records follow the last whole one.
+            // Anything else after it is kept aside: a bad checksum in the middle means damage, not a torn write.
+            Path aside = dir.resolve(LOG_FILE + ".damaged-" + System.currentTimeMillis());
+            try (FileChannel out = FileChannel.open(aside, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                log.transferTo(contents.validLogBytes, size - contents.validLogBytes, out);
+            }
+            LOG.warn("The metadata quorum's log {} ends in {} unreadable bytes after byte {} (a crash while appending, or damage): cut off, "
+                    + "kept in {}", file, size - contents.validLogBytes, contents.validLogBytes, aside);
+            log.truncate(contents.validLogBytes);
+        }
         log.position(contents.validLogBytes);
         this.logBytes = contents.validLogBytes;
+        this.flushedBytes = logBytes;
     }
 
     /**
@@ -119,10 +145,7 @@ public final class FileRaftStore implements RaftStore {
 
     @Override
     public void persistLogEntries(List<LogEntry> entries) throws IOException {
-        append(ENTRIES, out -> {
-            out.writeInt(entries.size());
-            for (LogEntry e : entries) QuorumCodec.writeEntry(out, e);
-        });
+        append(ENTRIES, entries(entries));
     }
 
     @Override
@@ -152,7 +175,13 @@ public final class FileRaftStore implements RaftStore {
     @Override
     public void flush() throws IOException {
         log.force(false);
-        if (compactionDue && logBytes >= COMPACT_MIN_BYTES) compact();
+        flushedBytes = logBytes;
+        if (compactionDue && logBytes >= compactMinBytes) compact();
+    }
+
+    /** The log's length when it was last forced. */
+    long flushedBytes() {
+        return flushedBytes;
     }
 
     /** Closes the log file (the Raft node terminated). */
@@ -161,13 +190,24 @@ public final class FileRaftStore implements RaftStore {
     }
 
     private void append(byte type, QuorumCodec.Writer payload) throws IOException {
-        byte[] body = QuorumCodec.write(out -> {
+        byte[] body = record(type, payload);
+        ByteBuffer framed = frame(body);
+        while (framed.hasRemaining()) log.write(framed);
+        logBytes += 8 + body.length;
+    }
+
+    private static byte[] record(byte type, QuorumCodec.Writer payload) {
+        return QuorumCodec.write(out -> {
             out.writeByte(type);
             payload.write(out);
         });
-        ByteBuffer record = frame(body);
-        while (record.hasRemaining()) log.write(record);
-        logBytes += 8 + body.length;
+    }
+
+    private static QuorumCodec.Writer entries(List<LogEntry> entries) {
+        return out -> {
+            out.writeInt(entries.size());
+            for (LogEntry e : entries) QuorumCodec.writeEntry(out, e);
+        };
     }
 
     private static ByteBuffer frame(byte[] body) {
@@ -179,8 +219,10 @@ public final class FileRaftStore implements RaftStore {
     }
 
     /**
-     * Rewrites the log with only the live records (the latest whole snapshot's chunks and the entries after it), when
-     * the obsolete ones are at least half of it.
+     * Rewrites the log with only the live records, when the obsolete ones are at least half of it: the chunks of the
+     * newest whole snapshot and of any newer one still arriving (MicroRaft holds those in memory and will complete
+     * it), and the entries after the whole one. Optional work: a failure before the new file is in place leaves the
+     * old one and is only logged; once it is in place, the store goes on with it.
      */
     private void compact() throws IOException {
         compactionDue = false;
@@ -188,38 +230,37 @@ public final class FileRaftStore implements RaftStore {
         SnapshotEntry snapshot = c.latestSnapshot();
         long after = snapshot == null ? 0 : snapshot.getIndex();
         List<byte[]> records = new ArrayList<>();
-        if (snapshot != null) {
-            for (SnapshotChunk chunk : c.chunks.get(after).values()) {
-                records.add(QuorumCodec.write(out -> {
-                    out.writeByte(CHUNK);
-                    QuorumCodec.writeChunk(out, chunk);
-                }));
-            }
+        for (TreeMap<Integer, SnapshotChunk> group : c.chunks.tailMap(after, true).values()) {
+            for (SnapshotChunk chunk : group.values()) records.add(record(CHUNK, out -> QuorumCodec.writeChunk(out, chunk)));
         }
         List<LogEntry> entries = new ArrayList<>(c.entries.tailMap(after, false).values());
-        if (!entries.isEmpty()) {
-            records.add(QuorumCodec.write(out -> {
-                out.writeByte(ENTRIES);
-                out.writeInt(entries.size());
-                for (LogEntry e : entries) QuorumCodec.writeEntry(out, e);
-            }));
-        }
+        if (!entries.isEmpty()) records.add(record(ENTRIES, entries(entries)));
         long live = records.stream().mapToLong(r -> 8 + r.length).sum();
         if (live * 2 > logBytes) return;
         Path tmp = dir.resolve(LOG_FILE + ".tmp");
-        try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
-            for (byte[] r : records) {
-                ByteBuffer b = frame(r);
-                while (b.hasRemaining()) out.write(b);
+        try {
+            try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
+                for (byte[] r : records) {
+                    ByteBuffer b = frame(r);
+                    while (b.hasRemaining()) out.write(b);
+                }
+                out.force(true);
             }
-            out.force(true);
+            Files.move(tmp, dir.resolve(LOG_FILE), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            LOG.warn("Compacting the metadata quorum's log in {} failed; it goes on uncompacted", dir, e);
+            Files.deleteIfExists(tmp);
+            return;
         }
-        log.close();
-        Files.move(tmp, dir.resolve(LOG_FILE), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         forceDirectory();
-        log = FileChannel.open(dir.resolve(LOG_FILE), StandardOpenOption.WRITE, StandardOpenOption.READ);
-        log.position(log.size());
-        logBytes = log.size();
+        // In place: from here on only the new file holds the log (the old handle names the replaced one).
+        FileChannel compacted = FileChannel.open(dir.resolve(LOG_FILE), StandardOpenOption.WRITE, StandardOpenOption.READ);
+        compacted.position(compacted.size());
+        FileChannel old = log;
+        log = compacted;
+        logBytes = compacted.size();
+        flushedBytes = logBytes;
+        old.close();
     }
 
     private void writeState() throws IOException {
@@ -326,7 +367,11 @@ public final class FileRaftStore implements RaftStore {
             }
             case CHUNK -> {
                 SnapshotChunk chunk = QuorumCodec.readChunk(in);
-                c.chunks.computeIfAbsent(chunk.getIndex(), k -> new TreeMap<>()).put(chunk.getSnapshotChunkIndex(), chunk);
+                TreeMap<Integer, SnapshotChunk> group = c.chunks.computeIfAbsent(chunk.getIndex(), k -> new TreeMap<>());
+                SnapshotChunk other = group.isEmpty() ? null : group.firstEntry().getValue();
+                // Chunks of another snapshot at the same index (another term, another split) are not parts of this one.
+                if (other != null && (other.getTerm() != chunk.getTerm() || other.getSnapshotChunkCount() != chunk.getSnapshotChunkCount())) group.clear();
+                group.put(chunk.getSnapshotChunkIndex(), chunk);
             }
             case TRUNCATE_FROM -> c.entries.tailMap(in.getLong(), true).clear();
             case TRUNCATE_UNTIL -> {

@@ -1,5 +1,6 @@
 package io.runnel.quorum;
 
+import io.microraft.RaftConfig;
 import io.microraft.RaftEndpoint;
 import io.microraft.RaftNode;
 import io.microraft.RaftRole;
@@ -36,6 +37,8 @@ public final class FollowerResync {
     private final RaftNode node;
     private final Object noOp;
     private final int commitCountToTakeSnapshot;
+    /** No-ops per repair at most: half of what MicroRaft lets wait uncommitted (more would be refused). */
+    private final int maxNoOps;
     private final Predicate<RaftEndpoint> reachable;
     private final Map<RaftEndpoint, long[]> progress = new HashMap<>();
     private long lastRepair = Long.MIN_VALUE / 2;
@@ -43,15 +46,16 @@ public final class FollowerResync {
     private int repairs;
 
     /**
-     * @param noOp                      an operation the state machine applies as nothing
-     * @param commitCountToTakeSnapshot the node's {@code RaftConfig} value
-     * @param reachable                 whether a member answers the transport now (one that is down or cut off also
-     *                                  stalls, and no snapshot brings it back)
+     * @param noOp      an operation the state machine applies as nothing
+     * @param config    the node's: its snapshot interval and how many entries may wait uncommitted
+     * @param reachable whether a member answers the transport now (one that is down or cut off also stalls, and no
+     *                  snapshot brings it back)
      */
-    public FollowerResync(RaftNode node, Object noOp, int commitCountToTakeSnapshot, Predicate<RaftEndpoint> reachable) {
+    public FollowerResync(RaftNode node, Object noOp, RaftConfig config, Predicate<RaftEndpoint> reachable) {
         this.node = node;
         this.noOp = noOp;
-        this.commitCountToTakeSnapshot = commitCountToTakeSnapshot;
+        this.commitCountToTakeSnapshot = config.getCommitCountToTakeSnapshot();
+        this.maxNoOps = Math.max(1, config.getMaxPendingLogEntryCount() / 2);
         this.reachable = reachable;
     }
 
@@ -84,11 +88,15 @@ public final class FollowerResync {
         return repairs;
     }
 
-    /** Commits no-ops past the next scheduled snapshot and the entries it keeps. */
+    /**
+     * Commits no-ops past the next scheduled snapshot and the entries it keeps, at most {@link #maxNoOps} at a time
+     * (a member still stalled after that is repaired further at a later check).
+     */
     private void repair(long commit) {
         repairing = true;
         repairs++;
-        long count = commitCountToTakeSnapshot - commit % commitCountToTakeSnapshot + Math.max(1, commitCountToTakeSnapshot / 10) + 1;
+        long needed = commitCountToTakeSnapshot - commit % commitCountToTakeSnapshot + Math.max(1, commitCountToTakeSnapshot / 10) + 1;
+        long count = Math.min(needed, maxNoOps);
         CompletableFuture<?> last = CompletableFuture.completedFuture(null);
         for (long i = 0; i < count; i++) last = node.replicate(noOp);
         last.whenComplete((r, e) -> repaired());

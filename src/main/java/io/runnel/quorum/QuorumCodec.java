@@ -34,8 +34,10 @@ import java.util.List;
  * The metadata quorum's binary formats: Raft messages between brokers, and log entries, snapshot chunks and member
  * lists on disk ({@link FileRaftStore}). Operations (log entries' and snapshot chunks' payloads) are either the
  * state machine's, which are UTF-8 texts, or MicroRaft's own membership changes. Decoding checks every length against
- * the bytes that are there, so a corrupt or hostile frame fails with {@link IllegalArgumentException} instead of
- * allocating what it claims.
+ * the bytes that are there, and terms, indices and snapshot chunk counts against their ranges, so a corrupt frame fails
+ * with {@link IllegalArgumentException} instead of allocating what it claims or steering MicroRaft into a state it
+ * does not expect. That is a guard against damage, not against a hostile peer: only authenticated brokers may send
+ * quorum messages at all.
  */
 public final class QuorumCodec {
     /** Bumped when a format changes incompatibly; a frame of another version is refused. */
@@ -56,6 +58,8 @@ public final class QuorumCodec {
     private static final byte OP_MEMBERS = 2;
 
     static final RaftModelFactory MODEL = new DefaultRaftModelFactory();
+    /** The most chunks a snapshot may announce (the metadata image is split in far fewer). */
+    static final int MAX_SNAPSHOT_CHUNKS = 10_000;
 
     private QuorumCodec() {
     }
@@ -143,49 +147,50 @@ public final class QuorumCodec {
             byte type = in.get();
             String group = readText(in);
             RaftEndpoint sender = readEndpoint(in);
-            int term = in.getInt();
+            int term = term(in);
             RaftMessage m = switch (type) {
                 case PRE_VOTE_REQUEST -> MODEL.createPreVoteRequestBuilder().setGroupId(group).setSender(sender).setTerm(term)
-                        .setLastLogTerm(in.getInt()).setLastLogIndex(in.getLong()).build();
+                        .setLastLogTerm(term(in)).setLastLogIndex(index(in)).build();
                 case PRE_VOTE_RESPONSE -> MODEL.createPreVoteResponseBuilder().setGroupId(group).setSender(sender).setTerm(term)
                         .setGranted(readBoolean(in)).build();
                 case VOTE_REQUEST -> MODEL.createVoteRequestBuilder().setGroupId(group).setSender(sender).setTerm(term)
-                        .setLastLogTerm(in.getInt()).setLastLogIndex(in.getLong()).setSticky(readBoolean(in)).build();
+                        .setLastLogTerm(term(in)).setLastLogIndex(index(in)).setSticky(readBoolean(in)).build();
                 case VOTE_RESPONSE -> MODEL.createVoteResponseBuilder().setGroupId(group).setSender(sender).setTerm(term)
                         .setGranted(readBoolean(in)).build();
                 case APPEND_REQUEST -> {
-                    int previousTerm = in.getInt();
-                    long previousIndex = in.getLong();
-                    long commitIndex = in.getLong();
+                    int previousTerm = term(in);
+                    long previousIndex = index(in);
+                    long commitIndex = index(in);
                     int count = count(in, 12);
                     List<LogEntry> entries = new ArrayList<>(count);
                     for (int i = 0; i < count; i++) entries.add(readEntry(in));
                     yield MODEL.createAppendEntriesRequestBuilder().setGroupId(group).setSender(sender).setTerm(term)
                             .setPreviousLogTerm(previousTerm).setPreviousLogIndex(previousIndex).setCommitIndex(commitIndex)
-                            .setLogEntries(entries).setQuerySequenceNumber(in.getLong()).setFlowControlSequenceNumber(in.getLong()).build();
+                            .setLogEntries(entries).setQuerySequenceNumber(index(in)).setFlowControlSequenceNumber(index(in)).build();
                 }
                 case APPEND_SUCCESS -> MODEL.createAppendEntriesSuccessResponseBuilder().setGroupId(group).setSender(sender).setTerm(term)
-                        .setLastLogIndex(in.getLong()).setQuerySequenceNumber(in.getLong()).setFlowControlSequenceNumber(in.getLong()).build();
+                        .setLastLogIndex(index(in)).setQuerySequenceNumber(index(in)).setFlowControlSequenceNumber(index(in)).build();
                 case APPEND_FAILURE -> MODEL.createAppendEntriesFailureResponseBuilder().setGroupId(group).setSender(sender).setTerm(term)
-                        .setExpectedNextIndex(in.getLong()).setQuerySequenceNumber(in.getLong()).setFlowControlSequenceNumber(in.getLong()).build();
+                        .setExpectedNextIndex(index(in)).setQuerySequenceNumber(index(in)).setFlowControlSequenceNumber(index(in)).build();
                 case INSTALL_SNAPSHOT_REQUEST -> {
                     boolean leader = readBoolean(in);
-                    int snapshotTerm = in.getInt();
-                    long snapshotIndex = in.getLong();
+                    int snapshotTerm = term(in);
+                    long snapshotIndex = index(in);
                     int chunks = in.getInt();
+                    if (chunks < 0 || chunks > MAX_SNAPSHOT_CHUNKS) throw new IllegalArgumentException("A snapshot of " + chunks + " chunks");
                     SnapshotChunk chunk = readBoolean(in) ? readChunk(in) : null;
                     List<RaftEndpoint> snapshotted = readEndpoints(in);
                     RaftGroupMembersView members = readMembers(in);
                     yield MODEL.createInstallSnapshotRequestBuilder().setGroupId(group).setSender(sender).setTerm(term).setSenderLeader(leader)
                             .setSnapshotTerm(snapshotTerm).setSnapshotIndex(snapshotIndex).setTotalSnapshotChunkCount(chunks).setSnapshotChunk(chunk)
-                            .setSnapshottedMembers(snapshotted).setGroupMembersView(members).setQuerySequenceNumber(in.getLong())
-                            .setFlowControlSequenceNumber(in.getLong()).build();
+                            .setSnapshottedMembers(snapshotted).setGroupMembersView(members).setQuerySequenceNumber(index(in))
+                            .setFlowControlSequenceNumber(index(in)).build();
                 }
                 case INSTALL_SNAPSHOT_RESPONSE -> MODEL.createInstallSnapshotResponseBuilder().setGroupId(group).setSender(sender).setTerm(term)
-                        .setSnapshotIndex(in.getLong()).setRequestedSnapshotChunkIndex(in.getInt()).setQuerySequenceNumber(in.getLong())
-                        .setFlowControlSequenceNumber(in.getLong()).build();
+                        .setSnapshotIndex(index(in)).setRequestedSnapshotChunkIndex(chunkIndex(in)).setQuerySequenceNumber(index(in))
+                        .setFlowControlSequenceNumber(index(in)).build();
                 case TRIGGER_ELECTION -> MODEL.createTriggerLeaderElectionRequestBuilder().setGroupId(group).setSender(sender).setTerm(term)
-                        .setLastLogTerm(in.getInt()).setLastLogIndex(in.getLong()).build();
+                        .setLastLogTerm(term(in)).setLastLogIndex(index(in)).build();
                 default -> throw new IllegalArgumentException("Unknown quorum message type " + type);
             };
             if (in.hasRemaining()) throw new IllegalArgumentException(in.remaining() + " bytes after a quorum message");
@@ -204,8 +209,8 @@ public final class QuorumCodec {
     }
 
     static LogEntry readEntry(ByteBuffer in) {
-        long index = in.getLong();
-        int term = in.getInt();
+        long index = index(in);
+        int term = term(in);
         return MODEL.createLogEntryBuilder().setIndex(index).setTerm(term).setOperation(readOperation(in)).build();
     }
 
@@ -219,10 +224,13 @@ public final class QuorumCodec {
     }
 
     static SnapshotChunk readChunk(ByteBuffer in) {
-        long index = in.getLong();
-        int term = in.getInt();
-        int chunkIndex = in.getInt();
+        long index = index(in);
+        int term = term(in);
+        int chunkIndex = chunkIndex(in);
         int chunkCount = in.getInt();
+        if (chunkCount < 1 || chunkCount > MAX_SNAPSHOT_CHUNKS || chunkIndex >= chunkCount) {
+            throw new IllegalArgumentException("Snapshot chunk " + chunkIndex + " of " + chunkCount);
+        }
         RaftGroupMembersView members = readMembers(in);
         return MODEL.createSnapshotChunkBuilder().setIndex(index).setTerm(term).setSnapshotChunkIndex(chunkIndex).setSnapshotChunkCount(chunkCount)
                 .setGroupMembersView(members).setOperation(readOperation(in)).build();
@@ -235,7 +243,7 @@ public final class QuorumCodec {
     }
 
     static RaftGroupMembersView readMembers(ByteBuffer in) {
-        long index = in.getLong();
+        long index = index(in);
         List<RaftEndpoint> members = readEndpoints(in);
         List<RaftEndpoint> voting = readEndpoints(in);
         return MODEL.createRaftGroupMembersViewBuilder().setLogIndex(index).setMembers(members).setVotingMembers(voting).build();
@@ -311,6 +319,25 @@ public final class QuorumCodec {
         byte[] bytes = new byte[length];
         in.get(bytes);
         return new String(bytes, StandardCharsets.UTF_8);
+    }
+
+    private static int term(ByteBuffer in) {
+        int term = in.getInt();
+        if (term < 0) throw new IllegalArgumentException("A negative term: " + term);
+        return term;
+    }
+
+    /** A log index or sequence number: never negative. */
+    private static long index(ByteBuffer in) {
+        long index = in.getLong();
+        if (index < 0) throw new IllegalArgumentException("A negative index: " + index);
+        return index;
+    }
+
+    private static int chunkIndex(ByteBuffer in) {
+        int i = in.getInt();
+        if (i < 0 || i >= MAX_SNAPSHOT_CHUNKS) throw new IllegalArgumentException("Snapshot chunk index " + i);
+        return i;
     }
 
     private static boolean readBoolean(ByteBuffer in) {

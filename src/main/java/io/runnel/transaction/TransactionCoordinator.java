@@ -8,7 +8,6 @@ import io.runnel.partition.LocalTopic;
 import io.runnel.partition.OnContext;
 import io.runnel.partition.TopicAdmin;
 import io.runnel.partition.TopicRegistry;
-import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.util.ArrayList;
@@ -70,8 +69,13 @@ public final class TransactionCoordinator {
         return Future.succeededFuture();
     }
 
-    /** Creates {@code __transaction_state} if needed and deploys the shards, once. */
-    public synchronized Future<Void> ensureReady() {
+    /** Creates {@code __transaction_state} if needed and deploys the shards, once; completes on the caller's context. */
+    public Future<Void> ensureReady() {
+        return OnContext.deliver(started());
+    }
+
+    /** The coordinator's start: one future for all callers, belonging to the context of whoever asked first. */
+    private synchronized Future<Void> started() {
         if (ready != null) return ready;
         int rf = admin.clustered() ? settings.replicationFactor() : 1;
         // Compacted, as Kafka's; min.insync.replicas is transaction.state.log.min.isr, capped by the replicas it gets.
@@ -109,9 +113,7 @@ public final class TransactionCoordinator {
     }
 
     private <T> Future<T> onTxn(String transactionalId, Function<TransactionShard, Future<T>> call) {
-        // The start is shared and belongs to the context of whoever asked first: the answer goes back to this caller's.
-        Context caller = Vertx.currentContext();
-        return OnContext.deliver(caller, ensureReady().compose(v -> {
+        return OnContext.deliver(ensureReady().compose(v -> {
             return shards.serving(partitionFor(transactionalId), "transactional id " + transactionalId)
                     .compose(shard -> OnContext.compose(shard.context(), () -> call.apply(shard)));
         }));
@@ -168,8 +170,7 @@ public final class TransactionCoordinator {
     /** The ids this broker coordinates (ListTransactions asks every broker), none while no transactional producer appeared. */
     public Future<List<TxnMetadata>> list() {
         if (topics.topic(TRANSACTION_TOPIC).isEmpty()) return Future.succeededFuture(List.of());
-        Context caller = Vertx.currentContext();
-        return OnContext.deliver(caller, ensureReady().compose(v -> {
+        return OnContext.deliver(ensureReady().compose(v -> {
             List<Future<List<TxnMetadata>>> all = new ArrayList<>();
             for (TransactionShard s : shards.all()) all.add(OnContext.compose(s.context(), () -> Future.succeededFuture(s.list())));
             return Future.all(all).map(cf -> all.stream().flatMap(f -> f.result().stream()).toList());

@@ -167,6 +167,41 @@ class FileRaftStoreTest {
     }
 
     @Test
+    void compactionKeepsASnapshotThatIsStillArriving() throws IOException {
+        FileRaftStore store = new FileRaftStore(dir, 1);
+        store.persistAndFlushLocalEndpoint(QuorumCodec.MODEL.createRaftEndpointPersistentStateBuilder().setLocalEndpoint(A).setVoting(true).build());
+        store.persistAndFlushInitialGroupMembers(members(0));
+        store.persistLogEntries(entries(1, 12, 1));
+        store.persistSnapshotChunk(chunk(10, 1, 0, 1, "image at 10"));
+        store.persistSnapshotChunk(chunk(20, 2, 0, 2, "first half of the image at 20")); // a leader's snapshot, arriving
+        store.truncateLogEntriesUntil(10);
+        store.flush(); // compacts: the half-received snapshot must stay
+        store.persistSnapshotChunk(chunk(20, 2, 1, 2, "second half"));
+        store.truncateLogEntriesUntil(20);
+        store.flush();
+        store.close();
+        RestoredRaftState s = FileRaftStore.restore(dir).orElseThrow();
+        assertThat(s.getSnapshotEntry().getIndex()).isEqualTo(20);
+        assertThat((List<?>) s.getSnapshotEntry().getOperation()).extracting(c -> ((SnapshotChunk) c).getOperation()).containsExactly("first half of the image at 20", "second half");
+    }
+
+    @Test
+    void damagedRecordsAreKeptAsideBeforeTheLogIsCut() throws IOException {
+        FileRaftStore store = started();
+        store.persistLogEntries(entries(1, 2, 1));
+        store.persistLogEntries(entries(3, 4, 1));
+        store.close();
+        Path log = dir.resolve(FileRaftStore.LOG_FILE);
+        byte[] bytes = Files.readAllBytes(log);
+        bytes[bytes.length - 3] ^= 0x5A;
+        Files.write(log, bytes);
+        new FileRaftStore(dir).close();
+        try (var aside = Files.list(dir)) {
+            assertThat(aside.filter(f -> f.getFileName().toString().startsWith(FileRaftStore.LOG_FILE + ".damaged-")).toList()).hasSize(1);
+        }
+    }
+
+    @Test
     void everyMessageSurvivesTheCodecAndBadFramesAreRefused() {
         AppendEntriesRequest append = QuorumCodec.MODEL.createAppendEntriesRequestBuilder().setGroupId("g").setSender(A).setTerm(4).setPreviousLogTerm(3)
                 .setPreviousLogIndex(9).setCommitIndex(8).setLogEntries(entries(10, 12, 4)).setQuerySequenceNumber(5).setFlowControlSequenceNumber(6).build();

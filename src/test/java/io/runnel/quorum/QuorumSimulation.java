@@ -11,7 +11,9 @@ import io.microraft.statemachine.StateMachine;
 import io.microraft.transport.Transport;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Clock;
 import java.time.Instant;
 import java.time.ZoneId;
@@ -22,7 +24,6 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.PriorityQueue;
 import java.util.Random;
 import java.util.Set;
@@ -44,6 +45,10 @@ import java.util.function.Consumer;
 final class QuorumSimulation {
     static final String GROUP = "runnel-metadata";
     static final String NO_OP = "no-op";
+    /** Small, so that the simulation's logs are compacted often. */
+    private static final long COMPACT_BYTES = 2_048;
+    /** Operations per snapshot chunk: snapshots come in several. */
+    private static final int OPS_PER_CHUNK = 16;
     /** Whether leaders repair followers MicroRaft 0.7 leaves stuck ({@link FollowerResync}). */
     boolean resyncEnabled = true;
     private static final RaftConfig CONFIG = RaftConfig.newBuilder().setLeaderElectionTimeoutMillis(1000).setLeaderHeartbeatPeriodSecs(1)
@@ -217,14 +222,19 @@ final class QuorumSimulation {
         }
 
         void boot(List<RaftEndpoint> initial) {
+            start(b -> b.setLocalEndpoint(endpoint).setInitialGroupMembers(initial));
+        }
+
+        /** Starts a node on this member's directory: the store, a fresh state machine, the repair check. */
+        private void start(java.util.function.UnaryOperator<RaftNode.RaftNodeBuilder> identity) {
             try {
-                store = new FileRaftStore(dir);
+                store = new FileRaftStore(dir, COMPACT_BYTES);
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
             machine = new Machine(this);
-            node = builder().setLocalEndpoint(endpoint).setInitialGroupMembers(initial).build();
-            resync = new FollowerResync(node, NO_OP, CONFIG.getCommitCountToTakeSnapshot(), this::reaches);
+            node = identity.apply(builder()).build();
+            resync = new FollowerResync(node, NO_OP, CONFIG, this::reaches);
             node.start();
             checkResync();
         }
@@ -242,12 +252,20 @@ final class QuorumSimulation {
             });
         }
 
+        /**
+         * The process dies and the machine loses power: what the store wrote but did not force is gone (the log is
+         * cut back to its last flush), so a missing flush in the store or in MicroRaft's use of it fails the checks.
+         */
         void crash() {
             if (node == null) return;
             node = null;
             incarnation++;
             try {
+                long flushed = store.flushedBytes();
                 store.close();
+                try (FileChannel log = FileChannel.open(dir.resolve(FileRaftStore.LOG_FILE), StandardOpenOption.WRITE)) {
+                    if (log.size() > flushed) log.truncate(flushed);
+                }
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
@@ -255,17 +273,13 @@ final class QuorumSimulation {
 
         void restart() {
             if (node != null) return;
+            RestoredRaftState restored;
             try {
-                Optional<RestoredRaftState> restored = FileRaftStore.restore(dir);
-                store = new FileRaftStore(dir);
-                machine = new Machine(this);
-                node = builder().setRestoredState(restored.orElseThrow(() -> new IllegalStateException(endpoint + " has no state to restore"))).build();
-                resync = new FollowerResync(node, NO_OP, CONFIG.getCommitCountToTakeSnapshot(), this::reaches);
-                checkResync();
+                restored = FileRaftStore.restore(dir).orElseThrow(() -> new IllegalStateException(endpoint + " has no state to restore"));
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
-            node.start();
+            start(b -> b.setRestoredState(restored));
         }
 
         private RaftNode.RaftNodeBuilder builder() {
@@ -302,8 +316,7 @@ final class QuorumSimulation {
 
                         @Override
                         public boolean isReachable(RaftEndpoint target) {
-                            Member to = members.get((QuorumEndpoint) target);
-                            return to != null && to.node != null && linked(endpoint.nodeId(), to.endpoint.nodeId());
+                            return reaches(target);
                         }
                     });
         }
@@ -332,8 +345,16 @@ final class QuorumSimulation {
         @Override
         public void takeSnapshot(long commitIndex, Consumer<Object> chunks) {
             StringBuilder text = new StringBuilder();
-            ops.forEach((i, op) -> text.append(i).append('=').append(op).append('\n'));
-            chunks.accept(text.toString());
+            int inChunk = 0;
+            for (Map.Entry<Long, String> e : ops.entrySet()) {
+                text.append(e.getKey()).append('=').append(e.getValue()).append('\n');
+                if (++inChunk == OPS_PER_CHUNK) {
+                    chunks.accept(text.toString());
+                    text.setLength(0);
+                    inChunk = 0;
+                }
+            }
+            if (inChunk > 0 || ops.isEmpty()) chunks.accept(text.toString());
         }
 
         @Override
