@@ -58,7 +58,9 @@ class NewTopicProduceTest {
                         sent.add(new RequestHeader[] {c.write(produce(pid, 0, "first")), c.write(produce(pid, 1, "second"))});
                     }
                     admin.createTopics(List.of(new NewTopic("fresh", 1, (short) 3))).all().get(30, TimeUnit.SECONDS);
-                    int leader = admin.describeTopics(List.of("fresh")).allTopicNames().get().get("fresh").partitions().get(0).leader().id();
+                    // As with Kafka, a broker may answer Metadata before the new topic's metadata reached it: asked until one knows.
+                    int leader = await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(
+                            () -> admin.describeTopics(List.of("fresh")).allTopicNames().get().get("fresh").partitions().get(0).leader().id(), id -> id > 0);
                     for (int b = 1; b <= 3; b++) {
                         RawKafkaClient c = connections.get(b - 1);
                         for (RequestHeader h : sent.get(b - 1)) {
