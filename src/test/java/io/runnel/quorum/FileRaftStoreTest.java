@@ -52,7 +52,12 @@ class FileRaftStoreTest {
     }
 
     private FileRaftStore started() throws IOException {
-        FileRaftStore store = new FileRaftStore(dir);
+        return started(FileRaftStore.COMPACT_MIN_BYTES);
+    }
+
+    /** A store whose endpoint and first members are persisted, compacting from {@code compactMinBytes}. */
+    private FileRaftStore started(long compactMinBytes) throws IOException {
+        FileRaftStore store = new FileRaftStore(dir, compactMinBytes);
         store.persistAndFlushLocalEndpoint(QuorumCodec.MODEL.createRaftEndpointPersistentStateBuilder().setLocalEndpoint(A).setVoting(true).build());
         store.persistAndFlushInitialGroupMembers(members(0));
         return store;
@@ -120,7 +125,7 @@ class FileRaftStoreTest {
     }
 
     @Test
-    void aCorruptRecordEndsTheLogThere() throws IOException {
+    void aCorruptRecordEndsTheLogThereAndWhatFollowedIsKeptAside() throws IOException {
         FileRaftStore store = started();
         store.persistLogEntries(entries(1, 2, 1));
         store.persistLogEntries(entries(3, 4, 1));
@@ -129,6 +134,11 @@ class FileRaftStoreTest {
         byte[] bytes = Files.readAllBytes(log);
         bytes[bytes.length - 3] ^= 0x5A; // a flipped bit in the second record
         Files.write(log, bytes);
+        assertThat(indices(FileRaftStore.restore(dir).orElseThrow())).containsExactly(1L, 2L);
+        new FileRaftStore(dir).close(); // opening cuts the log, after copying the damaged record aside
+        try (var aside = Files.list(dir)) {
+            assertThat(aside.filter(f -> f.getFileName().toString().startsWith(FileRaftStore.LOG_FILE + ".damaged-")).toList()).hasSize(1);
+        }
         assertThat(indices(FileRaftStore.restore(dir).orElseThrow())).containsExactly(1L, 2L);
     }
 
@@ -168,9 +178,7 @@ class FileRaftStoreTest {
 
     @Test
     void compactionKeepsASnapshotThatIsStillArriving() throws IOException {
-        FileRaftStore store = new FileRaftStore(dir, 1);
-        store.persistAndFlushLocalEndpoint(QuorumCodec.MODEL.createRaftEndpointPersistentStateBuilder().setLocalEndpoint(A).setVoting(true).build());
-        store.persistAndFlushInitialGroupMembers(members(0));
+        FileRaftStore store = started(1);
         store.persistLogEntries(entries(1, 12, 1));
         store.persistSnapshotChunk(chunk(10, 1, 0, 1, "image at 10"));
         store.persistSnapshotChunk(chunk(20, 2, 0, 2, "first half of the image at 20")); // a leader's snapshot, arriving
@@ -183,22 +191,6 @@ class FileRaftStoreTest {
         RestoredRaftState s = FileRaftStore.restore(dir).orElseThrow();
         assertThat(s.getSnapshotEntry().getIndex()).isEqualTo(20);
         assertThat((List<?>) s.getSnapshotEntry().getOperation()).extracting(c -> ((SnapshotChunk) c).getOperation()).containsExactly("first half of the image at 20", "second half");
-    }
-
-    @Test
-    void damagedRecordsAreKeptAsideBeforeTheLogIsCut() throws IOException {
-        FileRaftStore store = started();
-        store.persistLogEntries(entries(1, 2, 1));
-        store.persistLogEntries(entries(3, 4, 1));
-        store.close();
-        Path log = dir.resolve(FileRaftStore.LOG_FILE);
-        byte[] bytes = Files.readAllBytes(log);
-        bytes[bytes.length - 3] ^= 0x5A;
-        Files.write(log, bytes);
-        new FileRaftStore(dir).close();
-        try (var aside = Files.list(dir)) {
-            assertThat(aside.filter(f -> f.getFileName().toString().startsWith(FileRaftStore.LOG_FILE + ".damaged-")).toList()).hasSize(1);
-        }
     }
 
     @Test
