@@ -173,7 +173,7 @@ class ReplicationTest {
     }
 
     private static void awaitFullIsr(LocalCluster cluster) {
-        await().atMost(Duration.ofSeconds(90)).untilAsserted(() -> {
+        await().atMost(Duration.ofSeconds(90)).ignoreExceptions().untilAsserted(() -> {
             for (int via = 1; via <= 3; via++) {
                 for (TopicPartitionInfo p : describe(cluster, via).values()) {
                     assertThat(p.isr().stream().map(Node::id)).as("ISR of partition %d seen by %d", p.partition(), via)
