@@ -57,6 +57,9 @@ final class BrokerRegistry implements ClusterView {
     private volatile int nodeId = -1;
     /** Writes this broker's registration again (after a merge); set by {@link #register}. */
     private volatile Runnable reregistration;
+    /** Whether this broker's registration says it is fenced: until it has applied its first metadata image. */
+    private volatile boolean selfFenced = true;
+    private volatile Set<Integer> fenced = Set.of();
     private volatile boolean running = true;
 
     /**
@@ -117,7 +120,14 @@ final class BrokerRegistry implements ClusterView {
 
     private String registration(Map<String, String> listeners, String http, JsonArray localTopics) {
         return new JsonObject().put("member", member.self().toString()).put("listeners", new JsonObject(new HashMap<>(listeners)))
-                .put("http", http).put("topics", localTopics).encode();
+                .put("http", http).put("topics", localTopics).put("fenced", selfFenced).encode();
+    }
+
+    /** This broker has applied its first metadata image: its registration says it is no longer fenced. Blocking. */
+    void unfence() {
+        if (!selfFenced) return;
+        selfFenced = false;
+        reregister();
     }
 
     /** Writes this broker's registration again (a merge gave it a new member id). Blocking. */
@@ -237,14 +247,17 @@ final class BrokerRegistry implements ClusterView {
 
     private synchronized void rebuild() {
         List<BrokerNode> out = new ArrayList<>();
+        Set<Integer> fencedNow = new HashSet<>();
         Set<UUID> live = liveMembers;
         registrations.forEach((id, r) -> {
             if (!live.contains(UUID.fromString(r.getString("member")))) return;
+            if (r.getBoolean("fenced", false)) fencedNow.add(id);
             Map<String, String> listeners = new HashMap<>();
             r.getJsonObject("listeners").forEach(e -> listeners.put(e.getKey(), (String) e.getValue()));
             out.add(new BrokerNode(id, Map.copyOf(listeners), r.getString("http", "")));
         });
         out.sort(Comparator.comparingInt(BrokerNode::nodeId));
+        fenced = Set.copyOf(fencedNow);
         brokers = List.copyOf(out);
     }
 
@@ -334,6 +347,11 @@ final class BrokerRegistry implements ClusterView {
     @Override
     public boolean clustered() {
         return true;
+    }
+
+    @Override
+    public boolean fenced(int nodeId) {
+        return fenced.contains(nodeId);
     }
 
     @Override

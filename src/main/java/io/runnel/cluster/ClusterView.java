@@ -39,6 +39,15 @@ public interface ClusterView {
     boolean clustered();
 
     /**
+     * Whether broker {@code nodeId} is fenced: registered but not yet caught up with the cluster metadata (it has not
+     * applied its first image). Clients are not told of a fenced broker, as Kafka's Metadata responses leave out
+     * fenced brokers (KIP-631): a client sent to it would find none of the topics yet.
+     */
+    default boolean fenced(int nodeId) {
+        return false;
+    }
+
+    /**
      * How the controller is elected and the metadata kept (docs/cluster.md): {@code single} (no cluster),
      * {@code oldest-member} (Hazelcast's oldest member, metadata in AP maps) or {@code cp} (a FencedLock and the
      * metadata in Hazelcast's CP subsystem).

@@ -188,6 +188,17 @@ public final class HazelcastCluster {
         }, false);
     }
 
+    /**
+     * Tells the cluster this broker has applied its first metadata image: until then its registration says it is
+     * fenced and no broker names it to clients (Kafka's brokers are unfenced once caught up with the metadata log).
+     */
+    public Future<Void> unfence() {
+        return vertx.executeBlocking(() -> {
+            registry.unfence();
+            return null;
+        }, false);
+    }
+
     /** Writes this broker's registration again with a fresh report (a replica went offline); the controller takes it. */
     public Future<Void> reportAgain() {
         return vertx.executeBlocking(() -> {

@@ -123,13 +123,17 @@ final class RestApi {
 
     // ---- cluster ----
 
-    /** Every live broker with its Kafka listeners (this one's as bound here, the others' as they advertise them). */
+    /**
+     * Every live broker with its Kafka listeners (this one's as bound here, the others' as they advertise them), and
+     * whether it is fenced (registered but not yet caught up with the metadata: clients are not told of it).
+     */
     private JsonArray brokers() {
         JsonArray out = new JsonArray();
         for (var b : s.cluster().brokers()) {
             JsonObject listeners = new JsonObject();
             (b.nodeId() == s.nodeId() ? s.kafkaListeners().get() : b.listeners()).forEach(listeners::put);
-            out.add(new JsonObject().put("nodeId", b.nodeId()).put("listeners", listeners).put("http", b.http()).put("rack", (String) null));
+            out.add(new JsonObject().put("nodeId", b.nodeId()).put("listeners", listeners).put("http", b.http()).put("rack", (String) null)
+                    .put("fenced", s.cluster().fenced(b.nodeId())));
         }
         return out;
     }

@@ -58,13 +58,13 @@ public record RequestContext(RequestHeader header, BrokerInfo broker, Endpoint e
     }
 
     /**
-     * Every live broker with a listener of this request's listener name, by node id: this broker as the client
-     * reached it, the others at their advertised addresses.
+     * Every live, unfenced broker with a listener of this request's listener name, by node id: this broker as the
+     * client reached it, the others at their advertised addresses.
      */
     public List<NodeEndpoint> brokers() {
         List<NodeEndpoint> out = new ArrayList<>();
         for (ClusterView.BrokerNode b : broker.cluster().brokers()) {
-            if (b.nodeId() == broker.nodeId()) continue;
+            if (b.nodeId() == broker.nodeId() || broker.cluster().fenced(b.nodeId())) continue;
             String[] hp = b.hostPort(endpoint.listenerName());
             if (hp != null) out.add(new NodeEndpoint(b.nodeId(), hp[0], Integer.parseInt(hp[1])));
         }

@@ -82,6 +82,11 @@ public final class Broker {
     private final AtomicBoolean stopping = new AtomicBoolean();
     private final CompletableFuture<Void> stopped = new CompletableFuture<>();
     private volatile boolean ready;
+    /**
+     * Completed when the first cluster metadata image is applied: the broker registers fenced and is unfenced then,
+     * so that clients are not sent to a broker that knows none of the topics yet.
+     */
+    private final Promise<Void> caughtUp = Promise.promise();
     private HttpEndpoint http;
     private ReplicaFetchers fetchers;
     private KafkaServer kafka;
@@ -203,6 +208,7 @@ public final class Broker {
                                 config.get(BrokerConfig.REPLICA_SOCKET_TIMEOUT_MS), security::interBroker);
                         cluster.onImage(image -> broker.applier.apply(image).onSuccess(applied -> {
                             if (applied) broker.fetchers.reconcile(image);
+                            broker.caughtUp.tryComplete();
                         }));
                     }
                     return null;
@@ -225,7 +231,9 @@ public final class Broker {
                     // leadership away from it and takes it out of the ISR (Kafka's brokers report offline log dirs so).
                     broker.replicas.onReplicaOffline(() -> cluster.reportAgain().onFailure(e -> LOG.warn("Reporting an offline replica failed", e)));
                     return cluster.register(meta.nodeId(), broker.advertisedListeners(), advertisedHost(config, config.httpHost()) + ":" + http.port(),
-                            broker::localTopicsReport);
+                            broker::localTopicsReport).onSuccess(v -> broker.caughtUp.future()
+                            .compose(x -> cluster.unfence())
+                            .onFailure(e -> LOG.warn("Broker {} could not mark itself unfenced; clients are not told of it", meta.nodeId(), e)));
                 })
                 .map(v -> {
                     broker.ready = true;

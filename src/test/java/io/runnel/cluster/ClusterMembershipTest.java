@@ -6,14 +6,22 @@ import static org.awaitility.Awaitility.await;
 
 import io.runnel.testkit.KafkaClients;
 import io.runnel.testkit.LocalCluster;
+import io.runnel.testkit.RawKafkaClient;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.DescribeClusterResult;
+import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.common.Node;
+import org.apache.kafka.common.protocol.Errors;
+import org.apache.kafka.common.requests.MetadataRequest;
+import org.apache.kafka.common.requests.MetadataResponse;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -77,11 +85,57 @@ class ClusterMembershipTest {
                     .hasMessageContaining("run oldest-member").hasMessageContaining("set cluster.cp.member.count to 0");
             for (int id = 1; id <= 2; id++) {
                 try (Admin admin = KafkaClients.admin(cluster.broker(id).kafkaBootstrap())) {
-                    assertThat(admin.describeCluster().nodes().get(30, java.util.concurrent.TimeUnit.SECONDS).stream().map(Node::id))
+                    assertThat(admin.describeCluster().nodes().get(30, TimeUnit.SECONDS).stream().map(Node::id))
                             .as("brokers seen by %d", id).containsExactlyInAnyOrder(1, 2);
                 }
             }
         }
+    }
+
+    /**
+     * A broker that joins while the metadata quorum has no majority cannot read the cluster's metadata: it registers
+     * fenced and the others leave it out of their Metadata responses (a client sent there would find none of the
+     * topics), as Kafka's brokers stay fenced until caught up with the metadata log (KIP-631). Once the quorum is
+     * back it applies the metadata, is unfenced and named to clients, and knows the topics when asked directly.
+     */
+    @Test
+    void aJoiningBrokerIsNamedToClientsOnlyOnceItHasTheClustersMetadata() throws Exception {
+        try (LocalCluster cluster = LocalCluster.start(root, 3)) {
+            try (Admin admin = KafkaClients.admin(cluster.broker(1).kafkaBootstrap())) {
+                admin.createTopics(List.of(new NewTopic("known", 1, (short) 1))).all().get(30, TimeUnit.SECONDS);
+            }
+            cluster.broker(2).kill9();
+            cluster.broker(3).kill9();
+            int added = cluster.addBroker();
+            await().atMost(Duration.ofSeconds(30)).ignoreExceptions().untilAsserted(() ->
+                    assertThat(registration(cluster, 1, added).getBoolean("fenced")).as("broker %d fenced as broker 1 lists it", added).isTrue());
+            assertThat(metadataBrokers(cluster, 1, "known")).as("brokers named by broker 1").doesNotContain(added).contains(1);
+
+            cluster.restartTogether(2, 3);
+            await().atMost(Duration.ofSeconds(60)).ignoreExceptions().untilAsserted(() ->
+                    assertThat(metadataBrokers(cluster, 1, "known")).as("brokers named by broker 1").contains(added));
+            try (RawKafkaClient raw = new RawKafkaClient(cluster.broker(added).kafkaBootstrap())) {
+                MetadataResponse r = raw.send(new MetadataRequest.Builder(List.of("known"), false).build());
+                assertThat(r.topicMetadata()).singleElement().satisfies(t -> assertThat(t.error()).isEqualTo(Errors.NONE));
+            }
+        }
+    }
+
+    /** The node ids broker {@code via} names in a Metadata response. */
+    private static List<Integer> metadataBrokers(LocalCluster cluster, int via, String topic) throws Exception {
+        try (RawKafkaClient raw = new RawKafkaClient(cluster.broker(via).kafkaBootstrap())) {
+            MetadataResponse r = raw.send(new MetadataRequest.Builder(List.of(topic), false).build());
+            return r.brokers().stream().map(Node::id).toList();
+        }
+    }
+
+    /** Broker {@code nodeId}'s entry in broker {@code via}'s {@code GET /api/cluster}, or null. */
+    private static JsonObject registration(LocalCluster cluster, int via, int nodeId) throws Exception {
+        JsonArray brokers = cluster.clusterInfo(via).getJsonArray("brokers");
+        for (int i = 0; i < brokers.size(); i++) {
+            if (brokers.getJsonObject(i).getInteger("nodeId") == nodeId) return brokers.getJsonObject(i);
+        }
+        return null;
     }
 
     private static void assertEveryBrokerSees(LocalCluster cluster, Set<Integer> ids) throws Exception {
