@@ -348,4 +348,33 @@ public final class Limits {
 
     /** Console login sessions one broker holds (in memory; each a 32-byte id and a principal). */
     public static final int HTTP_SESSIONS_MAX = 10_000;
+
+    /**
+     * Largest frame, in bytes, on a metadata quorum connection (one Raft message: an append of a batch of metadata
+     * records, or one snapshot chunk). A length beyond it closes the connection before anything is allocated.
+     */
+    public static final int QUORUM_MAX_FRAME_BYTES = 8 * 1024 * 1024;
+
+    /**
+     * Frames and bytes that may wait for one quorum peer (while connecting, or while its socket's write queue is
+     * full); more are dropped and Raft sends again what matters. Two large appends or snapshot chunks fit.
+     */
+    public static final int QUORUM_PEER_QUEUE_FRAMES = 1_024;
+    public static final long QUORUM_PEER_QUEUE_BYTES = 16L * 1024 * 1024;
+
+    /** Received quorum messages that may wait for the Raft node's thread; more are dropped (Raft retries). */
+    public static final int QUORUM_INBOUND_PENDING = 4_096;
+
+    /** Reconnection backoff, in ms, to a quorum peer: doubles from the first to the second after each failure. */
+    public static final long QUORUM_RECONNECT_MIN_MS = 100;
+    public static final long QUORUM_RECONNECT_MAX_MS = 2_000;
+
+    /** Time, in ms, a connection attempt to a quorum peer may take. */
+    public static final long QUORUM_CONNECT_TIMEOUT_MS = 3_000;
+
+    /**
+     * A quorum peer counts as reachable for this long, in ms, after its last message arrived (or while a connection to
+     * it is open): five of the leader's one-second heartbeats.
+     */
+    public static final long QUORUM_REACHABLE_MS = 5_000;
 }
