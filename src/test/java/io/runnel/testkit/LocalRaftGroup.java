@@ -34,11 +34,14 @@ public final class LocalRaftGroup implements AutoCloseable {
     private final Path root;
     private final RaftConfig config;
     private final IntFunction<StateMachine> machines;
+    /** The group's initial members; members added later are not in it (MicroRaft starts them with this list too). */
     private final List<QuorumEndpoint> endpoints = new ArrayList<>();
     private final Map<QuorumEndpoint, SocketAddress> addresses = new ConcurrentHashMap<>();
-    private final RaftNode[] nodes;
-    private final QuorumTransport[] transports;
-    private final StateMachine[] machineOf;
+    private final Map<Integer, QuorumEndpoint> endpointOf = new ConcurrentHashMap<>();
+    private final Map<Integer, RaftNode> nodes = new ConcurrentHashMap<>();
+    private final Map<Integer, QuorumTransport> transports = new ConcurrentHashMap<>();
+    private final Map<Integer, StateMachine> machineOf = new ConcurrentHashMap<>();
+    private int size;
 
     /** {@code machines} makes member {@code i}'s state machine each time it starts. */
     public LocalRaftGroup(Vertx vertx, Path root, int size, RaftConfig config, IntFunction<StateMachine> machines) {
@@ -46,20 +49,41 @@ public final class LocalRaftGroup implements AutoCloseable {
         this.root = root;
         this.config = config;
         this.machines = machines;
-        for (int i = 1; i <= size; i++) endpoints.add(new QuorumEndpoint(i, "dir-" + i));
-        nodes = new RaftNode[size + 1];
-        transports = new QuorumTransport[size + 1];
-        machineOf = new StateMachine[size + 1];
+        for (int i = 1; i <= size; i++) {
+            endpoints.add(new QuorumEndpoint(i, "dir-" + i));
+            endpointOf.put(i, endpoints.get(i - 1));
+        }
+        this.size = size;
     }
 
     /** Starts every member, new. */
     public LocalRaftGroup start() throws Exception {
-        for (int i = 1; i < nodes.length; i++) launch(i, null);
+        for (int i = 1; i <= endpoints.size(); i++) launch(i, null);
         return this;
     }
 
+    /**
+     * A member beyond the initial ones, not started: the leader adds it to the group first (a membership change),
+     * then {@link #startAdded} starts it.
+     */
+    public QuorumEndpoint newMember() {
+        int i = ++size;
+        endpointOf.put(i, new QuorumEndpoint(i, "dir-" + i));
+        return endpointOf.get(i);
+    }
+
+    /** The endpoint of member {@code i} (one made by {@link #newMember} included). */
+    public QuorumEndpoint newMemberEndpoint(int i) {
+        return endpointOf.get(i);
+    }
+
+    /** Starts a member made by {@link #newMember}, new. */
+    public void startAdded(int i) throws Exception {
+        launch(i, null);
+    }
+
     private void launch(int i, RestoredRaftState restored) throws Exception {
-        QuorumEndpoint self = endpoints.get(i - 1);
+        QuorumEndpoint self = endpointOf.get(i);
         DefaultRaftNodeExecutor executor = new DefaultRaftNodeExecutor();
         AtomicReference<RaftNode> node = new AtomicReference<>();
         QuorumTransport t = new QuorumTransport(vertx, self, "local-raft-group", addresses::get, new NetServerOptions().setHost("127.0.0.1").setPort(0),
@@ -75,9 +99,9 @@ public final class LocalRaftGroup implements AutoCloseable {
             b.setRestoredState(restored);
         }
         node.set(b.build());
-        nodes[i] = node.get();
-        transports[i] = t;
-        machineOf[i] = machine;
+        nodes.put(i, node.get());
+        transports.put(i, t);
+        machineOf.put(i, machine);
         node.get().start();
     }
 
@@ -86,11 +110,11 @@ public final class LocalRaftGroup implements AutoCloseable {
     }
 
     public RaftNode node(int i) {
-        return nodes[i];
+        return nodes.get(i);
     }
 
     public StateMachine machine(int i) {
-        return machineOf[i];
+        return machineOf.get(i);
     }
 
     /** The leader every running member names, once they agree. */
@@ -100,9 +124,8 @@ public final class LocalRaftGroup implements AutoCloseable {
 
     private int leader() {
         RaftEndpoint leader = null;
-        for (int i = 1; i < nodes.length; i++) {
-            if (nodes[i] == null) continue;
-            RaftEndpoint l = nodes[i].getTerm().getLeaderEndpoint();
+        for (RaftNode n : nodes.values()) {
+            RaftEndpoint l = n.getTerm().getLeaderEndpoint();
             if (l == null || (leader != null && !leader.equals(l))) return -1;
             leader = l;
         }
@@ -111,10 +134,10 @@ public final class LocalRaftGroup implements AutoCloseable {
 
     /** Stops member {@code i}: its node and transport; its directory stays. */
     public void stop(int i) throws Exception {
-        if (nodes[i] == null) return;
-        nodes[i].terminate().get(10, TimeUnit.SECONDS);
-        transports[i].closeAsync().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
-        nodes[i] = null;
+        RaftNode n = nodes.remove(i);
+        if (n == null) return;
+        n.terminate().get(10, TimeUnit.SECONDS);
+        transports.remove(i).closeAsync().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
     }
 
     /** Starts member {@code i} again from what its directory holds (on a new port: the others learn it). */
@@ -125,6 +148,6 @@ public final class LocalRaftGroup implements AutoCloseable {
 
     @Override
     public void close() throws Exception {
-        for (int i = 1; i < nodes.length; i++) stop(i);
+        for (int i : List.copyOf(nodes.keySet())) stop(i);
     }
 }
