@@ -377,4 +377,10 @@ public final class Limits {
      * it is open): five of the leader's one-second heartbeats.
      */
     public static final long QUORUM_REACHABLE_MS = 5_000;
+
+    /**
+     * How often, in ms, the quorum's election checks whether this broker leads the quorum (and, while controller,
+     * still does): a controller whose node stopped leading gives the role up within this.
+     */
+    public static final long RAFT_ELECTION_POLL_MS = 200;
 }

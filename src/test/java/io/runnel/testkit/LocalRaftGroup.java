@@ -117,7 +117,7 @@ public final class LocalRaftGroup implements AutoCloseable {
         return machineOf.get(i);
     }
 
-    /** The leader every running member names, once they agree. */
+    /** The leader every running member names, once they agree and it is running. */
     public int awaitLeader() {
         return Awaitility.await().atMost(Duration.ofSeconds(30)).until(this::leader, l -> l > 0);
     }
@@ -129,7 +129,9 @@ public final class LocalRaftGroup implements AutoCloseable {
             if (l == null || (leader != null && !leader.equals(l))) return -1;
             leader = l;
         }
-        return leader == null ? -1 : ((QuorumEndpoint) leader).nodeId();
+        if (leader == null) return -1;
+        int id = ((QuorumEndpoint) leader).nodeId();
+        return nodes.containsKey(id) ? id : -1; // the members still name one that stopped until their heartbeat timeout
     }
 
     /** Stops member {@code i}: its node and transport; its directory stays. */
