@@ -7,6 +7,7 @@ import io.microraft.model.log.SnapshotChunk;
 import io.microraft.model.log.SnapshotEntry;
 import io.microraft.model.persistence.RaftEndpointPersistentState;
 import io.microraft.model.persistence.RaftTermPersistentState;
+import io.microraft.lifecycle.RaftNodeLifecycleAware;
 import io.microraft.persistence.RaftStore;
 import io.microraft.persistence.RestoredRaftState;
 import java.io.DataOutputStream;
@@ -46,7 +47,7 @@ import org.slf4j.LoggerFactory;
  * </ul>
  * Calls come from one Raft node's thread at a time (MicroRaft's contract), so nothing here is synchronized.
  */
-public final class FileRaftStore implements RaftStore {
+public final class FileRaftStore implements RaftStore, RaftNodeLifecycleAware, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(FileRaftStore.class);
     static final String STATE_FILE = "quorum.state";
     static final String LOG_FILE = "quorum.log";
@@ -184,9 +185,24 @@ public final class FileRaftStore implements RaftStore {
         return flushedBytes;
     }
 
-    /** Closes the log file (the Raft node terminated). */
+    /** Closes the log file (the Raft node terminated). Idempotent. */
+    @Override
     public void close() throws IOException {
         log.close();
+    }
+
+    @Override
+    public void onRaftNodeStart() {
+    }
+
+    /** The node that used this store terminated: the log file is closed (a restarted node opens a new store). */
+    @Override
+    public void onRaftNodeTerminate() {
+        try {
+            close();
+        } catch (IOException e) {
+            LOG.warn("Closing the metadata quorum's log in {} failed", dir, e);
+        }
     }
 
     private void append(byte type, QuorumCodec.Writer payload) throws IOException {

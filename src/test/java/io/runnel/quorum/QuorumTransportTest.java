@@ -4,12 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.microraft.RaftConfig;
-import io.microraft.RaftNode;
-import io.microraft.executor.impl.DefaultRaftNodeExecutor;
 import io.microraft.model.message.RaftMessage;
-import io.microraft.statemachine.StateMachine;
 import io.microraft.model.message.VoteRequest;
 import io.runnel.config.Limits;
+import io.runnel.testkit.LocalRaftGroup;
 import io.runnel.testkit.TestPki;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -32,7 +30,6 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -187,51 +184,27 @@ class QuorumTransportTest {
      */
     @Test
     void aRaftGroupOverTheTransportCommitsWithAllThreeAndWithTwo(@TempDir Path dir) throws Exception {
-        List<QuorumEndpoint> members = List.of(A, B, new QuorumEndpoint(3, "dir-c"));
-        List<RaftNode> nodes = new ArrayList<>();
         List<List<String>> applied = new ArrayList<>();
-        try {
-            for (QuorumEndpoint self : members) {
-                DefaultRaftNodeExecutor executor = new DefaultRaftNodeExecutor();
-                AtomicReference<RaftNode> node = new AtomicReference<>();
-                QuorumTransport t = new QuorumTransport(vertx, self, CLUSTER, addresses::get, new NetServerOptions().setHost("127.0.0.1").setPort(0),
-                        new NetClientOptions(), null, QuorumTransport.Admission.ANYONE, executor::execute, m -> node.get().handle(m));
-                transports.add(t);
-                addresses.put(self, SocketAddress.inetSocketAddress(t.start().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS), "127.0.0.1"));
-                List<String> ops = new CopyOnWriteArrayList<>();
-                applied.add(ops);
-                node.set(RaftNode.newBuilder().setGroupId("metadata").setLocalEndpoint(self).setInitialGroupMembers(new ArrayList<>(members))
-                        .setConfig(RAFT).setTransport(t).setStateMachine(new ListMachine(ops)).setExecutor(executor)
-                        .setStore(new FileRaftStore(dir.resolve("node-" + self.nodeId()))).build());
-                nodes.add(node.get());
-            }
-            nodes.forEach(RaftNode::start);
-            RaftNode leader = await().atMost(Duration.ofSeconds(30)).until(() -> leaderOf(nodes), l -> l != null);
-            for (int i = 1; i <= 20; i++) leader.replicate("op-" + i).get(10, TimeUnit.SECONDS);
+        for (int i = 0; i <= 3; i++) applied.add(new CopyOnWriteArrayList<>());
+        try (LocalRaftGroup group = new LocalRaftGroup(vertx, dir, 3, RAFT, i -> new ListMachine(applied.get(i))).start()) {
+            int leader = group.awaitLeader();
             List<String> expected = new ArrayList<>();
-            for (int i = 1; i <= 20; i++) expected.add("op-" + i);
+            for (int i = 1; i <= 20; i++) {
+                group.node(leader).replicate("op-" + i).get(10, TimeUnit.SECONDS);
+                expected.add("op-" + i);
+            }
             await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
-                for (List<String> ops : applied) assertThat(ops).containsExactlyElementsOf(expected);
+                for (int i = 1; i <= 3; i++) assertThat(applied.get(i)).containsExactlyElementsOf(expected);
             });
 
-            int stopped = nodes.indexOf(nodes.stream().filter(n -> n != leader).findFirst().orElseThrow());
-            nodes.get(stopped).terminate().get(10, TimeUnit.SECONDS);
-            transports.get(stopped).closeAsync().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
-            leader.replicate("op-21").get(10, TimeUnit.SECONDS);
+            int stopped = leader % 3 + 1;
+            group.stop(stopped);
+            group.node(leader).replicate("op-21").get(10, TimeUnit.SECONDS);
             expected.add("op-21");
             await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
-                for (int i = 0; i < applied.size(); i++) if (i != stopped) assertThat(applied.get(i)).containsExactlyElementsOf(expected);
+                for (int i = 1; i <= 3; i++) if (i != stopped) assertThat(applied.get(i)).containsExactlyElementsOf(expected);
             });
-        } finally {
-            for (RaftNode n : nodes) n.terminate().get(10, TimeUnit.SECONDS);
         }
-    }
-
-    private static RaftNode leaderOf(List<RaftNode> nodes) {
-        Object leader = nodes.get(0).getTerm().getLeaderEndpoint();
-        if (leader == null) return null;
-        for (RaftNode n : nodes) if (!leader.equals(n.getTerm().getLeaderEndpoint())) return null;
-        return nodes.stream().filter(n -> n.getLocalEndpoint().equals(leader)).findFirst().orElse(null);
     }
 
     private static final RaftConfig RAFT = RaftConfig.newBuilder().setLeaderElectionTimeoutMillis(1000).setLeaderHeartbeatPeriodSecs(1)

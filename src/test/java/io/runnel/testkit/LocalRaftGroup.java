@@ -3,11 +3,9 @@ package io.runnel.testkit;
 import io.microraft.RaftConfig;
 import io.microraft.RaftEndpoint;
 import io.microraft.RaftNode;
-import io.microraft.executor.impl.DefaultRaftNodeExecutor;
-import io.microraft.persistence.RestoredRaftState;
 import io.microraft.statemachine.StateMachine;
-import io.runnel.quorum.FileRaftStore;
 import io.runnel.quorum.QuorumEndpoint;
+import io.runnel.quorum.QuorumMember;
 import io.runnel.quorum.QuorumTransport;
 import io.vertx.core.Vertx;
 import io.vertx.core.net.NetClientOptions;
@@ -18,14 +16,12 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.IntFunction;
-import org.awaitility.Awaitility;
 import java.time.Duration;
+import org.awaitility.Awaitility;
 
 /**
- * A Raft group of MicroRaft nodes in this JVM, each with its log on disk ({@link FileRaftStore}) and its own
+ * A Raft group of MicroRaft nodes in this JVM, each a {@link QuorumMember} with its log on disk and its own
  * {@link QuorumTransport} on a loopback port: the real parts of the metadata quorum without brokers around them.
  * Members are numbered from 1; a stopped member can be started again from its directory.
  */
@@ -38,8 +34,7 @@ public final class LocalRaftGroup implements AutoCloseable {
     private final List<QuorumEndpoint> endpoints = new ArrayList<>();
     private final Map<QuorumEndpoint, SocketAddress> addresses = new ConcurrentHashMap<>();
     private final Map<Integer, QuorumEndpoint> endpointOf = new ConcurrentHashMap<>();
-    private final Map<Integer, RaftNode> nodes = new ConcurrentHashMap<>();
-    private final Map<Integer, QuorumTransport> transports = new ConcurrentHashMap<>();
+    private final Map<Integer, QuorumMember> members = new ConcurrentHashMap<>();
     private final Map<Integer, StateMachine> machineOf = new ConcurrentHashMap<>();
     private int size;
 
@@ -58,7 +53,7 @@ public final class LocalRaftGroup implements AutoCloseable {
 
     /** Starts every member, new. */
     public LocalRaftGroup start() throws Exception {
-        for (int i = 1; i <= endpoints.size(); i++) launch(i, null);
+        for (int i = 1; i <= endpoints.size(); i++) launch(i);
         return this;
     }
 
@@ -79,30 +74,17 @@ public final class LocalRaftGroup implements AutoCloseable {
 
     /** Starts a member made by {@link #newMember}, new. */
     public void startAdded(int i) throws Exception {
-        launch(i, null);
+        launch(i);
     }
 
-    private void launch(int i, RestoredRaftState restored) throws Exception {
+    private void launch(int i) throws Exception {
         QuorumEndpoint self = endpointOf.get(i);
-        DefaultRaftNodeExecutor executor = new DefaultRaftNodeExecutor();
-        AtomicReference<RaftNode> node = new AtomicReference<>();
-        QuorumTransport t = new QuorumTransport(vertx, self, "local-raft-group", addresses::get, new NetServerOptions().setHost("127.0.0.1").setPort(0),
-                new NetClientOptions(), null, QuorumTransport.Admission.ANYONE, executor::execute, m -> node.get().handle(m));
-        int port = t.start().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
-        addresses.put(self, SocketAddress.inetSocketAddress(port, "127.0.0.1"));
         StateMachine machine = machines.apply(i);
-        RaftNode.RaftNodeBuilder b = RaftNode.newBuilder().setGroupId("metadata").setConfig(config).setTransport(t).setStateMachine(machine)
-                .setExecutor(executor).setStore(new FileRaftStore(dir(i)));
-        if (restored == null) {
-            b.setLocalEndpoint(self).setInitialGroupMembers(new ArrayList<RaftEndpoint>(endpoints));
-        } else {
-            b.setRestoredState(restored);
-        }
-        node.set(b.build());
-        nodes.put(i, node.get());
-        transports.put(i, t);
+        QuorumMember m = QuorumMember.start(vertx, dir(i), self, () -> endpoints, config, machine, new QuorumMember.Network("local-raft-group",
+                addresses::get, new NetServerOptions().setHost("127.0.0.1").setPort(0), new NetClientOptions(), null, QuorumTransport.Admission.ANYONE));
+        addresses.put(self, SocketAddress.inetSocketAddress(m.port(), "127.0.0.1"));
+        members.put(i, m);
         machineOf.put(i, machine);
-        node.get().start();
     }
 
     private Path dir(int i) {
@@ -110,7 +92,8 @@ public final class LocalRaftGroup implements AutoCloseable {
     }
 
     public RaftNode node(int i) {
-        return nodes.get(i);
+        QuorumMember m = members.get(i);
+        return m == null ? null : m.node();
     }
 
     public StateMachine machine(int i) {
@@ -124,32 +107,30 @@ public final class LocalRaftGroup implements AutoCloseable {
 
     private int leader() {
         RaftEndpoint leader = null;
-        for (RaftNode n : nodes.values()) {
-            RaftEndpoint l = n.getTerm().getLeaderEndpoint();
+        for (QuorumMember m : members.values()) {
+            RaftEndpoint l = m.node().getTerm().getLeaderEndpoint();
             if (l == null || (leader != null && !leader.equals(l))) return -1;
             leader = l;
         }
         if (leader == null) return -1;
         int id = ((QuorumEndpoint) leader).nodeId();
-        return nodes.containsKey(id) ? id : -1; // the members still name one that stopped until their heartbeat timeout
+        return members.containsKey(id) ? id : -1; // the members still name one that stopped until their heartbeat timeout
     }
 
     /** Stops member {@code i}: its node and transport; its directory stays. */
     public void stop(int i) throws Exception {
-        RaftNode n = nodes.remove(i);
-        if (n == null) return;
-        n.terminate().get(10, TimeUnit.SECONDS);
-        transports.remove(i).closeAsync().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        QuorumMember m = members.remove(i);
+        if (m != null) m.close();
     }
 
     /** Starts member {@code i} again from what its directory holds (on a new port: the others learn it). */
     public void restart(int i) throws Exception {
         stop(i);
-        launch(i, FileRaftStore.restore(dir(i)).orElseThrow());
+        launch(i);
     }
 
     @Override
     public void close() throws Exception {
-        for (int i : List.copyOf(nodes.keySet())) stop(i);
+        for (int i : List.copyOf(members.keySet())) stop(i);
     }
 }
