@@ -56,4 +56,13 @@ class ArchitectureTest {
     @ArchTest
     static final ArchRule onlyServerWiresThingsTogether = noClasses().that().resideOutsideOfPackage("io.runnel.server..")
             .should().dependOnClassesThat().resideInAPackage("io.runnel.server..");
+
+    /**
+     * The metadata quorum (Raft node, store, transport) knows nothing of brokers: the cluster package wires it to the
+     * registry, the controller and security, so that it can be tested and simulated alone.
+     */
+    @ArchTest
+    static final ArchRule quorumIsALeafOfTheCluster = noClasses().that().resideInAPackage("io.runnel.quorum..")
+            .should().dependOnClassesThat().resideInAnyPackage("io.runnel.cluster..", "io.runnel.kafka..", "io.runnel.http..",
+                    "io.runnel.security..", "io.runnel.partition..", "io.runnel.group..", "io.runnel.transaction..");
 }
