@@ -84,6 +84,8 @@ public final class PartitionVerticle extends VerticleBase {
     /** Set while a follower's truncation runs on a worker ({@link #exclusively}). */
     private Future<Void> exclusive;
     private boolean compacting;
+    /** A roll happened while {@link #compacting}: one more pass follows. */
+    private boolean compactAgain;
     private int segmentsAtLastAppend;
     private boolean flushAgain;
     private long retentionTimer = -1;
@@ -765,7 +767,12 @@ public final class PartitionVerticle extends VerticleBase {
 
     /** Compacts the closed segments on a worker (cleanup.policy=compact), one pass at a time. */
     void maybeCompact() {
-        if (compacting) return;
+        if (compacting) {
+            // A roll during a pass: the segment it closed is compacted by one more pass when this one ends (it was
+            // left for the next retention check, minutes later, and the log stayed larger until then).
+            compactAgain = true;
+            return;
+        }
         long stable = lastStableOffset;
         // Kafka's cleaner stops at the last stable offset: an open transaction's records are not yet kept or dropped.
         List<Segment> closed = log.compactionCandidates().stream().takeWhile(seg -> seg.nextOffset() <= stable).toList();
@@ -798,6 +805,10 @@ public final class PartitionVerticle extends VerticleBase {
                     index.writeAll(kept, bases);
                     return null;
                 }, true).onFailure(e -> LOG.error("Rewriting the transaction index of {} after compaction failed", tp, e));
+            }
+            if (compactAgain && exclusive == null) {
+                compactAgain = false;
+                maybeCompact();
             }
         });
     }
