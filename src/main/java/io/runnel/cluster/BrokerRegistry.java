@@ -286,6 +286,9 @@ final class BrokerRegistry implements ClusterView {
             if (nodeId >= 0 && reregistration != null && !read.containsKey(nodeId)) {
                 LOG.info("Broker {} found its registration gone (event missed); registering again", nodeId);
                 reregister();
+            } else if (nodeId >= 0 && reregistration != null && !selfFenced && read.get(nodeId).getBoolean("fenced", false)) {
+                LOG.info("Broker {} found its registration still fenced (the write that unfenced it failed); registering again", nodeId);
+                reregister();
             }
             if (!differing.isEmpty()) {
                 LOG.info("Registrations of brokers {} differed from Hazelcast's map (events missed); taking the map's", differing.keySet());

@@ -383,4 +383,11 @@ public final class Limits {
      * still does): a controller whose node stopped leading gives the role up within this.
      */
     public static final long RAFT_ELECTION_POLL_MS = 200;
+
+    /**
+     * How long, in ms, a starting broker of a cluster waits to apply the cluster metadata and be unfenced before it
+     * reports itself started anyway (fenced: clients are not sent to it until the metadata arrives). A healthy cluster
+     * answers in milliseconds; the bound keeps a broker that cannot reach the metadata quorum from hanging its start.
+     */
+    public static final long STARTUP_UNFENCE_WAIT_MS = 15_000;
 }

@@ -6,6 +6,7 @@ import io.runnel.cluster.ReplicaFetchers;
 import io.runnel.cluster.TxnMarkerSender;
 import io.runnel.cluster.TxnVerificationSender;
 import io.runnel.config.BrokerConfig;
+import io.runnel.config.Limits;
 import io.runnel.config.DynamicBrokerConfig;
 import io.runnel.group.GroupCoordinator;
 import io.runnel.http.HttpEndpoint;
@@ -231,9 +232,7 @@ public final class Broker {
                     // leadership away from it and takes it out of the ISR (Kafka's brokers report offline log dirs so).
                     broker.replicas.onReplicaOffline(() -> cluster.reportAgain().onFailure(e -> LOG.warn("Reporting an offline replica failed", e)));
                     return cluster.register(meta.nodeId(), broker.advertisedListeners(), advertisedHost(config, config.httpHost()) + ":" + http.port(),
-                            broker::localTopicsReport).onSuccess(v -> broker.caughtUp.future()
-                            .compose(x -> cluster.unfence())
-                            .onFailure(e -> LOG.warn("Broker {} could not mark itself unfenced; clients are not told of it", meta.nodeId(), e)));
+                            broker::localTopicsReport).compose(v -> broker.unfenced(vertx, cluster));
                 })
                 .map(v -> {
                     broker.ready = true;
@@ -252,6 +251,27 @@ public final class Broker {
                     LOG.error("Broker {} could not start; stopping what had started", meta.nodeId(), ar.cause());
                     broker.stop().whenComplete((v, x) -> result.fail(ar.cause()));
                 });
+    }
+
+    /**
+     * Waits until this broker has applied the cluster metadata and is unfenced, as Kafka's broker start-up waits to be
+     * unfenced, but at most {@link Limits#STARTUP_UNFENCE_WAIT_MS}: a broker that cannot reach the metadata quorum
+     * starts anyway, fenced (clients are not sent to it), and is unfenced once the first image arrives.
+     */
+    private Future<Void> unfenced(Vertx vertx, HazelcastCluster cluster) {
+        Promise<Void> done = Promise.promise();
+        long timer = vertx.setTimer(Limits.STARTUP_UNFENCE_WAIT_MS, id -> {
+            if (done.tryComplete()) {
+                LOG.warn("Broker {} has not received the cluster metadata after {} ms; it starts fenced (clients are not told of it) "
+                        + "until it does", meta.nodeId(), Limits.STARTUP_UNFENCE_WAIT_MS);
+            }
+        });
+        caughtUp.future().compose(x -> cluster.unfence()).onComplete(ar -> {
+            vertx.cancelTimer(timer);
+            if (ar.failed()) LOG.warn("Broker {} could not mark itself unfenced; the registry's check writes it again", meta.nodeId(), ar.cause());
+            done.tryComplete();
+        });
+        return done.future();
     }
 
     private static void closeQuietly(LogDirLock lock) {
