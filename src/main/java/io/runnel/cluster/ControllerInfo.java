@@ -2,6 +2,7 @@ package io.runnel.cluster;
 
 import io.vertx.core.json.JsonObject;
 import java.util.UUID;
+import org.apache.kafka.common.errors.NotControllerException;
 
 /**
  * Who is the controller: its broker's node id, the controller epoch it was elected with, and its Hazelcast member
@@ -11,6 +12,16 @@ import java.util.UUID;
 record ControllerInfo(int nodeId, long epoch, UUID member) {
     JsonObject toJson() {
         return new JsonObject().put("nodeId", nodeId).put("epoch", epoch).put("member", member.toString());
+    }
+
+    /** The controller epoch {@code c} names: 0 while no controller was ever elected. */
+    static long epochOf(ControllerInfo c) {
+        return c == null ? 0 : c.epoch();
+    }
+
+    /** Fails with NOT_CONTROLLER unless {@code epoch} is still {@code current}, the metadata's controller epoch. */
+    static void fence(long epoch, long current) {
+        if (current != epoch) throw new NotControllerException("Controller epoch " + epoch + " was replaced by epoch " + current);
     }
 
     /** The entry {@code o} holds, or null for null. */

@@ -176,8 +176,7 @@ final class CpMetadata implements MetadataStore {
 
     private static void fence(JsonObject image, long epoch) {
         JsonObject c = image.getJsonObject("controller");
-        long current = c == null ? 0 : c.getLong("epoch", 0L);
-        if (current != epoch) throw new NotControllerException("Controller epoch " + epoch + " was replaced by epoch " + current);
+        ControllerInfo.fence(epoch, c == null ? 0 : c.getLong("epoch", 0L));
     }
 
     @Override

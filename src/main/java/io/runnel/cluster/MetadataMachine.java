@@ -86,8 +86,7 @@ final class MetadataMachine implements StateMachine {
             case "read":
                 return image(); // a query: never in the log
             case "claim": {
-                long current = controller == null ? 0 : controller.epoch();
-                long epoch = Math.max(current, o.getLong("floorEpoch", 0L)) + 1;
+                long epoch = Math.max(ControllerInfo.epochOf(controller), o.getLong("floorEpoch", 0L)) + 1;
                 version = Math.max(version, o.getLong("floorVersion", 0L));
                 controller = new ControllerInfo(o.getInteger("node"), epoch, UUID.fromString(o.getString("member")));
                 publish();
@@ -97,7 +96,7 @@ final class MetadataMachine implements StateMachine {
             case "put":
             case "delete": {
                 long epoch = o.getLong("epoch", -1L);
-                long current = controller == null ? 0 : controller.epoch();
+                long current = ControllerInfo.epochOf(controller);
                 if (epoch != current) return new Fenced(epoch, current);
                 String name = o.getString("name");
                 if (op.equals("create")) {

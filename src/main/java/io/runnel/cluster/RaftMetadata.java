@@ -8,7 +8,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import org.apache.kafka.common.Uuid;
-import org.apache.kafka.common.errors.NotControllerException;
 
 /**
  * The cluster metadata kept by the metadata quorum: a {@link MetadataStore} whose writes are entries of the quorum's
@@ -48,7 +47,7 @@ final class RaftMetadata implements MetadataStore {
         Ordered<Object> r = CpMetadata.await(node.replicate(op.encode()));
         Object v = r.getResult();
         if (v instanceof MetadataMachine.Fenced f) {
-            throw new NotControllerException("Controller epoch " + f.epoch() + " was replaced by epoch " + f.current());
+            ControllerInfo.fence(f.epoch(), f.current());
         }
         if (v instanceof MetadataMachine.Unknown u) {
             throw new IllegalStateException("The metadata quorum does not know the operation " + u.op());
@@ -58,9 +57,7 @@ final class RaftMetadata implements MetadataStore {
 
     @Override
     public void checkEpoch(long epoch) {
-        ControllerInfo c = read().controller();
-        long current = c == null ? 0 : c.epoch();
-        if (current != epoch) throw new NotControllerException("Controller epoch " + epoch + " was replaced by epoch " + current);
+        ControllerInfo.fence(epoch, ControllerInfo.epochOf(read().controller()));
     }
 
     @Override

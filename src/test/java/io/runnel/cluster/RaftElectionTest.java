@@ -27,8 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
  * every one before it (the first above the floor brokers saw before the quorum existed).
  */
 class RaftElectionTest {
-    private static final RaftConfig RAFT = RaftConfig.newBuilder().setLeaderElectionTimeoutMillis(1000).setLeaderHeartbeatPeriodSecs(1)
-            .setLeaderHeartbeatTimeoutSecs(3).build();
+    private static final RaftConfig RAFT = LocalRaftGroup.CONFIG;
 
     /** A controller running on broker {@code node} in {@code epoch}. */
     record Acting(int node, long epoch) {

@@ -31,8 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
  * each member, and names the controller; a member restarted from disk hands over the image it replayed.
  */
 class RaftMetadataFeedTest {
-    private static final RaftConfig RAFT = RaftConfig.newBuilder().setLeaderElectionTimeoutMillis(1000).setLeaderHeartbeatPeriodSecs(1)
-            .setLeaderHeartbeatTimeoutSecs(3).setCommitCountToTakeSnapshot(25).build();
+    private static final RaftConfig RAFT = LocalRaftGroup.config(25);
 
     @TempDir
     Path root;

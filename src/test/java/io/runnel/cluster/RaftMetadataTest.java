@@ -26,8 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class RaftMetadataTest {
     /** Snapshots every 20 entries, so restarts go through snapshots as well as log entries. */
-    private static final RaftConfig RAFT = RaftConfig.newBuilder().setLeaderElectionTimeoutMillis(1000).setLeaderHeartbeatPeriodSecs(1)
-            .setLeaderHeartbeatTimeoutSecs(3).setCommitCountToTakeSnapshot(20).build();
+    private static final RaftConfig RAFT = LocalRaftGroup.config(20);
 
     @TempDir
     Path root;

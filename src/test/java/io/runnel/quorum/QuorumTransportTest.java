@@ -207,8 +207,7 @@ class QuorumTransportTest {
         }
     }
 
-    private static final RaftConfig RAFT = RaftConfig.newBuilder().setLeaderElectionTimeoutMillis(1000).setLeaderHeartbeatPeriodSecs(1)
-            .setLeaderHeartbeatTimeoutSecs(3).build();
+    private static final RaftConfig RAFT = LocalRaftGroup.CONFIG;
 
     // ---- helpers ----
 

@@ -29,8 +29,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class VoterReplacementTest {
     /** Snapshots every 30 entries: the newcomer catches up through a snapshot and the log after it. */
-    private static final RaftConfig RAFT = RaftConfig.newBuilder().setLeaderElectionTimeoutMillis(1000).setLeaderHeartbeatPeriodSecs(1)
-            .setLeaderHeartbeatTimeoutSecs(3).setCommitCountToTakeSnapshot(30).build();
+    private static final RaftConfig RAFT = LocalRaftGroup.config(30);
 
     @TempDir
     Path root;

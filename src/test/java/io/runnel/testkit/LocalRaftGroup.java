@@ -26,6 +26,15 @@ import org.awaitility.Awaitility;
  * Members are numbered from 1; a stopped member can be started again from its directory.
  */
 public final class LocalRaftGroup implements AutoCloseable {
+    /** Quick elections for tests: a 1 s election timeout, heartbeats every second, a leader given up after 3 s. */
+    public static final RaftConfig CONFIG = config(RaftConfig.DEFAULT_COMMIT_COUNT_TO_TAKE_SNAPSHOT);
+
+    /** {@link #CONFIG} with a snapshot every {@code commits} entries (so that restarts and catch-ups use snapshots). */
+    public static RaftConfig config(int commits) {
+        return RaftConfig.newBuilder().setLeaderElectionTimeoutMillis(1000).setLeaderHeartbeatPeriodSecs(1).setLeaderHeartbeatTimeoutSecs(3)
+                .setCommitCountToTakeSnapshot(commits).build();
+    }
+
     private final Vertx vertx;
     private final Path root;
     private final RaftConfig config;
