@@ -108,7 +108,12 @@ public final class HttpEndpoint {
             // server's pings (browsers do it by themselves), so only dead peers time out and leave their groups.
             HttpServerOptions options = new HttpServerOptions().setHost(host).setPort(port)
                     .setMaxWebSocketFrameSize(Limits.HTTP_MAX_BODY_BYTES).setMaxWebSocketMessageSize(Limits.HTTP_MAX_BODY_BYTES)
-                    .setReadIdleTimeout(Limits.HTTP_READ_IDLE_TIMEOUT_S);
+                    .setReadIdleTimeout(Limits.HTTP_READ_IDLE_TIMEOUT_S)
+                    // No cleartext HTTP/2 upgrade (h2c, deprecated by RFC 9113 and used by no browser): a client that
+                    // asks for it (Java's HttpClient does by default) is answered in HTTP/1.1. With the upgrade, an
+                    // answer written after the handler waited on another context (/metrics, the REST API) was at
+                    // times never delivered, and the client saw EOF after the 60 s idle timeout.
+                    .setHttp2ClearTextEnabled(false);
             TlsSettings tls = services.security().httpTls();
             if (tls != null) tls.applyTo(options); // HTTPS (and WSS) with the http.ssl.* keys
             server = vertx.createHttpServer(options).requestHandler(router).exceptionHandler(e -> LOG.debug("HTTP connection failed", e));

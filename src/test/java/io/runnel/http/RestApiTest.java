@@ -70,6 +70,21 @@ class RestApiTest extends SharedBroker {
         assertThat(call("GET", "/api/stats", null).json().getLong("recordsIn")).isNotNull();
     }
 
+    /**
+     * Java's HttpClient asks every new cleartext connection to upgrade to HTTP/2 (h2c); the broker answers in HTTP/1.1
+     * instead. Over an upgraded connection, an answer that the handler wrote after waiting on another context was at
+     * times lost, and the client got EOF after the idle timeout (about one /metrics scrape in 250).
+     */
+    @Test
+    void cleartextRequestsAreAnsweredInHttp11EvenWhenTheClientAsksForAnUpgrade() throws Exception {
+        HttpClient fresh = HttpClient.newBuilder().version(HttpClient.Version.HTTP_2).connectTimeout(Duration.ofSeconds(10)).build();
+        HttpResponse<String> metrics = fresh.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + broker.httpPort() + "/metrics"))
+                .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(metrics.statusCode()).isEqualTo(200);
+        assertThat(metrics.version()).as("no h2c upgrade").isEqualTo(HttpClient.Version.HTTP_1_1);
+        assertThat(metrics.body()).contains("runnel_");
+    }
+
     @Test
     void topicsAreCreatedListedDescribedAndDeleted() throws Exception {
         Reply created = call("POST", "/api/topics", new JsonObject().put("name", "rest-topic").put("partitions", 3).put("replicationFactor", 1)
