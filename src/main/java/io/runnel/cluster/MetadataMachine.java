@@ -1,7 +1,9 @@
 package io.runnel.cluster;
 
 import io.microraft.statemachine.StateMachine;
+import io.runnel.quorum.ImageServer;
 import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -56,6 +58,8 @@ final class MetadataMachine implements StateMachine {
     /** The image last built by {@link #image()}, and the version it was built at. */
     private CpMetadata.Image built;
     private long builtVersion = -1;
+    /** The image as text for observers and snapshots, at its version ({@link #observed()}). */
+    private ImageServer.Image observed;
 
     /** {@code changed} is told of each change on the Raft thread; it only signals, and the image is read after. */
     MetadataMachine(Runnable changed) {
@@ -123,15 +127,36 @@ final class MetadataMachine implements StateMachine {
 
     @Override
     public synchronized void takeSnapshot(long commitIndex, Consumer<Object> chunks) {
-        JsonObject t = new JsonObject();
-        topics.forEach((k, v) -> t.put(k, new JsonObject(v)));
-        JsonObject d = new JsonObject();
-        deleted.forEach(d::put);
-        String text = new JsonObject().put("version", version).put("controller", controller == null ? null : controller.toJson())
-                .put("topics", t).put("deleted", d).encode();
-        for (int from = 0; from < text.length() || from == 0; from += SNAPSHOT_CHUNK_CHARS) {
-            chunks.accept(text.substring(from, Math.min(text.length(), from + SNAPSHOT_CHUNK_CHARS)));
+        observed().chunks().forEach(chunks);
+    }
+
+    /**
+     * The image as an observer is sent it ({@link io.runnel.quorum.ImageServer}): the snapshot's text in chunks, built
+     * once per version however many observers ask.
+     */
+    synchronized ImageServer.Image observed() {
+        if (observed == null || observed.version() != version) {
+            JsonObject t = new JsonObject();
+            topics.forEach((k, v) -> t.put(k, new JsonObject(v)));
+            JsonObject d = new JsonObject();
+            deleted.forEach(d::put);
+            String text = new JsonObject().put("version", version).put("controller", controller == null ? null : controller.toJson())
+                    .put("topics", t).put("deleted", d).encode();
+            List<String> chunks = new ArrayList<>();
+            for (int from = 0; from < text.length() || from == 0; from += SNAPSHOT_CHUNK_CHARS) {
+                chunks.add(text.substring(from, Math.min(text.length(), from + SNAPSHOT_CHUNK_CHARS)));
+            }
+            observed = new ImageServer.Image(version, chunks);
         }
+        return observed;
+    }
+
+    /**
+     * An observer's machine takes the image a voter sent when it is newer than its own (an older one, from a voter
+     * that is behind, changes nothing). Any thread.
+     */
+    synchronized void install(ImageServer.Image image) {
+        if (image.version() > version) installSnapshot(0, new ArrayList<>(image.chunks()));
     }
 
     @Override

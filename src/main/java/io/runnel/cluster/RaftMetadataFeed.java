@@ -2,16 +2,20 @@ package io.runnel.cluster;
 
 import io.runnel.partition.MetadataImage;
 import io.runnel.partition.TopicMetadata;
+import io.runnel.quorum.ImageServer;
+import io.runnel.quorum.QuorumEndpoint;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
- * The metadata feed of a voter of the metadata quorum: its own {@link MetadataMachine} applies the committed log, and
- * each change is handed over as a {@link MetadataImage}. Changes coalesce: the Raft thread only signals, and the
+ * The metadata feed of a broker in the metadata quorum's cluster: on a voter, its own {@link MetadataMachine} applies
+ * the committed log (and serves the image to observers through {@link #imageServer}); on an observer, the machine takes
+ * the images a voter sends ({@link #observed}). Either way each change is handed over as a {@link MetadataImage}. Changes coalesce: the Raft thread only signals, and the
  * feed's context reads the newest image once per signal it runs, so a replay of a long log on start costs a few
  * images, not one per entry. Images are handed over in version order, never an older one after a newer; the image's
  * controller entry tells the broker who the controller is.
@@ -22,6 +26,7 @@ final class RaftMetadataFeed implements MetadataFeed {
     private final Consumer<ControllerInfo> controller;
     private final AtomicBoolean scheduled = new AtomicBoolean();
     private volatile Consumer<MetadataImage> listener;
+    private volatile ImageServer images;
     private volatile boolean running = true;
     /** The version last handed over, and to which listener (on {@link #context}): a new listener gets the current image. */
     private long handed = -1;
@@ -50,6 +55,20 @@ final class RaftMetadataFeed implements MetadataFeed {
         context.runOnContext(v -> hand());
     }
 
+    /**
+     * A voter's server of its image to observers ({@link io.runnel.quorum.QuorumTransport#serveObservers}), told of
+     * each change; made once. {@code leader} names the quorum's leader as this voter knows it.
+     */
+    synchronized ImageServer imageServer(Supplier<QuorumEndpoint> leader) {
+        if (images == null) images = new ImageServer(machine::observed, leader);
+        return images;
+    }
+
+    /** An observer's feed takes an image a voter sent ({@link io.runnel.quorum.QuorumObserver}); an older one changes nothing. */
+    void observed(ImageServer.Image image) {
+        machine.install(image);
+    }
+
     /** The log is the truth and this member applies it: nothing to read again. */
     @Override
     public void reload() {
@@ -63,6 +82,8 @@ final class RaftMetadataFeed implements MetadataFeed {
 
     /** Called on the Raft thread for each change: schedules one hand-over unless one is pending. */
     private void changed() {
+        ImageServer server = images;
+        if (server != null) server.changed();
         if (running && scheduled.compareAndSet(false, true)) context.runOnContext(v -> {
             scheduled.set(false);
             hand();

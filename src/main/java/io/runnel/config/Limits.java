@@ -379,6 +379,22 @@ public final class Limits {
     public static final long QUORUM_REACHABLE_MS = 5_000;
 
     /**
+     * How long, in ms, a metadata observer's request waits at a voter for an image newer than the observer's (a change
+     * answers it at once), and the longest wait a voter grants.
+     */
+    public static final long QUORUM_OBSERVER_WAIT_MS = 10_000;
+    public static final int QUORUM_OBSERVER_WAIT_MAX_MS = 30_000;
+
+    /** Time, in ms, beyond the wait that an observer gives a voter to answer before it moves to another voter. */
+    public static final long QUORUM_OBSERVER_GRACE_MS = 5_000;
+
+    /** Largest metadata image, in bytes, an observer reads (all of an answer's chunks); a larger one closes the connection. */
+    public static final long QUORUM_OBSERVER_MAX_IMAGE_BYTES = 512L * 1024 * 1024;
+
+    /** Observer connections one voter serves at once (one per broker of the cluster that is not a voter); more are refused. */
+    public static final int QUORUM_OBSERVER_CONNECTIONS_MAX = 1_024;
+
+    /**
      * How often, in ms, the quorum's election checks whether this broker leads the quorum (and, while controller,
      * still does): a controller whose node stopped leading gives the role up within this.
      */

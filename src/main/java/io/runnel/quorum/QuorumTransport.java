@@ -57,8 +57,12 @@ public final class QuorumTransport implements Transport, AutoCloseable {
     static final int MAGIC = 0x52515431;
     static final short HELLO_VERSION = 1;
 
-    /** What a connection's first frame says. Credentials are null on a listener without SASL. */
-    public record Hello(String clusterId, QuorumEndpoint sender, String username, String password) {
+    /**
+     * What a connection's first frame says. Credentials are null on a listener without SASL. An observer's connection
+     * ({@code observer}: a broker that is not a voter) asks for metadata images ({@link ImageServer}) and sends no
+     * Raft messages.
+     */
+    public record Hello(String clusterId, QuorumEndpoint sender, String username, String password, boolean observer) {
         byte[] encode() {
             return QuorumCodec.write(out -> {
                 out.writeInt(MAGIC);
@@ -70,6 +74,7 @@ public final class QuorumTransport implements Transport, AutoCloseable {
                     QuorumCodec.writeText(out, username);
                     QuorumCodec.writeText(out, password);
                 }
+                out.writeBoolean(observer);
             });
         }
 
@@ -84,8 +89,10 @@ public final class QuorumTransport implements Transport, AutoCloseable {
                 boolean credentials = in.get() == 1;
                 String username = credentials ? QuorumCodec.readText(in) : null;
                 String password = credentials ? QuorumCodec.readText(in) : null;
+                byte observer = in.get();
+                if (observer != 0 && observer != 1) throw new IllegalArgumentException("A hello whose observer flag is " + observer);
                 if (in.hasRemaining()) throw new IllegalArgumentException(in.remaining() + " bytes after the hello");
-                return new Hello(clusterId, sender, username, password);
+                return new Hello(clusterId, sender, username, password, observer == 1);
             } catch (java.nio.BufferUnderflowException e) {
                 throw new IllegalArgumentException("A truncated hello", e);
             }
@@ -93,7 +100,8 @@ public final class QuorumTransport implements Transport, AutoCloseable {
 
         @Override
         public String toString() {
-            return "hello from " + sender + " of cluster " + clusterId + (username == null ? "" : " as " + username);
+            return (observer ? "observer hello from " : "hello from ") + sender + " of cluster " + clusterId
+                    + (username == null ? "" : " as " + username);
         }
     }
 
@@ -128,6 +136,7 @@ public final class QuorumTransport implements Transport, AutoCloseable {
     private final AtomicLong refused = new AtomicLong();
     private final AtomicLong lost = new AtomicLong();
     private NetServer server;
+    private volatile ImageServer images;
     private volatile boolean closed;
 
     /**
@@ -146,7 +155,7 @@ public final class QuorumTransport implements Transport, AutoCloseable {
         this.clusterId = clusterId;
         this.self = self;
         this.addresses = addresses;
-        this.hello = new Hello(clusterId, self, credentials == null ? null : credentials[0], credentials == null ? null : credentials[1]);
+        this.hello = new Hello(clusterId, self, credentials == null ? null : credentials[0], credentials == null ? null : credentials[1], false);
         this.admission = admission;
         this.raftExecutor = raftExecutor;
         this.deliver = deliver;
@@ -193,6 +202,11 @@ public final class QuorumTransport implements Transport, AutoCloseable {
         if (heard != null && System.nanoTime() - heard < Limits.QUORUM_REACHABLE_MS * 1_000_000) return true;
         Peer p = peers.get(endpoint);
         return p != null && p.connected;
+    }
+
+    /** Observers' connections are served by {@code server} from now on (before, they are refused). */
+    public void serveObservers(ImageServer server) {
+        images = server;
     }
 
     /** Messages dropped so far (queues full, peer unreachable, too large, or the Raft node behind). */
@@ -242,6 +256,8 @@ public final class QuorumTransport implements Transport, AutoCloseable {
         private final NetSocket socket;
         private final RecordParser frames;
         private Hello from;
+        /** Set once an observer's hello is admitted: its requests go there. */
+        private ImageServer.Session observer;
         private int size = -1;
         private boolean done;
 
@@ -251,6 +267,10 @@ public final class QuorumTransport implements Transport, AutoCloseable {
             frames.exceptionHandler(e -> refuse(e.getMessage()));
             frames.handler(this::frame);
             socket.exceptionHandler(e -> LOG.debug("Quorum connection from {} failed", socket.remoteAddress(), e));
+            socket.closeHandler(v -> {
+                done = true;
+                if (observer != null) observer.closed();
+            });
         }
 
         private void frame(Buffer b) {
@@ -270,6 +290,14 @@ public final class QuorumTransport implements Transport, AutoCloseable {
             byte[] bytes = b.getBytes();
             if (from == null) {
                 hello(bytes);
+            } else if (observer != null) {
+                try {
+                    observer.request(bytes);
+                } catch (IllegalArgumentException e) {
+                    refuse(e.getMessage());
+                }
+            } else if (from.observer()) {
+                refuse("a frame from an observer that was not admitted");
             } else {
                 received(bytes);
             }
@@ -293,6 +321,14 @@ public final class QuorumTransport implements Transport, AutoCloseable {
                 if (ar.failed()) {
                     refuse(ar.cause().getMessage());
                 } else if (!done) {
+                    if (h.observer()) {
+                        ImageServer server = images;
+                        observer = server == null ? null : server.open(context, socket, () -> refuse("an image too large for a frame"));
+                        if (observer == null) {
+                            refuse(server == null ? "this broker serves no metadata images now" : "too many observers");
+                            return;
+                        }
+                    }
                     frames.resume();
                 }
             }));

@@ -4,13 +4,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.microraft.RaftConfig;
+import io.microraft.RaftNode;
 import io.microraft.statemachine.StateMachine;
 import io.runnel.log.value.TopicRecord;
 import io.runnel.partition.MetadataImage;
 import io.runnel.partition.Placement;
 import io.runnel.partition.TopicMetadata;
+import io.runnel.quorum.QuorumEndpoint;
+import io.runnel.quorum.QuorumObserver;
 import io.runnel.testkit.LocalRaftGroup;
 import io.vertx.core.Vertx;
+import io.vertx.core.net.NetClientOptions;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
@@ -28,7 +32,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Every voter's feed hands over the quorum's metadata as typed images, in version order, ending with the same image on
- * each member, and names the controller; a member restarted from disk hands over the image it replayed.
+ * each member, and names the controller; a member restarted from disk hands over the image it replayed; an observer's
+ * feed follows the voters'.
  */
 class RaftMetadataFeedTest {
     private static final RaftConfig RAFT = LocalRaftGroup.config(25);
@@ -79,6 +84,58 @@ class RaftMetadataFeedTest {
                 assertThat(seen.get(seen.size() - 1).topics()).hasSize(60);
             });
         }
+    }
+
+    /**
+     * A broker that is not a voter follows the quorum as an observer: its feed ends with the voters' image, in version
+     * order, through the stop of the voter it reads from (it moves to another) and while the quorum elects a new leader.
+     */
+    @Test
+    void anObserverFollowsTheVotersImageThroughTheStopOfItsVoter() throws Exception {
+        try (LocalRaftGroup group = new LocalRaftGroup(vertx, root, 3, RAFT, this::feed).start()) {
+            for (int m = 1; m <= 3; m++) serveObservers(group, m);
+            int leader = group.awaitLeader();
+            RaftMetadata store = new RaftMetadata(group.node(leader));
+            ControllerInfo won = store.claim(leader, UUID.randomUUID(), 0, 0);
+            for (int i = 0; i < 20; i++) store.createTopic(won.epoch(), "t" + i, topic("t" + i));
+
+            List<MetadataImage> seen = new CopyOnWriteArrayList<>();
+            AtomicReference<ControllerInfo> named = new AtomicReference<>();
+            RaftMetadataFeed observed = new RaftMetadataFeed(vertx, named::set);
+            observed.start();
+            observed.onImage(seen::add);
+            QuorumObserver observer = new QuorumObserver(vertx, new QuorumEndpoint(9, "observer"), LocalRaftGroup.CLUSTER_ID,
+                    group::endpoints, group::address, new NetClientOptions(), null, 0, observed::observed);
+            observer.start();
+            try {
+                await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+                    assertThat(seen).isNotEmpty();
+                    assertThat(seen.get(seen.size() - 1).topics()).hasSize(20);
+                    assertThat(named.get()).isEqualTo(won);
+                });
+                assertThat(observer.source()).as("it reads from the leader").isEqualTo(group.endpoints().get(leader - 1));
+
+                group.stop(leader);
+                int next = group.awaitLeader();
+                RaftMetadata now = new RaftMetadata(group.node(next));
+                ControllerInfo second = now.claim(next, UUID.randomUUID(), 0, 0);
+                for (int i = 20; i < 30; i++) now.createTopic(second.epoch(), "t" + i, topic("t" + i));
+                await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
+                    assertThat(seen.get(seen.size() - 1).topics()).hasSize(30);
+                    assertThat(named.get()).isEqualTo(second);
+                });
+                assertThat(seen.stream().map(MetadataImage::version).toList()).as("versions handed over").isSorted().doesNotHaveDuplicates();
+                assertThat(seen.get(seen.size() - 1)).isEqualTo(images.get(next).get(images.get(next).size() - 1));
+            } finally {
+                observer.closeAsync().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+                observed.stop();
+            }
+        }
+    }
+
+    private void serveObservers(LocalRaftGroup group, int m) {
+        RaftNode node = group.node(m);
+        group.member(m).transport().serveObservers(feeds.get(m).imageServer(() -> (QuorumEndpoint) node.getTerm().getLeaderEndpoint()));
     }
 
     private StateMachine feed(int member) {

@@ -114,13 +114,13 @@ class QuorumTransportTest {
 
         assertClosedAfter(port, out -> frame(out, new byte[] {1, 2, 3, 4, 5, 6, 7, 8}));
         assertClosedAfter(port, out -> out.writeInt(Limits.QUORUM_MAX_FRAME_BYTES + 1));
-        assertClosedAfter(port, out -> frame(out, new QuorumTransport.Hello("another-cluster", A, null, null).encode()));
+        assertClosedAfter(port, out -> frame(out, new QuorumTransport.Hello("another-cluster", A, null, null, false).encode()));
         assertClosedAfter(port, out -> {
-            frame(out, new QuorumTransport.Hello(CLUSTER, A, null, null).encode());
+            frame(out, new QuorumTransport.Hello(CLUSTER, A, null, null, false).encode());
             frame(out, QuorumCodec.encode(vote(new QuorumEndpoint(3, "dir-c"), 1))); // not the hello's sender
         });
         assertClosedAfter(port, out -> {
-            frame(out, new QuorumTransport.Hello(CLUSTER, A, null, null).encode());
+            frame(out, new QuorumTransport.Hello(CLUSTER, A, null, null, false).encode());
             frame(out, new byte[] {9, 9, 9});
         });
         assertThat(atB).isEmpty();

@@ -27,6 +27,8 @@ import org.awaitility.Awaitility;
  */
 public final class LocalRaftGroup implements AutoCloseable {
     /** Quick elections for tests: a 1 s election timeout, heartbeats every second, a leader given up after 3 s. */
+    /** The cluster id in the members' hellos. */
+    public static final String CLUSTER_ID = "local-raft-group";
     public static final RaftConfig CONFIG = config(RaftConfig.DEFAULT_COMMIT_COUNT_TO_TAKE_SNAPSHOT);
 
     /** {@link #CONFIG} with a snapshot every {@code commits} entries (so that restarts and catch-ups use snapshots). */
@@ -89,7 +91,7 @@ public final class LocalRaftGroup implements AutoCloseable {
     private void launch(int i) throws Exception {
         QuorumEndpoint self = endpointOf.get(i);
         StateMachine machine = machines.apply(i);
-        QuorumMember m = QuorumMember.start(vertx, dir(i), self, () -> endpoints, config, machine, new QuorumMember.Network("local-raft-group",
+        QuorumMember m = QuorumMember.start(vertx, dir(i), self, () -> endpoints, config, machine, new QuorumMember.Network(CLUSTER_ID,
                 addresses::get, new NetServerOptions().setHost("127.0.0.1").setPort(0), new NetClientOptions(), null, QuorumTransport.Admission.ANYONE));
         addresses.put(self, SocketAddress.inetSocketAddress(m.port(), "127.0.0.1"));
         members.put(i, m);
@@ -103,6 +105,21 @@ public final class LocalRaftGroup implements AutoCloseable {
     public RaftNode node(int i) {
         QuorumMember m = members.get(i);
         return m == null ? null : m.node();
+    }
+
+    /** Member {@code i} while it runs, else null. */
+    public QuorumMember member(int i) {
+        return members.get(i);
+    }
+
+    /** The initial members' endpoints, in order. */
+    public List<QuorumEndpoint> endpoints() {
+        return List.copyOf(endpoints);
+    }
+
+    /** Where a member's quorum listener is now (null before it first started). */
+    public SocketAddress address(QuorumEndpoint member) {
+        return addresses.get(member);
     }
 
     public StateMachine machine(int i) {

@@ -1,0 +1,176 @@
+package io.runnel.quorum;
+
+import io.runnel.config.Limits;
+import io.vertx.core.Context;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.net.NetSocket;
+import java.nio.BufferUnderflowException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.function.Supplier;
+
+/**
+ * A voter's side of the observer protocol: brokers that are not voters of the metadata quorum (MicroRaft keeps at most
+ * two learners, so a cluster's other brokers cannot all be Raft members) read the committed metadata image from a
+ * voter, as KRaft's observers fetch the metadata log from the quorum (KIP-595) without voting. An observer connects to
+ * a voter's quorum listener with an observer hello ({@link QuorumTransport.Hello#observer()}) and then asks, one
+ * request at a time, for the image newer than the version it has:
+ *
+ * <ul>
+ *   <li>request: {@code FETCH} (byte 1), the version it has (long), how long, in ms, it may wait for a newer one (int,
+ *   at most {@link Limits#QUORUM_OBSERVER_WAIT_MAX_MS});</li>
+ *   <li>answer: {@code IMAGE} (byte 2), the image's version (long), the quorum leader this voter knows (a boolean,
+ *   then the endpoint), and the number of chunk frames that follow (int; 0 when nothing newer came within the wait),
+ *   then that many {@code CHUNK} frames (byte 3, text): the image as {@link Image#chunks()}.</li>
+ * </ul>
+ * An image is answered only when its version is above the one asked after, so an observer that moves to another voter
+ * is never sent back in time; the leader in the answer lets it move to the leader, whose image is the freshest. A
+ * second request before the answer, or a frame that does not decode, closes that connection alone.
+ *
+ * <p>Bounds: one request at a time per connection (so at most one image is queued for a connection), at most
+ * {@link Limits#QUORUM_OBSERVER_CONNECTIONS_MAX} observer connections per voter (more are refused).
+ *
+ * <p>Threads: sessions run on the transport's context; {@link #changed} may be called on any thread (the Raft
+ * thread calls it when the image changes: it only schedules).
+ */
+public final class ImageServer {
+    static final byte FETCH = 1;
+    static final byte IMAGE = 2;
+    static final byte CHUNK = 3;
+
+    /** A committed metadata image as text in chunks (each far below a frame's bound), and its version. */
+    public record Image(long version, List<String> chunks) {
+        public Image {
+            chunks = List.copyOf(chunks);
+        }
+    }
+
+    private final Supplier<Image> current;
+    private final Supplier<QuorumEndpoint> leader;
+    private final Set<Session> sessions = new LinkedHashSet<>();
+    private volatile Context context;
+
+    /**
+     * @param current the newest image applied on this voter (called on the transport's context: it should be cheap
+     *                when the image has not changed since the last call)
+     * @param leader  the quorum's leader as this voter knows it, or null
+     */
+    public ImageServer(Supplier<Image> current, Supplier<QuorumEndpoint> leader) {
+        this.current = current;
+        this.leader = leader;
+    }
+
+    /** The image changed: waiting requests are answered. Any thread. */
+    public void changed() {
+        Context c = context;
+        if (c != null) c.runOnContext(v -> {
+            if (sessions.isEmpty()) return;
+            Image now = current.get();
+            for (Session s : List.copyOf(sessions)) s.offer(now);
+        });
+    }
+
+    /** Observer connections open now (on the transport's context). */
+    int sessions() {
+        return sessions.size();
+    }
+
+    /** Called by the transport for an admitted observer connection; null when there are too many. */
+    Session open(Context transportContext, NetSocket socket, Runnable closeConnection) {
+        context = transportContext;
+        if (sessions.size() >= Limits.QUORUM_OBSERVER_CONNECTIONS_MAX) return null;
+        Session s = new Session(socket, closeConnection);
+        sessions.add(s);
+        return s;
+    }
+
+    /** One observer connection. */
+    final class Session {
+        private final NetSocket socket;
+        private final Runnable closeConnection;
+        /** The version of the waiting request, or -1 when none waits. */
+        private long after = -1;
+        private long timer = -1;
+
+        private Session(NetSocket socket, Runnable closeConnection) {
+            this.socket = socket;
+            this.closeConnection = closeConnection;
+        }
+
+        /** A request frame; an IllegalArgumentException says why the connection is to be closed. */
+        void request(byte[] bytes) {
+            ByteBuffer in = ByteBuffer.wrap(bytes);
+            long version;
+            int waitMs;
+            try {
+                if (in.get() != FETCH) throw new IllegalArgumentException("an observer may only fetch");
+                version = in.getLong();
+                waitMs = in.getInt();
+            } catch (BufferUnderflowException e) {
+                throw new IllegalArgumentException("a truncated fetch");
+            }
+            if (in.hasRemaining()) throw new IllegalArgumentException(in.remaining() + " bytes after a fetch");
+            if (version < 0 || waitMs < 0 || waitMs > Limits.QUORUM_OBSERVER_WAIT_MAX_MS) {
+                throw new IllegalArgumentException("a fetch after version " + version + " waiting " + waitMs + " ms");
+            }
+            if (after >= 0) throw new IllegalArgumentException("a second fetch before the first was answered");
+            after = version;
+            Image now = current.get();
+            if (now.version() > version || waitMs == 0) {
+                answer(now);
+            } else {
+                timer = context.owner().setTimer(Math.max(1, waitMs), id -> {
+                    timer = -1;
+                    answer(null);
+                });
+            }
+        }
+
+        /** The image changed: answers the waiting request when the image is newer than it asked after. */
+        void offer(Image now) {
+            if (after >= 0 && now.version() > after) answer(now);
+        }
+
+        /** Answers the waiting request with {@code image}, or with nothing newer when it is null or not newer. */
+        private void answer(Image image) {
+            if (timer >= 0) context.owner().cancelTimer(timer);
+            timer = -1;
+            boolean newer = image != null && image.version() > after;
+            after = -1;
+            QuorumEndpoint l = leader.get();
+            List<String> chunks = newer ? image.chunks() : List.of();
+            byte[] head = QuorumCodec.write(out -> {
+                out.writeByte(IMAGE);
+                out.writeLong(newer ? image.version() : 0);
+                out.writeBoolean(l != null);
+                if (l != null) QuorumCodec.writeEndpoint(out, l);
+                out.writeInt(chunks.size());
+            });
+            List<byte[]> frames = new ArrayList<>(1 + chunks.size());
+            frames.add(head);
+            for (String c : chunks) {
+                frames.add(QuorumCodec.write(out -> {
+                    out.writeByte(CHUNK);
+                    QuorumCodec.writeText(out, c);
+                }));
+            }
+            for (byte[] f : frames) {
+                if (f.length > Limits.QUORUM_MAX_FRAME_BYTES) {
+                    // Chunks are a few hundred KB of text: one beyond a frame is a bug, and the observer would refuse it.
+                    closeConnection.run();
+                    return;
+                }
+            }
+            for (byte[] f : frames) socket.write(Buffer.buffer(4 + f.length).appendInt(f.length).appendBytes(f));
+        }
+
+        void closed() {
+            if (timer >= 0) context.owner().cancelTimer(timer);
+            timer = -1;
+            sessions.remove(this);
+        }
+    }
+}
