@@ -358,6 +358,11 @@ final class BrokerRegistry implements ClusterView {
     }
 
     @Override
+    public long controllerEpoch() {
+        return highestControllerEpoch;
+    }
+
+    @Override
     public String metadataMode() {
         return metadataMode;
     }

@@ -2,6 +2,9 @@ package io.runnel.cluster;
 
 import com.hazelcast.core.HazelcastInstance;
 import com.hazelcast.map.IMap;
+import io.runnel.config.BrokerConfig;
+import java.util.List;
+import java.util.stream.Collectors;
 
 /**
  * The cluster id all brokers share (Kafka's cluster.id in meta.properties): the first broker's id is written to the
@@ -37,13 +40,29 @@ final class ClusterIdAgreement {
      * which may list fewer brokers on the first brokers of a growing cluster. Blocking; called as soon as the member
      * has joined, before anything uses the CP subsystem.
      */
-    static void agreeMode(HazelcastInstance hz, int cpMemberCount) {
-        String mode = cpMemberCount > 0 ? "cp:" + cpMemberCount : "oldest-member";
+    /** The cluster's id once a broker has agreed it, else null. Blocking. */
+    static String clusterId(HazelcastInstance hz) {
+        return hz.<String, String>getMap(CLUSTER_MAP).get(CLUSTER_ID_KEY);
+    }
+
+    static void agreeMode(HazelcastInstance hz, BrokerConfig config) {
+        String mode = mode(config);
         String clusterMode = hz.<String, String>getMap(CLUSTER_MAP).putIfAbsent(MODE_KEY, mode);
         if (clusterMode != null && !clusterMode.equals(mode)) {
-            throw new IllegalStateException("This broker's metadata mode is " + mode + " (cluster.cp.member.count) but the brokers at cluster.members run "
-                    + clusterMode + "; set cluster.cp.member.count to " + (clusterMode.startsWith("cp:") ? clusterMode.substring(3) : "0")
-                    + " on this broker, or to the same value on every broker");
+            throw new IllegalStateException("This broker's metadata mode is " + mode + " (cluster.quorum.voters, cluster.cp.member.count) but the "
+                    + "brokers at cluster.members run " + clusterMode + "; set " + advice(clusterMode) + " on this broker, or the same on every broker");
         }
+    }
+
+    /** {@code quorum:<voters>}, {@code cp:<count>} or {@code oldest-member}. */
+    static String mode(BrokerConfig config) {
+        List<Integer> voters = config.quorumVoters();
+        if (!voters.isEmpty()) return "quorum:" + voters.stream().map(String::valueOf).collect(Collectors.joining(","));
+        return config.cpMemberCount() > 0 ? "cp:" + config.cpMemberCount() : "oldest-member";
+    }
+
+    private static String advice(String clusterMode) {
+        if (clusterMode.startsWith("quorum:")) return "cluster.quorum.voters=" + clusterMode.substring(7);
+        return "cluster.quorum.voters unset and cluster.cp.member.count=" + (clusterMode.startsWith("cp:") ? clusterMode.substring(3) : "0");
     }
 }

@@ -49,11 +49,16 @@ public interface ClusterView {
 
     /**
      * How the controller is elected and the metadata kept (docs/cluster.md): {@code single} (no cluster),
-     * {@code oldest-member} (Hazelcast's oldest member, metadata in AP maps) or {@code cp} (a FencedLock and the
-     * metadata in Hazelcast's CP subsystem).
+     * {@code oldest-member} (Hazelcast's oldest member, metadata in AP maps), {@code cp} (a FencedLock and the
+     * metadata in Hazelcast's CP subsystem) or {@code quorum} (the cluster's own Raft quorum of voters).
      */
     default String metadataMode() {
         return clustered() ? "oldest-member" : "single";
+    }
+
+    /** The highest controller epoch this broker has heard of (0 before the first; 0 for a broker alone). */
+    default long controllerEpoch() {
+        return 0;
     }
 
     /** Node ids of the brokers in the CP group now (empty unless the mode is {@code cp}). */

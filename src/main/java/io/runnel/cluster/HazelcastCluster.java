@@ -4,6 +4,7 @@ import com.hazelcast.map.IMap;
 import io.runnel.config.BrokerConfig;
 import io.runnel.partition.MetadataImage;
 import io.runnel.partition.TopicAuthority;
+import io.runnel.security.BrokerSecurity;
 import io.runnel.security.SharedDocuments;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -24,7 +25,8 @@ import org.slf4j.LoggerFactory;
  *   <li>{@link HazelcastMember}: the Hazelcast member (configuration, join, membership and merge events, leaving);</li>
  *   <li>{@link ClusterIdAgreement}: the cluster id every broker adopts;</li>
  *   <li>{@link BrokerRegistry}: the registered brokers and which are live (this broker's {@link ClusterView});</li>
- *   <li>{@link ControllerElection}: {@link OldestMemberElection} or {@link CpLockElection}, and the
+ *   <li>{@link ControllerElection}: {@link OldestMemberElection}, {@link CpLockElection} or the metadata quorum's
+ *       ({@link QuorumMetadata}: {@code cluster.quorum.voters}), and the
  *       {@link ControllerRole} the winner runs ({@link ClusterController});</li>
  *   <li>{@link MetadataStore}: where the controller keeps the metadata ({@link ApMetadataStore} or {@link CpMetadata});
  *       {@link MetadataFeed}: where this broker receives it as {@link MetadataImage}s ({@link ApMetadataFeed} or
@@ -49,6 +51,8 @@ public final class HazelcastCluster {
     private final ControllerClient client;
     /** Null in oldest-member mode. */
     private final CpGroupKeeper cpGroup;
+    /** Set in quorum mode ({@code cluster.quorum.voters}) only. */
+    private final QuorumMetadata quorum;
     private volatile boolean running = true;
 
     private HazelcastCluster(HazelcastMember member, BrokerConfig config) {
@@ -56,7 +60,17 @@ public final class HazelcastCluster {
         this.vertx = member.vertx();
         int cpMemberCount = config.cpMemberCount();
         ClusterController.Settings settings = ClusterController.Settings.of(config);
-        if (cpMemberCount > 0) {
+        if (!config.quorumVoters().isEmpty()) {
+            this.registry = new BrokerRegistry(member, "quorum", 0);
+            QuorumMetadata quorum = new QuorumMetadata(member, config, registry);
+            this.role = new ControllerRole(vertx, quorum.store(), settings, registry);
+            quorum.useRole(role);
+            this.quorum = quorum;
+            this.feed = quorum.feed();
+            this.cpGroup = null;
+            this.election = quorum;
+        } else if (cpMemberCount > 0) {
+            this.quorum = null;
             CpMetadata cp = new CpMetadata(member.hz(), version -> vertx.eventBus().publish(CpMetadataFeed.ADDRESS, version));
             this.registry = new BrokerRegistry(member, "cp", cpMemberCount);
             this.role = new ControllerRole(vertx, cp, settings, registry);
@@ -65,6 +79,7 @@ public final class HazelcastCluster {
             this.cpGroup = new CpGroupKeeper(member, registry, cpMemberCount, cpFeed::appliedVersion);
             this.election = new CpLockElection(member, registry, role, cp, cpGroup);
         } else {
+            this.quorum = null;
             IMap<String, String> topics = member.hz().getMap(TOPICS_MAP);
             IMap<String, String> deleted = member.hz().getMap(DELETED_MAP);
             this.registry = new BrokerRegistry(member, "oldest-member", 0);
@@ -139,6 +154,11 @@ public final class HazelcastCluster {
             return null;
         }, false);
         role.membersChanged();
+    }
+
+    /** The security of the inter-broker listener, which the metadata quorum's connections use too; before {@link #register}. */
+    public void useSecurity(BrokerSecurity security) {
+        if (quorum != null) quorum.useSecurity(security);
     }
 
     /** The cluster's shared security documents (SCRAM credentials, ACLs). */

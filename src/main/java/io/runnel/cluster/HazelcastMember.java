@@ -57,7 +57,7 @@ final class HazelcastMember {
         try {
             // Before anything uses the CP subsystem: with a CP configuration other than the cluster's, Vert.x's own
             // start would wait for a CP group that never forms.
-            ClusterIdAgreement.agreeMode(hz, config.cpMemberCount());
+            ClusterIdAgreement.agreeMode(hz, config);
         } catch (RuntimeException e) {
             hz.shutdown();
             return Future.failedFuture(e);

@@ -7,8 +7,8 @@ import java.util.function.Consumer;
  * Where this broker receives the cluster's topic metadata from: a typed, versioned {@link MetadataImage} each time
  * it changes, handed over on one Vert.x context so that images arrive in the order they were assembled. One kind per
  * way the metadata is kept: {@link ApMetadataFeed} (Hazelcast map events, oldest-member mode), {@link CpMetadataFeed}
- * (polling the CP subsystem's image, CP mode) and {@link RaftMetadataFeed} (a voter of the metadata quorum applying its
- * log; not wired into the broker yet).
+ * (polling the CP subsystem's image, CP mode) and {@link RaftMetadataFeed}
+ * (the metadata quorum's: a voter applying its log, or an observer taking the images a voter sends).
  */
 interface MetadataFeed {
     /** Starts following the metadata. Blocking (an initial read). */

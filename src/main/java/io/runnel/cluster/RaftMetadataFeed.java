@@ -98,7 +98,9 @@ final class RaftMetadataFeed implements MetadataFeed {
             handed = -1;
         }
         CpMetadata.Image image = machine.image();
-        if (image.version() <= handed) return;
+        // Version 0 is nothing committed yet (a new quorum, or a member that has not caught up): not an image to apply,
+        // or the broker would be unfenced with no topics.
+        if (image.version() == 0 || image.version() <= handed) return;
         handed = image.version();
         controller.accept(image.controller());
         Map<String, TopicMetadata> topics = new HashMap<>();

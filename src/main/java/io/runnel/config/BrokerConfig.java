@@ -105,6 +105,16 @@ public final class BrokerConfig {
                     + "cluster.members lists at least three brokers, else 0; 0 makes the oldest member the controller instead "
                     + "(not safe across a split brain). Every broker of a cluster must resolve to the same value.");
 
+    public static final ConfigKey<List<Integer>> CLUSTER_QUORUM_VOTERS = listKey("cluster.quorum.voters", null,
+            "a comma-separated list of 3, 5 or 7 node ids", BrokerConfig::voterId,
+            "The brokers (node ids) that vote in the cluster's own metadata quorum (Raft, as KRaft's controller quorum); their "
+                    + "leader is the controller, and the other brokers follow the metadata as observers. Set, it replaces the "
+                    + "CP subsystem and the oldest-member controller (cluster.cp.member.count is then 0). Every broker of a "
+                    + "cluster must list the same voters.");
+    public static final ConfigKey<Integer> CLUSTER_QUORUM_PORT = intKey("cluster.quorum.port", 0, 0, 65535,
+            "The port of this broker's metadata quorum listener (voters only), on cluster.host; 0 picks a free port, "
+                    + "which the broker advertises to the others.");
+
     public static final ConfigKey<Long> REPLICA_LAG_TIME_MAX_MS = longKey("replica.lag.time.max.ms", 30_000L, 1, Long.MAX_VALUE,
             "A follower that has not caught up with its leader for this long leaves the in-sync replicas.");
     public static final ConfigKey<Integer> REPLICA_SOCKET_TIMEOUT_MS = intKey("replica.socket.timeout.ms", 30_000, 1_000, Integer.MAX_VALUE,
@@ -192,7 +202,7 @@ public final class BrokerConfig {
             TRANSACTION_STATE_LOG_SEGMENT_BYTES, TRANSACTION_MAX_TIMEOUT_MS, TRANSACTIONAL_ID_EXPIRATION_MS,
             PRODUCER_ID_EXPIRATION_MS, PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS,
             TRANSACTION_ABORT_TIMED_OUT_TRANSACTION_CLEANUP_INTERVAL_MS, TRANSACTION_VERSION, TRANSACTION_PARTITION_VERIFICATION_ENABLE, HTTP_HOST, HTTP_PORT, HTTP_CORS_ALLOWED_ORIGINS,
-            CLUSTER_MEMBERS, CLUSTER_HOST, CLUSTER_PORT, CLUSTER_NAME, CLUSTER_CP_MEMBER_COUNT,
+            CLUSTER_MEMBERS, CLUSTER_HOST, CLUSTER_PORT, CLUSTER_NAME, CLUSTER_CP_MEMBER_COUNT, CLUSTER_QUORUM_VOTERS, CLUSTER_QUORUM_PORT,
             REPLICA_LAG_TIME_MAX_MS, REPLICA_SOCKET_TIMEOUT_MS, MIN_INSYNC_REPLICAS, UNCLEAN_LEADER_ELECTION_ENABLE,
             AUTO_LEADER_REBALANCE_ENABLE, LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS, LEADER_IMBALANCE_PER_BROKER_PERCENTAGE), SecurityKeys.KEYS);
 
@@ -368,6 +378,17 @@ public final class BrokerConfig {
     }
 
     private void checkConsistency() {
+        List<Integer> voters = quorumVoters();
+        if (!voters.isEmpty()) {
+            if (voters.size() != 3 && voters.size() != 5 && voters.size() != 7 || voters.stream().distinct().count() != voters.size()) {
+                throw new ConfigException("cluster.quorum.voters must list 3, 5 or 7 different node ids, got " + voters + ".");
+            }
+            if (clusterMembers().isEmpty()) throw new ConfigException("cluster.quorum.voters needs cluster.members (a cluster to vote in).");
+            String cp = get(CLUSTER_CP_MEMBER_COUNT);
+            if (!cp.equals("auto") && !cp.equals("0")) {
+                throw new ConfigException("cluster.quorum.voters replaces the CP subsystem: leave cluster.cp.member.count unset (or 0), got " + cp + ".");
+            }
+        }
         if (listeners().isEmpty()) {
             throw new ConfigException("Invalid value '' for configuration key 'listeners' (from " + origins.get("listeners")
                     + "): must name at least one NAME://host:port.");
@@ -505,9 +526,22 @@ public final class BrokerConfig {
      * at least three brokers and 0 (the oldest-member controller) otherwise.
      */
     public int cpMemberCount() {
+        if (!quorumVoters().isEmpty()) return 0;
         String v = get(CLUSTER_CP_MEMBER_COUNT);
         if (v.equals("auto")) return clusterMembers().size() >= 3 ? 3 : 0;
         return Integer.parseInt(v);
+    }
+
+    /** The node ids of the metadata quorum's voters ({@code cluster.quorum.voters}), sorted; empty when unset. */
+    public List<Integer> quorumVoters() {
+        List<Integer> v = get(CLUSTER_QUORUM_VOTERS);
+        return v == null ? List.of() : v.stream().sorted().toList();
+    }
+
+    private static Integer voterId(String text) {
+        int id = Integer.parseInt(text.trim());
+        if (id < 0) throw new IllegalArgumentException();
+        return id;
     }
 
     private static String cpMemberCount(String text) {

@@ -379,6 +379,23 @@ public final class Limits {
     public static final long QUORUM_REACHABLE_MS = 5_000;
 
     /**
+     * The metadata quorum's Raft timing (cluster.quorum.voters): a follower that hears no leader for the election
+     * timeout (ms, randomised up to twice that) starts an election; the leader sends a heartbeat every period (s) and
+     * steps down, and its controller with it, when it has not heard from a majority for the heartbeat timeout (s):
+     * a controller cut off from the quorum stops acting within that, before a new one can be elected. Kafka's KRaft
+     * uses a 1 s election timeout and a 2 s fetch timeout.
+     */
+    public static final int QUORUM_ELECTION_TIMEOUT_MS = 1_000;
+    public static final int QUORUM_HEARTBEAT_PERIOD_S = 1;
+    public static final int QUORUM_HEARTBEAT_TIMEOUT_S = 3;
+
+    /** Committed metadata operations between two snapshots of the quorum's state machine (the log before is dropped). */
+    public static final int QUORUM_SNAPSHOT_EVERY_COMMITS = 10_000;
+
+    /** How often, in ms, a voter waiting for the others' endpoints (a new quorum's first start) looks again. */
+    public static final long QUORUM_VOTERS_WAIT_POLL_MS = 200;
+
+    /**
      * How long, in ms, a metadata observer's request waits at a voter for an image newer than the observer's (a change
      * answers it at once), and the longest wait a voter grants.
      */

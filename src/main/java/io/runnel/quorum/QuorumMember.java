@@ -21,7 +21,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
-import java.util.function.Supplier;
+import java.util.function.IntFunction;
 
 /**
  * A broker's member of the metadata quorum: its Raft node, with its log and votes in a directory of its own
@@ -74,9 +74,10 @@ public final class QuorumMember implements AutoCloseable {
 
     /**
      * Starts the member {@code self} on {@code dir}: restored when the directory holds a member, else new with
-     * {@code initialMembers} (asked only then). Returns once its transport listens. Blocking.
+     * {@code initialMembers}, asked only then and given the port the transport listens on (a new member may have to
+     * advertise it before the others can be known). Returns once its transport listens. Blocking.
      */
-    public static QuorumMember start(Vertx vertx, Path dir, QuorumEndpoint self, Supplier<List<QuorumEndpoint>> initialMembers,
+    public static QuorumMember start(Vertx vertx, Path dir, QuorumEndpoint self, IntFunction<List<QuorumEndpoint>> initialMembers,
             RaftConfig config, StateMachine machine, Network network) throws IOException {
         Optional<RestoredRaftState> restored = FileRaftStore.restore(dir);
         if (restored.isPresent() && !restored.get().getLocalEndpointPersistentState().getLocalEndpoint().equals(self)) {
@@ -99,13 +100,18 @@ public final class QuorumMember implements AutoCloseable {
             throw new IOException("The metadata quorum's listener did not start: " + e.getMessage(), e);
         }
         RaftNode.RaftNodeBuilder b = RaftNode.newBuilder().setGroupId(GROUP_ID).setConfig(config).setTransport(transport)
-                .setStateMachine(machine).setExecutor(executor).setStore(new FileRaftStore(dir));
-        if (restored.isPresent()) {
-            b.setRestoredState(restored.get());
-        } else {
-            b.setLocalEndpoint(self).setInitialGroupMembers(new ArrayList<RaftEndpoint>(initialMembers.get()));
+                .setStateMachine(machine).setExecutor(executor);
+        try {
+            if (restored.isPresent()) {
+                b.setRestoredState(restored.get());
+            } else {
+                b.setLocalEndpoint(self).setInitialGroupMembers(new ArrayList<RaftEndpoint>(initialMembers.apply(port)));
+            }
+        } catch (RuntimeException e) {
+            transport.close(); // the initial members could not be had (the broker stops): nothing of the member stays
+            throw e;
         }
-        node.set(b.build());
+        node.set(b.setStore(new FileRaftStore(dir)).build());
         node.get().start();
         return new QuorumMember(node.get(), transport, port);
     }

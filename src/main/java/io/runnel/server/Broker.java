@@ -180,6 +180,7 @@ public final class Broker {
                               BrokerMetrics metrics, BrokerSecurity security, HazelcastCluster cluster, Promise<Broker> result) {
         Broker broker = new Broker(config, meta, vertx, metrics, lock, time, cluster);
         broker.security = security;
+        if (cluster != null) cluster.useSecurity(security);
         ClusterView view = cluster != null ? cluster.view() : ClusterView.standalone(meta.nodeId());
         ProducerIdManager producerIds = new ProducerIdManager(vertx, config.logDir(), config.get(BrokerConfig.NODE_ID));
         broker.markers = new TxnMarkerSender(vertx, broker.topics, view, meta.nodeId(), config.get(BrokerConfig.REPLICA_SOCKET_TIMEOUT_MS),

@@ -77,6 +77,27 @@ class BrokerConfigTest {
     }
 
     @Test
+    void theMetadataQuorumsVotersAreCheckedAndReplaceTheCpSubsystem() {
+        Map<String, String> members = Map.of("cluster.members", "127.0.0.1:5701,127.0.0.1:5702,127.0.0.1:5703");
+        BrokerConfig c = BrokerConfig.of(with(members, "cluster.quorum.voters", "3, 1,2"));
+        assertThat(c.quorumVoters()).containsExactly(1, 2, 3);
+        assertThat(c.cpMemberCount()).as("no CP subsystem beside the quorum").isZero();
+        assertThat(BrokerConfig.of(members).cpMemberCount()).as("unset: the CP subsystem, as before").isEqualTo(3);
+        assertThatThrownBy(() -> BrokerConfig.of(with(members, "cluster.quorum.voters", "1,2"))).hasMessageContaining("3, 5 or 7");
+        assertThatThrownBy(() -> BrokerConfig.of(with(members, "cluster.quorum.voters", "1,1,2"))).hasMessageContaining("different");
+        assertThatThrownBy(() -> BrokerConfig.of(Map.of("cluster.quorum.voters", "1,2,3"))).hasMessageContaining("cluster.members");
+        Map<String, String> both = new java.util.HashMap<>(with(members, "cluster.quorum.voters", "1,2,3"));
+        both.put("cluster.cp.member.count", "3");
+        assertThatThrownBy(() -> BrokerConfig.of(both)).hasMessageContaining("cluster.cp.member.count");
+    }
+
+    private static Map<String, String> with(Map<String, String> base, String key, String value) {
+        Map<String, String> out = new java.util.HashMap<>(base);
+        out.put(key, value);
+        return out;
+    }
+
+    @Test
     void unknownKeysAreRefusedFromEverySource() throws Exception {
         assertThatThrownBy(() -> BrokerConfig.load(new String[] {"--log.segment.byte=1"}, Map.of(), null))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("Unknown configuration key 'log.segment.byte' (from command line)");

@@ -50,19 +50,19 @@ class QuorumMemberTest {
             QuorumMember.Network network = new QuorumMember.Network("c", e -> null, new NetServerOptions().setHost("127.0.0.1").setPort(0),
                     new NetClientOptions(), null, QuorumTransport.Admission.ANYONE);
             RaftConfig config = RaftConfig.newBuilder().setLeaderElectionTimeoutMillis(500).build();
-            try (QuorumMember alone = QuorumMember.start(vertx, dir, self, () -> List.of(self), config, new ListMachine(ops), network)) {
+            try (QuorumMember alone = QuorumMember.start(vertx, dir, self, port -> List.of(self), config, new ListMachine(ops), network)) {
                 await().until(() -> self.equals(alone.node().getTerm().getLeaderEndpoint()));
                 alone.node().replicate("kept").get(10, TimeUnit.SECONDS);
             }
             List<String> replayed = new CopyOnWriteArrayList<>();
-            try (QuorumMember again = QuorumMember.start(vertx, dir, self, () -> {
+            try (QuorumMember again = QuorumMember.start(vertx, dir, self, port -> {
                 throw new AssertionError("a restored member is not asked for initial members");
             }, config, new ListMachine(replayed), network)) {
                 await().until(() -> replayed.contains("kept"));
                 assertThat(again.node().getCommittedMembers().getMembers()).containsExactly(self);
             }
             QuorumEndpoint other = new QuorumEndpoint(1, "another-directory-id");
-            assertThatThrownBy(() -> QuorumMember.start(vertx, dir, other, List::of, config, new ListMachine(new ArrayList<>()), network))
+            assertThatThrownBy(() -> QuorumMember.start(vertx, dir, other, port -> List.of(), config, new ListMachine(new ArrayList<>()), network))
                     .hasMessageContaining("holds");
         } finally {
             vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);

@@ -26,9 +26,9 @@ import org.awaitility.Awaitility;
  * Members are numbered from 1; a stopped member can be started again from its directory.
  */
 public final class LocalRaftGroup implements AutoCloseable {
-    /** Quick elections for tests: a 1 s election timeout, heartbeats every second, a leader given up after 3 s. */
     /** The cluster id in the members' hellos. */
     public static final String CLUSTER_ID = "local-raft-group";
+    /** Quick elections for tests: a 1 s election timeout, heartbeats every second, a leader given up after 3 s. */
     public static final RaftConfig CONFIG = config(RaftConfig.DEFAULT_COMMIT_COUNT_TO_TAKE_SNAPSHOT);
 
     /** {@link #CONFIG} with a snapshot every {@code commits} entries (so that restarts and catch-ups use snapshots). */
@@ -91,7 +91,7 @@ public final class LocalRaftGroup implements AutoCloseable {
     private void launch(int i) throws Exception {
         QuorumEndpoint self = endpointOf.get(i);
         StateMachine machine = machines.apply(i);
-        QuorumMember m = QuorumMember.start(vertx, dir(i), self, () -> endpoints, config, machine, new QuorumMember.Network(CLUSTER_ID,
+        QuorumMember m = QuorumMember.start(vertx, dir(i), self, port -> endpoints, config, machine, new QuorumMember.Network(CLUSTER_ID,
                 addresses::get, new NetServerOptions().setHost("127.0.0.1").setPort(0), new NetClientOptions(), null, QuorumTransport.Admission.ANYONE));
         addresses.put(self, SocketAddress.inetSocketAddress(m.port(), "127.0.0.1"));
         members.put(i, m);
