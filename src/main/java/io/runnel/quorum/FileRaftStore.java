@@ -64,6 +64,8 @@ public final class FileRaftStore implements RaftStore, RaftNodeLifecycleAware, A
     private final long compactMinBytes;
     private FileChannel log;
     private long logBytes;
+    /** Why the log takes no more records (a torn record could not be cut off), or null. */
+    private String broken;
     /** The log's length at the last {@link #flush}: what a power loss cannot take (for the simulation's crashes). */
     private long flushedBytes;
     private boolean compactionDue;
@@ -206,9 +208,25 @@ public final class FileRaftStore implements RaftStore, RaftNodeLifecycleAware, A
     }
 
     private void append(byte type, QuorumCodec.Writer payload) throws IOException {
+        if (broken != null) throw new IOException("The metadata quorum's log in " + dir + " takes no record until the broker restarts: " + broken);
         byte[] body = record(type, payload);
         ByteBuffer framed = frame(body);
-        while (framed.hasRemaining()) log.write(framed);
+        try {
+            while (framed.hasRemaining()) log.write(framed);
+        } catch (IOException e) {
+            // A write that failed part-way (a full disk) left part of a record: it is cut off, so that the next record
+            // follows the last whole one. Left there, it would end the log at a restart, and every record written after
+            // it (acknowledged to the leader) would be set aside as damage. If it cannot be cut off, nothing more is
+            // written: the node fails its appends (the others go on) until a restart cuts the torn tail.
+            try {
+                log.truncate(logBytes);
+                log.position(logBytes);
+            } catch (IOException t) {
+                broken = t.toString();
+                e.addSuppressed(t);
+            }
+            throw e;
+        }
         logBytes += 8 + body.length;
     }
 

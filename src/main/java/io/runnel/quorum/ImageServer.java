@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Supplier;
 
 /**
@@ -52,6 +53,7 @@ public final class ImageServer {
     private final Supplier<QuorumEndpoint> leader;
     private final Set<Session> sessions = new LinkedHashSet<>();
     private volatile Context context;
+    private final AtomicBoolean wakePending = new AtomicBoolean();
 
     /**
      * @param current the newest image applied on this voter (called on the transport's context: it should be cheap
@@ -63,10 +65,15 @@ public final class ImageServer {
         this.leader = leader;
     }
 
-    /** The image changed: waiting requests are answered. Any thread. */
+    /**
+     * The image changed: waiting requests are answered. Any thread. Changes coalesce (the Raft thread calls this for
+     * every entry it applies, thousands in a row while it replays its log): one wake-up is pending at most, and it reads
+     * the image as it is when it runs.
+     */
     public void changed() {
         Context c = context;
-        if (c != null) c.runOnContext(v -> {
+        if (c != null && wakePending.compareAndSet(false, true)) c.runOnContext(v -> {
+            wakePending.set(false);
             if (sessions.isEmpty()) return;
             Image now = current.get();
             for (Session s : List.copyOf(sessions)) s.offer(now);

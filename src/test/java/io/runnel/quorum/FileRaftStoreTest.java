@@ -2,6 +2,7 @@ package io.runnel.quorum;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.microraft.MembershipChangeMode;
 import io.microraft.RaftEndpoint;
@@ -20,6 +21,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -122,6 +124,47 @@ class FileRaftStoreTest {
         reopened.flush();
         reopened.close();
         assertThat(indices(FileRaftStore.restore(dir).orElseThrow())).containsExactly(1L, 2L, 3L, 4L, 5L, 6L);
+    }
+
+    /**
+     * A full disk fails an append part-way: the part written is cut off, so the records appended once space returns
+     * follow the last whole one and come back at a restart (left there, the torn record ended the log and set them
+     * aside). On a small tmpfs the test mounts (needs root, as .ci/run has).
+     */
+    @Test
+    void anAppendThatFailsOnAFullDiskLeavesNothingBehindAndLaterAppendsSurvive() throws Exception {
+        Path disk = dir.resolve("disk");
+        Files.createDirectories(disk);
+        assumeTrue(run("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", disk.toString()) == 0, "mounting a tmpfs needs root");
+        try {
+            Path quorum = disk.resolve("quorum");
+            FileRaftStore store = new FileRaftStore(quorum);
+            store.persistAndFlushLocalEndpoint(QuorumCodec.MODEL.createRaftEndpointPersistentStateBuilder().setLocalEndpoint(A).setVoting(true).build());
+            store.persistAndFlushInitialGroupMembers(members(0));
+            store.persistLogEntries(entries(1, 5, 1));
+            store.flush();
+            Path filler = disk.resolve("filler");
+            long free = Files.getFileStore(disk).getUsableSpace();
+            Files.write(filler, new byte[(int) Math.max(0, free - 64 * 1024)]);
+            long before = Files.size(quorum.resolve(FileRaftStore.LOG_FILE));
+            assertThatThrownBy(() -> store.persistLogEntries(List.of(entry(6, 1, "x".repeat(256 * 1024))))).isInstanceOf(IOException.class);
+            assertThat(Files.size(quorum.resolve(FileRaftStore.LOG_FILE))).as("the torn record is cut off").isEqualTo(before);
+
+            Files.delete(filler);
+            store.persistLogEntries(entries(6, 8, 1));
+            store.flush();
+            store.close();
+            RestoredRaftState restored = FileRaftStore.restore(quorum).orElseThrow();
+            assertThat(indices(restored)).containsExactly(1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L);
+            assertThat(restored.getLogEntries().get(5).getOperation()).isEqualTo("op-6");
+        } finally {
+            run("umount", disk.toString());
+        }
+    }
+
+    private static int run(String... command) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        return p.waitFor(30, TimeUnit.SECONDS) ? p.exitValue() : -1;
     }
 
     @Test
