@@ -80,11 +80,6 @@ public final class ImageServer {
         });
     }
 
-    /** Observer connections open now (on the transport's context). */
-    int sessions() {
-        return sessions.size();
-    }
-
     /** Called by the transport for an admitted observer connection; null when there are too many. */
     Session open(Context transportContext, NetSocket socket, Runnable closeConnection) {
         context = transportContext;

@@ -424,8 +424,18 @@ final class TransactionShard extends VerticleBase {
                 return;
             }
             store(completed(decided, time.milliseconds())).onComplete(done -> {
+                if (done.failed() && !stopped && !(done.cause() instanceof NotCoordinatorException)) {
+                    // As Kafka's marker channel retries the log append (TransactionMarkerChannelManager): left undone,
+                    // the transaction stayed prepared for good, its producer got CONCURRENT_TRANSACTIONS on every
+                    // call and read_committed readers waited at its first offset. The id stays busy meanwhile.
+                    LOG.warn("Storing the completion of {}'s transaction failed; trying again in {} ms: {}", id, Limits.TXN_MARKER_RETRY_MS,
+                            done.cause().toString());
+                    vertx.setTimer(Limits.TXN_MARKER_RETRY_MS, t -> writeMarkers(decided, remaining));
+                    return;
+                }
                 pending.remove(id);
-                if (done.failed()) LOG.warn("Storing the completion of {}'s transaction failed", id, done.cause());
+                // Not the coordinator any more: the next one completes the transaction from the stored decision.
+                if (done.failed()) LOG.info("Storing the completion of {}'s transaction failed: {}", id, done.cause().toString());
             });
         });
     }
