@@ -334,7 +334,13 @@ final class BrokerRegistry implements ClusterView {
     @Override
     public int controllerId() {
         ControllerInfo c = controller;
-        return c == null || !liveMembers.contains(c.member()) ? -1 : c.nodeId();
+        if (c == null) return -1;
+        if (liveMembers.contains(c.member())) return c.nodeId();
+        // With the metadata quorum, Raft and not Hazelcast says who controls: a controller that merged back after a
+        // split has a new Hazelcast member id but is still the controller while its broker is live (it registers
+        // again under the new id). Named -1, Admin clients found no controller and waited.
+        if (metadataMode.equals("quorum") && brokers.stream().anyMatch(b -> b.nodeId() == c.nodeId())) return c.nodeId();
+        return -1;
     }
 
     @Override
