@@ -50,7 +50,7 @@ final class ClusterIdAgreement {
         String clusterMode = hz.<String, String>getMap(CLUSTER_MAP).putIfAbsent(MODE_KEY, mode);
         if (clusterMode != null && !clusterMode.equals(mode)) {
             throw new IllegalStateException("This broker's metadata mode is " + mode + " (cluster.quorum.voters, cluster.cp.member.count) but the "
-                    + "brokers at cluster.members run " + clusterMode + "; set " + advice(clusterMode) + " on this broker, or the same on every broker");
+                    + "brokers at cluster.members run " + clusterMode + "; " + advice(clusterMode) + " on this broker, or the same on every broker");
         }
     }
 
@@ -62,7 +62,7 @@ final class ClusterIdAgreement {
     }
 
     private static String advice(String clusterMode) {
-        if (clusterMode.startsWith("quorum:")) return "cluster.quorum.voters=" + clusterMode.substring(7);
-        return "cluster.quorum.voters unset and cluster.cp.member.count=" + (clusterMode.startsWith("cp:") ? clusterMode.substring(3) : "0");
+        if (clusterMode.startsWith("quorum:")) return "set cluster.quorum.voters to " + clusterMode.substring(7);
+        return "set cluster.cp.member.count to " + (clusterMode.startsWith("cp:") ? clusterMode.substring(3) : "0") + " (and leave cluster.quorum.voters unset)";
     }
 }

@@ -69,6 +69,8 @@ final class QuorumMetadata implements ControllerElection {
     private volatile QuorumObserver observer;
     private volatile RaftElection<ClusterController> election;
     private volatile boolean running = true;
+    /** What this voter last advertised in the map (written again after a merge), or null. */
+    private volatile JsonObject advertised;
     private Thread starter;
 
     QuorumMetadata(HazelcastMember member, BrokerConfig config, BrokerRegistry registry) {
@@ -116,31 +118,36 @@ final class QuorumMetadata implements ControllerElection {
     public void recheck() {
     }
 
-    /** Raft decides by itself: a split brain of Hazelcast changes nothing in the quorum. */
+    /**
+     * Raft decides by itself: a split brain of Hazelcast changes nothing in the quorum. But the voters' addresses are
+     * in a Hazelcast map, whose merge keeps the larger side's entries: this voter writes its own again, and the local
+     * copy is read again. Blocking.
+     */
     @Override
     public void merged() {
+        JsonObject own = advertised;
+        if (own != null) votersMap.put(registry.nodeId(), own.encode());
+        votersMap.forEach((id, v) -> voters.put(id, new JsonObject(v)));
     }
 
     @Override
     public void stop() {
-        running = false;
         Thread t;
         synchronized (this) {
+            running = false;
             t = starter;
         }
         ClusterThread.stop(t);
-        RaftElection<ClusterController> e = election;
+        RaftElection<ClusterController> e;
+        QuorumMember m;
+        synchronized (this) {
+            e = election;
+            m = quorumMember;
+        }
         if (e != null) e.stop();
         QuorumObserver o = observer;
         if (o != null) o.close();
-        QuorumMember m = quorumMember;
-        if (m != null) {
-            try {
-                m.close();
-            } catch (IOException x) {
-                LOG.warn("Closing the metadata quorum member failed", x);
-            }
-        }
+        if (m != null) closeQuietly(m);
         feed.stop();
     }
 
@@ -162,42 +169,75 @@ final class QuorumMetadata implements ControllerElection {
             LOG.info("Broker {} follows the metadata quorum of voters {} as an observer", nodeId, voterIds);
             return;
         }
+        while (running) {
+            QuorumMember m = null;
+            try {
+                Path dir = config.logDir().resolve("quorum");
+                QuorumEndpoint self = QuorumMember.endpoint(dir, nodeId);
+                String host = config.get(BrokerConfig.CLUSTER_HOST) != null ? config.get(BrokerConfig.CLUSTER_HOST)
+                        : member.hz().getCluster().getLocalMember().getAddress().getHost();
+                NetServerOptions server = new NetServerOptions().setHost(host).setPort(config.get(BrokerConfig.CLUSTER_QUORUM_PORT));
+                if (link != null && link.tls() != null) link.tls().applyTo(server);
+                QuorumTransport.Admission admission = security == null ? QuorumTransport.Admission.ANYONE : new QuorumAdmission(vertx, security, link);
+                RaftConfig raft = RaftConfig.newBuilder().setLeaderElectionTimeoutMillis(Limits.QUORUM_ELECTION_TIMEOUT_MS)
+                        .setLeaderHeartbeatPeriodSecs(Limits.QUORUM_HEARTBEAT_PERIOD_S).setLeaderHeartbeatTimeoutSecs(Limits.QUORUM_HEARTBEAT_TIMEOUT_S)
+                        .setCommitCountToTakeSnapshot(Limits.QUORUM_SNAPSHOT_EVERY_COMMITS).build();
+                m = QuorumMember.start(vertx, dir, self, port -> {
+                    advertise(self, host, port);
+                    return awaitInitialMembers();
+                }, raft, feed.machine(), new QuorumMember.Network(clusterId, this::addressOf, server, client, credentials, admission));
+                synchronized (this) {
+                    if (!running) {
+                        closeQuietly(m);
+                        return;
+                    }
+                    quorumMember = m;
+                }
+                advertise(self, host, m.port());
+                RaftNode node = m.node();
+                m.transport().serveObservers(feed.imageServer(() -> (QuorumEndpoint) node.getTerm().getLeaderEndpoint()));
+                RaftMetadata metadata = new RaftMetadata(node);
+                store.use(metadata);
+                ControllerRole r = role;
+                RaftElection<ClusterController> e = new RaftElection<>(node, metadata, nodeId, member.self(),
+                        () -> new long[] {0, registry.highestControllerEpoch()}, registry::controllerChanged, r::take, r::holds, r::resign);
+                synchronized (this) {
+                    if (!running) return; // stop() closes the member
+                    election = e;
+                }
+                e.start();
+                LOG.info("Broker {} votes in the metadata quorum as {} (listening on {}:{})", nodeId, self, host, m.port());
+                return;
+            } catch (IOException | RuntimeException e) {
+                if (!running) return;
+                // A member that started but could not be wired (advertising failed, say) would vote and could lead with
+                // no controller on it: it is closed, and the whole start tried again.
+                LOG.error("Broker {} could not start its metadata quorum member; trying again in {} ms", nodeId, Limits.QUORUM_START_RETRY_MS, e);
+                synchronized (this) {
+                    if (quorumMember == m) quorumMember = null;
+                }
+                if (m != null) closeQuietly(m);
+                try {
+                    Thread.sleep(Limits.QUORUM_START_RETRY_MS);
+                } catch (InterruptedException x) {
+                    return;
+                }
+            }
+        }
+    }
+
+    private static void closeQuietly(QuorumMember m) {
         try {
-            Path dir = config.logDir().resolve("quorum");
-            QuorumEndpoint self = QuorumMember.endpoint(dir, nodeId);
-            String host = config.get(BrokerConfig.CLUSTER_HOST) != null ? config.get(BrokerConfig.CLUSTER_HOST)
-                    : member.hz().getCluster().getLocalMember().getAddress().getHost();
-            NetServerOptions server = new NetServerOptions().setHost(host).setPort(config.get(BrokerConfig.CLUSTER_QUORUM_PORT));
-            if (link != null && link.tls() != null) link.tls().applyTo(server);
-            QuorumTransport.Admission admission = security == null ? QuorumTransport.Admission.ANYONE : new QuorumAdmission(vertx, security, link);
-            RaftConfig raft = RaftConfig.newBuilder().setLeaderElectionTimeoutMillis(Limits.QUORUM_ELECTION_TIMEOUT_MS)
-                    .setLeaderHeartbeatPeriodSecs(Limits.QUORUM_HEARTBEAT_PERIOD_S).setLeaderHeartbeatTimeoutSecs(Limits.QUORUM_HEARTBEAT_TIMEOUT_S)
-                    .setCommitCountToTakeSnapshot(Limits.QUORUM_SNAPSHOT_EVERY_COMMITS).build();
-            QuorumMember m = QuorumMember.start(vertx, dir, self, port -> {
-                advertise(self, host, port);
-                return awaitInitialMembers();
-            }, raft, feed.machine(), new QuorumMember.Network(clusterId, this::addressOf, server, client, credentials, admission));
-            quorumMember = m;
-            advertise(self, host, m.port());
-            if (!running) return;
-            RaftNode node = m.node();
-            m.transport().serveObservers(feed.imageServer(() -> (QuorumEndpoint) node.getTerm().getLeaderEndpoint()));
-            RaftMetadata metadata = new RaftMetadata(node);
-            store.use(metadata);
-            ControllerRole r = role;
-            RaftElection<ClusterController> e = new RaftElection<>(node, metadata, nodeId, member.self(),
-                    () -> new long[] {0, registry.highestControllerEpoch()}, registry::controllerChanged, r::take, r::holds, r::resign);
-            election = e;
-            e.start();
-            LOG.info("Broker {} votes in the metadata quorum as {} (listening on {}:{})", nodeId, self, host, m.port());
-        } catch (IOException | RuntimeException e) {
-            if (running) LOG.error("Broker {} could not start its metadata quorum member; it stays fenced", nodeId, e);
+            m.close();
+        } catch (IOException | RuntimeException x) {
+            LOG.warn("Closing the metadata quorum member failed", x);
         }
     }
 
     /** Writes this voter's endpoint and address to the map (the others' copies follow by events). Blocking. */
     private void advertise(QuorumEndpoint self, String host, int port) {
         JsonObject a = new JsonObject().put("directory", self.directoryId()).put("host", host).put("port", port);
+        advertised = a;
         voters.put(self.nodeId(), a);
         votersMap.put(self.nodeId(), a.encode());
     }

@@ -303,6 +303,12 @@ public final class Limits {
     public static final long TXN_MARKER_RETRY_MS = 200;
 
     /**
+     * Longest pause, in ms, between two attempts to store a transaction's completion once its markers are written (the
+     * pause doubles from {@link #TXN_MARKER_RETRY_MS}): the transaction stays prepared, and its producer waits, until it is stored.
+     */
+    public static final long TXN_COMPLETION_RETRY_MAX_MS = 5_000;
+
+    /**
      * Transactional ids whose partition check (KIP-890 verification, or a version 2 add) waits for the next
      * AddPartitionsToTxn request to one coordinator broker while one is in flight. Each is a producer's first write to a
      * partition in a transaction, so the queue holds at most one entry per active transactional producer; past the bound
@@ -379,11 +385,12 @@ public final class Limits {
     public static final long QUORUM_REACHABLE_MS = 5_000;
 
     /**
-     * The metadata quorum's Raft timing (cluster.quorum.voters): a follower that hears no leader for the election
-     * timeout (ms, randomised up to twice that) starts an election; the leader sends a heartbeat every period (s) and
-     * steps down, and its controller with it, when it has not heard from a majority for the heartbeat timeout (s):
-     * a controller cut off from the quorum stops acting within that, before a new one can be elected. Kafka's KRaft
-     * uses a 1 s election timeout and a 2 s fetch timeout.
+     * The metadata quorum's Raft timing (cluster.quorum.voters): an election round times out after the election timeout
+     * (ms) and another starts; the leader sends a heartbeat every period (s). Followers take the leader for
+     * failed after the heartbeat timeout (s) without one, and a leader steps down, and its controller with it, when it
+     * has not heard from a majority for as long: both are about 3 s, so a deposed controller may act for a moment
+     * while a new one is elected; the epoch in every metadata write fences it. Kafka's KRaft uses a 1 s election
+     * timeout and a 2 s fetch timeout.
      */
     public static final int QUORUM_ELECTION_TIMEOUT_MS = 1_000;
     public static final int QUORUM_HEARTBEAT_PERIOD_S = 1;
@@ -391,6 +398,9 @@ public final class Limits {
 
     /** Committed metadata operations between two snapshots of the quorum's state machine (the log before is dropped). */
     public static final int QUORUM_SNAPSHOT_EVERY_COMMITS = 10_000;
+
+    /** Time, in ms, before a voter whose quorum member failed to start tries again. */
+    public static final long QUORUM_START_RETRY_MS = 5_000;
 
     /** How often, in ms, a voter waiting for the others' endpoints (a new quorum's first start) looks again. */
     public static final long QUORUM_VOTERS_WAIT_POLL_MS = 200;

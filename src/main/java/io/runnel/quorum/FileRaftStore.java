@@ -225,6 +225,10 @@ public final class FileRaftStore implements RaftStore, RaftNodeLifecycleAware, A
                 broken = t.toString();
                 e.addSuppressed(t);
             }
+            // Only a failed append of entries leaves the node's state as it was (MicroRaft adds them in memory after
+            // they are persisted). A truncation, a snapshot chunk or a deletion is already done in memory when it
+            // fails here: entries appended after it would replay on top of what it removed. Nothing more is written.
+            if (type != ENTRIES) broken = "a " + type + " record could not be written: " + e;
             throw e;
         }
         logBytes += 8 + body.length;

@@ -31,7 +31,8 @@ import java.util.function.Supplier;
  * is never sent back in time; the leader in the answer lets it move to the leader, whose image is the freshest. A
  * second request before the answer, or a frame that does not decode, closes that connection alone.
  *
- * <p>Bounds: one request at a time per connection (so at most one image is queued for a connection), at most
+ * <p>Bounds: one request at a time per connection, and no request read while an answer waits in the connection's
+ * write queue (so at most one image is queued for a connection); the chunk frames encoded once per version; at most
  * {@link Limits#QUORUM_OBSERVER_CONNECTIONS_MAX} observer connections per voter (more are refused).
  *
  * <p>Threads: sessions run on the transport's context; {@link #changed} may be called on any thread (the Raft
@@ -50,6 +51,9 @@ public final class ImageServer {
     }
 
     private final Supplier<Image> current;
+    /** The chunk frames of the image last sent, encoded once for every observer (on the transport's context). */
+    private Image encodedImage;
+    private List<byte[]> encodedFrames = List.of();
     private final Supplier<QuorumEndpoint> leader;
     private final Set<Session> sessions = new LinkedHashSet<>();
     private volatile Context context;
@@ -80,26 +84,50 @@ public final class ImageServer {
         });
     }
 
-    /** Called by the transport for an admitted observer connection; null when there are too many. */
-    Session open(Context transportContext, NetSocket socket, Runnable closeConnection) {
+    /**
+     * Called by the transport for an admitted observer connection; null when there are too many. The session pauses
+     * the connection's reading while an answer waits in its write queue, so an observer that asks without reading the
+     * answers costs at most one image.
+     */
+    Session open(Context transportContext, NetSocket socket, Runnable closeConnection, Runnable pauseReading, Runnable resumeReading) {
         context = transportContext;
         if (sessions.size() >= Limits.QUORUM_OBSERVER_CONNECTIONS_MAX) return null;
-        Session s = new Session(socket, closeConnection);
+        Session s = new Session(socket, closeConnection, pauseReading, resumeReading);
         sessions.add(s);
         return s;
+    }
+
+    /** The CHUNK frames of {@code image}, encoded once per version however many observers it goes to. */
+    private List<byte[]> encoded(Image image) {
+        if (encodedImage != image) {
+            List<byte[]> out = new ArrayList<>(image.chunks().size());
+            for (String c : image.chunks()) {
+                out.add(QuorumCodec.write(o -> {
+                    o.writeByte(CHUNK);
+                    QuorumCodec.writeText(o, c);
+                }));
+            }
+            encodedImage = image;
+            encodedFrames = out;
+        }
+        return encodedFrames;
     }
 
     /** One observer connection. */
     final class Session {
         private final NetSocket socket;
         private final Runnable closeConnection;
+        private final Runnable pauseReading;
+        private final Runnable resumeReading;
         /** The version of the waiting request, or -1 when none waits. */
         private long after = -1;
         private long timer = -1;
 
-        private Session(NetSocket socket, Runnable closeConnection) {
+        private Session(NetSocket socket, Runnable closeConnection, Runnable pauseReading, Runnable resumeReading) {
             this.socket = socket;
             this.closeConnection = closeConnection;
+            this.pauseReading = pauseReading;
+            this.resumeReading = resumeReading;
         }
 
         /** A request frame; an IllegalArgumentException says why the connection is to be closed. */
@@ -153,12 +181,7 @@ public final class ImageServer {
             });
             List<byte[]> frames = new ArrayList<>(1 + chunks.size());
             frames.add(head);
-            for (String c : chunks) {
-                frames.add(QuorumCodec.write(out -> {
-                    out.writeByte(CHUNK);
-                    QuorumCodec.writeText(out, c);
-                }));
-            }
+            if (newer) frames.addAll(encoded(image));
             for (byte[] f : frames) {
                 if (f.length > Limits.QUORUM_MAX_FRAME_BYTES) {
                     // Chunks are a few hundred KB of text: one beyond a frame is a bug, and the observer would refuse it.
@@ -167,6 +190,14 @@ public final class ImageServer {
                 }
             }
             for (byte[] f : frames) socket.write(Buffer.buffer(4 + f.length).appendInt(f.length).appendBytes(f));
+            if (socket.writeQueueFull()) {
+                // No next request is read before this answer has gone out: one image queued per observer at most.
+                pauseReading.run();
+                socket.drainHandler(v -> {
+                    socket.drainHandler(null);
+                    resumeReading.run();
+                });
+            }
         }
 
         void closed() {

@@ -111,8 +111,17 @@ public final class QuorumMember implements AutoCloseable {
             transport.close(); // the initial members could not be had (the broker stops): nothing of the member stays
             throw e;
         }
-        node.set(b.setStore(new FileRaftStore(dir)).build());
-        node.get().start();
+        FileRaftStore store = null;
+        try {
+            store = new FileRaftStore(dir);
+            node.set(b.setStore(store).build());
+            node.get().start();
+        } catch (IOException | RuntimeException e) {
+            // Nothing of a member that did not start stays open: its listener and its log file.
+            transport.close();
+            if (store != null) store.close();
+            throw e;
+        }
         return new QuorumMember(node.get(), transport, port);
     }
 

@@ -26,7 +26,8 @@ import org.slf4j.LoggerFactory;
  * ({@link ImageServer} describes the protocol): it asks one voter at a time for the image newer than the one it has,
  * waiting up to {@link Limits#QUORUM_OBSERVER_WAIT_MS} for a change, and hands each newer image over in version order,
  * never an older one. It moves to the leader a voter names (its image is the freshest), and to the next voter when the
- * one it reads from fails, refuses it or does not answer within the wait plus {@link Limits#QUORUM_OBSERVER_GRACE_MS};
+ * one it reads from knows no leader (it may be cut off from the others), fails, refuses it, sends an image that cannot
+ * be applied, or does not answer within the wait plus {@link Limits#QUORUM_OBSERVER_GRACE_MS};
  * reconnection backs off as the transport's does.
  *
  * <p>Bounds: one request at a time; an answer's frames at most {@link Limits#QUORUM_MAX_FRAME_BYTES} each and
@@ -184,6 +185,12 @@ public final class QuorumObserver implements AutoCloseable {
             out.writeInt((int) Limits.QUORUM_OBSERVER_WAIT_MS);
         });
         s.write(Buffer.buffer(4 + f.length).appendInt(f.length).appendBytes(f));
+        armTimer(s, target);
+    }
+
+    /** Gives the voter the wait plus the grace to answer (again, after each chunk of an answer). */
+    private void armTimer(NetSocket s, QuorumEndpoint target) {
+        if (timer >= 0) vertx.cancelTimer(timer);
         timer = vertx.setTimer(Limits.QUORUM_OBSERVER_WAIT_MS + Limits.QUORUM_OBSERVER_GRACE_MS, id -> {
             timer = -1;
             drop(s, target + " did not answer");
@@ -207,6 +214,7 @@ public final class QuorumObserver implements AutoCloseable {
                 throw new IllegalArgumentException("an image larger than " + Limits.QUORUM_OBSERVER_MAX_IMAGE_BYTES + " bytes");
             }
             answer.chunks().add(QuorumCodec.readText(in));
+            armTimer(s, target); // the whole answer need not come within one wait: each chunk renews it
         }
         if (in.hasRemaining()) throw new IllegalArgumentException(in.remaining() + " bytes after a frame");
         if (answer.chunks().size() < answer.expected()) return;
@@ -216,11 +224,23 @@ public final class QuorumObserver implements AutoCloseable {
         timer = -1;
         backoffMs = 0; // a voter that answers is a good one
         if (done.expected() > 0 && done.version() > version) {
+            try {
+                images.accept(new ImageServer.Image(done.version(), done.chunks()));
+            } catch (RuntimeException e) {
+                // Not taken: asked for again, from another voter.
+                LOG.warn("Metadata observer: the image of version {} from {} could not be applied", done.version(), target, e);
+                drop(s, "its image could not be applied");
+                return;
+            }
             version = done.version();
-            images.accept(new ImageServer.Image(done.version(), done.chunks()));
         }
         if (closed || socket != s) return;
-        if (done.leader() != null && !done.leader().equals(target) && voters.get().contains(done.leader())) {
+        if (done.leader() == null) {
+            // A voter that knows no leader may be cut off from the others: its image stops changing while theirs go on.
+            drop(s, target + " knows no leader of the quorum");
+            return;
+        }
+        if (!done.leader().equals(target) && voters.get().contains(done.leader())) {
             // The leader's image is the freshest: read from it.
             leaderHint = done.leader();
             socket = null;

@@ -55,7 +55,8 @@ public final class QuorumTransport implements Transport, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(QuorumTransport.class);
     /** "RQT1": what the first four bytes of a hello are. */
     static final int MAGIC = 0x52515431;
-    static final short HELLO_VERSION = 1;
+    /** 2: the hello says whether it is an observer's. */
+    static final short HELLO_VERSION = 2;
 
     /**
      * What a connection's first frame says. Credentials are null on a listener without SASL. An observer's connection
@@ -323,7 +324,10 @@ public final class QuorumTransport implements Transport, AutoCloseable {
                 } else if (!done) {
                     if (h.observer()) {
                         ImageServer server = images;
-                        observer = server == null ? null : server.open(context, socket, () -> refuse("an image too large for a frame"));
+                        observer = server == null ? null : server.open(context, socket, () -> refuse("an image too large for a frame"),
+                                frames::pause, () -> {
+                                    if (!done) frames.resume();
+                                });
                         if (observer == null) {
                             refuse(server == null ? "this broker serves no metadata images now" : "too many observers");
                             return;

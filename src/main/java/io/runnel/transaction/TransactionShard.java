@@ -410,6 +410,11 @@ final class TransactionShard extends VerticleBase {
     }
 
     private void writeMarkers(TxnMetadata decided, Set<TopicPartition> remaining) {
+        writeMarkers(decided, remaining, 0);
+    }
+
+    /** {@code storeFailures}: how often storing the completion failed so far (its retries back off, and log once). */
+    private void writeMarkers(TxnMetadata decided, Set<TopicPartition> remaining, int storeFailures) {
         String id = decided.transactionalId();
         if (stopped) return;
         boolean commit = decided.state() == TxnState.PREPARE_COMMIT;
@@ -420,7 +425,7 @@ final class TransactionShard extends VerticleBase {
             if (ar.succeeded()) remaining.removeAll(ar.result());
             else LOG.debug("Writing the markers of {} failed; retrying", id, ar.cause());
             if (!remaining.isEmpty()) {
-                vertx.setTimer(Limits.TXN_MARKER_RETRY_MS, t -> writeMarkers(decided, remaining));
+                vertx.setTimer(Limits.TXN_MARKER_RETRY_MS, t -> writeMarkers(decided, remaining, storeFailures));
                 return;
             }
             store(completed(decided, time.milliseconds())).onComplete(done -> {
@@ -428,9 +433,13 @@ final class TransactionShard extends VerticleBase {
                     // As Kafka's marker channel retries the log append (TransactionMarkerChannelManager): left undone,
                     // the transaction stayed prepared for good, its producer got CONCURRENT_TRANSACTIONS on every
                     // call and read_committed readers waited at its first offset. The id stays busy meanwhile.
-                    LOG.warn("Storing the completion of {}'s transaction failed; trying again in {} ms: {}", id, Limits.TXN_MARKER_RETRY_MS,
-                            done.cause().toString());
-                    vertx.setTimer(Limits.TXN_MARKER_RETRY_MS, t -> writeMarkers(decided, remaining));
+                    long backoffMs = Math.min(Limits.TXN_MARKER_RETRY_MS << Math.min(storeFailures, 5), Limits.TXN_COMPLETION_RETRY_MAX_MS);
+                    if (storeFailures == 0) {
+                        LOG.warn("Storing the completion of {}'s transaction failed; trying again until it is stored: {}", id, done.cause().toString());
+                    } else {
+                        LOG.debug("Storing the completion of {}'s transaction failed again ({} times)", id, storeFailures + 1, done.cause());
+                    }
+                    vertx.setTimer(backoffMs, t -> writeMarkers(decided, remaining, storeFailures + 1));
                     return;
                 }
                 pending.remove(id);
