@@ -21,6 +21,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BiConsumer;
+import java.util.function.IntSupplier;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -45,6 +46,8 @@ final class BrokerRegistry implements ClusterView {
     private final IMap<Integer, String> brokersMap;
     private final String metadataMode;
     private final int cpMemberCount;
+    private volatile List<Integer> quorumVoters = List.of();
+    private volatile IntSupplier quorumLeader = () -> -1;
     private volatile List<Integer> cpMembers = List.of();
     private final Map<Integer, JsonObject> registrations = new ConcurrentHashMap<>();
     private final List<BiConsumer<Integer, JsonArray>> registrationListeners = new CopyOnWriteArrayList<>();
@@ -376,6 +379,22 @@ final class BrokerRegistry implements ClusterView {
     @Override
     public List<Integer> cpMembers() {
         return cpMembers;
+    }
+
+    @Override
+    public List<Integer> quorumVoters() {
+        return quorumVoters;
+    }
+
+    @Override
+    public int quorumLeaderId() {
+        return quorumLeader.getAsInt();
+    }
+
+    /** The metadata quorum's voters, and where this broker learns the quorum's leader, once known (quorum mode). */
+    void quorumKnown(List<Integer> voters, IntSupplier leader) {
+        quorumLeader = leader;
+        quorumVoters = List.copyOf(voters);
     }
 
     @Override

@@ -13,7 +13,8 @@ import java.util.stream.Collectors;
  * metadata mode, and a broker configured for another is refused.
  */
 final class ClusterIdAgreement {
-    private static final String CLUSTER_MAP = "runnel-cluster";
+    /** Cluster-wide facts agreed once: the cluster id, the metadata mode, the chosen quorum voters ({@link QuorumVoters}). */
+    static final String CLUSTER_MAP = "runnel-cluster";
     private static final String CLUSTER_ID_KEY = "clusterId";
     private static final String MODE_KEY = "metadataMode";
 
@@ -33,6 +34,11 @@ final class ClusterIdAgreement {
                 + existing + " (Kafka's INCONSISTENT_CLUSTER_ID); use an empty log.dirs to join it");
     }
 
+    /** The cluster's id once a broker has agreed it, else null. Blocking. */
+    static String clusterId(HazelcastInstance hz) {
+        return hz.<String, String>getMap(CLUSTER_MAP).get(CLUSTER_ID_KEY);
+    }
+
     /**
      * Records the cluster's metadata mode (the first broker's), or checks this broker's against it: a broker in
      * oldest-member mode among CP-mode brokers, or with another CP group size, would elect controllers and keep
@@ -40,11 +46,6 @@ final class ClusterIdAgreement {
      * which may list fewer brokers on the first brokers of a growing cluster. Blocking; called as soon as the member
      * has joined, before anything uses the CP subsystem.
      */
-    /** The cluster's id once a broker has agreed it, else null. Blocking. */
-    static String clusterId(HazelcastInstance hz) {
-        return hz.<String, String>getMap(CLUSTER_MAP).get(CLUSTER_ID_KEY);
-    }
-
     static void agreeMode(HazelcastInstance hz, BrokerConfig config) {
         String mode = mode(config);
         String clusterMode = hz.<String, String>getMap(CLUSTER_MAP).putIfAbsent(MODE_KEY, mode);
@@ -54,14 +55,21 @@ final class ClusterIdAgreement {
         }
     }
 
-    /** {@code quorum:<voters>}, {@code cp:<count>} or {@code oldest-member}. */
+    /**
+     * {@code quorum:<voters>}, {@code quorum:auto} (voters chosen by the cluster), {@code cp:<count>} or
+     * {@code oldest-member}.
+     */
     static String mode(BrokerConfig config) {
         List<Integer> voters = config.quorumVoters();
         if (!voters.isEmpty()) return "quorum:" + voters.stream().map(String::valueOf).collect(Collectors.joining(","));
+        if (config.quorumMode()) return "quorum:auto";
         return config.cpMemberCount() > 0 ? "cp:" + config.cpMemberCount() : "oldest-member";
     }
 
     private static String advice(String clusterMode) {
+        if (clusterMode.equals("quorum:auto")) {
+            return "list at least three brokers in cluster.members, leave cluster.quorum.voters unset and cluster.cp.member.count auto";
+        }
         if (clusterMode.startsWith("quorum:")) return "set cluster.quorum.voters to " + clusterMode.substring(7);
         return "set cluster.cp.member.count to " + (clusterMode.startsWith("cp:") ? clusterMode.substring(3) : "0") + " (and leave cluster.quorum.voters unset)";
     }

@@ -66,6 +66,20 @@ public interface ClusterView {
         return List.of();
     }
 
+    /** Node ids of the metadata quorum's voters (empty unless the mode is {@code quorum}, and until they are known). */
+    default List<Integer> quorumVoters() {
+        return List.of();
+    }
+
+    /**
+     * The node id of the metadata quorum's leader as this broker knows it now (a voter: its Raft node's; an observer:
+     * the leader named in the last answer it read), or -1 (no leader known, or not the quorum mode). As KRaft's
+     * {@code kafka-metadata-quorum describe --status} LeaderId.
+     */
+    default int quorumLeaderId() {
+        return -1;
+    }
+
     /** How many CP members the metadata quorum should have (0 unless the mode is {@code cp}). */
     default int cpMemberCount() {
         return 0;

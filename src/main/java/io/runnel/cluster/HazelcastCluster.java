@@ -60,7 +60,7 @@ public final class HazelcastCluster {
         this.vertx = member.vertx();
         int cpMemberCount = config.cpMemberCount();
         ClusterController.Settings settings = ClusterController.Settings.of(config);
-        if (!config.quorumVoters().isEmpty()) {
+        if (config.quorumMode()) {
             this.registry = new BrokerRegistry(member, "quorum", 0);
             QuorumMetadata quorum = new QuorumMetadata(member, config, registry);
             this.role = new ControllerRole(vertx, quorum.store(), settings, registry);

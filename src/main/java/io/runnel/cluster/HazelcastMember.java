@@ -18,6 +18,7 @@ import io.vertx.core.VertxOptions;
 import io.vertx.core.spi.VertxMetricsFactory;
 import io.vertx.spi.cluster.hazelcast.ConfigUtil;
 import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.Set;
@@ -58,7 +59,10 @@ final class HazelcastMember {
             // Before anything uses the CP subsystem: with a CP configuration other than the cluster's, Vert.x's own
             // start would wait for a CP group that never forms.
             ClusterIdAgreement.agreeMode(hz, config);
-        } catch (RuntimeException e) {
+            if (config.quorumMode() && config.quorumVoters().isEmpty()) {
+                QuorumVoters.publishRemembered(hz.getMap(ClusterIdAgreement.CLUSTER_MAP), config.logDir());
+            }
+        } catch (RuntimeException | IOException e) {
             hz.shutdown();
             return Future.failedFuture(e);
         }

@@ -57,7 +57,9 @@ final class QuorumMetadata implements ControllerElection {
     private final Vertx vertx;
     private final BrokerConfig config;
     private final BrokerRegistry registry;
-    private final List<Integer> voterIds;
+    private final QuorumVoters voterChoice;
+    /** The voters' node ids: empty until known ({@link QuorumVoters}: configured, remembered or chosen). */
+    private volatile List<Integer> voterIds = List.of();
     private final RaftMetadataFeed feed;
     private final IMap<Integer, String> votersMap;
     /** The voters' advertisements (node id to {directory, host, port}), kept by the map's events. */
@@ -78,7 +80,8 @@ final class QuorumMetadata implements ControllerElection {
         this.vertx = member.vertx();
         this.config = config;
         this.registry = registry;
-        this.voterIds = config.quorumVoters();
+        this.voterChoice = new QuorumVoters(config.quorumVoters(), config.logDir(), member.hz().getMap(ClusterIdAgreement.CLUSTER_MAP),
+                config.clusterMembers().size());
         this.feed = new RaftMetadataFeed(vertx, registry::controllerChanged);
         this.votersMap = member.hz().getMap(VOTERS_MAP);
         votersMap.addEntryListener(new Listener(), true);
@@ -104,9 +107,6 @@ final class QuorumMetadata implements ControllerElection {
         this.security = security;
     }
 
-    boolean isVoter() {
-        return voterIds.contains(registry.nodeId());
-    }
 
     @Override
     public synchronized void start() {
@@ -153,6 +153,16 @@ final class QuorumMetadata implements ControllerElection {
 
     private void startMember() {
         int nodeId = registry.nodeId();
+        List<Integer> ids;
+        try {
+            ids = voterChoice.await(() -> running, () -> member.members().size(), registry::everyMemberRegistered, registry::liveNodeIds);
+        } catch (IOException | RuntimeException e) {
+            LOG.error("Broker {} cannot know the metadata quorum's voters; it stays out of the quorum (fenced)", nodeId, e);
+            return;
+        }
+        if (ids.isEmpty()) return; // stopped
+        voterIds = ids;
+        registry.quorumKnown(ids, () -> -1);
         String clusterId = ClusterIdAgreement.clusterId(member.hz());
         InterBrokerLink link = security == null ? null : security.interBroker();
         NetClientOptions client = new NetClientOptions();
@@ -161,10 +171,11 @@ final class QuorumMetadata implements ControllerElection {
             if (link.tls() != null) link.tls().applyTo(client);
             if (link.mechanism() != null) credentials = new String[] {link.username(), link.password()};
         }
-        if (!isVoter()) {
+        if (!ids.contains(nodeId)) {
             QuorumObserver o = new QuorumObserver(vertx, new QuorumEndpoint(nodeId, OBSERVER_DIRECTORY), clusterId, this::voterEndpoints,
                     this::addressOf, client, credentials, 0, feed::observed);
             observer = o;
+            registry.quorumKnown(ids, o::leaderId);
             o.start();
             LOG.info("Broker {} follows the metadata quorum of voters {} as an observer", nodeId, voterIds);
             return;
@@ -195,6 +206,10 @@ final class QuorumMetadata implements ControllerElection {
                 }
                 advertise(self, host, m.port());
                 RaftNode node = m.node();
+                registry.quorumKnown(ids, () -> {
+                    QuorumEndpoint l = (QuorumEndpoint) node.getTerm().getLeaderEndpoint();
+                    return l == null ? -1 : l.nodeId();
+                });
                 m.transport().serveObservers(feed.imageServer(() -> (QuorumEndpoint) node.getTerm().getLeaderEndpoint()));
                 RaftMetadata metadata = new RaftMetadata(node);
                 store.use(metadata);

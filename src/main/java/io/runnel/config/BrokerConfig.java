@@ -101,16 +101,19 @@ public final class BrokerConfig {
             BrokerConfig::nonBlank, "Only brokers with the same cluster name join each other.");
     public static final ConfigKey<String> CLUSTER_CP_MEMBER_COUNT = stringKey("cluster.cp.member.count", "auto",
             "auto, 0, or a count from 3 to 7", BrokerConfig::cpMemberCount,
-            "How many brokers form the CP group (Raft) that elects the controller and keeps the metadata; auto is 3 when "
-                    + "cluster.members lists at least three brokers, else 0; 0 makes the oldest member the controller instead "
-                    + "(not safe across a split brain). Every broker of a cluster must resolve to the same value.");
+            "Deprecated metadata modes: a count from 3 to 7 runs the controller election and the metadata on Hazelcast's CP "
+                    + "subsystem (Raft) with that many CP members instead of the cluster's own metadata quorum; 0 makes the "
+                    + "oldest member the controller with the metadata in AP maps (not safe across a split brain). auto, the "
+                    + "default, runs the metadata quorum when cluster.members lists at least three brokers and the oldest-member "
+                    + "controller otherwise. Every broker of a cluster must resolve to the same mode.");
 
     public static final ConfigKey<List<Integer>> CLUSTER_QUORUM_VOTERS = listKey("cluster.quorum.voters", null,
             "a comma-separated list of 3, 5 or 7 node ids", BrokerConfig::voterId,
             "The brokers (node ids) that vote in the cluster's own metadata quorum (Raft, as KRaft's controller quorum); their "
-                    + "leader is the controller, and the other brokers follow the metadata as observers. Set, it replaces the "
-                    + "CP subsystem and the oldest-member controller (cluster.cp.member.count is then 0). Every broker of a "
-                    + "cluster must list the same voters.");
+                    + "leader is the controller, and the other brokers follow the metadata as observers. Unset, a cluster whose "
+                    + "cluster.members lists at least three brokers chooses three voters itself (the lowest node ids registered "
+                    + "when a majority of cluster.members has joined) and every broker remembers them in log.dirs. Every broker "
+                    + "of a cluster must list the same voters.");
     public static final ConfigKey<Integer> CLUSTER_QUORUM_PORT = intKey("cluster.quorum.port", 0, 0, 65535,
             "The port of this broker's metadata quorum listener (voters only), on cluster.host; 0 picks a free port, "
                     + "which the broker advertises to the others.");
@@ -522,17 +525,25 @@ public final class BrokerConfig {
     }
 
     /**
-     * The size of the CP group (the metadata quorum), resolved: {@code auto} is 3 when {@code cluster.members} lists
-     * at least three brokers and 0 (the oldest-member controller) otherwise.
+     * The size of the CP group (the deprecated CP-subsystem metadata mode): the count {@code cluster.cp.member.count}
+     * sets, and 0 with {@code auto} (the cluster's own metadata quorum from three brokers, see {@link #quorumMode}).
      */
     public int cpMemberCount() {
-        if (!quorumVoters().isEmpty()) return 0;
         String v = get(CLUSTER_CP_MEMBER_COUNT);
-        if (v.equals("auto")) return clusterMembers().size() >= 3 ? 3 : 0;
+        if (v.equals("auto") || !quorumVoters().isEmpty()) return 0;
         return Integer.parseInt(v);
     }
 
-    /** The node ids of the metadata quorum's voters ({@code cluster.quorum.voters}), sorted; empty when unset. */
+    /**
+     * Whether this broker takes part in the cluster's own metadata quorum: {@code cluster.quorum.voters} is set, or
+     * {@code cluster.cp.member.count} is {@code auto} and {@code cluster.members} lists at least three brokers (the
+     * voters are then chosen by the cluster, {@link #quorumVoters} is empty).
+     */
+    public boolean quorumMode() {
+        return !quorumVoters().isEmpty() || get(CLUSTER_CP_MEMBER_COUNT).equals("auto") && clusterMembers().size() >= 3;
+    }
+
+    /** The node ids of the metadata quorum's voters as configured ({@code cluster.quorum.voters}), sorted; empty when unset. */
     public List<Integer> quorumVoters() {
         List<Integer> v = get(CLUSTER_QUORUM_VOTERS);
         return v == null ? List.of() : v.stream().sorted().toList();

@@ -141,7 +141,9 @@ final class RestApi {
     private void cluster(RoutingContext ctx) {
         int controller = s.cluster().controllerId();
         JsonObject quorum = new JsonObject().put("mode", s.cluster().metadataMode()).put("controllerEpoch", s.cluster().controllerEpoch());
-        if (!s.config().quorumVoters().isEmpty()) quorum.put("voters", new JsonArray(new ArrayList<>(s.config().quorumVoters())));
+        if (s.cluster().metadataMode().equals("quorum")) {
+            quorum.put("voters", new JsonArray(new ArrayList<>(s.cluster().quorumVoters()))).put("leaderId", s.cluster().quorumLeaderId());
+        }
         if (s.cluster().cpMemberCount() > 0) {
             quorum.put("cpMemberCount", s.cluster().cpMemberCount()).put("cpMembers", new JsonArray(new ArrayList<>(s.cluster().cpMembers())));
         }

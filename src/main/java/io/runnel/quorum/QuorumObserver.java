@@ -25,7 +25,7 @@ import org.slf4j.LoggerFactory;
  * A broker that is not a voter of the metadata quorum follows the committed metadata as an observer
  * ({@link ImageServer} describes the protocol): it asks one voter at a time for the image newer than the one it has,
  * waiting up to {@link Limits#QUORUM_OBSERVER_WAIT_MS} for a change, and hands each newer image over in version order,
- * never an older one. It moves to the leader a voter names (its image is the freshest), and to the next voter when the
+ * never an older one, and its first image only from a voter that knows a leader. It moves to the leader a voter names (its image is the freshest), and to the next voter when the
  * one it reads from knows no leader (it may be cut off from the others), fails, refuses it, sends an image that cannot
  * be applied, or does not answer within the wait plus {@link Limits#QUORUM_OBSERVER_GRACE_MS};
  * reconnection backs off as the transport's does.
@@ -52,6 +52,8 @@ public final class QuorumObserver implements AutoCloseable {
     // On the context:
     private NetSocket socket;
     private QuorumEndpoint leaderHint;
+    /** The quorum's leader named in the last answer (-1: none, or no answer since the last connection failed). */
+    private volatile int leaderId = -1;
     private int next;
     private long backoffMs;
     private long timer = -1;
@@ -96,6 +98,11 @@ public final class QuorumObserver implements AutoCloseable {
     /** The voter it reads from now, or null while it has none. */
     public QuorumEndpoint source() {
         return source;
+    }
+
+    /** The quorum's leader as the last answer named it, or -1. */
+    public int leaderId() {
+        return leaderId;
     }
 
     @Override
@@ -223,7 +230,12 @@ public final class QuorumObserver implements AutoCloseable {
         if (timer >= 0) vertx.cancelTimer(timer);
         timer = -1;
         backoffMs = 0; // a voter that answers is a good one
-        if (done.expected() > 0 && done.version() > version) {
+        // The first image only from a voter that knows a leader: an observer that took its first image from a voter
+        // cut off from the others would be unfenced (named to clients) with metadata nobody can tell is current, where
+        // Kafka keeps a broker fenced until it has caught up with a working quorum (KIP-631). Later images are
+        // committed ones newer than what the broker has: always worth taking.
+        boolean take = version > 0 || done.leader() != null;
+        if (done.expected() > 0 && done.version() > version && take) {
             try {
                 images.accept(new ImageServer.Image(done.version(), done.chunks()));
             } catch (RuntimeException e) {
@@ -235,6 +247,7 @@ public final class QuorumObserver implements AutoCloseable {
             version = done.version();
         }
         if (closed || socket != s) return;
+        leaderId = done.leader() == null ? -1 : done.leader().nodeId();
         if (done.leader() == null) {
             // A voter that knows no leader may be cut off from the others: its image stops changing while theirs go on.
             drop(s, target + " knows no leader of the quorum");
@@ -255,6 +268,7 @@ public final class QuorumObserver implements AutoCloseable {
     /** Gives up the connection {@code s} (when it is still the current one) and tries the next voter after a backoff. */
     private void drop(NetSocket s, String why) {
         if (socket != s) return;
+        leaderId = -1;
         socket = null;
         source = null;
         answer = null;

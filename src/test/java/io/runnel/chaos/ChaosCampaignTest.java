@@ -43,7 +43,7 @@ class ChaosCampaignTest {
         o.faultMinSeconds = 12;
         o.faultMaxSeconds = 12;
         o.brokerArgs.add("--replica.lag.time.max.ms=5000");
-        // No cluster.cp.member.count: three brokers run the CP metadata quorum by default, which is what this checks.
+        // No metadata settings: three brokers run their own metadata quorum by default, which is what this checks.
         // (In oldest-member mode, cluster.cp.member.count=0, this very sequence once showed two brokers acting as
         // controller in one epoch: the split brain docs/cluster.md describes for that mode.)
         o.calmMinSeconds = 3;

@@ -46,6 +46,13 @@ class ClusterMembershipTest {
                 }
             }
             assertThat(clusterIds).hasSize(1);
+            // Three brokers and nothing configured: the cluster's own metadata quorum, its voters chosen by the cluster.
+            for (int id = 1; id <= 3; id++) {
+                JsonObject q = cluster.clusterInfo(id).getJsonObject("metadataQuorum");
+                assertThat(q.getString("mode")).isEqualTo("quorum");
+                assertThat(q.getJsonArray("voters").getList()).as("voters seen by %d", id).containsExactly(1, 2, 3);
+                assertThat(cluster.dataDir(id).resolve("quorum-voters")).hasContent("1,2,3");
+            }
 
             cluster.broker(controller).kill9();
             Set<Integer> rest = new HashSet<>(Set.of(1, 2, 3));
@@ -75,13 +82,13 @@ class ClusterMembershipTest {
 
     /**
      * Every broker of a cluster must run the same metadata mode: two brokers that list each other run the
-     * oldest-member controller (cluster.cp.member.count auto), and a third that lists all three would be a CP member
-     * of a group nobody else has. It is refused at start, saying what to set, and the two carry on.
+     * oldest-member controller (cluster.cp.member.count auto), and a third that lists all three would wait for a
+     * metadata quorum nobody else takes part in. It is refused at start, saying what to set, and the two carry on.
      */
     @Test
     void aBrokerWhoseMetadataModeDiffersFromItsClustersIsRefusedWithTheValueToSet() throws Exception {
         try (LocalCluster cluster = LocalCluster.start(root, 2)) {
-            assertThatThrownBy(cluster::addBroker).hasMessageContaining("metadata mode is cp:3")
+            assertThatThrownBy(cluster::addBroker).hasMessageContaining("metadata mode is quorum:auto")
                     .hasMessageContaining("run oldest-member").hasMessageContaining("set cluster.cp.member.count to 0");
             for (int id = 1; id <= 2; id++) {
                 try (Admin admin = KafkaClients.admin(cluster.broker(id).kafkaBootstrap())) {
@@ -106,6 +113,10 @@ class ClusterMembershipTest {
             }
             cluster.broker(2).kill9();
             cluster.broker(3).kill9();
+            // Until broker 1 notices it is alone, it could still hand out the image as the quorum's (its leader is
+            // timed out within the heartbeat timeout).
+            await().atMost(Duration.ofSeconds(30)).ignoreExceptions().untilAsserted(() ->
+                    assertThat(cluster.clusterInfo(1).getJsonObject("metadataQuorum").getInteger("leaderId")).isEqualTo(-1));
             int added = cluster.addBroker();
             await().atMost(Duration.ofSeconds(30)).ignoreExceptions().untilAsserted(() ->
                     assertThat(registration(cluster, 1, added).getBoolean("fenced")).as("broker %d fenced as broker 1 lists it", added).isTrue());
@@ -114,8 +125,8 @@ class ClusterMembershipTest {
             cluster.restartTogether(2, 3);
             await().atMost(Duration.ofSeconds(60)).ignoreExceptions().untilAsserted(() ->
                     assertThat(metadataBrokers(cluster, 1, "known")).as("brokers named by broker 1").contains(added));
-            // Two of three CP members came back without their CP identity, so the CP group was reset: its image starts
-            // empty and the controller rebuilds the topics from the brokers' reports a moment after the first image.
+            // Two of the three voters came back from their quorum directories: the quorum has its majority again, and
+            // the new broker, an observer, reads its image.
             await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
                 try (RawKafkaClient raw = new RawKafkaClient(cluster.broker(added).kafkaBootstrap())) {
                     MetadataResponse r = raw.send(new MetadataRequest.Builder(List.of("known"), false).build());

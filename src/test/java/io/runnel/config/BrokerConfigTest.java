@@ -82,7 +82,14 @@ class BrokerConfigTest {
         BrokerConfig c = BrokerConfig.of(with(members, "cluster.quorum.voters", "3, 1,2"));
         assertThat(c.quorumVoters()).containsExactly(1, 2, 3);
         assertThat(c.cpMemberCount()).as("no CP subsystem beside the quorum").isZero();
-        assertThat(BrokerConfig.of(members).cpMemberCount()).as("unset: the CP subsystem, as before").isEqualTo(3);
+        assertThat(c.quorumMode()).isTrue();
+        assertThat(BrokerConfig.of(members).quorumMode()).as("unset with three members: the quorum, voters chosen by the cluster").isTrue();
+        assertThat(BrokerConfig.of(members).quorumVoters()).isEmpty();
+        assertThat(BrokerConfig.of(members).cpMemberCount()).isZero();
+        assertThat(BrokerConfig.of(with(members, "cluster.cp.member.count", "3")).quorumMode()).as("the CP subsystem on request").isFalse();
+        assertThat(BrokerConfig.of(with(members, "cluster.cp.member.count", "3")).cpMemberCount()).isEqualTo(3);
+        assertThat(BrokerConfig.of(with(members, "cluster.cp.member.count", "0")).quorumMode()).as("oldest member on request").isFalse();
+        assertThat(BrokerConfig.of(Map.of("cluster.members", "127.0.0.1:5701,127.0.0.1:5702")).quorumMode()).as("two brokers").isFalse();
         assertThatThrownBy(() -> BrokerConfig.of(with(members, "cluster.quorum.voters", "1,2"))).hasMessageContaining("3, 5 or 7");
         assertThatThrownBy(() -> BrokerConfig.of(with(members, "cluster.quorum.voters", "1,1,2"))).hasMessageContaining("different");
         assertThatThrownBy(() -> BrokerConfig.of(Map.of("cluster.quorum.voters", "1,2,3"))).hasMessageContaining("cluster.members");
