@@ -2,7 +2,6 @@ package io.runnel.quorum;
 
 import io.runnel.config.Limits;
 import io.vertx.core.Context;
-import io.vertx.core.buffer.Buffer;
 import io.vertx.core.net.NetSocket;
 import java.nio.BufferUnderflowException;
 import java.nio.ByteBuffer;
@@ -189,7 +188,7 @@ public final class ImageServer {
                     return;
                 }
             }
-            for (byte[] f : frames) socket.write(Buffer.buffer(4 + f.length).appendInt(f.length).appendBytes(f));
+            for (byte[] f : frames) socket.write(Frames.frame(f));
             if (socket.writeQueueFull()) {
                 // No next request is read before this answer has gone out: one image queued per observer at most.
                 pauseReading.run();

@@ -5,12 +5,10 @@ import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
-import io.vertx.core.buffer.Buffer;
 import io.vertx.core.net.NetClient;
 import io.vertx.core.net.NetClientOptions;
 import io.vertx.core.net.NetSocket;
 import io.vertx.core.net.SocketAddress;
-import io.vertx.core.parsetools.RecordParser;
 import java.nio.BufferUnderflowException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -153,34 +151,20 @@ public final class QuorumObserver implements AutoCloseable {
             socket = s;
             source = target;
             answer = null;
-            RecordParser frames = RecordParser.newFixed(4, s);
-            int[] size = {-1};
-            frames.handler(b -> {
+            Frames.read(s, b -> {
                 if (socket != s) return;
-                if (size[0] < 0) {
-                    int n = b.getInt(0);
-                    if (n <= 0 || n > Limits.QUORUM_MAX_FRAME_BYTES) {
-                        drop(s, target + " sent a frame of " + n + " bytes");
-                        return;
-                    }
-                    size[0] = n;
-                    frames.fixedSizeMode(n);
-                    return;
-                }
-                size[0] = -1;
-                frames.fixedSizeMode(4);
                 try {
-                    frame(s, target, b.getBytes());
+                    frame(s, target, b);
                 } catch (IllegalArgumentException | BufferUnderflowException e) {
                     drop(s, target + " sent an undecodable answer: " + e.getMessage());
                 }
-            });
+            }, n -> drop(s, target + " sent a frame of " + n + " bytes"));
             s.exceptionHandler(e -> LOG.debug("Observer connection to {} failed", target, e));
             s.closeHandler(v -> {
                 if (socket == s) drop(s, target + " closed the connection");
             });
             byte[] h = hello.encode();
-            s.write(Buffer.buffer(4 + h.length).appendInt(h.length).appendBytes(h));
+            s.write(Frames.frame(h));
             fetch(s, target);
         });
     }
@@ -191,7 +175,7 @@ public final class QuorumObserver implements AutoCloseable {
             out.writeLong(version);
             out.writeInt((int) Limits.QUORUM_OBSERVER_WAIT_MS);
         });
-        s.write(Buffer.buffer(4 + f.length).appendInt(f.length).appendBytes(f));
+        s.write(Frames.frame(f));
         armTimer(s, target);
     }
 

@@ -185,7 +185,7 @@ public final class QuorumTransport implements Transport, AutoCloseable {
             return;
         }
         Peer peer = peers.computeIfAbsent(to, Peer::new);
-        Buffer frame = Buffer.buffer(4 + body.length).appendInt(body.length).appendBytes(body);
+        Buffer frame = Frames.frame(body);
         if (!peer.reserve(frame.length())) {
             dropped.incrementAndGet();
             return;
@@ -259,14 +259,12 @@ public final class QuorumTransport implements Transport, AutoCloseable {
         private Hello from;
         /** Set once an observer's hello is admitted: its requests go there. */
         private ImageServer.Session observer;
-        private int size = -1;
         private boolean done;
 
         Inbound(NetSocket socket) {
             this.socket = socket;
-            this.frames = RecordParser.newFixed(4, socket);
+            this.frames = Frames.read(socket, this::frame, n -> refuse("a frame of " + n + " bytes"));
             frames.exceptionHandler(e -> refuse(e.getMessage()));
-            frames.handler(this::frame);
             socket.exceptionHandler(e -> LOG.debug("Quorum connection from {} failed", socket.remoteAddress(), e));
             socket.closeHandler(v -> {
                 done = true;
@@ -274,21 +272,8 @@ public final class QuorumTransport implements Transport, AutoCloseable {
             });
         }
 
-        private void frame(Buffer b) {
+        private void frame(byte[] bytes) {
             if (done) return;
-            if (size < 0) {
-                int n = b.getInt(0);
-                if (n <= 0 || n > Limits.QUORUM_MAX_FRAME_BYTES) {
-                    refuse("a frame of " + n + " bytes");
-                    return;
-                }
-                size = n;
-                frames.fixedSizeMode(n);
-                return;
-            }
-            size = -1;
-            frames.fixedSizeMode(4);
-            byte[] bytes = b.getBytes();
             if (from == null) {
                 hello(bytes);
             } else if (observer != null) {
@@ -454,7 +439,7 @@ public final class QuorumTransport implements Transport, AutoCloseable {
                     return;
                 }
                 byte[] h = hello.encode();
-                s.write(Buffer.buffer(4 + h.length).appendInt(h.length).appendBytes(h));
+                s.write(Frames.frame(h));
                 // Nothing comes back on this connection; anything that does is a protocol error.
                 s.handler(b -> s.close());
                 s.exceptionHandler(e -> LOG.debug("Quorum connection to {} failed", endpoint, e));

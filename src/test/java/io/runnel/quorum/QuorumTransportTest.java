@@ -1,5 +1,7 @@
 package io.runnel.quorum;
 
+import static io.runnel.quorum.RawQuorumSocket.assertClosedAfter;
+import static io.runnel.quorum.RawQuorumSocket.frame;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -15,11 +17,7 @@ import io.vertx.core.net.NetClientOptions;
 import io.vertx.core.net.NetServerOptions;
 import io.vertx.core.net.PfxOptions;
 import io.vertx.core.net.SocketAddress;
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.net.Socket;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -226,27 +224,6 @@ class QuorumTransportTest {
     private static VoteRequest vote(QuorumEndpoint from, int term) {
         return QuorumCodec.MODEL.createVoteRequestBuilder().setGroupId("metadata").setSender(from).setTerm(term).setLastLogTerm(term)
                 .setLastLogIndex(7L * term).setSticky(false).build();
-    }
-
-    private interface Writes {
-        void write(DataOutputStream out) throws IOException;
-    }
-
-    private static void frame(DataOutputStream out, byte[] body) throws IOException {
-        out.writeInt(body.length);
-        out.write(body);
-    }
-
-    /** Connects to {@code port}, writes, and expects the other side to close the connection. */
-    private static void assertClosedAfter(int port, Writes writes) throws IOException {
-        try (Socket s = new Socket("127.0.0.1", port)) {
-            s.setSoTimeout(10_000);
-            DataOutputStream out = new DataOutputStream(s.getOutputStream());
-            writes.write(out);
-            out.flush();
-            InputStream in = new DataInputStream(s.getInputStream());
-            assertThat(in.read()).as("end of stream: the transport closed the connection").isEqualTo(-1);
-        }
     }
 
     private static int freePort() throws IOException {
