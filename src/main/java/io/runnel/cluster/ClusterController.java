@@ -69,6 +69,12 @@ final class ClusterController {
     private final Supplier<List<Integer>> liveBrokers;
     /** Replicas the brokers report offline after an I/O error, from their registrations ({@link #adoptReport}). */
     private final Map<TopicPartition, Set<Integer>> offline = new ConcurrentHashMap<>();
+    /**
+     * Brokers in controlled shutdown ({@link #controlledShutdown}): no ISR takes them back until they register again
+     * (a new process). Kept in memory, as KRaft's controller keeps it: a new controller learns it from the broker,
+     * which asks again until its leaderships have moved.
+     */
+    private final Set<Integer> shuttingDown = ConcurrentHashMap.newKeySet();
     private final IntPredicate registered;
     private final Vertx vertx;
     private final MetadataStore store;
@@ -195,6 +201,8 @@ final class ClusterController {
             return new JsonObject().put("partitionEpoch", alterIsr(c.name(), c.partition(), c.leader(), c.leaderEpoch(), c.isr()));
         } else if (command instanceof ControllerCommand.Elect c) {
             return ControllerCommand.encodeResults(elect(c.unclean(), c.partitions()));
+        } else if (command instanceof ControllerCommand.Shutdown c) {
+            return new JsonObject().put("remaining", new JsonArray(controlledShutdown(c.broker()).stream().map(TopicPartition::toString).toList()));
         } else if (command instanceof ControllerCommand.Reassign c) {
             reassign(c.name(), c.partition(), c.replicas(), c.allowReplicationFactorChange());
         }
@@ -323,7 +331,10 @@ final class ClusterController {
         }
         Set<Integer> live = new TreeSet<>(liveBrokers.get());
         Set<Integer> usable = liveFor(name, partition, live);
-        List<Integer> next = isr.stream().filter(r -> p.replicas().contains(r) && usable.contains(r)).distinct().toList();
+        // A broker in controlled shutdown is not taken back (Kafka refuses it as INELIGIBLE_REPLICA, KIP-903): the
+        // leader sees it caught up while it still fetches, but it is about to stop.
+        List<Integer> next = isr.stream().filter(r -> p.replicas().contains(r) && usable.contains(r)
+                && (!shuttingDown.contains(r) || p.isr().contains(r))).distinct().toList();
         if (!next.contains(leader)) throw new InvalidRequestException("The ISR must hold its leader");
         if (next.equals(p.isr())) return p.partitionEpoch();
         List<Placement> placements = new ArrayList<>(t.placements());
@@ -332,6 +343,55 @@ final class ClusterController {
         TopicMetadata changed = completeReassignments(t.withPlacements(placements), new TreeSet<>(liveBrokers.get()), registered);
         save(t, changed);
         return existing(name).placements().get(partition).partitionEpoch();
+    }
+
+    // ---- controlled shutdown ----
+
+    /**
+     * Kafka's controlled shutdown of {@code broker}: each partition it leads gets as leader the first of its replicas
+     * that is in the ISR, live, usable and not shutting down itself (epoch + 1), and it leaves every ISR that keeps
+     * another member, so that acks=all writes stop waiting for it and it is elected nowhere. A partition whose only
+     * in-sync replica it is keeps it as leader: moving it would lose records (unclean); with another live replica
+     * (not shutting down) it is returned as remaining: the broker asks again, and that replica may have caught up. Until it registers again the
+     * broker is taken back into no ISR ({@link #alterIsr}).
+     */
+    List<TopicPartition> controlledShutdown(int broker) {
+        shuttingDown.add(broker);
+        Set<Integer> live = new TreeSet<>(liveBrokers.get());
+        live.removeAll(shuttingDown);
+        List<TopicPartition> remaining = new ArrayList<>();
+        int moved = 0;
+        for (var e : store.topics().entrySet()) {
+            String name = e.getKey();
+            TopicMetadata t = TopicJson.decode(e.getValue());
+            List<Placement> next = new ArrayList<>(t.placements());
+            boolean changed = false;
+            for (int i = 0; i < next.size(); i++) {
+                Placement p = next.get(i);
+                if (!p.isr().contains(broker) && p.leader() != broker) continue;
+                List<Integer> isr = p.isr().stream().filter(r -> r != broker).toList();
+                if (p.leader() == broker) {
+                    Set<Integer> usable = liveFor(name, i, live);
+                    Integer successor = p.replicas().stream().filter(r -> isr.contains(r) && usable.contains(r)).findFirst().orElse(null);
+                    if (successor == null) {
+                        // Worth asking again only if a live replica may catch up (join the ISR) meanwhile.
+                        if (p.replicas().stream().anyMatch(r -> r != broker && usable.contains(r))) remaining.add(new TopicPartition(name, i));
+                        continue;
+                    }
+                    next.set(i, new Placement(p.replicas(), successor, p.leaderEpoch() + 1, isr));
+                    moved++;
+                } else if (!isr.isEmpty()) {
+                    next.set(i, new Placement(p.replicas(), p.leader(), p.leaderEpoch(), isr));
+                } else {
+                    continue;
+                }
+                changed = true;
+            }
+            if (changed) save(t, t.withPlacements(next));
+        }
+        LOG.info("Controlled shutdown of broker {}: {} leadership(s) moved{}", broker, moved,
+                remaining.isEmpty() ? "" : "; " + remaining.size() + " partition(s) have no other in-sync replica to lead: " + remaining);
+        return remaining;
     }
 
     // ---- reassignment (Kafka's AlterPartitionReassignments, KIP-455) ----
@@ -628,6 +688,8 @@ final class ClusterController {
      */
     void adopt(int nodeId, JsonArray reported) {
         fence();
+        shuttingDown.remove(nodeId); // a new process of a broker that shut down
+
         adoptReport(nodeId, reported);
         reconcileAll();
     }

@@ -8,6 +8,7 @@ import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.eventbus.ReplyFailure;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.List;
 import java.util.Map;
@@ -69,9 +70,22 @@ final class ControllerClient implements TopicAuthority {
                 .map(reply -> reply.getInteger("partitionEpoch", 0));
     }
 
-    /** Sends a command to the controller and hands back its reply. */
+    /**
+     * This broker's controlled shutdown ({@link ControllerCommand.Shutdown}), answered within {@code timeoutMs}: the
+     * partitions ({@code topic-partition}) it still leads that have other replicas.
+     */
+    Future<List<String>> shutdown(long timeoutMs) {
+        return send(new ControllerCommand.Shutdown(nodeId.getAsInt()), timeoutMs)
+                .map(reply -> reply.getJsonArray("remaining", new JsonArray()).stream().map(String::valueOf).toList());
+    }
+
     private Future<JsonObject> send(ControllerCommand c) {
-        DeliveryOptions options = new DeliveryOptions().setSendTimeout(Limits.CLUSTER_CHANGE_TIMEOUT_MS);
+        return send(c, Limits.CLUSTER_CHANGE_TIMEOUT_MS);
+    }
+
+    /** Sends a command to the controller and hands back its reply. */
+    private Future<JsonObject> send(ControllerCommand c, long timeoutMs) {
+        DeliveryOptions options = new DeliveryOptions().setSendTimeout(timeoutMs);
         return vertx.eventBus().<JsonObject>request(ControllerCommand.ADDRESS, ControllerCommand.encode(c), options)
                 .map(Message::body)
                 .recover(e -> {

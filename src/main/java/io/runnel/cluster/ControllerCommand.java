@@ -52,6 +52,15 @@ sealed interface ControllerCommand {
     record Reassign(String name, int partition, List<Integer> replicas, boolean allowReplicationFactorChange) implements ControllerCommand {
     }
 
+    /**
+     * A broker's controlled shutdown (Kafka's ControlledShutdown; KRaft's heartbeat with wantShutDown): the
+     * partitions it leads get another in-sync replica as leader, and it leaves every ISR it is not alone in. The
+     * reply is {@code {"remaining": ["topic-partition", ...]}}: what it still leads that has other replicas (none of
+     * them in sync and live).
+     */
+    record Shutdown(int broker) implements ControllerCommand {
+    }
+
     /** ElectLeaders' election types on the wire (Kafka's ElectionType). */
     int PREFERRED = 0;
     int UNCLEAN = 1;
@@ -76,6 +85,7 @@ sealed interface ControllerCommand {
             }
             return op("elect").put("type", x.unclean() ? UNCLEAN : PREFERRED).put("partitions", wanted);
         }
+        if (c instanceof Shutdown x) return op("shutdown").put("broker", x.broker());
         Reassign x = (Reassign) c;
         return op("reassign").put("name", x.name()).put("partition", x.partition()).put("replicas", x.replicas() == null ? null : ints(x.replicas()))
                 .put("allowRfChange", x.allowReplicationFactorChange());
@@ -104,6 +114,7 @@ sealed interface ControllerCommand {
             }
             case "reassign" -> new Reassign(o.getString("name"), o.getInteger("partition"),
                     o.getJsonArray("replicas") == null ? null : TopicJson.ints(o.getJsonArray("replicas")), o.getBoolean("allowRfChange", true));
+            case "shutdown" -> new Shutdown(o.getInteger("broker"));
             default -> throw new InvalidRequestException("Unknown controller command " + op);
         };
     }

@@ -16,6 +16,14 @@ interface ControllerElection {
     /** This broker merged back after a split brain: a role taken while cut off is given up. May block. */
     void merged();
 
+    /**
+     * The broker is about to stop (controlled shutdown): a controller role it holds goes to another broker now, where
+     * the election can hand it over, so that the cluster is not without a controller until it notices the broker
+     * gone. Blocking, bounded; nothing to do by default.
+     */
+    default void handOver() {
+    }
+
     /** Stops taking part, releasing what it holds (the broker stops). Blocking, bounded. */
     void stop();
 }

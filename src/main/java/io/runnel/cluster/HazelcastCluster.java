@@ -11,6 +11,7 @@ import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.spi.VertxMetricsFactory;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
@@ -225,6 +226,26 @@ public final class HazelcastCluster {
             registry.reregister();
             return null;
         }, false);
+    }
+
+    /**
+     * Controlled shutdown, first step: a controller role this broker holds goes to another broker where the election
+     * can hand it over (the metadata quorum's leadership). Bounded.
+     */
+    public Future<Void> handOverController() {
+        return vertx.executeBlocking(() -> {
+            election.handOver();
+            return null;
+        }, false);
+    }
+
+    /**
+     * Controlled shutdown: asks the controller to move this broker's leaderships to in-sync replicas elsewhere and
+     * take it out of the ISRs. Completes with the partitions ({@code topic-partition}) it could not move; fails with
+     * NOT_CONTROLLER when no controller answered within {@code timeoutMs}.
+     */
+    public Future<List<String>> requestShutdown(long timeoutMs) {
+        return client.shutdown(timeoutMs);
     }
 
     /**

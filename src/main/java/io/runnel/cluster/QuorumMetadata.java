@@ -22,9 +22,15 @@ import io.vertx.core.net.SocketAddress;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.errors.NotControllerException;
 import org.slf4j.Logger;
@@ -149,6 +155,39 @@ final class QuorumMetadata implements ControllerElection {
         if (o != null) o.close();
         if (m != null) closeQuietly(m);
         feed.stop();
+    }
+
+    /**
+     * When this voter leads the quorum (it is the controller), hands the leadership to another voter that is a live
+     * broker, in node id order, the first that takes it (MicroRaft's leadership transfer: the leader stops taking
+     * writes, the target catches up and is told to elect itself at once). Blocking, bounded by
+     * {@link Limits#QUORUM_HANDOVER_TIMEOUT_MS} per voter tried.
+     */
+    @Override
+    public void handOver() {
+        QuorumMember m = quorumMember;
+        if (m == null) return;
+        RaftNode node = m.node();
+        if (!node.getLocalEndpoint().equals(node.getTerm().getLeaderEndpoint())) return;
+        Set<Integer> live = new HashSet<>(registry.liveNodeIds());
+        List<QuorumEndpoint> targets = new ArrayList<>();
+        for (var e : node.getCommittedMembers().getVotingMembers()) {
+            if (e instanceof QuorumEndpoint q && q.nodeId() != registry.nodeId() && live.contains(q.nodeId())) targets.add(q);
+        }
+        targets.sort(Comparator.comparingInt(QuorumEndpoint::nodeId));
+        for (QuorumEndpoint target : targets) {
+            try {
+                node.transferLeadership(target).get(Limits.QUORUM_HANDOVER_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+                LOG.info("Broker {} handed the metadata quorum's leadership to broker {}", registry.nodeId(), target.nodeId());
+                return;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            } catch (ExecutionException | TimeoutException e) {
+                LOG.info("Broker {} could not hand the metadata quorum's leadership to broker {}: {}", registry.nodeId(), target.nodeId(),
+                        e.getCause() != null ? e.getCause() : e);
+            }
+        }
     }
 
     private void startMember() {

@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.errors.NotControllerException;
 
 /**
  * The cluster metadata kept by the metadata quorum: a {@link MetadataStore} whose writes are entries of the quorum's
@@ -21,6 +22,9 @@ import org.apache.kafka.common.Uuid;
  * steps down and the next one reads what was committed.
  */
 final class RaftMetadata implements MetadataStore {
+    /** What a failed call names. */
+    private static final String QUORUM = "the metadata quorum";
+
     private final RaftNode node;
 
     RaftMetadata(RaftNode node) {
@@ -39,12 +43,13 @@ final class RaftMetadata implements MetadataStore {
 
     /** The image as the quorum holds it now (a linearizable read). */
     CpMetadata.Image read() {
-        Ordered<CpMetadata.Image> r = CpMetadata.await(node.query(MetadataMachine.READ, QueryPolicy.LINEARIZABLE, Optional.empty(), Optional.empty()));
+        Ordered<CpMetadata.Image> r = CpMetadata.await(node.query(MetadataMachine.READ, QueryPolicy.LINEARIZABLE, Optional.empty(), Optional.empty()), QUORUM,
+                NotControllerException::new);
         return r.getResult();
     }
 
     private Object replicate(JsonObject op) {
-        Ordered<Object> r = CpMetadata.await(node.replicate(op.encode()));
+        Ordered<Object> r = CpMetadata.await(node.replicate(op.encode()), QUORUM, NotControllerException::new);
         Object v = r.getResult();
         if (v instanceof MetadataMachine.Fenced f) {
             ControllerInfo.fence(f.epoch(), f.current());

@@ -133,6 +133,14 @@ public final class BrokerConfig {
     public static final ConfigKey<Integer> LEADER_IMBALANCE_PER_BROKER_PERCENTAGE = intKey("leader.imbalance.per.broker.percentage", 10, 0, 100,
             "The share of a broker's preferred partitions led elsewhere above which the controller moves them back.");
 
+    public static final ConfigKey<Boolean> CONTROLLED_SHUTDOWN_ENABLE = boolKey("controlled.shutdown.enable", true,
+            "Whether a broker stopping with SIGTERM first moves the leadership of its partitions (and so its group and transaction "
+            + "coordinators) to in-sync replicas on other brokers, and leaves their ISRs.");
+    public static final ConfigKey<Integer> CONTROLLED_SHUTDOWN_MAX_RETRIES = intKey("controlled.shutdown.max.retries", 3, 0, 100,
+            "How many more times a stopping broker asks the controller to move its leaderships when some could not be moved (or no controller answered).");
+    public static final ConfigKey<Long> CONTROLLED_SHUTDOWN_RETRY_BACKOFF_MS = longKey("controlled.shutdown.retry.backoff.ms", 5_000L, 0, 600_000,
+            "How long a stopping broker waits for its leaderships to move before it asks again.");
+
     public static final ConfigKey<Integer> SOCKET_REQUEST_MAX_BYTES = intKey("socket.request.max.bytes", 104_857_600, 1, Integer.MAX_VALUE,
             "The largest request a Kafka client may send, in bytes; a larger size prefix closes the connection.");
     public static final ConfigKey<Long> QUEUED_MAX_REQUEST_BYTES = longKey("queued.max.request.bytes", 268_435_456L, 1, Long.MAX_VALUE,
@@ -207,7 +215,8 @@ public final class BrokerConfig {
             TRANSACTION_ABORT_TIMED_OUT_TRANSACTION_CLEANUP_INTERVAL_MS, TRANSACTION_VERSION, TRANSACTION_PARTITION_VERIFICATION_ENABLE, HTTP_HOST, HTTP_PORT, HTTP_CORS_ALLOWED_ORIGINS,
             CLUSTER_MEMBERS, CLUSTER_HOST, CLUSTER_PORT, CLUSTER_NAME, CLUSTER_CP_MEMBER_COUNT, CLUSTER_QUORUM_VOTERS, CLUSTER_QUORUM_PORT,
             REPLICA_LAG_TIME_MAX_MS, REPLICA_SOCKET_TIMEOUT_MS, MIN_INSYNC_REPLICAS, UNCLEAN_LEADER_ELECTION_ENABLE,
-            AUTO_LEADER_REBALANCE_ENABLE, LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS, LEADER_IMBALANCE_PER_BROKER_PERCENTAGE), SecurityKeys.KEYS);
+            AUTO_LEADER_REBALANCE_ENABLE, LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS, LEADER_IMBALANCE_PER_BROKER_PERCENTAGE, CONTROLLED_SHUTDOWN_ENABLE,
+            CONTROLLED_SHUTDOWN_MAX_RETRIES, CONTROLLED_SHUTDOWN_RETRY_BACKOFF_MS), SecurityKeys.KEYS);
 
     private static List<ConfigKey<?>> concat(List<ConfigKey<?>> a, List<ConfigKey<?>> b) {
         List<ConfigKey<?>> out = new ArrayList<>(a);

@@ -22,6 +22,25 @@ public final class Limits {
      */
     public static final long SHUTDOWN_TIMEOUT_MS = 30_000;
 
+    /** Longest wait, in ms, for the controller's answer to a controlled-shutdown request. */
+    public static final long CONTROLLED_SHUTDOWN_REQUEST_TIMEOUT_MS = 5_000;
+
+    /** Wait, in ms, before a controlled-shutdown request is sent again when no controller answered (one is being elected). */
+    public static final long CONTROLLED_SHUTDOWN_NO_CONTROLLER_RETRY_MS = 250;
+
+    /**
+     * How long, in ms, a controlled shutdown keeps asking while no controller answers at all: longer than the metadata
+     * quorum takes to elect a leader after a handover or a leader's loss; past it the quorum has no majority (the last
+     * brokers of a cluster stopping one after the other) and the broker stops without moving anything.
+     */
+    public static final long CONTROLLED_SHUTDOWN_NO_CONTROLLER_MAX_MS = 8_000;
+
+    /** How often, in ms, a broker in controlled shutdown checks whether its metadata shows its leaderships moved. */
+    public static final long CONTROLLED_SHUTDOWN_POLL_MS = 50;
+
+    /** The least time, in ms, a controlled shutdown gives each attempt, whatever controlled.shutdown.retry.backoff.ms says. */
+    public static final long CONTROLLED_SHUTDOWN_MIN_ATTEMPT_MS = 1_000;
+
     /** Longest topic name, in characters: Kafka's limit (Topic.MAX_NAME_LENGTH), so file names stay below 255 bytes. */
     public static final int TOPIC_NAME_MAX_CHARS = 249;
 
@@ -401,6 +420,13 @@ public final class Limits {
 
     /** Time, in ms, before a voter whose quorum member failed to start tries again. */
     public static final long QUORUM_START_RETRY_MS = 5_000;
+
+    /**
+     * Longest wait, in ms, for the metadata quorum's leader to hand its leadership to another voter in a controlled
+     * shutdown (MicroRaft's leadership transfer, after the target has caught up); past it the broker stops anyway
+     * and the others elect a leader after the heartbeat timeout.
+     */
+    public static final long QUORUM_HANDOVER_TIMEOUT_MS = 5_000;
 
     /** How often, in ms, a voter waiting for the others' endpoints (a new quorum's first start) looks again. */
     public static final long QUORUM_VOTERS_WAIT_POLL_MS = 200;

@@ -148,7 +148,15 @@ final class RestApi {
             quorum.put("cpMemberCount", s.cluster().cpMemberCount()).put("cpMembers", new JsonArray(new ArrayList<>(s.cluster().cpMembers())));
         }
         JsonArray leading = new JsonArray();
+        int underReplicated = 0;
+        int offline = 0;
         for (LocalTopic t : s.topics().topics()) {
+            // Kafka's cluster-wide meanings, from this broker's metadata: fewer in-sync replicas than replicas; no leader.
+            for (Placement pl : t.placements()) {
+                if (pl.replicas().isEmpty()) continue;
+                if (pl.isr().size() < pl.replicas().size()) underReplicated++;
+                if (!pl.hasLeader()) offline++;
+            }
             for (PartitionHandle h : t.localPartitions()) {
                 Placement pl = h.placement(); // read once: leadership may move between two reads
                 if (pl.leader() == s.nodeId()) leading.add(new JsonObject().put("topic", t.name()).put("partition", h.topicPartition().partition())
@@ -157,7 +165,8 @@ final class RestApi {
         }
         ctx.json(new JsonObject().put("clusterId", s.clusterId()).put("controllerId", controller)
                 .put("actingControllerEpoch", s.cluster().actingControllerEpoch()).put("brokers", brokers())
-                .put("topics", s.topics().topics().size()).put("metadataQuorum", quorum).put("leading", leading));
+                .put("topics", s.topics().topics().size()).put("underReplicatedPartitions", underReplicated).put("offlinePartitions", offline)
+                .put("metadataQuorum", quorum).put("leading", leading));
     }
 
     private void stats(RoutingContext ctx) {

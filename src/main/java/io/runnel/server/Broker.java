@@ -39,6 +39,7 @@ import java.net.UnknownHostException;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ForkJoinPool;
@@ -82,6 +83,8 @@ public final class Broker {
     private final HazelcastCluster cluster;
     private final AtomicBoolean stopping = new AtomicBoolean();
     private final CompletableFuture<Void> stopped = new CompletableFuture<>();
+    /** Since when (nanoTime) controlled-shutdown requests go unanswered; 0 while they are answered. */
+    private volatile long unansweredSince;
     private volatile boolean ready;
     /**
      * Completed when the first cluster metadata image is applied: the broker registers fenced and is unfenced then,
@@ -340,7 +343,129 @@ public final class Broker {
      */
     public CompletableFuture<Void> stop() {
         if (!stopping.compareAndSet(false, true)) return stopped;
+        boolean serving = ready;
         ready = false;
+        Future<Void> handedOver = serving ? controlledShutdown() : Future.succeededFuture();
+        handedOver.onComplete(x -> stopServing());
+        return stopped;
+    }
+
+    /**
+     * How long a stop may take at most: the controlled shutdown's bound ({@link #controlledShutdown}) and then the
+     * flush and close of every partition ({@link Limits#SHUTDOWN_TIMEOUT_MS}). The SIGTERM hook waits this long.
+     */
+    public long stopTimeoutMs() {
+        long controlled = cluster == null || !config.get(BrokerConfig.CONTROLLED_SHUTDOWN_ENABLE) ? 0
+                : Limits.QUORUM_HANDOVER_TIMEOUT_MS * 2 + controlledShutdownBudgetMs();
+        return controlled + Limits.SHUTDOWN_TIMEOUT_MS;
+    }
+
+    /** The controlled shutdown's time for moving leaderships: each attempt, first and retries, with its backoff. */
+    private long controlledShutdownBudgetMs() {
+        return (config.get(BrokerConfig.CONTROLLED_SHUTDOWN_MAX_RETRIES) + 1L)
+                * Math.max(config.get(BrokerConfig.CONTROLLED_SHUTDOWN_RETRY_BACKOFF_MS), Limits.CONTROLLED_SHUTDOWN_MIN_ATTEMPT_MS);
+    }
+
+    /**
+     * Kafka's controlled shutdown ({@code controlled.shutdown.enable}), while the broker still serves: the metadata
+     * quorum's leadership goes to another voter if this broker holds it; then the controller moves the leadership of
+     * this broker's partitions (and so its group and transaction coordinators) to in-sync replicas elsewhere and takes
+     * it out of their ISRs, and the broker waits until its own metadata says it leads none of them. Clients meanwhile
+     * get NOT_LEADER_OR_FOLLOWER or NOT_COORDINATOR, retriable, and go to the new leaders. Partitions it could not
+     * move (no other in-sync replica) are asked for again after {@code controlled.shutdown.retry.backoff.ms}, at
+     * most {@code controlled.shutdown.max.retries} more times; a missing controller is asked again sooner. Never fails:
+     * the broker stops once the budget is spent, as Kafka's does.
+     */
+    private Future<Void> controlledShutdown() {
+        if (cluster == null || !config.get(BrokerConfig.CONTROLLED_SHUTDOWN_ENABLE)) return Future.succeededFuture();
+        LOG.info("Broker {}: controlled shutdown, moving its leaderships to other brokers", meta.nodeId());
+        long t0 = System.nanoTime();
+        long deadline = t0 + controlledShutdownBudgetMs() * 1_000_000L;
+        Promise<Void> done = Promise.promise();
+        cluster.handOverController().onComplete(x -> askToMove(deadline, config.get(BrokerConfig.CONTROLLED_SHUTDOWN_MAX_RETRIES), done));
+        return done.future().onComplete(x -> LOG.info("Broker {}: controlled shutdown took {} ms", meta.nodeId(), (System.nanoTime() - t0) / 1_000_000));
+    }
+
+    /** One request to the controller in a controlled shutdown, then the wait for the moves; again while allowed. */
+    private void askToMove(long deadline, int retriesLeft, Promise<Void> done) {
+        long backoff = config.get(BrokerConfig.CONTROLLED_SHUTDOWN_RETRY_BACKOFF_MS);
+        long left = (deadline - System.nanoTime()) / 1_000_000;
+        if (left <= 0) {
+            LOG.warn("Broker {}: controlled shutdown did not complete in time; it leads {} partition(s) that other replicas could lead",
+                    meta.nodeId(), movableLeaderships());
+            done.tryComplete();
+            return;
+        }
+        cluster.requestShutdown(Math.min(left, Limits.CONTROLLED_SHUTDOWN_REQUEST_TIMEOUT_MS)).onComplete(ar -> {
+            if (ar.failed()) {
+                // No controller answered (it is changing hands): soon again, within the budget; logged once. With
+                // none for longer than an election takes (the quorum lost its majority: the last brokers of a cluster
+                // stopped one after the other), nothing can be moved: the broker stops.
+                long now = System.nanoTime();
+                if (unansweredSince == 0) {
+                    unansweredSince = now;
+                    LOG.info("Broker {}: controlled shutdown request not answered, asking again: {}", meta.nodeId(), ar.cause().getMessage());
+                }
+                if (now - unansweredSince > Limits.CONTROLLED_SHUTDOWN_NO_CONTROLLER_MAX_MS * 1_000_000L) {
+                    LOG.warn("Broker {}: no controller answered for {} ms; stopping without moving its leaderships", meta.nodeId(),
+                            Limits.CONTROLLED_SHUTDOWN_NO_CONTROLLER_MAX_MS);
+                    done.tryComplete();
+                    return;
+                }
+                vertx.setTimer(Limits.CONTROLLED_SHUTDOWN_NO_CONTROLLER_RETRY_MS, t -> askToMove(deadline, retriesLeft, done));
+                return;
+            }
+            unansweredSince = 0;
+            {
+            }
+            List<String> remaining = ar.result();
+            long waitUntil = remaining.isEmpty() ? deadline : Math.min(deadline, System.nanoTime() + backoff * 1_000_000L);
+            awaitMoved(waitUntil).onComplete(moved -> {
+                if (remaining.isEmpty() && moved.result()) {
+                    done.tryComplete();
+                } else if (retriesLeft > 0 && !remaining.isEmpty()) {
+                    LOG.info("Broker {}: {} partition(s) have no other in-sync replica yet ({}); asking again after the backoff", meta.nodeId(),
+                            remaining.size(), remaining);
+                    long pauseMs = Math.max(1, (waitUntil - System.nanoTime()) / 1_000_000);
+                    vertx.setTimer(pauseMs, t -> askToMove(deadline, retriesLeft - 1, done));
+                } else {
+                    if (!remaining.isEmpty()) {
+                        LOG.warn("Broker {}: stopping while it still leads {} (no other in-sync replica)", meta.nodeId(), remaining);
+                    }
+                    askToMove(System.nanoTime(), 0, done); // out of retries: report and stop
+                }
+            });
+        });
+    }
+
+    /**
+     * Completes with true once this broker's metadata says it leads no partition that another in-sync replica could
+     * lead (the controller's moves have arrived), or with false at {@code deadline} (nanoTime).
+     */
+    private Future<Boolean> awaitMoved(long deadline) {
+        Promise<Boolean> moved = Promise.promise();
+        if (movableLeaderships() == 0) return Future.succeededFuture(true);
+        vertx.setPeriodic(Limits.CONTROLLED_SHUTDOWN_POLL_MS, id -> {
+            boolean none = movableLeaderships() == 0;
+            if (none || System.nanoTime() - deadline >= 0) {
+                vertx.cancelTimer(id);
+                moved.tryComplete(none);
+            }
+        });
+        return moved.future();
+    }
+
+    /** The partitions this broker leads, by its metadata, whose ISR has another member. */
+    private int movableLeaderships() {
+        int n = 0;
+        for (var t : topics.topics()) {
+            for (var p : t.placements()) if (p.leader() == meta.nodeId() && p.isr().size() > 1) n++;
+        }
+        return n;
+    }
+
+    /** Stops the endpoints, flushes and closes every log, closes Vert.x, leaves the cluster and releases the directory. */
+    private void stopServing() {
         topicAdmin.beginShutdown();
         LOG.info("Stopping broker {}", meta.nodeId());
         if (fetchers != null) fetchers.stop();
@@ -368,7 +493,6 @@ public final class Broker {
                         stopped.completeExceptionally(error);
                     }
                 }), ForkJoinPool.commonPool());
-        return stopped;
     }
 
     public BrokerConfig config() {

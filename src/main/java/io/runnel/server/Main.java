@@ -3,7 +3,6 @@ package io.runnel.server;
 import io.runnel.config.BrokerConfig;
 import io.runnel.config.ConfigException;
 import io.runnel.config.ConfigKey;
-import io.runnel.config.Limits;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.concurrent.ExecutionException;
@@ -56,7 +55,7 @@ public final class Main {
         }
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             try {
-                broker.stop().get(Limits.SHUTDOWN_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+                broker.stop().get(broker.stopTimeoutMs(), TimeUnit.MILLISECONDS);
             } catch (Exception e) {
                 System.err.println("runnel: shutdown did not complete: " + e);
             }

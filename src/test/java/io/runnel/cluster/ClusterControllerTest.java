@@ -185,6 +185,44 @@ class ClusterControllerTest {
         assertThat(after.get(1)).isEqualTo(new Placement(List.of(2, 1), 1, 1, List.of(1), 4)); // leader gone: 1 takes over
     }
 
+    @Test
+    void aControlledShutdownMovesLeadershipToInSyncReplicasAndKeepsTheBrokerOutOfEveryIsrUntilItRegistersAgain() {
+        InMemoryMetadataStore store = new InMemoryMetadataStore();
+        TopicRecord record = new TopicRecord("t", Uuid.randomUuid(), 5, Map.of());
+        store.putTopic(1, "t", TopicJson.encode(new TopicMetadata(record, List.of(
+                new Placement(List.of(1, 2, 3), 1, 4, List.of(1, 2, 3), 0), // led by 1: 2 is the first in-sync replica
+                new Placement(List.of(3, 1, 2), 3, 2, List.of(3, 1, 2), 0), // followed by 1: it leaves the ISR
+                new Placement(List.of(1, 2, 3), 1, 6, List.of(1), 0),       // 1 alone in sync: it stays, and is remaining
+                new Placement(List.of(1), 1, 0, List.of(1), 0),             // one replica: nothing to move, nothing to wait for
+                new Placement(List.of(1, 3, 2), 1, 1, List.of(1, 2), 0)))));  // 3 is out of sync: 2 takes over
+        List<Integer> live = new ArrayList<>(List.of(1, 2, 3));
+        ClusterController controller = new ClusterController(null, store, 1, new ClusterController.Settings(false, false, 300_000, 10), () -> live);
+
+        JsonObject reply = controller.execute(ControllerCommand.decode(ControllerCommand.encode(new ControllerCommand.Shutdown(1))));
+        assertThat(reply.getJsonArray("remaining")).containsExactly("t-2");
+        List<Placement> after = TopicJson.decode(store.topic("t")).placements();
+        assertThat(after.get(0)).extracting(Placement::leader, Placement::leaderEpoch, Placement::isr).containsExactly(2, 5, List.of(2, 3));
+        assertThat(after.get(1)).extracting(Placement::leader, Placement::leaderEpoch, Placement::isr).containsExactly(3, 2, List.of(3, 2));
+        assertThat(after.get(2)).isEqualTo(new Placement(List.of(1, 2, 3), 1, 6, List.of(1), 0));
+        assertThat(after.get(3)).isEqualTo(new Placement(List.of(1), 1, 0, List.of(1), 0));
+        assertThat(after.get(4)).extracting(Placement::leader, Placement::leaderEpoch, Placement::isr).containsExactly(2, 2, List.of(2));
+
+        // Leader 3 sees broker 1 caught up while it still fetches: the ISR does not take it back.
+        controller.execute(new ControllerCommand.AlterIsr("t", 1, 3, 2, List.of(3, 2, 1)));
+        assertThat(TopicJson.decode(store.topic("t")).placements().get(1).isr()).containsExactly(3, 2);
+        // Broker 1's new process registers: it may join the ISR again.
+        controller.adopt(1, new JsonArray());
+        controller.execute(new ControllerCommand.AlterIsr("t", 1, 3, 2, List.of(3, 2, 1)));
+        assertThat(TopicJson.decode(store.topic("t")).placements().get(1).isr()).containsExactly(3, 2, 1);
+
+        // Broker 3 is gone and broker 1 shuts down again, then 2: partition 0 has no other usable replica, so 2 keeps it,
+        // and nothing is remaining (no live replica could catch up and take it).
+        live.remove(Integer.valueOf(3));
+        controller.controlledShutdown(1);
+        assertThat(controller.controlledShutdown(2)).isEmpty();
+        assertThat(TopicJson.decode(store.topic("t")).placements().get(0).leader()).isEqualTo(2);
+    }
+
     private static Placement stored(InMemoryMetadataStore store) {
         return TopicJson.decode(store.topic("frozen")).placements().get(0);
     }

@@ -30,7 +30,8 @@ class ControllerCommandTest {
                 new ControllerCommand.Elect(false, null),
                 new ControllerCommand.Elect(true, some),
                 new ControllerCommand.Reassign("orders", 1, List.of(4, 5, 6), false),
-                new ControllerCommand.Reassign("orders", 1, null, true));
+                new ControllerCommand.Reassign("orders", 1, null, true),
+                new ControllerCommand.Shutdown(3));
         for (ControllerCommand c : commands) {
             JsonObject wire = new JsonObject(ControllerCommand.encode(c).encode()); // as the clustered event bus carries it
             assertThat(ControllerCommand.decode(wire)).as(wire.encode()).isEqualTo(c);

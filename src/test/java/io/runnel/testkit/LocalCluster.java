@@ -81,6 +81,23 @@ public final class LocalCluster implements AutoCloseable {
     }
 
     /**
+     * Stops broker {@code nodeId} with SIGTERM (its controlled shutdown runs), waits for it to exit, starts it again
+     * and waits until it serves and the metadata quorum is whole: one step of a rolling restart. Returns what the
+     * stopped process wrote.
+     */
+    public String restartGracefully(int nodeId) throws Exception {
+        int i = nodeId - 1;
+        brokers[i].terminate();
+        String stopped = brokers[i].output();
+        keepLog(i);
+        brokers[i].close();
+        launch(i);
+        brokers[i].awaitOutput("HTTP listening on", Duration.ofSeconds(60));
+        awaitQuorum(nodeId);
+        return stopped;
+    }
+
+    /**
      * Starts brokers {@code nodeIds} again at once (after they crashed together, say) and waits until they serve and
      * the metadata quorum is whole again.
      */
