@@ -195,6 +195,7 @@ public final class ChaosMain {
                 load.start();
                 Thread claims = sampleClaims(cluster, history, sampling);
                 long t0 = System.currentTimeMillis();
+                history.startedMs = t0;
                 out.printf(Locale.ROOT, "chaos: cluster up, load running (%d producers at %d records/s, %d consumers, a transactional copy)%n",
                         o.producers, o.ratePerProducer, o.consumers);
                 pause(5000); // steady load before the first fault
@@ -211,6 +212,7 @@ public final class ChaosMain {
                 pause(5000); // load on the healed cluster before stopping the producers
                 load.stopProducers();
                 long healed = System.currentTimeMillis();
+                history.producersStoppedMs = healed;
                 recovered = load.awaitCaughtUp(Duration.ofSeconds(o.recoverySeconds));
                 out.printf(Locale.ROOT, "chaos: %6.1fs consumers and the copy %s%n", (System.currentTimeMillis() - t0) / 1000.0,
                         recovered ? "caught up in " + (System.currentTimeMillis() - healed) / 1000.0 + " s" : "did NOT catch up within " + o.recoverySeconds + " s");
@@ -306,9 +308,12 @@ public final class ChaosMain {
                 running.remove(r);
                 long healedAt = System.currentTimeMillis();
                 long[] times = history.acks.stream().mapToLong(History.Ack::atMs).filter(t -> t >= r.startMs() && t < healedAt).sorted().toArray();
-                String line = String.format(Locale.ROOT, "[%6.1fs – %6.1fs] %-62s acks %5d, longest without: %4.1fs; controllers seen: %s",
-                        (r.startMs() - t0) / 1000.0, (healedAt - t0) / 1000.0, r.active().description(), times.length,
-                        longestGap(times, r.startMs(), healedAt) / 1000.0, controllers);
+                long[][] perPartition = partitionGaps(history, r.startMs(), healedAt);
+                int worst = 0;
+                for (int p = 1; p < perPartition[0].length; p++) if (perPartition[0][p] > perPartition[0][worst]) worst = p;
+                String line = String.format(Locale.ROOT, "[%6.1fs – %6.1fs] %-62s acks %5d, longest without: %4.1fs, on one partition %4.1fs (p%d); "
+                        + "controllers seen: %s", (r.startMs() - t0) / 1000.0, (healedAt - t0) / 1000.0, r.active().description(), times.length,
+                        longestGap(times, r.startMs(), healedAt) / 1000.0, perPartition[0][worst] / 1000.0, worst, controllers);
                 lines.add(line);
                 out.println(line);
                 if (running.isEmpty()) {
@@ -362,6 +367,33 @@ public final class ChaosMain {
         return null;
     }
 
+    /**
+     * For each partition of the input topic, the longest stretch in [from, to) without an acknowledgement on it
+     * ({@code [0][p]}, ms) and where it began ({@code [1][p]}, epoch ms): how long that partition was unavailable to
+     * the producers (they send to every partition all the time).
+     */
+    static long[][] partitionGaps(History history, long from, long to) {
+        long[][] out = new long[2][Workload.PARTITIONS];
+        for (int p = 0; p < Workload.PARTITIONS; p++) {
+            int partition = p;
+            long[] times = history.acks.stream().filter(a -> a.partition() == partition).mapToLong(History.Ack::atMs)
+                    .filter(t -> t >= from && t < to).sorted().toArray();
+            long last = from;
+            for (long t : times) {
+                if (t - last > out[0][p]) {
+                    out[0][p] = t - last;
+                    out[1][p] = last;
+                }
+                last = t;
+            }
+            if (to - last > out[0][p]) {
+                out[0][p] = to - last;
+                out[1][p] = last;
+            }
+        }
+        return out;
+    }
+
     /** The longest stretch in [from, to) without a time in {@code sorted}: how long the producers were refused. */
     static long longestGap(long[] sorted, long from, long to) {
         long longest = 0;
@@ -396,10 +428,22 @@ public final class ChaosMain {
         out.println();
         out.printf(Locale.ROOT, "records acknowledged %d, sends failed %d, records read %d, commits acknowledged %d, transactions committed %d, aborted on purpose %d%n",
                 h.acks.size(), h.sendFailures.get(), h.reads.size(), h.commits.size(), h.transactionsCommitted.get(), h.transactionsAborted.get());
+        if (h.startedMs > 0 && h.producersStoppedMs > h.startedMs) {
+            long[][] gaps = partitionGaps(h, h.startedMs, h.producersStoppedMs);
+            StringBuilder b = new StringBuilder("longest without an acknowledgement, per partition:");
+            for (int p = 0; p < gaps[0].length; p++) {
+                int q = p;
+                long failed = h.failedSends.stream().filter(f -> f.partition() == q).count();
+                b.append(String.format(Locale.ROOT, " p%d %.1f s (from %.1f s, %d failed sends)%s", p, gaps[0][p] / 1000.0,
+                        (gaps[1][p] - h.startedMs) / 1000.0, failed, p + 1 < gaps[0].length ? "," : ""));
+            }
+            out.println(b);
+        }
         if (!h.errors.isEmpty()) {
-            out.println("client errors (retried or counted as failed sends):");
+            out.println("client errors (retried or counted as failed sends), with the first message of each:");
             h.errors.entrySet().stream().sorted(Comparator.comparingLong((Map.Entry<String, AtomicLong> e) -> e.getValue().get()).reversed())
-                    .limit(10).forEach(e -> out.printf(Locale.ROOT, "  %6d  %s%n", e.getValue().get(), e.getKey()));
+                    .limit(10).forEach(e -> out.printf(Locale.ROOT, "  %6d  %s: %.160s%n", e.getValue().get(), e.getKey(),
+                            h.errorExamples.getOrDefault(e.getKey(), "")));
         }
         out.println(r.passed() ? "chaos: PASSED" : "chaos: FAILED");
     }

@@ -19,6 +19,10 @@ final class History {
     record Ack(String value, int partition, long offset, long atMs) {
     }
 
+    /** A send that failed (after the producer's retries), at the partition it was for (-1 when none was chosen). */
+    record SendFailure(int partition, long atMs) {
+    }
+
     /** A record a reader was given. {@code reader} names the workload: {@link #GROUP}, {@link #WEBSOCKET} or {@link #COMMITTED_READER}. */
     record Read(String reader, int partition, long offset, String value) {
     }
@@ -50,13 +54,19 @@ final class History {
     final Queue<Offset> observedOffsets = new ConcurrentLinkedQueue<>();
     final Queue<Claim> claims = new ConcurrentLinkedQueue<>();
     final AtomicLong sendFailures = new AtomicLong();
+    final Queue<SendFailure> failedSends = new ConcurrentLinkedQueue<>();
     final AtomicLong transactionsCommitted = new AtomicLong();
     final AtomicLong transactionsAborted = new AtomicLong();
     final Map<String, AtomicLong> errors = new ConcurrentHashMap<>();
+    /** The first message of each kind of error in {@link #errors}. */
+    final Map<String, String> errorExamples = new ConcurrentHashMap<>();
 
-    /** The input topic, every partition from its start, read_uncommitted. */
+    /** When the load started and when the producers stopped (epoch ms; 0 until then). */
+    volatile long startedMs;
+    volatile long producersStoppedMs;
     /** Set when the final state could not be read back: the checks that compare with it cannot be made. */
     volatile boolean finalStateUnread;
+    /** The input topic, every partition from its start, read_uncommitted. */
     volatile Map<Integer, List<Entry>> finalLog = Map.of();
     /** The consumer group's committed offsets at the end. */
     volatile Map<Integer, Long> finalCommitted = Map.of();
@@ -67,6 +77,8 @@ final class History {
 
     void error(String where, Throwable e) {
         Throwable cause = e.getCause() != null && e.getCause() != e ? e.getCause() : e;
-        errors.computeIfAbsent(where + ": " + cause.getClass().getSimpleName(), k -> new AtomicLong()).incrementAndGet();
+        String kind = where + ": " + cause.getClass().getSimpleName();
+        errors.computeIfAbsent(kind, k -> new AtomicLong()).incrementAndGet();
+        if (cause.getMessage() != null) errorExamples.putIfAbsent(kind, cause.getMessage());
     }
 }

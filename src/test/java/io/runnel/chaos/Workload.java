@@ -155,11 +155,13 @@ final class Workload implements AutoCloseable {
                             history.acks.add(new History.Ack(value, md.partition(), md.offset(), System.currentTimeMillis()));
                         } else {
                             history.sendFailures.incrementAndGet();
+                            history.failedSends.add(new History.SendFailure(md == null ? -1 : md.partition(), System.currentTimeMillis()));
                             history.error("produce", e);
                         }
                     });
                 } catch (KafkaException e) {
                     history.sendFailures.incrementAndGet();
+                    history.failedSends.add(new History.SendFailure(-1, System.currentTimeMillis()));
                     history.error("produce", e);
                 }
                 next += intervalNanos;
