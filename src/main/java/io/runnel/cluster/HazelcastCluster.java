@@ -135,6 +135,11 @@ public final class HazelcastCluster {
         LOG.warn("Broker {} rejoined the cluster after a split; registering again", registry.nodeId());
         vertx.executeBlocking(() -> {
             election.merged();
+            // The merge gave this member a new id, so its registration (which names the old one) no longer counts as
+            // live: until it is written again, the controller takes this broker for gone (it shrank ISRs and left
+            // partitions without a leader for the 15 s a merge's migrations took in a campaign). Written at once,
+            // then again below with what the merged maps say.
+            registry.reregister();
             // The merged maps are read once the partition table settled: read during the merge's migrations, they
             // missed entries (a broker's registration), and no event brings back an entry that did not change (a CI
             // run left a broker without the leader's address for good).

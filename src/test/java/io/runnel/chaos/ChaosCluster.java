@@ -198,7 +198,14 @@ final class ChaosCluster implements AutoCloseable {
         if (p != null) {
             if (paused[broker - 1]) resume(broker);
             p.destroy(); // SIGTERM: the broker's own orderly stop
-            if (!p.waitFor(30, TimeUnit.SECONDS)) kill(broker);
+            if (!p.waitFor(30, TimeUnit.SECONDS)) {
+                // An orderly stop that hangs is a finding: a thread dump (SIGQUIT, into its log) says where, then kill -9.
+                Files.writeString(logFile(broker), "---- not stopped 30 s after SIGTERM: thread dump, then kill -9\n", StandardCharsets.UTF_8,
+                        java.nio.file.StandardOpenOption.APPEND);
+                signal(p, "QUIT");
+                p.waitFor(2, TimeUnit.SECONDS);
+                kill(broker);
+            }
             processes[broker - 1] = null;
         }
         launch(broker);
