@@ -31,6 +31,7 @@ import org.apache.kafka.common.errors.ApiException;
 import org.apache.kafka.common.errors.ElectionNotNeededException;
 import org.apache.kafka.common.errors.EligibleLeadersNotAvailableException;
 import org.apache.kafka.common.errors.FencedLeaderEpochException;
+import org.apache.kafka.common.errors.IneligibleReplicaException;
 import org.apache.kafka.common.errors.InvalidPartitionsException;
 import org.apache.kafka.common.errors.InvalidReplicaAssignmentException;
 import org.apache.kafka.common.errors.InvalidReplicationFactorException;
@@ -331,10 +332,14 @@ final class ClusterController {
         }
         Set<Integer> live = new TreeSet<>(liveBrokers.get());
         Set<Integer> usable = liveFor(name, partition, live);
-        // A broker in controlled shutdown is not taken back (Kafka refuses it as INELIGIBLE_REPLICA, KIP-903): the
-        // leader sees it caught up while it still fetches, but it is about to stop.
-        List<Integer> next = isr.stream().filter(r -> p.replicas().contains(r) && usable.contains(r)
-                && (!shuttingDown.contains(r) || p.isr().contains(r))).distinct().toList();
+        // A broker in controlled shutdown is not taken back: the leader sees it caught up while it still fetches, but it
+        // is about to stop. Refused as Kafka's controller refuses it (INELIGIBLE_REPLICA, KIP-903), so that the leader
+        // does not propose it again at each of its fetches.
+        List<Integer> returning = isr.stream().filter(r -> shuttingDown.contains(r) && !p.isr().contains(r)).toList();
+        if (!returning.isEmpty()) {
+            throw new IneligibleReplicaException("Broker(s) " + returning + " are in controlled shutdown and cannot join the ISR of " + name + "-" + partition);
+        }
+        List<Integer> next = isr.stream().filter(r -> p.replicas().contains(r) && usable.contains(r)).distinct().toList();
         if (!next.contains(leader)) throw new InvalidRequestException("The ISR must hold its leader");
         if (next.equals(p.isr())) return p.partitionEpoch();
         List<Placement> placements = new ArrayList<>(t.placements());
@@ -380,7 +385,9 @@ final class ClusterController {
                     }
                     next.set(i, new Placement(p.replicas(), successor, p.leaderEpoch() + 1, isr));
                     moved++;
-                } else if (!isr.isEmpty()) {
+                } else if (!isr.isEmpty() && p.hasLeader()) {
+                    // (A partition without a leader keeps its ISR: it may be waiting for those members to report after
+                    // a whole-cluster restart, and its next leader comes from it.)
                     next.set(i, new Placement(p.replicas(), p.leader(), p.leaderEpoch(), isr));
                 } else {
                     continue;

@@ -139,7 +139,11 @@ public final class HazelcastCluster {
             // live: until it is written again, the controller takes this broker for gone (it shrank ISRs and left
             // partitions without a leader for the 15 s a merge's migrations took in a campaign). Written at once,
             // then again below with what the merged maps say.
-            registry.reregister();
+            try {
+                registry.reregister();
+            } catch (RuntimeException e) {
+                LOG.warn("Registering again at once after the merge failed; registering once the cluster settled", e);
+            }
             // The merged maps are read once the partition table settled: read during the merge's migrations, they
             // missed entries (a broker's registration), and no event brings back an entry that did not change (a CI
             // run left a broker without the leader's address for good).

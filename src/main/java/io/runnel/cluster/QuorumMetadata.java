@@ -161,7 +161,7 @@ final class QuorumMetadata implements ControllerElection {
      * When this voter leads the quorum (it is the controller), hands the leadership to another voter that is a live
      * broker, in node id order, the first that takes it (MicroRaft's leadership transfer: the leader stops taking
      * writes, the target catches up and is told to elect itself at once). Blocking, bounded by
-     * {@link Limits#QUORUM_HANDOVER_TIMEOUT_MS} per voter tried.
+     * {@link Limits#QUORUM_HANDOVER_TIMEOUT_MS} in all.
      */
     @Override
     public void handOver() {
@@ -175,9 +175,12 @@ final class QuorumMetadata implements ControllerElection {
             if (e instanceof QuorumEndpoint q && q.nodeId() != registry.nodeId() && live.contains(q.nodeId())) targets.add(q);
         }
         targets.sort(Comparator.comparingInt(QuorumEndpoint::nodeId));
+        long deadline = System.nanoTime() + Limits.QUORUM_HANDOVER_TIMEOUT_MS * 1_000_000L;
         for (QuorumEndpoint target : targets) {
+            long leftMs = (deadline - System.nanoTime()) / 1_000_000;
+            if (leftMs <= 0) break;
             try {
-                node.transferLeadership(target).get(Limits.QUORUM_HANDOVER_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+                node.transferLeadership(target).get(leftMs, TimeUnit.MILLISECONDS);
                 LOG.info("Broker {} handed the metadata quorum's leadership to broker {}", registry.nodeId(), target.nodeId());
                 return;
             } catch (InterruptedException e) {

@@ -137,7 +137,7 @@ public final class BrokerConfig {
             "Whether a broker stopping with SIGTERM first moves the leadership of its partitions (and so its group and transaction "
             + "coordinators) to in-sync replicas on other brokers, and leaves their ISRs.");
     public static final ConfigKey<Integer> CONTROLLED_SHUTDOWN_MAX_RETRIES = intKey("controlled.shutdown.max.retries", 3, 0, 100,
-            "How many more times a stopping broker asks the controller to move its leaderships when some could not be moved (or no controller answered).");
+            "How many more times a stopping broker asks the controller to move its leaderships when some could not be moved yet.");
     public static final ConfigKey<Long> CONTROLLED_SHUTDOWN_RETRY_BACKOFF_MS = longKey("controlled.shutdown.retry.backoff.ms", 5_000L, 0, 600_000,
             "How long a stopping broker waits for its leaderships to move before it asks again.");
 

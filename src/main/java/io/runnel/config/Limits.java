@@ -38,6 +38,12 @@ public final class Limits {
     /** How often, in ms, a broker in controlled shutdown checks whether its metadata shows its leaderships moved. */
     public static final long CONTROLLED_SHUTDOWN_POLL_MS = 50;
 
+    /**
+     * How long, in ms, a leader does not propose again a replica the controller refused as ineligible for the ISR (a
+     * broker in controlled shutdown), unless the placement changes first.
+     */
+    public static final long ISR_INELIGIBLE_BACKOFF_MS = 5_000;
+
     /** The least time, in ms, a controlled shutdown gives each attempt, whatever controlled.shutdown.retry.backoff.ms says. */
     public static final long CONTROLLED_SHUTDOWN_MIN_ATTEMPT_MS = 1_000;
 

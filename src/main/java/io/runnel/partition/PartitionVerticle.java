@@ -30,6 +30,7 @@ import java.util.concurrent.Callable;
 import java.util.function.BiConsumer;
 import java.util.function.BiFunction;
 import java.util.function.Consumer;
+import org.apache.kafka.common.errors.IneligibleReplicaException;
 import org.apache.kafka.common.InvalidRecordException;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.InvalidTxnStateException;
@@ -371,6 +372,9 @@ public final class PartitionVerticle extends VerticleBase {
         if (proposal == null) return;
         // Accepted: the leader goes by the proposed ISR too until the placement that holds it arrives (maximal ISR).
         proposals.apply(p.leaderEpoch(), proposal).onComplete(ar -> {
+            if (ar.failed() && ar.cause() instanceof IneligibleReplicaException) {
+                replication.refusedAsIneligible(proposal, placement, Limits.ISR_INELIGIBLE_BACKOFF_MS);
+            }
             replication.proposalAnswered(proposal, ar.succeeded() ? ar.result() : -1, placement);
             advanceHighWatermark();
         });

@@ -41,6 +41,11 @@ final class ReplicationState {
     /** The partition epoch of the placement holding the accepted proposal; -1 while unanswered. */
     private int proposalTakesEffectAt = -1;
     /**
+     * Replicas the controller refused to take into the ISR as ineligible (a broker in controlled shutdown), with the
+     * time ({@link Time#milliseconds}) until which they are not proposed again; cleared by a new placement.
+     */
+    private final Map<Integer, Long> ineligibleUntil = new HashMap<>();
+    /**
      * When, on the monotonic clock ({@link Time#hiResClockMs}), a follower in the ISR last fetched in this leader
      * epoch; {@link Long#MIN_VALUE} before the first. Read from any thread ({@link #inTouch}).
      */
@@ -112,9 +117,12 @@ final class ReplicationState {
 
     /**
      * The ISR with {@code replica} added when it is a replica outside the ISR whose log has reached the high
-     * watermark (Kafka's maybeExpandIsr), else null.
+     * watermark (Kafka's maybeExpandIsr), else null; null too while the controller's refusal of it as ineligible
+     * holds ({@link #refusedAsIneligible}).
      */
     List<Integer> expandedIsr(Placement placement, int replica) {
+        Long until = ineligibleUntil.get(replica);
+        if (until != null && time.milliseconds() < until) return null;
         Follower f = followers.get(replica);
         if (f == null || placement.isr().contains(replica) || !placement.replicas().contains(replica) || f.logEndOffset() < highWatermark) return null;
         List<Integer> wider = new ArrayList<>(placement.isr());
@@ -208,11 +216,22 @@ final class ReplicationState {
     }
 
     /**
+     * The controller refused {@code proposal} because replicas it adds may not join (INELIGIBLE_REPLICA: they are in
+     * controlled shutdown): they are not proposed again for {@code backoffMs} or until the placement changes, as
+     * Kafka's leader waits for new metadata; a broker that restarted meanwhile is proposed again after the backoff.
+     */
+    void refusedAsIneligible(List<Integer> proposal, Placement placement, long backoffMs) {
+        long until = time.milliseconds() + backoffMs;
+        for (int r : proposal) if (!placement.isr().contains(r)) ineligibleUntil.put(r, until);
+    }
+
+    /**
      * A new placement arrived: an accepted proposal has taken effect once the placement is as new as its answer said;
      * any proposal ends with a new leader epoch (the controller refuses it, or has refused it). An unanswered one in
      * the same leader epoch waits for its answer.
      */
     void placementChanged(Placement next) {
+        ineligibleUntil.clear();
         if (proposedIsr == null) return;
         boolean fenced = next.leaderEpoch() != proposalLeaderEpoch;
         boolean inEffect = proposalTakesEffectAt >= 0 && next.partitionEpoch() >= proposalTakesEffectAt;

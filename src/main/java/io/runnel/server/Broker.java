@@ -356,7 +356,7 @@ public final class Broker {
      */
     public long stopTimeoutMs() {
         long controlled = cluster == null || !config.get(BrokerConfig.CONTROLLED_SHUTDOWN_ENABLE) ? 0
-                : Limits.QUORUM_HANDOVER_TIMEOUT_MS * 2 + controlledShutdownBudgetMs();
+                : Limits.QUORUM_HANDOVER_TIMEOUT_MS + controlledShutdownBudgetMs();
         return controlled + Limits.SHUTDOWN_TIMEOUT_MS;
     }
 
@@ -380,9 +380,10 @@ public final class Broker {
         if (cluster == null || !config.get(BrokerConfig.CONTROLLED_SHUTDOWN_ENABLE)) return Future.succeededFuture();
         LOG.info("Broker {}: controlled shutdown, moving its leaderships to other brokers", meta.nodeId());
         long t0 = System.nanoTime();
-        long deadline = t0 + controlledShutdownBudgetMs() * 1_000_000L;
         Promise<Void> done = Promise.promise();
-        cluster.handOverController().onComplete(x -> askToMove(deadline, config.get(BrokerConfig.CONTROLLED_SHUTDOWN_MAX_RETRIES), done));
+        // The budget for moving leaderships starts once the quorum's leadership is handed over (bounded apart).
+        cluster.handOverController().onComplete(x -> askToMove(System.nanoTime() + controlledShutdownBudgetMs() * 1_000_000L,
+                config.get(BrokerConfig.CONTROLLED_SHUTDOWN_MAX_RETRIES), done));
         return done.future().onComplete(x -> LOG.info("Broker {}: controlled shutdown took {} ms", meta.nodeId(), (System.nanoTime() - t0) / 1_000_000));
     }
 
@@ -416,8 +417,6 @@ public final class Broker {
                 return;
             }
             unansweredSince = 0;
-            {
-            }
             List<String> remaining = ar.result();
             long waitUntil = remaining.isEmpty() ? deadline : Math.min(deadline, System.nanoTime() + backoff * 1_000_000L);
             awaitMoved(waitUntil).onComplete(moved -> {

@@ -31,6 +31,9 @@ import java.util.stream.IntStream;
  * caller deletes them.
  */
 final class ChaosCluster implements AutoCloseable {
+    /** How long an orderly stop (SIGTERM) may take before the broker counts as hung: its own bound and a margin. */
+    private static final long STOP_WAIT_S = 60;
+
     /** Where Debian's libfaketime (package faketime) puts the library. */
     static final Path LIBFAKETIME = Path.of("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1");
     static final int KAFKA_PORT = 9092;
@@ -198,9 +201,10 @@ final class ChaosCluster implements AutoCloseable {
         if (p != null) {
             if (paused[broker - 1]) resume(broker);
             p.destroy(); // SIGTERM: the broker's own orderly stop
-            if (!p.waitFor(30, TimeUnit.SECONDS)) {
+            // Its own bound: the controlled shutdown's (5 s handover, 4 x 5 s moving leaderships), then 30 s to close.
+            if (!p.waitFor(STOP_WAIT_S, TimeUnit.SECONDS)) {
                 // An orderly stop that hangs is a finding: a thread dump (SIGQUIT, into its log) says where, then kill -9.
-                Files.writeString(logFile(broker), "---- not stopped 30 s after SIGTERM: thread dump, then kill -9\n", StandardCharsets.UTF_8,
+                Files.writeString(logFile(broker), "---- not stopped " + STOP_WAIT_S + " s after SIGTERM: thread dump, then kill -9\n", StandardCharsets.UTF_8,
                         java.nio.file.StandardOpenOption.APPEND);
                 signal(p, "QUIT");
                 p.waitFor(2, TimeUnit.SECONDS);

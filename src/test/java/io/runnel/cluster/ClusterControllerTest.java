@@ -207,8 +207,9 @@ class ClusterControllerTest {
         assertThat(after.get(3)).isEqualTo(new Placement(List.of(1), 1, 0, List.of(1), 0));
         assertThat(after.get(4)).extracting(Placement::leader, Placement::leaderEpoch, Placement::isr).containsExactly(2, 2, List.of(2));
 
-        // Leader 3 sees broker 1 caught up while it still fetches: the ISR does not take it back.
-        controller.execute(new ControllerCommand.AlterIsr("t", 1, 3, 2, List.of(3, 2, 1)));
+        // Leader 3 sees broker 1 caught up while it still fetches: the ISR does not take it back (INELIGIBLE_REPLICA).
+        assertThatThrownBy(() -> controller.execute(new ControllerCommand.AlterIsr("t", 1, 3, 2, List.of(3, 2, 1))))
+                .isInstanceOf(org.apache.kafka.common.errors.IneligibleReplicaException.class);
         assertThat(TopicJson.decode(store.topic("t")).placements().get(1).isr()).containsExactly(3, 2);
         // Broker 1's new process registers: it may join the ISR again.
         controller.adopt(1, new JsonArray());

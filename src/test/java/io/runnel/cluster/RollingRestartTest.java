@@ -42,9 +42,9 @@ import org.junit.jupiter.api.io.TempDir;
  * rate and a consumer group of two members reads and commits after each poll. No send fails (the producer sees only
  * retriable errors, which it retries), every acknowledged record is in the log exactly once and in order per key, the
  * group reads each of them exactly once (its coordinator moves with the leadership of its __consumer_offsets
- * partition, members and generation included, so nobody is rebalanced out), and the group never stops reading for
- * longer than {@link #LONGEST_STOP}: a stop moves leadership before the broker goes, so nobody waits for a failure
- * detector.
+ * partition, members and generation included, so nobody is rebalanced out), no partition goes without an
+ * acknowledgement and the group never stops reading for longer than {@link #LONGEST_STOP}, and each stopped broker
+ * moved its leaderships before it stopped serving (its log says so).
  */
 class RollingRestartTest {
     private static final String TOPIC = "orders";
@@ -78,30 +78,39 @@ class RollingRestartTest {
             Queue<String> acked = new ConcurrentLinkedQueue<>();
             Queue<Exception> sendErrors = new ConcurrentLinkedQueue<>();
             AtomicInteger sent = new AtomicInteger();
+            AtomicBoolean measuring = new AtomicBoolean();
+            Map<Integer, Long> lastAckPerPartition = new ConcurrentHashMap<>();
+            AtomicLong longestProduceGap = new AtomicLong();
             Map<String, Integer> timesRead = new ConcurrentHashMap<>();
             AtomicLong lastRead = new AtomicLong(System.nanoTime());
             AtomicLong longestGap = new AtomicLong();
             Queue<Throwable> consumerErrors = new ConcurrentLinkedQueue<>();
             AtomicBoolean consumersDone = new AtomicBoolean();
-            Thread producer = new Thread(() -> produce(bootstrap, stop, sent, acked, sendErrors), "rolling-producer");
+            Thread producer = new Thread(() -> produce(bootstrap, stop, sent, acked, sendErrors, measuring, lastAckPerPartition, longestProduceGap),
+                    "rolling-producer");
             List<Thread> consumers = new ArrayList<>();
             for (int i = 0; i < 2; i++) {
-                consumers.add(new Thread(() -> consume(bootstrap, consumersDone, timesRead, lastRead, longestGap, stop, consumerErrors),
+                consumers.add(new Thread(() -> consume(bootstrap, consumersDone, timesRead, lastRead, longestGap, measuring, consumerErrors),
                         "rolling-consumer-" + i));
             }
             producer.start();
             consumers.forEach(Thread::start);
             try {
                 await().atMost(Duration.ofSeconds(60)).until(() -> timesRead.size() >= 500); // both running
+                // Gaps count from here: the group has joined and every partition has been written.
+                await().atMost(Duration.ofSeconds(60)).until(() -> lastAckPerPartition.size() == PARTITIONS);
+                lastRead.set(System.nanoTime());
+                measuring.set(true);
                 for (int id = 1; id <= cluster.size(); id++) {
                     int before = acked.size();
                     String stopped = cluster.restartGracefully(id);
                     assertThat(stopped).as("broker %d's controlled shutdown", id).contains("controlled shutdown took")
-                            .doesNotContain("did not complete").contains("every log is flushed");
+                            .doesNotContain("did not complete").doesNotContain("stopping without moving").contains("every log is flushed");
                     awaitFullyReplicated(cluster); // as an operator waits before the next broker
                     await().atMost(Duration.ofSeconds(60)).until(() -> acked.size() >= before + 400);
                 }
             } finally {
+                measuring.set(false);
                 stop.set(true);
                 producer.join(150_000);
             }
@@ -118,12 +127,15 @@ class RollingRestartTest {
                     .as("records the group read twice").isEmpty();
             assertThat(Duration.ofNanos(longestGap.get())).as("the longest the group read nothing while records were sent")
                     .isLessThan(LONGEST_STOP);
+            assertThat(Duration.ofNanos(longestProduceGap.get())).as("the longest a partition acknowledged nothing")
+                    .isLessThan(LONGEST_STOP);
             assertLogHoldsEachAcknowledgedRecordOnceInOrder(cluster.bootstrap(), acked);
         }
     }
 
     /** A steady stream, bounded in count and time; each batch flushed. A failed send is recorded (it must not happen). */
-    private static void produce(String bootstrap, AtomicBoolean stop, AtomicInteger sent, Queue<String> acked, Queue<Exception> errors) {
+    private static void produce(String bootstrap, AtomicBoolean stop, AtomicInteger sent, Queue<String> acked, Queue<Exception> errors,
+                                AtomicBoolean measuring, Map<Integer, Long> lastAck, AtomicLong longestGap) {
         long deadline = System.currentTimeMillis() + MAX_RUN_MS;
         try (KafkaProducer<String, String> p = KafkaClients.producer(bootstrap, Map.of(ProducerConfig.ACKS_CONFIG, "all",
                 ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true, ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 120_000,
@@ -137,8 +149,14 @@ class RollingRestartTest {
                     int n = sent.getAndIncrement();
                     String v = "v" + n;
                     p.send(new ProducerRecord<>(TOPIC, "k" + (n % 24), v), (md, e) -> {
-                        if (e == null) acked.add(v);
-                        else errors.add(e);
+                        if (e != null) {
+                            errors.add(e);
+                            return;
+                        }
+                        acked.add(v);
+                        long now = System.nanoTime();
+                        Long previous = lastAck.put(md.partition(), now);
+                        if (previous != null && measuring.get()) longestGap.accumulateAndGet(now - previous, Math::max);
                     });
                 }
                 p.flush();
@@ -153,7 +171,7 @@ class RollingRestartTest {
      * partitions up, and keeps the longest time without a record while the producer runs.
      */
     private static void consume(String bootstrap, AtomicBoolean done, Map<String, Integer> timesRead, AtomicLong lastRead, AtomicLong longestGap,
-                                AtomicBoolean producerStopped, Queue<Throwable> errors) {
+                                AtomicBoolean measuring, Queue<Throwable> errors) {
         long deadline = System.currentTimeMillis() + MAX_RUN_MS;
         try (KafkaConsumer<String, String> c = KafkaClients.groupConsumer(bootstrap, "classic", "rolling-readers",
                 Map.of("max.poll.records", 200))) {
@@ -172,7 +190,7 @@ class RollingRestartTest {
                 long now = System.nanoTime();
                 if (!records.isEmpty()) {
                     long previous = lastRead.getAndSet(now);
-                    if (!producerStopped.get()) longestGap.accumulateAndGet(now - previous, Math::max);
+                    if (measuring.get()) longestGap.accumulateAndGet(now - previous, Math::max);
                 }
                 for (ConsumerRecord<String, String> r : records) timesRead.merge(r.value(), 1, Integer::sum);
                 if (!records.isEmpty()) c.commitSync();

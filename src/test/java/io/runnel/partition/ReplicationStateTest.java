@@ -59,6 +59,23 @@ class ReplicationStateTest {
     }
 
     @Test
+    void aReplicaRefusedAsIneligibleIsNotProposedAgainUntilTheBackoffEndsOrThePlacementChanges() {
+        Placement without3 = new Placement(List.of(1, 2, 3), 1, 5, List.of(1, 2));
+        state.startLeading(without3);
+        fetched(without3, 2, 100, 100);
+        state.advance(without3, 100);
+        List<Integer> wider = fetched(without3, 3, 100, 100);
+        assertThat(wider).containsExactly(1, 2, 3);
+        state.refusedAsIneligible(wider, without3, 5_000); // broker 3 is in controlled shutdown
+        assertThat(fetched(without3, 3, 100, 100)).as("within the backoff").isNull();
+        time.advance(5_000);
+        assertThat(fetched(without3, 3, 100, 100)).as("after the backoff (a restarted broker)").containsExactly(1, 2, 3);
+        state.refusedAsIneligible(wider, without3, 5_000);
+        state.placementChanged(new Placement(List.of(1, 2, 3), 1, 5, List.of(1, 2), 1));
+        assertThat(fetched(without3, 3, 100, 100)).as("after a new placement").containsExactly(1, 2, 3);
+    }
+
+    @Test
     void oneIsrProposalIsOutstandingAtATimeAndAStaleAnswerDoesNotEndANewerOne() {
         Placement p = new Placement(List.of(1, 2), 1, 5, List.of(1), 7);
         List<Integer> first = state.beginProposal(List.of(1, 2), 5);
