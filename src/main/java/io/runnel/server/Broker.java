@@ -337,9 +337,10 @@ public final class Broker {
     }
 
     /**
-     * Stops the endpoints, flushes and closes every log, closes Vert.x and releases the directory. Idempotent. The
-     * result is a plain {@link CompletableFuture}: it completes after Vert.x is closed, so it cannot be bound to
-     * one of Vert.x's (then terminated) event loops.
+     * Moves this broker's leaderships to other brokers first when it serves in a cluster ({@link #controlledShutdown},
+     * bounded), then stops the endpoints, flushes and closes every log, closes Vert.x and releases the directory.
+     * Idempotent. The result is a plain {@link CompletableFuture}: it completes after Vert.x is closed, so it cannot
+     * be bound to one of Vert.x's (then terminated) event loops.
      */
     public CompletableFuture<Void> stop() {
         if (!stopping.compareAndSet(false, true)) return stopped;
