@@ -3,6 +3,7 @@ package io.runnel.cluster;
 import io.microraft.RaftNode;
 import io.microraft.RaftNodeStatus;
 import io.runnel.config.Limits;
+import io.runnel.quorum.QuorumEndpoint;
 import java.util.UUID;
 import java.util.function.Consumer;
 import java.util.function.Function;
@@ -39,6 +40,10 @@ final class RaftElection<C> implements ControllerElection {
     private final Runnable resign;
     private volatile boolean running = true;
     private Thread thread;
+    /** The quorum leader this broker last logged (-2 before the first), so that each change is logged once. */
+    private int loggedLeader = -2;
+    /** When claiming last failed with a warning (claims are retried every poll; warned at most every 10 s). */
+    private long lastClaimWarning;
 
     /**
      * @param floor    {version, epoch}: the highest any broker applied and saw before this quorum (for its first claim)
@@ -89,9 +94,21 @@ final class RaftElection<C> implements ControllerElection {
                 && (term < 0 || t.getTerm() == term);
     }
 
+    /** Logs who leads the quorum, as this voter sees it, when that changes (what an operator reads after a fault). */
+    private void logLeader() {
+        var t = node.getTerm();
+        var l = t.getLeaderEndpoint();
+        int leader = l instanceof QuorumEndpoint e ? e.nodeId() : -1;
+        if (leader == loggedLeader) return;
+        loggedLeader = leader;
+        if (leader < 0) LOG.info("Broker {} sees no leader of the metadata quorum (term {})", nodeId, t.getTerm());
+        else LOG.info("Broker {} sees broker {} lead the metadata quorum (term {})", nodeId, leader, t.getTerm());
+    }
+
     private void loop() {
         while (running) {
             try {
+                logLeader();
                 if (!leads(-1)) {
                     Thread.sleep(Limits.RAFT_ELECTION_POLL_MS);
                     continue;
@@ -112,7 +129,14 @@ final class RaftElection<C> implements ControllerElection {
                 return;
             } catch (RuntimeException e) {
                 // Not the leader any more, or no majority: the next turn looks again.
-                LOG.debug("Claiming the controller role failed", e);
+                long now = System.currentTimeMillis();
+                if (now - lastClaimWarning >= 10_000) {
+                    lastClaimWarning = now;
+                    LOG.warn("Broker {} leads the metadata quorum but could not claim the controller role (tried again every {} ms): {}",
+                            nodeId, Limits.RAFT_ELECTION_POLL_MS, e.toString());
+                } else {
+                    LOG.debug("Claiming the controller role failed", e);
+                }
                 try {
                     Thread.sleep(Limits.RAFT_ELECTION_POLL_MS);
                 } catch (InterruptedException x) {

@@ -3,7 +3,11 @@ package io.runnel.quorum;
 import io.microraft.RaftConfig;
 import io.microraft.RaftEndpoint;
 import io.microraft.RaftNode;
+import io.microraft.RaftNodeStatus;
+import io.microraft.RaftRole;
 import io.microraft.executor.impl.DefaultRaftNodeExecutor;
+import io.microraft.impl.RaftNodeImpl;
+import io.microraft.impl.state.RaftState;
 import io.microraft.persistence.RestoredRaftState;
 import io.microraft.statemachine.StateMachine;
 import io.vertx.core.Vertx;
@@ -22,6 +26,8 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
 import java.util.function.IntFunction;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A broker's member of the metadata quorum: its Raft node, with its log and votes in a directory of its own
@@ -40,6 +46,8 @@ public final class QuorumMember implements AutoCloseable {
             NetClientOptions client, String[] credentials, QuorumTransport.Admission admission) {
     }
 
+    private static final Logger LOG = LoggerFactory.getLogger(QuorumMember.class);
+
     private final RaftNode node;
     private final QuorumTransport transport;
     private final int port;
@@ -48,6 +56,35 @@ public final class QuorumMember implements AutoCloseable {
         this.node = node;
         this.transport = transport;
         this.port = port;
+    }
+
+    /**
+     * Works around a MicroRaft 0.7 defect that left a cluster without a controller: every node starts with a pre-vote
+     * (RaftNodeImpl.start), and a restarted follower whose pre-vote is overtaken by the leader's heartbeats in the same
+     * term keeps its pre-candidate state for good (only a new term, a candidacy or a leadership clears it, and the
+     * pre-vote's retry returns early once a leader is known). Its heartbeat task then never starts a pre-vote when
+     * that leader dies: with both followers of a three-voter quorum restarted so, the leader's crash left the two
+     * without an election (ReplicationTest, one run in four). Checked on the Raft thread every leader heartbeat
+     * timeout: a follower that still names a leader it has not heard from within the timeout and is stuck as a
+     * pre-candidate does what MicroRaft's heartbeat task would have done: forgets the leader and runs a pre-vote.
+     */
+    private static void watchForStuckPreVote(RaftNodeImpl node, DefaultRaftNodeExecutor executor, long periodSecs) {
+        executor.schedule(() -> {
+            if (RaftNodeStatus.isTerminal(node.getStatus())) return;
+            try {
+                RaftState state = node.state();
+                if (node.getStatus() == RaftNodeStatus.ACTIVE && state.role() == RaftRole.FOLLOWER && state.leader() != null
+                        && state.preCandidateState() != null && node.isLeaderHeartbeatTimeoutElapsed()) {
+                    LOG.warn("The metadata quorum's leader {} has not been heard from and this voter's election was stuck (MicroRaft 0.7); "
+                            + "starting one", state.leader().getId());
+                    node.leader(null);
+                    node.runPreVote();
+                }
+            } catch (RuntimeException e) {
+                LOG.warn("Checking the metadata quorum's election failed", e);
+            }
+            watchForStuckPreVote(node, executor, periodSecs);
+        }, periodSecs, TimeUnit.SECONDS);
     }
 
     /**
@@ -116,6 +153,7 @@ public final class QuorumMember implements AutoCloseable {
             store = new FileRaftStore(dir);
             node.set(b.setStore(store).build());
             node.get().start();
+            if (node.get() instanceof RaftNodeImpl impl) watchForStuckPreVote(impl, executor, config.getLeaderHeartbeatTimeoutSecs());
         } catch (IOException | RuntimeException e) {
             // Nothing of a member that did not start stays open: its listener and its log file.
             transport.close();
