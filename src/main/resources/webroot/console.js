@@ -123,6 +123,7 @@
     document.querySelectorAll('.tab').forEach(function (s) { s.classList.toggle('active', s.id === 'tab-' + tab); });
     location.hash = tab;
     redrawCharts();
+    if (tab === 'brokers') loadBrokersView().catch(function () { });
   }
 
   // ---- overview: cluster, throughput ----
@@ -130,15 +131,78 @@
 
   function loadCluster() {
     return api('GET', '/api/cluster').then(function (c) {
-      $('#cluster-info').textContent = 'cluster ' + c.clusterId + ' · ' + c.brokers.length + ' broker(s)';
+      var live = c.brokers.filter(function (b) { return b.live !== false; }).length;
+      $('#cluster-info').textContent = 'cluster ' + c.clusterId + ' · ' + live + ' broker(s)' + (live < c.brokers.length ? ' live of ' + c.brokers.length : '');
       var body = $('#brokers tbody');
       body.replaceChildren();
-      c.brokers.forEach(function (b) {
+      c.brokers.filter(function (b) { return b.live !== false; }).forEach(function (b) {
         body.appendChild(el('tr', {}, [td(b.nodeId), td(Object.keys(b.listeners).map(function (k) { return k + ' ' + b.listeners[k]; }).join(', ')),
           td(b.nodeId === c.controllerId ? 'controller' : 'broker')]));
       });
     });
   }
+
+  // ---- brokers: the cluster as this broker sees it ----
+  function brokerState(b) {
+    if (!b.live) return ['not live', 'bad'];
+    if (b.fenced) return ['fenced (catching up)', 'warn'];
+    return ['live', 'good'];
+  }
+
+  function placementStatus(p) {
+    var out = [];
+    if (p.offline) out.push('offline');
+    else if (p.underMinIsr) out.push('under min ISR');
+    else if (p.underReplicated) out.push('under-replicated');
+    if (p.reassigning) out.push('reassigning');
+    if (!p.offline && !p.preferredLeader) out.push('not on preferred leader');
+    return out;
+  }
+
+  function loadBrokersView() {
+    if (!$('#tab-brokers').classList.contains('active')) return Promise.resolve();
+    return Promise.all([api('GET', '/api/cluster'), api('GET', '/api/cluster/partitions')]).then(function (r) {
+      var c = r[0], parts = r[1];
+      $('#brokers-live').textContent = c.brokers.filter(function (b) { return b.live; }).length + ' / ' + c.brokers.length;
+      $('#brokers-controller').textContent = c.controllerId >= 0 ? 'broker ' + c.controllerId : 'none';
+      $('#brokers-under-replicated').textContent = number(c.underReplicatedPartitions);
+      $('#brokers-offline').textContent = number(c.offlinePartitions);
+      $('#brokers-imbalance').textContent = number(c.preferredReplicaImbalance);
+      $('#brokers-under-replicated').className = 'big' + (c.underReplicatedPartitions > 0 ? ' warn' : '');
+      $('#brokers-offline').className = 'big' + (c.offlinePartitions > 0 ? ' bad' : '');
+      $('#brokers-seen-by').textContent = 'as broker ' + c.nodeId + ' sees them';
+      var body = $('#broker-list tbody');
+      body.replaceChildren();
+      c.brokers.slice().sort(function (a, b) { return a.nodeId - b.nodeId; }).forEach(function (b) {
+        var st = brokerState(b);
+        var role = [b.controller ? 'controller' : 'broker'];
+        if (c.metadataQuorum && c.metadataQuorum.voters && c.metadataQuorum.voters.indexOf(b.nodeId) >= 0) role.push('quorum voter');
+        if (b.self) role.push('this broker');
+        body.appendChild(el('tr', { 'data-node': b.nodeId }, [td(b.nodeId, 'num'),
+          td(Object.keys(b.listeners).map(function (k) { return k + ' ' + b.listeners[k]; }).join(', ')), td(b.http || ''), td(b.rack || '–'),
+          td(role.join(', ')), td(st[0], st[1]), td(number(b.partitionsLed), 'num'), td(number(b.underReplicatedLed), 'num' + (b.underReplicatedLed ? ' warn' : ''))]));
+      });
+      var rbody = $('#reassignments tbody');
+      rbody.replaceChildren();
+      if (c.reassignments.length === 0) rbody.appendChild(el('tr', {}, [el('td', { colspan: '6', class: 'muted', text: 'none running' })]));
+      c.reassignments.forEach(function (ra) {
+        rbody.appendChild(el('tr', {}, [td(ra.topic), td(ra.partition, 'num'), td(ra.replicas.join(', ')), td(ra.adding.join(', ')),
+          td(ra.removing.join(', ')), td(ra.caughtUp.length + ' of ' + ra.adding.length + ' added replicas caught up')]));
+      });
+      var showInternal = $('#placement-internal').checked, problems = $('#placement-problems').checked;
+      var pbody = $('#placement tbody');
+      pbody.replaceChildren();
+      parts.forEach(function (p) {
+        var st = placementStatus(p);
+        if (p.internal && !showInternal) return;
+        if (problems && st.length === 0) return;
+        pbody.appendChild(el('tr', { 'data-partition': p.topic + '-' + p.partition }, [td(p.topic), td(p.partition, 'num'), td(p.leader >= 0 ? p.leader : 'none', 'num'),
+          td(p.replicas.join(', ')), td(p.isr.join(', ')), td(st.length ? st.join(', ') : 'ok', p.offline ? 'bad' : st.length ? 'warn' : 'good')]));
+      });
+    });
+  }
+  $('#placement-internal').addEventListener('change', function () { safe(loadBrokersView)(); });
+  $('#placement-problems').addEventListener('change', function () { safe(loadBrokersView)(); });
 
   function pollStats() {
     api('GET', '/api/stats').then(function (s) {
@@ -211,7 +275,7 @@
         // A replica taken offline by an I/O error says so in place of its figures (its log is not read).
         var figures = p.offline ? [el('td', {colspan: '3', class: 'offline', title: p.offline}, ['offline: I/O error'])]
           : [td(number(p.logStartOffset), 'num'), td(number(p.logEndOffset), 'num'), td(bytes(p.sizeBytes), 'num')];
-        parts.appendChild(el('tr', {}, [td(p.partition, 'num'), td(p.leader, 'num')].concat(figures)));
+        parts.appendChild(el('tr', {}, [td(p.partition, 'num'), td(p.leader, 'num'), td(p.replicas.join(', ')), td(p.isr.join(', '))].concat(figures)));
       });
       var cfg = $('#topic-configs tbody');
       cfg.replaceChildren();
@@ -394,6 +458,7 @@
     setInterval(pollStats, 1000);
     setInterval(safe(loadTopics), 3000);
     setInterval(safe(loadGroups), 2000);
+    setInterval(safe(loadBrokersView), 2000);
     window.addEventListener('resize', redrawCharts);
     if (location.hash.length > 1 && document.getElementById('tab-' + location.hash.slice(1))) show(location.hash.slice(1));
   }

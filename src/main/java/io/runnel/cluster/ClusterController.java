@@ -100,6 +100,8 @@ final class ClusterController {
 
     /** The last task queued: each new one starts when it ends, whichever thread queued it. */
     private Future<?> tail = Future.succeededFuture();
+    /** Where elections are counted (the broker's, once {@link #countInto} is called). */
+    private volatile ControllerStats stats = new ControllerStats();
 
     /** A controller for which every broker has registered (unit tests). */
     ClusterController(Vertx vertx, MetadataStore store, long epoch, Settings settings, Supplier<List<Integer>> liveBrokers) {
@@ -120,6 +122,12 @@ final class ClusterController {
         this.vertx = vertx;
         this.store = store;
         this.epoch = epoch;
+    }
+
+    /** Counts this controller's decisions into the broker's stats (for {@code /metrics}). */
+    ClusterController countInto(ControllerStats stats) {
+        this.stats = stats;
+        return this;
     }
 
     /**
@@ -286,6 +294,9 @@ final class ClusterController {
             if (b == null) stamped.add(a);
             else if (a.sameAs(b)) stamped.add(a.withPartitionEpoch(Math.max(a.partitionEpoch(), b.partitionEpoch())));
             else stamped.add(a.withPartitionEpoch(Math.max(a.partitionEpoch(), b.partitionEpoch() + 1)));
+            if (b != null && a.hasLeader() && (a.leader() != b.leader() || a.leaderEpoch() > b.leaderEpoch())) {
+                stats.elected(!b.isr().contains(a.leader())); // unclean: chosen outside the ISR it had
+            }
         }
         store.putTopic(epoch, after.record().name(), TopicJson.encode(new TopicMetadata(after.record(), stamped, after.reassignments())));
     }

@@ -26,6 +26,9 @@ final class ControllerRole {
     private final BrokerRegistry registry;
     private volatile ClusterController active;
 
+    /** What the controllers this broker ran decided (for {@code /metrics}). */
+    final ControllerStats stats = new ControllerStats();
+
     ControllerRole(Vertx vertx, MetadataStore store, ClusterController.Settings settings, BrokerRegistry registry) {
         this.vertx = vertx;
         this.context = vertx.getOrCreateContext();
@@ -43,7 +46,8 @@ final class ControllerRole {
     synchronized ClusterController take(ControllerInfo won) {
         LOG.info("Broker {} is the controller (epoch {})", won.nodeId(), won.epoch());
         registry.controllerChanged(won);
-        ClusterController role = new ClusterController(vertx, store, won.epoch(), settings, registry::liveNodeIds, registry::isRegistered);
+        ClusterController role = new ClusterController(vertx, store, won.epoch(), settings, registry::liveNodeIds, registry::isRegistered)
+                .countInto(stats);
         active = role;
         registry.acting(won.epoch());
         context.runOnContext(v -> role.start(everyMemberRegistered(won, role), registry::reports));

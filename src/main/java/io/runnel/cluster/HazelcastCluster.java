@@ -180,6 +180,11 @@ public final class HazelcastCluster {
         return vertx;
     }
 
+    /** What the controllers this broker ran decided (leader elections), for {@code /metrics}. */
+    public ControllerStats controllerStats() {
+        return role.stats;
+    }
+
     /** What this broker knows of its cluster: the live brokers and the controller. */
     public ClusterView view() {
         return registry;

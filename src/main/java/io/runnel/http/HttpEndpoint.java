@@ -135,6 +135,7 @@ public final class HttpEndpoint {
             }
         }
         s.metrics().updateOffline(offline);
+        s.metrics().updateCluster(ClusterStatus.of(s).figures(s));
         Future<Void> logsDone = Future.join(logs).transform(x -> {
             s.metrics().updateLogs(logs.stream().filter(Future::succeeded).map(Future::result).toList());
             return Future.succeededFuture();

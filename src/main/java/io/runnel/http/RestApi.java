@@ -54,6 +54,7 @@ final class RestApi {
         router.route("/api/*").handler(ctx -> auth.handle(ctx, false));
         router.get("/api/whoami").handler(auth::whoami);
         router.get("/api/cluster").handler(api::cluster);
+        router.get("/api/cluster/partitions").handler(api::placements);
         router.get("/api/brokers").handler(ctx -> ctx.json(api.brokers()));
         router.get("/api/stats").handler(api::stats);
         router.get("/api/topics").handler(api::listTopics);
@@ -128,12 +129,31 @@ final class RestApi {
      * whether it is fenced (registered but not yet caught up with the metadata: clients are not told of it).
      */
     private JsonArray brokers() {
+        return brokers(ClusterStatus.of(s), s.cluster().controllerId());
+    }
+
+    /**
+     * The brokers as this broker sees them: the live ones with their addresses, whether fenced, whether the controller,
+     * the partitions each leads and how many of those are under-replicated; then brokers that hold replicas but are not
+     * live here ({@code "live": false}), so that a broker gone is visible where its partitions are.
+     */
+    private JsonArray brokers(ClusterStatus status, int controller) {
         JsonArray out = new JsonArray();
+        List<Integer> seen = new ArrayList<>();
         for (var b : s.cluster().brokers()) {
             JsonObject listeners = new JsonObject();
             (b.nodeId() == s.nodeId() ? s.kafkaListeners().get() : b.listeners()).forEach(listeners::put);
+            ClusterStatus.Led led = status.led.getOrDefault(b.nodeId(), new ClusterStatus.Led(0, 0));
             out.add(new JsonObject().put("nodeId", b.nodeId()).put("listeners", listeners).put("http", b.http()).put("rack", (String) null)
-                    .put("fenced", s.cluster().fenced(b.nodeId())));
+                    .put("live", true).put("fenced", s.cluster().fenced(b.nodeId())).put("controller", b.nodeId() == controller)
+                    .put("self", b.nodeId() == s.nodeId()).put("partitionsLed", led.partitions()).put("underReplicatedLed", led.underReplicated()));
+            seen.add(b.nodeId());
+        }
+        for (int id : status.replicaBrokers) {
+            if (seen.contains(id)) continue;
+            out.add(new JsonObject().put("nodeId", id).put("listeners", new JsonObject()).put("http", (String) null).put("rack", (String) null)
+                    .put("live", false).put("fenced", false).put("controller", false).put("self", false).put("partitionsLed", 0)
+                    .put("underReplicatedLed", 0));
         }
         return out;
     }
@@ -148,25 +168,47 @@ final class RestApi {
             quorum.put("cpMemberCount", s.cluster().cpMemberCount()).put("cpMembers", new JsonArray(new ArrayList<>(s.cluster().cpMembers())));
         }
         JsonArray leading = new JsonArray();
-        int underReplicated = 0;
-        int offline = 0;
         for (LocalTopic t : s.topics().topics()) {
-            // Kafka's cluster-wide meanings, from this broker's metadata: fewer in-sync replicas than replicas; no leader.
-            for (Placement pl : t.placements()) {
-                if (pl.replicas().isEmpty()) continue;
-                if (pl.isr().size() < pl.replicas().size()) underReplicated++;
-                if (!pl.hasLeader()) offline++;
-            }
             for (PartitionHandle h : t.localPartitions()) {
                 Placement pl = h.placement(); // read once: leadership may move between two reads
                 if (pl.leader() == s.nodeId()) leading.add(new JsonObject().put("topic", t.name()).put("partition", h.topicPartition().partition())
                         .put("leaderEpoch", pl.leaderEpoch()).put("replicas", pl.replicas().size()));
             }
         }
-        ctx.json(new JsonObject().put("clusterId", s.clusterId()).put("controllerId", controller)
-                .put("actingControllerEpoch", s.cluster().actingControllerEpoch()).put("brokers", brokers())
-                .put("topics", s.topics().topics().size()).put("underReplicatedPartitions", underReplicated).put("offlinePartitions", offline)
-                .put("metadataQuorum", quorum).put("leading", leading));
+        // Kafka's cluster-wide meanings, from this broker's metadata: fewer in-sync replicas than replicas; no leader.
+        ClusterStatus status = ClusterStatus.of(s);
+        ctx.json(new JsonObject().put("clusterId", s.clusterId()).put("nodeId", s.nodeId()).put("controllerId", controller)
+                .put("actingControllerEpoch", s.cluster().actingControllerEpoch()).put("brokers", brokers(status, controller))
+                .put("topics", s.topics().topics().size()).put("partitions", status.partitions)
+                .put("underReplicatedPartitions", status.underReplicated).put("underMinIsrPartitions", status.underMinIsr)
+                .put("offlinePartitions", status.offline).put("preferredReplicaImbalance", status.preferredImbalance)
+                .put("reassignments", status.reassignments).put("metadataQuorum", quorum).put("leading", leading));
+    }
+
+    /**
+     * Where every partition lives (the topics the caller may describe, by name): leader, replicas (the first is the
+     * preferred leader), ISR, and what is wrong with it, from this broker's metadata. Kafka's describeTopics for all.
+     */
+    private void placements(RoutingContext ctx) {
+        List<LocalTopic> topics = new ArrayList<>(s.topics().topics());
+        topics.removeIf(t -> !s.security().authorizer().authorize(HttpAuth.principal(ctx), HttpAuth.host(ctx), AclOperation.DESCRIBE,
+                ResourceType.TOPIC, t.name(), true));
+        topics.sort(Comparator.comparing(LocalTopic::name));
+        JsonArray out = new JsonArray();
+        for (LocalTopic t : topics) {
+            int minIsr = t.config().minInsyncReplicas();
+            for (int p = 0; p < t.placements().size(); p++) {
+                Placement pl = t.placements().get(p);
+                if (pl.replicas().isEmpty()) continue;
+                out.add(new JsonObject().put("topic", t.name()).put("internal", InternalTopics.isInternal(t.name())).put("partition", p)
+                        .put("leader", pl.leader()).put("leaderEpoch", pl.leaderEpoch()).put("replicas", new JsonArray(new ArrayList<>(pl.replicas())))
+                        .put("isr", new JsonArray(new ArrayList<>(pl.isr()))).put("offline", !pl.hasLeader())
+                        .put("underReplicated", pl.isr().size() < pl.replicas().size()).put("underMinIsr", pl.isr().size() < minIsr)
+                        .put("preferredLeader", pl.hasLeader() && pl.leader() == pl.replicas().get(0))
+                        .put("reassigning", t.metadata().reassignments().containsKey(p)));
+            }
+        }
+        ctx.json(out);
     }
 
     private void stats(RoutingContext ctx) {

@@ -1,6 +1,7 @@
 package io.runnel.metrics;
 
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MultiGauge;
 import io.micrometer.core.instrument.Tags;
@@ -18,6 +19,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.LongSupplier;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.protocol.ApiKeys;
 
@@ -30,7 +32,10 @@ import org.apache.kafka.common.protocol.ApiKeys;
  * {@code runnel_topic_records_out_total}, {@code runnel_topic_bytes_out_total} (tag {@code topic}; bytes are record
  * batch bytes), {@code runnel_kafka_request_seconds} (histogram, tag {@code api}), {@code runnel_log_size_bytes} and
  * {@code runnel_log_end_offset} (tags {@code topic}, {@code partition}), {@code runnel_consumer_group_lag} (tags
- * {@code group}, {@code topic}, {@code partition}); and Micrometer's JVM meters (memory, GC, threads, CPU).
+ * {@code group}, {@code topic}, {@code partition}); the cluster's health with Kafka's meanings ({@link ClusterFigures},
+ * {@code runnel_isr_shrinks_total}, {@code runnel_isr_expands_total}, {@code runnel_controller_leader_elections_total},
+ * {@code runnel_controller_unclean_leader_elections_total}); and Micrometer's JVM meters (memory, GC, threads, CPU).
+ * Request rates per API are the {@code _count} of {@code runnel_kafka_request_seconds}.
  */
 public final class BrokerMetrics {
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -43,6 +48,23 @@ public final class BrokerMetrics {
     private final MultiGauge groupLag;
     private final MultiGauge offlineReplica;
     private final AtomicInteger offlineReplicas = new AtomicInteger();
+    private final Counter isrShrinks;
+    private final Counter isrExpands;
+    private volatile LongSupplier elections = () -> 0;
+    private volatile LongSupplier uncleanElections = () -> 0;
+    private volatile ClusterFigures cluster = new ClusterFigures(0, 0, 0, 0, 0, 0);
+
+    /**
+     * The cluster figures of the moment, with Kafka's meanings: partitions this broker leads ({@code LeaderCount}),
+     * of them those with fewer in-sync replicas than replicas ({@code UnderReplicatedPartitions}) and than the
+     * topic's min.insync.replicas ({@code UnderMinIsrPartitionCount}); whether this broker is the active controller
+     * ({@code ActiveControllerCount}); and, on the active controller only (0 elsewhere, as Kafka reports them),
+     * partitions without a leader ({@code OfflinePartitionsCount}) and partitions not led by their preferred replica
+     * ({@code PreferredReplicaImbalanceCount}).
+     */
+    public record ClusterFigures(int leaderPartitions, int underReplicated, int underMinIsr, int activeController, int offlinePartitions,
+                                 int preferredImbalance) {
+    }
 
     private record TopicMeters(Counter recordsIn, Counter bytesIn, Counter recordsOut, Counter bytesOut) {
     }
@@ -69,6 +91,52 @@ public final class BrokerMetrics {
                 .register(registry);
         Gauge.builder("runnel.offline.replicas", offlineReplicas, AtomicInteger::get)
                 .description("Replicas on this broker taken offline by an I/O error (they serve again after a restart)").register(registry);
+        isrShrinks = Counter.builder("runnel.isr.shrinks").description("Times the ISR of a partition led here lost a replica (Kafka's IsrShrinksPerSec)")
+                .register(registry);
+        isrExpands = Counter.builder("runnel.isr.expands").description("Times the ISR of a partition led here gained a replica (Kafka's IsrExpandsPerSec)")
+                .register(registry);
+        Gauge.builder("runnel.leader.partitions", this, m -> m.cluster.leaderPartitions())
+                .description("Partitions this broker leads (Kafka's LeaderCount)").register(registry);
+        Gauge.builder("runnel.under.replicated.partitions", this, m -> m.cluster.underReplicated())
+                .description("Partitions led here with fewer in-sync replicas than replicas (Kafka's UnderReplicatedPartitions)").register(registry);
+        Gauge.builder("runnel.under.min.isr.partitions", this, m -> m.cluster.underMinIsr())
+                .description("Partitions led here with fewer in-sync replicas than min.insync.replicas (Kafka's UnderMinIsrPartitionCount)")
+                .register(registry);
+        Gauge.builder("runnel.controller.active", this, m -> m.cluster.activeController())
+                .description("1 on the broker acting as the controller, else 0 (Kafka's ActiveControllerCount)").register(registry);
+        Gauge.builder("runnel.controller.offline.partitions", this, m -> m.cluster.offlinePartitions())
+                .description("Partitions without a leader, on the active controller (Kafka's OfflinePartitionsCount)").register(registry);
+        Gauge.builder("runnel.controller.preferred.replica.imbalance", this, m -> m.cluster.preferredImbalance())
+                .description("Partitions not led by their preferred replica, on the active controller (Kafka's PreferredReplicaImbalanceCount)")
+                .register(registry);
+        FunctionCounter.builder("runnel.controller.leader.elections", this, m -> m.elections.getAsLong())
+                .description("Partition leaders elected by this broker's controller (Kafka's LeaderElectionRateAndTimeMs count)").register(registry);
+        FunctionCounter.builder("runnel.controller.unclean.leader.elections", this, m -> m.uncleanElections.getAsLong())
+                .description("Of them, leaders chosen outside the in-sync replicas (Kafka's UncleanLeaderElectionsPerSec)").register(registry);
+    }
+
+    /** The ISR of a partition led here lost a member. */
+    public void isrShrunk() {
+        isrShrinks.increment();
+    }
+
+    /** The ISR of a partition led here gained a member. */
+    public void isrExpanded() {
+        isrExpands.increment();
+    }
+
+    /** Sets the cluster figures of the moment (before a scrape). */
+    public void updateCluster(ClusterFigures figures) {
+        cluster = figures;
+    }
+
+    /**
+     * Counts the leader elections of the controllers this broker runs (Kafka's LeaderElectionRateAndTimeMs and
+     * UncleanLeaderElectionsPerSec, counted on the controller).
+     */
+    public void bindControllerElections(LongSupplier elections, LongSupplier unclean) {
+        this.elections = elections;
+        this.uncleanElections = unclean;
     }
 
     public PrometheusMeterRegistry registry() {

@@ -58,6 +58,13 @@ public final class LocalReplicas {
         onOffline = listener;
     }
 
+    /** Told when the ISR of a partition led here shrinks or expands (the broker's metrics); for replicas opened later. */
+    private volatile PartitionVerticle.IsrChanges isrChanges = PartitionVerticle.IsrChanges.NONE;
+
+    public void countIsrChanges(PartitionVerticle.IsrChanges listener) {
+        isrChanges = listener;
+    }
+
     public LocalReplicas(Vertx vertx, Deployer deployer, Supplier<BrokerConfig> brokerConfig, Path logDir, Time time, int nodeId) {
         this.vertx = vertx;
         this.deployer = deployer;
@@ -141,7 +148,7 @@ public final class LocalReplicas {
         BrokerConfig b = brokerConfig.get();
         PartitionVerticle.Settings settings = new PartitionVerticle.Settings(nodeId, b.get(BrokerConfig.LOG_RETENTION_CHECK_INTERVAL_MS),
                 b.get(BrokerConfig.LOG_SEGMENT_DELETE_DELAY_MS), b.get(BrokerConfig.REPLICA_LAG_TIME_MAX_MS), b.get(BrokerConfig.PRODUCER_ID_EXPIRATION_MS),
-                b.get(BrokerConfig.PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS), () -> onOffline.run());
+                b.get(BrokerConfig.PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS), () -> onOffline.run(), isrChanges);
         return new PartitionVerticle(tp, PartitionDirs.dirOf(logDir, tp), config.logConfig(), time, settings, placement);
     }
 

@@ -98,6 +98,7 @@ public final class PartitionVerticle extends VerticleBase {
     private volatile boolean stopping;
     /** Told when this replica goes offline (the broker reports it to the controller). */
     private final Runnable onOffline;
+    private final IsrChanges isrChanges;
     /** Why this replica went offline ({@link #goOffline}), null while online. */
     private volatile String offline;
     /** Consumer fetches and acks=all produces, waiting for the high watermark to pass an offset. */
@@ -118,7 +119,24 @@ public final class PartitionVerticle extends VerticleBase {
 
     /** A replica's fixed settings: its broker's node id and the broker-level timings it runs by. */
     record Settings(int self, long retentionCheckIntervalMs, long segmentDeleteDelayMs, long replicaLagTimeMaxMs, long producerIdExpirationMs,
-                    long producerIdExpirationCheckIntervalMs, Runnable onOffline) {
+                    long producerIdExpirationCheckIntervalMs, Runnable onOffline, IsrChanges isrChanges) {
+    }
+
+    /** Told when the ISR of a partition this broker leads loses or gains members (Kafka's IsrShrinksPerSec, IsrExpandsPerSec). */
+    public interface IsrChanges {
+        IsrChanges NONE = new IsrChanges() {
+            @Override
+            public void shrunk() {
+            }
+
+            @Override
+            public void expanded() {
+            }
+        };
+
+        void shrunk();
+
+        void expanded();
     }
 
     /** Segments out of the log whose files wait {@code log.segment.delete.delay.ms} to be closed (and deleted). */
@@ -139,6 +157,7 @@ public final class PartitionVerticle extends VerticleBase {
         this.segmentDeleteDelayMs = settings.segmentDeleteDelayMs();
         this.replication = new ReplicationState(self, time, settings.replicaLagTimeMaxMs());
         this.onOffline = settings.onOffline();
+        this.isrChanges = settings.isrChanges();
         this.producerIdExpirationMs = settings.producerIdExpirationMs();
         this.producerIdExpirationCheckIntervalMs = settings.producerIdExpirationCheckIntervalMs();
         this.placement = placement;
@@ -316,6 +335,8 @@ public final class PartitionVerticle extends VerticleBase {
                 LOG.info("Broker {} leads {} in epoch {} with ISR {}", self, tp, next.leaderEpoch(), next.isr());
             } else if (!before.isr().equals(next.isr())) {
                 LOG.info("ISR of {} is now {}", tp, next.isr());
+                if (!next.isr().containsAll(before.isr())) isrChanges.shrunk();
+                if (!before.isr().containsAll(next.isr())) isrChanges.expanded();
             }
             advanceHighWatermark();
         } else if (before.leader() == self) {

@@ -19,6 +19,7 @@ import io.runnel.metrics.BrokerMetrics;
 import io.runnel.partition.ClusterImageApplier;
 import io.runnel.partition.Deployer;
 import io.runnel.partition.LocalReplicas;
+import io.runnel.partition.PartitionVerticle;
 import io.runnel.partition.ProducerIdManager;
 import io.runnel.partition.TopicAdmin;
 import io.runnel.partition.TopicAuthority;
@@ -107,6 +108,18 @@ public final class Broker {
         this.dynamicConfig = new DynamicBrokerConfig(config, config.logDir());
         this.topics = new TopicRegistry(vertx, config.nodeId());
         this.replicas = new LocalReplicas(vertx, deployer, dynamicConfig::current, config.logDir(), time, config.nodeId());
+        replicas.countIsrChanges(new PartitionVerticle.IsrChanges() {
+            @Override
+            public void shrunk() {
+                metrics.isrShrunk();
+            }
+
+            @Override
+            public void expanded() {
+                metrics.isrExpanded();
+            }
+        });
+        if (cluster != null) metrics.bindControllerElections(cluster.controllerStats()::leaderElections, cluster.controllerStats()::uncleanLeaderElections);
         this.topicAdmin = new TopicAdmin(vertx, topics, replicas, dynamicConfig);
         this.groups = new GroupCoordinator(vertx, deployer, topics, topicAdmin, config, time);
     }

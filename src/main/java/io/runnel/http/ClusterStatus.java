@@ -1,0 +1,94 @@
+package io.runnel.http;
+
+import io.runnel.metrics.BrokerMetrics;
+import io.runnel.partition.LocalTopic;
+import io.runnel.partition.Placement;
+import io.runnel.partition.TopicMetadata;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The cluster's health as this broker's metadata shows it, for {@code /api/cluster}, the console and {@code /metrics}:
+ * per broker the partitions it leads and, of those, the under-replicated ones; cluster-wide the under-replicated
+ * (fewer in-sync replicas than replicas), under-min-ISR, offline (no leader) and preferred-leader-imbalanced (led by
+ * another than the first replica) partitions; and the running reassignments (KIP-455) with the added replicas that
+ * have caught up (joined the ISR). One pass over the placements; no I/O.
+ */
+final class ClusterStatus {
+    /** Per broker: partitions led and, of them, under-replicated. */
+    record Led(int partitions, int underReplicated) {
+    }
+
+    final Map<Integer, Led> led = new TreeMap<>();
+    /** Brokers named in some placement (whether live or not). */
+    final List<Integer> replicaBrokers = new ArrayList<>();
+    int partitions;
+    int underReplicated;
+    int underMinIsr;
+    int offline;
+    int preferredImbalance;
+    final JsonArray reassignments = new JsonArray();
+
+    private ClusterStatus() {
+    }
+
+    static ClusterStatus of(HttpServices s) {
+        ClusterStatus c = new ClusterStatus();
+        for (LocalTopic t : s.topics().topics()) {
+            int minIsr = t.config().minInsyncReplicas();
+            TopicMetadata m = t.metadata();
+            for (int p = 0; p < t.placements().size(); p++) {
+                Placement pl = t.placements().get(p);
+                if (pl.replicas().isEmpty()) continue;
+                c.partitions++;
+                for (int r : pl.replicas()) if (!c.replicaBrokers.contains(r)) c.replicaBrokers.add(r);
+                boolean under = pl.isr().size() < pl.replicas().size();
+                if (under) c.underReplicated++;
+                if (pl.isr().size() < minIsr) c.underMinIsr++;
+                if (!pl.hasLeader()) {
+                    c.offline++;
+                } else {
+                    Led was = c.led.getOrDefault(pl.leader(), new Led(0, 0));
+                    c.led.put(pl.leader(), new Led(was.partitions() + 1, was.underReplicated() + (under ? 1 : 0)));
+                    if (pl.leader() != pl.replicas().get(0)) c.preferredImbalance++;
+                }
+                TopicMetadata.Reassignment ra = m.reassignments().get(p);
+                if (ra != null) {
+                    List<Integer> adding = ra.adding();
+                    c.reassignments.add(new JsonObject().put("topic", t.name()).put("partition", p).put("replicas", ints(pl.replicas()))
+                            .put("target", ints(ra.target())).put("adding", ints(adding)).put("removing", ints(ra.removing()))
+                            .put("caughtUp", ints(adding.stream().filter(pl.isr()::contains).toList())));
+                }
+            }
+        }
+        c.replicaBrokers.sort(null);
+        return c;
+    }
+
+    /** This broker's figures for {@code /metrics} (the controller's only where it is the active controller). */
+    BrokerMetrics.ClusterFigures figures(HttpServices s) {
+        int self = s.nodeId();
+        Led mine = led.getOrDefault(self, new Led(0, 0));
+        int minIsrMine = 0;
+        for (LocalTopic t : s.topics().topics()) {
+            int minIsr = t.config().minInsyncReplicas();
+            for (Placement pl : t.placements()) if (pl.leader() == self && pl.isr().size() < minIsr) minIsrMine++;
+        }
+        boolean active = activeController(s);
+        return new BrokerMetrics.ClusterFigures(mine.partitions(), mine.underReplicated(), minIsrMine, active ? 1 : 0, active ? offline : 0,
+                active ? preferredImbalance : 0);
+    }
+
+    /** Whether this broker acts as the controller now (a broker alone decides for itself, as a combined KRaft node). */
+    static boolean activeController(HttpServices s) {
+        return !s.cluster().clustered() || s.cluster().actingControllerEpoch() >= 0;
+    }
+
+    private static JsonArray ints(List<Integer> l) {
+        return new JsonArray(new ArrayList<>(l));
+    }
+}
