@@ -28,7 +28,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The brokers of the cluster as this broker sees them ({@link ClusterView}): each broker registers itself in
- * Hazelcast's {@code runnel-brokers} map (node id to {@code {"member", "listeners", "http", "topics"}}, the last being
+ * Hazelcast's {@code runnel-brokers} map (node id to {@code {"member", "listeners", "http", "rack", "topics"}}, the last being
  * its report of the topics it holds), and a registration counts as a live broker while its Hazelcast member is. The
  * view is rebuilt from registration and membership events, and checked against the map every
  * {@link Limits#CLUSTER_REGISTRATION_CHECK_MS} (events can be missed). It also tells whether a majority of the
@@ -62,6 +62,8 @@ final class BrokerRegistry implements ClusterView {
     private volatile Runnable reregistration;
     /** Whether this broker's registration says it is fenced: until it has applied its first metadata image. */
     private volatile boolean selfFenced = true;
+    /** This broker's {@code broker.rack} (null: none), written in its registration. */
+    private volatile String rack;
     private volatile Set<Integer> fenced = Set.of();
     private volatile boolean running = true;
 
@@ -123,7 +125,18 @@ final class BrokerRegistry implements ClusterView {
 
     private String registration(Map<String, String> listeners, String http, JsonArray localTopics) {
         return new JsonObject().put("member", member.self().toString()).put("listeners", new JsonObject(new HashMap<>(listeners)))
-                .put("http", http).put("topics", localTopics).put("fenced", selfFenced).encode();
+                .put("http", http).put("rack", rack).put("topics", localTopics).put("fenced", selfFenced).encode();
+    }
+
+    /** This broker's rack, for its registration (before {@link #register}). */
+    void rack(String rack) {
+        this.rack = rack;
+    }
+
+    /** The rack a live broker registered with, or null (no rack, or not live). */
+    String rackOf(int nodeId) {
+        for (BrokerNode b : brokers) if (b.nodeId() == nodeId) return b.rack();
+        return null;
     }
 
     /** This broker has applied its first metadata image: its registration says it is no longer fenced. Blocking. */
@@ -257,7 +270,7 @@ final class BrokerRegistry implements ClusterView {
             if (r.getBoolean("fenced", false)) fencedNow.add(id);
             Map<String, String> listeners = new HashMap<>();
             r.getJsonObject("listeners").forEach(e -> listeners.put(e.getKey(), (String) e.getValue()));
-            out.add(new BrokerNode(id, Map.copyOf(listeners), r.getString("http", "")));
+            out.add(new BrokerNode(id, Map.copyOf(listeners), r.getString("http", ""), r.getString("rack")));
         });
         out.sort(Comparator.comparingInt(BrokerNode::nodeId));
         fenced = Set.copyOf(fencedNow);

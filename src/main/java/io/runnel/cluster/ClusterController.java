@@ -18,10 +18,12 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.IntFunction;
 import java.util.function.IntPredicate;
 import java.util.function.Supplier;
 import java.util.stream.IntStream;
@@ -122,6 +124,15 @@ final class ClusterController {
         this.vertx = vertx;
         this.store = store;
         this.epoch = epoch;
+    }
+
+    /** The rack of each live broker (null: none), for rack-aware placement. */
+    private volatile IntFunction<String> rackOf = id -> null;
+
+    /** Places replicas by the brokers' racks as {@code rackOf} gives them. */
+    ClusterController racks(IntFunction<String> rackOf) {
+        this.rackOf = rackOf;
+        return this;
     }
 
     /** Counts this controller's decisions into the broker's stats (for {@code /metrics}). */
@@ -248,11 +259,72 @@ final class ClusterController {
             throw new InvalidReplicationFactorException("Replication factor " + rf + " is invalid: it must be at least 1 and at most the "
                     + "number of live brokers (" + live.size() + ").");
         }
-        List<Placement> placements = assign(live, 0, partitions, rf, ThreadLocalRandom.current().nextInt(live.size()),
-                ThreadLocalRandom.current().nextInt(live.size()));
+        List<Placement> placements = place(live, 0, partitions, rf);
         TopicMetadata t = new TopicMetadata(new TopicRecord(name, Uuid.randomUuid(), partitions, configs), placements);
         if (!store.createTopic(epoch, name, TopicJson.encode(t))) throw new TopicExistsException("Topic '" + name + "' already exists.");
         LOG.info("Created topic {} with {} partition(s) over brokers {}", name, partitions, live);
+    }
+
+    /**
+     * The replicas of partitions {@code from} to {@code to} (exclusive) over the live brokers, from a random start as
+     * Kafka does: rack-aware ({@link #assignRackAware}) when any of them has a {@code broker.rack}, else {@link #assign}.
+     */
+    private List<Placement> place(List<Integer> live, int from, int to, int rf) {
+        Map<Integer, String> racks = new HashMap<>();
+        boolean anyRack = false;
+        for (int b : live) {
+            String rack = rackOf.apply(b);
+            anyRack |= rack != null;
+            racks.put(b, rack == null ? "" : rack); // brokers without a rack count as one rack of their own, as KRaft's placer
+        }
+        int start = ThreadLocalRandom.current().nextInt(live.size());
+        int shift = ThreadLocalRandom.current().nextInt(live.size());
+        return anyRack ? assignRackAware(racks, from, to, rf, start, shift) : assign(live, from, to, rf, start, shift);
+    }
+
+    /**
+     * Kafka's rack-aware replica assignment (the algorithm of AdminUtils.assignReplicasToBrokersRackAware, KIP-36): the
+     * brokers are listed alternating between racks (racks in name order, brokers in id order within each), and
+     * partition p's first replica is the one at {@code (start + p) mod n} of that list; each further replica is looked
+     * for from a shift past the first, skipping brokers of a rack that already holds a replica until every rack does.
+     * So each partition spans as many racks as it can, and leaders and followers spread evenly over brokers and racks.
+     *
+     * @param racks the rack of each live broker
+     */
+    static List<Placement> assignRackAware(Map<Integer, String> racks, int fromPartition, int toPartition, int rf, int start, int shiftStart) {
+        List<Integer> arranged = rackAlternated(racks);
+        int n = arranged.size();
+        int rackCount = new HashSet<>(racks.values()).size();
+        List<Placement> out = new ArrayList<>();
+        int shift = shiftStart;
+        for (int p = fromPartition; p < toPartition; p++) {
+            if (p > 0 && p % n == 0) shift++;
+            int first = (p + start) % n;
+            List<Integer> replicas = new ArrayList<>(List.of(arranged.get(first)));
+            Set<String> racksUsed = new HashSet<>(Set.of(racks.get(arranged.get(first))));
+            for (int k = 0; replicas.size() < rf; k++) {
+                int candidate = arranged.get((first + 1 + (shift * rackCount + k) % (n - 1)) % n);
+                boolean rackOk = !racksUsed.contains(racks.get(candidate)) || racksUsed.size() == rackCount;
+                if (rackOk && !replicas.contains(candidate)) {
+                    replicas.add(candidate);
+                    racksUsed.add(racks.get(candidate));
+                }
+            }
+            out.add(new Placement(replicas, replicas.get(0), 0, replicas));
+        }
+        return out;
+    }
+
+    /** The brokers taking one from each rack in turn: racks in name order, brokers in id order within a rack. */
+    static List<Integer> rackAlternated(Map<Integer, String> racks) {
+        TreeMap<String, List<Integer>> byRack = new TreeMap<>();
+        racks.forEach((b, r) -> byRack.computeIfAbsent(r, x -> new ArrayList<>()).add(b));
+        byRack.values().forEach(l -> l.sort(null));
+        List<Integer> out = new ArrayList<>();
+        for (int i = 0; out.size() < racks.size(); i++) {
+            for (List<Integer> l : byRack.values()) if (i < l.size()) out.add(l.get(i));
+        }
+        return out;
     }
 
     /**
@@ -316,8 +388,7 @@ final class ClusterController {
         int rf = t.placements().get(0).replicas().size();
         if (rf > live.size()) throw new InvalidReplicationFactorException("Only " + live.size() + " brokers are live for replication factor " + rf);
         List<Placement> placements = new ArrayList<>(t.placements());
-        placements.addAll(assign(live, t.record().partitions(), total, rf, ThreadLocalRandom.current().nextInt(live.size()),
-                ThreadLocalRandom.current().nextInt(live.size())));
+        placements.addAll(place(live, t.record().partitions(), total, rf));
         TopicRecord r = t.record();
         save(t, t.withRecord(new TopicRecord(name, r.topicId(), total, r.configs()), placements));
     }

@@ -10,8 +10,11 @@ import java.util.Map;
  */
 public interface ClusterView {
 
-    /** A live broker: its node id, its Kafka listeners ({@code name -> host:port}) and its HTTP address. */
-    record BrokerNode(int nodeId, Map<String, String> listeners, String http) {
+    /**
+     * A live broker: its node id, its Kafka listeners ({@code name -> host:port}), its HTTP address and its rack
+     * ({@code broker.rack}, null when it has none).
+     */
+    record BrokerNode(int nodeId, Map<String, String> listeners, String http, String rack) {
         /** The host and port of listener {@code name}, or null when the broker has no such listener. */
         public String[] hostPort(String name) {
             String hp = listeners.get(name);
@@ -87,7 +90,7 @@ public interface ClusterView {
 
     /** The view of a broker that runs alone. */
     static ClusterView standalone(int nodeId) {
-        BrokerNode self = new BrokerNode(nodeId, Map.of(), "");
+        BrokerNode self = new BrokerNode(nodeId, Map.of(), "", null);
         return new ClusterView() {
             @Override
             public int controllerId() {

@@ -47,7 +47,7 @@ final class ControllerRole {
         LOG.info("Broker {} is the controller (epoch {})", won.nodeId(), won.epoch());
         registry.controllerChanged(won);
         ClusterController role = new ClusterController(vertx, store, won.epoch(), settings, registry::liveNodeIds, registry::isRegistered)
-                .countInto(stats);
+                .countInto(stats).racks(registry::rackOf);
         active = role;
         registry.acting(won.epoch());
         context.runOnContext(v -> role.start(everyMemberRegistered(won, role), registry::reports));

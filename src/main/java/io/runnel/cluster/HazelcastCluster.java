@@ -91,6 +91,7 @@ public final class HazelcastCluster {
             this.feed = new ApMetadataFeed(member, topics, deleted);
         }
         this.client = new ControllerClient(vertx, registry::nodeId);
+        registry.rack(config.get(BrokerConfig.BROKER_RACK));
     }
 
     /**

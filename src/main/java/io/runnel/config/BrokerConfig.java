@@ -36,6 +36,9 @@ public final class BrokerConfig {
 
     public static final ConfigKey<Integer> NODE_ID = intKey("node.id", 1, 0, Integer.MAX_VALUE,
             "The id of this broker in the cluster.");
+    public static final ConfigKey<String> BROKER_RACK = stringKey("broker.rack", null, "a rack, zone or data centre name",
+            BrokerConfig::nonBlank, "The rack of this broker, as Kafka's broker.rack: the controller spreads each partition's replicas over "
+                    + "racks, clients are told each broker's rack, and with replica.selector.class consumers fetch from their own rack.");
     public static final ConfigKey<List<Listener>> LISTENERS = listKey("listeners", "PLAINTEXT://0.0.0.0:9092",
             "a comma-separated list of NAME://host:port (port 0 to 65535, 0 picks a free port)", Listener::parse,
             "The addresses the Kafka protocol endpoint listens on.");
@@ -122,6 +125,10 @@ public final class BrokerConfig {
             "A follower that has not caught up with its leader for this long leaves the in-sync replicas.");
     public static final ConfigKey<Integer> REPLICA_SOCKET_TIMEOUT_MS = intKey("replica.socket.timeout.ms", 30_000, 1_000, Integer.MAX_VALUE,
             "A follower's request to its leader not answered in this long fails; the follower connects again.");
+    public static final ConfigKey<String> REPLICA_SELECTOR_CLASS = stringKey("replica.selector.class", null,
+            "a class implementing org.apache.kafka.common.replica.ReplicaSelector, e.g. org.apache.kafka.common.replica.RackAwareReplicaSelector",
+            BrokerConfig::replicaSelector, "Where a partition's leader sends a consumer to fetch from (KIP-392): with Kafka's "
+                    + "RackAwareReplicaSelector, an in-sync replica in the consumer's client.rack. Unset: consumers fetch from the leader.");
     public static final ConfigKey<Integer> MIN_INSYNC_REPLICAS = intKey("min.insync.replicas", 1, 1, Short.MAX_VALUE,
             "The fewest in-sync replicas with which an acks=all produce is accepted (NOT_ENOUGH_REPLICAS below it).");
     public static final ConfigKey<Boolean> UNCLEAN_LEADER_ELECTION_ENABLE = boolKey("unclean.leader.election.enable", false,
@@ -201,7 +208,7 @@ public final class BrokerConfig {
                     + "leaving a transaction open in the partition for good.");
 
     /** Every broker key, in the order of {@code conf/broker.properties}. */
-    public static final List<ConfigKey<?>> KEYS = concat(List.of(NODE_ID, LISTENERS, ADVERTISED_LISTENERS, LOG_DIRS,
+    public static final List<ConfigKey<?>> KEYS = concat(List.of(NODE_ID, BROKER_RACK, LISTENERS, ADVERTISED_LISTENERS, LOG_DIRS,
             NUM_PARTITIONS, DEFAULT_REPLICATION_FACTOR, AUTO_CREATE_TOPICS_ENABLE, LOG_SEGMENT_BYTES, LOG_ROLL_MS,
             LOG_ROLL_HOURS, LOG_RETENTION_MS, LOG_RETENTION_MINUTES, LOG_RETENTION_HOURS, LOG_RETENTION_BYTES,
             LOG_RETENTION_CHECK_INTERVAL_MS, LOG_SEGMENT_DELETE_DELAY_MS, LOG_FLUSH_INTERVAL_MESSAGES, LOG_FLUSH_INTERVAL_MS,
@@ -214,7 +221,7 @@ public final class BrokerConfig {
             PRODUCER_ID_EXPIRATION_MS, PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS,
             TRANSACTION_ABORT_TIMED_OUT_TRANSACTION_CLEANUP_INTERVAL_MS, TRANSACTION_VERSION, TRANSACTION_PARTITION_VERIFICATION_ENABLE, HTTP_HOST, HTTP_PORT, HTTP_CORS_ALLOWED_ORIGINS,
             CLUSTER_MEMBERS, CLUSTER_HOST, CLUSTER_PORT, CLUSTER_NAME, CLUSTER_CP_MEMBER_COUNT, CLUSTER_QUORUM_VOTERS, CLUSTER_QUORUM_PORT,
-            REPLICA_LAG_TIME_MAX_MS, REPLICA_SOCKET_TIMEOUT_MS, MIN_INSYNC_REPLICAS, UNCLEAN_LEADER_ELECTION_ENABLE,
+            REPLICA_LAG_TIME_MAX_MS, REPLICA_SOCKET_TIMEOUT_MS, REPLICA_SELECTOR_CLASS, MIN_INSYNC_REPLICAS, UNCLEAN_LEADER_ELECTION_ENABLE,
             AUTO_LEADER_REBALANCE_ENABLE, LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS, LEADER_IMBALANCE_PER_BROKER_PERCENTAGE, CONTROLLED_SHUTDOWN_ENABLE,
             CONTROLLED_SHUTDOWN_MAX_RETRIES, CONTROLLED_SHUTDOWN_RETRY_BACKOFF_MS), SecurityKeys.KEYS);
 
@@ -569,6 +576,18 @@ public final class BrokerConfig {
         int n = Integer.parseInt(text.trim());
         if (n != 0 && (n < 3 || n > 7)) throw new IllegalArgumentException();
         return Integer.toString(n);
+    }
+
+    /** A class name that loads and implements Kafka's ReplicaSelector (refused at start otherwise). */
+    private static String replicaSelector(String name) {
+        try {
+            if (!org.apache.kafka.common.replica.ReplicaSelector.class.isAssignableFrom(Class.forName(name.trim()))) {
+                throw new IllegalArgumentException();
+            }
+        } catch (ClassNotFoundException e) {
+            throw new IllegalArgumentException(e);
+        }
+        return name.trim();
     }
 
     private static String nonBlank(String text) {

@@ -2,6 +2,7 @@ package io.runnel.http;
 
 import org.apache.kafka.common.acl.AclOperation;
 import org.apache.kafka.common.resource.ResourceType;
+import io.runnel.config.BrokerConfig;
 import io.runnel.config.Limits;
 import io.runnel.config.TopicConfig;
 import io.runnel.group.CommittedOffset;
@@ -144,7 +145,8 @@ final class RestApi {
             JsonObject listeners = new JsonObject();
             (b.nodeId() == s.nodeId() ? s.kafkaListeners().get() : b.listeners()).forEach(listeners::put);
             ClusterStatus.Led led = status.led.getOrDefault(b.nodeId(), new ClusterStatus.Led(0, 0));
-            out.add(new JsonObject().put("nodeId", b.nodeId()).put("listeners", listeners).put("http", b.http()).put("rack", (String) null)
+            String rack = b.nodeId() == s.nodeId() ? s.config().get(BrokerConfig.BROKER_RACK) : b.rack();
+            out.add(new JsonObject().put("nodeId", b.nodeId()).put("listeners", listeners).put("http", b.http()).put("rack", rack)
                     .put("live", true).put("fenced", s.cluster().fenced(b.nodeId())).put("controller", b.nodeId() == controller)
                     .put("self", b.nodeId() == s.nodeId()).put("partitionsLed", led.partitions()).put("underReplicatedLed", led.underReplicated()));
             seen.add(b.nodeId());

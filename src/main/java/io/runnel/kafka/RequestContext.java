@@ -1,6 +1,7 @@
 package io.runnel.kafka;
 
 import io.runnel.cluster.ClusterView;
+import io.runnel.config.BrokerConfig;
 import io.runnel.security.Authorizer;
 import io.runnel.security.BrokerSecurity;
 import io.runnel.security.Session;
@@ -54,7 +55,7 @@ public record RequestContext(RequestHeader header, BrokerInfo broker, Endpoint e
     }
 
     /** A broker as a client of this listener reaches it. */
-    public record NodeEndpoint(int nodeId, String host, int port) {
+    public record NodeEndpoint(int nodeId, String host, int port, String rack) {
     }
 
     /**
@@ -66,9 +67,9 @@ public record RequestContext(RequestHeader header, BrokerInfo broker, Endpoint e
         for (ClusterView.BrokerNode b : broker.cluster().brokers()) {
             if (b.nodeId() == broker.nodeId() || broker.cluster().fenced(b.nodeId())) continue;
             String[] hp = b.hostPort(endpoint.listenerName());
-            if (hp != null) out.add(new NodeEndpoint(b.nodeId(), hp[0], Integer.parseInt(hp[1])));
+            if (hp != null) out.add(new NodeEndpoint(b.nodeId(), hp[0], Integer.parseInt(hp[1]), b.rack()));
         }
-        out.add(new NodeEndpoint(broker.nodeId(), endpoint.host(), endpoint.port()));
+        out.add(new NodeEndpoint(broker.nodeId(), endpoint.host(), endpoint.port(), broker.config().get(BrokerConfig.BROKER_RACK)));
         out.sort(Comparator.comparingInt(NodeEndpoint::nodeId));
         return out;
     }

@@ -202,6 +202,39 @@ public final class PartitionHandle {
     }
 
     /**
+     * A consumer's read from a follower replica (KIP-392, sent here by the leader's preferred read replica): as
+     * {@link #slice}, below this replica's high watermark, which the leader's fetch responses move.
+     */
+    public Future<SliceResult> sliceAsFollower(long offset, int maxBytes, boolean minOneBatch) {
+        return call(l -> l.slice(offset, maxBytes, minOneBatch, verticle.highWatermark()));
+    }
+
+    /** A read_committed consumer's read from a follower replica (KIP-392): as {@link #sliceCommitted}, below this replica's last stable offset. */
+    public Future<CommittedSlice> sliceCommittedAsFollower(long offset, int maxBytes, boolean minOneBatch) {
+        return call(l -> committedSlice(l, offset, maxBytes, minOneBatch));
+    }
+
+    private CommittedSlice committedSlice(Log l, long offset, int maxBytes, boolean minOneBatch) throws IOException {
+        long lso = verticle.lastStableOffset();
+        SliceResult rr = l.slice(offset, maxBytes, minOneBatch, lso);
+        List<AbortedTxn> aborted = rr.records().size() == 0 ? List.of()
+                : verticle.abortedTransactions().overlapping(offset, rr.records().lastOffset() + 1);
+        return new CommittedSlice(rr, verticle.highWatermark(), aborted);
+    }
+
+    /** What a leader knows of a follower: its log end offset and when it last caught up (ms). */
+    public record FollowerView(int nodeId, long logEndOffset, long lastCaughtUpMs) {
+    }
+
+    /**
+     * The in-sync followers the leader has heard from in this leader epoch (KIP-392's candidates for a consumer's
+     * preferred read replica); empty on a follower.
+     */
+    public Future<List<FollowerView>> inSyncFollowers() {
+        return OnContext.compose(verticle.context(), () -> Future.succeededFuture(verticle.inSyncFollowers()));
+    }
+
+    /**
      * A read_committed consumer's read (KIP-98): whole batches from {@code offset} below the last stable offset, on
      * the leader, with the aborted transactions the slice overlaps, whose records the consumer drops. The slice's
      * log end offset is the last stable offset.
@@ -209,11 +242,7 @@ public final class PartitionHandle {
     public Future<CommittedSlice> sliceCommitted(long offset, int maxBytes, boolean minOneBatch) {
         return call(l -> {
             verticle.requireLeader();
-            long lso = verticle.lastStableOffset();
-            SliceResult rr = l.slice(offset, maxBytes, minOneBatch, lso);
-            List<AbortedTxn> aborted = rr.records().size() == 0 ? List.of()
-                    : verticle.abortedTransactions().overlapping(offset, rr.records().lastOffset() + 1);
-            return new CommittedSlice(rr, verticle.highWatermark(), aborted);
+            return committedSlice(l, offset, maxBytes, minOneBatch);
         });
     }
 

@@ -425,6 +425,18 @@ public final class PartitionVerticle extends VerticleBase {
         lastStableOffset = Math.min(replication.highWatermark(), producers.firstUnstableOffset());
     }
 
+    /** The in-sync followers this leader has heard from in its epoch, with what it knows of them (on this context). */
+    List<PartitionHandle.FollowerView> inSyncFollowers() {
+        List<PartitionHandle.FollowerView> out = new ArrayList<>();
+        if (!isLeader()) return out;
+        for (int r : placement.isr()) {
+            if (r == self) continue;
+            ReplicationState.Follower f = replication.follower(r);
+            if (f != null && f.logEndOffset() >= 0) out.add(new PartitionHandle.FollowerView(r, f.logEndOffset(), f.lastCaughtUpMs()));
+        }
+        return out;
+    }
+
     /** The open transactions: first offset here to producer id (on this context). */
     Map<Long, Long> openTransactions() {
         return producers.openTransactions();
@@ -481,6 +493,7 @@ public final class PartitionVerticle extends VerticleBase {
         replication.followLeader(leaderHighWatermark, log.logEndOffset());
         producers.highWatermarkAt(replication.highWatermark());
         updateLastStableOffset();
+        highWatermarkWaiters.advancedTo(replication.highWatermark()); // consumers reading from this follower (KIP-392)
         return info;
     }
 

@@ -33,7 +33,8 @@ import org.junit.jupiter.api.io.TempDir;
  * The cluster as operators see it, on three brokers: {@code /metrics} carries Kafka's cluster health meters (one
  * active controller, partitions led, under-replicated partitions, ISR shrinks, leader elections) and the console's
  * Brokers view in headless Chromium shows a killed broker as not live, the partitions it leaves under-replicated,
- * and a reassignment onto it that cannot catch up. The screenshot lands in target/ (docs/ keeps a copy).
+ * and a reassignment onto it that cannot catch up; each broker's rack reaches Kafka clients and the console. The
+ * screenshot lands in target/ (docs/ keeps a copy).
  */
 class ClusterConsoleBrowserTest {
     private static final HttpClient HTTP = HttpClient.newHttpClient();
@@ -46,16 +47,16 @@ class ClusterConsoleBrowserTest {
         Path shots = Path.of("target").toAbsolutePath();
         Files.createDirectories(shots);
         Files.deleteIfExists(shots.resolve("console-brokers.png"));
-        try (LocalCluster cluster = LocalCluster.start(root, 3, "--auto.leader.rebalance.enable=false")) {
+        try (LocalCluster cluster = LocalCluster.start(root, 3, "--auto.leader.rebalance.enable=false", "--broker.rack=rack-{node}")) {
             cluster.awaitQuorum(1);
             int controller = cluster.clusterInfo(1).getInteger("controllerId");
             int victim = controller == 1 ? 2 : 1;
             List<Integer> others = new ArrayList<>(List.of(1, 2, 3));
             others.remove(Integer.valueOf(victim));
-            // The controller places replicas on the brokers it knows as registered and unfenced.
-            await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> cluster.clusterInfo(controller).getJsonArray("brokers").stream()
-                    .filter(b -> ((JsonObject) b).getBoolean("live") && !((JsonObject) b).getBoolean("fenced")).count() == 3);
+            cluster.awaitLiveBrokers(controller, 3);
             try (Admin admin = KafkaClients.admin(cluster.bootstrap())) {
+                // Each broker's rack, as Kafka clients are told it (DescribeCluster; Metadata alike).
+                assertThat(admin.describeCluster().nodes().get(30, TimeUnit.SECONDS)).allSatisfy(n -> assertThat(n.rack()).isEqualTo("rack-" + n.id()));
                 admin.createTopics(List.of(new NewTopic("orders", 6, (short) 3).configs(Map.of("min.insync.replicas", "2")),
                         new NewTopic("moving", 1, (short) 2))).all().get(30, TimeUnit.SECONDS);
                 // "moving" lives on the two brokers that stay (moved there first if the controller put it on the victim).
@@ -129,6 +130,7 @@ class ClusterConsoleBrowserTest {
                     JsonArray cells = (JsonArray) row;
                     int node = Integer.parseInt(cells.getString(0));
                     assertThat(cells.getString(5)).as("state of broker %d", node).isEqualTo(node == victim ? "not live" : "live");
+                    if (node != victim) assertThat(cells.getString(3)).as("rack of broker %d", node).isEqualTo("rack-" + node);
                     if (node == controller) assertThat(cells.getString(4)).contains("controller");
                 }
                 JsonArray reassignment = seen.getJsonArray("reassignment");

@@ -23,6 +23,40 @@ import org.junit.jupiter.api.Test;
 class ClusterControllerTest {
 
     @Test
+    void rackAwareAssignmentSpreadsEachPartitionOverRacksAndLeadersOverBrokers() {
+        // Six brokers in three racks, listed alternating between racks.
+        Map<Integer, String> racks = Map.of(1, "a", 2, "a", 3, "b", 4, "b", 5, "c", 6, "c");
+        assertThat(ClusterController.rackAlternated(racks)).containsExactly(1, 3, 5, 2, 4, 6);
+        for (int start = 0; start < 6; start++) {
+            for (int shift = 0; shift < 6; shift++) {
+                List<Placement> placements = ClusterController.assignRackAware(racks, 0, 12, 3, start, shift);
+                Map<Integer, Integer> leaders = new HashMap<>();
+                Map<Integer, Integer> replicas = new HashMap<>();
+                for (Placement p : placements) {
+                    assertThat(p.replicas().stream().map(racks::get).distinct()).as("racks of %s", p.replicas()).hasSize(3);
+                    assertThat(new HashSet<>(p.replicas())).hasSize(3);
+                    leaders.merge(p.leader(), 1, Integer::sum);
+                    p.replicas().forEach(r -> replicas.merge(r, 1, Integer::sum));
+                }
+                assertThat(leaders.values()).as("leaders per broker").containsOnly(2);
+                assertThat(replicas.values()).as("replicas per broker").containsOnly(6);
+            }
+        }
+        // Two racks, three replicas: both racks are used and no broker twice.
+        Map<Integer, String> two = Map.of(1, "a", 2, "a", 3, "b", 4, "b");
+        for (Placement p : ClusterController.assignRackAware(two, 0, 8, 3, 1, 3)) {
+            assertThat(p.replicas().stream().map(two::get).distinct()).hasSize(2);
+            assertThat(new HashSet<>(p.replicas())).hasSize(3);
+        }
+        // Replication factor 2 over racks {a: 1, 2} and {b: 3}: every partition has broker 3, the only one of rack b.
+        Map<Integer, String> lopsided = Map.of(1, "a", 2, "a", 3, "b");
+        assertThat(ClusterController.assignRackAware(lopsided, 0, 9, 2, 2, 1)).allMatch(p -> p.replicas().contains(3));
+        // A broker without a rack ("") counts as a rack of its own.
+        Map<Integer, String> mixed = Map.of(1, "a", 2, "a", 3, "");
+        assertThat(ClusterController.assignRackAware(mixed, 0, 6, 2, 0, 0)).allMatch(p -> p.replicas().contains(3));
+    }
+
+    @Test
     void assignmentSpreadsLeadersAndReplicasEvenlyWithDistinctReplicasPerPartition() {
         List<Placement> placements = ClusterController.assign(List.of(1, 2, 3), 0, 6, 3, 1, 2);
         Map<Integer, Integer> leaders = new HashMap<>();

@@ -62,7 +62,7 @@ public final class LocalCluster implements AutoCloseable {
         String members = Arrays.stream(hazelcastPorts).mapToObj(p -> "127.0.0.1:" + p).collect(Collectors.joining(","));
         List<String> args = new ArrayList<>(List.of("--node.id=" + (i + 1), "--cluster.members=" + members, "--cluster.host=127.0.0.1",
                 "--cluster.port=" + hazelcastPorts[i]));
-        args.addAll(List.of(extra));
+        for (String a : extra) args.add(a.replace("{node}", String.valueOf(i + 1))); // a per-broker value, e.g. --broker.rack=r{node}
         List<String> jvm = new ArrayList<>(List.of("-Xmx256m", "--add-opens=java.base/java.lang=ALL-UNNAMED", "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
                 "--add-opens=java.management/sun.management=ALL-UNNAMED", "--add-opens=jdk.management/com.sun.management.internal=ALL-UNNAMED",
                 "--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED"));
@@ -162,6 +162,15 @@ public final class LocalCluster implements AutoCloseable {
                 assertThat(q.getJsonArray("cpMembers")).as("CP members").hasSize(q.getInteger("cpMemberCount"));
             }
         });
+    }
+
+    /**
+     * Waits until broker {@code via} sees {@code count} live, unfenced brokers: the controller places replicas only on
+     * brokers it knows as registered, which may lag behind what a client's bootstrap broker already reports.
+     */
+    public void awaitLiveBrokers(int via, int count) {
+        Awaitility.await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> clusterInfo(via).getJsonArray("brokers").stream()
+                .filter(b -> ((JsonObject) b).getBoolean("live") && !((JsonObject) b).getBoolean("fenced")).count() == count);
     }
 
     public BrokerProcess broker(int nodeId) {

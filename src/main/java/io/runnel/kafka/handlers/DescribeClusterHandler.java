@@ -31,7 +31,7 @@ public final class DescribeClusterHandler extends TypedApiHandler<DescribeCluste
                     .setErrorMessage("Only broker endpoints exist")));
         }
         DescribeClusterBrokerCollection brokers = new DescribeClusterBrokerCollection();
-        for (var b : ctx.brokers()) brokers.add(new DescribeClusterBroker().setBrokerId(b.nodeId()).setHost(b.host()).setPort(b.port()));
+        for (var b : ctx.brokers()) brokers.add(new DescribeClusterBroker().setBrokerId(b.nodeId()).setHost(b.host()).setPort(b.port()).setRack(b.rack()));
         return Future.succeededFuture(new DescribeClusterResponse(out.setBrokers(brokers)));
     }
 }

@@ -13,11 +13,15 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import org.apache.kafka.common.IsolationLevel;
+import org.apache.kafka.common.Node;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.acl.AclOperation;
 import org.apache.kafka.common.message.FetchRequestData.FetchPartition;
@@ -26,6 +30,11 @@ import org.apache.kafka.common.message.FetchResponseData.FetchableTopicResponse;
 import org.apache.kafka.common.message.FetchResponseData.PartitionData;
 import org.apache.kafka.common.message.FetchResponseData;
 import org.apache.kafka.common.protocol.ApiKeys;
+import org.apache.kafka.common.record.internal.MemoryRecords;
+import org.apache.kafka.common.replica.ClientMetadata;
+import org.apache.kafka.common.replica.PartitionView;
+import org.apache.kafka.common.replica.ReplicaSelector;
+import org.apache.kafka.common.replica.ReplicaView;
 import org.apache.kafka.common.protocol.Errors;
 import org.apache.kafka.common.requests.AbstractResponse;
 import org.apache.kafka.common.requests.FetchMetadata;
@@ -45,12 +54,43 @@ import org.apache.kafka.common.requests.FetchResponse;
  * last stable offset (no undecided transaction's records), and is sent the aborted transactions its records overlap,
  * whose records the client drops. Every answer carries the last stable offset.
  *
+ * <p>Fetching from the closest replica (KIP-392): with {@code replica.selector.class} set, the leader asks the selector
+ * (Kafka's RackAwareReplicaSelector picks an in-sync replica in the consumer's {@code client.rack}) and, when it names
+ * another replica that has the fetch offset, answers at once with that {@code preferred_read_replica} and no records;
+ * the consumer then fetches there. A follower serves such a consumer (Fetch v11 and later) below its own high
+ * watermark, or last stable offset for read_committed; an older consumer gets NOT_LEADER_OR_FOLLOWER from it.
+ *
  * <p>Fetch sessions (KIP-227) are declined: every response carries session id 0, so clients keep sending full
  * fetch requests; an incremental request for a session gets FETCH_SESSION_ID_NOT_FOUND.
  */
 public final class FetchHandler extends TypedApiHandler<FetchRequest> {
     public FetchHandler() {
         super(ApiKeys.FETCH, FetchRequest.class);
+    }
+
+    /** The broker's {@code replica.selector.class}, made on first use (the key was checked at start); null: leader only. */
+    private volatile ReplicaSelector selector;
+    private volatile boolean selectorMade;
+
+    private ReplicaSelector selector(RequestContext ctx) {
+        if (!selectorMade) {
+            synchronized (this) {
+                if (!selectorMade) {
+                    String name = ctx.broker().config().get(BrokerConfig.REPLICA_SELECTOR_CLASS);
+                    if (name != null) {
+                        try {
+                            ReplicaSelector made = (ReplicaSelector) Class.forName(name).getDeclaredConstructor().newInstance();
+                            made.configure(Map.of());
+                            selector = made;
+                        } catch (ReflectiveOperationException | RuntimeException e) {
+                            throw new IllegalStateException("replica.selector.class " + name + " cannot be made: " + e, e);
+                        }
+                    }
+                    selectorMade = true;
+                }
+            }
+        }
+        return selector;
     }
 
     /** One asked partition and, after a read, its answer. */
@@ -65,6 +105,8 @@ public final class FetchHandler extends TypedApiHandler<FetchRequest> {
         boolean denied;
         PartitionData answer;
         long waitAfter;
+        /** The leader sent the consumer to another replica (KIP-392): answered at once. */
+        boolean redirected;
 
         Item(String topic, Uuid topicId, FetchPartition request, Optional<PartitionHandle> handle) {
             this.topic = topic;
@@ -109,9 +151,10 @@ public final class FetchHandler extends TypedApiHandler<FetchRequest> {
         int maxBytes = Math.min(r.maxBytes(), ctx.broker().config().get(BrokerConfig.FETCH_MAX_BYTES));
         int replica = r.replicaId();
         boolean committed = replica < 0 && r.isolationLevel() == IsolationLevel.READ_COMMITTED;
-        readAll(ctx.broker().topics(), items, maxBytes, replica, committed).onComplete(ar -> {
+        Reader reader = new Reader(ctx, r, replica, committed);
+        readAll(reader, items, maxBytes).onComplete(ar -> {
             long bytes = items.stream().mapToLong(i -> i.answer.records() == null ? 0 : i.answer.records().sizeInBytes()).sum();
-            boolean errors = items.stream().anyMatch(i -> i.answer.errorCode() != Errors.NONE.code());
+            boolean errors = items.stream().anyMatch(i -> i.answer.errorCode() != Errors.NONE.code() || i.redirected);
             long remainingMs = (deadline - System.nanoTime()) / 1_000_000L;
             if (bytes >= r.minBytes() || errors || remainingMs <= 0 || items.isEmpty()) {
                 if (bytes > 0 && replica < 0) count(ctx, items);
@@ -134,18 +177,83 @@ public final class FetchHandler extends TypedApiHandler<FetchRequest> {
         });
     }
 
+    /**
+     * What one attempt reads with: the request's replica id and isolation and, for a consumer, whether it may read from
+     * a follower and the selector that may send it to one (KIP-392).
+     */
+    private final class Reader {
+        final TopicRegistry partitions;
+        final int replica;
+        final boolean committed;
+        /** Fetch v11 and later: the consumer may read from a follower (Kafka's clientMetadata is defined). */
+        final boolean mayReadFollower;
+        final ReplicaSelector selector;
+        final ClientMetadata client;
+        final RequestContext ctx;
+
+        Reader(RequestContext ctx, FetchRequest r, int replica, boolean committed) {
+            this.ctx = ctx;
+            this.partitions = ctx.broker().topics();
+            this.replica = replica;
+            this.committed = committed;
+            this.mayReadFollower = replica < 0 && ctx.apiVersion() >= 11;
+            String rack = r.data().rackId();
+            this.selector = mayReadFollower && rack != null && !rack.isEmpty() ? selector(ctx) : null;
+            this.client = selector == null ? null : new ClientMetadata.DefaultClientMetadata(rack, ctx.header().clientId(), null,
+                    ctx.session().principal(), ctx.endpoint().listenerName());
+        }
+    }
+
     /** Reads the partitions in order, each within what is left of the response's byte limit. */
-    private static Future<Void> readAll(TopicRegistry partitions, List<Item> items, int responseMaxBytes, int replica, boolean committed) {
+    private static Future<Void> readAll(Reader reader, List<Item> items, int responseMaxBytes) {
         int[] remaining = {responseMaxBytes};
         boolean[] haveData = {false};
         Future<Void> chain = Future.succeededFuture();
         for (Item i : items) {
-            chain = chain.compose(v -> readOne(partitions, i, remaining, haveData, replica, committed));
+            chain = chain.compose(v -> preferredReplica(reader, i).compose(other -> {
+                if (other < 0) return readOne(reader, i, remaining, haveData);
+                PartitionHandle h = i.handle.get();
+                i.redirected = true;
+                i.answer = new PartitionData().setPartitionIndex(i.request.partition()).setPreferredReadReplica(other)
+                        .setHighWatermark(h.highWatermark()).setLastStableOffset(h.lastStableOffset()).setLogStartOffset(h.logStartOffset())
+                        .setRecords(MemoryRecords.EMPTY);
+                return Future.succeededFuture();
+            }));
         }
         return chain;
     }
 
-    private static Future<Void> readOne(TopicRegistry partitions, Item i, int[] remaining, boolean[] haveData, int replica, boolean committed) {
+    /**
+     * The replica the selector prefers for this consumer's fetch, when it is not this leader (-1 otherwise): among
+     * the leader and the in-sync followers that have the fetch offset, as Kafka's leader chooses (KIP-392).
+     */
+    private static Future<Integer> preferredReplica(Reader reader, Item i) {
+        if (reader.selector == null || i.denied || i.handle.isEmpty() || !i.handle.get().isLeader()) return Future.succeededFuture(-1);
+        PartitionHandle h = i.handle.get();
+        long offset = i.request.fetchOffset();
+        return h.inSyncFollowers().map(followers -> {
+            Map<Integer, String> racks = new java.util.HashMap<>();
+            for (var b : reader.ctx.broker().cluster().brokers()) racks.put(b.nodeId(), b.rack());
+            int self = reader.ctx.broker().nodeId();
+            ReplicaView leader = new ReplicaView.DefaultReplicaView(new Node(self, "", -1, reader.ctx.broker().config().get(BrokerConfig.BROKER_RACK)),
+                    h.logEndOffset(), 0);
+            Set<ReplicaView> replicas = new HashSet<>();
+            replicas.add(leader);
+            long now = System.currentTimeMillis();
+            for (PartitionHandle.FollowerView f : followers) {
+                if (f.logEndOffset() < offset || !racks.containsKey(f.nodeId())) continue; // lacks the offset, or not live
+                replicas.add(new ReplicaView.DefaultReplicaView(new Node(f.nodeId(), "", -1, racks.get(f.nodeId())), f.logEndOffset(),
+                        Math.max(0, now - f.lastCaughtUpMs())));
+            }
+            Optional<ReplicaView> chosen = reader.selector.select(h.topicPartition(), reader.client, new PartitionView.DefaultPartitionView(replicas, leader));
+            return chosen.map(v -> v.endpoint().id()).filter(id -> id != self).orElse(-1);
+        });
+    }
+
+    private static Future<Void> readOne(Reader reader, Item i, int[] remaining, boolean[] haveData) {
+        TopicRegistry partitions = reader.partitions;
+        int replica = reader.replica;
+        boolean committed = reader.committed;
         PartitionData out = new PartitionData().setPartitionIndex(i.request.partition());
         i.answer = out;
         if (i.denied) {
@@ -170,10 +278,13 @@ public final class FetchHandler extends TypedApiHandler<FetchRequest> {
         // below the high watermark. Either way the answer is a slice of a segment file that the connection sends
         // from the file (zero-copy); only batch headers are read here.
         Future<SliceResult> read;
+        // A consumer the leader sent here (KIP-392) reads from this follower; an older one is told to ask the leader.
+        boolean fromFollower = replica < 0 && reader.mayReadFollower && !h.isLeader();
         if (replica >= 0) {
             read = h.sliceForReplica(replica, i.request.fetchOffset(), max);
         } else if (committed) {
-            read = h.sliceCommitted(i.request.fetchOffset(), max, minOneBatch).map(cs -> {
+            read = (fromFollower ? h.sliceCommittedAsFollower(i.request.fetchOffset(), max, minOneBatch)
+                    : h.sliceCommitted(i.request.fetchOffset(), max, minOneBatch)).map(cs -> {
                 List<FetchResponseData.AbortedTransaction> aborted = new ArrayList<>();
                 for (AbortedTxn t : cs.aborted()) {
                     aborted.add(new FetchResponseData.AbortedTransaction().setProducerId(t.producerId()).setFirstOffset(t.firstOffset()));
@@ -182,7 +293,7 @@ public final class FetchHandler extends TypedApiHandler<FetchRequest> {
                 return new SliceResult(cs.slice().records(), cs.slice().logStartOffset(), cs.highWatermark());
             });
         } else {
-            read = h.slice(i.request.fetchOffset(), max, minOneBatch);
+            read = fromFollower ? h.sliceAsFollower(i.request.fetchOffset(), max, minOneBatch) : h.slice(i.request.fetchOffset(), max, minOneBatch);
         }
         return read.map(rr -> {
             answer(out, rr);

@@ -113,7 +113,7 @@ public final class MetadataHandler extends TypedApiHandler<MetadataRequest> {
 
     private static AbstractResponse response(RequestContext ctx, List<MetadataResponseTopic> topics) {
         MetadataResponseBrokerCollection brokers = new MetadataResponseBrokerCollection();
-        for (var b : ctx.brokers()) brokers.add(new MetadataResponseBroker().setNodeId(b.nodeId()).setHost(b.host()).setPort(b.port()));
+        for (var b : ctx.brokers()) brokers.add(new MetadataResponseBroker().setNodeId(b.nodeId()).setHost(b.host()).setPort(b.port()).setRack(b.rack()));
         MetadataResponseTopicCollection coll = new MetadataResponseTopicCollection();
         for (MetadataResponseTopic t : topics) coll.add(t);
         MetadataResponseData data = new MetadataResponseData().setBrokers(brokers).setClusterId(ctx.broker().clusterId())
