@@ -209,7 +209,9 @@ final class ClusterController {
 
     /** Carries out a command (on a worker, fenced); the reply's body, or null for a plain acknowledgement. */
     JsonObject execute(ControllerCommand command) {
-        if (command instanceof ControllerCommand.Create c) {
+        if (command instanceof ControllerCommand.Create c && !c.assignment().isEmpty()) {
+            createAssigned(c.name(), c.assignment(), c.configs());
+        } else if (command instanceof ControllerCommand.Create c) {
             create(c.name(), c.partitions(), c.replicationFactor(), c.configs());
         } else if (command instanceof ControllerCommand.Delete c) {
             delete(c.name());
@@ -263,6 +265,39 @@ final class ClusterController {
         TopicMetadata t = new TopicMetadata(new TopicRecord(name, Uuid.randomUuid(), partitions, configs), placements);
         if (!store.createTopic(epoch, name, TopicJson.encode(t))) throw new TopicExistsException("Topic '" + name + "' already exists.");
         LOG.info("Created topic {} with {} partition(s) over brokers {}", name, partitions, live);
+    }
+
+    /**
+     * Creates a topic with the replicas given per partition (Kafka's manual assignment, as KRaft's controller checks
+     * it): every replica a registered broker, none twice in a partition, the same count in every partition. The ISR is
+     * the live replicas and the leader the first of them; a partition with no live replica is refused.
+     */
+    private void createAssigned(String name, List<List<Integer>> assignment, Map<String, String> configs) {
+        if (store.topic(name) != null) throw new TopicExistsException("Topic '" + name + "' already exists.");
+        List<Integer> live = liveBrokers.get();
+        List<Placement> placements = new ArrayList<>();
+        for (int p = 0; p < assignment.size(); p++) {
+            List<Integer> replicas = assignment.get(p);
+            if (replicas.isEmpty() || new HashSet<>(replicas).size() != replicas.size() || replicas.size() != assignment.get(0).size()) {
+                throw new InvalidReplicaAssignmentException("Partition " + p + " is assigned to " + replicas
+                        + ": every partition needs the same number of distinct replicas.");
+            }
+            for (int b : replicas) {
+                if (!registered.test(b) && !live.contains(b)) {
+                    throw new InvalidReplicaAssignmentException("The manual partition assignment includes broker " + b
+                            + ", but no such broker is registered.");
+                }
+            }
+            List<Integer> isr = replicas.stream().filter(live::contains).toList();
+            if (isr.isEmpty()) {
+                throw new InvalidReplicaAssignmentException("All brokers specified in the manual partition assignment for partition " + p
+                        + " are not live.");
+            }
+            placements.add(new Placement(replicas, isr.get(0), 0, isr));
+        }
+        TopicMetadata t = new TopicMetadata(new TopicRecord(name, Uuid.randomUuid(), assignment.size(), configs), placements);
+        if (!store.createTopic(epoch, name, TopicJson.encode(t))) throw new TopicExistsException("Topic '" + name + "' already exists.");
+        LOG.info("Created topic {} with {} partition(s) assigned as {}", name, assignment.size(), assignment);
     }
 
     /**

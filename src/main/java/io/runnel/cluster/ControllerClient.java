@@ -40,6 +40,11 @@ final class ControllerClient implements TopicAuthority {
     }
 
     @Override
+    public Future<Void> createTopic(String name, List<List<Integer>> assignment, Map<String, String> configs) {
+        return send(new ControllerCommand.Create(name, assignment.size(), assignment.get(0).size(), Map.copyOf(configs), assignment)).mapEmpty();
+    }
+
+    @Override
     public Future<Void> deleteTopic(String name) {
         return send(new ControllerCommand.Delete(name)).mapEmpty();
     }

@@ -21,8 +21,19 @@ sealed interface ControllerCommand {
     /** The event-bus address only the controller consumes. */
     String ADDRESS = "runnel.controller";
 
-    /** CreateTopics: {@code partitions} partitions of {@code replicationFactor} replicas, with config overrides. */
-    record Create(String name, int partitions, int replicationFactor, Map<String, String> configs) implements ControllerCommand {
+    /**
+     * CreateTopics: {@code partitions} partitions of {@code replicationFactor} replicas, with config overrides; or, with
+     * a non-empty {@code assignment}, the replicas of each partition as given (Kafka's manual assignment).
+     */
+    record Create(String name, int partitions, int replicationFactor, Map<String, String> configs, List<List<Integer>> assignment)
+            implements ControllerCommand {
+        public Create {
+            assignment = assignment.stream().map(List::copyOf).toList();
+        }
+
+        public Create(String name, int partitions, int replicationFactor, Map<String, String> configs) {
+            this(name, partitions, replicationFactor, configs, List.of());
+        }
     }
 
     /** DeleteTopics. */
@@ -67,8 +78,10 @@ sealed interface ControllerCommand {
 
     static JsonObject encode(ControllerCommand c) {
         if (c instanceof Create x) {
+            JsonArray assignment = new JsonArray();
+            for (List<Integer> replicas : x.assignment()) assignment.add(ints(replicas));
             return op("create").put("name", x.name()).put("partitions", x.partitions()).put("replicationFactor", x.replicationFactor())
-                    .put("configs", new JsonObject(new HashMap<>(x.configs())));
+                    .put("configs", new JsonObject(new HashMap<>(x.configs()))).put("assignment", assignment);
         }
         if (c instanceof Delete x) return op("delete").put("name", x.name());
         if (c instanceof Grow x) return op("grow").put("name", x.name()).put("total", x.total());
@@ -97,7 +110,7 @@ sealed interface ControllerCommand {
         if (op == null) throw new InvalidRequestException("A controller command without an op");
         return switch (op) {
             case "create" -> new Create(o.getString("name"), o.getInteger("partitions"), o.getInteger("replicationFactor"),
-                    TopicJson.strings(o.getJsonObject("configs")));
+                    TopicJson.strings(o.getJsonObject("configs")), assignmentOf(o.getJsonArray("assignment", new JsonArray())));
             case "delete" -> new Delete(o.getString("name"));
             case "grow" -> new Grow(o.getString("name"), o.getInteger("total"));
             case "configure" -> new Configure(o.getString("name"), TopicJson.strings(o.getJsonObject("configs")));
@@ -142,6 +155,16 @@ sealed interface ControllerCommand {
 
     private static JsonObject op(String name) {
         return new JsonObject().put("op", name);
+    }
+
+    private static List<List<Integer>> assignmentOf(JsonArray a) {
+        List<List<Integer>> out = new ArrayList<>();
+        for (Object replicas : a) {
+            List<Integer> r = new ArrayList<>();
+            for (Object id : (JsonArray) replicas) r.add(((Number) id).intValue());
+            out.add(r);
+        }
+        return out;
     }
 
     private static JsonArray ints(List<Integer> values) {

@@ -131,6 +131,30 @@ public final class TopicAdmin {
         });
     }
 
+    /**
+     * Creates a topic in a cluster with the replicas given per partition (Kafka's manual assignment; the controller
+     * checks the brokers). Returns the topic once this broker has it.
+     */
+    public Future<LocalTopic> createTopic(String name, List<List<Integer>> assignment, Map<String, String> configs) {
+        if (closing) return shuttingDown();
+        TopicAuthority a = authority;
+        if (a == null) return Future.failedFuture(new IllegalStateException("A manual assignment is placed by a cluster's controller"));
+        try {
+            Topic.validate(name);
+            if (assignment.isEmpty() || assignment.size() > Limits.PARTITIONS_PER_TOPIC_MAX) {
+                throw new InvalidPartitionsException("Number of partitions must be between 1 and " + Limits.PARTITIONS_PER_TOPIC_MAX + ", got "
+                        + assignment.size());
+            }
+            TopicConfig.of(brokerConfig.current(), configs);
+        } catch (ConfigException e) {
+            return Future.failedFuture(new InvalidConfigurationException(e.getMessage()));
+        } catch (RuntimeException e) {
+            return Future.failedFuture(e);
+        }
+        if (topics.topic(name).isPresent()) return Future.failedFuture(new TopicExistsException("Topic '" + name + "' already exists."));
+        return a.createTopic(name, assignment, Map.copyOf(configs)).compose(v -> topics.awaitTopic(name, t -> t != null));
+    }
+
     /** Opens this broker's replicas of a topic placed as {@code placements}. */
     private Future<LocalTopic> open(TopicRecord r, TopicConfig config, List<Placement> placements) {
         return replicas.open(r, config, 0, placements)

@@ -15,6 +15,9 @@ import org.apache.kafka.common.requests.ApiError;
 public interface TopicAuthority {
     Future<Void> createTopic(String name, int partitions, int replicationFactor, Map<String, String> configs);
 
+    /** CreateTopics with a manual assignment: partition p's replicas are {@code assignment.get(p)}, the first preferred. */
+    Future<Void> createTopic(String name, List<List<Integer>> assignment, Map<String, String> configs);
+
     Future<Void> deleteTopic(String name);
 
     Future<Void> createPartitions(String name, int total);

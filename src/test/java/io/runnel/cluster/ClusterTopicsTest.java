@@ -22,9 +22,12 @@ import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.Node;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.TopicPartitionInfo;
+import org.apache.kafka.common.errors.InvalidReplicaAssignmentException;
 import org.apache.kafka.common.errors.InvalidReplicationFactorException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.junit.jupiter.api.Test;
@@ -91,6 +94,27 @@ class ClusterTopicsTest {
             cluster.restart(victim);
             assertThat(leadersSeenByEveryBroker(cluster, "spread")).isEqualTo(leaders); // its partitions lead again, on it
             assertThat(readAll(cluster.bootstrap(), "spread", 6)).hasSize(RECORDS); // with their records
+
+            // A manual assignment (kafka-topics.sh --replica-assignment): the replicas as given, the first one leading;
+            // a broker named twice, a broker that does not exist or unequal replica counts are refused.
+            try (Admin admin = KafkaClients.admin(cluster.bootstrap())) {
+                admin.createTopics(List.of(new NewTopic("placed", Map.of(0, List.of(3, 1), 1, List.of(2, 3))))).all().get(30, TimeUnit.SECONDS);
+                await().atMost(Duration.ofSeconds(30)).ignoreExceptions().untilAsserted(() -> {
+                    TopicDescription d = admin.describeTopics(List.of("placed")).allTopicNames().get().get("placed");
+                    assertThat(d.partitions().get(0).replicas()).extracting(Node::id).containsExactly(3, 1);
+                    assertThat(d.partitions().get(1).replicas()).extracting(Node::id).containsExactly(2, 3);
+                    assertThat(d.partitions().get(0).leader().id()).isEqualTo(3);
+                    assertThat(d.partitions().get(1).leader().id()).isEqualTo(2);
+                });
+                for (Map<Integer, List<Integer>> bad : List.of(Map.of(0, List.of(1, 1)), Map.of(0, List.of(1, 9)), Map.of(0, List.of(1), 1, List.of(2, 3)),
+                        Map.of(1, List.of(1)))) {
+                    assertThatThrownBy(() -> admin.createTopics(List.of(new NewTopic("misplaced", bad))).all().get(30, TimeUnit.SECONDS))
+                            .as("assignment %s", bad).hasCauseInstanceOf(InvalidReplicaAssignmentException.class);
+                }
+            }
+            try (KafkaProducer<String, String> p = KafkaClients.producer(cluster.bootstrap(), Map.of(ProducerConfig.ACKS_CONFIG, "all"))) {
+                p.send(new ProducerRecord<>("placed", 1, "k", "placed by hand")).get(30, TimeUnit.SECONDS);
+            }
 
             try (Admin admin = KafkaClients.admin(cluster.bootstrap())) {
                 admin.createTopics(List.of(new NewTopic("doomed", 3, (short) 1))).all().get(30, TimeUnit.SECONDS);

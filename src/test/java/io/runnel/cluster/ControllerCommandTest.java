@@ -23,6 +23,7 @@ class ControllerCommandTest {
         List<ControllerCommand> commands = List.of(
                 new ControllerCommand.Create("orders", 6, 3, Map.of("retention.ms", "1000", "cleanup.policy", "compact")),
                 new ControllerCommand.Create("bare", 1, 1, Map.of()),
+                new ControllerCommand.Create("placed", 2, 2, Map.of(), List.of(List.of(3, 1), List.of(2, 3))),
                 new ControllerCommand.Delete("orders"),
                 new ControllerCommand.Grow("orders", 12),
                 new ControllerCommand.Configure("orders", Map.of("min.insync.replicas", "2")),

@@ -37,8 +37,9 @@ import org.apache.kafka.common.requests.DescribeConfigsResponse.ConfigSource;
 
 /**
  * CreateTopics: partition count (-1 for {@code num.partitions}), replication factor (-1 for
- * {@code default.replication.factor}; it may not exceed the live brokers), manual assignments (every replica must be
- * a live broker), configuration overrides, and validate-only. Each topic gets its own error.
+ * {@code default.replication.factor}; it may not exceed the live brokers), manual assignments (partitions 0 to n-1;
+ * in a cluster the controller checks the brokers, as KRaft's does; alone, every replica must be this broker),
+ * configuration overrides, and validate-only. Each topic gets its own error.
  */
 public final class CreateTopicsHandler extends TypedApiHandler<CreateTopicsRequest> {
     public CreateTopicsHandler() {
@@ -81,7 +82,9 @@ public final class CreateTopicsHandler extends TypedApiHandler<CreateTopicsReque
                     fill(ctx, out, partitions, rf, config);
                     done = Future.succeededFuture();
                 } else {
-                    done = ctx.broker().topicAdmin().createTopic(t.name(), partitions, rf, configs).map(info -> {
+                    done = (t.assignments().isEmpty() || !ctx.broker().cluster().clustered()
+                            ? ctx.broker().topicAdmin().createTopic(t.name(), partitions, t.assignments().isEmpty() ? rf : 1, configs)
+                            : ctx.broker().topicAdmin().createTopic(t.name(), assignment(t), configs)).map(info -> {
                         out.setTopicId(info.topicId());
                         fill(ctx, out, partitions, rf, info.config());
                         return null;
@@ -95,11 +98,26 @@ public final class CreateTopicsHandler extends TypedApiHandler<CreateTopicsReque
         return Future.join(all).transform(x -> Future.succeededFuture(new CreateTopicsResponse(new CreateTopicsResponseData().setTopics(results))));
     }
 
+    /** A manual assignment as replicas per partition, in partition order (partitionCount checked the indexes). */
+    private static List<List<Integer>> assignment(CreatableTopic t) {
+        List<List<Integer>> out = new ArrayList<>();
+        for (int p = 0; p < t.assignments().size(); p++) out.add(List.copyOf(t.assignments().find(p).brokerIds()));
+        return out;
+    }
+
     private static int partitionCount(RequestContext ctx, CreatableTopic t) {
         if (!t.assignments().isEmpty()) {
             if (t.numPartitions() != -1 || t.replicationFactor() != -1) {
                 throw new InvalidRequestException("Both a manual assignment and a partition count or replication factor were given.");
             }
+            // Partitions 0 to n-1, each once (Kafka: "partitions should be a consecutive 0-based integer sequence").
+            for (int p = 0; p < t.assignments().size(); p++) {
+                if (t.assignments().find(p) == null) {
+                    throw new InvalidReplicaAssignmentException("The manual partition assignment must name partitions 0 to "
+                            + (t.assignments().size() - 1) + " each once; partition " + p + " is missing.");
+                }
+            }
+            if (ctx.broker().cluster().clustered()) return t.assignments().size(); // the controller checks the brokers
             int node = ctx.broker().nodeId();
             for (CreatableReplicaAssignment a : t.assignments()) {
                 if (!a.brokerIds().equals(List.of(node))) {
@@ -117,7 +135,7 @@ public final class CreateTopicsHandler extends TypedApiHandler<CreateTopicsReque
     }
 
     private static short replicationFactor(RequestContext ctx, CreatableTopic t) {
-        if (!t.assignments().isEmpty()) return 1;
+        if (!t.assignments().isEmpty()) return (short) t.assignments().find(0).brokerIds().size();
         int rf = t.replicationFactor() == -1 ? ctx.broker().config().get(BrokerConfig.DEFAULT_REPLICATION_FACTOR) : t.replicationFactor();
         if (ctx.broker().cluster().clustered()) {
             if (rf < 1) throw new InvalidReplicationFactorException("Replication factor " + rf + " is invalid: it must be at least 1.");
