@@ -394,18 +394,27 @@ final class ClusterController {
      * broker's report keeps its higher epoch.
      */
     private void save(TopicMetadata before, TopicMetadata after) {
+        save(before, after, true);
+    }
+
+    /** @param decided whether the new leaders are this controller's decisions (counted as elections), not adopted from reports */
+    private void save(TopicMetadata before, TopicMetadata after, boolean decided) {
         List<Placement> stamped = new ArrayList<>();
+        int elected = 0;
+        int unclean = 0;
         for (int p = 0; p < after.placements().size(); p++) {
             Placement a = after.placements().get(p);
             Placement b = before == null || p >= before.placements().size() ? null : before.placements().get(p);
             if (b == null) stamped.add(a);
             else if (a.sameAs(b)) stamped.add(a.withPartitionEpoch(Math.max(a.partitionEpoch(), b.partitionEpoch())));
             else stamped.add(a.withPartitionEpoch(Math.max(a.partitionEpoch(), b.partitionEpoch() + 1)));
-            if (b != null && a.hasLeader() && (a.leader() != b.leader() || a.leaderEpoch() > b.leaderEpoch())) {
-                stats.elected(!b.isr().contains(a.leader())); // unclean: chosen outside the ISR it had
+            if (decided && b != null && a.hasLeader() && (a.leader() != b.leader() || a.leaderEpoch() > b.leaderEpoch())) {
+                elected++;
+                if (!b.isr().contains(a.leader())) unclean++; // chosen outside the ISR it had
             }
         }
         store.putTopic(epoch, after.record().name(), TopicJson.encode(new TopicMetadata(after.record(), stamped, after.reassignments())));
+        for (int i = 0; i < elected; i++) stats.elected(i < unclean); // counted once stored
     }
 
     private void delete(String name) {
@@ -872,7 +881,7 @@ final class ClusterController {
                 }
             }
             if (changed) {
-                save(before, t.withPlacements(next));
+                save(before, t.withPlacements(next), false); // a report's placements are earlier decisions, not elections
                 if (before == null) LOG.info("Topic {} taken into the cluster metadata from broker {}'s report", name, nodeId);
             }
         }

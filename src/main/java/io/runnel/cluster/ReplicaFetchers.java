@@ -236,7 +236,7 @@ public final class ReplicaFetchers {
 
         private Future<Void> fetch(BrokerClient c) {
             Map<TopicPartition, FetchRequest.PartitionData> data = new LinkedHashMap<>();
-            parts.forEach((tp, f) -> handle(tp).ifPresent(h -> data.put(tp, new FetchRequest.PartitionData(Uuid.ZERO_UUID, h.logEndOffset(), -1,
+            parts.forEach((tp, f) -> handle(tp).ifPresent(h -> data.put(tp, new FetchRequest.PartitionData(Uuid.ZERO_UUID, h.logEndOffset(), h.logStartOffset(),
                     Limits.REPLICA_FETCH_PARTITION_MAX_BYTES, Optional.of(f.epoch)))));
             if (data.isEmpty()) return Future.succeededFuture();
             FetchRequest request = FetchRequest.Builder.forReplica(FETCH_VERSION, self, -1, Limits.REPLICA_FETCH_MAX_WAIT_MS, 1, data)

@@ -9,13 +9,15 @@ import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * The cluster's health as this broker's metadata shows it, for {@code /api/cluster}, the console and {@code /metrics}:
  * per broker the partitions it leads and, of those, the under-replicated ones; cluster-wide the under-replicated
- * (fewer in-sync replicas than replicas), under-min-ISR, offline (no leader) and preferred-leader-imbalanced (led by
- * another than the first replica) partitions; and the running reassignments (KIP-455) with the added replicas that
+ * (fewer in-sync replicas than the replication factor), under-min-ISR, offline (no leader) and
+ * preferred-leader-imbalanced (not led by the first replica) partitions; and the running reassignments (KIP-455) with the added replicas that
  * have caught up (joined the ISR). One pass over the placements; no I/O.
  */
 final class ClusterStatus {
@@ -25,7 +27,7 @@ final class ClusterStatus {
 
     final Map<Integer, Led> led = new TreeMap<>();
     /** Brokers named in some placement (whether live or not). */
-    final List<Integer> replicaBrokers = new ArrayList<>();
+    final Set<Integer> replicaBrokers = new TreeSet<>();
     int partitions;
     int underReplicated;
     int underMinIsr;
@@ -39,24 +41,23 @@ final class ClusterStatus {
     static ClusterStatus of(HttpServices s) {
         ClusterStatus c = new ClusterStatus();
         for (LocalTopic t : s.topics().topics()) {
-            int minIsr = t.config().minInsyncReplicas();
             TopicMetadata m = t.metadata();
             for (int p = 0; p < t.placements().size(); p++) {
                 Placement pl = t.placements().get(p);
                 if (pl.replicas().isEmpty()) continue;
                 c.partitions++;
-                for (int r : pl.replicas()) if (!c.replicaBrokers.contains(r)) c.replicaBrokers.add(r);
-                boolean under = pl.isr().size() < pl.replicas().size();
+                c.replicaBrokers.addAll(pl.replicas());
+                TopicMetadata.Reassignment ra = m.reassignments().get(p);
+                boolean under = underReplicated(pl, ra);
                 if (under) c.underReplicated++;
-                if (pl.isr().size() < minIsr) c.underMinIsr++;
+                if (underMinIsr(t, pl, ra)) c.underMinIsr++;
+                if (pl.leader() != pl.replicas().get(0)) c.preferredImbalance++; // offline ones too, as KRaft counts them
                 if (!pl.hasLeader()) {
                     c.offline++;
                 } else {
                     Led was = c.led.getOrDefault(pl.leader(), new Led(0, 0));
                     c.led.put(pl.leader(), new Led(was.partitions() + 1, was.underReplicated() + (under ? 1 : 0)));
-                    if (pl.leader() != pl.replicas().get(0)) c.preferredImbalance++;
                 }
-                TopicMetadata.Reassignment ra = m.reassignments().get(p);
                 if (ra != null) {
                     List<Integer> adding = ra.adding();
                     c.reassignments.add(new JsonObject().put("topic", t.name()).put("partition", p).put("replicas", ints(pl.replicas()))
@@ -65,8 +66,24 @@ final class ClusterStatus {
                 }
             }
         }
-        c.replicaBrokers.sort(null);
         return c;
+    }
+
+    /**
+     * Kafka's under-replicated: fewer in-sync replicas than the replication factor, which during a reassignment is
+     * the replicas less those being added (Kafka's OngoingReassignmentState).
+     */
+    static boolean underReplicated(Placement pl, TopicMetadata.Reassignment ra) {
+        return pl.isr().size() < replicationFactor(pl, ra);
+    }
+
+    /** Fewer in-sync replicas than the effective min.insync.replicas: no more than the replication factor (Kafka 3.x on). */
+    static boolean underMinIsr(LocalTopic t, Placement pl, TopicMetadata.Reassignment ra) {
+        return pl.isr().size() < Math.min(t.config().minInsyncReplicas(), replicationFactor(pl, ra));
+    }
+
+    private static int replicationFactor(Placement pl, TopicMetadata.Reassignment ra) {
+        return ra == null ? pl.replicas().size() : (int) pl.replicas().stream().filter(r -> !ra.adding().contains(r)).count();
     }
 
     /** This broker's figures for {@code /metrics} (the controller's only where it is the active controller). */
@@ -75,8 +92,10 @@ final class ClusterStatus {
         Led mine = led.getOrDefault(self, new Led(0, 0));
         int minIsrMine = 0;
         for (LocalTopic t : s.topics().topics()) {
-            int minIsr = t.config().minInsyncReplicas();
-            for (Placement pl : t.placements()) if (pl.leader() == self && pl.isr().size() < minIsr) minIsrMine++;
+            for (int p = 0; p < t.placements().size(); p++) {
+                Placement pl = t.placements().get(p);
+                if (pl.leader() == self && underMinIsr(t, pl, t.metadata().reassignments().get(p))) minIsrMine++;
+            }
         }
         boolean active = activeController(s);
         return new BrokerMetrics.ClusterFigures(mine.partitions(), mine.underReplicated(), minIsrMine, active ? 1 : 0, active ? offline : 0,

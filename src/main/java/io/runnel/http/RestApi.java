@@ -12,6 +12,7 @@ import io.runnel.partition.InternalTopics;
 import io.runnel.partition.LocalTopic;
 import io.runnel.partition.PartitionHandle;
 import io.runnel.partition.Placement;
+import io.runnel.partition.TopicMetadata;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.json.DecodeException;
@@ -179,12 +180,21 @@ final class RestApi {
         }
         // Kafka's cluster-wide meanings, from this broker's metadata: fewer in-sync replicas than replicas; no leader.
         ClusterStatus status = ClusterStatus.of(s);
+        // As Metadata: only the reassignments of topics the caller may describe.
+        JsonArray reassignments = new JsonArray();
+        for (Object o : status.reassignments) {
+            JsonObject ra = (JsonObject) o;
+            if (s.security().authorizer().authorize(HttpAuth.principal(ctx), HttpAuth.host(ctx), AclOperation.DESCRIBE, ResourceType.TOPIC,
+                    ra.getString("topic"), true)) {
+                reassignments.add(ra);
+            }
+        }
         ctx.json(new JsonObject().put("clusterId", s.clusterId()).put("nodeId", s.nodeId()).put("controllerId", controller)
                 .put("actingControllerEpoch", s.cluster().actingControllerEpoch()).put("brokers", brokers(status, controller))
                 .put("topics", s.topics().topics().size()).put("partitions", status.partitions)
                 .put("underReplicatedPartitions", status.underReplicated).put("underMinIsrPartitions", status.underMinIsr)
                 .put("offlinePartitions", status.offline).put("preferredReplicaImbalance", status.preferredImbalance)
-                .put("reassignments", status.reassignments).put("metadataQuorum", quorum).put("leading", leading));
+                .put("reassignments", reassignments).put("metadataQuorum", quorum).put("leading", leading));
     }
 
     /**
@@ -198,16 +208,16 @@ final class RestApi {
         topics.sort(Comparator.comparing(LocalTopic::name));
         JsonArray out = new JsonArray();
         for (LocalTopic t : topics) {
-            int minIsr = t.config().minInsyncReplicas();
             for (int p = 0; p < t.placements().size(); p++) {
                 Placement pl = t.placements().get(p);
                 if (pl.replicas().isEmpty()) continue;
+                TopicMetadata.Reassignment ra = t.metadata().reassignments().get(p);
                 out.add(new JsonObject().put("topic", t.name()).put("internal", InternalTopics.isInternal(t.name())).put("partition", p)
                         .put("leader", pl.leader()).put("leaderEpoch", pl.leaderEpoch()).put("replicas", new JsonArray(new ArrayList<>(pl.replicas())))
                         .put("isr", new JsonArray(new ArrayList<>(pl.isr()))).put("offline", !pl.hasLeader())
-                        .put("underReplicated", pl.isr().size() < pl.replicas().size()).put("underMinIsr", pl.isr().size() < minIsr)
+                        .put("underReplicated", ClusterStatus.underReplicated(pl, ra)).put("underMinIsr", ClusterStatus.underMinIsr(t, pl, ra))
                         .put("preferredLeader", pl.hasLeader() && pl.leader() == pl.replicas().get(0))
-                        .put("reassigning", t.metadata().reassignments().containsKey(p)));
+                        .put("reassigning", ra != null));
             }
         }
         ctx.json(out);

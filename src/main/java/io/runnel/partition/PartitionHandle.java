@@ -206,12 +206,18 @@ public final class PartitionHandle {
      * {@link #slice}, below this replica's high watermark, which the leader's fetch responses move.
      */
     public Future<SliceResult> sliceAsFollower(long offset, int maxBytes, boolean minOneBatch) {
-        return call(l -> l.slice(offset, maxBytes, minOneBatch, verticle.highWatermark()));
+        return call(l -> {
+            verticle.requireServingFollower();
+            return l.slice(offset, maxBytes, minOneBatch, verticle.highWatermark());
+        });
     }
 
     /** A read_committed consumer's read from a follower replica (KIP-392): as {@link #sliceCommitted}, below this replica's last stable offset. */
     public Future<CommittedSlice> sliceCommittedAsFollower(long offset, int maxBytes, boolean minOneBatch) {
-        return call(l -> committedSlice(l, offset, maxBytes, minOneBatch));
+        return call(l -> {
+            verticle.requireServingFollower();
+            return committedSlice(l, offset, maxBytes, minOneBatch);
+        });
     }
 
     private CommittedSlice committedSlice(Log l, long offset, int maxBytes, boolean minOneBatch) throws IOException {
@@ -222,8 +228,8 @@ public final class PartitionHandle {
         return new CommittedSlice(rr, verticle.highWatermark(), aborted);
     }
 
-    /** What a leader knows of a follower: its log end offset and when it last caught up (ms). */
-    public record FollowerView(int nodeId, long logEndOffset, long lastCaughtUpMs) {
+    /** What a leader knows of a follower: its log start (-1: unknown) and end offsets and when it last caught up (ms). */
+    public record FollowerView(int nodeId, long logStartOffset, long logEndOffset, long lastCaughtUpMs) {
     }
 
     /**
@@ -329,10 +335,15 @@ public final class PartitionHandle {
      * noting the follower's position (its fetch offset).
      */
     public Future<SliceResult> sliceForReplica(int replica, long offset, int maxBytes) {
+        return sliceForReplica(replica, offset, -1, maxBytes);
+    }
+
+    /** As {@link #sliceForReplica(int, long, int)}, the follower telling its log start offset (-1: unknown). */
+    public Future<SliceResult> sliceForReplica(int replica, long offset, long followerLogStart, int maxBytes) {
         return call(l -> {
             verticle.requireLeader();
             checkFollowerOffset(replica, offset, l);
-            verticle.followerFetched(replica, offset);
+            verticle.followerFetched(replica, offset, followerLogStart);
             return l.slice(offset, maxBytes, true, Long.MAX_VALUE);
         });
     }

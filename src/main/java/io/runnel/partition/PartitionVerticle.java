@@ -110,6 +110,8 @@ public final class PartitionVerticle extends VerticleBase {
     private final int self;
     private volatile Placement placement;
     private final ReplicationState replication;
+    /** The log start offset each follower last told in its fetch (on this context; KIP-392's candidates need it). */
+    private final Map<Integer, Long> followerLogStarts = new java.util.HashMap<>();
     private LeaderEpochCache epochs;
     /** Told (on this context) of each transaction an end marker written here closes: producer id, committed. */
     private volatile BiConsumer<Long, Boolean> transactionEnds;
@@ -365,6 +367,24 @@ public final class PartitionVerticle extends VerticleBase {
      * The leader learns a follower's log end offset from its fetch (the offset it asks for). The high watermark
      * may advance; a follower outside the ISR that has caught up to it is proposed back in.
      */
+    void followerFetched(int replica, long fetchOffset, long followerLogStart) {
+        followerLogStarts.put(replica, followerLogStart);
+        followerFetched(replica, fetchOffset);
+    }
+
+    /**
+     * Refuses a consumer's read from this replica as a follower (KIP-392) unless the controller's placement names a
+     * leader, this broker among the replicas and in the ISR: a stand-in replica at start, or a follower that left the
+     * ISR, would serve stale records (the leader only sends consumers to in-sync followers).
+     */
+    void requireServingFollower() {
+        Placement p = placement;
+        if (!p.hasLeader() || p.leader() == self || !p.replicas().contains(self) || !p.isr().contains(self)) {
+            throw new NotLeaderOrFollowerException("This broker's replica of " + tp + " does not serve reads now (leader "
+                    + p.leader() + ", in-sync replicas " + p.isr() + ")");
+        }
+    }
+
     void followerFetched(int replica, long fetchOffset) {
         if (!isLeader()) return;
         replication.followerFetched(replica, fetchOffset, log.logEndOffset(), placement.isr().contains(replica));
@@ -432,7 +452,9 @@ public final class PartitionVerticle extends VerticleBase {
         for (int r : placement.isr()) {
             if (r == self) continue;
             ReplicationState.Follower f = replication.follower(r);
-            if (f != null && f.logEndOffset() >= 0) out.add(new PartitionHandle.FollowerView(r, f.logEndOffset(), f.lastCaughtUpMs()));
+            if (f != null && f.logEndOffset() >= 0) {
+                out.add(new PartitionHandle.FollowerView(r, followerLogStarts.getOrDefault(r, -1L), f.logEndOffset(), f.lastCaughtUpMs()));
+            }
         }
         return out;
     }

@@ -65,7 +65,7 @@ public final class QuorumMember implements AutoCloseable {
      * pre-vote's retry returns early once a leader is known). Its heartbeat task then never starts a pre-vote when
      * that leader dies: with both followers of a three-voter quorum restarted so, the leader's crash left the two
      * without an election (ReplicationTest, one run in four). Checked on the Raft thread every leader heartbeat
-     * timeout: a follower that still names a leader it has not heard from within the timeout and is stuck as a
+     * period: a follower that still names a leader it has not heard from within the timeout and is stuck as a
      * pre-candidate does what MicroRaft's heartbeat task would have done: forgets the leader and runs a pre-vote.
      */
     private static void watchForStuckPreVote(RaftNodeImpl node, DefaultRaftNodeExecutor executor, long periodSecs) {
@@ -73,7 +73,8 @@ public final class QuorumMember implements AutoCloseable {
             if (RaftNodeStatus.isTerminal(node.getStatus())) return;
             try {
                 RaftState state = node.state();
-                if (node.getStatus() == RaftNodeStatus.ACTIVE && state.role() == RaftRole.FOLLOWER && state.leader() != null
+                // Where MicroRaft's heartbeat task runs (any status but INITIAL and the terminal ones: a membership change too).
+                if (node.getStatus() != RaftNodeStatus.INITIAL && state.role() == RaftRole.FOLLOWER && state.leader() != null
                         && state.preCandidateState() != null && node.isLeaderHeartbeatTimeoutElapsed()) {
                     LOG.warn("The metadata quorum's leader {} has not been heard from and this voter's election was stuck (MicroRaft 0.7); "
                             + "starting one", state.leader().getId());
@@ -153,7 +154,7 @@ public final class QuorumMember implements AutoCloseable {
             store = new FileRaftStore(dir);
             node.set(b.setStore(store).build());
             node.get().start();
-            if (node.get() instanceof RaftNodeImpl impl) watchForStuckPreVote(impl, executor, config.getLeaderHeartbeatTimeoutSecs());
+            if (node.get() instanceof RaftNodeImpl impl) watchForStuckPreVote(impl, executor, config.getLeaderHeartbeatPeriodSecs());
         } catch (IOException | RuntimeException e) {
             // Nothing of a member that did not start stays open: its listener and its log file.
             transport.close();

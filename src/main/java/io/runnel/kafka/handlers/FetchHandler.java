@@ -153,6 +153,16 @@ public final class FetchHandler extends TypedApiHandler<FetchRequest> {
         boolean committed = replica < 0 && r.isolationLevel() == IsolationLevel.READ_COMMITTED;
         Reader reader = new Reader(ctx, r, replica, committed);
         readAll(reader, items, maxBytes).onComplete(ar -> {
+            if (ar.failed()) { // not expected (each read answers its own errors): the partitions not answered get the error
+                for (Item i : items) {
+                    if (i.answer == null) {
+                        i.answer = new PartitionData().setPartitionIndex(i.request.partition()).setErrorCode(Errors.forException(ar.cause()).code())
+                                .setHighWatermark(FetchResponse.INVALID_HIGH_WATERMARK);
+                    }
+                }
+                response.complete(build(items, byId));
+                return;
+            }
             long bytes = items.stream().mapToLong(i -> i.answer.records() == null ? 0 : i.answer.records().sizeInBytes()).sum();
             boolean errors = items.stream().anyMatch(i -> i.answer.errorCode() != Errors.NONE.code() || i.redirected);
             long remainingMs = (deadline - System.nanoTime()) / 1_000_000L;
@@ -208,6 +218,10 @@ public final class FetchHandler extends TypedApiHandler<FetchRequest> {
     private static Future<Void> readAll(Reader reader, List<Item> items, int responseMaxBytes) {
         int[] remaining = {responseMaxBytes};
         boolean[] haveData = {false};
+        for (Item i : items) {
+            i.answer = null; // this attempt's answers only
+            i.redirected = false;
+        }
         Future<Void> chain = Future.succeededFuture();
         for (Item i : items) {
             chain = chain.compose(v -> preferredReplica(reader, i).compose(other -> {
@@ -231,9 +245,16 @@ public final class FetchHandler extends TypedApiHandler<FetchRequest> {
         if (reader.selector == null || i.denied || i.handle.isEmpty() || !i.handle.get().isLeader()) return Future.succeededFuture(-1);
         PartitionHandle h = i.handle.get();
         long offset = i.request.fetchOffset();
+        // As Kafka's leader: a fetch with a stale or unknown leader epoch, or outside this log (OFFSET_OUT_OF_RANGE, so
+        // that the consumer's reset policy applies), is answered here, not sent on.
+        if (reader.partitions.checkLeaderEpoch(h.topicPartition().topic(), h.topicPartition().partition(), i.request.currentLeaderEpoch())
+                != Errors.NONE || offset < h.logStartOffset() || offset > h.logEndOffset()) {
+            return Future.succeededFuture(-1);
+        }
         return h.inSyncFollowers().map(followers -> {
+            // Brokers the consumer can reach: on its listener, unfenced (those its Metadata lists), with their racks.
             Map<Integer, String> racks = new java.util.HashMap<>();
-            for (var b : reader.ctx.broker().cluster().brokers()) racks.put(b.nodeId(), b.rack());
+            for (RequestContext.NodeEndpoint b : reader.ctx.brokers()) racks.put(b.nodeId(), b.rack());
             int self = reader.ctx.broker().nodeId();
             ReplicaView leader = new ReplicaView.DefaultReplicaView(new Node(self, "", -1, reader.ctx.broker().config().get(BrokerConfig.BROKER_RACK)),
                     h.logEndOffset(), 0);
@@ -241,13 +262,14 @@ public final class FetchHandler extends TypedApiHandler<FetchRequest> {
             replicas.add(leader);
             long now = System.currentTimeMillis();
             for (PartitionHandle.FollowerView f : followers) {
-                if (f.logEndOffset() < offset || !racks.containsKey(f.nodeId())) continue; // lacks the offset, or not live
+                // It must have the offset (its log start told, at or below it) and be reachable.
+                if (f.logEndOffset() < offset || f.logStartOffset() < 0 || f.logStartOffset() > offset || !racks.containsKey(f.nodeId())) continue;
                 replicas.add(new ReplicaView.DefaultReplicaView(new Node(f.nodeId(), "", -1, racks.get(f.nodeId())), f.logEndOffset(),
                         Math.max(0, now - f.lastCaughtUpMs())));
             }
             Optional<ReplicaView> chosen = reader.selector.select(h.topicPartition(), reader.client, new PartitionView.DefaultPartitionView(replicas, leader));
             return chosen.map(v -> v.endpoint().id()).filter(id -> id != self).orElse(-1);
-        });
+        }).recover(e -> Future.succeededFuture(-1)); // a selector's failure only means no redirect
     }
 
     private static Future<Void> readOne(Reader reader, Item i, int[] remaining, boolean[] haveData) {
@@ -281,7 +303,7 @@ public final class FetchHandler extends TypedApiHandler<FetchRequest> {
         // A consumer the leader sent here (KIP-392) reads from this follower; an older one is told to ask the leader.
         boolean fromFollower = replica < 0 && reader.mayReadFollower && !h.isLeader();
         if (replica >= 0) {
-            read = h.sliceForReplica(replica, i.request.fetchOffset(), max);
+            read = h.sliceForReplica(replica, i.request.fetchOffset(), i.request.logStartOffset(), max);
         } else if (committed) {
             read = (fromFollower ? h.sliceCommittedAsFollower(i.request.fetchOffset(), max, minOneBatch)
                     : h.sliceCommitted(i.request.fetchOffset(), max, minOneBatch)).map(cs -> {
