@@ -21,8 +21,9 @@ import java.util.TreeSet;
  * have caught up (joined the ISR). One pass over the placements; no I/O.
  */
 final class ClusterStatus {
-    /** Per broker: partitions led and, of them, under-replicated. */
-    record Led(int partitions, int underReplicated) {
+    /** Per broker: partitions led and, of them, under-replicated and under min ISR. */
+    record Led(int partitions, int underReplicated, int underMinIsr) {
+        static final Led NONE = new Led(0, 0, 0);
     }
 
     final Map<Integer, Led> led = new TreeMap<>();
@@ -50,13 +51,14 @@ final class ClusterStatus {
                 TopicMetadata.Reassignment ra = m.reassignments().get(p);
                 boolean under = underReplicated(pl, ra);
                 if (under) c.underReplicated++;
-                if (underMinIsr(t, pl, ra)) c.underMinIsr++;
+                boolean underMin = underMinIsr(t, pl, ra);
+                if (underMin) c.underMinIsr++;
                 if (pl.leader() != pl.replicas().get(0)) c.preferredImbalance++; // offline ones too, as KRaft counts them
                 if (!pl.hasLeader()) {
                     c.offline++;
                 } else {
-                    Led was = c.led.getOrDefault(pl.leader(), new Led(0, 0));
-                    c.led.put(pl.leader(), new Led(was.partitions() + 1, was.underReplicated() + (under ? 1 : 0)));
+                    Led was = c.led.getOrDefault(pl.leader(), Led.NONE);
+                    c.led.put(pl.leader(), new Led(was.partitions() + 1, was.underReplicated() + (under ? 1 : 0), was.underMinIsr() + (underMin ? 1 : 0)));
                 }
                 if (ra != null) {
                     List<Integer> adding = ra.adding();
@@ -88,17 +90,9 @@ final class ClusterStatus {
 
     /** This broker's figures for {@code /metrics} (the controller's only where it is the active controller). */
     BrokerMetrics.ClusterFigures figures(HttpServices s) {
-        int self = s.nodeId();
-        Led mine = led.getOrDefault(self, new Led(0, 0));
-        int minIsrMine = 0;
-        for (LocalTopic t : s.topics().topics()) {
-            for (int p = 0; p < t.placements().size(); p++) {
-                Placement pl = t.placements().get(p);
-                if (pl.leader() == self && underMinIsr(t, pl, t.metadata().reassignments().get(p))) minIsrMine++;
-            }
-        }
+        Led mine = led.getOrDefault(s.nodeId(), Led.NONE);
         boolean active = activeController(s);
-        return new BrokerMetrics.ClusterFigures(mine.partitions(), mine.underReplicated(), minIsrMine, active ? 1 : 0, active ? offline : 0,
+        return new BrokerMetrics.ClusterFigures(mine.partitions(), mine.underReplicated(), mine.underMinIsr(), active ? 1 : 0, active ? offline : 0,
                 active ? preferredImbalance : 0);
     }
 

@@ -145,7 +145,7 @@ final class RestApi {
         for (var b : s.cluster().brokers()) {
             JsonObject listeners = new JsonObject();
             (b.nodeId() == s.nodeId() ? s.kafkaListeners().get() : b.listeners()).forEach(listeners::put);
-            ClusterStatus.Led led = status.led.getOrDefault(b.nodeId(), new ClusterStatus.Led(0, 0));
+            ClusterStatus.Led led = status.led.getOrDefault(b.nodeId(), ClusterStatus.Led.NONE);
             String rack = b.nodeId() == s.nodeId() ? s.config().get(BrokerConfig.BROKER_RACK) : b.rack();
             out.add(new JsonObject().put("nodeId", b.nodeId()).put("listeners", listeners).put("http", b.http()).put("rack", rack)
                     .put("live", true).put("fenced", s.cluster().fenced(b.nodeId())).put("controller", b.nodeId() == controller)

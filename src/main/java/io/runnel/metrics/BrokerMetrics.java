@@ -56,8 +56,8 @@ public final class BrokerMetrics {
 
     /**
      * The cluster figures of the moment, with Kafka's meanings: partitions this broker leads ({@code LeaderCount}),
-     * of them those with fewer in-sync replicas than replicas ({@code UnderReplicatedPartitions}) and than the
-     * topic's min.insync.replicas ({@code UnderMinIsrPartitionCount}); whether this broker is the active controller
+     * of them those with fewer in-sync replicas than their replication factor ({@code UnderReplicatedPartitions}) and
+     * than the topic's min.insync.replicas ({@code UnderMinIsrPartitionCount}); whether this broker is the active controller
      * ({@code ActiveControllerCount}); and, on the active controller only (0 elsewhere, as Kafka reports them),
      * partitions without a leader ({@code OfflinePartitionsCount}) and partitions not led by their preferred replica
      * ({@code PreferredReplicaImbalanceCount}).
@@ -98,16 +98,16 @@ public final class BrokerMetrics {
         Gauge.builder("runnel.leader.partitions", this, m -> m.cluster.leaderPartitions())
                 .description("Partitions this broker leads (Kafka's LeaderCount)").register(registry);
         Gauge.builder("runnel.under.replicated.partitions", this, m -> m.cluster.underReplicated())
-                .description("Partitions led here with fewer in-sync replicas than replicas (Kafka's UnderReplicatedPartitions)").register(registry);
+                .description("Partitions led here with fewer in-sync replicas than their replication factor (Kafka's UnderReplicatedPartitions)").register(registry);
         Gauge.builder("runnel.under.min.isr.partitions", this, m -> m.cluster.underMinIsr())
-                .description("Partitions led here with fewer in-sync replicas than min.insync.replicas (Kafka's UnderMinIsrPartitionCount)")
+                .description("Partitions led here with fewer in-sync replicas than min.insync.replicas, at most the replication factor (Kafka's UnderMinIsrPartitionCount)")
                 .register(registry);
         Gauge.builder("runnel.controller.active", this, m -> m.cluster.activeController())
                 .description("1 on the broker acting as the controller, else 0 (Kafka's ActiveControllerCount)").register(registry);
         Gauge.builder("runnel.controller.offline.partitions", this, m -> m.cluster.offlinePartitions())
                 .description("Partitions without a leader, on the active controller (Kafka's OfflinePartitionsCount)").register(registry);
         Gauge.builder("runnel.controller.preferred.replica.imbalance", this, m -> m.cluster.preferredImbalance())
-                .description("Partitions not led by their preferred replica, on the active controller (Kafka's PreferredReplicaImbalanceCount)")
+                .description("Partitions not led by their preferred replica, offline ones included, on the active controller (Kafka's PreferredReplicaImbalanceCount)")
                 .register(registry);
         FunctionCounter.builder("runnel.controller.leader.elections", this, m -> m.elections.getAsLong())
                 .description("Partition leaders elected by this broker's controller (Kafka's LeaderElectionRateAndTimeMs count)").register(registry);

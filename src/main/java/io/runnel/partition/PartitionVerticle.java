@@ -23,6 +23,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -111,7 +112,7 @@ public final class PartitionVerticle extends VerticleBase {
     private volatile Placement placement;
     private final ReplicationState replication;
     /** The log start offset each follower last told in its fetch (on this context; KIP-392's candidates need it). */
-    private final Map<Integer, Long> followerLogStarts = new java.util.HashMap<>();
+    private final Map<Integer, Long> followerLogStarts = new HashMap<>();
     private LeaderEpochCache epochs;
     /** Told (on this context) of each transaction an end marker written here closes: producer id, committed. */
     private volatile BiConsumer<Long, Boolean> transactionEnds;
@@ -125,20 +126,8 @@ public final class PartitionVerticle extends VerticleBase {
     }
 
     /** Told when the ISR of a partition this broker leads loses or gains members (Kafka's IsrShrinksPerSec, IsrExpandsPerSec). */
-    public interface IsrChanges {
-        IsrChanges NONE = new IsrChanges() {
-            @Override
-            public void shrunk() {
-            }
-
-            @Override
-            public void expanded() {
-            }
-        };
-
-        void shrunk();
-
-        void expanded();
+    public record IsrChanges(Runnable shrunk, Runnable expanded) {
+        public static final IsrChanges NONE = new IsrChanges(() -> { }, () -> { });
     }
 
     /** Segments out of the log whose files wait {@code log.segment.delete.delay.ms} to be closed (and deleted). */
@@ -337,8 +326,8 @@ public final class PartitionVerticle extends VerticleBase {
                 LOG.info("Broker {} leads {} in epoch {} with ISR {}", self, tp, next.leaderEpoch(), next.isr());
             } else if (!before.isr().equals(next.isr())) {
                 LOG.info("ISR of {} is now {}", tp, next.isr());
-                if (!next.isr().containsAll(before.isr())) isrChanges.shrunk();
-                if (!before.isr().containsAll(next.isr())) isrChanges.expanded();
+                if (!next.isr().containsAll(before.isr())) isrChanges.shrunk().run();
+                if (!before.isr().containsAll(next.isr())) isrChanges.expanded().run();
             }
             advanceHighWatermark();
         } else if (before.leader() == self) {

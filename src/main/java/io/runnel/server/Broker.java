@@ -108,17 +108,7 @@ public final class Broker {
         this.dynamicConfig = new DynamicBrokerConfig(config, config.logDir());
         this.topics = new TopicRegistry(vertx, config.nodeId());
         this.replicas = new LocalReplicas(vertx, deployer, dynamicConfig::current, config.logDir(), time, config.nodeId());
-        replicas.countIsrChanges(new PartitionVerticle.IsrChanges() {
-            @Override
-            public void shrunk() {
-                metrics.isrShrunk();
-            }
-
-            @Override
-            public void expanded() {
-                metrics.isrExpanded();
-            }
-        });
+        replicas.countIsrChanges(new PartitionVerticle.IsrChanges(metrics::isrShrunk, metrics::isrExpanded));
         if (cluster != null) metrics.bindControllerElections(cluster.controllerStats()::leaderElections, cluster.controllerStats()::uncleanLeaderElections);
         this.topicAdmin = new TopicAdmin(vertx, topics, replicas, dynamicConfig);
         this.groups = new GroupCoordinator(vertx, deployer, topics, topicAdmin, config, time);

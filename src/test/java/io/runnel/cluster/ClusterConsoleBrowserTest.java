@@ -7,10 +7,6 @@ import io.runnel.testkit.KafkaClients;
 import io.runnel.testkit.LocalCluster;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,8 +16,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewPartitionReassignment;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -37,8 +31,6 @@ import org.junit.jupiter.api.io.TempDir;
  * screenshot lands in target/ (docs/ keeps a copy).
  */
 class ClusterConsoleBrowserTest {
-    private static final HttpClient HTTP = HttpClient.newHttpClient();
-
     @TempDir
     Path root;
 
@@ -153,12 +145,8 @@ class ClusterConsoleBrowserTest {
         return total;
     }
 
-    /** One unlabelled sample of broker {@code node}'s {@code /metrics}. */
+    /** One sample of broker {@code node}'s {@code /metrics}, which must have it. */
     private static double metric(LocalCluster cluster, int node, String name) throws Exception {
-        String body = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + cluster.broker(node).httpPort() + "/metrics"))
-                .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString()).body();
-        Matcher m = Pattern.compile("(?m)^" + Pattern.quote(name) + "(?:\\{[^}]*\\})? ([0-9.eE+-]+)$").matcher(body);
-        if (!m.find()) throw new AssertionError(name + " is not in the metrics of broker " + node);
-        return Double.parseDouble(m.group(1));
+        return cluster.metric(node, name, null).orElseThrow(() -> new AssertionError(name + " is not in the metrics of broker " + node));
     }
 }

@@ -5,17 +5,11 @@ import static org.awaitility.Awaitility.await;
 
 import io.runnel.testkit.KafkaClients;
 import io.runnel.testkit.LocalCluster;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.TopicDescription;
@@ -38,7 +32,6 @@ import org.junit.jupiter.api.io.TempDir;
  * from the leader. What each broker sent is its runnel_topic_records_out_total.
  */
 class FollowerFetchTest {
-    private static final HttpClient HTTP = HttpClient.newHttpClient();
     private static final int RECORDS = 200;
 
     @TempDir
@@ -93,9 +86,6 @@ class FollowerFetchTest {
 
     /** runnel_topic_records_out_total{topic="near"} of broker {@code node} (0 before its first record out). */
     private static double recordsOut(LocalCluster cluster, int node) throws Exception {
-        String body = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + cluster.broker(node).httpPort() + "/metrics"))
-                .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString()).body();
-        Matcher m = Pattern.compile("(?m)^runnel_topic_records_out_total\\{topic=\"near\",?\\} ([0-9.eE+-]+)$").matcher(body);
-        return m.find() ? Double.parseDouble(m.group(1)) : 0;
+        return cluster.metric(node, "runnel_topic_records_out_total", "topic=\"near\"").orElse(0);
     }
 }

@@ -15,6 +15,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.OptionalDouble;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import org.awaitility.Awaitility;
 
@@ -135,6 +138,18 @@ public final class LocalCluster implements AutoCloseable {
         HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + broker(via).httpPort() + "/api/cluster"))
                 .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
         return new JsonObject(r.body());
+    }
+
+    /**
+     * One sample of broker {@code nodeId}'s {@code /metrics}: the series {@code name} with exactly the labels
+     * {@code labels} (for example {@code topic="orders"}; null for any labels or none), or empty when it has none yet.
+     */
+    public OptionalDouble metric(int nodeId, String name, String labels) throws IOException, InterruptedException {
+        String body = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + broker(nodeId).httpPort() + "/metrics"))
+                .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString()).body();
+        String labelPart = labels == null ? "(?:\\{[^}]*\\})?" : "\\{" + Pattern.quote(labels) + ",?\\}";
+        Matcher m = Pattern.compile("(?m)^" + Pattern.quote(name) + labelPart + " ([0-9.eE+-]+)$").matcher(body);
+        return m.find() ? OptionalDouble.of(Double.parseDouble(m.group(1))) : OptionalDouble.empty();
     }
 
     /** Starts every broker again at once (after they were all stopped: a whole-cluster restart) and waits until they serve. */

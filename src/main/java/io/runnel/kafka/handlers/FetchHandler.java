@@ -13,6 +13,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -253,7 +254,7 @@ public final class FetchHandler extends TypedApiHandler<FetchRequest> {
         }
         return h.inSyncFollowers().map(followers -> {
             // Brokers the consumer can reach: on its listener, unfenced (those its Metadata lists), with their racks.
-            Map<Integer, String> racks = new java.util.HashMap<>();
+            Map<Integer, String> racks = new HashMap<>();
             for (RequestContext.NodeEndpoint b : reader.ctx.brokers()) racks.put(b.nodeId(), b.rack());
             int self = reader.ctx.broker().nodeId();
             ReplicaView leader = new ReplicaView.DefaultReplicaView(new Node(self, "", -1, reader.ctx.broker().config().get(BrokerConfig.BROKER_RACK)),
