@@ -3,8 +3,11 @@ package io.runnel.cluster;
 import com.hazelcast.core.HazelcastInstance;
 import com.hazelcast.map.IMap;
 import io.runnel.config.BrokerConfig;
+import io.runnel.config.Limits;
 import java.util.List;
 import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The cluster id all brokers share (Kafka's cluster.id in meta.properties): the first broker's id is written to the
@@ -13,6 +16,7 @@ import java.util.stream.Collectors;
  * metadata mode, and a broker configured for another is refused.
  */
 final class ClusterIdAgreement {
+    private static final Logger LOG = LoggerFactory.getLogger(ClusterIdAgreement.class);
     /** Cluster-wide facts agreed once: the cluster id, the metadata mode, the chosen quorum voters ({@link QuorumVoters}). */
     static final String CLUSTER_MAP = "runnel-cluster";
     private static final String CLUSTER_ID_KEY = "clusterId";
@@ -25,13 +29,51 @@ final class ClusterIdAgreement {
      * Returns the id this broker uses: the cluster's, or {@code localId} when it is the first. {@code localIsNew}
      * says the broker's data has no id of its own yet (empty {@code log.dirs}). Blocking.
      */
-    static String agree(HazelcastInstance hz, String localId, boolean localIsNew) {
+    static String agree(HazelcastInstance hz, String localId, boolean localIsNew, int foundingBrokers) throws InterruptedException {
         IMap<String, String> m = hz.getMap(CLUSTER_MAP);
+        if (localIsNew) {
+            String existing = awaitFounders(hz, m, foundingBrokers);
+            if (existing != null) return existing;
+        }
         String existing = m.putIfAbsent(CLUSTER_ID_KEY, localId);
         if (existing == null || existing.equals(localId)) return localId;
         if (localIsNew) return existing;
-        throw new IllegalStateException("log.dirs belongs to cluster " + localId + " but the brokers at cluster.members form cluster "
+        throw new IllegalStateException("log.dirs belongs to cluster " + localId + " but the brokers it joined form cluster "
                 + existing + " (Kafka's INCONSISTENT_CLUSTER_ID); use an empty log.dirs to join it");
+    }
+
+    /**
+     * How many brokers a new cluster waits for before its id is chosen: a majority of the metadata quorum's voters
+     * ({@code cluster.quorum.voters}, or of {@code cluster.members} when the cluster chooses them), 1 in the deprecated
+     * modes. Brokers that start together may first form Hazelcast clusters of their own (a discovery answered before
+     * the others listen) that merge seconds later; a new broker that chose an id alone would then hold data of another
+     * cluster id than the others, for good. A majority cannot be on two sides at once.
+     */
+    static int foundingBrokers(BrokerConfig config) {
+        if (!config.quorumVoters().isEmpty()) return config.quorumVoters().size() / 2 + 1;
+        if (config.quorumMode()) return config.clusterMembers().size() / 2 + 1;
+        return 1;
+    }
+
+    /**
+     * For a broker with an empty {@code log.dirs}: waits until the cluster has an id (returned) or {@code founders}
+     * brokers are members of this broker's Hazelcast cluster (null: the id may be chosen). Blocking, polling; ends
+     * with the member (null) or on interrupt.
+     */
+    private static String awaitFounders(HazelcastInstance hz, IMap<String, String> m, int founders) throws InterruptedException {
+        boolean logged = false;
+        while (hz.getLifecycleService().isRunning()) {
+            String existing = m.get(CLUSTER_ID_KEY);
+            if (existing != null) return existing;
+            int members = hz.getCluster().getMembers().size();
+            if (members >= founders) return null;
+            if (!logged) {
+                LOG.info("A new cluster: waiting for {} brokers to join before its cluster id is chosen ({} so far)", founders, members);
+                logged = true;
+            }
+            Thread.sleep(Limits.QUORUM_VOTERS_WAIT_POLL_MS);
+        }
+        return null;
     }
 
     /** The cluster's id once a broker has agreed it, else null. Blocking. */
@@ -51,7 +93,7 @@ final class ClusterIdAgreement {
         String clusterMode = hz.<String, String>getMap(CLUSTER_MAP).putIfAbsent(MODE_KEY, mode);
         if (clusterMode != null && !clusterMode.equals(mode)) {
             throw new IllegalStateException("This broker's metadata mode is " + mode + " (cluster.quorum.voters, cluster.cp.member.count) but the "
-                    + "brokers at cluster.members run " + clusterMode + "; " + advice(clusterMode) + " on this broker, or the same on every broker");
+                    + "brokers it joined run " + clusterMode + "; " + advice(clusterMode) + " on this broker, or the same on every broker");
         }
     }
 

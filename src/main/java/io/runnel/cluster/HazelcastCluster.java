@@ -44,6 +44,8 @@ public final class HazelcastCluster {
     private static final String DELETED_MAP = "runnel-deleted";
 
     private final HazelcastMember member;
+    /** {@link ClusterIdAgreement#foundingBrokers}. */
+    private final int foundingBrokers;
     private final Vertx vertx;
     private final BrokerRegistry registry;
     private final ControllerElection election;
@@ -58,6 +60,7 @@ public final class HazelcastCluster {
 
     private HazelcastCluster(HazelcastMember member, BrokerConfig config) {
         this.member = member;
+        this.foundingBrokers = ClusterIdAgreement.foundingBrokers(config);
         this.vertx = member.vertx();
         int cpMemberCount = config.cpMemberCount();
         ClusterController.Settings settings = ClusterController.Settings.of(config);
@@ -95,7 +98,7 @@ public final class HazelcastCluster {
     }
 
     /**
-     * Starts this broker's Hazelcast member, joins {@code cluster.members}, builds a Vert.x clustered on it and starts
+     * Starts this broker's Hazelcast member, joins the cluster ({@code cluster.discovery}), builds a Vert.x clustered on it and starts
      * following the registrations and the metadata. Blocks while Hazelcast joins (call it before any event loop
      * depends on it).
      */
@@ -206,7 +209,7 @@ public final class HazelcastCluster {
      * use; a broker whose data already belongs to another cluster id is refused.
      */
     public Future<String> agreeClusterId(String localId, boolean localIsNew) {
-        return vertx.executeBlocking(() -> ClusterIdAgreement.agree(member.hz(), localId, localIsNew), false);
+        return vertx.executeBlocking(() -> ClusterIdAgreement.agree(member.hz(), localId, localIsNew, foundingBrokers), false);
     }
 
     /**

@@ -5,6 +5,7 @@ import com.hazelcast.cluster.MembershipEvent;
 import com.hazelcast.cluster.MembershipListener;
 import com.hazelcast.config.Config;
 import com.hazelcast.config.JoinConfig;
+import com.hazelcast.config.KubernetesConfig;
 import com.hazelcast.config.MapConfig;
 import com.hazelcast.config.NetworkConfig;
 import com.hazelcast.core.Hazelcast;
@@ -28,8 +29,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * This broker's Hazelcast member: its configuration (TCP-IP discovery of {@code cluster.members}, multicast off,
- * failure detection and merge timings, the CP subsystem when asked for), joining the cluster with Vert.x clustered on
+ * This broker's Hazelcast member: its configuration (the join {@code cluster.discovery} chooses: TCP-IP to
+ * {@code cluster.members}, multicast, or Kubernetes DNS or API; failure detection and merge timings, the CP subsystem when asked for), joining the cluster with Vert.x clustered on
  * it, the membership and split-brain merge events, and leaving. Membership is Hazelcast's: every member sees the same
  * members in the same (join) order, which the oldest-member election relies on.
  */
@@ -45,7 +46,7 @@ final class HazelcastMember {
     }
 
     /**
-     * Starts this broker's Hazelcast member, joins {@code cluster.members} and builds a Vert.x clustered on it.
+     * Starts this broker's Hazelcast member, joins the cluster ({@code cluster.discovery}) and builds a Vert.x clustered on it.
      * Blocks while Hazelcast joins (call it before any event loop depends on it).
      */
     static Future<HazelcastMember> join(BrokerConfig config, VertxOptions options, VertxMetricsFactory metrics) {
@@ -53,7 +54,7 @@ final class HazelcastMember {
         try {
             hz = Hazelcast.newHazelcastInstance(hazelcastConfig(config));
         } catch (RuntimeException e) {
-            return Future.failedFuture(new IllegalStateException("cannot join the cluster " + config.clusterMembers() + ": " + e.getMessage(), e));
+            return Future.failedFuture(new IllegalStateException("cannot join the cluster " + joinTarget(config) + ": " + e.getMessage(), e));
         }
         try {
             // Before anything uses the CP subsystem: with a CP configuration other than the cluster's, Vert.x's own
@@ -110,11 +111,46 @@ final class HazelcastMember {
             c.getCPSubsystemConfig().getRaftAlgorithmConfig().setLeaderHeartbeatPeriodInMillis(Limits.CP_RAFT_HEARTBEAT_MS)
                     .setMaxMissedLeaderHeartbeatCount(Limits.CP_RAFT_MISSED_HEARTBEATS).setLeaderElectionTimeoutInMillis(Limits.CP_RAFT_ELECTION_TIMEOUT_MS);
         }
-        JoinConfig join = net.getJoin();
+        join(net.getJoin(), config);
+        return c;
+    }
+
+    /**
+     * Hazelcast's join as {@code cluster.discovery} says: exactly one mechanism enabled (Hazelcast refuses two), and
+     * its auto-detection off, so that a broker never joins a cluster it was not told about.
+     */
+    private static void join(JoinConfig join, BrokerConfig config) {
         join.getMulticastConfig().setEnabled(false);
         join.getAutoDetectionConfig().setEnabled(false);
-        join.getTcpIpConfig().setEnabled(true).setMembers(new ArrayList<>(config.clusterMembers()));
-        return c;
+        join.getTcpIpConfig().setEnabled(false);
+        switch (config.get(BrokerConfig.CLUSTER_DISCOVERY)) {
+            // Hazelcast sends from the interface of the address it binds (cluster.host when set).
+            case "multicast" -> join.getMulticastConfig().setEnabled(true)
+                    .setMulticastGroup(config.get(BrokerConfig.CLUSTER_MULTICAST_GROUP))
+                    .setMulticastPort(config.get(BrokerConfig.CLUSTER_MULTICAST_PORT));
+            case "kubernetes-dns" -> join.getKubernetesConfig().setEnabled(true)
+                    .setProperty("service-dns", config.get(BrokerConfig.CLUSTER_KUBERNETES_SERVICE_DNS))
+                    .setProperty("service-port", Integer.toString(config.get(BrokerConfig.CLUSTER_PORT)));
+            case "kubernetes-api" -> {
+                KubernetesConfig k = join.getKubernetesConfig().setEnabled(true)
+                        .setProperty("service-port", Integer.toString(config.get(BrokerConfig.CLUSTER_PORT)));
+                String namespace = config.get(BrokerConfig.CLUSTER_KUBERNETES_NAMESPACE);
+                if (namespace != null) k.setProperty("namespace", namespace);
+                String service = config.get(BrokerConfig.CLUSTER_KUBERNETES_SERVICE_NAME);
+                if (service != null) k.setProperty("service-name", service);
+            }
+            default -> join.getTcpIpConfig().setEnabled(true).setMembers(new ArrayList<>(config.clusterMembers()));
+        }
+    }
+
+    /** What the join looks for, for messages: the members listed, or the discovery. */
+    static String joinTarget(BrokerConfig config) {
+        return switch (config.get(BrokerConfig.CLUSTER_DISCOVERY)) {
+            case "multicast" -> "by multicast on " + config.get(BrokerConfig.CLUSTER_MULTICAST_GROUP) + ":" + config.get(BrokerConfig.CLUSTER_MULTICAST_PORT);
+            case "kubernetes-dns" -> "at the addresses of " + config.get(BrokerConfig.CLUSTER_KUBERNETES_SERVICE_DNS);
+            case "kubernetes-api" -> "through the Kubernetes API";
+            default -> "at " + config.clusterMembers();
+        };
     }
 
     HazelcastInstance hz() {

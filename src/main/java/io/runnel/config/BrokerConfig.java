@@ -93,9 +93,32 @@ public final class BrokerConfig {
             "Web origins other than the broker's own whose pages may call the REST API (CORS) and open WebSocket sessions; "
                     + "unset allows the broker's own origin only, * allows any.");
 
+    public static final ConfigKey<String> CLUSTER_DISCOVERY = enumKey("cluster.discovery", "members",
+            Set.of("members", "multicast", "kubernetes-dns", "kubernetes-api"),
+            "How this broker finds the other brokers of its cluster (Hazelcast's join): members, the addresses in cluster.members "
+                    + "(unset: a single broker without Hazelcast); multicast, every broker announcing itself on cluster.multicast.group "
+                    + "in the local network; kubernetes-dns, the addresses a headless Service's name (cluster.kubernetes.service.dns) "
+                    + "resolves to; kubernetes-api, the endpoints of a Service read from the Kubernetes API. Without cluster.members "
+                    + "the cluster's size is not known in advance: set cluster.quorum.voters.");
     public static final ConfigKey<List<String>> CLUSTER_MEMBERS = listKey("cluster.members", null,
             "a comma-separated list of host:port (the port defaults to 5701)", BrokerConfig::hostPort,
-            "Hazelcast members to join (TCP-IP discovery); unset runs a single broker without Hazelcast.");
+            "Hazelcast members to join (TCP-IP discovery, cluster.discovery=members); unset runs a single broker without Hazelcast.");
+    public static final ConfigKey<String> CLUSTER_MULTICAST_GROUP = stringKey("cluster.multicast.group", "224.2.2.3",
+            "an IPv4 multicast address (224.0.0.0 to 239.255.255.255)", BrokerConfig::multicastGroup,
+            "The multicast group brokers announce themselves on with cluster.discovery=multicast.");
+    public static final ConfigKey<Integer> CLUSTER_MULTICAST_PORT = intKey("cluster.multicast.port", 54327, 1, 65535,
+            "The UDP port of cluster.multicast.group.");
+    public static final ConfigKey<String> CLUSTER_KUBERNETES_SERVICE_DNS = stringKey("cluster.kubernetes.service.dns", null,
+            "a DNS name, e.g. runnel-headless.default.svc.cluster.local", BrokerConfig::nonBlank,
+            "With cluster.discovery=kubernetes-dns: the name of the headless Service whose addresses are the brokers "
+                    + "(each is joined on cluster.port). The Service should publish not-ready addresses (brokers join before they are ready).");
+    public static final ConfigKey<String> CLUSTER_KUBERNETES_NAMESPACE = stringKey("cluster.kubernetes.namespace", null,
+            "a Kubernetes namespace", BrokerConfig::nonBlank,
+            "With cluster.discovery=kubernetes-api: the namespace of the brokers' Service; by default the pod's own namespace.");
+    public static final ConfigKey<String> CLUSTER_KUBERNETES_SERVICE_NAME = stringKey("cluster.kubernetes.service.name", null,
+            "a Kubernetes Service name", BrokerConfig::nonBlank,
+            "With cluster.discovery=kubernetes-api: the Service whose endpoints are the brokers (the pod's service account needs "
+                    + "to get and list endpoints, endpointslices and pods); unset, every pod of the namespace is asked.");
     public static final ConfigKey<String> CLUSTER_HOST = stringKey("cluster.host", null, "a host name or IP address",
             BrokerConfig::nonBlank, "The address Hazelcast and the clustered event bus bind and advertise; by default Hazelcast picks one.");
     public static final ConfigKey<Integer> CLUSTER_PORT = intKey("cluster.port", 5701, 1, 65535,
@@ -107,7 +130,7 @@ public final class BrokerConfig {
             "Deprecated metadata modes: a count from 3 to 7 runs the controller election and the metadata on Hazelcast's CP "
                     + "subsystem (Raft) with that many CP members instead of the cluster's own metadata quorum; 0 makes the "
                     + "oldest member the controller with the metadata in AP maps (not safe across a split brain). auto, the "
-                    + "default, runs the metadata quorum when cluster.members lists at least three brokers and the oldest-member "
+                    + "default, runs the metadata quorum when cluster.quorum.voters is set or cluster.members lists at least three brokers, and the oldest-member "
                     + "controller otherwise. Every broker of a cluster must resolve to the same mode.");
 
     public static final ConfigKey<List<Integer>> CLUSTER_QUORUM_VOTERS = listKey("cluster.quorum.voters", null,
@@ -220,7 +243,8 @@ public final class BrokerConfig {
             TRANSACTION_STATE_LOG_SEGMENT_BYTES, TRANSACTION_MAX_TIMEOUT_MS, TRANSACTIONAL_ID_EXPIRATION_MS,
             PRODUCER_ID_EXPIRATION_MS, PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS,
             TRANSACTION_ABORT_TIMED_OUT_TRANSACTION_CLEANUP_INTERVAL_MS, TRANSACTION_VERSION, TRANSACTION_PARTITION_VERIFICATION_ENABLE, HTTP_HOST, HTTP_PORT, HTTP_CORS_ALLOWED_ORIGINS,
-            CLUSTER_MEMBERS, CLUSTER_HOST, CLUSTER_PORT, CLUSTER_NAME, CLUSTER_CP_MEMBER_COUNT, CLUSTER_QUORUM_VOTERS, CLUSTER_QUORUM_PORT,
+            CLUSTER_DISCOVERY, CLUSTER_MEMBERS, CLUSTER_MULTICAST_GROUP, CLUSTER_MULTICAST_PORT,
+            CLUSTER_KUBERNETES_SERVICE_DNS, CLUSTER_KUBERNETES_NAMESPACE, CLUSTER_KUBERNETES_SERVICE_NAME, CLUSTER_HOST, CLUSTER_PORT, CLUSTER_NAME, CLUSTER_CP_MEMBER_COUNT, CLUSTER_QUORUM_VOTERS, CLUSTER_QUORUM_PORT,
             REPLICA_LAG_TIME_MAX_MS, REPLICA_SOCKET_TIMEOUT_MS, REPLICA_SELECTOR_CLASS, MIN_INSYNC_REPLICAS, UNCLEAN_LEADER_ELECTION_ENABLE,
             AUTO_LEADER_REBALANCE_ENABLE, LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS, LEADER_IMBALANCE_PER_BROKER_PERCENTAGE, CONTROLLED_SHUTDOWN_ENABLE,
             CONTROLLED_SHUTDOWN_MAX_RETRIES, CONTROLLED_SHUTDOWN_RETRY_BACKOFF_MS), SecurityKeys.KEYS);
@@ -402,12 +426,15 @@ public final class BrokerConfig {
             if (voters.size() != 3 && voters.size() != 5 && voters.size() != 7 || voters.stream().distinct().count() != voters.size()) {
                 throw new ConfigException("cluster.quorum.voters must list 3, 5 or 7 different node ids, got " + voters + ".");
             }
-            if (clusterMembers().isEmpty()) throw new ConfigException("cluster.quorum.voters needs cluster.members (a cluster to vote in).");
+            if (!clustered()) {
+                throw new ConfigException("cluster.quorum.voters needs a cluster to vote in: cluster.members, or a cluster.discovery other than members.");
+            }
             String cp = get(CLUSTER_CP_MEMBER_COUNT);
             if (!cp.equals("auto") && !cp.equals("0")) {
                 throw new ConfigException("cluster.quorum.voters replaces the CP subsystem: leave cluster.cp.member.count unset (or 0), got " + cp + ".");
             }
         }
+        checkDiscovery();
         if (listeners().isEmpty()) {
             throw new ConfigException("Invalid value '' for configuration key 'listeners' (from " + origins.get("listeners")
                     + "): must name at least one NAME://host:port.");
@@ -534,6 +561,39 @@ public final class BrokerConfig {
         return t;
     }
 
+    /**
+     * The keys each discovery needs and the ones it ignores. A discovered cluster's size is not known in advance, so
+     * the metadata quorum cannot choose its voters safely (QuorumVoters waits for a majority of cluster.members): it
+     * needs cluster.quorum.voters, as KRaft needs controller.quorum.voters, unless the deprecated modes are asked for.
+     */
+    private void checkDiscovery() {
+        String discovery = get(CLUSTER_DISCOVERY);
+        boolean members = discovery.equals("members");
+        if (!members && get(CLUSTER_MEMBERS) != null) {
+            throw new ConfigException("cluster.members is the list of cluster.discovery=members; with cluster.discovery=" + discovery
+                    + " leave it unset (from " + origin(CLUSTER_MEMBERS) + ").");
+        }
+        if (discovery.equals("kubernetes-dns") && get(CLUSTER_KUBERNETES_SERVICE_DNS) == null) {
+            throw new ConfigException("cluster.discovery=kubernetes-dns needs cluster.kubernetes.service.dns, the headless Service's DNS name.");
+        }
+        if (!discovery.equals("kubernetes-dns") && get(CLUSTER_KUBERNETES_SERVICE_DNS) != null) {
+            throw new ConfigException("cluster.kubernetes.service.dns is read with cluster.discovery=kubernetes-dns only (it is " + discovery + ").");
+        }
+        if (!discovery.equals("kubernetes-api") && (get(CLUSTER_KUBERNETES_SERVICE_NAME) != null || get(CLUSTER_KUBERNETES_NAMESPACE) != null)) {
+            throw new ConfigException("cluster.kubernetes.service.name and cluster.kubernetes.namespace are read with cluster.discovery=kubernetes-api "
+                    + "only (it is " + discovery + ").");
+        }
+        if (!members && quorumVoters().isEmpty() && get(CLUSTER_CP_MEMBER_COUNT).equals("auto")) {
+            throw new ConfigException("cluster.discovery=" + discovery + " needs cluster.quorum.voters (the node ids of the 3, 5 or 7 brokers that "
+                    + "run the metadata quorum, e.g. 0,1,2): with discovery the brokers cannot know how many of them make a majority.");
+        }
+    }
+
+    /** Whether this broker joins a cluster (Hazelcast): cluster.members lists brokers, or another discovery is chosen. */
+    public boolean clustered() {
+        return !get(CLUSTER_DISCOVERY).equals("members") || get(CLUSTER_MEMBERS) != null && !get(CLUSTER_MEMBERS).isEmpty();
+    }
+
     /** The Hazelcast members to join; empty when this broker runs alone. */
     public List<String> clusterMembers() {
         List<String> m = get(CLUSTER_MEMBERS);
@@ -563,6 +623,15 @@ public final class BrokerConfig {
     public List<Integer> quorumVoters() {
         List<Integer> v = get(CLUSTER_QUORUM_VOTERS);
         return v == null ? List.of() : v.stream().sorted().toList();
+    }
+
+    private static String multicastGroup(String text) {
+        String t = text.trim();
+        if (!t.matches("\\d{1,3}(\\.\\d{1,3}){3}")) throw new IllegalArgumentException();
+        int first = Integer.parseInt(t.substring(0, t.indexOf('.')));
+        for (String part : t.split("\\.")) if (Integer.parseInt(part) > 255) throw new IllegalArgumentException();
+        if (first < 224 || first > 239) throw new IllegalArgumentException();
+        return t;
     }
 
     private static Integer voterId(String text) {

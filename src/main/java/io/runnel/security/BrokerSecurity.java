@@ -59,7 +59,7 @@ public final class BrokerSecurity {
         for (Listener l : config.listeners()) s.listeners.put(l.name(), s.build(config, l.name()));
         // In a cluster, fail start-up when the inter-broker listener lacks the credentials it needs (a single broker
         // never connects to itself, so it needs none).
-        if (!config.clusterMembers().isEmpty()) s.interBroker();
+        if (config.clustered()) s.interBroker();
         return s;
     }
 

@@ -154,7 +154,7 @@ public final class Broker {
         // Vert.x's own meters (connections, bytes, HTTP and WebSocket) go to the same registry as the broker's.
         VertxOptions options = new VertxOptions().setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true));
         MicrometerMetricsFactory metricsFactory = new MicrometerMetricsFactory(metrics.registry());
-        Future<HazelcastCluster> joined = config.clusterMembers().isEmpty() ? Future.succeededFuture(null)
+        Future<HazelcastCluster> joined = !config.clustered() ? Future.succeededFuture(null)
                 : HazelcastCluster.join(config, options, metricsFactory);
         joined.onComplete(ar -> {
             if (ar.failed()) {

@@ -46,6 +46,7 @@ final class ChaosCluster implements AutoCloseable {
     private final String classpath;
     private final List<String> extraArgs;
     private final long diskBytes;
+    private final Join join;
     /** Set by {@link #close}: no broker starts after it. */
     private boolean closed;
     private final Process[] processes;
@@ -53,8 +54,9 @@ final class ChaosCluster implements AutoCloseable {
     private final boolean[] paused;
     private final long[] clockOffsetSeconds;
 
-    private ChaosCluster(Netns net, Path root, String classpath, List<String> extraArgs, long diskBytes) {
+    private ChaosCluster(Netns net, Path root, String classpath, List<String> extraArgs, long diskBytes, Join join) {
         this.net = net;
+        this.join = join;
         this.root = root;
         this.classpath = classpath;
         this.extraArgs = extraArgs;
@@ -65,10 +67,24 @@ final class ChaosCluster implements AutoCloseable {
         this.clockOffsetSeconds = new long[net.size()];
     }
 
+    /**
+     * How the brokers of a run find each other: the {@code cluster.*} arguments each broker gets, and the JVM options
+     * (a hosts file, say). {@link #MEMBERS}, every broker's address in {@code cluster.members}, is what chaos runs use.
+     */
+    record Join(java.util.function.Function<Netns, List<String>> brokerArgs, java.util.function.Function<Netns, List<String>> jvmOptions) {
+        static final Join MEMBERS = new Join(net -> List.of("--cluster.members=" + IntStream.rangeClosed(1, net.size())
+                .mapToObj(i -> net.address(i) + ":" + HAZELCAST_PORT).collect(Collectors.joining(","))), net -> List.of());
+    }
+
     /** Creates the network, mounts the disks and starts {@code size} brokers; does not wait for them. */
     static ChaosCluster start(int size, Path root, String classpath, List<String> extraArgs, long diskBytes) throws IOException {
+        return start(size, root, classpath, extraArgs, diskBytes, Join.MEMBERS);
+    }
+
+    /** As {@link #start(int, Path, String, List, long)}, the brokers finding each other as {@code join} says. */
+    static ChaosCluster start(int size, Path root, String classpath, List<String> extraArgs, long diskBytes, Join join) throws IOException {
         Netns net = Netns.create(size);
-        ChaosCluster c = new ChaosCluster(net, root, classpath, extraArgs, diskBytes);
+        ChaosCluster c = new ChaosCluster(net, root, classpath, extraArgs, diskBytes, join);
         try {
             for (int i = 1; i <= size; i++) {
                 Path data = c.dataDir(i);
@@ -116,17 +132,18 @@ final class ChaosCluster implements AutoCloseable {
     private synchronized void launch(int broker) throws IOException {
         if (closed) throw new IllegalStateException("the chaos cluster is closed");
         String self = net.address(broker);
-        String members = IntStream.rangeClosed(1, size()).mapToObj(i -> net.address(i) + ":" + HAZELCAST_PORT).collect(Collectors.joining(","));
         List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", net.namespace(broker),
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx320m",
                 "--add-opens=java.base/java.lang=ALL-UNNAMED", "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
                 "--add-opens=java.management/sun.management=ALL-UNNAMED", "--add-opens=jdk.management/com.sun.management.internal=ALL-UNNAMED",
                 "--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED"));
         cmd.addAll(Brokers.extraJvmOptions());
+        cmd.addAll(join.jvmOptions().apply(net));
         cmd.addAll(List.of("-cp", classpath, "io.runnel.server.Main",
                 "--node.id=" + broker, "--listeners=PLAINTEXT://" + self + ":" + KAFKA_PORT,
-                "--http.host=" + self, "--http.port=" + HTTP_PORT,
-                "--cluster.members=" + members, "--cluster.host=" + self, "--cluster.port=" + HAZELCAST_PORT,
+                "--http.host=" + self, "--http.port=" + HTTP_PORT));
+        cmd.addAll(join.brokerArgs().apply(net));
+        cmd.addAll(List.of("--cluster.host=" + self, "--cluster.port=" + HAZELCAST_PORT,
                 "--log.dirs=" + dataDir(broker).toAbsolutePath(),
                 "--default.replication.factor=" + Math.min(3, size()), "--min.insync.replicas=" + Math.min(2, size()),
                 "--offsets.topic.num.partitions=5", "--transaction.state.log.num.partitions=5",

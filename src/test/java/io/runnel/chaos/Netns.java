@@ -42,7 +42,8 @@ final class Netns implements AutoCloseable {
         sweepLeftovers();
         Netns n = new Netns(size);
         try {
-            n.ip("link", "add", n.bridge(), "type", "bridge");
+            // No multicast snooping: the bridge floods multicast to every namespace (multicast discovery needs no querier).
+            n.ip("link", "add", n.bridge(), "type", "bridge", "mcast_snooping", "0");
             n.bridgeUp = true;
             n.ip("addr", "add", n.clientAddress() + "/24", "dev", n.bridge());
             n.ip("link", "set", n.bridge(), "up");
@@ -56,6 +57,8 @@ final class Netns implements AutoCloseable {
                 n.ip("-n", ns, "addr", "add", n.address(i) + "/24", "dev", "eth0");
                 n.ip("-n", ns, "link", "set", "eth0", "up");
                 n.ip("-n", ns, "link", "set", "lo", "up");
+                // Multicast (Hazelcast's multicast discovery) leaves through the bridge; there is no default route.
+                n.ip("-n", ns, "route", "add", "224.0.0.0/4", "dev", "eth0");
             }
         } catch (IOException | RuntimeException e) {
             n.close();

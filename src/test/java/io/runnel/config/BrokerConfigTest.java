@@ -92,10 +92,38 @@ class BrokerConfigTest {
         assertThat(BrokerConfig.of(Map.of("cluster.members", "127.0.0.1:5701,127.0.0.1:5702")).quorumMode()).as("two brokers").isFalse();
         assertThatThrownBy(() -> BrokerConfig.of(with(members, "cluster.quorum.voters", "1,2"))).hasMessageContaining("3, 5 or 7");
         assertThatThrownBy(() -> BrokerConfig.of(with(members, "cluster.quorum.voters", "1,1,2"))).hasMessageContaining("different");
-        assertThatThrownBy(() -> BrokerConfig.of(Map.of("cluster.quorum.voters", "1,2,3"))).hasMessageContaining("cluster.members");
+        assertThatThrownBy(() -> BrokerConfig.of(Map.of("cluster.quorum.voters", "1,2,3"))).hasMessageContaining("a cluster to vote in");
         Map<String, String> both = new java.util.HashMap<>(with(members, "cluster.quorum.voters", "1,2,3"));
         both.put("cluster.cp.member.count", "3");
         assertThatThrownBy(() -> BrokerConfig.of(both)).hasMessageContaining("cluster.cp.member.count");
+    }
+
+    @Test
+    void discoveryOtherThanMembersJoinsAClusterAndNeedsTheVoters() {
+        assertThat(BrokerConfig.defaults().clustered()).as("no members: a single broker").isFalse();
+        assertThat(BrokerConfig.of(Map.of("cluster.members", "127.0.0.1")).clustered()).isTrue();
+        Map<String, String> multicast = Map.of("cluster.discovery", "multicast", "cluster.quorum.voters", "0,1,2");
+        BrokerConfig m = BrokerConfig.of(multicast);
+        assertThat(m.clustered()).isTrue();
+        assertThat(m.quorumMode()).isTrue();
+        assertThat(m.quorumVoters()).containsExactly(0, 1, 2);
+        assertThat(m.get(BrokerConfig.CLUSTER_MULTICAST_GROUP)).isEqualTo("224.2.2.3");
+        assertThatThrownBy(() -> BrokerConfig.of(Map.of("cluster.discovery", "multicast")))
+                .as("the size of a discovered cluster is unknown: no safe automatic choice of voters").hasMessageContaining("cluster.quorum.voters");
+        assertThat(BrokerConfig.of(Map.of("cluster.discovery", "multicast", "cluster.cp.member.count", "0")).quorumMode())
+                .as("the deprecated oldest-member mode on request").isFalse();
+        assertThatThrownBy(() -> BrokerConfig.of(with(multicast, "cluster.members", "127.0.0.1"))).hasMessageContaining("leave it unset");
+        assertThatThrownBy(() -> BrokerConfig.of(with(multicast, "cluster.multicast.group", "10.0.0.1"))).hasMessageContaining("multicast address");
+        assertThatThrownBy(() -> BrokerConfig.of(with(multicast, "cluster.multicast.group", "239.1.300.1"))).hasMessageContaining("cluster.multicast.group");
+        assertThatThrownBy(() -> BrokerConfig.of(with(multicast, "cluster.discovery", "kubernetes-dns")))
+                .hasMessageContaining("cluster.kubernetes.service.dns");
+        assertThatThrownBy(() -> BrokerConfig.of(with(multicast, "cluster.kubernetes.service.dns", "runnel.default.svc")))
+                .hasMessageContaining("kubernetes-dns only");
+        assertThatThrownBy(() -> BrokerConfig.of(with(multicast, "cluster.kubernetes.service.name", "runnel")))
+                .hasMessageContaining("kubernetes-api only");
+        assertThatThrownBy(() -> BrokerConfig.of(Map.of("cluster.discovery", "gossip"))).hasMessageContaining("one of");
+        assertThat(BrokerConfig.of(with(with(multicast, "cluster.discovery", "kubernetes-dns"), "cluster.kubernetes.service.dns",
+                "runnel-headless.default.svc.cluster.local")).clustered()).isTrue();
     }
 
     private static Map<String, String> with(Map<String, String> base, String key, String value) {
