@@ -257,6 +257,11 @@ public final class BrokerConfig {
 
     /** The environment variable that carries JVM flags for scripts/runnel; it is not a configuration key. */
     public static final String ENV_JVM_OPTS = "RUNNEL_OPTS";
+    /**
+     * Variables of the launch scripts, not configuration keys: JVM flags, and the container image's jar, configuration
+     * file and preStop wait (deploy/bin). A pod's environment carries them to the broker, which passes over them.
+     */
+    public static final Set<String> SCRIPT_VARIABLES = Set.of(ENV_JVM_OPTS, "RUNNEL_JAR", "RUNNEL_CONFIG", "RUNNEL_STOP_WAIT_S");
 
     private final Map<String, Object> values;
     /** Keys with a {@code listener.name.} or {@code http.} prefix, by their full (lower-case) name. */
@@ -397,7 +402,7 @@ public final class BrokerConfig {
         KEYS.forEach(k -> byEnvName.put(k.envName(), k.name()));
         Map<String, String> out = new LinkedHashMap<>();
         for (Map.Entry<String, String> e : env.entrySet()) {
-            if (!e.getKey().startsWith("RUNNEL_") || e.getKey().equals(ENV_JVM_OPTS)) continue;
+            if (!e.getKey().startsWith("RUNNEL_") || SCRIPT_VARIABLES.contains(e.getKey())) continue;
             String key = byEnvName.get(e.getKey());
             if (key == null) {
                 throw new ConfigException("Unknown configuration variable '" + e.getKey()

@@ -359,13 +359,25 @@ public final class Broker {
      * flush and close of every partition ({@link Limits#SHUTDOWN_TIMEOUT_MS}). The SIGTERM hook waits this long.
      */
     public long stopTimeoutMs() {
-        long controlled = cluster == null || !config.get(BrokerConfig.CONTROLLED_SHUTDOWN_ENABLE) ? 0
-                : Limits.QUORUM_HANDOVER_TIMEOUT_MS + controlledShutdownBudgetMs();
+        return stopTimeoutMs(config);
+    }
+
+    /**
+     * {@link #stopTimeoutMs()} of a broker configured by {@code config}; a container platform's grace period for a
+     * stop (Kubernetes' terminationGracePeriodSeconds, deploy/kubernetes) must be longer.
+     */
+    public static long stopTimeoutMs(BrokerConfig config) {
+        long controlled = !config.clustered() || !config.get(BrokerConfig.CONTROLLED_SHUTDOWN_ENABLE) ? 0
+                : Limits.QUORUM_HANDOVER_TIMEOUT_MS + controlledShutdownBudgetMs(config);
         return controlled + Limits.SHUTDOWN_TIMEOUT_MS;
     }
 
     /** The controlled shutdown's time for moving leaderships: each attempt, first and retries, with its backoff. */
     private long controlledShutdownBudgetMs() {
+        return controlledShutdownBudgetMs(config);
+    }
+
+    private static long controlledShutdownBudgetMs(BrokerConfig config) {
         return (config.get(BrokerConfig.CONTROLLED_SHUTDOWN_MAX_RETRIES) + 1L)
                 * Math.max(config.get(BrokerConfig.CONTROLLED_SHUTDOWN_RETRY_BACKOFF_MS), Limits.CONTROLLED_SHUTDOWN_MIN_ATTEMPT_MS);
     }

@@ -71,9 +71,10 @@ final class ChaosCluster implements AutoCloseable {
      * How the brokers of a run find each other: the {@code cluster.*} arguments each broker gets, and the JVM options
      * (a hosts file, say). {@link #MEMBERS}, every broker's address in {@code cluster.members}, is what chaos runs use.
      */
-    record Join(java.util.function.Function<Netns, List<String>> brokerArgs, java.util.function.Function<Netns, List<String>> jvmOptions) {
+    record Join(java.util.function.Function<Netns, List<String>> brokerArgs, java.util.function.Function<Netns, List<String>> jvmOptions,
+                int firstNodeId) {
         static final Join MEMBERS = new Join(net -> List.of("--cluster.members=" + IntStream.rangeClosed(1, net.size())
-                .mapToObj(i -> net.address(i) + ":" + HAZELCAST_PORT).collect(Collectors.joining(","))), net -> List.of());
+                .mapToObj(i -> net.address(i) + ":" + HAZELCAST_PORT).collect(Collectors.joining(","))), net -> List.of(), 1);
     }
 
     /** Creates the network, mounts the disks and starts {@code size} brokers; does not wait for them. */
@@ -140,7 +141,7 @@ final class ChaosCluster implements AutoCloseable {
         cmd.addAll(Brokers.extraJvmOptions());
         cmd.addAll(join.jvmOptions().apply(net));
         cmd.addAll(List.of("-cp", classpath, "io.runnel.server.Main",
-                "--node.id=" + broker, "--listeners=PLAINTEXT://" + self + ":" + KAFKA_PORT,
+                "--node.id=" + (join.firstNodeId() + broker - 1), "--listeners=PLAINTEXT://" + self + ":" + KAFKA_PORT,
                 "--http.host=" + self, "--http.port=" + HTTP_PORT));
         cmd.addAll(join.brokerArgs().apply(net));
         cmd.addAll(List.of("--cluster.host=" + self, "--cluster.port=" + HAZELCAST_PORT,
@@ -292,7 +293,7 @@ final class ChaosCluster implements AutoCloseable {
             JsonObject info = isRunning(b) && !paused[b - 1] ? clusterInfo(b) : null;
             if (info == null) return false;
             int id = info.getInteger("controllerId", -1);
-            if (id <= 0 || (controller > 0 && id != controller)) return false;
+            if (id < 0 || (controller >= 0 && id != controller)) return false;
             controller = id;
             if (info.getJsonArray("brokers", new io.vertx.core.json.JsonArray()).size() != size()) return false;
             JsonObject quorum = info.getJsonObject("metadataQuorum", new JsonObject());

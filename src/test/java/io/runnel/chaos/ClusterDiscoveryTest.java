@@ -33,7 +33,9 @@ import org.junit.jupiter.api.io.TempDir;
  * other by Hazelcast's multicast announcements across the bridge, and a broker restarted finds them again. Kubernetes
  * DNS: one name resolves to the three addresses, as a headless Service's name does in Kubernetes (here through a hosts
  * file the brokers' JVMs read, {@code jdk.net.hosts.file}, so no DNS server is needed). Either way the three form one
- * cluster with the metadata quorum of {@code cluster.quorum.voters} and serve a replicated topic with acks=all.
+ * cluster with the metadata quorum of {@code cluster.quorum.voters} and serve a replicated topic with acks=all. A new
+ * cluster's brokers found by discovery first form clusters of one and merge seconds later: the test also checks that
+ * they still agree on one cluster id (they failed to before a new cluster waited for a majority of its voters).
  */
 class ClusterDiscoveryTest {
     private static final String SERVICE = "runnel-headless.runnel.svc.cluster.local";
@@ -54,7 +56,7 @@ class ClusterDiscoveryTest {
     @Test
     void brokersFindEachOtherByMulticastAndARestartedOneFindsThemAgain() throws Exception {
         ChaosCluster.Join multicast = new ChaosCluster.Join(net -> List.of("--cluster.discovery=multicast",
-                "--cluster.multicast.group=239.77.1.1", "--cluster.multicast.port=54399", "--cluster.quorum.voters=1,2,3"), net -> List.of());
+                "--cluster.multicast.group=239.77.1.1", "--cluster.multicast.port=54399", "--cluster.quorum.voters=1,2,3"), net -> List.of(), 1);
         try (ChaosCluster c = ChaosCluster.start(3, dir.resolve("run"), System.getProperty("java.class.path"), List.of(), 64L << 20, multicast)) {
             awaitWhole(c);
             produceAndReadBack(c, "found-by-multicast", 0);
@@ -69,9 +71,10 @@ class ClusterDiscoveryTest {
     @Test
     void brokersFindEachOtherThroughANameThatResolvesToAllOfThem() throws Exception {
         Path hosts = dir.resolve("hosts");
+        // Node ids 0, 1 and 2, as deploy/kubernetes gives a StatefulSet's pods (their ordinals).
         ChaosCluster.Join dns = new ChaosCluster.Join(net -> List.of("--cluster.discovery=kubernetes-dns",
-                "--cluster.kubernetes.service.dns=" + SERVICE, "--cluster.quorum.voters=1,2,3"),
-                net -> List.of("-Djdk.net.hosts.file=" + writeHosts(hosts, net)));
+                "--cluster.kubernetes.service.dns=" + SERVICE, "--cluster.quorum.voters=0,1,2"),
+                net -> List.of("-Djdk.net.hosts.file=" + writeHosts(hosts, net)), 0);
         try (ChaosCluster c = ChaosCluster.start(3, dir.resolve("run"), System.getProperty("java.class.path"), List.of(), 64L << 20, dns)) {
             awaitWhole(c);
             produceAndReadBack(c, "found-by-dns", 0);

@@ -148,6 +148,9 @@ class BrokerConfigTest {
                 .hasMessageContaining("usage");
         // RUNNEL_OPTS carries JVM flags for scripts/runnel and is not a key.
         assertThat(BrokerConfig.load(NO_ARGS, Map.of("RUNNEL_OPTS", "-Xmx1g"), null).httpPort()).isEqualTo(8080);
+        // So do the container image's script variables (deploy/bin), which a pod's environment passes on.
+        assertThat(BrokerConfig.load(NO_ARGS, Map.of("RUNNEL_JAR", "/x.jar", "RUNNEL_CONFIG", "/b.properties", "RUNNEL_STOP_WAIT_S", "60"), null)
+                .httpPort()).isEqualTo(8080);
     }
 
     @Test
