@@ -13,6 +13,7 @@ import io.vertx.core.parsetools.RecordParser;
 import java.nio.ByteBuffer;
 import javax.security.sasl.SaslClient;
 import javax.security.sasl.SaslException;
+import org.apache.kafka.common.errors.NetworkException;
 import org.apache.kafka.common.errors.TimeoutException;
 import org.apache.kafka.common.message.SaslAuthenticateRequestData;
 import org.apache.kafka.common.message.SaslHandshakeRequestData;
@@ -101,7 +102,7 @@ final class BrokerClient {
             s.handler(frames);
             // Only while this is the current connection: one closed after a timeout must not fail the next request.
             s.closeHandler(v -> {
-                if (socket == s) fail(new IllegalStateException("connection to " + host + ":" + port + " closed"));
+                if (socket == s) fail(new NetworkException("connection to " + host + ":" + port + " closed"));
             });
             s.exceptionHandler(e -> {
                 if (socket == s) fail(e);

@@ -316,6 +316,29 @@ public final class Limits {
     /** Longest wait, in ms, for a connection to another broker; a leader that does not answer is tried again. */
     public static final int BROKER_CONNECT_TIMEOUT_MS = 5_000;
 
+    // ---- HTTP and WebSocket calls carried out at the leader (cluster.BrokerLinks) ----
+
+    /** Connections a broker keeps to each other broker for its HTTP and WebSocket clients' requests, one request at a time each. */
+    public static final int FORWARD_CONNECTIONS_PER_BROKER = 4;
+
+    /** Such requests that wait for a connection to one broker; one more fails at once (503), as a full queue would drown it. */
+    public static final int FORWARD_QUEUE_PER_BROKER = 1_024;
+
+    /**
+     * How long, in ms, a subscription's read at another broker waits there for records when it found none (the
+     * Fetch's max_wait_ms): how soon a record appended to an idle partition reaches the page, at most.
+     */
+    public static final int FORWARD_FETCH_MAX_WAIT_MS = 250;
+
+    /** Bytes a waiting read of an idle partition at another broker asks for (a first batch comes whole, as Kafka's fetch). */
+    public static final int FORWARD_WAIT_READ_BYTES = 64 * 1024;
+
+    /** Pause, in ms, before a read or a produce goes again to a partition's leader after it moved or could not be reached. */
+    public static final long FORWARD_RETRY_BACKOFF_MS = 200;
+
+    /** How many times a produce whose leader moved (NOT_LEADER_OR_FOLLOWER, nothing written) is sent again to the new leader. */
+    public static final int FORWARD_PRODUCE_RETRIES = 10;
+
     // ---- the group coordinator (package group) ----
 
     /** How often, in ms, expired offsets are removed: Kafka's offsets.retention.check.interval.ms. */

@@ -3,6 +3,8 @@ package io.runnel.http;
 import io.vertx.core.json.JsonObject;
 import org.apache.kafka.common.errors.ApiException;
 import org.apache.kafka.common.errors.BrokerNotAvailableException;
+import org.apache.kafka.common.errors.NetworkException;
+import org.apache.kafka.common.errors.ThrottlingQuotaExceededException;
 import org.apache.kafka.common.errors.InvalidConfigurationException;
 import org.apache.kafka.common.errors.InvalidPartitionsException;
 import org.apache.kafka.common.errors.InvalidProducerEpochException;
@@ -75,6 +77,9 @@ public final class ApiError extends RuntimeException {
         if (e instanceof NotLeaderOrFollowerException) return new ApiError(421, Errors.forException(e).name(), e.getMessage());
         if (e instanceof RecordTooLargeException) return new ApiError(413, Errors.forException(e).name(), e.getMessage());
         if (e instanceof BrokerNotAvailableException) return new ApiError(503, Errors.forException(e).name(), e.getMessage());
+        // The connection to a partition's leader failed (the call is carried out there): try again.
+        if (e instanceof NetworkException || e instanceof ThrottlingQuotaExceededException) return new ApiError(503, Errors.forException(e).name(), e.getMessage());
+        if (e instanceof java.io.IOException) return new ApiError(503, Errors.NETWORK_EXCEPTION.name(), e.getClass().getSimpleName() + ": " + e.getMessage());
         // A full or failing disk: the write may succeed later (KAFKA_STORAGE_ERROR is retriable for Kafka clients too).
         if (e instanceof KafkaStorageException) return new ApiError(503, Errors.forException(e).name(), e.getMessage());
         if (e instanceof InvalidTopicException || e instanceof InvalidPartitionsException || e instanceof InvalidConfigurationException

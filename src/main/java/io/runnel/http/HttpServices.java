@@ -1,5 +1,6 @@
 package io.runnel.http;
 
+import io.runnel.cluster.BrokerLinks;
 import io.runnel.cluster.ClusterView;
 import io.runnel.config.BrokerConfig;
 import io.runnel.config.DynamicBrokerConfig;
@@ -25,11 +26,16 @@ import org.apache.kafka.common.utils.Time;
 public record HttpServices(Vertx vertx, int nodeId, String clusterId, BrokerConfig config, DynamicBrokerConfig dynamicConfig, TopicRegistry topics,
                            TopicAdmin topicAdmin, GroupCoordinator groups, BrokerMetrics metrics, Time time, Supplier<Map<String, String>> kafkaListeners,
                            BooleanSupplier ready, ClusterView cluster, TransactionCoordinator transactions, TxnVerifier txnVerifier,
-                           BrokerSecurity security, Publisher publisher) {
+                           BrokerSecurity security, BrokerLinks links, Publisher publisher) {
+    /**
+     * @param links how this broker reaches the leaders of partitions it does not lead (in a cluster), or null for a
+     *              single broker
+     */
     public HttpServices(Vertx vertx, int nodeId, String clusterId, BrokerConfig config, DynamicBrokerConfig dynamicConfig, TopicRegistry topics,
                         TopicAdmin topicAdmin, GroupCoordinator groups, BrokerMetrics metrics, Time time, Supplier<Map<String, String>> kafkaListeners,
-                        BooleanSupplier ready, ClusterView cluster, TransactionCoordinator transactions, TxnVerifier txnVerifier, BrokerSecurity security) {
+                        BooleanSupplier ready, ClusterView cluster, TransactionCoordinator transactions, TxnVerifier txnVerifier, BrokerSecurity security,
+                        BrokerLinks links) {
         this(vertx, nodeId, clusterId, config, dynamicConfig, topics, topicAdmin, groups, metrics, time, kafkaListeners, ready, cluster,
-                transactions, txnVerifier, security, new Publisher(topics, time, metrics));
+                transactions, txnVerifier, security, links, new Publisher(topics, time, metrics, links, vertx));
     }
 }

@@ -8,7 +8,10 @@ import io.runnel.partition.Acks;
 import io.runnel.partition.LocalTopic;
 import io.runnel.partition.PartitionHandle;
 import io.runnel.partition.TopicRegistry;
+import io.runnel.cluster.BrokerLinks;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
@@ -17,7 +20,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.compress.Compression;
+import org.apache.kafka.common.errors.BrokerNotAvailableException;
+import org.apache.kafka.common.protocol.Errors;
 import org.apache.kafka.common.record.TimestampType;
 import org.apache.kafka.common.record.internal.DefaultRecordBatch;
 import org.apache.kafka.common.record.internal.MemoryRecords;
@@ -41,11 +47,20 @@ public final class Publisher {
     private final Time time;
     private final AtomicInteger roundRobin = new AtomicInteger();
     private final BrokerMetrics metrics;
+    /** Where partitions led by other brokers are written, in a cluster; null for a single broker. */
+    private final BrokerLinks links;
+    private final Vertx vertx;
 
     public Publisher(TopicRegistry partitions, Time time, BrokerMetrics metrics) {
+        this(partitions, time, metrics, null, null);
+    }
+
+    public Publisher(TopicRegistry partitions, Time time, BrokerMetrics metrics, BrokerLinks links, Vertx vertx) {
         this.partitions = partitions;
         this.time = time;
         this.metrics = metrics;
+        this.links = links;
+        this.vertx = vertx;
     }
 
     /** Where one record went, or why it did not. */
@@ -57,6 +72,7 @@ public final class Publisher {
      * acks=1) or once every in-sync replica has them (acks=all, as a Kafka producer by default: refused while the
      * in-sync replicas are fewer than the topic's min.insync.replicas, and failed when they do not have the records
      * within {@link Limits#HTTP_PRODUCE_REPLICATION_TIMEOUT_MS}). Fails as a whole only when the topic does not exist.
+     * In a cluster, the records of a partition another broker leads are produced at that broker ({@link #forward}).
      */
     public Future<List<Result>> publish(String topic, List<Outgoing> records, boolean acksAll) {
         LocalTopic t = partitions.topic(topic).orElse(null);
@@ -68,15 +84,9 @@ public final class Publisher {
         long now = time.milliseconds();
         List<Future<Void>> all = new ArrayList<>();
         byPartition.forEach((p, indexes) -> {
-            PartitionHandle h = t.local(p);
-            if (h == null) { // in a cluster: another broker holds it
-                ApiError e = ApiError.notHere(topic, p, t.placements().get(p).leader());
-                for (int i : indexes) results[i] = new Result(p, -1, -1, e);
-                return;
-            }
             Future<Void> chain = Future.succeededFuture();
             for (List<Integer> chunk : chunks(records, indexes, maxBatch)) {
-                chain = chain.compose(v -> append(topic, h, p, acks, records, chunk, now, results));
+                chain = chain.compose(v -> appendAtLeader(topic, p, acksAll, acks, records, chunk, now, results, 0));
             }
             all.add(chain);
         });
@@ -118,6 +128,57 @@ public final class Publisher {
             batch[j] = new SimpleRecord(r.timestamp() == null ? now : r.timestamp(), r.key(), r.value(), r.headers());
         }
         return batch;
+    }
+
+    /**
+     * Appends {@code chunk} where partition {@code p} is led now: here, or at its leader through {@link #links}. A
+     * leader that moved before it wrote anything (NOT_LEADER_OR_FOLLOWER, or not reachable at all) is asked again
+     * where the metadata says the partition went, at most {@link Limits#FORWARD_PRODUCE_RETRIES} times, as a Kafka
+     * producer retries; a request that may have been written (timed out, connection lost) is not sent twice.
+     */
+    private Future<Void> appendAtLeader(String topic, int p, boolean acksAll, Acks acks, List<Outgoing> records, List<Integer> chunk, long now,
+                                        Result[] results, int attempt) {
+        LocalTopic t = partitions.topic(topic).orElse(null);
+        if (t == null) {
+            for (int i : chunk) results[i] = new Result(p, -1, -1, ApiError.unknownTopic(topic));
+            return Future.succeededFuture();
+        }
+        PartitionHandle h = t.local(p);
+        if (h != null && h.isLeader()) return append(topic, h, p, acks, records, chunk, now, results);
+        int leader = (h != null ? h.placement() : t.placements().get(p)).leader();
+        if (links == null || leader < 0) {
+            if (links != null && attempt < Limits.FORWARD_PRODUCE_RETRIES) return retry(topic, p, acksAll, acks, records, chunk, now, results, attempt);
+            ApiError e = ApiError.notHere(topic, p, leader);
+            for (int i : chunk) results[i] = new Result(p, -1, -1, e);
+            return Future.succeededFuture();
+        }
+        SimpleRecord[] batch = batchOf(records, chunk, now);
+        MemoryRecords built = MemoryRecords.withRecords(RecordBatch.MAGIC_VALUE_V2, 0L, Compression.NONE, TimestampType.CREATE_TIME, batch);
+        return links.produce(leader, new TopicPartition(topic, p), built, acksAll, (int) Limits.HTTP_PRODUCE_REPLICATION_TIMEOUT_MS).transform(ar -> {
+            Errors error = ar.succeeded() ? Errors.forCode(ar.result().errorCode()) : null;
+            boolean notWritten = ar.succeeded() ? error == Errors.NOT_LEADER_OR_FOLLOWER || error == Errors.LEADER_NOT_AVAILABLE
+                    : ar.cause() instanceof BrokerNotAvailableException || ar.cause() instanceof java.net.ConnectException;
+            if (notWritten && attempt < Limits.FORWARD_PRODUCE_RETRIES) return retry(topic, p, acksAll, acks, records, chunk, now, results, attempt);
+            if (ar.failed()) {
+                ApiError e = ApiError.of(ar.cause());
+                for (int i : chunk) results[i] = new Result(p, -1, -1, e);
+            } else if (error != Errors.NONE) {
+                ApiError e = ApiError.of(error.exception(ar.result().errorMessage()));
+                for (int i : chunk) results[i] = new Result(p, -1, -1, e);
+            } else {
+                written(results, p, chunk, batch, new AppendInfo(ar.result().baseOffset(), ar.result().baseOffset() + chunk.size() - 1, chunk.size(),
+                        ar.result().logAppendTimeMs(), ar.result().logStartOffset()));
+            }
+            return Future.<Void>succeededFuture();
+        });
+    }
+
+    private Future<Void> retry(String topic, int p, boolean acksAll, Acks acks, List<Outgoing> records, List<Integer> chunk, long now, Result[] results,
+                               int attempt) {
+        Promise<Void> later = Promise.promise();
+        vertx.setTimer(Limits.FORWARD_RETRY_BACKOFF_MS, x -> appendAtLeader(topic, p, acksAll, acks, records, chunk, now, results, attempt + 1)
+                .onComplete(later));
+        return later.future();
     }
 
     private Future<Void> append(String topic, PartitionHandle h, int p, Acks acks, List<Outgoing> records, List<Integer> chunk, long now,

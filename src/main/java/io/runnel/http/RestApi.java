@@ -13,6 +13,7 @@ import io.runnel.partition.LocalTopic;
 import io.runnel.partition.PartitionHandle;
 import io.runnel.partition.Placement;
 import io.runnel.partition.TopicMetadata;
+import io.runnel.cluster.BrokerLinks;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.json.DecodeException;
@@ -35,6 +36,7 @@ import org.apache.kafka.common.errors.InvalidReplicationFactorException;
 import org.apache.kafka.common.errors.OffsetOutOfRangeException;
 import org.apache.kafka.common.message.ConsumerGroupDescribeResponseData;
 import org.apache.kafka.common.protocol.Errors;
+import org.apache.kafka.common.requests.ListOffsetsRequest;
 
 /**
  * The REST API under {@code /api} (reference: docs/http-api.md). JSON in and out; every error is
@@ -351,11 +353,16 @@ final class RestApi {
         }
         if (p < 0 || p >= t.partitions().size()) throw ApiError.unknownPartition(t.name(), p);
         PartitionHandle h = t.local(p);
-        if (h == null || !h.isLeader()) throw ApiError.notHere(t.name(), p, (h != null ? h.placement() : t.placements().get(p)).leader());
         long limit = query(ctx, "limit", 100, 1, Limits.REST_CONSUME_MAX_RECORDS);
         long timeout = query(ctx, "timeout", 0, 0, Limits.REST_CONSUME_MAX_WAIT_MS);
         boolean base64 = RecordJson.encoding(ctx.queryParams().get("encoding"), "encoding", false);
         boolean committed = RecordJson.readCommitted(ctx.queryParams().get("isolation"));
+        if (h == null || !h.isLeader()) {
+            int leader = (h != null ? h.placement() : t.placements().get(p)).leader();
+            if (s.links() == null || leader < 0) throw ApiError.notHere(t.name(), p, leader);
+            reply(ctx, consumeAt(leader, new TopicPartition(t.name(), p), ctx, limit, timeout, base64, committed), 200);
+            return;
+        }
         Future<Long> start;
         if (ctx.queryParams().contains("timestamp")) {
             long ts = query(ctx, "timestamp", 0, 0, Long.MAX_VALUE);
@@ -385,6 +392,42 @@ final class RestApi {
                 return read(h, from, limit, base64, committed);
             });
         }), 200);
+    }
+
+    /**
+     * {@link #consume} of a partition led by broker {@code leader}: the start offset is looked up and the records read
+     * there (ListOffsets, Fetch over the inter-broker listener), decoded here as for a local partition; a long poll
+     * waits at the leader in rounds of {@link Limits#FORWARD_FETCH_MAX_WAIT_MS} until records come or the timeout.
+     */
+    private Future<JsonObject> consumeAt(int leader, TopicPartition tp, RoutingContext ctx, long limit, long timeout, boolean base64, boolean committed) {
+        Future<Long> start;
+        if (ctx.queryParams().contains("timestamp")) {
+            long ts = query(ctx, "timestamp", 0, 0, Long.MAX_VALUE);
+            start = s.links().listOffset(leader, tp, ts, committed)
+                    .compose(o -> o >= 0 ? Future.succeededFuture(o) : s.links().listOffset(leader, tp, ListOffsetsRequest.LATEST_TIMESTAMP, false));
+        } else {
+            String offset = ctx.queryParams().get("offset");
+            if (offset == null || offset.equals("earliest")) {
+                start = s.links().listOffset(leader, tp, ListOffsetsRequest.EARLIEST_TIMESTAMP, committed);
+            } else if (offset.equals("latest")) {
+                start = s.links().listOffset(leader, tp, ListOffsetsRequest.LATEST_TIMESTAMP, committed);
+            } else {
+                start = Future.succeededFuture(query(ctx, "offset", 0, 0, Long.MAX_VALUE));
+            }
+        }
+        long deadline = System.nanoTime() + timeout * 1_000_000L;
+        return start.compose(from -> s.links().fetch(leader, tp, from, Limits.WS_READ_MAX_BYTES, committed)
+                .compose(f -> fetchedOrWait(leader, tp, from, f, limit, base64, committed, deadline)));
+    }
+
+    private Future<JsonObject> fetchedOrWait(int leader, TopicPartition tp, long from, BrokerLinks.Fetched f, long limit, boolean base64, boolean committed,
+                                             long deadline) {
+        if (f.error() != Errors.NONE) return Future.failedFuture(f.error().exception("Reading " + tp + " at its leader, broker " + leader));
+        PartitionReader.Chunk c = PartitionReader.decodeFetched(tp.partition(), f, from, limit, Long.MAX_VALUE, base64, committed);
+        if (!c.records().isEmpty() || c.nextOffset() > from || System.nanoTime() >= deadline) {
+            return Future.succeededFuture(new JsonObject().put("records", c.records()).put("nextOffset", c.nextOffset()).put("logEndOffset", c.logEndOffset()));
+        }
+        return s.links().awaitRecords(leader, tp, from, committed).compose(next -> fetchedOrWait(leader, tp, from, next, limit, base64, committed, deadline));
     }
 
     private Future<JsonObject> read(PartitionHandle h, long from, long limit, boolean base64, boolean committed) {

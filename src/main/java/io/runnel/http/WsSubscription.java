@@ -3,18 +3,26 @@ package io.runnel.http;
 import io.runnel.config.Limits;
 import io.runnel.partition.LocalTopic;
 import io.runnel.partition.PartitionHandle;
+import io.runnel.cluster.BrokerLinks;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.stream.IntStream;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.ApiException;
+import org.apache.kafka.common.errors.BrokerNotAvailableException;
+import org.apache.kafka.common.errors.ThrottlingQuotaExceededException;
 import org.apache.kafka.common.errors.OffsetOutOfRangeException;
+import org.apache.kafka.common.errors.RetriableException;
 import org.apache.kafka.common.protocol.Errors;
+import org.apache.kafka.common.requests.ListOffsetsRequest;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -41,6 +49,12 @@ final class WsSubscription {
     private final WsGroupMember member;
     /** Next offset to send, by partition: the partitions this subscription reads now. */
     private final Map<Integer, Long> positions = new TreeMap<>();
+    /** Partitions led elsewhere whose last read at their position found nothing: read again once parked reads say so. */
+    private final Set<Integer> remoteIdle = new HashSet<>();
+    /** Partitions led elsewhere with a waiting read at their leader. */
+    private final Set<Integer> remoteWaiting = new HashSet<>();
+    /** Partitions led elsewhere left alone for a moment after a failed read (a leader moving). */
+    private final Set<Integer> backingOff = new HashSet<>();
     private long recordCredit;
     private long byteCredit;
     private boolean byteLimited;
@@ -87,7 +101,9 @@ final class WsSubscription {
                 if (!(p instanceof Integer n) || n < 0) throw ApiError.badRequest("\"partitions\" must hold non-negative integers");
                 if (n >= t.partitions().size()) throw ApiError.unknownPartition(topic, n);
                 PartitionHandle h = t.local(n);
-                if (h == null || !h.isLeader()) throw ApiError.notHere(topic, n, (h != null ? h.placement() : t.placements().get(n)).leader());
+                if (session.services().links() == null && (h == null || !h.isLeader())) {
+                    throw ApiError.notHere(topic, n, (h != null ? h.placement() : t.placements().get(n)).leader());
+                }
                 if (!chosen.contains(n)) chosen.add(n);
             }
         }
@@ -112,11 +128,12 @@ final class WsSubscription {
             return Future.succeededFuture();
         }
         LocalTopic t = topicInfo();
-        // All partitions: those this broker leads (in a cluster, subscribe at each broker for the partitions it leads).
+        // All partitions, wherever they are led in a cluster (a single broker leads all those it serves).
+        boolean anywhere = session.services().links() != null;
         List<Integer> parts = chosen != null ? chosen : IntStream.range(0, t.partitions().size())
-                .filter(p -> t.local(p) != null && t.local(p).isLeader()).boxed().toList();
+                .filter(p -> anywhere || t.local(p) != null && t.local(p).isLeader()).boxed().toList();
         List<Future<Long>> starts = new ArrayList<>();
-        for (int p : parts) starts.add(startOffset(t.partitions().get(p), from, committed));
+        for (int p : parts) starts.add(startOffset(t, p));
         return Future.all(starts).map(all -> {
             for (int i = 0; i < parts.size(); i++) positions.put(parts.get(i), starts.get(i).result());
             session.send(new JsonObject().put("type", "subscribed").put("id", requestId).put("subscription", id).put("topic", topic)
@@ -133,6 +150,30 @@ final class WsSubscription {
 
     LocalTopic topicInfo() {
         return session.services().topics().topic(topic).orElse(null);
+    }
+
+    /** Where partition {@code p} starts for this subscription's {@code from}: here, or asked of its leader. */
+    private Future<Long> startOffset(LocalTopic t, int p) {
+        PartitionHandle h = t.local(p);
+        if (h != null && h.isLeader()) return startOffset(h, from, committed);
+        int leader = (h != null ? h.placement() : t.placements().get(p)).leader();
+        BrokerLinks links = session.services().links();
+        if (links == null || leader < 0) return Future.failedFuture(ApiError.notHere(topic, p, leader));
+        TopicPartition tp = new TopicPartition(topic, p);
+        if ("earliest".equals(from)) return links.listOffset(leader, tp, ListOffsetsRequest.EARLIEST_TIMESTAMP, committed);
+        if ("latest".equals(from)) return links.listOffset(leader, tp, ListOffsetsRequest.LATEST_TIMESTAMP, committed);
+        JsonObject o = (JsonObject) from;
+        if (o.getValue("offset") != null) {
+            long offset = o.getLong("offset");
+            return links.listOffset(leader, tp, ListOffsetsRequest.LATEST_TIMESTAMP, false).compose(end -> {
+                if (offset > end) {
+                    return Future.failedFuture(new OffsetOutOfRangeException("Offset " + offset + " is past the end (" + end + ") of partition " + tp));
+                }
+                return links.listOffset(leader, tp, ListOffsetsRequest.EARLIEST_TIMESTAMP, false).map(start -> Math.max(offset, start));
+            });
+        }
+        return links.listOffset(leader, tp, o.getLong("timestamp"), false)
+                .compose(found -> found >= 0 ? Future.succeededFuture(found) : links.listOffset(leader, tp, ListOffsetsRequest.LATEST_TIMESTAMP, false));
     }
 
     private static Future<Long> startOffset(PartitionHandle h, Object from, boolean committed) {
@@ -161,6 +202,7 @@ final class WsSubscription {
 
     void grant(long records, long bytes) {
         grantQuietly(records, bytes);
+        remoteIdle.clear(); // a record larger than the byte credit may fit now
         pump();
     }
 
@@ -186,14 +228,158 @@ final class WsSubscription {
         for (int k = 0; k < parts.size(); k++) {
             int p = parts.get((turn + k) % parts.size());
             PartitionHandle h = t.local(p);
-            if (h == null) continue;
-            if (positions.get(p) < h.readableEnd(committed)) { // readable: below the high watermark (the last stable offset)
+            if (h != null && h.isLeader()) {
+                if (positions.get(p) < h.readableEnd(committed)) { // readable: below the high watermark (the last stable offset)
+                    turn = (turn + k + 1) % parts.size();
+                    read(p, h);
+                    return;
+                }
+            } else if (!remoteIdle.contains(p) && !remoteWaiting.contains(p) && !backingOff.contains(p)) {
                 turn = (turn + k + 1) % parts.size();
-                read(p, h);
+                readAtLeader(t, p);
                 return;
             }
         }
         park(t);
+    }
+
+    // ---- partitions led by another broker: read there (cluster.BrokerLinks), decoded here ----
+
+    /** The leader of {@code p} elsewhere, or -1 while it has none or this broker is about to lead it. */
+    private int leaderElsewhere(LocalTopic t, int p) {
+        PartitionHandle h = t.local(p);
+        int leader = (h != null ? h.placement() : t.placements().get(p)).leader();
+        return leader == session.services().nodeId() ? -1 : leader;
+    }
+
+    /** Reads partition {@code p} at its leader now, within the credit. */
+    private void readAtLeader(LocalTopic t, int p) {
+        int leader = leaderElsewhere(t, p);
+        BrokerLinks links = session.services().links();
+        if (links == null) { // a single broker: a partition it does not lead is not read (it is being created or deleted)
+            backOff(p);
+            return;
+        }
+        if (leader < 0) {
+            backOff(p);
+            return;
+        }
+        reading = true;
+        long pos = positions.get(p);
+        int maxBytes = (int) Math.max(1, Math.min(Limits.WS_READ_MAX_BYTES, byteLimited ? byteCredit : Long.MAX_VALUE));
+        links.fetch(leader, new TopicPartition(topic, p), pos, maxBytes, committed).onComplete(ar -> {
+            reading = false;
+            if (closed) return;
+            if (!positions.containsKey(p) || positions.get(p) != pos) { // revoked or moved while reading
+                pump();
+                return;
+            }
+            Throwable failure = ar.failed() ? ar.cause() : ar.result().error() != Errors.NONE ? ar.result().error().exception() : null;
+            if (failure != null) {
+                atLeaderFailed(p, leader, failure);
+                return;
+            }
+            PartitionReader.Chunk c = PartitionReader.decodeFetched(p, ar.result(), pos, recordCredit, byteLimited ? byteCredit : Long.MAX_VALUE,
+                    base64, committed);
+            if (c.records().isEmpty()) {
+                if (c.nextOffset() > pos) {
+                    positions.put(p, c.nextOffset()); // only control batches or compacted gaps
+                } else {
+                    remoteIdle.add(p); // nothing to read there (or the next record is larger than the byte credit): wait
+                }
+                pump();
+                return;
+            }
+            deliver(p, c);
+        });
+    }
+
+    /**
+     * While parked: waits at the leader of idle partition {@code p} for records past its position (with the other
+     * waiting reads of that broker, cluster.BrokerLinks#awaitRecords); when some come the subscription reads them
+     * within its credit, else it waits again.
+     */
+    private void awaitAtLeader(LocalTopic t, int p) {
+        int leader = leaderElsewhere(t, p);
+        BrokerLinks links = session.services().links();
+        if (links == null || leader < 0 || remoteWaiting.contains(p) || backingOff.contains(p)) return;
+        long pos = positions.get(p);
+        remoteWaiting.add(p);
+        links.awaitRecords(leader, new TopicPartition(topic, p), pos, committed).onComplete(ar -> {
+            remoteWaiting.remove(p);
+            if (closed || !positions.containsKey(p) || positions.get(p) != pos) return;
+            Throwable failure = ar.failed() ? ar.cause() : ar.result().error() != Errors.NONE ? ar.result().error().exception() : null;
+            if (failure != null) {
+                atLeaderFailed(p, leader, failure);
+                return;
+            }
+            PartitionReader.Chunk c = PartitionReader.decodeFetched(p, ar.result(), pos, 1, byteLimited ? byteCredit : Long.MAX_VALUE, base64, committed);
+            if (!c.records().isEmpty() || c.nextOffset() > pos) {
+                remoteIdle.remove(p); // something to read: read it within the credit
+                unpark();
+                pump();
+            } else if (c.logEndOffset() > pos) {
+                return; // a record there that is larger than the byte credit: a grant reads it
+            } else if (parked != null) {
+                LocalTopic now = topicInfo();
+                if (now != null) awaitAtLeader(now, p);
+            }
+        });
+    }
+
+    /**
+     * A read at the leader failed: a leader that moved, is not reachable or not ready yet is asked again after
+     * {@link Limits#FORWARD_RETRY_BACKOFF_MS} wherever the metadata then says (the position is kept, so nothing is
+     * skipped or sent twice); a position deleted by retention continues at the log start, as for a local partition;
+     * anything else ends the subscription.
+     */
+    private void atLeaderFailed(int p, int leader, Throwable e) {
+        if (e instanceof OffsetOutOfRangeException) {
+            long pos = positions.get(p);
+            session.services().links().listOffset(leader, new TopicPartition(topic, p), ListOffsetsRequest.EARLIEST_TIMESTAMP, false).onComplete(ar -> {
+                if (closed || !positions.containsKey(p) || positions.get(p) != pos) return;
+                if (ar.failed()) {
+                    backOff(p);
+                    return;
+                }
+                positions.put(p, ar.result());
+                session.send(new JsonObject().put("type", "error").put("subscription", id).put("code", Errors.OFFSET_OUT_OF_RANGE.name())
+                        .put("message", "Offset " + pos + " of partition " + p + " was deleted by retention; continuing at " + ar.result()));
+                pump();
+            });
+            return;
+        }
+        // Kafka's retriable errors (a leader that moved, a broker not available) and the connection's own failures
+        // (refused, reset, closed, timed out): the leader may be elsewhere now. A Kafka error that is final ends it.
+        if (!(e instanceof ApiException) || e instanceof RetriableException || e instanceof BrokerNotAvailableException
+                || e instanceof ThrottlingQuotaExceededException) {
+            LOG.debug("Reading {}-{} at broker {} failed; trying again: {}", topic, p, leader, e.toString());
+            backOff(p);
+            return;
+        }
+        ApiError a = ApiError.of(e);
+        session.subscriptionEnded(this, a.code(), a.getMessage());
+    }
+
+    /** Leaves partition {@code p} alone for {@link Limits#FORWARD_RETRY_BACKOFF_MS}, then reads it again. */
+    private void backOff(int p) {
+        if (!backingOff.add(p)) return;
+        session.services().vertx().setTimer(Limits.FORWARD_RETRY_BACKOFF_MS, x -> {
+            backingOff.remove(p);
+            remoteIdle.remove(p);
+            if (closed) return;
+            unpark();
+            pump();
+        });
+    }
+
+    /** Sends chunk {@code c} of partition {@code p}, takes its records off the credit, and reads on. */
+    private void deliver(int p, PartitionReader.Chunk c) {
+        positions.put(p, c.nextOffset());
+        recordCredit -= c.records().size();
+        if (byteLimited) byteCredit -= c.bytes();
+        session.send(new JsonObject().put("type", "records").put("subscription", id).put("records", c.records()));
+        pump();
     }
 
     private void read(int p, PartitionHandle h) {
@@ -230,11 +416,7 @@ final class WsSubscription {
                         // else the next record is larger than the byte credit: wait for more
                         return;
                     }
-                    positions.put(p, c.nextOffset());
-                    recordCredit -= c.records().size();
-                    if (byteLimited) byteCredit -= c.bytes();
-                    session.send(new JsonObject().put("type", "records").put("subscription", id).put("records", c.records()));
-                    pump();
+                    deliver(p, c);
                 });
     }
 
@@ -243,7 +425,11 @@ final class WsSubscription {
         parked = giveUp;
         for (Map.Entry<Integer, Long> e : positions.entrySet()) {
             PartitionHandle h = t.local(e.getKey());
-            if (h != null) h.awaitReadable(e.getValue(), committed, giveUp.future()).onComplete(x -> wake(giveUp));
+            if (h != null && h.isLeader()) {
+                h.awaitReadable(e.getValue(), committed, giveUp.future()).onComplete(x -> wake(giveUp));
+            } else {
+                awaitAtLeader(t, e.getKey());
+            }
         }
     }
 
@@ -253,8 +439,8 @@ final class WsSubscription {
         which.tryComplete();
         if (closed) return;
         LocalTopic t = topicInfo();
-        boolean data = t != null && positions.entrySet().stream()
-                .anyMatch(e -> t.local(e.getKey()) != null && e.getValue() < t.local(e.getKey()).readableEnd(committed));
+        boolean data = t != null && positions.entrySet().stream().anyMatch(e -> t.local(e.getKey()) != null && t.local(e.getKey()).isLeader()
+                && e.getValue() < t.local(e.getKey()).readableEnd(committed));
         if (data || t == null) {
             pump();
         } else {

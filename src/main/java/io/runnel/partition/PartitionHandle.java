@@ -253,6 +253,20 @@ public final class PartitionHandle {
     }
 
     /**
+     * A read_uncommitted read as a slice (below the high watermark) with the aborted transactions it overlaps: for
+     * another broker that decodes the records for its HTTP and WebSocket clients and marks the aborted ones.
+     */
+    public Future<CommittedSlice> sliceWithAborted(long offset, int maxBytes, boolean minOneBatch) {
+        return call(l -> {
+            verticle.requireLeader();
+            SliceResult rr = l.slice(offset, maxBytes, minOneBatch, verticle.highWatermark());
+            List<AbortedTxn> aborted = rr.records().size() == 0 ? List.of()
+                    : verticle.abortedTransactions().overlapping(offset, rr.records().lastOffset() + 1);
+            return new CommittedSlice(rr, verticle.highWatermark(), aborted);
+        });
+    }
+
+    /**
      * Calls {@code listener} (on the partition's context) with the producer id and the outcome of each transaction an
      * end marker written here as leader closes; null stops. One listener: the group coordinator's shard of
      * {@code __consumer_offsets}, whose transactional offset commits become visible, or are dropped, with the marker.

@@ -1,5 +1,6 @@
 package io.runnel.server;
 
+import io.runnel.cluster.BrokerLinks;
 import io.runnel.cluster.ClusterView;
 import io.runnel.cluster.HazelcastCluster;
 import io.runnel.cluster.ReplicaFetchers;
@@ -94,6 +95,8 @@ public final class Broker {
     private final Promise<Void> caughtUp = Promise.promise();
     private HttpEndpoint http;
     private ReplicaFetchers fetchers;
+    /** Requests at other brokers for this broker's HTTP and WebSocket clients (in a cluster). */
+    private BrokerLinks links;
     private KafkaServer kafka;
 
     private Broker(BrokerConfig config, MetaProperties meta, Vertx vertx, BrokerMetrics metrics, LogDirLock lock, Time time,
@@ -214,6 +217,7 @@ public final class Broker {
                         broker.applier.start(stored);
                         broker.fetchers = new ReplicaFetchers(vertx, broker.topics, view, meta.nodeId(),
                                 config.get(BrokerConfig.REPLICA_SOCKET_TIMEOUT_MS), security::interBroker);
+                        broker.links = new BrokerLinks(vertx, view, config.get(BrokerConfig.REPLICA_SOCKET_TIMEOUT_MS), security::interBroker);
                         cluster.onImage(image -> broker.applier.apply(image).onSuccess(applied -> {
                             if (applied) broker.fetchers.reconcile(image);
                             broker.caughtUp.tryComplete();
@@ -230,7 +234,7 @@ public final class Broker {
                     broker.kafka = kafka;
                     return HttpEndpoint.start(new HttpServices(vertx, meta.nodeId(), meta.clusterId(), config, broker.dynamicConfig, broker.topics,
                             broker.topicAdmin, broker.groups, metrics, time, broker::kafkaListeners, () -> broker.ready, view, broker.transactions,
-                            broker.verifier, security), config.httpHost(), config.httpPort());
+                            broker.verifier, security, broker.links), config.httpHost(), config.httpPort());
                 })
                 .compose(http -> {
                     broker.http = http;
@@ -484,6 +488,7 @@ public final class Broker {
         topicAdmin.beginShutdown();
         LOG.info("Stopping broker {}", meta.nodeId());
         if (fetchers != null) fetchers.stop();
+        if (links != null) links.close();
         if (markers != null) markers.stop();
         if (verifier != null) verifier.stop();
         Future<Void> httpClosed = http == null ? Future.succeededFuture() : http.close();

@@ -1,11 +1,13 @@
 package io.runnel.kafka.handlers;
 
+import io.runnel.cluster.BrokerLinks;
 import io.runnel.config.BrokerConfig;
 import io.runnel.kafka.RequestContext;
 import io.runnel.kafka.TypedApiHandler;
 import io.runnel.log.value.AbortedTxn;
 import io.runnel.log.value.LogSlice;
 import io.runnel.log.value.SliceResult;
+import io.runnel.partition.CommittedSlice;
 import io.runnel.partition.LocalTopic;
 import io.runnel.partition.PartitionHandle;
 import io.runnel.partition.TopicRegistry;
@@ -201,6 +203,13 @@ public final class FetchHandler extends TypedApiHandler<FetchRequest> {
         final ReplicaSelector selector;
         final ClientMetadata client;
         final RequestContext ctx;
+        /**
+         * Another Runnel broker reading for its HTTP or WebSocket clients (cluster.BrokerLinks): a read_uncommitted
+         * read gets the aborted transactions it overlaps too, so that it can tell its clients which records were
+         * aborted, as this broker's own REST and WebSocket readers do. Kafka's schema carries them for any isolation
+         * level and Kafka's consumers ignore them at read_uncommitted.
+         */
+        final boolean forwarder;
 
         Reader(RequestContext ctx, FetchRequest r, int replica, boolean committed) {
             this.ctx = ctx;
@@ -208,6 +217,7 @@ public final class FetchHandler extends TypedApiHandler<FetchRequest> {
             this.replica = replica;
             this.committed = committed;
             this.mayReadFollower = replica < 0 && ctx.apiVersion() >= 11;
+            this.forwarder = replica < 0 && !committed && BrokerLinks.CLIENT_ID.equals(ctx.header().clientId());
             String rack = r.data().rackId();
             this.selector = mayReadFollower && rack != null && !rack.isEmpty() ? selector(ctx) : null;
             this.client = selector == null ? null : new ClientMetadata.DefaultClientMetadata(rack, ctx.header().clientId(), null,
@@ -305,9 +315,11 @@ public final class FetchHandler extends TypedApiHandler<FetchRequest> {
         boolean fromFollower = replica < 0 && reader.mayReadFollower && !h.isLeader();
         if (replica >= 0) {
             read = h.sliceForReplica(replica, i.request.fetchOffset(), i.request.logStartOffset(), max);
-        } else if (committed) {
-            read = (fromFollower ? h.sliceCommittedAsFollower(i.request.fetchOffset(), max, minOneBatch)
-                    : h.sliceCommitted(i.request.fetchOffset(), max, minOneBatch)).map(cs -> {
+        } else if (committed || reader.forwarder && !fromFollower) {
+            Future<CommittedSlice> slice = !committed ? h.sliceWithAborted(i.request.fetchOffset(), max, minOneBatch)
+                    : fromFollower ? h.sliceCommittedAsFollower(i.request.fetchOffset(), max, minOneBatch)
+                    : h.sliceCommitted(i.request.fetchOffset(), max, minOneBatch);
+            read = slice.map(cs -> {
                 List<FetchResponseData.AbortedTransaction> aborted = new ArrayList<>();
                 for (AbortedTxn t : cs.aborted()) {
                     aborted.add(new FetchResponseData.AbortedTransaction().setProducerId(t.producerId()).setFirstOffset(t.firstOffset()));
