@@ -10,6 +10,12 @@
  * Flow control is automatic: a subscription grants `window` records (default 500) and grants more as the handler
  * finishes records; a handler that returns a promise holds its credit until the promise settles, so a slow page
  * slows the stream instead of piling records up. Produce calls wait for the server's produce credit.
+ *
+ * In a cluster, when the socket's broker goes away the client connects to another broker of the cluster (those the
+ * server's hello listed, or options.brokers), authenticates again and resubscribes: a subscription without a group
+ * resumes at the positions it had (the offset after the last record handed to the handler, per partition), so the
+ * handler sees no record twice and none missing; a group subscription rejoins its group (records after the last
+ * commit come again, as for any consumer). Requests in flight at that moment fail with code DISCONNECTED.
  */
 (function (global) {
   'use strict';
@@ -61,6 +67,24 @@
     });
   };
 
+  /** The subscribe frame of this subscription, granting {@code credit} records. */
+  Subscription.prototype._frame = function (credit) {
+    var frame = { op: 'subscribe', topic: this.topic, credit: { records: credit } };
+    var options = this.options;
+    ['from', 'partitions', 'group', 'encoding', 'isolation'].forEach(function (k) { if (options[k] !== undefined) frame[k] = options[k]; });
+    return frame;
+  };
+
+  /** The server's "subscribed": the subscription's id on this socket and where each partition starts. */
+  Subscription.prototype._subscribed = function (subscribed) {
+    var self = this;
+    this.id = subscribed.subscription;
+    this.partitions = subscribed.partitions || [];
+    this.memberId = subscribed.memberId;
+    this.partitions.forEach(function (p) { if (self.positions[p.partition] === undefined) self.positions[p.partition] = p.offset; });
+    this.client.subscriptions[this.id] = this;
+  };
+
   Subscription.prototype._topUp = function () {
     // Grant in chunks of half the window, so credit frames stay few.
     if (this.closed || this.pendingGrant < Math.max(1, Math.floor(this.window / 2))) return;
@@ -84,53 +108,146 @@
     return this.client._request({ op: 'unsubscribe', subscription: this.id });
   };
 
-  function Runnel(ws) {
-    this.ws = ws;
+  function Runnel(url, credentials, options) {
+    this.ws = null;
+    this.url = url;
+    this.credentials = credentials;
+    this.options = options;
+    this.brokers = (options.brokers || []).slice(); // ws(s) URLs of the cluster's brokers, this one first
     this.nextId = 1;
     this.pending = {};          // request id -> {resolve, reject, onFrame?}
     this.subscriptions = {};    // subscription id -> Subscription
     this.credit = { records: 0, bytes: 0 };
     this.waitingForCredit = [];
+    this.closedByUser = false;
+    this.reconnecting = false;
     this.onerror = null;
-    this.onclose = null;
+    this.onclose = null;        // the client gave up (or close() was called): no more reconnects
+    this.onreconnect = null;    // connected again, to the URL given, after its broker went away
+  }
+
+  function wsUrl(httpAddress, like) {
+    return (like.indexOf('wss:') === 0 ? 'wss://' : 'ws://') + httpAddress + '/ws';
   }
 
   /**
    * Opens a connection; resolves once the server said hello (and, with credentials, once they were accepted).
    * Credentials, when the broker requires them: `{token: '<JWT>'}` or `{username, password}` (a SCRAM user); a page
    * of the console after its login needs none (the login cookie goes with the socket). Never put them in the URL.
+   * options: reconnect (default true: move to another broker of the cluster when this one goes away),
+   * reconnectTimeoutMs (default 60000: how long to keep trying), brokers (ws URLs to try besides those the server
+   * names).
    */
-  Runnel.connect = function (url, credentials) {
-    if (url && typeof url === 'object') { credentials = url; url = null; }
+  Runnel.connect = function (url, credentials, options) {
+    if (url && typeof url === 'object') { options = credentials; credentials = url; url = null; }
+    var client = new Runnel(url || defaultUrl(), credentials, options || {});
+    return client._open(client.url).then(function () { return client; });
+  };
+
+  /** Opens a socket to {@code url}: resolves once it said hello and accepted the credentials. */
+  Runnel.prototype._open = function (url) {
+    var client = this;
     return new Promise(function (resolve, reject) {
-      var ws = new WebSocket(url || defaultUrl());
-      var client = new Runnel(ws);
+      var ws = new WebSocket(url);
       var hello = false;
       ws.onmessage = function (ev) {
         var frame = JSON.parse(ev.data);
         if (!hello && frame.type === 'hello') {
           hello = true;
+          client.ws = ws;
+          client.url = url;
           client.credit = frame.credit;
-          if (!credentials) { resolve(client); return; }
-          var auth = credentials.token ? { op: 'auth', token: credentials.token }
-            : { op: 'auth', username: credentials.username, password: credentials.password };
-          client._request(auth).then(function () { resolve(client); }, reject);
+          (frame.brokers || []).forEach(function (b) {
+            var u = wsUrl(b, url);
+            if (client.brokers.indexOf(u) < 0) client.brokers.push(u);
+          });
+          if (!client.credentials) { resolve(); return; }
+          var c = client.credentials;
+          var auth = c.token ? { op: 'auth', token: c.token } : { op: 'auth', username: c.username, password: c.password };
+          client._request(auth).then(function () { resolve(); }, function (e) { ws.close(); reject(e); });
           return;
         }
-        client._frame(frame);
+        if (client.ws === ws) client._frame(frame);
       };
-      ws.onerror = function () { if (!hello) reject(new Error('Cannot connect to ' + ws.url)); };
+      ws.onerror = function () { if (!hello) reject(new Error('Cannot connect to ' + url)); };
       ws.onclose = function () {
+        if (!hello) { reject(new Error('Cannot connect to ' + url)); return; }
+        if (client.ws !== ws) return;
         var err = new Error('connection closed');
+        err.code = 'DISCONNECTED';
         Object.keys(client.pending).forEach(function (id) { client.pending[id].reject(err); });
         client.pending = {};
-        if (client.onclose) client.onclose();
+        if (client.closedByUser || client.options.reconnect === false) {
+          if (client.onclose) client.onclose();
+          return;
+        }
+        client._reconnect();
       };
     });
   };
 
+  /**
+   * The socket's broker went away: tries the cluster's brokers in turn (the others first), pausing 250 ms and up to
+   * 5 s between rounds, until one answers or reconnectTimeoutMs has passed; then resubscribes every subscription.
+   */
+  Runnel.prototype._reconnect = function () {
+    var client = this;
+    if (client.reconnecting) return;
+    client.reconnecting = true;
+    var lost = client.url;
+    var deadline = Date.now() + (client.options.reconnectTimeoutMs || 60000);
+    var delay = 250;
+    var round = function () {
+      if (client.closedByUser) { client.reconnecting = false; return; }
+      var candidates = client.brokers.filter(function (u) { return u !== lost; });
+      if (candidates.indexOf(lost) < 0) candidates.push(lost);
+      var attempt = function (i) {
+        if (i >= candidates.length) {
+          if (Date.now() >= deadline) {
+            client.reconnecting = false;
+            if (client.onclose) client.onclose();
+            return;
+          }
+          setTimeout(round, delay);
+          delay = Math.min(delay * 2, 5000);
+          return;
+        }
+        client._open(candidates[i]).then(function () {
+          client.reconnecting = false;
+          client._resubscribe();
+          if (client.onreconnect) client.onreconnect(client.url);
+          client._flushWaiting();
+        }, function () { attempt(i + 1); });
+      };
+      attempt(0);
+    };
+    setTimeout(round, 0);
+  };
+
+  /** Subscribes every open subscription again on the new socket, from the positions it had. */
+  Runnel.prototype._resubscribe = function () {
+    var client = this;
+    var subs = Object.keys(client.subscriptions).map(function (id) { return client.subscriptions[id]; });
+    client.subscriptions = {};
+    subs.forEach(function (sub) {
+      if (sub.closed) return;
+      var frame = sub._frame(Math.max(1, sub.window - sub.unacked));
+      if (!sub.options.group && Object.keys(sub.positions).length) {
+        var offsets = {};
+        Object.keys(sub.positions).forEach(function (p) { offsets[p] = sub.positions[p]; });
+        frame.from = { offsets: offsets };
+        delete frame.partitions;
+      }
+      client._request(frame).then(function (subscribed) {
+        sub._subscribed(subscribed);
+      }, function (e) {
+        if (sub.onerror) sub.onerror(e); else console.warn('runnel: resubscribing to ' + sub.topic + ' failed:', e.message);
+      });
+    });
+  };
+
   Runnel.prototype._send = function (frame) {
-    this.ws.send(JSON.stringify(frame));
+    if (this.ws && this.ws.readyState === 1) this.ws.send(JSON.stringify(frame));
   };
 
   Runnel.prototype._request = function (frame, extra) {
@@ -138,6 +255,12 @@
     var id = this.nextId++;
     frame.id = id;
     return new Promise(function (resolve, reject) {
+      if (!self.ws || self.ws.readyState !== 1) {
+        var e = new Error('not connected' + (self.reconnecting ? ' (connecting to another broker)' : ''));
+        e.code = 'DISCONNECTED';
+        reject(e);
+        return;
+      }
       self.pending[id] = Object.assign({ resolve: resolve, reject: reject }, extra || {});
       self._send(frame);
     });
@@ -153,6 +276,7 @@
       if (sub) {
         (frame.revoked || []).forEach(function (p) { delete sub.positions[p]; });
         sub.partitions = sub.partitions.filter(function (p) { return frame.revoked.indexOf(p.partition) < 0; }).concat(frame.partitions);
+        frame.partitions.forEach(function (p) { sub.positions[p.partition] = p.offset; });
         if (sub.onassign) sub.onassign(frame);
       }
       return;
@@ -221,23 +345,18 @@
    * 'read_uncommitted', the default, as Kafka's consumer), onerror, onassign. Resolves with the Subscription.
    */
   Runnel.prototype.subscribe = function (topic, options, handler) {
-    var self = this;
     options = options || {};
     var sub = new Subscription(this, topic, options, handler);
-    var frame = { op: 'subscribe', topic: topic, credit: { records: sub.window } };
-    ['from', 'partitions', 'group', 'encoding', 'isolation'].forEach(function (k) { if (options[k] !== undefined) frame[k] = options[k]; });
     // Records may follow the "subscribed" frame at once: register the subscription before they arrive.
-    return this._request(frame).then(function (subscribed) {
-      sub.id = subscribed.subscription;
-      sub.partitions = subscribed.partitions || [];
-      sub.memberId = subscribed.memberId;
-      self.subscriptions[sub.id] = sub;
+    return this._request(sub._frame(sub.window)).then(function (subscribed) {
+      sub._subscribed(subscribed);
       return sub;
     });
   };
 
   Runnel.prototype.close = function () {
-    this.ws.close();
+    this.closedByUser = true;
+    if (this.ws) this.ws.close();
   };
 
   global.Runnel = Runnel;

@@ -333,8 +333,14 @@ public final class Limits {
     /** Bytes a waiting read of an idle partition at another broker asks for (a first batch comes whole, as Kafka's fetch). */
     public static final int FORWARD_WAIT_READ_BYTES = 64 * 1024;
 
+    /** How often, in ms, the HTTP endpoint notes the cluster's brokers, whose pages may open sockets here (OriginPolicy). */
+    public static final long HTTP_CLUSTER_ORIGINS_REFRESH_MS = 1_000;
+
     /** Pause, in ms, before a read or a produce goes again to a partition's leader after it moved or could not be reached. */
     public static final long FORWARD_RETRY_BACKOFF_MS = 200;
+
+    /** How long, in ms, a subscription's start keeps asking a partition's leader where to start while the leader is moving. */
+    public static final long FORWARD_START_TIMEOUT_MS = 30_000;
 
     /** How many times a produce whose leader moved (NOT_LEADER_OR_FOLLOWER, nothing written) is sent again to the new leader. */
     public static final int FORWARD_PRODUCE_RETRIES = 10;

@@ -66,8 +66,15 @@ public final class HttpEndpoint {
         private final String host;
         private final int port;
         private HttpServer server;
+        private long originsTimer = -1;
 
         private final HttpAuth auth;
+
+        @Override
+        public Future<?> stop() {
+            if (originsTimer >= 0) vertx.cancelTimer(originsTimer);
+            return Future.succeededFuture();
+        }
 
         HttpVerticle(HttpServices services, String host, int port, HttpAuth auth) {
             this.auth = auth;
@@ -88,7 +95,9 @@ public final class HttpEndpoint {
             if (services.config().get(SecurityKeys.HTTP_METRICS_AUTHENTICATION)) router.get("/metrics").handler(ctx -> auth.handle(ctx, false));
             router.get("/metrics").handler(ctx -> refreshGauges(services).onComplete(ar -> ctx.response()
                     .putHeader("content-type", "text/plain; version=0.0.4; charset=utf-8").end(services.metrics().scrape())));
-            OriginPolicy origins = new OriginPolicy(services.config().corsAllowedOrigins());
+            OriginPolicy origins = new OriginPolicy(services.config().corsAllowedOrigins(),
+                    () -> services.cluster().brokers().stream().map(b -> b.http()).filter(h -> h != null && !h.isEmpty()).toList());
+            if (services.cluster().clustered()) originsTimer = vertx.setPeriodic(Limits.HTTP_CLUSTER_ORIGINS_REFRESH_MS, x -> origins.remember());
             router.get("/ws").handler(origins::guardWebSocket);
             router.get("/ws").handler(ctx -> {
                 // Checking credentials may take a worker's time: hold the request unread, or Vert.x ends it and the

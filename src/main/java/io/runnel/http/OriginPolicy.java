@@ -4,13 +4,17 @@ import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.ext.web.RoutingContext;
 import java.net.URI;
+import java.util.Collection;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
 
 /**
  * Which web pages may use this broker from a browser ({@code http.cors.allowed.origins}). A request without an
  * {@code Origin} header (not a browser, or a same-origin GET) and a request from the broker's own origin (the
- * console) always pass. For the REST API, an allowed origin gets the CORS headers (and its preflight an answer);
+ * console), or from another broker of its cluster, always pass. For the REST API, an allowed origin gets the CORS headers (and its preflight an answer);
  * another gets none, so the browser keeps the response from the page. A WebSocket has no CORS: a browser opens one
  * from any page, with the user's network position, so the upgrade itself is refused (403) for an origin not allowed
  * (cross-site WebSocket hijacking).
@@ -18,15 +22,46 @@ import java.util.Locale;
 final class OriginPolicy {
     private final List<String> allowed;
     private final boolean any;
+    /** The HTTP addresses ({@code host:port}) of the cluster's brokers: their pages (the console) are the cluster's own. */
+    private final Supplier<Collection<String>> clusterBrokers;
+    private final Set<String> seenBrokers = ConcurrentHashMap.newKeySet();
+    private static final int MAX_REMEMBERED_BROKERS = 1_000;
 
     OriginPolicy(List<String> allowed) {
-        this.any = allowed.contains("*");
-        this.allowed = allowed.stream().map(o -> o.toLowerCase(Locale.ROOT)).toList();
+        this(allowed, List::of);
     }
 
-    /** Whether {@code origin} is listed in {@code http.cors.allowed.origins} (or the list is {@code *}). */
+    OriginPolicy(List<String> allowed, Supplier<Collection<String>> clusterBrokers) {
+        this.any = allowed.contains("*");
+        this.allowed = allowed.stream().map(o -> o.toLowerCase(Locale.ROOT)).toList();
+        this.clusterBrokers = clusterBrokers;
+    }
+
+    /**
+     * Whether {@code origin} is listed in {@code http.cors.allowed.origins} (or the list is {@code *}), or is one of
+     * the cluster's brokers: a page one broker served may use the others (runnel.js moves to another broker when its
+     * own goes away).
+     */
     private boolean listed(String origin) {
-        return any || allowed.contains(origin.toLowerCase(Locale.ROOT));
+        if (any || allowed.contains(origin.toLowerCase(Locale.ROOT))) return true;
+        String authority;
+        try {
+            authority = URI.create(origin).getRawAuthority();
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
+        if (authority == null) return false;
+        remember();
+        return seenBrokers.contains(authority.toLowerCase(Locale.ROOT));
+    }
+
+    /**
+     * Remembers the cluster's live brokers (called every {@link io.runnel.config.Limits#HTTP_CLUSTER_ORIGINS_REFRESH_MS}
+     * and at each check): a page of a broker that just died moves its socket to another broker, whose origin check
+     * must still know it. At most {@value #MAX_REMEMBERED_BROKERS} addresses.
+     */
+    void remember() {
+        for (String b : clusterBrokers.get()) if (seenBrokers.size() < MAX_REMEMBERED_BROKERS) seenBrokers.add(b.toLowerCase(Locale.ROOT));
     }
 
     /** Refuses (403) the WebSocket upgrade of a page whose origin may not use this broker; passes the others on. */

@@ -3,7 +3,7 @@ package io.runnel.http;
 import io.runnel.config.Limits;
 import io.runnel.group.CommittedOffset;
 import io.runnel.partition.LocalTopic;
-import io.runnel.partition.PartitionHandle;
+import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
@@ -11,6 +11,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.Uuid;
@@ -44,6 +45,8 @@ final class WsGroupMember {
     private final Object from;
     /** KIP-1082: the member makes its own id. */
     private final String memberId = Uuid.randomUuid().toString();
+    /** The group's coordinator, here or at another broker. */
+    private final GroupCalls calls;
     /** Partitions the group assigned whose committed offsets are being looked up (owned, not read yet). */
     private final Set<Integer> joining = new TreeSet<>();
     private int memberEpoch;
@@ -57,6 +60,7 @@ final class WsGroupMember {
         this.group = group;
         this.topic = topic;
         this.from = from;
+        this.calls = new GroupCalls(session.services());
     }
 
     /** Joins the group (the first heartbeat). */
@@ -89,7 +93,7 @@ final class WsGroupMember {
         }
         JsonArray committed = new JsonArray();
         commits.forEach((tp, c) -> committed.add(new JsonObject().put("partition", tp.partition()).put("offset", c.offset())));
-        session.services().groups().commitOffsets(group, memberEpoch, memberId, commits).onComplete(ar -> {
+        calls.commit(group, memberEpoch, memberId, commits).onComplete(ar -> {
             if (ar.failed()) {
                 ApiError e = ApiError.of(ar.cause());
                 session.error(requestId, e.code(), e.getMessage());
@@ -108,7 +112,7 @@ final class WsGroupMember {
         closed = true;
         if (heartbeatTimer >= 0) session.services().vertx().cancelTimer(heartbeatTimer);
         if (memberEpoch > 0) {
-            session.services().groups().consumerGroupHeartbeat(new ConsumerGroupHeartbeatRequestData().setGroupId(group).setMemberId(memberId)
+            calls.heartbeat(new ConsumerGroupHeartbeatRequestData().setGroupId(group).setMemberId(memberId)
                     .setMemberEpoch(LEAVE_EPOCH), CLIENT_ID, CLIENT_HOST);
         }
     }
@@ -126,7 +130,7 @@ final class WsGroupMember {
                 .setSubscribedTopicNames(memberEpoch == 0 ? List.of(topic) : null)
                 .setTopicPartitions(List.of(new ConsumerGroupHeartbeatRequestData.TopicPartitions().setTopicId(t.topicId())
                         .setPartitions(new ArrayList<>(owned()))));
-        session.services().groups().consumerGroupHeartbeat(req, CLIENT_ID, CLIENT_HOST).onComplete(ar -> {
+        calls.heartbeat(req, CLIENT_ID, CLIENT_HOST).onComplete(ar -> {
             if (closed) return;
             if (ar.failed()) {
                 LOG.debug("Heartbeat of WebSocket member {} failed", memberId, ar.cause());
@@ -182,6 +186,46 @@ final class WsGroupMember {
         return owned;
     }
 
+    /**
+     * Looks up where {@code added} start (the committed offsets, at the coordinator; the log's ends, at the leaders)
+     * and starts reading them; tells the client what it gained (and lost: {@code revoked}). A partition whose start
+     * cannot be looked up now (its leader or the coordinator moving) stays owned and is looked up again shortly.
+     */
+    private void start(Set<Integer> added, Set<Integer> revoked) {
+        calls.fetchOffsets(group, topic).compose(committed -> {
+            Map<Integer, Future<Long>> starts = new TreeMap<>();
+            for (int p : added) starts.put(p, subscription.groupStart(p, committed.get(new TopicPartition(topic, p)), from));
+            return Future.join(new ArrayList<>(starts.values())).transform(x -> {
+                Map<Integer, Long> out = new TreeMap<>();
+                starts.forEach((p, f) -> {
+                    if (f.succeeded()) out.put(p, f.result());
+                });
+                return Future.succeededFuture(out);
+            });
+        }).onComplete(ar -> {
+            if (closed) return;
+            Set<Integer> started = new TreeSet<>();
+            if (ar.succeeded()) {
+                ar.result().forEach((p, offset) -> {
+                    if (!joining.remove(p)) return; // revoked meanwhile
+                    subscription.startReading(p, offset);
+                    started.add(p);
+                });
+            }
+            if (!started.isEmpty() || !revoked.isEmpty()) subscription.assigned(started, revoked);
+            Set<Integer> again = new TreeSet<>(added);
+            again.retainAll(joining);
+            if (!again.isEmpty()) {
+                LOG.debug("WebSocket member {}: no start offset yet for partitions {} of {}; asking again", memberId, again, topic);
+                session.services().vertx().setTimer(Limits.FORWARD_RETRY_BACKOFF_MS, x -> {
+                    Set<Integer> still = new TreeSet<>(again);
+                    still.retainAll(joining);
+                    if (!closed && !still.isEmpty()) start(still, Set.of());
+                });
+            }
+        });
+    }
+
     /** Takes the partitions the group assigns now: stops reading revoked ones, starts new ones at the committed offsets. */
     private void assign(Set<Integer> assigned) {
         Set<Integer> revoked = owned();
@@ -196,19 +240,6 @@ final class WsGroupMember {
             subscription.assigned(added, revoked);
             return;
         }
-        session.services().groups().fetchOffsets(group).onComplete(ar -> {
-            if (closed) return;
-            LocalTopic t = subscription.topicInfo();
-            if (t == null) return;
-            for (int p : added) {
-                PartitionHandle h = t.local(p);
-                if (!joining.remove(p) || h == null) continue; // revoked meanwhile, or held by another broker
-                CommittedOffset c = ar.succeeded() ? ar.result().get(new TopicPartition(topic, p)) : null;
-                long start = c != null ? Math.max(c.offset(), h.logStartOffset()) : "earliest".equals(from) ? h.logStartOffset()
-                        : h.readableEnd(subscription.readCommitted());
-                subscription.startReading(p, Math.min(start, h.logEndOffset()));
-            }
-            subscription.assigned(added, revoked);
-        });
+        start(added, revoked);
     }
 }

@@ -10,6 +10,7 @@ import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.ServerWebSocket;
 import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -104,7 +105,23 @@ final class WsSession {
         pingTimer = services.vertx().setPeriodic(Limits.WS_PING_INTERVAL_MS, id -> {
             if (!closed) ws.writePing(Buffer.buffer());
         });
-        send(new JsonObject().put("type", "hello").put("protocol", 1).put("credit", produceCredit()).put("authenticate", !admitted()));
+        JsonObject hello = new JsonObject().put("type", "hello").put("protocol", 1).put("credit", produceCredit()).put("authenticate", !admitted());
+        if (services.cluster().clustered()) hello.put("brokers", brokers(services));
+        send(hello);
+    }
+
+    /**
+     * The HTTP addresses ({@code host:port}) of the cluster's live, unfenced brokers, this one first: where a client
+     * whose broker goes away may connect again (runnel.js does).
+     */
+    static JsonArray brokers(HttpServices services) {
+        JsonArray out = new JsonArray();
+        for (var b : services.cluster().brokers()) {
+            if (b.http() == null || b.http().isEmpty() || services.cluster().fenced(b.nodeId())) continue;
+            if (b.nodeId() == services.nodeId()) out.add(0, b.http());
+            else out.add(b.http());
+        }
+        return out;
     }
 
     private JsonObject produceCredit() {

@@ -1,6 +1,7 @@
 package io.runnel.http;
 
 import io.runnel.config.Limits;
+import io.runnel.group.CommittedOffset;
 import io.runnel.partition.LocalTopic;
 import io.runnel.partition.PartitionHandle;
 import io.runnel.cluster.BrokerLinks;
@@ -87,10 +88,34 @@ final class WsSubscription {
             throw ApiError.badRequest("With a group, \"from\" says where partitions without a committed offset start: \"earliest\" or \"latest\"");
         }
         if (!"earliest".equals(from) && !"latest".equals(from)
-                && !(from instanceof JsonObject o && o.size() == 1 && (o.getValue("offset") instanceof Number || o.getValue("timestamp") instanceof Number))) {
-            throw ApiError.badRequest("\"from\" must be \"earliest\", \"latest\", {\"offset\": n} or {\"timestamp\": ms}");
+                && !(from instanceof JsonObject o && o.size() == 1 && (o.getValue("offset") instanceof Number || o.getValue("timestamp") instanceof Number
+                        || o.getValue("offsets") instanceof JsonObject))) {
+            throw ApiError.badRequest("\"from\" must be \"earliest\", \"latest\", {\"offset\": n}, {\"timestamp\": ms} or {\"offsets\": {\"<partition>\": n, ...}}");
         }
         List<Integer> chosen = null;
+        if (from instanceof JsonObject o && o.getValue("offsets") instanceof JsonObject offsets) {
+            // Positions per partition (a client resuming where it was, on this broker or another): the partitions read.
+            if (frame.getValue("partitions") != null) throw ApiError.badRequest("With \"from\": {\"offsets\"}, the partitions are its keys; leave \"partitions\" out");
+            if (offsets.isEmpty()) throw ApiError.badRequest("\"offsets\" must name at least one partition");
+            chosen = new ArrayList<>();
+            for (var e : offsets) {
+                int n;
+                try {
+                    n = Integer.parseInt(e.getKey());
+                } catch (NumberFormatException x) {
+                    throw ApiError.badRequest("\"offsets\" keys must be partition numbers, not '" + e.getKey() + "'");
+                }
+                if (n < 0 || !(e.getValue() instanceof Number off) || off.longValue() < 0) {
+                    throw ApiError.badRequest("\"offsets\" must map partition numbers to non-negative offsets");
+                }
+                if (n >= t.partitions().size()) throw ApiError.unknownPartition(topic, n);
+                PartitionHandle h = t.local(n);
+                if (session.services().links() == null && (h == null || !h.isLeader())) {
+                    throw ApiError.notHere(topic, n, (h != null ? h.placement() : t.placements().get(n)).leader());
+                }
+                chosen.add(n);
+            }
+        }
         if (frame.getValue("partitions") != null) {
             if (group != null) throw ApiError.badRequest("A group subscription gets its partitions from the group; leave \"partitions\" out");
             if (!(frame.getValue("partitions") instanceof JsonArray a) || a.isEmpty()) {
@@ -133,7 +158,8 @@ final class WsSubscription {
         List<Integer> parts = chosen != null ? chosen : IntStream.range(0, t.partitions().size())
                 .filter(p -> anywhere || t.local(p) != null && t.local(p).isLeader()).boxed().toList();
         List<Future<Long>> starts = new ArrayList<>();
-        for (int p : parts) starts.add(startOffset(t, p));
+        long deadline = System.nanoTime() + Limits.FORWARD_START_TIMEOUT_MS * 1_000_000L;
+        for (int p : parts) starts.add(startOffset(p, deadline));
         return Future.all(starts).map(all -> {
             for (int i = 0; i < parts.size(); i++) positions.put(parts.get(i), starts.get(i).result());
             session.send(new JsonObject().put("type", "subscribed").put("id", requestId).put("subscription", id).put("topic", topic)
@@ -152,8 +178,44 @@ final class WsSubscription {
         return session.services().topics().topic(topic).orElse(null);
     }
 
+    /**
+     * {@link #startOffset(LocalTopic, int)}, asked again after {@link Limits#FORWARD_RETRY_BACKOFF_MS} while the
+     * partition's leader cannot answer (it is moving, or just died and the metadata does not say so yet), until
+     * {@code deadline} ({@link System#nanoTime}).
+     */
+    private Future<Long> startOffset(int p, long deadline) {
+        LocalTopic t = topicInfo();
+        if (t == null) return Future.failedFuture(ApiError.unknownTopic(topic));
+        return startOffset(t, p).recover(e -> {
+            if (closed || !leaderMayMove(e) || System.nanoTime() > deadline) return Future.failedFuture(e);
+            Promise<Long> later = Promise.promise();
+            session.services().vertx().setTimer(Limits.FORWARD_RETRY_BACKOFF_MS, x -> startOffset(p, deadline).onComplete(later));
+            return later.future();
+        });
+    }
+
+    /**
+     * Whether a call at a partition's leader failed because the leader is changing or cannot be reached (Kafka's
+     * retriable errors, a broker not available, the connection's own failures, no leader at the moment), so that
+     * asking again where the metadata then says may succeed; a Kafka error that is final, or a bad request, is not.
+     */
+    private static boolean leaderMayMove(Throwable e) {
+        if (e instanceof ApiError a) return a.status() == 421;
+        return !(e instanceof ApiException) || e instanceof RetriableException || e instanceof BrokerNotAvailableException
+                || e instanceof ThrottlingQuotaExceededException;
+    }
+
+    /** This subscription's {@code from} for partition {@code p}: its own offset when {@code from} gives one per partition. */
+    private Object fromFor(int p) {
+        if (from instanceof JsonObject o && o.getValue("offsets") instanceof JsonObject offsets) {
+            return new JsonObject().put("offset", offsets.getLong(Integer.toString(p)));
+        }
+        return from;
+    }
+
     /** Where partition {@code p} starts for this subscription's {@code from}: here, or asked of its leader. */
     private Future<Long> startOffset(LocalTopic t, int p) {
+        Object from = fromFor(p);
         PartitionHandle h = t.local(p);
         if (h != null && h.isLeader()) return startOffset(h, from, committed);
         int leader = (h != null ? h.placement() : t.placements().get(p)).leader();
@@ -165,6 +227,12 @@ final class WsSubscription {
         JsonObject o = (JsonObject) from;
         if (o.getValue("offset") != null) {
             long offset = o.getLong("offset");
+            if (this.from instanceof JsonObject f && f.containsKey("offsets")) {
+                // Resuming where the client was: a leader just elected may not have moved its high watermark up to
+                // the old leader's yet (Kafka's too), so the position may be past the end it reports; it is not past
+                // its log's end, and reads wait there until the high watermark passes it.
+                return links.listOffset(leader, tp, ListOffsetsRequest.EARLIEST_TIMESTAMP, false).map(start -> Math.max(offset, start));
+            }
             return links.listOffset(leader, tp, ListOffsetsRequest.LATEST_TIMESTAMP, false).compose(end -> {
                 if (offset > end) {
                     return Future.failedFuture(new OffsetOutOfRangeException("Offset " + offset + " is past the end (" + end + ") of partition " + tp));
@@ -174,6 +242,31 @@ final class WsSubscription {
         }
         return links.listOffset(leader, tp, o.getLong("timestamp"), false)
                 .compose(found -> found >= 0 ? Future.succeededFuture(found) : links.listOffset(leader, tp, ListOffsetsRequest.LATEST_TIMESTAMP, false));
+    }
+
+    /**
+     * Where a group subscription starts partition {@code p}: the group's committed offset (no earlier than the log
+     * start, no later than the end), else {@code from} ("earliest" or "latest"), here or asked of the partition's
+     * leader.
+     */
+    Future<Long> groupStart(int p, CommittedOffset committedOffset, Object from) {
+        LocalTopic t = topicInfo();
+        if (t == null) return Future.failedFuture(ApiError.unknownTopic(topic));
+        PartitionHandle h = t.local(p);
+        if (h != null && h.isLeader()) {
+            long start = committedOffset != null ? Math.max(committedOffset.offset(), h.logStartOffset())
+                    : "earliest".equals(from) ? h.logStartOffset() : h.readableEnd(committed);
+            return Future.succeededFuture(Math.min(start, h.logEndOffset()));
+        }
+        int leader = (h != null ? h.placement() : t.placements().get(p)).leader();
+        BrokerLinks links = session.services().links();
+        if (links == null || leader < 0) return Future.failedFuture(ApiError.notHere(topic, p, leader));
+        TopicPartition tp = new TopicPartition(topic, p);
+        if (committedOffset == null) {
+            return links.listOffset(leader, tp, "earliest".equals(from) ? ListOffsetsRequest.EARLIEST_TIMESTAMP : ListOffsetsRequest.LATEST_TIMESTAMP, committed);
+        }
+        return links.listOffset(leader, tp, ListOffsetsRequest.EARLIEST_TIMESTAMP, false).compose(start -> links
+                .listOffset(leader, tp, ListOffsetsRequest.LATEST_TIMESTAMP, false).map(end -> Math.min(Math.max(committedOffset.offset(), start), end)));
     }
 
     private static Future<Long> startOffset(PartitionHandle h, Object from, boolean committed) {
@@ -351,8 +444,7 @@ final class WsSubscription {
         }
         // Kafka's retriable errors (a leader that moved, a broker not available) and the connection's own failures
         // (refused, reset, closed, timed out): the leader may be elsewhere now. A Kafka error that is final ends it.
-        if (!(e instanceof ApiException) || e instanceof RetriableException || e instanceof BrokerNotAvailableException
-                || e instanceof ThrottlingQuotaExceededException) {
+        if (leaderMayMove(e)) {
             LOG.debug("Reading {}-{} at broker {} failed; trying again: {}", topic, p, leader, e.toString());
             backOff(p);
             return;
@@ -487,6 +579,7 @@ final class WsSubscription {
     void assigned(Set<Integer> added, Set<Integer> revoked) {
         session.send(new JsonObject().put("type", "assigned").put("subscription", id).put("partitions", positionsJson(added))
                 .put("revoked", new JsonArray(new ArrayList<>(revoked))));
+        unpark(); // parked on the partitions held before: look at the new ones too
         pump();
     }
 

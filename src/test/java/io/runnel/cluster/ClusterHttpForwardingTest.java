@@ -180,6 +180,130 @@ class ClusterHttpForwardingTest {
     }
 
     @Test
+    void runnelJsMovesToAnotherBrokerWhenItsOwnDiesAndResumesWhereItWas() throws Exception {
+        createTopic("browser-failover");
+        int home = 2;
+        Path errors = Files.createTempFile(root, "runnel-failover", ".log");
+        Process p = new ProcessBuilder("node", "src/test/js/runnel-failover.mjs", "http://127.0.0.1:" + cluster.broker(home).httpPort() + "/",
+                "browser-failover").redirectError(ProcessBuilder.Redirect.appendTo(errors.toFile())).start();
+        java.io.BufferedReader out = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(), java.nio.charset.StandardCharsets.UTF_8));
+        java.io.Writer in = new java.io.OutputStreamWriter(p.getOutputStream(), java.nio.charset.StandardCharsets.UTF_8);
+        try (KafkaProducer<String, String> producer = KafkaClients.producer(cluster.bootstrap(), Map.of(ProducerConfig.ACKS_CONFIG, "all",
+                ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 120_000, ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 10_000))) {
+            assertThat(line(out, p, errors, l -> l.equals("ready"))).isEqualTo("ready");
+            for (int i = 0; i < 30; i++) producer.send(new ProducerRecord<>("browser-failover", i % 3, "k", "v" + i));
+            producer.flush();
+            in.write("await 30\n");
+            in.flush();
+            assertThat(new JsonObject(line(out, p, errors, l -> l.startsWith("{"))).getJsonArray("got")).hasSizeGreaterThanOrEqualTo(30);
+
+            cluster.broker(home).kill9(); // the page's broker: runnel.js moves to another one and resubscribes
+            for (int i = 30; i < 60; i++) producer.send(new ProducerRecord<>("browser-failover", i % 3, "k", "v" + i));
+            producer.flush();
+            in.write("await 60\n");
+            in.flush();
+            JsonObject seen = new JsonObject(line(out, p, errors, l -> l.startsWith("{")));
+            List<String> got = seen.getJsonArray("got").stream().map(String::valueOf).toList();
+            assertThat(got).as("each record once").doesNotHaveDuplicates().hasSize(60);
+            for (int part = 0; part < 3; part++) {
+                int partition = part;
+                assertThat(got.stream().filter(g -> g.startsWith(partition + "@")).toList()).as("partition %d in order, none missing", part)
+                        .containsExactlyElementsOf(IntStream.range(0, 20).mapToObj(o -> partition + "@" + o + ":v" + (o * 3 + partition)).toList());
+            }
+            assertThat(seen.getJsonArray("reconnects")).as("moved to another broker").hasSize(1);
+            assertThat(seen.getJsonArray("reconnects").getString(0)).doesNotContain(":" + cluster.broker(home).httpPort() + "/");
+            in.write("quit\n");
+            in.close();
+            assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+            assertThat(p.exitValue()).as(Files.readString(errors)).isZero();
+        } finally {
+            p.destroyForcibly();
+            cluster.restart(home);
+        }
+    }
+
+    @Test
+    void aWebSocketGroupMemberJoinsAndCommitsWhereverItsGroupIsCoordinated() throws Exception {
+        createTopic("group-anywhere");
+        String group;
+        try (Admin admin = KafkaClients.admin(cluster.bootstrap())) {
+            // A group coordinated by another broker than the socket's (broker 1).
+            // The coordinator leads the group's __consumer_offsets partition (created by the first FindCoordinator).
+            admin.listConsumerGroupOffsets("ws-group-probe").partitionsToOffsetAndMetadata().get(30, TimeUnit.SECONDS);
+            List<TopicPartitionInfo> offsets = admin.describeTopics(List.of("__consumer_offsets")).allTopicNames().get(30, TimeUnit.SECONDS)
+                    .get("__consumer_offsets").partitions();
+            String found = null;
+            for (int i = 0; i < 50 && found == null; i++) {
+                String g = "ws-group-" + i;
+                TopicPartitionInfo p = offsets.get(org.apache.kafka.common.utils.Utils.abs(g.hashCode()) % offsets.size());
+                if (p.leader() != null && p.leader().id() != 1) found = g;
+            }
+            assertThat(found).isNotNull();
+            group = found;
+        }
+        try (KafkaProducer<String, String> producer = KafkaClients.producer(cluster.bootstrap(), Map.of(ProducerConfig.ACKS_CONFIG, "all"))) {
+            try (WsClient ws = WsClient.connect(cluster.broker(1).httpPort())) {
+                JsonObject subscribed = ws.request(new JsonObject().put("op", "subscribe").put("topic", "group-anywhere").put("group", group)
+                        .put("from", "earliest").put("credit", new JsonObject().put("records", 1000)));
+                assertThat(subscribed.getString("type")).as(subscribed.encode()).isEqualTo("subscribed");
+                String sid = subscribed.getString("subscription");
+                await().atMost(Duration.ofSeconds(60)).until(() -> assignedStarts(ws).size() == 3);
+                for (int i = 0; i < 30; i++) producer.send(new ProducerRecord<>("group-anywhere", i % 3, "k", "v" + i));
+                producer.flush();
+                assertThat(ws.awaitRecords(sid, 30)).hasSize(30);
+                JsonObject committed = ws.request(new JsonObject().put("op", "commit").put("subscription", sid));
+                assertThat(committed.getString("type")).as(committed.encode()).isEqualTo("committed");
+            }
+            try (Admin admin = KafkaClients.admin(cluster.bootstrap())) {
+                await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(admin.listConsumerGroupOffsets(group)
+                        .partitionsToOffsetAndMetadata().get(30, TimeUnit.SECONDS).values()).extracting(o -> o.offset()).containsOnly(10L));
+            }
+            // Another member at another broker starts where the group committed.
+            try (WsClient ws = WsClient.connect(cluster.broker(3).httpPort())) {
+                String sid = ws.request(new JsonObject().put("op", "subscribe").put("topic", "group-anywhere").put("group", group)
+                        .put("from", "earliest").put("credit", new JsonObject().put("records", 1000))).getString("subscription");
+                // The group hands the partitions over as the first member's leave is seen: in one frame or several.
+                await().atMost(Duration.ofSeconds(60)).until(() -> assignedStarts(ws).size() == 3);
+                assertThat(assignedStarts(ws).values()).containsOnly(10L);
+                producer.send(new ProducerRecord<>("group-anywhere", 0, "k", "after")).get(30, TimeUnit.SECONDS);
+                assertThat(ws.awaitRecords(sid, 1).get(0).getString("value")).isEqualTo("after");
+            }
+        }
+    }
+
+    /** The partitions a group subscription holds now, by the "assigned" frames so far, with where each started. */
+    private static Map<Integer, Long> assignedStarts(WsClient ws) {
+        Map<Integer, Long> held = new java.util.TreeMap<>();
+        for (JsonObject f : ws.frames()) {
+            if (!"assigned".equals(f.getString("type"))) continue;
+            for (Object r : f.getJsonArray("revoked")) held.remove((Integer) r);
+            for (Object o : f.getJsonArray("partitions")) held.put(((JsonObject) o).getInteger("partition"), ((JsonObject) o).getLong("offset"));
+        }
+        return held;
+    }
+
+    /** The next line of the browser script's output that {@code match} accepts (within two minutes). */
+    private static String line(java.io.BufferedReader out, Process p, Path errors, java.util.function.Predicate<String> match) throws Exception {
+        CompletableFuture<String> next = CompletableFuture.supplyAsync(() -> {
+            try {
+                for (String l = out.readLine(); l != null; l = out.readLine()) if (match.test(l)) return l;
+                return null;
+            } catch (java.io.IOException e) {
+                return null;
+            }
+        });
+        String l;
+        try {
+            l = next.get(120, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            p.destroyForcibly();
+            throw new AssertionError("no answer from the browser script; its errors:\n" + Files.readString(errors));
+        }
+        if (l == null) throw new AssertionError("the browser script ended; its errors:\n" + Files.readString(errors));
+        return l;
+    }
+
+    @Test
     void aWebSocketSubscriptionReadsEveryPartitionWithinItsCreditAndFollowsALeaderThatDies() throws Exception {
         List<TopicPartitionInfo> parts = createTopic("ws-anywhere");
         try (WsClient ws = WsClient.connect(cluster.broker(1).httpPort());
