@@ -145,7 +145,7 @@ public final class Publisher {
         }
         PartitionHandle h = t.local(p);
         if (h != null && h.isLeader()) return append(topic, h, p, acks, records, chunk, now, results);
-        int leader = (h != null ? h.placement() : t.placements().get(p)).leader();
+        int leader = t.leader(p);
         if (links == null || leader < 0) {
             if (links != null && attempt < Limits.FORWARD_PRODUCE_RETRIES) return retry(topic, p, acksAll, acks, records, chunk, now, results, attempt);
             ApiError e = ApiError.notHere(topic, p, leader);

@@ -358,7 +358,7 @@ final class RestApi {
         boolean base64 = RecordJson.encoding(ctx.queryParams().get("encoding"), "encoding", false);
         boolean committed = RecordJson.readCommitted(ctx.queryParams().get("isolation"));
         if (h == null || !h.isLeader()) {
-            int leader = (h != null ? h.placement() : t.placements().get(p)).leader();
+            int leader = t.leader(p);
             if (s.links() == null || leader < 0) throw ApiError.notHere(t.name(), p, leader);
             reply(ctx, consumeAt(leader, new TopicPartition(t.name(), p), ctx, limit, timeout, base64, committed), 200);
             return;

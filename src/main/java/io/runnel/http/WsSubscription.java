@@ -108,11 +108,7 @@ final class WsSubscription {
                 if (n < 0 || !(e.getValue() instanceof Number off) || off.longValue() < 0) {
                     throw ApiError.badRequest("\"offsets\" must map partition numbers to non-negative offsets");
                 }
-                if (n >= t.partitions().size()) throw ApiError.unknownPartition(topic, n);
-                PartitionHandle h = t.local(n);
-                if (session.services().links() == null && (h == null || !h.isLeader())) {
-                    throw ApiError.notHere(topic, n, (h != null ? h.placement() : t.placements().get(n)).leader());
-                }
+                checkServed(session, t, n);
                 chosen.add(n);
             }
         }
@@ -124,11 +120,7 @@ final class WsSubscription {
             chosen = new ArrayList<>();
             for (Object p : a) {
                 if (!(p instanceof Integer n) || n < 0) throw ApiError.badRequest("\"partitions\" must hold non-negative integers");
-                if (n >= t.partitions().size()) throw ApiError.unknownPartition(topic, n);
-                PartitionHandle h = t.local(n);
-                if (session.services().links() == null && (h == null || !h.isLeader())) {
-                    throw ApiError.notHere(topic, n, (h != null ? h.placement() : t.placements().get(n)).leader());
-                }
+                checkServed(session, t, n);
                 if (!chosen.contains(n)) chosen.add(n);
             }
         }
@@ -140,6 +132,16 @@ final class WsSubscription {
             s.grantQuietly(RecordJson.nonNegative(c, "records"), RecordJson.nonNegative(c, "bytes"));
         }
         return s;
+    }
+
+    /**
+     * Partition {@code n} of {@code t} exists and this broker can serve it: it leads it, or, in a cluster, reads it at
+     * its leader. Throws {@link ApiError} otherwise.
+     */
+    private static void checkServed(WsSession session, LocalTopic t, int n) {
+        if (n >= t.partitions().size()) throw ApiError.unknownPartition(t.name(), n);
+        PartitionHandle h = t.local(n);
+        if (session.services().links() == null && (h == null || !h.isLeader())) throw ApiError.notHere(t.name(), n, t.leader(n));
     }
 
     String id() {
@@ -218,7 +220,7 @@ final class WsSubscription {
         Object from = fromFor(p);
         PartitionHandle h = t.local(p);
         if (h != null && h.isLeader()) return startOffset(h, from, committed);
-        int leader = (h != null ? h.placement() : t.placements().get(p)).leader();
+        int leader = t.leader(p);
         BrokerLinks links = session.services().links();
         if (links == null || leader < 0) return Future.failedFuture(ApiError.notHere(topic, p, leader));
         TopicPartition tp = new TopicPartition(topic, p);
@@ -258,7 +260,7 @@ final class WsSubscription {
                     : "earliest".equals(from) ? h.logStartOffset() : h.readableEnd(committed);
             return Future.succeededFuture(Math.min(start, h.logEndOffset()));
         }
-        int leader = (h != null ? h.placement() : t.placements().get(p)).leader();
+        int leader = t.leader(p);
         BrokerLinks links = session.services().links();
         if (links == null || leader < 0) return Future.failedFuture(ApiError.notHere(topic, p, leader));
         TopicPartition tp = new TopicPartition(topic, p);
@@ -340,20 +342,23 @@ final class WsSubscription {
 
     /** The leader of {@code p} elsewhere, or -1 while it has none or this broker is about to lead it. */
     private int leaderElsewhere(LocalTopic t, int p) {
-        PartitionHandle h = t.local(p);
-        int leader = (h != null ? h.placement() : t.placements().get(p)).leader();
+        int leader = t.leader(p);
         return leader == session.services().nodeId() ? -1 : leader;
+    }
+
+    /** Why the read of a partition at its leader failed (the call, or the leader's error for it), or null. */
+    private static Throwable failureOf(io.vertx.core.AsyncResult<BrokerLinks.Fetched> ar) {
+        if (ar.failed()) return ar.cause();
+        return ar.result().error() != Errors.NONE ? ar.result().error().exception() : null;
     }
 
     /** Reads partition {@code p} at its leader now, within the credit. */
     private void readAtLeader(LocalTopic t, int p) {
         int leader = leaderElsewhere(t, p);
         BrokerLinks links = session.services().links();
-        if (links == null) { // a single broker: a partition it does not lead is not read (it is being created or deleted)
-            backOff(p);
-            return;
-        }
-        if (leader < 0) {
+        // Without a leader elsewhere (none now, or this broker about to lead it), or alone (a partition it does not
+        // lead is being created or deleted): look again shortly.
+        if (links == null || leader < 0) {
             backOff(p);
             return;
         }
@@ -367,7 +372,7 @@ final class WsSubscription {
                 pump();
                 return;
             }
-            Throwable failure = ar.failed() ? ar.cause() : ar.result().error() != Errors.NONE ? ar.result().error().exception() : null;
+            Throwable failure = failureOf(ar);
             if (failure != null) {
                 atLeaderFailed(p, leader, failure);
                 return;
@@ -401,7 +406,7 @@ final class WsSubscription {
         links.awaitRecords(leader, new TopicPartition(topic, p), pos, committed).onComplete(ar -> {
             remoteWaiting.remove(p);
             if (closed || !positions.containsKey(p) || positions.get(p) != pos) return;
-            Throwable failure = ar.failed() ? ar.cause() : ar.result().error() != Errors.NONE ? ar.result().error().exception() : null;
+            Throwable failure = failureOf(ar);
             if (failure != null) {
                 atLeaderFailed(p, leader, failure);
                 return;

@@ -92,7 +92,7 @@ final class WsTransactions {
         for (int partition : byPartition.keySet()) {
             PartitionHandle h = t.local(partition);
             if (h == null || !h.isLeader()) {
-                return Future.failedFuture(ApiError.notHere(topic, partition, (h != null ? h.placement() : t.placements().get(partition)).leader()));
+                return Future.failedFuture(ApiError.notHere(topic, partition, t.leader(partition)));
             }
             handles.put(partition, h);
         }

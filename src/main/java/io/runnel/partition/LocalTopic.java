@@ -41,6 +41,15 @@ public record LocalTopic(TopicMetadata metadata, TopicConfig config, List<Partit
         return p >= 0 && p < partitions.size() ? partitions.get(p) : null;
     }
 
+    /**
+     * The leader of partition {@code p} as this broker knows it now (-1: none): its own replica's placement when it
+     * holds one (newest, applied by the replica), else the topic's.
+     */
+    public int leader(int p) {
+        PartitionHandle h = local(p);
+        return (h != null ? h.placement() : placements().get(p)).leader();
+    }
+
     /** The handles of this broker's replicas. */
     public List<PartitionHandle> localPartitions() {
         return partitions.stream().filter(Objects::nonNull).toList();
