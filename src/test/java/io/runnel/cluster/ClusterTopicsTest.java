@@ -209,10 +209,14 @@ class ClusterTopicsTest {
         }
     }
 
-    /** Partition to leader, once every broker's Metadata names the same leader for every partition. */
+    /**
+     * Partition to leader, once every broker's Metadata names the same leader for every partition. A broker that has
+     * not yet applied the metadata naming a topic just created answers UNKNOWN_TOPIC_OR_PARTITION, as Kafka's brokers
+     * do until the controller's record reaches them: that is "not yet", not a failure.
+     */
     private static Map<Integer, Integer> leadersSeenByEveryBroker(LocalCluster cluster, String topic) {
         Map<Integer, Integer> agreed = new HashMap<>();
-        await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> {
+        await().atMost(Duration.ofSeconds(60)).ignoreExceptionsMatching(e -> e.getCause() instanceof UnknownTopicOrPartitionException).untilAsserted(() -> {
             Map<Integer, Integer> first = null;
             for (int id = 1; id <= cluster.size(); id++) {
                 try (Admin admin = KafkaClients.admin(cluster.broker(id).kafkaBootstrap())) {

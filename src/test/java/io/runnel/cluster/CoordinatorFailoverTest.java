@@ -65,10 +65,15 @@ class CoordinatorFailoverTest {
             List<String> rest = new ArrayList<>();
             try (KafkaConsumer<String, String> c = KafkaClients.groupConsumer(cluster.bootstrap(), "classic", "workers", Map.of())) {
                 c.subscribe(List.of("jobs"));
-                await().atMost(Duration.ofSeconds(90)).until(() -> {
-                    for (ConsumerRecord<String, String> r : c.poll(Duration.ofMillis(200))) rest.add(r.value());
-                    return first.size() + rest.size() >= RECORDS;
-                });
+                try {
+                    await().atMost(Duration.ofSeconds(90)).until(() -> {
+                        for (ConsumerRecord<String, String> r : c.poll(Duration.ofMillis(200))) rest.add(r.value());
+                        return first.size() + rest.size() >= RECORDS;
+                    });
+                } catch (org.awaitility.core.ConditionTimeoutException e) {
+                    throw new AssertionError("after killing broker " + coordinator + " (the coordinator): " + (first.size() + rest.size())
+                            + " of " + RECORDS + " records;\nthe consumer holds " + c.assignment() + " at " + positions(c) + state(cluster, coordinator), e);
+                }
             }
             // Nothing committed comes again, nothing is skipped: the new coordinator had every commit.
             assertThat(rest).doesNotHaveDuplicates().noneMatch(first::contains);
@@ -78,5 +83,39 @@ class CoordinatorFailoverTest {
                 assertThat(now).isNotEqualTo(coordinator);
             }
         }
+    }
+
+    private static String positions(KafkaConsumer<String, String> c) {
+        List<String> out = new ArrayList<>();
+        try {
+            for (var tp : c.assignment()) out.add(tp.partition() + "=" + c.position(tp, Duration.ofSeconds(5)));
+        } catch (RuntimeException e) {
+            out.add(e.toString());
+        }
+        return out.toString();
+    }
+
+    /** What the surviving brokers say of the topic, the group and the controller, a short line each, for a failure's message. */
+    private static String state(LocalCluster cluster, int dead) {
+        StringBuilder out = new StringBuilder();
+        for (int id = 1; id <= cluster.size(); id++) {
+            if (id == dead) continue;
+            out.append("\nbroker ").append(id).append(": ");
+            try (Admin admin = KafkaClients.admin(cluster.broker(id).kafkaBootstrap())) {
+                out.append("controller ").append(cluster.clusterInfo(id).getInteger("controllerId"));
+                for (var p : admin.describeTopics(List.of("jobs")).allTopicNames().get(10, TimeUnit.SECONDS).get("jobs").partitions()) {
+                    out.append("\n  jobs-").append(p.partition()).append(" leader ").append(p.leader() == null ? "none" : p.leader().id())
+                            .append(" isr ").append(p.isr().stream().map(n -> n.id()).toList());
+                }
+                var g = admin.describeConsumerGroups(List.of("workers")).all().get(10, TimeUnit.SECONDS).get("workers");
+                out.append("\n  group ").append(g.groupState()).append(" at ").append(g.coordinator().id()).append(", members ")
+                        .append(g.members().stream().map(m -> m.assignment().topicPartitions()).toList());
+                out.append("\n  committed ").append(admin.listConsumerGroupOffsets("workers").partitionsToOffsetAndMetadata()
+                        .get(10, TimeUnit.SECONDS).entrySet().stream().map(e -> e.getKey().partition() + "=" + e.getValue().offset()).toList());
+            } catch (Exception e) {
+                out.append(e);
+            }
+        }
+        return out.toString();
     }
 }
