@@ -55,6 +55,7 @@ public final class BrokerLinks {
     public static final String CLIENT_ID = "runnel-forwarder";
     private static final short FETCH_VERSION = 12;
     private static final short PRODUCE_VERSION = 11;
+    private static final short TXN_PRODUCE_VERSION = 12;
     private static final short LIST_OFFSETS_VERSION = 7;
 
     private final Vertx vertx;
@@ -125,11 +126,23 @@ public final class BrokerLinks {
      */
     public Future<ProduceResponseData.PartitionProduceResponse> produce(int broker, TopicPartition tp, MemoryRecords records, boolean acksAll,
                                                                         int timeoutMs) {
+        return produce(broker, tp, records, acksAll, timeoutMs, null);
+    }
+
+    /**
+     * As {@link #produce(int, TopicPartition, MemoryRecords, boolean, int)}, for transactional batches of
+     * {@code transactionalId} when it is not null: sent as a transactions-version-2 producer sends them (Produce
+     * version 12), so that the leader adds the partition to the transaction at its coordinator (KIP-890).
+     */
+    public Future<ProduceResponseData.PartitionProduceResponse> produce(int broker, TopicPartition tp, MemoryRecords records, boolean acksAll,
+                                                                        int timeoutMs, String transactionalId) {
+        short version = transactionalId == null ? PRODUCE_VERSION : TXN_PRODUCE_VERSION;
         ProduceRequestData.TopicProduceDataCollection topics = new ProduceRequestData.TopicProduceDataCollection();
         topics.add(new ProduceRequestData.TopicProduceData().setName(tp.topic())
                 .setPartitionData(List.of(new ProduceRequestData.PartitionProduceData().setIndex(tp.partition()).setRecords(records))));
-        ProduceRequestData data = new ProduceRequestData().setAcks((short) (acksAll ? -1 : 1)).setTimeoutMs(timeoutMs).setTopicData(topics);
-        return this.<ProduceResponse>send(broker, new ProduceRequest.Builder(PRODUCE_VERSION, PRODUCE_VERSION, data).build(PRODUCE_VERSION), PRODUCE_VERSION)
+        ProduceRequestData data = new ProduceRequestData().setAcks((short) (acksAll ? -1 : 1)).setTimeoutMs(timeoutMs).setTopicData(topics)
+                .setTransactionalId(transactionalId);
+        return this.<ProduceResponse>send(broker, new ProduceRequest.Builder(version, version, data).build(version), version)
                 .map(r -> {
                     for (ProduceResponseData.TopicProduceResponse t : r.data().responses()) {
                         if (!t.name().equals(tp.topic())) continue;

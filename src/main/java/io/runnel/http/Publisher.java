@@ -157,7 +157,7 @@ public final class Publisher {
         return links.produce(leader, new TopicPartition(topic, p), built, acksAll, (int) Limits.HTTP_PRODUCE_REPLICATION_TIMEOUT_MS).transform(ar -> {
             Errors error = ar.succeeded() ? Errors.forCode(ar.result().errorCode()) : null;
             boolean notWritten = ar.succeeded() ? error == Errors.NOT_LEADER_OR_FOLLOWER || error == Errors.LEADER_NOT_AVAILABLE
-                    : ar.cause() instanceof BrokerNotAvailableException || ar.cause() instanceof java.net.ConnectException;
+                    : unreachable(ar.cause());
             if (notWritten && attempt < Limits.FORWARD_PRODUCE_RETRIES) return retry(topic, p, acksAll, acks, records, chunk, now, results, attempt);
             if (ar.failed()) {
                 ApiError e = ApiError.of(ar.cause());
@@ -171,6 +171,11 @@ public final class Publisher {
             }
             return Future.<Void>succeededFuture();
         });
+    }
+
+    /** Whether a forwarded request failed before the leader could have written anything: its broker was not reached. */
+    static boolean unreachable(Throwable e) {
+        return e instanceof BrokerNotAvailableException || e instanceof java.net.ConnectException;
     }
 
     private Future<Void> retry(String topic, int p, boolean acksAll, Acks acks, List<Outgoing> records, List<Integer> chunk, long now, Result[] results,

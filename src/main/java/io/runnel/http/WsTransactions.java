@@ -4,6 +4,7 @@ import io.runnel.config.BrokerConfig;
 import io.runnel.config.Limits;
 import io.runnel.http.Publisher.Result;
 import io.runnel.http.RecordJson.Outgoing;
+import io.runnel.log.value.AppendInfo;
 import io.runnel.partition.Acks;
 import io.runnel.partition.LocalTopic;
 import io.runnel.partition.PartitionHandle;
@@ -25,9 +26,13 @@ import java.util.function.Supplier;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.compress.Compression;
 import org.apache.kafka.common.errors.ConcurrentTransactionsException;
+import org.apache.kafka.common.errors.CoordinatorLoadInProgressException;
+import org.apache.kafka.common.errors.CoordinatorNotAvailableException;
 import org.apache.kafka.common.errors.InvalidPidMappingException;
 import org.apache.kafka.common.errors.InvalidProducerEpochException;
+import org.apache.kafka.common.errors.NotCoordinatorException;
 import org.apache.kafka.common.errors.ProducerFencedException;
+import org.apache.kafka.common.message.ProduceResponseData;
 import org.apache.kafka.common.protocol.Errors;
 import org.apache.kafka.common.record.internal.MemoryRecords;
 
@@ -42,11 +47,15 @@ import org.apache.kafka.common.record.internal.MemoryRecords;
  * readers see the records once the markers are written, moments later. Frames of one id run one after another;
  * a session fenced for an id answers its later frames PRODUCER_FENCED, as a fenced Kafka producer stays fenced.
  *
- * <p>Served where the transaction coordinator of the id and the leaders of the frame's partitions are this broker;
- * otherwise the frame fails before anything is written (421, naming the broker to ask). Runs on the session's context.
+ * <p>In a cluster the coordinator and the partitions' leaders may be other brokers: the coordinator is asked over the
+ * inter-broker listener ({@link TxnCalls}) and the records of partitions led elsewhere are produced at their leaders
+ * as a transactions-version-2 producer sends them, so a socket at any broker writes transactions to the whole
+ * cluster. Only a partition without a leader fails the frame before anything is written (421). Runs on the session's
+ * context.
  */
 final class WsTransactions {
     private final HttpServices services;
+    private final TxnCalls coordinator;
     private final Map<String, Producer> producers = new HashMap<>();
 
     /** One transactional id of the session: its producer id and epoch once initialized, and the frame running last. */
@@ -58,6 +67,7 @@ final class WsTransactions {
 
     WsTransactions(HttpServices services) {
         this.services = services;
+        this.coordinator = new TxnCalls(services);
     }
 
     /** Writes {@code records} to {@code topic} as one transaction of {@code transactionalId}; see the class comment. */
@@ -89,19 +99,18 @@ final class WsTransactions {
         Map<Integer, List<Integer>> byPartition = services.publisher().assign(t, records, results);
         for (Result r : results) if (r != null) return Future.failedFuture(r.error()); // nothing written: all or none
         Map<Integer, PartitionHandle> handles = new LinkedHashMap<>();
+        Map<Integer, Integer> remote = new LinkedHashMap<>(); // partition -> the broker that leads it
         for (int partition : byPartition.keySet()) {
             PartitionHandle h = t.local(partition);
-            if (h == null || !h.isLeader()) {
+            if (h != null && h.isLeader()) {
+                handles.put(partition, h);
+            } else if (services.links() != null && t.leader(partition) >= 0 && t.leader(partition) != services.nodeId()) {
+                remote.put(partition, t.leader(partition));
+            } else {
                 return Future.failedFuture(ApiError.notHere(topic, partition, t.leader(partition)));
             }
-            handles.put(partition, h);
         }
-        int coordinator = services.transactions().coordinatorNode(id);
-        if (coordinator != services.nodeId()) {
-            return Future.failedFuture(new ApiError(421, Errors.NOT_COORDINATOR.name(), "The transaction coordinator of " + id + " is "
-                    + (coordinator < 0 ? "not available" : "broker " + coordinator + "; ask that broker")));
-        }
-        return producerOf(p, id).compose(pid -> write(p, id, pid, t, handles, byPartition, records, acksAll, results))
+        return producerOf(p, id).compose(pid -> write(p, id, pid, t, handles, remote, byPartition, records, acksAll, results))
                 .recover(e -> {
                     if (e instanceof ProducerFencedException || e instanceof InvalidProducerEpochException || e instanceof InvalidPidMappingException) {
                         p.fenced = true;
@@ -116,24 +125,30 @@ final class WsTransactions {
     private Future<ProducerIdEpoch> producerOf(Producer p, String id) {
         if (p.current != null) return Future.succeededFuture(p.current);
         int timeoutMs = (int) Math.min(Limits.WS_TRANSACTION_TIMEOUT_MS, services.config().get(BrokerConfig.TRANSACTION_MAX_TIMEOUT_MS));
-        return retrying(() -> services.transactions().initProducerId(id, timeoutMs, -1, (short) -1)).map(pid -> {
+        return retrying(() -> coordinator.initProducerId(id, timeoutMs)).map(pid -> {
             p.current = pid;
             return pid;
         });
     }
 
+    /**
+     * Writes the frame's records in one transaction: the partitions this broker leads are added at the coordinator
+     * and appended here; those led elsewhere are produced at their leaders as a transactions-version-2 producer does
+     * (the leader adds the partition). Then commits, or aborts when any write failed.
+     */
     private Future<List<Result>> write(Producer p, String id, ProducerIdEpoch pid, LocalTopic t, Map<Integer, PartitionHandle> handles,
-                                       Map<Integer, List<Integer>> byPartition, List<Outgoing> records, boolean acksAll, Result[] results) {
+                                       Map<Integer, Integer> remote, Map<Integer, List<Integer>> byPartition, List<Outgoing> records, boolean acksAll,
+                                       Result[] results) {
         String topic = t.name();
         Set<TopicPartition> partitions = new LinkedHashSet<>();
         for (int partition : handles.keySet()) partitions.add(new TopicPartition(topic, partition));
         List<Integer> order = new ArrayList<>(handles.keySet());
         List<Future<TxnVerification>> guards = order.stream().map(partition -> handles.get(partition)
                 .startTxnVerification(pid.producerId(), pid.epoch(), 0, true)).toList();
-        return Future.all(guards).compose(x -> retrying(() -> services.txnVerifier()
-                        .check(id, pid.producerId(), pid.epoch(), partitions, TxnVerifier.Mode.ADD)
-                        .compose(errors -> errors.isEmpty() ? Future.<Void>succeededFuture() : Future.failedFuture(failure(errors)))))
-                .compose(x -> {
+        Future<Void> added = partitions.isEmpty() ? Future.succeededFuture() : Future.all(guards).compose(x -> retrying(() -> services.txnVerifier()
+                .check(id, pid.producerId(), pid.epoch(), partitions, TxnVerifier.Mode.ADD)
+                .compose(errors -> errors.isEmpty() ? Future.<Void>succeededFuture() : Future.failedFuture(failure(errors)))));
+        return added.compose(x -> {
                     Acks acks = acksAll ? Acks.all(t.config().minInsyncReplicas(), Limits.HTTP_PRODUCE_REPLICATION_TIMEOUT_MS) : Acks.LEADER;
                     long now = services.time().milliseconds();
                     List<Future<Void>> appends = new ArrayList<>();
@@ -142,17 +157,21 @@ final class WsTransactions {
                         appends.add(appendAll(handles.get(partition), partition, guards.get(i).result(), pid, acks, records, byPartition.get(partition),
                                 t.config().maxMessageBytes(), now, results));
                     }
+                    remote.forEach((partition, leader) -> appends.add(appendAtLeader(t, partition, leader, id, pid, acksAll, records,
+                            byPartition.get(partition), now, results)));
                     return Future.join(appends);
                 })
                 .transform(ar -> {
                     boolean commit = ar.succeeded();
-                    Future<ProducerIdEpoch> ended = retrying(() -> services.transactions().endTransaction(id, pid.producerId(), pid.epoch(), commit,
-                            TxnMetadata.TV_2));
+                    Future<ProducerIdEpoch> ended = retrying(() -> coordinator.endTransaction(id, pid, commit));
                     return ended.transform(end -> {
                         if (end.succeeded()) p.current = end.result();
                         else p.current = null; // the next frame initializes again (fencing this attempt's transaction if it is still open)
                         if (commit && end.succeeded()) {
-                            services.metrics().recordsIn(topic, records.size(), Publisher.payloadOf(records, allIndexes(records.size())));
+                            // Counted where appended: the leaders of the other partitions count theirs.
+                            List<Integer> here = new ArrayList<>();
+                            for (int partition : order) here.addAll(byPartition.get(partition));
+                            if (!here.isEmpty()) services.metrics().recordsIn(topic, here.size(), Publisher.payloadOf(records, here));
                             return Future.succeededFuture(Arrays.asList(results));
                         }
                         Throwable cause = commit ? end.cause() : ar.cause();
@@ -190,6 +209,52 @@ final class WsTransactions {
         return chain;
     }
 
+    /**
+     * Produces one partition's records at its leader {@code leader}, batch after batch (sequence numbers from 0), as a
+     * transactional producer would. A batch the leader did not write (it no longer leads, or could not be reached) is
+     * sent again to the partition's new leader, with the same sequence numbers, at most
+     * {@link Limits#FORWARD_PRODUCE_RETRIES} times: the producer state moves with the partition, so a batch written
+     * after all is not written twice.
+     */
+    private Future<Void> appendAtLeader(LocalTopic t, int partition, int leader, String id, ProducerIdEpoch pid, boolean acksAll,
+                                        List<Outgoing> records, List<Integer> indexes, long now, Result[] results) {
+        Future<Void> chain = Future.succeededFuture();
+        int sequence = 0;
+        for (List<Integer> chunk : Publisher.chunks(records, indexes, t.config().maxMessageBytes())) {
+            int base = sequence;
+            sequence += chunk.size();
+            chain = chain.compose(v -> {
+                var batch = Publisher.batchOf(records, chunk, now);
+                MemoryRecords built = MemoryRecords.withTransactionalRecords(Compression.NONE, pid.producerId(), pid.epoch(), base, batch);
+                return produceAt(t, partition, leader, id, built, acksAll, 0).map(r -> {
+                    Publisher.written(results, partition, chunk, batch, new AppendInfo(r.baseOffset(), r.baseOffset() + chunk.size() - 1, chunk.size(),
+                            r.logAppendTimeMs(), r.logStartOffset()));
+                    return null;
+                });
+            });
+        }
+        return chain;
+    }
+
+    private Future<ProduceResponseData.PartitionProduceResponse> produceAt(LocalTopic t, int partition, int leader, String id, MemoryRecords batch,
+                                                                          boolean acksAll, int attempt) {
+        TopicPartition tp = new TopicPartition(t.name(), partition);
+        return services.links().produce(leader, tp, batch, acksAll, (int) Limits.HTTP_PRODUCE_REPLICATION_TIMEOUT_MS, id).transform(ar -> {
+            Errors error = ar.succeeded() ? Errors.forCode(ar.result().errorCode()) : Errors.forException(ar.cause());
+            if (error == Errors.NONE) return Future.succeededFuture(ar.result());
+            boolean notWritten = ar.succeeded() ? error == Errors.NOT_LEADER_OR_FOLLOWER || error == Errors.LEADER_NOT_AVAILABLE
+                    || error == Errors.NOT_ENOUGH_REPLICAS : Publisher.unreachable(ar.cause());
+            int next = t.leader(partition);
+            if (notWritten && attempt < Limits.FORWARD_PRODUCE_RETRIES && next != services.nodeId()) {
+                Promise<ProduceResponseData.PartitionProduceResponse> later = Promise.promise();
+                services.vertx().setTimer(Limits.FORWARD_RETRY_BACKOFF_MS, x -> produceAt(t, partition, next < 0 ? leader : next, id, batch, acksAll,
+                        attempt + 1).onComplete(later));
+                return later.future();
+            }
+            return Future.failedFuture(ar.failed() ? ar.cause() : error.exception(ar.result().errorMessage()));
+        });
+    }
+
     private static List<Integer> allIndexes(int n) {
         List<Integer> out = new ArrayList<>(n);
         for (int i = 0; i < n; i++) out.add(i);
@@ -213,11 +278,17 @@ final class WsTransactions {
         return result.future();
     }
 
+    /** What a Kafka producer retries at the coordinator: it is busy with the previous transaction, loading, or moving. */
+    private static boolean coordinatorBusy(Throwable e) {
+        return e instanceof ConcurrentTransactionsException || e instanceof NotCoordinatorException || e instanceof CoordinatorNotAvailableException
+                || e instanceof CoordinatorLoadInProgressException;
+    }
+
     private <T> void attempt(Supplier<Future<T>> call, long deadline, Promise<T> result) {
         call.get().onComplete(ar -> {
             if (ar.succeeded()) {
                 result.complete(ar.result());
-            } else if (ar.cause() instanceof ConcurrentTransactionsException && services.time().milliseconds() < deadline) {
+            } else if (coordinatorBusy(ar.cause()) && services.time().milliseconds() < deadline) {
                 services.vertx().setTimer(Limits.WS_TRANSACTION_RETRY_MS, id -> attempt(call, deadline, result));
             } else {
                 result.fail(ar.cause());

@@ -39,7 +39,8 @@ import org.junit.jupiter.api.Test;
  * Every broker's HTTP and WebSocket endpoints serve the whole cluster: on three brokers, REST produce and reads and a
  * WebSocket subscription at one broker reach partitions led by the others (over the inter-broker listener), with the
  * subscription's credit still bounding what is sent, and a subscription keeps reading, without a gap or a duplicate,
- * when the leader of one of its partitions is killed and another replica takes over.
+ * when the leader of one of its partitions is killed and another replica takes over. WebSocket transactions and group
+ * members work wherever their coordinator is.
  */
 class ClusterHttpForwardingTest {
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
@@ -63,8 +64,14 @@ class ClusterHttpForwardingTest {
 
     /** Creates {@code topic} with three partitions on all three brokers and waits until every broker knows its leaders. */
     private static List<TopicPartitionInfo> createTopic(String topic) throws Exception {
+        return createTopic(topic, Map.of());
+    }
+
+    private static List<TopicPartitionInfo> createTopic(String topic, Map<String, String> configs) throws Exception {
         try (Admin admin = KafkaClients.admin(cluster.bootstrap())) {
-            admin.createTopics(List.of(new NewTopic(topic, 3, (short) 3).configs(Map.of("min.insync.replicas", "2")))).all().get(30, TimeUnit.SECONDS);
+            Map<String, String> all = new HashMap<>(configs);
+            all.put("min.insync.replicas", "2");
+            admin.createTopics(List.of(new NewTopic(topic, 3, (short) 3).configs(all))).all().get(30, TimeUnit.SECONDS);
             await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> {
                 TopicDescription d = admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic);
                 return d.partitions().stream().allMatch(p -> p.isr().size() == 3);
@@ -269,6 +276,64 @@ class ClusterHttpForwardingTest {
                 assertThat(ws.awaitRecords(sid, 1).get(0).getString("value")).isEqualTo("after");
             }
         }
+    }
+
+    /**
+     * A WebSocket transaction at broker 1 whose transactional id another broker coordinates, over partitions led by
+     * every broker: committed as a whole, aborted as a whole when the write at another broker fails, and fenced when a
+     * Kafka producer takes the id.
+     */
+    @Test
+    void aWebSocketTransactionSpansTheClusterWhereverItsCoordinatorAndLeadersAre() throws Exception {
+        List<TopicPartitionInfo> parts = createTopic("ws-txn-anywhere", Map.of("max.message.bytes", "2000"));
+        List<org.apache.kafka.common.TopicPartition> all = IntStream.range(0, 3).mapToObj(i -> new org.apache.kafka.common.TopicPartition("ws-txn-anywhere", i))
+                .toList();
+        int remote = IntStream.range(0, 3).filter(i -> parts.get(i).leader().id() != 1).findFirst().orElseThrow();
+        int other = (remote + 1) % 3;
+        String id;
+        try (KafkaProducer<String, String> probe = KafkaClients.producer(cluster.bootstrap(), Map.of(ProducerConfig.TRANSACTIONAL_ID_CONFIG, "ws-txn-probe"));
+             Admin admin = KafkaClients.admin(cluster.bootstrap())) {
+            probe.initTransactions(); // makes __transaction_state
+            List<TopicPartitionInfo> state = await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> admin.describeTopics(
+                    List.of("__transaction_state")).allTopicNames().get().get("__transaction_state").partitions(), ps -> ps.stream().allMatch(
+                    p -> p.leader() != null && p.leader().id() > 0));
+            id = IntStream.range(0, 100).mapToObj(i -> "ws-txn-" + i).filter(g -> state.get(org.apache.kafka.common.utils.Utils.abs(g.hashCode())
+                    % state.size()).leader().id() != 1).findFirst().orElseThrow();
+        }
+        try (WsClient ws = WsClient.connect(cluster.broker(1).httpPort())) {
+            JsonObject first = ws.request(txnProduce("ws-txn-anywhere", id, new JsonArray().add(txnRecord("one", 0)).add(txnRecord("two", 1))
+                    .add(txnRecord("three", 2))));
+            assertThat(first.getString("type")).as(first.encode()).isEqualTo("ack");
+            assertThat(first.getBoolean("committed")).isTrue();
+            assertThat(first.getJsonArray("results")).hasSize(3).allSatisfy(r -> assertThat(((JsonObject) r).getLong("offset")).isZero());
+
+            // The other partition's record is written, the remote one's is refused by its leader: aborted as a whole.
+            JsonObject failed = ws.request(txnProduce("ws-txn-anywhere", id, new JsonArray().add(txnRecord("lost", other))
+                    .add(txnRecord("x".repeat(3000), remote))));
+            assertThat(failed.getString("type")).as(failed.encode()).isEqualTo("error");
+            assertThat(failed.getString("code")).isEqualTo("MESSAGE_TOO_LARGE");
+            assertThat(failed.getString("message")).contains("aborted");
+
+            JsonObject fourth = ws.request(txnProduce("ws-txn-anywhere", id, new JsonArray().add(txnRecord("four", remote))));
+            assertThat(fourth.getBoolean("committed")).as(fourth.encode()).isTrue();
+            assertThat(KafkaClients.readToEnd(cluster.bootstrap(), "read_committed", all)).extracting(r -> r.value())
+                    .containsExactlyInAnyOrder("one", "two", "three", "four");
+            assertThat(KafkaClients.readToEnd(cluster.bootstrap(), "read_uncommitted", all)).extracting(r -> r.value()).contains("lost");
+
+            try (KafkaProducer<String, String> taker = KafkaClients.producer(cluster.bootstrap(), Map.of(ProducerConfig.TRANSACTIONAL_ID_CONFIG, id))) {
+                taker.initTransactions();
+                JsonObject fenced = ws.request(txnProduce("ws-txn-anywhere", id, new JsonArray().add(txnRecord("zombie", remote))));
+                assertThat(fenced.getString("code")).as(fenced.encode()).isEqualTo("PRODUCER_FENCED");
+            }
+        }
+    }
+
+    private static JsonObject txnProduce(String topic, String transactionalId, JsonArray records) {
+        return new JsonObject().put("op", "produce").put("topic", topic).put("transactionalId", transactionalId).put("records", records);
+    }
+
+    private static JsonObject txnRecord(String value, int partition) {
+        return new JsonObject().put("key", "k").put("value", value).put("partition", partition);
     }
 
     /** The partitions a group subscription holds now, by the "assigned" frames so far, with where each started. */
