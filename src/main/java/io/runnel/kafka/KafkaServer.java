@@ -6,6 +6,7 @@ import io.runnel.config.SecurityKeys;
 import io.runnel.security.BrokerSecurity;
 import io.runnel.security.Session;
 import io.runnel.security.TlsSettings;
+import io.vertx.core.Context;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
@@ -43,7 +44,13 @@ public final class KafkaServer {
         this.vertx = vertx;
     }
 
-    public static Future<KafkaServer> start(Vertx vertx, KafkaApis apis) {
+    /**
+     * Binds every listener and serves its connections once {@code serving} completes: until then a connection is
+     * accepted but not read, as Kafka's broker binds its sockets at start but enables request processing only once it
+     * has caught up with the cluster metadata (BrokerServer.startup), so that a client or broker reaching a starting
+     * broker is not told that topics it simply has not learnt of yet do not exist.
+     */
+    public static Future<KafkaServer> start(Vertx vertx, KafkaApis apis, Future<Void> serving) {
         BrokerConfig config = apis.broker().config();
         KafkaServer server = new KafkaServer(vertx);
         InflightBudget budget = new InflightBudget(config.get(BrokerConfig.QUEUED_MAX_REQUEST_BYTES));
@@ -57,7 +64,7 @@ public final class KafkaServer {
             chain = chain.compose(v -> {
                 List<ListenerVerticle> verticles = new ArrayList<>();
                 return vertx.deployVerticle(() -> {
-                    ListenerVerticle lv = new ListenerVerticle(l, port, apis, budget, advertised);
+                    ListenerVerticle lv = new ListenerVerticle(l, port, apis, budget, advertised, serving);
                     synchronized (verticles) {
                         verticles.add(lv);
                     }
@@ -143,9 +150,12 @@ public final class KafkaServer {
         private final KafkaApis apis;
         private final InflightBudget budget;
         private final Map<String, Endpoint> advertised;
+        private final Future<Void> serving;
         private NetServer server;
 
-        ListenerVerticle(Listener listener, int port, KafkaApis apis, InflightBudget budget, Map<String, Endpoint> advertised) {
+        ListenerVerticle(Listener listener, int port, KafkaApis apis, InflightBudget budget, Map<String, Endpoint> advertised,
+                         Future<Void> serving) {
+            this.serving = serving;
             this.listener = listener;
             this.port = port;
             this.apis = apis;
@@ -177,6 +187,11 @@ public final class KafkaServer {
                     config.get(BrokerConfig.CONNECTION_MAX_INFLIGHT_BYTES), session,
                     config.forListener(listener.name(), SecurityKeys.SASL_SERVER_MAX_RECEIVE_SIZE),
                     config.forListener(listener.name(), SecurityKeys.CONNECTION_FAILED_AUTHENTICATION_DELAY_MS));
+            if (!serving.isComplete()) {
+                socket.pause(); // read once the broker serves (see start)
+                Context here = vertx.getOrCreateContext();
+                serving.onComplete(x -> here.runOnContext(v -> socket.resume()));
+            }
         }
 
         void updateTls(TlsSettings tls) {

@@ -93,6 +93,8 @@ public final class Broker {
      * so that clients are not sent to a broker that knows none of the topics yet.
      */
     private final Promise<Void> caughtUp = Promise.promise();
+    /** Completes when the Kafka listeners start reading requests: once this broker is ready (or failed to start). */
+    private final Promise<Void> serving = Promise.promise();
     private HttpEndpoint http;
     private ReplicaFetchers fetchers;
     /** Requests at other brokers for this broker's HTTP and WebSocket clients (in a cluster). */
@@ -229,7 +231,7 @@ public final class Broker {
                 .compose(v -> broker.transactions.start())
                 .compose(v -> KafkaServer.start(vertx, new KafkaApis(new BrokerInfo(meta.nodeId(), meta.clusterId(), config, broker.dynamicConfig,
                         broker.topics, broker.topicAdmin, producerIds, broker.groups, broker.transactions, broker.verifier, metrics, view,
-                        broker.security))))
+                        broker.security)), broker.serving.future()))
                 .compose(kafka -> {
                     broker.kafka = kafka;
                     return HttpEndpoint.start(new HttpServices(vertx, meta.nodeId(), meta.clusterId(), config, broker.dynamicConfig, broker.topics,
@@ -247,6 +249,7 @@ public final class Broker {
                 })
                 .map(v -> {
                     broker.ready = true;
+                    broker.serving.tryComplete();
                     LOG.info("Runnel broker {} of cluster {} started in {} ms; log.dirs {}; {} topic(s){}", meta.nodeId(),
                             meta.clusterId(), (System.nanoTime() - t0) / 1_000_000, config.logDir().toAbsolutePath().normalize(),
                             broker.topics.topics().size(), cluster == null ? "" : "; cluster of " + view.brokers().size() + " broker(s)");
@@ -258,6 +261,7 @@ public final class Broker {
                         result.complete(ar.result());
                         return;
                     }
+                    broker.serving.tryComplete(); // the connections waiting are closed by the stop
                     // Reported once stop() has closed Vert.x (Main waited forever when this went through its loops).
                     LOG.error("Broker {} could not start; stopping what had started", meta.nodeId(), ar.cause());
                     broker.stop().whenComplete((v, x) -> result.fail(ar.cause()));

@@ -136,6 +136,28 @@ class ClusterMembershipTest {
         }
     }
 
+    /**
+     * A restarting broker reads Kafka requests only once it has applied the cluster's metadata, as Kafka's broker
+     * binds its sockets at start but enables request processing after its first metadata catch-up: a client that
+     * reaches it the moment its listener is bound is not told that a topic created while it was away does not exist.
+     */
+    @Test
+    void aRestartedBrokerAnswersOnlyOnceItHasTheClustersMetadata() throws Exception {
+        try (LocalCluster cluster = LocalCluster.start(root, 3)) {
+            cluster.awaitLiveBrokers(1, 3);
+            cluster.broker(3).kill9();
+            try (Admin admin = KafkaClients.admin(cluster.broker(1).kafkaBootstrap())) {
+                admin.createTopics(List.of(new NewTopic("while-away", 1, (short) 1))).all().get(30, TimeUnit.SECONDS);
+            }
+            cluster.relaunch(3);
+            cluster.broker(3).awaitOutput("Kafka listener", Duration.ofSeconds(60)); // bound: connect at once
+            try (RawKafkaClient raw = new RawKafkaClient(cluster.broker(3).kafkaBootstrap())) {
+                MetadataResponse r = raw.send(new MetadataRequest.Builder(List.of("while-away"), false).build());
+                assertThat(r.topicMetadata()).singleElement().satisfies(t -> assertThat(t.error()).isEqualTo(Errors.NONE));
+            }
+        }
+    }
+
     /** The node ids broker {@code via} names in a Metadata response. */
     private static List<Integer> metadataBrokers(LocalCluster cluster, int via, String topic) throws Exception {
         try (RawKafkaClient raw = new RawKafkaClient(cluster.broker(via).kafkaBootstrap())) {

@@ -83,6 +83,14 @@ public final class LocalCluster implements AutoCloseable {
         awaitQuorum(nodeId); // as an operator does before restarting the next broker
     }
 
+    /** Starts broker {@code nodeId} again (same data, same ports for Hazelcast) and returns at once, before it serves. */
+    public void relaunch(int nodeId) throws Exception {
+        int i = nodeId - 1;
+        keepLog(i);
+        brokers[i].close();
+        launch(i);
+    }
+
     /**
      * Stops broker {@code nodeId} with SIGTERM (its controlled shutdown runs), waits for it to exit, starts it again
      * and waits until it serves and the metadata quorum is whole: one step of a rolling restart. Returns what the
