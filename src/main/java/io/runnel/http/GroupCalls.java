@@ -44,9 +44,7 @@ final class GroupCalls {
 
     /** The broker that coordinates {@code group} when it is another one and can be asked there; else -1 (ask here). */
     private int elsewhere(String group) {
-        if (services.links() == null) return -1;
-        int node = services.groups().coordinatorNode(group);
-        return node == services.nodeId() ? -1 : node;
+        return services.elsewhere(services.groups().coordinatorNode(group));
     }
 
     Future<ConsumerGroupHeartbeatResponseData> heartbeat(ConsumerGroupHeartbeatRequestData req, String clientId, String clientHost) {

@@ -38,4 +38,12 @@ public record HttpServices(Vertx vertx, int nodeId, String clusterId, BrokerConf
         this(vertx, nodeId, clusterId, config, dynamicConfig, topics, topicAdmin, groups, metrics, time, kafkaListeners, ready, cluster,
                 transactions, txnVerifier, security, links, new Publisher(topics, time, metrics, links, vertx));
     }
+
+    /**
+     * {@code node} when it is another broker this one can carry a call to (in a cluster), else -1: no broker (-1), this
+     * broker, or no cluster, where the call is made here.
+     */
+    public int elsewhere(int node) {
+        return links == null || node < 0 || node == nodeId ? -1 : node;
+    }
 }

@@ -33,9 +33,7 @@ final class TxnCalls {
 
     /** The broker that coordinates {@code transactionalId} when it is another one and can be asked there; else -1 (ask here). */
     private int elsewhere(String transactionalId) {
-        if (services.links() == null) return -1;
-        int node = services.transactions().coordinatorNode(transactionalId);
-        return node < 0 || node == services.nodeId() ? -1 : node;
+        return services.elsewhere(services.transactions().coordinatorNode(transactionalId));
     }
 
     /** A new epoch of the id's producer id (fencing its previous holder), with transactions of at most {@code timeoutMs}. */

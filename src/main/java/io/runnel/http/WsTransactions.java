@@ -10,7 +10,6 @@ import io.runnel.partition.LocalTopic;
 import io.runnel.partition.PartitionHandle;
 import io.runnel.partition.TxnVerification;
 import io.runnel.transaction.ProducerIdEpoch;
-import io.runnel.transaction.TxnMetadata;
 import io.runnel.transaction.TxnVerifier;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -22,6 +21,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.BiFunction;
 import java.util.function.Supplier;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.compress.Compression;
@@ -104,7 +104,7 @@ final class WsTransactions {
             PartitionHandle h = t.local(partition);
             if (h != null && h.isLeader()) {
                 handles.put(partition, h);
-            } else if (services.links() != null && t.leader(partition) >= 0 && t.leader(partition) != services.nodeId()) {
+            } else if (services.elsewhere(t.leader(partition)) >= 0) {
                 remote.put(partition, t.leader(partition));
             } else {
                 return Future.failedFuture(ApiError.notHere(topic, partition, t.leader(partition)));
@@ -189,9 +189,31 @@ final class WsTransactions {
                 });
     }
 
-    /** Appends one partition's records in batches of the transaction, sequence numbers from 0 (the epoch is new). */
+    /** Appends one partition's records here, in batches of the transaction (see {@link #inBatches}). */
     private static Future<Void> appendAll(PartitionHandle h, int partition, TxnVerification guard, ProducerIdEpoch pid, Acks acks, List<Outgoing> records,
                                           List<Integer> indexes, int maxBatch, long now, Result[] results) {
+        return inBatches(partition, pid, records, indexes, maxBatch, now, results, (batch, count) -> h.append(batch.buffer(), acks, guard));
+    }
+
+    /**
+     * Produces one partition's records at its leader {@code leader}, in batches of the transaction (see
+     * {@link #inBatches}). A batch the leader did not write (it no longer leads, or could not be reached) is sent again
+     * to the partition's new leader, with the same sequence numbers, at most {@link Limits#FORWARD_PRODUCE_RETRIES}
+     * times: the producer state moves with the partition, so a batch written after all is not written twice.
+     */
+    private Future<Void> appendAtLeader(LocalTopic t, int partition, int leader, String id, ProducerIdEpoch pid, boolean acksAll,
+                                        List<Outgoing> records, List<Integer> indexes, long now, Result[] results) {
+        return inBatches(partition, pid, records, indexes, t.config().maxMessageBytes(), now, results, (batch, count) ->
+                produceAt(t, partition, leader, id, batch, acksAll, 0).map(r -> new AppendInfo(r.baseOffset(), r.baseOffset() + count - 1, count,
+                        r.logAppendTimeMs(), r.logStartOffset())));
+    }
+
+    /**
+     * Writes one partition's records with {@code write}, batch after batch of at most {@code maxBatch} bytes, as
+     * transactional batches with sequence numbers from 0 (the epoch is new), and fills in their results.
+     */
+    private static Future<Void> inBatches(int partition, ProducerIdEpoch pid, List<Outgoing> records, List<Integer> indexes, int maxBatch, long now,
+                                          Result[] results, BiFunction<MemoryRecords, Integer, Future<AppendInfo>> write) {
         Future<Void> chain = Future.succeededFuture();
         int sequence = 0;
         for (List<Integer> chunk : Publisher.chunks(records, indexes, maxBatch)) {
@@ -199,36 +221,9 @@ final class WsTransactions {
             sequence += chunk.size();
             chain = chain.compose(v -> {
                 var batch = Publisher.batchOf(records, chunk, now);
-                var buffer = MemoryRecords.withTransactionalRecords(Compression.NONE, pid.producerId(), pid.epoch(), base, batch).buffer();
-                return h.append(buffer, acks, guard).map(info -> {
-                    Publisher.written(results, partition, chunk, batch, info);
-                    return null;
-                });
-            });
-        }
-        return chain;
-    }
-
-    /**
-     * Produces one partition's records at its leader {@code leader}, batch after batch (sequence numbers from 0), as a
-     * transactional producer would. A batch the leader did not write (it no longer leads, or could not be reached) is
-     * sent again to the partition's new leader, with the same sequence numbers, at most
-     * {@link Limits#FORWARD_PRODUCE_RETRIES} times: the producer state moves with the partition, so a batch written
-     * after all is not written twice.
-     */
-    private Future<Void> appendAtLeader(LocalTopic t, int partition, int leader, String id, ProducerIdEpoch pid, boolean acksAll,
-                                        List<Outgoing> records, List<Integer> indexes, long now, Result[] results) {
-        Future<Void> chain = Future.succeededFuture();
-        int sequence = 0;
-        for (List<Integer> chunk : Publisher.chunks(records, indexes, t.config().maxMessageBytes())) {
-            int base = sequence;
-            sequence += chunk.size();
-            chain = chain.compose(v -> {
-                var batch = Publisher.batchOf(records, chunk, now);
                 MemoryRecords built = MemoryRecords.withTransactionalRecords(Compression.NONE, pid.producerId(), pid.epoch(), base, batch);
-                return produceAt(t, partition, leader, id, built, acksAll, 0).map(r -> {
-                    Publisher.written(results, partition, chunk, batch, new AppendInfo(r.baseOffset(), r.baseOffset() + chunk.size() - 1, chunk.size(),
-                            r.logAppendTimeMs(), r.logStartOffset()));
+                return write.apply(built, chunk.size()).map(info -> {
+                    Publisher.written(results, partition, chunk, batch, info);
                     return null;
                 });
             });
@@ -253,12 +248,6 @@ final class WsTransactions {
             }
             return Future.failedFuture(ar.failed() ? ar.cause() : error.exception(ar.result().errorMessage()));
         });
-    }
-
-    private static List<Integer> allIndexes(int n) {
-        List<Integer> out = new ArrayList<>(n);
-        for (int i = 0; i < n; i++) out.add(i);
-        return out;
     }
 
     private static RuntimeException failure(Map<TopicPartition, Errors> errors) {
