@@ -255,6 +255,9 @@ public final class ReplicaFetchers {
                         Errors error = Errors.forCode(p.errorCode());
                         if (error == Errors.NONE) {
                             ByteBuffer records = p.records() instanceof MemoryRecords m ? m.buffer() : ByteBuffer.allocate(0);
+                            // Nothing new and no higher high watermark, as for most partitions of most answers: no
+                            // hop to the partition's event loop (the volatile reads say so).
+                            if (!records.hasRemaining() && Math.min(p.highWatermark(), h.get().logEndOffset()) <= h.get().highWatermark()) continue;
                             appends.add(h.get().appendFromLeader(records, p.highWatermark()).andThen(ar -> {
                                 if (ar.succeeded() && f.diskFailing) {
                                     f.diskFailing = false;

@@ -116,6 +116,9 @@ class ReplicationFaultsTest {
             for (int via = 1; via <= 3; via++) {
                 TopicPartitionInfo p = describe(cluster, via);
                 assertThat(p.isr()).as("ISR seen by %d", via).hasSize(size);
+                // A broker that has not yet heard of every other one lists the leader's id without its address: the
+                // client shows no leader until then.
+                assertThat(p.leader()).as("leader seen by %d", via).isNotNull();
                 seen[0] = p;
             }
         });

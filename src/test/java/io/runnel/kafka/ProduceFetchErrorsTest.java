@@ -146,6 +146,47 @@ class ProduceFetchErrorsTest extends BrokerPerTest {
         }
     }
 
+    /**
+     * A fetch's byte limits across partitions (KIP-74): partitions answered in request order, each within what the
+     * response has left, except that the first one with data returns at least one whole batch; what does not fit
+     * is left for the next fetch. The partitions are read at once, so this is what keeps the answer as if read one
+     * after the other.
+     */
+    @Test
+    void aFetchFillsItsByteLimitInRequestOrder() throws Exception {
+        Uuid id = createTopic("limits", 4);
+        int batchBytes = Batches.batch(1, 1L, "b").remaining();
+        for (int p = 1; p < 4; p++) {
+            for (int b = 0; b < 3; b++) Brokers.await(broker.topics().partition("limits", p).orElseThrow().append(Batches.batch(1, 1L, "b")));
+        }
+        try (RawKafkaClient c = new RawKafkaClient(broker.bootstrapServers())) {
+            // Room for four batches and a bit: p0 has none, p1 gives its three, p2 one, p3 none.
+            assertThat(batchesPerPartition(c, id, 4 * batchBytes + batchBytes / 2, 0, 1, 2, 3)).containsExactly(0, 3, 1, 0);
+            // Room for less than one: the first partition with data still returns one batch, the others nothing.
+            assertThat(batchesPerPartition(c, id, batchBytes / 2, 0, 3, 1, 2)).containsExactly(0, 1, 0, 0);
+            // Room for two, asked in another order: that order decides who gets them.
+            assertThat(batchesPerPartition(c, id, 2 * batchBytes, 3, 2, 1)).containsExactly(2, 0, 0);
+        }
+    }
+
+    /** The batches each partition of "limits" returned to a fetch from offset 0 with {@code maxBytes}, in request order. */
+    private static List<Integer> batchesPerPartition(RawKafkaClient c, Uuid id, int maxBytes, int... partitions) throws Exception {
+        LinkedHashMap<TopicPartition, FetchRequest.PartitionData> parts = new LinkedHashMap<>();
+        for (int p : partitions) parts.put(new TopicPartition("limits", p), new FetchRequest.PartitionData(id, 0, -1, 1_000_000, Optional.empty()));
+        FetchResponse r = c.send(FetchRequest.Builder.forConsumer((short) 12, 0, 1, parts).setMaxBytes(maxBytes).build((short) 12));
+        List<Integer> batches = new ArrayList<>();
+        List<Integer> order = new ArrayList<>();
+        for (var p : r.data().responses().get(0).partitions()) {
+            assertThat(p.errorCode()).isZero();
+            order.add(p.partitionIndex());
+            int n = 0;
+            for (var ignored : ((MemoryRecords) p.records()).batches()) n++;
+            batches.add(n);
+        }
+        assertThat(order).containsExactlyElementsOf(java.util.Arrays.stream(partitions).boxed().toList());
+        return batches;
+    }
+
     @Test
     void aLongPollIsAnsweredByTheAppendNotByTheTimeout() throws Exception {
         try (RawKafkaClient c = new RawKafkaClient(broker.bootstrapServers())) {
