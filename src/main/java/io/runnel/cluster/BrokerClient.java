@@ -5,12 +5,16 @@ import io.runnel.security.InterBrokerLink;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.util.ReferenceCountUtil;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.internal.net.NetSocketInternal;
 import io.vertx.core.net.NetClient;
 import io.vertx.core.net.NetClientOptions;
 import io.vertx.core.net.NetSocket;
-import io.vertx.core.parsetools.RecordParser;
 import java.nio.ByteBuffer;
+import java.util.function.Function;
 import javax.security.sasl.SaslClient;
 import javax.security.sasl.SaslException;
 import org.apache.kafka.common.errors.NetworkException;
@@ -34,6 +38,10 @@ import org.apache.kafka.common.requests.SaslHandshakeResponse;
  * before it sends the next, which is also its back pressure (the leader bounds each answer by fetch sizes). A
  * request not answered within the timeout ({@code replica.socket.timeout.ms}, as Kafka's follower) fails and closes
  * the connection, so that a late answer is never taken for the next request's. Runs on the context that created it.
+ *
+ * <p>Each answer is assembled from the socket's buffers into one pooled direct buffer of its size, as the broker's
+ * own connections read requests: a follower's fetch answers (megabytes of records) are not collected into heap
+ * arrays and copied again, and their records reach the log's {@code pwrite} from that buffer ({@link #sendThen}).
  */
 final class BrokerClient {
     private final Vertx vertx;
@@ -47,7 +55,7 @@ final class BrokerClient {
     /** The connection being opened and authenticated, while it is. */
     private Future<NetSocket> connecting;
     private int correlation;
-    private Promise<ByteBuffer> pending;
+    private Promise<ByteBuf> pending;
 
     BrokerClient(Vertx vertx, String host, int port, String clientId, long requestTimeoutMs) {
         this(vertx, host, port, clientId, requestTimeoutMs, InterBrokerLink.plaintext("PLAINTEXT"));
@@ -84,24 +92,12 @@ final class BrokerClient {
     private Future<NetSocket> open() {
         return client.connect(port, host).map(s -> {
             socket = s;
-            RecordParser frames = RecordParser.newFixed(4);
-            int[] size = {-1};
-            frames.handler(b -> {
-                if (size[0] < 0) {
-                    size[0] = b.getInt(0);
-                    frames.fixedSizeMode(size[0]);
-                } else {
-                    size[0] = -1;
-                    frames.fixedSizeMode(4);
-                    if (socket != s) return; // a late answer on a connection given up
-                    Promise<ByteBuffer> p = pending;
-                    pending = null;
-                    if (p != null) p.tryComplete(ByteBuffer.wrap(b.getBytes()));
-                }
-            });
-            s.handler(frames);
+            NetSocketInternal raw = (NetSocketInternal) s;
+            Frames frames = new Frames(s, raw.channelHandlerContext().alloc());
+            raw.messageHandler(frames::onMessage);
             // Only while this is the current connection: one closed after a timeout must not fail the next request.
             s.closeHandler(v -> {
+                frames.release();
                 if (socket == s) fail(new NetworkException("connection to " + host + ":" + port + " closed"));
             });
             s.exceptionHandler(e -> {
@@ -111,9 +107,68 @@ final class BrokerClient {
         });
     }
 
+    /** Cuts one connection's bytes into answers: a size prefix, then that many bytes in a pooled direct buffer. */
+    private final class Frames {
+        private final NetSocket s;
+        private final ByteBufAllocator alloc;
+        private int prefix;
+        private int prefixBytes;
+        private ByteBuf frame;
+
+        Frames(NetSocket s, ByteBufAllocator alloc) {
+            this.s = s;
+            this.alloc = alloc;
+        }
+
+        void onMessage(Object msg) {
+            if (!(msg instanceof ByteBuf in)) {
+                ReferenceCountUtil.release(msg);
+                return;
+            }
+            try {
+                while (in.isReadable()) {
+                    if (frame == null) {
+                        if (prefixBytes == 0 && in.readableBytes() >= 4) {
+                            prefix = in.readInt();
+                        } else {
+                            prefix = (prefix << 8) | in.readUnsignedByte();
+                            if (++prefixBytes < 4) continue;
+                        }
+                        int size = prefix;
+                        prefix = 0;
+                        prefixBytes = 0;
+                        if (size <= 0 || size > Limits.BROKER_RESPONSE_MAX_BYTES) {
+                            if (socket == s) fail(new NetworkException("an answer of " + size + " bytes from " + host + ":" + port
+                                    + " (at most " + Limits.BROKER_RESPONSE_MAX_BYTES + ")"));
+                            s.close();
+                            return;
+                        }
+                        // Sized by what has arrived, growing to the announced size, as the broker's own connections.
+                        frame = alloc.directBuffer(Math.min(size, Math.max(in.readableBytes(), Limits.KAFKA_REQUEST_BUFFER_AHEAD_BYTES)), size);
+                    }
+                    frame.writeBytes(in, Math.min(in.readableBytes(), frame.maxWritableBytes()));
+                    if (frame.maxWritableBytes() == 0) {
+                        ByteBuf answer = frame;
+                        frame = null;
+                        Promise<ByteBuf> p = socket == s ? pending : null; // a late answer on a connection given up: dropped
+                        if (p != null) pending = null;
+                        if (p == null || !p.tryComplete(answer)) answer.release();
+                    }
+                }
+            } finally {
+                in.release();
+            }
+        }
+
+        void release() {
+            if (frame != null) frame.release();
+            frame = null;
+        }
+    }
+
     private void fail(Throwable e) {
         socket = null;
-        Promise<ByteBuffer> p = pending;
+        Promise<ByteBuf> p = pending;
         pending = null;
         if (p != null) p.tryFail(e);
     }
@@ -180,16 +235,55 @@ final class BrokerClient {
         });
     }
 
-    /** Sends {@code request} at {@code version} and parses the answer. */
+    /** Sends {@code request} at {@code version} and parses the answer (into memory of its own). */
     <T extends AbstractResponse> Future<T> send(AbstractRequest request, short version) {
         return connection().compose(s -> exchange(s, request, version));
     }
 
-    /** One request and its answer on {@code s}. */
+    /**
+     * Sends {@code request} at {@code version} and hands the answer to {@code use}, parsed in place: its records are
+     * views of the answer's pooled buffer, valid until the future {@code use} returns completes (then the buffer is
+     * released). For a follower's fetches, whose records go straight to the log.
+     */
+    <T extends AbstractResponse, R> Future<R> sendThen(AbstractRequest request, short version, Function<T, Future<R>> use) {
+        return connection().compose(s -> exchangeRaw(s, request, version)).compose(buf -> {
+            Future<R> used;
+            try {
+                used = use.apply(parse(buf.nioBuffer(), request, version));
+            } catch (RuntimeException e) {
+                used = Future.failedFuture(e);
+            }
+            return used.andThen(x -> buf.release());
+        });
+    }
+
+    /** One request and its answer on {@code s}, parsed from a heap copy (the pooled buffer is released at once). */
     private <T extends AbstractResponse> Future<T> exchange(NetSocket s, AbstractRequest request, short version) {
+        return exchangeRaw(s, request, version).map(buf -> {
+            ByteBuffer copy;
+            try {
+                copy = ByteBuffer.allocate(buf.readableBytes());
+                buf.getBytes(buf.readerIndex(), copy);
+                copy.flip();
+            } finally {
+                buf.release();
+            }
+            return parse(copy, request, version);
+        });
+    }
+
+    private static <T extends AbstractResponse> T parse(ByteBuffer buf, AbstractRequest request, short version) {
+        ResponseHeader.parse(buf, request.apiKey().responseHeaderVersion(version));
+        @SuppressWarnings("unchecked")
+        T response = (T) AbstractResponse.parseResponse(request.apiKey(), new ByteBufferAccessor(buf), version);
+        return response;
+    }
+
+    /** One request and its answer on {@code s}, as the pooled buffer it arrived in (the caller releases it). */
+    private Future<ByteBuf> exchangeRaw(NetSocket s, AbstractRequest request, short version) {
         RequestHeader header = new RequestHeader(request.apiKey(), version, clientId, ++correlation);
         ByteBuffer bytes = request.serializeWithHeader(header);
-        Promise<ByteBuffer> answer = Promise.promise();
+        Promise<ByteBuf> answer = Promise.promise();
         pending = answer;
         long timer = vertx.setTimer(requestTimeoutMs, id -> {
             if (pending != answer) return;
@@ -200,12 +294,7 @@ final class BrokerClient {
         answer.future().onComplete(x -> vertx.cancelTimer(timer));
         s.write(Buffer.buffer(4 + bytes.remaining()).appendInt(bytes.remaining()).appendBytes(bytes.array(), bytes.arrayOffset() + bytes.position(),
                 bytes.remaining()));
-        return answer.future().map(buf -> {
-            ResponseHeader.parse(buf, request.apiKey().responseHeaderVersion(version));
-            @SuppressWarnings("unchecked")
-            T response = (T) AbstractResponse.parseResponse(request.apiKey(), new ByteBufferAccessor(buf), version);
-            return response;
-        });
+        return answer.future();
     }
 
     void close() {

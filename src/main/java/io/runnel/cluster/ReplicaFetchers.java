@@ -241,7 +241,8 @@ public final class ReplicaFetchers {
             if (data.isEmpty()) return Future.succeededFuture();
             FetchRequest request = FetchRequest.Builder.forReplica(FETCH_VERSION, self, -1, Limits.REPLICA_FETCH_MAX_WAIT_MS, 1, data)
                     .setMaxBytes(Limits.REPLICA_FETCH_RESPONSE_MAX_BYTES).build(FETCH_VERSION);
-            return c.<FetchResponse>send(request, FETCH_VERSION).compose(resp -> {
+            // The answer's records are views of its pooled buffer, released once every append is done (sendThen).
+            return c.<FetchResponse, Long>sendThen(request, FETCH_VERSION, resp -> {
                 if (resp.error() != Errors.NONE) return Future.failedFuture(resp.error().exception());
                 List<Future<?>> appends = new ArrayList<>();
                 boolean backOff = false;
@@ -290,8 +291,8 @@ public final class ReplicaFetchers {
                     }
                 }
                 long pauseMs = backOff ? Limits.REPLICA_FETCH_RETRY_MS : 0;
-                return Future.all(appends).compose(v -> pause(diskFailed.get() ? Limits.REPLICA_STORAGE_RETRY_MS : pauseMs));
-            });
+                return Future.join(appends).map(v -> diskFailed.get() ? Limits.REPLICA_STORAGE_RETRY_MS : pauseMs);
+            }).compose(this::pause);
         }
 
         /** Completes after {@code ms} (at once for 0). */

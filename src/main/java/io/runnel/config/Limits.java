@@ -316,6 +316,13 @@ public final class Limits {
     /** Longest wait, in ms, for a connection to another broker; a leader that does not answer is tried again. */
     public static final int BROKER_CONNECT_TIMEOUT_MS = 5_000;
 
+    /**
+     * Bytes of one answer another broker may send on an inter-broker connection (cluster.BrokerClient): a larger size
+     * prefix closes the connection. A follower's fetch answer is bounded by the fetch sizes, except that each
+     * partition returns at least one whole batch (up to message.max.bytes), so this leaves room for many partitions.
+     */
+    public static final int BROKER_RESPONSE_MAX_BYTES = 256 << 20;
+
     // ---- HTTP and WebSocket calls carried out at the leader (cluster.BrokerLinks) ----
 
     /** Connections a broker keeps to each other broker for its HTTP and WebSocket clients' requests, one request at a time each. */
