@@ -58,6 +58,15 @@ class ArchitectureTest {
             .should().dependOnClassesThat().resideInAPackage("io.runnel.server..");
 
     /**
+     * The Kafka protocol's framing is shared by the broker's connections (kafka) and its connections to other brokers
+     * (cluster), which kafka also uses: it depends on neither, so no cycle goes through it.
+     */
+    @ArchTest
+    static final ArchRule kafkaWireIsALeaf = noClasses().that().resideInAPackage("io.runnel.kafka.wire..")
+            .should().dependOnClassesThat().resideInAnyPackage("io.runnel.kafka", "io.runnel.kafka.handlers..", "io.runnel.cluster..",
+                    "io.runnel.http..", "io.runnel.partition..", "io.runnel.security..", "io.runnel.server..");
+
+    /**
      * The metadata quorum (Raft node, store, transport) knows nothing of brokers: the cluster package wires it to the
      * registry, the controller and security, so that it can be tested and simulated alone.
      */

@@ -1,12 +1,12 @@
 package io.runnel.cluster;
 
 import io.runnel.config.Limits;
+import io.runnel.kafka.wire.FrameReader;
 import io.runnel.security.InterBrokerLink;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufAllocator;
 import io.netty.util.ReferenceCountUtil;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.internal.net.NetSocketInternal;
@@ -39,8 +39,8 @@ import org.apache.kafka.common.requests.SaslHandshakeResponse;
  * request not answered within the timeout ({@code replica.socket.timeout.ms}, as Kafka's follower) fails and closes
  * the connection, so that a late answer is never taken for the next request's. Runs on the context that created it.
  *
- * <p>Each answer is assembled from the socket's buffers into one pooled direct buffer of its size, as the broker's
- * own connections read requests: a follower's fetch answers (megabytes of records) are not collected into heap
+ * <p>Each answer is assembled from the socket's buffers into one pooled direct buffer of its size by the
+ * {@link FrameReader} the broker's own connections read requests with: a follower's fetch answers (megabytes of records) are not collected into heap
  * arrays and copied again, and their records reach the log's {@code pwrite} from that buffer ({@link #sendThen}).
  */
 final class BrokerClient {
@@ -93,8 +93,8 @@ final class BrokerClient {
         return client.connect(port, host).map(s -> {
             socket = s;
             NetSocketInternal raw = (NetSocketInternal) s;
-            Frames frames = new Frames(s, raw.channelHandlerContext().alloc());
-            raw.messageHandler(frames::onMessage);
+            FrameReader frames = new FrameReader(raw.channelHandlerContext().alloc());
+            raw.messageHandler(msg -> onMessage(s, frames, msg));
             // Only while this is the current connection: one closed after a timeout must not fail the next request.
             s.closeHandler(v -> {
                 frames.release();
@@ -107,62 +107,26 @@ final class BrokerClient {
         });
     }
 
-    /** Cuts one connection's bytes into answers: a size prefix, then that many bytes in a pooled direct buffer. */
-    private final class Frames {
-        private final NetSocket s;
-        private final ByteBufAllocator alloc;
-        private int prefix;
-        private int prefixBytes;
-        private ByteBuf frame;
-
-        Frames(NetSocket s, ByteBufAllocator alloc) {
-            this.s = s;
-            this.alloc = alloc;
+    /** Hands each whole answer on {@code s} to the request waiting for it, or drops it (a late answer). */
+    private void onMessage(NetSocket s, FrameReader frames, Object msg) {
+        if (!(msg instanceof ByteBuf in)) {
+            ReferenceCountUtil.release(msg);
+            return;
         }
-
-        void onMessage(Object msg) {
-            if (!(msg instanceof ByteBuf in)) {
-                ReferenceCountUtil.release(msg);
-                return;
+        try {
+            while (in.isReadable()) {
+                ByteBuf answer = frames.next(in, size -> size <= 0 || size > Limits.BROKER_RESPONSE_MAX_BYTES
+                        ? "an answer of " + size + " bytes from " + host + ":" + port + " (at most " + Limits.BROKER_RESPONSE_MAX_BYTES + ")" : null);
+                if (answer == null) continue;
+                Promise<ByteBuf> p = socket == s ? pending : null; // a late answer on a connection given up: dropped
+                if (p != null) pending = null;
+                if (p == null || !p.tryComplete(answer)) answer.release();
             }
-            try {
-                while (in.isReadable()) {
-                    if (frame == null) {
-                        if (prefixBytes == 0 && in.readableBytes() >= 4) {
-                            prefix = in.readInt();
-                        } else {
-                            prefix = (prefix << 8) | in.readUnsignedByte();
-                            if (++prefixBytes < 4) continue;
-                        }
-                        int size = prefix;
-                        prefix = 0;
-                        prefixBytes = 0;
-                        if (size <= 0 || size > Limits.BROKER_RESPONSE_MAX_BYTES) {
-                            if (socket == s) fail(new NetworkException("an answer of " + size + " bytes from " + host + ":" + port
-                                    + " (at most " + Limits.BROKER_RESPONSE_MAX_BYTES + ")"));
-                            s.close();
-                            return;
-                        }
-                        // Sized by what has arrived, growing to the announced size, as the broker's own connections.
-                        frame = alloc.directBuffer(Math.min(size, Math.max(in.readableBytes(), Limits.KAFKA_REQUEST_BUFFER_AHEAD_BYTES)), size);
-                    }
-                    frame.writeBytes(in, Math.min(in.readableBytes(), frame.maxWritableBytes()));
-                    if (frame.maxWritableBytes() == 0) {
-                        ByteBuf answer = frame;
-                        frame = null;
-                        Promise<ByteBuf> p = socket == s ? pending : null; // a late answer on a connection given up: dropped
-                        if (p != null) pending = null;
-                        if (p == null || !p.tryComplete(answer)) answer.release();
-                    }
-                }
-            } finally {
-                in.release();
-            }
-        }
-
-        void release() {
-            if (frame != null) frame.release();
-            frame = null;
+        } catch (FrameReader.RefusedSize e) {
+            if (socket == s) fail(new NetworkException(e.getMessage()));
+            s.close();
+        } finally {
+            in.release();
         }
     }
 

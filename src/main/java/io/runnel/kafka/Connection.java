@@ -4,6 +4,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.util.ReferenceCountUtil;
 import io.runnel.config.Limits;
+import io.runnel.kafka.wire.FrameReader;
 import io.runnel.log.value.LogSlice;
 import io.runnel.security.Session;
 import io.vertx.core.Context;
@@ -73,10 +74,7 @@ final class Connection {
     /** Socket buffers received and not yet wholly read into requests (reading stops inside one while paused). */
     private final ArrayDeque<ByteBuf> input = new ArrayDeque<>();
     private boolean draining;
-    /** The request being assembled, or null while reading a size prefix. */
-    private ByteBuf frame;
-    private int prefix;
-    private int prefixBytes;
+    private final FrameReader frames;
     private int dispatched;
     private long inflightBytes;
     /** Bytes of file regions handed to the socket and not yet sent. */
@@ -115,6 +113,7 @@ final class Connection {
         this.socket = socket;
         this.raw = (NetSocketInternal) socket;
         this.alloc = raw.channelHandlerContext().alloc();
+        this.frames = new FrameReader(alloc);
         this.context = Vertx.currentContext();
         this.apis = apis;
         this.endpoint = endpoint;
@@ -160,36 +159,27 @@ final class Connection {
 
     private void readFrames(ByteBuf in) {
         while (in.isReadable() && !closed && !readPaused) {
-            if (frame == null) {
-                if (prefixBytes == 0 && in.readableBytes() >= 4) {
-                    prefix = in.readInt();
-                } else {
-                    prefix = (prefix << 8) | in.readUnsignedByte();
-                    if (++prefixBytes < 4) continue;
-                }
-                int size = prefix;
-                prefix = 0;
-                prefixBytes = 0;
-                if (size <= 0 || size > maxRequestBytes) {
-                    close("request size " + size + " is outside 1.." + maxRequestBytes + " (socket.request.max.bytes)");
-                    return;
-                }
-                if (!session.authenticated() && size > maxUnauthenticatedBytes) {
-                    // Kafka's sasl.server.max.receive.size: before authentication a client cannot make the broker hold much.
-                    close("request size " + size + " before authentication is above " + maxUnauthenticatedBytes + " (sasl.server.max.receive.size)");
-                    return;
-                }
-                // Sized by what has arrived (at most Limits.KAFKA_REQUEST_BUFFER_AHEAD_BYTES ahead of it), growing to the announced size:
-                // a size prefix alone must not reserve up to socket.request.max.bytes of memory.
-                frame = alloc.directBuffer(Math.min(size, Math.max(in.readableBytes(), Limits.KAFKA_REQUEST_BUFFER_AHEAD_BYTES)), size);
+            ByteBuf request;
+            try {
+                request = frames.next(in, this::refusal);
+            } catch (FrameReader.RefusedSize e) {
+                close(e.getMessage());
+                return;
             }
-            frame.writeBytes(in, Math.min(in.readableBytes(), frame.maxWritableBytes()));
-            if (frame.maxWritableBytes() == 0) {
-                ByteBuf request = frame;
-                frame = null;
-                onRequest(request);
-            }
+            if (request != null) onRequest(request);
         }
+    }
+
+    /** Why a request of {@code size} bytes is refused (the connection closes), or null. */
+    private String refusal(int size) {
+        if (size <= 0 || size > maxRequestBytes) {
+            return "request size " + size + " is outside 1.." + maxRequestBytes + " (socket.request.max.bytes)";
+        }
+        if (!session.authenticated() && size > maxUnauthenticatedBytes) {
+            // Kafka's sasl.server.max.receive.size: before authentication a client cannot make the broker hold much.
+            return "request size " + size + " before authentication is above " + maxUnauthenticatedBytes + " (sasl.server.max.receive.size)";
+        }
+        return null;
     }
 
     private void onRequest(ByteBuf frame) {
@@ -443,8 +433,7 @@ final class Connection {
         slots.clear();
         undispatched.clear();
         inflightBytes = 0;
-        if (frame != null) frame.release();
-        frame = null;
+        frames.release();
         for (ByteBuf b : input) b.release();
         input.clear();
     }

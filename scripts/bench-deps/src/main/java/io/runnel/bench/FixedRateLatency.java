@@ -146,14 +146,14 @@ public final class FixedRateLatency {
             long ok = acked.get();
             double elapsedS = (lastAckNs.get() - measureFrom) / 1e9;
             System.out.printf(Locale.ROOT, "achieved_per_s %.0f%n", elapsedS > 0 ? ok / elapsedS : 0);
-            print("produce", Arrays.copyOf(compact(produceNs), (int) ok));
+            print("produce", compact(produceNs));
             print("e2e", Arrays.copyOf(e2eNs, (int) received[0]));
             System.out.printf(Locale.ROOT, "failed %d%n", failed.get());
             System.out.printf(Locale.ROOT, "missing %d%n", recorded - received[0]);
         }
     }
 
-    /** The acknowledged records' latencies first (a failed record's slot stays 0 and is left out). */
+    /** The acknowledged records' latencies (a failed record's slot stays 0 and is left out). */
     private static long[] compact(long[] ns) {
         return Arrays.stream(ns).filter(v -> v > 0).toArray();
     }
