@@ -372,18 +372,25 @@ public final class Log {
         long upTo = logEndOffset;
         List<Segment> dirty = new ArrayList<>();
         Map.Entry<Long, Segment> from = segments.floorEntry(recoveryPoint);
-        for (Segment s : (from == null ? segments : segments.tailMap(from.getKey(), true)).values()) dirty.add(s);
+        List<Segment.IndexWrites> indexes = new ArrayList<>();
+        for (Segment s : (from == null ? segments : segments.tailMap(from.getKey(), true)).values()) {
+            dirty.add(s);
+            indexes.add(s.pendingIndexWrites());
+        }
         unflushedRecords = 0;
         firstUnflushedMs = -1;
-        return new FlushTask(dirty, upTo, dir.resolve(Checkpoints.RECOVERY_POINT));
+        return new FlushTask(dirty, indexes, upTo, dir.resolve(Checkpoints.RECOVERY_POINT));
     }
 
-    /** fsyncs segments, then records the new recovery point in its checkpoint file. Blocking. */
-    public record FlushTask(List<Segment> segments, long upTo, Path checkpoint) {
+    /**
+     * fsyncs segments with the index entries taken for them when the task was prepared, then records the new recovery
+     * point in its checkpoint file. Blocking.
+     */
+    public record FlushTask(List<Segment> segments, List<Segment.IndexWrites> indexes, long upTo, Path checkpoint) {
         public long run() throws IOException {
-            for (Segment s : segments) {
+            for (int i = 0; i < segments.size(); i++) {
                 try {
-                    s.flush();
+                    segments.get(i).flush(indexes.get(i));
                 } catch (ClosedChannelException deleted) {
                     // Retention deleted the segment in the meantime: nothing of it needs to be durable any more.
                 }

@@ -5,6 +5,7 @@ import io.runnel.log.value.TimestampOffset;
 import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -106,6 +107,7 @@ public final class Segment {
         long next = expectBase < 0 ? baseOffset : expectBase;
         long tailMaxTs = RecordBatch.NO_TIMESTAMP;
         long tailMaxTsOffset = baseOffset;
+        int lastBatchBytes = 0;
         while (trusted && pos < fileBytes && s.readHeader(pos, fileBytes)) {
             if (!BatchHeader.plausible(s.header, 0, fileBytes - pos)) break;
             long batchBase = BatchHeader.baseOffset(s.header, 0);
@@ -120,8 +122,13 @@ public final class Segment {
                 tailMaxTsOffset = batchBase;
             }
             next = BatchHeader.lastOffset(s.header, 0) + 1;
-            pos += BatchHeader.batchSize(s.header, 0);
+            lastBatchBytes = BatchHeader.batchSize(s.header, 0);
+            pos += lastBatchBytes;
         }
+        // A complete index has an entry for the first batch after every index.interval.bytes (indexBatch), so the
+        // batches after its last entry, all but the last one, add up to at most the interval. More means entries are
+        // missing (an index file lost or left behind by a crash): rebuild it rather than scan that far on every read.
+        if (pos - scanFrom - lastBatchBytes > indexIntervalBytes) trusted = false;
         s.size = pos;
         s.nextOffset = next;
         s.bytesSinceLastIndexEntry = pos - scanFrom;
@@ -182,8 +189,8 @@ public final class Segment {
             size = pos;
             nextOffset = lastOffset + 1;
         }
-        offsetIndex.writeStaged();
-        timeIndex.writeStaged();
+        offsetIndex.writePending();
+        timeIndex.writePending();
         long truncated = fileBytes - pos;
         if (truncated > 0) {
             LOG.warn("Truncated {} invalid bytes at the end of {} (last valid offset {})", truncated, logFile, nextOffset - 1);
@@ -236,14 +243,7 @@ public final class Segment {
             at += batchSize;
         }
         size += end - start;
-        try {
-            offsetIndex.writeStaged();
-            timeIndex.writeStaged();
-        } catch (IOException e) {
-            // The records are in the log: the append stands. The indexes keep every entry in memory, and their files
-            // only whole entries (SparseIndex#writeStaged), so the segment stays consistent on disk.
-            LOG.warn("Writing index entries of {} failed ({}); the index file misses them, lookups scan a little further", logFile, e.toString());
-        }
+        // The index entries stay in memory until the next flush, roll or close (SparseIndex).
     }
 
     /** Kafka's rule (LogSegment.append): index a batch when more than the interval has passed since the last entry. */
@@ -434,8 +434,9 @@ public final class Segment {
     void onBecomeInactive() throws IOException {
         if (maxTimestamp > timeIndex.lastTimestamp()) {
             timeIndex.add(maxTimestamp, offsetOfMaxTimestamp);
-            timeIndex.writeStaged();
         }
+        offsetIndex.writePending();
+        timeIndex.writePending();
     }
 
     /** The file's channel, for sending a {@link Span} of it without reading it (see {@link LogSlice}). */
@@ -443,11 +444,34 @@ public final class Segment {
         return channel;
     }
 
-    /** Makes the file and its indexes durable (fsync). Safe to call from a worker thread. */
-    void flush() throws IOException {
+    /**
+     * The index entries a flush must write with the log: taken on the owner thread, written by {@link #flush(IndexWrites)}
+     * on a worker.
+     */
+    IndexWrites pendingIndexWrites() {
+        return new IndexWrites(offsetIndex.takePending(), timeIndex.takePending());
+    }
+
+    /** Index entries taken from both indexes for one flush. */
+    record IndexWrites(SparseIndex.Pending offsets, SparseIndex.Pending times) {
+    }
+
+    /** Makes the file and the given index entries durable (fsync). Safe to call from a worker thread. */
+    void flush(IndexWrites indexes) throws IOException {
         channel.force(true);
-        offsetIndex.force();
-        timeIndex.force();
+        indexes.offsets().write(true);
+        indexes.times().write(true);
+        if (!channel.isOpen()) {
+            // Retention deleted the segment while its index entries were written: leave no index file behind.
+            offsetIndex.deleteFile();
+            timeIndex.deleteFile();
+            throw new ClosedChannelException();
+        }
+    }
+
+    /** Makes the file and its indexes durable where no one else uses the segment (compaction). Blocking. */
+    void flush() throws IOException {
+        flush(pendingIndexWrites());
     }
 
     /**
@@ -465,9 +489,12 @@ public final class Segment {
     }
 
     void close() throws IOException {
-        offsetIndex.close();
-        timeIndex.close();
-        channel.close();
+        try {
+            offsetIndex.writePending();
+            timeIndex.writePending();
+        } finally {
+            channel.close();
+        }
     }
 
     /** Closes the segment and deletes its files: the log, its two indexes, and its transaction index if it has one. */

@@ -4,50 +4,53 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 
 /**
- * The common part of the two sparse indexes of a segment: fixed-width big-endian entries appended to a file, a copy
- * of the entries in memory for binary search, and the checks that decide whether a file read back can be trusted.
+ * The common part of the two sparse indexes of a segment: fixed-width big-endian entries, kept in memory for binary
+ * search and written to a file so that a restart need not rebuild them.
  *
  * <p>Entries are kept in memory (a {@code long} key and an {@code int} value, 12 bytes per entry, one entry per
  * {@code index.interval.bytes} of log, so about 0.3% of the log's size at the default 4 KiB). Kafka memory-maps its
  * indexes instead; the in-memory copy trades a little heap for lookups without page faults and for files that are
  * never larger than their entries (no pre-allocation to trim after a crash).
  *
- * <p>Writes are staged: {@link #append} records an entry in memory and in a small staging buffer, and
- * {@link #writeStaged} writes the staged bytes once per log append. A crash can therefore leave the file shorter
- * than the log (entries missing at the end, harmless: lookups start earlier and scan), or cut in the middle of an
- * entry, or with entries that point past the log's valid end; {@link #load} refuses such a file and the segment
- * rebuilds it from the log.
+ * <p>The file is not held open: a broker with 10,000 partitions would otherwise hold three descriptors per segment
+ * (the log and two indexes) and run out of them where Kafka, which closes its index files once they are mapped, holds
+ * one. {@link #append} records an entry in memory only; the entries not yet in the file go there in one write when
+ * the log is flushed ({@link #takePending}, written by the flush's worker), when the segment stops being the active
+ * one, when it is recovered and when it is closed. A crash therefore leaves the active segment's index files behind
+ * its log, which costs nothing: a log past its recovery point is recovered (and its indexes rebuilt) at start, and a
+ * segment before it was flushed with its indexes. A file that is cut in the middle of an entry, has entries that point
+ * past the log's valid end or (after a failed write) a hole fails {@link #load}, and the segment rebuilds it from
+ * the log.
  */
 abstract class SparseIndex {
     private static final int INITIAL_ENTRIES = 16;
-    /** Entries staged between two writes; a log append adds at most one entry per batch, so this is rarely reached. */
-    private static final int STAGE_ENTRIES = 256;
 
     protected final Path file;
     protected final long baseOffset;
     private final int entryBytes;
-    private FileChannel channel;
     private long[] keys = new long[INITIAL_ENTRIES];
     private int[] values = new int[INITIAL_ENTRIES];
     private int entries;
-    private final ByteBuffer stage;
-    private long fileBytes;
+    /** Entries [0, written) are in the file or handed to a writer; the owner thread moves it forward. */
+    private int written;
+    /** {@link #reset} dropped the entries: the next write cuts the file back first. */
+    private boolean truncatePending;
+    /** Entries were written without an fsync since the last forced write. */
+    private boolean unsynced;
 
-    protected SparseIndex(Path file, long baseOffset, int entryBytes) throws IOException {
+    protected SparseIndex(Path file, long baseOffset, int entryBytes) {
         this.file = file;
         this.baseOffset = baseOffset;
         this.entryBytes = entryBytes;
-        this.stage = ByteBuffer.allocate(entryBytes * STAGE_ENTRIES);
-        this.channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
-        this.fileBytes = channel.size();
     }
 
-    /** Writes one entry into the staging buffer; the subclass encodes the key and value. */
+    /** Writes one entry; the subclass encodes the key and value. */
     protected abstract void encode(ByteBuffer out, long key, int value);
 
     /** Decodes entry {@code i} of {@code in} into {@code keys[i]} / {@code values[i]} via {@link #put}. */
@@ -64,69 +67,95 @@ abstract class SparseIndex {
 
     /**
      * Reads the file into memory and checks every entry: the file must hold whole entries, in increasing order,
-     * pointing inside the log. Returns false (and leaves the index empty) when the file cannot be trusted.
+     * pointing inside the log. A missing file is an empty index. Returns false (and leaves the index empty) when the
+     * file cannot be trusted.
      */
     final boolean load(long logBytes) throws IOException {
-        long size = channel.size();
-        if (size % entryBytes != 0 || size / entryBytes > Integer.MAX_VALUE) return clearForRebuild();
-        int n = (int) (size / entryBytes);
-        ByteBuffer buf = ByteBuffer.allocate((int) size);
-        while (buf.hasRemaining()) {
-            if (channel.read(buf, buf.position()) < 0) return clearForRebuild();
+        byte[] bytes;
+        try {
+            long size = Files.size(file);
+            if (size % entryBytes != 0 || size / entryBytes > Integer.MAX_VALUE) return clearForRebuild();
+            bytes = Files.readAllBytes(file);
+        } catch (NoSuchFileException e) {
+            bytes = new byte[0];
         }
-        buf.flip();
+        if (bytes.length % entryBytes != 0) return clearForRebuild();
+        ByteBuffer buf = ByteBuffer.wrap(bytes);
+        int n = bytes.length / entryBytes;
         for (int i = 0; i < n; i++) {
             decode(buf, i * entryBytes, i);
             entries = i + 1;
             if (!entryValid(i, logBytes)) return clearForRebuild();
         }
         entries = n;
-        fileBytes = size;
+        written = n;
         return true;
     }
 
-    private boolean clearForRebuild() throws IOException {
+    private boolean clearForRebuild() {
         reset();
         return false;
     }
 
-    /** Drops every entry, in memory and on disk, before a rebuild. */
-    final void reset() throws IOException {
+    /** Drops every entry before a rebuild; the file is cut back by the next write. */
+    final void reset() {
         entries = 0;
-        stage.clear();
-        channel.truncate(0);
-        fileBytes = 0;
+        written = 0;
+        truncatePending = true;
     }
 
-    final void append(long key, int value) throws IOException {
+    final void append(long key, int value) {
         put(entries, key, value);
         entries++;
         assert entries == 1 || entryValid(entries - 1, Long.MAX_VALUE) : "index entries out of order in " + file;
-        if (!stage.hasRemaining()) writeStaged();
-        encode(stage, key, value);
     }
 
     /**
-     * Writes the staged entries to the file (to the page cache; {@link #force} makes them durable). When the write
-     * fails (a full disk), the staged entries are dropped from the file but kept in memory, and the file is cut back
-     * to its whole entries: a file that misses entries is still a valid, sparser index.
+     * The entries not yet in the file, encoded for a writer on any thread ({@link Pending#write}); the owner thread
+     * calls this and counts them as written. The write must follow (a lost one leaves a hole that {@link #load}
+     * refuses, so the segment is rebuilt at the next start).
      */
-    final void writeStaged() throws IOException {
-        if (stage.position() == 0) return;
-        stage.flip();
-        long before = fileBytes;
+    final Pending takePending() {
+        if (written == entries && !truncatePending && !unsynced) return Pending.NONE;
+        ByteBuffer bytes = ByteBuffer.allocate((entries - written) * entryBytes);
+        for (int i = written; i < entries; i++) encode(bytes, keys[i], values[i]);
+        bytes.flip();
+        Pending p = new Pending(file, (long) written * entryBytes, bytes, truncatePending);
+        written = entries;
+        truncatePending = false;
+        unsynced = false;
+        return p;
+    }
+
+    /** Writes the pending entries now, on the owner thread (a roll, a recovery, a close): to the page cache only. */
+    final void writePending() throws IOException {
+        if (written == entries && !truncatePending) return;
+        Pending p = takePending();
         try {
-            while (stage.hasRemaining()) fileBytes += channel.write(stage, fileBytes);
+            p.write(false);
+            unsynced = true;
         } catch (IOException e) {
-            fileBytes = before;
-            try {
-                channel.truncate(before);
-            } catch (IOException ignored) {
-                // a partial entry left behind makes load() rebuild the index from the log
-            }
+            // Entries [from, written) are not in the file: write them again next time, from a file cut back to them.
+            written = (int) (p.position / entryBytes);
+            truncatePending = true;
             throw e;
-        } finally {
-            stage.clear();
+        }
+    }
+
+    /** Entries to write at {@code position} of {@code file} (after cutting it there when {@code truncate}). */
+    record Pending(Path file, long position, ByteBuffer bytes, boolean truncate) {
+        static final Pending NONE = new Pending(null, 0, ByteBuffer.allocate(0), false);
+
+        /** Writes (and with {@code force} fsyncs) the entries. Blocking; any thread. */
+        void write(boolean force) throws IOException {
+            if (this == NONE) return;
+            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+                if (truncate) ch.truncate(position);
+                ByteBuffer b = bytes.duplicate();
+                long at = position;
+                while (b.hasRemaining()) at += ch.write(b, at);
+                if (force) ch.force(true);
+            }
         }
     }
 
@@ -152,18 +181,7 @@ abstract class SparseIndex {
         return entries;
     }
 
-    final void force() throws IOException {
-        writeStaged();
-        channel.force(true);
-    }
-
-    final void close() throws IOException {
-        writeStaged();
-        channel.close();
-    }
-
     final void deleteFile() throws IOException {
-        if (channel.isOpen()) channel.close();
         Files.deleteIfExists(file);
     }
 

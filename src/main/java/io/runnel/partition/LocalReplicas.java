@@ -175,13 +175,22 @@ public final class LocalReplicas {
         });
     }
 
-    /** Flushes and closes every replica of the registry's topics and forgets them (graceful shutdown). */
+    /**
+     * Flushes and closes every replica of the registry's topics and forgets them (graceful shutdown). Completes when
+     * every one has finished, failed or not: Vert.x must not close (and stop the workers flushing the others) when
+     * the first fails. Fails with the first failure, each logged.
+     */
     public Future<Void> closeAll(TopicRegistry registry) {
         List<Future<Void>> undeployed = new ArrayList<>();
         for (LocalTopic t : registry.topics()) {
-            for (String id : t.deploymentIds()) if (id != null) undeployed.add(deployer.undeploy(id));
+            for (int i = 0; i < t.deploymentIds().size(); i++) {
+                String id = t.deploymentIds().get(i);
+                if (id == null) continue;
+                String what = t.name() + "-" + i;
+                undeployed.add(deployer.undeploy(id).onFailure(e -> LOG.error("Closing the replica of {} failed", what, e)));
+            }
         }
         registry.clear();
-        return Future.all(undeployed).mapEmpty();
+        return Future.join(undeployed).mapEmpty();
     }
 }

@@ -211,21 +211,22 @@ public final class PartitionVerticle extends VerticleBase {
         logEndWaiters.completeAll();
         List<Retired> retiring = List.copyOf(retired);
         retired.clear();
+        Callable<Void> closing;
         if (deleteOnStop) {
             Path doomed = dir.resolveSibling(dir.getFileName() + "." + System.nanoTime() + "-delete");
-            return context.executeBlocking(() -> {
+            closing = () -> {
                 finishRetired(retiring);
                 // Renamed first, so that a crash in the middle leaves a directory start-up recognises and deletes.
                 if (log != null) log.closeForDeletion(); // none when offline since start
                 Files.move(dir, doomed, StandardCopyOption.ATOMIC_MOVE);
                 Log.deleteDirectory(doomed);
                 return null;
-            }, true);
-        }
-        if (offline != null) {
+            };
+        } else if (offline != null) {
             // Offline: nothing more is written to a disk that failed; the log (if it opened) is closed.
             Log opened = log;
-            return opened == null ? Future.succeededFuture() : context.executeBlocking(() -> {
+            if (opened == null) return Future.succeededFuture();
+            closing = () -> {
                 finishRetired(retiring);
                 try {
                     opened.close();
@@ -233,18 +234,28 @@ public final class PartitionVerticle extends VerticleBase {
                     LOG.warn("Closing the offline replica of {} failed: {}", tp, e.toString()); // expected of a failed disk
                 }
                 return null;
-            }, true);
+            };
+        } else {
+            byte[] snapshot = producers.producerCount() > 0 ? producers.snapshot() : null;
+            long hw = replication.highWatermark();
+            closing = () -> {
+                finishRetired(retiring);
+                log.close();
+                aborted.sync();
+                if (snapshot != null) ProducerStateTable.writeSnapshot(dir, log.logEndOffset(), snapshot);
+                Checkpoints.write(dir.resolve(HIGH_WATERMARK), hw);
+                return null;
+            };
         }
-        byte[] snapshot = producers.producerCount() > 0 ? producers.snapshot() : null;
-        long hw = replication.highWatermark();
-        return context.executeBlocking(() -> {
-            finishRetired(retiring);
-            log.close();
-            aborted.sync();
-            if (snapshot != null) ProducerStateTable.writeSnapshot(dir, log.logEndOffset(), snapshot);
-            Checkpoints.write(dir.resolve(HIGH_WATERMARK), hw);
-            return null;
-        }, true);
+        // First every blocking task queued before (a flush, a retention pass) finishes, in order; then the closing
+        // runs outside the context's ordered queue. Vert.x closes a verticle's context once stop() completes and
+        // interrupts the thread it still sees running that queue: inside the queue, the closing's own thread could
+        // be interrupted while it had already moved on to close another partition, whose file channels an
+        // interrupt closes (ClosedByInterruptException) before its log is flushed.
+        return context.executeBlocking(() -> null, true).compose(v -> context.executeBlocking(() -> {
+            Thread.interrupted(); // an interrupt left on this pool thread by an earlier task is not for this one
+            return closing.call();
+        }, false));
     }
 
     // ---------------------------------------------------------------- replication

@@ -42,9 +42,40 @@ class SegmentIndexTest {
         Segment s = log.activeSegment();
         // Kafka's rule: an entry for the first batch after more than the interval, so every third batch.
         assertThat(s.indexEntries()).isEqualTo(9);
-        assertThat(Files.size(dir.resolve(Segment.fileName(0, Segment.INDEX_SUFFIX)))).isEqualTo(9L * OffsetIndex.ENTRY_BYTES);
+        // The entries reach the file with the next flush (or roll, or close), not with each append.
+        Path index = dir.resolve(Segment.fileName(0, Segment.INDEX_SUFFIX));
+        assertThat(Files.exists(index) ? Files.size(index) : 0L).isZero();
+        log.onFlushed(log.prepareFlush().run());
+        assertThat(Files.size(index)).isEqualTo(9L * OffsetIndex.ENTRY_BYTES);
         for (long o = 0; o < 30; o++) assertThat(s.positionOf(o)).isEqualTo((int) o * batchBytes);
         for (long t = 0; t < 30; t++) assertThat(log.offsetForTimestamp(T0 + t).orElseThrow().offset()).isEqualTo(t);
+        log.close();
+    }
+
+    @Test
+    void aSegmentHoldsOneFileDescriptorAndItsIndexesNone() throws Exception {
+        int batchBytes = Batches.batch(1, T0, "v").remaining();
+        Path fds = Path.of("/proc/self/fd");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(fds), "needs /proc (Linux)");
+        long before;
+        try (var list = Files.list(fds)) {
+            before = list.count();
+        }
+        // 40 segments of two batches each, every batch indexed.
+        Log log = Log.open(dir, LogConfig.defaults().withSegmentBytes(batchBytes * 2).withIndexIntervalBytes(0), time);
+        for (int i = 0; i < 80; i++) log.appendAsLeader(Batches.batch(1, T0 + i, "v"), 0);
+        assertThat(log.segmentCount()).isEqualTo(40);
+        long after;
+        try (var list = Files.list(fds)) {
+            after = list.count();
+        }
+        // One per segment (the .log); three each when the index files were held open too. (A margin for other threads.)
+        assertThat(after - before).isBetween(40L, 60L);
+        log.close();
+        // Every index reached its file: a reopened log finds every offset and timestamp without a rebuild.
+        log = Log.open(dir, LogConfig.defaults().withSegmentBytes(batchBytes * 2).withIndexIntervalBytes(0), time);
+        assertThat(log.logEndOffset()).isEqualTo(80);
+        for (long t = 0; t < 80; t++) assertThat(log.offsetForTimestamp(T0 + t).orElseThrow().offset()).isEqualTo(t);
         log.close();
     }
 
