@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import org.apache.kafka.common.Uuid;
 
 /**
@@ -89,32 +90,71 @@ final class ConsumerGroup {
     }
 
     /**
-     * Uniform: every partition of the subscribed topics to the least loaded member subscribed to its topic, keeping
-     * current owners while they stay within an even share (sticky).
+     * Uniform: every partition of the subscribed topics to the least loaded member subscribed to its topic (ties to
+     * the smallest member id), keeping current owners while they stay within an even share (sticky). Linear in the
+     * partitions (times log of the members): 10,000 partitions over 200 members are recomputed at every join.
      */
     private Map<String, Set<TopicIdPartition>> uniform(Map<String, TopicMeta> topics) {
         Map<String, Set<TopicIdPartition>> out = new TreeMap<>();
         members.keySet().forEach(id -> out.put(id, new HashSet<>()));
+        if (members.isEmpty()) return out;
+        Map<String, Set<String>> subscriptions = new HashMap<>();
+        for (Member m : members.values()) subscriptions.put(m.memberId, new HashSet<>(m.subscribedTopics));
+        // Who holds each partition now (assigned, or being revoked), from one pass over the members.
+        Map<TopicIdPartition, String> owners = new HashMap<>();
+        for (Member m : members.values()) {
+            for (TopicIdPartition tp : m.assigned) owners.putIfAbsent(tp, m.memberId);
+            for (TopicIdPartition tp : m.pendingRevocation) owners.putIfAbsent(tp, m.memberId);
+        }
         List<TopicIdPartition> all = new ArrayList<>();
         Map<Uuid, List<String>> subscribers = new HashMap<>();
         for (TopicMeta t : topics.values().stream().sorted(Comparator.comparing(TopicMeta::name)).toList()) {
-            List<String> subs = members.values().stream().filter(m -> m.subscribedTopics.contains(t.name())).map(m -> m.memberId).sorted().toList();
+            List<String> subs = new ArrayList<>();
+            for (Member m : members.values()) if (subscriptions.get(m.memberId).contains(t.name())) subs.add(m.memberId);
             if (subs.isEmpty()) continue;
+            subs.sort(null);
             subscribers.put(t.topicId(), subs);
             for (int p = 0; p < t.partitions(); p++) all.add(new TopicIdPartition(t.topicId(), p));
         }
-        if (members.isEmpty()) return out;
-        int share = (all.size() + members.size() - 1) / members.size();
+        // Sticky within quotas, as Kafka's uniform assignor: every member may keep up to total / members of what it
+        // holds, and total % members of them one more, so that what is left fills everyone to an even share.
+        int minQuota = all.size() / members.size();
+        int extraSlots = all.size() % members.size();
         List<TopicIdPartition> unassigned = new ArrayList<>();
+        List<TopicIdPartition> overQuota = new ArrayList<>();
+        Map<List<String>, Set<String>> subscriberSets = new HashMap<>();
         for (TopicIdPartition tp : all) {
-            String owner = ownerOf(tp);
-            if (owner != null && subscribers.get(tp.topicId()).contains(owner) && out.get(owner).size() < share) out.get(owner).add(tp);
-            else unassigned.add(tp);
+            String owner = owners.get(tp);
+            Set<String> subs = subscriberSets.computeIfAbsent(subscribers.get(tp.topicId()), HashSet::new);
+            if (owner == null || !subs.contains(owner)) unassigned.add(tp);
+            else if (out.get(owner).size() < minQuota) out.get(owner).add(tp);
+            else overQuota.add(tp);
+        }
+        for (TopicIdPartition tp : overQuota) {
+            Set<TopicIdPartition> mine = out.get(owners.get(tp));
+            if (extraSlots > 0 && mine.size() == minQuota) {
+                mine.add(tp);
+                extraSlots--;
+            } else {
+                unassigned.add(tp);
+            }
+        }
+        // The members of each distinct subscriber list ordered by load, then id; a member moves in every list it is in.
+        Comparator<String> byLoad = Comparator.comparingInt((String id) -> out.get(id).size()).thenComparing(id -> id);
+        Map<List<String>, TreeSet<String>> queues = new HashMap<>();
+        Map<String, List<TreeSet<String>>> queuesOf = new HashMap<>();
+        for (List<String> subs : subscriberSets.keySet()) {
+            TreeSet<String> q = new TreeSet<>(byLoad);
+            q.addAll(subs);
+            queues.put(subs, q);
+            for (String id : subs) queuesOf.computeIfAbsent(id, k -> new ArrayList<>()).add(q);
         }
         for (TopicIdPartition tp : unassigned) {
-            String best = subscribers.get(tp.topicId()).stream().min(Comparator.comparingInt((String id) -> out.get(id).size()).thenComparing(id -> id))
-                    .orElseThrow();
+            String best = queues.get(subscribers.get(tp.topicId())).first();
+            List<TreeSet<String>> in = queuesOf.get(best);
+            for (TreeSet<String> q : in) q.remove(best);
             out.get(best).add(tp);
+            for (TreeSet<String> q : in) q.add(best);
         }
         return out;
     }
