@@ -173,6 +173,7 @@ public final class Scale {
         long t0 = System.nanoTime();
         // What a send to a partition just created fails with (Kafka 4.4 once let 17 of 10,000 records expire after
         // the 120 s delivery timeout, never answered) is sent again, at most twice, and counted.
+        p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, "15000");
         p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "30000");
         Map<TopicPartition, Integer> todo = new HashMap<>();
         for (TopicPartition tp : tps) todo.put(tp, k);
