@@ -28,4 +28,9 @@ public final class Deployer {
     public Future<Void> undeploy(String deploymentId) {
         return OnContext.compose(context, () -> vertx.undeploy(deploymentId));
     }
+
+    /** A periodic timer on this context (which no undeployment closes); completes with the timer's id. */
+    public Future<Long> periodic(long periodMs, io.vertx.core.Handler<Long> handler) {
+        return OnContext.compose(context, () -> Future.succeededFuture(vertx.setPeriodic(periodMs, handler)));
+    }
 }

@@ -34,6 +34,7 @@ public final class LocalReplicas {
     private final Time time;
     private final int nodeId;
     private final TopicStore store;
+    private final PartitionTicker ticker;
 
     /** Replicas of some of a topic's partitions: a handle and deployment id per partition, null where not held here. */
     record Opened(List<PartitionHandle> handles, List<String> deploymentIds) {
@@ -73,6 +74,7 @@ public final class LocalReplicas {
         this.time = time;
         this.nodeId = nodeId;
         this.store = new TopicStore(logDir);
+        this.ticker = new PartitionTicker(vertx, deployer);
     }
 
     /**
@@ -148,7 +150,7 @@ public final class LocalReplicas {
         BrokerConfig b = brokerConfig.get();
         PartitionVerticle.Settings settings = new PartitionVerticle.Settings(nodeId, b.get(BrokerConfig.LOG_RETENTION_CHECK_INTERVAL_MS),
                 b.get(BrokerConfig.LOG_SEGMENT_DELETE_DELAY_MS), b.get(BrokerConfig.REPLICA_LAG_TIME_MAX_MS), b.get(BrokerConfig.PRODUCER_ID_EXPIRATION_MS),
-                b.get(BrokerConfig.PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS), () -> onOffline.run(), isrChanges);
+                b.get(BrokerConfig.PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS), () -> onOffline.run(), isrChanges, ticker);
         return new PartitionVerticle(tp, PartitionDirs.dirOf(logDir, tp), config.logConfig(), time, settings, placement);
     }
 
@@ -191,6 +193,6 @@ public final class LocalReplicas {
             }
         }
         registry.clear();
-        return Future.join(undeployed).mapEmpty();
+        return Future.join(undeployed).<Void>mapEmpty().onComplete(ar -> ticker.stop());
     }
 }

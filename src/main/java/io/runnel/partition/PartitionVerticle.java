@@ -90,10 +90,10 @@ public final class PartitionVerticle extends VerticleBase {
     private boolean compactAgain;
     private int segmentsAtLastAppend;
     private boolean flushAgain;
-    private long retentionTimer = -1;
-    private long producerExpiryTimer = -1;
+    private final PartitionTicker ticker;
+    /** The periodic checks on the broker's ticker (retention, producer expiry, ISR); on this context. */
+    private final List<PartitionTicker.Registration> checks = new ArrayList<>(3);
     private long flushTimer = -1;
-    private long isrTimer = -1;
     private volatile boolean deleteOnStop;
     /** Set when the verticle starts stopping (the replica is deleted, moved away or the broker stops). */
     private volatile boolean stopping;
@@ -122,7 +122,7 @@ public final class PartitionVerticle extends VerticleBase {
 
     /** A replica's fixed settings: its broker's node id and the broker-level timings it runs by. */
     record Settings(int self, long retentionCheckIntervalMs, long segmentDeleteDelayMs, long replicaLagTimeMaxMs, long producerIdExpirationMs,
-                    long producerIdExpirationCheckIntervalMs, Runnable onOffline, IsrChanges isrChanges) {
+                    long producerIdExpirationCheckIntervalMs, Runnable onOffline, IsrChanges isrChanges, PartitionTicker ticker) {
     }
 
     /** Told when the ISR of a partition this broker leads loses or gains members (Kafka's IsrShrinksPerSec, IsrExpandsPerSec). */
@@ -148,6 +148,7 @@ public final class PartitionVerticle extends VerticleBase {
         this.segmentDeleteDelayMs = settings.segmentDeleteDelayMs();
         this.replication = new ReplicationState(self, time, settings.replicaLagTimeMaxMs());
         this.onOffline = settings.onOffline();
+        this.ticker = settings.ticker();
         this.isrChanges = settings.isrChanges();
         this.producerIdExpirationMs = settings.producerIdExpirationMs();
         this.producerIdExpirationCheckIntervalMs = settings.producerIdExpirationCheckIntervalMs();
@@ -194,10 +195,12 @@ public final class PartitionVerticle extends VerticleBase {
             if (isLeader()) replication.startLeading(placement);
             advanceHighWatermark();
             updateLastStableOffset();
-            retentionTimer = vertx.setPeriodic(retentionCheckIntervalMs, id -> checkRetention());
-            producerExpiryTimer = vertx.setPeriodic(producerIdExpirationCheckIntervalMs, id -> expireProducers());
-            // Kafka checks for lagging followers every replica.lag.time.max.ms / 2.
-            isrTimer = vertx.setPeriodic(Math.max(Limits.ISR_CHECK_MIN_INTERVAL_MS, replication.replicaLagTimeMaxMs() / 2), id -> checkIsr());
+            if (!stopping) {
+                checks.add(ticker.every(context, retentionCheckIntervalMs, this::checkRetention));
+                checks.add(ticker.every(context, producerIdExpirationCheckIntervalMs, this::expireProducers));
+                // Kafka checks for lagging followers every replica.lag.time.max.ms / 2.
+                checks.add(ticker.every(context, Math.max(Limits.ISR_CHECK_MIN_INTERVAL_MS, replication.replicaLagTimeMaxMs() / 2), this::checkIsr));
+            }
             scheduleFlushTimer();
             return null;
         });
@@ -731,12 +734,10 @@ public final class PartitionVerticle extends VerticleBase {
     }
 
     private void cancelTimers() {
-        if (retentionTimer >= 0) vertx.cancelTimer(retentionTimer);
-        if (producerExpiryTimer >= 0) vertx.cancelTimer(producerExpiryTimer);
-        producerExpiryTimer = -1;
+        checks.forEach(PartitionTicker.Registration::cancel);
+        checks.clear();
         if (flushTimer >= 0) vertx.cancelTimer(flushTimer);
-        if (isrTimer >= 0) vertx.cancelTimer(isrTimer);
-        retentionTimer = flushTimer = isrTimer = -1;
+        flushTimer = -1;
     }
 
     /** The log, for calls made on this verticle's context only. */
