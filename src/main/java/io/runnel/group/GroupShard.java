@@ -7,6 +7,7 @@ import io.runnel.group.ClassicGroup.State;
 import io.runnel.group.OffsetRecords.Committed;
 import io.runnel.group.OffsetRecords.KeyValue;
 import io.runnel.partition.Acks;
+import io.runnel.partition.CoordinatorWrites;
 import io.runnel.partition.PartitionHandle;
 import io.runnel.partition.TxnVerification;
 import io.vertx.core.Context;
@@ -27,11 +28,7 @@ import java.util.TreeSet;
 import java.util.UUID;
 import org.apache.kafka.clients.consumer.internals.ConsumerProtocol;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.errors.CoordinatorNotAvailableException;
 import org.apache.kafka.common.errors.GroupIdNotFoundException;
-import org.apache.kafka.common.errors.KafkaStorageException;
-import org.apache.kafka.common.errors.NotCoordinatorException;
-import org.apache.kafka.common.errors.NotLeaderOrFollowerException;
 import org.apache.kafka.common.message.ConsumerGroupDescribeResponseData;
 import org.apache.kafka.common.message.ConsumerGroupHeartbeatRequestData;
 import org.apache.kafka.common.message.ConsumerGroupHeartbeatResponseData;
@@ -228,23 +225,9 @@ final class GroupShard extends VerticleBase {
                 .recover(GroupShard::notCoordinator);
     }
 
-    /**
-     * A failed group write, in the error a group client retries, as Kafka's group coordinator answers it
-     * (GroupCoordinatorService#handleOperationException): NOT_COORDINATOR when this broker no longer leads the
-     * partition (the client finds the new coordinator); COORDINATOR_NOT_AVAILABLE when the write was not replicated in
-     * time or the partition lacks in-sync replicas (the client retries after a backoff). Answered as they are, a timed
-     * out write was REQUEST_TIMED_OUT, which the consumer-protocol client treats as fatal: a loaded cluster stopped 96
-     * of 200 consumers that way (their poll threw "The request timed out").
-     */
+    /** A failed group write, in the error group clients retry ({@link CoordinatorWrites}). */
     static Future<Void> notCoordinator(Throwable e) {
-        if (e instanceof NotLeaderOrFollowerException || e instanceof KafkaStorageException) {
-            return Future.failedFuture(new NotCoordinatorException("This broker stopped coordinating the group: " + e.getMessage()));
-        }
-        return switch (Errors.forException(e)) {
-            case REQUEST_TIMED_OUT, NOT_ENOUGH_REPLICAS, NOT_ENOUGH_REPLICAS_AFTER_APPEND, UNKNOWN_TOPIC_OR_PARTITION ->
-                    Future.failedFuture(new CoordinatorNotAvailableException("The group's change could not be stored: " + e.getMessage()));
-            default -> Future.failedFuture(e);
-        };
+        return CoordinatorWrites.failed(e, "the group");
     }
 
     // ------------------------------------------------------------------------------------------ JoinGroup

@@ -2,6 +2,7 @@ package io.runnel.transaction;
 
 import io.runnel.config.Limits;
 import io.runnel.partition.Acks;
+import io.runnel.partition.CoordinatorWrites;
 import io.runnel.partition.PartitionHandle;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
@@ -22,7 +23,6 @@ import org.apache.kafka.common.errors.InvalidPidMappingException;
 import org.apache.kafka.common.errors.InvalidTxnStateException;
 import org.apache.kafka.common.errors.InvalidTxnTimeoutException;
 import org.apache.kafka.common.errors.NotCoordinatorException;
-import org.apache.kafka.common.errors.NotLeaderOrFollowerException;
 import org.apache.kafka.common.errors.ProducerFencedException;
 import org.apache.kafka.common.protocol.Errors;
 import org.apache.kafka.common.record.internal.Record;
@@ -121,8 +121,7 @@ final class TransactionShard extends VerticleBase {
     /** Stores {@code next} (acks=all) and then takes it as the id's metadata. */
     private Future<TxnMetadata> store(TxnMetadata next) {
         return partition.append(TxnRecords.batch(List.of(next), time.milliseconds()), Acks.all(minIsr, Limits.OFFSET_COMMIT_TIMEOUT_MS))
-                .recover(e -> Future.failedFuture(e instanceof NotLeaderOrFollowerException
-                        ? new NotCoordinatorException("This broker stopped coordinating the transaction: " + e.getMessage()) : e))
+                .recover(e -> CoordinatorWrites.<io.runnel.log.value.AppendInfo>failed(e, "the transaction"))
                 .map(info -> {
                     if (next.state() == TxnState.DEAD) txns.remove(next.transactionalId());
                     else txns.put(next.transactionalId(), next);
