@@ -2,17 +2,22 @@ package io.runnel.cluster;
 
 import com.hazelcast.map.IMap;
 import io.runnel.config.BrokerConfig;
+import io.runnel.config.Limits;
 import io.runnel.partition.MetadataImage;
 import io.runnel.partition.TopicAuthority;
 import io.runnel.security.BrokerSecurity;
 import io.runnel.security.SharedDocuments;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.spi.VertxMetricsFactory;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -102,6 +107,53 @@ public final class HazelcastCluster {
      * following the registrations and the metadata. Blocks while Hazelcast joins (call it before any event loop
      * depends on it).
      */
+    /** A cluster joined and the cluster id this broker uses ({@link #joinAgreeing}). */
+    public record Joined(HazelcastCluster cluster, String clusterId) {
+    }
+
+    /**
+     * {@link #join}, then {@link #agreeClusterId}; when Hazelcast itself ended the member meanwhile (a join or merge
+     * refused: brokers started together may first form clusters of their own, whose merges can refuse one another), it
+     * leaves what it built and joins again, up to {@link Limits#CLUSTER_JOIN_ATTEMPTS} times, a merge interval apart.
+     * The future is bound to no Vert.x context (a failed attempt's Vert.x is closed). Blocks while Hazelcast joins the
+     * first time; later attempts run on a thread of their own.
+     */
+    public static Future<Joined> joinAgreeing(BrokerConfig config, VertxOptions options, VertxMetricsFactory metrics, String localId,
+                                              boolean localIsNew) {
+        Promise<Joined> result = Promise.promise();
+        joinAgreeing(config, options, metrics, localId, localIsNew, 1, result);
+        return result.future();
+    }
+
+    private static void joinAgreeing(BrokerConfig config, VertxOptions options, VertxMetricsFactory metrics, String localId,
+                                     boolean localIsNew, int attempt, Promise<Joined> result) {
+        join(config, options, metrics).toCompletionStage().whenComplete((cluster, joinFailure) -> {
+            if (joinFailure != null) {
+                result.fail(joinFailure);
+                return;
+            }
+            cluster.agreeClusterId(localId, localIsNew).toCompletionStage().whenComplete((id, failure) -> {
+                if (failure == null) {
+                    result.complete(new Joined(cluster, id));
+                    return;
+                }
+                boolean refused = cluster.member.terminatedByHazelcast();
+                cluster.vertx.close().toCompletionStage().whenComplete((v, x) -> {
+                    cluster.shutdownHazelcast();
+                    if (!refused || attempt >= Limits.CLUSTER_JOIN_ATTEMPTS) {
+                        result.fail(failure);
+                        return;
+                    }
+                    LOG.warn("Hazelcast ended this broker's member while it joined (attempt {} of {}: a join or merge refused); joining again in {} s",
+                            attempt, Limits.CLUSTER_JOIN_ATTEMPTS, Limits.CLUSTER_MERGE_INTERVAL_S);
+                    Executor later = CompletableFuture.delayedExecutor(Limits.CLUSTER_MERGE_INTERVAL_S, TimeUnit.SECONDS,
+                            r -> new Thread(r, "runnel-cluster-join").start());
+                    later.execute(() -> joinAgreeing(config, options, metrics, localId, localIsNew, attempt + 1, result));
+                });
+            });
+        });
+    }
+
     public static Future<HazelcastCluster> join(BrokerConfig config, VertxOptions options, VertxMetricsFactory metrics) {
         return HazelcastMember.join(config, options, metrics).compose(member -> {
             try {
@@ -117,6 +169,10 @@ public final class HazelcastCluster {
 
     private void start() {
         member.onMerged(this::merged);
+        member.onTerminated(() -> {
+            if (running && registry.nodeId() >= 0) LOG.error("Hazelcast ended this broker's cluster member (a split-brain merge refused, logged above): this broker "
+                    + "no longer takes part in the cluster; restart it");
+        });
         member.onMembershipChange(this::membersChanged);
         registry.onRegistered((id, report) -> {
             if (registry.nodeId() >= 0) vertx.executeBlocking(() -> { // a registration may complete the majority
@@ -208,7 +264,7 @@ public final class HazelcastCluster {
      * Makes the cluster's id this broker's: the first broker's id wins and the others adopt it. Returns the id to
      * use; a broker whose data already belongs to another cluster id is refused.
      */
-    public Future<String> agreeClusterId(String localId, boolean localIsNew) {
+    private Future<String> agreeClusterId(String localId, boolean localIsNew) {
         return vertx.executeBlocking(() -> ClusterIdAgreement.agree(member.hz(), localId, localIsNew, foundingBrokers), false);
     }
 

@@ -39,6 +39,8 @@ final class HazelcastMember {
 
     private final HazelcastInstance hz;
     private final Vertx vertx;
+    /** Set when this broker leaves ({@link #shutdown}): a member ended otherwise was ended by Hazelcast. */
+    private volatile boolean leaving;
 
     private HazelcastMember(HazelcastInstance hz, Vertx vertx) {
         this.hz = hz;
@@ -214,6 +216,22 @@ final class HazelcastMember {
         });
     }
 
+    /**
+     * Whether Hazelcast itself ended this member, not {@link #shutdown}: a join or a split-brain merge it was refused
+     * ("Node could not join cluster": a member that is merging refuses joins while its cluster state is FROZEN, as
+     * happens when three brokers that started apart merge at once), after which Hazelcast shuts the member down.
+     */
+    boolean terminatedByHazelcast() {
+        return !leaving && !hz.getLifecycleService().isRunning();
+    }
+
+    /** Calls {@code listener} (on a Hazelcast thread) when {@link #terminatedByHazelcast} becomes true. */
+    void onTerminated(Runnable listener) {
+        hz.getLifecycleService().addLifecycleListener(e -> {
+            if (e.getState() == LifecycleState.SHUTDOWN && !leaving) listener.run();
+        });
+    }
+
     /** Whether no migration runs and every backup is in sync (a read then misses no entry). */
     boolean isClusterSafe() {
         return hz.getPartitionService().isClusterSafe();
@@ -227,6 +245,7 @@ final class HazelcastMember {
 
     /** Leaves the cluster (after Vert.x is closed: Vert.x unregisters its event-bus addresses first). Blocking. */
     void shutdown() {
+        leaving = true;
         try {
             hz.shutdown();
         } catch (RuntimeException e) {

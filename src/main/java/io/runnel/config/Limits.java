@@ -211,6 +211,13 @@ public final class Limits {
     public static final int CLUSTER_MERGE_INTERVAL_S = 5;
 
     /**
+     * How many times a starting broker joins its cluster when Hazelcast ends its member while it joins (a merge of
+     * clusters formed apart refused it): brokers started at once may form three clusters whose merges refuse one
+     * another.
+     */
+    public static final int CLUSTER_JOIN_ATTEMPTS = 3;
+
+    /**
      * Longest wait, in ms, after a merge for Hazelcast's partition table to settle before the maps are read again
      * (read during the merge's migrations, they miss entries). Past it the broker reads anyway.
      */

@@ -35,13 +35,13 @@ import org.slf4j.LoggerFactory;
  * it writes those again ({@link #lastOffset}).
  *
  * <p>Loading checks every entry, as Kafka's sanity check does and further: the version; the marker inside its file's
- * segment and after the previous entry's; the last stable offset not past the marker; and, since the format carries
+ * segment and after the previous entry's; the last stable offset not past the marker nor before the previous entry's; and, since the format carries
  * no checksum, against the log itself: the
  * batch at {@code lastOffset} must be a control batch of the producer, and the batch at {@code firstOffset} (when
  * retention left it) a transactional batch of the producer starting there. A torn entry (a crash's, in the newest
  * file, or damage) or any other failure makes the index {@link #damaged}, and it is rebuilt from the whole log.
- * Entries past the log end (a crash lost their markers) are dropped; so are files of segments that no longer exist,
- * and the single {@code aborted-transactions} file of earlier Runnel versions (its content is rebuilt from the log).
+ * Entries past the log end (a crash lost their markers, or damage moved them there: the two cannot be told apart)
+ * make it {@link #damaged} too; files of segments that no longer exist are dropped, and so is the single {@code aborted-transactions} file of earlier Runnel versions (its content is rebuilt from the log).
  * What the format cannot show, as in Kafka, is a file cut at an entry boundary or deleted: entries lost that way before
  * the last producer snapshot stay lost (fsync ordering, not checks, keeps a crash from doing that).
  *
@@ -99,6 +99,7 @@ public final class AbortedTxnIndex {
             damaged = true;
         }
         long previous = -1;
+        long previousStable = 0;
         for (Map.Entry<Long, Path> f : files.entrySet()) {
             if (damaged) break;
             long base = f.getKey();
@@ -115,13 +116,24 @@ public final class AbortedTxnIndex {
             while (b.remaining() >= ENTRY_SIZE) {
                 short version = b.getShort();
                 AbortedTxn t = new AbortedTxn(b.getLong(), b.getLong(), b.getLong(), b.getLong());
+                // The last stable offset never goes back from one abort to the next (an open transaction's first
+                // offset, or the offset after the marker); reads do not use it (Kafka's index search does).
                 if (version != VERSION || t.lastOffset() < base || t.lastOffset() >= end || t.lastOffset() <= previous
-                        || t.firstOffset() < 0 || t.firstOffset() > t.lastOffset() || t.lastStableOffset() < 0 || t.lastStableOffset() > t.lastOffset() + 1) {
+                        || t.firstOffset() < 0 || t.firstOffset() > t.lastOffset() || t.lastStableOffset() < previousStable
+                        || t.lastStableOffset() > t.lastOffset() + 1) {
                     damaged = true;
                     break;
                 }
                 previous = t.lastOffset();
-                if (t.lastOffset() >= log.logEndOffset()) break; // a crash lost the marker: so is the rest
+                previousStable = t.lastStableOffset();
+                if (t.lastOffset() >= log.logEndOffset()) {
+                    // A crash that lost the log's tail (power loss, or a follower's truncation not yet rewritten in the
+                    // file) leaves such entries, but so does damage to a marker offset (a flipped high bit), and then
+                    // the true entry, before the producer snapshot, would be lost: rebuild, as Kafka rebuilds the
+                    // transaction index of every segment after the recovery point of an unclean shutdown.
+                    damaged = true;
+                    break;
+                }
                 whole++;
                 if (t.lastOffset() < log.logStartOffset()) continue; // retention moved the start past it
                 if (!matchesLog(t, log)) {

@@ -159,31 +159,31 @@ public final class Broker {
         // Vert.x's own meters (connections, bytes, HTTP and WebSocket) go to the same registry as the broker's.
         VertxOptions options = new VertxOptions().setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true));
         MicrometerMetricsFactory metricsFactory = new MicrometerMetricsFactory(metrics.registry());
-        Future<HazelcastCluster> joined = !config.clustered() ? Future.succeededFuture(null)
-                : HazelcastCluster.join(config, options, metricsFactory);
+        String localId = stored != null ? stored.clusterId() : Uuid.randomUuid().toString();
+        Future<HazelcastCluster.Joined> joined = !config.clustered() ? Future.succeededFuture(null)
+                : HazelcastCluster.joinAgreeing(config, options, metricsFactory, localId, stored == null);
         joined.onComplete(ar -> {
             if (ar.failed()) {
                 closeQuietly(lock);
                 result.fail(ar.cause());
                 return;
             }
-            HazelcastCluster cluster = ar.result();
+            HazelcastCluster cluster = ar.result() == null ? null : ar.result().cluster();
             Vertx vertx = cluster != null ? cluster.vertx() : Vertx.builder().with(options).withMetrics(metricsFactory).build();
-            String localId = stored != null ? stored.clusterId() : Uuid.randomUuid().toString();
-            Future<String> clusterId = cluster == null ? Future.succeededFuture(localId) : cluster.agreeClusterId(localId, stored == null);
-            clusterId.compose(id -> stored != null ? Future.succeededFuture(stored)
-                            : vertx.executeBlocking(() -> MetaProperties.create(config.logDir(), config.nodeId(), id)))
-                    .onComplete(meta -> {
-                        if (meta.failed()) {
-                            vertx.close().toCompletionStage().whenComplete((v, x) -> {
-                                if (cluster != null) cluster.shutdownHazelcast();
-                                closeQuietly(lock);
-                                result.fail(meta.cause());
-                            });
-                            return;
-                        }
-                        start(config, time, t0, lock, meta.result(), vertx, metrics, security, cluster, result);
+            String id = cluster == null ? localId : ar.result().clusterId();
+            Future<MetaProperties> meta = stored != null ? Future.succeededFuture(stored)
+                    : vertx.executeBlocking(() -> MetaProperties.create(config.logDir(), config.nodeId(), id));
+            meta.onComplete(m -> {
+                if (m.failed()) {
+                    vertx.close().toCompletionStage().whenComplete((v, x) -> {
+                        if (cluster != null) cluster.shutdownHazelcast();
+                        closeQuietly(lock);
+                        result.fail(m.cause());
                     });
+                    return;
+                }
+                start(config, time, t0, lock, m.result(), vertx, metrics, security, cluster, result);
+            });
         });
     }
 

@@ -90,20 +90,23 @@ class AbortedTxnIndexTest {
     }
 
     @Test
-    void aTornEntryCallsForRebuildingWhileEntriesPastTheLogEndAreDropped() throws Exception {
+    void aTornEntryOrEntriesPastTheLogEndCallForRebuilding() throws Exception {
         Path newest = indexFiles().get(indexFiles().size() - 1);
         byte[] clean = Files.readAllBytes(newest);
         Files.write(newest, new byte[] {0, 0, 1, 2, 3}, StandardOpenOption.APPEND);
         assertThat(AbortedTxnIndex.load(data, log).damaged()).as("which entry was torn, and when, cannot be told").isTrue();
         Files.write(newest, clean);
 
-        // A crash lost the last two markers: their entries go, and so do the files of segments that went with them.
+        // A crash lost the last two markers: entries past the log end look like damage to a marker offset (which would
+        // hide a true entry before the producer snapshot), so the index is rebuilt; files of segments gone are deleted.
         log.truncateTo(written.get(4).lastOffset());
         AbortedTxnIndex shorter = AbortedTxnIndex.load(data, log);
-        assertThat(shorter.damaged()).isFalse();
-        assertThat(shorter.snapshot()).isEqualTo(written.subList(0, 4));
-        assertThat(AbortedTxnIndex.load(data, log).snapshot()).as("and the files were rewritten").isEqualTo(written.subList(0, 4));
+        assertThat(shorter.damaged()).as("entries past the log end").isTrue();
         for (Path f : indexFiles()) assertThat(log.segmentBaseOffsets()).contains(Long.parseLong(f.getFileName().toString().substring(0, 20)));
+        shorter.writeAll(written.subList(0, 4), log.segmentBaseOffsets()); // what the rebuild from the log writes
+        AbortedTxnIndex rebuilt = AbortedTxnIndex.load(data, log);
+        assertThat(rebuilt.damaged()).isFalse();
+        assertThat(rebuilt.snapshot()).isEqualTo(written.subList(0, 4));
     }
 
     @Test
@@ -117,6 +120,22 @@ class AbortedTxnIndexTest {
             assertThat(AbortedTxnIndex.load(data, log).damaged()).as("byte %d flipped", at).isTrue();
         }
         Files.write(first, clean);
+        assertThat(AbortedTxnIndex.load(data, log).damaged()).isFalse();
+
+        // The newest file's marker offset sent past the log end by a flipped high bit: the true entry would be lost.
+        Path newest = indexFiles().get(indexFiles().size() - 1);
+        byte[] newestClean = Files.readAllBytes(newest);
+        FileCorruptor.flip(newest, newestClean.length - 34 + 2 + 16);
+        assertThat(AbortedTxnIndex.load(data, log).damaged()).as("a marker offset past the log end").isTrue();
+        Files.write(newest, newestClean);
+        // A last stable offset moved before the previous entry's.
+        Path second = indexFiles().get(indexFiles().size() > 1 ? 1 : 0);
+        byte[] secondClean = Files.readAllBytes(second);
+        byte[] stableZero = secondClean.clone();
+        ByteBuffer.wrap(stableZero).putLong(stableZero.length - 8, 0);
+        Files.write(second, stableZero);
+        assertThat(AbortedTxnIndex.load(data, log).damaged()).as("a last stable offset going back").isTrue();
+        Files.write(second, secondClean);
         assertThat(AbortedTxnIndex.load(data, log).damaged()).isFalse();
 
         FileCorruptor.truncate(first, clean.length - 3);
