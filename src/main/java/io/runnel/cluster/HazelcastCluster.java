@@ -1,5 +1,6 @@
 package io.runnel.cluster;
 
+import com.hazelcast.core.HazelcastInstanceNotActiveException;
 import com.hazelcast.map.IMap;
 import io.runnel.config.BrokerConfig;
 import io.runnel.config.Limits;
@@ -129,7 +130,12 @@ public final class HazelcastCluster {
                                      boolean localIsNew, int attempt, Promise<Joined> result) {
         join(config, options, metrics).toCompletionStage().whenComplete((cluster, joinFailure) -> {
             if (joinFailure != null) {
-                result.fail(joinFailure);
+                // Ended while Vert.x clustered itself on the member: nothing else was built.
+                if (endedByHazelcast(joinFailure) && attempt < Limits.CLUSTER_JOIN_ATTEMPTS) {
+                    joinAgain(config, options, metrics, localId, localIsNew, attempt, result);
+                } else {
+                    result.fail(joinFailure);
+                }
                 return;
             }
             cluster.agreeClusterId(localId, localIsNew).toCompletionStage().whenComplete((id, failure) -> {
@@ -137,21 +143,31 @@ public final class HazelcastCluster {
                     result.complete(new Joined(cluster, id));
                     return;
                 }
-                boolean refused = cluster.member.terminatedByHazelcast();
+                boolean refused = cluster.member.terminatedByHazelcast() || endedByHazelcast(failure);
                 cluster.vertx.close().toCompletionStage().whenComplete((v, x) -> {
                     cluster.shutdownHazelcast();
                     if (!refused || attempt >= Limits.CLUSTER_JOIN_ATTEMPTS) {
                         result.fail(failure);
                         return;
                     }
-                    LOG.warn("Hazelcast ended this broker's member while it joined (attempt {} of {}: a join or merge refused); joining again in {} s",
-                            attempt, Limits.CLUSTER_JOIN_ATTEMPTS, Limits.CLUSTER_MERGE_INTERVAL_S);
-                    Executor later = CompletableFuture.delayedExecutor(Limits.CLUSTER_MERGE_INTERVAL_S, TimeUnit.SECONDS,
-                            r -> new Thread(r, "runnel-cluster-join").start());
-                    later.execute(() -> joinAgreeing(config, options, metrics, localId, localIsNew, attempt + 1, result));
+                    joinAgain(config, options, metrics, localId, localIsNew, attempt, result);
                 });
             });
         });
+    }
+
+    private static void joinAgain(BrokerConfig config, VertxOptions options, VertxMetricsFactory metrics, String localId,
+                                  boolean localIsNew, int attempt, Promise<Joined> result) {
+        LOG.warn("Hazelcast ended this broker's member while it joined (attempt {} of {}: a join or merge refused); joining again in {} s",
+                attempt, Limits.CLUSTER_JOIN_ATTEMPTS, Limits.CLUSTER_MERGE_INTERVAL_S);
+        Executor later = CompletableFuture.delayedExecutor(Limits.CLUSTER_MERGE_INTERVAL_S, TimeUnit.SECONDS,
+                r -> new Thread(r, "runnel-cluster-join").start());
+        later.execute(() -> joinAgreeing(config, options, metrics, localId, localIsNew, attempt + 1, result));
+    }
+
+    private static boolean endedByHazelcast(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause()) if (t instanceof HazelcastInstanceNotActiveException) return true;
+        return false;
     }
 
     public static Future<HazelcastCluster> join(BrokerConfig config, VertxOptions options, VertxMetricsFactory metrics) {

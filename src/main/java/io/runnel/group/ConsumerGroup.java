@@ -177,11 +177,6 @@ final class ConsumerGroup {
         return out;
     }
 
-    private String ownerOf(TopicIdPartition tp) {
-        for (Member m : members.values()) if (m.assigned.contains(tp) || m.pendingRevocation.contains(tp)) return m.memberId;
-        return null;
-    }
-
     /**
      * Moves {@code m} toward its target: partitions it must give up go to pending revocation; once nothing is
      * pending, it gets the target partitions no other member still holds, and its epoch reaches the assignment epoch.
