@@ -22,6 +22,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
@@ -234,11 +235,16 @@ public final class QuorumTransport implements Transport, AutoCloseable {
     public Future<Void> closeAsync() {
         closed = true;
         Promise<Void> done = Promise.promise();
-        context.runOnContext(v -> {
-            peers.values().forEach(Peer::close);
-            Future<Void> s = server == null ? Future.succeededFuture() : server.close();
-            s.eventually(client::close).onComplete(done);
-        });
+        try {
+            context.runOnContext(v -> {
+                peers.values().forEach(Peer::close);
+                Future<Void> s = server == null ? Future.succeededFuture() : server.close();
+                s.eventually(client::close).onComplete(done);
+            });
+        } catch (RejectedExecutionException e) {
+            // Vert.x closed first (a broker's stop closes it before leaving the cluster): it closed the sockets.
+            done.tryComplete();
+        }
         return done.future();
     }
 
