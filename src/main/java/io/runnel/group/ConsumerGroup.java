@@ -95,9 +95,11 @@ final class ConsumerGroup {
      * partitions (times log of the members): 10,000 partitions over 200 members are recomputed at every join.
      */
     private Map<String, Set<TopicIdPartition>> uniform(Map<String, TopicMeta> topics) {
-        Map<String, Set<TopicIdPartition>> out = new TreeMap<>();
+        // Hash maps while computing (a member's load is looked up at every step of the ordered queues below); sorted
+        // by member id once at the end.
+        Map<String, Set<TopicIdPartition>> out = new HashMap<>();
         members.keySet().forEach(id -> out.put(id, new HashSet<>()));
-        if (members.isEmpty()) return out;
+        if (members.isEmpty()) return new TreeMap<>(out);
         Map<String, Set<String>> subscriptions = new HashMap<>();
         for (Member m : members.values()) subscriptions.put(m.memberId, new HashSet<>(m.subscribedTopics));
         // Who holds each partition now (assigned, or being revoked), from one pass over the members.
@@ -106,14 +108,19 @@ final class ConsumerGroup {
             for (TopicIdPartition tp : m.assigned) owners.putIfAbsent(tp, m.memberId);
             for (TopicIdPartition tp : m.pendingRevocation) owners.putIfAbsent(tp, m.memberId);
         }
+        // Per topic, its subscribers (members with the same subscriptions share one set and one queue below).
         List<TopicIdPartition> all = new ArrayList<>();
-        Map<Uuid, List<String>> subscribers = new HashMap<>();
+        Map<List<String>, Set<String>> subscriberSets = new HashMap<>();
+        Map<Uuid, List<String>> subscriberListOf = new HashMap<>();
+        Map<Uuid, Set<String>> subscriberSetOf = new HashMap<>();
         for (TopicMeta t : topics.values().stream().sorted(Comparator.comparing(TopicMeta::name)).toList()) {
             List<String> subs = new ArrayList<>();
             for (Member m : members.values()) if (subscriptions.get(m.memberId).contains(t.name())) subs.add(m.memberId);
             if (subs.isEmpty()) continue;
             subs.sort(null);
-            subscribers.put(t.topicId(), subs);
+            Set<String> set = subscriberSets.computeIfAbsent(subs, HashSet::new);
+            subscriberListOf.put(t.topicId(), subs);
+            subscriberSetOf.put(t.topicId(), set);
             for (int p = 0; p < t.partitions(); p++) all.add(new TopicIdPartition(t.topicId(), p));
         }
         // Sticky within quotas, as Kafka's uniform assignor: every member may keep up to total / members of what it
@@ -122,11 +129,9 @@ final class ConsumerGroup {
         int extraSlots = all.size() % members.size();
         List<TopicIdPartition> unassigned = new ArrayList<>();
         List<TopicIdPartition> overQuota = new ArrayList<>();
-        Map<List<String>, Set<String>> subscriberSets = new HashMap<>();
         for (TopicIdPartition tp : all) {
             String owner = owners.get(tp);
-            Set<String> subs = subscriberSets.computeIfAbsent(subscribers.get(tp.topicId()), HashSet::new);
-            if (owner == null || !subs.contains(owner)) unassigned.add(tp);
+            if (owner == null || !subscriberSetOf.get(tp.topicId()).contains(owner)) unassigned.add(tp);
             else if (out.get(owner).size() < minQuota) out.get(owner).add(tp);
             else overQuota.add(tp);
         }
@@ -149,14 +154,16 @@ final class ConsumerGroup {
             queues.put(subs, q);
             for (String id : subs) queuesOf.computeIfAbsent(id, k -> new ArrayList<>()).add(q);
         }
+        Map<Uuid, TreeSet<String>> queueOf = new HashMap<>();
+        subscriberListOf.forEach((topic, subs) -> queueOf.put(topic, queues.get(subs)));
         for (TopicIdPartition tp : unassigned) {
-            String best = queues.get(subscribers.get(tp.topicId())).first();
+            String best = queueOf.get(tp.topicId()).first();
             List<TreeSet<String>> in = queuesOf.get(best);
             for (TreeSet<String> q : in) q.remove(best);
             out.get(best).add(tp);
             for (TreeSet<String> q : in) q.add(best);
         }
-        return out;
+        return new TreeMap<>(out);
     }
 
     /** Range: per topic, contiguous ranges of partitions over the members subscribed to it, sorted by member id. */

@@ -12,7 +12,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeSet;
 import java.util.function.Function;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.message.ConsumerGroupDescribeResponseData;
@@ -85,7 +84,7 @@ final class ConsumerProtocolShard {
                                                                         String clientHost, boolean classicGroupExists) {
         ConsumerGroup before = groups.get(req.groupId());
         Member prior = before == null ? null : before.members.get(req.memberId());
-        String fingerprint = prior == null ? null : fingerprint(before, prior);
+        Fingerprint fingerprint = prior == null ? null : fingerprint(before, prior);
         ConsumerGroupHeartbeatResponseData r = heartbeat(req, clientId, clientHost, classicGroupExists);
         if (r.errorCode() != Errors.NONE.code()) return Future.succeededFuture(r);
         ConsumerGroup g = groups.get(req.groupId());
@@ -98,10 +97,14 @@ final class ConsumerProtocolShard {
         return append.apply(records(g, m, false)).map(v -> r);
     }
 
-    private static String fingerprint(ConsumerGroup g, Member m) {
-        return g.groupEpoch + "/" + g.assignmentEpoch + "/" + m.memberEpoch + "/" + m.revocationEpoch + "/" + m.subscribedTopics
-                + "/" + new TreeSet<>(m.assigned.stream().map(Object::toString).toList())
-                + "/" + new TreeSet<>(m.pendingRevocation.stream().map(Object::toString).toList());
+    /** What the stored records of a group and member say: a heartbeat that changes none of it writes nothing. */
+    private record Fingerprint(int groupEpoch, int assignmentEpoch, int memberEpoch, int revocationEpoch, List<String> subscribed,
+                               Set<TopicIdPartition> assigned, Set<TopicIdPartition> pending) {
+    }
+
+    private static Fingerprint fingerprint(ConsumerGroup g, Member m) {
+        return new Fingerprint(g.groupEpoch, g.assignmentEpoch, m.memberEpoch, m.revocationEpoch, m.subscribedTopics, Set.copyOf(m.assigned),
+                Set.copyOf(m.pendingRevocation));
     }
 
     ConsumerGroupHeartbeatResponseData heartbeat(ConsumerGroupHeartbeatRequestData req, String clientId, String clientHost, boolean classicGroupExists) {
