@@ -39,6 +39,11 @@ class ArchitectureTest {
     static final ArchRule groupImportsNeitherKafkaNorCluster = noClasses().that().resideInAPackage("io.runnel.group..")
             .should().dependOnClassesThat().resideInAnyPackage("io.runnel.kafka..", "io.runnel.cluster..", "io.runnel.http..");
 
+    /** Share groups' delivery state is protocol-neutral (Kafka share consumers and WebSocket workers share it). */
+    @ArchTest
+    static final ArchRule shareImportsNeitherKafkaNorCluster = noClasses().that().resideInAPackage("io.runnel.share..")
+            .should().dependOnClassesThat().resideInAnyPackage("io.runnel.kafka..", "io.runnel.cluster..", "io.runnel.http..");
+
     @ArchTest
     static final ArchRule transactionImportsNeitherKafkaNorCluster = noClasses().that().resideInAPackage("io.runnel.transaction..")
             .should().dependOnClassesThat().resideInAnyPackage("io.runnel.kafka..", "io.runnel.cluster..", "io.runnel.http..", "io.runnel.group..");
