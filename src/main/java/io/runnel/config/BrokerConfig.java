@@ -201,6 +201,19 @@ public final class BrokerConfig {
     public static final ConfigKey<Integer> GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS = intKey("group.consumer.heartbeat.interval.ms", 5_000, 1, Integer.MAX_VALUE,
             "How often members of a consumer-protocol group (KIP-848) are told to heartbeat.");
 
+    public static final ConfigKey<Integer> GROUP_SHARE_SESSION_TIMEOUT_MS = intKey("group.share.session.timeout.ms", 45_000, 1, Integer.MAX_VALUE,
+            "How long a member of a share group (KIP-932) may go without a heartbeat before it is removed.");
+    public static final ConfigKey<Integer> GROUP_SHARE_HEARTBEAT_INTERVAL_MS = intKey("group.share.heartbeat.interval.ms", 5_000, 1, Integer.MAX_VALUE,
+            "How often members of a share group are told to heartbeat.");
+    public static final ConfigKey<Integer> GROUP_SHARE_MAX_SIZE = intKey("group.share.max.size", 200, 1, 1000,
+            "The most members a share group may have.");
+    public static final ConfigKey<Integer> GROUP_SHARE_RECORD_LOCK_DURATION_MS = intKey("group.share.record.lock.duration.ms", 30_000, 1_000, 3_600_000,
+            "How long a share group member holds the records it acquired before they may be delivered to another.");
+    public static final ConfigKey<Integer> GROUP_SHARE_DELIVERY_COUNT_LIMIT = intKey("group.share.delivery.count.limit", 5, 2, 10,
+            "How many times a record is delivered to a share group before it is archived (not delivered again).");
+    public static final ConfigKey<Integer> GROUP_SHARE_PARTITION_MAX_RECORD_LOCKS = intKey("group.share.partition.max.record.locks", 2_000, 100, 10_000,
+            "The most records of one partition a share group may have in flight (acquired, or done but behind one that is not).");
+
     public static final ConfigKey<Integer> TRANSACTION_STATE_LOG_NUM_PARTITIONS = intKey("transaction.state.log.num.partitions", 50, 1, 1000,
             "Partitions of the internal topic __transaction_state (created when the first transactional producer appears); do not change it afterwards.");
     public static final ConfigKey<Integer> TRANSACTION_STATE_LOG_REPLICATION_FACTOR = intKey("transaction.state.log.replication.factor", 3, 1, 32,
@@ -239,6 +252,8 @@ public final class BrokerConfig {
             QUEUED_MAX_REQUEST_BYTES, CONNECTION_MAX_INFLIGHT_BYTES, FETCH_MAX_BYTES, OFFSETS_TOPIC_NUM_PARTITIONS, OFFSETS_TOPIC_SEGMENT_BYTES,
             GROUP_MIN_SESSION_TIMEOUT_MS, GROUP_MAX_SESSION_TIMEOUT_MS, GROUP_INITIAL_REBALANCE_DELAY_MS, OFFSETS_RETENTION_MINUTES,
             OFFSET_METADATA_MAX_BYTES, GROUP_CONSUMER_SESSION_TIMEOUT_MS, GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS,
+            GROUP_SHARE_SESSION_TIMEOUT_MS, GROUP_SHARE_HEARTBEAT_INTERVAL_MS, GROUP_SHARE_MAX_SIZE, GROUP_SHARE_RECORD_LOCK_DURATION_MS,
+            GROUP_SHARE_DELIVERY_COUNT_LIMIT, GROUP_SHARE_PARTITION_MAX_RECORD_LOCKS,
             TRANSACTION_STATE_LOG_NUM_PARTITIONS, TRANSACTION_STATE_LOG_REPLICATION_FACTOR, TRANSACTION_STATE_LOG_MIN_ISR,
             TRANSACTION_STATE_LOG_SEGMENT_BYTES, TRANSACTION_MAX_TIMEOUT_MS, TRANSACTIONAL_ID_EXPIRATION_MS,
             PRODUCER_ID_EXPIRATION_MS, PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS,

@@ -27,6 +27,9 @@ import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.message.ConsumerGroupDescribeResponseData;
 import org.apache.kafka.common.message.ConsumerGroupHeartbeatRequestData;
 import org.apache.kafka.common.message.ConsumerGroupHeartbeatResponseData;
+import org.apache.kafka.common.message.ShareGroupDescribeResponseData;
+import org.apache.kafka.common.message.ShareGroupHeartbeatRequestData;
+import org.apache.kafka.common.message.ShareGroupHeartbeatResponseData;
 import org.apache.kafka.common.message.JoinGroupRequestData;
 import org.apache.kafka.common.message.JoinGroupResponseData;
 import org.apache.kafka.common.message.SyncGroupRequestData;
@@ -217,6 +220,18 @@ public final class GroupCoordinator {
 
     public Future<ConsumerGroupDescribeResponseData.DescribedGroup> consumerGroupDescribe(String groupId) {
         return readGroup(groupId, s -> Future.succeededFuture(s.consumerGroupDescribe(groupId)), ConsumerProtocolShard.notFound(groupId));
+    }
+
+    // ---- share groups (KIP-932) ----
+
+    public Future<ShareGroupHeartbeatResponseData> shareGroupHeartbeat(ShareGroupHeartbeatRequestData req, String clientId, String clientHost) {
+        return onGroup(req.groupId(), s -> Future.succeededFuture(s.shareHeartbeat(req, clientId, clientHost)));
+    }
+
+    public Future<ShareGroupDescribeResponseData.DescribedGroup> shareGroupDescribe(String groupId) {
+        return readGroup(groupId, s -> Future.succeededFuture(s.shareGroupDescribe(groupId)),
+                new ShareGroupDescribeResponseData.DescribedGroup().setGroupId(groupId).setErrorCode(Errors.GROUP_ID_NOT_FOUND.code())
+                        .setErrorMessage("Group " + groupId + " not found."));
     }
 
     // ---- offsets ----

@@ -32,6 +32,9 @@ import org.apache.kafka.common.errors.GroupIdNotFoundException;
 import org.apache.kafka.common.message.ConsumerGroupDescribeResponseData;
 import org.apache.kafka.common.message.ConsumerGroupHeartbeatRequestData;
 import org.apache.kafka.common.message.ConsumerGroupHeartbeatResponseData;
+import org.apache.kafka.common.message.ShareGroupDescribeResponseData;
+import org.apache.kafka.common.message.ShareGroupHeartbeatRequestData;
+import org.apache.kafka.common.message.ShareGroupHeartbeatResponseData;
 import org.apache.kafka.common.message.JoinGroupRequestData;
 import org.apache.kafka.common.message.JoinGroupRequestData.JoinGroupRequestProtocol;
 import org.apache.kafka.common.message.JoinGroupResponseData;
@@ -70,6 +73,7 @@ final class GroupShard extends VerticleBase {
     private final TopicLookup topics;
     /** The consumer-protocol (KIP-848) groups of this shard. */
     private ConsumerProtocolShard consumers;
+    private ShareGroupShard shares;
 
     GroupShard(PartitionHandle partition, GroupSettings settings, Time time, TopicLookup topics) {
         this.partition = partition;
@@ -90,6 +94,7 @@ final class GroupShard extends VerticleBase {
     @Override
     public Future<?> start() {
         consumers = new ConsumerProtocolShard(vertx, settings, topics, this::append);
+        shares = new ShareGroupShard(vertx, settings, topics);
         // Listening before the load: a marker written meanwhile is also met by the load, and ending a transaction twice
         // does nothing the second time.
         partition.onTransactionEnd((producerId, committed) -> context.runOnContext(x -> transactionEnded(producerId, committed)));
@@ -239,7 +244,7 @@ final class GroupShard extends VerticleBase {
             return joinError(Errors.INVALID_SESSION_TIMEOUT, req.memberId());
         }
         boolean unknown = req.memberId() == null || req.memberId().isEmpty();
-        if (consumers.hasMembers(req.groupId())) return joinError(Errors.INCONSISTENT_GROUP_PROTOCOL, req.memberId());
+        if (consumers.hasMembers(req.groupId()) || shares.has(req.groupId())) return joinError(Errors.INCONSISTENT_GROUP_PROTOCOL, req.memberId());
         ClassicGroup group = groups.get(req.groupId());
         if (group == null) {
             if (!unknown) return joinError(Errors.UNKNOWN_MEMBER_ID, req.memberId());
@@ -581,6 +586,19 @@ final class GroupShard extends VerticleBase {
         return consumers.heartbeatStored(req, clientId, clientHost, classic != null && !classic.members.isEmpty());
     }
 
+    /** ShareGroupHeartbeat (KIP-932); a classic or consumer-protocol group of the same id refuses it. */
+    ShareGroupHeartbeatResponseData shareHeartbeat(ShareGroupHeartbeatRequestData req, String clientId, String clientHost) {
+        assert onContext() : "group shard called off its event loop";
+        boolean other = groups.containsKey(req.groupId()) || consumers.has(req.groupId()) || offsets.containsKey(req.groupId());
+        return shares.heartbeat(req, clientId, clientHost, other);
+    }
+
+    /** ShareGroupDescribe's answer for {@code groupId} (GROUP_ID_NOT_FOUND unless a share group). */
+    ShareGroupDescribeResponseData.DescribedGroup shareGroupDescribe(String groupId) {
+        assert onContext() : "group shard called off its event loop";
+        return shares.describe(groupId);
+    }
+
     /** ConsumerGroupDescribe's answer for {@code groupId} (GROUP_ID_NOT_FOUND unless a consumer-protocol group). */
     ConsumerGroupDescribeResponseData.DescribedGroup consumerGroupDescribe(String groupId) {
         assert onContext() : "group shard called off its event loop";
@@ -594,7 +612,13 @@ final class GroupShard extends VerticleBase {
         Set<String> ids = new TreeSet<>(groups.keySet());
         ids.addAll(offsets.keySet());
         ids.addAll(consumers.groupIds());
+        ids.addAll(shares.groupIds());
         for (String id : ids) {
+            GroupOverview share = shares.overview(id);
+            if (share != null) {
+                out.add(share);
+                continue;
+            }
             GroupOverview modern = consumers.overview(id);
             if (modern != null) {
                 out.add(modern);
@@ -612,6 +636,8 @@ final class GroupShard extends VerticleBase {
         assert onContext() : "group shard called off its event loop";
         GroupDescription modern = consumers.summary(groupId);
         if (modern != null) return modern;
+        GroupDescription share = shares.summary(groupId);
+        if (share != null) return share;
         ClassicGroup g = groups.get(groupId);
         if (g == null) return offsets.containsKey(groupId) ? new GroupDescription(groupId, State.EMPTY.kafkaName, "", "", List.of()) : null;
         List<GroupDescription.MemberDescription> members = new ArrayList<>();
@@ -626,7 +652,8 @@ final class GroupShard extends VerticleBase {
     /** Deletes a group without members and its offsets (DeleteGroups). */
     Future<Errors> deleteGroup(String groupId) {
         assert onContext() : "group shard called off its event loop";
-        if (consumers.hasMembers(groupId)) return Future.succeededFuture(Errors.NON_EMPTY_GROUP);
+        if (consumers.hasMembers(groupId) || shares.hasMembers(groupId)) return Future.succeededFuture(Errors.NON_EMPTY_GROUP);
+        if (shares.deleteEmpty(groupId)) return Future.succeededFuture(Errors.NONE);
         Future<Void> stored = consumers.deleteEmpty(groupId);
         if (stored != null && !offsets.containsKey(groupId) && !groups.containsKey(groupId)) return stored.map(v -> Errors.NONE);
         ClassicGroup g = groups.get(groupId);

@@ -9,6 +9,7 @@ import io.runnel.partition.ProducerIdManager;
 import io.runnel.partition.TopicAdmin;
 import io.runnel.partition.TopicRegistry;
 import io.runnel.security.BrokerSecurity;
+import io.runnel.share.SharePartitionManager;
 import io.runnel.transaction.TransactionCoordinator;
 import io.runnel.transaction.TxnVerifier;
 
@@ -19,5 +20,5 @@ import io.runnel.transaction.TxnVerifier;
 public record BrokerInfo(int nodeId, String clusterId, BrokerConfig config, DynamicBrokerConfig dynamicConfig, TopicRegistry topics,
                          TopicAdmin topicAdmin, ProducerIdManager producerIds, GroupCoordinator groups, TransactionCoordinator transactions,
                          TxnVerifier txnVerifier, BrokerMetrics metrics, ClusterView cluster,
-                         BrokerSecurity security) {
+                         BrokerSecurity security, SharePartitionManager shares) {
 }

@@ -16,6 +16,7 @@ import io.vertx.core.net.impl.VertxConnection;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
 import org.apache.kafka.common.errors.ApiException;
 import org.apache.kafka.common.message.ResponseHeaderData;
 import org.apache.kafka.common.protocol.ApiKeys;
@@ -50,6 +51,7 @@ import org.slf4j.LoggerFactory;
  * unsent bytes are counted here and pause the connection like a full write queue.
  */
 final class Connection {
+    private static final AtomicLong CONNECTION_IDS = new AtomicLong();
     private static final Logger LOG = LoggerFactory.getLogger(Connection.class);
 
     private final NetSocket socket;
@@ -64,6 +66,8 @@ final class Connection {
     private final String clientHost;
     private final ProduceOrder produceOrder = new ProduceOrder();
     private final Session session;
+    /** This connection's id on the broker: share sessions opened on it end when it closes (KIP-932). */
+    private final String connectionId = "kafka-" + CONNECTION_IDS.incrementAndGet();
     private final int maxUnauthenticatedBytes;
     private final int failedAuthenticationDelayMs;
     /** Set when a response must be the last (failed authentication): reading stops and the connection closes once it is written. */
@@ -260,7 +264,7 @@ final class Connection {
         long started = System.nanoTime();
         Future<AbstractResponse> answer;
         try {
-            answer = handler.handle(new RequestContext(header, apis.broker(), endpoint, apis, clientHost, produceOrder, session), request);
+            answer = handler.handle(new RequestContext(header, apis.broker(), endpoint, apis, clientHost, produceOrder, session, connectionId), request);
         } catch (RuntimeException e) {
             answer = Future.failedFuture(e);
         }
@@ -417,6 +421,7 @@ final class Connection {
     private void onClosed() {
         closed = true;
         releaseAll();
+        if (apis.broker().shares() != null) apis.broker().shares().connectionClosed(connectionId);
     }
 
     /**

@@ -21,6 +21,8 @@ import io.runnel.kafka.handlers.OffsetHandlers;
 import io.runnel.kafka.handlers.ProduceHandler;
 import io.runnel.kafka.handlers.ReassignmentHandlers;
 import io.runnel.kafka.handlers.SaslHandlers;
+import io.runnel.kafka.handlers.ShareFetchHandlers;
+import io.runnel.kafka.handlers.ShareGroupHandlers;
 import io.runnel.kafka.handlers.ScramCredentialHandlers;
 import io.runnel.kafka.handlers.TransactionHandlers;
 import io.runnel.kafka.handlers.TransactionPartitionHandlers;
@@ -49,6 +51,8 @@ public final class KafkaApis {
         all.addAll(OffsetHandlers.all());
         all.addAll(GroupAdminHandlers.all());
         all.addAll(ConsumerGroupHandlers.all());
+        all.addAll(ShareGroupHandlers.all());
+        all.addAll(ShareFetchHandlers.all());
         all.addAll(ReassignmentHandlers.all());
         all.addAll(TransactionPartitionHandlers.all());
         all.addAll(TransactionHandlers.all());

@@ -15,10 +15,11 @@ import org.apache.kafka.common.resource.ResourceType;
 /**
  * One request's surroundings: its header, the broker, the endpoint of the listener it came in on (the address
  * Metadata advertises to this client), its connection's order of Produce requests ({@link ProduceOrder}) and its
- * connection's {@link Session} (the principal, and where SASL authentication stands).
+ * connection's {@link Session} (the principal, and where SASL authentication stands), and the connection's id on this broker
+ * (share sessions end with their connection).
  */
 public record RequestContext(RequestHeader header, BrokerInfo broker, Endpoint endpoint, KafkaApis apis, String clientHost, ProduceOrder produceOrder,
-                             Session session) {
+                             Session session, String connectionId) {
     /** The broker's security (credentials, audit log). */
     public BrokerSecurity security() {
         return broker.security();

@@ -26,6 +26,8 @@ import io.runnel.partition.TopicAdmin;
 import io.runnel.partition.TopicAuthority;
 import io.runnel.partition.TopicRegistry;
 import io.runnel.security.BrokerSecurity;
+import io.runnel.share.SharePartitionManager;
+import io.runnel.share.SharePartitionState;
 import io.runnel.transaction.TransactionCoordinator;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -100,6 +102,8 @@ public final class Broker {
     /** Requests at other brokers for this broker's HTTP and WebSocket clients (in a cluster). */
     private BrokerLinks links;
     private KafkaServer kafka;
+    /** Share groups' delivery state of the partitions this broker leads (KIP-932). */
+    private SharePartitionManager shares;
 
     private Broker(BrokerConfig config, MetaProperties meta, Vertx vertx, BrokerMetrics metrics, LogDirLock lock, Time time,
                    HazelcastCluster cluster) {
@@ -196,6 +200,9 @@ public final class Broker {
         ProducerIdManager producerIds = new ProducerIdManager(vertx, config.logDir(), config.get(BrokerConfig.NODE_ID));
         broker.markers = new TxnMarkerSender(vertx, broker.topics, view, meta.nodeId(), config.get(BrokerConfig.REPLICA_SOCKET_TIMEOUT_MS),
                 security::interBroker);
+        broker.shares = new SharePartitionManager(vertx, broker.topics, new SharePartitionState.Settings(
+                config.get(BrokerConfig.GROUP_SHARE_DELIVERY_COUNT_LIMIT), config.get(BrokerConfig.GROUP_SHARE_PARTITION_MAX_RECORD_LOCKS),
+                config.get(BrokerConfig.GROUP_SHARE_RECORD_LOCK_DURATION_MS)), meta.nodeId());
         broker.transactions = new TransactionCoordinator(vertx, broker.deployer, broker.topics, broker.topicAdmin, config, time,
                 producerIds::nextProducerId, broker.markers);
         broker.verifier = new TxnVerificationSender(vertx, view, meta.nodeId(), config.get(BrokerConfig.REPLICA_SOCKET_TIMEOUT_MS), broker.transactions,
@@ -231,7 +238,7 @@ public final class Broker {
                 .compose(v -> broker.transactions.start())
                 .compose(v -> KafkaServer.start(vertx, new KafkaApis(new BrokerInfo(meta.nodeId(), meta.clusterId(), config, broker.dynamicConfig,
                         broker.topics, broker.topicAdmin, producerIds, broker.groups, broker.transactions, broker.verifier, metrics, view,
-                        broker.security)), broker.serving.future()))
+                        broker.security, broker.shares)), broker.serving.future()))
                 .compose(kafka -> {
                     broker.kafka = kafka;
                     return HttpEndpoint.start(new HttpServices(vertx, meta.nodeId(), meta.clusterId(), config, broker.dynamicConfig, broker.topics,
@@ -492,6 +499,7 @@ public final class Broker {
         topicAdmin.beginShutdown();
         LOG.info("Stopping broker {}", meta.nodeId());
         if (fetchers != null) fetchers.stop();
+        if (shares != null) shares.stop();
         if (links != null) links.close();
         if (markers != null) markers.stop();
         if (verifier != null) verifier.stop();
@@ -551,6 +559,11 @@ public final class Broker {
     }
 
     /** The broker's security: listeners' TLS and SASL settings, credentials. */
+    /** Share groups' delivery state on this broker (KIP-932). */
+    public SharePartitionManager shares() {
+        return shares;
+    }
+
     public BrokerSecurity security() {
         return security;
     }

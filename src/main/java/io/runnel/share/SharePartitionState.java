@@ -60,8 +60,14 @@ public final class SharePartitionState {
     public record Settings(int deliveryCountLimit, int maxRecordLocks, long lockDurationMs) {
     }
 
-    /** A log batch a fetch read: offsets {@code baseOffset..lastOffset}. */
-    public record Batch(long baseOffset, long lastOffset) {
+    /**
+     * A log batch a fetch read: offsets {@code baseOffset..lastOffset}; {@code archive} for a batch not to deliver
+     * (records of an aborted transaction, which a share group never sees).
+     */
+    public record Batch(long baseOffset, long lastOffset, boolean archive) {
+        public Batch(long baseOffset, long lastOffset) {
+            this(baseOffset, lastOffset, false);
+        }
     }
 
     /** Offsets handed to a member (ShareFetch's AcquiredRecords): ascending, not overlapping. */
@@ -189,6 +195,10 @@ public final class SharePartitionState {
                 } else {
                     r = window.get(o);
                     if (r == null || r.state != RecordState.AVAILABLE) continue; // absent: no record there, done
+                }
+                if (b.archive()) {
+                    finish(r, RecordState.ARCHIVED);
+                    continue;
                 }
                 r.state = RecordState.ACQUIRED;
                 r.deliveryCount++;

@@ -1,0 +1,338 @@
+package io.runnel.share;
+
+import io.runnel.log.value.ReadResult;
+import io.runnel.partition.CommittedRead;
+import io.runnel.partition.LocalTopic;
+import io.runnel.partition.OnContext;
+import io.runnel.partition.PartitionHandle;
+import io.runnel.partition.TopicRegistry;
+import io.runnel.share.SharePartitionState.AckBatch;
+import io.runnel.share.SharePartitionState.Acquired;
+import io.runnel.share.SharePartitionState.Batch;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.errors.NotLeaderOrFollowerException;
+import org.apache.kafka.common.protocol.Errors;
+import org.apache.kafka.common.record.internal.MemoryRecords;
+import org.apache.kafka.common.record.internal.RecordBatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * This broker's share-partitions (KIP-932) and share sessions: for every share group reading a partition this broker
+ * leads, the {@link SharePartitionState} of its records, and for every member fetching here, its session (the
+ * partitions it fetches and the epoch of its requests). Fetches acquire records for a member under a lock of
+ * {@code group.share.record.lock.duration.ms}; acknowledgements settle them; a lock that runs out, or a session that
+ * ends (its final epoch, or its connection closing), makes them deliverable again.
+ *
+ * <p>Share groups read committed data only: reads stop at the last stable offset and the records of aborted
+ * transactions are archived without being delivered (KIP-932's read_committed; Kafka 4.4 makes it
+ * {@code share.isolation.level}). A group starts reading a partition at its end when it first fetches it
+ * ({@code share.auto.offset.reset=latest}, Kafka's default).
+ *
+ * <p>Threads: all state belongs to one event-loop context of its own; calls hop there, reads hop to the partitions'
+ * contexts and back. Bounds: a state holds at most {@code group.share.partition.max.record.locks} records; sessions are
+ * at most {@link #MAX_SESSIONS} (Kafka's {@code group.share.max.share.sessions}); a fetch waits at most its max wait.
+ */
+public final class SharePartitionManager {
+    private static final Logger LOG = LoggerFactory.getLogger(SharePartitionManager.class);
+    /** Kafka's {@code group.share.max.share.sessions}. */
+    public static final int MAX_SESSIONS = 2000;
+    /** How often lock deadlines are checked. */
+    private static final long LOCK_CHECK_MS = 100;
+    /** Kafka's share session epochs: 0 opens a session, -1 closes it. */
+    public static final int INITIAL_EPOCH = 0;
+    public static final int FINAL_EPOCH = -1;
+
+    /** A partition as the share APIs name it. */
+    public record TopicIdPartition(Uuid topicId, int partition) {
+    }
+
+    /** What one fetch asks (the session's change, its acknowledgements and its bounds). */
+    public record FetchCall(String groupId, String memberId, int sessionEpoch, String connectionId, List<TopicIdPartition> added,
+                            List<TopicIdPartition> forgotten, Map<TopicIdPartition, List<AckBatch>> acks, boolean renewAllowed,
+                            int maxRecords, int maxBytes, long maxWaitMs, boolean fetch) {
+    }
+
+    /** One partition of a fetch's answer: records and the ranges acquired in them, or an error. */
+    public record PartitionResult(TopicIdPartition tp, Errors error, ByteBuffer records, List<Acquired> acquired, int leaderId, int leaderEpoch) {
+    }
+
+    /** A fetch's or acknowledgement's answer: a top-level error, or per-partition fetch results and acknowledgement errors. */
+    public record Result(Errors error, String message, List<PartitionResult> partitions, Map<TopicIdPartition, Errors> ackErrors) {
+        static Result failed(Errors e, String message) {
+            return new Result(e, message, List.of(), Map.of());
+        }
+    }
+
+    private record StateKey(String groupId, Uuid topicId, int partition) {
+    }
+
+    private record SessionKey(String groupId, String memberId) {
+    }
+
+    private static final class Session {
+        final SessionKey key;
+        final String connectionId;
+        int epoch = 1;
+        final Set<TopicIdPartition> partitions = new LinkedHashSet<>();
+
+        Session(SessionKey key, String connectionId) {
+            this.key = key;
+            this.connectionId = connectionId;
+        }
+    }
+
+    private final Vertx vertx;
+    private final Context context;
+    private final TopicRegistry topics;
+    private final SharePartitionState.Settings settings;
+    private final int nodeId;
+    private final Map<StateKey, SharePartitionState> states = new HashMap<>();
+    private final Map<SessionKey, Session> sessions = new LinkedHashMap<>();
+    /** Fetches waiting for something to acquire: completed by new data, a release, or their own timer. */
+    private final List<Promise<Void>> waiting = new ArrayList<>();
+    private long lockTimer = -1;
+
+    public SharePartitionManager(Vertx vertx, TopicRegistry topics, SharePartitionState.Settings settings, int nodeId) {
+        this.vertx = vertx;
+        this.context = vertx.getOrCreateContext();
+        this.topics = topics;
+        this.settings = settings;
+        this.nodeId = nodeId;
+        context.runOnContext(v -> lockTimer = vertx.setPeriodic(LOCK_CHECK_MS, id -> expireLocks()));
+    }
+
+    public void stop() {
+        context.runOnContext(v -> {
+            if (lockTimer >= 0) vertx.cancelTimer(lockTimer);
+            waiting.forEach(p -> p.tryComplete());
+            waiting.clear();
+        });
+    }
+
+    /** The lock duration fetches report (ShareFetch's AcquisitionLockTimeoutMs). */
+    public long lockDurationMs() {
+        return settings.lockDurationMs();
+    }
+
+    /** ShareFetch: the session step, the acknowledgements, then the fetch (unless the session ends). */
+    public Future<Result> fetch(FetchCall call) {
+        return OnContext.deliver(OnContext.compose(context, () -> fetchHere(call)));
+    }
+
+    /** ShareAcknowledge: the session step (an epoch is used up as a fetch uses one), then the acknowledgements. */
+    public Future<Result> acknowledge(String groupId, String memberId, int sessionEpoch, Map<TopicIdPartition, List<AckBatch>> acks,
+                                      boolean renewAllowed) {
+        return OnContext.deliver(OnContext.call(context, () -> {
+            SessionKey key = new SessionKey(groupId, memberId);
+            Session s = sessions.get(key);
+            if (sessionEpoch == INITIAL_EPOCH) return Result.failed(Errors.INVALID_SHARE_SESSION_EPOCH, "A share acknowledgement cannot open a session.");
+            if (s == null) return Result.failed(Errors.SHARE_SESSION_NOT_FOUND, "Share session not found.");
+            if (sessionEpoch != FINAL_EPOCH && sessionEpoch != s.epoch) {
+                return Result.failed(Errors.INVALID_SHARE_SESSION_EPOCH, "Expected session epoch " + s.epoch + ", got " + sessionEpoch + ".");
+            }
+            Map<TopicIdPartition, Errors> ackErrors = applyAcks(groupId, memberId, acks, renewAllowed);
+            if (sessionEpoch == FINAL_EPOCH) end(s);
+            else s.epoch = nextEpoch(s.epoch);
+            return new Result(Errors.NONE, null, List.of(), ackErrors);
+        }));
+    }
+
+    /** A client connection closed: the sessions opened on it end, and their members' records are released. */
+    public void connectionClosed(String connectionId) {
+        context.runOnContext(v -> {
+            for (Session s : List.copyOf(sessions.values())) if (s.connectionId.equals(connectionId)) end(s);
+        });
+    }
+
+    private Future<Result> fetchHere(FetchCall call) {
+        SessionKey key = new SessionKey(call.groupId(), call.memberId());
+        Session s = sessions.get(key);
+        if (call.sessionEpoch() == INITIAL_EPOCH) {
+            if (!call.acks().isEmpty()) return Future.succeededFuture(Result.failed(Errors.INVALID_REQUEST,
+                    "Acknowledgements cannot be sent with a request that opens a share session."));
+            if (s == null && sessions.size() >= MAX_SESSIONS) {
+                return Future.succeededFuture(Result.failed(Errors.SHARE_SESSION_LIMIT_REACHED, "The broker has too many share sessions."));
+            }
+            s = new Session(key, call.connectionId());
+            sessions.put(key, s);
+        } else if (s == null) {
+            return Future.succeededFuture(Result.failed(Errors.SHARE_SESSION_NOT_FOUND, "Share session not found."));
+        } else if (call.sessionEpoch() != FINAL_EPOCH && call.sessionEpoch() != s.epoch) {
+            return Future.succeededFuture(Result.failed(Errors.INVALID_SHARE_SESSION_EPOCH,
+                    "Expected session epoch " + s.epoch + ", got " + call.sessionEpoch() + "."));
+        } else if (call.sessionEpoch() != FINAL_EPOCH) {
+            s.epoch = nextEpoch(s.epoch);
+        }
+        Map<TopicIdPartition, Errors> ackErrors = applyAcks(call.groupId(), call.memberId(), call.acks(), call.renewAllowed());
+        if (call.sessionEpoch() == FINAL_EPOCH) {
+            end(s);
+            return Future.succeededFuture(new Result(Errors.NONE, null, List.of(), ackErrors));
+        }
+        s.partitions.addAll(call.added());
+        call.forgotten().forEach(s.partitions::remove);
+        if (!call.fetch() || s.partitions.isEmpty()) return Future.succeededFuture(new Result(Errors.NONE, null, List.of(), ackErrors));
+        Session session = s;
+        long deadline = System.currentTimeMillis() + Math.max(0, call.maxWaitMs());
+        return attempt(call, session, deadline).map(parts -> new Result(Errors.NONE, null, parts, ackErrors));
+    }
+
+    /** One pass over the session's partitions; when nothing was acquired, waits (to the deadline) and tries again. */
+    private Future<List<PartitionResult>> attempt(FetchCall call, Session s, long deadline) {
+        List<TopicIdPartition> parts = List.copyOf(s.partitions);
+        int[] left = {call.maxRecords() > 0 ? call.maxRecords() : Integer.MAX_VALUE};
+        Future<PartitionResult> chain = Future.succeededFuture();
+        List<PartitionResult> out = new ArrayList<>();
+        // One partition after the other, so that maxRecords is shared across them as Kafka shares it.
+        for (TopicIdPartition tp : parts) {
+            chain = chain.compose(prev -> left[0] <= 0 ? Future.succeededFuture(null)
+                    : fetchOne(call.groupId(), call.memberId(), tp, left[0], call.maxBytes()).map(r -> {
+                        if (r != null) {
+                            out.add(r);
+                            for (Acquired a : r.acquired()) left[0] -= (int) (a.lastOffset() - a.firstOffset() + 1);
+                        }
+                        return r;
+                    }));
+        }
+        return chain.compose(v -> {
+            boolean any = out.stream().anyMatch(r -> r.error() != Errors.NONE || !r.acquired().isEmpty());
+            long now = System.currentTimeMillis();
+            if (any || now >= deadline || !sessions.containsKey(s.key)) return Future.succeededFuture(out);
+            return awaitAcquirable(parts, call.groupId(), deadline - now).compose(x -> attempt(call, s, deadline));
+        });
+    }
+
+    /** Reads and acquires one partition; null when there is nothing for it (no answer needed). */
+    private Future<PartitionResult> fetchOne(String groupId, String memberId, TopicIdPartition tp, int maxRecords, int maxBytes) {
+        Optional<LocalTopic> topic = topics.topicById(tp.topicId());
+        if (topic.isEmpty()) return Future.succeededFuture(error(tp, Errors.UNKNOWN_TOPIC_ID, -1));
+        if (tp.partition() < 0 || tp.partition() >= topic.get().partitions().size()) return Future.succeededFuture(error(tp, Errors.UNKNOWN_TOPIC_OR_PARTITION, -1));
+        PartitionHandle h = topic.get().local(tp.partition());
+        if (h == null || !h.isLeader()) return Future.succeededFuture(error(tp, Errors.NOT_LEADER_OR_FOLLOWER, topic.get().leader(tp.partition())));
+        StateKey key = new StateKey(groupId, tp.topicId(), tp.partition());
+        SharePartitionState st = states.get(key);
+        if (st == null) {
+            st = SharePartitionState.startingAt(settings, h.lastStableOffset()); // share.auto.offset.reset=latest
+            states.put(key, st);
+        }
+        st.logStartMoved(h.logStartOffset());
+        long readable = h.lastStableOffset();
+        if (!st.hasAcquirable(readable)) return Future.succeededFuture(null);
+        SharePartitionState state = st;
+        long from = st.nextFetchOffset();
+        return h.readCommitted(from, maxBytes, true).map(read -> {
+            ReadResult rr = read.read();
+            List<Batch> batches = batches(read);
+            List<Acquired> acquired = state.acquire(memberId, batches, maxRecords, System.currentTimeMillis());
+            if (acquired.isEmpty()) return null;
+            // The bytes up to the end of the batch holding the last record acquired (the client keeps only the
+            // offsets of the acquired ranges).
+            long last = acquired.get(acquired.size() - 1).lastOffset();
+            ByteBuffer bytes = rr.records().duplicate();
+            int end = bytes.position();
+            for (RecordBatch b : MemoryRecords.readableRecords(bytes.duplicate()).batches()) {
+                end += b.sizeInBytes();
+                if (b.lastOffset() >= last) break;
+            }
+            bytes.limit(end);
+            return new PartitionResult(tp, Errors.NONE, bytes.slice(), acquired, nodeId, -1);
+        }).recover(e -> Future.succeededFuture(error(tp, e instanceof NotLeaderOrFollowerException ? Errors.NOT_LEADER_OR_FOLLOWER
+                : Errors.forException(e), -1)));
+    }
+
+    /** The read's batches; those of aborted transactions are to be archived, not delivered. */
+    private static List<Batch> batches(CommittedRead read) {
+        List<Batch> out = new ArrayList<>();
+        for (RecordBatch b : MemoryRecords.readableRecords(read.read().records().duplicate()).batches()) {
+            boolean aborted = !b.isControlBatch() && read.aborted(b.producerId(), b.baseOffset(), b.isTransactional());
+            out.add(new Batch(b.baseOffset(), b.lastOffset(), aborted));
+        }
+        return out;
+    }
+
+    private PartitionResult error(TopicIdPartition tp, Errors e, int leader) {
+        return new PartitionResult(tp, e, null, List.of(), leader, -1);
+    }
+
+    /** Completes when a partition of the fetch has new data or a record was released, or after {@code waitMs}. */
+    private Future<Void> awaitAcquirable(List<TopicIdPartition> parts, String groupId, long waitMs) {
+        Promise<Void> p = Promise.promise();
+        waiting.add(p);
+        long timer = vertx.setTimer(Math.max(1, waitMs), id -> p.tryComplete());
+        for (TopicIdPartition tp : parts) {
+            Optional<LocalTopic> topic = topics.topicById(tp.topicId());
+            PartitionHandle h = topic.map(t -> t.local(tp.partition())).orElse(null);
+            SharePartitionState st = states.get(new StateKey(groupId, tp.topicId(), tp.partition()));
+            if (h == null || st == null) continue;
+            h.awaitReadable(Math.max(st.endOffset() + 1, h.lastStableOffset()), true, p.future())
+                    .onComplete(x -> context.runOnContext(v -> p.tryComplete()));
+        }
+        return p.future().onComplete(x -> {
+            vertx.cancelTimer(timer);
+            waiting.remove(p);
+        });
+    }
+
+    private void wakeWaiting() {
+        for (Promise<Void> p : List.copyOf(waiting)) p.tryComplete();
+    }
+
+    private Map<TopicIdPartition, Errors> applyAcks(String groupId, String memberId, Map<TopicIdPartition, List<AckBatch>> acks, boolean renewAllowed) {
+        Map<TopicIdPartition, Errors> out = new LinkedHashMap<>();
+        boolean released = false;
+        long now = System.currentTimeMillis();
+        for (Map.Entry<TopicIdPartition, List<AckBatch>> e : acks.entrySet()) {
+            SharePartitionState st = states.get(new StateKey(groupId, e.getKey().topicId(), e.getKey().partition()));
+            if (st == null) {
+                out.put(e.getKey(), Errors.UNKNOWN_TOPIC_OR_PARTITION);
+                continue;
+            }
+            int before = st.inFlight();
+            Errors r = st.acknowledge(memberId, e.getValue(), renewAllowed, now);
+            out.put(e.getKey(), r);
+            released |= r == Errors.NONE && (st.inFlight() != before || st.nextFetchOffset() <= st.endOffset());
+        }
+        if (released) wakeWaiting();
+        return out;
+    }
+
+    private void end(Session s) {
+        sessions.remove(s.key);
+        boolean released = false;
+        for (TopicIdPartition tp : s.partitions) {
+            SharePartitionState st = states.get(new StateKey(s.key.groupId(), tp.topicId(), tp.partition()));
+            if (st != null) released |= st.releaseMember(s.key.memberId());
+        }
+        if (released) wakeWaiting();
+    }
+
+    private void expireLocks() {
+        long now = System.currentTimeMillis();
+        boolean any = false;
+        for (SharePartitionState st : states.values()) if (st.nextLockDeadline() <= now) any |= st.expireLocks(now);
+        if (any) wakeWaiting();
+    }
+
+    /** Kafka's next session epoch: wraps from Integer.MAX_VALUE to 1. */
+    private static int nextEpoch(int epoch) {
+        return epoch == Integer.MAX_VALUE ? 1 : epoch + 1;
+    }
+
+    /** The delivery state of a group on a partition, for tests and the console (on this manager's context). */
+    public Future<Optional<SharePartitionState>> state(String groupId, Uuid topicId, int partition) {
+        return OnContext.deliver(OnContext.call(context, () -> Optional.ofNullable(states.get(new StateKey(groupId, topicId, partition)))));
+    }
+}
