@@ -214,6 +214,11 @@ public final class BrokerConfig {
     public static final ConfigKey<Integer> GROUP_SHARE_PARTITION_MAX_RECORD_LOCKS = intKey("group.share.partition.max.record.locks", 2_000, 100, 10_000,
             "The most records of one partition a share group may have in flight (acquired, or done but behind one that is not).");
 
+    public static final ConfigKey<Integer> SHARE_COORDINATOR_STATE_TOPIC_NUM_PARTITIONS = intKey("share.coordinator.state.topic.num.partitions", 50, 1, 1000,
+            "Partitions of the internal topic __share_group_state, where share groups' delivery state is kept (created on first use).");
+    public static final ConfigKey<Integer> SHARE_COORDINATOR_STATE_TOPIC_SEGMENT_BYTES = intKey("share.coordinator.state.topic.segment.bytes", 104_857_600,
+            1_048_576, Integer.MAX_VALUE, "Segment size of __share_group_state (compacted).");
+
     public static final ConfigKey<Integer> TRANSACTION_STATE_LOG_NUM_PARTITIONS = intKey("transaction.state.log.num.partitions", 50, 1, 1000,
             "Partitions of the internal topic __transaction_state (created when the first transactional producer appears); do not change it afterwards.");
     public static final ConfigKey<Integer> TRANSACTION_STATE_LOG_REPLICATION_FACTOR = intKey("transaction.state.log.replication.factor", 3, 1, 32,
@@ -253,7 +258,8 @@ public final class BrokerConfig {
             GROUP_MIN_SESSION_TIMEOUT_MS, GROUP_MAX_SESSION_TIMEOUT_MS, GROUP_INITIAL_REBALANCE_DELAY_MS, OFFSETS_RETENTION_MINUTES,
             OFFSET_METADATA_MAX_BYTES, GROUP_CONSUMER_SESSION_TIMEOUT_MS, GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS,
             GROUP_SHARE_SESSION_TIMEOUT_MS, GROUP_SHARE_HEARTBEAT_INTERVAL_MS, GROUP_SHARE_MAX_SIZE, GROUP_SHARE_RECORD_LOCK_DURATION_MS,
-            GROUP_SHARE_DELIVERY_COUNT_LIMIT, GROUP_SHARE_PARTITION_MAX_RECORD_LOCKS,
+            GROUP_SHARE_DELIVERY_COUNT_LIMIT, GROUP_SHARE_PARTITION_MAX_RECORD_LOCKS, SHARE_COORDINATOR_STATE_TOPIC_NUM_PARTITIONS,
+            SHARE_COORDINATOR_STATE_TOPIC_SEGMENT_BYTES,
             TRANSACTION_STATE_LOG_NUM_PARTITIONS, TRANSACTION_STATE_LOG_REPLICATION_FACTOR, TRANSACTION_STATE_LOG_MIN_ISR,
             TRANSACTION_STATE_LOG_SEGMENT_BYTES, TRANSACTION_MAX_TIMEOUT_MS, TRANSACTIONAL_ID_EXPIRATION_MS,
             PRODUCER_ID_EXPIRATION_MS, PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS,

@@ -5,6 +5,7 @@ import io.runnel.partition.CommittedRead;
 import io.runnel.partition.LocalTopic;
 import io.runnel.partition.OnContext;
 import io.runnel.partition.PartitionHandle;
+import io.runnel.partition.TopicAdmin;
 import io.runnel.partition.TopicRegistry;
 import io.runnel.share.SharePartitionState.AckBatch;
 import io.runnel.share.SharePartitionState.Acquired;
@@ -100,18 +101,25 @@ public final class SharePartitionManager {
     private final TopicRegistry topics;
     private final SharePartitionState.Settings settings;
     private final int nodeId;
+    private final ShareStateStore store;
     private final Map<StateKey, SharePartitionState> states = new HashMap<>();
+    /** States being read from the store or started (one load per key). */
+    private final Map<StateKey, Future<SharePartitionState>> loading = new HashMap<>();
+    /** The epoch of each state's last snapshot written (Kafka's SnapshotEpoch) and when the state was created. */
+    private final Map<StateKey, long[]> written = new HashMap<>();
     private final Map<SessionKey, Session> sessions = new LinkedHashMap<>();
     /** Fetches waiting for something to acquire: completed by new data, a release, or their own timer. */
     private final List<Promise<Void>> waiting = new ArrayList<>();
     private long lockTimer = -1;
 
-    public SharePartitionManager(Vertx vertx, TopicRegistry topics, SharePartitionState.Settings settings, int nodeId) {
+    public SharePartitionManager(Vertx vertx, TopicRegistry topics, TopicAdmin admin, SharePartitionState.Settings settings, int nodeId,
+                                 int statePartitions, int stateSegmentBytes) {
         this.vertx = vertx;
         this.context = vertx.getOrCreateContext();
         this.topics = topics;
         this.settings = settings;
         this.nodeId = nodeId;
+        this.store = new ShareStateStore(topics, admin, statePartitions, stateSegmentBytes);
         context.runOnContext(v -> lockTimer = vertx.setPeriodic(LOCK_CHECK_MS, id -> expireLocks()));
     }
 
@@ -136,18 +144,21 @@ public final class SharePartitionManager {
     /** ShareAcknowledge: the session step (an epoch is used up as a fetch uses one), then the acknowledgements. */
     public Future<Result> acknowledge(String groupId, String memberId, int sessionEpoch, Map<TopicIdPartition, List<AckBatch>> acks,
                                       boolean renewAllowed) {
-        return OnContext.deliver(OnContext.call(context, () -> {
+        return OnContext.deliver(OnContext.compose(context, () -> {
             SessionKey key = new SessionKey(groupId, memberId);
             Session s = sessions.get(key);
-            if (sessionEpoch == INITIAL_EPOCH) return Result.failed(Errors.INVALID_SHARE_SESSION_EPOCH, "A share acknowledgement cannot open a session.");
-            if (s == null) return Result.failed(Errors.SHARE_SESSION_NOT_FOUND, "Share session not found.");
+            if (sessionEpoch == INITIAL_EPOCH) return Future.succeededFuture(Result.failed(Errors.INVALID_SHARE_SESSION_EPOCH, "A share acknowledgement cannot open a session."));
+            if (s == null) return Future.succeededFuture(Result.failed(Errors.SHARE_SESSION_NOT_FOUND, "Share session not found."));
             if (sessionEpoch != FINAL_EPOCH && sessionEpoch != s.epoch) {
-                return Result.failed(Errors.INVALID_SHARE_SESSION_EPOCH, "Expected session epoch " + s.epoch + ", got " + sessionEpoch + ".");
+                return Future.succeededFuture(Result.failed(Errors.INVALID_SHARE_SESSION_EPOCH,
+                        "Expected session epoch " + s.epoch + ", got " + sessionEpoch + "."));
             }
-            Map<TopicIdPartition, Errors> ackErrors = applyAcks(groupId, memberId, acks, renewAllowed);
-            if (sessionEpoch == FINAL_EPOCH) end(s);
+            if (sessionEpoch == FINAL_EPOCH) sessions.remove(key); // its records are released once the acknowledgements are in
             else s.epoch = nextEpoch(s.epoch);
-            return new Result(Errors.NONE, null, List.of(), ackErrors);
+            return applyAcks(groupId, memberId, acks, renewAllowed).map(ackErrors -> {
+                if (sessionEpoch == FINAL_EPOCH) end(s);
+                return new Result(Errors.NONE, null, List.of(), ackErrors);
+            });
         }));
     }
 
@@ -177,17 +188,21 @@ public final class SharePartitionManager {
         } else if (call.sessionEpoch() != FINAL_EPOCH) {
             s.epoch = nextEpoch(s.epoch);
         }
-        Map<TopicIdPartition, Errors> ackErrors = applyAcks(call.groupId(), call.memberId(), call.acks(), call.renewAllowed());
-        if (call.sessionEpoch() == FINAL_EPOCH) {
-            end(s);
-            return Future.succeededFuture(new Result(Errors.NONE, null, List.of(), ackErrors));
-        }
-        s.partitions.addAll(call.added());
-        call.forgotten().forEach(s.partitions::remove);
-        if (!call.fetch() || s.partitions.isEmpty()) return Future.succeededFuture(new Result(Errors.NONE, null, List.of(), ackErrors));
         Session session = s;
-        long deadline = System.currentTimeMillis() + Math.max(0, call.maxWaitMs());
-        return attempt(call, session, deadline).map(parts -> new Result(Errors.NONE, null, parts, ackErrors));
+        if (call.sessionEpoch() == FINAL_EPOCH) sessions.remove(key);
+        else {
+            s.partitions.addAll(call.added());
+            call.forgotten().forEach(s.partitions::remove);
+        }
+        return applyAcks(call.groupId(), call.memberId(), call.acks(), call.renewAllowed()).compose(ackErrors -> {
+            if (call.sessionEpoch() == FINAL_EPOCH) {
+                end(session);
+                return Future.succeededFuture(new Result(Errors.NONE, null, List.of(), ackErrors));
+            }
+            if (!call.fetch() || session.partitions.isEmpty()) return Future.succeededFuture(new Result(Errors.NONE, null, List.of(), ackErrors));
+            long deadline = System.currentTimeMillis() + Math.max(0, call.maxWaitMs());
+            return attempt(call, session, deadline).map(parts -> new Result(Errors.NONE, null, parts, ackErrors));
+        });
     }
 
     /** One pass over the session's partitions; when nothing was acquired, waits (to the deadline) and tries again. */
@@ -223,16 +238,55 @@ public final class SharePartitionManager {
         PartitionHandle h = topic.get().local(tp.partition());
         if (h == null || !h.isLeader()) return Future.succeededFuture(error(tp, Errors.NOT_LEADER_OR_FOLLOWER, topic.get().leader(tp.partition())));
         StateKey key = new StateKey(groupId, tp.topicId(), tp.partition());
+        return stateFor(key, h).compose(st -> {
+            st.logStartMoved(h.logStartOffset());
+            if (!st.hasAcquirable(h.lastStableOffset())) return Future.succeededFuture(null);
+            return read(h, st, tp, memberId, maxRecords, maxBytes);
+        }).recover(e -> Future.succeededFuture(error(tp, e instanceof NotLeaderOrFollowerException ? Errors.NOT_LEADER_OR_FOLLOWER
+                : Errors.forException(e), -1)));
+    }
+
+    /**
+     * The state of {@code key}: in memory, else as stored, else new at the partition's end
+     * ({@code share.auto.offset.reset=latest}) and stored at once, so that a restart goes on from there.
+     */
+    private Future<SharePartitionState> stateFor(StateKey key, PartitionHandle h) {
         SharePartitionState st = states.get(key);
-        if (st == null) {
-            st = SharePartitionState.startingAt(settings, h.lastStableOffset()); // share.auto.offset.reset=latest
-            states.put(key, st);
-        }
-        st.logStartMoved(h.logStartOffset());
-        long readable = h.lastStableOffset();
-        if (!st.hasAcquirable(readable)) return Future.succeededFuture(null);
-        SharePartitionState state = st;
-        long from = st.nextFetchOffset();
+        if (st != null) return Future.succeededFuture(st);
+        Future<SharePartitionState> pending = loading.get(key);
+        if (pending != null) return pending;
+        ShareSnapshot.Key stored = storeKey(key);
+        Future<SharePartitionState> f = store.read(stored).compose(snap -> {
+            long now = System.currentTimeMillis();
+            if (snap.isPresent()) {
+                written.put(key, new long[] {snap.get().snapshotEpoch(), snap.get().createTimestamp()});
+                return Future.succeededFuture(SharePartitionState.restore(settings, snap.get()));
+            }
+            SharePartitionState fresh = SharePartitionState.startingAt(settings, h.lastStableOffset());
+            written.put(key, new long[] {-1, now});
+            return persist(key, fresh).map(v -> fresh);
+        }).onComplete(ar -> {
+            loading.remove(key);
+            if (ar.succeeded()) states.putIfAbsent(key, ar.result());
+        }).map(x -> states.get(key));
+        loading.put(key, f);
+        return f;
+    }
+
+    private static ShareSnapshot.Key storeKey(StateKey key) {
+        return new ShareSnapshot.Key(key.groupId(), key.topicId(), key.partition());
+    }
+
+    /** Writes {@code st} as {@code key}'s state (the next snapshot epoch). */
+    private Future<Void> persist(StateKey key, SharePartitionState st) {
+        long[] w = written.computeIfAbsent(key, k -> new long[] {-1, System.currentTimeMillis()});
+        w[0]++;
+        return store.write(storeKey(key), st.snapshot(0, (int) w[0], w[1], System.currentTimeMillis()));
+    }
+
+    private Future<PartitionResult> read(PartitionHandle h, SharePartitionState state, TopicIdPartition tp, String memberId, int maxRecords,
+                                         int maxBytes) {
+        long from = state.nextFetchOffset();
         return h.readCommitted(from, maxBytes, true).map(read -> {
             ReadResult rr = read.read();
             List<Batch> batches = batches(read);
@@ -249,8 +303,7 @@ public final class SharePartitionManager {
             }
             bytes.limit(end);
             return new PartitionResult(tp, Errors.NONE, bytes.slice(), acquired, nodeId, -1);
-        }).recover(e -> Future.succeededFuture(error(tp, e instanceof NotLeaderOrFollowerException ? Errors.NOT_LEADER_OR_FOLLOWER
-                : Errors.forException(e), -1)));
+        });
     }
 
     /** The read's batches; those of aborted transactions are to be archived, not delivered. */
@@ -290,31 +343,47 @@ public final class SharePartitionManager {
         for (Promise<Void> p : List.copyOf(waiting)) p.tryComplete();
     }
 
-    private Map<TopicIdPartition, Errors> applyAcks(String groupId, String memberId, Map<TopicIdPartition, List<AckBatch>> acks, boolean renewAllowed) {
+    /**
+     * Applies acknowledgements and stores the states they changed; a partition's result is NONE only once its state
+     * is stored (COORDINATOR_NOT_AVAILABLE when the store failed, as Kafka maps its persister's errors).
+     */
+    private Future<Map<TopicIdPartition, Errors>> applyAcks(String groupId, String memberId, Map<TopicIdPartition, List<AckBatch>> acks,
+                                                          boolean renewAllowed) {
         Map<TopicIdPartition, Errors> out = new LinkedHashMap<>();
+        List<Future<Void>> writes = new ArrayList<>();
         boolean released = false;
         long now = System.currentTimeMillis();
         for (Map.Entry<TopicIdPartition, List<AckBatch>> e : acks.entrySet()) {
-            SharePartitionState st = states.get(new StateKey(groupId, e.getKey().topicId(), e.getKey().partition()));
+            TopicIdPartition tp = e.getKey();
+            StateKey key = new StateKey(groupId, tp.topicId(), tp.partition());
+            SharePartitionState st = states.get(key);
             if (st == null) {
-                out.put(e.getKey(), Errors.UNKNOWN_TOPIC_OR_PARTITION);
+                out.put(tp, Errors.UNKNOWN_TOPIC_OR_PARTITION);
                 continue;
             }
-            int before = st.inFlight();
             Errors r = st.acknowledge(memberId, e.getValue(), renewAllowed, now);
-            out.put(e.getKey(), r);
-            released |= r == Errors.NONE && (st.inFlight() != before || st.nextFetchOffset() <= st.endOffset());
+            out.put(tp, r);
+            if (r != Errors.NONE) continue;
+            released = true;
+            writes.add(persist(key, st).onFailure(x -> {
+                LOG.warn("Storing the share state of {} for group {} failed", tp, groupId, x);
+                out.put(tp, Errors.COORDINATOR_NOT_AVAILABLE);
+            }));
         }
         if (released) wakeWaiting();
-        return out;
+        return Future.join(writes).transform(ar -> Future.succeededFuture(out));
     }
 
     private void end(Session s) {
-        sessions.remove(s.key);
+        if (sessions.get(s.key) == s) sessions.remove(s.key);
         boolean released = false;
         for (TopicIdPartition tp : s.partitions) {
-            SharePartitionState st = states.get(new StateKey(s.key.groupId(), tp.topicId(), tp.partition()));
-            if (st != null) released |= st.releaseMember(s.key.memberId());
+            StateKey key = new StateKey(s.key.groupId(), tp.topicId(), tp.partition());
+            SharePartitionState st = states.get(key);
+            if (st != null && st.releaseMember(s.key.memberId())) {
+                released = true;
+                persistQuietly(key, st);
+            }
         }
         if (released) wakeWaiting();
     }
@@ -322,8 +391,18 @@ public final class SharePartitionManager {
     private void expireLocks() {
         long now = System.currentTimeMillis();
         boolean any = false;
-        for (SharePartitionState st : states.values()) if (st.nextLockDeadline() <= now) any |= st.expireLocks(now);
+        for (Map.Entry<StateKey, SharePartitionState> e : states.entrySet()) {
+            if (e.getValue().nextLockDeadline() <= now && e.getValue().expireLocks(now)) {
+                any = true;
+                persistQuietly(e.getKey(), e.getValue());
+            }
+        }
         if (any) wakeWaiting();
+    }
+
+    /** {@link #persist} where nobody waits for it (a release, a lock that ran out): the next write carries it if it fails. */
+    private void persistQuietly(StateKey key, SharePartitionState st) {
+        persist(key, st).onFailure(x -> LOG.warn("Storing the share state of {} failed", key, x));
     }
 
     /** Kafka's next session epoch: wraps from Integer.MAX_VALUE to 1. */

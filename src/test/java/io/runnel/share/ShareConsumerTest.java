@@ -192,6 +192,48 @@ class ShareConsumerTest extends BrokerPerTest {
         assertThat(Set.of(held.get(0).offset())).containsExactly(redelivered.get(0).offset());
     }
 
+    @Test
+    void aRestartKeepsAcceptedRecordsDoneAndTheRestDeliverable() throws Exception {
+        Uuid id = createTopic("durable", 1);
+        KafkaShareConsumer<String, String> c = consumer("keep", Map.of("share.acknowledgement.mode", "explicit"));
+        open.add(c);
+        c.subscribe(List.of("durable"));
+        await().atMost(Duration.ofSeconds(30)).until(() -> {
+            c.poll(Duration.ofMillis(100));
+            return Brokers.await(broker.shares().state("keep", id, 0)).isPresent();
+        });
+        try (KafkaProducer<String, String> p = KafkaClients.producer(broker.bootstrapServers(), Map.of("linger.ms", 1_000))) {
+            for (int i = 0; i < 4; i++) p.send(new ProducerRecord<>("durable", "r" + i));
+            p.flush(); // one batch: acquired whole by one fetch
+        }
+        // r0 and r1 accepted and stored; r2 and r3 held by the member when the broker stops.
+        List<ConsumerRecord<String, String>> got = new ArrayList<>();
+        await().atMost(Duration.ofSeconds(30)).until(() -> {
+            c.poll(Duration.ofMillis(100)).forEach(got::add);
+            return !got.isEmpty();
+        });
+        assertThat(got).extracting(ConsumerRecord::value).containsExactly("r0", "r1", "r2", "r3");
+        c.acknowledge(got.get(0), AcknowledgeType.ACCEPT);
+        c.acknowledge(got.get(1), AcknowledgeType.ACCEPT);
+        c.commitSync(Duration.ofSeconds(10));
+        broker.stop().get(30, java.util.concurrent.TimeUnit.SECONDS);
+        open.remove(c);
+        c.close(Duration.ofMillis(100));
+        broker = Brokers.start(data, brokerConfig(), org.apache.kafka.common.utils.Time.SYSTEM);
+
+        KafkaShareConsumer<String, String> after = consumer("keep", Map.of());
+        open.add(after);
+        after.subscribe(List.of("durable"));
+        List<ConsumerRecord<String, String>> again = new ArrayList<>();
+        await().atMost(Duration.ofSeconds(30)).until(() -> {
+            after.poll(Duration.ofMillis(100)).forEach(again::add);
+            return again.size() >= 2;
+        });
+        assertThat(again).extracting(ConsumerRecord::value).containsExactly("r2", "r3");
+        assertThat(again).allSatisfy(r -> assertThat(r.deliveryCount()).contains((short) 2));
+        assertThat(after.poll(Duration.ofMillis(500))).as("nothing accepted comes back").isEmpty();
+    }
+
     private void produce1(String topic, String value) throws Exception {
         try (KafkaProducer<String, String> p = KafkaClients.producer(broker.bootstrapServers(), Map.of())) {
             p.send(new ProducerRecord<>(topic, value)).get();

@@ -27,6 +27,7 @@ public final class Brokers {
         // Small and quick for tests: fewer __consumer_offsets partitions to open, no wait for more group members.
         m.put("offsets.topic.num.partitions", "5");
         m.put("transaction.state.log.num.partitions", "5");
+        m.put("share.coordinator.state.topic.num.partitions", "5");
         m.put("group.initial.rebalance.delay.ms", "100");
         m.put("group.consumer.session.timeout.ms", "6000");
         m.put("group.consumer.heartbeat.interval.ms", "500");
