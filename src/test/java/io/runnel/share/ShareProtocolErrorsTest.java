@@ -1,0 +1,98 @@
+package io.runnel.share;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.runnel.testkit.BrokerPerTest;
+import io.runnel.testkit.RawKafkaClient;
+import java.util.List;
+import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.message.ShareAcknowledgeRequestData;
+import org.apache.kafka.common.message.ShareFetchRequestData;
+import org.apache.kafka.common.message.ShareGroupHeartbeatRequestData;
+import org.apache.kafka.common.protocol.ApiKeys;
+import org.apache.kafka.common.protocol.Errors;
+import org.apache.kafka.common.requests.ShareAcknowledgeRequest;
+import org.apache.kafka.common.requests.ShareAcknowledgeResponse;
+import org.apache.kafka.common.requests.ShareFetchRequest;
+import org.apache.kafka.common.requests.ShareFetchResponse;
+import org.apache.kafka.common.requests.ShareGroupHeartbeatRequest;
+import org.apache.kafka.common.requests.ShareGroupHeartbeatResponse;
+import org.junit.jupiter.api.Test;
+
+/** Bad share-group requests get Kafka's error codes, fail only themselves, and the broker goes on serving. */
+class ShareProtocolErrorsTest extends BrokerPerTest {
+    private static final String MEMBER = Uuid.randomUuid().toString();
+
+    private static ShareGroupHeartbeatResponse heartbeat(RawKafkaClient c, String member, int epoch, List<String> topics) throws Exception {
+        return c.send(new ShareGroupHeartbeatRequest.Builder(new ShareGroupHeartbeatRequestData().setGroupId("g").setMemberId(member)
+                .setMemberEpoch(epoch).setSubscribedTopicNames(topics)).build(ApiKeys.SHARE_GROUP_HEARTBEAT.latestVersion(false)));
+    }
+
+    private static ShareFetchResponse fetch(RawKafkaClient c, int epoch, Uuid topic, ShareFetchRequestData.AcknowledgementBatch ack) throws Exception {
+        ShareFetchRequestData d = new ShareFetchRequestData().setGroupId("g").setMemberId(MEMBER).setShareSessionEpoch(epoch).setMaxWaitMs(0)
+                .setMinBytes(1).setMaxBytes(1 << 20).setMaxRecords(100).setBatchSize(100);
+        ShareFetchRequestData.FetchTopic t = new ShareFetchRequestData.FetchTopic().setTopicId(topic);
+        ShareFetchRequestData.FetchPartition p = new ShareFetchRequestData.FetchPartition().setPartitionIndex(0);
+        if (ack != null) p.acknowledgementBatches().add(ack);
+        t.partitions().add(p);
+        d.topics().add(t);
+        return c.send(new ShareFetchRequest.Builder(d).build(ApiKeys.SHARE_FETCH.latestVersion(false)));
+    }
+
+    private static ShareAcknowledgeResponse acknowledge(RawKafkaClient c, int epoch, Uuid topic, long first, long last) throws Exception {
+        ShareAcknowledgeRequestData d = new ShareAcknowledgeRequestData().setGroupId("g").setMemberId(MEMBER).setShareSessionEpoch(epoch);
+        ShareAcknowledgeRequestData.AcknowledgeTopic t = new ShareAcknowledgeRequestData.AcknowledgeTopic().setTopicId(topic);
+        ShareAcknowledgeRequestData.AcknowledgePartition p = new ShareAcknowledgeRequestData.AcknowledgePartition().setPartitionIndex(0);
+        p.acknowledgementBatches().add(new ShareAcknowledgeRequestData.AcknowledgementBatch().setFirstOffset(first).setLastOffset(last)
+                .setAcknowledgeTypes(List.of((byte) 1)));
+        t.partitions().add(p);
+        d.topics().add(t);
+        return c.send(new ShareAcknowledgeRequest.Builder(d).build(ApiKeys.SHARE_ACKNOWLEDGE.latestVersion(false)));
+    }
+
+    private static Errors error(short code) {
+        return Errors.forCode(code);
+    }
+
+    @Test
+    void heartbeatsAreCheckedAsKafkaChecksThem() throws Exception {
+        createTopic("q", 1);
+        try (RawKafkaClient c = new RawKafkaClient(broker.bootstrapServers())) {
+            assertThat(error(heartbeat(c, "", 0, List.of("q")).data().errorCode())).isEqualTo(Errors.INVALID_REQUEST);
+            assertThat(error(heartbeat(c, "x".repeat(37), 0, List.of("q")).data().errorCode())).isEqualTo(Errors.INVALID_REQUEST);
+            assertThat(error(heartbeat(c, MEMBER, 0, null).data().errorCode())).as("a join names its topics").isEqualTo(Errors.INVALID_REQUEST);
+            assertThat(error(heartbeat(c, MEMBER, 3, null).data().errorCode())).isEqualTo(Errors.GROUP_ID_NOT_FOUND);
+            ShareGroupHeartbeatResponse joined = heartbeat(c, MEMBER, 0, List.of("q"));
+            assertThat(error(joined.data().errorCode())).isEqualTo(Errors.NONE);
+            assertThat(joined.data().memberId()).isEqualTo(MEMBER);
+            assertThat(joined.data().assignment().topicPartitions()).hasSize(1);
+            int epoch = joined.data().memberEpoch();
+            assertThat(error(heartbeat(c, MEMBER, epoch + 5, null).data().errorCode())).isEqualTo(Errors.FENCED_MEMBER_EPOCH);
+            assertThat(error(heartbeat(c, "someone-else", epoch, null).data().errorCode())).isEqualTo(Errors.UNKNOWN_MEMBER_ID);
+            assertThat(error(heartbeat(c, MEMBER, epoch, null).data().errorCode())).as("the member itself is unharmed").isEqualTo(Errors.NONE);
+            assertThat(heartbeat(c, MEMBER, -1, null).data().memberEpoch()).as("left").isEqualTo(-1);
+        }
+    }
+
+    @Test
+    void sessionsAndAcknowledgementsGetKafkasErrorsAndHarmNothingElse() throws Exception {
+        Uuid topic = createTopic("q", 1);
+        try (RawKafkaClient c = new RawKafkaClient(broker.bootstrapServers())) {
+            assertThat(error(fetch(c, 4, topic, null).data().errorCode())).as("no session").isEqualTo(Errors.SHARE_SESSION_NOT_FOUND);
+            ShareFetchRequestData.AcknowledgementBatch ack = new ShareFetchRequestData.AcknowledgementBatch().setFirstOffset(0).setLastOffset(0)
+                    .setAcknowledgeTypes(List.of((byte) 1));
+            assertThat(error(fetch(c, 0, topic, ack).data().errorCode())).as("acknowledgements in an opening request").isEqualTo(Errors.INVALID_REQUEST);
+            assertThat(error(acknowledge(c, 0, topic, 0, 0).data().errorCode())).isEqualTo(Errors.INVALID_SHARE_SESSION_EPOCH);
+
+            assertThat(error(fetch(c, 0, topic, null).data().errorCode())).as("a session opens").isEqualTo(Errors.NONE);
+            assertThat(error(fetch(c, 7, topic, null).data().errorCode())).isEqualTo(Errors.INVALID_SHARE_SESSION_EPOCH);
+            ShareAcknowledgeResponse notAcquired = acknowledge(c, 1, topic, 0, 0);
+            assertThat(error(notAcquired.data().errorCode())).isEqualTo(Errors.NONE);
+            assertThat(error(notAcquired.data().responses().iterator().next().partitions().get(0).errorCode()))
+                    .as("a record never acquired").isEqualTo(Errors.INVALID_RECORD_STATE);
+            assertThat(error(fetch(c, 2, topic, null).data().errorCode())).as("the session goes on").isEqualTo(Errors.NONE);
+            assertThat(error(fetch(c, -1, topic, null).data().errorCode())).as("closed").isEqualTo(Errors.NONE);
+            assertThat(error(fetch(c, 3, topic, null).data().errorCode())).isEqualTo(Errors.SHARE_SESSION_NOT_FOUND);
+        }
+    }
+}
