@@ -234,6 +234,26 @@ public final class GroupCoordinator {
                         .setErrorMessage("Group " + groupId + " not found."));
     }
 
+    /** A group's configuration: every key with its value (IncrementalAlterConfigs overrides, else the broker's). */
+    public Future<Map<String, String>> groupConfig(String groupId) {
+        return readGroup(groupId, s -> Future.succeededFuture(s.groupConfig(groupId)), GroupConfig.effective(Map.of(), settings));
+    }
+
+    /** A group's configuration overrides. */
+    public Future<Map<String, String>> groupConfigOverrides(String groupId) {
+        return readGroup(groupId, s -> Future.succeededFuture(s.groupConfigOverrides(groupId)), Map.of());
+    }
+
+    /** Replaces a group's configuration overrides, each checked first (InvalidConfigurationException). */
+    public Future<Void> alterGroupConfig(String groupId, Map<String, String> overrides) {
+        try {
+            overrides.forEach(GroupConfig::validate);
+        } catch (RuntimeException e) {
+            return Future.failedFuture(e);
+        }
+        return onGroup(groupId, s -> s.alterGroupConfig(groupId, overrides));
+    }
+
     // ---- offsets ----
 
     /** A commit of one group: the member check, then the offsets that passed their own checks. */

@@ -74,6 +74,8 @@ final class GroupShard extends VerticleBase {
     /** The consumer-protocol (KIP-848) groups of this shard. */
     private ConsumerProtocolShard consumers;
     private ShareGroupShard shares;
+    /** Groups' configuration overrides (IncrementalAlterConfigs on GROUP resources). */
+    private final Map<String, Map<String, String>> groupConfigs = new HashMap<>();
 
     GroupShard(PartitionHandle partition, GroupSettings settings, Time time, TopicLookup topics) {
         this.partition = partition;
@@ -131,6 +133,11 @@ final class GroupShard extends VerticleBase {
 
     private void apply(OffsetRecords.Entry e) {
         if (e == null) return;
+        if (e.type() == OffsetRecords.GROUP_CONFIG) {
+            if (e.tombstone()) groupConfigs.remove(e.group());
+            else groupConfigs.put(e.group(), OffsetRecords.readGroupConfig(e.rawValue()));
+            return;
+        }
         if (e.type() == OffsetRecords.CONSUMER_GROUP || e.type() == OffsetRecords.CONSUMER_MEMBER) {
             consumers.restore(e);
             return;
@@ -597,6 +604,29 @@ final class GroupShard extends VerticleBase {
     ShareGroupDescribeResponseData.DescribedGroup shareGroupDescribe(String groupId) {
         assert onContext() : "group shard called off its event loop";
         return shares.describe(groupId);
+    }
+
+    /** A group's configuration overrides (none: empty). */
+    Map<String, String> groupConfigOverrides(String groupId) {
+        assert onContext() : "group shard called off its event loop";
+        return groupConfigs.getOrDefault(groupId, Map.of());
+    }
+
+    /** Every key of a group's configuration with its value (overrides, else the broker's). */
+    Map<String, String> groupConfig(String groupId) {
+        assert onContext() : "group shard called off its event loop";
+        return GroupConfig.effective(groupConfigs.getOrDefault(groupId, Map.of()), settings);
+    }
+
+    /** Replaces a group's overrides (validated by the caller), stored before they apply. */
+    Future<Void> alterGroupConfig(String groupId, Map<String, String> overrides) {
+        assert onContext() : "group shard called off its event loop";
+        Map<String, String> copy = new java.util.TreeMap<>(overrides);
+        byte[] value = copy.isEmpty() ? null : OffsetRecords.groupConfigValue(copy);
+        return append(List.of(new KeyValue(OffsetRecords.groupConfigKey(groupId), value))).onSuccess(v -> {
+            if (copy.isEmpty()) groupConfigs.remove(groupId);
+            else groupConfigs.put(groupId, copy);
+        });
     }
 
     /** ConsumerGroupDescribe's answer for {@code groupId} (GROUP_ID_NOT_FOUND unless a consumer-protocol group). */

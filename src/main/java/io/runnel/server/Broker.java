@@ -203,7 +203,8 @@ public final class Broker {
         broker.shares = new SharePartitionManager(vertx, broker.topics, broker.topicAdmin, new SharePartitionState.Settings(
                 config.get(BrokerConfig.GROUP_SHARE_DELIVERY_COUNT_LIMIT), config.get(BrokerConfig.GROUP_SHARE_PARTITION_MAX_RECORD_LOCKS),
                 config.get(BrokerConfig.GROUP_SHARE_RECORD_LOCK_DURATION_MS)), meta.nodeId(),
-                config.get(BrokerConfig.SHARE_COORDINATOR_STATE_TOPIC_NUM_PARTITIONS), config.get(BrokerConfig.SHARE_COORDINATOR_STATE_TOPIC_SEGMENT_BYTES));
+                config.get(BrokerConfig.SHARE_COORDINATOR_STATE_TOPIC_NUM_PARTITIONS), config.get(BrokerConfig.SHARE_COORDINATOR_STATE_TOPIC_SEGMENT_BYTES),
+                broker.groups::groupConfig);
         broker.transactions = new TransactionCoordinator(vertx, broker.deployer, broker.topics, broker.topicAdmin, config, time,
                 producerIds::nextProducerId, broker.markers);
         broker.verifier = new TxnVerificationSender(vertx, view, meta.nodeId(), config.get(BrokerConfig.REPLICA_SOCKET_TIMEOUT_MS), broker.transactions,

@@ -23,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Function;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.errors.NotLeaderOrFollowerException;
 import org.apache.kafka.common.protocol.Errors;
@@ -102,6 +103,12 @@ public final class SharePartitionManager {
     private final SharePartitionState.Settings settings;
     private final int nodeId;
     private final ShareStateStore store;
+    /** A group's configuration ({@code share.*} keys, from its coordinator). */
+    private final Function<String, Future<Map<String, String>>> groupConfig;
+    /** Per share-partition, whether it reads committed data only (share.isolation.level, read when it was loaded). */
+    private final Map<StateKey, Boolean> committedOnly = new HashMap<>();
+    /** Per group, its lock duration (share.record.lock.duration.ms) as last read. */
+    private final Map<String, Long> lockDurations = new HashMap<>();
     private final Map<StateKey, SharePartitionState> states = new HashMap<>();
     /** States being read from the store or started (one load per key). */
     private final Map<StateKey, Future<SharePartitionState>> loading = new HashMap<>();
@@ -113,7 +120,8 @@ public final class SharePartitionManager {
     private long lockTimer = -1;
 
     public SharePartitionManager(Vertx vertx, TopicRegistry topics, TopicAdmin admin, SharePartitionState.Settings settings, int nodeId,
-                                 int statePartitions, int stateSegmentBytes) {
+                                 int statePartitions, int stateSegmentBytes, Function<String, Future<Map<String, String>>> groupConfig) {
+        this.groupConfig = groupConfig;
         this.vertx = vertx;
         this.context = vertx.getOrCreateContext();
         this.topics = topics;
@@ -131,9 +139,9 @@ public final class SharePartitionManager {
         });
     }
 
-    /** The lock duration fetches report (ShareFetch's AcquisitionLockTimeoutMs). */
-    public long lockDurationMs() {
-        return settings.lockDurationMs();
+    /** The lock duration fetches of {@code groupId} report (ShareFetch's AcquisitionLockTimeoutMs). */
+    public long lockDurationMs(String groupId) {
+        return lockDurations.getOrDefault(groupId, settings.lockDurationMs());
     }
 
     /** ShareFetch: the session step, the acknowledgements, then the fetch (unless the session ends). */
@@ -240,8 +248,9 @@ public final class SharePartitionManager {
         StateKey key = new StateKey(groupId, tp.topicId(), tp.partition());
         return stateFor(key, h).compose(st -> {
             st.logStartMoved(h.logStartOffset());
-            if (!st.hasAcquirable(h.lastStableOffset())) return Future.succeededFuture(null);
-            return read(h, st, tp, memberId, maxRecords, maxBytes);
+            boolean committed = committedOnly.getOrDefault(key, true);
+            if (!st.hasAcquirable(committed ? h.lastStableOffset() : h.highWatermark())) return Future.succeededFuture(null);
+            return read(h, st, tp, memberId, maxRecords, maxBytes, committed);
         }).recover(e -> Future.succeededFuture(error(tp, e instanceof NotLeaderOrFollowerException ? Errors.NOT_LEADER_OR_FOLLOWER
                 : Errors.forException(e), -1)));
     }
@@ -256,21 +265,51 @@ public final class SharePartitionManager {
         Future<SharePartitionState> pending = loading.get(key);
         if (pending != null) return pending;
         ShareSnapshot.Key stored = storeKey(key);
-        Future<SharePartitionState> f = store.read(stored).compose(snap -> {
-            long now = System.currentTimeMillis();
-            if (snap.isPresent()) {
-                written.put(key, new long[] {snap.get().snapshotEpoch(), snap.get().createTimestamp()});
-                return Future.succeededFuture(SharePartitionState.restore(settings, snap.get()));
-            }
-            SharePartitionState fresh = SharePartitionState.startingAt(settings, h.lastStableOffset());
-            written.put(key, new long[] {-1, now});
-            return persist(key, fresh).map(v -> fresh);
+        // A group coordinated by another broker (in a cluster) is read with the broker's keys for now.
+        Future<SharePartitionState> f = groupConfig.apply(key.groupId()).recover(e -> Future.succeededFuture(Map.of())).compose(config -> {
+            SharePartitionState.Settings group = new SharePartitionState.Settings(
+                    intOr(config.get("share.delivery.count.limit"), settings.deliveryCountLimit()),
+                    intOr(config.get("share.partition.max.record.locks"), settings.maxRecordLocks()),
+                    intOr(config.get("share.record.lock.duration.ms"), (int) settings.lockDurationMs()));
+            lockDurations.put(key.groupId(), group.lockDurationMs());
+            boolean committed = !"read_uncommitted".equals(config.get("share.isolation.level"));
+            return store.read(stored).compose(snap -> {
+                committedOnly.put(key, committed);
+                if (snap.isPresent()) {
+                    written.put(key, new long[] {snap.get().snapshotEpoch(), snap.get().createTimestamp()});
+                    return Future.succeededFuture(SharePartitionState.restore(group, snap.get()));
+                }
+                return startOffset(h, config.getOrDefault("share.auto.offset.reset", "latest"), committed).compose(start -> {
+                    SharePartitionState fresh = SharePartitionState.startingAt(group, start);
+                    written.put(key, new long[] {-1, System.currentTimeMillis()});
+                    return persist(key, fresh).map(v -> fresh);
+                });
+            });
         }).onComplete(ar -> {
             loading.remove(key);
             if (ar.succeeded()) states.putIfAbsent(key, ar.result());
         }).map(x -> states.get(key));
         loading.put(key, f);
         return f;
+    }
+
+    /** Where a group starts on a partition it never read: share.auto.offset.reset (latest, earliest, by_duration:...). */
+    private static Future<Long> startOffset(PartitionHandle h, String reset, boolean committed) {
+        long end = committed ? h.lastStableOffset() : h.highWatermark();
+        if (reset.equals("earliest")) return Future.succeededFuture(h.logStartOffset());
+        if (reset.startsWith("by_duration:")) {
+            long since = System.currentTimeMillis() - java.time.Duration.parse(reset.substring("by_duration:".length())).toMillis();
+            return h.listOffset(since, true, committed).map(o -> o.map(PartitionHandle.ListedOffset::offset).orElse(end));
+        }
+        return Future.succeededFuture(end);
+    }
+
+    private static int intOr(String value, int fallback) {
+        try {
+            return value == null ? fallback : Integer.parseInt(value.trim());
+        } catch (NumberFormatException e) {
+            return fallback;
+        }
     }
 
     private static ShareSnapshot.Key storeKey(StateKey key) {
@@ -285,9 +324,11 @@ public final class SharePartitionManager {
     }
 
     private Future<PartitionResult> read(PartitionHandle h, SharePartitionState state, TopicIdPartition tp, String memberId, int maxRecords,
-                                         int maxBytes) {
+                                         int maxBytes, boolean committed) {
         long from = state.nextFetchOffset();
-        return h.readCommitted(from, maxBytes, true).map(read -> {
+        Future<CommittedRead> reading = committed ? h.readCommitted(from, maxBytes, true)
+                : h.read(from, maxBytes, true).map(rr -> new CommittedRead(rr, List.of()));
+        return reading.map(read -> {
             ReadResult rr = read.read();
             List<Batch> batches = batches(read);
             List<Acquired> acquired = state.acquire(memberId, batches, maxRecords, System.currentTimeMillis());

@@ -17,6 +17,9 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AlterConfigOp;
+import org.apache.kafka.clients.admin.Config;
+import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.GroupListing;
 import org.apache.kafka.clients.admin.ListGroupsOptions;
 import org.apache.kafka.clients.admin.ShareGroupDescription;
@@ -28,6 +31,7 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.GroupType;
 import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -232,6 +236,44 @@ class ShareConsumerTest extends BrokerPerTest {
         assertThat(again).extracting(ConsumerRecord::value).containsExactly("r2", "r3");
         assertThat(again).allSatisfy(r -> assertThat(r.deliveryCount()).contains((short) 2));
         assertThat(after.poll(Duration.ofMillis(500))).as("nothing accepted comes back").isEmpty();
+    }
+
+    @Test
+    void groupConfigsSetWithTheAdminClientApplyToTheGroup() throws Exception {
+        createTopic("backlog", 2);
+        produce("backlog", 10); // before the group exists: only share.auto.offset.reset=earliest reaches them
+        ConfigResource group = new ConfigResource(ConfigResource.Type.GROUP, "from-start");
+        try (Admin admin = KafkaClients.admin(broker.bootstrapServers())) {
+            admin.incrementalAlterConfigs(Map.of(group, List.of(
+                    new AlterConfigOp(new ConfigEntry("share.auto.offset.reset", "earliest"), AlterConfigOp.OpType.SET),
+                    new AlterConfigOp(new ConfigEntry("share.record.lock.duration.ms", "15000"), AlterConfigOp.OpType.SET)))).all().get();
+            Config described = admin.describeConfigs(List.of(group)).all().get().get(group);
+            assertThat(described.get("share.auto.offset.reset").value()).isEqualTo("earliest");
+            assertThat(described.get("share.auto.offset.reset").source()).isEqualTo(ConfigEntry.ConfigSource.DYNAMIC_GROUP_CONFIG);
+            assertThat(described.get("share.delivery.count.limit").value()).isEqualTo("5");
+            assertThat(described.get("share.delivery.count.limit").source()).isEqualTo(ConfigEntry.ConfigSource.DEFAULT_CONFIG);
+            for (String[] bad : new String[][] {{"share.auto.offset.reset", "sometimes"}, {"share.delivery.count.limit", "99"}, {"no.such.key", "1"}}) {
+                assertThat(org.assertj.core.api.Assertions.catchThrowable(() -> admin.incrementalAlterConfigs(Map.of(group, List.of(
+                        new AlterConfigOp(new ConfigEntry(bad[0], bad[1]), AlterConfigOp.OpType.SET)))).all().get()))
+                        .as("%s=%s", bad[0], bad[1]).hasCauseInstanceOf(org.apache.kafka.common.errors.InvalidConfigurationException.class);
+            }
+        }
+        KafkaShareConsumer<String, String> c = consumer("from-start", Map.of());
+        open.add(c);
+        c.subscribe(List.of("backlog"));
+        List<String> got = new ArrayList<>();
+        await().atMost(Duration.ofSeconds(30)).until(() -> {
+            c.poll(Duration.ofMillis(100)).forEach(r -> got.add(r.value()));
+            return got.size() >= 10;
+        });
+        assertThat(got).hasSize(10).doesNotHaveDuplicates();
+
+        broker.stop().get(30, java.util.concurrent.TimeUnit.SECONDS);
+        broker = Brokers.start(data, brokerConfig(), org.apache.kafka.common.utils.Time.SYSTEM);
+        try (Admin admin = KafkaClients.admin(broker.bootstrapServers())) {
+            assertThat(admin.describeConfigs(List.of(group)).all().get().get(group).get("share.record.lock.duration.ms").value())
+                    .as("kept across a restart").isEqualTo("15000");
+        }
     }
 
     private void produce1(String topic, String value) throws Exception {

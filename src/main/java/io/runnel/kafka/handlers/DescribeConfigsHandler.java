@@ -40,6 +40,7 @@ public final class DescribeConfigsHandler extends TypedApiHandler<DescribeConfig
         boolean synonyms = r.data().includeSynonyms();
         boolean docs = r.data().includeDocumentation();
         List<DescribeConfigsResult> results = new ArrayList<>();
+        List<Future<?>> pending = new ArrayList<>();
         for (DescribeConfigsResource res : r.data().resources()) {
             DescribeConfigsResult out = new DescribeConfigsResult().setResourceType(res.resourceType()).setResourceName(res.resourceName());
             results.add(out);
@@ -95,6 +96,28 @@ public final class DescribeConfigsHandler extends TypedApiHandler<DescribeConfig
                     if (synonyms) c.synonyms().add(new DescribeConfigsSynonym().setName(k.name()).setValue(text(v)).setSource(source));
                     entries.add(c);
                 }
+            } else if (type == ConfigResource.Type.GROUP) {
+                // Kafka's check: DESCRIBE_CONFIGS on the group. The group's coordinator holds its configuration.
+                if (!ctx.authorizeGroup(AclOperation.DESCRIBE_CONFIGS, res.resourceName())) {
+                    out.setErrorCode(Errors.GROUP_AUTHORIZATION_FAILED.code()).setErrorMessage(Errors.GROUP_AUTHORIZATION_FAILED.message());
+                    continue;
+                }
+                List<String> keys = res.configurationKeys();
+                var groups = ctx.broker().groups();
+                pending.add(Outcomes.recordError(groups.groupConfigOverrides(res.resourceName()).compose(overrides ->
+                        groups.groupConfig(res.resourceName()).map(all -> {
+                            List<DescribeConfigsResourceResult> group = new ArrayList<>();
+                            all.forEach((name, value) -> {
+                                byte source = overrides.containsKey(name) ? ConfigSource.GROUP_CONFIG.id() : ConfigSource.DEFAULT_CONFIG.id();
+                                DescribeConfigsResourceResult c = new DescribeConfigsResourceResult().setName(name).setValue(value)
+                                        .setConfigSource(source).setReadOnly(false).setIsSensitive(false).setConfigType(ConfigType.STRING.id());
+                                if (synonyms) c.synonyms().add(new DescribeConfigsSynonym().setName(name).setValue(value).setSource(source));
+                                if (keys == null || keys.isEmpty() || keys.contains(name)) group.add(c);
+                            });
+                            out.setConfigs(group);
+                            return null;
+                        })), (code, message) -> out.setErrorCode(code).setErrorMessage(message)));
+                continue;
             } else {
                 out.setErrorCode(Errors.INVALID_REQUEST.code()).setErrorMessage("Resource type " + type + " has no configuration in Runnel");
                 continue;
@@ -102,7 +125,9 @@ public final class DescribeConfigsHandler extends TypedApiHandler<DescribeConfig
             List<String> keys = res.configurationKeys();
             out.setConfigs(keys == null || keys.isEmpty() ? entries : entries.stream().filter(c -> keys.contains(c.name())).toList());
         }
-        return Future.succeededFuture(new DescribeConfigsResponse(new DescribeConfigsResponseData().setResults(results)));
+        DescribeConfigsResponse response = new DescribeConfigsResponse(new DescribeConfigsResponseData().setResults(results));
+        if (pending.isEmpty()) return Future.succeededFuture(response);
+        return Future.join(pending).transform(x -> Future.succeededFuture(response));
     }
 
     /** A value as DescribeConfigs shows it; passwords and JAAS texts never (null, with isSensitive, as in Kafka). */

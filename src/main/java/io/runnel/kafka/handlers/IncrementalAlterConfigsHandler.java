@@ -61,8 +61,12 @@ public final class IncrementalAlterConfigsHandler extends TypedApiHandler<Increm
                     throw Errors.TOPIC_AUTHORIZATION_FAILED.exception();
                 }
                 if (type == ConfigResource.Type.BROKER && !ctx.authorizeCluster(AclOperation.ALTER_CONFIGS)) throw Errors.CLUSTER_AUTHORIZATION_FAILED.exception();
+                if (type == ConfigResource.Type.GROUP && !ctx.authorizeGroup(AclOperation.ALTER_CONFIGS, res.resourceName())) {
+                    throw Errors.GROUP_AUTHORIZATION_FAILED.exception();
+                }
                 if (type == ConfigResource.Type.BROKER) done = alterBroker(ctx, r.data().validateOnly(), res);
                 else if (type == ConfigResource.Type.TOPIC) done = alterTopic(ctx, r.data().validateOnly(), res);
+                else if (type == ConfigResource.Type.GROUP) done = alterGroup(ctx, r.data().validateOnly(), res);
                 else throw new InvalidRequestException("Resource type " + type + " has no configuration in Runnel");
             } catch (RuntimeException e) {
                 done = Future.failedFuture(e);
@@ -90,6 +94,18 @@ public final class IncrementalAlterConfigsHandler extends TypedApiHandler<Increm
         Map<String, String> overrides = apply(new LinkedHashMap<>(t.get().config().overrides()), res, LIST_KEYS);
         if (!validateOnly) return ctx.broker().topicAdmin().alterTopicConfig(res.resourceName(), overrides);
         return validate(() -> TopicConfig.of(ctx.broker().dynamicConfig().current(), overrides));
+    }
+
+    /** A group's configuration (Kafka 4's GROUP resource), kept by the group's coordinator. */
+    private static Future<?> alterGroup(RequestContext ctx, boolean validateOnly, AlterConfigsResource res) {
+        if (res.resourceName() == null || res.resourceName().isEmpty()) throw new InvalidRequestException("A group id is required");
+        var groups = ctx.broker().groups();
+        return groups.groupConfigOverrides(res.resourceName()).compose(current -> {
+            Map<String, String> overrides = apply(new LinkedHashMap<>(current), res, Set.of());
+            if (!validateOnly) return groups.alterGroupConfig(res.resourceName(), overrides);
+            overrides.forEach(io.runnel.group.GroupConfig::validate);
+            return Future.succeededFuture();
+        });
     }
 
     /** Runs a configuration check for validate-only requests, with Kafka's exception for a bad value. */

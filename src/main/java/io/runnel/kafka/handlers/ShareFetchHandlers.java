@@ -89,7 +89,7 @@ public final class ShareFetchHandlers {
             SharePartitionManager.FetchCall call = new SharePartitionManager.FetchCall(d.groupId(), d.memberId(), d.shareSessionEpoch(),
                     ctx.connectionId(), added, forgotten, acks, renewAllowed, d.maxRecords(), Math.min(d.maxBytes(), maxBytes(ctx)),
                     d.maxWaitMs(), !d.isRenewAck());
-            return shares.fetch(call).map(r -> fetchResponse(ctx, shares, r, refused));
+            return shares.fetch(call).map(r -> fetchResponse(ctx, shares, d.groupId(), r, refused));
         }
 
         private static int maxBytes(RequestContext ctx) {
@@ -124,7 +124,7 @@ public final class ShareFetchHandlers {
             boolean renewAllowed = ctx.apiVersion() >= 2 && d.isRenewAck();
             return shares.acknowledge(d.groupId(), d.memberId(), d.shareSessionEpoch(), acks, renewAllowed).map(r -> {
                 if (r.error() != Errors.NONE) return ackError(r.error(), r.message());
-                ShareAcknowledgeResponseData out = new ShareAcknowledgeResponseData().setAcquisitionLockTimeoutMs((int) shares.lockDurationMs());
+                ShareAcknowledgeResponseData out = new ShareAcknowledgeResponseData().setAcquisitionLockTimeoutMs((int) shares.lockDurationMs(d.groupId()));
                 Map<TopicIdPartition, Errors> all = new LinkedHashMap<>(r.ackErrors());
                 all.putAll(refused);
                 all.forEach((tp, e) -> {
@@ -163,7 +163,8 @@ public final class ShareFetchHandlers {
         return out;
     }
 
-    private static ShareFetchResponse fetchResponse(RequestContext ctx, SharePartitionManager shares, Result r, Map<TopicIdPartition, Errors> refused) {
+    private static ShareFetchResponse fetchResponse(RequestContext ctx, SharePartitionManager shares, String groupId, Result r,
+                                                  Map<TopicIdPartition, Errors> refused) {
         if (r.error() != Errors.NONE) return fetchError(r.error(), r.message());
         LinkedHashMap<org.apache.kafka.common.TopicIdPartition, ShareFetchResponseData.PartitionData> parts = new LinkedHashMap<>();
         Set<Integer> leaders = new LinkedHashSet<>();
@@ -188,7 +189,7 @@ public final class ShareFetchHandlers {
         for (RequestContext.NodeEndpoint n : ctx.brokers()) {
             if (leaders.contains(n.nodeId())) nodes.add(new Node(n.nodeId(), n.host(), n.port(), n.rack()));
         }
-        return ShareFetchResponse.of(Errors.NONE, 0, parts, nodes, (int) shares.lockDurationMs());
+        return ShareFetchResponse.of(Errors.NONE, 0, parts, nodes, (int) shares.lockDurationMs(groupId));
     }
 
     /** The answer's entry for {@code tp}, added (with no records) the first time. */
