@@ -40,9 +40,12 @@ final class ConsumerProtocolShard {
     private final Map<String, ConsumerGroup> groups = new HashMap<>();
 
     private final Function<List<OffsetRecords.KeyValue>, Future<Void>> append;
+    /** A group's configuration overrides (IncrementalAlterConfigs on its GROUP resource). */
+    private final Function<String, Map<String, String>> configOf;
 
     ConsumerProtocolShard(Vertx vertx, GroupSettings settings, TopicLookup topics,
-                          Function<List<OffsetRecords.KeyValue>, Future<Void>> append) {
+                          Function<List<OffsetRecords.KeyValue>, Future<Void>> append, Function<String, Map<String, String>> configOf) {
+        this.configOf = configOf;
         this.vertx = vertx;
         this.settings = settings;
         this.topics = topics;
@@ -168,7 +171,8 @@ final class ConsumerProtocolShard {
         boolean changed = g.reconcile(m);
         if (!hadPending && !m.pendingRevocation.isEmpty()) armRevocationTimeout(g, m);
         ConsumerGroupHeartbeatResponseData r = new ConsumerGroupHeartbeatResponseData().setMemberId(m.memberId)
-                .setMemberEpoch(m.memberEpoch).setHeartbeatIntervalMs(settings.consumerHeartbeatIntervalMs());
+                .setMemberEpoch(m.memberEpoch).setHeartbeatIntervalMs(groupInt(g.groupId, GroupConfig.CONSUMER_HEARTBEAT_INTERVAL_MS,
+                        settings.consumerHeartbeatIntervalMs()));
         if (changed || owned == null || !owned.equals(m.assigned)) r.setAssignment(assignment(m.assigned));
         return r;
     }
@@ -197,13 +201,19 @@ final class ConsumerProtocolShard {
         return new ConsumerGroupHeartbeatResponseData.Assignment().setTopicPartitions(tps);
     }
 
+    /** A group key's value: the group's override, else the broker's. */
+    private int groupInt(String groupId, String key, int brokerValue) {
+        String v = configOf.apply(groupId).get(key);
+        return v == null ? brokerValue : Integer.parseInt(v);
+    }
+
     private static ConsumerGroupHeartbeatResponseData error(Errors e, String message) {
         return new ConsumerGroupHeartbeatResponseData().setErrorCode(e.code()).setErrorMessage(message);
     }
 
     private void resetSession(ConsumerGroup g, Member m) {
         if (m.sessionTimer >= 0) vertx.cancelTimer(m.sessionTimer);
-        m.sessionTimer = vertx.setTimer(settings.consumerSessionTimeoutMs(), id -> {
+        m.sessionTimer = vertx.setTimer(groupInt(g.groupId, GroupConfig.CONSUMER_SESSION_TIMEOUT_MS, settings.consumerSessionTimeoutMs()), id -> {
             m.sessionTimer = -1;
             if (g.members.get(m.memberId) == m) remove(g, m, "missed its session timeout");
         });
@@ -214,7 +224,8 @@ final class ConsumerProtocolShard {
      * that the partitions can move: a stuck member cannot hold a group back for ever.
      */
     private void armRevocationTimeout(ConsumerGroup g, Member m) {
-        int timeout = m.rebalanceTimeoutMs > 0 ? m.rebalanceTimeoutMs : settings.consumerSessionTimeoutMs();
+        int timeout = m.rebalanceTimeoutMs > 0 ? m.rebalanceTimeoutMs
+                : groupInt(g.groupId, GroupConfig.CONSUMER_SESSION_TIMEOUT_MS, settings.consumerSessionTimeoutMs());
         vertx.setTimer(timeout, id -> {
             if (g.members.get(m.memberId) == m && !m.pendingRevocation.isEmpty()) {
                 remove(g, m, "did not release " + m.pendingRevocation.size() + " partition(s) within its rebalance timeout");

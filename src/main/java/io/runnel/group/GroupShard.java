@@ -95,8 +95,8 @@ final class GroupShard extends VerticleBase {
 
     @Override
     public Future<?> start() {
-        consumers = new ConsumerProtocolShard(vertx, settings, topics, this::append);
-        shares = new ShareGroupShard(vertx, settings, topics);
+        consumers = new ConsumerProtocolShard(vertx, settings, topics, this::append, this::groupConfigOverrides);
+        shares = new ShareGroupShard(vertx, settings, topics, this::groupConfigOverrides);
         // Listening before the load: a marker written meanwhile is also met by the load, and ending a transaction twice
         // does nothing the second time.
         partition.onTransactionEnd((producerId, committed) -> context.runOnContext(x -> transactionEnded(producerId, committed)));

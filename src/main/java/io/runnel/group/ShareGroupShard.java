@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.Function;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.message.ShareGroupDescribeResponseData;
 import org.apache.kafka.common.message.ShareGroupHeartbeatRequestData;
@@ -71,8 +72,11 @@ final class ShareGroupShard {
     private final GroupSettings settings;
     private final TopicLookup topics;
     private final Map<String, ShareGroup> groups = new HashMap<>();
+    /** A group's configuration overrides (IncrementalAlterConfigs on its GROUP resource). */
+    private final Function<String, Map<String, String>> configOf;
 
-    ShareGroupShard(Vertx vertx, GroupSettings settings, TopicLookup topics) {
+    ShareGroupShard(Vertx vertx, GroupSettings settings, TopicLookup topics, Function<String, Map<String, String>> configOf) {
+        this.configOf = configOf;
         this.vertx = vertx;
         this.settings = settings;
         this.topics = topics;
@@ -177,7 +181,7 @@ final class ShareGroupShard {
             m.memberEpoch = g.assignmentEpoch;
         }
         ShareGroupHeartbeatResponseData r = new ShareGroupHeartbeatResponseData().setMemberId(m.memberId).setMemberEpoch(m.memberEpoch)
-                .setHeartbeatIntervalMs(settings.shareHeartbeatIntervalMs());
+                .setHeartbeatIntervalMs(groupInt(g.groupId, GroupConfig.SHARE_HEARTBEAT_INTERVAL_MS, settings.shareHeartbeatIntervalMs()));
         if (req.memberEpoch() == 0 || req.subscribedTopicNames() != null || changed) r.setAssignment(assignment(m.assigned));
         return r;
     }
@@ -220,7 +224,7 @@ final class ShareGroupShard {
 
     private void resetSession(ShareGroup g, Member m) {
         if (m.sessionTimer >= 0) vertx.cancelTimer(m.sessionTimer);
-        m.sessionTimer = vertx.setTimer(settings.shareSessionTimeoutMs(), id -> {
+        m.sessionTimer = vertx.setTimer(groupInt(g.groupId, GroupConfig.SHARE_SESSION_TIMEOUT_MS, settings.shareSessionTimeoutMs()), id -> {
             m.sessionTimer = -1;
             if (g.members.get(m.memberId) == m) remove(g, m, "missed its session timeout");
         });
@@ -266,6 +270,12 @@ final class ShareGroupShard {
             tps.add(new ShareGroupHeartbeatResponseData.TopicPartitions().setTopicId(id).setPartitions(parts));
         });
         return new ShareGroupHeartbeatResponseData.Assignment().setTopicPartitions(tps);
+    }
+
+    /** A group key's value: the group's override, else the broker's. */
+    private int groupInt(String groupId, String key, int brokerValue) {
+        String v = configOf.apply(groupId).get(key);
+        return v == null ? brokerValue : Integer.parseInt(v);
     }
 
     private static ShareGroupHeartbeatResponseData error(Errors e, String message) {
