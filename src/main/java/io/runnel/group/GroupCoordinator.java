@@ -234,6 +234,11 @@ public final class GroupCoordinator {
                         .setErrorMessage("Group " + groupId + " not found."));
     }
 
+    /** See GroupShard#shareOffsetsCheck; fails with NOT_COORDINATOR when another broker coordinates the group. */
+    public Future<Errors> shareOffsetsCheck(String groupId, boolean mustBeEmpty) {
+        return onGroup(groupId, s -> Future.succeededFuture(s.shareOffsetsCheck(groupId, mustBeEmpty)));
+    }
+
     /** A group's configuration: every key with its value (IncrementalAlterConfigs overrides, else the broker's). */
     public Future<Map<String, String>> groupConfig(String groupId) {
         return readGroup(groupId, s -> Future.succeededFuture(s.groupConfig(groupId)), GroupConfig.effective(Map.of(), settings));

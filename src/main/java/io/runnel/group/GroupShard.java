@@ -606,6 +606,17 @@ final class GroupShard extends VerticleBase {
         return shares.describe(groupId);
     }
 
+    /**
+     * Whether {@code groupId} may have its share offsets read or changed here: GROUP_ID_NOT_FOUND for a group of another
+     * type, NON_EMPTY_GROUP when {@code mustBeEmpty} and the share group has members, else NONE.
+     */
+    Errors shareOffsetsCheck(String groupId, boolean mustBeEmpty) {
+        assert onContext() : "group shard called off its event loop";
+        if (groups.containsKey(groupId) || consumers.has(groupId)) return Errors.GROUP_ID_NOT_FOUND;
+        if (mustBeEmpty && shares.hasMembers(groupId)) return Errors.NON_EMPTY_GROUP;
+        return Errors.NONE;
+    }
+
     /** A group's configuration overrides (none: empty). */
     Map<String, String> groupConfigOverrides(String groupId) {
         assert onContext() : "group shard called off its event loop";

@@ -23,6 +23,7 @@ import io.runnel.kafka.handlers.ReassignmentHandlers;
 import io.runnel.kafka.handlers.SaslHandlers;
 import io.runnel.kafka.handlers.ShareFetchHandlers;
 import io.runnel.kafka.handlers.ShareGroupHandlers;
+import io.runnel.kafka.handlers.ShareGroupOffsetsHandlers;
 import io.runnel.kafka.handlers.ScramCredentialHandlers;
 import io.runnel.kafka.handlers.TransactionHandlers;
 import io.runnel.kafka.handlers.TransactionPartitionHandlers;
@@ -53,6 +54,7 @@ public final class KafkaApis {
         all.addAll(ConsumerGroupHandlers.all());
         all.addAll(ShareGroupHandlers.all());
         all.addAll(ShareFetchHandlers.all());
+        all.addAll(ShareGroupOffsetsHandlers.all());
         all.addAll(ReassignmentHandlers.all());
         all.addAll(TransactionPartitionHandlers.all());
         all.addAll(TransactionHandlers.all());

@@ -451,6 +451,87 @@ public final class SharePartitionManager {
         return epoch == Integer.MAX_VALUE ? 1 : epoch + 1;
     }
 
+    /** A share-partition's start offset as DescribeShareGroupOffsets reports it (-1: the group never read it). */
+    public record StartOffset(TopicIdPartition tp, long startOffset, int leaderEpoch, long lag) {
+    }
+
+    /**
+     * The start offsets of {@code groupId} on {@code parts}, or on every partition it has state for when null; lag is
+     * Kafka's: the partition's end minus the start offset minus the records done after it (-1 when unknown).
+     */
+    public Future<List<StartOffset>> startOffsets(String groupId, List<TopicIdPartition> parts) {
+        return OnContext.deliver(OnContext.compose(context, () -> {
+            Future<List<TopicIdPartition>> which = parts != null ? Future.succeededFuture(parts)
+                    : store.statesOf(groupId).map(m -> {
+                        Set<TopicIdPartition> all = new LinkedHashSet<>();
+                        m.keySet().forEach(k -> all.add(new TopicIdPartition(k.topicId(), k.partition())));
+                        states.keySet().stream().filter(k -> k.groupId().equals(groupId)).forEach(k -> all.add(new TopicIdPartition(k.topicId(), k.partition())));
+                        return List.copyOf(all);
+                    });
+            return which.compose(list -> {
+                List<Future<StartOffset>> out = new ArrayList<>();
+                for (TopicIdPartition tp : list) out.add(startOffset(groupId, tp));
+                return Future.all(out).map(cf -> out.stream().map(Future::result).toList());
+            });
+        }));
+    }
+
+    private Future<StartOffset> startOffset(String groupId, TopicIdPartition tp) {
+        StateKey key = new StateKey(groupId, tp.topicId(), tp.partition());
+        PartitionHandle h = topics.topicById(tp.topicId()).map(t -> t.local(tp.partition())).orElse(null);
+        long end = h != null && h.isLeader() ? (committedOnly.getOrDefault(key, true) ? h.lastStableOffset() : h.highWatermark()) : -1;
+        SharePartitionState st = states.get(key);
+        if (st != null) return Future.succeededFuture(new StartOffset(tp, st.startOffset(), 0, lag(end, st.startOffset(), st.deliveryComplete())));
+        return store.read(storeKey(key)).map(snap -> snap.map(s -> new StartOffset(tp, s.startOffset(), s.leaderEpoch(),
+                lag(end, s.startOffset(), Math.max(0, s.deliveryCompleteCount())))).orElse(new StartOffset(tp, -1, -1, -1)));
+    }
+
+    private static long lag(long end, long start, int complete) {
+        return end < 0 || start < 0 ? -1 : Math.max(0, end - start - complete);
+    }
+
+    /**
+     * Sets {@code groupId}'s start offsets (AlterShareGroupOffsets; its coordinator checked it has no members): each
+     * share-partition starts again there with nothing in flight.
+     */
+    public Future<Map<TopicIdPartition, Errors>> alterStartOffsets(String groupId, Map<TopicIdPartition, Long> starts) {
+        return OnContext.deliver(OnContext.compose(context, () -> {
+            Map<TopicIdPartition, Errors> out = new LinkedHashMap<>();
+            List<Future<Void>> writes = new ArrayList<>();
+            starts.forEach((tp, start) -> {
+                if (topics.topicById(tp.topicId()).map(t -> tp.partition() >= 0 && tp.partition() < t.partitions().size()).orElse(false)) {
+                    StateKey key = new StateKey(groupId, tp.topicId(), tp.partition());
+                    states.remove(key);
+                    out.put(tp, Errors.NONE);
+                    writes.add(persist(key, SharePartitionState.startingAt(settings, start)).onFailure(x -> out.put(tp, Errors.COORDINATOR_NOT_AVAILABLE)));
+                } else {
+                    out.put(tp, Errors.UNKNOWN_TOPIC_OR_PARTITION);
+                }
+            });
+            return Future.join(writes).transform(ar -> Future.succeededFuture(out));
+        }));
+    }
+
+    /** Deletes {@code groupId}'s state on every partition of {@code topicIds} (DeleteShareGroupOffsets; an empty group). */
+    public Future<Map<Uuid, Errors>> deleteStartOffsets(String groupId, List<Uuid> topicIds) {
+        return OnContext.deliver(OnContext.compose(context, () -> store.statesOf(groupId).compose(stored -> {
+            Map<Uuid, Errors> out = new LinkedHashMap<>();
+            List<Future<Void>> deletes = new ArrayList<>();
+            for (Uuid id : topicIds) {
+                List<ShareSnapshot.Key> keys = stored.keySet().stream().filter(k -> k.topicId().equals(id)).toList();
+                boolean inMemory = states.keySet().stream().anyMatch(k -> k.groupId().equals(groupId) && k.topicId().equals(id));
+                if (keys.isEmpty() && !inMemory) {
+                    out.put(id, Errors.UNKNOWN_TOPIC_OR_PARTITION);
+                    continue;
+                }
+                out.put(id, Errors.NONE);
+                states.keySet().removeIf(k -> k.groupId().equals(groupId) && k.topicId().equals(id));
+                for (ShareSnapshot.Key k : keys) deletes.add(store.delete(k).onFailure(x -> out.put(id, Errors.COORDINATOR_NOT_AVAILABLE)));
+            }
+            return Future.join(deletes).transform(ar -> Future.succeededFuture(out));
+        })));
+    }
+
     /** The delivery state of a group on a partition, for tests and the console (on this manager's context). */
     public Future<Optional<SharePartitionState>> state(String groupId, Uuid topicId, int partition) {
         return OnContext.deliver(OnContext.call(context, () -> Optional.ofNullable(states.get(new StateKey(groupId, topicId, partition)))));

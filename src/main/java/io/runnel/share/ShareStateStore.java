@@ -88,6 +88,40 @@ final class ShareStateStore {
         });
     }
 
+    /** Deletes {@code key}'s state (a tombstone); completes at once when it cannot be stored here. */
+    Future<Void> delete(ShareSnapshot.Key key) {
+        return local(key).compose(h -> {
+            if (h == null) return Future.succeededFuture();
+            return index(partitionFor(key), h).compose(m -> {
+                MemoryRecordsBuilder b = MemoryRecords.builder(ByteBuffer.allocate(256), RecordBatch.MAGIC_VALUE_V2, Compression.NONE,
+                        TimestampType.CREATE_TIME, 0L);
+                b.append(System.currentTimeMillis(), ShareSnapshot.encodeKey(key), null);
+                return h.append(b.build().buffer(), Acks.all(1, Limits.OFFSET_COMMIT_TIMEOUT_MS)).map(info -> {
+                    m.remove(key);
+                    return (Void) null;
+                });
+            });
+        });
+    }
+
+    /** The stored states of {@code groupId} in the state partitions this broker leads. */
+    Future<Map<ShareSnapshot.Key, ShareSnapshot>> statesOf(String groupId) {
+        Optional<LocalTopic> t = topics.topic(TOPIC);
+        if (t.isEmpty()) return Future.succeededFuture(Map.of());
+        java.util.List<Future<Map<ShareSnapshot.Key, ShareSnapshot>>> all = new java.util.ArrayList<>();
+        for (int p = 0; p < t.get().partitions().size(); p++) {
+            PartitionHandle h = t.get().local(p);
+            if (h != null && h.isLeader()) all.add(index(p, h));
+        }
+        return Future.all(all).map(cf -> {
+            Map<ShareSnapshot.Key, ShareSnapshot> out = new HashMap<>();
+            for (Future<Map<ShareSnapshot.Key, ShareSnapshot>> f : all) f.result().forEach((k, v) -> {
+                if (k.groupId().equals(groupId)) out.put(k, v);
+            });
+            return out;
+        });
+    }
+
     /** The state partition's handle when this broker leads it, else null (the topic is created on first use). */
     private Future<PartitionHandle> local(ShareSnapshot.Key key) {
         return topic().map(t -> {
