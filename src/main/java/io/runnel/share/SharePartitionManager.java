@@ -532,6 +532,18 @@ public final class SharePartitionManager {
         })));
     }
 
+    /** Deletes every share-partition state of {@code groupId} (DeleteGroups of a share group without members). */
+    public Future<Void> deleteGroupState(String groupId) {
+        return OnContext.deliver(OnContext.compose(context, () -> store.statesOf(groupId).compose(stored -> {
+            states.keySet().removeIf(k -> k.groupId().equals(groupId));
+            written.keySet().removeIf(k -> k.groupId().equals(groupId));
+            committedOnly.keySet().removeIf(k -> k.groupId().equals(groupId));
+            List<Future<Void>> deletes = new ArrayList<>();
+            for (ShareSnapshot.Key k : stored.keySet()) deletes.add(store.delete(k));
+            return Future.all(deletes).<Void>mapEmpty();
+        })));
+    }
+
     /** The delivery state of a group on a partition, for tests and the console (on this manager's context). */
     public Future<Optional<SharePartitionState>> state(String groupId, Uuid topicId, int partition) {
         return OnContext.deliver(OnContext.call(context, () -> Optional.ofNullable(states.get(new StateKey(groupId, topicId, partition)))));

@@ -181,6 +181,7 @@ public final class SharePartitionState {
         List<Acquired> out = new ArrayList<>();
         int count = 0;
         long deadline = nowMs + settings.lockDurationMs();
+        batches:
         for (Batch b : batches) {
             if (count >= maxRecords) break;
             for (long o = Math.max(b.baseOffset(), startOffset); o <= b.lastOffset(); o++) {
@@ -200,6 +201,10 @@ public final class SharePartitionState {
                     finish(r, RecordState.ARCHIVED);
                     continue;
                 }
+                // A record on its last delivery goes out alone, as Kafka hands it out: if it is what fails its
+                // consumers, it is archived without taking the records around it along.
+                boolean lastChance = r.deliveryCount + 1 >= settings.deliveryCountLimit() && r.deliveryCount > 0;
+                if (lastChance && count > 0) break batches;
                 r.state = RecordState.ACQUIRED;
                 r.deliveryCount++;
                 r.member = member;
@@ -211,6 +216,7 @@ public final class SharePartitionState {
                 } else {
                     out.add(new Acquired(o, o, r.deliveryCount));
                 }
+                if (lastChance) break batches;
             }
         }
         advanceStart(); // archived gaps at the start

@@ -75,6 +75,12 @@ class ShareGroupOffsetsTest extends BrokerPerTest {
             assertThat(gone == null || gone.startOffset() == -1).as("no state after the delete: %s", gone).isTrue();
             assertThat(catchThrowable(() -> admin.deleteShareGroupOffsets("g", Set.of("ledger")).all().get()))
                     .as("nothing left to delete").isNotNull();
+
+            admin.alterShareGroupOffsets("g", Map.of(LEDGER, 7L)).all().get();
+            assertThat(offsets(admin).get(LEDGER).startOffset()).isEqualTo(7);
+            admin.deleteShareGroups(List.of("g")).all().get();
+            SharePartitionOffsetInfo deleted = offsets(admin).get(LEDGER);
+            assertThat(deleted == null || deleted.startOffset() == -1).as("a deleted group's state goes with it: %s", deleted).isTrue();
         }
     }
 }

@@ -60,6 +60,22 @@ class SharePartitionStateTest {
     }
 
     @Test
+    void aRecordOnItsLastDeliveryGoesOutAlone() {
+        SharePartitionState s = SharePartitionState.startingAt(SETTINGS, 0); // limit 3
+        s.acquire("a", batches(1), 5, 0);
+        s.acknowledge("a", List.of(new AckBatch(0, 4, new byte[] {ACCEPT, RELEASE, ACCEPT, ACCEPT, ACCEPT})), false, 0);
+        assertThat(s.acquire("b", batches(1), 5, 0)).containsExactly(new Acquired(1, 1, (short) 2));
+        s.acknowledge("b", List.of(ack(1, 1, RELEASE)), false, 0);
+        s.acquire("c", List.of(new Batch(5, 9)), 5, 0); // new records behind it
+        s.acknowledge("c", List.of(ack(5, 9, RELEASE)), false, 0);
+        assertThat(s.acquire("d", List.of(new Batch(0, 4), new Batch(5, 9)), 10, 0))
+                .as("offset 1 on its third and last delivery, alone").containsExactly(new Acquired(1, 1, (short) 3));
+        s.acknowledge("d", List.of(ack(1, 1, RELEASE)), false, 0);
+        assertThat(s.stateOf(1)).as("archived").isNull();
+        assertThat(s.acquire("e", List.of(new Batch(5, 9)), 10, 0)).containsExactly(new Acquired(5, 9, (short) 2));
+    }
+
+    @Test
     void rejectAndGapArchiveAndTheStartWaitsForTheFirstRecordInPlay() {
         SharePartitionState s = SharePartitionState.startingAt(SETTINGS, 0);
         s.acquire("a", batches(1), 5, 0);

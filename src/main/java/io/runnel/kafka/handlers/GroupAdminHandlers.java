@@ -128,9 +128,10 @@ public final class GroupAdminHandlers {
                     r.setErrorCode(Errors.GROUP_AUTHORIZATION_FAILED.code());
                     continue;
                 }
-                all.add(Outcomes.recordError(ctx.broker().groups().deleteGroup(id).map(e -> {
+                // A share group's delivery state goes with it (Kafka's DeleteShareGroupState).
+                all.add(Outcomes.recordError(ctx.broker().groups().deleteGroup(id).compose(e -> {
                     r.setErrorCode(e.code());
-                    return null;
+                    return e == Errors.NONE && ctx.broker().shares() != null ? ctx.broker().shares().deleteGroupState(id) : Future.<Void>succeededFuture();
                 }), (code, message) -> r.setErrorCode(code)));
             }
             return Future.all(all).map(cf -> new DeleteGroupsResponse(new DeleteGroupsResponseData().setResults(results)));
