@@ -370,7 +370,8 @@ public final class SharePartitionManager {
             Optional<LocalTopic> topic = topics.topicById(tp.topicId());
             PartitionHandle h = topic.map(t -> t.local(tp.partition())).orElse(null);
             SharePartitionState st = states.get(new StateKey(groupId, tp.topicId(), tp.partition()));
-            if (h == null || st == null) continue;
+            // A full window waits for acknowledgements or releases (wakeWaiting), not for data it could not take.
+            if (h == null || st == null || st.inFlight() >= st.maxRecordLocks()) continue;
             h.awaitReadable(Math.max(st.endOffset() + 1, h.lastStableOffset()), true, p.future())
                     .onComplete(x -> context.runOnContext(v -> p.tryComplete()));
         }
@@ -433,7 +434,7 @@ public final class SharePartitionManager {
         long now = System.currentTimeMillis();
         boolean any = false;
         for (Map.Entry<StateKey, SharePartitionState> e : states.entrySet()) {
-            if (e.getValue().nextLockDeadline() <= now && e.getValue().expireLocks(now)) {
+            if (e.getValue().expireLocks(now)) {
                 any = true;
                 persistQuietly(e.getKey(), e.getValue());
             }

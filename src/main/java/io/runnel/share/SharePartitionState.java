@@ -96,6 +96,8 @@ public final class SharePartitionState {
     private long startOffset;
     private long endOffset;
     private int stateEpoch;
+    /** No lock runs out before this (it may be earlier than the earliest lock: a renewal or release leaves it). */
+    private long lockCheckAt = Long.MAX_VALUE;
 
     private SharePartitionState(Settings settings, long startOffset, int stateEpoch) {
         this.settings = settings;
@@ -134,6 +136,11 @@ public final class SharePartitionState {
 
     public int stateEpoch() {
         return stateEpoch;
+    }
+
+    /** The most records the window holds ({@code share.partition.max.record.locks}). */
+    public int maxRecordLocks() {
+        return settings.maxRecordLocks();
     }
 
     /** Records in the window (acquired, available again, or done but behind one that is not). */
@@ -209,6 +216,7 @@ public final class SharePartitionState {
                 r.deliveryCount++;
                 r.member = member;
                 r.lockDeadline = deadline;
+                lockCheckAt = Math.min(lockCheckAt, deadline);
                 count++;
                 Acquired last = out.isEmpty() ? null : out.get(out.size() - 1);
                 if (last != null && last.lastOffset() == o - 1 && last.deliveryCount() == r.deliveryCount) {
@@ -260,24 +268,28 @@ public final class SharePartitionState {
         return Errors.NONE;
     }
 
-    /** Releases the records whose lock expired by {@code nowMs}; true when any was. */
+    /** Releases the records whose lock expired by {@code nowMs}; true when any was. Cheap until a lock may have run out. */
     public boolean expireLocks(long nowMs) {
+        if (nowMs < lockCheckAt) return false;
         boolean any = false;
+        long next = Long.MAX_VALUE;
         for (Rec r : window.values()) {
-            if (r.state == RecordState.ACQUIRED && r.lockDeadline <= nowMs) {
+            if (r.state != RecordState.ACQUIRED) continue;
+            if (r.lockDeadline <= nowMs) {
                 release(r);
                 any = true;
+            } else {
+                next = Math.min(next, r.lockDeadline);
             }
         }
+        lockCheckAt = next;
         if (any) advanceStart();
         return any;
     }
 
-    /** The earliest lock deadline of an acquired record, or {@link Long#MAX_VALUE}. */
+    /** No lock runs out before this time ({@link Long#MAX_VALUE}: none is held). */
     public long nextLockDeadline() {
-        long min = Long.MAX_VALUE;
-        for (Rec r : window.values()) if (r.state == RecordState.ACQUIRED) min = Math.min(min, r.lockDeadline);
-        return min;
+        return lockCheckAt;
     }
 
     /** Releases every record {@code member} holds (its share session ended); true when any was. */
