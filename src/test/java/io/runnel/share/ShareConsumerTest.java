@@ -102,6 +102,12 @@ class ShareConsumerTest extends BrokerPerTest {
         }
         threads.forEach(Thread::start);
         awaitReading("workers", id, 2);
+        try (Admin admin = KafkaClients.admin(broker.bootstrapServers())) { // every member has its partition before records come
+            await().atMost(Duration.ofSeconds(30)).until(() -> {
+                ShareGroupDescription d = admin.describeShareGroups(List.of("workers")).describedGroups().get("workers").get();
+                return d.members().size() == 5 && d.members().stream().allMatch(m -> m.assignment().topicPartitions().size() == 1);
+            });
+        }
         produce("work", 200);
         await().atMost(Duration.ofSeconds(60)).until(() -> got.values().stream().mapToInt(List::size).sum() >= 200);
         List<String> all = got.values().stream().flatMap(List::stream).toList();
