@@ -105,6 +105,8 @@ public final class SharePartitionManager {
     private final ShareStateStore store;
     /** A group's configuration ({@code share.*} keys, from its coordinator). */
     private final Function<String, Future<Map<String, String>>> groupConfig;
+    /** Per share-partition, the partition's leader epoch when its state was loaded: a new epoch reloads it. */
+    private final Map<StateKey, Integer> loadedEpoch = new HashMap<>();
     /** Per share-partition, whether it reads committed data only (share.isolation.level, read when it was loaded). */
     private final Map<StateKey, Boolean> committedOnly = new HashMap<>();
     /** Per group, its lock duration (share.record.lock.duration.ms) as last read. */
@@ -261,7 +263,14 @@ public final class SharePartitionManager {
      */
     private Future<SharePartitionState> stateFor(StateKey key, PartitionHandle h) {
         SharePartitionState st = states.get(key);
+        int epoch = h.placement().leaderEpoch();
+        if (st != null && loadedEpoch.getOrDefault(key, epoch) != epoch) {
+            // Leadership moved since the state was loaded (away and back): another leader may have moved it on.
+            states.remove(key);
+            st = null;
+        }
         if (st != null) return Future.succeededFuture(st);
+        loadedEpoch.put(key, epoch);
         Future<SharePartitionState> pending = loading.get(key);
         if (pending != null) return pending;
         ShareSnapshot.Key stored = storeKey(key);
