@@ -632,7 +632,7 @@ final class GroupShard extends VerticleBase {
     /** Replaces a group's overrides (validated by the caller), stored before they apply. */
     Future<Void> alterGroupConfig(String groupId, Map<String, String> overrides) {
         assert onContext() : "group shard called off its event loop";
-        Map<String, String> copy = new java.util.TreeMap<>(overrides);
+        Map<String, String> copy = new TreeMap<>(overrides);
         byte[] value = copy.isEmpty() ? null : OffsetRecords.groupConfigValue(copy);
         return append(List.of(new KeyValue(OffsetRecords.groupConfigKey(groupId), value))).onSuccess(v -> {
             if (copy.isEmpty()) groupConfigs.remove(groupId);

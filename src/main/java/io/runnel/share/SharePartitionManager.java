@@ -1,5 +1,6 @@
 package io.runnel.share;
 
+import io.runnel.group.GroupConfig;
 import io.runnel.log.value.ReadResult;
 import io.runnel.partition.CommittedRead;
 import io.runnel.partition.LocalTopic;
@@ -266,7 +267,7 @@ public final class SharePartitionManager {
         int epoch = h.placement().leaderEpoch();
         if (st != null && loadedEpoch.getOrDefault(key, epoch) != epoch) {
             // Leadership moved since the state was loaded (away and back): another leader may have moved it on.
-            states.remove(key);
+            forget(key::equals);
             st = null;
         }
         if (st != null) return Future.succeededFuture(st);
@@ -277,18 +278,18 @@ public final class SharePartitionManager {
         // A group coordinated by another broker (in a cluster) is read with the broker's keys for now.
         Future<SharePartitionState> f = groupConfig.apply(key.groupId()).recover(e -> Future.succeededFuture(Map.of())).compose(config -> {
             SharePartitionState.Settings group = new SharePartitionState.Settings(
-                    intOr(config.get("share.delivery.count.limit"), settings.deliveryCountLimit()),
-                    intOr(config.get("share.partition.max.record.locks"), settings.maxRecordLocks()),
-                    intOr(config.get("share.record.lock.duration.ms"), (int) settings.lockDurationMs()));
+                    intOr(config.get(GroupConfig.SHARE_DELIVERY_COUNT_LIMIT), settings.deliveryCountLimit()),
+                    intOr(config.get(GroupConfig.SHARE_PARTITION_MAX_RECORD_LOCKS), settings.maxRecordLocks()),
+                    intOr(config.get(GroupConfig.SHARE_RECORD_LOCK_DURATION_MS), (int) settings.lockDurationMs()));
             lockDurations.put(key.groupId(), group.lockDurationMs());
-            boolean committed = !"read_uncommitted".equals(config.get("share.isolation.level"));
+            boolean committed = !"read_uncommitted".equals(config.get(GroupConfig.SHARE_ISOLATION_LEVEL));
             return store.read(stored).compose(snap -> {
                 committedOnly.put(key, committed);
                 if (snap.isPresent()) {
                     written.put(key, new long[] {snap.get().snapshotEpoch(), snap.get().createTimestamp()});
                     return Future.succeededFuture(SharePartitionState.restore(group, snap.get()));
                 }
-                return startOffset(h, config.getOrDefault("share.auto.offset.reset", "latest"), committed).compose(start -> {
+                return startOffset(h, config.getOrDefault(GroupConfig.SHARE_AUTO_OFFSET_RESET, "latest"), committed).compose(start -> {
                     SharePartitionState fresh = SharePartitionState.startingAt(group, start);
                     written.put(key, new long[] {-1, System.currentTimeMillis()});
                     return persist(key, fresh).map(v -> fresh);
@@ -511,7 +512,7 @@ public final class SharePartitionManager {
             starts.forEach((tp, start) -> {
                 if (topics.topicById(tp.topicId()).map(t -> tp.partition() >= 0 && tp.partition() < t.partitions().size()).orElse(false)) {
                     StateKey key = new StateKey(groupId, tp.topicId(), tp.partition());
-                    states.remove(key);
+                    forget(key::equals);
                     out.put(tp, Errors.NONE);
                     writes.add(persist(key, SharePartitionState.startingAt(settings, start)).onFailure(x -> out.put(tp, Errors.COORDINATOR_NOT_AVAILABLE)));
                 } else {
@@ -535,19 +536,25 @@ public final class SharePartitionManager {
                     continue;
                 }
                 out.put(id, Errors.NONE);
-                states.keySet().removeIf(k -> k.groupId().equals(groupId) && k.topicId().equals(id));
+                forget(k -> k.groupId().equals(groupId) && k.topicId().equals(id));
                 for (ShareSnapshot.Key k : keys) deletes.add(store.delete(k).onFailure(x -> out.put(id, Errors.COORDINATOR_NOT_AVAILABLE)));
             }
             return Future.join(deletes).transform(ar -> Future.succeededFuture(out));
         })));
     }
 
+    /** Drops what this manager holds of the share-partitions {@code which} selects (their state, its epochs and mode). */
+    private void forget(java.util.function.Predicate<StateKey> which) {
+        states.keySet().removeIf(which);
+        written.keySet().removeIf(which);
+        committedOnly.keySet().removeIf(which);
+        loadedEpoch.keySet().removeIf(which);
+    }
+
     /** Deletes every share-partition state of {@code groupId} (DeleteGroups of a share group without members). */
     public Future<Void> deleteGroupState(String groupId) {
         return OnContext.deliver(OnContext.compose(context, () -> store.statesOf(groupId).compose(stored -> {
-            states.keySet().removeIf(k -> k.groupId().equals(groupId));
-            written.keySet().removeIf(k -> k.groupId().equals(groupId));
-            committedOnly.keySet().removeIf(k -> k.groupId().equals(groupId));
+            forget(k -> k.groupId().equals(groupId));
             List<Future<Void>> deletes = new ArrayList<>();
             for (ShareSnapshot.Key k : stored.keySet()) deletes.add(store.delete(k));
             return Future.all(deletes).<Void>mapEmpty();

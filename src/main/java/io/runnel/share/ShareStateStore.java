@@ -9,7 +9,9 @@ import io.runnel.partition.TopicAdmin;
 import io.runnel.partition.TopicRegistry;
 import io.vertx.core.Future;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.apache.kafka.common.compress.Compression;
@@ -108,7 +110,7 @@ final class ShareStateStore {
     Future<Map<ShareSnapshot.Key, ShareSnapshot>> statesOf(String groupId) {
         Optional<LocalTopic> t = topics.topic(TOPIC);
         if (t.isEmpty()) return Future.succeededFuture(Map.of());
-        java.util.List<Future<Map<ShareSnapshot.Key, ShareSnapshot>>> all = new java.util.ArrayList<>();
+        List<Future<Map<ShareSnapshot.Key, ShareSnapshot>>> all = new ArrayList<>();
         for (int p = 0; p < t.get().partitions().size(); p++) {
             PartitionHandle h = t.get().local(p);
             if (h != null && h.isLeader()) all.add(index(p, h));

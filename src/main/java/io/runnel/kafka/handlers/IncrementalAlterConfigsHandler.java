@@ -3,6 +3,7 @@ package io.runnel.kafka.handlers;
 import io.runnel.config.BrokerConfig;
 import io.runnel.config.ConfigException;
 import io.runnel.config.TopicConfig;
+import io.runnel.group.GroupConfig;
 import io.runnel.kafka.RequestContext;
 import io.runnel.kafka.TypedApiHandler;
 import io.runnel.partition.LocalTopic;
@@ -103,7 +104,7 @@ public final class IncrementalAlterConfigsHandler extends TypedApiHandler<Increm
         return groups.groupConfigOverrides(res.resourceName()).compose(current -> {
             Map<String, String> overrides = apply(new LinkedHashMap<>(current), res, Set.of());
             if (!validateOnly) return groups.alterGroupConfig(res.resourceName(), overrides);
-            overrides.forEach(io.runnel.group.GroupConfig::validate);
+            overrides.forEach(GroupConfig::validate);
             return Future.succeededFuture();
         });
     }

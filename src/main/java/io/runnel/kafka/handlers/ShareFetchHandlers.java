@@ -1,5 +1,6 @@
 package io.runnel.kafka.handlers;
 
+import io.runnel.config.BrokerConfig;
 import io.runnel.kafka.ApiHandler;
 import io.runnel.kafka.RequestContext;
 import io.runnel.kafka.TypedApiHandler;
@@ -93,7 +94,7 @@ public final class ShareFetchHandlers {
         }
 
         private static int maxBytes(RequestContext ctx) {
-            return ctx.broker().config().get(io.runnel.config.BrokerConfig.FETCH_MAX_BYTES);
+            return ctx.broker().config().get(BrokerConfig.FETCH_MAX_BYTES);
         }
     }
 
