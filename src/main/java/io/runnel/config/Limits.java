@@ -385,6 +385,22 @@ public final class Limits {
     public static final int TXN_VERIFICATIONS_QUEUED_PER_BROKER = 10_000;
 
     /**
+     * How often a share state operation (a share-partition's read, write, summary, initialization or deletion) is tried
+     * at its share coordinator while the coordinator is moving or out of reach, with pauses doubling from
+     * {@link #SHARE_STATE_RETRY_BACKOFF_MS} (100, 200, 400, 800 ms: 1.5 s in all), as Kafka's persister retries; then
+     * its error is the caller's (a fetch's partition error, an acknowledgement's COORDINATOR_NOT_AVAILABLE).
+     */
+    public static final int SHARE_STATE_ATTEMPTS = 5;
+    public static final long SHARE_STATE_RETRY_BACKOFF_MS = 100;
+
+    /**
+     * Share state operations waiting for the next request to one share coordinator broker while one is in flight. They
+     * go together, one request per group and operation kind; a second write of a share-partition replaces the first
+     * (each carries the whole state). Past the bound an operation is answered COORDINATOR_NOT_AVAILABLE at once.
+     */
+    public static final int SHARE_STATE_QUEUED_PER_BROKER = 50_000;
+
+    /**
      * Producers per partition whose transaction check is in progress (a verification guard, Kafka's
      * VerificationStateEntry). An entry lives from the check's start to the transaction's first append or its marker;
      * past the bound the oldest is dropped, and its producer's write then fails INVALID_TXN_STATE instead of being held.

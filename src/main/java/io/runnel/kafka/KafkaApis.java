@@ -22,6 +22,7 @@ import io.runnel.kafka.handlers.ProduceHandler;
 import io.runnel.kafka.handlers.ReassignmentHandlers;
 import io.runnel.kafka.handlers.SaslHandlers;
 import io.runnel.kafka.handlers.ShareFetchHandlers;
+import io.runnel.kafka.handlers.ShareStateHandlers;
 import io.runnel.kafka.handlers.ShareGroupHandlers;
 import io.runnel.kafka.handlers.ShareGroupOffsetsHandlers;
 import io.runnel.kafka.handlers.ScramCredentialHandlers;
@@ -55,6 +56,7 @@ public final class KafkaApis {
         all.addAll(ShareGroupHandlers.all());
         all.addAll(ShareFetchHandlers.all());
         all.addAll(ShareGroupOffsetsHandlers.all());
+        all.addAll(ShareStateHandlers.all());
         all.addAll(ReassignmentHandlers.all());
         all.addAll(TransactionPartitionHandlers.all());
         all.addAll(TransactionHandlers.all());

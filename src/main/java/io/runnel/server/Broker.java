@@ -5,6 +5,7 @@ import io.runnel.cluster.ClusterView;
 import io.runnel.cluster.HazelcastCluster;
 import io.runnel.cluster.ReplicaFetchers;
 import io.runnel.cluster.TxnMarkerSender;
+import io.runnel.cluster.ShareStateSender;
 import io.runnel.cluster.TxnVerificationSender;
 import io.runnel.config.BrokerConfig;
 import io.runnel.config.Limits;
@@ -82,6 +83,7 @@ public final class Broker {
     private TxnMarkerSender markers;
     private BrokerSecurity security;
     private TxnVerificationSender verifier;
+    private ShareStateSender shareStates;
     private final BrokerMetrics metrics;
     /** The Hazelcast cluster this broker is part of, or null when it runs alone. */
     private final HazelcastCluster cluster;
@@ -200,11 +202,14 @@ public final class Broker {
         ProducerIdManager producerIds = new ProducerIdManager(vertx, config.logDir(), config.get(BrokerConfig.NODE_ID));
         broker.markers = new TxnMarkerSender(vertx, broker.topics, view, meta.nodeId(), config.get(BrokerConfig.REPLICA_SOCKET_TIMEOUT_MS),
                 security::interBroker);
+        // In a cluster a share-partition's state may belong to a __share_group_state partition another broker leads.
+        broker.shareStates = cluster == null ? null
+                : new ShareStateSender(vertx, view, meta.nodeId(), config.get(BrokerConfig.REPLICA_SOCKET_TIMEOUT_MS), security::interBroker);
         broker.shares = new SharePartitionManager(vertx, broker.topics, broker.topicAdmin, new SharePartitionState.Settings(
                 config.get(BrokerConfig.GROUP_SHARE_DELIVERY_COUNT_LIMIT), config.get(BrokerConfig.GROUP_SHARE_PARTITION_MAX_RECORD_LOCKS),
                 config.get(BrokerConfig.GROUP_SHARE_RECORD_LOCK_DURATION_MS)), meta.nodeId(),
                 config.get(BrokerConfig.SHARE_COORDINATOR_STATE_TOPIC_NUM_PARTITIONS), config.get(BrokerConfig.SHARE_COORDINATOR_STATE_TOPIC_SEGMENT_BYTES),
-                broker.groups::groupConfig);
+                broker.groups::groupConfig, broker.shareStates);
         broker.transactions = new TransactionCoordinator(vertx, broker.deployer, broker.topics, broker.topicAdmin, config, time,
                 producerIds::nextProducerId, broker.markers);
         broker.verifier = new TxnVerificationSender(vertx, view, meta.nodeId(), config.get(BrokerConfig.REPLICA_SOCKET_TIMEOUT_MS), broker.transactions,
@@ -505,6 +510,7 @@ public final class Broker {
         if (links != null) links.close();
         if (markers != null) markers.stop();
         if (verifier != null) verifier.stop();
+        if (shareStates != null) shareStates.stop();
         Future<Void> httpClosed = http == null ? Future.succeededFuture() : http.close();
         httpClosed.eventually(() -> kafka == null ? Future.succeededFuture() : kafka.stop())
                 .eventually(groups::stop)

@@ -25,6 +25,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.Function;
+import java.util.function.Predicate;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.errors.NotLeaderOrFollowerException;
 import org.apache.kafka.common.protocol.Errors;
@@ -55,6 +56,8 @@ public final class SharePartitionManager {
     public static final int MAX_SESSIONS = 2000;
     /** How often lock deadlines are checked. */
     private static final long LOCK_CHECK_MS = 100;
+    /** Every this many lock checks (a second), states of partitions no longer led here are dropped. */
+    private static final int LEADERSHIP_CHECK_TICKS = 10;
     /** Kafka's share session epochs: 0 opens a session, -1 closes it. */
     public static final int INITIAL_EPOCH = 0;
     public static final int FINAL_EPOCH = -1;
@@ -83,6 +86,23 @@ public final class SharePartitionManager {
     private record StateKey(String groupId, Uuid topicId, int partition) {
     }
 
+    /** What this broker holds of one share-partition it leads: the state, and how it was loaded. */
+    private static final class Held {
+        final SharePartitionState state;
+        /** The data partition's leader epoch when the state was loaded: the epoch its writes carry. */
+        final int leaderEpoch;
+        /** Whether it reads committed data only (share.isolation.level when it was loaded). */
+        final boolean committedOnly;
+        /** The last write of the state (an eviction waits for it). */
+        Future<Void> lastWrite = Future.succeededFuture();
+
+        Held(SharePartitionState state, int leaderEpoch, boolean committedOnly) {
+            this.state = state;
+            this.leaderEpoch = leaderEpoch;
+            this.committedOnly = committedOnly;
+        }
+    }
+
     private record SessionKey(String groupId, String memberId) {
     }
 
@@ -106,32 +126,31 @@ public final class SharePartitionManager {
     private final ShareStateStore store;
     /** A group's configuration ({@code share.*} keys, from its coordinator). */
     private final Function<String, Future<Map<String, String>>> groupConfig;
-    /** Per share-partition, the partition's leader epoch when its state was loaded: a new epoch reloads it. */
-    private final Map<StateKey, Integer> loadedEpoch = new HashMap<>();
-    /** Per share-partition, whether it reads committed data only (share.isolation.level, read when it was loaded). */
-    private final Map<StateKey, Boolean> committedOnly = new HashMap<>();
     /** Per group, its lock duration (share.record.lock.duration.ms) as last read. */
     private final Map<String, Long> lockDurations = new HashMap<>();
-    private final Map<StateKey, SharePartitionState> states = new HashMap<>();
+    private final Map<StateKey, Held> held = new HashMap<>();
     /** States being read from the store or started (one load per key). */
-    private final Map<StateKey, Future<SharePartitionState>> loading = new HashMap<>();
-    /** The epoch of each state's last snapshot written (Kafka's SnapshotEpoch) and when the state was created. */
-    private final Map<StateKey, long[]> written = new HashMap<>();
+    private final Map<StateKey, Future<Held>> loading = new HashMap<>();
     private final Map<SessionKey, Session> sessions = new LinkedHashMap<>();
     /** Fetches waiting for something to acquire: completed by new data, a release, or their own timer. */
     private final List<Promise<Void>> waiting = new ArrayList<>();
     private long lockTimer = -1;
+    private long ticks;
 
     public SharePartitionManager(Vertx vertx, TopicRegistry topics, TopicAdmin admin, SharePartitionState.Settings settings, int nodeId,
-                                 int statePartitions, int stateSegmentBytes, Function<String, Future<Map<String, String>>> groupConfig) {
+                                 int statePartitions, int stateSegmentBytes, Function<String, Future<Map<String, String>>> groupConfig,
+                                 ShareStateStore.Remote remote) {
         this.groupConfig = groupConfig;
         this.vertx = vertx;
         this.context = vertx.getOrCreateContext();
         this.topics = topics;
         this.settings = settings;
         this.nodeId = nodeId;
-        this.store = new ShareStateStore(topics, admin, statePartitions, stateSegmentBytes);
-        context.runOnContext(v -> lockTimer = vertx.setPeriodic(LOCK_CHECK_MS, id -> expireLocks()));
+        this.store = new ShareStateStore(vertx, context, topics, admin, nodeId, statePartitions, stateSegmentBytes, remote);
+        context.runOnContext(v -> lockTimer = vertx.setPeriodic(LOCK_CHECK_MS, id -> {
+            expireLocks();
+            if (++ticks % LEADERSHIP_CHECK_TICKS == 0) dropLeadershipLost();
+        }));
     }
 
     public void stop() {
@@ -249,56 +268,55 @@ public final class SharePartitionManager {
         PartitionHandle h = topic.get().local(tp.partition());
         if (h == null || !h.isLeader()) return Future.succeededFuture(error(tp, Errors.NOT_LEADER_OR_FOLLOWER, topic.get().leader(tp.partition())));
         StateKey key = new StateKey(groupId, tp.topicId(), tp.partition());
-        return stateFor(key, h).compose(st -> {
+        return stateFor(key, h).compose(x -> {
+            SharePartitionState st = x.state;
             st.logStartMoved(h.logStartOffset());
-            boolean committed = committedOnly.getOrDefault(key, true);
-            if (!st.hasAcquirable(committed ? h.lastStableOffset() : h.highWatermark())) return Future.succeededFuture(null);
-            return read(h, st, tp, memberId, maxRecords, maxBytes, committed);
+            if (!st.hasAcquirable(x.committedOnly ? h.lastStableOffset() : h.highWatermark())) return Future.succeededFuture(null);
+            return read(h, st, tp, memberId, maxRecords, maxBytes, x.committedOnly);
         }).recover(e -> Future.succeededFuture(error(tp, e instanceof NotLeaderOrFollowerException ? Errors.NOT_LEADER_OR_FOLLOWER
                 : Errors.forException(e), -1)));
     }
 
     /**
-     * The state of {@code key}: in memory, else as stored, else new at the partition's end
-     * ({@code share.auto.offset.reset=latest}) and stored at once, so that a restart goes on from there.
+     * The state of {@code key}: in memory, else as its share coordinator stores it, else new at the partition's end
+     * ({@code share.auto.offset.reset=latest}) and stored at once, so that a restart or a new leader goes on from there.
+     * The coordinator is told this broker's leader epoch of the partition, which fences the previous leader's writes.
      */
-    private Future<SharePartitionState> stateFor(StateKey key, PartitionHandle h) {
-        SharePartitionState st = states.get(key);
+    private Future<Held> stateFor(StateKey key, PartitionHandle h) {
+        Held x = held.get(key);
         int epoch = h.placement().leaderEpoch();
-        if (st != null && loadedEpoch.getOrDefault(key, epoch) != epoch) {
+        if (x != null && x.leaderEpoch != epoch) {
             // Leadership moved since the state was loaded (away and back): another leader may have moved it on.
             forget(key::equals);
-            st = null;
+            x = null;
         }
-        if (st != null) return Future.succeededFuture(st);
-        loadedEpoch.put(key, epoch);
-        Future<SharePartitionState> pending = loading.get(key);
+        if (x != null) return Future.succeededFuture(x);
+        Future<Held> pending = loading.get(key);
         if (pending != null) return pending;
         ShareSnapshot.Key stored = storeKey(key);
         // A group coordinated by another broker (in a cluster) is read with the broker's keys for now.
-        Future<SharePartitionState> f = groupConfig.apply(key.groupId()).recover(e -> Future.succeededFuture(Map.of())).compose(config -> {
+        Future<Held> f = groupConfig.apply(key.groupId()).recover(e -> Future.succeededFuture(Map.of())).compose(config -> {
             SharePartitionState.Settings group = new SharePartitionState.Settings(
                     intOr(config.get(GroupConfig.SHARE_DELIVERY_COUNT_LIMIT), settings.deliveryCountLimit()),
                     intOr(config.get(GroupConfig.SHARE_PARTITION_MAX_RECORD_LOCKS), settings.maxRecordLocks()),
                     intOr(config.get(GroupConfig.SHARE_RECORD_LOCK_DURATION_MS), (int) settings.lockDurationMs()));
             lockDurations.put(key.groupId(), group.lockDurationMs());
             boolean committed = !"read_uncommitted".equals(config.get(GroupConfig.SHARE_ISOLATION_LEVEL));
-            return store.read(stored).compose(snap -> {
-                committedOnly.put(key, committed);
-                if (snap.isPresent()) {
-                    written.put(key, new long[] {snap.get().snapshotEpoch(), snap.get().createTimestamp()});
-                    return Future.succeededFuture(SharePartitionState.restore(group, snap.get()));
+            return store.call(new ShareStateStore.Read(stored, epoch)).compose(a -> {
+                if (a.error() != Errors.NONE) return Future.failedFuture(persisterError(a.error()).exception());
+                if (a.state() != null && a.state().startOffset() >= 0) {
+                    return Future.succeededFuture(new Held(SharePartitionState.restore(group, a.state()), epoch, committed));
                 }
+                int stateEpoch = a.state() == null ? 0 : a.state().stateEpoch();
                 return startOffset(h, config.getOrDefault(GroupConfig.SHARE_AUTO_OFFSET_RESET, "latest"), committed).compose(start -> {
-                    SharePartitionState fresh = SharePartitionState.startingAt(group, start);
-                    written.put(key, new long[] {-1, System.currentTimeMillis()});
+                    Held fresh = new Held(SharePartitionState.startingAt(group, start, stateEpoch), epoch, committed);
                     return persist(key, fresh).map(v -> fresh);
                 });
             });
         }).onComplete(ar -> {
             loading.remove(key);
-            if (ar.succeeded()) states.putIfAbsent(key, ar.result());
-        }).map(x -> states.get(key));
+            if (ar.succeeded()) held.putIfAbsent(key, ar.result());
+        }).map(v -> held.get(key));
         loading.put(key, f);
         return f;
     }
@@ -326,11 +344,34 @@ public final class SharePartitionManager {
         return new ShareSnapshot.Key(key.groupId(), key.topicId(), key.partition());
     }
 
-    /** Writes {@code st} as {@code key}'s state (the next snapshot epoch). */
-    private Future<Void> persist(StateKey key, SharePartitionState st) {
-        long[] w = written.computeIfAbsent(key, k -> new long[] {-1, System.currentTimeMillis()});
-        w[0]++;
-        return store.write(storeKey(key), st.snapshot(0, (int) w[0], w[1], System.currentTimeMillis()));
+    /**
+     * Stores {@code x}'s state at its share coordinator. A fenced write (a newer leader of the partition read the
+     * state, or AlterShareGroupOffsets gave it a new state epoch) drops the state here: the next fetch reads it again.
+     * Fails with the error the client is shown ({@link #persisterError}).
+     */
+    private Future<Void> persist(StateKey key, Held x) {
+        ShareSnapshot snap = x.state.snapshot(x.leaderEpoch, System.currentTimeMillis());
+        Future<Void> f = store.call(new ShareStateStore.Write(storeKey(key), snap)).compose(a -> {
+            if (a.error() == Errors.NONE) return Future.succeededFuture();
+            if ((a.error() == Errors.FENCED_STATE_EPOCH || a.error() == Errors.FENCED_LEADER_EPOCH) && held.get(key) == x) forget(key::equals);
+            return Future.failedFuture(persisterError(a.error()).exception());
+        });
+        x.lastWrite = f;
+        return f;
+    }
+
+    /**
+     * The error a client is shown for a share coordinator's (Kafka's {@code SharePartition.fetchPersisterError}):
+     * fenced epochs NOT_LEADER_OR_FOLLOWER, a coordinator moving or out of reach COORDINATOR_NOT_AVAILABLE.
+     */
+    static Errors persisterError(Errors e) {
+        return switch (e) {
+            case NONE, GROUP_ID_NOT_FOUND, UNKNOWN_TOPIC_OR_PARTITION -> e;
+            case FENCED_STATE_EPOCH, FENCED_LEADER_EPOCH -> Errors.NOT_LEADER_OR_FOLLOWER;
+            case NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE, COORDINATOR_LOAD_IN_PROGRESS, NETWORK_EXCEPTION, REQUEST_TIMED_OUT,
+                 NOT_LEADER_OR_FOLLOWER, NOT_ENOUGH_REPLICAS, NOT_ENOUGH_REPLICAS_AFTER_APPEND -> Errors.COORDINATOR_NOT_AVAILABLE;
+            default -> Errors.UNKNOWN_SERVER_ERROR;
+        };
     }
 
     private Future<PartitionResult> read(PartitionHandle h, SharePartitionState state, TopicIdPartition tp, String memberId, int maxRecords,
@@ -379,11 +420,12 @@ public final class SharePartitionManager {
         for (TopicIdPartition tp : parts) {
             Optional<LocalTopic> topic = topics.topicById(tp.topicId());
             PartitionHandle h = topic.map(t -> t.local(tp.partition())).orElse(null);
-            SharePartitionState st = states.get(new StateKey(groupId, tp.topicId(), tp.partition()));
+            Held x = held.get(new StateKey(groupId, tp.topicId(), tp.partition()));
+            SharePartitionState st = x == null ? null : x.state;
             // A full window waits for acknowledgements or releases (wakeWaiting), not for data it could not take.
             if (h == null || st == null || st.inFlight() >= st.maxRecordLocks()) continue;
             h.awaitReadable(Math.max(st.endOffset() + 1, h.lastStableOffset()), true, p.future())
-                    .onComplete(x -> context.runOnContext(v -> p.tryComplete()));
+                    .onComplete(ar -> context.runOnContext(v -> p.tryComplete()));
         }
         return p.future().onComplete(x -> {
             vertx.cancelTimer(timer);
@@ -408,18 +450,18 @@ public final class SharePartitionManager {
         for (Map.Entry<TopicIdPartition, List<AckBatch>> e : acks.entrySet()) {
             TopicIdPartition tp = e.getKey();
             StateKey key = new StateKey(groupId, tp.topicId(), tp.partition());
-            SharePartitionState st = states.get(key);
-            if (st == null) {
+            Held x = held.get(key);
+            if (x == null) {
                 out.put(tp, Errors.UNKNOWN_TOPIC_OR_PARTITION);
                 continue;
             }
-            Errors r = st.acknowledge(memberId, e.getValue(), renewAllowed, now);
+            Errors r = x.state.acknowledge(memberId, e.getValue(), renewAllowed, now);
             out.put(tp, r);
             if (r != Errors.NONE) continue;
             released = true;
-            writes.add(persist(key, st).onFailure(x -> {
-                LOG.warn("Storing the share state of {} for group {} failed", tp, groupId, x);
-                out.put(tp, Errors.COORDINATOR_NOT_AVAILABLE);
+            writes.add(persist(key, x).onFailure(err -> {
+                LOG.warn("Storing the share state of {} for group {} failed: {}", tp, groupId, err.toString());
+                out.put(tp, Errors.forException(err));
             }));
         }
         if (released) wakeWaiting();
@@ -431,20 +473,46 @@ public final class SharePartitionManager {
         boolean released = false;
         for (TopicIdPartition tp : s.partitions) {
             StateKey key = new StateKey(s.key.groupId(), tp.topicId(), tp.partition());
-            SharePartitionState st = states.get(key);
-            if (st != null && st.releaseMember(s.key.memberId())) {
+            Held x = held.get(key);
+            if (x != null && x.state.releaseMember(s.key.memberId())) {
                 released = true;
-                persistQuietly(key, st);
+                persistQuietly(key, x);
             }
         }
         if (released) wakeWaiting();
+        evictIfIdle(s.key.groupId());
+    }
+
+    /**
+     * Drops the states of {@code groupId} once no member has a session here, when their writes are done (as Kafka's
+     * share-partition cache forgets a group whose members are gone): what is stored is then the state, and an
+     * AlterShareGroupOffsets or a group deleted meanwhile is seen at the next fetch.
+     */
+    private void evictIfIdle(String groupId) {
+        if (sessions.keySet().stream().anyMatch(k -> k.groupId().equals(groupId))) return;
+        List<Future<Void>> writes = new ArrayList<>();
+        held.forEach((k, x) -> {
+            if (k.groupId().equals(groupId)) writes.add(x.lastWrite);
+        });
+        if (writes.isEmpty()) return;
+        Future.join(writes).onComplete(ar -> {
+            if (sessions.keySet().stream().noneMatch(k -> k.groupId().equals(groupId))) forget(k -> k.groupId().equals(groupId));
+        });
+    }
+
+    /** Drops the states of partitions this broker no longer leads (their new leader reads them from the coordinator). */
+    private void dropLeadershipLost() {
+        forget(k -> {
+            PartitionHandle h = topics.topicById(k.topicId()).map(t -> t.local(k.partition())).orElse(null);
+            return h == null || !h.isLeader() || h.placement().leaderEpoch() != held.get(k).leaderEpoch;
+        });
     }
 
     private void expireLocks() {
         long now = System.currentTimeMillis();
         boolean any = false;
-        for (Map.Entry<StateKey, SharePartitionState> e : states.entrySet()) {
-            if (e.getValue().expireLocks(now)) {
+        for (Map.Entry<StateKey, Held> e : held.entrySet()) {
+            if (e.getValue().state.expireLocks(now)) {
                 any = true;
                 persistQuietly(e.getKey(), e.getValue());
             }
@@ -453,8 +521,8 @@ public final class SharePartitionManager {
     }
 
     /** {@link #persist} where nobody waits for it (a release, a lock that ran out): the next write carries it if it fails. */
-    private void persistQuietly(StateKey key, SharePartitionState st) {
-        persist(key, st).onFailure(x -> LOG.warn("Storing the share state of {} failed", key, x));
+    private void persistQuietly(StateKey key, Held x) {
+        persist(key, x).onFailure(err -> LOG.warn("Storing the share state of {} failed: {}", key, err.toString()));
     }
 
     /** Kafka's next session epoch: wraps from Integer.MAX_VALUE to 1. */
@@ -476,7 +544,7 @@ public final class SharePartitionManager {
                     : store.statesOf(groupId).map(m -> {
                         Set<TopicIdPartition> all = new LinkedHashSet<>();
                         m.keySet().forEach(k -> all.add(new TopicIdPartition(k.topicId(), k.partition())));
-                        states.keySet().stream().filter(k -> k.groupId().equals(groupId)).forEach(k -> all.add(new TopicIdPartition(k.topicId(), k.partition())));
+                        held.keySet().stream().filter(k -> k.groupId().equals(groupId)).forEach(k -> all.add(new TopicIdPartition(k.topicId(), k.partition())));
                         return List.copyOf(all);
                     });
             return which.compose(list -> {
@@ -490,11 +558,18 @@ public final class SharePartitionManager {
     private Future<StartOffset> startOffset(String groupId, TopicIdPartition tp) {
         StateKey key = new StateKey(groupId, tp.topicId(), tp.partition());
         PartitionHandle h = topics.topicById(tp.topicId()).map(t -> t.local(tp.partition())).orElse(null);
-        long end = h != null && h.isLeader() ? (committedOnly.getOrDefault(key, true) ? h.lastStableOffset() : h.highWatermark()) : -1;
-        SharePartitionState st = states.get(key);
-        if (st != null) return Future.succeededFuture(new StartOffset(tp, st.startOffset(), 0, lag(end, st.startOffset(), st.deliveryComplete())));
-        return store.read(storeKey(key)).map(snap -> snap.map(s -> new StartOffset(tp, s.startOffset(), s.leaderEpoch(),
-                lag(end, s.startOffset(), Math.max(0, s.deliveryCompleteCount())))).orElse(new StartOffset(tp, -1, -1, -1)));
+        Held x = held.get(key);
+        long end = h != null && h.isLeader() ? (x == null || x.committedOnly ? h.lastStableOffset() : h.highWatermark()) : -1;
+        if (x != null) {
+            return Future.succeededFuture(new StartOffset(tp, x.state.startOffset(), x.leaderEpoch, lag(end, x.state.startOffset(), x.state.deliveryComplete())));
+        }
+        return store.call(new ShareStateStore.Summary(storeKey(key))).compose(a -> {
+            if (a.error() != Errors.NONE) return Future.failedFuture(persisterError(a.error()).exception());
+            ShareSnapshot s = a.state();
+            // Another broker leading the partition: the lag is not known here.
+            return Future.succeededFuture(s == null ? new StartOffset(tp, -1, -1, -1)
+                    : new StartOffset(tp, s.startOffset(), s.leaderEpoch(), lag(end, s.startOffset(), Math.max(0, s.deliveryCompleteCount()))));
+        });
     }
 
     private static long lag(long end, long start, int complete) {
@@ -512,9 +587,17 @@ public final class SharePartitionManager {
             starts.forEach((tp, start) -> {
                 if (topics.topicById(tp.topicId()).map(t -> tp.partition() >= 0 && tp.partition() < t.partitions().size()).orElse(false)) {
                     StateKey key = new StateKey(groupId, tp.topicId(), tp.partition());
+                    ShareSnapshot.Key stored = storeKey(key);
                     forget(key::equals);
                     out.put(tp, Errors.NONE);
-                    writes.add(persist(key, SharePartitionState.startingAt(settings, start)).onFailure(x -> out.put(tp, Errors.COORDINATOR_NOT_AVAILABLE)));
+                    // As Kafka: the state starts again with the next state epoch, which fences the partition leader's copy.
+                    writes.add(store.call(new ShareStateStore.Summary(stored))
+                            .compose(a -> a.error() != Errors.NONE ? Future.succeededFuture(a)
+                                    : store.call(new ShareStateStore.Initialize(stored, a.state() == null ? 0 : a.state().stateEpoch() + 1, start)))
+                            .map(a -> {
+                                if (a.error() != Errors.NONE) out.put(tp, persisterError(a.error()));
+                                return null;
+                            }));
                 } else {
                     out.put(tp, Errors.UNKNOWN_TOPIC_OR_PARTITION);
                 }
@@ -530,25 +613,27 @@ public final class SharePartitionManager {
             List<Future<Void>> deletes = new ArrayList<>();
             for (Uuid id : topicIds) {
                 List<ShareSnapshot.Key> keys = stored.keySet().stream().filter(k -> k.topicId().equals(id)).toList();
-                boolean inMemory = states.keySet().stream().anyMatch(k -> k.groupId().equals(groupId) && k.topicId().equals(id));
+                boolean inMemory = held.keySet().stream().anyMatch(k -> k.groupId().equals(groupId) && k.topicId().equals(id));
                 if (keys.isEmpty() && !inMemory) {
                     out.put(id, Errors.UNKNOWN_TOPIC_OR_PARTITION);
                     continue;
                 }
                 out.put(id, Errors.NONE);
                 forget(k -> k.groupId().equals(groupId) && k.topicId().equals(id));
-                for (ShareSnapshot.Key k : keys) deletes.add(store.delete(k).onFailure(x -> out.put(id, Errors.COORDINATOR_NOT_AVAILABLE)));
+                for (ShareSnapshot.Key k : keys) deletes.add(delete(k).onFailure(x -> out.put(id, Errors.forException(x))));
             }
             return Future.join(deletes).transform(ar -> Future.succeededFuture(out));
         })));
     }
 
-    /** Drops what this manager holds of the share-partitions {@code which} selects (their state, its epochs and mode). */
-    private void forget(java.util.function.Predicate<StateKey> which) {
-        states.keySet().removeIf(which);
-        written.keySet().removeIf(which);
-        committedOnly.keySet().removeIf(which);
-        loadedEpoch.keySet().removeIf(which);
+    private Future<Void> delete(ShareSnapshot.Key key) {
+        return store.call(new ShareStateStore.Delete(key)).compose(a -> a.error() == Errors.NONE ? Future.succeededFuture()
+                : Future.failedFuture(persisterError(a.error()).exception()));
+    }
+
+    /** Drops what this manager holds of the share-partitions {@code which} selects. */
+    private void forget(Predicate<StateKey> which) {
+        held.keySet().removeIf(which);
     }
 
     /** Deletes every share-partition state of {@code groupId} (DeleteGroups of a share group without members). */
@@ -556,13 +641,18 @@ public final class SharePartitionManager {
         return OnContext.deliver(OnContext.compose(context, () -> store.statesOf(groupId).compose(stored -> {
             forget(k -> k.groupId().equals(groupId));
             List<Future<Void>> deletes = new ArrayList<>();
-            for (ShareSnapshot.Key k : stored.keySet()) deletes.add(store.delete(k));
+            for (ShareSnapshot.Key k : stored.keySet()) deletes.add(delete(k));
             return Future.all(deletes).<Void>mapEmpty();
         })));
     }
 
+    /** The share coordinator of the state partitions this broker leads (for the inter-broker share state APIs). */
+    public ShareStateStore stateStore() {
+        return store;
+    }
+
     /** The delivery state of a group on a partition, for tests and the console (on this manager's context). */
     public Future<Optional<SharePartitionState>> state(String groupId, Uuid topicId, int partition) {
-        return OnContext.deliver(OnContext.call(context, () -> Optional.ofNullable(states.get(new StateKey(groupId, topicId, partition)))));
+        return OnContext.deliver(OnContext.call(context, () -> Optional.ofNullable(held.get(new StateKey(groupId, topicId, partition))).map(x -> x.state)));
     }
 }

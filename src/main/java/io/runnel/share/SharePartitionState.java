@@ -108,7 +108,12 @@ public final class SharePartitionState {
 
     /** A group starting to read the partition at {@code startOffset} (from {@code share.auto.offset.reset}). */
     public static SharePartitionState startingAt(Settings settings, long startOffset) {
-        return new SharePartitionState(settings, startOffset, 0);
+        return startingAt(settings, startOffset, 0);
+    }
+
+    /** The same, in state epoch {@code stateEpoch} (a state initialized by its coordinator without a start offset). */
+    public static SharePartitionState startingAt(Settings settings, long startOffset, int stateEpoch) {
+        return new SharePartitionState(settings, startOffset, stateEpoch);
     }
 
     /** The state a snapshot describes (offsets of the window it does not name held no record: done). */
@@ -321,8 +326,11 @@ public final class SharePartitionState {
         advanceStart();
     }
 
-    /** What to store: the start offset and the window's states (acquired records as AVAILABLE). */
-    public ShareSnapshot snapshot(int leaderEpoch, int snapshotEpoch, long createTimestamp, long writeTimestamp) {
+    /**
+     * What to store: the start offset and the window's states (acquired records as AVAILABLE), as written by the
+     * partition's leader at {@code leaderEpoch} (the coordinator sets the snapshot epoch and creation time).
+     */
+    public ShareSnapshot snapshot(int leaderEpoch, long writeTimestamp) {
         List<ShareSnapshot.StateBatch> batches = new ArrayList<>();
         long first = -1;
         long last = -1;
@@ -342,7 +350,7 @@ public final class SharePartitionState {
             count = r.deliveryCount;
         }
         if (first >= 0) batches.add(new ShareSnapshot.StateBatch(first, last, state, count));
-        return new ShareSnapshot(snapshotEpoch, stateEpoch, leaderEpoch, startOffset, deliveryComplete(), createTimestamp, writeTimestamp, batches);
+        return new ShareSnapshot(-1, stateEpoch, leaderEpoch, startOffset, deliveryComplete(), -1, writeTimestamp, batches);
     }
 
     private void release(Rec r) {

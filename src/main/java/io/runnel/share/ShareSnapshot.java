@@ -11,8 +11,8 @@ import org.apache.kafka.common.protocol.ByteBufferAccessor;
 /**
  * The durable state of one share group on one partition, as a record of {@code __share_group_state} in Kafka's layout
  * (its share coordinator's {@code ShareSnapshotKey} and {@code ShareSnapshotValue}, version 0): so Kafka's tools can
- * read the topic. Runnel writes only whole snapshots (Kafka also writes {@code ShareUpdate} deltas between them); the
- * in-flight window is bounded ({@code group.share.partition.max.record.locks}), and so is a snapshot.
+ * read the topic. Runnel's share coordinator writes only snapshots (Kafka's also writes {@code ShareUpdate} deltas between
+ * them); the in-flight window is bounded ({@code group.share.partition.max.record.locks}), and so is a snapshot.
  *
  * <p>Key: {@code int16 type = 0, string GroupId (int16 length), uuid TopicId, int32 Partition}. Value: {@code int16
  * version = 0}, then a flexible struct: {@code int32 SnapshotEpoch, int32 StateEpoch, int32 LeaderEpoch, int64
@@ -39,6 +39,39 @@ public record ShareSnapshot(int snapshotEpoch, int stateEpoch, int leaderEpoch, 
         public String coordinatorKey() {
             return groupId + ":" + topicId + ":" + partition;
         }
+    }
+
+    /**
+     * The stored state {@code stored} after a write of {@code written}'s batches and start offset, as Kafka's share
+     * coordinator combines a WriteShareGroupState with what it holds: the written batches replace the offsets they
+     * cover, the stored ones keep the rest, and nothing before the start offset stays. Both lists are in offset order
+     * without overlaps (a state's batches are).
+     */
+    public static List<StateBatch> merge(List<StateBatch> stored, List<StateBatch> written, long startOffset) {
+        List<StateBatch> w = new ArrayList<>(written);
+        w.sort(java.util.Comparator.comparingLong(StateBatch::firstOffset));
+        List<StateBatch> out = new ArrayList<>(stored.size() + w.size());
+        int j = 0;
+        for (StateBatch b : stored) {
+            while (j < w.size() && w.get(j).lastOffset() < b.firstOffset()) j++;
+            long from = b.firstOffset();
+            for (int k = j; from <= b.lastOffset(); k++) {
+                if (k >= w.size() || w.get(k).firstOffset() > b.lastOffset()) {
+                    out.add(new StateBatch(from, b.lastOffset(), b.deliveryState(), b.deliveryCount()));
+                    break;
+                }
+                if (w.get(k).firstOffset() > from) out.add(new StateBatch(from, w.get(k).firstOffset() - 1, b.deliveryState(), b.deliveryCount()));
+                from = w.get(k).lastOffset() + 1;
+            }
+        }
+        out.addAll(w);
+        out.sort(java.util.Comparator.comparingLong(StateBatch::firstOffset));
+        List<StateBatch> kept = new ArrayList<>(out.size());
+        for (StateBatch b : out) {
+            if (b.lastOffset() < startOffset) continue;
+            kept.add(b.firstOffset() >= startOffset ? b : new StateBatch(startOffset, b.lastOffset(), b.deliveryState(), b.deliveryCount()));
+        }
+        return kept;
     }
 
     public static byte[] encodeKey(Key k) {

@@ -175,7 +175,7 @@ class SharePartitionStateTest {
         SharePartitionState s = SharePartitionState.startingAt(SETTINGS, 3);
         s.acquire("a", List.of(new Batch(3, 9)), 10, 0);
         s.acknowledge("a", List.of(new AckBatch(4, 8, new byte[] {ACCEPT, RELEASE, REJECT, ACCEPT, ACCEPT})), false, 0);
-        ShareSnapshot snap = s.snapshot(2, 7, 100, 200);
+        ShareSnapshot snap = s.snapshot(2, 200);
         assertThat(snap.startOffset()).isEqualTo(3);
         assertThat(snap.batches()).containsExactly(new ShareSnapshot.StateBatch(3, 3, RecordState.AVAILABLE.id, (short) 1),
                 new ShareSnapshot.StateBatch(4, 4, RecordState.ACKNOWLEDGED.id, (short) 1),
@@ -212,5 +212,19 @@ class SharePartitionStateTest {
         future[1] = 1;
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> ShareSnapshot.decodeValue(ByteBuffer.wrap(future)))
                 .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void aWriteMergesIntoTheStoredStateAsKafkasCoordinatorMergesIt() {
+        List<ShareSnapshot.StateBatch> stored = List.of(new ShareSnapshot.StateBatch(0, 9, (byte) 0, (short) 1),
+                new ShareSnapshot.StateBatch(10, 19, (byte) 2, (short) 1), new ShareSnapshot.StateBatch(30, 39, (byte) 0, (short) 2));
+        List<ShareSnapshot.StateBatch> written = List.of(new ShareSnapshot.StateBatch(35, 44, (byte) 4, (short) 3),
+                new ShareSnapshot.StateBatch(5, 12, (byte) 2, (short) 1));
+        assertThat(ShareSnapshot.merge(stored, written, 3)).containsExactly(new ShareSnapshot.StateBatch(3, 4, (byte) 0, (short) 1),
+                new ShareSnapshot.StateBatch(5, 12, (byte) 2, (short) 1), new ShareSnapshot.StateBatch(13, 19, (byte) 2, (short) 1),
+                new ShareSnapshot.StateBatch(30, 34, (byte) 0, (short) 2), new ShareSnapshot.StateBatch(35, 44, (byte) 4, (short) 3));
+        assertThat(ShareSnapshot.merge(stored, stored, 0)).as("the whole state written again").isEqualTo(stored);
+        assertThat(ShareSnapshot.merge(stored, List.of(), 40)).isEmpty();
+        assertThat(ShareSnapshot.merge(List.of(), written, 0)).containsExactly(written.get(1), written.get(0));
     }
 }

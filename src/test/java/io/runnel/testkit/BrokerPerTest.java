@@ -34,6 +34,12 @@ public abstract class BrokerPerTest {
         broker.stop().get(30, TimeUnit.SECONDS);
     }
 
+    /** Stops {@link #broker} and starts it again on the same data. */
+    protected void restartBroker() throws Exception {
+        broker.stop().get(30, TimeUnit.SECONDS);
+        broker = Brokers.start(data, brokerConfig(), Time.SYSTEM);
+    }
+
     /** Creates a topic and returns its id. */
     protected Uuid createTopic(String name, int partitions) throws Exception {
         return Brokers.await(broker.topicAdmin().createTopic(name, partitions, Map.of())).topicId();
