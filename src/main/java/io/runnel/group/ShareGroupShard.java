@@ -151,7 +151,9 @@ final class ShareGroupShard {
                 LOG.info("Member {} joined share group {} (epoch {})", m.memberId, g.groupId, g.groupEpoch);
             }
         } else {
-            if (g == null) return error(Errors.GROUP_ID_NOT_FOUND, "Group " + req.groupId() + " not found.");
+            // Kafka answers GROUP_ID_NOT_FOUND here, but its coordinators never forget a group's members; Runnel's keep
+            // them in memory, so after a restart or a move of the coordinator the member is told to join again.
+            if (g == null) return error(Errors.UNKNOWN_MEMBER_ID, "Group " + req.groupId() + " has no member " + req.memberId() + " here: join again.");
             m = g.members.get(req.memberId());
             if (m == null) return error(Errors.UNKNOWN_MEMBER_ID, "Member " + req.memberId() + " is not a member of group " + req.groupId() + ".");
             if (req.memberEpoch() != m.memberEpoch && req.memberEpoch() != m.previousEpoch) {
