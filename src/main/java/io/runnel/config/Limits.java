@@ -430,6 +430,13 @@ public final class Limits {
     /** ACLs one cluster holds: kept whole in memory (indexed) and rewritten whole on each change. */
     public static final int ACLS_MAX = 100_000;
 
+    /**
+     * Groups with configuration overrides (IncrementalAlterConfigs on GROUP resources) in a cluster: the overrides are
+     * one document every broker holds whole ({@code group.GroupConfigStore}); past the bound a change is refused
+     * (POLICY_VIOLATION).
+     */
+    public static final int GROUP_CONFIGS_MAX = 10_000;
+
     /** Authorization denials logged per minute (the rest are counted only). */
     public static final int AUTHZ_DENIAL_LOG_LINES_PER_MINUTE = 60;
 

@@ -20,6 +20,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.Function;
+import java.util.function.UnaryOperator;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.errors.CoordinatorNotAvailableException;
@@ -58,6 +59,8 @@ public final class GroupCoordinator {
     private final LeaderShards<GroupShard> shards;
     private Future<Void> ready;
     private long retentionTimer = -1;
+    /** Groups' configuration overrides, which every broker holds. */
+    private final GroupConfigStore configs;
 
     /** Topics as the consumer protocol sees them, straight from the broker's topic registry. */
     private final TopicLookup topicLookup = new TopicLookup() {
@@ -72,13 +75,15 @@ public final class GroupCoordinator {
         }
     };
 
-    public GroupCoordinator(Vertx vertx, Deployer deployer, TopicRegistry topics, TopicAdmin admin, BrokerConfig config, Time time) {
+    public GroupCoordinator(Vertx vertx, Deployer deployer, TopicRegistry topics, TopicAdmin admin, BrokerConfig config, Time time,
+                            GroupConfigStore configs) {
         this.vertx = vertx;
+        this.configs = configs;
         this.topics = topics;
         this.admin = admin;
         this.settings = GroupSettings.from(config);
         this.time = time;
-        this.shards = new LeaderShards<>(vertx, deployer, OFFSETS_TOPIC, handle -> new GroupShard(handle, settings, time, topicLookup));
+        this.shards = new LeaderShards<>(vertx, deployer, OFFSETS_TOPIC, handle -> new GroupShard(handle, settings, time, topicLookup, configs::overrides));
     }
 
     /** Loads the groups when {@code __consumer_offsets} exists already; otherwise it is created on first use. */
@@ -239,24 +244,32 @@ public final class GroupCoordinator {
         return onGroup(groupId, s -> Future.succeededFuture(s.shareOffsetsCheck(groupId, mustBeEmpty)));
     }
 
-    /** A group's configuration: every key with its value (IncrementalAlterConfigs overrides, else the broker's). */
-    public Future<Map<String, String>> groupConfig(String groupId) {
-        return readGroup(groupId, s -> Future.succeededFuture(s.groupConfig(groupId)), GroupConfig.effective(Map.of(), settings));
+    /**
+     * A group's configuration: every key with its value (IncrementalAlterConfigs overrides, else the broker's). Any
+     * broker knows it (the overrides are cluster metadata, as in Kafka).
+     */
+    public Map<String, String> groupConfig(String groupId) {
+        return GroupConfig.effective(configs.overrides(groupId), settings);
     }
 
     /** A group's configuration overrides. */
-    public Future<Map<String, String>> groupConfigOverrides(String groupId) {
-        return readGroup(groupId, s -> Future.succeededFuture(s.groupConfigOverrides(groupId)), Map.of());
+    public Map<String, String> groupConfigOverrides(String groupId) {
+        return configs.overrides(groupId);
     }
 
-    /** Replaces a group's configuration overrides, each checked first (InvalidConfigurationException). */
-    public Future<Void> alterGroupConfig(String groupId, Map<String, String> overrides) {
-        try {
-            overrides.forEach(GroupConfig::validate);
-        } catch (RuntimeException e) {
-            return Future.failedFuture(e);
-        }
-        return onGroup(groupId, s -> s.alterGroupConfig(groupId, overrides));
+    /**
+     * Makes {@code change} of a group's configuration overrides its overrides, each checked first
+     * (InvalidConfigurationException), atomically with other brokers' changes; on a worker.
+     */
+    public Future<Void> alterGroupConfig(String groupId, UnaryOperator<Map<String, String>> change) {
+        return OnContext.deliver(vertx.executeBlocking(() -> {
+            configs.change(groupId, current -> {
+                Map<String, String> next = change.apply(current);
+                next.forEach(GroupConfig::validate);
+                return next;
+            });
+            return null;
+        }, false));
     }
 
     // ---- offsets ----

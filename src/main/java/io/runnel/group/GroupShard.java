@@ -22,6 +22,7 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
@@ -74,10 +75,11 @@ final class GroupShard extends VerticleBase {
     /** The consumer-protocol (KIP-848) groups of this shard. */
     private ConsumerProtocolShard consumers;
     private ShareGroupShard shares;
-    /** Groups' configuration overrides (IncrementalAlterConfigs on GROUP resources). */
-    private final Map<String, Map<String, String>> groupConfigs = new HashMap<>();
+    /** Groups' configuration overrides (IncrementalAlterConfigs on GROUP resources), which every broker holds. */
+    private final Function<String, Map<String, String>> groupConfigs;
 
-    GroupShard(PartitionHandle partition, GroupSettings settings, Time time, TopicLookup topics) {
+    GroupShard(PartitionHandle partition, GroupSettings settings, Time time, TopicLookup topics, Function<String, Map<String, String>> groupConfigs) {
+        this.groupConfigs = groupConfigs;
         this.partition = partition;
         this.settings = settings;
         this.time = time;
@@ -95,8 +97,8 @@ final class GroupShard extends VerticleBase {
 
     @Override
     public Future<?> start() {
-        consumers = new ConsumerProtocolShard(vertx, settings, topics, this::append, this::groupConfigOverrides);
-        shares = new ShareGroupShard(vertx, settings, topics, this::groupConfigOverrides);
+        consumers = new ConsumerProtocolShard(vertx, settings, topics, this::append, groupConfigs);
+        shares = new ShareGroupShard(vertx, settings, topics, groupConfigs);
         // Listening before the load: a marker written meanwhile is also met by the load, and ending a transaction twice
         // does nothing the second time.
         partition.onTransactionEnd((producerId, committed) -> context.runOnContext(x -> transactionEnded(producerId, committed)));
@@ -133,11 +135,6 @@ final class GroupShard extends VerticleBase {
 
     private void apply(OffsetRecords.Entry e) {
         if (e == null) return;
-        if (e.type() == OffsetRecords.GROUP_CONFIG) {
-            if (e.tombstone()) groupConfigs.remove(e.group());
-            else groupConfigs.put(e.group(), OffsetRecords.readGroupConfig(e.rawValue()));
-            return;
-        }
         if (e.type() == OffsetRecords.CONSUMER_GROUP || e.type() == OffsetRecords.CONSUMER_MEMBER) {
             consumers.restore(e);
             return;
@@ -615,29 +612,6 @@ final class GroupShard extends VerticleBase {
         if (groups.containsKey(groupId) || consumers.has(groupId)) return Errors.GROUP_ID_NOT_FOUND;
         if (mustBeEmpty && shares.hasMembers(groupId)) return Errors.NON_EMPTY_GROUP;
         return Errors.NONE;
-    }
-
-    /** A group's configuration overrides (none: empty). */
-    Map<String, String> groupConfigOverrides(String groupId) {
-        assert onContext() : "group shard called off its event loop";
-        return groupConfigs.getOrDefault(groupId, Map.of());
-    }
-
-    /** Every key of a group's configuration with its value (overrides, else the broker's). */
-    Map<String, String> groupConfig(String groupId) {
-        assert onContext() : "group shard called off its event loop";
-        return GroupConfig.effective(groupConfigs.getOrDefault(groupId, Map.of()), settings);
-    }
-
-    /** Replaces a group's overrides (validated by the caller), stored before they apply. */
-    Future<Void> alterGroupConfig(String groupId, Map<String, String> overrides) {
-        assert onContext() : "group shard called off its event loop";
-        Map<String, String> copy = new TreeMap<>(overrides);
-        byte[] value = copy.isEmpty() ? null : OffsetRecords.groupConfigValue(copy);
-        return append(List.of(new KeyValue(OffsetRecords.groupConfigKey(groupId), value))).onSuccess(v -> {
-            if (copy.isEmpty()) groupConfigs.remove(groupId);
-            else groupConfigs.put(groupId, copy);
-        });
     }
 
     /** ConsumerGroupDescribe's answer for {@code groupId} (GROUP_ID_NOT_FOUND unless a consumer-protocol group). */

@@ -47,7 +47,6 @@ final class OffsetRecords {
     static final short GROUP_METADATA = 2;
     static final short CONSUMER_GROUP = 3;
     static final short CONSUMER_MEMBER = 4;
-    static final short GROUP_CONFIG = 5;
     private static final short VALUE_VERSION = 0;
 
     private static final short GROUP_VALUE_VERSION = 1;
@@ -227,34 +226,6 @@ final class OffsetRecords {
         return MemoryRecords.withTransactionalRecords(Compression.NONE, producerId, epoch, 0, simple).buffer();
     }
 
-    static byte[] groupConfigKey(String group) {
-        ByteBuffer b = ByteBuffer.allocate(2 + size(group));
-        b.putShort(GROUP_CONFIG);
-        put(b, group);
-        return b.array();
-    }
-
-    static byte[] groupConfigValue(Map<String, String> config) {
-        int size = 2 + 4;
-        for (Map.Entry<String, String> e : config.entrySet()) size += size(e.getKey()) + size(e.getValue());
-        ByteBuffer b = ByteBuffer.allocate(size);
-        b.putShort(VALUE_VERSION).putInt(config.size());
-        config.forEach((k, v) -> {
-            put(b, k);
-            put(b, v);
-        });
-        return b.array();
-    }
-
-    static Map<String, String> readGroupConfig(ByteBuffer v) {
-        ByteBuffer b = v.duplicate();
-        b.getShort();
-        int n = b.getInt();
-        Map<String, String> out = new TreeMap<>();
-        for (int i = 0; i < n; i++) out.put(get(b), get(b));
-        return out;
-    }
-
     /** Decodes one record of the topic; returns null for a record of a type Runnel does not know (skipped). */
     static Entry decode(Record r) {
         ByteBuffer k = r.key();
@@ -288,10 +259,6 @@ final class OffsetRecords {
             return new Entry(type, group, null, -1, null, new GroupRecord(protocolType, generation, protocol, leader, members), false);
         }
         if (type == CONSUMER_GROUP) {
-            String group = get(k);
-            return new Entry(type, group, null, -1, null, null, v == null, v, null);
-        }
-        if (type == GROUP_CONFIG) {
             String group = get(k);
             return new Entry(type, group, null, -1, null, null, v == null, v, null);
         }

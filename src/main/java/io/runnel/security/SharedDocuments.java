@@ -4,8 +4,8 @@ import java.util.function.Consumer;
 import java.util.function.UnaryOperator;
 
 /**
- * Named JSON documents shared by every broker of a cluster (the SCRAM credentials and the ACLs), kept in the cluster
- * metadata. Implemented by the cluster package over Hazelcast; a broker alone has none, and its stores keep their
+ * Named JSON documents shared by every broker of a cluster (the SCRAM credentials, the ACLs, groups'
+ * configurations), kept in the cluster metadata. Implemented by the cluster package over Hazelcast; a broker alone has none, and its stores keep their
  * documents in its own files only. All methods block: call them on worker threads.
  */
 public interface SharedDocuments {

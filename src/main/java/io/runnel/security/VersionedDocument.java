@@ -11,9 +11,10 @@ import java.util.function.Consumer;
 import java.util.function.UnaryOperator;
 
 /**
- * One security document (the SCRAM credentials, the ACLs): its content, a version that grows by one with every
- * change, its file under {@code log.dirs/security/}, and in a cluster its copy in the cluster metadata
- * ({@link SharedDocuments}), which every broker's copy follows.
+ * One document every broker of a cluster holds alike (the SCRAM credentials and the ACLs, under
+ * {@code log.dirs/security/}; groups' configurations): its content, a version that grows by one with every change,
+ * its file, and in a cluster its copy in the cluster metadata ({@link SharedDocuments}), which every broker's copy
+ * follows.
  *
  * <p>File format: {@code {"version": n, "content": {...}}}, written whole under a temporary name, fsynced and renamed
  * (a crash leaves the old or the new file). Changes are applied in version order: a copy older than the one held (a
@@ -22,7 +23,7 @@ import java.util.function.UnaryOperator;
  * joining, a broker adopts the cluster's copy, or gives the cluster its own when the cluster has none (after the whole
  * cluster was down). All methods block and are serialised.
  */
-final class VersionedDocument {
+public final class VersionedDocument {
     private final String name;
     private final Path file;
     private final Consumer<JsonObject> apply;
@@ -34,14 +35,14 @@ final class VersionedDocument {
      * @param file  where this broker keeps it, or null (memory only)
      * @param apply installs a content in the store (called under this document's lock)
      */
-    VersionedDocument(String name, Path file, Consumer<JsonObject> apply) {
+    public VersionedDocument(String name, Path file, Consumer<JsonObject> apply) {
         this.name = name;
         this.file = file;
         this.apply = apply;
     }
 
     /** Reads the file, if any, and applies its content. */
-    synchronized void load(String what) {
+    public synchronized void load(String what) {
         if (file == null || !Files.isRegularFile(file)) return;
         JsonObject doc;
         try {
@@ -59,7 +60,7 @@ final class VersionedDocument {
      * Makes {@code change} of the current content (given as {@code current} for a broker alone) the new content, in
      * the cluster's copy when there is one.
      */
-    synchronized void update(JsonObject current, UnaryOperator<JsonObject> change) {
+    public synchronized void update(JsonObject current, UnaryOperator<JsonObject> change) {
         if (shared == null) {
             adopt(document(version + 1, change.apply(current)), true);
             return;
@@ -72,7 +73,7 @@ final class VersionedDocument {
     }
 
     /** Follows the cluster's copy from now on: adopts it, or seeds it with {@code current} when the cluster has none. */
-    synchronized void share(SharedDocuments documents, JsonObject current) {
+    public synchronized void share(SharedDocuments documents, JsonObject current) {
         String text = documents.update(name, old -> old != null ? old : document(version, current).encode());
         adopt(new JsonObject(text), true); // the cluster's copy is the truth, whatever this broker's version
         documents.listen(name, t -> adoptText(t));

@@ -26,6 +26,7 @@ import io.runnel.partition.ProducerIdManager;
 import io.runnel.partition.TopicAdmin;
 import io.runnel.partition.TopicAuthority;
 import io.runnel.partition.TopicRegistry;
+import io.runnel.group.GroupConfigStore;
 import io.runnel.security.BrokerSecurity;
 import io.runnel.share.SharePartitionManager;
 import io.runnel.share.SharePartitionState;
@@ -82,6 +83,8 @@ public final class Broker {
     private TransactionCoordinator transactions;
     private TxnMarkerSender markers;
     private BrokerSecurity security;
+    /** Groups' configuration overrides (cluster metadata in a cluster). */
+    private final GroupConfigStore groupConfigs;
     private TxnVerificationSender verifier;
     private ShareStateSender shareStates;
     private final BrokerMetrics metrics;
@@ -108,7 +111,8 @@ public final class Broker {
     private SharePartitionManager shares;
 
     private Broker(BrokerConfig config, MetaProperties meta, Vertx vertx, BrokerMetrics metrics, LogDirLock lock, Time time,
-                   HazelcastCluster cluster) {
+                   HazelcastCluster cluster, GroupConfigStore groupConfigs) {
+        this.groupConfigs = groupConfigs;
         this.config = config;
         this.cluster = cluster;
         this.metrics = metrics;
@@ -122,7 +126,7 @@ public final class Broker {
         replicas.countIsrChanges(new PartitionVerticle.IsrChanges(metrics::isrShrunk, metrics::isrExpanded));
         if (cluster != null) metrics.bindControllerElections(cluster.controllerStats()::leaderElections, cluster.controllerStats()::uncleanLeaderElections);
         this.topicAdmin = new TopicAdmin(vertx, topics, replicas, dynamicConfig);
-        this.groups = new GroupCoordinator(vertx, deployer, topics, topicAdmin, config, time);
+        this.groups = new GroupCoordinator(vertx, deployer, topics, topicAdmin, config, time, groupConfigs);
     }
 
     /**
@@ -154,9 +158,11 @@ public final class Broker {
         }
         BrokerMetrics metrics = new BrokerMetrics();
         BrokerSecurity security;
+        GroupConfigStore groupConfigs;
         try {
             // Key stores and credentials are read here, on the caller's thread, so that a bad store stops start-up at once.
             security = BrokerSecurity.load(config, config.logDir(), metrics);
+            groupConfigs = GroupConfigStore.load(config.logDir());
         } catch (RuntimeException e) {
             closeQuietly(lock);
             result.fail(e);
@@ -188,14 +194,15 @@ public final class Broker {
                     });
                     return;
                 }
-                start(config, time, t0, lock, m.result(), vertx, metrics, security, cluster, result);
+                start(config, time, t0, lock, m.result(), vertx, metrics, security, groupConfigs, cluster, result);
             });
         });
     }
 
     private static void start(BrokerConfig config, Time time, long t0, LogDirLock lock, MetaProperties meta, Vertx vertx,
-                              BrokerMetrics metrics, BrokerSecurity security, HazelcastCluster cluster, Promise<Broker> result) {
-        Broker broker = new Broker(config, meta, vertx, metrics, lock, time, cluster);
+                              BrokerMetrics metrics, BrokerSecurity security, GroupConfigStore groupConfigs, HazelcastCluster cluster,
+                              Promise<Broker> result) {
+        Broker broker = new Broker(config, meta, vertx, metrics, lock, time, cluster, groupConfigs);
         broker.security = security;
         if (cluster != null) cluster.useSecurity(security);
         ClusterView view = cluster != null ? cluster.view() : ClusterView.standalone(meta.nodeId());
@@ -217,7 +224,10 @@ public final class Broker {
         vertx.executeBlocking(() -> {
                     broker.dynamicConfig.load();
                     // In a cluster, users and ACLs are the cluster's: adopt its copies (or seed them) before serving.
-                    if (cluster != null) security.share(cluster.securityDocuments());
+                    if (cluster != null) {
+                        security.share(cluster.securityDocuments());
+                        groupConfigs.share(cluster.securityDocuments());
+                    }
                     return null;
                 })
                 .compose(v -> broker.replicas.loadStored(cluster != null))

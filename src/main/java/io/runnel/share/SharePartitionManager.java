@@ -124,8 +124,8 @@ public final class SharePartitionManager {
     private final SharePartitionState.Settings settings;
     private final int nodeId;
     private final ShareStateStore store;
-    /** A group's configuration ({@code share.*} keys, from its coordinator). */
-    private final Function<String, Future<Map<String, String>>> groupConfig;
+    /** A group's configuration ({@code share.*} keys; every broker holds groups' configurations). */
+    private final Function<String, Map<String, String>> groupConfig;
     /** Per group, its lock duration (share.record.lock.duration.ms) as last read. */
     private final Map<String, Long> lockDurations = new HashMap<>();
     private final Map<StateKey, Held> held = new HashMap<>();
@@ -138,7 +138,7 @@ public final class SharePartitionManager {
     private long ticks;
 
     public SharePartitionManager(Vertx vertx, TopicRegistry topics, TopicAdmin admin, SharePartitionState.Settings settings, int nodeId,
-                                 int statePartitions, int stateSegmentBytes, Function<String, Future<Map<String, String>>> groupConfig,
+                                 int statePartitions, int stateSegmentBytes, Function<String, Map<String, String>> groupConfig,
                                  ShareStateStore.Remote remote) {
         this.groupConfig = groupConfig;
         this.vertx = vertx;
@@ -294,24 +294,22 @@ public final class SharePartitionManager {
         Future<Held> pending = loading.get(key);
         if (pending != null) return pending;
         ShareSnapshot.Key stored = storeKey(key);
-        // A group coordinated by another broker (in a cluster) is read with the broker's keys for now.
-        Future<Held> f = groupConfig.apply(key.groupId()).recover(e -> Future.succeededFuture(Map.of())).compose(config -> {
-            SharePartitionState.Settings group = new SharePartitionState.Settings(
-                    intOr(config.get(GroupConfig.SHARE_DELIVERY_COUNT_LIMIT), settings.deliveryCountLimit()),
-                    intOr(config.get(GroupConfig.SHARE_PARTITION_MAX_RECORD_LOCKS), settings.maxRecordLocks()),
-                    intOr(config.get(GroupConfig.SHARE_RECORD_LOCK_DURATION_MS), (int) settings.lockDurationMs()));
-            lockDurations.put(key.groupId(), group.lockDurationMs());
-            boolean committed = !"read_uncommitted".equals(config.get(GroupConfig.SHARE_ISOLATION_LEVEL));
-            return store.call(new ShareStateStore.Read(stored, epoch)).compose(a -> {
-                if (a.error() != Errors.NONE) return Future.failedFuture(persisterError(a.error()).exception());
-                if (a.state() != null && a.state().startOffset() >= 0) {
-                    return Future.succeededFuture(new Held(SharePartitionState.restore(group, a.state()), epoch, committed));
-                }
-                int stateEpoch = a.state() == null ? 0 : a.state().stateEpoch();
-                return startOffset(h, config.getOrDefault(GroupConfig.SHARE_AUTO_OFFSET_RESET, "latest"), committed).compose(start -> {
-                    Held fresh = new Held(SharePartitionState.startingAt(group, start, stateEpoch), epoch, committed);
-                    return persist(key, fresh).map(v -> fresh);
-                });
+        Map<String, String> config = groupConfig.apply(key.groupId());
+        SharePartitionState.Settings group = new SharePartitionState.Settings(
+                intOr(config.get(GroupConfig.SHARE_DELIVERY_COUNT_LIMIT), settings.deliveryCountLimit()),
+                intOr(config.get(GroupConfig.SHARE_PARTITION_MAX_RECORD_LOCKS), settings.maxRecordLocks()),
+                intOr(config.get(GroupConfig.SHARE_RECORD_LOCK_DURATION_MS), (int) settings.lockDurationMs()));
+        lockDurations.put(key.groupId(), group.lockDurationMs());
+        boolean committed = !"read_uncommitted".equals(config.get(GroupConfig.SHARE_ISOLATION_LEVEL));
+        Future<Held> f = store.call(new ShareStateStore.Read(stored, epoch)).compose(a -> {
+            if (a.error() != Errors.NONE) return Future.failedFuture(persisterError(a.error()).exception());
+            if (a.state() != null && a.state().startOffset() >= 0) {
+                return Future.succeededFuture(new Held(SharePartitionState.restore(group, a.state()), epoch, committed));
+            }
+            int stateEpoch = a.state() == null ? 0 : a.state().stateEpoch();
+            return startOffset(h, config.getOrDefault(GroupConfig.SHARE_AUTO_OFFSET_RESET, "latest"), committed).compose(start -> {
+                Held fresh = new Held(SharePartitionState.startingAt(group, start, stateEpoch), epoch, committed);
+                return persist(key, fresh).map(v -> fresh);
             });
         }).onComplete(ar -> {
             loading.remove(key);

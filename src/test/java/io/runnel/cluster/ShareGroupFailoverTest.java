@@ -13,6 +13,8 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AlterConfigOp;
+import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.ListShareGroupOffsetsSpec;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.SharePartitionOffsetInfo;
@@ -23,6 +25,7 @@ import org.apache.kafka.clients.consumer.KafkaShareConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -32,9 +35,11 @@ import org.junit.jupiter.api.io.TempDir;
  * (the leader of its {@code __share_group_state} partition, replicated three ways), so killing the leader with
  * records accepted and records in flight loses neither: the new leader reads the state back, accepted records never
  * come again and those held by the dead leader's member are delivered again, as are records written after the kill.
+ * The group's configuration, set through one broker, is known to every broker.
  */
 class ShareGroupFailoverTest {
     private static final TopicPartition QUEUE = new TopicPartition("queue", 0);
+    private static final ConfigResource GROUP = new ConfigResource(ConfigResource.Type.GROUP, "workers");
 
     @TempDir
     Path root;
@@ -67,6 +72,9 @@ class ShareGroupFailoverTest {
                 produce(bootstrap, 0, 100);
                 // The group reads from the start (its coordinator initializes the state at its share coordinator).
                 admin.alterShareGroupOffsets("workers", Map.of(QUEUE, 0L)).all().get(30, TimeUnit.SECONDS);
+                // A group configuration is cluster metadata: set through one broker, every broker knows it.
+                admin.incrementalAlterConfigs(Map.of(GROUP, List.of(new AlterConfigOp(new ConfigEntry("share.delivery.count.limit", "4"),
+                        AlterConfigOp.OpType.SET)))).all().get(30, TimeUnit.SECONDS);
                 Map<TopicPartition, SharePartitionOffsetInfo> start = admin.listShareGroupOffsets(Map.of("workers", new ListShareGroupOffsetsSpec()))
                         .partitionsToOffsetInfo("workers").get(30, TimeUnit.SECONDS);
                 assertThat(start.get(QUEUE).startOffset()).isEqualTo(0L);
@@ -117,6 +125,22 @@ class ShareGroupFailoverTest {
                 assertThat(counts).as("the held records' second delivery").containsOnly((short) 2);
             } finally {
                 first.close(Duration.ofSeconds(5));
+            }
+            for (int id = 1; id <= cluster.size(); id++) {
+                if (id == leader) continue;
+                try (Admin one = KafkaClients.admin(cluster.broker(id).kafkaBootstrap())) {
+                    ConfigEntry limit = one.describeConfigs(List.of(GROUP)).all().get(30, TimeUnit.SECONDS).get(GROUP).get("share.delivery.count.limit");
+                    assertThat(limit.value()).as("broker %d", id).isEqualTo("4");
+                    assertThat(limit.source()).isEqualTo(ConfigEntry.ConfigSource.DYNAMIC_GROUP_CONFIG);
+                }
+            }
+            for (int id = 1; id <= cluster.size(); id++) {
+                if (id == leader) continue;
+                try (Admin one = KafkaClients.admin(cluster.broker(id).kafkaBootstrap())) {
+                    ConfigEntry limit = one.describeConfigs(List.of(GROUP)).all().get(30, TimeUnit.SECONDS).get(GROUP).get("share.delivery.count.limit");
+                    assertThat(limit.value()).as("broker %d", id).isEqualTo("4");
+                    assertThat(limit.source()).isEqualTo(ConfigEntry.ConfigSource.DYNAMIC_GROUP_CONFIG);
+                }
             }
             try (Admin admin = KafkaClients.admin(bootstrap)) {
                 await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(admin.listShareGroupOffsets(Map.of("workers",

@@ -9,6 +9,7 @@ import io.runnel.partition.LocalTopic;
 import io.vertx.core.Future;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import org.apache.kafka.common.acl.AclOperation;
 import org.apache.kafka.common.config.ConfigResource;
@@ -97,26 +98,23 @@ public final class DescribeConfigsHandler extends TypedApiHandler<DescribeConfig
                     entries.add(c);
                 }
             } else if (type == ConfigResource.Type.GROUP) {
-                // Kafka's check: DESCRIBE_CONFIGS on the group. The group's coordinator holds its configuration.
+                // Kafka's check: DESCRIBE_CONFIGS on the group. Every broker holds groups' configurations.
                 if (!ctx.authorizeGroup(AclOperation.DESCRIBE_CONFIGS, res.resourceName())) {
                     out.setErrorCode(Errors.GROUP_AUTHORIZATION_FAILED.code()).setErrorMessage(Errors.GROUP_AUTHORIZATION_FAILED.message());
                     continue;
                 }
                 List<String> keys = res.configurationKeys();
                 var groups = ctx.broker().groups();
-                pending.add(Outcomes.recordError(groups.groupConfigOverrides(res.resourceName()).compose(overrides ->
-                        groups.groupConfig(res.resourceName()).map(all -> {
-                            List<DescribeConfigsResourceResult> group = new ArrayList<>();
-                            all.forEach((name, value) -> {
-                                byte source = overrides.containsKey(name) ? ConfigSource.GROUP_CONFIG.id() : ConfigSource.DEFAULT_CONFIG.id();
-                                DescribeConfigsResourceResult c = new DescribeConfigsResourceResult().setName(name).setValue(value)
-                                        .setConfigSource(source).setReadOnly(false).setIsSensitive(false).setConfigType(ConfigType.STRING.id());
-                                if (synonyms) c.synonyms().add(new DescribeConfigsSynonym().setName(name).setValue(value).setSource(source));
-                                if (keys == null || keys.isEmpty() || keys.contains(name)) group.add(c);
-                            });
-                            out.setConfigs(group);
-                            return null;
-                        })), (code, message) -> out.setErrorCode(code).setErrorMessage(message)));
+                Map<String, String> overrides = groups.groupConfigOverrides(res.resourceName());
+                List<DescribeConfigsResourceResult> group = new ArrayList<>();
+                groups.groupConfig(res.resourceName()).forEach((name, value) -> {
+                    byte source = overrides.containsKey(name) ? ConfigSource.GROUP_CONFIG.id() : ConfigSource.DEFAULT_CONFIG.id();
+                    DescribeConfigsResourceResult c = new DescribeConfigsResourceResult().setName(name).setValue(value)
+                            .setConfigSource(source).setReadOnly(false).setIsSensitive(false).setConfigType(ConfigType.STRING.id());
+                    if (synonyms) c.synonyms().add(new DescribeConfigsSynonym().setName(name).setValue(value).setSource(source));
+                    if (keys == null || keys.isEmpty() || keys.contains(name)) group.add(c);
+                });
+                out.setConfigs(group);
                 continue;
             } else {
                 out.setErrorCode(Errors.INVALID_REQUEST.code()).setErrorMessage("Resource type " + type + " has no configuration in Runnel");

@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.UnaryOperator;
 import org.apache.kafka.clients.admin.AlterConfigOp;
 import org.apache.kafka.common.acl.AclOperation;
 import org.apache.kafka.common.config.ConfigResource;
@@ -97,16 +98,14 @@ public final class IncrementalAlterConfigsHandler extends TypedApiHandler<Increm
         return validate(() -> TopicConfig.of(ctx.broker().dynamicConfig().current(), overrides));
     }
 
-    /** A group's configuration (Kafka 4's GROUP resource), kept by the group's coordinator. */
+    /** A group's configuration (Kafka 4's GROUP resource), cluster metadata that any broker changes. */
     private static Future<?> alterGroup(RequestContext ctx, boolean validateOnly, AlterConfigsResource res) {
         if (res.resourceName() == null || res.resourceName().isEmpty()) throw new InvalidRequestException("A group id is required");
         var groups = ctx.broker().groups();
-        return groups.groupConfigOverrides(res.resourceName()).compose(current -> {
-            Map<String, String> overrides = apply(new LinkedHashMap<>(current), res, Set.of());
-            if (!validateOnly) return groups.alterGroupConfig(res.resourceName(), overrides);
-            overrides.forEach(GroupConfig::validate);
-            return Future.succeededFuture();
-        });
+        UnaryOperator<Map<String, String>> change = current -> apply(new LinkedHashMap<>(current), res, Set.of());
+        if (!validateOnly) return groups.alterGroupConfig(res.resourceName(), change);
+        change.apply(groups.groupConfigOverrides(res.resourceName())).forEach(GroupConfig::validate);
+        return Future.succeededFuture();
     }
 
     /** Runs a configuration check for validate-only requests, with Kafka's exception for a bad value. */
