@@ -31,6 +31,7 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.acl.AccessControlEntry;
 import org.apache.kafka.common.acl.AccessControlEntryFilter;
+import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.acl.AclBinding;
 import org.apache.kafka.common.acl.AclBindingFilter;
 import org.apache.kafka.common.acl.AclOperation;
@@ -41,10 +42,13 @@ import org.apache.kafka.common.errors.TopicAuthorizationException;
 import org.apache.kafka.common.errors.TransactionalIdAuthorizationException;
 import org.apache.kafka.common.message.SaslAuthenticateRequestData;
 import org.apache.kafka.common.message.SaslHandshakeRequestData;
+import org.apache.kafka.common.message.WriteShareGroupStateRequestData;
 import org.apache.kafka.common.message.WriteTxnMarkersRequestData;
 import org.apache.kafka.common.protocol.Errors;
 import org.apache.kafka.common.requests.SaslAuthenticateRequest;
 import org.apache.kafka.common.requests.SaslHandshakeRequest;
+import org.apache.kafka.common.requests.WriteShareGroupStateRequest;
+import org.apache.kafka.common.requests.WriteShareGroupStateResponse;
 import org.apache.kafka.common.requests.WriteTxnMarkersRequest;
 import org.apache.kafka.common.requests.WriteTxnMarkersResponse;
 import org.apache.kafka.common.resource.PatternType;
@@ -283,6 +287,23 @@ class AclTest {
             assertThat(errors).containsExactly(Errors.CLUSTER_AUTHORIZATION_FAILED);
         }
         assertThat(broker.topics().partition("orders", 0).orElseThrow().logEndOffset()).as("no marker written").isEqualTo(end);
+    }
+
+    @Test
+    void shareGroupStateIsOnlyWrittenByBrokers() throws Exception {
+        grant(allow("alice", ResourceType.TOPIC, "orders", AclOperation.ALL), allow("alice", ResourceType.GROUP, "workers", AclOperation.ALL));
+        Uuid topicId = broker.topics().topic("orders").orElseThrow().topicId();
+        try (RawKafkaClient raw = new RawKafkaClient(bootstrap())) {
+            raw.send(new SaslHandshakeRequest(new SaslHandshakeRequestData().setMechanism("PLAIN"), (short) 1));
+            raw.send(new SaslAuthenticateRequest(new SaslAuthenticateRequestData().setAuthBytes("\0alice\0alice-secret".getBytes()), (short) 2));
+            WriteShareGroupStateRequestData d = new WriteShareGroupStateRequestData()
+                    .setGroupId("workers").setTopics(List.of(new WriteShareGroupStateRequestData.WriteStateData()
+                            .setTopicId(topicId).setPartitions(List.of(new WriteShareGroupStateRequestData.PartitionData()
+                                    .setPartition(0).setStartOffset(1000)))));
+            WriteShareGroupStateResponse r = raw.send(
+                    new WriteShareGroupStateRequest.Builder(d).build((short) 1));
+            assertThat(Errors.forCode(r.data().results().get(0).partitions().get(0).errorCode())).isEqualTo(Errors.CLUSTER_AUTHORIZATION_FAILED);
+        }
     }
 
     @Test
