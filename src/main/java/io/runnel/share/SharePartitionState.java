@@ -190,6 +190,14 @@ public final class SharePartitionState {
      * bound, as Kafka's batch-optimized mode) or the window is full. Offsets no batch holds (compacted away) are done.
      */
     public List<Acquired> acquire(String member, List<Batch> batches, int maxRecords, long nowMs) {
+        return acquire(member, batches, maxRecords, nowMs, false);
+    }
+
+    /**
+     * The same; with {@code recordLimit} (Kafka's record_limit acquire mode, ShareFetch v2) at most {@code maxRecords}
+     * are acquired, a batch cut where the limit falls.
+     */
+    public List<Acquired> acquire(String member, List<Batch> batches, int maxRecords, long nowMs, boolean recordLimit) {
         List<Acquired> out = new ArrayList<>();
         int count = 0;
         long deadline = nowMs + settings.lockDurationMs();
@@ -217,6 +225,7 @@ public final class SharePartitionState {
                 // consumers, it is archived without taking the records around it along.
                 boolean lastChance = r.deliveryCount + 1 >= settings.deliveryCountLimit() && r.deliveryCount > 0;
                 if (lastChance && count > 0) break batches;
+                if (recordLimit && count >= maxRecords) break batches;
                 r.state = RecordState.ACQUIRED;
                 r.deliveryCount++;
                 r.member = member;

@@ -173,6 +173,31 @@ class ShareConsumerTest extends BrokerPerTest {
     }
 
     @Test
+    void theRecordLimitAcquireModeNeverHandsOutMoreThanMaxPollRecords() throws Exception {
+        Uuid id = createTopic("limited", 1);
+        KafkaShareConsumer<String, String> c = consumer("limit", Map.of("share.acquire.mode", "record_limit", ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 3));
+        open.add(c);
+        c.subscribe(List.of("limited"));
+        await().atMost(Duration.ofSeconds(30)).until(() -> {
+            c.poll(Duration.ofMillis(100));
+            return Brokers.await(broker.shares().state("limit", id, 0)).isPresent();
+        });
+        try (KafkaProducer<String, String> p = KafkaClients.producer(broker.bootstrapServers(), Map.of("linger.ms", 1_000))) {
+            for (int i = 0; i < 10; i++) p.send(new ProducerRecord<>("limited", "r" + i));
+            p.flush(); // one batch of ten: batch-optimized acquisition would take it whole
+        }
+        List<String> got = new ArrayList<>();
+        await().atMost(Duration.ofSeconds(30)).until(() -> {
+            List<String> polled = new ArrayList<>();
+            c.poll(Duration.ofMillis(100)).forEach(r -> polled.add(r.value()));
+            assertThat(polled.size()).as("one poll").isLessThanOrEqualTo(3);
+            got.addAll(polled);
+            return got.size() >= 10;
+        });
+        assertThat(got).containsExactly("r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9");
+    }
+
+    @Test
     void recordsAMemberHoldsWithoutAcknowledgingGoToAnotherWhenTheLockExpires() throws Exception {
         Uuid id = createTopic("slow", 1);
         KafkaShareConsumer<String, String> stuck = consumer("locks", Map.of("share.acknowledgement.mode", "explicit"));

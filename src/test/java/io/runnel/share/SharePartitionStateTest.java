@@ -227,4 +227,12 @@ class SharePartitionStateTest {
         assertThat(ShareSnapshot.merge(stored, List.of(), 40)).isEmpty();
         assertThat(ShareSnapshot.merge(List.of(), written, 0)).containsExactly(written.get(1), written.get(0));
     }
+
+    @Test
+    void theRecordLimitModeCutsABatchWhereTheLimitFalls() {
+        SharePartitionState s = SharePartitionState.startingAt(SETTINGS, 0);
+        assertThat(s.acquire("a", List.of(new Batch(0, 9)), 3, 0, true)).containsExactly(new Acquired(0, 2, (short) 1));
+        assertThat(s.acquire("b", List.of(new Batch(0, 9)), 3, 0)).as("batch-optimized: the rest of the batch")
+                .containsExactly(new Acquired(3, 9, (short) 1));
+    }
 }

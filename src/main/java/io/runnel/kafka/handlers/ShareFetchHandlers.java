@@ -42,6 +42,8 @@ import org.apache.kafka.common.requests.ShareFetchResponse;
 public final class ShareFetchHandlers {
     /** Kafka's limit on a share member id. */
     private static final int MAX_MEMBER_ID_LENGTH = 36;
+    /** ShareFetch v2's ShareAcquireMode: 0 batch-optimized (maxRecords a soft bound), 1 record-limit (a hard one). */
+    private static final byte RECORD_LIMIT = 1;
 
     private ShareFetchHandlers() {
     }
@@ -89,7 +91,7 @@ public final class ShareFetchHandlers {
             boolean renewAllowed = ctx.apiVersion() >= 2 && d.isRenewAck();
             SharePartitionManager.FetchCall call = new SharePartitionManager.FetchCall(d.groupId(), d.memberId(), d.shareSessionEpoch(),
                     ctx.connectionId(), added, forgotten, acks, renewAllowed, d.maxRecords(), Math.min(d.maxBytes(), maxBytes(ctx)),
-                    d.maxWaitMs(), !d.isRenewAck());
+                    d.maxWaitMs(), !d.isRenewAck(), ctx.apiVersion() >= 2 && d.shareAcquireMode() == RECORD_LIMIT);
             return shares.fetch(call).map(r -> fetchResponse(ctx, shares, d.groupId(), r, refused));
         }
 
