@@ -421,6 +421,21 @@ public final class Limits {
     /** The rebalance timeout, in ms, a WebSocket group member joins with: the Java consumer's max.poll.interval.ms is 5 min; a page answers faster. */
     public static final long WS_GROUP_REBALANCE_TIMEOUT_MS = 60_000;
 
+    /**
+     * How long, in ms, a WebSocket share subscription's fetch waits at this broker for records to acquire (a long poll,
+     * as a share consumer's fetch.max.wait.ms); a fetch at another broker's partitions does not wait there (it would
+     * hold a forwarding connection), and is made again after {@link #WS_SHARE_REMOTE_POLL_MS} when it found nothing.
+     */
+    public static final long WS_SHARE_FETCH_WAIT_MS = 500;
+    public static final long WS_SHARE_REMOTE_POLL_MS = 250;
+
+    /** Most records one fetch of a WebSocket share subscription acquires (fewer when its credit is smaller). */
+    public static final int WS_SHARE_FETCH_MAX_RECORDS = 500;
+
+    /** Most records one {@code ack} frame names, and most ack frames waiting per partition leader of a subscription. */
+    public static final int WS_SHARE_ACKS_PER_FRAME = 10_000;
+    public static final int WS_SHARE_ACK_FRAMES_QUEUED = 256;
+
     /** SCRAM users one cluster holds: the credential store is kept whole in memory and rewritten whole on each change. */
     public static final int SCRAM_USERS_MAX = 100_000;
 

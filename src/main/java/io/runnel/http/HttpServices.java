@@ -9,6 +9,7 @@ import io.runnel.metrics.BrokerMetrics;
 import io.runnel.partition.TopicAdmin;
 import io.runnel.partition.TopicRegistry;
 import io.runnel.security.BrokerSecurity;
+import io.runnel.share.SharePartitionManager;
 import io.runnel.transaction.TransactionCoordinator;
 import io.runnel.transaction.TxnVerifier;
 import io.vertx.core.Vertx;
@@ -26,17 +27,18 @@ import org.apache.kafka.common.utils.Time;
 public record HttpServices(Vertx vertx, int nodeId, String clusterId, BrokerConfig config, DynamicBrokerConfig dynamicConfig, TopicRegistry topics,
                            TopicAdmin topicAdmin, GroupCoordinator groups, BrokerMetrics metrics, Time time, Supplier<Map<String, String>> kafkaListeners,
                            BooleanSupplier ready, ClusterView cluster, TransactionCoordinator transactions, TxnVerifier txnVerifier,
-                           BrokerSecurity security, BrokerLinks links, Publisher publisher) {
+                           BrokerSecurity security, BrokerLinks links, SharePartitionManager shares, Publisher publisher) {
     /**
      * @param links how this broker reaches the leaders of partitions it does not lead (in a cluster), or null for a
      *              single broker
+     * @param shares the share-partitions this broker leads (share groups' delivery state)
      */
     public HttpServices(Vertx vertx, int nodeId, String clusterId, BrokerConfig config, DynamicBrokerConfig dynamicConfig, TopicRegistry topics,
                         TopicAdmin topicAdmin, GroupCoordinator groups, BrokerMetrics metrics, Time time, Supplier<Map<String, String>> kafkaListeners,
                         BooleanSupplier ready, ClusterView cluster, TransactionCoordinator transactions, TxnVerifier txnVerifier, BrokerSecurity security,
-                        BrokerLinks links) {
+                        BrokerLinks links, SharePartitionManager shares) {
         this(vertx, nodeId, clusterId, config, dynamicConfig, topics, topicAdmin, groups, metrics, time, kafkaListeners, ready, cluster,
-                transactions, txnVerifier, security, links, new Publisher(topics, time, metrics, links, vertx));
+                transactions, txnVerifier, security, links, shares, new Publisher(topics, time, metrics, links, vertx));
     }
 
     /**

@@ -6,7 +6,6 @@ import org.apache.kafka.common.security.auth.KafkaPrincipal;
 import io.runnel.config.Limits;
 import io.runnel.http.RecordJson.Outgoing;
 import io.vertx.core.Future;
-import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.ServerWebSocket;
 import io.vertx.core.json.DecodeException;
@@ -34,7 +33,7 @@ final class WsSession {
 
     private final ServerWebSocket ws;
     private final HttpServices services;
-    private final Map<String, WsSubscription> subscriptions = new LinkedHashMap<>();
+    private final Map<String, WsStream> subscriptions = new LinkedHashMap<>();
     private final WsTransactions transactions;
     private int subscriptionSeq;
     private long produceRecordsInFlight;
@@ -141,7 +140,7 @@ final class WsSession {
         Object id = frame.getValue("id");
         try {
             Object op = frame.getValue("op");
-            if (!(op instanceof String name)) throw ApiError.badRequest("The frame has no \"op\" (produce, subscribe, credit, commit, unsubscribe)");
+            if (!(op instanceof String name)) throw ApiError.badRequest("The frame has no \"op\" (produce, subscribe, credit, commit, ack, unsubscribe)");
             if (name.equals("auth")) {
                 authenticate(frame, id);
                 return;
@@ -152,23 +151,30 @@ final class WsSession {
                 case "produce" -> produce(frame, id, text.length());
                 case "subscribe" -> subscribe(frame, id);
                 case "credit" -> subscription(frame).grant(RecordJson.nonNegative(frame, "records"), RecordJson.nonNegative(frame, "bytes"));
-                case "commit" -> subscription(frame).commit(frame.getValue("offsets"), id);
+                case "commit" -> {
+                    if (!(subscription(frame) instanceof WsSubscription s)) throw ApiError.badRequest("A share subscription has nothing to commit: acknowledge its records (\"ack\")");
+                    s.commit(frame.getValue("offsets"), id);
+                }
+                case "ack" -> {
+                    if (!(subscription(frame) instanceof WsShareSubscription s)) throw ApiError.badRequest("Only a share subscription acknowledges records (subscribe with \"share\")");
+                    s.acknowledge(frame.getValue("records"), id);
+                }
                 case "unsubscribe" -> {
-                    WsSubscription s = subscription(frame);
+                    WsStream s = subscription(frame);
                     subscriptions.remove(s.id());
                     s.close();
                     send(new JsonObject().put("type", "unsubscribed").put("id", id).put("subscription", s.id()));
                 }
-                default -> throw ApiError.badRequest("Unknown op \"" + name + "\" (produce, subscribe, credit, commit, unsubscribe)");
+                default -> throw ApiError.badRequest("Unknown op \"" + name + "\" (produce, subscribe, credit, commit, ack, unsubscribe)");
             }
         } catch (ApiError e) {
             error(id, e.code(), e.getMessage());
         }
     }
 
-    private WsSubscription subscription(JsonObject frame) {
+    private WsStream subscription(JsonObject frame) {
         Object id = frame.getValue("subscription");
-        WsSubscription s = id instanceof String sid ? subscriptions.get(sid) : null;
+        WsStream s = id instanceof String sid ? subscriptions.get(sid) : null;
         if (s == null) throw ApiError.badRequest("No subscription " + (id == null ? "given (\"subscription\")" : "\"" + id + "\" on this socket"));
         return s;
     }
@@ -219,11 +225,12 @@ final class WsSession {
         if (subscriptions.size() >= Limits.WS_SUBSCRIPTIONS_MAX) {
             throw new ApiError(429, "TOO_MANY_SUBSCRIPTIONS", "At most " + Limits.WS_SUBSCRIPTIONS_MAX + " subscriptions per socket");
         }
-        // Kafka's checks for a consumer: READ on the topic, and READ on the group of a group subscription.
+        // Kafka's checks for a consumer: READ on the topic, and READ on the group of a group or share subscription.
         if (frame.getValue("topic") instanceof String topic) authorize(AclOperation.READ, ResourceType.TOPIC, topic);
         if (frame.getValue("group") instanceof String group) authorize(AclOperation.READ, ResourceType.GROUP, group);
+        if (frame.getValue("share") instanceof String group) authorize(AclOperation.READ, ResourceType.GROUP, group);
         String sid = "s" + (++subscriptionSeq);
-        WsSubscription s = WsSubscription.create(this, sid, frame, id);
+        WsStream s = frame.getValue("share") != null ? WsShareSubscription.create(this, sid, frame, id) : WsSubscription.create(this, sid, frame, id);
         subscriptions.put(sid, s);
         s.start().onFailure(e -> {
             subscriptions.remove(sid);
@@ -252,7 +259,7 @@ final class WsSession {
             if (!closed) {
                 ws.resume();
                 resume.run();
-                subscriptions.values().forEach(WsSubscription::pump);
+                subscriptions.values().forEach(WsStream::pump);
             }
         });
         ws.pause(); // a client that does not read gets its own frames left unread too
@@ -271,7 +278,7 @@ final class WsSession {
         send(e.put("code", code).put("message", message));
     }
 
-    void subscriptionEnded(WsSubscription s, String code, String message) {
+    void subscriptionEnded(WsStream s, String code, String message) {
         subscriptions.remove(s.id());
         s.close();
         send(new JsonObject().put("type", "error").put("subscription", s.id()).put("code", code).put("message", message));
@@ -281,7 +288,7 @@ final class WsSession {
         if (closed) return;
         closed = true;
         services.vertx().cancelTimer(pingTimer);
-        for (WsSubscription s : subscriptions.values()) s.close();
+        for (WsStream s : subscriptions.values()) s.close();
         subscriptions.clear();
     }
 }

@@ -34,7 +34,7 @@ import org.slf4j.LoggerFactory;
  * an append wakes it. Memory held: at most one read of {@link Limits#WS_READ_MAX_BYTES} at a time, whatever the topic
  * holds. A group subscription's partitions come from its {@link WsGroupMember}, which drives the group membership.
  */
-final class WsSubscription {
+final class WsSubscription implements WsStream {
     private static final Logger LOG = LoggerFactory.getLogger(WsSubscription.class);
 
     private final WsSession session;
@@ -144,12 +144,14 @@ final class WsSubscription {
         if (session.services().links() == null && (h == null || !h.isLeader())) throw ApiError.notHere(t.name(), n, t.leader(n));
     }
 
-    String id() {
+    @Override
+    public String id() {
         return id;
     }
 
     /** Resolves the start positions (or joins the group) and starts sending; fails for a bad offset. */
-    Future<Void> start() {
+    @Override
+    public Future<Void> start() {
         if (member != null) {
             member.start();
             return Future.succeededFuture();
@@ -295,7 +297,8 @@ final class WsSubscription {
 
     // ---- credit and sending ----
 
-    void grant(long records, long bytes) {
+    @Override
+    public void grant(long records, long bytes) {
         grantQuietly(records, bytes);
         remoteIdle.clear(); // a record larger than the byte credit may fit now
         pump();
@@ -310,7 +313,8 @@ final class WsSubscription {
     }
 
     /** Sends what the credit allows; parks when nothing is left to read. */
-    void pump() {
+    @Override
+    public void pump() {
         if (closed || reading || parked != null || positions.isEmpty()) return;
         if (recordCredit <= 0 || (byteLimited && byteCredit <= 0)) return;
         if (!session.writable(this::pump)) return;
@@ -593,7 +597,8 @@ final class WsSubscription {
         session.subscriptionEnded(this, code, message);
     }
 
-    void close() {
+    @Override
+    public void close() {
         if (closed) return;
         closed = true;
         unpark();

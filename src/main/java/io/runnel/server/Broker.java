@@ -260,7 +260,7 @@ public final class Broker {
                     broker.kafka = kafka;
                     return HttpEndpoint.start(new HttpServices(vertx, meta.nodeId(), meta.clusterId(), config, broker.dynamicConfig, broker.topics,
                             broker.topicAdmin, broker.groups, metrics, time, broker::kafkaListeners, () -> broker.ready, view, broker.transactions,
-                            broker.verifier, security, broker.links), config.httpHost(), config.httpPort());
+                            broker.verifier, security, broker.links, broker.shares), config.httpHost(), config.httpPort());
                 })
                 .compose(http -> {
                     broker.http = http;

@@ -524,7 +524,7 @@ public final class SharePartitionManager {
     }
 
     /** Kafka's next session epoch: wraps from Integer.MAX_VALUE to 1. */
-    private static int nextEpoch(int epoch) {
+    public static int nextEpoch(int epoch) {
         return epoch == Integer.MAX_VALUE ? 1 : epoch + 1;
     }
 

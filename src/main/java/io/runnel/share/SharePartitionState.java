@@ -246,8 +246,7 @@ public final class SharePartitionState {
     }
 
     /**
-     * Applies {@code member}'s acknowledgements, all or none: every offset named (at or after the start offset) must be
-     * ACQUIRED by that member. Returns NONE, INVALID_REQUEST (malformed batches) or INVALID_RECORD_STATE.
+     * Applies {@code member}'s acknowledgements, all or none: every offset named must be ACQUIRED by that member. Returns NONE, INVALID_REQUEST (malformed batches) or INVALID_RECORD_STATE.
      */
     public Errors acknowledge(String member, List<AckBatch> batches, boolean renewAllowed, long nowMs) {
         long previous = -1;
@@ -261,13 +260,16 @@ public final class SharePartitionState {
             previous = b.lastOffset();
         }
         for (AckBatch b : batches) {
-            for (long o = Math.max(b.firstOffset(), startOffset); o <= b.lastOffset(); o++) {
+            // Below the start offset every record is done (acknowledged, archived, or gone with the log's start): as in
+            // Kafka, whose share-partition no longer holds them, that is INVALID_RECORD_STATE.
+            if (b.firstOffset() < startOffset) return Errors.INVALID_RECORD_STATE;
+            for (long o = b.firstOffset(); o <= b.lastOffset(); o++) {
                 Rec r = window.get(o);
                 if (r == null || r.state != RecordState.ACQUIRED || !member.equals(r.member)) return Errors.INVALID_RECORD_STATE;
             }
         }
         for (AckBatch b : batches) {
-            for (long o = Math.max(b.firstOffset(), startOffset); o <= b.lastOffset(); o++) {
+            for (long o = b.firstOffset(); o <= b.lastOffset(); o++) {
                 byte t = b.types().length == 1 ? b.types()[0] : b.types()[(int) (o - b.firstOffset())];
                 Rec r = window.get(o);
                 switch (t) {

@@ -123,8 +123,9 @@ class SharePartitionStateTest {
         assertThat(s.acknowledge("a", List.of(ack(2, 2, ACCEPT)), false, 0)).as("twice").isEqualTo(Errors.INVALID_RECORD_STATE);
         assertThat(s.acknowledge("a", List.of(ack(7, 7, ACCEPT)), false, 0)).as("never acquired").isEqualTo(Errors.INVALID_RECORD_STATE);
         assertThat(s.acknowledge("b", List.of(ack(1, 1, ACCEPT)), false, 0)).as("another member's").isEqualTo(Errors.INVALID_RECORD_STATE);
-        // As Kafka: offsets the start offset has passed are done, and acknowledging them again is ignored.
-        assertThat(s.acknowledge("a", List.of(ack(0, 0, ACCEPT)), false, 0)).isEqualTo(Errors.NONE);
+        // Offsets the start offset has passed are done and no longer held (Kafka drops such batches from its cache:
+        // "Batch record not found"), so acknowledging them again is INVALID_RECORD_STATE.
+        assertThat(s.acknowledge("a", List.of(ack(0, 0, ACCEPT)), false, 0)).isEqualTo(Errors.INVALID_RECORD_STATE);
         for (long o : new long[] {1, 3, 4}) assertThat(s.stateOf(o)).isEqualTo(RecordState.ACQUIRED);
     }
 

@@ -1,0 +1,135 @@
+package io.runnel.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.runnel.testkit.BrokerPerTest;
+import io.runnel.testkit.KafkaClients;
+import io.runnel.testkit.WsClient;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AlterConfigOp;
+import org.apache.kafka.clients.admin.ConfigEntry;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaShareConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A WebSocket subscription in a share group: records under the page's credit with their delivery counts, the page's
+ * acknowledgements (accept, release, reject) with Kafka's errors for records not held, and what the page held when it
+ * unsubscribed delivered again, here to a Kafka share consumer of the same group.
+ */
+class WebSocketShareTest extends BrokerPerTest {
+    @Override
+    protected Map<String, String> brokerConfig() {
+        return Map.of("group.share.heartbeat.interval.ms", "500");
+    }
+
+    private void earliest(String group) throws Exception {
+        try (Admin admin = KafkaClients.admin(broker.bootstrapServers())) {
+            admin.incrementalAlterConfigs(Map.of(new ConfigResource(ConfigResource.Type.GROUP, group), List.of(new AlterConfigOp(
+                    new ConfigEntry("share.auto.offset.reset", "earliest"), AlterConfigOp.OpType.SET)))).all().get(30, TimeUnit.SECONDS);
+        }
+    }
+
+    private void produce(String topic, int count) throws Exception {
+        try (KafkaProducer<String, String> p = KafkaClients.producer(broker.bootstrapServers(), Map.of())) {
+            for (int i = 0; i < count; i++) p.send(new ProducerRecord<>(topic, 0, null, "job-" + i));
+            p.flush();
+        }
+    }
+
+    private static JsonObject ack(String sid, Object... partitionOffsetType) {
+        JsonArray records = new JsonArray();
+        for (int i = 0; i < partitionOffsetType.length; i += 3) {
+            records.add(new JsonObject().put("partition", partitionOffsetType[i]).put("offset", partitionOffsetType[i + 1]).put("type", partitionOffsetType[i + 2]));
+        }
+        return new JsonObject().put("op", "ack").put("subscription", sid).put("records", records);
+    }
+
+    private static JsonArray errors(JsonObject acked) {
+        JsonArray out = new JsonArray();
+        for (Object o : acked.getJsonArray("partitions")) {
+            JsonObject p = (JsonObject) o;
+            if (p.containsKey("error")) out.add(p.getString("error"));
+        }
+        return out;
+    }
+
+    @Test
+    void aPageTakesRecordsUnderItsCreditAndAcknowledgesThem() throws Exception {
+        createTopic("jobs", 1);
+        earliest("workers");
+        produce("jobs", 5);
+        try (WsClient ws = WsClient.connect(broker.httpPort())) {
+            JsonObject subscribed = ws.request(new JsonObject().put("op", "subscribe").put("topic", "jobs").put("share", "workers")
+                    .put("credit", new JsonObject().put("records", 2)));
+            assertThat(subscribed.getString("type")).isEqualTo("subscribed");
+            assertThat(subscribed.getString("share")).isEqualTo("workers");
+            String sid = subscribed.getString("subscription");
+            ws.awaitFrame(f -> "assigned".equals(f.getString("type")) && sid.equals(f.getString("subscription")));
+            List<JsonObject> first = ws.awaitRecords(sid, 2);
+            assertThat(first).extracting(r -> r.getString("value")).containsExactly("job-0", "job-1");
+            assertThat(first).allSatisfy(r -> assertThat(r.getInteger("deliveryCount")).isEqualTo(1));
+            assertThat(ws.records(sid)).as("no more than the credit").hasSize(2);
+
+            JsonObject acked = ws.request(ack(sid, 0, 0, "accept", 0, 1, "release"));
+            assertThat(acked.getString("type")).isEqualTo("acked");
+            assertThat(errors(acked)).isEmpty();
+            JsonObject again = ws.request(ack(sid, 0, 0, "accept"));
+            assertThat(errors(again)).as("a record accepted already").containsExactly("INVALID_RECORD_STATE");
+            JsonObject never = ws.request(ack(sid, 0, 4, "accept"));
+            assertThat(errors(never)).as("a record never delivered").containsExactly("INVALID_RECORD_STATE");
+
+            ws.send(new JsonObject().put("op", "credit").put("subscription", sid).put("records", 2));
+            List<JsonObject> next = ws.awaitRecords(sid, 4).subList(2, 4);
+            assertThat(next).extracting(r -> r.getString("value")).containsExactly("job-1", "job-2");
+            assertThat(next.get(0).getInteger("deliveryCount")).as("the released record, again").isEqualTo(2);
+            assertThat(errors(ws.request(ack(sid, 0, 1, "accept", 0, 2, "reject")))).isEmpty();
+
+            // Bad frames fail alone.
+            assertThat(ws.request(new JsonObject().put("op", "ack").put("subscription", sid).put("records", "all")).getString("code")).isEqualTo("BAD_REQUEST");
+            assertThat(ws.request(ack(sid, 0, 3, "maybe")).getString("code")).isEqualTo("BAD_REQUEST");
+            assertThat(ws.request(ack(sid, 0, 3, "accept", 0, 3, "reject")).getString("code")).as("an offset twice").isEqualTo("BAD_REQUEST");
+            assertThat(ws.request(new JsonObject().put("op", "commit").put("subscription", sid)).getString("code")).isEqualTo("BAD_REQUEST");
+            assertThat(ws.request(new JsonObject().put("op", "subscribe").put("topic", "jobs").put("share", "workers").put("group", "g"))
+                    .getString("code")).isEqualTo("BAD_REQUEST");
+            assertThat(ws.request(new JsonObject().put("op", "subscribe").put("topic", "nope").put("share", "workers")).getString("code"))
+                    .isEqualTo("UNKNOWN_TOPIC_OR_PARTITION");
+
+            // The page takes job-3 and leaves without acknowledging it: it goes to the next member at once.
+            ws.send(new JsonObject().put("op", "credit").put("subscription", sid).put("records", 1));
+            assertThat(ws.awaitRecords(sid, 5).get(4).getString("value")).isEqualTo("job-3");
+            JsonObject bye = ws.request(new JsonObject().put("op", "unsubscribe").put("subscription", sid));
+            assertThat(bye.getString("type")).isEqualTo("unsubscribed");
+        }
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, "workers");
+        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+        List<ConsumerRecord<String, String>> rest = new ArrayList<>();
+        try (KafkaShareConsumer<String, String> c = new KafkaShareConsumer<>(p)) {
+            c.subscribe(List.of("jobs"));
+            await().atMost(Duration.ofSeconds(30)).until(() -> {
+                c.poll(Duration.ofMillis(100)).forEach(rest::add);
+                return rest.size() >= 2;
+            });
+            assertThat(c.poll(Duration.ofMillis(300))).isEmpty();
+        }
+        assertThat(rest).extracting(ConsumerRecord::value).containsExactly("job-3", "job-4");
+        assertThat(rest.get(0).deliveryCount()).contains((short) 2);
+    }
+}
