@@ -6,6 +6,9 @@
  *   await runnel.produce('clicks', [{ key: 'u1', value: { x: 1 } }]);
  *   const sub = await runnel.subscribe('clicks', { from: 'earliest' }, r => console.log(r.offset, r.value));
  *   // with a consumer group: runnel.subscribe('clicks', { group: 'ui' }, handler); then await sub.commit();
+ *   // as a worker of a share group (a queue): each record is accepted when the handler's promise resolves and
+ *   // released (delivered again, to this or another worker) when it rejects or throws:
+ *   await runnel.subscribe('jobs', { share: 'workers', window: 10 }, async job => { await work(job.value); });
  *
  * Flow control is automatic: a subscription grants `window` records (default 500) and grants more as the handler
  * finishes records; a handler that returns a promise holds its credit until the promise settles, so a slow page
@@ -49,21 +52,61 @@
     this.onerror = options.onerror || null;
     this.onassign = options.onassign || null;
     this.closed = false;
+    this.share = options.share !== undefined;
+    this.acks = [];            // share: acknowledgements not sent yet ({partition, offset, type})
+    this.ackTimer = null;
   }
+
+  /** Share: acknowledges a record (type 'accept', 'release' or 'reject'); sent with others a moment later. */
+  Subscription.prototype.ack = function (record, type) {
+    if (!this.share || this.closed) return;
+    this.acks.push({ partition: record.partition, offset: record.offset, type: type || 'accept' });
+    var self = this;
+    if (this.acks.length >= 500) this._flushAcks();
+    else if (!this.ackTimer) this.ackTimer = setTimeout(function () { self._flushAcks(); }, 0);
+  };
+
+  Subscription.prototype._flushAcks = function () {
+    if (this.ackTimer) { clearTimeout(this.ackTimer); this.ackTimer = null; }
+    if (!this.acks.length || this.id === null) return;
+    var records = this.acks;
+    this.acks = [];
+    var self = this;
+    this.client._request({ op: 'ack', subscription: this.id, records: records }).then(function (acked) {
+      (acked.partitions || []).forEach(function (p) {
+        if (!p.error) return;
+        // A record whose lock ran out (or that another worker holds now) cannot be acknowledged: it is delivered again.
+        var e = new Error('acknowledgement of partition ' + p.partition + ' failed: ' + p.error);
+        e.code = p.error;
+        if (self.onerror) self.onerror(e); else console.warn('runnel:', e.message);
+      });
+    }, function (e) {
+      if (self.onerror) self.onerror(e); else console.warn('runnel: acknowledging failed:', e.message);
+    });
+  };
 
   Subscription.prototype._records = function (records) {
     var self = this;
     records.forEach(function (r) {
-      self.positions[r.partition] = r.offset + 1;
+      if (!self.share) self.positions[r.partition] = r.offset + 1;
       self.unacked++;
       var done = function () { self.unacked--; self.pendingGrant++; self._topUp(); };
+      // A share subscription acknowledges each record: accepted when the handler succeeds, released when it fails.
+      var auto = self.share && self.options.autoAck !== false;
+      var ok = auto ? function () { self.ack(r, 'accept'); done(); } : done;
+      var failed = auto ? function (e) {
+        if (e !== undefined) { if (self.onerror) self.onerror(e); else console.error(e); }
+        self.ack(r, self.options.onFailure || 'release');
+        done();
+      } : done;
       var result;
       try {
         result = self.handler(r);
       } catch (e) {
-        if (self.onerror) self.onerror(e); else console.error(e);
+        failed(e);
+        return;
       }
-      if (result && typeof result.then === 'function') result.then(done, done); else done();
+      if (result && typeof result.then === 'function') result.then(function () { ok(); }, failed); else ok();
     });
   };
 
@@ -71,7 +114,7 @@
   Subscription.prototype._frame = function (credit) {
     var frame = { op: 'subscribe', topic: this.topic, credit: { records: credit } };
     var options = this.options;
-    ['from', 'partitions', 'group', 'encoding', 'isolation'].forEach(function (k) { if (options[k] !== undefined) frame[k] = options[k]; });
+    ['from', 'partitions', 'group', 'share', 'encoding', 'isolation'].forEach(function (k) { if (options[k] !== undefined) frame[k] = options[k]; });
     return frame;
   };
 
@@ -103,6 +146,7 @@
 
   Subscription.prototype.close = function () {
     if (this.closed) return Promise.resolve();
+    this._flushAcks();
     this.closed = true;
     delete this.client.subscriptions[this.id];
     return this.client._request({ op: 'unsubscribe', subscription: this.id });
@@ -232,7 +276,8 @@
     subs.forEach(function (sub) {
       if (sub.closed) return;
       var frame = sub._frame(Math.max(1, sub.window - sub.unacked));
-      if (!sub.options.group && Object.keys(sub.positions).length) {
+      sub.acks = []; // a share subscription's records were released with its old session: they come again
+      if (!sub.options.group && !sub.share && Object.keys(sub.positions).length) {
         var offsets = {};
         Object.keys(sub.positions).forEach(function (p) { offsets[p] = sub.positions[p]; });
         frame.from = { offsets: offsets };
@@ -276,7 +321,7 @@
       if (sub) {
         (frame.revoked || []).forEach(function (p) { delete sub.positions[p]; });
         sub.partitions = sub.partitions.filter(function (p) { return frame.revoked.indexOf(p.partition) < 0; }).concat(frame.partitions);
-        frame.partitions.forEach(function (p) { sub.positions[p.partition] = p.offset; });
+        if (!sub.share) frame.partitions.forEach(function (p) { sub.positions[p.partition] = p.offset; });
         if (sub.onassign) sub.onassign(frame);
       }
       return;
@@ -340,7 +385,10 @@
 
   /**
    * Subscribes to a topic. options: from ('earliest' | 'latest' | {offset} | {timestamp}), partitions ([n, ...]),
-   * group (a consumer group id; partitions are then assigned by the group), window (records in flight, default 500),
+   * group (a consumer group id; partitions are then assigned by the group), share (a share group id: the subscription
+   * is a worker of that queue; each record is accepted when the handler settles, released when it fails, or
+   * `onFailure: 'reject'` to archive it; with `autoAck: false` the page calls `sub.ack(record, type)` itself), window
+   * (records in flight, default 500),
    * encoding ('base64' for every key and value as base64), isolation ('read_committed': committed transactions only;
    * 'read_uncommitted', the default, as Kafka's consumer), onerror, onassign. Resolves with the Subscription.
    */
