@@ -279,6 +279,45 @@ class ClusterHttpForwardingTest {
     }
 
     /**
+     * A WebSocket share subscription at broker 1 on a topic whose partitions every broker leads: it heartbeats to its
+     * group's coordinator wherever that is, fetches at each leader (ShareFetch over the inter-broker listener for the
+     * others), and its acknowledgements reach every leader: the group's start offsets reach the end.
+     */
+    @Test
+    void aWebSocketShareSubscriptionWorksOnPartitionsLedAnywhere() throws Exception {
+        List<TopicPartitionInfo> parts = createTopic("share-anywhere");
+        assertThat(parts.stream().map(p -> p.leader().id()).distinct()).as("leaders").hasSizeGreaterThan(1);
+        try (Admin admin = KafkaClients.admin(cluster.bootstrap())) {
+            admin.incrementalAlterConfigs(Map.of(new org.apache.kafka.common.config.ConfigResource(org.apache.kafka.common.config.ConfigResource.Type.GROUP,
+                    "ws-share"), List.of(new org.apache.kafka.clients.admin.AlterConfigOp(new org.apache.kafka.clients.admin.ConfigEntry(
+                    "share.auto.offset.reset", "earliest"), org.apache.kafka.clients.admin.AlterConfigOp.OpType.SET)))).all().get(30, TimeUnit.SECONDS);
+        }
+        try (KafkaProducer<String, String> producer = KafkaClients.producer(cluster.bootstrap(), Map.of(ProducerConfig.ACKS_CONFIG, "all"))) {
+            for (int i = 0; i < 30; i++) producer.send(new ProducerRecord<>("share-anywhere", i % 3, "k", "v" + i));
+            producer.flush();
+        }
+        try (WsClient ws = WsClient.connect(cluster.broker(1).httpPort())) {
+            JsonObject subscribed = ws.request(new JsonObject().put("op", "subscribe").put("topic", "share-anywhere").put("share", "ws-share")
+                    .put("credit", new JsonObject().put("records", 1000)));
+            assertThat(subscribed.getString("type")).as(subscribed.encode()).isEqualTo("subscribed");
+            String sid = subscribed.getString("subscription");
+            List<JsonObject> records = ws.awaitRecords(sid, 30);
+            assertThat(records).extracting(r -> r.getString("value")).hasSize(30).doesNotHaveDuplicates();
+            io.vertx.core.json.JsonArray acks = new io.vertx.core.json.JsonArray();
+            records.forEach(r -> acks.add(new JsonObject().put("partition", r.getInteger("partition")).put("offset", r.getLong("offset")).put("type", "accept")));
+            JsonObject acked = ws.request(new JsonObject().put("op", "ack").put("subscription", sid).put("records", acks));
+            assertThat(acked.getString("type")).isEqualTo("acked");
+            assertThat(acked.getJsonArray("partitions").stream().map(o -> (JsonObject) o)).hasSize(3).allSatisfy(p -> assertThat(p.containsKey("error"))
+                    .as(p.encode()).isFalse());
+        }
+        try (Admin admin = KafkaClients.admin(cluster.bootstrap())) {
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(admin.listShareGroupOffsets(Map.of("ws-share",
+                            new org.apache.kafka.clients.admin.ListShareGroupOffsetsSpec())).partitionsToOffsetInfo("ws-share").get(30, TimeUnit.SECONDS)
+                    .values()).extracting(o -> o.startOffset()).containsOnly(10L).hasSize(3));
+        }
+    }
+
+    /**
      * A WebSocket transaction at broker 1 whose transactional id another broker coordinates, over partitions led by
      * every broker: committed as a whole, aborted as a whole when the write at another broker fails, and fenced when a
      * Kafka producer takes the id.
