@@ -3,8 +3,11 @@
 // resolves; the record "fail-me" fails once (released: it comes again). Usage:
 //   node share-workers.mjs <broker URL> <topic> <group> <workers>
 // Prints "ready" once every worker is subscribed; then reads commands on stdin, one per line:
-//   dump   prints {"handled": [{worker, value, deliveryCount}], "failed": [deliveryCount...], "acked": n} on one line
-//   quit   closes the browser
+//   dump            prints {"handled": [{worker, value, deliveryCount}], "failed": [deliveryCount...]} on one line
+//   console <group> opens the web console in another tab, shows the group and prints
+//                   {"members": n, "deliveries": [[cell, ...], ...]} (its deliveries table) on one line
+//   stop            unsubscribes every worker (the page leaves the group), prints "stopped"
+//   quit            closes the browser
 // Exits non-zero on any failure or page error.
 import { chromium } from 'playwright-core';
 import readline from 'node:readline';
@@ -24,9 +27,10 @@ try {
   await page.evaluate(async ([t, g, n]) => {
     window.handled = [];
     window.failed = [];
+    window.subs = [];
     const r = await Runnel.connect();
     for (let i = 0; i < n; i++) {
-      await r.subscribe(t, { share: g, window: 5, onerror: e => { if (!String(e).includes('boom')) console.warn(String(e)); } }, rec => new Promise((resolve, reject) => {
+      window.subs[i] = await r.subscribe(t, { share: g, window: 5, onerror: e => { if (!String(e).includes('boom')) console.warn(String(e)); } }, rec => new Promise((resolve, reject) => {
         if (rec.value === 'fail-me' && window.failed.length === 0) {
           window.failed.push(rec.deliveryCount);
           setTimeout(() => reject(new Error('boom')), 1);
@@ -42,8 +46,25 @@ try {
   console.log('ready');
   const lines = readline.createInterface({ input: process.stdin });
   for await (const line of lines) {
-    const cmd = line.trim();
-    if (cmd === 'dump') {
+    const [cmd, arg] = line.trim().split(/\s+/);
+    if (cmd === 'stop') {
+      await page.evaluate(() => Promise.all(window.subs.map(s => s.close())));
+      console.log('stopped');
+    } else if (cmd === 'console') {
+      const c = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      c.setDefaultTimeout(60000);
+      c.on('pageerror', e => errors.push(String(e)));
+      await c.goto(base);
+      await c.click('nav button[data-tab="groups"]');
+      await c.click(`#groups tbody tr:has-text("${arg}")`);
+      await c.waitForSelector('#group-share:not([hidden]) #group-deliveries tbody tr');
+      const seen = await c.evaluate(() => ({
+        members: document.querySelectorAll('#group-members tbody tr').length,
+        deliveries: [...document.querySelectorAll('#group-deliveries tbody tr')].map(r => [...r.cells].map(x => x.textContent)),
+      }));
+      await c.close();
+      console.log(JSON.stringify(seen));
+    } else if (cmd === 'dump') {
       console.log(JSON.stringify(await page.evaluate(() => ({ handled: window.handled, failed: window.failed }))));
     } else if (cmd === 'quit') {
       break;

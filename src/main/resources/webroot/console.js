@@ -425,6 +425,22 @@
       members.appendChild(el('tr', {}, [td(m.memberId), td(m.clientId), td(m.host),
         td(m.assignment.map(function (a) { return a.topic + ' [' + a.partitions.join(', ') + ']'; }).join('; '))]));
     });
+    var share = d.type === 'share';
+    $('#group-committed').hidden = share;
+    $('#group-share').hidden = !share;
+    if (share) {
+      // A share group: per partition its start offset and lag, and where this broker leads it, what is in flight.
+      var deliveries = $('#group-deliveries tbody');
+      deliveries.replaceChildren();
+      d.partitions.forEach(function (p) {
+        var live = p.acquired !== undefined;
+        var counts = live ? Object.keys(p.deliveryCounts).map(function (c) { return p.deliveryCounts[c] + '×' + c; }).join(', ') : '';
+        deliveries.appendChild(el('tr', {}, [td(p.topic), td(p.partition, 'num'), td(number(p.startOffset), 'num'),
+          td(p.lag === undefined ? '' : number(p.lag), 'num'), td(live ? number(p.acquired) : '', 'num'), td(live ? number(p.available) : '', 'num'),
+          td(live ? number(p.acknowledged) : '', 'num'), td(live ? number(p.archived) : '', 'num'), td(counts)]));
+      });
+      return;
+    }
     var offsets = $('#group-offsets tbody');
     offsets.replaceChildren();
     d.offsets.forEach(function (o) {

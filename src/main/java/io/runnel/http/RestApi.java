@@ -8,6 +8,8 @@ import io.runnel.config.TopicConfig;
 import io.runnel.group.CommittedOffset;
 import io.runnel.group.GroupDescription;
 import io.runnel.group.GroupOverview;
+import io.runnel.share.SharePartitionManager;
+import io.runnel.share.SharePartitionState;
 import io.runnel.partition.InternalTopics;
 import io.runnel.partition.LocalTopic;
 import io.runnel.partition.PartitionHandle;
@@ -32,9 +34,11 @@ import java.util.Objects;
 import org.apache.kafka.clients.consumer.ConsumerPartitionAssignor;
 import org.apache.kafka.clients.consumer.internals.ConsumerProtocol;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.errors.InvalidReplicationFactorException;
 import org.apache.kafka.common.errors.OffsetOutOfRangeException;
 import org.apache.kafka.common.message.ConsumerGroupDescribeResponseData;
+import org.apache.kafka.common.message.ShareGroupDescribeResponseData;
 import org.apache.kafka.common.protocol.Errors;
 import org.apache.kafka.common.requests.ListOffsetsRequest;
 
@@ -473,7 +477,9 @@ final class RestApi {
         Future<GroupDescription> classic = s.groups().describeGroup(group);
         Future<ConsumerGroupDescribeResponseData.DescribedGroup> modern = s.groups().consumerGroupDescribe(group);
         Future<Map<TopicPartition, CommittedOffset>> offsets = s.groups().fetchOffsets(group);
-        reply(ctx, Future.all(classic, modern, offsets).compose(v -> {
+        Future<ShareGroupDescribeResponseData.DescribedGroup> share = s.groups().shareGroupDescribe(group);
+        reply(ctx, Future.all(classic, modern, offsets, share).compose(v -> {
+            if (share.result() != null && share.result().errorCode() == Errors.NONE.code()) return describeShareGroup(share.result());
             GroupDescription d = classic.result();
             var m = modern.result();
             boolean isModern = m != null && m.errorCode() == Errors.NONE.code();
@@ -522,6 +528,57 @@ final class RestApi {
             }
             return Future.succeededFuture(out.put("offsets", lags).put("totalLag", total));
         }), 200);
+    }
+
+    /**
+     * A share group: its members, and per partition its start offset and lag, and, for partitions this broker leads,
+     * what is in flight now (acquired, available to deliver again, acknowledged and archived records behind the start,
+     * and how many records in play are on each delivery count).
+     */
+    private Future<JsonObject> describeShareGroup(ShareGroupDescribeResponseData.DescribedGroup g) {
+        JsonObject out = new JsonObject().put("groupId", g.groupId()).put("type", "share").put("state", g.groupState())
+                .put("assignor", g.assignorName()).put("groupEpoch", g.groupEpoch());
+        JsonArray members = new JsonArray();
+        for (var mem : g.members()) {
+            JsonArray assignment = new JsonArray();
+            for (var tp : mem.assignment().topicPartitions()) {
+                assignment.add(new JsonObject().put("topic", tp.topicName()).put("partitions", new JsonArray(new ArrayList<>(tp.partitions()))));
+            }
+            members.add(new JsonObject().put("memberId", mem.memberId()).put("clientId", mem.clientId()).put("host", mem.clientHost())
+                    .put("memberEpoch", mem.memberEpoch()).put("assignment", assignment));
+        }
+        out.put("members", members);
+        if (s.shares() == null) return Future.succeededFuture(out.put("partitions", new JsonArray()).put("totalLag", 0));
+        Future<List<SharePartitionManager.StartOffset>> starts = s.shares().startOffsets(g.groupId(), null);
+        Future<Map<SharePartitionManager.TopicIdPartition, SharePartitionState.Stats>> stats = s.shares().stats(g.groupId());
+        return Future.all(starts, stats).map(x -> {
+            JsonArray parts = new JsonArray();
+            long total = 0;
+            List<SharePartitionManager.StartOffset> sorted = new ArrayList<>(starts.result());
+            sorted.sort(Comparator.comparing((SharePartitionManager.StartOffset o) -> topicName(o.tp().topicId())).thenComparingInt(o -> o.tp().partition()));
+            for (SharePartitionManager.StartOffset o : sorted) {
+                if (o.startOffset() < 0) continue;
+                JsonObject p = new JsonObject().put("topic", topicName(o.tp().topicId())).put("partition", o.tp().partition())
+                        .put("startOffset", o.startOffset());
+                if (o.lag() >= 0) {
+                    p.put("lag", o.lag());
+                    total += o.lag();
+                }
+                SharePartitionState.Stats st = stats.result().get(o.tp());
+                if (st != null) {
+                    JsonObject counts = new JsonObject();
+                    st.deliveryCounts().forEach((count, n) -> counts.put(Short.toString(count), n));
+                    p.put("acquired", st.acquired()).put("available", st.available()).put("acknowledged", st.acknowledged())
+                            .put("archived", st.archived()).put("deliveryCounts", counts);
+                }
+                parts.add(p);
+            }
+            return out.put("partitions", parts).put("totalLag", total);
+        });
+    }
+
+    private String topicName(Uuid id) {
+        return s.topics().topicById(id).map(t -> t.name()).orElse(id.toString());
     }
 
     /** A classic member's assignment as topics and partitions, when it uses the consumer protocol. */

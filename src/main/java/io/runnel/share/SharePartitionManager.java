@@ -649,6 +649,17 @@ public final class SharePartitionManager {
         return store;
     }
 
+    /** What the share-partitions of {@code groupId} this broker leads hold now (the console's view). */
+    public Future<Map<TopicIdPartition, SharePartitionState.Stats>> stats(String groupId) {
+        return OnContext.deliver(OnContext.call(context, () -> {
+            Map<TopicIdPartition, SharePartitionState.Stats> out = new LinkedHashMap<>();
+            held.forEach((k, x) -> {
+                if (k.groupId().equals(groupId)) out.put(new TopicIdPartition(k.topicId(), k.partition()), x.state.stats());
+            });
+            return out;
+        }));
+    }
+
     /** The delivery state of a group on a partition, for tests and the console (on this manager's context). */
     public Future<Optional<SharePartitionState>> state(String groupId, Uuid topicId, int partition) {
         return OnContext.deliver(OnContext.call(context, () -> Optional.ofNullable(held.get(new StateKey(groupId, topicId, partition))).map(x -> x.state)));

@@ -153,6 +153,33 @@ public final class SharePartitionState {
         return window.size();
     }
 
+    /**
+     * What the window holds now, for the console: records acquired (locked to a member), available (delivered before
+     * and given back, or not delivered yet), acknowledged and archived (done, behind one that is not), and how many
+     * of the records still in play are on each delivery count.
+     */
+    public record Stats(long startOffset, long endOffset, int acquired, int available, int acknowledged, int archived,
+                        Map<Short, Integer> deliveryCounts) {
+    }
+
+    public Stats stats() {
+        int acquired = 0;
+        int available = 0;
+        int acknowledged = 0;
+        int archived = 0;
+        Map<Short, Integer> counts = new TreeMap<>();
+        for (Rec r : window.values()) {
+            switch (r.state) {
+                case ACQUIRED -> acquired++;
+                case AVAILABLE -> available++;
+                case ACKNOWLEDGED -> acknowledged++;
+                default -> archived++;
+            }
+            if (!r.state.terminal() && r.deliveryCount > 0) counts.merge(r.deliveryCount, 1, Integer::sum);
+        }
+        return new Stats(startOffset, endOffset, acquired, available, acknowledged, archived, counts);
+    }
+
     /** The state of one offset of the window, or null outside it. */
     public RecordState stateOf(long offset) {
         Rec r = window.get(offset);

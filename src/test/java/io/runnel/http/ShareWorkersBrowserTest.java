@@ -124,6 +124,30 @@ class ShareWorkersBrowserTest extends BrokerPerTest {
                         .hasEntrySatisfying(new TopicPartition("tasks", 0), o -> assertThat(o.startOffset()).isEqualTo(RECORDS / 2L))
                         .hasEntrySatisfying(new TopicPartition("tasks", 1), o -> assertThat(o.startOffset()).isEqualTo(RECORDS / 2L)));
             }
+            // The console shows the group: a Kafka consumer, alone in it now, holding three records in flight.
+            stop.set(true);
+            for (Thread t : threads) t.join(30_000);
+            page.send("stop");
+            page.line(l -> l.equals("stopped"));
+            consumers.remove(1).close(Duration.ofSeconds(5));
+            KafkaShareConsumer<String, String> holder = consumers.get(0);
+            try (KafkaProducer<String, String> p = KafkaClients.producer(broker.bootstrapServers(), Map.of("linger.ms", 1_000))) {
+                for (int i = 0; i < 3; i++) p.send(new ProducerRecord<>("tasks", 0, null, "held-" + i));
+                p.flush();
+            }
+            List<ConsumerRecord<String, String>> held = new ArrayList<>();
+            await().atMost(Duration.ofSeconds(30)).until(() -> {
+                holder.poll(Duration.ofMillis(100)).forEach(held::add);
+                return held.size() >= 3;
+            });
+            page.send("console pool");
+            JsonObject console = new JsonObject(page.line(l -> l.startsWith("{\"members\"")));
+            assertThat(console.getInteger("members")).isEqualTo(1);
+            List<List<String>> rows = console.getJsonArray("deliveries").stream().map(r -> ((io.vertx.core.json.JsonArray) r).stream()
+                    .map(String::valueOf).toList()).toList();
+            assertThat(rows).extracting(r -> r.get(0) + "-" + r.get(1)).containsExactly("tasks-0", "tasks-1");
+            assertThat(rows.get(0).get(4)).as("tasks-0 in flight: %s", rows.get(0)).isEqualTo("3");
+            assertThat(rows.get(0).get(8)).isEqualTo("3×1");
             page.quit();
         } finally {
             stop.set(true);
