@@ -230,7 +230,7 @@ public final class GroupCoordinator {
     // ---- share groups (KIP-932) ----
 
     public Future<ShareGroupHeartbeatResponseData> shareGroupHeartbeat(ShareGroupHeartbeatRequestData req, String clientId, String clientHost) {
-        return onGroup(req.groupId(), s -> Future.succeededFuture(s.shareHeartbeat(req, clientId, clientHost)));
+        return onGroup(req.groupId(), s -> s.shareHeartbeat(req, clientId, clientHost));
     }
 
     public Future<ShareGroupDescribeResponseData.DescribedGroup> shareGroupDescribe(String groupId) {

@@ -98,7 +98,7 @@ final class GroupShard extends VerticleBase {
     @Override
     public Future<?> start() {
         consumers = new ConsumerProtocolShard(vertx, settings, topics, this::append, groupConfigs);
-        shares = new ShareGroupShard(vertx, settings, topics, groupConfigs);
+        shares = new ShareGroupShard(vertx, settings, topics, this::append, groupConfigs);
         // Listening before the load: a marker written meanwhile is also met by the load, and ending a transaction twice
         // does nothing the second time.
         partition.onTransactionEnd((producerId, committed) -> context.runOnContext(x -> transactionEnded(producerId, committed)));
@@ -137,6 +137,10 @@ final class GroupShard extends VerticleBase {
         if (e == null) return;
         if (e.type() == OffsetRecords.CONSUMER_GROUP || e.type() == OffsetRecords.CONSUMER_MEMBER) {
             consumers.restore(e);
+            return;
+        }
+        if (e.type() == OffsetRecords.SHARE_GROUP || e.type() == OffsetRecords.SHARE_MEMBER) {
+            shares.restore(e);
             return;
         }
         if (e.type() == OffsetRecords.OFFSET_COMMIT) {
@@ -219,6 +223,7 @@ final class GroupShard extends VerticleBase {
     private void afterLoad() {
         for (ClassicGroup g : groups.values()) for (Member m : g.members.values()) resetSession(g, m);
         consumers.afterLoad();
+        shares.afterLoad();
     }
 
     /**
@@ -591,10 +596,10 @@ final class GroupShard extends VerticleBase {
     }
 
     /** ShareGroupHeartbeat (KIP-932); a classic or consumer-protocol group of the same id refuses it. */
-    ShareGroupHeartbeatResponseData shareHeartbeat(ShareGroupHeartbeatRequestData req, String clientId, String clientHost) {
+    Future<ShareGroupHeartbeatResponseData> shareHeartbeat(ShareGroupHeartbeatRequestData req, String clientId, String clientHost) {
         assert onContext() : "group shard called off its event loop";
         boolean other = groups.containsKey(req.groupId()) || consumers.has(req.groupId()) || offsets.containsKey(req.groupId());
-        return shares.heartbeat(req, clientId, clientHost, other);
+        return shares.heartbeatStored(req, clientId, clientHost, other);
     }
 
     /** ShareGroupDescribe's answer for {@code groupId} (GROUP_ID_NOT_FOUND unless a share group). */
@@ -668,7 +673,8 @@ final class GroupShard extends VerticleBase {
     Future<Errors> deleteGroup(String groupId) {
         assert onContext() : "group shard called off its event loop";
         if (consumers.hasMembers(groupId) || shares.hasMembers(groupId)) return Future.succeededFuture(Errors.NON_EMPTY_GROUP);
-        if (shares.deleteEmpty(groupId)) return Future.succeededFuture(Errors.NONE);
+        Future<Void> share = shares.deleteEmpty(groupId);
+        if (share != null) return share.map(v -> Errors.NONE);
         Future<Void> stored = consumers.deleteEmpty(groupId);
         if (stored != null && !offsets.containsKey(groupId) && !groups.containsKey(groupId)) return stored.map(v -> Errors.NONE);
         ClassicGroup g = groups.get(groupId);

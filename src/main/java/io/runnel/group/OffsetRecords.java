@@ -36,9 +36,14 @@ import org.apache.kafka.common.record.internal.SimpleRecord;
  *                        int32 memberEpoch, int32 revocationEpoch, int32 rebalanceTimeoutMs, string serverAssignor,
  *                        int32 n, n x string subscribedTopic, then two partition lists (assigned, pending revocation),
  *                        each int32 n, n x (int64 topicId msb, int64 topicId lsb, int32 partition)
- * group config    key:   int16 type=5, string group                        (IncrementalAlterConfigs on a GROUP)
- *                 value: int16 version=0, int32 n, n x (string name, string value)
+ * share group     key:   int16 type=6, string group                        (KIP-932 share groups)
+ *                 value: int16 version=0, int32 groupEpoch, int32 assignmentEpoch
+ * share member    key:   int16 type=7, string group, string memberId
+ *                 value: int16 version=0, string rackId, string clientId, string clientHost, int32 memberEpoch,
+ *                        int32 previousEpoch, int32 n, n x string subscribedTopic, then the assigned partitions as
+ *                        int32 n, n x (int64 topicId msb, int64 topicId lsb, int32 partition)
  * </pre>
+ * Type 5 is not used; a record of a type Runnel does not know is skipped.
  * A record with a null value (a tombstone) deletes what its key names. The latest record per key wins, which is
  * what compaction of this topic will keep.
  */
@@ -47,6 +52,8 @@ final class OffsetRecords {
     static final short GROUP_METADATA = 2;
     static final short CONSUMER_GROUP = 3;
     static final short CONSUMER_MEMBER = 4;
+    static final short SHARE_GROUP = 6;
+    static final short SHARE_MEMBER = 7;
     private static final short VALUE_VERSION = 0;
 
     private static final short GROUP_VALUE_VERSION = 1;
@@ -139,6 +146,66 @@ final class OffsetRecords {
             int k = v.getInt();
             for (int i = 0; i < k; i++) set.add(new ConsumerGroup.TopicIdPartition(new Uuid(v.getLong(), v.getLong()), v.getInt()));
         }
+    }
+
+    static byte[] shareGroupKey(String group) {
+        ByteBuffer b = ByteBuffer.allocate(2 + size(group));
+        b.putShort(SHARE_GROUP);
+        put(b, group);
+        return b.array();
+    }
+
+    static byte[] shareGroupValue(ShareGroupShard.ShareGroup g) {
+        return ByteBuffer.allocate(2 + 8).putShort(VALUE_VERSION).putInt(g.groupEpoch).putInt(g.assignmentEpoch).array();
+    }
+
+    static void readShareGroup(ByteBuffer v, ShareGroupShard.ShareGroup g) {
+        v.getShort();
+        g.groupEpoch = v.getInt();
+        g.assignmentEpoch = v.getInt();
+    }
+
+    static byte[] shareMemberKey(String group, String memberId) {
+        ByteBuffer b = ByteBuffer.allocate(2 + size(group) + size(memberId));
+        b.putShort(SHARE_MEMBER);
+        put(b, group);
+        put(b, memberId);
+        return b.array();
+    }
+
+    static byte[] shareMemberValue(ShareGroupShard.Member m) {
+        int size = 2 + size(m.rackId) + size(m.clientId) + size(m.clientHost) + 8 + 4 + 4 + 20 * m.assigned.size();
+        for (String t : m.subscribedTopics) size += size(t);
+        ByteBuffer b = ByteBuffer.allocate(size);
+        b.putShort(VALUE_VERSION);
+        put(b, m.rackId);
+        put(b, m.clientId);
+        put(b, m.clientHost);
+        b.putInt(m.memberEpoch).putInt(m.previousEpoch);
+        b.putInt(m.subscribedTopics.size());
+        for (String t : m.subscribedTopics) put(b, t);
+        b.putInt(m.assigned.size());
+        for (ConsumerGroup.TopicIdPartition tp : m.assigned) {
+            b.putLong(tp.topicId().getMostSignificantBits()).putLong(tp.topicId().getLeastSignificantBits()).putInt(tp.partition());
+        }
+        return b.array();
+    }
+
+    static void readShareMember(ByteBuffer v, ShareGroupShard.Member m) {
+        v.getShort();
+        m.rackId = get(v);
+        m.clientId = get(v);
+        m.clientHost = get(v);
+        m.memberEpoch = v.getInt();
+        m.previousEpoch = v.getInt();
+        int n = v.getInt();
+        List<String> topics = new ArrayList<>();
+        for (int i = 0; i < n; i++) topics.add(get(v));
+        m.subscribedTopics = List.copyOf(topics);
+        int k = v.getInt();
+        Set<ConsumerGroup.TopicIdPartition> assigned = new java.util.HashSet<>();
+        for (int i = 0; i < k; i++) assigned.add(new ConsumerGroup.TopicIdPartition(new Uuid(v.getLong(), v.getLong()), v.getInt()));
+        m.assigned = Set.copyOf(assigned);
     }
 
     /** Fills a group's epochs and assignor from its stored value. */
@@ -258,11 +325,11 @@ final class OffsetRecords {
             }
             return new Entry(type, group, null, -1, null, new GroupRecord(protocolType, generation, protocol, leader, members), false);
         }
-        if (type == CONSUMER_GROUP) {
+        if (type == CONSUMER_GROUP || type == SHARE_GROUP) {
             String group = get(k);
             return new Entry(type, group, null, -1, null, null, v == null, v, null);
         }
-        if (type == CONSUMER_MEMBER) {
+        if (type == CONSUMER_MEMBER || type == SHARE_MEMBER) {
             String group = get(k);
             String member = get(k);
             return new Entry(type, group, null, -1, null, null, v == null, v, member);

@@ -2,6 +2,7 @@ package io.runnel.group;
 
 import io.runnel.group.ConsumerGroup.TopicIdPartition;
 import io.runnel.group.ConsumerGroup.TopicMeta;
+import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -25,8 +26,10 @@ import org.slf4j.LoggerFactory;
  * their subscriptions and the coordinator assigns partitions with Kafka's "simple" assignor, where a partition may
  * go to several members: the records themselves are handed out one acquisition at a time by the partitions' leaders
  * ({@code io.runnel.share}), so a share group has no revocation step and no offsets to commit. Runs on the shard's
- * event loop. Membership lives in memory: members that find their group gone after a coordinator restart are told
- * UNKNOWN_MEMBER_ID and join again, as Kafka's clients do.
+ * event loop. Groups and members are stored in {@code __consumer_offsets} (types 6 and 7 of {@link OffsetRecords})
+ * before a heartbeat that changed them is answered, as Kafka's coordinator stores ShareGroupMetadata and
+ * ShareGroupMemberMetadata records: a coordinator that restarts or moves knows the group, its epochs and its members,
+ * which carry on if they heartbeat within their session timeout.
  */
 final class ShareGroupShard {
     private static final Logger LOG = LoggerFactory.getLogger(ShareGroupShard.class);
@@ -72,11 +75,15 @@ final class ShareGroupShard {
     private final GroupSettings settings;
     private final TopicLookup topics;
     private final Map<String, ShareGroup> groups = new HashMap<>();
+    /** Stores records in the shard's partition (acks=all). */
+    private final Function<List<OffsetRecords.KeyValue>, Future<Void>> append;
     /** A group's configuration overrides (IncrementalAlterConfigs on its GROUP resource). */
     private final Function<String, Map<String, String>> configOf;
 
-    ShareGroupShard(Vertx vertx, GroupSettings settings, TopicLookup topics, Function<String, Map<String, String>> configOf) {
+    ShareGroupShard(Vertx vertx, GroupSettings settings, TopicLookup topics, Function<List<OffsetRecords.KeyValue>, Future<Void>> append,
+                    Function<String, Map<String, String>> configOf) {
         this.configOf = configOf;
+        this.append = append;
         this.vertx = vertx;
         this.settings = settings;
         this.topics = topics;
@@ -108,9 +115,75 @@ final class ShareGroupShard {
         return g == null ? null : new GroupDescription(groupId, g.state(), "share", "simple", List.of());
     }
 
-    /** Forgets an empty share group; false when {@code groupId} is none. The caller checks it has no members. */
-    boolean deleteEmpty(String groupId) {
-        return groups.remove(groupId) != null;
+    /**
+     * Forgets an empty share group and stores its tombstone; null when {@code groupId} is none. The caller checks it
+     * has no members.
+     */
+    Future<Void> deleteEmpty(String groupId) {
+        if (groups.remove(groupId) == null) return null;
+        return append.apply(List.of(new OffsetRecords.KeyValue(OffsetRecords.shareGroupKey(groupId), null)));
+    }
+
+    /** Applies one stored record while the shard loads. */
+    void restore(OffsetRecords.Entry e) {
+        if (e.type() == OffsetRecords.SHARE_GROUP) {
+            if (e.tombstone()) groups.remove(e.group());
+            else OffsetRecords.readShareGroup(e.rawValue(), groups.computeIfAbsent(e.group(), ShareGroup::new));
+        } else if (e.type() == OffsetRecords.SHARE_MEMBER) {
+            ShareGroup g = groups.computeIfAbsent(e.group(), ShareGroup::new);
+            if (e.tombstone()) {
+                g.members.remove(e.memberId());
+            } else {
+                Member m = new Member(e.memberId());
+                OffsetRecords.readShareMember(e.rawValue(), m);
+                g.members.put(m.memberId, m);
+            }
+        }
+    }
+
+    /** After loading: the targets as they were, and every restored member a session to come back in. */
+    void afterLoad() {
+        for (ShareGroup g : groups.values()) {
+            Map<String, TopicMeta> subscribed = subscribedTopics(g);
+            g.target = simpleAssignment(g, subscribed);
+            g.targetTopics = subscribed;
+            for (Member m : g.members.values()) resetSession(g, m);
+        }
+    }
+
+    private static List<OffsetRecords.KeyValue> records(ShareGroup g, Member m, boolean removed) {
+        return List.of(new OffsetRecords.KeyValue(OffsetRecords.shareGroupKey(g.groupId), OffsetRecords.shareGroupValue(g)),
+                new OffsetRecords.KeyValue(OffsetRecords.shareMemberKey(g.groupId, m.memberId), removed ? null : OffsetRecords.shareMemberValue(m)));
+    }
+
+    /** What the stored records of a group and member say: a heartbeat that changes none of it writes nothing. */
+    private record Fingerprint(int groupEpoch, int assignmentEpoch, int memberEpoch, int previousEpoch, List<String> subscribed,
+                               Set<TopicIdPartition> assigned, String rackId, String clientId, String clientHost) {
+    }
+
+    private static Fingerprint fingerprint(ShareGroup g, Member m) {
+        return new Fingerprint(g.groupEpoch, g.assignmentEpoch, m.memberEpoch, m.previousEpoch, m.subscribedTopics, m.assigned, m.rackId,
+                m.clientId, m.clientHost);
+    }
+
+    /** Handles a heartbeat and answers once what it changed is stored (the coordinator's write error otherwise). */
+    Future<ShareGroupHeartbeatResponseData> heartbeatStored(ShareGroupHeartbeatRequestData req, String clientId, String clientHost,
+                                                            boolean otherGroupType) {
+        ShareGroup before = groups.get(req.groupId());
+        Member prior = before == null ? null : before.members.get(req.memberId());
+        Fingerprint fingerprint = prior == null ? null : fingerprint(before, prior);
+        boolean existed = before != null;
+        ShareGroupHeartbeatResponseData r = heartbeat(req, clientId, clientHost, otherGroupType);
+        if (r.errorCode() != Errors.NONE.code()) return Future.succeededFuture(r);
+        ShareGroup g = groups.get(req.groupId());
+        if (g == null) return Future.succeededFuture(r);
+        Member m = g.members.get(req.memberId());
+        if (m == null) {
+            if (prior == null) return Future.succeededFuture(r);
+            return append.apply(records(g, prior, true)).map(v -> r); // the member left
+        }
+        if (existed && m == prior && fingerprint(g, m).equals(fingerprint)) return Future.succeededFuture(r);
+        return append.apply(records(g, m, false)).map(v -> r);
     }
 
     /**
@@ -151,9 +224,7 @@ final class ShareGroupShard {
                 LOG.info("Member {} joined share group {} (epoch {})", m.memberId, g.groupId, g.groupEpoch);
             }
         } else {
-            // Kafka answers GROUP_ID_NOT_FOUND here, but its coordinators never forget a group's members; Runnel's keep
-            // them in memory, so after a restart or a move of the coordinator the member is told to join again.
-            if (g == null) return error(Errors.UNKNOWN_MEMBER_ID, "Group " + req.groupId() + " has no member " + req.memberId() + " here: join again.");
+            if (g == null) return error(Errors.GROUP_ID_NOT_FOUND, "Group " + req.groupId() + " not found.");
             m = g.members.get(req.memberId());
             if (m == null) return error(Errors.UNKNOWN_MEMBER_ID, "Member " + req.memberId() + " is not a member of group " + req.groupId() + ".");
             if (req.memberEpoch() != m.memberEpoch && req.memberEpoch() != m.previousEpoch) {
@@ -228,7 +299,10 @@ final class ShareGroupShard {
         if (m.sessionTimer >= 0) vertx.cancelTimer(m.sessionTimer);
         m.sessionTimer = vertx.setTimer(groupInt(g.groupId, GroupConfig.SHARE_SESSION_TIMEOUT_MS, settings.shareSessionTimeoutMs()), id -> {
             m.sessionTimer = -1;
-            if (g.members.get(m.memberId) == m) remove(g, m, "missed its session timeout");
+            if (g.members.get(m.memberId) != m) return;
+            remove(g, m, "missed its session timeout");
+            append.apply(records(g, m, true)).onFailure(e -> LOG.warn("Storing that member {} left share group {} failed: {}", m.memberId,
+                    g.groupId, e.toString()));
         });
     }
 

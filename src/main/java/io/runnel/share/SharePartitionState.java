@@ -231,6 +231,15 @@ public final class SharePartitionState {
         batches:
         for (Batch b : batches) {
             if (count >= maxRecords) break;
+            // Kafka's throttled delivery: a batch holding records delivered throttleLimit() times or more goes out on
+            // its own, and ever smaller parts of it as the count grows (its size halved per delivery past the limit),
+            // so that one record that fails its consumers does not take a whole batch to the delivery limit.
+            int redelivered = maxAvailableDeliveryCount(b);
+            long throttledMax = Long.MAX_VALUE;
+            if (redelivered >= throttleLimit()) {
+                if (count > 0) break;
+                throttledMax = Math.max(1, (b.lastOffset() - b.baseOffset() + 1) >> (redelivered - throttleLimit() + 1));
+            }
             for (long o = Math.max(b.baseOffset(), startOffset); o <= b.lastOffset(); o++) {
                 Rec r;
                 if (o > endOffset) {
@@ -253,6 +262,7 @@ public final class SharePartitionState {
                 boolean lastChance = r.deliveryCount + 1 >= settings.deliveryCountLimit() && r.deliveryCount > 0;
                 if (lastChance && count > 0) break batches;
                 if (recordLimit && count >= maxRecords) break batches;
+                if (count >= throttledMax) break batches;
                 r.state = RecordState.ACQUIRED;
                 r.deliveryCount++;
                 r.member = member;
@@ -267,13 +277,30 @@ public final class SharePartitionState {
                 }
                 if (lastChance) break batches;
             }
+            if (throttledMax != Long.MAX_VALUE && count > 0) break; // a throttled batch goes out on its own
         }
         advanceStart(); // archived gaps at the start
         return out;
     }
 
+    /** Kafka's throttle limit: half the delivery limit, rounded up, at least 2. */
+    int throttleLimit() {
+        return Math.max(2, (settings.deliveryCountLimit() + 1) / 2);
+    }
+
+    /** The highest delivery count of the AVAILABLE records of the window in batch {@code b} (0: none delivered). */
+    private int maxAvailableDeliveryCount(Batch b) {
+        if (b.baseOffset() > endOffset) return 0;
+        int max = 0;
+        for (Rec r : window.subMap(b.baseOffset(), true, b.lastOffset(), true).values()) {
+            if (r.state == RecordState.AVAILABLE) max = Math.max(max, r.deliveryCount);
+        }
+        return max;
+    }
+
     /**
-     * Applies {@code member}'s acknowledgements, all or none: every offset named must be ACQUIRED by that member. Returns NONE, INVALID_REQUEST (malformed batches) or INVALID_RECORD_STATE.
+     * Applies {@code member}'s acknowledgements, all or none: every offset named (at or after the start offset) must be
+     * ACQUIRED by that member. Returns NONE, INVALID_REQUEST (malformed batches) or INVALID_RECORD_STATE.
      */
     public Errors acknowledge(String member, List<AckBatch> batches, boolean renewAllowed, long nowMs) {
         long previous = -1;
@@ -287,16 +314,15 @@ public final class SharePartitionState {
             previous = b.lastOffset();
         }
         for (AckBatch b : batches) {
-            // Below the start offset every record is done (acknowledged, archived, or gone with the log's start): as in
-            // Kafka, whose share-partition no longer holds them, that is INVALID_RECORD_STATE.
-            if (b.firstOffset() < startOffset) return Errors.INVALID_RECORD_STATE;
-            for (long o = b.firstOffset(); o <= b.lastOffset(); o++) {
+            // Below the start offset every record is done: as Kafka's SharePartition.acknowledge, those offsets are
+            // skipped (a batch wholly below it acknowledges nothing and is no error).
+            for (long o = Math.max(b.firstOffset(), startOffset); o <= b.lastOffset(); o++) {
                 Rec r = window.get(o);
                 if (r == null || r.state != RecordState.ACQUIRED || !member.equals(r.member)) return Errors.INVALID_RECORD_STATE;
             }
         }
         for (AckBatch b : batches) {
-            for (long o = b.firstOffset(); o <= b.lastOffset(); o++) {
+            for (long o = Math.max(b.firstOffset(), startOffset); o <= b.lastOffset(); o++) {
                 byte t = b.types().length == 1 ? b.types()[0] : b.types()[(int) (o - b.firstOffset())];
                 Rec r = window.get(o);
                 switch (t) {

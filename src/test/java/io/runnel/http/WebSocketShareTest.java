@@ -88,8 +88,8 @@ class WebSocketShareTest extends BrokerPerTest {
             JsonObject acked = ws.request(ack(sid, 0, 0, "accept", 0, 1, "release"));
             assertThat(acked.getString("type")).isEqualTo("acked");
             assertThat(errors(acked)).isEmpty();
-            JsonObject again = ws.request(ack(sid, 0, 0, "accept"));
-            assertThat(errors(again)).as("a record accepted already").containsExactly("INVALID_RECORD_STATE");
+            JsonObject again = ws.request(ack(sid, 0, 1, "accept"));
+            assertThat(errors(again)).as("a record released already").containsExactly("INVALID_RECORD_STATE");
             JsonObject never = ws.request(ack(sid, 0, 4, "accept"));
             assertThat(errors(never)).as("a record never delivered").containsExactly("INVALID_RECORD_STATE");
 

@@ -123,9 +123,8 @@ class SharePartitionStateTest {
         assertThat(s.acknowledge("a", List.of(ack(2, 2, ACCEPT)), false, 0)).as("twice").isEqualTo(Errors.INVALID_RECORD_STATE);
         assertThat(s.acknowledge("a", List.of(ack(7, 7, ACCEPT)), false, 0)).as("never acquired").isEqualTo(Errors.INVALID_RECORD_STATE);
         assertThat(s.acknowledge("b", List.of(ack(1, 1, ACCEPT)), false, 0)).as("another member's").isEqualTo(Errors.INVALID_RECORD_STATE);
-        // Offsets the start offset has passed are done and no longer held (Kafka drops such batches from its cache:
-        // "Batch record not found"), so acknowledging them again is INVALID_RECORD_STATE.
-        assertThat(s.acknowledge("a", List.of(ack(0, 0, ACCEPT)), false, 0)).isEqualTo(Errors.INVALID_RECORD_STATE);
+        // As Kafka (SharePartition.acknowledge): offsets the start offset has passed are done, and acknowledging them again is ignored.
+        assertThat(s.acknowledge("a", List.of(ack(0, 0, ACCEPT)), false, 0)).isEqualTo(Errors.NONE);
         for (long o : new long[] {1, 3, 4}) assertThat(s.stateOf(o)).isEqualTo(RecordState.ACQUIRED);
     }
 
@@ -235,5 +234,25 @@ class SharePartitionStateTest {
         assertThat(s.acquire("a", List.of(new Batch(0, 9)), 3, 0, true)).containsExactly(new Acquired(0, 2, (short) 1));
         assertThat(s.acquire("b", List.of(new Batch(0, 9)), 3, 0)).as("batch-optimized: the rest of the batch")
                 .containsExactly(new Acquired(3, 9, (short) 1));
+    }
+
+    @Test
+    void aBatchRedeliveredPastHalfTheLimitGoesOutAloneAndInEverSmallerParts() {
+        // Kafka's throttled delivery with share.delivery.count.limit=5: the throttle limit is 3.
+        SharePartitionState s = SharePartitionState.startingAt(new Settings(5, 100, 30_000), 0);
+        List<Batch> log = List.of(new Batch(0, 7), new Batch(8, 11));
+        assertThat(s.acquire("a", log, 100, 0)).containsExactly(new Acquired(0, 11, (short) 1));
+        s.acknowledge("a", List.of(ack(0, 7, RELEASE), ack(8, 11, ACCEPT)), false, 0);
+        for (int delivery = 2; delivery <= 3; delivery++) {
+            assertThat(s.acquire("a", log, 100, 0)).as("delivery %d: the batch whole", delivery).containsExactly(new Acquired(0, 7, (short) delivery));
+            s.acknowledge("a", List.of(ack(0, 7, RELEASE)), false, 0);
+        }
+        log = List.of(new Batch(0, 7), new Batch(8, 11), new Batch(12, 15));
+        assertThat(s.acquire("a", log, 100, 0)).as("delivered three times: half the batch, nothing after it")
+                .containsExactly(new Acquired(0, 3, (short) 4));
+        assertThat(s.acquire("b", log, 100, 0)).as("the other half").containsExactly(new Acquired(4, 7, (short) 4));
+        assertThat(s.acquire("c", log, 100, 0)).as("then the new records").containsExactly(new Acquired(12, 15, (short) 1));
+        s.acknowledge("a", List.of(ack(0, 3, RELEASE)), false, 0);
+        assertThat(s.acquire("a", log, 100, 0)).as("the last delivery: one record alone").containsExactly(new Acquired(0, 0, (short) 5));
     }
 }

@@ -61,8 +61,7 @@ class ShareProtocolErrorsTest extends BrokerPerTest {
             assertThat(error(heartbeat(c, "", 0, List.of("q")).data().errorCode())).isEqualTo(Errors.INVALID_REQUEST);
             assertThat(error(heartbeat(c, "x".repeat(37), 0, List.of("q")).data().errorCode())).isEqualTo(Errors.INVALID_REQUEST);
             assertThat(error(heartbeat(c, MEMBER, 0, null).data().errorCode())).as("a join names its topics").isEqualTo(Errors.INVALID_REQUEST);
-            assertThat(error(heartbeat(c, MEMBER, 3, null).data().errorCode())).as("a group this coordinator does not know: join again")
-                    .isEqualTo(Errors.UNKNOWN_MEMBER_ID);
+            assertThat(error(heartbeat(c, MEMBER, 3, null).data().errorCode())).isEqualTo(Errors.GROUP_ID_NOT_FOUND);
             ShareGroupHeartbeatResponse joined = heartbeat(c, MEMBER, 0, List.of("q"));
             assertThat(error(joined.data().errorCode())).isEqualTo(Errors.NONE);
             assertThat(joined.data().memberId()).isEqualTo(MEMBER);
