@@ -225,6 +225,8 @@ final class ClusterController {
             return ControllerCommand.encodeResults(elect(c.unclean(), c.partitions()));
         } else if (command instanceof ControllerCommand.Shutdown c) {
             return new JsonObject().put("remaining", new JsonArray(controlledShutdown(c.broker()).stream().map(TopicPartition::toString).toList()));
+        } else if (command instanceof ControllerCommand.Version) {
+            return new JsonObject().put("version", store.committedVersion());
         } else if (command instanceof ControllerCommand.Reassign c) {
             reassign(c.name(), c.partition(), c.replicas(), c.allowReplicationFactorChange());
         }

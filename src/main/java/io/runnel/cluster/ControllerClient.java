@@ -84,6 +84,11 @@ final class ControllerClient implements TopicAuthority {
                 .map(reply -> reply.getJsonArray("remaining", new JsonArray()).stream().map(String::valueOf).toList());
     }
 
+    /** The metadata version the quorum has committed, as the controller reads it (-1: it cannot tell). */
+    Future<Long> committedVersion() {
+        return send(new ControllerCommand.Version()).map(reply -> reply.getLong("version", -1L));
+    }
+
     private Future<JsonObject> send(ControllerCommand c) {
         return send(c, Limits.CLUSTER_CHANGE_TIMEOUT_MS);
     }

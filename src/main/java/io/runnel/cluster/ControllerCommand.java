@@ -72,6 +72,14 @@ sealed interface ControllerCommand {
     record Shutdown(int broker) implements ControllerCommand {
     }
 
+    /**
+     * The metadata version the quorum has committed, as the controller reads it: {@code {"version": n}} (-1 when its
+     * store cannot tell). A restarting broker serves once it has applied that version (Kafka's broker waits for its
+     * metadata to catch up before it is unfenced).
+     */
+    record Version() implements ControllerCommand {
+    }
+
     /** ElectLeaders' election types on the wire (Kafka's ElectionType). */
     int PREFERRED = 0;
     int UNCLEAN = 1;
@@ -99,6 +107,7 @@ sealed interface ControllerCommand {
             return op("elect").put("type", x.unclean() ? UNCLEAN : PREFERRED).put("partitions", wanted);
         }
         if (c instanceof Shutdown x) return op("shutdown").put("broker", x.broker());
+        if (c instanceof Version) return op("version");
         Reassign x = (Reassign) c;
         return op("reassign").put("name", x.name()).put("partition", x.partition()).put("replicas", x.replicas() == null ? null : ints(x.replicas()))
                 .put("allowRfChange", x.allowReplicationFactorChange());
@@ -128,6 +137,7 @@ sealed interface ControllerCommand {
             case "reassign" -> new Reassign(o.getString("name"), o.getInteger("partition"),
                     o.getJsonArray("replicas") == null ? null : TopicJson.ints(o.getJsonArray("replicas")), o.getBoolean("allowRfChange", true));
             case "shutdown" -> new Shutdown(o.getInteger("broker"));
+            case "version" -> new Version();
             default -> throw new InvalidRequestException("Unknown controller command " + op);
         };
     }

@@ -303,6 +303,11 @@ public final class HazelcastCluster {
      * Tells the cluster this broker has applied its first metadata image: until then its registration says it is
      * fenced and no broker names it to clients (Kafka's brokers are unfenced once caught up with the metadata log).
      */
+    /** The metadata version the quorum has committed, as the controller reads it (-1: it cannot tell); fails while no controller answers. */
+    public Future<Long> committedMetadataVersion() {
+        return client.committedVersion();
+    }
+
     public Future<Void> unfence() {
         return vertx.executeBlocking(() -> {
             registry.unfence();

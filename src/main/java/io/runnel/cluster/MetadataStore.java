@@ -31,4 +31,12 @@ interface MetadataStore {
     void deleteTopic(long epoch, String name, Uuid id);
 
     boolean isDeleted(Uuid id);
+
+    /**
+     * The version of the metadata the quorum has committed (a linearizable read), which a restarting broker waits to
+     * have applied before it serves; -1 when this store cannot tell (the broker then serves from its first image).
+     */
+    default long committedVersion() {
+        return -1;
+    }
 }

@@ -366,6 +366,11 @@ final class QuorumMetadata implements ControllerElection {
         }
 
         @Override
+        public long committedVersion() {
+            return m().committedVersion();
+        }
+
+        @Override
         public String topic(String name) {
             return m().topic(name);
         }

@@ -61,6 +61,11 @@ final class RaftMetadata implements MetadataStore {
     }
 
     @Override
+    public long committedVersion() {
+        return read().version();
+    }
+
+    @Override
     public void checkEpoch(long epoch) {
         ControllerInfo.fence(epoch, ControllerInfo.epochOf(read().controller()));
     }

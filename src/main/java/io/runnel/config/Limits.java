@@ -452,6 +452,9 @@ public final class Limits {
      */
     public static final int GROUP_CONFIGS_MAX = 10_000;
 
+    /** Pause, in ms, before a starting broker asks again which metadata version the quorum committed (no controller yet). */
+    public static final long STARTUP_VERSION_RETRY_MS = 250;
+
     /** Authorization denials logged per minute (the rest are counted only). */
     public static final int AUTHZ_DENIAL_LOG_LINES_PER_MINUTE = 60;
 

@@ -100,6 +100,10 @@ public final class Broker {
      * so that clients are not sent to a broker that knows none of the topics yet.
      */
     private final Promise<Void> caughtUp = Promise.promise();
+    /** The newest metadata image version applied here (on the image's context). */
+    private volatile long appliedVersion = -1;
+    /** The version the quorum had committed when this broker asked at start (-2: not known yet; -1: the store cannot tell). */
+    private volatile long committedAtStart = -2;
     /** Completes when the Kafka listeners start reading requests: once this broker is ready (or failed to start). */
     private final Promise<Void> serving = Promise.promise();
     private HttpEndpoint http;
@@ -246,8 +250,10 @@ public final class Broker {
                         broker.links = new BrokerLinks(vertx, view, config.get(BrokerConfig.REPLICA_SOCKET_TIMEOUT_MS), security::interBroker);
                         cluster.onImage(image -> broker.applier.apply(image).onSuccess(applied -> {
                             if (applied) broker.fetchers.reconcile(image);
-                            broker.caughtUp.tryComplete();
+                            broker.appliedVersion = Math.max(broker.appliedVersion, image.version());
+                            broker.checkCaughtUp();
                         }));
+                        broker.awaitCommittedVersion(vertx, cluster);
                     }
                     return null;
                 })
@@ -290,6 +296,31 @@ public final class Broker {
                     LOG.error("Broker {} could not start; stopping what had started", meta.nodeId(), ar.cause());
                     broker.stop().whenComplete((v, x) -> result.fail(ar.cause()));
                 });
+    }
+
+    /**
+     * Asks the controller which metadata version the quorum has committed, again every
+     * {@link Limits#STARTUP_VERSION_RETRY_MS} while no controller answers: this broker has caught up once it applied
+     * that version, not merely a first image (a voter restarting from its directory first applies what it had before
+     * it stopped, which may lack topics created meanwhile).
+     */
+    private void awaitCommittedVersion(Vertx vertx, HazelcastCluster cluster) {
+        if (caughtUp.future().isComplete() || stopping.get()) return;
+        cluster.committedMetadataVersion().onComplete(ar -> {
+            if (ar.succeeded()) {
+                committedAtStart = ar.result();
+                checkCaughtUp();
+            } else {
+                LOG.debug("Broker {} could not read the committed metadata version yet: {}", meta.nodeId(), ar.cause().toString());
+                vertx.setTimer(Limits.STARTUP_VERSION_RETRY_MS, id -> awaitCommittedVersion(vertx, cluster));
+            }
+        });
+    }
+
+    /** Caught up: an image applied, at or past the version committed when this broker started (when that is known). */
+    private void checkCaughtUp() {
+        long target = committedAtStart;
+        if (appliedVersion >= 0 && target != -2 && appliedVersion >= target) caughtUp.tryComplete();
     }
 
     /**

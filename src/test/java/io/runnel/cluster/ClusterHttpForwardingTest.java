@@ -62,7 +62,10 @@ class ClusterHttpForwardingTest {
         io.runnel.testkit.TestFiles.deleteTree(root);
     }
 
-    /** Creates {@code topic} with three partitions on all three brokers and waits until every broker knows its leaders. */
+    /**
+     * Creates {@code topic} with three partitions on all three brokers and waits until its leaders are the preferred
+     * replicas, in sync, and every broker knows them.
+     */
     private static List<TopicPartitionInfo> createTopic(String topic) throws Exception {
         return createTopic(topic, Map.of());
     }
@@ -74,7 +77,10 @@ class ClusterHttpForwardingTest {
             admin.createTopics(List.of(new NewTopic(topic, 3, (short) 3).configs(all))).all().get(30, TimeUnit.SECONDS);
             await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> {
                 TopicDescription d = admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic);
-                return d.partitions().stream().allMatch(p -> p.isr().size() == 3);
+                // Every replica in sync and every leader its preferred one: after a broker of an earlier test came
+                // back, the controller would otherwise move a leader back to it in the middle of this test.
+                return d.partitions().stream().allMatch(p -> p.isr().size() == 3 && p.leader() != null
+                        && p.leader().id() == p.replicas().get(0).id());
             });
             List<TopicPartitionInfo> parts = admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic).partitions();
             for (int b = 1; b <= 3; b++) {
