@@ -279,9 +279,16 @@ final class WsSession {
     }
 
     void subscriptionEnded(WsStream s, String code, String message) {
+        subscriptionEnded(s, null, code, message);
+    }
+
+    /** The same, answering the subscribe request {@code requestId} too when the subscription never started. */
+    void subscriptionEnded(WsStream s, Object requestId, String code, String message) {
         subscriptions.remove(s.id());
         s.close();
-        send(new JsonObject().put("type", "error").put("subscription", s.id()).put("code", code).put("message", message));
+        JsonObject e = new JsonObject().put("type", "error").put("subscription", s.id()).put("code", code).put("message", message);
+        if (requestId != null) e.put("id", requestId);
+        send(e);
     }
 
     private void close() {

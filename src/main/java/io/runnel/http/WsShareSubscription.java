@@ -441,8 +441,9 @@ final class WsShareSubscription implements WsStream {
 
     // ---- the end ----
 
+    /** Ends the subscription with an error frame (the answer to the subscribe request when it never joined). */
     private void end(String code, String message) {
-        session.subscriptionEnded(this, code, message);
+        session.subscriptionEnded(this, announced ? null : requestId, code, message);
     }
 
     /** Leaves the group and ends the sessions: what the page held and did not acknowledge is delivered again. */

@@ -108,6 +108,13 @@ class WebSocketShareTest extends BrokerPerTest {
                     .getString("code")).isEqualTo("BAD_REQUEST");
             assertThat(ws.request(new JsonObject().put("op", "subscribe").put("topic", "nope").put("share", "workers")).getString("code"))
                     .isEqualTo("UNKNOWN_TOPIC_OR_PARTITION");
+            // A consumer group's id is not a share group's: the subscribe request itself is answered with the error.
+            try (Admin admin = KafkaClients.admin(broker.bootstrapServers())) {
+                admin.alterConsumerGroupOffsets("plain", Map.of(new org.apache.kafka.common.TopicPartition("jobs", 0),
+                        new org.apache.kafka.clients.consumer.OffsetAndMetadata(0))).all().get(30, TimeUnit.SECONDS);
+            }
+            assertThat(ws.request(new JsonObject().put("op", "subscribe").put("topic", "jobs").put("share", "plain")).getString("code"))
+                    .isEqualTo("GROUP_ID_NOT_FOUND");
 
             // The page takes job-3 and leaves without acknowledging it: it goes to the next member at once.
             ws.send(new JsonObject().put("op", "credit").put("subscription", sid).put("records", 1));

@@ -4,7 +4,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.http.WebSocket;
+import io.vertx.core.http.ClientWebSocket;
 import io.vertx.core.http.WebSocketClient;
 import io.vertx.core.http.WebSocketClientOptions;
 import io.vertx.core.http.WebSocketConnectOptions;
@@ -25,12 +25,13 @@ public final class WsClient implements AutoCloseable {
     private final Vertx vertx;
     /** Held on purpose: Vert.x 5 closes a client, and its connections, once the client object is garbage. */
     private final WebSocketClient client;
-    private final WebSocket ws;
+    private final ClientWebSocket ws;
     private final List<JsonObject> frames = new CopyOnWriteArrayList<>();
     private volatile boolean closed;
     private int nextId = 1;
 
-    private WsClient(Vertx vertx, WebSocketClient client, WebSocket ws) {
+    /** Sets the handlers on a socket not connected yet: no frame of the server's can come before them. */
+    private WsClient(Vertx vertx, WebSocketClient client, ClientWebSocket ws) {
         this.vertx = vertx;
         this.client = client;
         this.ws = ws;
@@ -55,9 +56,9 @@ public final class WsClient implements AutoCloseable {
             WebSocketConnectOptions connect = new WebSocketConnectOptions().setHost(caPem != null ? "localhost" : "127.0.0.1").setPort(httpPort)
                     .setURI("/ws").setSsl(caPem != null);
             if (headers != null) headers.forEach(connect::addHeader);
-            // The handlers are set on the event loop as the handshake completes, before the server's first frame.
-            WsClient c = client.connect(connect)
-                    .map(ws -> new WsClient(vertx, client, ws)).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+            // The handlers are set before the socket connects (the server's hello follows the handshake at once).
+            WsClient c = new WsClient(vertx, client, client.webSocket());
+            c.ws.connect(connect).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
             c.awaitFrame(f -> "hello".equals(f.getString("type")));
             return c;
         } catch (Exception e) {
