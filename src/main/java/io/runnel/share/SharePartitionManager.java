@@ -244,7 +244,7 @@ public final class SharePartitionManager {
         // One partition after the other, so that maxRecords is shared across them as Kafka shares it.
         for (TopicIdPartition tp : parts) {
             chain = chain.compose(prev -> left[0] <= 0 ? Future.succeededFuture(null)
-                    : fetchOne(call.groupId(), call.memberId(), tp, left[0], call.maxBytes(), call.recordLimit()).map(r -> {
+                    : fetchOne(s, tp, left[0], call.maxBytes(), call.recordLimit()).map(r -> {
                         if (r != null) {
                             out.add(r);
                             for (Acquired a : r.acquired()) left[0] -= (int) (a.lastOffset() - a.firstOffset() + 1);
@@ -261,7 +261,8 @@ public final class SharePartitionManager {
     }
 
     /** Reads and acquires one partition; null when there is nothing for it (no answer needed). */
-    private Future<PartitionResult> fetchOne(String groupId, String memberId, TopicIdPartition tp, int maxRecords, int maxBytes, boolean recordLimit) {
+    private Future<PartitionResult> fetchOne(Session s, TopicIdPartition tp, int maxRecords, int maxBytes, boolean recordLimit) {
+        String groupId = s.key.groupId();
         Optional<LocalTopic> topic = topics.topicById(tp.topicId());
         if (topic.isEmpty()) return Future.succeededFuture(error(tp, Errors.UNKNOWN_TOPIC_ID, -1));
         if (tp.partition() < 0 || tp.partition() >= topic.get().partitions().size()) return Future.succeededFuture(error(tp, Errors.UNKNOWN_TOPIC_OR_PARTITION, -1));
@@ -272,7 +273,7 @@ public final class SharePartitionManager {
             SharePartitionState st = x.state;
             st.logStartMoved(h.logStartOffset());
             if (!st.hasAcquirable(x.committedOnly ? h.lastStableOffset() : h.highWatermark())) return Future.succeededFuture(null);
-            return read(h, st, tp, memberId, maxRecords, maxBytes, x.committedOnly, recordLimit);
+            return read(h, st, tp, s, maxRecords, maxBytes, x.committedOnly, recordLimit);
         }).recover(e -> Future.succeededFuture(error(tp, e instanceof NotLeaderOrFollowerException ? Errors.NOT_LEADER_OR_FOLLOWER
                 : Errors.forException(e), -1)));
     }
@@ -372,15 +373,18 @@ public final class SharePartitionManager {
         };
     }
 
-    private Future<PartitionResult> read(PartitionHandle h, SharePartitionState state, TopicIdPartition tp, String memberId, int maxRecords,
+    private Future<PartitionResult> read(PartitionHandle h, SharePartitionState state, TopicIdPartition tp, Session s, int maxRecords,
                                          int maxBytes, boolean committed, boolean recordLimit) {
         long from = state.nextFetchOffset();
         Future<CommittedRead> reading = committed ? h.readCommitted(from, maxBytes, true)
                 : h.read(from, maxBytes, true).map(rr -> new CommittedRead(rr, List.of()));
         return reading.map(read -> {
+            // A session that ended while this read was out (the member closed, its connection dropped) acquires
+            // nothing: no one would ever acknowledge or release what it took.
+            if (sessions.get(s.key) != s) return null;
             ReadResult rr = read.read();
             List<Batch> batches = batches(read);
-            List<Acquired> acquired = state.acquire(memberId, batches, maxRecords, System.currentTimeMillis(), recordLimit);
+            List<Acquired> acquired = state.acquire(s.key.memberId(), batches, maxRecords, System.currentTimeMillis(), recordLimit);
             if (acquired.isEmpty()) return null;
             // The bytes up to the end of the batch holding the last record acquired (the client keeps only the
             // offsets of the acquired ranges).
