@@ -143,18 +143,29 @@ final class WsTransactions {
         Set<TopicPartition> partitions = new LinkedHashSet<>();
         for (int partition : handles.keySet()) partitions.add(new TopicPartition(topic, partition));
         List<Integer> order = new ArrayList<>(handles.keySet());
-        List<Future<TxnVerification>> guards = order.stream().map(partition -> handles.get(partition)
-                .startTxnVerification(pid.producerId(), pid.epoch(), 0, true)).toList();
-        Future<Void> added = partitions.isEmpty() ? Future.succeededFuture() : Future.all(guards).compose(x -> retrying(() -> services.txnVerifier()
-                .check(id, pid.producerId(), pid.epoch(), partitions, TxnVerifier.Mode.ADD)
-                .compose(errors -> errors.isEmpty() ? Future.<Void>succeededFuture() : Future.failedFuture(failure(errors)))));
+        // Each attempt takes fresh guards before it asks the coordinator, as each of a Kafka producer's retried
+        // produce requests does: while the coordinator answers CONCURRENT_TRANSACTIONS, the previous transaction's
+        // markers are being written, and a marker drops the guards taken before it (the append would then fail
+        // INVALID_TXN_STATE).
+        List<List<TxnVerification>> verified = new ArrayList<>(1);
+        Future<Void> added = partitions.isEmpty() ? Future.succeededFuture() : retrying(() -> {
+            List<Future<TxnVerification>> guards = order.stream().map(partition -> handles.get(partition)
+                    .startTxnVerification(pid.producerId(), pid.epoch(), 0, true)).toList();
+            return Future.all(guards).compose(x -> services.txnVerifier().check(id, pid.producerId(), pid.epoch(), partitions, TxnVerifier.Mode.ADD))
+                    .compose(errors -> {
+                        if (!errors.isEmpty()) return Future.failedFuture(failure(errors));
+                        verified.clear();
+                        verified.add(guards.stream().map(Future::result).toList());
+                        return Future.<Void>succeededFuture();
+                    });
+        });
         return added.compose(x -> {
                     Acks acks = acksAll ? Acks.all(t.config().minInsyncReplicas(), Limits.HTTP_PRODUCE_REPLICATION_TIMEOUT_MS) : Acks.LEADER;
                     long now = services.time().milliseconds();
                     List<Future<Void>> appends = new ArrayList<>();
                     for (int i = 0; i < order.size(); i++) {
                         int partition = order.get(i);
-                        appends.add(appendAll(handles.get(partition), partition, guards.get(i).result(), pid, acks, records, byPartition.get(partition),
+                        appends.add(appendAll(handles.get(partition), partition, verified.get(0).get(i), pid, acks, records, byPartition.get(partition),
                                 t.config().maxMessageBytes(), now, results));
                     }
                     remote.forEach((partition, leader) -> appends.add(appendAtLeader(t, partition, leader, id, pid, acksAll, records,
