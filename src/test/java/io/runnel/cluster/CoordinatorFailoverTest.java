@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.runnel.testkit.KafkaClients;
+import io.runnel.testkit.RawKafkaClient;
 import io.runnel.testkit.LocalCluster;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -20,6 +21,9 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.protocol.Errors;
+import org.apache.kafka.common.requests.MetadataRequest;
+import org.apache.kafka.common.requests.MetadataResponse;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -62,6 +66,28 @@ class CoordinatorFailoverTest {
                 assertThat(committed).isEqualTo(first.size());
             }
             cluster.broker(coordinator).kill9();
+            int survivor = coordinator == 1 ? 2 : 1;
+            // Until the controller moves the leadership off the dead broker, a survivor's Metadata names no leader
+            // there: Kafka's LEADER_NOT_AVAILABLE, which makes a client ask again. A dead broker's id as leader, without
+            // an error, left the consumer below validating its committed position against no leader for minutes.
+            await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(5)).until(() -> {
+                try (RawKafkaClient raw = new RawKafkaClient(cluster.broker(survivor).kafkaBootstrap())) {
+                    MetadataResponse r = raw.send(new MetadataRequest.Builder(List.of("jobs"), false).build());
+                    Set<Integer> listed = new HashSet<>();
+                    r.brokers().forEach(n -> listed.add(n.id()));
+                    boolean moved = true;
+                    for (MetadataResponse.PartitionMetadata p : r.topicMetadata().iterator().next().partitionMetadata()) {
+                        if (p.leaderId.isPresent()) {
+                            assertThat(listed).as("brokers listed with the leader of %s", p.topicPartition).contains(p.leaderId.get());
+                            assertThat(p.error).isEqualTo(Errors.NONE);
+                        } else {
+                            assertThat(p.error).as("error of %s without a leader", p.topicPartition).isEqualTo(Errors.LEADER_NOT_AVAILABLE);
+                            moved = false;
+                        }
+                    }
+                    return moved && !listed.contains(coordinator);
+                }
+            });
             List<String> rest = new ArrayList<>();
             try (KafkaConsumer<String, String> c = KafkaClients.groupConsumer(cluster.bootstrap(), "classic", "workers", Map.of())) {
                 c.subscribe(List.of("jobs"));

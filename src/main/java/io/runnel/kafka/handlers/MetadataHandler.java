@@ -94,17 +94,24 @@ public final class MetadataHandler extends TypedApiHandler<MetadataRequest> {
     }
 
     private static MetadataResponseTopic topic(RequestContext ctx, LocalTopic t) {
+        // The brokers this answer lists (members reachable on this listener, not fenced): as Kafka's metadata cache,
+        // a replica elsewhere is offline, and a leader elsewhere is no leader at all.
         Set<Integer> live = new HashSet<>();
-        for (var b : ctx.broker().cluster().brokers()) live.add(b.nodeId());
-        live.add(ctx.broker().nodeId());
+        for (var b : ctx.brokers()) live.add(b.nodeId());
         List<MetadataResponsePartition> parts = new ArrayList<>();
         for (int p = 0; p < t.partitions().size(); p++) {
             var pl = t.placements().get(p);
             MetadataResponsePartition mp = new MetadataResponsePartition().setPartitionIndex(p).setLeaderId(pl.leader())
                     .setLeaderEpoch(pl.leaderEpoch()).setReplicaNodes(pl.replicas()).setIsrNodes(pl.isr())
                     .setOfflineReplicas(pl.replicas().stream().filter(r -> !live.contains(r)).toList());
-            // Kafka's answer for a partition whose replicas are all offline: no leader, LEADER_NOT_AVAILABLE.
-            if (!pl.hasLeader()) mp.setErrorCode(Errors.LEADER_NOT_AVAILABLE.code());
+            // Kafka's answer (KRaftMetadataCache.partitionMetadata) while the leader is offline, whether every replica
+            // is or the controller has not yet moved the leadership off a broker that just died: no leader,
+            // LEADER_NOT_AVAILABLE, the epoch kept. The error makes a client ask again until a leader is named; a dead
+            // leader's id without it left a consumer validating a committed position against no leader, never
+            // refreshing its metadata (metadata.max.age.ms, 5 minutes).
+            if (!pl.hasLeader() || !live.contains(pl.leader())) {
+                mp.setLeaderId(MetadataResponse.NO_LEADER_ID).setErrorCode(Errors.LEADER_NOT_AVAILABLE.code());
+            }
             parts.add(mp);
         }
         return new MetadataResponseTopic().setName(t.name()).setTopicId(t.topicId()).setIsInternal(InternalTopics.isInternal(t.name()))
