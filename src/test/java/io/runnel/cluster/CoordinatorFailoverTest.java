@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.runnel.testkit.KafkaClients;
-import io.runnel.testkit.RawKafkaClient;
 import io.runnel.testkit.LocalCluster;
+import io.runnel.testkit.RawKafkaClient;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
