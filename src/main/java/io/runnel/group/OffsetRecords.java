@@ -116,14 +116,9 @@ final class OffsetRecords {
         put(b, m.clientHost);
         b.putInt(m.memberEpoch).putInt(m.revocationEpoch).putInt(m.rebalanceTimeoutMs);
         put(b, m.serverAssignor);
-        b.putInt(m.subscribedTopics.size());
-        for (String t : m.subscribedTopics) put(b, t);
-        for (Set<ConsumerGroup.TopicIdPartition> set : List.of(m.assigned, m.pendingRevocation)) {
-            b.putInt(set.size());
-            for (ConsumerGroup.TopicIdPartition tp : set) {
-                b.putLong(tp.topicId().getMostSignificantBits()).putLong(tp.topicId().getLeastSignificantBits()).putInt(tp.partition());
-            }
-        }
+        putTopics(b, m.subscribedTopics);
+        putPartitions(b, m.assigned);
+        putPartitions(b, m.pendingRevocation);
         return b.array();
     }
 
@@ -138,14 +133,9 @@ final class OffsetRecords {
         m.revocationEpoch = v.getInt();
         m.rebalanceTimeoutMs = v.getInt();
         m.serverAssignor = get(v);
-        int n = v.getInt();
-        List<String> topics = new ArrayList<>();
-        for (int i = 0; i < n; i++) topics.add(get(v));
-        m.subscribedTopics = List.copyOf(topics);
-        for (Set<ConsumerGroup.TopicIdPartition> set : List.of(m.assigned, m.pendingRevocation)) {
-            int k = v.getInt();
-            for (int i = 0; i < k; i++) set.add(new ConsumerGroup.TopicIdPartition(new Uuid(v.getLong(), v.getLong()), v.getInt()));
-        }
+        m.subscribedTopics = getTopics(v);
+        getPartitions(v, m.assigned);
+        getPartitions(v, m.pendingRevocation);
     }
 
     static byte[] shareGroupKey(String group) {
@@ -182,12 +172,8 @@ final class OffsetRecords {
         put(b, m.clientId);
         put(b, m.clientHost);
         b.putInt(m.memberEpoch).putInt(m.previousEpoch);
-        b.putInt(m.subscribedTopics.size());
-        for (String t : m.subscribedTopics) put(b, t);
-        b.putInt(m.assigned.size());
-        for (ConsumerGroup.TopicIdPartition tp : m.assigned) {
-            b.putLong(tp.topicId().getMostSignificantBits()).putLong(tp.topicId().getLeastSignificantBits()).putInt(tp.partition());
-        }
+        putTopics(b, m.subscribedTopics);
+        putPartitions(b, m.assigned);
         return b.array();
     }
 
@@ -198,13 +184,9 @@ final class OffsetRecords {
         m.clientHost = get(v);
         m.memberEpoch = v.getInt();
         m.previousEpoch = v.getInt();
-        int n = v.getInt();
-        List<String> topics = new ArrayList<>();
-        for (int i = 0; i < n; i++) topics.add(get(v));
-        m.subscribedTopics = List.copyOf(topics);
-        int k = v.getInt();
+        m.subscribedTopics = getTopics(v);
         Set<ConsumerGroup.TopicIdPartition> assigned = new java.util.HashSet<>();
-        for (int i = 0; i < k; i++) assigned.add(new ConsumerGroup.TopicIdPartition(new Uuid(v.getLong(), v.getLong()), v.getInt()));
+        getPartitions(v, assigned);
         m.assigned = Set.copyOf(assigned);
     }
 
@@ -335,6 +317,32 @@ final class OffsetRecords {
             return new Entry(type, group, null, -1, null, null, v == null, v, member);
         }
         return null;
+    }
+
+    /** A member's subscribed topics: their count, then each name. */
+    private static void putTopics(ByteBuffer b, List<String> topics) {
+        b.putInt(topics.size());
+        for (String t : topics) put(b, t);
+    }
+
+    private static List<String> getTopics(ByteBuffer v) {
+        int n = v.getInt();
+        List<String> topics = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) topics.add(get(v));
+        return List.copyOf(topics);
+    }
+
+    /** A set of partitions: the count, then each topic id (two longs) and partition, 20 bytes apiece. */
+    private static void putPartitions(ByteBuffer b, Set<ConsumerGroup.TopicIdPartition> partitions) {
+        b.putInt(partitions.size());
+        for (ConsumerGroup.TopicIdPartition tp : partitions) {
+            b.putLong(tp.topicId().getMostSignificantBits()).putLong(tp.topicId().getLeastSignificantBits()).putInt(tp.partition());
+        }
+    }
+
+    private static void getPartitions(ByteBuffer v, Set<ConsumerGroup.TopicIdPartition> into) {
+        int k = v.getInt();
+        for (int i = 0; i < k; i++) into.add(new ConsumerGroup.TopicIdPartition(new Uuid(v.getLong(), v.getLong()), v.getInt()));
     }
 
     private static int size(String s) {
