@@ -216,6 +216,10 @@ public final class BrokerConfig {
 
     public static final ConfigKey<Integer> SHARE_COORDINATOR_STATE_TOPIC_NUM_PARTITIONS = intKey("share.coordinator.state.topic.num.partitions", 50, 1, 1000,
             "Partitions of the internal topic __share_group_state, where share groups' delivery state is kept (created on first use).");
+    public static final ConfigKey<Integer> SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR = intKey("share.coordinator.state.topic.replication.factor", 3, 1, 32,
+            "Replicas of __share_group_state, capped by the live brokers when it is created.");
+    public static final ConfigKey<Integer> SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR = intKey("share.coordinator.state.topic.min.isr", 2, 1, 32,
+            "min.insync.replicas of __share_group_state (capped by its replicas): a share group's acknowledgement is answered once this many replicas hold it.");
     public static final ConfigKey<Integer> SHARE_COORDINATOR_STATE_TOPIC_SEGMENT_BYTES = intKey("share.coordinator.state.topic.segment.bytes", 104_857_600,
             1_048_576, Integer.MAX_VALUE, "Segment size of __share_group_state (compacted).");
 
@@ -259,7 +263,7 @@ public final class BrokerConfig {
             OFFSET_METADATA_MAX_BYTES, GROUP_CONSUMER_SESSION_TIMEOUT_MS, GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS,
             GROUP_SHARE_SESSION_TIMEOUT_MS, GROUP_SHARE_HEARTBEAT_INTERVAL_MS, GROUP_SHARE_MAX_SIZE, GROUP_SHARE_RECORD_LOCK_DURATION_MS,
             GROUP_SHARE_DELIVERY_COUNT_LIMIT, GROUP_SHARE_PARTITION_MAX_RECORD_LOCKS, SHARE_COORDINATOR_STATE_TOPIC_NUM_PARTITIONS,
-            SHARE_COORDINATOR_STATE_TOPIC_SEGMENT_BYTES,
+            SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR, SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR, SHARE_COORDINATOR_STATE_TOPIC_SEGMENT_BYTES,
             TRANSACTION_STATE_LOG_NUM_PARTITIONS, TRANSACTION_STATE_LOG_REPLICATION_FACTOR, TRANSACTION_STATE_LOG_MIN_ISR,
             TRANSACTION_STATE_LOG_SEGMENT_BYTES, TRANSACTION_MAX_TIMEOUT_MS, TRANSACTIONAL_ID_EXPIRATION_MS,
             PRODUCER_ID_EXPIRATION_MS, PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS,

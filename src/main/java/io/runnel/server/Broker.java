@@ -30,6 +30,7 @@ import io.runnel.group.GroupConfigStore;
 import io.runnel.security.BrokerSecurity;
 import io.runnel.share.SharePartitionManager;
 import io.runnel.share.SharePartitionState;
+import io.runnel.share.ShareStateStore;
 import io.runnel.transaction.TransactionCoordinator;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -219,7 +220,9 @@ public final class Broker {
         broker.shares = new SharePartitionManager(vertx, broker.topics, broker.topicAdmin, new SharePartitionState.Settings(
                 config.get(BrokerConfig.GROUP_SHARE_DELIVERY_COUNT_LIMIT), config.get(BrokerConfig.GROUP_SHARE_PARTITION_MAX_RECORD_LOCKS),
                 config.get(BrokerConfig.GROUP_SHARE_RECORD_LOCK_DURATION_MS)), meta.nodeId(),
-                config.get(BrokerConfig.SHARE_COORDINATOR_STATE_TOPIC_NUM_PARTITIONS), config.get(BrokerConfig.SHARE_COORDINATOR_STATE_TOPIC_SEGMENT_BYTES),
+                new ShareStateStore.StateTopic(config.get(BrokerConfig.SHARE_COORDINATOR_STATE_TOPIC_NUM_PARTITIONS),
+                        config.get(BrokerConfig.SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR), config.get(BrokerConfig.SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR),
+                        config.get(BrokerConfig.SHARE_COORDINATOR_STATE_TOPIC_SEGMENT_BYTES)),
                 broker.groups::groupConfig, broker.shareStates);
         broker.transactions = new TransactionCoordinator(vertx, broker.deployer, broker.topics, broker.topicAdmin, config, time,
                 producerIds::nextProducerId, broker.markers);

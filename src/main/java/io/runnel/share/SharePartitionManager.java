@@ -138,7 +138,7 @@ public final class SharePartitionManager {
     private long ticks;
 
     public SharePartitionManager(Vertx vertx, TopicRegistry topics, TopicAdmin admin, SharePartitionState.Settings settings, int nodeId,
-                                 int statePartitions, int stateSegmentBytes, Function<String, Map<String, String>> groupConfig,
+                                 ShareStateStore.StateTopic stateTopic, Function<String, Map<String, String>> groupConfig,
                                  ShareStateStore.Remote remote) {
         this.groupConfig = groupConfig;
         this.vertx = vertx;
@@ -146,7 +146,7 @@ public final class SharePartitionManager {
         this.topics = topics;
         this.settings = settings;
         this.nodeId = nodeId;
-        this.store = new ShareStateStore(vertx, context, topics, admin, nodeId, statePartitions, stateSegmentBytes, remote);
+        this.store = new ShareStateStore(vertx, context, topics, admin, nodeId, stateTopic, remote);
         context.runOnContext(v -> lockTimer = vertx.setPeriodic(LOCK_CHECK_MS, id -> {
             expireLocks();
             if (++ticks % LEADERSHIP_CHECK_TICKS == 0) dropLeadershipLost();

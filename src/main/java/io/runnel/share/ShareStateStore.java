@@ -107,25 +107,30 @@ public final class ShareStateStore {
     private final TopicRegistry topics;
     private final TopicAdmin admin;
     private final int nodeId;
-    private final int partitions;
-    private final int segmentBytes;
+    private final StateTopic settings;
     private final Remote remote;
     private Future<LocalTopic> topic;
     private final Map<Integer, Loaded> loaded = new HashMap<>();
 
-    ShareStateStore(Vertx vertx, Context context, TopicRegistry topics, TopicAdmin admin, int nodeId, int partitions, int segmentBytes, Remote remote) {
+    /**
+     * How {@code __share_group_state} is made: Kafka's {@code share.coordinator.state.topic.num.partitions},
+     * {@code .replication.factor}, {@code .min.isr} and {@code .segment.bytes}.
+     */
+    public record StateTopic(int partitions, int replicationFactor, int minIsr, int segmentBytes) {
+    }
+
+    ShareStateStore(Vertx vertx, Context context, TopicRegistry topics, TopicAdmin admin, int nodeId, StateTopic settings, Remote remote) {
         this.vertx = vertx;
         this.context = context;
         this.topics = topics;
         this.admin = admin;
         this.nodeId = nodeId;
-        this.partitions = partitions;
-        this.segmentBytes = segmentBytes;
+        this.settings = settings;
         this.remote = remote;
     }
 
     int partitionFor(ShareSnapshot.Key key) {
-        return Utils.abs(key.coordinatorKey().hashCode()) % partitions;
+        return Utils.abs(key.coordinatorKey().hashCode()) % settings.partitions();
     }
 
     // ---- the persister ----
@@ -251,7 +256,10 @@ public final class ShareStateStore {
                 RecordBatch.MAGIC_VALUE_V2, Compression.NONE, TimestampType.CREATE_TIME, 0L);
         b.append(value == null ? System.currentTimeMillis() : value.writeTimestamp(), ShareSnapshot.encodeKey(key),
                 value == null ? null : value.encodeValue());
-        return h.append(b.build().buffer(), Acks.all(1, Limits.OFFSET_COMMIT_TIMEOUT_MS)).map(info -> Answer.DONE).recover(e -> {
+        // acks=all with the topic's min.insync.replicas (Kafka's share coordinator writes as its group coordinator does):
+        // a write answered with fewer in-sync replicas fails, and the share-partition's client is told so.
+        int minIsr = Math.max(1, Math.min(minInsyncReplicas(), h.placement().replicas().size()));
+        return h.append(b.build().buffer(), Acks.all(minIsr, Limits.OFFSET_COMMIT_TIMEOUT_MS)).map(info -> Answer.DONE).recover(e -> {
             // The copy here may now hold what the log does not: read it again from the log next time.
             loaded.remove(p);
             LOG.debug("Appending the share state of {} to {}-{} failed: {}", key, TOPIC, p, e.toString());
@@ -259,13 +267,19 @@ public final class ShareStateStore {
         });
     }
 
+    private int minInsyncReplicas() {
+        return topics.topic(TOPIC).map(t -> t.config().minInsyncReplicas()).orElse(1);
+    }
+
     private Future<LocalTopic> topic() {
         Optional<LocalTopic> existing = topics.topic(TOPIC);
         if (existing.isPresent()) return Future.succeededFuture(existing.get());
         if (topic == null || topic.failed()) {
-            // Compacted and replicated as Kafka's (share.coordinator.state.topic.replication.factor 3; fewer brokers, fewer).
-            topic = admin.createTopic(TOPIC, partitions, admin.clustered() ? 3 : 1,
-                            Map.of("cleanup.policy", "compact", "segment.bytes", Integer.toString(segmentBytes)))
+            // Compacted and replicated as Kafka's: share.coordinator.state.topic.replication.factor (fewer brokers, fewer)
+            // and min.insync.replicas from share.coordinator.state.topic.min.isr, capped by the replicas it gets.
+            int rf = admin.clustered() ? settings.replicationFactor() : 1;
+            topic = admin.createTopic(TOPIC, settings.partitions(), rf, Map.of("cleanup.policy", "compact",
+                            "segment.bytes", Integer.toString(settings.segmentBytes()), "min.insync.replicas", Integer.toString(Math.min(settings.minIsr(), rf))))
                     .recover(e -> e instanceof TopicExistsException && topics.topic(TOPIC).isPresent()
                             ? Future.succeededFuture(topics.topic(TOPIC).get())
                             : Future.failedFuture(new CoordinatorNotAvailableException("The share state topic is being created")));
