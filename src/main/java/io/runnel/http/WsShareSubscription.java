@@ -13,6 +13,7 @@ import io.vertx.core.json.JsonObject;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -87,19 +88,30 @@ final class WsShareSubscription implements WsStream {
     private record AckPart(AckFrame frame, Map<Integer, List<AckBatch>> batches) {
     }
 
-    /** An {@code ack} frame: answered ({@code acked}) once every leader it names answered. */
+    /**
+     * An {@code ack} frame: answered ({@code acked}) once every leader it names answered. A silent one is the
+     * subscription's own (the GAP acknowledgements of offsets acquired without a record): nobody is answered.
+     */
     private final class AckFrame {
         final Object requestId;
+        final boolean silent;
         int waiting;
         final Map<Integer, Errors> results = new TreeMap<>();
 
-        AckFrame(Object requestId) {
+        AckFrame(Object requestId, boolean silent) {
             this.requestId = requestId;
+            this.silent = silent;
         }
 
         void answer(Set<Integer> partitions, Map<Integer, Errors> errors, Errors fallback) {
             for (int p : partitions) results.put(p, errors.getOrDefault(p, fallback));
             if (--waiting > 0) return;
+            if (silent) {
+                results.forEach((p, e) -> {
+                    if (e != Errors.NONE) LOG.debug("WebSocket share member {}: GAP acknowledgements of partition {} failed: {}", memberId, p, e);
+                });
+                return;
+            }
             JsonArray out = new JsonArray();
             results.forEach((p, e) -> {
                 JsonObject r = new JsonObject().put("partition", p);
@@ -324,7 +336,7 @@ final class WsShareSubscription implements WsStream {
                     LOG.debug("WebSocket share member {}: partition {} at broker {}: {}", memberId, part.partition(), l.node, part.error());
                     continue;
                 }
-                got |= deliver(part);
+                got |= deliver(l, part);
             }
             if (moved) later(l, Limits.WS_IDLE_RETRY_MS);
             else if (fetch && !got && l.node >= 0 && ack == null) later(l, Limits.WS_SHARE_REMOTE_POLL_MS);
@@ -350,10 +362,16 @@ final class WsShareSubscription implements WsStream {
         }
     }
 
-    /** Sends the acquired records of {@code part} and takes them off the credit; whether there were any. */
-    private boolean deliver(ShareCalls.Part part) {
+    /**
+     * Sends the acquired records of {@code part} and takes them off the credit; whether there were any. Acquired
+     * offsets that hold no record the page can see (compacted away, a transaction marker) are acknowledged as GAP at
+     * {@code l}'s leader with its next request, as Kafka's share consumer does: else they would stay locked, be
+     * delivered again until the delivery limit and hold the group's start offset back.
+     */
+    private boolean deliver(Leader l, ShareCalls.Part part) {
         if (part.acquired().isEmpty()) return false;
         JsonArray out = new JsonArray();
+        Set<Long> delivered = new HashSet<>();
         long bytes = 0;
         List<Acquired> ranges = part.acquired();
         int i = 0;
@@ -365,8 +383,18 @@ final class WsShareSubscription implements WsStream {
                 Acquired range = ranges.get(i);
                 if (r.offset() < range.firstOffset()) continue;
                 out.add(RecordJson.toJson(part.partition(), batch, r, base64).put("deliveryCount", range.deliveryCount()));
+                delivered.add(r.offset());
                 bytes += r.sizeInBytes();
             }
+        }
+        TreeMap<Long, Byte> gaps = new TreeMap<>();
+        for (Acquired range : ranges) {
+            for (long o = range.firstOffset(); o <= range.lastOffset(); o++) if (!delivered.contains(o)) gaps.put(o, SharePartitionState.GAP);
+        }
+        if (!gaps.isEmpty()) {
+            AckFrame own = new AckFrame(null, true);
+            own.waiting = 1;
+            l.acks.add(new AckPart(own, Map.of(part.partition(), batches(gaps))));
         }
         if (out.isEmpty()) return false;
         recordCredit -= out.size();
@@ -400,7 +428,7 @@ final class WsShareSubscription implements WsStream {
             }
         }
         LocalTopic t = session.services().topics().topic(topic).orElseThrow(() -> ApiError.unknownTopic(topic));
-        AckFrame frame = new AckFrame(requestId);
+        AckFrame frame = new AckFrame(requestId, false);
         Map<Integer, Map<Integer, List<AckBatch>>> byLeader = new TreeMap<>();
         Map<Integer, Errors> refused = new TreeMap<>();
         byPartition.forEach((p, offsets) -> {

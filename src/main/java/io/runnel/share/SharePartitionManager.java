@@ -400,12 +400,16 @@ public final class SharePartitionManager {
         });
     }
 
-    /** The read's batches; those of aborted transactions are to be archived, not delivered. */
+    /**
+     * The read's batches; transaction markers and the records of aborted transactions are archived, not delivered (a
+     * Kafka share consumer would acknowledge a marker's offset as GAP; archiving it here spares that round trip and
+     * every other client the need).
+     */
     private static List<Batch> batches(CommittedRead read) {
         List<Batch> out = new ArrayList<>();
         for (RecordBatch b : MemoryRecords.readableRecords(read.read().records().duplicate()).batches()) {
-            boolean aborted = !b.isControlBatch() && read.aborted(b.producerId(), b.baseOffset(), b.isTransactional());
-            out.add(new Batch(b.baseOffset(), b.lastOffset(), aborted));
+            boolean skip = b.isControlBatch() || read.aborted(b.producerId(), b.baseOffset(), b.isTransactional());
+            out.add(new Batch(b.baseOffset(), b.lastOffset(), skip));
         }
         return out;
     }

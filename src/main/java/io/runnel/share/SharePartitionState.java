@@ -62,7 +62,7 @@ public final class SharePartitionState {
 
     /**
      * A log batch a fetch read: offsets {@code baseOffset..lastOffset}; {@code archive} for a batch not to deliver
-     * (records of an aborted transaction, which a share group never sees).
+     * (a transaction marker, or records of an aborted transaction, which a share group never sees).
      */
     public record Batch(long baseOffset, long lastOffset, boolean archive) {
         public Batch(long baseOffset, long lastOffset) {

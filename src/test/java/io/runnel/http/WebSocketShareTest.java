@@ -3,11 +3,15 @@ package io.runnel.http;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.runnel.partition.Acks;
+import io.runnel.partition.PartitionHandle;
 import io.runnel.testkit.BrokerPerTest;
+import io.runnel.testkit.Brokers;
 import io.runnel.testkit.KafkaClients;
 import io.runnel.testkit.WsClient;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -22,7 +26,12 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaShareConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.compress.Compression;
 import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.record.internal.MemoryRecords;
+import org.apache.kafka.common.record.internal.Record;
+import org.apache.kafka.common.record.internal.SimpleRecord;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.junit.jupiter.api.Test;
 
@@ -138,5 +147,50 @@ class WebSocketShareTest extends BrokerPerTest {
         }
         assertThat(rest).extracting(ConsumerRecord::value).containsExactly("job-3", "job-4");
         assertThat(rest.get(0).deliveryCount()).contains((short) 2);
+    }
+
+    @Test
+    void offsetsThatHoldNoRecordForThePageAreNotLeftLocked() throws Exception {
+        // A compacted partition whose first batch lost a record to compaction (offsets keep their place: a hole inside
+        // the batch), then a committed and an aborted transaction (markers, and records a share group never sees).
+        Uuid id = Brokers.await(broker.topicAdmin().createTopic("latest", 1, Map.of("cleanup.policy", "compact", "segment.bytes", "400"))).topicId();
+        PartitionHandle h = broker.topics().partition("latest", 0).orElseThrow();
+        Acks all = new Acks(true, 1, 30_000);
+        Brokers.await(h.append(MemoryRecords.withRecords(Compression.NONE, keyed("a", "old"), keyed("b", "b1"), keyed("a", "new")).buffer(), all));
+        for (int i = 0; i < 12; i++) Brokers.await(h.append(MemoryRecords.withRecords(Compression.NONE, keyed("pad-" + i, "x".repeat(60))).buffer(), all));
+        await().atMost(Duration.ofSeconds(30)).until(() -> {
+            Record first = MemoryRecords.readableRecords(Brokers.await(h.read(0, 1 << 16, true)).records()).records().iterator().next();
+            return first.offset() == 1; // "a"="old" compacted away
+        });
+        try (KafkaProducer<String, String> p = KafkaClients.producer(broker.bootstrapServers(), Map.of("transactional.id", "latest-tx"))) {
+            p.initTransactions();
+            for (String v : List.of("t-commit", "t-abort")) {
+                p.beginTransaction();
+                p.send(new ProducerRecord<>("latest", 0, v, v)).get();
+                if (v.equals("t-abort")) p.abortTransaction();
+                else p.commitTransaction();
+            }
+        }
+        long end = h.logEndOffset();
+        earliest("pages");
+        try (WsClient ws = WsClient.connect(broker.httpPort())) {
+            String sid = ws.request(new JsonObject().put("op", "subscribe").put("topic", "latest").put("share", "pages")
+                    .put("credit", new JsonObject().put("records", 100))).getString("subscription");
+            List<JsonObject> got = ws.awaitRecords(sid, 15);
+            List<String> expected = new ArrayList<>(List.of("b1", "new"));
+            for (int i = 0; i < 12; i++) expected.add("x".repeat(60));
+            expected.add("t-commit");
+            assertThat(got).extracting(r -> r.getString("value")).containsExactlyElementsOf(expected);
+            JsonArray acks = new JsonArray();
+            got.forEach(r -> acks.add(new JsonObject().put("partition", 0).put("offset", r.getLong("offset")).put("type", "accept")));
+            assertThat(errors(ws.request(new JsonObject().put("op", "ack").put("subscription", sid).put("records", acks)))).isEmpty();
+            // Offset 0 (compacted away) and the markers are done too, long before a lock (30 s) could have run out.
+            await().atMost(Duration.ofSeconds(10)).until(() -> Brokers.await(broker.shares().state("pages", id, 0)).orElseThrow().startOffset() == end);
+            assertThat(ws.records(sid)).as("nothing more, nothing twice").hasSize(15);
+        }
+    }
+
+    private static SimpleRecord keyed(String key, String value) {
+        return new SimpleRecord(System.currentTimeMillis(), key.getBytes(StandardCharsets.UTF_8), value.getBytes(StandardCharsets.UTF_8));
     }
 }
