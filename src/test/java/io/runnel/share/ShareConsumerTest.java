@@ -213,6 +213,7 @@ class ShareConsumerTest extends BrokerPerTest {
             stuck.poll(Duration.ofMillis(100)).forEach(held::add);
             return !held.isEmpty();
         });
+        long heldAt = System.nanoTime();
         // The stuck member never acknowledges nor polls again; another member gets the record once its lock ran out.
         KafkaShareConsumer<String, String> other = consumer("locks", Map.of());
         open.add(other);
@@ -222,6 +223,8 @@ class ShareConsumerTest extends BrokerPerTest {
             other.poll(Duration.ofMillis(100)).forEach(redelivered::add);
             return !redelivered.isEmpty();
         });
+        long afterMs = java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - heldAt);
+        assertThat(afterMs).as("not before the lock (3 s) ran out").isGreaterThanOrEqualTo(2_000);
         assertThat(redelivered).extracting(ConsumerRecord::value).containsExactly("held");
         assertThat(redelivered.get(0).deliveryCount()).contains((short) 2);
         assertThat(Set.of(held.get(0).offset())).containsExactly(redelivered.get(0).offset());
