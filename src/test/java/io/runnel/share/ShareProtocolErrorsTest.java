@@ -1,10 +1,17 @@
 package io.runnel.share;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import io.runnel.testkit.BrokerPerTest;
+import io.runnel.testkit.Brokers;
+import io.runnel.testkit.KafkaClients;
 import io.runnel.testkit.RawKafkaClient;
+import java.time.Duration;
 import java.util.List;
+import java.util.Map;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.message.ShareAcknowledgeRequestData;
 import org.apache.kafka.common.message.ShareFetchRequestData;
@@ -29,7 +36,12 @@ class ShareProtocolErrorsTest extends BrokerPerTest {
     }
 
     private static ShareFetchResponse fetch(RawKafkaClient c, int epoch, Uuid topic, ShareFetchRequestData.AcknowledgementBatch ack) throws Exception {
-        ShareFetchRequestData d = new ShareFetchRequestData().setGroupId("g").setMemberId(MEMBER).setShareSessionEpoch(epoch).setMaxWaitMs(0)
+        return fetch(c, MEMBER, epoch, topic, ack);
+    }
+
+    private static ShareFetchResponse fetch(RawKafkaClient c, String member, int epoch, Uuid topic, ShareFetchRequestData.AcknowledgementBatch ack)
+            throws Exception {
+        ShareFetchRequestData d = new ShareFetchRequestData().setGroupId("g").setMemberId(member).setShareSessionEpoch(epoch).setMaxWaitMs(0)
                 .setMinBytes(1).setMaxBytes(1 << 20).setMaxRecords(100).setBatchSize(100);
         ShareFetchRequestData.FetchTopic t = new ShareFetchRequestData.FetchTopic().setTopicId(topic);
         ShareFetchRequestData.FetchPartition p = new ShareFetchRequestData.FetchPartition().setPartitionIndex(0);
@@ -40,7 +52,11 @@ class ShareProtocolErrorsTest extends BrokerPerTest {
     }
 
     private static ShareAcknowledgeResponse acknowledge(RawKafkaClient c, int epoch, Uuid topic, long first, long last) throws Exception {
-        ShareAcknowledgeRequestData d = new ShareAcknowledgeRequestData().setGroupId("g").setMemberId(MEMBER).setShareSessionEpoch(epoch);
+        return acknowledge(c, MEMBER, epoch, topic, first, last);
+    }
+
+    private static ShareAcknowledgeResponse acknowledge(RawKafkaClient c, String member, int epoch, Uuid topic, long first, long last) throws Exception {
+        ShareAcknowledgeRequestData d = new ShareAcknowledgeRequestData().setGroupId("g").setMemberId(member).setShareSessionEpoch(epoch);
         ShareAcknowledgeRequestData.AcknowledgeTopic t = new ShareAcknowledgeRequestData.AcknowledgeTopic().setTopicId(topic);
         ShareAcknowledgeRequestData.AcknowledgePartition p = new ShareAcknowledgeRequestData.AcknowledgePartition().setPartitionIndex(0);
         p.acknowledgementBatches().add(new ShareAcknowledgeRequestData.AcknowledgementBatch().setFirstOffset(first).setLastOffset(last)
@@ -52,6 +68,17 @@ class ShareProtocolErrorsTest extends BrokerPerTest {
 
     private static Errors error(short code) {
         return Errors.forCode(code);
+    }
+
+    /** The partition's error in an acknowledgement's answer (the request's own is NONE). */
+    private static Errors partitionError(ShareAcknowledgeResponse r) {
+        assertThat(error(r.data().errorCode())).isEqualTo(Errors.NONE);
+        return error(r.data().responses().iterator().next().partitions().get(0).errorCode());
+    }
+
+    @Override
+    protected Map<String, String> brokerConfig() {
+        return Map.of("group.share.record.lock.duration.ms", "1000");
     }
 
     @Test
@@ -93,6 +120,40 @@ class ShareProtocolErrorsTest extends BrokerPerTest {
             assertThat(error(fetch(c, 2, topic, null).data().errorCode())).as("the session goes on").isEqualTo(Errors.NONE);
             assertThat(error(fetch(c, -1, topic, null).data().errorCode())).as("closed").isEqualTo(Errors.NONE);
             assertThat(error(fetch(c, 3, topic, null).data().errorCode())).isEqualTo(Errors.SHARE_SESSION_NOT_FOUND);
+        }
+    }
+
+    @Test
+    void acknowledgingRecordsNotHeldIsRefusedAndChangesNothing() throws Exception {
+        Uuid topic = createTopic("q", 1);
+        String other = Uuid.randomUuid().toString();
+        try (RawKafkaClient a = new RawKafkaClient(broker.bootstrapServers()); RawKafkaClient b = new RawKafkaClient(broker.bootstrapServers())) {
+            assertThat(error(fetch(a, 0, topic, null).data().errorCode())).isEqualTo(Errors.NONE); // the group starts at the end: 0
+            try (KafkaProducer<String, String> p = KafkaClients.producer(broker.bootstrapServers(), Map.of("linger.ms", 1_000))) {
+                for (int i = 0; i < 4; i++) p.send(new ProducerRecord<>("q", 0, null, "r" + i));
+                p.flush();
+            }
+            ShareFetchResponse got = fetch(a, 1, topic, null);
+            assertThat(got.data().responses().iterator().next().partitions().get(0).acquiredRecords())
+                    .extracting(r -> r.firstOffset() + "-" + r.lastOffset() + "#" + r.deliveryCount()).containsExactly("0-3#1");
+
+            assertThat(partitionError(acknowledge(a, 2, topic, 2, 2))).isEqualTo(Errors.NONE);
+            assertThat(partitionError(acknowledge(a, 3, topic, 2, 2))).as("twice").isEqualTo(Errors.INVALID_RECORD_STATE);
+            assertThat(error(fetch(b, other, 0, topic, null).data().errorCode())).isEqualTo(Errors.NONE);
+            assertThat(partitionError(acknowledge(b, other, 1, topic, 1, 1))).as("another member's").isEqualTo(Errors.INVALID_RECORD_STATE);
+            await().atMost(Duration.ofSeconds(10)).until(() ->
+                    Brokers.await(broker.shares().state("g", topic, 0)).orElseThrow().stateOf(1) == SharePartitionState.RecordState.AVAILABLE);
+            assertThat(partitionError(acknowledge(a, 4, topic, 1, 1))).as("after its lock ran out").isEqualTo(Errors.INVALID_RECORD_STATE);
+
+            // Nothing was harmed: the other member gets what the first one let go, on its second delivery, and accepts it.
+            ShareFetchResponse again = fetch(b, other, 2, topic, null);
+            assertThat(again.data().responses().iterator().next().partitions().get(0).acquiredRecords())
+                    .extracting(r -> r.firstOffset() + "-" + r.lastOffset() + "#" + r.deliveryCount()).containsExactly("0-1#2", "3-3#2");
+            assertThat(partitionError(acknowledge(b, other, 3, topic, 0, 1))).isEqualTo(Errors.NONE);
+            assertThat(partitionError(acknowledge(b, other, 4, topic, 3, 3))).isEqualTo(Errors.NONE);
+            // Offsets the group is past are done: acknowledging them again is no error (Kafka's SharePartition skips them).
+            assertThat(partitionError(acknowledge(a, 5, topic, 0, 0))).isEqualTo(Errors.NONE);
+            assertThat(Brokers.await(broker.shares().state("g", topic, 0)).orElseThrow().startOffset()).isEqualTo(4);
         }
     }
 }
