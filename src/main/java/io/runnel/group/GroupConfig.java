@@ -20,13 +20,15 @@ public final class GroupConfig {
     public static final String SHARE_PARTITION_MAX_RECORD_LOCKS = "share.partition.max.record.locks";
     public static final String SHARE_SESSION_TIMEOUT_MS = "share.session.timeout.ms";
     public static final String SHARE_HEARTBEAT_INTERVAL_MS = "share.heartbeat.interval.ms";
+    /** KIP-1222: whether members may renew their locks (RENEW acknowledgements); Kafka 4.4's default true. */
+    public static final String SHARE_RENEW_ACKNOWLEDGE_ENABLE = "share.renew.acknowledge.enable";
     public static final String CONSUMER_SESSION_TIMEOUT_MS = "consumer.session.timeout.ms";
     public static final String CONSUMER_HEARTBEAT_INTERVAL_MS = "consumer.heartbeat.interval.ms";
 
     /** The names Runnel knows, in DescribeConfigs' order. */
     public static final Set<String> NAMES = Set.of(SHARE_AUTO_OFFSET_RESET, SHARE_ISOLATION_LEVEL, SHARE_RECORD_LOCK_DURATION_MS,
             SHARE_DELIVERY_COUNT_LIMIT, SHARE_PARTITION_MAX_RECORD_LOCKS, SHARE_SESSION_TIMEOUT_MS, SHARE_HEARTBEAT_INTERVAL_MS,
-            CONSUMER_SESSION_TIMEOUT_MS, CONSUMER_HEARTBEAT_INTERVAL_MS);
+            SHARE_RENEW_ACKNOWLEDGE_ENABLE, CONSUMER_SESSION_TIMEOUT_MS, CONSUMER_HEARTBEAT_INTERVAL_MS);
 
     private GroupConfig() {
     }
@@ -41,6 +43,7 @@ public final class GroupConfig {
         out.put(SHARE_PARTITION_MAX_RECORD_LOCKS, Integer.toString(s.shareMaxRecordLocks()));
         out.put(SHARE_SESSION_TIMEOUT_MS, Integer.toString(s.shareSessionTimeoutMs()));
         out.put(SHARE_HEARTBEAT_INTERVAL_MS, Integer.toString(s.shareHeartbeatIntervalMs()));
+        out.put(SHARE_RENEW_ACKNOWLEDGE_ENABLE, "true");
         out.put(CONSUMER_SESSION_TIMEOUT_MS, Integer.toString(s.consumerSessionTimeoutMs()));
         out.put(CONSUMER_HEARTBEAT_INTERVAL_MS, Integer.toString(s.consumerHeartbeatIntervalMs()));
         out.putAll(overrides);
@@ -66,6 +69,11 @@ public final class GroupConfig {
             case SHARE_ISOLATION_LEVEL -> {
                 if (!value.equals("read_committed") && !value.equals("read_uncommitted")) {
                     throw new InvalidConfigurationException("Invalid value " + value + " for " + name + ": read_committed or read_uncommitted");
+                }
+            }
+            case SHARE_RENEW_ACKNOWLEDGE_ENABLE -> {
+                if (!value.equals("true") && !value.equals("false")) {
+                    throw new InvalidConfigurationException("Invalid value " + value + " for " + name + ": true or false");
                 }
             }
             case SHARE_RECORD_LOCK_DURATION_MS -> range(name, value, 1_000, 3_600_000);

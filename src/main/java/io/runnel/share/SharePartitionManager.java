@@ -461,7 +461,10 @@ public final class SharePartitionManager {
                 out.put(tp, Errors.UNKNOWN_TOPIC_OR_PARTITION);
                 continue;
             }
-            Errors r = x.state.acknowledge(memberId, e.getValue(), renewAllowed, now);
+            // A group may forbid renewals (share.renew.acknowledge.enable=false): Kafka refuses them as INVALID_RECORD_STATE.
+            boolean renewing = renewAllowed && e.getValue().stream().anyMatch(SharePartitionManager::renews);
+            Errors r = renewing && "false".equals(groupConfig.apply(groupId).get(GroupConfig.SHARE_RENEW_ACKNOWLEDGE_ENABLE))
+                    ? Errors.INVALID_RECORD_STATE : x.state.acknowledge(memberId, e.getValue(), renewAllowed, now);
             out.put(tp, r);
             if (r != Errors.NONE) continue;
             released = true;
@@ -472,6 +475,12 @@ public final class SharePartitionManager {
         }
         if (released) wakeWaiting();
         return Future.join(writes).transform(ar -> Future.succeededFuture(out));
+    }
+
+    private static boolean renews(AckBatch b) {
+        if (b.types() == null) return false; // malformed: the state refuses it
+        for (byte t : b.types()) if (t == SharePartitionState.RENEW) return true;
+        return false;
     }
 
     private void end(Session s) {

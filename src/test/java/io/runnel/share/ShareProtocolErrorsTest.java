@@ -10,9 +10,14 @@ import io.runnel.testkit.RawKafkaClient;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AlterConfigOp;
+import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.message.ShareAcknowledgeRequestData;
 import org.apache.kafka.common.message.ShareFetchRequestData;
 import org.apache.kafka.common.message.ShareGroupHeartbeatRequestData;
@@ -56,11 +61,17 @@ class ShareProtocolErrorsTest extends BrokerPerTest {
     }
 
     private static ShareAcknowledgeResponse acknowledge(RawKafkaClient c, String member, int epoch, Uuid topic, long first, long last) throws Exception {
-        ShareAcknowledgeRequestData d = new ShareAcknowledgeRequestData().setGroupId("g").setMemberId(member).setShareSessionEpoch(epoch);
+        return acknowledge(c, member, epoch, topic, first, last, (byte) 1);
+    }
+
+    private static ShareAcknowledgeResponse acknowledge(RawKafkaClient c, String member, int epoch, Uuid topic, long first, long last, byte type)
+            throws Exception {
+        ShareAcknowledgeRequestData d = new ShareAcknowledgeRequestData().setGroupId("g").setMemberId(member).setShareSessionEpoch(epoch)
+                .setIsRenewAck(type == 4);
         ShareAcknowledgeRequestData.AcknowledgeTopic t = new ShareAcknowledgeRequestData.AcknowledgeTopic().setTopicId(topic);
         ShareAcknowledgeRequestData.AcknowledgePartition p = new ShareAcknowledgeRequestData.AcknowledgePartition().setPartitionIndex(0);
         p.acknowledgementBatches().add(new ShareAcknowledgeRequestData.AcknowledgementBatch().setFirstOffset(first).setLastOffset(last)
-                .setAcknowledgeTypes(List.of((byte) 1)));
+                .setAcknowledgeTypes(List.of(type)));
         t.partitions().add(p);
         d.topics().add(t);
         return c.send(new ShareAcknowledgeRequest.Builder(d).build(ApiKeys.SHARE_ACKNOWLEDGE.latestVersion(false)));
@@ -154,6 +165,24 @@ class ShareProtocolErrorsTest extends BrokerPerTest {
             // Offsets the group is past are done: acknowledging them again is no error (Kafka's SharePartition skips them).
             assertThat(partitionError(acknowledge(a, 5, topic, 0, 0))).isEqualTo(Errors.NONE);
             assertThat(Brokers.await(broker.shares().state("g", topic, 0)).orElseThrow().startOffset()).isEqualTo(4);
+        }
+    }
+
+    @Test
+    void aGroupThatForbidsRenewalsRefusesThem() throws Exception {
+        Uuid topic = createTopic("q", 1);
+        try (Admin admin = KafkaClients.admin(broker.bootstrapServers())) {
+            admin.incrementalAlterConfigs(Map.of(new ConfigResource(ConfigResource.Type.GROUP, "g"), List.of(new AlterConfigOp(
+                    new ConfigEntry("share.renew.acknowledge.enable", "false"), AlterConfigOp.OpType.SET)))).all().get(30, TimeUnit.SECONDS);
+        }
+        try (RawKafkaClient a = new RawKafkaClient(broker.bootstrapServers())) {
+            assertThat(error(fetch(a, 0, topic, null).data().errorCode())).isEqualTo(Errors.NONE);
+            try (KafkaProducer<String, String> p = KafkaClients.producer(broker.bootstrapServers(), Map.of())) {
+                p.send(new ProducerRecord<>("q", 0, null, "r")).get();
+            }
+            assertThat(fetch(a, 1, topic, null).data().responses().iterator().next().partitions().get(0).acquiredRecords()).hasSize(1);
+            assertThat(partitionError(acknowledge(a, MEMBER, 2, topic, 0, 0, (byte) 4))).as("RENEW").isEqualTo(Errors.INVALID_RECORD_STATE);
+            assertThat(partitionError(acknowledge(a, MEMBER, 3, topic, 0, 0, (byte) 1))).as("still held: ACCEPT").isEqualTo(Errors.NONE);
         }
     }
 }
