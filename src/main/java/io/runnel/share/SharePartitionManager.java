@@ -86,6 +86,10 @@ public final class SharePartitionManager {
     private record StateKey(String groupId, Uuid topicId, int partition) {
     }
 
+    /** A change waiting to be stored: what to put back if its write fails (null: nothing, as for a lock that ran out). */
+    private record Pending(SharePartitionState.Undo undo, Promise<Void> stored) {
+    }
+
     /** What this broker holds of one share-partition it leads: the state, and how it was loaded. */
     private static final class Held {
         final SharePartitionState state;
@@ -93,8 +97,15 @@ public final class SharePartitionManager {
         final int leaderEpoch;
         /** Whether it reads committed data only (share.isolation.level when it was loaded). */
         final boolean committedOnly;
-        /** The last write of the state (an eviction waits for it). */
-        Future<Void> lastWrite = Future.succeededFuture();
+        /**
+         * Writes of the state go one at a time, each carrying every change made before it started (changes made
+         * meanwhile wait in {@link #pending} for the next); so a write that fails holds exactly the acknowledgements
+         * to put back.
+         */
+        boolean writing;
+        final List<Pending> pending = new ArrayList<>();
+        /** Completed when no write is in flight or pending (an eviction waits for it). */
+        Promise<Void> drained;
 
         Held(SharePartitionState state, int leaderEpoch, boolean committedOnly) {
             this.state = state;
@@ -310,7 +321,7 @@ public final class SharePartitionManager {
             int stateEpoch = a.state() == null ? 0 : a.state().stateEpoch();
             return startOffset(h, config.getOrDefault(GroupConfig.SHARE_AUTO_OFFSET_RESET, "latest"), committed).compose(start -> {
                 Held fresh = new Held(SharePartitionState.startingAt(group, start, stateEpoch), epoch, committed);
-                return persist(key, fresh).map(v -> fresh);
+                return persist(key, fresh, null).map(v -> fresh);
             });
         }).onComplete(ar -> {
             loading.remove(key);
@@ -344,19 +355,52 @@ public final class SharePartitionManager {
     }
 
     /**
-     * Stores {@code x}'s state at its share coordinator. A fenced write (a newer leader of the partition read the
-     * state, or AlterShareGroupOffsets gave it a new state epoch) drops the state here: the next fetch reads it again.
-     * Fails with the error the client is shown ({@link #persisterError}).
+     * Stores {@code x}'s state at its share coordinator, with the next write (one at a time per share-partition, each
+     * carrying what changed before it started). If that write fails, the acknowledgement's change ({@code undo}) is put
+     * back, as Kafka's SharePartition rolls back a transition its persister refused: its records are held by their
+     * member again, who is told the error and may acknowledge them again. A fenced write (a newer leader of the
+     * partition read the state, or AlterShareGroupOffsets gave it a new state epoch) drops the state here: the next
+     * fetch reads it again. Fails with the error the client is shown ({@link #persisterError}).
      */
-    private Future<Void> persist(StateKey key, Held x) {
+    private Future<Void> persist(StateKey key, Held x, SharePartitionState.Undo undo) {
+        Promise<Void> stored = Promise.promise();
+        x.pending.add(new Pending(undo, stored));
+        if (!x.writing) write(key, x);
+        return stored.future();
+    }
+
+    private void write(StateKey key, Held x) {
+        List<Pending> carried = List.copyOf(x.pending);
+        x.pending.clear();
+        x.writing = true;
+        if (x.drained == null) x.drained = Promise.promise();
         ShareSnapshot snap = x.state.snapshot(x.leaderEpoch, System.currentTimeMillis());
-        Future<Void> f = store.call(new ShareStateStore.Write(storeKey(key), snap)).compose(a -> {
-            if (a.error() == Errors.NONE) return Future.succeededFuture();
+        store.call(new ShareStateStore.Write(storeKey(key), snap)).compose(a -> {
+            if (a.error() == Errors.NONE) return Future.<Void>succeededFuture();
             if ((a.error() == Errors.FENCED_STATE_EPOCH || a.error() == Errors.FENCED_LEADER_EPOCH) && held.get(key) == x) forget(key::equals);
-            return Future.failedFuture(persisterError(a.error()).exception());
+            return Future.<Void>failedFuture(persisterError(a.error()).exception());
+        }).onComplete(ar -> {
+            x.writing = false;
+            if (ar.failed()) {
+                for (int i = carried.size() - 1; i >= 0; i--) {
+                    if (carried.get(i).undo() != null) x.state.rollback(carried.get(i).undo());
+                }
+                carried.forEach(c -> c.stored().fail(ar.cause()));
+            } else {
+                carried.forEach(c -> c.stored().complete());
+            }
+            if (!x.pending.isEmpty()) {
+                write(key, x);
+            } else {
+                x.drained.complete();
+                x.drained = null;
+            }
         });
-        x.lastWrite = f;
-        return f;
+    }
+
+    /** Completes once {@code x} has no write in flight or waiting. */
+    private static Future<Void> drained(Held x) {
+        return x.drained == null ? Future.succeededFuture() : x.drained.future();
     }
 
     /**
@@ -463,12 +507,14 @@ public final class SharePartitionManager {
             }
             // A group may forbid renewals (share.renew.acknowledge.enable=false): Kafka refuses them as INVALID_RECORD_STATE.
             boolean renewing = renewAllowed && e.getValue().stream().anyMatch(SharePartitionManager::renews);
-            Errors r = renewing && "false".equals(groupConfig.apply(groupId).get(GroupConfig.SHARE_RENEW_ACKNOWLEDGE_ENABLE))
-                    ? Errors.INVALID_RECORD_STATE : x.state.acknowledge(memberId, e.getValue(), renewAllowed, now);
-            out.put(tp, r);
-            if (r != Errors.NONE) continue;
+            SharePartitionState.Acknowledged r = renewing && "false".equals(groupConfig.apply(groupId).get(GroupConfig.SHARE_RENEW_ACKNOWLEDGE_ENABLE))
+                    ? new SharePartitionState.Acknowledged(Errors.INVALID_RECORD_STATE, null)
+                    : x.state.acknowledgeUndoable(memberId, e.getValue(), renewAllowed, now);
+            out.put(tp, r.error());
+            // Renewals alone are not stored (as in Kafka): after a failover the record is delivered again anyway.
+            if (r.error() != Errors.NONE || r.undo().isEmpty()) continue;
             released = true;
-            writes.add(persist(key, x).onFailure(err -> {
+            writes.add(persist(key, x, r.undo()).onFailure(err -> {
                 LOG.warn("Storing the share state of {} for group {} failed: {}", tp, groupId, err.toString());
                 out.put(tp, Errors.forException(err));
             }));
@@ -507,7 +553,7 @@ public final class SharePartitionManager {
         if (sessions.keySet().stream().anyMatch(k -> k.groupId().equals(groupId))) return;
         List<Future<Void>> writes = new ArrayList<>();
         held.forEach((k, x) -> {
-            if (k.groupId().equals(groupId)) writes.add(x.lastWrite);
+            if (k.groupId().equals(groupId)) writes.add(drained(x));
         });
         if (writes.isEmpty()) return;
         Future.join(writes).onComplete(ar -> {
@@ -537,7 +583,7 @@ public final class SharePartitionManager {
 
     /** {@link #persist} where nobody waits for it (a release, a lock that ran out): the next write carries it if it fails. */
     private void persistQuietly(StateKey key, Held x) {
-        persist(key, x).onFailure(err -> LOG.warn("Storing the share state of {} failed: {}", key, err.toString()));
+        persist(key, x, null).onFailure(err -> LOG.warn("Storing the share state of {} failed: {}", key, err.toString()));
     }
 
     /** Kafka's next session epoch: wraps from Integer.MAX_VALUE to 1. */

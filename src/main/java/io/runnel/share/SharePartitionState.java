@@ -1,6 +1,7 @@
 package io.runnel.share;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -78,6 +79,22 @@ public final class SharePartitionState {
     public record AckBatch(long firstOffset, long lastOffset, byte[] types) {
     }
 
+    /**
+     * What an acknowledgement changed, to be put back if it cannot be stored ({@link #rollback}): the member, and for
+     * each record it gave up (accepted, released, rejected) its offset, delivery count and the lock deadline it had.
+     */
+    public record Undo(String member, long[] offsets, short[] deliveryCounts, long[] lockDeadlines) {
+        static final Undo NONE = new Undo("", new long[0], new short[0], new long[0]);
+
+        public boolean isEmpty() {
+            return offsets.length == 0;
+        }
+    }
+
+    /** An acknowledgement's outcome: NONE, INVALID_REQUEST or INVALID_RECORD_STATE, and what to undo. */
+    public record Acknowledged(Errors error, Undo undo) {
+    }
+
     private static final class Rec {
         RecordState state;
         short deliveryCount;
@@ -96,6 +113,8 @@ public final class SharePartitionState {
     private long startOffset;
     private long endOffset;
     private int stateEpoch;
+    /** The log's start as last told ({@link #logStartMoved}): nothing below it is ever put back. */
+    private long logStartFloor;
     /** No lock runs out before this (it may be earlier than the earliest lock: a renewal or release leaves it). */
     private long lockCheckAt = Long.MAX_VALUE;
 
@@ -303,6 +322,48 @@ public final class SharePartitionState {
      * ACQUIRED by that member. Returns NONE, INVALID_REQUEST (malformed batches) or INVALID_RECORD_STATE.
      */
     public Errors acknowledge(String member, List<AckBatch> batches, boolean renewAllowed, long nowMs) {
+        return acknowledgeUndoable(member, batches, renewAllowed, nowMs).error();
+    }
+
+    /**
+     * {@link #acknowledge}, with what it changed: a caller that must store the change before it answers (Kafka's
+     * SharePartition) gives it to {@link #rollback} if the store fails. Renewals are not undone (Kafka does not store
+     * them either).
+     */
+    public Acknowledged acknowledgeUndoable(String member, List<AckBatch> batches, boolean renewAllowed, long nowMs) {
+        Errors e = check(member, batches, renewAllowed);
+        if (e != Errors.NONE) return new Acknowledged(e, Undo.NONE);
+        int n = 0;
+        for (AckBatch b : batches) n += (int) Math.max(0, b.lastOffset() - Math.max(b.firstOffset(), startOffset) + 1);
+        long[] offsets = new long[n];
+        short[] counts = new short[n];
+        long[] deadlines = new long[n];
+        int i = 0;
+        for (AckBatch b : batches) {
+            for (long o = Math.max(b.firstOffset(), startOffset); o <= b.lastOffset(); o++) {
+                byte t = b.types().length == 1 ? b.types()[0] : b.types()[(int) (o - b.firstOffset())];
+                Rec r = window.get(o);
+                if (t == RENEW) {
+                    r.lockDeadline = nowMs + settings.lockDurationMs();
+                    lockCheckAt = Math.min(lockCheckAt, r.lockDeadline);
+                    continue;
+                }
+                offsets[i] = o;
+                counts[i] = r.deliveryCount;
+                deadlines[i++] = r.lockDeadline;
+                switch (t) {
+                    case GAP, REJECT -> finish(r, RecordState.ARCHIVED);
+                    case ACCEPT -> finish(r, RecordState.ACKNOWLEDGED);
+                    default -> release(r); // RELEASE
+                }
+            }
+        }
+        advanceStart();
+        return new Acknowledged(Errors.NONE, new Undo(member, Arrays.copyOf(offsets, i), Arrays.copyOf(counts, i), Arrays.copyOf(deadlines, i)));
+    }
+
+    /** Whether {@code member} may acknowledge {@code batches}: NONE, INVALID_REQUEST or INVALID_RECORD_STATE. */
+    private Errors check(String member, List<AckBatch> batches, boolean renewAllowed) {
         long previous = -1;
         for (AckBatch b : batches) {
             if (b.firstOffset() < 0 || b.lastOffset() < b.firstOffset() || b.firstOffset() <= previous) return Errors.INVALID_REQUEST;
@@ -321,20 +382,33 @@ public final class SharePartitionState {
                 if (r == null || r.state != RecordState.ACQUIRED || !member.equals(r.member)) return Errors.INVALID_RECORD_STATE;
             }
         }
-        for (AckBatch b : batches) {
-            for (long o = Math.max(b.firstOffset(), startOffset); o <= b.lastOffset(); o++) {
-                byte t = b.types().length == 1 ? b.types()[0] : b.types()[(int) (o - b.firstOffset())];
-                Rec r = window.get(o);
-                switch (t) {
-                    case GAP, REJECT -> finish(r, RecordState.ARCHIVED);
-                    case ACCEPT -> finish(r, RecordState.ACKNOWLEDGED);
-                    case RELEASE -> release(r);
-                    default -> r.lockDeadline = nowMs + settings.lockDurationMs(); // RENEW
-                }
-            }
-        }
-        advanceStart();
         return Errors.NONE;
+    }
+
+    /**
+     * Puts back what an acknowledgement changed, because it could not be stored (Kafka's SharePartition rolls the
+     * state transition back): its records are held by their member again, under the lock they had (a lock that ran out
+     * meanwhile is released at the next check), and the start offset moves back before them. A record another member
+     * acquired since (it was released) stays with that member; records the log no longer holds stay gone.
+     */
+    public void rollback(Undo undo) {
+        long start = startOffset; // below it every record the window dropped was done; at or after it, absent is no record
+        for (int i = 0; i < undo.offsets().length; i++) {
+            long o = undo.offsets()[i];
+            if (o < logStartFloor) continue;
+            Rec r = window.get(o);
+            if (r == null) {
+                if (o >= start) continue; // an offset without a record: nothing to put back
+                r = new Rec(RecordState.ACKNOWLEDGED, undo.deliveryCounts()[i]);
+                window.put(o, r);
+            }
+            if (r.state == RecordState.ACQUIRED) continue;
+            r.state = RecordState.ACQUIRED;
+            r.member = undo.member();
+            r.lockDeadline = undo.lockDeadlines()[i];
+            lockCheckAt = Math.min(lockCheckAt, r.lockDeadline);
+            startOffset = Math.min(startOffset, o);
+        }
     }
 
     /** Releases the records whose lock expired by {@code nowMs}; true when any was. Cheap until a lock may have run out. */
@@ -383,6 +457,7 @@ public final class SharePartitionState {
 
     /** The log's start moved past records (retention, DeleteRecords): they cannot be delivered any more. */
     public void logStartMoved(long logStartOffset) {
+        logStartFloor = Math.max(logStartFloor, logStartOffset);
         if (logStartOffset <= startOffset) return;
         window.headMap(logStartOffset).clear();
         startOffset = logStartOffset;

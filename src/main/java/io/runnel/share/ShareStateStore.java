@@ -256,10 +256,9 @@ public final class ShareStateStore {
                 RecordBatch.MAGIC_VALUE_V2, Compression.NONE, TimestampType.CREATE_TIME, 0L);
         b.append(value == null ? System.currentTimeMillis() : value.writeTimestamp(), ShareSnapshot.encodeKey(key),
                 value == null ? null : value.encodeValue());
-        // acks=all with the topic's min.insync.replicas (Kafka's share coordinator writes as its group coordinator does):
-        // a write answered with fewer in-sync replicas fails, and the share-partition's client is told so.
-        int minIsr = Math.max(1, Math.min(minInsyncReplicas(), h.placement().replicas().size()));
-        return h.append(b.build().buffer(), Acks.all(minIsr, Limits.OFFSET_COMMIT_TIMEOUT_MS)).map(info -> Answer.DONE).recover(e -> {
+        // acks=all with the topic's min.insync.replicas, as a producer's acks=all (Kafka's share coordinator writes so):
+        // with fewer in-sync replicas the write fails, and the share-partition's client is told so.
+        return h.append(b.build().buffer(), Acks.all(minInsyncReplicas(), Limits.OFFSET_COMMIT_TIMEOUT_MS)).map(info -> Answer.DONE).recover(e -> {
             // The copy here may now hold what the log does not: read it again from the log next time.
             loaded.remove(p);
             LOG.debug("Appending the share state of {} to {}-{} failed: {}", key, TOPIC, p, e.toString());

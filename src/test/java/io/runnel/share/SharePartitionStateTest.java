@@ -255,4 +255,35 @@ class SharePartitionStateTest {
         s.acknowledge("a", List.of(ack(0, 3, RELEASE)), false, 0);
         assertThat(s.acquire("a", log, 100, 0)).as("the last delivery: one record alone").containsExactly(new Acquired(0, 0, (short) 5));
     }
+
+    @Test
+    void anAcknowledgementThatCouldNotBeStoredIsPutBack() {
+        SharePartitionState s = SharePartitionState.startingAt(SETTINGS, 0);
+        s.acquire("a", batches(1), 100, 0); // 0-4, lock until 30,000
+        SharePartitionState.Acknowledged first = s.acknowledgeUndoable("a", List.of(ack(0, 1, ACCEPT), ack(2, 2, RELEASE)), false, 10);
+        assertThat(first.error()).isEqualTo(Errors.NONE);
+        assertThat(s.startOffset()).isEqualTo(2);
+        assertThat(s.acquire("b", batches(1), 100, 20)).as("b takes the released record").containsExactly(new Acquired(2, 2, (short) 2));
+        SharePartitionState.Acknowledged later = s.acknowledgeUndoable("a", List.of(ack(3, 3, ACCEPT)), false, 30);
+        assertThat(later.error()).isEqualTo(Errors.NONE);
+
+        s.rollback(first.undo()); // its write failed: 0 and 1 are a's again, under their old lock; 2 stays with b
+        assertThat(s.startOffset()).isEqualTo(0);
+        assertThat(java.util.Arrays.asList(s.stateOf(0), s.stateOf(1), s.stateOf(2), s.stateOf(3), s.stateOf(4)))
+                .containsExactly(RecordState.ACQUIRED, RecordState.ACQUIRED, RecordState.ACQUIRED, RecordState.ACKNOWLEDGED, RecordState.ACQUIRED);
+        assertThat(s.deliveryCountOf(0)).isEqualTo(1);
+        assertThat(s.acquiredBy("a")).isEqualTo(3);
+        assertThat(s.acquiredBy("b")).isEqualTo(1);
+        assertThat(s.nextLockDeadline()).as("under the lock they had").isEqualTo(30_000);
+        assertThat(s.acknowledge("a", List.of(ack(0, 1, ACCEPT)), false, 40)).as("a may acknowledge them again").isEqualTo(Errors.NONE);
+        assertThat(s.startOffset()).isEqualTo(2);
+
+        SharePartitionState.Acknowledged renew = s.acknowledgeUndoable("a", List.of(ack(4, 4, RENEW)), true, 50);
+        assertThat(renew.undo().isEmpty()).as("a renewal changes nothing to store").isTrue();
+        SharePartitionState.Acknowledged accepted = s.acknowledgeUndoable("a", List.of(ack(4, 4, ACCEPT)), false, 60);
+        s.logStartMoved(5); // retention took the log up to 5 meanwhile: nothing below it comes back
+        s.rollback(accepted.undo());
+        assertThat(s.stateOf(4)).isNull();
+        assertThat(s.startOffset()).isEqualTo(5);
+    }
 }

@@ -185,4 +185,29 @@ class ShareProtocolErrorsTest extends BrokerPerTest {
             assertThat(partitionError(acknowledge(a, MEMBER, 3, topic, 0, 0, (byte) 1))).as("still held: ACCEPT").isEqualTo(Errors.NONE);
         }
     }
+
+    @Test
+    void anAcknowledgementThatCannotBeStoredFailsAndIsPutBack() throws Exception {
+        Uuid topic = createTopic("q", 1);
+        ConfigResource state = new ConfigResource(ConfigResource.Type.TOPIC, "__share_group_state");
+        try (RawKafkaClient a = new RawKafkaClient(broker.bootstrapServers()); Admin admin = KafkaClients.admin(broker.bootstrapServers())) {
+            assertThat(error(fetch(a, 0, topic, null).data().errorCode())).isEqualTo(Errors.NONE); // creates __share_group_state
+            try (KafkaProducer<String, String> p = KafkaClients.producer(broker.bootstrapServers(), Map.of())) {
+                p.send(new ProducerRecord<>("q", 0, null, "r")).get();
+            }
+            assertThat(fetch(a, 1, topic, null).data().responses().iterator().next().partitions().get(0).acquiredRecords()).hasSize(1);
+            // The state's one replica is too few for its writes now: an acknowledgement cannot be stored.
+            admin.incrementalAlterConfigs(Map.of(state, List.of(new AlterConfigOp(new ConfigEntry("min.insync.replicas", "2"),
+                    AlterConfigOp.OpType.SET)))).all().get(30, TimeUnit.SECONDS);
+            assertThat(partitionError(acknowledge(a, 2, topic, 0, 0))).isEqualTo(Errors.COORDINATOR_NOT_AVAILABLE);
+            SharePartitionState st = Brokers.await(broker.shares().state("g", topic, 0)).orElseThrow();
+            assertThat(st.stateOf(0)).as("put back: still held by the member").isEqualTo(SharePartitionState.RecordState.ACQUIRED);
+            assertThat(st.startOffset()).isZero();
+
+            admin.incrementalAlterConfigs(Map.of(state, List.of(new AlterConfigOp(new ConfigEntry("min.insync.replicas", "1"),
+                    AlterConfigOp.OpType.SET)))).all().get(30, TimeUnit.SECONDS);
+            assertThat(partitionError(acknowledge(a, 3, topic, 0, 0))).as("acknowledged again, stored").isEqualTo(Errors.NONE);
+            assertThat(Brokers.await(broker.shares().state("g", topic, 0)).orElseThrow().startOffset()).isEqualTo(1);
+        }
+    }
 }
