@@ -76,8 +76,9 @@
       (acked.partitions || []).forEach(function (p) {
         if (!p.error) return;
         // A record whose lock ran out (or that another worker holds now) cannot be acknowledged: it is delivered again.
-        var e = new Error('acknowledgement of partition ' + p.partition + ' failed: ' + p.error);
+        var e = new Error('acknowledgement of partition ' + p.partition + (p.offsets ? ' offsets ' + p.offsets.join(',') : '') + ' failed: ' + p.error);
         e.code = p.error;
+        if (p.offsets) e.offsets = p.offsets;
         if (self.onerror) self.onerror(e); else console.warn('runnel:', e.message);
       });
     }, function (e) {

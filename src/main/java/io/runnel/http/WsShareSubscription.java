@@ -97,6 +97,8 @@ final class WsShareSubscription implements WsStream {
         final boolean silent;
         int waiting;
         final Map<Integer, Errors> results = new TreeMap<>();
+        /** Per partition, the offsets a leader refused one by one (INVALID_RECORD_STATE: not held by this member). */
+        final Map<Integer, List<Long>> refused = new TreeMap<>();
 
         AckFrame(Object requestId, boolean silent) {
             this.requestId = requestId;
@@ -104,7 +106,7 @@ final class WsShareSubscription implements WsStream {
         }
 
         void answer(Set<Integer> partitions, Map<Integer, Errors> errors, Errors fallback) {
-            for (int p : partitions) results.put(p, errors.getOrDefault(p, fallback));
+            for (int p : partitions) results.merge(p, errors.getOrDefault(p, fallback), (was, now) -> was != Errors.NONE ? was : now);
             if (--waiting > 0) return;
             if (silent) {
                 results.forEach((p, e) -> {
@@ -116,6 +118,7 @@ final class WsShareSubscription implements WsStream {
             results.forEach((p, e) -> {
                 JsonObject r = new JsonObject().put("partition", p);
                 if (e != Errors.NONE) r.put("error", e.name()).put("message", e.message());
+                if (refused.containsKey(p)) r.put("offsets", new JsonArray(refused.get(p)));
                 out.add(r);
             });
             session.send(new JsonObject().put("type", "acked").put("id", requestId).put("subscription", id).put("partitions", out));
@@ -327,7 +330,7 @@ final class WsShareSubscription implements WsStream {
             l.epoch = SharePartitionManager.nextEpoch(epoch);
             l.inSession.addAll(added);
             forgotten.forEach(l.inSession::remove);
-            if (ack != null) ack.frame().answer(batches.keySet(), a.ackErrors(), Errors.NONE);
+            if (ack != null) answerOrSplit(l, ack, a.ackErrors());
             boolean got = false;
             boolean moved = false;
             for (ShareCalls.Part part : a.parts()) {
@@ -342,6 +345,37 @@ final class WsShareSubscription implements WsStream {
             else if (fetch && !got && l.node >= 0 && ack == null) later(l, Limits.WS_SHARE_REMOTE_POLL_MS);
             pump();
         });
+    }
+
+    /**
+     * Answers a leader's results for {@code ack}. A leader applies a partition's acknowledgements together or not at
+     * all (Kafka's rule), so one record that is not held (its lock ran out, another member has it) would fail the
+     * others of the frame and send them round again although they were handled: a refused partition's
+     * acknowledgements are sent again in halves until each refused record stands alone, and the frame's answer names
+     * those ({@code offsets}).
+     */
+    private void answerOrSplit(Leader l, AckPart ack, Map<Integer, Errors> errors) {
+        Set<Integer> answered = new TreeSet<>(ack.batches().keySet());
+        for (Map.Entry<Integer, List<AckBatch>> e : ack.batches().entrySet()) {
+            int p = e.getKey();
+            if (errors.get(p) != Errors.INVALID_RECORD_STATE) continue;
+            TreeMap<Long, Byte> offsets = new TreeMap<>();
+            for (AckBatch b : e.getValue()) {
+                for (long o = b.firstOffset(); o <= b.lastOffset(); o++) offsets.put(o, b.types()[b.types().length == 1 ? 0 : (int) (o - b.firstOffset())]);
+            }
+            if (offsets.size() == 1) {
+                ack.frame().refused.computeIfAbsent(p, k -> new ArrayList<>()).add(offsets.firstKey());
+                continue;
+            }
+            answered.remove(p);
+            long middle = new ArrayList<>(offsets.keySet()).get(offsets.size() / 2);
+            ack.frame().waiting += 2;
+            l.acks.add(new AckPart(ack.frame(), Map.of(p, batches(new TreeMap<>(offsets.headMap(middle))))));
+            l.acks.add(new AckPart(ack.frame(), Map.of(p, batches(new TreeMap<>(offsets.tailMap(middle))))));
+        }
+        Map<Integer, Errors> results = new HashMap<>(errors);
+        results.keySet().retainAll(answered);
+        ack.frame().answer(answered, results, Errors.NONE);
     }
 
     /** After {@code delayMs}, this leader's session may send again. */

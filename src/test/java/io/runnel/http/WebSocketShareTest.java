@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.runnel.partition.Acks;
 import io.runnel.partition.PartitionHandle;
+import io.runnel.share.SharePartitionState;
 import io.runnel.testkit.BrokerPerTest;
 import io.runnel.testkit.Brokers;
 import io.runnel.testkit.KafkaClients;
@@ -187,6 +188,29 @@ class WebSocketShareTest extends BrokerPerTest {
             // Offset 0 (compacted away) and the markers are done too, long before a lock (30 s) could have run out.
             await().atMost(Duration.ofSeconds(10)).until(() -> Brokers.await(broker.shares().state("pages", id, 0)).orElseThrow().startOffset() == end);
             assertThat(ws.records(sid)).as("nothing more, nothing twice").hasSize(15);
+        }
+    }
+
+    @Test
+    void aRecordThatCannotBeAcknowledgedDoesNotTakeTheOthersOfItsFrameDown() throws Exception {
+        Uuid id = createTopic("jobs", 1);
+        earliest("careful");
+        produce("jobs", 4);
+        try (WsClient ws = WsClient.connect(broker.httpPort())) {
+            String sid = ws.request(new JsonObject().put("op", "subscribe").put("topic", "jobs").put("share", "careful")
+                    .put("credit", new JsonObject().put("records", 4))).getString("subscription");
+            assertThat(ws.awaitRecords(sid, 4)).extracting(r -> r.getLong("offset")).containsExactly(0L, 1L, 2L, 3L);
+            assertThat(errors(ws.request(ack(sid, 0, 2, "accept")))).isEmpty();
+            // 2 is done already (Kafka refuses the partition's whole request for it); 1 and 3 still go through, 0 is held.
+            JsonObject acked = ws.request(ack(sid, 0, 1, "reject", 0, 2, "accept", 0, 3, "accept"));
+            assertThat(errors(acked)).containsExactly("INVALID_RECORD_STATE");
+            assertThat(acked.getJsonArray("partitions").getJsonObject(0).getJsonArray("offsets").getList()).containsExactly(2);
+            SharePartitionState st = Brokers.await(broker.shares().state("careful", id, 0)).orElseThrow();
+            assertThat(java.util.Arrays.asList(st.stateOf(0), st.stateOf(1), st.stateOf(2), st.stateOf(3))).containsExactly(
+                    SharePartitionState.RecordState.ACQUIRED, SharePartitionState.RecordState.ARCHIVED, SharePartitionState.RecordState.ACKNOWLEDGED,
+                    SharePartitionState.RecordState.ACKNOWLEDGED);
+            assertThat(errors(ws.request(ack(sid, 0, 0, "accept")))).isEmpty();
+            await().atMost(Duration.ofSeconds(10)).until(() -> Brokers.await(broker.shares().state("careful", id, 0)).orElseThrow().startOffset() == 4);
         }
     }
 
