@@ -83,6 +83,23 @@ public final class GroupConfig {
         }
     }
 
+    /**
+     * Checks a group's keys against each other once each passed {@link #validate} ({@code effective}: every key, the
+     * group's overrides over the broker's): a session timeout must be longer than the heartbeat interval, as Kafka's
+     * GroupConfig requires of share and consumer groups.
+     */
+    static void validateTogether(Map<String, String> effective) {
+        sessionOverHeartbeat(effective, SHARE_SESSION_TIMEOUT_MS, SHARE_HEARTBEAT_INTERVAL_MS);
+        sessionOverHeartbeat(effective, CONSUMER_SESSION_TIMEOUT_MS, CONSUMER_HEARTBEAT_INTERVAL_MS);
+    }
+
+    private static void sessionOverHeartbeat(Map<String, String> effective, String session, String heartbeat) {
+        if (Integer.parseInt(effective.get(session).trim()) <= Integer.parseInt(effective.get(heartbeat).trim())) {
+            throw new InvalidConfigurationException(session + " (" + effective.get(session) + ") must be greater than " + heartbeat
+                    + " (" + effective.get(heartbeat) + ")");
+        }
+    }
+
     private static void range(String name, String value, int min, int max) {
         int v;
         try {

@@ -266,6 +266,7 @@ public final class GroupCoordinator {
             configs.change(groupId, current -> {
                 Map<String, String> next = change.apply(current);
                 next.forEach(GroupConfig::validate);
+                GroupConfig.validateTogether(GroupConfig.effective(next, settings));
                 return next;
             });
             return null;

@@ -286,7 +286,8 @@ class ShareConsumerTest extends BrokerPerTest {
             assertThat(described.get("share.auto.offset.reset").source()).isEqualTo(ConfigEntry.ConfigSource.DYNAMIC_GROUP_CONFIG);
             assertThat(described.get("share.delivery.count.limit").value()).isEqualTo("5");
             assertThat(described.get("share.delivery.count.limit").source()).isEqualTo(ConfigEntry.ConfigSource.DEFAULT_CONFIG);
-            for (String[] bad : new String[][] {{"share.auto.offset.reset", "sometimes"}, {"share.delivery.count.limit", "99"}, {"no.such.key", "1"}}) {
+            for (String[] bad : new String[][] {{"share.auto.offset.reset", "sometimes"}, {"share.delivery.count.limit", "99"}, {"no.such.key", "1"},
+                    {"share.heartbeat.interval.ms", "60000"}}) { // longer than the session timeout (10 s here)
                 assertThat(org.assertj.core.api.Assertions.catchThrowable(() -> admin.incrementalAlterConfigs(Map.of(group, List.of(
                         new AlterConfigOp(new ConfigEntry(bad[0], bad[1]), AlterConfigOp.OpType.SET)))).all().get()))
                         .as("%s=%s", bad[0], bad[1]).hasCauseInstanceOf(org.apache.kafka.common.errors.InvalidConfigurationException.class);
