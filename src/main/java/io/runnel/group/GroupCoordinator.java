@@ -240,8 +240,8 @@ public final class GroupCoordinator {
     }
 
     /** See GroupShard#shareOffsetsCheck; fails with NOT_COORDINATOR when another broker coordinates the group. */
-    public Future<Errors> shareOffsetsCheck(String groupId, boolean mustBeEmpty) {
-        return onGroup(groupId, s -> Future.succeededFuture(s.shareOffsetsCheck(groupId, mustBeEmpty)));
+    public Future<Errors> shareOffsetsCheck(String groupId, ShareOffsetsOp op) {
+        return onGroup(groupId, s -> s.shareOffsetsCheck(groupId, op));
     }
 
     /**

@@ -609,14 +609,19 @@ final class GroupShard extends VerticleBase {
     }
 
     /**
-     * Whether {@code groupId} may have its share offsets read or changed here: GROUP_ID_NOT_FOUND for a group of another
-     * type, NON_EMPTY_GROUP when {@code mustBeEmpty} and the share group has members, else NONE.
+     * Whether {@code groupId}'s share offsets may be read or changed here (Kafka's GroupMetadataManager): a group of
+     * another type is GROUP_ID_NOT_FOUND; describing or deleting needs a share group (GROUP_ID_NOT_FOUND), changing or
+     * deleting an empty one (NON_EMPTY_GROUP); AlterShareGroupOffsets creates the share group when there is none, stored
+     * before it answers.
      */
-    Errors shareOffsetsCheck(String groupId, boolean mustBeEmpty) {
+    Future<Errors> shareOffsetsCheck(String groupId, ShareOffsetsOp op) {
         assert onContext() : "group shard called off its event loop";
-        if (groups.containsKey(groupId) || consumers.has(groupId)) return Errors.GROUP_ID_NOT_FOUND;
-        if (mustBeEmpty && shares.hasMembers(groupId)) return Errors.NON_EMPTY_GROUP;
-        return Errors.NONE;
+        if (groups.containsKey(groupId) || consumers.has(groupId) || offsets.containsKey(groupId)) return Future.succeededFuture(Errors.GROUP_ID_NOT_FOUND);
+        if (!shares.has(groupId)) {
+            return op == ShareOffsetsOp.ALTER ? shares.create(groupId).map(v -> Errors.NONE) : Future.succeededFuture(Errors.GROUP_ID_NOT_FOUND);
+        }
+        if (op != ShareOffsetsOp.DESCRIBE && shares.hasMembers(groupId)) return Future.succeededFuture(Errors.NON_EMPTY_GROUP);
+        return Future.succeededFuture(Errors.NONE);
     }
 
     /** ConsumerGroupDescribe's answer for {@code groupId} (GROUP_ID_NOT_FOUND unless a consumer-protocol group). */

@@ -115,6 +115,12 @@ final class ShareGroupShard {
         return g == null ? null : new GroupDescription(groupId, g.state(), "share", "simple", List.of());
     }
 
+    /** Creates an empty share group (AlterShareGroupOffsets for a group that has none, as Kafka creates it) and stores it. */
+    Future<Void> create(String groupId) {
+        ShareGroup g = groups.computeIfAbsent(groupId, ShareGroup::new);
+        return append.apply(List.of(new OffsetRecords.KeyValue(OffsetRecords.shareGroupKey(groupId), OffsetRecords.shareGroupValue(g))));
+    }
+
     /**
      * Forgets an empty share group and stores its tombstone; null when {@code groupId} is none. The caller checks it
      * has no members.

@@ -13,6 +13,8 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.GroupListing;
+import org.apache.kafka.clients.admin.ListGroupsOptions;
 import org.apache.kafka.clients.admin.ListShareGroupOffsetsSpec;
 import org.apache.kafka.clients.admin.SharePartitionOffsetInfo;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -20,6 +22,7 @@ import org.apache.kafka.clients.consumer.KafkaShareConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.GroupIdNotFoundException;
 import org.apache.kafka.common.errors.GroupNotEmptyException;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.junit.jupiter.api.Test;
@@ -44,7 +47,10 @@ class ShareGroupOffsetsTest extends BrokerPerTest {
             for (int i = 0; i < 10; i++) p.send(new ProducerRecord<>("ledger", "r" + i)).get();
         }
         try (Admin admin = KafkaClients.admin(broker.bootstrapServers())) {
+            assertThat(catchThrowable(() -> offsets(admin))).as("no such group yet").hasCauseInstanceOf(GroupIdNotFoundException.class);
             admin.alterShareGroupOffsets("g", Map.of(LEDGER, 4L)).all().get();
+            assertThat(admin.listGroups(ListGroupsOptions.forShareGroups()).all().get()).as("created by the alter, as in Kafka")
+                    .extracting(GroupListing::groupId).containsExactly("g");
             SharePartitionOffsetInfo info = offsets(admin).get(LEDGER);
             assertThat(info.startOffset()).isEqualTo(4);
             assertThat(info.lag()).contains(6L);
@@ -79,8 +85,9 @@ class ShareGroupOffsetsTest extends BrokerPerTest {
             admin.alterShareGroupOffsets("g", Map.of(LEDGER, 7L)).all().get();
             assertThat(offsets(admin).get(LEDGER).startOffset()).isEqualTo(7);
             admin.deleteShareGroups(List.of("g")).all().get();
-            SharePartitionOffsetInfo deleted = offsets(admin).get(LEDGER);
-            assertThat(deleted == null || deleted.startOffset() == -1).as("a deleted group's state goes with it: %s", deleted).isTrue();
+            assertThat(catchThrowable(() -> offsets(admin))).as("a deleted group").hasCauseInstanceOf(GroupIdNotFoundException.class);
+            admin.alterShareGroupOffsets("g", Map.of(LEDGER, 0L)).all().get();
+            assertThat(offsets(admin).get(LEDGER).startOffset()).as("a new group, not the deleted one's state").isZero();
         }
     }
 }

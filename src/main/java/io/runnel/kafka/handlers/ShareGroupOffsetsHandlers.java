@@ -4,6 +4,7 @@ import io.runnel.kafka.ApiHandler;
 import io.runnel.kafka.RequestContext;
 import io.runnel.kafka.TypedApiHandler;
 import io.runnel.partition.LocalTopic;
+import io.runnel.group.ShareOffsetsOp;
 import io.runnel.share.SharePartitionManager;
 import io.runnel.share.SharePartitionManager.TopicIdPartition;
 import io.vertx.core.Future;
@@ -90,7 +91,7 @@ public final class ShareGroupOffsetsHandlers {
             }
             SharePartitionManager shares = ctx.broker().shares();
             List<TopicIdPartition> which = asked;
-            return ctx.broker().groups().shareOffsetsCheck(g.groupId(), false).compose(check -> {
+            return ctx.broker().groups().shareOffsetsCheck(g.groupId(), ShareOffsetsOp.DESCRIBE).compose(check -> {
                 if (check != Errors.NONE) return Future.succeededFuture(out.setErrorCode(check.code()).setErrorMessage(check.message()));
                 return shares.startOffsets(g.groupId(), which).map(offsets -> {
                     for (SharePartitionManager.StartOffset o : offsets) {
@@ -151,7 +152,7 @@ public final class ShareGroupOffsetsHandlers {
                     }
                 }
             }
-            return ctx.broker().groups().shareOffsetsCheck(d.groupId(), true).compose(check -> {
+            return ctx.broker().groups().shareOffsetsCheck(d.groupId(), ShareOffsetsOp.ALTER).compose(check -> {
                 if (check != Errors.NONE) return Future.succeededFuture(out.setErrorCode(check.code()).setErrorMessage(check.message()));
                 return ctx.broker().shares().alterStartOffsets(d.groupId(), starts).map(results -> {
                     results.forEach((tp, e) -> entries.get(tp).setErrorCode(e.code()).setErrorMessage(e == Errors.NONE ? null : e.message()));
@@ -192,7 +193,7 @@ public final class ShareGroupOffsetsHandlers {
                     byId.put(topic.get().topicId(), rt);
                 }
             }
-            return ctx.broker().groups().shareOffsetsCheck(d.groupId(), true).compose(check -> {
+            return ctx.broker().groups().shareOffsetsCheck(d.groupId(), ShareOffsetsOp.DELETE).compose(check -> {
                 if (check != Errors.NONE) return Future.succeededFuture(out.setErrorCode(check.code()).setErrorMessage(check.message()));
                 return ctx.broker().shares().deleteStartOffsets(d.groupId(), ids).map(results -> {
                     results.forEach((id, e) -> byId.get(id).setErrorCode(e.code())

@@ -1,0 +1,6 @@
+package io.runnel.group;
+
+/** What is asked of a share group's offsets: DescribeShareGroupOffsets, AlterShareGroupOffsets or DeleteShareGroupOffsets. */
+public enum ShareOffsetsOp {
+    DESCRIBE, ALTER, DELETE
+}
