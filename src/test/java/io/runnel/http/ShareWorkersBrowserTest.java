@@ -11,7 +11,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -25,7 +24,6 @@ import org.apache.kafka.clients.consumer.KafkaShareConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -42,15 +40,8 @@ class ShareWorkersBrowserTest extends BrokerPerTest {
     }
 
     private KafkaShareConsumer<String, String> consumer() {
-        Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
-        p.put(ConsumerConfig.GROUP_ID_CONFIG, "pool");
-        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
-        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
-        p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 5);
-        p.put("share.acquire.mode", "record_limit");
-        p.put("share.acknowledgement.mode", "explicit");
-        return new KafkaShareConsumer<>(p);
+        return KafkaClients.shareConsumer(broker.bootstrapServers(), "pool", Map.of(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 5,
+                "share.acquire.mode", "record_limit", "share.acknowledgement.mode", "explicit"));
     }
 
     @Test

@@ -17,12 +17,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AlterConfigOp;
 import org.apache.kafka.clients.admin.ConfigEntry;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaShareConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -33,7 +31,6 @@ import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.record.internal.MemoryRecords;
 import org.apache.kafka.common.record.internal.Record;
 import org.apache.kafka.common.record.internal.SimpleRecord;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -132,13 +129,8 @@ class WebSocketShareTest extends BrokerPerTest {
             JsonObject bye = ws.request(new JsonObject().put("op", "unsubscribe").put("subscription", sid));
             assertThat(bye.getString("type")).isEqualTo("unsubscribed");
         }
-        Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
-        p.put(ConsumerConfig.GROUP_ID_CONFIG, "workers");
-        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
-        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
         List<ConsumerRecord<String, String>> rest = new ArrayList<>();
-        try (KafkaShareConsumer<String, String> c = new KafkaShareConsumer<>(p)) {
+        try (KafkaShareConsumer<String, String> c = KafkaClients.shareConsumer(broker.bootstrapServers(), "workers", Map.of())) {
             c.subscribe(List.of("jobs"));
             await().atMost(Duration.ofSeconds(30)).until(() -> {
                 c.poll(Duration.ofMillis(100)).forEach(rest::add);

@@ -10,21 +10,18 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.Set;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.GroupListing;
 import org.apache.kafka.clients.admin.ListGroupsOptions;
 import org.apache.kafka.clients.admin.ListShareGroupOffsetsSpec;
 import org.apache.kafka.clients.admin.SharePartitionOffsetInfo;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaShareConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.GroupIdNotFoundException;
 import org.apache.kafka.common.errors.GroupNotEmptyException;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.junit.jupiter.api.Test;
 
 /** A share group's start offsets with the Admin client (kafka-share-groups.sh --describe --offsets, --reset-offsets, --delete-offsets). */
@@ -55,13 +52,8 @@ class ShareGroupOffsetsTest extends BrokerPerTest {
             assertThat(info.startOffset()).isEqualTo(4);
             assertThat(info.lag()).contains(6L);
 
-            Properties props = new Properties();
-            props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
-            props.put(ConsumerConfig.GROUP_ID_CONFIG, "g");
-            props.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
-            props.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
             List<String> got = new ArrayList<>();
-            try (KafkaShareConsumer<String, String> c = new KafkaShareConsumer<>(props)) {
+            try (KafkaShareConsumer<String, String> c = KafkaClients.shareConsumer(broker.bootstrapServers(), "g", Map.of())) {
                 c.subscribe(List.of("ledger"));
                 await().atMost(Duration.ofSeconds(30)).until(() -> {
                     c.poll(Duration.ofMillis(100)).forEach(r -> got.add(r.value()));

@@ -13,7 +13,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Properties;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -21,14 +20,12 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AlterConfigOp;
 import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.consumer.AcknowledgeType;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaShareConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.config.ConfigResource;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -56,13 +53,7 @@ class ShareRedeliveryTest extends BrokerPerTest {
     }
 
     private KafkaShareConsumer<String, String> consumer(String group, Map<String, Object> extra) {
-        Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
-        p.put(ConsumerConfig.GROUP_ID_CONFIG, group);
-        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
-        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
-        p.putAll(extra);
-        KafkaShareConsumer<String, String> c = new KafkaShareConsumer<>(p);
+        KafkaShareConsumer<String, String> c = KafkaClients.shareConsumer(broker.bootstrapServers(), group, extra);
         open.add(c);
         return c;
     }
@@ -117,12 +108,7 @@ class ShareRedeliveryTest extends BrokerPerTest {
         w.kill9();
 
         KafkaShareConsumer<String, String> other = consumer("killed", Map.of());
-        other.subscribe(List.of("jobs"));
-        List<ConsumerRecord<String, String>> got = new ArrayList<>();
-        await().atMost(Duration.ofSeconds(30)).until(() -> {
-            other.poll(Duration.ofMillis(100)).forEach(got::add);
-            return got.size() >= 3;
-        });
+        List<ConsumerRecord<String, String>> got = subscribeAndTake(other, "jobs", 3);
         assertThat(got).extracting(ConsumerRecord::offset).containsExactly(0L, 1L, 2L);
         assertThat(got).extracting(ConsumerRecord::value).containsExactly("a", "b", "c");
         assertThat(got).allSatisfy(r -> assertThat(r.deliveryCount()).as("the second delivery").contains((short) 2));
@@ -139,12 +125,7 @@ class ShareRedeliveryTest extends BrokerPerTest {
         w.pause(); // its connection stays open and its session alive: only the locks can free the records
 
         KafkaShareConsumer<String, String> other = consumer("frozen", Map.of());
-        other.subscribe(List.of("jobs"));
-        List<ConsumerRecord<String, String>> got = new ArrayList<>();
-        await().atMost(Duration.ofSeconds(30)).until(() -> {
-            other.poll(Duration.ofMillis(100)).forEach(got::add);
-            return got.size() >= 2;
-        });
+        List<ConsumerRecord<String, String>> got = subscribeAndTake(other, "jobs", 2);
         long afterMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - producedAt);
         assertThat(got).extracting(ConsumerRecord::value).containsExactly("x", "y");
         assertThat(got).allSatisfy(r -> assertThat(r.deliveryCount()).contains((short) 2));
@@ -260,17 +241,23 @@ class ShareRedeliveryTest extends BrokerPerTest {
     /** What a new member of {@code group} gets, accepting each, until it has {@code count} and then nothing more for a second. */
     private List<String> readAll(String group, int count) throws Exception {
         KafkaShareConsumer<String, String> c = consumer(group, Map.of());
-        c.subscribe(List.of("orders"));
-        List<String> got = new ArrayList<>();
-        await().atMost(Duration.ofSeconds(30)).until(() -> {
-            c.poll(Duration.ofMillis(100)).forEach(r -> got.add(r.value()));
-            return got.size() >= count;
-        });
+        List<String> got = new ArrayList<>(subscribeAndTake(c, "orders", count).stream().map(ConsumerRecord::value).toList());
         await().during(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(5)).until(() -> {
             c.poll(Duration.ofMillis(100)).forEach(r -> got.add(r.value()));
             return true;
         });
         c.commitSync(Duration.ofSeconds(10));
+        return got;
+    }
+
+    /** Subscribes {@code c} to {@code topic} and polls until it has at least {@code count} records. */
+    private static List<ConsumerRecord<String, String>> subscribeAndTake(KafkaShareConsumer<String, String> c, String topic, int count) {
+        c.subscribe(List.of(topic));
+        List<ConsumerRecord<String, String>> got = new ArrayList<>();
+        await().atMost(Duration.ofSeconds(30)).until(() -> {
+            c.poll(Duration.ofMillis(100)).forEach(got::add);
+            return got.size() >= count;
+        });
         return got;
     }
 }

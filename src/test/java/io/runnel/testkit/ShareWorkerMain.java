@@ -2,14 +2,12 @@ package io.runnel.testkit;
 
 import java.time.Duration;
 import java.util.List;
-import java.util.Properties;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaShareConsumer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 
 /**
  * A test program: a share group member (KafkaShareConsumer, explicit acknowledgement) in its own JVM that takes the
@@ -22,14 +20,8 @@ public final class ShareWorkerMain {
     }
 
     public static void main(String[] args) throws InterruptedException {
-        Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, args[0]);
-        p.put(ConsumerConfig.GROUP_ID_CONFIG, args[1]);
-        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
-        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
-        p.put("share.acknowledgement.mode", "explicit");
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-        try (KafkaShareConsumer<String, String> c = new KafkaShareConsumer<>(p)) {
+        try (KafkaShareConsumer<String, String> c = KafkaClients.shareConsumer(args[0], args[1], Map.of("share.acknowledgement.mode", "explicit"))) {
             c.subscribe(List.of(args[2]));
             System.out.println("SUBSCRIBED");
             while (System.nanoTime() < deadline) {
