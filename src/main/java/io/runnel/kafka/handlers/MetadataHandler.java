@@ -2,6 +2,7 @@ package io.runnel.kafka.handlers;
 
 import io.runnel.config.BrokerConfig;
 import io.runnel.kafka.RequestContext;
+import io.runnel.kafka.RequestContext.NodeEndpoint;
 import io.runnel.kafka.TypedApiHandler;
 import io.runnel.partition.InternalTopics;
 import io.runnel.partition.LocalTopic;
@@ -46,11 +47,14 @@ public final class MetadataHandler extends TypedApiHandler<MetadataRequest> {
     protected Future<AbstractResponse> serve(RequestContext ctx, MetadataRequest r) {
         TopicRegistry partitions = ctx.broker().topics();
         TopicAdmin admin = ctx.broker().topicAdmin();
+        // One view of the brokers for the whole answer: the listed brokers and the leaders named must agree (a broker
+        // that leaves between two looks at the live set was named leader but not listed).
+        List<NodeEndpoint> listed = ctx.brokers();
         // Kafka's checks: every topic listed needs DESCRIBE (all topics: the others are left out); one to be created
         // needs CREATE on the cluster or the topic, else TOPIC_AUTHORIZATION_FAILED.
         if (r.isAllTopics()) {
             return Future.succeededFuture(response(ctx, partitions.topics().stream()
-                    .filter(t -> ctx.authorizeQuietly(AclOperation.DESCRIBE, ResourceType.TOPIC, t.name())).map(t -> topic(ctx, t)).toList()));
+                    .filter(t -> ctx.authorizeQuietly(AclOperation.DESCRIBE, ResourceType.TOPIC, t.name())).map(t -> topic(listed, t)).toList(), listed));
         }
 
         List<Future<MetadataResponseTopic>> topics = new ArrayList<>();
@@ -63,7 +67,7 @@ public final class MetadataHandler extends TypedApiHandler<MetadataRequest> {
                 topics.add(Future.succeededFuture(new MetadataResponseTopic().setTopicId(id).setErrorCode(Errors.TOPIC_AUTHORIZATION_FAILED.code())));
                 continue;
             }
-            topics.add(Future.succeededFuture(t.map(info -> topic(ctx, info)).orElseGet(() -> new MetadataResponseTopic()
+            topics.add(Future.succeededFuture(t.map(info -> topic(listed, info)).orElseGet(() -> new MetadataResponseTopic()
                     .setTopicId(id).setErrorCode(Errors.UNKNOWN_TOPIC_ID.code()))));
         }
         for (String name : r.topics()) {
@@ -74,7 +78,7 @@ public final class MetadataHandler extends TypedApiHandler<MetadataRequest> {
                     && !ctx.authorizeTopic(AclOperation.CREATE, name))) {
                 topics.add(Future.succeededFuture(new MetadataResponseTopic().setName(name).setErrorCode(Errors.TOPIC_AUTHORIZATION_FAILED.code())));
             } else if (t.isPresent()) {
-                topics.add(Future.succeededFuture(topic(ctx, t.get())));
+                topics.add(Future.succeededFuture(topic(listed, t.get())));
             } else if (autoCreate && admin.closing()) {
                 // Stopping: no topic is created now; the client retries against the restarted broker.
                 topics.add(Future.succeededFuture(new MetadataResponseTopic().setName(name)
@@ -83,21 +87,21 @@ public final class MetadataHandler extends TypedApiHandler<MetadataRequest> {
                 topics.add(admin.createTopic(name, -1, Map.of())
                         .recover(e -> e instanceof TopicExistsException && partitions.topic(name).isPresent()
                                 ? Future.succeededFuture(partitions.topic(name).get()) : Future.failedFuture(e))
-                        .map(info -> topic(ctx, info))
+                        .map(info -> topic(listed, info))
                         .otherwise(e -> new MetadataResponseTopic().setName(name).setErrorCode(Errors.forException(e).code())));
             } else {
                 topics.add(Future.succeededFuture(new MetadataResponseTopic().setName(name)
                         .setErrorCode(Errors.UNKNOWN_TOPIC_OR_PARTITION.code())));
             }
         }
-        return Future.all(topics).map(all -> response(ctx, topics.stream().map(Future::result).toList()));
+        return Future.all(topics).map(all -> response(ctx, topics.stream().map(Future::result).toList(), listed));
     }
 
-    private static MetadataResponseTopic topic(RequestContext ctx, LocalTopic t) {
+    private static MetadataResponseTopic topic(List<NodeEndpoint> listed, LocalTopic t) {
         // The brokers this answer lists (members reachable on this listener, not fenced): as Kafka's metadata cache,
         // a replica elsewhere is offline, and a leader elsewhere is no leader at all.
         Set<Integer> live = new HashSet<>();
-        for (var b : ctx.brokers()) live.add(b.nodeId());
+        for (NodeEndpoint b : listed) live.add(b.nodeId());
         List<MetadataResponsePartition> parts = new ArrayList<>();
         for (int p = 0; p < t.partitions().size(); p++) {
             var pl = t.placements().get(p);
@@ -118,9 +122,9 @@ public final class MetadataHandler extends TypedApiHandler<MetadataRequest> {
                 .setPartitions(parts);
     }
 
-    private static AbstractResponse response(RequestContext ctx, List<MetadataResponseTopic> topics) {
+    private static AbstractResponse response(RequestContext ctx, List<MetadataResponseTopic> topics, List<NodeEndpoint> listed) {
         MetadataResponseBrokerCollection brokers = new MetadataResponseBrokerCollection();
-        for (var b : ctx.brokers()) brokers.add(new MetadataResponseBroker().setNodeId(b.nodeId()).setHost(b.host()).setPort(b.port()).setRack(b.rack()));
+        for (NodeEndpoint b : listed) brokers.add(new MetadataResponseBroker().setNodeId(b.nodeId()).setHost(b.host()).setPort(b.port()).setRack(b.rack()));
         MetadataResponseTopicCollection coll = new MetadataResponseTopicCollection();
         for (MetadataResponseTopic t : topics) coll.add(t);
         MetadataResponseData data = new MetadataResponseData().setBrokers(brokers).setClusterId(ctx.broker().clusterId())
